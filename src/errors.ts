@@ -1,0 +1,101 @@
+/**
+ * Typed errors. Every error Troupe raises is a {@link TroupeError} with a stable `code`, so callers
+ * (and the HTTP layer) branch on the code, never on the message. Across threads only
+ * `{ name, code, message, stack }` survive (comlink and structured clone drop custom fields), which is
+ * what {@link serializeError} / {@link deserializeError} carry.
+ */
+export type TroupeErrorCode =
+  | "ERR_INVALID_OPTION"
+  | "ERR_ACTOR_MODULE_NOT_FOUND"
+  | "ERR_ACTOR_MODULE_LOAD"
+  | "ERR_ACTOR_NO_HANDLER"
+  | "ERR_ACTOR_NOT_FOUND"
+  | "ERR_ACTOR_FAILED"
+  | "ERR_ACTOR_STOPPED"
+  | "ERR_DUPLICATE_ACTOR"
+  | "ERR_MESSAGE_ENCODE"
+  | "ERR_HANDLER_THREW"
+  | "ERR_WORKER_CRASHED"
+  | "ERR_WORKER_EXITED"
+  | "ERR_DEADLINE_EXCEEDED"
+  | "ERR_UNHANDLED_REJECTION"
+  | "ERR_ASK_TIMEOUT"
+  | "ERR_CONTROL_TIMEOUT"
+  | "ERR_QUERY_NOT_FOUND"
+  | "ERR_SYSTEM_STOPPED"
+  | "ERR_TOO_MANY_WAITING"
+  | "ERR_MAX_DELIVERIES"
+  | "ERR_STREAM_BACKEND"
+  | "ERR_NOGROUP"
+  | "ERR_DECODE"
+  | "ERR_OUTPUT_WRITE"
+  | "ERR_INVALID_EVENT"
+  | "ERR_WEBHOOK"
+  | "ERR_CONFIG";
+
+export interface TroupeErrorOptions {
+  cause?: unknown;
+  actor?: string;
+  instance?: number;
+  entryId?: string;
+}
+
+export class TroupeError extends Error {
+  override readonly name: string = "TroupeError";
+  readonly code: TroupeErrorCode;
+  readonly actor: string | undefined;
+  readonly instance: number | undefined;
+  readonly entryId: string | undefined;
+
+  constructor(code: TroupeErrorCode, message: string, options: TroupeErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.actor = options.actor;
+    this.instance = options.instance;
+    this.entryId = options.entryId;
+  }
+}
+
+/** Thrown by option resolvers; names the bad setting so configuration fails at start, clearly. */
+export class InvalidOptionError extends TroupeError {
+  override readonly name = "InvalidOptionError";
+  readonly option: string;
+  constructor(option: string, message: string) {
+    super("ERR_INVALID_OPTION", `${option}: ${message}`);
+    this.option = option;
+  }
+}
+
+/** The plain shape an error has on the wire between threads and in dead letters. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  stack?: string;
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return {
+      name: error.name,
+      message: error.message,
+      ...(typeof code === "string" ? { code } : {}),
+      ...(error.stack ? { stack: error.stack } : {}),
+    };
+  }
+  return { name: "NonError", message: String(error) };
+}
+
+/** Rebuilds an error from the wire; Troupe codes come back as TroupeError, anything else as Error. */
+export function deserializeError(wire: SerializedError, fallback: TroupeErrorCode = "ERR_HANDLER_THREW"): Error {
+  const error = new TroupeError((wire.code as TroupeErrorCode | undefined) ?? fallback, wire.message);
+  Object.defineProperty(error, "name", { value: wire.name });
+  if (wire.stack) error.stack = wire.stack;
+  return error;
+}
+
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
