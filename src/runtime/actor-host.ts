@@ -1,0 +1,158 @@
+/**
+ * Worker side of an actor instance: loads the actor module, handles frames of messages one at a time in
+ * order, returns credits in batched acks, and exposes the control plane (snapshot, queries) over comlink.
+ * The main side is instance.ts / mailbox.ts; the wire is protocol.ts.
+ */
+import * as Comlink from "comlink";
+import { Unpackr } from "msgpackr";
+import { serializeError, TroupeError } from "../errors.ts";
+import type { ActorDefinition, MessageContext } from "./define-actor.ts";
+import {
+  type AckMessage,
+  type ControlApi,
+  type ControlResult,
+  FRAME_RECORD_WIDTH,
+  type FromWorker,
+  type InitMessage,
+  PROGRESS_IDLE,
+  progressTag,
+  type ToWorker,
+} from "./protocol.ts";
+
+declare const self: Worker;
+
+/** One handler latency is sampled out of this many messages: timing every message costs ~10% at 1M msg/s. */
+const LATENCY_SAMPLE_MASK = 7;
+
+const unpackr = new Unpackr();
+const frames: unknown[][] = [];
+let definition: ActorDefinition<unknown, unknown, unknown>;
+let state: unknown;
+let config: InitMessage;
+let progress: Int32Array;
+let running = false;
+let fatal = false;
+
+const ctx: { actor: string; instance: number; deliveries: number } = { actor: "", instance: 0, deliveries: 0 };
+
+let upTo = 0;
+let sinceAck = 0;
+let results: unknown[] | null = null;
+let failures: unknown[] | null = null;
+let latencies: number[] | null = null;
+
+function post(message: FromWorker): void {
+  self.postMessage(message);
+}
+
+function flushAck(): void {
+  if (sinceAck === 0) return;
+  const ack: AckMessage = { t: "ack", upTo, results, failures, latencies };
+  sinceAck = 0;
+  results = null;
+  failures = null;
+  latencies = null;
+  post(ack);
+}
+
+/** Comlink drops custom error fields, so errors travel as values with their code. */
+async function settle(fn: () => unknown): Promise<ControlResult> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error: serializeError(error) };
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
+}
+
+async function run(): Promise<void> {
+  running = true;
+  let records = frames.shift();
+  while (records !== undefined && !fatal) {
+    for (let i = 0; i < records.length && !fatal; i += FRAME_RECORD_WIDTH) {
+      const seq = records[i] as number;
+      ctx.deliveries = records[i + 1] as number;
+      progress[0] = progressTag(seq);
+      const sampled = (seq & LATENCY_SAMPLE_MASK) === 0;
+      const started = sampled ? performance.now() : 0;
+      try {
+        let result = definition.handle(state, records[i + 3], ctx as MessageContext);
+        if (isThenable(result)) result = await result;
+        if (records[i + 2] === 1) (results ??= []).push(seq, result);
+      } catch (error) {
+        if (config.handlerError === "crash") {
+          die("handlerError", error);
+          return;
+        }
+        (failures ??= []).push(seq, serializeError(error));
+      }
+      if (sampled) (latencies ??= []).push(performance.now() - started);
+      upTo = seq;
+      if (++sinceAck >= config.ackEvery) flushAck();
+    }
+    records = frames.shift();
+  }
+  progress[0] = PROGRESS_IDLE;
+  flushAck();
+  running = false;
+}
+
+/** Dies on purpose; progress still names the message being handled, so the main side blames it. */
+function die(reason: "unhandledRejection" | "handlerError", error: unknown): void {
+  fatal = true;
+  post({ t: "fatal", reason, error: serializeError(error) });
+}
+
+async function init(message: InitMessage): Promise<void> {
+  config = message;
+  progress = new Int32Array(message.progress);
+  ctx.actor = message.actor;
+  ctx.instance = message.instance;
+  try {
+    const mod = (await import(message.moduleUrl)) as { default?: ActorDefinition<unknown, unknown, unknown> };
+    const candidate = mod.default;
+    if (typeof candidate?.handle !== "function" || typeof candidate.initialState !== "function") {
+      throw new TroupeError(
+        "ERR_ACTOR_NO_HANDLER",
+        `${message.moduleUrl} must default-export defineActor({ initialState, handle })`,
+      );
+    }
+    definition = candidate;
+    state = await definition.initialState({ actor: message.actor, instance: message.instance, init: message.init });
+  } catch (error) {
+    const wire = serializeError(error);
+    post({ t: "initError", error: { ...wire, code: wire.code ?? "ERR_ACTOR_MODULE_LOAD" } });
+    return;
+  }
+  Comlink.expose(
+    {
+      snapshot: () => settle(() => (definition.snapshot ? definition.snapshot(state) : state)),
+      query: (name: string, args: unknown[]) =>
+        settle(() => {
+          const fn = definition.queries?.[name];
+          if (!fn) throw new TroupeError("ERR_QUERY_NOT_FOUND", `actor ${message.actor} has no query "${name}"`);
+          return fn(state, ...args);
+        }),
+    } satisfies ControlApi,
+    message.control,
+  );
+  post({ t: "ready", queries: Object.keys(definition.queries ?? {}) });
+}
+
+process.on("unhandledRejection", (reason) => {
+  if (config?.unhandledRejection === "log") post({ t: "log", error: serializeError(reason) });
+  else die("unhandledRejection", reason);
+});
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const message = event.data;
+  if (message.t === "frame") {
+    frames.push(unpackr.unpack(new Uint8Array(message.buf)) as unknown[]);
+    if (!running) void run();
+  } else {
+    void init(message);
+  }
+};

@@ -1,0 +1,103 @@
+/**
+ * The public handle on a spawned actor: send messages (respecting credits), ask, inspect, stop.
+ * A thin facade over the Actor engine, which stays private.
+ */
+import { TroupeError } from "../errors.ts";
+import type { Actor, ActorStatus } from "./actor.ts";
+import type { InstanceStats } from "./stats.ts";
+
+export interface AskOptions {
+  /** Reject with ERR_ASK_TIMEOUT after this long (waiting for credit included). @defaultValue 5000 */
+  timeoutMs?: number;
+}
+
+export interface ControlOptions {
+  /** Which instance to ask. @defaultValue 0 */
+  instance?: number;
+  /** Reject with ERR_CONTROL_TIMEOUT after this long. @defaultValue 2000 */
+  timeoutMs?: number;
+}
+
+export interface ActorStats {
+  name: string;
+  status: ActorStatus;
+  instances: InstanceStats[];
+}
+
+const ASK_TIMEOUT_MS = 5000;
+const CONTROL_TIMEOUT_MS = 2000;
+
+export class ActorRef<M = unknown, R = unknown> {
+  readonly #actor: Actor;
+  readonly #stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>;
+
+  /** @internal Created by `ActorSystem.spawn`. */
+  constructor(actor: Actor, stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>) {
+    this.#actor = actor;
+    this.#stop = stop;
+  }
+
+  get name(): string {
+    return this.#actor.name;
+  }
+
+  get status(): ActorStatus {
+    return this.#actor.status;
+  }
+
+  get instances(): number {
+    return this.#actor.instances.length;
+  }
+
+  /** Sends a message; resolves once it holds a credit (immediately when one is free). */
+  tell(message: M): Promise<void> {
+    return this.#actor.tell(message);
+  }
+
+  /** Sends a message only if a credit is free now; `false` means "no credit", nothing was sent. */
+  tryTell(message: M): boolean {
+    return this.#actor.tryTell(message);
+  }
+
+  /** Sends many messages in order, waiting for credit as needed. */
+  tellMany(messages: Iterable<M>): Promise<void> {
+    return this.#actor.tellMany(messages);
+  }
+
+  /** Sends a message and resolves with the handler's return value. */
+  ask(message: M, options: AskOptions = {}): Promise<R> {
+    return this.#actor.ask(message, options.timeoutMs ?? ASK_TIMEOUT_MS) as Promise<R>;
+  }
+
+  /** The state snapshot of one instance, through the control plane. */
+  snapshot(options: ControlOptions = {}): Promise<unknown> {
+    return this.#instance(options.instance).snapshot(options.timeoutMs ?? CONTROL_TIMEOUT_MS);
+  }
+
+  /** Calls one of the actor's `queries` on one instance. */
+  query<T = unknown>(name: string, args: unknown[] = [], options: ControlOptions = {}): Promise<T> {
+    return this.#instance(options.instance).query(name, args, options.timeoutMs ?? CONTROL_TIMEOUT_MS) as Promise<T>;
+  }
+
+  stats(): ActorStats {
+    return { name: this.name, status: this.status, instances: this.#actor.instances.map((i) => i.stats()) };
+  }
+
+  /** Stops accepting, waits for in-flight work up to `deadlineMs`, then terminates the workers. */
+  stop(options: { deadlineMs?: number } = {}): Promise<{ drained: boolean; undelivered: number }> {
+    return this.#stop(options.deadlineMs ?? 10_000);
+  }
+
+  /** @internal The engine, for stream pumps (it implements PumpTarget) and the control API. */
+  get engine(): Actor {
+    return this.#actor;
+  }
+
+  #instance(index = 0) {
+    const instance = this.#actor.instances[index];
+    if (!instance) {
+      throw new TroupeError("ERR_ACTOR_NOT_FOUND", `actor ${this.name} has no instance ${index}`, { actor: this.name });
+    }
+    return instance;
+  }
+}

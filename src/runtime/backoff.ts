@@ -1,0 +1,26 @@
+/** Exponential backoff with jitter between restarts: min·factorⁿ capped at max, then shortened by up to `jitter`. */
+export interface BackoffOptions {
+  /** First delay. @defaultValue 50 */
+  minMs?: number;
+  /** Cap on any delay. @defaultValue 5000 */
+  maxMs?: number;
+  /** Growth per consecutive failure. @defaultValue 2 */
+  factor?: number;
+  /** Fraction of the delay removed at random, so restarts of many instances do not synchronise. @defaultValue 0.25 */
+  jitter?: number;
+}
+
+export const BACKOFF_DEFAULTS = { minMs: 50, maxMs: 5000, factor: 2, jitter: 0.25 } satisfies Required<BackoffOptions>;
+
+/**
+ * Delay before restart number `attempt` (0-based count of consecutive failures).
+ * Always within [base·(1−jitter), base] where base = min(maxMs, minMs·factor^attempt).
+ */
+export function backoffDelay(
+  attempt: number,
+  options: Required<BackoffOptions>,
+  random: () => number = Math.random,
+): number {
+  const base = Math.min(options.maxMs, options.minMs * options.factor ** attempt);
+  return Math.round(base * (1 - options.jitter * random()));
+}

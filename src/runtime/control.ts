@@ -1,0 +1,56 @@
+/**
+ * Control plane into one worker over comlink: state snapshots and query calls. Never the data plane.
+ * Comlink calls left pending when their worker dies never settle, so every call races a timeout.
+ */
+import * as Comlink from "comlink";
+import { deserializeError, TroupeError } from "../errors.ts";
+import type { Clock } from "./clock.ts";
+import type { ControlApi, ControlResult } from "./protocol.ts";
+
+export class ControlChannel {
+  readonly #remote: Comlink.Remote<ControlApi>;
+  readonly #port: MessagePort;
+  readonly #clock: Clock;
+  readonly #label: string;
+
+  constructor(port: MessagePort, clock: Clock, label: string) {
+    this.#port = port;
+    this.#remote = Comlink.wrap<ControlApi>(port);
+    this.#clock = clock;
+    this.#label = label;
+  }
+
+  snapshot(timeoutMs: number): Promise<unknown> {
+    return this.#call(() => this.#remote.snapshot(), "snapshot", timeoutMs);
+  }
+
+  query(name: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.#call(() => this.#remote.query(name, args), `query ${name}`, timeoutMs);
+  }
+
+  close(): void {
+    this.#remote[Comlink.releaseProxy]();
+    this.#port.close();
+  }
+
+  #call(call: () => Promise<ControlResult>, what: string, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = this.#clock.setTimeout(
+        () =>
+          reject(new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} took longer than ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      call().then(
+        (result) => {
+          this.#clock.clearTimeout(timer);
+          if (result.ok) resolve(result.value);
+          else reject(deserializeError(result.error, "ERR_QUERY_NOT_FOUND"));
+        },
+        (error: unknown) => {
+          this.#clock.clearTimeout(timer);
+          reject(new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error }));
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,55 @@
+/** What an actor module exports (as `default`): its state, its handler and its read-only queries. */
+
+/** Passed to `initialState`, once per worker start (so again after every restart). */
+export interface InitContext<I = unknown> {
+  readonly actor: string;
+  readonly instance: number;
+  /** The `init` value given to `spawn`, structured-cloned into the worker. */
+  readonly init: I;
+}
+
+/** Passed to `handle` with every message. Reused between calls: read it, do not keep it. */
+export interface MessageContext {
+  readonly actor: string;
+  readonly instance: number;
+  /** 1 on first delivery; higher when redelivered after a failure or a crash. */
+  readonly deliveries: number;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: query argument lists are user-defined and checked at their call site
+export type QueryFn<S> = (state: S, ...args: any[]) => unknown;
+
+export interface ActorDefinition<S = unknown, M = unknown, R = unknown, I = unknown> {
+  /** Builds the state of a fresh instance (on start and after each restart). */
+  initialState: (ctx: InitContext<I>) => S | Promise<S>;
+  /**
+   * Handles one message. Messages of one instance are handled one at a time, in order. The return value
+   * is the reply to `ask` (and the outputs a stream pump writes); throw to fail this message only.
+   */
+  handle: (state: S, message: M, ctx: MessageContext) => R | Promise<R>;
+  /** Read-only views of the state, callable from the main thread through the control plane. */
+  queries?: Record<string, QueryFn<S>>;
+  /** What `snapshot()` returns; defaults to the state itself (it must be structured-cloneable). */
+  snapshot?: (state: S) => unknown;
+}
+
+/**
+ * Declares an actor. Put it as the default export of its own module; the runtime loads that module in
+ * each of the actor's worker threads.
+ *
+ * @example
+ * ```ts
+ * // counter.actor.ts
+ * import { defineActor } from "troupe";
+ * export default defineActor({
+ *   initialState: () => ({ count: 0 }),
+ *   handle: (state, msg: { add: number }) => (state.count += msg.add),
+ *   queries: { count: (state) => state.count },
+ * });
+ * ```
+ */
+export function defineActor<S, M, R = void, I = unknown>(
+  definition: ActorDefinition<S, M, R, I>,
+): ActorDefinition<S, M, R, I> {
+  return definition;
+}

@@ -1,0 +1,14 @@
+import type { TroupeError } from "../errors.ts";
+
+/** Called exactly once per envelope: with the handler's result, or with the error the runtime gave up with. */
+export type ReplyFn = (error: TroupeError | null, result?: unknown) => void;
+
+/** A message while the runtime owns it: from acceptance (it holds a credit) until handled or dead-lettered. */
+export interface Envelope {
+  /** Assigned when put in a frame; strictly increasing per mailbox, so acks can be cumulative. */
+  seq: number;
+  message: unknown;
+  /** Deliveries made so far (including those made elsewhere, e.g. by an earlier process via a stream). */
+  deliveries: number;
+  reply: ReplyFn | null;
+}

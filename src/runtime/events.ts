@@ -1,0 +1,49 @@
+/**
+ * Lifecycle events of an actor system, typed, named as past-tense facts. Subscribe with
+ * `system.events.on("crashed", (e) => ...)`; the payload is always one object naming the actor.
+ */
+import { createNanoEvents, type Emitter } from "nanoevents";
+import type { SerializedError } from "../errors.ts";
+
+export type CrashReason = "uncaught" | "exit" | "deadline" | "unhandledRejection" | "handlerError" | "initError";
+
+export interface ActorEvents {
+  /** An actor was spawned with this many instances (each its own worker). */
+  spawned(event: { actor: string; instances: number }): void;
+  /** An instance's worker loaded the actor module and is taking messages. */
+  started(event: { actor: string; instance: number }): void;
+  /** An instance's worker failed; `inFlight` messages will be redelivered (or dead-lettered). */
+  crashed(event: {
+    actor: string;
+    instance: number;
+    reason: CrashReason;
+    error: SerializedError;
+    exitCode: number | null;
+    inFlight: number;
+  }): void;
+  /** The supervisor will restart the instance after `delayMs`. */
+  restarting(event: { actor: string; instance: number; attempt: number; delayMs: number; reason: string }): void;
+  /** The instance is running again; its in-flight messages were sent to it first. */
+  restarted(event: { actor: string; instance: number; attempt: number; downtimeMs: number }): void;
+  /** Restart intensity exceeded (or restart type forbids a restart): the actor is failed, not restarted. */
+  failed(event: { actor: string; reason: string; error: SerializedError | null; restarts: number }): void;
+  /** A message was given up on and handed to the dead-letter handler. */
+  deadLettered(event: {
+    actor: string;
+    instance: number;
+    deliveries: number;
+    reason: string;
+    error: SerializedError;
+  }): void;
+  /** Senders started waiting for credit on this instance (the mailbox is full). */
+  backpressure(event: { actor: string; instance: number; waiting: number }): void;
+  /** An actor was stopped; `undelivered` counts messages it could not finish. */
+  stopped(event: { actor: string; drained: boolean; undelivered: number }): void;
+}
+
+export type ActorEventName = keyof ActorEvents;
+export type ActorEmitter = Emitter<ActorEvents>;
+
+export function createActorEvents(): ActorEmitter {
+  return createNanoEvents<ActorEvents>();
+}

@@ -1,0 +1,261 @@
+/**
+ * Main-thread side of one actor instance: its worker's lifecycle (start, crash detection, deadline
+ * watch, terminate), its mailbox and its stats. The worker side is actor-host.ts.
+ *
+ * Every worker incarnation gets a generation number; events from an older incarnation (a `close` that
+ * follows our own `terminate()`) are ignored, so one failure is reported exactly once.
+ */
+import { deserializeError, type SerializedError, serializeError, TroupeError } from "../errors.ts";
+import type { Clock } from "./clock.ts";
+import { ControlChannel } from "./control.ts";
+import type { Envelope } from "./envelope.ts";
+import type { CrashReason } from "./events.ts";
+import { Mailbox } from "./mailbox.ts";
+import { type FromWorker, type InitMessage, PROGRESS_IDLE } from "./protocol.ts";
+import type { ResolvedSpawnOptions } from "./spawn-options.ts";
+import { type InstanceState, type InstanceStats, LatencyRing, RateWindow } from "./stats.ts";
+
+const HOST_URL = new URL("./actor-host.ts", import.meta.url);
+
+/** What an instance needs from its owner (the actor and, through it, the supervisor). */
+export interface InstanceOwner {
+  readonly clock: Clock;
+  crashed(instance: ActorInstance, reason: CrashReason, error: TroupeError, exitCode: number | null): void;
+  deadLetter(instance: ActorInstance, envelope: Envelope, error: TroupeError): void;
+  backpressure(instance: ActorInstance, waiting: number): void;
+  credit(): void;
+  unhandledRejection(instance: ActorInstance, error: SerializedError): void;
+}
+
+export class ActorInstance {
+  readonly actor: string;
+  readonly index: number;
+  readonly mailbox: Mailbox;
+  state: InstanceState = "starting";
+  restarts = 0;
+  /** Failures in a row without a stable run in between; drives the backoff exponent. */
+  consecutiveFailures = 0;
+  startedAt = 0;
+  readonly #moduleUrl: string;
+  readonly #options: ResolvedSpawnOptions;
+  readonly #owner: InstanceOwner;
+  readonly #progress = new Int32Array(new SharedArrayBuffer(4));
+  readonly #latency = new LatencyRing();
+  readonly #rate: RateWindow;
+  #worker: Worker | null = null;
+  #control: ControlChannel | null = null;
+  #generation = 0;
+  #watchedTag = PROGRESS_IDLE;
+  #watchedSince = 0;
+  #processed = 0;
+  #failed = 0;
+  #deadLettered = 0;
+  #lastError: (SerializedError & { at: number }) | null = null;
+
+  constructor(actor: string, index: number, moduleUrl: string, options: ResolvedSpawnOptions, owner: InstanceOwner) {
+    this.actor = actor;
+    this.index = index;
+    this.#moduleUrl = moduleUrl;
+    this.#options = options;
+    this.#owner = owner;
+    this.#rate = new RateWindow(owner.clock);
+    this.mailbox = new Mailbox(
+      {
+        capacity: options.capacity,
+        frameSize: options.frameSize,
+        maxDeliveries: options.maxDeliveries,
+        maxWaiting: options.maxWaiting,
+      },
+      {
+        deadLetter: (envelope, error) => {
+          this.#deadLettered++;
+          owner.deadLetter(this, envelope, error);
+        },
+        handlerFailed: (error) => {
+          this.#failed++;
+          this.#recordError(error);
+        },
+        processed: (count, latencies) => {
+          this.#processed += count;
+          this.#rate.add(count);
+          if (latencies) for (const ms of latencies) this.#latency.add(ms);
+        },
+        backpressure: (waiting) => owner.backpressure(this, waiting),
+        credit: () => owner.credit(),
+      },
+    );
+  }
+
+  /** Starts a worker and resolves once the actor module is loaded; in-flight messages are sent to it first. */
+  start(): Promise<void> {
+    const generation = ++this.#generation;
+    this.state = "starting";
+    const worker = new Worker(HOST_URL);
+    this.#worker = worker;
+    const { port1, port2 } = new MessageChannel();
+    return new Promise<void>((resolve, reject) => {
+      let ready = false;
+      const failBeforeReady = (error: TroupeError) => {
+        this.#teardown();
+        reject(error);
+      };
+      worker.onmessage = (event: MessageEvent<FromWorker>) => {
+        if (generation !== this.#generation) return;
+        const message = event.data;
+        switch (message.t) {
+          case "ack":
+            this.mailbox.acknowledge(message);
+            break;
+          case "ready":
+            ready = true;
+            this.#control = new ControlChannel(port1, this.#owner.clock, `${this.actor}#${this.index}`);
+            this.state = "running";
+            this.startedAt = this.#owner.clock.now();
+            this.mailbox.connect((frame) => worker.postMessage({ t: "frame", buf: frame }, [frame]));
+            resolve();
+            break;
+          case "initError":
+            failBeforeReady(deserializeError(message.error, "ERR_ACTOR_MODULE_LOAD") as TroupeError);
+            break;
+          case "fatal": {
+            const code = message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
+            this.crash(message.reason, new TroupeError(code, message.error.message), null);
+            break;
+          }
+          case "log":
+            this.#recordError(message.error);
+            this.#owner.unhandledRejection(this, message.error);
+            break;
+        }
+      };
+      worker.addEventListener("error", (event: ErrorEvent) => {
+        if (generation !== this.#generation) return;
+        const error = new TroupeError("ERR_WORKER_CRASHED", workerErrorMessage(event.message));
+        if (ready) this.crash("uncaught", error, null);
+        else failBeforeReady(error);
+      });
+      worker.addEventListener("close", (event: Event) => {
+        if (generation !== this.#generation) return;
+        const exitCode = (event as Event & { code?: number }).code ?? null;
+        const error = new TroupeError("ERR_WORKER_EXITED", `worker exited with code ${exitCode}`);
+        if (ready) this.crash("exit", error, exitCode);
+        else failBeforeReady(error);
+      });
+      const init: InitMessage = {
+        t: "init",
+        moduleUrl: this.#moduleUrl,
+        actor: this.actor,
+        instance: this.index,
+        init: this.#options.init,
+        ackEvery: this.#options.ackEvery,
+        unhandledRejection: this.#options.unhandledRejection,
+        handlerError: this.#options.onHandlerError,
+        progress: this.#progress.buffer as SharedArrayBuffer,
+        control: port2,
+      };
+      worker.postMessage(init, [port2]);
+    });
+  }
+
+  /** Reports a failure of the running worker once: blames the message in progress, keeps the rest for redelivery. */
+  crash(reason: CrashReason, error: TroupeError, exitCode: number | null): void {
+    if (this.state !== "running") return;
+    const tag = Atomics.load(this.#progress, 0);
+    this.#teardown();
+    this.#recordError(serializeError(error));
+    this.state = "restarting";
+    this.mailbox.disconnect(tag, error);
+    this.#owner.crashed(this, reason, error, exitCode);
+  }
+
+  /** Stops the worker on purpose (a sibling restart or a manual restart): nothing is blamed, all is redelivered. */
+  halt(): void {
+    this.#teardown();
+    this.state = "restarting";
+    this.mailbox.disconnect(PROGRESS_IDLE, null);
+  }
+
+  /** Ends this instance for good: the worker stops and every message it holds is finished with `error`. */
+  retire(state: "stopped" | "failed", error: TroupeError): void {
+    this.#teardown();
+    this.state = state;
+    this.mailbox.close(error);
+  }
+
+  /** Called by the watchdog: a message handled for longer than the deadline means a hung worker. */
+  checkDeadline(now: number): void {
+    if (this.state !== "running") return;
+    const tag = Atomics.load(this.#progress, 0);
+    if (tag === PROGRESS_IDLE || tag !== this.#watchedTag) {
+      this.#watchedTag = tag;
+      this.#watchedSince = now;
+    } else if (now - this.#watchedSince > this.#options.deadlineMs) {
+      this.crash(
+        "deadline",
+        new TroupeError("ERR_DEADLINE_EXCEEDED", `handler ran longer than ${this.#options.deadlineMs} ms`, {
+          actor: this.actor,
+          instance: this.index,
+        }),
+        null,
+      );
+    }
+  }
+
+  snapshot(timeoutMs: number): Promise<unknown> {
+    return this.#controlChannel().snapshot(timeoutMs);
+  }
+
+  query(name: string, args: unknown[], timeoutMs: number): Promise<unknown> {
+    return this.#controlChannel().query(name, args, timeoutMs);
+  }
+
+  stats(): InstanceStats {
+    return {
+      actor: this.actor,
+      instance: this.index,
+      state: this.state,
+      processed: this.#processed,
+      failed: this.#failed,
+      deadLettered: this.#deadLettered,
+      inFlight: this.mailbox.inFlight,
+      credits: this.mailbox.credits,
+      capacity: this.mailbox.capacity,
+      waiting: this.mailbox.waiting,
+      restarts: this.restarts,
+      lastError: this.#lastError,
+      latencyMs: this.#latency.percentiles(),
+      rate: { "1s": this.#rate.perSecond(1), "10s": this.#rate.perSecond(10), "60s": this.#rate.perSecond(60) },
+    };
+  }
+
+  #controlChannel(): ControlChannel {
+    if (!this.#control || this.state !== "running") {
+      throw new TroupeError("ERR_ACTOR_STOPPED", `${this.actor}#${this.index} is ${this.state}`, {
+        actor: this.actor,
+        instance: this.index,
+      });
+    }
+    return this.#control;
+  }
+
+  #recordError(error: SerializedError): void {
+    this.#lastError = { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}), at: this.#owner.clock.now() };
+  }
+
+  #teardown(): void {
+    this.#generation++;
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.#control?.close();
+    this.#control = null;
+    Atomics.store(this.#progress, 0, PROGRESS_IDLE);
+    this.#watchedTag = PROGRESS_IDLE;
+  }
+}
+
+/** Bun puts a source code frame before the error line of an uncaught worker error; keep the error line. */
+function workerErrorMessage(raw: string | undefined): string {
+  if (!raw) return "worker threw";
+  const line = raw.split("\n").find((l) => /^\w*(error|Error):/.test(l.trim()));
+  return (line ?? raw.split("\n")[0] ?? raw).trim();
+}

@@ -1,0 +1,283 @@
+/**
+ * Main-thread side of one instance's mailbox: a credit window of `capacity` messages.
+ *
+ * Invariant: `held` (queued for sending + sent but not yet acknowledged by the worker) never exceeds
+ * `capacity`, so the main thread never has more than `capacity` unprocessed messages per instance. Senders
+ * beyond that wait in FIFO order (bounded by `maxWaiting`). Messages leave in batched msgpackr frames;
+ * the worker returns credits with cumulative acks. On a crash the in-flight messages go back to the front
+ * of the queue, in order, for the restarted worker.
+ */
+import { Packr } from "msgpackr";
+import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
+import { Deque } from "./deque.ts";
+import type { Envelope, ReplyFn } from "./envelope.ts";
+import { type AckMessage, FRAME_RECORD_WIDTH, progressTag } from "./protocol.ts";
+
+export interface MailboxHooks {
+  /** The envelope is finished with an error the runtime gave up with (dead letter, stop, failure). */
+  deadLetter(envelope: Envelope, error: TroupeError): void;
+  /** A handler threw (the message is redelivered or dead-lettered next). */
+  handlerFailed(error: SerializedError): void;
+  /** Messages were handled successfully; `latencies` are sampled handler times in ms. */
+  processed(count: number, latencies: number[] | null): void;
+  /** A sender had to wait for credit (transition from free-flowing to waiting). */
+  backpressure(waiting: number): void;
+  /** Credits came back. */
+  credit(): void;
+}
+
+export interface MailboxSettings {
+  capacity: number;
+  frameSize: number;
+  maxDeliveries: number;
+  maxWaiting: number;
+}
+
+interface Waiter {
+  message: unknown;
+  reply: ReplyFn | null;
+  deliveries: number;
+  resolve: () => void;
+  reject: (error: TroupeError) => void;
+}
+
+export class Mailbox {
+  readonly #settings: MailboxSettings;
+  readonly #hooks: MailboxHooks;
+  readonly #packr = new Packr();
+  readonly #queued = new Deque<Envelope>();
+  readonly #inFlight = new Deque<Envelope>();
+  readonly #waiters = new Deque<Waiter>();
+  #link: ((frame: ArrayBuffer) => void) | null = null;
+  #nextSeq = 1;
+  #flushScheduled = false;
+  #closedWith: TroupeError | null = null;
+  #drainWaiters: Array<() => void> = [];
+
+  constructor(settings: MailboxSettings, hooks: MailboxHooks) {
+    this.#settings = settings;
+    this.#hooks = hooks;
+  }
+
+  get capacity(): number {
+    return this.#settings.capacity;
+  }
+  /** Messages holding a credit: queued for sending plus in flight. */
+  get held(): number {
+    return this.#queued.length + this.#inFlight.length;
+  }
+  get inFlight(): number {
+    return this.#inFlight.length;
+  }
+  get credits(): number {
+    return this.#settings.capacity - this.held;
+  }
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /** Accepts a message if a credit is free and nobody is waiting ahead of it. */
+  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0): boolean {
+    if (this.#closedWith) throw this.#closedWith;
+    if (this.#waiters.length > 0 || this.held >= this.#settings.capacity) return false;
+    this.#enqueue(message, reply, deliveries);
+    return true;
+  }
+
+  /** Accepts a message, waiting (FIFO) for a credit if needed. */
+  accept(message: unknown, reply: ReplyFn | null, deliveries = 0): Promise<void> {
+    if (this.tryAccept(message, reply, deliveries)) return RESOLVED;
+    if (this.#waiters.length >= this.#settings.maxWaiting) {
+      return Promise.reject(
+        new TroupeError("ERR_TOO_MANY_WAITING", `more than ${this.#settings.maxWaiting} senders wait for credit`),
+      );
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ message, reply, deliveries, resolve, reject });
+      if (this.#waiters.length === 1) this.#hooks.backpressure(1);
+      // Whatever is queued must leave now: the credits we wait for come back only once it is handled.
+      this.flush();
+    });
+  }
+
+  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number): void {
+    this.#queued.push({ seq: 0, message, deliveries, reply });
+    if (this.#queued.length >= this.#settings.frameSize) this.flush();
+    else if (!this.#flushScheduled && this.#link) {
+      this.#flushScheduled = true;
+      setImmediate(this.#scheduledFlush);
+    }
+  }
+
+  readonly #scheduledFlush = (): void => {
+    this.#flushScheduled = false;
+    this.flush();
+  };
+
+  /** Sends everything queued, in frames of at most `frameSize` messages. */
+  flush(): void {
+    const link = this.#link;
+    if (!link) return;
+    let refused = false;
+    while (this.#queued.length > 0) {
+      const count = Math.min(this.#queued.length, this.#settings.frameSize);
+      const batch: Envelope[] = [];
+      const records: unknown[] = [];
+      for (let i = 0; i < count; i++) {
+        const envelope = this.#queued.shift() as Envelope;
+        envelope.seq = this.#nextSeq++;
+        envelope.deliveries++;
+        batch.push(envelope);
+        records.push(envelope.seq, envelope.deliveries, envelope.reply ? 1 : 0, envelope.message);
+      }
+      const frame = this.#encode(batch, records);
+      for (const envelope of batch) {
+        if (envelope.seq !== 0) this.#inFlight.push(envelope);
+        else refused = true;
+      }
+      if (frame) link(frame);
+    }
+    // Refused messages freed credits; admit waiters only now, so frames keep leaving in seq order.
+    if (refused) this.#admitWaiters();
+  }
+
+  /** Encodes a frame; a message msgpackr refuses is finished with ERR_MESSAGE_ENCODE, the rest still go. */
+  #encode(batch: Envelope[], records: unknown[]): ArrayBuffer | null {
+    try {
+      return transferable(this.#packr.pack(records));
+    } catch {
+      const good: unknown[] = [];
+      for (const envelope of batch) {
+        try {
+          this.#packr.pack(envelope.message);
+          good.push(envelope.seq, envelope.deliveries, envelope.reply ? 1 : 0, envelope.message);
+        } catch (cause) {
+          envelope.seq = 0;
+          this.#finish(
+            envelope,
+            new TroupeError("ERR_MESSAGE_ENCODE", `message cannot be encoded: ${(cause as Error).message}`, {
+              cause,
+            }),
+          );
+        }
+      }
+      return good.length > 0 ? transferable(this.#packr.pack(good)) : null;
+    }
+  }
+
+  /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */
+  acknowledge(ack: AckMessage): void {
+    const { results, failures } = ack;
+    let r = 0;
+    let f = 0;
+    let ok = 0;
+    while (this.#inFlight.length > 0 && (this.#inFlight.peek() as Envelope).seq <= ack.upTo) {
+      const envelope = this.#inFlight.shift() as Envelope;
+      if (failures && f < failures.length && failures[f] === envelope.seq) {
+        const wire = failures[f + 1] as SerializedError;
+        f += 2;
+        this.#hooks.handlerFailed(wire);
+        this.#retryOrDeadLetter(envelope, wire);
+        continue;
+      }
+      let result: unknown;
+      if (results && r < results.length && results[r] === envelope.seq) {
+        result = results[r + 1];
+        r += 2;
+      }
+      ok++;
+      envelope.reply?.(null, result);
+    }
+    this.#hooks.processed(ok, ack.latencies);
+    this.#admitWaiters();
+    if (this.#queued.length > 0) this.flush();
+    this.#hooks.credit();
+    this.#checkDrained();
+  }
+
+  #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
+    if (envelope.deliveries >= this.#settings.maxDeliveries) {
+      const error = new TroupeError(
+        "ERR_MAX_DELIVERIES",
+        `failed ${envelope.deliveries} deliveries; last error: ${wire.message}`,
+        { cause: deserializeError(wire) },
+      );
+      this.#finish(envelope, error);
+    } else {
+      this.#queued.push(envelope);
+    }
+  }
+
+  #finish(envelope: Envelope, error: TroupeError): void {
+    this.#hooks.deadLetter(envelope, error);
+  }
+
+  /** Moves waiting senders into the window while credits allow, oldest first. */
+  #admitWaiters(): void {
+    while (this.#waiters.length > 0 && this.held < this.#settings.capacity) {
+      const waiter = this.#waiters.shift() as Waiter;
+      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries);
+      waiter.resolve();
+    }
+  }
+
+  /** Starts sending through `link` (a live worker); queued messages (and redeliveries) leave first. */
+  connect(link: (frame: ArrayBuffer) => void): void {
+    this.#link = link;
+    this.flush();
+  }
+
+  /**
+   * The worker is gone. In-flight messages return to the front of the queue in order. If the message
+   * being handled when it died (`progress` tag) is known, it is blamed: dead-lettered once it has used
+   * its deliveries, so a message that kills its worker cannot do so forever.
+   */
+  disconnect(progress: number, cause: TroupeError | null): void {
+    this.#link = null;
+    const inFlight = this.#inFlight.drain();
+    if (cause && progress !== 0) {
+      const culprit = inFlight.find((envelope) => progressTag(envelope.seq) === progress);
+      if (culprit && culprit.deliveries >= this.#settings.maxDeliveries) {
+        inFlight.splice(inFlight.indexOf(culprit), 1);
+        this.#finish(
+          culprit,
+          new TroupeError("ERR_MAX_DELIVERIES", `killed its worker ${culprit.deliveries} times: ${cause.message}`, {
+            cause,
+          }),
+        );
+      }
+    }
+    this.#queued.unshiftAll(inFlight);
+  }
+
+  /** Finishes every held and waiting message with `error`; the mailbox accepts nothing more. */
+  close(error: TroupeError): void {
+    this.#closedWith = error;
+    this.#link = null;
+    for (const envelope of [...this.#inFlight.drain(), ...this.#queued.drain()]) this.#finish(envelope, error);
+    for (const waiter of this.#waiters.drain()) waiter.reject(error);
+    this.#checkDrained();
+  }
+
+  /** Resolves once nothing is held or waiting. */
+  drained(): Promise<void> {
+    if (this.held === 0 && this.#waiters.length === 0) return RESOLVED;
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #checkDrained(): void {
+    if (this.#drainWaiters.length === 0 || this.held > 0 || this.#waiters.length > 0) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** pack() returns a view on msgpackr's shared buffer (and Buffer#slice is a view too): copy before transfer. */
+function transferable(view: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(view.length);
+  copy.set(view);
+  return copy.buffer;
+}

@@ -1,0 +1,93 @@
+/**
+ * The wire between the main thread (actor-ref / instance / mailbox) and a worker (actor-host).
+ * Every message type that crosses the thread boundary is declared here and nowhere else.
+ *
+ * Data plane: `frame` carries many messages as one msgpackr-encoded flat array, transferred (never cloned),
+ * and `ack` returns a cumulative "processed up to seq" with only the results someone waits for.
+ * Control plane: comlink over a dedicated MessagePort (see control.ts), never used for messages.
+ */
+import type { SerializedError } from "../errors.ts";
+
+/** Fields per message inside a frame: seq, deliveries, wantsResult (0|1), message. */
+export const FRAME_RECORD_WIDTH = 4;
+
+export type UnhandledRejectionPolicy = "crash" | "log";
+export type HandlerErrorPolicy = "redeliver" | "crash";
+
+export interface InitMessage {
+  t: "init";
+  moduleUrl: string;
+  actor: string;
+  instance: number;
+  init: unknown;
+  /** The worker returns credits after this many processed messages, or when it runs out of work. */
+  ackEvery: number;
+  unhandledRejection: UnhandledRejectionPolicy;
+  handlerError: HandlerErrorPolicy;
+  /** Int32 slot 0: tag of the message being handled (0 = idle). Read by the watchdog and on crash. */
+  progress: SharedArrayBuffer;
+  control: MessagePort;
+}
+
+export interface FrameMessage {
+  t: "frame";
+  buf: ArrayBuffer;
+}
+
+export type ToWorker = InitMessage | FrameMessage;
+
+export interface ReadyMessage {
+  t: "ready";
+  queries: string[];
+}
+
+export interface InitErrorMessage {
+  t: "initError";
+  error: SerializedError;
+}
+
+export interface AckMessage {
+  t: "ack";
+  /** Every message with seq ≤ upTo has been handled (successfully or not). */
+  upTo: number;
+  /** Flat [seq, result, ...] for messages that asked for their result. */
+  results: unknown[] | null;
+  /** Flat [seq, SerializedError, ...] for handlers that threw. */
+  failures: unknown[] | null;
+  /** Sampled handler latencies in ms. */
+  latencies: number[] | null;
+}
+
+/** The worker is about to die on purpose (unhandled rejection or handler error under the crash policy). */
+export interface FatalMessage {
+  t: "fatal";
+  reason: "unhandledRejection" | "handlerError";
+  error: SerializedError;
+}
+
+/** An unhandled rejection under the log policy: reported, the worker lives on. */
+export interface LogMessage {
+  t: "log";
+  error: SerializedError;
+}
+
+export type FromWorker = ReadyMessage | InitErrorMessage | AckMessage | FatalMessage | LogMessage;
+
+/**
+ * Seqs grow without bound but the progress slot is an Int32; tags only need to tell apart the messages
+ * of one window (≤ capacity), so seq modulo 2^30, shifted off zero (zero means idle), is enough.
+ */
+export function progressTag(seq: number): number {
+  return (seq % 0x3fffffff) + 1;
+}
+
+export const PROGRESS_IDLE = 0;
+
+/** Result of a control-plane call (comlink keeps no error codes, so errors travel as values). */
+export type ControlResult = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+
+/** What a worker exposes over comlink. */
+export interface ControlApi {
+  snapshot(): Promise<ControlResult>;
+  query(name: string, args: unknown[]): Promise<ControlResult>;
+}

@@ -1,0 +1,143 @@
+/** Options of `system.spawn`, their defaults, and the resolver that validates them. */
+import { InvalidOptionError } from "../errors.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions } from "./backoff.ts";
+import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
+
+export type RestartType = "permanent" | "transient" | "temporary";
+export type RouteKey = string | number;
+
+export interface SpawnOptions<M = unknown> {
+  /** Unique actor name. @defaultValue the module's file name without `.actor.ts` / `.ts` */
+  name?: string;
+  /** Worker threads (instances) for this actor. @defaultValue 1 */
+  instances?: number;
+  /** Mailbox capacity C per instance: at most C messages sent but not yet handled. @defaultValue 1024 */
+  capacity?: number;
+  /** `"round-robin"`, or a key function: the same key always goes to the same instance. @defaultValue "round-robin" */
+  route?: "round-robin" | ((message: M) => RouteKey);
+  /** A handler running longer than this is hung: its worker is terminated and restarted. @defaultValue 30000 */
+  deadlineMs?: number;
+  /** Deliveries before a failing message goes to the dead-letter handler. @defaultValue 5 */
+  maxDeliveries?: number;
+  /** permanent: always restart; transient: only after an abnormal end; temporary: never. @defaultValue "permanent" */
+  restart?: RestartType;
+  /** A handler that throws fails only its message ("redeliver") or crashes the worker ("crash"). @defaultValue "redeliver" */
+  onHandlerError?: HandlerErrorPolicy;
+  /** An unhandled promise rejection in the worker crashes it, or is only reported. @defaultValue "crash" */
+  unhandledRejection?: UnhandledRejectionPolicy;
+  /** Senders allowed to wait for credit per instance before `tell` rejects with ERR_TOO_MANY_WAITING. @defaultValue 100000 */
+  maxWaiting?: number;
+  /** Messages per frame (one postMessage). @defaultValue min(capacity, 512) */
+  frameSize?: number;
+  /** The worker returns credits after this many handled messages. @defaultValue max(1, floor(capacity / 4)) */
+  ackEvery?: number;
+  /** Restarts allowed within `periodMs` before the actor is failed. @defaultValue the supervisor's (3) */
+  maxRestarts?: number;
+  /** Window of the restart intensity. @defaultValue the supervisor's (5000) */
+  periodMs?: number;
+  /** Delay between restarts. @defaultValue the supervisor's ({@link BACKOFF_DEFAULTS}) */
+  backoff?: BackoffOptions;
+  /** Passed (structured-cloned) to the actor's `initialState`. @defaultValue undefined */
+  init?: unknown;
+}
+
+export interface ResolvedSpawnOptions<M = unknown> {
+  name: string;
+  instances: number;
+  capacity: number;
+  route: "round-robin" | ((message: M) => RouteKey);
+  deadlineMs: number;
+  maxDeliveries: number;
+  restart: RestartType;
+  onHandlerError: HandlerErrorPolicy;
+  unhandledRejection: UnhandledRejectionPolicy;
+  maxWaiting: number;
+  frameSize: number;
+  ackEvery: number;
+  maxRestarts: number;
+  periodMs: number;
+  backoff: Required<BackoffOptions>;
+  init: unknown;
+}
+
+export const SPAWN_DEFAULTS = {
+  instances: 1,
+  capacity: 1024,
+  route: "round-robin",
+  deadlineMs: 30_000,
+  maxDeliveries: 5,
+  restart: "permanent",
+  onHandlerError: "redeliver",
+  unhandledRejection: "crash",
+  maxWaiting: 100_000,
+} satisfies Partial<ResolvedSpawnOptions>;
+
+export interface SupervisionDefaults {
+  maxRestarts: number;
+  periodMs: number;
+  backoff: Required<BackoffOptions>;
+}
+
+function positiveInt(option: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(option: string, value: T, allowed: readonly T[]): T {
+  if (!allowed.includes(value)) {
+    throw new InvalidOptionError(option, `must be one of ${allowed.join(", ")}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function resolveBackoff(option: string, value: BackoffOptions | undefined): Required<BackoffOptions> {
+  const merged = { ...BACKOFF_DEFAULTS, ...value };
+  positiveInt(`${option}.minMs`, merged.minMs);
+  positiveInt(`${option}.maxMs`, merged.maxMs);
+  if (merged.maxMs < merged.minMs) throw new InvalidOptionError(`${option}.maxMs`, "must be ≥ minMs");
+  if (!(merged.factor >= 1)) throw new InvalidOptionError(`${option}.factor`, "must be ≥ 1");
+  if (!(merged.jitter >= 0 && merged.jitter < 1)) throw new InvalidOptionError(`${option}.jitter`, "must be in [0, 1)");
+  return merged;
+}
+
+export function resolveSpawnOptions<M>(
+  options: SpawnOptions<M>,
+  defaultName: string,
+  supervision: SupervisionDefaults,
+): ResolvedSpawnOptions<M> {
+  const capacity = positiveInt("capacity", options.capacity ?? SPAWN_DEFAULTS.capacity);
+  const route = options.route ?? SPAWN_DEFAULTS.route;
+  if (route !== "round-robin" && typeof route !== "function") {
+    throw new InvalidOptionError("route", 'must be "round-robin" or a function returning a key');
+  }
+  const name = options.name ?? defaultName;
+  if (typeof name !== "string" || !/^[A-Za-z0-9][\w.-]{0,63}$/.test(name)) {
+    throw new InvalidOptionError("name", `must be 1-64 characters of letters, digits, "_", "-", ".", got ${name}`);
+  }
+  return {
+    name,
+    instances: positiveInt("instances", options.instances ?? SPAWN_DEFAULTS.instances),
+    capacity,
+    route,
+    deadlineMs: positiveInt("deadlineMs", options.deadlineMs ?? SPAWN_DEFAULTS.deadlineMs),
+    maxDeliveries: positiveInt("maxDeliveries", options.maxDeliveries ?? SPAWN_DEFAULTS.maxDeliveries),
+    restart: oneOf("restart", options.restart ?? SPAWN_DEFAULTS.restart, ["permanent", "transient", "temporary"]),
+    onHandlerError: oneOf("onHandlerError", options.onHandlerError ?? SPAWN_DEFAULTS.onHandlerError, [
+      "redeliver",
+      "crash",
+    ]),
+    unhandledRejection: oneOf("unhandledRejection", options.unhandledRejection ?? SPAWN_DEFAULTS.unhandledRejection, [
+      "crash",
+      "log",
+    ]),
+    maxWaiting: positiveInt("maxWaiting", options.maxWaiting ?? SPAWN_DEFAULTS.maxWaiting),
+    frameSize: positiveInt("frameSize", options.frameSize ?? Math.min(capacity, 512)),
+    ackEvery: positiveInt("ackEvery", options.ackEvery ?? Math.max(1, Math.floor(capacity / 4))),
+    maxRestarts: positiveInt("maxRestarts", options.maxRestarts ?? supervision.maxRestarts),
+    periodMs: positiveInt("periodMs", options.periodMs ?? supervision.periodMs),
+    backoff: options.backoff ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff }) : supervision.backoff,
+    init: options.init,
+  };
+}

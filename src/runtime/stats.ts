@@ -1,0 +1,81 @@
+/**
+ * Per-instance figures: counters, handler latency percentiles over the most recent samples, and
+ * processed-message rates over the last 1 s / 10 s / 60 s. All bounded: a fixed ring of latency samples
+ * and a fixed ring of per-second buckets, whatever the traffic.
+ */
+import type { SerializedError } from "../errors.ts";
+import type { Clock } from "./clock.ts";
+
+const LATENCY_SAMPLES = 1024;
+const RATE_SECONDS = 60;
+
+export interface InstanceStats {
+  actor: string;
+  instance: number;
+  state: InstanceState;
+  processed: number;
+  failed: number;
+  deadLettered: number;
+  inFlight: number;
+  credits: number;
+  capacity: number;
+  waiting: number;
+  restarts: number;
+  lastError: (SerializedError & { at: number }) | null;
+  latencyMs: { p50: number; p99: number; samples: number };
+  rate: { "1s": number; "10s": number; "60s": number };
+}
+
+export type InstanceState = "starting" | "running" | "restarting" | "paused" | "stopped" | "failed";
+
+export class LatencyRing {
+  readonly #samples = new Float64Array(LATENCY_SAMPLES);
+  #count = 0;
+
+  add(ms: number): void {
+    this.#samples[this.#count % LATENCY_SAMPLES] = ms;
+    this.#count++;
+  }
+
+  percentiles(): { p50: number; p99: number; samples: number } {
+    const n = Math.min(this.#count, LATENCY_SAMPLES);
+    if (n === 0) return { p50: 0, p99: 0, samples: 0 };
+    const sorted = this.#samples.slice(0, n).sort();
+    const at = (q: number) => sorted[Math.min(n - 1, Math.floor(q * n))] as number;
+    return { p50: at(0.5), p99: at(0.99), samples: this.#count };
+  }
+}
+
+export class RateWindow {
+  readonly #buckets = new Float64Array(RATE_SECONDS);
+  readonly #clock: Clock;
+  #second = 0;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    this.#second = Math.floor(clock.now() / 1000);
+  }
+
+  add(count: number): void {
+    this.#advance();
+    this.#buckets[this.#second % RATE_SECONDS] = (this.#buckets[this.#second % RATE_SECONDS] as number) + count;
+  }
+
+  /** Messages per second over the last `seconds` complete seconds. */
+  perSecond(seconds: number): number {
+    this.#advance();
+    let sum = 0;
+    for (let s = this.#second - seconds; s < this.#second; s++) {
+      sum += this.#buckets[((s % RATE_SECONDS) + RATE_SECONDS) % RATE_SECONDS] as number;
+    }
+    return sum / seconds;
+  }
+
+  #advance(): void {
+    const now = Math.floor(this.#clock.now() / 1000);
+    if (now <= this.#second) return;
+    const steps = Math.min(now - this.#second, RATE_SECONDS);
+    for (let i = 1; i <= steps; i++) this.#buckets[(this.#second + i) % RATE_SECONDS] = 0;
+    this.#second = now;
+  }
+}

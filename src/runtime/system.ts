@@ -1,0 +1,238 @@
+/**
+ * An actor system: spawns actors (each instance its own worker), supervises them, watches deadlines,
+ * routes dead letters, reports health, and stops gracefully.
+ */
+import { existsSync } from "node:fs";
+import { basename } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { serializeError, type SerializedError, TroupeError } from "../errors.ts";
+import { Actor, type ActorOwner } from "./actor.ts";
+import { ActorRef, type ActorStats } from "./actor-ref.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Envelope } from "./envelope.ts";
+import { type ActorEmitter, type ActorEvents, createActorEvents } from "./events.ts";
+import { resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
+import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
+
+/** A message the runtime gave up on. */
+export interface DeadLetter {
+  actor: string;
+  instance: number;
+  message: unknown;
+  deliveries: number;
+  /** The error code: ERR_MAX_DELIVERIES, ERR_MESSAGE_ENCODE, ERR_ACTOR_FAILED, ERR_ACTOR_STOPPED… */
+  reason: string;
+  error: SerializedError;
+}
+
+export interface SystemOptions {
+  /** Supervision of every actor of this system. */
+  supervisor?: SupervisorOptions;
+  /** Receives every message sent with `tell` that the runtime gave up on. @defaultValue none (events only) */
+  onDeadLetter?: (deadLetter: DeadLetter) => void;
+  /** Time source for deadlines, backoff and rates (tests inject one). @defaultValue the system clock */
+  clock?: Clock;
+  /** Randomness for backoff jitter. @defaultValue Math.random */
+  random?: () => number;
+}
+
+export type HealthStatus = "ok" | "degraded" | "stopping";
+
+export interface SystemHealth {
+  status: HealthStatus;
+  failedActors: string[];
+}
+
+export interface StopResult {
+  drained: boolean;
+  undelivered: number;
+}
+
+/** Reasons that mean the message itself was rejected (the others mean the actor ended under it). */
+const DEAD_LETTER_CODES = new Set(["ERR_MAX_DELIVERIES", "ERR_MESSAGE_ENCODE"]);
+const MIN_WATCH_MS = 10;
+const MAX_WATCH_MS = 250;
+
+export class ActorSystem {
+  readonly #clock: Clock;
+  readonly #emitter: ActorEmitter = createActorEvents();
+  readonly #supervisor: Supervisor;
+  readonly #actors = new Map<string, ActorRef>();
+  readonly #onDeadLetter: ((deadLetter: DeadLetter) => void) | undefined;
+  readonly #owner: ActorOwner;
+  #watchTimer: ReturnType<Clock["setTimeout"]> | null = null;
+  #watchEveryMs = MAX_WATCH_MS;
+  #stopping = false;
+
+  constructor(options: SystemOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    this.#onDeadLetter = options.onDeadLetter;
+    this.#supervisor = new Supervisor(
+      resolveSupervisorOptions(options.supervisor),
+      this.#clock,
+      this.#emitter,
+      options.random,
+    );
+    this.#owner = {
+      clock: this.#clock,
+      crashed: (instance, reason, error, exitCode) => this.#supervisor.childFailed(instance, reason, error, exitCode),
+      deadLetter: (instance, envelope, error) => this.#deadLetter(instance.actor, instance.index, envelope, error),
+      backpressure: (instance, waiting) =>
+        this.#emitter.emit("backpressure", { actor: instance.actor, instance: instance.index, waiting }),
+      unhandledRejection: () => {},
+    };
+  }
+
+  /** Typed lifecycle events: `system.events.on("crashed", (e) => …)`. */
+  get events(): Pick<ActorEmitter, "on"> {
+    return this.#emitter;
+  }
+
+  /**
+   * Spawns an actor module as `instances` workers and resolves once every worker is ready.
+   *
+   * @example
+   * ```ts
+   * const counter = await system.spawn<{ add: number }, number>(new URL("./counter.actor.ts", import.meta.url), {
+   *   instances: 2,
+   *   route: (msg) => msg.add,
+   * });
+   * ```
+   */
+  async spawn<M = unknown, R = unknown>(module: URL | string, options: SpawnOptions<M> = {}): Promise<ActorRef<M, R>> {
+    if (this.#stopping) throw new TroupeError("ERR_SYSTEM_STOPPED", "the actor system is stopping");
+    const url = resolveModule(module);
+    const resolved = resolveSpawnOptions(options, defaultName(url), this.#supervisor.options);
+    if (this.#actors.has(resolved.name)) {
+      throw new TroupeError("ERR_DUPLICATE_ACTOR", `an actor named ${resolved.name} already exists`, { actor: resolved.name });
+    }
+    const actor = new Actor(url.href, resolved as never, this.#owner);
+    const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopActor(actor, deadlineMs));
+    this.#actors.set(actor.name, ref as ActorRef);
+    const started = await Promise.allSettled(actor.instances.map((instance) => instance.start()));
+    const failure = started.find((result) => result.status === "rejected");
+    if (failure) {
+      this.#actors.delete(actor.name);
+      actor.retire("stopped", new TroupeError("ERR_ACTOR_STOPPED", `actor ${actor.name} failed to start`));
+      throw failure.reason;
+    }
+    this.#supervisor.adopt(actor);
+    this.#emitter.emit("spawned", { actor: actor.name, instances: actor.instances.length });
+    for (const instance of actor.instances) this.#emitter.emit("started", { actor: actor.name, instance: instance.index });
+    this.#watchEveryMs = Math.min(this.#watchEveryMs, Math.max(MIN_WATCH_MS, Math.floor(resolved.deadlineMs / 4)));
+    this.#armWatchdog();
+    return ref;
+  }
+
+  actor<M = unknown, R = unknown>(name: string): ActorRef<M, R> | undefined {
+    return this.#actors.get(name) as ActorRef<M, R> | undefined;
+  }
+
+  get actors(): ActorRef[] {
+    return [...this.#actors.values()];
+  }
+
+  stats(): ActorStats[] {
+    return this.actors.map((ref) => ref.stats());
+  }
+
+  /** ok; degraded when an actor is failed (restart intensity exceeded); stopping during `stop()`. */
+  health(): SystemHealth {
+    const failedActors = this.actors.filter((ref) => ref.status === "failed").map((ref) => ref.name);
+    const status: HealthStatus = this.#stopping ? "stopping" : failedActors.length > 0 ? "degraded" : "ok";
+    return { status, failedActors };
+  }
+
+  /** Restarts every instance of an actor through the supervisor; in-flight messages are redelivered. */
+  restart(name: string): void {
+    const ref = this.#actors.get(name);
+    if (!ref) throw new TroupeError("ERR_ACTOR_NOT_FOUND", `no actor named ${name}`, { actor: name });
+    this.#supervisor.restartActor(ref.engine);
+  }
+
+  /** Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. */
+  async stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
+    this.#stopping = true;
+    const results = await Promise.all(this.actors.map((ref) => ref.stop(options)));
+    if (this.#watchTimer) this.#clock.clearTimeout(this.#watchTimer);
+    this.#watchTimer = null;
+    return {
+      drained: results.every((r) => r.drained),
+      undelivered: results.reduce((sum, r) => sum + r.undelivered, 0),
+    };
+  }
+
+  async #stopActor(actor: Actor, deadlineMs: number): Promise<StopResult> {
+    if (actor.status === "stopped" || actor.status === "failed") return { drained: true, undelivered: 0 };
+    actor.status = "stopping";
+    let timer: ReturnType<Clock["setTimeout"]> | undefined;
+    const drained = await Promise.race([
+      Promise.all(actor.instances.map((instance) => instance.mailbox.drained())).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = this.#clock.setTimeout(() => resolve(false), deadlineMs);
+      }),
+    ]);
+    if (timer) this.#clock.clearTimeout(timer);
+    const undelivered = actor.instances.reduce((sum, instance) => sum + instance.mailbox.held + instance.mailbox.waiting, 0);
+    actor.retire("stopped", new TroupeError("ERR_ACTOR_STOPPED", `actor ${actor.name} stopped`, { actor: actor.name }));
+    this.#supervisor.forget(actor);
+    this.#actors.delete(actor.name);
+    this.#emitter.emit("stopped", { actor: actor.name, drained, undelivered });
+    return { drained, undelivered };
+  }
+
+  #deadLetter(actor: string, instance: number, envelope: Envelope, error: TroupeError): void {
+    const deadLetter: DeadLetter = {
+      actor,
+      instance,
+      message: envelope.message,
+      deliveries: envelope.deliveries,
+      reason: error.code,
+      error: serializeError(error.cause instanceof Error ? error.cause : error),
+    };
+    if (!envelope.reply || DEAD_LETTER_CODES.has(error.code)) {
+      this.#emitter.emit("deadLettered", {
+        actor,
+        instance,
+        deliveries: envelope.deliveries,
+        reason: error.code,
+        error: deadLetter.error,
+      });
+    }
+    if (envelope.reply) envelope.reply(error);
+    else this.#onDeadLetter?.(deadLetter);
+  }
+
+  #armWatchdog(): void {
+    if (this.#watchTimer) this.#clock.clearTimeout(this.#watchTimer);
+    this.#watchTimer = this.#clock.setTimeout(() => {
+      const now = this.#clock.now();
+      for (const ref of this.#actors.values()) for (const instance of ref.engine.instances) instance.checkDeadline(now);
+      this.#armWatchdog();
+    }, this.#watchEveryMs);
+  }
+}
+
+/** Creates an actor system. */
+export function createSystem(options: SystemOptions = {}): ActorSystem {
+  return new ActorSystem(options);
+}
+
+function resolveModule(module: URL | string): URL {
+  const url =
+    module instanceof URL
+      ? module
+      : module.startsWith("file:")
+        ? new URL(module)
+        : pathToFileURL(module.startsWith("/") ? module : `${process.cwd()}/${module}`);
+  if (url.protocol !== "file:" || !existsSync(fileURLToPath(url))) {
+    throw new TroupeError("ERR_ACTOR_MODULE_NOT_FOUND", `actor module not found: ${url.href}`);
+  }
+  return url;
+}
+
+function defaultName(url: URL): string {
+  return basename(fileURLToPath(url)).replace(/(\.actor)?\.(ts|js|mts|mjs)$/, "");
+}
+
+export type { ActorEvents };
