@@ -37,6 +37,8 @@ export interface ActorEvents {
   }): void;
   /** Senders started waiting for credit on this instance (the mailbox is full). */
   backpressure(event: { actor: string; instance: number; waiting: number }): void;
+  /** A worker had an unhandled promise rejection and, under the `log` policy, lives on. */
+  rejectionLogged(event: { actor: string; instance: number; error: SerializedError }): void;
   /** An actor was stopped; `undelivered` counts messages it could not finish. */
   stopped(event: { actor: string; drained: boolean; undelivered: number }): void;
 }

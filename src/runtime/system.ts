@@ -79,7 +79,8 @@ export class ActorSystem {
       deadLetter: (instance, envelope, error) => this.#deadLetter(instance.actor, instance.index, envelope, error),
       backpressure: (instance, waiting) =>
         this.#emitter.emit("backpressure", { actor: instance.actor, instance: instance.index, waiting }),
-      unhandledRejection: () => {},
+      unhandledRejection: (instance, error) =>
+        this.#emitter.emit("rejectionLogged", { actor: instance.actor, instance: instance.index, error }),
     };
   }
 

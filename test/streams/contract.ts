@@ -1,0 +1,273 @@
+/**
+ * The stream backend contract, run against every backend (memory.test.ts, redis.test.ts): the same
+ * consumer-group semantics, pending lists, claims, trims and "write then ack" on both.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { TroupeError } from "../../src/errors.ts";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { compareIdStrings } from "../../src/streams/stream-id.ts";
+
+export interface ContractHarness {
+  backend: StreamBackend;
+  /** Unique per test: every key the test touches starts with it. */
+  prefix: string;
+  /** Lets `ms` of idle time accrue (a fake clock advance in memory, real time on Redis). */
+  elapse(ms: number): Promise<void>;
+  /** Make writes fail like Redis out of memory (reads and acks keep working); present when safe. */
+  breakWrites?(): Promise<void>;
+  healWrites?(): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+const text = (fields: Record<string, Buffer> | null) =>
+  fields === null ? null : Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.toString()]));
+
+export function runStreamContract(name: string, create: () => Promise<ContractHarness>, faults = true): void {
+  describe(`stream backend contract: ${name}`, () => {
+    let h: ContractHarness;
+    let s: string;
+    let b: StreamBackend;
+    const open = async () => {
+      h = await create();
+      b = h.backend;
+      s = `${h.prefix}:s`;
+    };
+    afterEach(async () => {
+      await h?.cleanup();
+    });
+
+    test("append, appendBatch and range keep order and bytes", async () => {
+      await open();
+      const a = await b.append(s, { d: Buffer.from([0, 255, 1]), k: "v" });
+      const results = await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);
+      expect(results.map((r) => r.ok)).toEqual([true, true]);
+      const all = await b.range(s, { count: 10 });
+      expect(all.map((e) => e.id)).toEqual([a, ...results.map((r) => (r.ok ? r.id : ""))]);
+      expect([...all[0]!.fields!.d!]).toEqual([0, 255, 1]);
+      expect(text(all[1]!.fields)).toEqual({ n: "1" });
+      expect(compareIdStrings(all[2]!.id, all[1]!.id)).toBeGreaterThan(0);
+      expect(await b.length(s)).toBe(3);
+      const newestFirst = await b.range(s, { count: 2, reverse: true });
+      expect(newestFirst.map((e) => e.id)).toEqual([all[2]!.id, all[1]!.id]);
+      expect((await b.range(s, { start: `(${a}`, count: 10 })).length).toBe(2);
+      expect(await b.delete(s, [a])).toBe(1);
+      expect(await b.length(s)).toBe(2);
+    });
+
+    test("appendUnique writes once per dedup id and returns the first id", async () => {
+      await open();
+      const first = await b.appendUnique(s, "e1:detector", { v: "1" }, 60_000);
+      const again = await b.appendUnique(s, "e1:detector", { v: "other" }, 60_000);
+      const other = await b.appendUnique(s, "e2:detector", { v: "2" }, 60_000);
+      expect(first.duplicate).toBe(false);
+      expect(again).toEqual({ id: first.id, duplicate: true });
+      expect(other.duplicate).toBe(false);
+      expect((await b.range(s, { count: 10 })).map((e) => text(e.fields))).toEqual([{ v: "1" }, { v: "2" }]);
+    });
+
+    test("ensureGroup creates stream and group once; reads on a missing group fail with ERR_NOGROUP", async () => {
+      await open();
+      expect(await b.ensureGroup(s, "g")).toBe(true);
+      expect(await b.ensureGroup(s, "g")).toBe(false);
+      expect(await b.length(s)).toBe(0);
+      const error = await b.readNew(s, "missing", "c", { count: 1 }).catch((e) => e);
+      expect(error).toBeInstanceOf(TroupeError);
+      expect(error.code).toBe("ERR_NOGROUP");
+      expect(await b.groupInfo(s, "missing")).toBeNull();
+      expect(await b.groups(`${h.prefix}:none`)).toEqual([]);
+    });
+
+    test("readNew delivers each entry once per group, in order, COUNT at a time", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }]);
+      const first = await b.readNew(s, "g", "c1", { count: 2 });
+      const second = await b.readNew(s, "g", "c2", { count: 2 });
+      expect(first.map((e) => text(e.fields)?.n)).toEqual(["1", "2"]);
+      expect(second.map((e) => text(e.fields)?.n)).toEqual(["3"]);
+      expect(await b.readNew(s, "g", "c1", { count: 2 })).toEqual([]);
+      await b.ensureGroup(s, "other");
+      expect((await b.readNew(s, "other", "c1", { count: 10 })).length).toBe(3);
+    });
+
+    test("a blocking read is woken by an append and times out empty", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      const started = Date.now();
+      const read = b.readNew(s, "g", "c", { count: 10, blockMs: 5_000 });
+      await b.append(s, { n: "1" });
+      expect((await read).map((e) => text(e.fields)?.n)).toEqual(["1"]);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      const empty = await b.readNew(s, "g", "c", { count: 10, blockMs: 50 });
+      expect(empty).toEqual([]);
+    });
+
+    test("pending lists owner, idle and delivery count; own history re-delivers and counts", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }]);
+      const [e1, e2] = await b.readNew(s, "g", "c1", { count: 2 });
+      await b.readNew(s, "g", "c2", { count: 1 });
+      await h.elapse(30);
+      const all = await b.pending(s, "g", { count: 10 });
+      expect(all.map((p) => [p.consumer, p.deliveries])).toEqual([
+        ["c1", 1],
+        ["c1", 1],
+        ["c2", 1],
+      ]);
+      expect(all[0]!.idleMs).toBeGreaterThanOrEqual(30);
+      expect((await b.pending(s, "g", { count: 1, after: e1!.id })).map((p) => p.id)).toEqual([e2!.id]);
+      expect((await b.pending(s, "g", { count: 10, consumer: "c2" })).length).toBe(1);
+      expect((await b.pending(s, "g", { count: 10, minIdleMs: 60_000 })).length).toBe(0);
+
+      const history = await b.readPending(s, "g", "c1", { count: 10 });
+      expect(history.map((e) => [e.id, e.deliveries])).toEqual([
+        [e1!.id, 2],
+        [e2!.id, 2],
+      ]);
+      expect((await b.readPending(s, "g", "c1", { count: 10, after: e1!.id })).map((e) => e.id)).toEqual([e2!.id]);
+      expect(await b.ack(s, "g", [e1!.id, e2!.id])).toBe(2);
+      expect(await b.ack(s, "g", [e1!.id])).toBe(0);
+      expect(await b.readPending(s, "g", "c1", { count: 10 })).toEqual([]);
+      expect(await b.ack(s, "no-group", [e1!.id])).toBe(0);
+    });
+
+    test("an entry deleted while pending comes back with null fields and is reported by a claim", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);
+      const [gone, kept] = await b.readNew(s, "g", "c1", { count: 2 });
+      await b.delete(s, [gone!.id]);
+      const history = await b.readPending(s, "g", "c1", { count: 10 });
+      expect(history.map((e) => [e.id, text(e.fields)])).toEqual([
+        [gone!.id, null],
+        [kept!.id, { n: "2" }],
+      ]);
+      const claim = await b.claimIdle(s, "g", "c2", { minIdleMs: 0, count: 10 });
+      expect(claim.deletedIds).toEqual([gone!.id]);
+      expect(claim.entries.map((e) => e.id)).toEqual([kept!.id]);
+      expect((await b.pending(s, "g", { count: 10 })).map((p) => p.id)).toEqual([kept!.id]);
+    });
+
+    test("claimIdle takes only idle entries, counts the delivery, and continues from its cursor", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }, { n: "4" }, { n: "5" }]);
+      const read = await b.readNew(s, "g", "dead", { count: 5 });
+      expect((await b.claimIdle(s, "g", "alive", { minIdleMs: 60_000, count: 10 })).entries).toEqual([]);
+      await h.elapse(40);
+      const first = await b.claimIdle(s, "g", "alive", { minIdleMs: 20, count: 3 });
+      expect(first.entries.map((e) => [e.id, e.deliveries])).toEqual(read.slice(0, 3).map((e) => [e.id, 2]));
+      expect(text(first.entries[0]!.fields)).toEqual({ n: "1" });
+      const rest = await b.claimIdle(s, "g", "alive", { minIdleMs: 20, count: 10, cursor: first.cursor });
+      expect(rest.entries.map((e) => e.id)).toEqual(read.slice(3).map((e) => e.id));
+      expect(rest.cursor).toBe("0-0");
+      const owners = await b.pending(s, "g", { count: 10 });
+      expect(new Set(owners.map((p) => p.consumer))).toEqual(new Set(["alive"]));
+    });
+
+    test("group info reports length, pending, lag, last-delivered and consumers", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }, { n: "4" }]);
+      const read = await b.readNew(s, "g", "c1", { count: 3 });
+      await b.ack(s, "g", [read[0]!.id]);
+      const info = await b.groupInfo(s, "g");
+      expect(info).toEqual({
+        name: "g",
+        consumers: 1,
+        pending: 2,
+        lastDeliveredId: read[2]!.id,
+        lag: 1,
+        firstPendingId: read[1]!.id,
+        length: 4,
+      });
+      const consumers = await b.consumers(s, "g");
+      expect(consumers.map((c) => [c.name, c.pending])).toEqual([["c1", 2]]);
+      expect(consumers[0]!.idleMs).toBeGreaterThanOrEqual(0);
+    });
+
+    test("lag after a delete in the unread range is exact or null (unknown), never a wrong number", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) => (r.ok ? r.id : ""));
+      await b.readNew(s, "g", "c", { count: 1 });
+      await b.delete(s, [ids[2]!]);
+      const lag = (await b.groupInfo(s, "g"))?.lag;
+      expect(lag === null || lag === 1).toBe(true);
+    });
+
+    test("deleteConsumer refuses a consumer that still owns pending entries", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.append(s, { n: "1" });
+      const [entry] = await b.readNew(s, "g", "c1", { count: 1 });
+      await b.readNew(s, "g", "idle", { count: 1 });
+      expect(await b.deleteConsumer(s, "g", "c1")).toBe("has-pending");
+      expect((await b.pending(s, "g", { count: 10 })).length).toBe(1);
+      expect(await b.deleteConsumer(s, "g", "idle")).toBe("deleted");
+      await b.ack(s, "g", [entry!.id]);
+      expect(await b.deleteConsumer(s, "g", "c1")).toBe("deleted");
+      expect(await b.consumers(s, "g")).toEqual([]);
+    });
+
+    test("trim removes entries below MINID only", async () => {
+      await open();
+      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) => (r.ok ? r.id : ""));
+      expect(await b.trim(s, ids[1]!)).toBe(1);
+      expect((await b.range(s, { count: 10 })).map((e) => e.id)).toEqual(ids.slice(1));
+      expect(await b.trim(s, ids[1]!)).toBe(0);
+    });
+
+    test("commit writes outputs once, then acks; a retried commit writes nothing twice", async () => {
+      await open();
+      const out = `${h.prefix}:out`;
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);
+      const [e1, e2] = await b.readNew(s, "g", "c", { count: 2 });
+      const items = [
+        { id: e1!.id, outputs: [{ stream: out, dedupId: `${e1!.id}:a`, fields: { a: "1" }, ttlMs: 60_000 }] },
+        { id: e2!.id, outputs: [] },
+      ];
+      const outcomes = await b.commit(s, "g", items);
+      expect(outcomes.map((o) => [o.id, o.acked, o.written])).toEqual([
+        [e1!.id, true, 1],
+        [e2!.id, true, 0],
+      ]);
+      expect((await b.commit(s, "g", items)).map((o) => [o.acked, o.written])).toEqual([
+        [true, 0],
+        [true, 0],
+      ]);
+      expect(await b.length(out)).toBe(1);
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+    });
+
+    test.skipIf(!faults)("a refused output write (out of memory) leaves only its entry pending", async () => {
+      await open();
+      const out = `${h.prefix}:out`;
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);
+      const [e1, e2] = await b.readNew(s, "g", "c", { count: 2 });
+      const items = [
+        { id: e1!.id, outputs: [{ stream: out, dedupId: `${e1!.id}:a`, fields: { a: "1" }, ttlMs: 60_000 }] },
+        { id: e2!.id, outputs: [] },
+      ];
+      await h.breakWrites!();
+      try {
+        const outcomes = await b.commit(s, "g", items);
+        expect(outcomes.map((o) => [o.acked, o.error?.code])).toEqual([
+          [false, "ERR_OUTPUT_WRITE"],
+          [true, undefined],
+        ]);
+        const refused = await b.appendBatch(s, [{ n: "3" }]);
+        expect(refused[0]!.ok).toBe(false);
+        expect((await b.pending(s, "g", { count: 10 })).map((p) => p.id)).toEqual([e1!.id]);
+      } finally {
+        await h.healWrites!();
+      }
+      const retried = await b.commit(s, "g", [items[0]!]);
+      expect(retried.map((o) => [o.acked, o.written])).toEqual([[true, 1]]);
+      expect(await b.length(out)).toBe(1);
+    });
+  });
+}

@@ -1,0 +1,55 @@
+/** Helpers for runtime tests: shared-memory logs that survive worker restarts, and event latches. */
+import type { ActorEventName, ActorEvents, ActorSystem } from "../../src/index.ts";
+
+export const SCRIPTED = new URL("../fixtures/scripted.actor.ts", import.meta.url);
+export const ECHO = new URL("../fixtures/echo.actor.ts", import.meta.url);
+
+/** A log the fixture actor appends handled ids to: slot 0 is the count. */
+export function sharedLog(capacity: number): { buffer: SharedArrayBuffer; ids(): number[] } {
+  const buffer = new SharedArrayBuffer(4 * (capacity + 1));
+  const view = new Int32Array(buffer);
+  return { buffer, ids: () => Array.from(view.subarray(1, 1 + Atomics.load(view, 0))) };
+}
+
+/** A counter of faults still to fire: the fixture fires a fault only while it is positive. */
+export function trips(count: number): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(4);
+  new Int32Array(buffer)[0] = count;
+  return buffer;
+}
+
+type Payload<E extends ActorEventName> = Parameters<ActorEvents[E]>[0];
+
+/** Collects events of one kind; `next(n)` resolves once n of them have been seen in total. */
+export function collect<E extends ActorEventName>(system: ActorSystem, event: E) {
+  const seen: Payload<E>[] = [];
+  let waiters: Array<{ n: number; resolve: () => void }> = [];
+  system.events.on(event, ((payload: Payload<E>) => {
+    seen.push(payload);
+    waiters = waiters.filter((w) => (seen.length >= w.n ? (w.resolve(), false) : true));
+  }) as ActorEvents[E]);
+  return {
+    seen,
+    atLeast(n: number): Promise<void> {
+      if (seen.length >= n) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ n, resolve }));
+    },
+  };
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+/**
+ * The error a promise rejects with. Use instead of `expect(p).rejects`: in bun 1.4.5 that matcher waits in
+ * a way that stops worker messages from being delivered, so a rejection that needs a worker reply never comes.
+ */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the promise to reject, it resolved");
+}
