@@ -18,6 +18,13 @@ export function trips(count: number): SharedArrayBuffer {
   return buffer;
 }
 
+/** A handler-entry counter the fixture bumps; `first()` resolves once a handler has started. */
+export function entered(): { buffer: SharedArrayBuffer; first(): Promise<unknown> } {
+  const buffer = new SharedArrayBuffer(4);
+  const view = new Int32Array(buffer);
+  return { buffer, first: () => Atomics.waitAsync(view, 0, 0).value as Promise<unknown> };
+}
+
 type Payload<E extends ActorEventName> = Parameters<ActorEvents[E]>[0];
 
 /** Collects events of one kind; `next(n)` resolves once n of them have been seen in total. */

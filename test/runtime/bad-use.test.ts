@@ -1,0 +1,69 @@
+import { afterEach, expect, test } from "bun:test";
+import { type ActorSystem, createSystem, type DeadLetter, InvalidOptionError } from "../../src/index.ts";
+import { collect, ECHO, rejectionOf } from "../support/runtime.ts";
+
+let system: ActorSystem;
+afterEach(async () => {
+  await system?.stop({ deadlineMs: 1000 });
+});
+
+test("an unknown actor module path", async () => {
+  system = createSystem();
+  const error = await rejectionOf(system.spawn("test/fixtures/does-not-exist.actor.ts"));
+  expect(error).toMatchObject({ code: "ERR_ACTOR_MODULE_NOT_FOUND" });
+  expect((error as Error).message).toEndWith("test/fixtures/does-not-exist.actor.ts");
+});
+
+test("a module without a handler", async () => {
+  system = createSystem();
+  const error = await rejectionOf(system.spawn(new URL("../fixtures/no-handler.actor.ts", import.meta.url)));
+  expect(error).toMatchObject({ code: "ERR_ACTOR_NO_HANDLER" });
+  expect((error as Error).message).toEndWith("must default-export defineActor({ initialState, handle })");
+  expect(system.actors).toHaveLength(0);
+});
+
+test.each([
+  [{ capacity: 0 }, "capacity: must be a positive integer, got 0"],
+  [{ capacity: -5 }, "capacity: must be a positive integer, got -5"],
+  [{ instances: 1.5 }, "instances: must be a positive integer, got 1.5"],
+  [{ restart: "sometimes" }, "restart: must be one of permanent, transient, temporary, got sometimes"],
+  [{ route: "random" }, 'route: must be "round-robin" or a function returning a key'],
+  [{ name: "has space" }, 'name: must be 1-64 characters of letters, digits, "_", "-", ".", got has space'],
+  [{ backoff: { minMs: 100, maxMs: 10 } }, "backoff.maxMs: must be ≥ minMs"],
+])("invalid spawn option %p", async (options, message) => {
+  system = createSystem();
+  const error = await rejectionOf(system.spawn(ECHO, options as never));
+  expect(error).toBeInstanceOf(InvalidOptionError);
+  expect(error).toMatchObject({ code: "ERR_INVALID_OPTION", message });
+});
+
+test("an invalid supervisor option fails at creation, naming the setting", () => {
+  expect(() => createSystem({ supervisor: { strategy: "all_for_none" as never } })).toThrow(
+    "supervisor.strategy: must be one_for_one, one_for_all or rest_for_one, got all_for_none",
+  );
+});
+
+test("a duplicate actor name", async () => {
+  system = createSystem();
+  await system.spawn(ECHO);
+  expect(await rejectionOf(system.spawn(ECHO))).toMatchObject({ code: "ERR_DUPLICATE_ACTOR" });
+});
+
+test("a message that cannot be encoded: ask rejects, tell is dead-lettered, the others still go", async () => {
+  const deadLetters: DeadLetter[] = [];
+  system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
+  const dead = collect(system, "deadLettered");
+  const ref = await system.spawn(ECHO);
+  const error = await rejectionOf(ref.ask({ bad: Symbol("no") }));
+  expect(error).toMatchObject({ code: "ERR_MESSAGE_ENCODE" });
+  expect((error as Error).message).toStartWith("message cannot be encoded: ");
+  await ref.tell({ first: 1 });
+  await ref.tell({ bad: Symbol("no") });
+  expect(await ref.ask({ after: 2 })).toEqual({ after: 2 });
+  expect(deadLetters.map((dl) => dl.reason)).toEqual(["ERR_MESSAGE_ENCODE"]);
+  expect(dead.seen.map((e) => e.reason)).toEqual(["ERR_MESSAGE_ENCODE", "ERR_MESSAGE_ENCODE"]);
+  expect(await ref.query("seen")).toEqual([{ first: 1 }, { after: 2 }]);
+  expect(await rejectionOf(Promise.resolve().then(() => ref.snapshot({ instance: 3 })))).toMatchObject({
+    code: "ERR_ACTOR_NOT_FOUND",
+  });
+});

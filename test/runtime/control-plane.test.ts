@@ -1,0 +1,52 @@
+import { afterEach, expect, test } from "bun:test";
+import { type ActorSystem, createSystem } from "../../src/index.ts";
+import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { ECHO, entered, rejectionOf, SCRIPTED } from "../support/runtime.ts";
+
+let system: ActorSystem;
+afterEach(async () => {
+  await system?.stop({ deadlineMs: 1000 });
+});
+
+test("snapshot and queries reach each instance's state through the control plane", async () => {
+  system = createSystem();
+  const ref = await system.spawn<unknown, unknown>(ECHO, { instances: 2, route: (m) => (m as { k: number }).k });
+  for (let k = 0; k < 10; k++) await ref.tell({ k });
+  await ref.ask({ k: 0 });
+  await ref.ask({ k: 1 });
+  const counts = await Promise.all([0, 1].map((instance) => ref.query<number>("count", [], { instance })));
+  expect(counts[0]! + counts[1]!).toBe(12);
+  const snapshot = (await ref.snapshot({ instance: 0 })) as { seen: Array<{ k: number }> };
+  expect(snapshot.seen).toHaveLength(counts[0]!);
+});
+
+test("the same key always reaches the same instance", async () => {
+  system = createSystem();
+  const ref = await system.spawn<{ key: string; n: number }>(ECHO, { instances: 3, route: (m) => m.key });
+  const keys = ["mint-a", "mint-b", "mint-c", "mint-d", "mint-e", "mint-f"];
+  for (let n = 0; n < 60; n++) await ref.tell({ key: keys[n % keys.length]!, n });
+  for (const i of [0, 1, 2]) await ref.engine.instances[i]?.mailbox.drained();
+  const seen = await Promise.all([0, 1, 2].map((instance) => ref.query<Array<{ key: string }>>("seen", [], { instance })));
+  const owner = new Map<string, number>();
+  seen.forEach((messages, instance) => {
+    for (const { key } of messages) {
+      expect(owner.get(key) ?? instance).toBe(instance);
+      owner.set(key, instance);
+    }
+  });
+  expect(owner.size).toBe(keys.length);
+});
+
+test("an unknown query is a typed error; a busy instance times out the control call", async () => {
+  system = createSystem();
+  const inside = entered();
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { deadlineMs: 5000, init: { entered: inside.buffer } });
+  expect(await rejectionOf(ref.query("nope"))).toMatchObject({
+    code: "ERR_QUERY_NOT_FOUND",
+    message: 'actor scripted has no query "nope"',
+  });
+  expect(await ref.query("handled")).toBe(0);
+  await ref.tell({ id: 1, op: "sleep", ms: 400 });
+  await inside.first();
+  expect(await rejectionOf(ref.query("handled", [], { timeoutMs: 50 }))).toMatchObject({ code: "ERR_CONTROL_TIMEOUT" });
+});
