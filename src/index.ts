@@ -2,20 +2,20 @@
  * Troupe's embedding API. Everything public is named here; internals are imported by path in tests only.
  * The HTTP control API lives behind the `troupe/http` subpath.
  */
-export { defineActor } from "./runtime/define-actor.ts";
-export { createSystem, ActorSystem } from "./runtime/system.ts";
-export { ActorRef } from "./runtime/actor-ref.ts";
-export { TroupeError, InvalidOptionError } from "./errors.ts";
-export { systemClock } from "./runtime/clock.ts";
 
-export type { ActorDefinition, InitContext, MessageContext } from "./runtime/define-actor.ts";
-export type { DeadLetter, SystemOptions, SystemHealth, StopResult, HealthStatus } from "./runtime/system.ts";
-export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
+export type { SerializedError, TroupeErrorCode } from "./errors.ts";
+export { InvalidOptionError, TroupeError } from "./errors.ts";
 export type { ActorStatus } from "./runtime/actor.ts";
-export type { SpawnOptions, RestartType, RouteKey } from "./runtime/spawn-options.ts";
-export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
+export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
+export { ActorRef } from "./runtime/actor-ref.ts";
 export type { BackoffOptions } from "./runtime/backoff.ts";
-export type { ActorEvents, ActorEventName, CrashReason } from "./runtime/events.ts";
-export type { InstanceStats, InstanceState } from "./runtime/stats.ts";
 export type { Clock } from "./runtime/clock.ts";
-export type { TroupeErrorCode, SerializedError } from "./errors.ts";
+export { systemClock } from "./runtime/clock.ts";
+export type { ActorDefinition, InitContext, MessageContext } from "./runtime/define-actor.ts";
+export { defineActor } from "./runtime/define-actor.ts";
+export type { ActorEventName, ActorEvents, ActorEventSource, CrashReason } from "./runtime/events.ts";
+export type { RestartType, RouteKey, SpawnOptions } from "./runtime/spawn-options.ts";
+export type { InstanceState, InstanceStats } from "./runtime/stats.ts";
+export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
+export type { DeadLetter, HealthStatus, StopResult, SystemHealth, SystemOptions } from "./runtime/system.ts";
+export { ActorSystem, createSystem } from "./runtime/system.ts";

@@ -33,7 +33,11 @@ let progress: Int32Array;
 let running = false;
 let fatal = false;
 
-const ctx: { actor: string; instance: number; deliveries: number } = { actor: "", instance: 0, deliveries: 0 };
+const ctx: { actor: string; instance: number; deliveries: number } = {
+  actor: "",
+  instance: 0,
+  deliveries: 0,
+};
 
 let upTo = 0;
 let sinceAck = 0;
@@ -81,15 +85,22 @@ async function run(): Promise<void> {
       try {
         let result = definition.handle(state, records[i + 3], ctx as MessageContext);
         if (isThenable(result)) result = await result;
-        if (records[i + 2] === 1) (results ??= []).push(seq, result);
+        if (records[i + 2] === 1) {
+          results ??= [];
+          results.push(seq, result);
+        }
       } catch (error) {
         if (config.handlerError === "crash") {
           die("handlerError", error);
           return;
         }
-        (failures ??= []).push(seq, serializeError(error));
+        failures ??= [];
+        failures.push(seq, serializeError(error));
       }
-      if (sampled) (latencies ??= []).push(performance.now() - started);
+      if (sampled) {
+        latencies ??= [];
+        latencies.push(performance.now() - started);
+      }
       upTo = seq;
       if (++sinceAck >= config.ackEvery) flushAck();
     }
@@ -121,7 +132,11 @@ async function init(message: InitMessage): Promise<void> {
       );
     }
     definition = candidate;
-    state = await definition.initialState({ actor: message.actor, instance: message.instance, init: message.init });
+    state = await definition.initialState({
+      actor: message.actor,
+      instance: message.instance,
+      init: message.init,
+    });
   } catch (error) {
     const wire = serializeError(error);
     post({ t: "initError", error: { ...wire, code: wire.code ?? "ERR_ACTOR_MODULE_LOAD" } });
@@ -133,7 +148,8 @@ async function init(message: InitMessage): Promise<void> {
       query: (name: string, args: unknown[]) =>
         settle(() => {
           const fn = definition.queries?.[name];
-          if (!fn) throw new TroupeError("ERR_QUERY_NOT_FOUND", `actor ${message.actor} has no query "${name}"`);
+          if (!fn)
+            throw new TroupeError("ERR_QUERY_NOT_FOUND", `actor ${message.actor} has no query "${name}"`);
           return fn(state, ...args);
         }),
     } satisfies ControlApi,

@@ -32,7 +32,10 @@ export class ActorRef<M = unknown, R = unknown> {
   readonly #stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>;
 
   /** @internal Created by `ActorSystem.spawn`. */
-  constructor(actor: Actor, stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>) {
+  constructor(
+    actor: Actor,
+    stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>,
+  ) {
     this.#actor = actor;
     this.#stop = stop;
   }
@@ -76,7 +79,11 @@ export class ActorRef<M = unknown, R = unknown> {
 
   /** Calls one of the actor's `queries` on one instance. */
   query<T = unknown>(name: string, args: unknown[] = [], options: ControlOptions = {}): Promise<T> {
-    return this.#instance(options.instance).query(name, args, options.timeoutMs ?? CONTROL_TIMEOUT_MS) as Promise<T>;
+    return this.#instance(options.instance).query(
+      name,
+      args,
+      options.timeoutMs ?? CONTROL_TIMEOUT_MS,
+    ) as Promise<T>;
   }
 
   stats(): ActorStats {
@@ -96,7 +103,9 @@ export class ActorRef<M = unknown, R = unknown> {
   #instance(index = 0) {
     const instance = this.#actor.instances[index];
     if (!instance) {
-      throw new TroupeError("ERR_ACTOR_NOT_FOUND", `actor ${this.name} has no instance ${index}`, { actor: this.name });
+      throw new TroupeError("ERR_ACTOR_NOT_FOUND", `actor ${this.name} has no instance ${index}`, {
+        actor: this.name,
+      });
     }
     return instance;
   }

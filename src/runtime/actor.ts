@@ -82,7 +82,11 @@ export class Actor {
       let settled = false;
       const timer = this.#clock.setTimeout(() => {
         settled = true;
-        reject(new TroupeError("ERR_ASK_TIMEOUT", `ask to ${this.name} got no reply within ${timeoutMs} ms`, { actor: this.name }));
+        reject(
+          new TroupeError("ERR_ASK_TIMEOUT", `ask to ${this.name} got no reply within ${timeoutMs} ms`, {
+            actor: this.name,
+          }),
+        );
       }, timeoutMs);
       const reply: ReplyFn = (error, result) => {
         if (settled) return;
@@ -104,7 +108,8 @@ export class Actor {
   freeCredits(): number {
     let credits = 0;
     for (const instance of this.instances) {
-      if (instance.state !== "stopped" && instance.state !== "failed") credits += Math.max(0, instance.mailbox.credits);
+      if (instance.state !== "stopped" && instance.state !== "failed")
+        credits += Math.max(0, instance.mailbox.credits);
     }
     return credits;
   }

@@ -10,7 +10,12 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
-export const BACKOFF_DEFAULTS = { minMs: 50, maxMs: 5000, factor: 2, jitter: 0.25 } satisfies Required<BackoffOptions>;
+export const BACKOFF_DEFAULTS = {
+  minMs: 50,
+  maxMs: 5000,
+  factor: 2,
+  jitter: 0.25,
+} satisfies Required<BackoffOptions>;
 
 /**
  * Delay before restart number `attempt` (0-based count of consecutive failures).

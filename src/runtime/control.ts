@@ -37,7 +37,12 @@ export class ControlChannel {
     return new Promise((resolve, reject) => {
       const timer = this.#clock.setTimeout(
         () =>
-          reject(new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} took longer than ${timeoutMs} ms`)),
+          reject(
+            new TroupeError(
+              "ERR_CONTROL_TIMEOUT",
+              `${what} on ${this.#label} took longer than ${timeoutMs} ms`,
+            ),
+          ),
         timeoutMs,
       );
       call().then(
@@ -48,7 +53,9 @@ export class ControlChannel {
         },
         (error: unknown) => {
           this.#clock.clearTimeout(timer);
-          reject(new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error }));
+          reject(
+            new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error }),
+          );
         },
       );
     });

@@ -2,10 +2,16 @@
  * Lifecycle events of an actor system, typed, named as past-tense facts. Subscribe with
  * `system.events.on("crashed", (e) => ...)`; the payload is always one object naming the actor.
  */
-import { createNanoEvents, type Emitter } from "nanoevents";
+import { createNanoEvents, type Emitter, type Unsubscribe } from "nanoevents";
 import type { SerializedError } from "../errors.ts";
 
-export type CrashReason = "uncaught" | "exit" | "deadline" | "unhandledRejection" | "handlerError" | "initError";
+export type CrashReason =
+  | "uncaught"
+  | "exit"
+  | "deadline"
+  | "unhandledRejection"
+  | "handlerError"
+  | "initError";
 
 export interface ActorEvents {
   /** An actor was spawned with this many instances (each its own worker). */
@@ -22,7 +28,13 @@ export interface ActorEvents {
     inFlight: number;
   }): void;
   /** The supervisor will restart the instance after `delayMs`. */
-  restarting(event: { actor: string; instance: number; attempt: number; delayMs: number; reason: string }): void;
+  restarting(event: {
+    actor: string;
+    instance: number;
+    attempt: number;
+    delayMs: number;
+    reason: string;
+  }): void;
   /** The instance is running again; its in-flight messages were sent to it first. */
   restarted(event: { actor: string; instance: number; attempt: number; downtimeMs: number }): void;
   /** Restart intensity exceeded (or restart type forbids a restart): the actor is failed, not restarted. */
@@ -48,4 +60,9 @@ export type ActorEmitter = Emitter<ActorEvents>;
 
 export function createActorEvents(): ActorEmitter {
   return createNanoEvents<ActorEvents>();
+}
+
+/** The subscribe-only view of the events that a system exposes. */
+export interface ActorEventSource {
+  on<E extends ActorEventName>(event: E, listener: ActorEvents[E]): Unsubscribe;
 }

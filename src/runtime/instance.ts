@@ -52,7 +52,13 @@ export class ActorInstance {
   #deadLettered = 0;
   #lastError: (SerializedError & { at: number }) | null = null;
 
-  constructor(actor: string, index: number, moduleUrl: string, options: ResolvedSpawnOptions, owner: InstanceOwner) {
+  constructor(
+    actor: string,
+    index: number,
+    moduleUrl: string,
+    options: ResolvedSpawnOptions,
+    owner: InstanceOwner,
+  ) {
     this.actor = actor;
     this.index = index;
     this.#moduleUrl = moduleUrl;
@@ -118,7 +124,8 @@ export class ActorInstance {
             failBeforeReady(deserializeError(message.error, "ERR_ACTOR_MODULE_LOAD") as TroupeError);
             break;
           case "fatal": {
-            const code = message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
+            const code =
+              message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
             this.crash(message.reason, new TroupeError(code, message.error.message), null);
             break;
           }
@@ -224,7 +231,11 @@ export class ActorInstance {
       restarts: this.restarts,
       lastError: this.#lastError,
       latencyMs: this.#latency.percentiles(),
-      rate: { "1s": this.#rate.perSecond(1), "10s": this.#rate.perSecond(10), "60s": this.#rate.perSecond(60) },
+      rate: {
+        "1s": this.#rate.perSecond(1),
+        "10s": this.#rate.perSecond(10),
+        "60s": this.#rate.perSecond(60),
+      },
     };
   }
 
@@ -239,7 +250,12 @@ export class ActorInstance {
   }
 
   #recordError(error: SerializedError): void {
-    this.#lastError = { name: error.name, message: error.message, ...(error.code ? { code: error.code } : {}), at: this.#owner.clock.now() };
+    this.#lastError = {
+      name: error.name,
+      message: error.message,
+      ...(error.code ? { code: error.code } : {}),
+      at: this.#owner.clock.now(),
+    };
   }
 
   #teardown(): void {

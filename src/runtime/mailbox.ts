@@ -89,7 +89,10 @@ export class Mailbox {
     if (this.tryAccept(message, reply, deliveries)) return RESOLVED;
     if (this.#waiters.length >= this.#settings.maxWaiting) {
       return Promise.reject(
-        new TroupeError("ERR_TOO_MANY_WAITING", `more than ${this.#settings.maxWaiting} senders wait for credit`),
+        new TroupeError(
+          "ERR_TOO_MANY_WAITING",
+          `more than ${this.#settings.maxWaiting} senders wait for credit`,
+        ),
       );
     }
     return new Promise<void>((resolve, reject) => {
@@ -241,9 +244,13 @@ export class Mailbox {
         inFlight.splice(inFlight.indexOf(culprit), 1);
         this.#finish(
           culprit,
-          new TroupeError("ERR_MAX_DELIVERIES", `killed its worker ${culprit.deliveries} times: ${cause.message}`, {
-            cause,
-          }),
+          new TroupeError(
+            "ERR_MAX_DELIVERIES",
+            `killed its worker ${culprit.deliveries} times: ${cause.message}`,
+            {
+              cause,
+            },
+          ),
         );
       }
     }
@@ -254,7 +261,8 @@ export class Mailbox {
   close(error: TroupeError): void {
     this.#closedWith = error;
     this.#link = null;
-    for (const envelope of [...this.#inFlight.drain(), ...this.#queued.drain()]) this.#finish(envelope, error);
+    for (const envelope of [...this.#inFlight.drain(), ...this.#queued.drain()])
+      this.#finish(envelope, error);
     for (const waiter of this.#waiters.drain()) waiter.reject(error);
     this.#checkDrained();
   }

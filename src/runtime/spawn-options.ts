@@ -98,7 +98,8 @@ export function resolveBackoff(option: string, value: BackoffOptions | undefined
   positiveInt(`${option}.maxMs`, merged.maxMs);
   if (merged.maxMs < merged.minMs) throw new InvalidOptionError(`${option}.maxMs`, "must be ≥ minMs");
   if (!(merged.factor >= 1)) throw new InvalidOptionError(`${option}.factor`, "must be ≥ 1");
-  if (!(merged.jitter >= 0 && merged.jitter < 1)) throw new InvalidOptionError(`${option}.jitter`, "must be in [0, 1)");
+  if (!(merged.jitter >= 0 && merged.jitter < 1))
+    throw new InvalidOptionError(`${option}.jitter`, "must be in [0, 1)");
   return merged;
 }
 
@@ -114,7 +115,10 @@ export function resolveSpawnOptions<M>(
   }
   const name = options.name ?? defaultName;
   if (typeof name !== "string" || !/^[A-Za-z0-9][\w.-]{0,63}$/.test(name)) {
-    throw new InvalidOptionError("name", `must be 1-64 characters of letters, digits, "_", "-", ".", got ${name}`);
+    throw new InvalidOptionError(
+      "name",
+      `must be 1-64 characters of letters, digits, "_", "-", ".", got ${name}`,
+    );
   }
   return {
     name,
@@ -123,21 +127,28 @@ export function resolveSpawnOptions<M>(
     route,
     deadlineMs: positiveInt("deadlineMs", options.deadlineMs ?? SPAWN_DEFAULTS.deadlineMs),
     maxDeliveries: positiveInt("maxDeliveries", options.maxDeliveries ?? SPAWN_DEFAULTS.maxDeliveries),
-    restart: oneOf("restart", options.restart ?? SPAWN_DEFAULTS.restart, ["permanent", "transient", "temporary"]),
+    restart: oneOf("restart", options.restart ?? SPAWN_DEFAULTS.restart, [
+      "permanent",
+      "transient",
+      "temporary",
+    ]),
     onHandlerError: oneOf("onHandlerError", options.onHandlerError ?? SPAWN_DEFAULTS.onHandlerError, [
       "redeliver",
       "crash",
     ]),
-    unhandledRejection: oneOf("unhandledRejection", options.unhandledRejection ?? SPAWN_DEFAULTS.unhandledRejection, [
-      "crash",
-      "log",
-    ]),
+    unhandledRejection: oneOf(
+      "unhandledRejection",
+      options.unhandledRejection ?? SPAWN_DEFAULTS.unhandledRejection,
+      ["crash", "log"],
+    ),
     maxWaiting: positiveInt("maxWaiting", options.maxWaiting ?? SPAWN_DEFAULTS.maxWaiting),
     frameSize: positiveInt("frameSize", options.frameSize ?? Math.min(capacity, 512)),
     ackEvery: positiveInt("ackEvery", options.ackEvery ?? Math.max(1, Math.floor(capacity / 4))),
     maxRestarts: positiveInt("maxRestarts", options.maxRestarts ?? supervision.maxRestarts),
     periodMs: positiveInt("periodMs", options.periodMs ?? supervision.periodMs),
-    backoff: options.backoff ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff }) : supervision.backoff,
+    backoff: options.backoff
+      ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff })
+      : supervision.backoff,
     init: options.init,
   };
 }

@@ -58,7 +58,8 @@ export class RateWindow {
 
   add(count: number): void {
     this.#advance();
-    this.#buckets[this.#second % RATE_SECONDS] = (this.#buckets[this.#second % RATE_SECONDS] as number) + count;
+    this.#buckets[this.#second % RATE_SECONDS] =
+      (this.#buckets[this.#second % RATE_SECONDS] as number) + count;
   }
 
   /** Messages per second over the last `seconds` complete seconds. */

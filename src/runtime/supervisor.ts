@@ -6,7 +6,7 @@
  */
 import { InvalidOptionError, serializeError, TroupeError } from "../errors.ts";
 import type { Actor } from "./actor.ts";
-import { backoffDelay, type BackoffOptions } from "./backoff.ts";
+import { type BackoffOptions, backoffDelay } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
 import type { ActorEmitter, CrashReason } from "./events.ts";
 import type { ActorInstance } from "./instance.ts";
@@ -35,7 +35,10 @@ export interface ResolvedSupervisorOptions {
 export function resolveSupervisorOptions(options: SupervisorOptions = {}): ResolvedSupervisorOptions {
   const strategy = options.strategy ?? "one_for_one";
   if (!["one_for_one", "one_for_all", "rest_for_one"].includes(strategy)) {
-    throw new InvalidOptionError("supervisor.strategy", `must be one_for_one, one_for_all or rest_for_one, got ${strategy}`);
+    throw new InvalidOptionError(
+      "supervisor.strategy",
+      `must be one_for_one, one_for_all or rest_for_one, got ${strategy}`,
+    );
   }
   const maxRestarts = options.maxRestarts ?? 3;
   if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
@@ -57,7 +60,12 @@ export class Supervisor {
   readonly #actorOf = new Map<ActorInstance, Actor>();
   readonly #restartTimes = new Map<Actor, number[]>();
 
-  constructor(options: ResolvedSupervisorOptions, clock: Clock, events: ActorEmitter, random: () => number = Math.random) {
+  constructor(
+    options: ResolvedSupervisorOptions,
+    clock: Clock,
+    events: ActorEmitter,
+    random: () => number = Math.random,
+  ) {
     this.#options = options;
     this.#clock = clock;
     this.#events = events;
@@ -85,7 +93,12 @@ export class Supervisor {
   }
 
   /** A child failed: report it, then restart it (and the strategy's siblings) or give up on the actor. */
-  childFailed(instance: ActorInstance, reason: CrashReason, error: TroupeError, exitCode: number | null): void {
+  childFailed(
+    instance: ActorInstance,
+    reason: CrashReason,
+    error: TroupeError,
+    exitCode: number | null,
+  ): void {
     const actor = this.#actorOf.get(instance);
     if (!actor) return;
     this.#events.emit("crashed", {
@@ -100,7 +113,12 @@ export class Supervisor {
     const { restart } = actor.options;
     const normal = reason === "exit" && exitCode === 0;
     if (restart === "temporary" || (restart === "transient" && normal)) {
-      instance.retire("stopped", new TroupeError("ERR_ACTOR_STOPPED", `${actor.name}#${instance.index} ended (${restart})`, { actor: actor.name }));
+      instance.retire(
+        "stopped",
+        new TroupeError("ERR_ACTOR_STOPPED", `${actor.name}#${instance.index} ended (${restart})`, {
+          actor: actor.name,
+        }),
+      );
       if (actor.instances.every((i) => i.state === "stopped")) {
         actor.status = "stopped";
         this.#events.emit("stopped", { actor: actor.name, drained: false, undelivered: 0 });
@@ -113,8 +131,19 @@ export class Supervisor {
     this.#restartTimes.set(actor, times);
     if (times.length > actor.options.maxRestarts) {
       const why = `restart intensity exceeded: ${times.length} failures within ${actor.options.periodMs} ms`;
-      actor.retire("failed", new TroupeError("ERR_ACTOR_FAILED", `actor ${actor.name} failed: ${why}`, { actor: actor.name, cause: error }));
-      this.#events.emit("failed", { actor: actor.name, reason: why, error: serializeError(error), restarts: times.length - 1 });
+      actor.retire(
+        "failed",
+        new TroupeError("ERR_ACTOR_FAILED", `actor ${actor.name} failed: ${why}`, {
+          actor: actor.name,
+          cause: error,
+        }),
+      );
+      this.#events.emit("failed", {
+        actor: actor.name,
+        reason: why,
+        error: serializeError(error),
+        restarts: times.length - 1,
+      });
       return;
     }
     if (now - instance.startedAt >= actor.options.periodMs) instance.consecutiveFailures = 0;
@@ -125,7 +154,12 @@ export class Supervisor {
         if (target.state !== "running") continue;
         target.halt();
       }
-      this.#scheduleRestart(target, attempt, delayMs, target === instance ? reason : `sibling ${actor.name}#${instance.index} failed`);
+      this.#scheduleRestart(
+        target,
+        attempt,
+        delayMs,
+        target === instance ? reason : `sibling ${actor.name}#${instance.index} failed`,
+      );
     }
   }
 
@@ -154,9 +188,16 @@ export class Supervisor {
     if (!actor) return;
     const downSince = this.#clock.now();
     instance.state = "restarting";
-    this.#events.emit("restarting", { actor: actor.name, instance: instance.index, attempt, delayMs, reason });
+    this.#events.emit("restarting", {
+      actor: actor.name,
+      instance: instance.index,
+      attempt,
+      delayMs,
+      reason,
+    });
     this.#clock.setTimeout(() => {
-      if ((actor.status !== "running" && actor.status !== "stopping") || instance.state !== "restarting") return;
+      if ((actor.status !== "running" && actor.status !== "stopping") || instance.state !== "restarting")
+        return;
       instance.start().then(
         () => {
           instance.restarts++;

@@ -5,12 +5,12 @@
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { serializeError, type SerializedError, TroupeError } from "../errors.ts";
+import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
 import { ActorRef, type ActorStats } from "./actor-ref.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Envelope } from "./envelope.ts";
-import { type ActorEmitter, type ActorEvents, createActorEvents } from "./events.ts";
+import { type ActorEmitter, type ActorEventSource, type ActorEvents, createActorEvents } from "./events.ts";
 import { resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
 import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
@@ -75,8 +75,10 @@ export class ActorSystem {
     );
     this.#owner = {
       clock: this.#clock,
-      crashed: (instance, reason, error, exitCode) => this.#supervisor.childFailed(instance, reason, error, exitCode),
-      deadLetter: (instance, envelope, error) => this.#deadLetter(instance.actor, instance.index, envelope, error),
+      crashed: (instance, reason, error, exitCode) =>
+        this.#supervisor.childFailed(instance, reason, error, exitCode),
+      deadLetter: (instance, envelope, error) =>
+        this.#deadLetter(instance.actor, instance.index, envelope, error),
       backpressure: (instance, waiting) =>
         this.#emitter.emit("backpressure", { actor: instance.actor, instance: instance.index, waiting }),
       unhandledRejection: (instance, error) =>
@@ -85,9 +87,7 @@ export class ActorSystem {
   }
 
   /** Typed lifecycle events: `system.events.on("crashed", (e) => …)`. */
-  get events(): Pick<ActorEmitter, "on"> {
-    return this.#emitter;
-  }
+  readonly events: ActorEventSource = { on: (event, listener) => this.#emitter.on(event, listener) };
 
   /**
    * Spawns an actor module as `instances` workers and resolves once every worker is ready.
@@ -100,12 +100,17 @@ export class ActorSystem {
    * });
    * ```
    */
-  async spawn<M = unknown, R = unknown>(module: URL | string, options: SpawnOptions<M> = {}): Promise<ActorRef<M, R>> {
+  async spawn<M = unknown, R = unknown>(
+    module: URL | string,
+    options: SpawnOptions<M> = {},
+  ): Promise<ActorRef<M, R>> {
     if (this.#stopping) throw new TroupeError("ERR_SYSTEM_STOPPED", "the actor system is stopping");
     const url = resolveModule(module);
     const resolved = resolveSpawnOptions(options, defaultName(url), this.#supervisor.options);
     if (this.#actors.has(resolved.name)) {
-      throw new TroupeError("ERR_DUPLICATE_ACTOR", `an actor named ${resolved.name} already exists`, { actor: resolved.name });
+      throw new TroupeError("ERR_DUPLICATE_ACTOR", `an actor named ${resolved.name} already exists`, {
+        actor: resolved.name,
+      });
     }
     const actor = new Actor(url.href, resolved as never, this.#owner);
     const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopActor(actor, deadlineMs));
@@ -119,8 +124,12 @@ export class ActorSystem {
     }
     this.#supervisor.adopt(actor);
     this.#emitter.emit("spawned", { actor: actor.name, instances: actor.instances.length });
-    for (const instance of actor.instances) this.#emitter.emit("started", { actor: actor.name, instance: instance.index });
-    this.#watchEveryMs = Math.min(this.#watchEveryMs, Math.max(MIN_WATCH_MS, Math.floor(resolved.deadlineMs / 4)));
+    for (const instance of actor.instances)
+      this.#emitter.emit("started", { actor: actor.name, instance: instance.index });
+    this.#watchEveryMs = Math.min(
+      this.#watchEveryMs,
+      Math.max(MIN_WATCH_MS, Math.floor(resolved.deadlineMs / 4)),
+    );
     this.#armWatchdog();
     return ref;
   }
@@ -174,8 +183,14 @@ export class ActorSystem {
       }),
     ]);
     if (timer) this.#clock.clearTimeout(timer);
-    const undelivered = actor.instances.reduce((sum, instance) => sum + instance.mailbox.held + instance.mailbox.waiting, 0);
-    actor.retire("stopped", new TroupeError("ERR_ACTOR_STOPPED", `actor ${actor.name} stopped`, { actor: actor.name }));
+    const undelivered = actor.instances.reduce(
+      (sum, instance) => sum + instance.mailbox.held + instance.mailbox.waiting,
+      0,
+    );
+    actor.retire(
+      "stopped",
+      new TroupeError("ERR_ACTOR_STOPPED", `actor ${actor.name} stopped`, { actor: actor.name }),
+    );
     this.#supervisor.forget(actor);
     this.#actors.delete(actor.name);
     this.#emitter.emit("stopped", { actor: actor.name, drained, undelivered });
@@ -208,7 +223,8 @@ export class ActorSystem {
     if (this.#watchTimer) this.#clock.clearTimeout(this.#watchTimer);
     this.#watchTimer = this.#clock.setTimeout(() => {
       const now = this.#clock.now();
-      for (const ref of this.#actors.values()) for (const instance of ref.engine.instances) instance.checkDeadline(now);
+      for (const ref of this.#actors.values())
+        for (const instance of ref.engine.instances) instance.checkDeadline(now);
       this.#armWatchdog();
     }, this.#watchEveryMs);
   }

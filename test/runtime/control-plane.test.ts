@@ -10,7 +10,10 @@ afterEach(async () => {
 
 test("snapshot and queries reach each instance's state through the control plane", async () => {
   system = createSystem();
-  const ref = await system.spawn<unknown, unknown>(ECHO, { instances: 2, route: (m) => (m as { k: number }).k });
+  const ref = await system.spawn<unknown, unknown>(ECHO, {
+    instances: 2,
+    route: (m) => (m as { k: number }).k,
+  });
   for (let k = 0; k < 10; k++) await ref.tell({ k });
   await ref.ask({ k: 0 });
   await ref.ask({ k: 1 });
@@ -26,7 +29,9 @@ test("the same key always reaches the same instance", async () => {
   const keys = ["mint-a", "mint-b", "mint-c", "mint-d", "mint-e", "mint-f"];
   for (let n = 0; n < 60; n++) await ref.tell({ key: keys[n % keys.length]!, n });
   for (const i of [0, 1, 2]) await ref.engine.instances[i]?.mailbox.drained();
-  const seen = await Promise.all([0, 1, 2].map((instance) => ref.query<Array<{ key: string }>>("seen", [], { instance })));
+  const seen = await Promise.all(
+    [0, 1, 2].map((instance) => ref.query<Array<{ key: string }>>("seen", [], { instance })),
+  );
   const owner = new Map<string, number>();
   seen.forEach((messages, instance) => {
     for (const { key } of messages) {
@@ -40,7 +45,10 @@ test("the same key always reaches the same instance", async () => {
 test("an unknown query is a typed error; a busy instance times out the control call", async () => {
   system = createSystem();
   const inside = entered();
-  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { deadlineMs: 5000, init: { entered: inside.buffer } });
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+    deadlineMs: 5000,
+    init: { entered: inside.buffer },
+  });
   expect(await rejectionOf(ref.query("nope"))).toMatchObject({
     code: "ERR_QUERY_NOT_FOUND",
     message: 'actor scripted has no query "nope"',
@@ -48,5 +56,7 @@ test("an unknown query is a typed error; a busy instance times out the control c
   expect(await ref.query("handled")).toBe(0);
   await ref.tell({ id: 1, op: "sleep", ms: 400 });
   await inside.first();
-  expect(await rejectionOf(ref.query("handled", [], { timeoutMs: 50 }))).toMatchObject({ code: "ERR_CONTROL_TIMEOUT" });
+  expect(await rejectionOf(ref.query("handled", [], { timeoutMs: 50 }))).toMatchObject({
+    code: "ERR_CONTROL_TIMEOUT",
+  });
 });

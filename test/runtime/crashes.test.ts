@@ -86,10 +86,13 @@ describe("a worker failure is detected, restarted, and loses nothing", () => {
   });
 
   async function probeRejection(policy: "crash" | "log") {
-    const probe = Bun.spawn(["bun", new URL("../support/rejection-probe.ts", import.meta.url).pathname, policy], {
-      stdout: "pipe",
-      stderr: "inherit",
-    });
+    const probe = Bun.spawn(
+      ["bun", new URL("../support/rejection-probe.ts", import.meta.url).pathname, policy],
+      {
+        stdout: "pipe",
+        stderr: "inherit",
+      },
+    );
     expect(await probe.exited).toBe(0);
     return JSON.parse(await new Response(probe.stdout).text());
   }
@@ -104,6 +107,11 @@ describe("a worker failure is detected, restarted, and loses nothing", () => {
 
   test("an unhandled rejection is only reported under the log policy", async () => {
     const result = await probeRejection("log");
-    expect(result).toEqual({ crashes: [], logged: ["unhandled on 1"], reply: 2, lastError: "unhandled on 1" });
+    expect(result).toEqual({
+      crashes: [],
+      logged: ["unhandled on 1"],
+      reply: 2,
+      lastError: "unhandled on 1",
+    });
   });
 });

@@ -11,34 +11,34 @@ afterEach(async () => {
 /** Documented bound (README, Limitations): the main thread's heap grows by less than this under backpressure. */
 const HEAP_GROWTH_BOUND = 32 * 1024 * 1024;
 
-test(
-  "a producer 100× faster than a 1 ms actor never has more than `capacity` unprocessed messages per instance",
-  async () => {
-    system = createSystem();
-    const backpressure = collect(system, "backpressure");
-    const log = sharedLog(100_000);
-    const capacity = 256;
-    // Ten workers of one actor sleeping 1 ms per message: the producer below posts at > 100k msg/s.
-    const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity, instances: 10, init: { log: log.buffer } });
-    const mailboxes = ref.engine.instances.map((i) => i.mailbox);
-    Bun.gc(true);
-    const heapBefore = process.memoryUsage().heapUsed;
-    let maxHeld = 0;
-    let maxHeap = heapBefore;
-    for (let id = 1; id <= 100_000; id++) {
-      await ref.tell({ id, op: "sleep", ms: 1 });
-      for (const mailbox of mailboxes) maxHeld = Math.max(maxHeld, mailbox.held);
-      if (id % 1000 === 0) maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
-    }
-    await Promise.all(mailboxes.map((m) => m.drained()));
-    expect(maxHeld).toBeLessThanOrEqual(capacity);
-    expect(maxHeld).toBe(capacity);
-    expect(maxHeap - heapBefore).toBeLessThan(HEAP_GROWTH_BOUND);
-    expect(new Set(log.ids()).size).toBe(100_000);
-    expect(backpressure.seen.length).toBeGreaterThan(0);
-  },
-  60_000,
-);
+test("a producer 100× faster than a 1 ms actor never has more than `capacity` unprocessed messages per instance", async () => {
+  system = createSystem();
+  const backpressure = collect(system, "backpressure");
+  const log = sharedLog(100_000);
+  const capacity = 256;
+  // Ten workers of one actor sleeping 1 ms per message: the producer below posts at > 100k msg/s.
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+    capacity,
+    instances: 10,
+    init: { log: log.buffer },
+  });
+  const mailboxes = ref.engine.instances.map((i) => i.mailbox);
+  Bun.gc(true);
+  const heapBefore = process.memoryUsage().heapUsed;
+  let maxHeld = 0;
+  let maxHeap = heapBefore;
+  for (let id = 1; id <= 100_000; id++) {
+    await ref.tell({ id, op: "sleep", ms: 1 });
+    for (const mailbox of mailboxes) maxHeld = Math.max(maxHeld, mailbox.held);
+    if (id % 1000 === 0) maxHeap = Math.max(maxHeap, process.memoryUsage().heapUsed);
+  }
+  await Promise.all(mailboxes.map((m) => m.drained()));
+  expect(maxHeld).toBeLessThanOrEqual(capacity);
+  expect(maxHeld).toBe(capacity);
+  expect(maxHeap - heapBefore).toBeLessThan(HEAP_GROWTH_BOUND);
+  expect(new Set(log.ids()).size).toBe(100_000);
+  expect(backpressure.seen.length).toBeGreaterThan(0);
+}, 60_000);
 
 test("tryTell reports no credit instead of queueing, and never exceeds capacity", async () => {
   system = createSystem();

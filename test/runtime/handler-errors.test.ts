@@ -14,15 +14,26 @@ test("a throwing message is redelivered, then dead-lettered with its error; ever
   const dead = collect(system, "deadLettered");
   const crashed = collect(system, "crashed");
   const log = sharedLog(1000);
-  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { maxDeliveries: 3, capacity: 32, init: { log: log.buffer } });
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+    maxDeliveries: 3,
+    capacity: 32,
+    init: { log: log.buffer },
+  });
   for (const id of range(1, 301)) await ref.tell(id === 100 ? { id, op: "throw-always" } : { id });
   await dead.atLeast(1);
   await ref.ask({ id: 1000 });
 
   const ids = log.ids();
-  expect(ids.filter((id) => id !== 1000).sort((a, b) => a - b)).toEqual(range(1, 301).filter((id) => id !== 100));
+  expect(ids.filter((id) => id !== 1000).sort((a, b) => a - b)).toEqual(
+    range(1, 301).filter((id) => id !== 100),
+  );
   expect(deadLetters).toHaveLength(1);
-  expect(deadLetters[0]).toMatchObject({ actor: "scripted", deliveries: 3, reason: "ERR_MAX_DELIVERIES", message: { id: 100 } });
+  expect(deadLetters[0]).toMatchObject({
+    actor: "scripted",
+    deliveries: 3,
+    reason: "ERR_MAX_DELIVERIES",
+    message: { id: 100 },
+  });
   expect(deadLetters[0]?.error.message).toBe("handler failed on 100");
   expect(dead.seen[0]).toMatchObject({ reason: "ERR_MAX_DELIVERIES", deliveries: 3 });
   expect(crashed.seen).toHaveLength(0);
@@ -33,7 +44,10 @@ test("a throwing message is redelivered, then dead-lettered with its error; ever
 
 test("a message that fails twice then succeeds is handled, with its delivery count", async () => {
   system = createSystem();
-  const ref = await system.spawn<ScriptedMessage, number>(SCRIPTED, { maxDeliveries: 5, init: { trips: trips(2) } });
+  const ref = await system.spawn<ScriptedMessage, number>(SCRIPTED, {
+    maxDeliveries: 5,
+    init: { trips: trips(2) },
+  });
   expect(await ref.ask({ id: 7, op: "throw" })).toBe(7);
   expect(ref.stats().instances[0]?.failed).toBe(2);
 });
@@ -41,7 +55,9 @@ test("a message that fails twice then succeeds is handled, with its delivery cou
 test("ask on a message that keeps failing rejects with ERR_MAX_DELIVERIES", async () => {
   system = createSystem();
   const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { maxDeliveries: 2 });
-  expect(await rejectionOf(ref.ask({ id: 1, op: "throw-always" }))).toMatchObject({ code: "ERR_MAX_DELIVERIES" });
+  expect(await rejectionOf(ref.ask({ id: 1, op: "throw-always" }))).toMatchObject({
+    code: "ERR_MAX_DELIVERIES",
+  });
 });
 
 test('onHandlerError "crash" turns a throw into a worker crash, blamed on that message', async () => {
@@ -56,5 +72,7 @@ test('onHandlerError "crash" turns a throw into a worker crash, blamed on that m
   expect(await ref.ask({ id: 2 })).toBe(2);
   await crashes.atLeast(2);
   expect(crashes.seen.map((e) => e.reason)).toEqual(["handlerError", "handlerError"]);
-  expect(deadLetters.map((dl) => [dl.message, dl.reason])).toEqual([[{ id: 1, op: "throw-always" }, "ERR_MAX_DELIVERIES"]]);
+  expect(deadLetters.map((dl) => [dl.message, dl.reason])).toEqual([
+    [{ id: 1, op: "throw-always" }, "ERR_MAX_DELIVERIES"],
+  ]);
 });

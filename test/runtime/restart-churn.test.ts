@@ -8,28 +8,24 @@ afterEach(async () => {
   await system?.stop({ deadlineMs: 2000 });
 });
 
-test(
-  "restarting one actor 200 times under load loses nothing",
-  async () => {
-    system = createSystem();
-    const restarted = collect(system, "restarted");
-    const total = 40_000;
-    const log = sharedLog(total * 4);
-    const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 128, init: { log: log.buffer } });
-    let sent = 0;
-    const producer = (async () => {
-      while (sent < total) await ref.tell({ id: sent++ });
-    })();
-    for (let i = 1; i <= 200; i++) {
-      system.restart("scripted");
-      await restarted.atLeast(i);
-    }
-    await producer;
-    await ref.engine.instances[0]?.mailbox.drained();
-    const handled = new Set(log.ids());
-    expect(handled.size).toBe(total);
-    expect(ref.stats().instances[0]?.restarts).toBe(200);
-    expect(ref.stats().instances[0]?.processed).toBeGreaterThanOrEqual(total);
-  },
-  60_000,
-);
+test("restarting one actor 200 times under load loses nothing", async () => {
+  system = createSystem();
+  const restarted = collect(system, "restarted");
+  const total = 40_000;
+  const log = sharedLog(total * 4);
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 128, init: { log: log.buffer } });
+  let sent = 0;
+  const producer = (async () => {
+    while (sent < total) await ref.tell({ id: sent++ });
+  })();
+  for (let i = 1; i <= 200; i++) {
+    system.restart("scripted");
+    await restarted.atLeast(i);
+  }
+  await producer;
+  await ref.engine.instances[0]?.mailbox.drained();
+  const handled = new Set(log.ids());
+  expect(handled.size).toBe(total);
+  expect(ref.stats().instances[0]?.restarts).toBe(200);
+  expect(ref.stats().instances[0]?.processed).toBeGreaterThanOrEqual(total);
+}, 60_000);

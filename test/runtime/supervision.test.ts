@@ -38,15 +38,22 @@ describe("restart intensity", () => {
 
   test("backoff grows as min·2ⁿ within the jitter band, capped at max", () => {
     const options = { ...BACKOFF_DEFAULTS, minMs: 100, maxMs: 1000, jitter: 0.25 };
-    expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, options, () => 0))).toEqual([100, 200, 400, 800, 1000, 1000]);
+    expect([0, 1, 2, 3, 4, 10].map((n) => backoffDelay(n, options, () => 0))).toEqual([
+      100, 200, 400, 800, 1000, 1000,
+    ]);
     expect([0, 1, 2, 3].map((n) => backoffDelay(n, options, () => 0.999))).toEqual([75, 150, 300, 600]);
   });
 
   test("consecutive crashes back off exponentially", async () => {
-    system = createSystem({ supervisor: { maxRestarts: 5, periodMs: 60_000, backoff: { minMs: 10, maxMs: 1000, jitter: 0.5 } } });
+    system = createSystem({
+      supervisor: { maxRestarts: 5, periodMs: 60_000, backoff: { minMs: 10, maxMs: 1000, jitter: 0.5 } },
+    });
     const restarted = collect(system, "restarted");
     const restarting = collect(system, "restarting");
-    const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { maxDeliveries: 100, init: { trips: trips(3) } });
+    const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      maxDeliveries: 100,
+      init: { trips: trips(3) },
+    });
     await ref.tell({ id: 1, op: "exit" });
     await restarted.atLeast(3);
     const delays = restarting.seen.map((e) => e.delayMs);
@@ -88,7 +95,11 @@ describe("strategies restart the right siblings", () => {
     system = createSystem({ supervisor: { backoff: { minMs: 5, maxMs: 10 } } });
     const restarted = collect(system, "restarted");
     const a = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "a" });
-    const b = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "b", instances: 2, init: { trips: trips(1) } });
+    const b = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      name: "b",
+      instances: 2,
+      init: { trips: trips(1) },
+    });
     await b.engine.instances[1]?.mailbox.accept({ id: 1, op: "exit" }, null);
     await restarted.atLeast(1);
     expect(restarted.seen.map((e) => [e.actor, e.instance])).toEqual([["b", 1]]);
@@ -114,7 +125,11 @@ describe("restart types", () => {
     system = createSystem({ supervisor: { backoff: { minMs: 5, maxMs: 10 } } });
     const stopped = collect(system, "stopped");
     const restarted = collect(system, "restarted");
-    const abnormal = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "abnormal", restart: "transient", init: { trips: trips(1) } });
+    const abnormal = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      name: "abnormal",
+      restart: "transient",
+      init: { trips: trips(1) },
+    });
     await abnormal.tell({ id: 1, op: "exit", code: 2 });
     await restarted.atLeast(1);
     const normal = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "normal", restart: "transient" });

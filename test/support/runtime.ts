@@ -33,7 +33,11 @@ export function collect<E extends ActorEventName>(system: ActorSystem, event: E)
   let waiters: Array<{ n: number; resolve: () => void }> = [];
   system.events.on(event, ((payload: Payload<E>) => {
     seen.push(payload);
-    waiters = waiters.filter((w) => (seen.length >= w.n ? (w.resolve(), false) : true));
+    waiters = waiters.filter((w) => {
+      if (seen.length < w.n) return true;
+      w.resolve();
+      return false;
+    });
   }) as ActorEvents[E]);
   return {
     seen,
