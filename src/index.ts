@@ -13,7 +13,7 @@ export type { Clock } from "./runtime/clock.ts";
 export { systemClock } from "./runtime/clock.ts";
 export type { ActorDefinition, InitContext, MessageContext } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
-export type { ActorEventName, ActorEvents, ActorEventSource, CrashReason } from "./runtime/events.ts";
+export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from "./runtime/events.ts";
 export type { RestartType, RouteKey, SpawnOptions } from "./runtime/spawn-options.ts";
 export type { InstanceState, InstanceStats } from "./runtime/stats.ts";
 export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
