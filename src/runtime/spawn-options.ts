@@ -27,9 +27,9 @@ export interface SpawnOptions<M = unknown> {
   unhandledRejection?: UnhandledRejectionPolicy;
   /** Senders allowed to wait for credit per instance before `tell` rejects with ERR_TOO_MANY_WAITING. @defaultValue 100000 */
   maxWaiting?: number;
-  /** Messages per frame (one postMessage). @defaultValue min(capacity, 512) */
+  /** Messages per frame (one postMessage). @defaultValue ackEvery, so that an ack never splits a frame */
   frameSize?: number;
-  /** The worker returns credits after this many handled messages. @defaultValue max(1, floor(capacity / 4)) */
+  /** The worker returns credits after this many handled messages. @defaultValue clamp(floor(capacity / 4), 1, 1024) */
   ackEvery?: number;
   /** Restarts allowed within `periodMs` before the actor is failed. @defaultValue the supervisor's (3) */
   maxRestarts?: number;
@@ -109,6 +109,10 @@ export function resolveSpawnOptions<M>(
   supervision: SupervisionDefaults,
 ): ResolvedSpawnOptions<M> {
   const capacity = positiveInt("capacity", options.capacity ?? SPAWN_DEFAULTS.capacity);
+  const ackEvery = positiveInt(
+    "ackEvery",
+    options.ackEvery ?? Math.min(1024, Math.max(1, Math.floor(capacity / 4))),
+  );
   const route = options.route ?? SPAWN_DEFAULTS.route;
   if (route !== "round-robin" && typeof route !== "function") {
     throw new InvalidOptionError("route", 'must be "round-robin" or a function returning a key');
@@ -120,6 +124,9 @@ export function resolveSpawnOptions<M>(
       `must be 1-64 characters of letters, digits, "_", "-", ".", got ${name}`,
     );
   }
+  const frameSize = positiveInt("frameSize", options.frameSize ?? ackEvery);
+  if (frameSize > capacity)
+    throw new InvalidOptionError("frameSize", `must be ≤ capacity (${capacity}), got ${frameSize}`);
   return {
     name,
     instances: positiveInt("instances", options.instances ?? SPAWN_DEFAULTS.instances),
@@ -142,8 +149,8 @@ export function resolveSpawnOptions<M>(
       ["crash", "log"],
     ),
     maxWaiting: positiveInt("maxWaiting", options.maxWaiting ?? SPAWN_DEFAULTS.maxWaiting),
-    frameSize: positiveInt("frameSize", options.frameSize ?? Math.min(capacity, 512)),
-    ackEvery: positiveInt("ackEvery", options.ackEvery ?? Math.max(1, Math.floor(capacity / 4))),
+    frameSize,
+    ackEvery,
     maxRestarts: positiveInt("maxRestarts", options.maxRestarts ?? supervision.maxRestarts),
     periodMs: positiveInt("periodMs", options.periodMs ?? supervision.periodMs),
     backoff: options.backoff

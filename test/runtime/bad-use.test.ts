@@ -30,6 +30,7 @@ test.each([
   [{ route: "random" }, 'route: must be "round-robin" or a function returning a key'],
   [{ name: "has space" }, 'name: must be 1-64 characters of letters, digits, "_", "-", ".", got has space'],
   [{ backoff: { minMs: 100, maxMs: 10 } }, "backoff.maxMs: must be ≥ minMs"],
+  [{ capacity: 64, frameSize: 128 }, "frameSize: must be ≤ capacity (64), got 128"],
 ])("invalid spawn option %p", async (options, message) => {
   system = createSystem();
   const error = await rejectionOf(system.spawn(ECHO, options as never));
