@@ -228,6 +228,7 @@ export class ActorInstance {
       credits: this.mailbox.credits,
       capacity: this.mailbox.capacity,
       waiting: this.mailbox.waiting,
+      frames: this.mailbox.frames,
       restarts: this.restarts,
       lastError: this.#lastError,
       latencyMs: this.#latency.percentiles(),

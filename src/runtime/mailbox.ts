@@ -50,6 +50,7 @@ export class Mailbox {
   readonly #waiters = new Deque<Waiter>();
   #link: ((frame: ArrayBuffer) => void) | null = null;
   #nextSeq = 1;
+  #frames = 0;
   #flushScheduled = false;
   #closedWith: TroupeError | null = null;
   #drainWaiters: Array<() => void> = [];
@@ -74,6 +75,10 @@ export class Mailbox {
   }
   get waiting(): number {
     return this.#waiters.length;
+  }
+  /** Frames sent so far (messages per frame = the batching actually achieved). */
+  get frames(): number {
+    return this.#frames;
   }
 
   /** Accepts a message if a credit is free and nobody is waiting ahead of it. */
@@ -138,7 +143,10 @@ export class Mailbox {
         if (envelope.seq !== 0) this.#inFlight.push(envelope);
         else refused = true;
       }
-      if (frame) link(frame);
+      if (frame) {
+        this.#frames++;
+        link(frame);
+      }
     }
     // Refused messages freed credits; admit waiters only now, so frames keep leaving in seq order.
     if (refused) this.#admitWaiters();

@@ -20,6 +20,8 @@ export interface InstanceStats {
   credits: number;
   capacity: number;
   waiting: number;
+  /** Frames sent: processed / frames is the batching achieved. */
+  frames: number;
   restarts: number;
   lastError: (SerializedError & { at: number }) | null;
   latencyMs: { p50: number; p99: number; samples: number };

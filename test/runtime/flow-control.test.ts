@@ -68,3 +68,15 @@ test("too many senders waiting for credit are refused with a typed error", async
   expect(await rejectionOf(ref.tell({ id: 3 }))).toMatchObject({ code: "ERR_TOO_MANY_WAITING" });
   await Promise.all(waiting);
 });
+
+test("a full mailbox keeps sending large frames (regression: credits returned in dribbles shrank frames to ~2 messages)", async () => {
+  system = createSystem();
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 1024 });
+  for (let id = 0; id < 100_000; id++) {
+    if (!ref.tryTell({ id })) await ref.tell({ id });
+  }
+  await ref.engine.instances[0]?.mailbox.drained();
+  const { processed, frames } = ref.stats().instances[0]!;
+  expect(processed).toBe(100_000);
+  expect(processed / frames).toBeGreaterThan(64);
+});
