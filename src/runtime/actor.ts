@@ -105,7 +105,21 @@ export class Actor {
     return this.#route(message).mailbox.tryAccept(message, done, deliveries);
   }
 
+  /** Stops feeding the workers (in-flight work finishes); a pump sees no credit and stops reading. */
+  pause(): void {
+    for (const instance of this.instances) instance.mailbox.pause();
+  }
+
+  resume(): void {
+    for (const instance of this.instances) instance.mailbox.resume();
+  }
+
+  get paused(): boolean {
+    return this.instances.every((instance) => instance.mailbox.paused);
+  }
+
   freeCredits(): number {
+    if (this.paused) return 0;
     let credits = 0;
     for (const instance of this.instances) {
       if (instance.state !== "stopped" && instance.state !== "failed")

@@ -220,7 +220,7 @@ export class ActorInstance {
     return {
       actor: this.actor,
       instance: this.index,
-      state: this.state,
+      state: this.state === "running" && this.mailbox.paused ? "paused" : this.state,
       processed: this.#processed,
       failed: this.#failed,
       deadLettered: this.#deadLettered,

@@ -53,6 +53,7 @@ export class Mailbox {
   #frames = 0;
   #flushScheduled = false;
   #closedWith: TroupeError | null = null;
+  #paused = false;
   #drainWaiters: Array<() => void> = [];
 
   constructor(settings: MailboxSettings, hooks: MailboxHooks) {
@@ -122,10 +123,24 @@ export class Mailbox {
     this.flush();
   };
 
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Stops sending: accepted messages wait here (bounded by the credits), nothing new reaches the worker. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.flush();
+  }
+
   /** Sends everything queued, in frames of at most `frameSize` messages. */
   flush(): void {
     const link = this.#link;
-    if (!link) return;
+    if (!link || this.#paused) return;
     let refused = false;
     while (this.#queued.length > 0) {
       const count = Math.min(this.#queued.length, this.#settings.frameSize);

@@ -155,9 +155,22 @@ export class ActorSystem {
 
   /** Restarts every instance of an actor through the supervisor; in-flight messages are redelivered. */
   restart(name: string): void {
+    this.#supervisor.restartActor(this.#engine(name));
+  }
+
+  /** Pauses an actor: its workers finish what they hold and get nothing new; senders and pumps see no credit. */
+  pause(name: string): void {
+    this.#engine(name).pause();
+  }
+
+  resume(name: string): void {
+    this.#engine(name).resume();
+  }
+
+  #engine(name: string): Actor {
     const ref = this.#actors.get(name);
     if (!ref) throw new TroupeError("ERR_ACTOR_NOT_FOUND", `no actor named ${name}`, { actor: name });
-    this.#supervisor.restartActor(ref.engine);
+    return ref.engine;
   }
 
   /** Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. */

@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
-import { ECHO, entered, rejectionOf, SCRIPTED } from "../support/runtime.ts";
+import { ECHO, entered, rejectionOf, SCRIPTED, sharedLog } from "../support/runtime.ts";
 
 let system: ActorSystem;
 afterEach(async () => {
@@ -59,4 +59,20 @@ test("an unknown query is a typed error; a busy instance times out the control c
   expect(await rejectionOf(ref.query("handled", [], { timeoutMs: 50 }))).toMatchObject({
     code: "ERR_CONTROL_TIMEOUT",
   });
+});
+
+test("a paused actor gets nothing new and reports no credit; resume delivers everything, in order", async () => {
+  system = createSystem();
+  const log = sharedLog(100);
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 16, init: { log: log.buffer } });
+  await ref.ask({ id: 0 });
+  system.pause("scripted");
+  expect(ref.engine.freeCredits()).toBe(0);
+  for (let id = 1; id <= 10; id++) await ref.tell({ id });
+  expect(ref.stats().instances[0]).toMatchObject({ state: "paused", inFlight: 0 });
+  expect(log.ids()).toEqual([0]);
+  system.resume("scripted");
+  expect(await ref.ask({ id: 11 })).toBe(11);
+  expect(log.ids()).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  expect(() => system.pause("nobody")).toThrow("no actor named nobody");
 });
