@@ -1,0 +1,65 @@
+/**
+ * Environment configuration of `bun run start` (12-factor): every variable, its default and its check in
+ * one place. A bad value fails at start with one message naming every bad variable at once.
+ */
+import { hostname } from "node:os";
+import { z } from "zod";
+import { TroupeError } from "./errors.ts";
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === "" ? null : value))
+    .refine((value) => value === null || protocols.some((p) => value.startsWith(p)), {
+      message: `must start with ${protocols.join(" or ")}`,
+    })
+    .nullable();
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Variable name → schema with its default. The README's configuration table lists exactly these. */
+const ENV = z.object({
+  REDIS_URL: optionalUrl(["redis://", "rediss://"]).default(null),
+  TROUPE_HTTP_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  TROUPE_HTTP_PORT: integer(0, 65535).default(8787),
+  TROUPE_TOKEN: z
+    .string()
+    .transform((value) => (value === "" ? null : value))
+    .refine((value) => value === null || value.length >= 16, { message: "must be at least 16 characters" })
+    .nullable()
+    .default(null),
+  TROUPE_CONSUMER: z
+    .string()
+    .regex(/^[\w.:-]{1,128}$/, { message: "letters, digits, '_', '.', ':', '-' only (1-128)" })
+    .default(`${hostname()}-${process.pid}`),
+  TROUPE_STREAM_PREFIX: z
+    .string()
+    .regex(/^[\w.:-]{0,64}$/)
+    .default("troupe:"),
+  TROUPE_RATE: integer(1, 1_000_000).default(200),
+  TROUPE_SEED: integer(0, 2 ** 31 - 1).default(1),
+  TROUPE_CLAIM_IDLE_MS: integer(100, 86_400_000).default(30_000),
+  TROUPE_MAX_DELIVERIES: integer(1, 1000).default(5),
+  TROUPE_ALERTS_FILE: z
+    .string()
+    .transform((value) => (value === "" ? null : value))
+    .nullable()
+    .default(null),
+  ALERT_WEBHOOK_URL: optionalUrl(["http://", "https://"]).default(null),
+});
+
+export type TroupeConfig = z.infer<typeof ENV>;
+
+/** Variables this program reads, for `--help` and the README. */
+export const CONFIG_VARIABLES = Object.keys(ENV.shape) as Array<keyof TroupeConfig>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): TroupeConfig {
+  const picked = Object.fromEntries(
+    CONFIG_VARIABLES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]),
+  );
+  const result = ENV.safeParse(picked);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+  throw new TroupeError("ERR_CONFIG", `invalid configuration:\n  ${problems.join("\n  ")}`);
+}

@@ -1,0 +1,48 @@
+import { expect, test } from "bun:test";
+import { loadConfig } from "../src/config.ts";
+
+test("defaults: embedded backend, loopback HTTP, no token", () => {
+  const config = loadConfig({});
+  expect(config).toMatchObject({
+    REDIS_URL: null,
+    TROUPE_HTTP_HOST: "127.0.0.1",
+    TROUPE_HTTP_PORT: 8787,
+    TROUPE_TOKEN: null,
+    TROUPE_RATE: 200,
+    TROUPE_SEED: 1,
+    TROUPE_CLAIM_IDLE_MS: 30_000,
+    TROUPE_MAX_DELIVERIES: 5,
+    ALERT_WEBHOOK_URL: null,
+  });
+  expect(config.TROUPE_CONSUMER).toMatch(/-\d+$/);
+});
+
+test("values are coerced from strings; empty strings mean unset", () => {
+  const config = loadConfig({
+    REDIS_URL: "redis://127.0.0.1:6390",
+    TROUPE_HTTP_PORT: "0",
+    ALERT_WEBHOOK_URL: "",
+  });
+  expect(config.REDIS_URL).toBe("redis://127.0.0.1:6390");
+  expect(config.TROUPE_HTTP_PORT).toBe(0);
+  expect(config.ALERT_WEBHOOK_URL).toBeNull();
+});
+
+test("every bad setting is named at once", () => {
+  expect(() =>
+    loadConfig({
+      REDIS_URL: "localhost:6379",
+      TROUPE_HTTP_PORT: "70000",
+      TROUPE_TOKEN: "short",
+      TROUPE_RATE: "fast",
+    }),
+  ).toThrow(
+    [
+      "invalid configuration:",
+      "  REDIS_URL: must start with redis:// or rediss://",
+      "  TROUPE_HTTP_PORT: Too big: expected number to be <=65535",
+      "  TROUPE_TOKEN: must be at least 16 characters",
+      "  TROUPE_RATE: Invalid input: expected number, received NaN",
+    ].join("\n"),
+  );
+});
