@@ -27,8 +27,10 @@ export type TroupeErrorCode =
   | "ERR_MAX_DELIVERIES"
   | "ERR_STREAM_BACKEND"
   | "ERR_NOGROUP"
+  | "ERR_READ_STALLED"
   | "ERR_DECODE"
   | "ERR_OUTPUT_WRITE"
+  | "ERR_INVALID_OUTPUT"
   | "ERR_INVALID_EVENT"
   | "ERR_WEBHOOK"
   | "ERR_CONFIG";
@@ -88,7 +90,10 @@ export function serializeError(error: unknown): SerializedError {
 }
 
 /** Rebuilds an error from the wire; Troupe codes come back as TroupeError, anything else as Error. */
-export function deserializeError(wire: SerializedError, fallback: TroupeErrorCode = "ERR_HANDLER_THREW"): Error {
+export function deserializeError(
+  wire: SerializedError,
+  fallback: TroupeErrorCode = "ERR_HANDLER_THREW",
+): Error {
   const error = new TroupeError((wire.code as TroupeErrorCode | undefined) ?? fallback, wire.message);
   Object.defineProperty(error, "name", { value: wire.name });
   if (wire.stack) error.stack = wire.stack;

@@ -11,24 +11,36 @@ export interface ContractHarness {
   backend: StreamBackend;
   /** Unique per test: every key the test touches starts with it. */
   prefix: string;
+  /** The backend's time source (entry ids, idle times). */
+  clock: { now(): number };
   /** Lets `ms` of idle time accrue (a fake clock advance in memory, real time on Redis). */
   elapse(ms: number): Promise<void>;
   /** Make writes fail like Redis out of memory (reads and acks keep working); present when safe. */
   breakWrites?(): Promise<void>;
   healWrites?(): Promise<void>;
+  /** Appends `count` copies of `fields` fast (server-side on Redis), for large backlogs. */
+  bulkFill(stream: string, count: number, fields: Record<string, string | Uint8Array>): Promise<void>;
   cleanup(): Promise<void>;
 }
 
 const text = (fields: Record<string, Buffer> | null) =>
   fields === null ? null : Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.toString()]));
 
-export function runStreamContract(name: string, create: () => Promise<ContractHarness>, faults = true): void {
+/**
+ * `faulty` makes harnesses whose `breakWrites` is safe to call (a private server on Redis); without
+ * it the out-of-memory test is skipped.
+ */
+export function runStreamContract(
+  name: string,
+  create: () => Promise<ContractHarness>,
+  faulty?: () => Promise<ContractHarness>,
+): void {
   describe(`stream backend contract: ${name}`, () => {
     let h: ContractHarness;
     let s: string;
     let b: StreamBackend;
-    const open = async () => {
-      h = await create();
+    const open = async (factory = create) => {
+      h = await factory();
       b = h.backend;
       s = `${h.prefix}:s`;
     };
@@ -125,7 +137,9 @@ export function runStreamContract(name: string, create: () => Promise<ContractHa
         [e1!.id, 2],
         [e2!.id, 2],
       ]);
-      expect((await b.readPending(s, "g", "c1", { count: 10, after: e1!.id })).map((e) => e.id)).toEqual([e2!.id]);
+      expect((await b.readPending(s, "g", "c1", { count: 10, after: e1!.id })).map((e) => e.id)).toEqual([
+        e2!.id,
+      ]);
       expect(await b.ack(s, "g", [e1!.id, e2!.id])).toBe(2);
       expect(await b.ack(s, "g", [e1!.id])).toBe(0);
       expect(await b.readPending(s, "g", "c1", { count: 10 })).toEqual([]);
@@ -190,11 +204,25 @@ export function runStreamContract(name: string, create: () => Promise<ContractHa
     test("lag after a delete in the unread range is exact or null (unknown), never a wrong number", async () => {
       await open();
       await b.ensureGroup(s, "g");
-      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) => (r.ok ? r.id : ""));
+      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) =>
+        r.ok ? r.id : "",
+      );
       await b.readNew(s, "g", "c", { count: 1 });
       await b.delete(s, [ids[2]!]);
       const lag = (await b.groupInfo(s, "g"))?.lag;
       expect(lag === null || lag === 1).toBe(true);
+    });
+
+    test("a consumer exists once a read delivered to it or it read its history; an empty claim creates none", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.readNew(s, "g", "empty-reader", { count: 1 });
+      await b.claimIdle(s, "g", "empty-claimer", { minIdleMs: 0, count: 10 });
+      await b.readPending(s, "g", "history-reader", { count: 10 });
+      await b.append(s, { n: "1" });
+      await b.readNew(s, "g", "served", { count: 1 });
+      expect((await b.consumers(s, "g")).map((c) => c.name).sort()).toEqual(["history-reader", "served"]);
+      expect((await b.claimIdle(s, "g", "x", { minIdleMs: 0, count: 0 })).entries).toEqual([]);
     });
 
     test("deleteConsumer refuses a consumer that still owns pending entries", async () => {
@@ -213,7 +241,9 @@ export function runStreamContract(name: string, create: () => Promise<ContractHa
 
     test("trim removes entries below MINID only", async () => {
       await open();
-      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) => (r.ok ? r.id : ""));
+      const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) =>
+        r.ok ? r.id : "",
+      );
       expect(await b.trim(s, ids[1]!)).toBe(1);
       expect((await b.range(s, { count: 10 })).map((e) => e.id)).toEqual(ids.slice(1));
       expect(await b.trim(s, ids[1]!)).toBe(0);
@@ -242,8 +272,8 @@ export function runStreamContract(name: string, create: () => Promise<ContractHa
       expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
     });
 
-    test.skipIf(!faults)("a refused output write (out of memory) leaves only its entry pending", async () => {
-      await open();
+    test.skipIf(!faulty)("a refused output write (out of memory) leaves only its entry pending", async () => {
+      await open(faulty);
       const out = `${h.prefix}:out`;
       await b.ensureGroup(s, "g");
       await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);

@@ -168,22 +168,31 @@ async function waitForLine(stream: ReadableStream<Uint8Array>, needle: string, e
 /** The Redis a suite runs against: REDIS_URL when set, else a private server it owns. */
 export interface TestRedis {
   url: string;
-  /** Present only when the suite started its own server (so faults may be injected). */
+  /** Present only when the suite started its own server (so faults may be injected into it). */
   server: RedisServer | null;
   close(): Promise<void>;
 }
 
 /**
- * REDIS_URL if set, else a private redis-server; `null` when neither is available outside CI
- * (the caller skips). Under CI=true a missing Redis throws, so it fails instead of skipping.
+ * Whether a Redis suite can run: REDIS_URL is set or redis-server is installed. Outside CI a suite
+ * without either is skipped; under CI=true this throws, so a missing Redis fails the run.
  */
-export async function testRedis(): Promise<TestRedis | null> {
+export function redisAvailable(): boolean {
+  if (process.env.REDIS_URL || redisServerInstalled()) return true;
+  if (process.env.CI === "true")
+    throw new Error("CI=true: REDIS_URL is not set and redis-server is not installed");
+  return false;
+}
+
+/** REDIS_URL if set (shared: never flushed, never restarted), else a fresh private server. */
+export async function startTestRedis(): Promise<TestRedis> {
   const url = process.env.REDIS_URL;
   if (url) return { url, server: null, close: async () => {} };
-  if (!redisServerInstalled()) {
-    if (process.env.CI === "true") throw new Error("CI=true: no REDIS_URL and no redis-server binary");
-    return null;
-  }
-  const server = await RedisServer.start();
+  return startPrivateRedis();
+}
+
+/** A fresh private server even when REDIS_URL is set: for tests that break Redis. */
+export async function startPrivateRedis(options: RedisServerOptions = {}): Promise<TestRedis> {
+  const server = await RedisServer.start(options);
   return { url: server.url, server, close: () => server.cleanup() };
 }

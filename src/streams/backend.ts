@@ -1,0 +1,184 @@
+/**
+ * The stream backend contract: Redis Streams semantics (consumer groups, pending entries with delivery
+ * counts and idle times, claim, ack) behind one interface, so the pump, dead letters, producer and
+ * retention run unchanged on Redis (`RedisStreamBackend`) and on the embedded in-memory default
+ * (`MemoryStreamBackend`). Both pass `test/streams/contract.ts`.
+ *
+ * Errors are {@link TroupeError}s: `ERR_NOGROUP` when the group (or stream) is missing,
+ * `ERR_READ_STALLED` when a blocking read outlived its watchdog, `ERR_OUTPUT_WRITE` for a refused
+ * write inside {@link StreamBackend.commit}, `ERR_STREAM_BACKEND` for anything else.
+ */
+import type { TroupeError } from "../errors.ts";
+
+/** Values as written: strings are stored as UTF-8. */
+export type WriteFields = Readonly<Record<string, string | Uint8Array>>;
+/** Values as read: always bytes (payloads are binary msgpack). */
+export type EntryFields = Record<string, Buffer>;
+
+export interface StreamEntry {
+  readonly id: string;
+  /** `null` when the entry was deleted (XDEL / trim) while pending in the group. */
+  readonly fields: EntryFields | null;
+}
+
+/** An entry delivered again (own history or claim), with the stream's delivery count after it. */
+export interface RedeliveredEntry extends StreamEntry {
+  readonly deliveries: number;
+}
+
+export type AppendResult =
+  | { readonly ok: true; readonly id: string }
+  | { readonly ok: false; readonly error: TroupeError };
+
+export interface UniqueAppendResult {
+  /** The id written now, or the one written by the first call with the same dedup id. */
+  readonly id: string;
+  /** True when an entry with this dedup id already existed: nothing was written. */
+  readonly duplicate: boolean;
+}
+
+export interface ReadOptions {
+  readonly count: number;
+  /** Block up to this many ms for new entries; 0 returns at once. Keep it short (see RELIABILITY.md). */
+  readonly blockMs?: number;
+}
+
+export interface PendingReadOptions {
+  readonly count: number;
+  /** Exclusive: entries after this id. @defaultValue "0-0" (the whole history) */
+  readonly after?: string;
+}
+
+export interface PendingInfo {
+  readonly id: string;
+  readonly consumer: string;
+  readonly idleMs: number;
+  readonly deliveries: number;
+}
+
+export interface PendingQuery {
+  readonly count: number;
+  /** Exclusive lower bound, for paging. */
+  readonly after?: string;
+  readonly consumer?: string;
+  readonly minIdleMs?: number;
+}
+
+export interface ClaimOptions {
+  readonly minIdleMs: number;
+  /** The most entries to take in this call (the caller's free capacity). */
+  readonly count: number;
+  /** Where a previous call stopped. @defaultValue "0-0" */
+  readonly cursor?: string;
+}
+
+export interface ClaimResult {
+  readonly entries: RedeliveredEntry[];
+  /** Ids removed from the pending list because the entry no longer exists (Redis ≥ 7). */
+  readonly deletedIds: string[];
+  /** `"0-0"` once the whole pending list was scanned; otherwise where to continue. */
+  readonly cursor: string;
+}
+
+export interface GroupInfo {
+  readonly name: string;
+  readonly consumers: number;
+  readonly pending: number;
+  readonly lastDeliveredId: string;
+  /** Entries not yet delivered to the group; `null` when the backend cannot tell (Redis after XDEL). */
+  readonly lag: number | null;
+  /** Lowest id in the group's pending list. */
+  readonly firstPendingId: string | null;
+  /** Length of the stream the group reads. */
+  readonly length: number;
+}
+
+export interface ConsumerInfo {
+  readonly name: string;
+  readonly pending: number;
+  readonly idleMs: number;
+}
+
+export interface RangeOptions {
+  /** Redis bounds: `-`, `+`, an id, or `(id` for exclusive. */
+  readonly start?: string;
+  readonly end?: string;
+  readonly count: number;
+  /** Newest first (XREVRANGE); `start` is then the upper bound. */
+  readonly reverse?: boolean;
+}
+
+/** One idempotent write: `dedupId` is unique per logical output, so a retry never writes twice. */
+export interface OutputWrite {
+  readonly stream: string;
+  readonly dedupId: string;
+  readonly fields: WriteFields;
+  readonly ttlMs: number;
+}
+
+export interface CommitItem {
+  /** The source entry to ack once every output is written. */
+  readonly id: string;
+  readonly outputs: readonly OutputWrite[];
+}
+
+export interface CommitOutcome {
+  readonly id: string;
+  readonly acked: boolean;
+  /** How many outputs were written now (duplicates excluded). */
+  readonly written: number;
+  /** Why the entry stayed pending (first failing output or the ack itself). */
+  readonly error?: TroupeError;
+}
+
+export interface StreamBackend {
+  /** "redis" or "memory", for stats and logs. */
+  readonly kind: string;
+  append(stream: string, fields: WriteFields): Promise<string>;
+  /** One pipelined batch; each entry reports its own result. */
+  appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]>;
+  /** Writes once per `dedupId` while its marker lives (`ttlMs`); later calls return the first id. */
+  appendUnique(
+    stream: string,
+    dedupId: string,
+    fields: WriteFields,
+    ttlMs: number,
+  ): Promise<UniqueAppendResult>;
+  /** Creates the group (and the stream) if missing; returns false when it already existed. */
+  ensureGroup(stream: string, group: string, startId?: string): Promise<boolean>;
+  /** New entries (`>`), delivered to `consumer` and added to its pending list. */
+  readNew(stream: string, group: string, consumer: string, options: ReadOptions): Promise<StreamEntry[]>;
+  /** The consumer's own pending entries after `after` (XREADGROUP with an id); counts deliveries again. */
+  readPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: PendingReadOptions,
+  ): Promise<RedeliveredEntry[]>;
+  ack(stream: string, group: string, ids: readonly string[]): Promise<number>;
+  pending(stream: string, group: string, query: PendingQuery): Promise<PendingInfo[]>;
+  /** XAUTOCLAIM, looped until `count` entries or the cursor wraps to `0-0`. */
+  claimIdle(stream: string, group: string, consumer: string, options: ClaimOptions): Promise<ClaimResult>;
+  groups(stream: string): Promise<GroupInfo[]>;
+  groupInfo(stream: string, group: string): Promise<GroupInfo | null>;
+  consumers(stream: string, group: string): Promise<ConsumerInfo[]>;
+  /** Deletes the consumer unless it still owns pending entries (DELCONSUMER would drop them). */
+  deleteConsumer(stream: string, group: string, consumer: string): Promise<"deleted" | "has-pending">;
+  /** Removes entries with ids below `minId` (XTRIM MINID, exact). */
+  trim(stream: string, minId: string): Promise<number>;
+  range(stream: string, options: RangeOptions): Promise<StreamEntry[]>;
+  delete(stream: string, ids: readonly string[]): Promise<number>;
+  length(stream: string): Promise<number>;
+  /**
+   * Writes each item's outputs, then acks exactly the items whose outputs were all written (or
+   * already existed). Every reply is checked: a refused write (e.g. Redis out of memory, which still
+   * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
+   */
+  commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]>;
+  close(): Promise<void>;
+}
+
+/** The key that marks a written output; shared so both backends describe the same state. */
+export function dedupKey(stream: string, dedupId: string): string {
+  return `${stream}:dedup:${dedupId}`;
+}

@@ -1,0 +1,143 @@
+/**
+ * Batches "write outputs, then ack" for the pump. Jobs added in the same tick, or while a round is in
+ * flight, go out together in one `backend.commit` (pipelined on Redis). A job whose outputs failed is
+ * neither acked nor dropped (the seed's bug B): it is retried with backoff and reported on every
+ * failure, and after `maxAttempts` it is turned into a dead letter, which is retried until written.
+ */
+import { TroupeError } from "../errors.ts";
+import type { CommitItem, CommitOutcome, StreamBackend } from "./backend.ts";
+import { messageOf } from "./commit.ts";
+import type { DeadLetterInput } from "./dead-letters.ts";
+import { backoffDelay } from "./timing.ts";
+
+export interface CommitJob {
+  readonly item: CommitItem;
+  /** Set when this job writes a dead letter (then acks the source entry). */
+  readonly deadLetter: DeadLetterInput | null;
+  attempts: number;
+}
+
+export interface CommitterHooks {
+  committed(done: readonly { job: CommitJob; outcome: CommitOutcome }[]): void;
+  failed(jobs: readonly CommitJob[], error: TroupeError, attempt: number, retryInMs: number): void;
+  /** Replaces a job that failed `maxAttempts` times (the pump dead-letters it). */
+  gaveUp(job: CommitJob, error: TroupeError): CommitJob;
+}
+
+export interface CommitterOptions {
+  stream: string;
+  group: string;
+  batch: number;
+  maxAttempts: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export class Committer {
+  readonly #backend: StreamBackend;
+  readonly #options: CommitterOptions;
+  readonly #hooks: CommitterHooks;
+  #queue: CommitJob[] = [];
+  #scheduled = false;
+  #flushing = false;
+  #stopped = false;
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(backend: StreamBackend, options: CommitterOptions, hooks: CommitterHooks) {
+    this.#backend = backend;
+    this.#options = options;
+    this.#hooks = hooks;
+  }
+
+  add(job: CommitJob): void {
+    if (this.#stopped) return;
+    this.#queue.push(job);
+    this.#kick();
+  }
+
+  /** Cancels retries; jobs not yet committed stay pending in the stream. */
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#queue = [];
+  }
+
+  #kick(): void {
+    if (this.#scheduled || this.#flushing) return;
+    this.#scheduled = true;
+    // A microtask, so the done callbacks of one tick share a round.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#stopped) {
+        const batch = this.#queue.splice(0, this.#options.batch);
+        await this.#round(batch);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  async #round(batch: CommitJob[]): Promise<void> {
+    const { stream, group } = this.#options;
+    let outcomes: CommitOutcome[];
+    try {
+      outcomes = await this.#backend.commit(
+        stream,
+        group,
+        batch.map((job) => job.item),
+      );
+    } catch (error) {
+      const failure = new TroupeError("ERR_OUTPUT_WRITE", `commit failed: ${messageOf(error)}`, {
+        cause: error,
+      });
+      outcomes = batch.map((job) => ({ id: job.item.id, acked: false, written: 0, error: failure }));
+    }
+    if (this.#stopped) return;
+    const done: { job: CommitJob; outcome: CommitOutcome }[] = [];
+    const failed: { job: CommitJob; error: TroupeError }[] = [];
+    batch.forEach((job, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.acked) done.push({ job, outcome });
+      else failed.push({ job, error: outcome.error ?? new TroupeError("ERR_OUTPUT_WRITE", "not acked") });
+    });
+    if (done.length > 0) this.#hooks.committed(done);
+    if (failed.length > 0) this.#retry(failed);
+  }
+
+  #retry(failed: { job: CommitJob; error: TroupeError }[]): void {
+    const { maxAttempts, retryMinMs, retryMaxMs } = this.#options;
+    const later: CommitJob[] = [];
+    let attempt = 0;
+    for (const { job, error } of failed) {
+      job.attempts++;
+      attempt = Math.max(attempt, job.attempts);
+      // Dead letters are the last resort: they are retried for as long as it takes.
+      if (job.deadLetter === null && job.attempts >= maxAttempts)
+        this.#queue.push(this.#hooks.gaveUp(job, error));
+      else later.push(job);
+    }
+    const retryInMs = backoffDelay(attempt, retryMinMs, retryMaxMs);
+    this.#hooks.failed(
+      failed.map((f) => f.job),
+      failed[0]!.error,
+      attempt,
+      retryInMs,
+    );
+    if (later.length === 0) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#stopped) return;
+      this.#queue.push(...later);
+      this.#kick();
+    }, retryInMs);
+    this.#timers.add(timer);
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * Dead letters: entries the pump gave up on, kept in a stream (default `<stream>:dlq`) with the
+ * original fields, source stream, group, entry id, delivery count and reason. The pump writes the
+ * record with a deterministic dedup id and only then acks the source entry (one `commit`), so a crash
+ * in between leaves the entry pending and the retry writes no second record. Records are plain fields,
+ * readable with redis-cli; the original fields are kept under `f:<name>`.
+ */
+import type { EntryFields, OutputWrite, StreamBackend, StreamEntry } from "./backend.ts";
+import { ZERO_ID } from "./stream-id.ts";
+
+export type DeadLetterReason =
+  /** The entry could not be decoded. */
+  | "malformed"
+  /** The stream's delivery count passed `maxDeliveries`. */
+  | "max-deliveries"
+  /** The runtime gave up on the handler (`ERR_MAX_DELIVERIES`). */
+  | "handler-failed"
+  /** The entry was deleted from the stream while pending; only its id survives. */
+  | "deleted-while-pending"
+  /** The handler returned outputs that cannot be written. */
+  | "invalid-outputs"
+  /** The outputs kept failing past `maxCommitAttempts`. */
+  | "output-failed";
+
+export interface DeadLetter {
+  /** Id of the record in the dead-letter stream. */
+  readonly id: string;
+  readonly source: string;
+  readonly group: string;
+  readonly entryId: string;
+  readonly deliveries: number;
+  readonly reason: DeadLetterReason;
+  readonly error: string | null;
+  readonly at: number;
+  /** The original fields; `null` when the entry was gone before it was dead-lettered. */
+  readonly fields: EntryFields | null;
+}
+
+export interface DeadLetterInput {
+  readonly source: string;
+  readonly group: string;
+  readonly entryId: string;
+  readonly deliveries: number;
+  readonly reason: DeadLetterReason;
+  readonly error?: string;
+  readonly fields: EntryFields | null;
+}
+
+const FIELD_PREFIX = "f:";
+
+/** The idempotent write of one dead letter (same source entry and group → same dedup id). */
+export function deadLetterWrite(
+  dlq: string,
+  letter: DeadLetterInput,
+  now: number,
+  ttlMs: number,
+): OutputWrite {
+  const fields: Record<string, string | Uint8Array> = {
+    source: letter.source,
+    group: letter.group,
+    entry: letter.entryId,
+    deliveries: String(letter.deliveries),
+    reason: letter.reason,
+    at: String(now),
+  };
+  if (letter.error !== undefined) fields.error = letter.error;
+  for (const [name, value] of Object.entries(letter.fields ?? {})) fields[FIELD_PREFIX + name] = value;
+  return { stream: dlq, dedupId: `dlq/${letter.source}/${letter.group}/${letter.entryId}`, fields, ttlMs };
+}
+
+/** Reads a record back; `null` for an entry that is not a dead letter. */
+export function parseDeadLetter(entry: StreamEntry): DeadLetter | null {
+  const f = entry.fields;
+  if (!f?.source || !f.group || !f.entry || !f.reason) return null;
+  let original: EntryFields | null = null;
+  for (const [name, value] of Object.entries(f)) {
+    if (!name.startsWith(FIELD_PREFIX)) continue;
+    original ??= {};
+    original[name.slice(FIELD_PREFIX.length)] = value;
+  }
+  return {
+    id: entry.id,
+    source: f.source.toString(),
+    group: f.group.toString(),
+    entryId: f.entry.toString(),
+    deliveries: Number(f.deliveries?.toString() ?? 0),
+    reason: f.reason.toString() as DeadLetterReason,
+    error: f.error?.toString() ?? null,
+    at: Number(f.at?.toString() ?? 0),
+    fields: original,
+  };
+}
+
+export interface DeadLetterFilter {
+  readonly stream?: string;
+  readonly group?: string;
+  readonly reason?: DeadLetterReason;
+}
+
+export interface DeadLetterPage {
+  readonly letters: DeadLetter[];
+  /** Pass as `after` for the next page; `null` at the end. */
+  readonly next: string | null;
+}
+
+/** Lists, replays and deletes the records of one dead-letter stream. */
+export class DeadLetters {
+  readonly #backend: StreamBackend;
+  readonly stream: string;
+  readonly #replayTtlMs: number;
+
+  constructor(backend: StreamBackend, stream: string, options: { replayDedupTtlMs?: number } = {}) {
+    this.#backend = backend;
+    this.stream = stream;
+    this.#replayTtlMs = options.replayDedupTtlMs ?? 86_400_000;
+  }
+
+  /** Oldest first; scans `count` records per page and returns those matching the filter. */
+  async list(
+    filter: DeadLetterFilter = {},
+    page: { after?: string; count?: number } = {},
+  ): Promise<DeadLetterPage> {
+    const count = page.count ?? 100;
+    const entries = await this.#backend.range(this.stream, { start: `(${page.after ?? ZERO_ID}`, count });
+    const letters = entries
+      .map(parseDeadLetter)
+      .filter((l): l is DeadLetter => l !== null && matches(l, filter));
+    return { letters, next: entries.length < count ? null : (entries.at(-1)?.id ?? null) };
+  }
+
+  async get(id: string): Promise<DeadLetter | null> {
+    const [entry] = await this.#backend.range(this.stream, { start: id, end: id, count: 1 });
+    return entry ? parseDeadLetter(entry) : null;
+  }
+
+  /**
+   * Appends the original entry to its source stream again (a new id, delivery count 1), then deletes
+   * the record. Idempotent per record: a retried replay does not append twice. Every group reading the
+   * source stream sees the replayed entry (a stream cannot address one group). Returns false when the
+   * record is missing or has no original fields (deleted while pending).
+   */
+  async replay(id: string): Promise<boolean> {
+    const letter = await this.get(id);
+    if (!letter) return false;
+    return (await this.#replayBatch([letter])) === 1;
+  }
+
+  /** Replays every matching record, `batchSize` at a time; returns how many were replayed. */
+  async replayAll(filter: DeadLetterFilter = {}, options: { batchSize?: number } = {}): Promise<number> {
+    let replayed = 0;
+    let after: string | undefined;
+    do {
+      const page = await this.list(filter, { count: options.batchSize ?? 500, ...(after && { after }) });
+      replayed += await this.#replayBatch(page.letters);
+      after = page.next ?? undefined;
+    } while (after);
+    return replayed;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.#backend.delete(this.stream, [id])) === 1;
+  }
+
+  async #replayBatch(letters: readonly DeadLetter[]): Promise<number> {
+    const replayable = letters.filter((l) => l.fields !== null);
+    // Issued together: ioredis writes them back to back on one connection (one round trip).
+    await Promise.all(
+      replayable.map((l) =>
+        this.#backend.appendUnique(l.source, `replay/${this.stream}/${l.id}`, l.fields!, this.#replayTtlMs),
+      ),
+    );
+    await this.#backend.delete(
+      this.stream,
+      replayable.map((l) => l.id),
+    );
+    return replayable.length;
+  }
+}
+
+function matches(letter: DeadLetter, filter: DeadLetterFilter): boolean {
+  return (
+    (filter.stream === undefined || letter.source === filter.stream) &&
+    (filter.group === undefined || letter.group === filter.group) &&
+    (filter.reason === undefined || letter.reason === filter.reason)
+  );
+}

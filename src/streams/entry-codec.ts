@@ -1,0 +1,80 @@
+/**
+ * Stream entry payloads. Troupe writes one field, `d`, holding a msgpackr value. Entries written by
+ * other tools are still accepted: a `json` field is parsed as JSON, and any other field map becomes
+ * an object of UTF-8 strings. Anything else fails with `ERR_DECODE`, which the pump turns into a dead
+ * letter with the reason, instead of a crash or a silent drop.
+ */
+import { C1, Packr } from "msgpackr";
+import { TroupeError } from "../errors.ts";
+import type { EntryFields, WriteFields } from "./backend.ts";
+
+export interface EntryCodec<T = unknown> {
+  encode(payload: T): WriteFields;
+  /** Throws a `TroupeError` with code `ERR_DECODE` when the entry cannot be read. */
+  decode(fields: EntryFields): T;
+}
+
+/** The field that carries Troupe's msgpack payload. */
+export const PAYLOAD_FIELD = "d";
+/** The field a JSON-writing producer may use instead. */
+export const JSON_FIELD = "json";
+
+// Plain maps, no record extension: entries must stay readable by any msgpack decoder.
+const packr = new Packr({ useRecords: false });
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeError(message: string, cause?: unknown): TroupeError {
+  return new TroupeError("ERR_DECODE", message, cause === undefined ? {} : { cause });
+}
+
+/** The default codec: msgpackr in `d`, with the JSON and field-map fallbacks. */
+export const defaultCodec: EntryCodec = {
+  encode(payload: unknown): WriteFields {
+    // Copy: pack() returns a view on a buffer msgpackr reuses for the next pack.
+    return { [PAYLOAD_FIELD]: Buffer.from(packr.pack(payload)) };
+  },
+
+  decode(fields: EntryFields): unknown {
+    const packed = fields[PAYLOAD_FIELD];
+    if (packed !== undefined) return unpackPayload(packed);
+    const json = fields[JSON_FIELD];
+    if (json !== undefined) return parseJson(json);
+    return fieldMap(fields);
+  },
+};
+
+function unpackPayload(bytes: Buffer): unknown {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (error) {
+    throw decodeError(`field "${PAYLOAD_FIELD}" is not msgpack: ${(error as Error).message}`, error);
+  }
+  // 0xC1 is "never used" in msgpack; msgpackr returns a marker object instead of throwing.
+  if (value === C1 || (typeof value === "object" && value?.constructor?.name === "C1Type")) {
+    throw decodeError(`field "${PAYLOAD_FIELD}" is not msgpack: reserved byte 0xC1`);
+  }
+  return value;
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch (error) {
+    throw decodeError(`field "${JSON_FIELD}" is not JSON: ${(error as Error).message}`, error);
+  }
+}
+
+function fieldMap(fields: EntryFields): Record<string, string> {
+  const names = Object.keys(fields);
+  if (names.length === 0) throw decodeError("entry has no fields");
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    try {
+      out[name] = utf8.decode(fields[name]);
+    } catch (error) {
+      throw decodeError(`field "${name}" is neither msgpack in "${PAYLOAD_FIELD}" nor UTF-8 text`, error);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,316 @@
+/**
+ * The embedded default backend: Redis Streams consumer-group semantics in process memory, no server.
+ * Delivery counts, idle times (from an injected clock, so tests are deterministic), claims, lag and
+ * MINID trim follow Redis 7.0; a blocking read parks on a waiter list that appends wake (no polling).
+ * `maxEntries` bounds memory the way `maxmemory` + `noeviction` does on Redis: appends are refused,
+ * reads and acks still work.
+ */
+import { InvalidOptionError, TroupeError } from "../errors.ts";
+import {
+  type AppendResult,
+  type ClaimOptions,
+  type ClaimResult,
+  type CommitItem,
+  type CommitOutcome,
+  type ConsumerInfo,
+  dedupKey,
+  type EntryFields,
+  type GroupInfo,
+  type PendingInfo,
+  type PendingQuery,
+  type PendingReadOptions,
+  type RangeOptions,
+  type ReadOptions,
+  type RedeliveredEntry,
+  type StreamBackend,
+  type StreamEntry,
+  type UniqueAppendResult,
+  type WriteFields,
+} from "./backend.ts";
+import { commitSequentially } from "./commit.ts";
+import { MemoryGroup } from "./memory-group.ts";
+import { MemoryLog } from "./memory-log.ts";
+
+/** Time source for delivery and idle times; inject a fake one in tests. */
+export interface Clock {
+  now(): number;
+}
+
+export interface MemoryBackendOptions {
+  /** @defaultValue Date */
+  clock?: Clock;
+  /** Most entries kept across all streams; appends past it fail like Redis OOM. @defaultValue Infinity */
+  maxEntries?: number;
+}
+
+export const MEMORY_BACKEND_DEFAULTS = {
+  clock: Date,
+  maxEntries: Number.POSITIVE_INFINITY,
+} satisfies Required<MemoryBackendOptions>;
+
+export function resolveMemoryBackendOptions(
+  options: MemoryBackendOptions = {},
+): Required<MemoryBackendOptions> {
+  const resolved = { ...MEMORY_BACKEND_DEFAULTS, ...options };
+  if (typeof resolved.clock?.now !== "function")
+    throw new InvalidOptionError("clock", "must have a now() method");
+  checkMaxEntries(resolved.maxEntries);
+  return resolved;
+}
+
+function checkMaxEntries(value: number): void {
+  if (!(value >= 0) || (!Number.isInteger(value) && value !== Number.POSITIVE_INFINITY)) {
+    throw new InvalidOptionError("maxEntries", `must be an integer >= 0 or Infinity, got ${value}`);
+  }
+}
+
+interface MemoryStream {
+  readonly log: MemoryLog;
+  readonly groups: Map<string, MemoryGroup>;
+  readonly waiters: Set<() => void>;
+}
+
+/** Dedup markers are pruned from the oldest on every unique append, a bounded amount each time. */
+const DEDUP_PRUNE_PER_CALL = 64;
+
+export class MemoryStreamBackend implements StreamBackend {
+  readonly kind = "memory";
+  readonly #clock: Clock;
+  #maxEntries: number;
+  #entries = 0;
+  #closed = false;
+  readonly #streams = new Map<string, MemoryStream>();
+  readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+
+  constructor(options: MemoryBackendOptions = {}) {
+    const resolved = resolveMemoryBackendOptions(options);
+    this.#clock = resolved.clock;
+    this.#maxEntries = resolved.maxEntries;
+  }
+
+  /** Changes the entry limit at run time (e.g. to free "memory" after an out-of-memory phase). */
+  setMaxEntries(maxEntries: number): void {
+    checkMaxEntries(maxEntries);
+    this.#maxEntries = maxEntries;
+  }
+
+  async append(stream: string, fields: WriteFields): Promise<string> {
+    return this.#append(stream, fields);
+  }
+
+  async appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]> {
+    return batch.map((fields): AppendResult => {
+      try {
+        return { ok: true, id: this.#append(stream, fields) };
+      } catch (error) {
+        return { ok: false, error: error as TroupeError };
+      }
+    });
+  }
+
+  async appendUnique(
+    stream: string,
+    dedupId: string,
+    fields: WriteFields,
+    ttlMs: number,
+  ): Promise<UniqueAppendResult> {
+    this.#open();
+    const now = this.#clock.now();
+    this.#pruneDedup(now);
+    const key = dedupKey(stream, dedupId);
+    const existing = this.#dedup.get(key);
+    if (existing && existing.expiresAt > now) return { id: existing.id, duplicate: true };
+    const id = this.#append(stream, fields);
+    this.#dedup.delete(key);
+    this.#dedup.set(key, { id, expiresAt: now + ttlMs });
+    return { id, duplicate: false };
+  }
+
+  async ensureGroup(stream: string, group: string, startId = "0"): Promise<boolean> {
+    this.#open();
+    const s = this.#stream(stream, true);
+    if (s.groups.has(group)) return false;
+    const start = startId === "$" ? s.log.lastId : startId;
+    s.groups.set(group, new MemoryGroup(group, start));
+    return true;
+  }
+
+  async readNew(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: ReadOptions,
+  ): Promise<StreamEntry[]> {
+    const deadline = Date.now() + (options.blockMs ?? 0);
+    for (;;) {
+      const s = this.#stream(stream, false);
+      const g = this.#group(s, stream, group);
+      const entries = g.deliverNew(s.log, consumer, options.count, this.#clock.now());
+      const remaining = deadline - Date.now();
+      if (entries.length > 0 || remaining <= 0 || this.#closed) return entries;
+      await this.#waitForAppend(s, remaining);
+    }
+  }
+
+  async readPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: PendingReadOptions,
+  ): Promise<RedeliveredEntry[]> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).redeliverOwn(s.log, consumer, options, this.#clock.now());
+  }
+
+  async ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
+    this.#open();
+    return this.#streams.get(stream)?.groups.get(group)?.ack(ids) ?? 0;
+  }
+
+  async pending(stream: string, group: string, query: PendingQuery): Promise<PendingInfo[]> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).pendingInfo(query, this.#clock.now());
+  }
+
+  async claimIdle(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: ClaimOptions,
+  ): Promise<ClaimResult> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).claimIdle(s.log, consumer, options, this.#clock.now());
+  }
+
+  async groups(stream: string): Promise<GroupInfo[]> {
+    this.#open();
+    const s = this.#streams.get(stream);
+    if (!s) return [];
+    return [...s.groups.values()].map((g) => g.info(s.log));
+  }
+
+  async groupInfo(stream: string, group: string): Promise<GroupInfo | null> {
+    this.#open();
+    const s = this.#streams.get(stream);
+    const g = s?.groups.get(group);
+    return s && g ? g.info(s.log) : null;
+  }
+
+  async consumers(stream: string, group: string): Promise<ConsumerInfo[]> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).consumerInfo(this.#clock.now());
+  }
+
+  async deleteConsumer(stream: string, group: string, consumer: string): Promise<"deleted" | "has-pending"> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).deleteConsumer(consumer);
+  }
+
+  async trim(stream: string, minId: string): Promise<number> {
+    this.#open();
+    const removed = this.#streams.get(stream)?.log.trim(minId) ?? 0;
+    this.#entries -= removed;
+    return removed;
+  }
+
+  async range(stream: string, options: RangeOptions): Promise<StreamEntry[]> {
+    this.#open();
+    const log = this.#streams.get(stream)?.log;
+    const reverse = options.reverse ?? false;
+    const start = options.start ?? (reverse ? "+" : "-");
+    const end = options.end ?? (reverse ? "-" : "+");
+    return log ? log.range(start, end, options.count, reverse) : [];
+  }
+
+  async delete(stream: string, ids: readonly string[]): Promise<number> {
+    this.#open();
+    const removed = this.#streams.get(stream)?.log.delete(ids) ?? 0;
+    this.#entries -= removed;
+    return removed;
+  }
+
+  async length(stream: string): Promise<number> {
+    this.#open();
+    return this.#streams.get(stream)?.log.length ?? 0;
+  }
+
+  commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {
+    return commitSequentially(this, stream, group, items);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const s of this.#streams.values()) for (const wake of s.waiters) wake();
+  }
+
+  #append(stream: string, fields: WriteFields): string {
+    this.#open();
+    if (this.#entries >= this.#maxEntries) {
+      throw new TroupeError(
+        "ERR_OUTPUT_WRITE",
+        `OOM: memory backend holds ${this.#entries} entries (maxEntries)`,
+      );
+    }
+    const s = this.#stream(stream, true);
+    const entry = s.log.append(this.#clock.now(), toEntryFields(fields));
+    this.#entries++;
+    for (const wake of s.waiters) wake();
+    return entry.id;
+  }
+
+  #waitForAppend(s: MemoryStream, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        s.waiters.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      s.waiters.add(wake);
+    });
+  }
+
+  #pruneDedup(now: number): void {
+    let budget = DEDUP_PRUNE_PER_CALL;
+    for (const [key, marker] of this.#dedup) {
+      if (budget-- === 0 || marker.expiresAt > now) break;
+      this.#dedup.delete(key);
+    }
+  }
+
+  #stream(name: string, create: true): MemoryStream;
+  #stream(name: string, create: false): MemoryStream;
+  #stream(name: string, create: boolean): MemoryStream {
+    this.#open();
+    let s = this.#streams.get(name);
+    if (!s) {
+      if (!create) throw noGroup(name, "");
+      s = { log: new MemoryLog(), groups: new Map(), waiters: new Set() };
+      this.#streams.set(name, s);
+    }
+    return s;
+  }
+
+  #group(s: MemoryStream, stream: string, group: string): MemoryGroup {
+    const g = s.groups.get(group);
+    if (!g) throw noGroup(stream, group);
+    return g;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "memory stream backend is closed");
+  }
+}
+
+function noGroup(stream: string, group: string): TroupeError {
+  return new TroupeError("ERR_NOGROUP", `NOGROUP no such stream '${stream}' or consumer group '${group}'`);
+}
+
+function toEntryFields(fields: WriteFields): EntryFields {
+  const out: EntryFields = {};
+  for (const [key, value] of Object.entries(fields)) {
+    // Copy: the caller may reuse its buffer (msgpackr packs into a shared one).
+    out[key] = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
+  }
+  return out;
+}

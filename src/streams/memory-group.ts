@@ -1,0 +1,175 @@
+/**
+ * One consumer group of the memory backend: last-delivered id, the pending entries list (PEL) with
+ * owner, delivery time and count, and the consumers. Mirrors Redis 7.0: reading own history or
+ * claiming counts a delivery, a claim of an entry deleted from the stream drops it from the PEL and
+ * reports it, and a consumer that still owns entries is never deleted.
+ */
+import type {
+  ClaimOptions,
+  ClaimResult,
+  ConsumerInfo,
+  GroupInfo,
+  PendingInfo,
+  PendingQuery,
+  PendingReadOptions,
+  RedeliveredEntry,
+  StreamEntry,
+} from "./backend.ts";
+import type { MemoryLog } from "./memory-log.ts";
+import {
+  compareIds,
+  formatStreamId,
+  parseStreamId,
+  rangeStart,
+  type StreamId,
+  ZERO_ID,
+} from "./stream-id.ts";
+
+interface Pending {
+  readonly id: string;
+  readonly sid: StreamId;
+  consumer: string;
+  deliveredAt: number;
+  deliveries: number;
+}
+
+interface Consumer {
+  seenAt: number;
+  /** Owned pending entries; claims insert out of id order, so readers sort. */
+  readonly owned: Map<string, Pending>;
+}
+
+export class MemoryGroup {
+  readonly name: string;
+  #lastDelivered: StreamId;
+  /** Insertion order is id order: entries join only via `deliverNew`, whose ids only grow. */
+  readonly #pel = new Map<string, Pending>();
+  readonly #consumers = new Map<string, Consumer>();
+
+  constructor(name: string, startId: StreamId | string) {
+    this.name = name;
+    this.#lastDelivered = typeof startId === "string" ? parseStreamId(startId) : startId;
+  }
+
+  deliverNew(log: MemoryLog, consumer: string, count: number, now: number): StreamEntry[] {
+    const entries = log.after(this.#lastDelivered, count);
+    // Redis 7.0 creates a consumer only when a read delivers to it (an empty read refreshes an existing one).
+    const known = this.#consumers.get(consumer);
+    if (entries.length === 0) {
+      if (known) known.seenAt = now;
+      return [];
+    }
+    const owner = this.#consumer(consumer, now);
+    for (const entry of entries) {
+      const pending: Pending = { id: entry.id, sid: entry.sid, consumer, deliveredAt: now, deliveries: 1 };
+      this.#pel.set(entry.id, pending);
+      owner.owned.set(entry.id, pending);
+      this.#lastDelivered = entry.sid;
+    }
+    return entries.map((e) => ({ id: e.id, fields: e.fields }));
+  }
+
+  redeliverOwn(
+    log: MemoryLog,
+    consumer: string,
+    options: PendingReadOptions,
+    now: number,
+  ): RedeliveredEntry[] {
+    const owner = this.#consumer(consumer, now);
+    const after = parseStreamId(options.after ?? ZERO_ID);
+    const mine = [...owner.owned.values()]
+      .filter((p) => compareIds(p.sid, after) > 0)
+      .sort((a, b) => compareIds(a.sid, b.sid))
+      .slice(0, options.count);
+    return mine.map((p) => {
+      p.deliveries++;
+      p.deliveredAt = now;
+      return { id: p.id, fields: log.get(p.id)?.fields ?? null, deliveries: p.deliveries };
+    });
+  }
+
+  ack(ids: readonly string[]): number {
+    let acked = 0;
+    for (const id of ids) {
+      const pending = this.#pel.get(id);
+      if (!pending) continue;
+      this.#pel.delete(id);
+      this.#consumers.get(pending.consumer)?.owned.delete(id);
+      acked++;
+    }
+    return acked;
+  }
+
+  pendingInfo(query: PendingQuery, now: number): PendingInfo[] {
+    const after = query.after === undefined ? undefined : parseStreamId(query.after);
+    const out: PendingInfo[] = [];
+    for (const p of this.#pel.values()) {
+      if (out.length >= query.count) break;
+      if (after && compareIds(p.sid, after) <= 0) continue;
+      if (query.consumer !== undefined && p.consumer !== query.consumer) continue;
+      const idleMs = now - p.deliveredAt;
+      if (query.minIdleMs !== undefined && idleMs < query.minIdleMs) continue;
+      out.push({ id: p.id, consumer: p.consumer, idleMs, deliveries: p.deliveries });
+    }
+    return out;
+  }
+
+  claimIdle(log: MemoryLog, consumer: string, options: ClaimOptions, now: number): ClaimResult {
+    // Like Redis 7.0, the claimer is created (and refreshed) only when it takes an entry.
+    const start = rangeStart(options.cursor ?? ZERO_ID);
+    const entries: RedeliveredEntry[] = [];
+    const deletedIds: string[] = [];
+    for (const p of this.#pel.values()) {
+      if (compareIds(p.sid, start) < 0 || now - p.deliveredAt < options.minIdleMs) continue;
+      if (entries.length >= options.count) return { entries, deletedIds, cursor: p.id };
+      const entry = log.get(p.id);
+      if (!entry) {
+        // Redis >= 7: a pending entry that no longer exists leaves the PEL and is reported.
+        this.ack([p.id]);
+        deletedIds.push(p.id);
+        continue;
+      }
+      this.#consumers.get(p.consumer)?.owned.delete(p.id);
+      p.consumer = consumer;
+      p.deliveries++;
+      p.deliveredAt = now;
+      this.#consumer(consumer, now).owned.set(p.id, p);
+      entries.push({ id: p.id, fields: entry.fields, deliveries: p.deliveries });
+    }
+    return { entries, deletedIds, cursor: ZERO_ID };
+  }
+
+  consumerInfo(now: number): ConsumerInfo[] {
+    return [...this.#consumers].map(([name, c]) => ({ name, pending: c.owned.size, idleMs: now - c.seenAt }));
+  }
+
+  deleteConsumer(consumer: string): "deleted" | "has-pending" {
+    const c = this.#consumers.get(consumer);
+    if (c && c.owned.size > 0) return "has-pending";
+    this.#consumers.delete(consumer);
+    return "deleted";
+  }
+
+  info(log: MemoryLog): GroupInfo {
+    const first = this.#pel.values().next();
+    return {
+      name: this.name,
+      consumers: this.#consumers.size,
+      pending: this.#pel.size,
+      lastDeliveredId: formatStreamId(this.#lastDelivered),
+      lag: log.countAfter(this.#lastDelivered),
+      firstPendingId: first.done ? null : first.value.id,
+      length: log.length,
+    };
+  }
+
+  #consumer(name: string, now: number): Consumer {
+    let c = this.#consumers.get(name);
+    if (!c) {
+      c = { seenAt: now, owned: new Map() };
+      this.#consumers.set(name, c);
+    }
+    c.seenAt = now;
+    return c;
+  }
+}

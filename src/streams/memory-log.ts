@@ -1,0 +1,114 @@
+/**
+ * One in-memory stream's entries: an id-ordered array plus an index by id, with the id rules of Redis
+ * (`ms-seq`, strictly increasing even when the clock stalls or steps back). Consumer groups live in
+ * `memory-backend.ts`; this module only stores, ranges, deletes and trims entries.
+ */
+import type { EntryFields, StreamEntry } from "./backend.ts";
+import {
+  compareIds,
+  formatStreamId,
+  parseStreamId,
+  rangeEnd,
+  rangeStart,
+  type StreamId,
+} from "./stream-id.ts";
+
+export interface LogEntry {
+  readonly id: string;
+  readonly sid: StreamId;
+  readonly fields: EntryFields;
+}
+
+export class MemoryLog {
+  #entries: LogEntry[] = [];
+  readonly #byId = new Map<string, LogEntry>();
+  #last: StreamId = { ms: 0, seq: 0 };
+
+  get length(): number {
+    return this.#entries.length;
+  }
+
+  get lastId(): StreamId {
+    return this.#last;
+  }
+
+  get(id: string): LogEntry | undefined {
+    return this.#byId.get(id);
+  }
+
+  append(now: number, fields: EntryFields): LogEntry {
+    const ms = Math.max(now, this.#last.ms);
+    const sid = ms === this.#last.ms ? { ms, seq: this.#last.seq + 1 } : { ms, seq: 0 };
+    const entry: LogEntry = { id: formatStreamId(sid), sid, fields };
+    this.#last = sid;
+    this.#entries.push(entry);
+    this.#byId.set(entry.id, entry);
+    return entry;
+  }
+
+  /** Index of the first entry with id >= `sid`. */
+  lowerBound(sid: StreamId): number {
+    let lo = 0;
+    let hi = this.#entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareIds(this.#entries[mid]!.sid, sid) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Entries with id > `after`, oldest first, at most `count`. */
+  after(after: StreamId, count: number): LogEntry[] {
+    const from = this.lowerBound({ ms: after.ms, seq: after.seq + 1 });
+    return this.#entries.slice(from, from + count);
+  }
+
+  /** How many entries have an id greater than `after`. */
+  countAfter(after: StreamId): number {
+    return this.#entries.length - this.lowerBound({ ms: after.ms, seq: after.seq + 1 });
+  }
+
+  range(start: string, end: string, count: number, reverse: boolean): StreamEntry[] {
+    // XREVRANGE takes the upper bound first.
+    const low = rangeStart(reverse ? end : start);
+    const high = rangeEnd(reverse ? start : end);
+    const out: StreamEntry[] = [];
+    if (reverse) {
+      for (let i = this.lowerBound(high) + 1; i-- > 0 && out.length < count; ) {
+        const entry = this.#entries[i];
+        if (!entry || compareIds(entry.sid, high) > 0) continue;
+        if (compareIds(entry.sid, low) < 0) break;
+        out.push({ id: entry.id, fields: entry.fields });
+      }
+      return out;
+    }
+    for (let i = this.lowerBound(low); i < this.#entries.length && out.length < count; i++) {
+      const entry = this.#entries[i]!;
+      if (compareIds(entry.sid, high) > 0) break;
+      out.push({ id: entry.id, fields: entry.fields });
+    }
+    return out;
+  }
+
+  delete(ids: readonly string[]): number {
+    let removed = 0;
+    for (const id of ids) {
+      const entry = this.#byId.get(id);
+      if (!entry) continue;
+      this.#byId.delete(id);
+      this.#entries.splice(this.lowerBound(entry.sid), 1);
+      removed++;
+    }
+    return removed;
+  }
+
+  /** Removes every entry with id < `minId` (XTRIM MINID). */
+  trim(minId: string): number {
+    const cut = this.lowerBound(parseStreamId(minId));
+    if (cut === 0) return 0;
+    for (let i = 0; i < cut; i++) this.#byId.delete(this.#entries[i]!.id);
+    this.#entries = this.#entries.slice(cut);
+    return cut;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * What a handler's result asks the pump to write. The pump writes every output idempotently before
+ * acking the source entry, scoping `dedupId` by source stream, group and entry id, so a redelivered
+ * entry (crash, claim, replay) never writes the same output twice.
+ */
+import { TroupeError } from "../errors.ts";
+import type { WriteFields } from "./backend.ts";
+
+export interface Output {
+  /** Stream the output is appended to. */
+  readonly stream: string;
+  /** Unique among the outputs of one entry (e.g. the detector name). */
+  readonly dedupId: string;
+  /** Encoded with the pump's codec; give either `payload` or raw `fields`. */
+  readonly payload?: unknown;
+  readonly fields?: WriteFields;
+}
+
+export type Outputs = readonly Output[];
+
+/** Maps a handler result to outputs; throw `ERR_INVALID_OUTPUT` for a result that cannot be written. */
+export type OutputsOf<R> = (result: R | undefined) => Outputs;
+
+/**
+ * The default reading of a result: an `Output[]`, or an object with an `outputs` array, each
+ * validated; anything else (`undefined`, a number, a plain object) means "no outputs".
+ */
+export function defaultOutputsOf(result: unknown): Outputs {
+  const list = Array.isArray(result)
+    ? result
+    : typeof result === "object" &&
+        result !== null &&
+        Array.isArray((result as { outputs?: unknown }).outputs)
+      ? (result as { outputs: unknown[] }).outputs
+      : [];
+  list.forEach(validateOutput);
+  return list as Outputs;
+}
+
+function validateOutput(output: unknown, index: number): void {
+  const o = output as Partial<Output> | null;
+  const problem =
+    typeof o !== "object" || o === null
+      ? "is not an object"
+      : typeof o.stream !== "string" || o.stream === ""
+        ? "has no stream"
+        : typeof o.dedupId !== "string" || o.dedupId === ""
+          ? "has no dedupId"
+          : (o.payload === undefined) === (o.fields === undefined)
+            ? "needs exactly one of payload or fields"
+            : null;
+  if (problem) throw new TroupeError("ERR_INVALID_OUTPUT", `output ${index} ${problem}`);
+}

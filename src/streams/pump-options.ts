@@ -1,0 +1,126 @@
+/**
+ * Pump options and their defaults, in one place. `resolvePumpOptions` merges, validates and names the
+ * bad option in its `InvalidOptionError`, so a misconfigured pump fails at construction.
+ */
+import { hostname } from "node:os";
+import { InvalidOptionError } from "../errors.ts";
+import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
+import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
+
+/** A decoded entry, as the pump sees it before handing it to the target. */
+export interface PumpEntry {
+  readonly stream: string;
+  readonly id: string;
+  readonly payload: unknown;
+  /** Deliveries so far, this one included (the stream's count). */
+  readonly deliveries: number;
+}
+
+export interface PumpOptions<M = unknown, R = unknown> {
+  /** Stream to consume. Required. */
+  stream: string;
+  /** Consumer group (created at id 0 when missing). Required. */
+  group: string;
+  /** Stable per process, so a restarted process replays its own pending entries. @defaultValue `${hostname}-${pid}` */
+  consumer?: string;
+  /** @defaultValue msgpackr in field `d`, with JSON / field-map fallbacks */
+  codec?: EntryCodec;
+  /** Builds the message the target receives. @defaultValue the decoded payload */
+  toMessage?: (entry: PumpEntry) => M;
+  /** Reads the outputs to write from a handler result. @defaultValue {@link defaultOutputsOf} */
+  outputsOf?: OutputsOf<R>;
+  /** Most entries per read (also capped by the target's free credits). @defaultValue 512 */
+  maxBatch?: number;
+  /** BLOCK of a read for new entries, kept short so stop and stalls are noticed. @defaultValue 1000 */
+  blockMs?: number;
+  /** An entry delivered more often than this (stream count) is dead-lettered. @defaultValue 5 */
+  maxDeliveries?: number;
+  /** Entries pending longer than this in other consumers are claimed. @defaultValue 30000 */
+  claimIdleMs?: number;
+  /** Period of the claim / consumer-cleanup / stats sweep; 0 turns it off. @defaultValue 10000 */
+  sweepIntervalMs?: number;
+  /** Other consumers idle this long with nothing pending are deleted. @defaultValue 600000 */
+  deadConsumerIdleMs?: number;
+  /** Dead-letter stream; `null` means `<stream>:dlq`. @defaultValue null */
+  deadLetterStream?: string | null;
+  /**
+   * Lifetime of an output's dedup marker: within it a redelivered entry writes no output twice. It must
+   * outlast the longest an entry can stay pending after its outputs were written (a crashed process
+   * restarting, a frozen one resuming); each marker costs a small key until it expires. @defaultValue 3600000
+   */
+  dedupTtlMs?: number;
+  /** Most entries per output-write + ack round. @defaultValue 512 */
+  commitBatch?: number;
+  /** Attempts of an entry's output writes before it is dead-lettered as "output-failed". @defaultValue 10 */
+  maxCommitAttempts?: number;
+  /** First retry delay (reads, commits, replays after a release); doubles up to `retryMaxMs`. @defaultValue 50 */
+  retryMinMs?: number;
+  /** @defaultValue 5000 */
+  retryMaxMs?: number;
+  /** How long `stop()` waits for in-flight entries to finish and be acked. @defaultValue 10000 */
+  stopTimeoutMs?: number;
+}
+
+type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
+
+export const PUMP_DEFAULTS = {
+  consumer: `${hostname()}-${process.pid}`,
+  codec: defaultCodec,
+  toMessage: (entry: PumpEntry): unknown => entry.payload,
+  outputsOf: defaultOutputsOf,
+  maxBatch: 512,
+  blockMs: 1_000,
+  maxDeliveries: 5,
+  claimIdleMs: 30_000,
+  sweepIntervalMs: 10_000,
+  deadConsumerIdleMs: 600_000,
+  deadLetterStream: null,
+  dedupTtlMs: 3_600_000,
+  commitBatch: 512,
+  maxCommitAttempts: 10,
+  retryMinMs: 50,
+  retryMaxMs: 5_000,
+  stopTimeoutMs: 10_000,
+} satisfies Defaulted<unknown, unknown>;
+
+export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {
+  deadLetterStream: string;
+};
+
+const POSITIVE = [
+  "maxBatch",
+  "blockMs",
+  "maxDeliveries",
+  "claimIdleMs",
+  "dedupTtlMs",
+  "commitBatch",
+] as const;
+const NON_NEGATIVE = ["sweepIntervalMs", "deadConsumerIdleMs", "retryMinMs", "stopTimeoutMs"] as const;
+
+export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPumpOptions<M, R> {
+  for (const key of ["stream", "group"] as const) {
+    if (typeof options[key] !== "string" || options[key] === "") {
+      throw new InvalidOptionError(key, "must be a non-empty string");
+    }
+  }
+  const merged = { ...PUMP_DEFAULTS, ...stripUndefined(options) } as Defaulted<M, R> & PumpOptions<M, R>;
+  if (merged.consumer === "") throw new InvalidOptionError("consumer", "must be a non-empty string");
+  for (const key of POSITIVE) checkInteger(key, merged[key], 1);
+  for (const key of NON_NEGATIVE) checkInteger(key, merged[key], 0);
+  checkInteger("maxCommitAttempts", merged.maxCommitAttempts, 1);
+  checkInteger("retryMaxMs", merged.retryMaxMs, merged.retryMinMs);
+  if (merged.deadLetterStream === merged.stream) {
+    throw new InvalidOptionError("deadLetterStream", "must differ from stream");
+  }
+  return { ...merged, deadLetterStream: merged.deadLetterStream ?? `${merged.stream}:dlq` };
+}
+
+function checkInteger(option: string, value: unknown, min: number): void {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(option, `must be an integer >= ${min}, got ${String(value)}`);
+  }
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,319 @@
+/**
+ * The pump: one per (stream, group) and process. It moves entries from a consumer group to an actor
+ * (through the narrow {@link PumpTarget}) and acks each entry only after the actor finished it and its
+ * outputs were written (ARCHITECTURE.md invariant 1). It never holds more entries than the target has
+ * credits (invariant 2: a slow actor grows the stream's lag, not this process), and every entry ends
+ * acked after its effect, dead-lettered with a reason, or pending in the stream for a replay
+ * (invariant 3). New, replayed and claimed entries take the same path (`PumpLedger`), so a reclaimed
+ * entry is never acked unprocessed (the seed's bug A).
+ *
+ * Order of reading: first this consumer's own pending history (left by a crash), then new entries.
+ * After a read failure or a released entry it quiesces (waits until it holds nothing), then replays its
+ * own history again, so released entries go before newer ones and no held entry is read twice.
+ *
+ * @example
+ * const backend = new RedisStreamBackend("redis://127.0.0.1:6379");
+ * const pump = new Pump(backend, actorRef, { stream: "tx", group: "wallet-analyzer" });
+ * pump.on("deadLettered", (e) => console.warn("dead letter", e.entryId, e.reason));
+ * await pump.start();
+ * // ... on shutdown:
+ * await pump.stop();
+ * await backend.close();
+ */
+import { createNanoEvents, type Unsubscribe } from "nanoevents";
+import { serializeError, TroupeError } from "../errors.ts";
+import type { ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
+import { ClaimSweep } from "./claim-sweep.ts";
+import { messageOf } from "./commit.ts";
+import { DeadLetters } from "./dead-letters.ts";
+import { emptyStats, type PumpEvents, type PumpStats } from "./pump-events.ts";
+import { PumpLedger } from "./pump-ledger.ts";
+import { type PumpOptions, type ResolvedPumpOptions, resolvePumpOptions } from "./pump-options.ts";
+import type { PumpTarget } from "./pump-target.ts";
+import { ZERO_ID } from "./stream-id.ts";
+import { backoffDelay, Wakeup } from "./timing.ts";
+
+type State = "idle" | "running" | "stopping" | "stopped";
+
+export class Pump<M = unknown, R = unknown> {
+  readonly options: ResolvedPumpOptions<M, R>;
+  /** The dead-letter stream of this pump: list, replay, delete. */
+  readonly deadLetters: DeadLetters;
+  readonly #backend: StreamBackend;
+  readonly #target: PumpTarget<M, R>;
+  readonly #events = createNanoEvents<PumpEvents>();
+  readonly #stats = emptyStats();
+  readonly #ledger: PumpLedger<M, R>;
+  readonly #sweep: ClaimSweep;
+  #state: State = "idle";
+  #paused = false;
+  /** Own-history replay: wanted after a failure or release; `cursor` is set while it runs. */
+  readonly #replay = { wanted: false, notBefore: 0, streak: 0, cursor: null as string | null, count: 0 };
+  #readFailures = 0;
+  readonly #wakeup = new Wakeup();
+  #loop: Promise<void> = Promise.resolve();
+  #reading: Promise<unknown> | null = null;
+  #stopping: Promise<void> | null = null;
+  #unsubscribeCredit: () => void = () => {};
+  /** A claim the sweep asked for, run by the read loop before its next read. */
+  #claim: { run: (room: number) => Promise<void>; done: (error?: unknown) => void } | null = null;
+
+  constructor(backend: StreamBackend, target: PumpTarget<M, R>, options: PumpOptions<M, R>) {
+    this.options = resolvePumpOptions(options);
+    this.#backend = backend;
+    this.#target = target;
+    this.deadLetters = new DeadLetters(backend, this.options.deadLetterStream, {
+      replayDedupTtlMs: this.options.dedupTtlMs,
+    });
+    this.#ledger = new PumpLedger(backend, target, this.options, {
+      events: this.#events,
+      stats: this.#stats,
+      host: {
+        delivering: () => this.#state === "running",
+        released: () => this.#wantReplay(),
+        targetFailed: () => this.#setPaused("target-failed"),
+        changed: () => this.#wakeup.notify(),
+        progressed: () => {
+          if (!this.#replay.wanted) this.#replay.streak = 0;
+        },
+      },
+    });
+    this.#sweep = new ClaimSweep(backend, this.options, {
+      claimInLoop: (claim) => this.#claimInLoop(claim),
+      acceptClaimed: (result) => this.#acceptClaimed(result),
+      consumerRemoved: (consumer) => this.#events.emit("consumerRemoved", { consumer }),
+      snapshot: (info) => this.#snapshot(info),
+      sweepFailed: (error) => this.#events.emit("sweepFailed", { error: this.#fail(error) }),
+    });
+  }
+
+  get consumer(): string {
+    return this.options.consumer;
+  }
+
+  get stats(): PumpStats {
+    return { ...this.#stats, held: this.#ledger.size };
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  on<E extends keyof PumpEvents>(event: E, listener: PumpEvents[E]): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /** Creates the group if needed, then replays this consumer's pending entries before reading new ones. */
+  async start(): Promise<void> {
+    if (this.#state !== "idle") throw new TroupeError("ERR_STREAM_BACKEND", `pump already ${this.#state}`);
+    const { stream, group, consumer } = this.options;
+    await this.#backend.ensureGroup(stream, group);
+    this.#state = "running";
+    this.#replay.cursor = ZERO_ID;
+    this.#unsubscribeCredit = this.#target.onCredit(() => {
+      this.#ledger.drain();
+      this.#wakeup.notify();
+    });
+    this.#events.emit("started", { stream, group, consumer });
+    this.#loop = this.#run();
+    this.#sweep.start();
+  }
+
+  /**
+   * Stops reading; entries already read are still delivered and acked, and the lag grows in the
+   * stream. Resolves once no read is in flight (a read sent before the pause may still bring entries).
+   */
+  async pause(): Promise<void> {
+    this.#setPaused("requested");
+    await this.#reading?.catch(() => {});
+  }
+
+  /** Reading resumes, own history first when entries were released meanwhile. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#events.emit("resumed", {});
+    this.#wakeup.notify();
+  }
+
+  /** Runs one claim / consumer-cleanup / stats sweep now (it also runs every `sweepIntervalMs`). */
+  sweep(): Promise<void> {
+    return this.#sweep.run();
+  }
+
+  /** Fetches the group's lag and pending count into `stats`. */
+  async refresh(): Promise<GroupInfo | null> {
+    const info = await this.#backend.groupInfo(this.options.stream, this.options.group);
+    this.#snapshot(info);
+    return info;
+  }
+
+  /**
+   * Stops reading, gives back entries the target never accepted (they stay pending), then waits up to
+   * `stopTimeoutMs` for in-flight entries to finish and be acked. What is still unfinished then stays
+   * pending in the stream and is replayed by the next start of this consumer (or claimed by another).
+   */
+  stop(): Promise<void> {
+    if (this.#state === "idle") this.#state = "stopped";
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    this.#sweep.stop();
+    this.#unsubscribeCredit();
+    this.#wakeup.notify();
+    await this.#loop;
+    this.#finishClaim();
+    this.#ledger.releaseWaiting("ERR_PUMP_STOPPING");
+    const deadline = Date.now() + this.options.stopTimeoutMs;
+    while (this.#ledger.size > 0 && Date.now() < deadline) await this.#wakeup.wait(deadline - Date.now());
+    this.#state = "stopped";
+    this.#events.emit("stopped", { abandoned: this.#ledger.close() });
+  }
+
+  async #run(): Promise<void> {
+    const { stream, group, consumer, blockMs } = this.options;
+    while (this.#state === "running") {
+      if (this.#paused) {
+        this.#finishClaim();
+        await this.#wakeup.wait();
+        continue;
+      }
+      if (this.#replay.wanted) {
+        this.#finishClaim();
+        // Quiesce first: a held entry read again from history would be delivered twice at once.
+        const delay = this.#replay.notBefore - Date.now();
+        if (this.#ledger.size > 0 || delay > 0) {
+          await this.#wakeup.wait(this.#ledger.size > 0 ? blockMs : delay);
+          continue;
+        }
+        Object.assign(this.#replay, { wanted: false, cursor: ZERO_ID, count: 0 });
+      }
+      const room = this.#ledger.room();
+      if (room <= 0) {
+        this.#finishClaim();
+        // Credits coming back notify; the timeout only guards against a target that never does.
+        await this.#wakeup.wait(blockMs);
+        continue;
+      }
+      const claim = this.#claim;
+      if (claim && this.#replay.cursor === null) {
+        this.#claim = null;
+        await claim.run(room).then(() => claim.done(), claim.done);
+        continue;
+      }
+      try {
+        const cursor = this.#replay.cursor;
+        if (cursor !== null) {
+          const read = this.#backend.readPending(stream, group, consumer, { after: cursor, count: room });
+          const entries = await this.#read(read);
+          if (entries.length === 0) {
+            this.#replay.cursor = null;
+            this.#events.emit("replayed", { count: this.#replay.count });
+            continue;
+          }
+          this.#replay.cursor = entries.at(-1)!.id;
+          this.#replay.count += entries.length;
+          this.#ledger.accept(entries, "replayed");
+        } else {
+          const entries = await this.#read(
+            this.#backend.readNew(stream, group, consumer, { count: room, blockMs }),
+          );
+          this.#ledger.accept(
+            entries.map((e) => ({ ...e, deliveries: 1 })),
+            "new",
+          );
+        }
+        this.#readFailures = 0;
+      } catch (error) {
+        await this.#readFailed(error);
+      }
+    }
+  }
+
+  async #read<T>(read: Promise<T>): Promise<T> {
+    this.#reading = read;
+    try {
+      return await read;
+    } finally {
+      this.#reading = null;
+    }
+  }
+
+  #claimInLoop(run: (room: number) => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#state !== "running" || this.#claim) return resolve();
+      this.#claim = { run, done: (error) => (error === undefined ? resolve() : reject(error)) };
+      this.#wakeup.notify();
+    });
+  }
+
+  /** Lets a waiting sweep go on without claiming (paused, replaying, no room, stopping). */
+  #finishClaim(): void {
+    const claim = this.#claim;
+    this.#claim = null;
+    claim?.done();
+  }
+
+  async #readFailed(error: unknown): Promise<void> {
+    if (this.#state !== "running") return;
+    const failure = this.#fail(error);
+    // A lost reply may have delivered entries into our pending list: replay own history next.
+    this.#replay.wanted = true;
+    this.#replay.cursor = null;
+    if (failure.code === "ERR_NOGROUP") {
+      try {
+        await this.#backend.ensureGroup(this.options.stream, this.options.group);
+        this.#events.emit("groupRecreated", { stream: this.options.stream, group: this.options.group });
+        return;
+      } catch (again) {
+        this.#fail(again);
+      }
+    }
+    this.#stats.readErrors++;
+    const retryInMs = backoffDelay(++this.#readFailures, this.options.retryMinMs, this.options.retryMaxMs);
+    this.#events.emit("readFailed", { error: failure, retryInMs });
+    await this.#wakeup.wait(retryInMs);
+  }
+
+  #acceptClaimed(result: ClaimResult): void {
+    // Gone from the stream: Redis already dropped them from the PEL; keep a dead letter by id.
+    const deleted = result.deletedIds.map((id) => ({ id, fields: null, deliveries: 0 }));
+    const taken = this.#ledger.accept([...result.entries, ...deleted], "claimed");
+    this.#stats.claimed += taken;
+    if (taken > 0) this.#events.emit("claimed", { count: taken, deleted: deleted.length });
+  }
+
+  /** One backoff step per release episode (a crash releases many entries at once). */
+  #wantReplay(): void {
+    const replay = this.#replay;
+    if (replay.wanted) return;
+    replay.wanted = true;
+    replay.notBefore =
+      Date.now() + backoffDelay(++replay.streak, this.options.retryMinMs, this.options.retryMaxMs);
+  }
+
+  #setPaused(reason: "requested" | "target-failed"): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#events.emit("paused", { reason });
+  }
+
+  #snapshot(info: GroupInfo | null): void {
+    this.#stats.lag = info?.lag ?? null;
+    this.#stats.pending = info?.pending ?? null;
+    this.#stats.snapshotAt = Date.now();
+  }
+
+  #fail(error: unknown): TroupeError {
+    const failure =
+      error instanceof TroupeError
+        ? error
+        : new TroupeError("ERR_STREAM_BACKEND", messageOf(error), { cause: error });
+    this.#stats.lastError = serializeError(failure);
+    return failure;
+  }
+}

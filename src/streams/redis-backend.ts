@@ -1,0 +1,378 @@
+/**
+ * The Redis Streams backend (ioredis). Commands go over one connection with a `commandTimeout`;
+ * blocking reads go over a connection per reader, behind a watchdog (`redis-readers.ts`).
+ *
+ * Connections speak RESP2 (ioredis 6 defaults to RESP3, whose stream replies have another shape), and
+ * payload-bearing replies use the Buffer variants so msgpack bytes are never UTF-8 decoded.
+ */
+import Redis, { type ChainableCommander, type RedisOptions } from "ioredis";
+import { InvalidOptionError, TroupeError } from "../errors.ts";
+import type {
+  AppendResult,
+  ClaimOptions,
+  ClaimResult,
+  CommitItem,
+  CommitOutcome,
+  ConsumerInfo,
+  GroupInfo,
+  PendingInfo,
+  PendingQuery,
+  PendingReadOptions,
+  RangeOptions,
+  ReadOptions,
+  RedeliveredEntry,
+  StreamBackend,
+  StreamEntry,
+  UniqueAppendResult,
+  WriteFields,
+} from "./backend.ts";
+import { dedupKey } from "./backend.ts";
+import { asOutputError, messageOf } from "./commit.ts";
+import { BlockingReaders } from "./redis-readers.ts";
+import * as reply from "./redis-replies.ts";
+import { APPEND_UNIQUE_LUA, DELETE_IDLE_CONSUMER_LUA } from "./redis-scripts.ts";
+import { ZERO_ID } from "./stream-id.ts";
+
+export interface RedisBackendOptions {
+  /** Fails a non-blocking command that got no reply in time. @defaultValue 5000 */
+  commandTimeoutMs?: number;
+  /** How long past its BLOCK a blocking read may stay unanswered before it counts as stalled. @defaultValue 2000 */
+  readWatchdogGraceMs?: number;
+  /** Extra ioredis options for every connection (host, password, tls...). */
+  redis?: RedisOptions;
+}
+
+export const REDIS_BACKEND_DEFAULTS = {
+  commandTimeoutMs: 5_000,
+  readWatchdogGraceMs: 2_000,
+  redis: {},
+} satisfies Required<RedisBackendOptions>;
+
+export function resolveRedisBackendOptions(options: RedisBackendOptions = {}): Required<RedisBackendOptions> {
+  const resolved = { ...REDIS_BACKEND_DEFAULTS, ...options };
+  for (const key of ["commandTimeoutMs", "readWatchdogGraceMs"] as const) {
+    const value = resolved[key];
+    if (!Number.isInteger(value) || value <= 0)
+      throw new InvalidOptionError(key, `must be a positive integer, got ${value}`);
+  }
+  return resolved;
+}
+
+type ScriptCommands<R> = {
+  troupeAppendUnique(stream: string, marker: string, ttlMs: number, ...fields: (string | Uint8Array)[]): R;
+  troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
+};
+type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>>;
+type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
+
+export class RedisStreamBackend implements StreamBackend {
+  readonly kind = "redis";
+  readonly #options: Required<RedisBackendOptions>;
+  readonly #cmd: ScriptedRedis;
+  readonly #readers: BlockingReaders;
+  #closed = false;
+
+  constructor(url: string, options: RedisBackendOptions = {}) {
+    this.#options = resolveRedisBackendOptions(options);
+    this.#cmd = new Redis(url, {
+      ...this.#options.redis,
+      protocol: 2,
+      commandTimeout: this.#options.commandTimeoutMs,
+    }) as ScriptedRedis;
+    this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
+    this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
+    this.#readers = new BlockingReaders(url, this.#options.redis, this.#options.readWatchdogGraceMs);
+  }
+
+  async append(stream: string, fields: WriteFields): Promise<string> {
+    const id = await this.#run(() => this.#cmd.xadd(stream, "*", ...flatten(fields)));
+    if (id === null) throw new TroupeError("ERR_STREAM_BACKEND", "XADD returned no id");
+    return id;
+  }
+
+  async appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]> {
+    if (batch.length === 0) return [];
+    const pipeline = this.#cmd.pipeline();
+    for (const fields of batch) pipeline.xadd(stream, "*", ...flatten(fields));
+    const results = await this.#exec(pipeline, batch.length);
+    return results.map(([error, id]): AppendResult => {
+      if (error || typeof id !== "string") return { ok: false, error: asOutputError(error ?? id) };
+      return { ok: true, id };
+    });
+  }
+
+  async appendUnique(
+    stream: string,
+    dedupId: string,
+    fields: WriteFields,
+    ttlMs: number,
+  ): Promise<UniqueAppendResult> {
+    const marker = dedupKey(stream, dedupId);
+    const result = await this.#run(() =>
+      this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
+    );
+    return reply.parseUniqueAppend(result);
+  }
+
+  async ensureGroup(stream: string, group: string, startId = "0"): Promise<boolean> {
+    try {
+      await this.#cmd.xgroup("CREATE", stream, group, startId, "MKSTREAM");
+      return true;
+    } catch (error) {
+      if (messageOf(error).startsWith("BUSYGROUP")) return false;
+      // XGROUP CREATE is refused under OOM even when the group exists: a restart must still start.
+      if ((await this.groupInfo(stream, group).catch(() => null)) !== null) return false;
+      throw wrap(error);
+    }
+  }
+
+  async readNew(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: ReadOptions,
+  ): Promise<StreamEntry[]> {
+    const { count, blockMs = 0 } = options;
+    const read =
+      blockMs > 0
+        ? () => this.#readers.read(stream, group, consumer, count, blockMs)
+        : () =>
+            this.#cmd.callBuffer(
+              "XREADGROUP",
+              "GROUP",
+              group,
+              consumer,
+              "COUNT",
+              count,
+              "STREAMS",
+              stream,
+              ">",
+            );
+    return reply.parseReadGroup(await this.#run(read));
+  }
+
+  async readPending(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: PendingReadOptions,
+  ): Promise<RedeliveredEntry[]> {
+    const args = [
+      "GROUP",
+      group,
+      consumer,
+      "COUNT",
+      options.count,
+      "STREAMS",
+      stream,
+      options.after ?? ZERO_ID,
+    ];
+    const entries = reply.parseReadGroup(await this.#run(() => this.#cmd.callBuffer("XREADGROUP", ...args)));
+    return this.#withDeliveries(stream, group, consumer, entries);
+  }
+
+  async ack(stream: string, group: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.#run(() => this.#cmd.xack(stream, group, ...ids));
+  }
+
+  async pending(stream: string, group: string, query: PendingQuery): Promise<PendingInfo[]> {
+    const args: (string | number)[] = [stream, group];
+    if (query.minIdleMs !== undefined) args.push("IDLE", query.minIdleMs);
+    args.push(query.after === undefined ? "-" : `(${query.after}`, "+", query.count);
+    if (query.consumer !== undefined) args.push(query.consumer);
+    return reply.parsePendingRange(await this.#run(() => this.#cmd.call("XPENDING", ...args)));
+  }
+
+  async claimIdle(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: ClaimOptions,
+  ): Promise<ClaimResult> {
+    let cursor = options.cursor ?? ZERO_ID;
+    if (options.count <= 0) return { entries: [], deletedIds: [], cursor };
+    const claimed: StreamEntry[] = [];
+    const deletedIds: string[] = [];
+    // One XAUTOCLAIM scans at most 10 × COUNT pending entries: loop until the cursor wraps to 0-0.
+    do {
+      const want = options.count - claimed.length;
+      const args = [stream, group, consumer, options.minIdleMs, cursor, "COUNT", want];
+      const step = reply.parseAutoClaim(await this.#run(() => this.#cmd.callBuffer("XAUTOCLAIM", ...args)));
+      claimed.push(...step.entries);
+      deletedIds.push(...step.deletedIds);
+      cursor = step.cursor;
+    } while (cursor !== ZERO_ID && claimed.length < options.count);
+    const entries = await this.#withDeliveries(stream, group, consumer, claimed);
+    return { entries, deletedIds, cursor };
+  }
+
+  async groups(stream: string): Promise<GroupInfo[]> {
+    const pipeline = this.#cmd.pipeline().call("XINFO", "GROUPS", stream).xlen(stream);
+    const [[infoError, info], [, length]] = (await this.#exec(pipeline, 2)) as [
+      [Error | null, unknown],
+      [Error | null, unknown],
+    ];
+    if (infoError) {
+      if (messageOf(infoError).includes("no such key")) return [];
+      throw wrap(infoError);
+    }
+    const groups = reply.parseGroups(info);
+    if (groups.length === 0) return [];
+    const summaries = this.#cmd.pipeline();
+    for (const g of groups) summaries.call("XPENDING", stream, g.name);
+    const firsts = await this.#exec(summaries, groups.length);
+    return groups.map((g, i) => {
+      const [error, summary] = firsts[i]!;
+      if (error) throw wrap(error);
+      return { ...g, firstPendingId: reply.parsePendingSummaryFirst(summary), length: Number(length) };
+    });
+  }
+
+  async groupInfo(stream: string, group: string): Promise<GroupInfo | null> {
+    return (await this.groups(stream)).find((g) => g.name === group) ?? null;
+  }
+
+  async consumers(stream: string, group: string): Promise<ConsumerInfo[]> {
+    return reply.parseConsumers(await this.#run(() => this.#cmd.call("XINFO", "CONSUMERS", stream, group)));
+  }
+
+  async deleteConsumer(stream: string, group: string, consumer: string): Promise<"deleted" | "has-pending"> {
+    const result = await this.#run(() => this.#cmd.troupeDeleteIdleConsumer(stream, group, consumer));
+    return result === -1 ? "has-pending" : "deleted";
+  }
+
+  async trim(stream: string, minId: string): Promise<number> {
+    return Number(await this.#run(() => this.#cmd.call("XTRIM", stream, "MINID", "=", minId)));
+  }
+
+  async range(stream: string, options: RangeOptions): Promise<StreamEntry[]> {
+    const reverse = options.reverse ?? false;
+    const start = options.start ?? (reverse ? "+" : "-");
+    const end = options.end ?? (reverse ? "-" : "+");
+    const command = reverse ? "XREVRANGE" : "XRANGE";
+    return reply.parseEntries(
+      await this.#run(() => this.#cmd.callBuffer(command, stream, start, end, "COUNT", options.count)),
+    );
+  }
+
+  async delete(stream: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.#run(() => this.#cmd.xdel(stream, ...ids));
+  }
+
+  async length(stream: string): Promise<number> {
+    return this.#run(() => this.#cmd.xlen(stream));
+  }
+
+  /**
+   * Two round trips: all outputs (append-unique scripts) in one pipeline, then one XACK for the items
+   * whose every output reply was a success. They cannot share a pipeline: Redis would run the XACK
+   * even when an XADD before it was refused (out of memory refuses XADD but accepts XACK).
+   */
+  async commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {
+    const failed = new Map<string, TroupeError>();
+    const written = new Map<string, number>();
+    const outputs = items.flatMap((item) => item.outputs.map((output) => ({ item, output })));
+    if (outputs.length > 0) {
+      const pipeline = this.#cmd.pipeline() as ScriptedPipeline;
+      for (const { output } of outputs) {
+        const marker = dedupKey(output.stream, output.dedupId);
+        pipeline.troupeAppendUnique(output.stream, marker, output.ttlMs, ...flatten(output.fields));
+      }
+      let results: [Error | null, unknown][];
+      try {
+        results = await this.#exec(pipeline, outputs.length);
+      } catch (error) {
+        results = outputs.map(() => [error as Error, null]);
+      }
+      outputs.forEach(({ item }, i) => {
+        const [error, value] = results[i]!;
+        if (failed.has(item.id)) return;
+        if (error) {
+          failed.set(item.id, asOutputError(error, item.id));
+          return;
+        }
+        const { duplicate } = reply.parseUniqueAppend(value);
+        written.set(item.id, (written.get(item.id) ?? 0) + (duplicate ? 0 : 1));
+      });
+    }
+    const ackable = items.filter((item) => !failed.has(item.id)).map((item) => item.id);
+    let ackError: TroupeError | undefined;
+    try {
+      await this.ack(stream, group, ackable);
+    } catch (error) {
+      ackError = wrap(error);
+    }
+    return items.map((item): CommitOutcome => {
+      const error = failed.get(item.id) ?? ackError;
+      return {
+        id: item.id,
+        acked: error === undefined,
+        written: written.get(item.id) ?? 0,
+        ...(error && { error }),
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#readers.close();
+    await this.#cmd.quit().catch(() => this.#cmd.disconnect());
+  }
+
+  /** Adds each entry's delivery count (one pipelined XPENDING per id: the replies carry none). */
+  async #withDeliveries(
+    stream: string,
+    group: string,
+    consumer: string,
+    entries: readonly StreamEntry[],
+  ): Promise<RedeliveredEntry[]> {
+    if (entries.length === 0) return [];
+    const pipeline = this.#cmd.pipeline();
+    for (const e of entries) pipeline.call("XPENDING", stream, group, e.id, e.id, 1, consumer);
+    const rows = await this.#exec(pipeline, entries.length);
+    return entries.map((entry, i) => {
+      const [error, row] = rows[i]!;
+      if (error) throw wrap(error);
+      // Absent when another consumer claimed it in between: at least this delivery happened.
+      const deliveries = reply.parsePendingRange(row)[0]?.deliveries ?? 1;
+      return { ...entry, deliveries };
+    });
+  }
+
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    try {
+      return await command();
+    } catch (error) {
+      throw wrap(error);
+    }
+  }
+
+  async #exec(pipeline: ChainableCommander, expected: number): Promise<[Error | null, unknown][]> {
+    const results = await this.#run(() => pipeline.exec());
+    if (!results || results.length !== expected) {
+      throw new TroupeError(
+        "ERR_STREAM_BACKEND",
+        `pipeline returned ${results?.length ?? 0} of ${expected} replies`,
+      );
+    }
+    return results;
+  }
+}
+
+/** Field map to XADD arguments. Bytes are copied: ioredis may queue them past a caller's buffer reuse. */
+function flatten(fields: WriteFields): (string | Buffer)[] {
+  const args: (string | Buffer)[] = [];
+  for (const [key, value] of Object.entries(fields))
+    args.push(key, typeof value === "string" ? value : Buffer.from(value));
+  return args;
+}
+
+function wrap(error: unknown): TroupeError {
+  if (error instanceof TroupeError) return error;
+  const message = messageOf(error);
+  if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
+  return new TroupeError("ERR_STREAM_BACKEND", `redis: ${message}`, { cause: error });
+}

@@ -1,0 +1,77 @@
+/**
+ * Blocking XREADGROUP for the Redis backend. A blocking read holds its whole connection, so each
+ * reader (stream, group, consumer) gets its own. And a watchdog: after a short disconnect an ioredis
+ * blocking call can hang forever (BullMQ added one too), so a read with no reply `blockMs + grace`
+ * after it was sent fails with `ERR_READ_STALLED` and its connection is replaced. Entries the lost
+ * read may still deliver when Redis wakes stay in the consumer's pending list: the pump replays its
+ * history after any read failure, and its own-consumer claim sweep catches later stragglers.
+ */
+import Redis, { type RedisOptions } from "ioredis";
+import { TroupeError } from "../errors.ts";
+
+export class BlockingReaders {
+  readonly #url: string;
+  readonly #redis: RedisOptions;
+  readonly #graceMs: number;
+  readonly #connections = new Map<string, Redis>();
+  #closed = false;
+
+  constructor(url: string, redis: RedisOptions, graceMs: number) {
+    this.#url = url;
+    this.#redis = redis;
+    this.#graceMs = graceMs;
+  }
+
+  /** XREADGROUP … BLOCK `blockMs` … STREAMS `stream` > on the reader's own connection; the raw reply. */
+  async read(
+    stream: string,
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+  ): Promise<unknown> {
+    const key = `${stream}\u0000${group}\u0000${consumer}`;
+    const connection = this.#connection(key);
+    const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
+    const read = connection.callBuffer("XREADGROUP", ...args);
+    const limitMs = blockMs + this.#graceMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Replace the connection: a wedged one would hold every later read behind this one.
+        this.#connections.delete(key);
+        connection.disconnect();
+        reject(
+          new TroupeError("ERR_READ_STALLED", `XREADGROUP BLOCK ${blockMs} got no reply in ${limitMs} ms`),
+        );
+      }, limitMs);
+    });
+    try {
+      return await Promise.race([read, watchdog]);
+    } finally {
+      clearTimeout(timer);
+      read.catch(() => {});
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const connection of this.#connections.values()) connection.disconnect();
+    this.#connections.clear();
+  }
+
+  #connection(key: string): Redis {
+    if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "redis stream backend is closed");
+    let connection = this.#connections.get(key);
+    if (!connection) {
+      // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits.
+      connection = new Redis(this.#url, {
+        ...this.#redis,
+        protocol: 2,
+        autoResendUnfulfilledCommands: false,
+      });
+      this.#connections.set(key, connection);
+    }
+    return connection;
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, test } from "bun:test";
+import { TroupeError } from "../../src/errors.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { defaultOutputsOf } from "../../src/streams/outputs.ts";
+import { compareIdStrings, parseStreamId, rangeEnd, rangeStart } from "../../src/streams/stream-id.ts";
+
+const decodeError = (fields: Record<string, Buffer>) => {
+  try {
+    defaultCodec.decode(fields);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TroupeError);
+    expect((error as TroupeError).code).toBe("ERR_DECODE");
+    return (error as TroupeError).message;
+  }
+  throw new Error("decoded");
+};
+
+describe("entry codec", () => {
+  test("msgpack in field d round-trips, and each encode owns its bytes", () => {
+    const a = defaultCodec.encode({ mint: "So1", amount: 1.5, raw: Buffer.from([1, 2]) });
+    const b = defaultCodec.encode({ other: true });
+    expect(Object.keys(a)).toEqual(["d"]);
+    expect((a.d as Buffer).buffer).not.toBe((b.d as Buffer).buffer);
+    expect(defaultCodec.decode({ d: a.d as Buffer })).toEqual({
+      mint: "So1",
+      amount: 1.5,
+      raw: Buffer.from([1, 2]),
+    });
+  });
+
+  test("entries from other tools: a json field, else the field map as strings", () => {
+    expect(defaultCodec.decode({ json: Buffer.from('{"a":[1,2]}') })).toEqual({ a: [1, 2] });
+    expect(defaultCodec.decode({ wallet: Buffer.from("W1"), amount: Buffer.from("3") })).toEqual({
+      wallet: "W1",
+      amount: "3",
+    });
+  });
+
+  test("undecodable entries fail with ERR_DECODE and a reason", () => {
+    expect(decodeError({ d: Buffer.from([0x92, 0x01]) })).toBe(
+      'field "d" is not msgpack: Unexpected end of MessagePack data',
+    );
+    expect(decodeError({ d: Buffer.from([0xc1]) })).toBe('field "d" is not msgpack: reserved byte 0xC1');
+    expect(decodeError({ json: Buffer.from("{nope") })).toStartWith('field "json" is not JSON: ');
+    expect(decodeError({ blob: Buffer.from([0xff, 0xfe]) })).toBe(
+      'field "blob" is neither msgpack in "d" nor UTF-8 text',
+    );
+    expect(decodeError({})).toBe("entry has no fields");
+  });
+});
+
+describe("outputs", () => {
+  test("a result is an Output[], an { outputs } object, or nothing", () => {
+    const o = { stream: "alerts", dedupId: "whale", payload: { x: 1 } };
+    expect(defaultOutputsOf([o])).toEqual([o]);
+    expect(defaultOutputsOf({ outputs: [o] })).toEqual([o]);
+    expect(defaultOutputsOf(undefined)).toEqual([]);
+    expect(defaultOutputsOf(42)).toEqual([]);
+  });
+
+  test("invalid outputs fail with ERR_INVALID_OUTPUT naming the problem", () => {
+    const cases: [unknown, string][] = [
+      [[null], "output 0 is not an object"],
+      [[{ dedupId: "x", payload: 1 }], "output 0 has no stream"],
+      [[{ stream: "s", payload: 1 }], "output 0 has no dedupId"],
+      [[{ stream: "s", dedupId: "x" }], "output 0 needs exactly one of payload or fields"],
+      [
+        [{ stream: "s", dedupId: "x", payload: 1, fields: {} }],
+        "output 0 needs exactly one of payload or fields",
+      ],
+    ];
+    for (const [result, message] of cases) {
+      expect(() => defaultOutputsOf(result)).toThrow(message);
+      try {
+        defaultOutputsOf(result);
+      } catch (error) {
+        expect((error as TroupeError).code).toBe("ERR_INVALID_OUTPUT");
+      }
+    }
+  });
+});
+
+describe("stream ids", () => {
+  test("parse, compare and range bounds follow Redis", () => {
+    expect(parseStreamId("5")).toEqual({ ms: 5, seq: 0 });
+    expect(compareIdStrings("2-0", "10-0")).toBeLessThan(0);
+    expect(compareIdStrings("2-10", "2-9")).toBeGreaterThan(0);
+    expect(rangeStart("(5-1")).toEqual({ ms: 5, seq: 2 });
+    expect(rangeEnd("(5-0")).toEqual({ ms: 4, seq: Number.MAX_SAFE_INTEGER });
+    expect(rangeEnd("5")).toEqual({ ms: 5, seq: Number.MAX_SAFE_INTEGER });
+    expect(() => parseStreamId("x-1")).toThrow('invalid stream id: "x-1"');
+  });
+});

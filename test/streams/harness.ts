@@ -1,0 +1,139 @@
+/**
+ * Per-backend test harnesses: a fresh backend and a unique key prefix per test, fault hooks where
+ * they are safe (a private redis-server, never the shared one), and clean-up of every key the test made.
+ */
+
+import { afterAll, beforeAll } from "bun:test";
+import { randomUUID } from "node:crypto";
+import Redis from "ioredis";
+import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import {
+  redisServerInstalled,
+  startPrivateRedis,
+  startTestRedis,
+  type TestRedis,
+} from "../support/redis-server.ts";
+import type { ContractHarness } from "./contract.ts";
+
+/** A clock tests move by hand, so idle times are exact. */
+export class ManualClock {
+  #now: number;
+  constructor(start = 1_700_000_000_000) {
+    this.#now = start;
+  }
+  now(): number {
+    return this.#now;
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+export function testPrefix(): string {
+  return `troupe-test:${randomUUID()}`;
+}
+
+export async function memoryHarness(): Promise<
+  ContractHarness & { backend: MemoryStreamBackend; clock: ManualClock }
+> {
+  const clock = new ManualClock();
+  const backend = new MemoryStreamBackend({ clock });
+  return {
+    backend,
+    clock,
+    prefix: testPrefix(),
+    elapse: async (ms) => clock.advance(ms),
+    breakWrites: async () => backend.setMaxEntries(0),
+    healWrites: async () => backend.setMaxEntries(Number.POSITIVE_INFINITY),
+    bulkFill: async (stream, count, fields) => {
+      for (let i = 0; i < count; i++) await backend.append(stream, fields);
+    },
+    cleanup: () => backend.close(),
+  };
+}
+
+/** Deletes every key under `prefix` (SCAN + UNLINK): never FLUSHDB, the server may be shared. */
+export async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const admin = new Redis(url, { protocol: 2 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+      if (keys.length > 0) await admin.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  } finally {
+    admin.disconnect();
+  }
+}
+
+const BULK_CHUNK = 20_000;
+const BULK_FILL_LUA =
+  "for i = 1, tonumber(ARGV[1]) do redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2)) end return 1";
+
+export async function redisHarness(
+  redis: TestRedis,
+): Promise<ContractHarness & { backend: RedisStreamBackend }> {
+  const backend = new RedisStreamBackend(redis.url);
+  const prefix = testPrefix();
+  const server = redis.server;
+  const config = async (value: string) => {
+    const admin = new Redis(redis.url, { protocol: 2 });
+    await admin.config("SET", "maxmemory", value).finally(() => admin.disconnect());
+  };
+  return {
+    backend,
+    prefix,
+    clock: Date,
+    elapse: (ms) => Bun.sleep(ms),
+    // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
+    ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),
+    bulkFill: async (stream, count, fields) => {
+      const admin = new Redis(redis.url, { protocol: 2 });
+      const args = Object.entries(fields).flatMap(([k, v]) => [
+        k,
+        typeof v === "string" ? v : Buffer.from(v),
+      ]);
+      try {
+        // Server-side loop in chunks: 200k XADDs without 200k round trips, never blocking Redis long.
+        for (let done = 0; done < count; done += BULK_CHUNK) {
+          await admin.eval(BULK_FILL_LUA, 1, stream, Math.min(BULK_CHUNK, count - done), ...args);
+        }
+      } finally {
+        admin.disconnect();
+      }
+    },
+    cleanup: async () => {
+      await backend.close();
+      await deleteKeys(redis.url, prefix);
+    },
+  };
+}
+
+/**
+ * Harness factories for a Redis suite file (registers its own beforeAll/afterAll): `create` uses the
+ * suite's Redis (REDIS_URL, else a private server); `faulty` always a private server, started on first
+ * use when REDIS_URL points at a shared one, and absent when no redis-server is installed.
+ */
+export function redisSuite(): {
+  create: () => Promise<ContractHarness>;
+  faulty: (() => Promise<ContractHarness>) | undefined;
+} {
+  let redis: TestRedis;
+  let faultRedis: TestRedis | null = null;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+    await faultRedis?.close();
+  });
+  const create = () => redisHarness(redis);
+  if (!process.env.REDIS_URL) return { create, faulty: create };
+  const faulty = async () => {
+    faultRedis ??= await startPrivateRedis();
+    return redisHarness(faultRedis);
+  };
+  return { create, faulty: redisServerInstalled() ? faulty : undefined };
+}

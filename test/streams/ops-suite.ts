@@ -1,0 +1,201 @@
+/**
+ * Dead letters (list, replay, delete), retention (never trims what a group still needs) and the
+ * producer's watermarks, run against every backend.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import type { Output } from "../../src/streams/outputs.ts";
+import { type PressureLevel, Producer } from "../../src/streams/producer.ts";
+import { Pump } from "../../src/streams/pump.ts";
+import { Retention, retentionPoint, trimAcked } from "../../src/streams/retention.ts";
+import type { ContractHarness } from "./contract.ts";
+import { TestTarget, until } from "./test-target.ts";
+
+interface Msg {
+  n: number;
+  poison?: boolean;
+}
+
+export function runOpsSuite(name: string, create: () => Promise<ContractHarness>): void {
+  describe(`stream operations: ${name}`, () => {
+    let h: ContractHarness;
+    let b: StreamBackend;
+    let s: string;
+    const open = async () => {
+      h = await create();
+      b = h.backend;
+      s = `${h.prefix}:tx`;
+    };
+    const ids = async (stream: string) => (await b.range(stream, { count: 1000 })).map((e) => e.id);
+    afterEach(async () => {
+      await h?.cleanup();
+    });
+
+    test("dead letters: list with filters and pages, replay one and all, delete", async () => {
+      await open();
+      const healed = new Set<number>();
+      const handled: number[] = [];
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        maxAttempts: 1,
+        key: () => "k",
+        handler: async (m) => {
+          if (m.poison && !healed.has(m.n)) throw new Error(`bad ${m.n}`);
+          handled.push(m.n);
+          return [];
+        },
+      });
+      const pump = new Pump<Msg, Output[]>(b, target, {
+        stream: s,
+        group: "g",
+        blockMs: 50,
+        sweepIntervalMs: 0,
+      });
+      const total = (n: number) =>
+        until(
+          (check) => {
+            const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
+            return () => {
+              for (const off of offs) off();
+            };
+          },
+          () => pump.stats.acked + pump.stats.deadLettered >= n,
+        );
+      try {
+        await pump.start();
+        await b.appendBatch(s, [
+          defaultCodec.encode({ n: 1, poison: true }),
+          { d: Buffer.from([0xc1]) },
+          defaultCodec.encode({ n: 2, poison: true }),
+          defaultCodec.encode({ n: 3, poison: true }),
+        ]);
+        await total(4);
+        const dlq = pump.deadLetters;
+        expect(dlq.stream).toBe(`${s}:dlq`);
+        const all = await dlq.list();
+        expect(all.letters.map((l) => l.reason).sort()).toEqual([
+          "handler-failed",
+          "handler-failed",
+          "handler-failed",
+          "malformed",
+        ]);
+        expect(all.next).toBeNull();
+        expect((await dlq.list({ reason: "malformed" })).letters.length).toBe(1);
+        expect((await dlq.list({ stream: "elsewhere" })).letters).toEqual([]);
+        expect((await dlq.list({ group: "g" })).letters.length).toBe(4);
+        const firstPage = await dlq.list({}, { count: 2 });
+        expect(firstPage.letters.length).toBe(2);
+        const secondPage = await dlq.list({}, { after: firstPage.next!, count: 2 });
+        expect(secondPage.letters.map((l) => l.id)).toEqual(all.letters.slice(2).map((l) => l.id));
+
+        healed.add(1).add(2).add(3);
+        const poisoned = all.letters.filter((l) => l.reason === "handler-failed");
+        expect(await dlq.replay(poisoned[0]!.id)).toBe(true);
+        await total(5);
+        expect(handled).toEqual([(defaultCodec.decode(poisoned[0]!.fields!) as Msg).n]);
+        expect(await dlq.replayAll({ reason: "handler-failed" }, { batchSize: 1 })).toBe(2);
+        await total(7);
+        expect(handled.sort()).toEqual([1, 2, 3]);
+        const left = (await dlq.list()).letters;
+        expect(left.map((l) => l.reason)).toEqual(["malformed"]);
+        expect(await dlq.replay("1-1")).toBe(false);
+        expect(await dlq.delete(left[0]!.id)).toBe(true);
+        expect((await dlq.list()).letters).toEqual([]);
+        expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+      } finally {
+        await pump.stop();
+      }
+    });
+
+    test("retention keeps every entry a lagging group still needs and trims what all groups acked", async () => {
+      await open();
+      await b.ensureGroup(s, "fast");
+      await b.ensureGroup(s, "slow");
+      expect(await retentionPoint(b, s)).toBe("0-1");
+      const written = (
+        await b.appendBatch(
+          s,
+          Array.from({ length: 10 }, (_, n) => ({ n: String(n) })),
+        )
+      ).map((r) => (r.ok ? r.id : ""));
+      const fast = await b.readNew(s, "fast", "c", { count: 10 });
+      await b.ack(
+        s,
+        "fast",
+        fast.map((e) => e.id),
+      );
+      // The slow group read 4 entries and acked 2: entries 3-4 are pending, 5-10 undelivered.
+      const slow = await b.readNew(s, "slow", "c", { count: 4 });
+      await b.ack(s, "slow", [slow[0]!.id, slow[1]!.id]);
+
+      expect(await trimAcked(b, s)).toEqual({ stream: s, minId: written[2]!, removed: 2 });
+      expect(await ids(s)).toEqual(written.slice(2));
+      const again = await trimAcked(b, s);
+      expect(again.removed).toBe(0);
+      expect((await b.readPending(s, "slow", "c", { count: 10 })).map((e) => e.id)).toEqual(
+        written.slice(2, 4),
+      );
+      expect((await b.groupInfo(s, "slow"))?.lag).toBe(6);
+
+      const rest = await b.readNew(s, "slow", "c", { count: 10 });
+      await b.ack(s, "slow", [...written.slice(2, 4), ...rest.map((e) => e.id)]);
+      expect((await trimAcked(b, s, { keepLast: 3 })).removed).toBe(5);
+      expect(await ids(s)).toEqual(written.slice(7));
+      expect((await trimAcked(b, s, { keepForMs: 3_600_000, clock: h.clock })).removed).toBe(0);
+
+      const retention = new Retention(b, [s, `${h.prefix}:no-groups`]);
+      const trimmed: number[] = [];
+      retention.on("trimmed", (r) => trimmed.push(r.removed));
+      const results = await retention.runOnce();
+      expect(results.map((r) => r.minId === null)).toEqual([false, true]);
+      expect(trimmed).toEqual([3, 0]);
+      expect(await b.length(s)).toBe(0);
+    });
+
+    test("the producer slows at the high watermark, pauses at the critical one, and resumes", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      const producer = new Producer<Msg>(b, {
+        stream: s,
+        groups: ["g"],
+        lagCapacity: 100,
+        checkIntervalMs: 0,
+        slowDelayMs: 1,
+        pauseCheckMs: 5,
+      });
+      const levels: PressureLevel[] = [];
+      const events: string[] = [];
+      producer.on("pressureChanged", (p) => levels.push(p.level));
+      producer.on("paused", () => events.push("paused"));
+      producer.on("resumed", () => events.push("resumed"));
+      const batch = (from: number, count: number) =>
+        Array.from({ length: count }, (_, i) => ({ n: from + i }));
+
+      await producer.sendBatch(batch(0, 80));
+      expect(producer.pressure.level).toBe("normal");
+      await producer.sendBatch(batch(80, 14));
+      expect(levels).toEqual(["high"]);
+      expect(producer.pressure).toMatchObject({ level: "high", lag: 80, ratio: 0.8 });
+      expect(await producer.send({ n: 94 })).toMatch(/^\d+-\d+$/);
+
+      const paused = new Promise((resolve) => producer.on("paused", resolve));
+      const blocked = producer.sendBatch(batch(95, 4));
+      await paused;
+      expect(levels).toEqual(["high", "critical"]);
+      expect(await b.length(s)).toBe(95);
+      const drained = await b.readNew(s, "g", "c", { count: 50 });
+      await b.ack(
+        s,
+        "g",
+        drained.map((e) => e.id),
+      );
+      const results = await blocked;
+      expect(results.every((r) => r.ok)).toBe(true);
+      expect(events).toEqual(["paused", "resumed"]);
+      expect(levels).toEqual(["high", "critical", "normal"]);
+      expect(await b.length(s)).toBe(99);
+    });
+  });
+}

@@ -1,0 +1,152 @@
+import { describe, expect, test } from "bun:test";
+import { hostname } from "node:os";
+import { InvalidOptionError } from "../../src/errors.ts";
+import {
+  MEMORY_BACKEND_DEFAULTS,
+  MemoryStreamBackend,
+  resolveMemoryBackendOptions,
+} from "../../src/streams/memory-backend.ts";
+import { PRODUCER_DEFAULTS, resolveProducerOptions } from "../../src/streams/producer.ts";
+import { Pump } from "../../src/streams/pump.ts";
+import { PUMP_DEFAULTS, resolvePumpOptions } from "../../src/streams/pump-options.ts";
+import type { PumpTarget } from "../../src/streams/pump-target.ts";
+import { REDIS_BACKEND_DEFAULTS, resolveRedisBackendOptions } from "../../src/streams/redis-backend.ts";
+import { RETENTION_DEFAULTS, resolveRetentionOptions } from "../../src/streams/retention.ts";
+
+const idleTarget: PumpTarget = {
+  name: "idle",
+  freeCredits: () => 0,
+  deliver: () => false,
+  onCredit: () => () => {},
+};
+
+/** Pins the exact message, the code and the named option of a validation failure. */
+function rejects(resolve: () => unknown, option: string, message: string): void {
+  let caught: unknown;
+  try {
+    resolve();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(InvalidOptionError);
+  const error = caught as InvalidOptionError;
+  expect(error.code).toBe("ERR_INVALID_OPTION");
+  expect(error.option).toBe(option);
+  expect(error.message).toBe(`${option}: ${message}`);
+}
+
+describe("pump options", () => {
+  const base = { stream: "tx", group: "g" };
+
+  test("defaults live in PUMP_DEFAULTS; the dead-letter stream and consumer are derived", () => {
+    const o = resolvePumpOptions(base);
+    expect(o.deadLetterStream).toBe("tx:dlq");
+    expect(o.consumer).toBe(`${hostname()}-${process.pid}`);
+    expect(o.maxDeliveries).toBe(PUMP_DEFAULTS.maxDeliveries);
+    expect(resolvePumpOptions({ ...base, maxBatch: undefined }).maxBatch).toBe(512);
+    expect(resolvePumpOptions({ ...base, deadLetterStream: "dead", consumer: "w1" })).toMatchObject({
+      deadLetterStream: "dead",
+      consumer: "w1",
+    });
+  });
+
+  test("every bad option is named", () => {
+    rejects(() => resolvePumpOptions({ stream: "", group: "g" }), "stream", "must be a non-empty string");
+    rejects(() => resolvePumpOptions({ stream: "tx" } as never), "group", "must be a non-empty string");
+    rejects(() => resolvePumpOptions({ ...base, consumer: "" }), "consumer", "must be a non-empty string");
+    rejects(() => resolvePumpOptions({ ...base, maxBatch: 0 }), "maxBatch", "must be an integer >= 1, got 0");
+    rejects(
+      () => resolvePumpOptions({ ...base, blockMs: 1.5 }),
+      "blockMs",
+      "must be an integer >= 1, got 1.5",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, maxDeliveries: 0 }),
+      "maxDeliveries",
+      "must be an integer >= 1, got 0",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, sweepIntervalMs: -1 }),
+      "sweepIntervalMs",
+      "must be an integer >= 0, got -1",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, maxCommitAttempts: 0 }),
+      "maxCommitAttempts",
+      "must be an integer >= 1, got 0",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, retryMinMs: 100, retryMaxMs: 10 }),
+      "retryMaxMs",
+      "must be an integer >= 100, got 10",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, deadLetterStream: "tx" }),
+      "deadLetterStream",
+      "must differ from stream",
+    );
+  });
+});
+
+describe("backend, producer and retention options", () => {
+  test("defaults", () => {
+    expect(resolveMemoryBackendOptions()).toEqual(MEMORY_BACKEND_DEFAULTS);
+    expect(resolveRedisBackendOptions()).toEqual(REDIS_BACKEND_DEFAULTS);
+    expect(resolveProducerOptions({ stream: "tx" })).toEqual({ ...PRODUCER_DEFAULTS, stream: "tx" });
+    expect(resolveRetentionOptions()).toEqual(RETENTION_DEFAULTS);
+  });
+
+  test("every bad option is named", () => {
+    rejects(
+      () => resolveRedisBackendOptions({ commandTimeoutMs: 0 }),
+      "commandTimeoutMs",
+      "must be a positive integer, got 0",
+    );
+    rejects(
+      () => resolveRedisBackendOptions({ readWatchdogGraceMs: -5 }),
+      "readWatchdogGraceMs",
+      "must be a positive integer, got -5",
+    );
+    rejects(() => resolveProducerOptions({ stream: "" }), "stream", "must be a non-empty string");
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", lagCapacity: 0 }),
+      "lagCapacity",
+      "must be an integer >= 1, got 0",
+    );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", checkIntervalMs: -1 }),
+      "checkIntervalMs",
+      "must be an integer >= 0, got -1",
+    );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", highWatermark: 0.96 }),
+      "highWatermark",
+      "must satisfy 0 < highWatermark < criticalWatermark <= 1",
+    );
+    rejects(() => resolveRetentionOptions({ keepLast: -1 }), "keepLast", "must be an integer >= 0, got -1");
+    rejects(
+      () => resolveMemoryBackendOptions({ maxEntries: -1 }),
+      "maxEntries",
+      "must be an integer >= 0 or Infinity, got -1",
+    );
+    rejects(
+      () => new MemoryStreamBackend().setMaxEntries(Number.NaN),
+      "maxEntries",
+      "must be an integer >= 0 or Infinity, got NaN",
+    );
+    rejects(() => resolveMemoryBackendOptions({ clock: {} as never }), "clock", "must have a now() method");
+  });
+});
+
+describe("typed events", () => {
+  test("a wrong event name or payload does not compile", () => {
+    const pump = new Pump(new MemoryStreamBackend(), idleTarget, { stream: "tx", group: "g" });
+    const reasons: string[] = [];
+    pump.on("deadLettered", (e) => reasons.push(e.reason));
+    // @ts-expect-error past-tense facts only: there is no "deadLetter" event
+    pump.on("deadLetter", () => {});
+    // @ts-expect-error `acked` carries ids, not a count
+    pump.on("acked", (e: { count: number }) => e.count);
+    expect(reasons).toEqual([]);
+  });
+});

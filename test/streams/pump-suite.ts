@@ -1,0 +1,518 @@
+/**
+ * Pump behaviour, run against every backend: zero loss under handler failures and crashes, dead
+ * letters (poison, malformed, too many deliveries, deleted while pending), the seed's bug A (a reclaimed
+ * entry is processed before it is acked) and bug B (a failing output write neither blocks the batch
+ * forever nor acks it unprocessed), bounded holding, pause/stop, consumer hygiene.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { TroupeError } from "../../src/errors.ts";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import type { Output } from "../../src/streams/outputs.ts";
+import { Pump } from "../../src/streams/pump.ts";
+import type { PumpOptions } from "../../src/streams/pump-options.ts";
+import type { PumpTarget } from "../../src/streams/pump-target.ts";
+import type { ContractHarness } from "./contract.ts";
+import { TestTarget, until } from "./test-target.ts";
+
+interface Msg {
+  n: number;
+  poison?: boolean;
+}
+
+/** Deterministic randomness, so a failing run can be reproduced. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface PumpSuiteOptions {
+  /** Entries in the zero-loss run. @defaultValue 50000 (the issue's acceptance size) */
+  zeroLossEntries?: number;
+  /** Harnesses whose `breakWrites` is safe (a private server on Redis); without it those tests skip. */
+  faulty?: () => Promise<ContractHarness>;
+}
+
+export function runPumpSuite(
+  name: string,
+  create: () => Promise<ContractHarness>,
+  suite: PumpSuiteOptions = {},
+): void {
+  const faulty = suite.faulty;
+  describe(`pump: ${name}`, () => {
+    let h: ContractHarness;
+    let b: StreamBackend;
+    let s: string;
+    let out: string;
+    const pumps: Pump<Msg, Output[]>[] = [];
+    const open = async (factory = create) => {
+      h = await factory();
+      b = h.backend;
+      s = `${h.prefix}:tx`;
+      out = `${h.prefix}:alerts`;
+    };
+    const fill = async (messages: Msg[]) => {
+      for (let i = 0; i < messages.length; i += 1000) {
+        await b.appendBatch(
+          s,
+          messages.slice(i, i + 1000).map((m) => defaultCodec.encode(m)),
+        );
+      }
+    };
+    const effect = (m: Msg): Output[] => [{ stream: out, dedupId: "effect", payload: { n: m.n } }];
+    const makePump = (
+      target: PumpTarget<Msg, Output[]>,
+      options: Partial<PumpOptions<Msg, Output[]>> = {},
+    ) => {
+      const pump = new Pump<Msg, Output[]>(b, target, {
+        stream: s,
+        group: "g",
+        consumer: "me",
+        blockMs: 50,
+        retryMinMs: 5,
+        retryMaxMs: 50,
+        sweepIntervalMs: 0,
+        ...options,
+      });
+      pumps.push(pump);
+      return pump;
+    };
+    const settled = (pump: Pump<Msg, Output[]>, count: number) =>
+      until(
+        (check) => {
+          const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
+          return () => {
+            for (const off of offs) off();
+          };
+        },
+        () => pump.stats.acked + pump.stats.deadLettered >= count,
+      );
+    /** Starts and waits for the own-history replay to finish (claims wait for it). */
+    const startReplayed = async (pump: Pump<Msg, Output[]>) => {
+      const replayed = new Promise((resolve) => pump.on("replayed", resolve));
+      await pump.start();
+      await replayed;
+    };
+    const effects = async () =>
+      (await b.range(out, { count: 1_000_000 })).map((e) => (defaultCodec.decode(e.fields!) as Msg).n);
+
+    afterEach(async () => {
+      for (const pump of pumps.splice(0)) await pump.stop();
+      await h?.cleanup();
+    });
+
+    test("zero loss: random handler failures, crashes and poison; each effect once; nothing pending", async () => {
+      await open();
+      const N = suite.zeroLossEntries ?? 50_000;
+      const random = prng(42);
+      const poisoned = new Set<number>();
+      const messages = Array.from({ length: N }, (_, n) => {
+        const poison = n % 9973 === 17;
+        if (poison) poisoned.add(n);
+        return { n, poison };
+      });
+      await fill(messages);
+      let sinceCrash = 0;
+      const target: TestTarget<Msg, Output[]> = new TestTarget<Msg, Output[]>({
+        instances: 4,
+        window: 64,
+        key: (m) => String(m.n % 97),
+        handler: async (m, { instance, attempt }) => {
+          await Promise.resolve();
+          if (m.poison) throw new Error(`poison ${m.n}`);
+          // Transient: fails a first attempt only, so the in-process retry always recovers it.
+          if (attempt === 1 && random() < 0.02) throw new Error("flaky");
+          // About every 2,000 messages an instance crashes, failing everything it had in flight.
+          if (++sinceCrash >= 1_500 + Math.floor(random() * 1_000)) {
+            sinceCrash = 0;
+            queueMicrotask(() => target.crash(instance));
+          }
+          return effect(m);
+        },
+      });
+      const pump = makePump(target, { maxDeliveries: 10 });
+      let maxHeld = 0;
+      pump.on("read", () => {
+        maxHeld = Math.max(maxHeld, pump.stats.held);
+      });
+      await pump.start();
+      await settled(pump, N);
+
+      expect(pump.stats.released).toBeGreaterThan(0);
+      expect(pump.stats.acked).toBe(N - poisoned.size);
+      expect(pump.stats.deadLettered).toBe(poisoned.size);
+      expect(maxHeld).toBeLessThanOrEqual(target.capacity);
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+      const seen = await effects();
+      expect(seen.length).toBe(N - poisoned.size);
+      expect(new Set(seen).size).toBe(seen.length);
+      const letters = (await pump.deadLetters.list({}, { count: 100 })).letters;
+      expect(letters.map((l) => (defaultCodec.decode(l.fields!) as Msg).n).sort((x, y) => x - y)).toEqual([
+        ...poisoned,
+      ]);
+      expect(new Set(letters.map((l) => l.reason))).toEqual(new Set(["handler-failed"]));
+    });
+
+    test("a malformed entry is dead-lettered at once with its reason; the others are processed", async () => {
+      await open();
+      await fill([{ n: 1 }]);
+      await b.append(s, { d: Buffer.from([0x92, 0x01]) });
+      await b.append(s, { other: Buffer.from([0xff, 0xfe]) });
+      await fill([{ n: 2 }]);
+      const handled: number[] = [];
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async (m) => {
+          handled.push(m.n);
+          return effect(m);
+        },
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await settled(pump, 4);
+      expect(handled).toEqual([1, 2]);
+      const letters = (await pump.deadLetters.list()).letters;
+      expect(letters.map((l) => [l.reason, l.deliveries, l.source, l.group])).toEqual([
+        ["malformed", 1, s, "g"],
+        ["malformed", 1, s, "g"],
+      ]);
+      expect(letters[0]!.error).toContain('field "d" is not msgpack');
+      expect(letters[1]!.error).toContain("neither msgpack");
+      expect([...letters[0]!.fields!.d!]).toEqual([0x92, 0x01]);
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+    });
+
+    test("an entry past maxDeliveries is dead-lettered without delivery; ERR_MAX_DELIVERIES after handling", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await fill([{ n: 1 }, { n: 2, poison: true }]);
+      // A previous life of this consumer crashed on entry 1 again and again: its count is now 4.
+      const [crashing] = await b.readNew(s, "g", "me", { count: 1 });
+      for (let i = 0; i < 3; i++) await b.readPending(s, "g", "me", { count: 1 });
+      const handled: number[] = [];
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 4,
+        maxAttempts: 2,
+        key: () => "k",
+        handler: async (m) => {
+          handled.push(m.n);
+          if (m.poison) throw new Error("always fails");
+          return effect(m);
+        },
+      });
+      const pump = makePump(target, { maxDeliveries: 4 });
+      await pump.start();
+      await settled(pump, 2);
+      expect(handled).toEqual([2, 2]);
+      const letters = (await pump.deadLetters.list()).letters;
+      expect(letters.map((l) => [l.entryId, l.reason, l.deliveries])).toEqual([
+        [crashing!.id, "max-deliveries", 5],
+        [expect.any(String), "handler-failed", 1],
+      ]);
+      expect(letters[1]!.error).toContain("always fails");
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+    });
+
+    test("bug A: a reclaimed entry goes through the handler before it is acked", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await fill([{ n: 7 }]);
+      const [entry] = await b.readNew(s, "g", "dead-process", { count: 1 });
+      await h.elapse(40);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let entered!: () => void;
+      const inHandler = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 4,
+        key: () => "k",
+        handler: async (m) => {
+          entered();
+          await gate;
+          return effect(m);
+        },
+      });
+      const pump = makePump(target, { claimIdleMs: 20 });
+      await startReplayed(pump);
+      await pump.sweep();
+      await inHandler;
+      expect(pump.stats.claimed).toBe(1);
+      // Claimed and in the handler: still pending (now ours), not acked.
+      expect((await b.pending(s, "g", { count: 10 })).map((p) => [p.id, p.consumer])).toEqual([
+        [entry!.id, "me"],
+      ]);
+      expect(await b.length(out)).toBe(0);
+      release();
+      await settled(pump, 1);
+      expect(await effects()).toEqual([7]);
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+    });
+
+    test.skipIf(!faulty)(
+      "bug B: refused output writes keep the batch pending, are retried, then acked",
+      async () => {
+        await open(faulty);
+        await fill([{ n: 1 }, { n: 2 }, { n: 3 }]);
+        const target = new TestTarget<Msg, Output[]>({
+          instances: 1,
+          window: 8,
+          key: () => "k",
+          handler: async (m) => effect(m),
+        });
+        const pump = makePump(target, { maxCommitAttempts: 1_000 });
+        const failedTwice = until(
+          (check) => pump.on("outputFailed", check),
+          () => pump.stats.outputFailures >= 6,
+        );
+        await b.ensureGroup(s, "g");
+        await h.breakWrites!();
+        try {
+          await pump.start();
+          await failedTwice;
+          expect(pump.stats.acked).toBe(0);
+          expect(pump.stats.lastError?.code).toBe("ERR_OUTPUT_WRITE");
+          expect((await b.pending(s, "g", { count: 10 })).length).toBe(3);
+        } finally {
+          await h.healWrites!();
+        }
+        await settled(pump, 3);
+        expect((await effects()).sort()).toEqual([1, 2, 3]);
+        expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+      },
+    );
+
+    test.skipIf(!faulty)(
+      "bug B: past maxCommitAttempts the entry is dead-lettered (after writes recover)",
+      async () => {
+        await open(faulty);
+        await fill([{ n: 1 }]);
+        const target = new TestTarget<Msg, Output[]>({
+          instances: 1,
+          window: 8,
+          key: () => "k",
+          handler: async (m) => effect(m),
+        });
+        const pump = makePump(target, { maxCommitAttempts: 2 });
+        const gaveUp = until(
+          (check) => pump.on("outputFailed", check),
+          () => pump.stats.outputFailures >= 3,
+        );
+        await b.ensureGroup(s, "g");
+        await h.breakWrites!();
+        try {
+          await pump.start();
+          await gaveUp;
+          expect(pump.stats.acked + pump.stats.deadLettered).toBe(0);
+        } finally {
+          await h.healWrites!();
+        }
+        await settled(pump, 1);
+        expect(pump.stats.acked).toBe(0);
+        const [letter] = (await pump.deadLetters.list()).letters;
+        expect(letter?.reason).toBe("output-failed");
+        expect(letter?.error).toContain("OOM");
+        expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+      },
+    );
+
+    test("bounded: a slow target and 200,000 unread entries; the pump holds at most the credits", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await h.bulkFill(s, 200_000, defaultCodec.encode({ n: 0 }) as Record<string, Uint8Array>);
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 2,
+        window: 8,
+        key: () => String(Math.random()),
+        handler: () => new Promise((resolve) => setTimeout(() => resolve([]), 1)),
+      });
+      const pump = makePump(target);
+      let maxHeld = 0;
+      const track = () => {
+        maxHeld = Math.max(maxHeld, pump.stats.held);
+      };
+      pump.on("read", track);
+      pump.on("acked", track);
+      await pump.start();
+      await settled(pump, 200);
+      await pump.pause();
+      expect(maxHeld).toBeLessThanOrEqual(target.capacity);
+      expect(target.maxInFlight).toBeLessThanOrEqual(target.capacity);
+      const info = await pump.refresh();
+      expect(info?.length).toBe(200_000);
+      expect(info?.pending).toBeLessThanOrEqual(target.capacity);
+      expect(info?.lag).toBe(200_000 - pump.stats.read);
+      expect(pump.stats.lag).toBe(info!.lag);
+      expect(pump.stats.held).toBeLessThanOrEqual(target.capacity);
+    });
+
+    test("pause stops reading (lag grows), resume continues, stop waits for in-flight entries", async () => {
+      await open();
+      await fill([{ n: 1 }]);
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async (m) => {
+          if (m.n === 3) await gate;
+          return effect(m);
+        },
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await settled(pump, 1);
+      await pump.pause();
+      expect(pump.paused).toBe(true);
+      await fill([{ n: 2 }]);
+      expect((await pump.refresh())?.lag).toBe(1);
+      const resumed = new Promise((resolve) => pump.on("resumed", resolve));
+      pump.resume();
+      await resumed;
+      await settled(pump, 2);
+      await fill([{ n: 3 }]);
+      await until(
+        (check) => pump.on("read", check),
+        () => pump.stats.read >= 3,
+      );
+      const stopped = pump.stop();
+      release();
+      await stopped;
+      expect(pump.stats.acked).toBe(3);
+      expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
+    });
+
+    test("a restarted consumer replays its own pending entries first; deleted ones are reported", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await fill([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      const [, gone] = await b.readNew(s, "g", "me", { count: 2 });
+      await b.delete(s, [gone!.id]);
+      const order: number[] = [];
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 1,
+        key: () => "k",
+        handler: async (m) => {
+          order.push(m.n);
+          return effect(m);
+        },
+      });
+      const pump = makePump(target);
+      const replayed = new Promise<{ count: number }>((resolve) => pump.on("replayed", resolve));
+      await pump.start();
+      expect((await replayed).count).toBe(2);
+      await settled(pump, 3);
+      expect(order).toEqual([1, 3]);
+      expect(pump.stats.deletedWhilePending).toBe(1);
+      const [letter] = (await pump.deadLetters.list()).letters;
+      expect([letter?.entryId, letter?.reason, letter?.fields]).toEqual([
+        gone!.id,
+        "deleted-while-pending",
+        null,
+      ]);
+    });
+
+    test("the sweep claims a dead consumer's entries, then removes it only once it owns nothing", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await fill([{ n: 1 }, { n: 2 }, { n: 0 }]);
+      await b.readNew(s, "g", "dead-process", { count: 2 });
+      const [done] = await b.readNew(s, "g", "empty-old", { count: 1 });
+      await b.ack(s, "g", [done!.id]);
+      await h.elapse(60);
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 1,
+        key: () => "k",
+        handler: async (m) => effect(m),
+      });
+      const pump = makePump(target, { claimIdleMs: 20, deadConsumerIdleMs: 50 });
+      const removed: string[] = [];
+      pump.on("consumerRemoved", (e) => removed.push(e.consumer));
+      await startReplayed(pump);
+      // One credit: the first sweep claims one of the two entries, so the dead consumer still owns one.
+      await pump.sweep();
+      expect(pump.stats.claimed).toBe(1);
+      expect(removed).toEqual(["empty-old"]);
+      await settled(pump, 1);
+      await pump.sweep();
+      await settled(pump, 2);
+      expect(removed).toEqual(["empty-old", "dead-process"]);
+      expect((await b.consumers(s, "g")).map((c) => c.name)).toEqual(["me"]);
+      expect((await effects()).sort()).toEqual([1, 2]);
+    });
+
+    test("invalid outputs are dead-lettered with the reason, never acked as if written", async () => {
+      await open();
+      await fill([{ n: 1 }]);
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async () => [{ stream: "", dedupId: "x", payload: 1 }],
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await settled(pump, 1);
+      expect(pump.stats.acked).toBe(0);
+      const [letter] = (await pump.deadLetters.list()).letters;
+      expect([letter?.reason, letter?.error]).toEqual(["invalid-outputs", "output 0 has no stream"]);
+    });
+
+    test("ERR_ACTOR_FAILED leaves the entry pending and pauses; resume replays it first", async () => {
+      await open();
+      await fill([{ n: 1 }]);
+      const seen: [number, number][] = [];
+      let failing = true;
+      const listeners = new Set<() => void>();
+      // A target whose actor is marked failed on the first delivery, then restarted by an operator.
+      const target: PumpTarget<Msg, Output[]> = {
+        name: "failing",
+        freeCredits: () => 4,
+        onCredit: (listener) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        deliver: (m, done, deliveries = 0) => {
+          seen.push([m.n, deliveries]);
+          queueMicrotask(() =>
+            failing
+              ? done(new TroupeError("ERR_ACTOR_FAILED", "restart intensity exceeded"))
+              : done(null, effect(m)),
+          );
+          return true;
+        },
+      };
+      const pump = makePump(target);
+      const paused = new Promise<{ reason: string }>((resolve) => pump.on("paused", resolve));
+      await pump.start();
+      expect((await paused).reason).toBe("target-failed");
+      expect(pump.stats.released).toBe(1);
+      expect((await b.pending(s, "g", { count: 10 })).map((p) => p.deliveries)).toEqual([1]);
+      failing = false;
+      pump.resume();
+      await settled(pump, 1);
+      expect(seen).toEqual([
+        [1, 0],
+        [1, 1],
+      ]);
+      expect(await effects()).toEqual([1]);
+    });
+  });
+}

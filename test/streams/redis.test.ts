@@ -1,0 +1,13 @@
+import { test } from "bun:test";
+import { redisAvailable } from "../support/redis-server.ts";
+import { runStreamContract } from "./contract.ts";
+import { redisSuite } from "./harness.ts";
+import { runOpsSuite } from "./ops-suite.ts";
+
+if (redisAvailable()) {
+  const { create, faulty } = redisSuite();
+  runStreamContract("redis", create, faulty);
+  runOpsSuite("redis", create);
+} else {
+  test.skip("redis streams (no REDIS_URL and no redis-server)", () => {});
+}
