@@ -85,6 +85,9 @@ async function run(): Promise<void> {
       try {
         let result = definition.handle(state, records[i + 3], ctx as MessageContext);
         if (isThenable(result)) result = await result;
+        // The worker is dying (an unhandled rejection while this handler awaited): record nothing and
+        // leave progress on this message.
+        if (fatal) return;
         if (records[i + 2] === 1) {
           results ??= [];
           results.push(seq, result);

@@ -10,5 +10,10 @@ export interface Envelope {
   message: unknown;
   /** Deliveries made so far (including those made elsewhere, e.g. by an earlier process via a stream). */
   deliveries: number;
+  /**
+   * Deliveries that failed because of this message: its handler threw, or its worker died while handling
+   * it. Redeliveries after another message's crash do not count, so bystanders are never dead-lettered.
+   */
+  failures: number;
   reply: ReplyFn | null;
 }

@@ -110,7 +110,7 @@ export class Mailbox {
   }
 
   #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number): void {
-    this.#queued.push({ seq: 0, message, deliveries, reply });
+    this.#queued.push({ seq: 0, message, deliveries, failures: 0, reply });
     if (this.#queued.length >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
@@ -222,10 +222,11 @@ export class Mailbox {
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
-    if (envelope.deliveries >= this.#settings.maxDeliveries) {
+    envelope.failures++;
+    if (envelope.failures >= this.#settings.maxDeliveries) {
       const error = new TroupeError(
         "ERR_MAX_DELIVERIES",
-        `failed ${envelope.deliveries} deliveries; last error: ${wire.message}`,
+        `failed ${envelope.failures} deliveries; last error: ${wire.message}`,
         { cause: deserializeError(wire) },
       );
       this.#finish(envelope, error);
@@ -263,26 +264,18 @@ export class Mailbox {
 
   /**
    * The worker is gone. In-flight messages return to the front of the queue in order. If the message
-   * being handled when it died (`progress` tag) is known, it is blamed: dead-lettered once it has used
-   * its deliveries, so a message that kills its worker cannot do so forever.
+   * being handled when it died (`progress` tag) is known, it is blamed (a failure of its own): dead-lettered
+   * once it has failed `maxDeliveries` times, so a message that kills its worker cannot do so forever.
    */
   disconnect(progress: number, cause: TroupeError | null): void {
     this.#link = null;
     const inFlight = this.#inFlight.drain();
     if (cause && progress !== 0) {
       const culprit = inFlight.find((envelope) => progressTag(envelope.seq) === progress);
-      if (culprit && culprit.deliveries >= this.#settings.maxDeliveries) {
+      if (culprit && ++culprit.failures >= this.#settings.maxDeliveries) {
         inFlight.splice(inFlight.indexOf(culprit), 1);
-        this.#finish(
-          culprit,
-          new TroupeError(
-            "ERR_MAX_DELIVERIES",
-            `killed its worker ${culprit.deliveries} times: ${cause.message}`,
-            {
-              cause,
-            },
-          ),
-        );
+        const message = `killed its worker ${culprit.failures} times: ${cause.message}`;
+        this.#finish(culprit, new TroupeError("ERR_MAX_DELIVERIES", message, { cause }));
       }
     }
     this.#queued.unshiftAll(inFlight);

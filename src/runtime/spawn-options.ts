@@ -17,7 +17,10 @@ export interface SpawnOptions<M = unknown> {
   route?: "round-robin" | ((message: M) => RouteKey);
   /** A handler running longer than this is hung: its worker is terminated and restarted. @defaultValue 30000 */
   deadlineMs?: number;
-  /** Deliveries before a failing message goes to the dead-letter handler. @defaultValue 5 */
+  /**
+   * Failed deliveries of a message (its handler threw, or its worker died handling it) before it goes to the
+   * dead-letter handler; redeliveries caused by another message's crash do not count. @defaultValue 5
+   */
   maxDeliveries?: number;
   /** permanent: always restart; transient: only after an abnormal end; temporary: never. @defaultValue "permanent" */
   restart?: RestartType;

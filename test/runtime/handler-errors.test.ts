@@ -76,3 +76,26 @@ test('onHandlerError "crash" turns a throw into a worker crash, blamed on that m
     [{ id: 1, op: "throw-always" }, "ERR_MAX_DELIVERIES"],
   ]);
 });
+
+test("a bystander redelivered after another message's crash is not blamed for it (regression)", async () => {
+  const deadLetters: DeadLetter[] = [];
+  system = createSystem({
+    supervisor: { backoff: { minMs: 5, maxMs: 10 } },
+    onDeadLetter: (dl) => deadLetters.push(dl),
+  });
+  const restarted = collect(system, "restarted");
+  const log = sharedLog(10);
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+    maxDeliveries: 2,
+    init: { log: log.buffer, trips: trips(1, 1) },
+  });
+  // 1 kills the worker once; 2, in flight then, is redelivered (delivery 2) and kills the worker once itself.
+  await ref.tell({ id: 1, op: "exit", trip: 0 });
+  await ref.tell({ id: 2, op: "exit", trip: 1 });
+  await restarted.atLeast(2);
+  expect(await ref.ask({ id: 3 })).toBe(3);
+  expect(deadLetters).toEqual([]);
+  // At-least-once: 1 may be handled again (it was in flight, unacked, when 2 crashed the worker).
+  expect(new Set(log.ids())).toEqual(new Set([1, 2, 3]));
+  expect(log.ids().slice(-2)).toEqual([2, 3]);
+});

@@ -11,10 +11,10 @@ export function sharedLog(capacity: number): { buffer: SharedArrayBuffer; ids():
   return { buffer, ids: () => Array.from(view.subarray(1, 1 + Atomics.load(view, 0))) };
 }
 
-/** A counter of faults still to fire: the fixture fires a fault only while it is positive. */
-export function trips(count: number): SharedArrayBuffer {
-  const buffer = new SharedArrayBuffer(4);
-  new Int32Array(buffer)[0] = count;
+/** Counters of faults still to fire (one per `trip` index): a fault fires only while its counter is positive. */
+export function trips(...counts: number[]): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(4 * counts.length);
+  new Int32Array(buffer).set(counts);
   return buffer;
 }
 
