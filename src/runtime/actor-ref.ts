@@ -95,7 +95,27 @@ export class ActorRef<M = unknown, R = unknown> {
     return this.#stop(options.deadlineMs ?? 10_000);
   }
 
-  /** @internal The engine, for stream pumps (it implements PumpTarget) and the control API. */
+  /**
+   * Stream-pump interface (`PumpTarget`): free credits across instances, a delivery that never waits
+   * (`false` = that key's instance has no credit), and a subscription to returned credits.
+   */
+  freeCredits(): number {
+    return this.#actor.freeCredits();
+  }
+
+  deliver(message: M, done: (error: TroupeError | null, result?: R) => void, deliveries = 0): boolean {
+    return this.#actor.deliver(
+      message,
+      done as (error: TroupeError | null, result?: unknown) => void,
+      deliveries,
+    );
+  }
+
+  onCredit(listener: () => void): () => void {
+    return this.#actor.onCredit(listener);
+  }
+
+  /** @internal The engine, for tests and the control API. */
   get engine(): Actor {
     return this.#actor;
   }

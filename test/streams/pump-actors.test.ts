@@ -55,7 +55,7 @@ async function zeroLossUnderCrashes(create: () => Promise<ContractHarness>) {
     maxDeliveries: 3,
     init: { crashEvery: 2000, effects },
   });
-  const target: PumpTarget<EffectMessage, unknown> = ref.engine;
+  const target: PumpTarget<EffectMessage, unknown> = ref;
   pump = new Pump(backend, target, {
     stream,
     group: "g",
