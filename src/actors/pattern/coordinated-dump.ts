@@ -1,0 +1,161 @@
+/**
+ * P3 coordinated_dump: within 10 s on one mint, ≥ 3 distinct sellers (5 for high) each dumping
+ * ≥ 50% of their position, together ≥ 5% of supply, while the price falls ≥ 30% across the window
+ * ([RK], [CON] MultiSell, [MAR]). A crowd panicking out of a hot launch does that too, so by default
+ * the dumpers must also share a private first funder (one that funded at most `maxFunderFanout`
+ * wallets): the local stand-in for "share a cluster root", until sybil findings are streamed in.
+ *
+ * State: per mint, the sells of the last `windowMs`.
+ */
+import { round4 } from "../alert.ts";
+import type { DetectorContext } from "../detector.ts";
+import { defineDetector } from "../detector.ts";
+import type { ChainEvent, Trade } from "../schema.ts";
+import { timingOf } from "../state/slots.ts";
+
+export interface CoordinatedDumpOptions {
+  /** @defaultValue 10_000 */
+  windowMs?: number;
+  /** @defaultValue 3 */
+  minSellers?: number;
+  /** @defaultValue 5 */
+  highSellers?: number;
+  /** Each seller sells at least this fraction of its position. @defaultValue 0.5 */
+  minPositionFraction?: number;
+  /** Qualifying sellers together, fraction of supply. @defaultValue 0.05 */
+  minSupplyFraction?: number;
+  /** Price drop across the window. @defaultValue 0.3 */
+  minPriceDrop?: number;
+  /**
+   * Require ≥ minSellers dumpers funded by one private source. Turn off for trade-only sources
+   * (no transfers to see funders in). @defaultValue true
+   */
+  requireSharedFunder?: boolean;
+  /** A funder that sent more transfers than this is exchange-like, not private. @defaultValue 200 */
+  maxFunderFanout?: number;
+}
+
+export const COORDINATED_DUMP_DEFAULTS = {
+  windowMs: 10_000,
+  minSellers: 3,
+  highSellers: 5,
+  minPositionFraction: 0.5,
+  minSupplyFraction: 0.05,
+  minPriceDrop: 0.3,
+  requireSharedFunder: true,
+  maxFunderFanout: 200,
+} satisfies Required<CoordinatedDumpOptions>;
+
+interface Sell {
+  ts: number;
+  wallet: string;
+  tok: number;
+  /** Holdings before this sell. */
+  heldBefore: number;
+  priceBefore: number;
+}
+
+class CoordinatedDump {
+  readonly #o: Required<CoordinatedDumpOptions>;
+  readonly #sells = new Map<string, Sell[]>();
+
+  constructor(options: Required<CoordinatedDumpOptions>) {
+    this.#o = options;
+  }
+
+  onEvent(event: ChainEvent, ctx: DetectorContext): void {
+    if (event.kind !== "trade" || event.side !== "sell") return;
+    const mint = ctx.mints.get(event.mint);
+    if (mint === undefined) return;
+    const held = mint.positions.get(event.trader)?.held ?? 0;
+    let sells = this.#sells.get(event.mint);
+    if (sells === undefined) {
+      sells = [];
+      this.#sells.set(event.mint, sells);
+    }
+    sells.push({
+      ts: event.ts,
+      wallet: event.trader,
+      tok: event.tok,
+      heldBefore: held + event.tok,
+      priceBefore: mint.prevPrice,
+    });
+    while (sells.length > 0 && event.ts - sells[0]!.ts > this.#o.windowMs) sells.shift();
+    if (sells.length >= this.#o.minSellers)
+      this.#evaluate(event, sells, mint.vSol / mint.vTok, mint.totalSupply, ctx);
+  }
+
+  #evaluate(trigger: Trade, sells: Sell[], price: number, supply: number, ctx: DetectorContext): void {
+    const o = this.#o;
+    const startPrice = sells[0]!.priceBefore;
+    const drop = startPrice > 0 ? 1 - price / startPrice : 0;
+    if (!(drop >= o.minPriceDrop)) return;
+    // Per seller: tokens sold in the window against what it held before its first sell in it.
+    const per = new Map<string, { sold: number; heldBefore: number }>();
+    for (const s of sells) {
+      const p = per.get(s.wallet);
+      if (p === undefined) per.set(s.wallet, { sold: s.tok, heldBefore: s.heldBefore });
+      else p.sold += s.tok;
+    }
+    const dumpers: string[] = [];
+    let sold = 0;
+    for (const [wallet, p] of per) {
+      if (p.heldBefore > 0 && p.sold >= o.minPositionFraction * p.heldBefore) {
+        dumpers.push(wallet);
+        sold += p.sold;
+      }
+    }
+    const group = o.requireSharedFunder ? sharedFunderGroup(dumpers, o.maxFunderFanout, ctx) : dumpers;
+    if (group.length < o.minSellers || sold < o.minSupplyFraction * supply) return;
+    ctx.emit({
+      severity: group.length >= o.highSellers ? "high" : "med",
+      score: Math.min(1, drop),
+      mint: trigger.mint,
+      key: trigger.mint,
+      wallets: group,
+      detectedAt: trigger.ts,
+      triggerId: trigger.id,
+      timing: timingOf(trigger),
+      evidence: {
+        sellers: dumpers.length,
+        sharedFunder: group.length,
+        supplyFraction: round4(sold / supply),
+        priceDrop: round4(drop),
+      },
+    });
+  }
+
+  prune(nowTs: number): void {
+    for (const [mint, sells] of this.#sells) {
+      if (sells.length === 0 || nowTs - sells[sells.length - 1]!.ts > this.#o.windowMs)
+        this.#sells.delete(mint);
+    }
+  }
+
+  size(): number {
+    return this.#sells.size;
+  }
+}
+
+/** The largest set of wallets with one private first funder. */
+function sharedFunderGroup(wallets: string[], maxFanout: number, ctx: DetectorContext): string[] {
+  const groups = new Map<string, string[]>();
+  let best: string[] = [];
+  for (const wallet of wallets) {
+    const funder = ctx.wallets.get(wallet)?.firstFunder;
+    if (funder === undefined || (ctx.wallets.get(funder)?.sent ?? 0) > maxFanout) continue;
+    const group = groups.get(funder) ?? [];
+    group.push(wallet);
+    groups.set(funder, group);
+    if (group.length > best.length) best = group;
+  }
+  return best;
+}
+
+// Explicit type arguments: inferred from the defaults, `requireSharedFunder` would be the literal `true`.
+export const coordinatedDump = defineDetector<CoordinatedDumpOptions, "coordinated_dump">({
+  name: "coordinated_dump",
+  analyzer: "pattern",
+  defaults: COORDINATED_DUMP_DEFAULTS,
+  create: (options) => new CoordinatedDump(options),
+});

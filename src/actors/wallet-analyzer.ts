@@ -1,0 +1,24 @@
+/**
+ * wallet-analyzer: detectors about what single wallets do (DETECTORS.md section B). The actor
+ * wrapper calls `handle(event)` per validated event, `flush(nowTs)` from its idle timer, and writes
+ * the returned alerts before acking.
+ *
+ * @example
+ * const analyzer = new WalletAnalyzer({ detectors: { fresh_sniper: { medSupplyFraction: 0.12 } } });
+ * for (const event of events) for (const alert of analyzer.handle(event)) sink(alert);
+ */
+import { Analyzer, type AnalyzerConfig } from "./analyzer.ts";
+import { freshSniper } from "./wallet/fresh-sniper.ts";
+import { liquidityInjection } from "./wallet/liquidity-injection.ts";
+import { sweepBack } from "./wallet/sweep-back.ts";
+
+/** Adding a wallet detector: write its module, list it here. */
+export const WALLET_DETECTORS = [liquidityInjection, freshSniper, sweepBack] as const;
+
+export type WalletAnalyzerConfig = AnalyzerConfig<typeof WALLET_DETECTORS>;
+
+export class WalletAnalyzer extends Analyzer {
+  constructor(config: WalletAnalyzerConfig = {}) {
+    super("wallet", WALLET_DETECTORS, config);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * JSONL replay: each line is a canonical event (has `kind`) or a PumpPortal message (has `txType`).
+ * A bad line never stops the replay: it comes out as a result with its line number and reason, for
+ * the dead-letter stream. Two modes: full speed, or the recorded pace (sleeping the event-time gap
+ * between consecutive events, divided by `speed`).
+ *
+ * @example
+ * for await (const r of replayJsonl(Bun.file("capture.jsonl").stream(), { pace: "recorded" })) {
+ *   if (r.ok) for (const event of r.events) await produce(event);
+ *   else await deadLetter(r.raw, r.reason);
+ * }
+ */
+
+import { type ChainEvent, type InvalidEventReason, validateEvent } from "../actors/schema.ts";
+import { InvalidOptionError } from "../errors.ts";
+import { mapPumpPortal } from "./pumpportal.ts";
+
+export type LineResult =
+  | { ok: true; line: number; events: ChainEvent[] }
+  | { ok: false; line: number; raw: string; reason: InvalidEventReason };
+
+export interface ReplayOptions {
+  /** "full": as fast as the consumer pulls; "recorded": keep the recorded gaps. @defaultValue "full" */
+  pace?: "full" | "recorded";
+  /** Speed-up factor for the recorded pace. @defaultValue 1 */
+  speed?: number;
+  /** Receive time for PumpPortal lines without `recvTs`. @defaultValue Date.now */
+  now?: () => number;
+  /** Injected for tests. @defaultValue Bun.sleep */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export const REPLAY_DEFAULTS = {
+  pace: "full",
+  speed: 1,
+  now: Date.now,
+  sleep: (ms: number) => Bun.sleep(ms),
+} satisfies Required<ReplayOptions>;
+
+export function resolveReplayOptions(options: ReplayOptions = {}): Required<ReplayOptions> {
+  const o = { ...REPLAY_DEFAULTS, ...options };
+  if (o.pace !== "full" && o.pace !== "recorded")
+    throw new InvalidOptionError("pace", 'must be "full" or "recorded"');
+  if (!(Number.isFinite(o.speed) && o.speed > 0))
+    throw new InvalidOptionError("speed", "must be a number > 0");
+  return o;
+}
+
+/** Parses one line (1-based `line` for reports). */
+export function parseLine(raw: string, line: number, now: () => number = Date.now): LineResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    return { ok: false, line, raw, reason: { code: "bad_json", message: (error as Error).message } };
+  }
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    if ("kind" in value) {
+      const result = validateEvent(value);
+      return result.ok
+        ? { ok: true, line, events: [result.event] }
+        : { ok: false, line, raw, reason: result.reason };
+    }
+    if ("txType" in value) {
+      const result = mapPumpPortal(value, now());
+      return result.ok
+        ? { ok: true, line, events: result.events }
+        : { ok: false, line, raw, reason: result.reason };
+    }
+  }
+  const reason: InvalidEventReason = {
+    code: "unknown_kind",
+    message: "neither a canonical event (kind) nor a PumpPortal message (txType)",
+  };
+  return { ok: false, line, raw, reason };
+}
+
+/** Splits a byte stream into lines without holding more than one partial line. */
+async function* lines(source: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = "";
+  for await (const chunk of source) {
+    rest += decoder.decode(chunk, { stream: true });
+    let at = rest.indexOf("\n");
+    while (at >= 0) {
+      yield rest.slice(0, at);
+      rest = rest.slice(at + 1);
+      at = rest.indexOf("\n");
+    }
+  }
+  rest += decoder.decode();
+  if (rest.length > 0) yield rest;
+}
+
+/** Parses a whole JSONL text at full speed (blank lines are skipped, not reported). */
+export function* parseJsonl(text: string, now: () => number = Date.now): Generator<LineResult> {
+  let line = 0;
+  for (const raw of text.split("\n")) {
+    line++;
+    if (raw.trim().length > 0) yield parseLine(raw, line, now);
+  }
+}
+
+/** Streams a JSONL source, at full speed or at the recorded pace. */
+export async function* replayJsonl(
+  source: ReadableStream<Uint8Array>,
+  options: ReplayOptions = {},
+): AsyncGenerator<LineResult> {
+  const o = resolveReplayOptions(options);
+  let line = 0;
+  let previousTs: number | undefined;
+  for await (const raw of lines(source)) {
+    line++;
+    if (raw.trim().length === 0) continue;
+    const result = parseLine(raw, line, o.now);
+    const first = result.ok ? result.events[0] : undefined;
+    if (o.pace === "recorded" && first !== undefined) {
+      if (previousTs !== undefined && first.ts > previousTs) await o.sleep((first.ts - previousTs) / o.speed);
+      previousTs = first.ts;
+    }
+    yield result;
+  }
+}

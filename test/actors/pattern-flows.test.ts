@@ -1,0 +1,171 @@
+import { describe, expect, test } from "bun:test";
+import { PatternAnalyzer } from "../../src/actors/pattern-analyzer.ts";
+import type { ChainEvent } from "../../src/actors/schema.ts";
+import { at, buy, create, fund, MINUTE, SOL, sell, T0 } from "./events.ts";
+import { run } from "./run.ts";
+
+const only = (name: string, events: ChainEvent[], analyzer = new PatternAnalyzer()) =>
+  run(analyzer, events).filter((a) => a.detector === name);
+const V_TOK = 1_000_000_000_000_000;
+
+describe("P3 coordinated_dump", () => {
+  const dumpers = ["d1", "d2", "d3", "d4", "d5"];
+  // Reserves fall as the dumpers sell: vSol 40 → 40·(1 − 0.1·k) SOL.
+  const scenario = (funder: (w: string) => string, gapMs: number, n = 5) => [
+    ...dumpers.map((w, i) => fund(funder(w), w, T0 - 10 * MINUTE, 1.5 + i * 0.17)),
+    create("M", "dev"),
+    ...dumpers.map((w) => buy("M", w, at(30), { supply: 0.03, vSolAfter: 40 * SOL, vTokAfter: V_TOK })),
+    ...dumpers.slice(0, n).map((w, k) =>
+      sell("M", w, T0 + 5 * MINUTE + k * gapMs, {
+        supply: 0.03,
+        vSolAfter: (40 - 4 * (k + 1)) * SOL,
+        vTokAfter: V_TOK,
+      }),
+    ),
+  ];
+
+  test("five wallets of one funder dumping within seconds while the price falls → high; three → med", () => {
+    const high = only(
+      "coordinated_dump",
+      scenario(() => "hub", 1_500),
+    );
+    expect(high.map((a) => a.severity)).toEqual(["med", "high"]);
+    expect(high[1]!.wallets).toEqual(dumpers);
+    expect(high[1]!.evidence).toMatchObject({ sellers: 5, sharedFunder: 5 });
+  });
+
+  test("near misses: a minute-long exit, unrelated funders (a panicking crowd)", () => {
+    expect(
+      only(
+        "coordinated_dump",
+        scenario(() => "hub", 15_000),
+      ),
+    ).toEqual([]);
+    expect(
+      only(
+        "coordinated_dump",
+        scenario((w) => `cex-${w}`, 1_500),
+      ),
+    ).toEqual([]);
+    const crowdRule = new PatternAnalyzer({
+      detectors: { coordinated_dump: { requireSharedFunder: false } },
+    });
+    expect(
+      only(
+        "coordinated_dump",
+        scenario((w) => `cex-${w}`, 1_500),
+        crowdRule,
+      ),
+    ).toHaveLength(2);
+  });
+});
+
+describe("P4 daisy_chain", () => {
+  const chain = (fraction: number, gapMs: number) => [
+    fund("exchange", "a", T0, 10),
+    fund("a", "b", T0 + gapMs, 10 * fraction),
+    fund("b", "c", T0 + 2 * gapMs, 10 * fraction ** 2),
+    fund("c", "d", T0 + 3 * gapMs, 10 * fraction ** 3),
+  ];
+
+  test("three forwarding hops → med; the tail buying → high", () => {
+    const alerts = only("daisy_chain", [
+      ...chain(0.97, MINUTE),
+      buy("M", "d", T0 + 10 * MINUTE, { supply: 0.1 }),
+    ]);
+    expect(alerts.map((a) => [a.severity, a.wallets, a.mint])).toEqual([
+      ["med", ["exchange", "a", "b", "c"], undefined],
+      ["high", ["exchange", "a", "b", "c", "d"], "M"],
+    ]);
+    expect(alerts[0]).toMatchObject({ key: "a" });
+  });
+
+  test("the tail funding three wallets is high too", () => {
+    const alerts = only("daisy_chain", [
+      ...chain(0.97, MINUTE),
+      ...["x", "y", "z"].map((w, i) => fund("d", w, T0 + 5 * MINUTE + i, 1)),
+    ]);
+    expect(alerts.at(-1)?.severity).toBe("high");
+  });
+
+  test("near misses: hops that keep 20%, a hop after 10 min, an intermediate with a second source", () => {
+    expect(only("daisy_chain", chain(0.8, MINUTE))).toEqual([]);
+    expect(only("daisy_chain", chain(0.97, 11 * MINUTE))).toEqual([]);
+    expect(only("daisy_chain", [fund("other", "b", T0 - MINUTE, 1), ...chain(0.97, MINUTE)])).toEqual([]);
+  });
+});
+
+describe("P5 wash_trading", () => {
+  const churn = (sellFraction: number) =>
+    [0, 1, 2].flatMap((k) => [
+      buy("M", "w", T0 + k * MINUTE, { supply: 0.01, sol: 0.3 * SOL }),
+      sell("M", "w", T0 + k * MINUTE + 20_000, {
+        supply: 0.01 * sellFraction,
+        sol: 0.3 * sellFraction * SOL,
+      }),
+    ]);
+
+  test("three flat round trips with balanced SOL → high when they are most of the mint's volume", () => {
+    const alerts = only("wash_trading", churn(1));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ severity: "high", mint: "M", wallets: ["w"] });
+    expect(alerts[0]!.evidence).toMatchObject({ buys: 3, sells: 3, netFraction: 0, mintVolumeShare: 1 });
+  });
+
+  test("near miss: a market maker keeping 30% of each buy", () => {
+    expect(only("wash_trading", churn(0.7))).toEqual([]);
+  });
+
+  test("near miss: a leftover sell from before the window does not complete a cycle", () => {
+    const events = [
+      buy("M", "w", T0, { supply: 0.01, sol: 0.3 * SOL }),
+      sell("M", "w", T0 + 11 * MINUTE, { supply: 0.01, sol: 0.3 * SOL }),
+      ...[0, 1].flatMap((k) => [
+        buy("M", "w", T0 + 12 * MINUTE + k * MINUTE, { supply: 0.01, sol: 0.3 * SOL }),
+        sell("M", "w", T0 + 12 * MINUTE + k * MINUTE + 20_000, { supply: 0.01, sol: 0.3 * SOL }),
+      ]),
+    ];
+    expect(only("wash_trading", events)).toEqual([]);
+  });
+});
+
+describe("P6 flash_roundtrip", () => {
+  const trip = (mint: string, ts: number, holdMs: number, victim = false): ChainEvent[] => [
+    buy(mint, "bot", ts, { supply: 0.02 }),
+    ...(victim ? [buy(mint, "victim", ts + 50, { supply: 0.01 })] : []),
+    sell(mint, "bot", ts + holdMs, { supply: 0.02 }),
+  ];
+
+  test("three same-tokens round trips within two slots in 10 min → med; a wrapped buy makes it high", () => {
+    const med = only("flash_roundtrip", [
+      ...trip("A", T0, 300),
+      ...trip("B", T0 + MINUTE, 500),
+      ...trip("C", T0 + 2 * MINUTE, 200),
+    ]);
+    expect(med.map((a) => [a.severity, a.key])).toEqual([["med", "bot"]]);
+    const high = only("flash_roundtrip", [
+      ...trip("A", T0, 300),
+      ...trip("B", T0 + MINUTE, 500),
+      ...trip("C", T0 + 2 * MINUTE, 200, true),
+    ]);
+    expect(high[0]?.evidence).toMatchObject({ roundtrips: 3, sandwiches: 1 });
+    expect(high[0]?.severity).toBe("high");
+  });
+
+  test("near misses: holding for 4 slots, or only two trips in 10 min", () => {
+    expect(
+      only("flash_roundtrip", [
+        ...trip("A", T0, 1_600),
+        ...trip("B", T0 + MINUTE, 1_700),
+        ...trip("C", T0 + 2 * MINUTE, 1_800),
+      ]),
+    ).toEqual([]);
+    expect(
+      only("flash_roundtrip", [
+        ...trip("A", T0, 300),
+        ...trip("B", T0 + 11 * MINUTE, 300),
+        ...trip("C", T0 + 22 * MINUTE, 300),
+      ]),
+    ).toEqual([]);
+  });
+});
