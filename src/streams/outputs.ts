@@ -9,8 +9,15 @@ import type { WriteFields } from "./backend.ts";
 export interface Output {
   /** Stream the output is appended to. */
   readonly stream: string;
-  /** Unique among the outputs of one entry (e.g. the detector name). */
+  /** Unique among the outputs of one entry (e.g. the detector name), or across the output stream (`scope`). */
   readonly dedupId: string;
+  /**
+   * `"entry"`: `dedupId` is scoped by source stream, group and entry id (a redelivery of this entry writes
+   * nothing twice). `"global"`: `dedupId` alone identifies the output in its stream, for outputs that a
+   * different entry may produce again (an alert re-derived after a restart rebuilt the actor's state).
+   * @defaultValue "entry"
+   */
+  readonly scope?: "entry" | "global";
   /** Encoded with the pump's codec; give either `payload` or raw `fields`. */
   readonly payload?: unknown;
   readonly fields?: WriteFields;
@@ -48,6 +55,8 @@ function validateOutput(output: unknown, index: number): void {
           ? "has no dedupId"
           : (o.payload === undefined) === (o.fields === undefined)
             ? "needs exactly one of payload or fields"
-            : null;
+            : o.scope !== undefined && o.scope !== "entry" && o.scope !== "global"
+              ? 'has a scope other than "entry" or "global"'
+              : null;
   if (problem) throw new TroupeError("ERR_INVALID_OUTPUT", `output ${index} ${problem}`);
 }

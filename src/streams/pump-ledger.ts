@@ -225,8 +225,8 @@ export class PumpLedger<M, R> {
     const { stream, group, codec, dedupTtlMs } = this.#options;
     return {
       stream: output.stream,
-      // Scoped by source entry: a redelivery of this entry finds the marker and writes nothing.
-      dedupId: `${stream}/${group}/${held.id}/${output.dedupId}`,
+      // Scoped by source entry unless global: a redelivery of this entry finds the marker, writes nothing.
+      dedupId: output.scope === "global" ? output.dedupId : `${stream}/${group}/${held.id}/${output.dedupId}`,
       fields: output.fields ?? codec.encode(output.payload),
       ttlMs: dedupTtlMs,
     };

@@ -95,6 +95,32 @@ async function zeroLossUnderCrashes(create: () => Promise<ContractHarness>) {
   expect(crashes).toBeGreaterThan(5);
 }
 
+test("an output with a global dedup id is written once whichever entry produces it", async () => {
+  harness = await memoryHarness();
+  const { backend, prefix } = harness;
+  const stream = `${prefix}:tx`;
+  const effects = `${prefix}:effects`;
+  const messages = [{ n: 1, global: "alert-a" }, { n: 2, global: "alert-a" }, { n: 3 }, { n: 3 }];
+  await backend.appendBatch(
+    stream,
+    messages.map((m) => defaultCodec.encode(m)),
+  );
+  system = createSystem();
+  const ref = await system.spawn<EffectMessage>(EFFECTS_ACTOR, { init: { crashEvery: 0, effects } });
+  pump = new Pump(backend, ref, { stream, group: "g", consumer: "c1", sweepIntervalMs: 0 });
+  const done = Promise.withResolvers<void>();
+  let acked = 0;
+  pump.on("acked", ({ ids }) => {
+    acked += ids.length;
+    if (acked === messages.length) done.resolve();
+  });
+  await pump.start();
+  await done.promise;
+  const written = await backend.range(effects, { count: 10 });
+  // Two entries share the global id: one write. Two entries with entry-scoped ids: two writes.
+  expect(written.map((e) => (defaultCodec.decode(e.fields!) as { n: number }).n)).toEqual([1, 3, 3]);
+});
+
 describe("memory backend", () => {
   test(
     "zero loss with real actors crashing about every 2,000 messages",
