@@ -88,7 +88,8 @@ async function run(): Promise<void> {
         // The worker is dying (an unhandled rejection while this handler awaited): record nothing and
         // leave progress on this message.
         if (fatal) return;
-        if (records[i + 2] === 1) {
+        // A missing result reads as undefined on the main side: only real values travel back.
+        if (records[i + 2] === 1 && result !== undefined) {
           results ??= [];
           results.push(seq, result);
         }

@@ -1,0 +1,120 @@
+/**
+ * Starts the three analyzer actors and connects each to the tx stream through its own consumer group;
+ * the sybil actor also reads the alerts stream as findings (one more group), as DETECTORS.md wants:
+ * eventually consistent and replayable, never a shared read between actors.
+ */
+import type { Alert, AnalyzerName, DetectorName } from "../actors/alert.ts";
+import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts";
+import { invalidEventError, validateEvent } from "../actors/schema.ts";
+import { TroupeError } from "../errors.ts";
+import type { ActorRef } from "../runtime/actor-ref.ts";
+import type { ActorSystem } from "../runtime/system.ts";
+import type { StreamBackend } from "../streams/backend.ts";
+import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
+import { Pump } from "../streams/pump.ts";
+import type { PumpEntry, PumpOptions } from "../streams/pump-options.ts";
+import type { Topology } from "./topology.ts";
+
+const ANALYZER_MODULE = new URL("../actors/analyzer.actor.ts", import.meta.url);
+
+export interface AnalyzersOptions {
+  system: ActorSystem;
+  backend: StreamBackend;
+  topology: Topology;
+  /** This process's consumer name in every group. */
+  consumer: string;
+  claimIdleMs: number;
+  maxDeliveries: number;
+  /** Per analyzer: thresholds and detector options. */
+  config?: Partial<Record<AnalyzerName, Record<string, unknown>>>;
+  /** Mailbox capacity of each analyzer actor (and so the most entries each pump holds). @defaultValue 4096 */
+  capacity?: number;
+  /** Extra pump options (tests shorten sweeps and blocks). */
+  pump?: Partial<PumpOptions<AnalyzerMessage, unknown>>;
+}
+
+export interface RunningAnalyzers {
+  readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;
+  readonly pumps: ReadonlyMap<string, Pump<AnalyzerMessage, unknown>>;
+  /** Alerts written by this process, by detector (a redelivered entry may count twice). */
+  readonly alertCounts: ReadonlyMap<DetectorName, number>;
+  stop(): Promise<void>;
+}
+
+/** Decodes a tx entry into an analyzer message; a bad event throws, and the pump dead-letters it with the reason. */
+export function toAnalyzerMessage(entry: PumpEntry): AnalyzerMessage {
+  const payload = entry.payload as { kind?: unknown; ts?: unknown } | null;
+  if (payload?.kind === "tick") {
+    if (!Number.isSafeInteger(payload.ts)) {
+      throw new TroupeError("ERR_INVALID_EVENT", "tick: ts must be a safe integer", { entryId: entry.id });
+    }
+    return { kind: "tick", ts: payload.ts as number };
+  }
+  const validation = validateEvent(payload);
+  if (!validation.ok) throw invalidEventError(validation.reason);
+  return validation.event;
+}
+
+export async function startAnalyzers(options: AnalyzersOptions): Promise<RunningAnalyzers> {
+  const { system, backend, topology } = options;
+  const refs = new Map<string, ActorRef<AnalyzerMessage>>();
+  const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
+  const alertCounts = new Map<DetectorName, number>();
+  const outputsOf = (result: unknown): Outputs => {
+    const outputs = defaultOutputsOf(result);
+    for (const output of outputs) {
+      const detector = (output.payload as Alert).detector;
+      alertCounts.set(detector, (alertCounts.get(detector) ?? 0) + 1);
+    }
+    return outputs;
+  };
+  const common = {
+    consumer: options.consumer,
+    claimIdleMs: options.claimIdleMs,
+    maxDeliveries: options.maxDeliveries,
+    outputsOf,
+    ...options.pump,
+  };
+  for (const { analyzer, actor, group } of topology.analyzers) {
+    const init: AnalyzerInit = { analyzer, alerts: topology.alerts, config: options.config?.[analyzer] };
+    // One instance: an analyzer's per-wallet and per-mint state needs the whole stream (wallet ages, funders).
+    const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
+      name: actor,
+      capacity: options.capacity ?? 4096,
+      maxDeliveries: options.maxDeliveries,
+      init,
+    });
+    refs.set(actor, ref);
+    pumps.set(
+      group,
+      new Pump(backend, ref, {
+        ...common,
+        stream: topology.tx,
+        group,
+        toMessage: toAnalyzerMessage,
+        deadLetterStream: topology.txDeadLetters,
+      }),
+    );
+  }
+  const sybil = refs.get("sybil-detection") as ActorRef<AnalyzerMessage>;
+  pumps.set(
+    topology.findingsGroup,
+    new Pump(backend, sybil, {
+      ...common,
+      stream: topology.alerts,
+      group: topology.findingsGroup,
+      toMessage: (entry) => ({ kind: "finding", alert: entry.payload as Alert }),
+      deadLetterStream: topology.alertDeadLetters,
+    }),
+  );
+  for (const pump of pumps.values()) await pump.start();
+  return {
+    refs,
+    pumps,
+    alertCounts,
+    async stop() {
+      await Promise.all([...pumps.values()].map((pump) => pump.stop()));
+      await Promise.all([...refs.values()].map((ref) => ref.stop({ deadlineMs: 5000 })));
+    },
+  };
+}

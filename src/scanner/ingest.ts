@@ -1,0 +1,148 @@
+/**
+ * The transaction monitor's write side: validated events into the tx stream through the backpressured
+ * producer (slows at 80%, pauses at 95% of the analyzers' lag / pending capacity). A bad line or event goes
+ * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
+ */
+import { type ChainEvent, type InvalidEventReason, validateEvent } from "../actors/schema.ts";
+import { generate } from "../ingest/generator.ts";
+import { type ReplayOptions, replayJsonl } from "../ingest/jsonl.ts";
+import type { StreamBackend } from "../streams/backend.ts";
+import { deadLetterWrite } from "../streams/dead-letters.ts";
+import { Producer, type ProducerOptions } from "../streams/producer.ts";
+import type { Topology } from "./topology.ts";
+
+const BATCH = 500;
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 2000;
+const DEAD_LETTER_TTL_MS = 3_600_000;
+
+export interface IngestStats {
+  sent: number;
+  rejected: number;
+  retries: number;
+}
+
+export class Ingest {
+  readonly producer: Producer<unknown>;
+  readonly stats: IngestStats = { sent: 0, rejected: 0, retries: 0 };
+  readonly #backend: StreamBackend;
+  readonly #topology: Topology;
+
+  constructor(backend: StreamBackend, topology: Topology, producer: Partial<ProducerOptions> = {}) {
+    this.#backend = backend;
+    this.#topology = topology;
+    this.producer = new Producer(backend, {
+      stream: topology.tx,
+      groups: topology.analyzers.map((a) => a.group),
+      ...producer,
+    });
+  }
+
+  /** Validates and appends events in order; invalid ones are dead-lettered with their reason. */
+  async send(events: readonly unknown[], source = "ingest"): Promise<void> {
+    const valid: ChainEvent[] = [];
+    for (const candidate of events) {
+      const validation = validateEvent(candidate);
+      if (validation.ok) valid.push(validation.event);
+      else
+        await this.reject(
+          source,
+          `event-${this.stats.rejected}`,
+          JSON.stringify(candidate) ?? "",
+          validation.reason,
+        );
+    }
+    await this.#append(valid);
+  }
+
+  /** Appends a tick: event time has reached `ts`, so the analyzers flush what waits for it. */
+  tick(ts: number): Promise<void> {
+    return this.#append([{ kind: "tick", ts }]);
+  }
+
+  /** Replays a JSONL source (canonical or PumpPortal-shaped lines); returns the last event time seen. */
+  async replay(
+    source: ReadableStream<Uint8Array>,
+    name: string,
+    options: ReplayOptions = {},
+  ): Promise<number | null> {
+    let batch: ChainEvent[] = [];
+    let lastTs: number | null = null;
+    for await (const line of replayJsonl(source, options)) {
+      if (!line.ok) {
+        await this.reject(name, `line-${line.line}`, line.raw, line.reason);
+        continue;
+      }
+      for (const event of line.events) {
+        batch.push(event);
+        lastTs = event.ts;
+      }
+      if (batch.length >= BATCH || options.pace === "recorded") {
+        await this.#append(batch);
+        batch = [];
+      }
+    }
+    await this.#append(batch);
+    return lastTs;
+  }
+
+  /** Streams the synthetic generator at `rate` events/s until `signal` aborts (or the workload ends). */
+  async generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
+    const workload = generate({ seed: options.seed, durationMs: 30 * 24 * 3_600_000 });
+    const tickMs = 50;
+    const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
+    const events = workload.events();
+    const started = performance.now();
+    let sent = 0;
+    while (!options.signal.aborted) {
+      const batch: ChainEvent[] = [];
+      for (let next = events.next(); batch.length < perTick; next = events.next()) {
+        if (next.done) return;
+        batch.push(next.value);
+      }
+      await this.#append(batch);
+      sent += batch.length;
+      const due = started + (sent / options.rate) * 1000;
+      const wait = due - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+    }
+  }
+
+  /** Writes a rejected input to the tx dead-letter stream with its reason (idempotent per source and line). */
+  async reject(source: string, entryId: string, raw: string, reason: InvalidEventReason): Promise<void> {
+    this.stats.rejected++;
+    const write = deadLetterWrite(
+      this.#topology.txDeadLetters,
+      {
+        source,
+        group: "ingest",
+        entryId,
+        deliveries: 0,
+        reason: "malformed",
+        error: `${reason.code}${reason.field ? ` ${reason.field}` : ""}: ${reason.message}`,
+        fields: { raw: Buffer.from(raw) },
+      },
+      Date.now(),
+      DEAD_LETTER_TTL_MS,
+    );
+    await this.#backend.appendUnique(write.stream, write.dedupId, write.fields, write.ttlMs);
+  }
+
+  /** Appends in order, retrying the entries Redis refused (out of memory, a dropped connection). */
+  async #append(payloads: readonly unknown[]): Promise<void> {
+    let pending = payloads;
+    let delay = RETRY_MIN_MS;
+    while (pending.length > 0) {
+      const results = await this.producer.sendBatch(pending);
+      // Resend only what was refused: the pipeline's other appends were written, and a second copy of a
+      // trade would count twice in every window. (A refusal can therefore reorder a few entries.)
+      const refused = pending.filter((_, index) => !results[index]?.ok);
+      this.stats.sent += pending.length - refused.length;
+      if (refused.length === 0) return;
+      pending = refused;
+      this.stats.retries++;
+      await Bun.sleep(delay);
+      delay = Math.min(RETRY_MAX_MS, delay * 2);
+    }
+  }
+}

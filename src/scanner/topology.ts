@@ -1,0 +1,37 @@
+/**
+ * The scanner's streams, groups and actors, named in one place. Every name derives from the stream prefix
+ * (TROUPE_STREAM_PREFIX), so several scanners can share one Redis without touching each other.
+ */
+import type { AnalyzerName } from "../actors/alert.ts";
+
+export interface Topology {
+  /** Trades, creates and transfers from the transaction monitor. */
+  tx: string;
+  /** Alerts from the three analyzers (and read back by the sybil analyzer as findings). */
+  alerts: string;
+  /** Dead letters of the tx stream (malformed events, entries that kept failing). */
+  txDeadLetters: string;
+  /** Dead letters of the alerts stream (alerts a sink could not deliver). */
+  alertDeadLetters: string;
+  /** One consumer group (and actor) per analyzer on the tx stream. */
+  analyzers: ReadonlyArray<{ analyzer: AnalyzerName; actor: string; group: string }>;
+  /** The sybil analyzer's second group: other analyzers' alerts, read as findings. */
+  findingsGroup: string;
+  sinkGroups: { jsonl: string; webhook: string };
+}
+
+export function topology(prefix: string): Topology {
+  return {
+    tx: `${prefix}tx`,
+    alerts: `${prefix}alerts`,
+    txDeadLetters: `${prefix}tx:dlq`,
+    alertDeadLetters: `${prefix}alerts:dlq`,
+    analyzers: [
+      { analyzer: "wallet", actor: "wallet-analyzer", group: "wallet-analyzer" },
+      { analyzer: "pattern", actor: "pattern-recognition", group: "pattern-recognition" },
+      { analyzer: "sybil", actor: "sybil-detection", group: "sybil-detection" },
+    ],
+    findingsGroup: "sybil-detection-findings",
+    sinkGroups: { jsonl: "sink-jsonl", webhook: "sink-webhook" },
+  };
+}
