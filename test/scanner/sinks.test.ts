@@ -1,0 +1,122 @@
+/** Alert sinks against real local HTTP servers and real files, fed through the alerts stream by a real pump. */
+import { afterEach, expect, test } from "bun:test";
+import { tmpdir } from "node:os";
+import type { Alert } from "../../src/actors/alert.ts";
+import { type RunningSinks, startSinks } from "../../src/scanner/sinks.ts";
+import { topology } from "../../src/scanner/topology.ts";
+import { DeadLetters } from "../../src/streams/dead-letters.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { untilDrained } from "../support/scanner.ts";
+
+const backend = new MemoryStreamBackend();
+let sinks: RunningSinks | undefined;
+let server: ReturnType<typeof Bun.serve> | undefined;
+afterEach(async () => {
+  await sinks?.stop();
+  await server?.stop(true);
+});
+
+function alert(n: number): Alert {
+  return {
+    alertId: `alert-${n}`,
+    groupId: `group-${n}`,
+    detector: "fresh_sniper",
+    analyzer: "wallet",
+    severity: "med",
+    score: 0.5,
+    mint: `mint-${n}`,
+    key: `mint-${n}`,
+    wallets: [`w-${n}`],
+    windowStart: n,
+    detectedAt: n,
+    triggerId: `sig-${n}:0`,
+    timing: "exact",
+    evidence: {},
+  };
+}
+
+async function feed(names: ReturnType<typeof topology>, count: number) {
+  await backend.appendBatch(
+    names.alerts,
+    Array.from({ length: count }, (_, n) => defaultCodec.encode(alert(n))),
+  );
+}
+
+const fast = { attempts: 4, backoffMinMs: 10, backoffMaxMs: 40, timeoutMs: 1000 };
+
+test("a webhook that fails its first requests receives every alert once it recovers", async () => {
+  const received: string[] = [];
+  let calls = 0;
+  server = Bun.serve({
+    port: 0,
+    async fetch(req) {
+      calls++;
+      if (calls <= 3) return new Response("down", { status: 503 });
+      const body = (await req.json()) as Alert;
+      expect(req.headers.get("idempotency-key")).toBe(body.alertId);
+      received.push(body.alertId);
+      return new Response(null, { status: 204 });
+    },
+  });
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await feed(names, 20);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: null,
+    webhookUrl: server.url.href,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  expect(new Set(received)).toEqual(new Set(Array.from({ length: 20 }, (_, n) => `alert-${n}`)));
+  expect((await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters).toEqual(
+    [],
+  );
+});
+
+test("a webhook that never recovers leaves the alerts in the dead-letter stream", async () => {
+  server = Bun.serve({ port: 0, fetch: () => new Response("nope", { status: 500 }) });
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await feed(names, 5);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: null,
+    webhookUrl: server.url.href,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  const letters = (await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters;
+  expect(letters).toHaveLength(5);
+  for (const letter of letters) {
+    expect(letter.reason).toBe("handler-failed");
+    expect(letter.error).toBe("webhook failed 4 times, last: HTTP 500");
+  }
+});
+
+test("the JSONL sink writes one line per alert", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await feed(names, 7);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  await sinks.stop();
+  sinks = undefined;
+  const lines = (await Bun.file(path).text())
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Alert);
+  expect(lines.map((a) => a.alertId)).toEqual(Array.from({ length: 7 }, (_, n) => `alert-${n}`));
+});
