@@ -1,14 +1,18 @@
 /** Waiting for a scanner pipeline to finish its work, on events rather than sleeps. */
 import type { StreamBackend } from "../../src/streams/backend.ts";
-import type { Pump } from "../../src/streams/pump.ts";
+
+/** What waiting needs from a pump: its completion events. */
+interface PumpEvents {
+  on(event: "acked" | "deadLettered", listener: () => void): () => void;
+}
 
 /** Resolves once every (stream, group) of `pumps` has nothing undelivered and nothing pending. */
 export function untilDrained(
   backend: StreamBackend,
-  pumps: Iterable<[string, Pump<never, unknown>] | [string, Pump<unknown, unknown>]>,
+  pumps: Iterable<readonly [string, PumpEvents]>,
   streamOf: (group: string) => string,
 ): Promise<void> {
-  const entries = [...pumps] as Array<[string, Pump<unknown, unknown>]>;
+  const entries = [...pumps];
   return new Promise((resolve) => {
     let checking = false;
     let again = false;
