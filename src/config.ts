@@ -22,8 +22,8 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 const ENV = z.object({
   REDIS_URL: optionalUrl(["redis://", "rediss://"]).default(null),
   TROUPE_HTTP_HOST: z.string().trim().min(1).default("127.0.0.1"),
-  TROUPE_HTTP_PORT: integer(0, 65535).default(8787),
-  TROUPE_TOKEN: z
+  TROUPE_HTTP_PORT: integer(0, 65535).default(7070),
+  TROUPE_API_TOKEN: z
     .string()
     .transform((value) => (value === "" ? null : value))
     .refine((value) => value === null || value.length >= 16, { message: "must be at least 16 characters" })

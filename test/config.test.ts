@@ -6,8 +6,8 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
   expect(config).toMatchObject({
     REDIS_URL: null,
     TROUPE_HTTP_HOST: "127.0.0.1",
-    TROUPE_HTTP_PORT: 8787,
-    TROUPE_TOKEN: null,
+    TROUPE_HTTP_PORT: 7070,
+    TROUPE_API_TOKEN: null,
     TROUPE_RATE: 200,
     TROUPE_SEED: 1,
     TROUPE_CLAIM_IDLE_MS: 30_000,
@@ -33,7 +33,7 @@ test("every bad setting is named at once", () => {
     loadConfig({
       REDIS_URL: "localhost:6379",
       TROUPE_HTTP_PORT: "70000",
-      TROUPE_TOKEN: "short",
+      TROUPE_API_TOKEN: "short",
       TROUPE_RATE: "fast",
     }),
   ).toThrow(
@@ -41,7 +41,7 @@ test("every bad setting is named at once", () => {
       "invalid configuration:",
       "  REDIS_URL: must start with redis:// or rediss://",
       "  TROUPE_HTTP_PORT: Too big: expected number to be <=65535",
-      "  TROUPE_TOKEN: must be at least 16 characters",
+      "  TROUPE_API_TOKEN: must be at least 16 characters",
       "  TROUPE_RATE: Invalid input: expected number, received NaN",
     ].join("\n"),
   );

@@ -1,0 +1,43 @@
+/**
+ * What every route module of the control API shares: the resolved options, the system, one reader of
+ * the streams layer, the live feed, the metrics, and the readiness assessment built from them.
+ */
+import type { ActorSystem } from "../runtime/system.ts";
+import { assessReadiness, type Readiness } from "./health.ts";
+import type { LiveFeed } from "./live.ts";
+import type { ControlMetrics } from "./metrics.ts";
+import type { ResolvedControlApiOptions } from "./options.ts";
+import type { StreamsReader, StreamsReading } from "./streams-reader.ts";
+
+export interface ApiContext {
+  readonly options: ResolvedControlApiOptions;
+  readonly system: ActorSystem;
+  readonly reader: StreamsReader;
+  readonly feed: LiveFeed;
+  readonly metrics: ControlMetrics;
+  /** True once `beginShutdown()` ran: readiness answers 503, no new event streams. */
+  readonly shuttingDown: boolean;
+  /** One reading of the streams layer and the readiness it implies. */
+  assess(): Promise<Assessment>;
+}
+
+export interface Assessment {
+  readonly streams: StreamsReading;
+  readonly readiness: Readiness;
+}
+
+export async function assess(input: {
+  system: ActorSystem;
+  reader: StreamsReader;
+  slowPingMs: number;
+  shuttingDown: boolean;
+}): Promise<Assessment> {
+  const streams = await input.reader.read();
+  const readiness = assessReadiness({
+    system: input.system.health(),
+    streams,
+    shuttingDown: input.shuttingDown,
+    slowPingMs: input.slowPingMs,
+  });
+  return { streams, readiness };
+}

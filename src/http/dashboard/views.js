@@ -1,0 +1,165 @@
+// Rendering of the live figures: header counters and pills, the two charts, the actors and streams
+// tables, the alerts list. They draw a `stats` snapshot from /events.
+import { $, el, emptyRow, fmt, num } from "./dom.js";
+
+const POINTS = 120;
+const MAX_ALERTS = 100;
+
+/** A small live time-series chart; `uPlot` is the global of uPlot's IIFE build, loaded by the page first. */
+export function chart(target, series) {
+  const data = [[], ...series.map(() => [])];
+  const plot = new uPlot(
+    {
+      width: Math.max(300, target.clientWidth - 8),
+      height: 170,
+      legend: { live: false },
+      scales: { x: { time: true } },
+      series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2 }))],
+      axes: [
+        {
+          // Whole seconds at least, labelled HH:MM:SS: sub-second ticks would repeat the same label.
+          space: 80,
+          incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600],
+          values: (_, ticks) =>
+            ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour12: false })),
+        },
+        { size: 60 },
+      ],
+    },
+    data,
+    target,
+  );
+  return {
+    push(at, values) {
+      data[0].push(at / 1000);
+      for (const [i, value] of values.entries()) data[i + 1].push(value);
+      if (data[0].length > POINTS) for (const column of data) column.shift();
+      plot.setData(data);
+    },
+  };
+}
+
+function duration(seconds) {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.floor(seconds / 60)} min`;
+  return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+}
+
+export function pill(id, text, level) {
+  const node = $(id);
+  node.textContent = text;
+  node.className = `pill ${level}`;
+}
+
+export function renderHeader(stats) {
+  const c = stats.counters;
+  $("c-throughput").textContent = fmt.format(c.throughput);
+  $("c-processed").textContent = fmt.format(c.processed);
+  $("c-failed").textContent = fmt.format(c.failed);
+  $("c-dead-lettered").textContent = fmt.format(c.deadLettered);
+  $("c-restarts").textContent = fmt.format(c.restarts);
+  $("c-uptime").textContent = duration(c.uptimeSeconds);
+  const r = stats.readiness;
+  pill("health", `health: ${r.status}`, r.status === "ok" ? "ok" : r.status === "degraded" ? "warn" : "bad");
+  $("reasons").replaceChildren(...r.reasons.map((reason) => el("li", {}, reason.message)));
+  const b = stats.streams.backend;
+  if (!b) pill("backend", "backend: none (actors only)", "");
+  else if (!b.up) pill("backend", `${b.kind}: down (${b.error ?? "no answer"})`, "bad");
+  else pill("backend", `${b.kind}: up, ping ${b.pingMs} ms`, "ok");
+}
+
+function actorButtons(actor) {
+  if (actor.status !== "running") return el("td");
+  return el(
+    "td",
+    {},
+    el("button", { type: "button", "data-action": "restart", "data-actor": actor.name }, "Restart"),
+    actor.paused
+      ? el("button", { type: "button", "data-action": "resume", "data-actor": actor.name }, "Resume")
+      : el("button", { type: "button", "data-action": "pause", "data-actor": actor.name }, "Pause"),
+  );
+}
+
+export function renderActors(actors) {
+  const rows = actors.map((a) => {
+    const t = a.totals;
+    const states = a.instances.map((i) => i.state).join(", ");
+    const error = t.lastError ? `${t.lastError.code ?? t.lastError.name}: ${t.lastError.message}` : "";
+    const status = a.paused ? "paused" : a.status;
+    return el(
+      "tr",
+      { "data-actor": a.name, class: status === "failed" ? "failed" : status === "paused" ? "paused" : "" },
+      el("td", {}, a.name),
+      el("td", { "data-field": "status" }, status),
+      el("td", {}, `${a.instances.length}: ${states}`),
+      el("td", { class: "n" }, `${num(t.capacity - t.credits)} / ${num(t.capacity)}`),
+      el("td", { class: "n" }, num(t.inFlight)),
+      el("td", { class: "n" }, num(t.waiting)),
+      el("td", { class: "n", "data-field": "rate" }, num(t.rate["1s"])),
+      el("td", { class: "n", "data-field": "processed" }, num(t.processed)),
+      el("td", { class: "n" }, num(t.failed)),
+      el("td", { class: "n", "data-field": "restarts" }, num(t.restarts)),
+      el("td", { class: "n" }, `${num(t.latencyMs.p50)} / ${num(t.latencyMs.p99)}`),
+      el("td", { class: "error" }, error),
+      actorButtons(a),
+    );
+  });
+  $("actors").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(13, "no actors")]));
+}
+
+export function renderStreams(streams) {
+  $("streams-note").textContent = streams.error ? `stream figures unavailable: ${streams.error}` : "";
+  const groups = streams.groups ?? [];
+  const rows = groups.map((g) =>
+    el(
+      "tr",
+      { "data-stream": g.stream, "data-group": g.group },
+      el("td", {}, g.stream),
+      el("td", {}, g.group),
+      el("td", { class: "n" }, num(g.length)),
+      el("td", { class: "n" }, num(g.lag)),
+      el("td", { class: "n" }, num(g.pending)),
+      el(
+        "td",
+        { class: "n" },
+        g.oldestPendingIdleMs === null ? "–" : `${num(g.oldestPendingIdleMs / 1000)} s`,
+      ),
+      el("td", { class: "n" }, num(g.consumers)),
+      el("td", { class: "n" }, num(g.deadLetters)),
+      el("td", { class: `state-${g.watermark}` }, g.watermark),
+      el(
+        "td",
+        {},
+        el(
+          "button",
+          { type: "button", "data-action": "pending", "data-stream": g.stream, "data-group": g.group },
+          "Pending",
+        ),
+      ),
+    ),
+  );
+  const empty = streams.groups === null ? "unavailable" : "no stream groups";
+  $("streams").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(10, empty)]));
+  // Groups of one stream share its dead-letter stream: count each dead-letter stream once.
+  const dlq = new Map(groups.map((g) => [g.deadLetterStream, g.deadLetters]));
+  const deadLetters = streams.groups === null ? null : [...dlq.values()].reduce((sum, n) => sum + n, 0);
+  if (deadLetters !== null) $("c-dlq").textContent = fmt.format(deadLetters);
+  const sum = (pick) => groups.reduce((total, g) => total + (pick(g) ?? 0), 0);
+  return { lag: sum((g) => g.lag), pending: sum((g) => g.pending), deadLetters };
+}
+
+function alertItem(alert) {
+  const time = new Date(alert.at).toLocaleTimeString();
+  return el(
+    "li",
+    { class: alert.level, "data-kind": alert.kind, "data-source": alert.source },
+    el("time", {}, time),
+    alert.message,
+  );
+}
+
+export function addAlert(alert) {
+  const list = $("alerts");
+  list.prepend(alertItem(alert));
+  while (list.children.length > MAX_ALERTS) list.lastChild.remove();
+}

@@ -1,0 +1,36 @@
+/**
+ * `troupe/http`: the control API (Hono), its streams adapter and the Bun.serve helper.
+ *
+ * @example
+ * ```ts
+ * import { createStreamsSource, serveControlApi } from "troupe/http";
+ * const served = serveControlApi({ system, streams: createStreamsSource({ backend, pumps }), port: 7070 });
+ * ```
+ */
+
+export type { ControlApi } from "./app.ts";
+export { createControlApi } from "./app.ts";
+export type { ControlApiErrorCode, ErrorBody } from "./errors.ts";
+export { ControlApiError } from "./errors.ts";
+export type { HealthReason, HealthReasonCode, Readiness, ReadinessStatus } from "./health.ts";
+export type { ControlApiOptions } from "./options.ts";
+export { CONTROL_API_DEFAULTS } from "./options.ts";
+export type { ServedControlApi, ServeOptions } from "./serve.ts";
+export { isLoopback, SERVE_DEFAULTS, serveControlApi } from "./serve.ts";
+export type {
+  BackendHealth,
+  DeadLetterFilter,
+  DeadLetterInfo,
+  DeadLetterReason,
+  DeadLetterStore,
+  Page,
+  PageRequest,
+  PendingEntryInfo,
+  StreamAlert,
+  StreamGroupInfo,
+  StreamsSource,
+  WatermarkState,
+} from "./sources.ts";
+export type { StreamsSourceOptions, WatchedPump, Watermark } from "./streams-source.ts";
+export { createStreamsSource, STREAMS_SOURCE_DEFAULTS } from "./streams-source.ts";
+export type { ActorTotals, ActorView, Counters } from "./views.ts";

@@ -1,0 +1,126 @@
+/**
+ * What the control API needs from the streams layer, and nothing more. The HTTP code depends on this
+ * interface only; `createStreamsSource()` (streams-source.ts) implements it over a `StreamBackend`
+ * and the pumps, so the API works the same on the in-memory backend and on Redis, and an embedding app
+ * can supply its own (e.g. for streams read by another process).
+ */
+
+/** `high` / `critical`: lag or pending passed that watermark (see `StreamWatermarks`). */
+export type WatermarkState = "ok" | "high" | "critical";
+
+export interface StreamGroupInfo {
+  readonly stream: string;
+  readonly group: string;
+  /** Entries in the stream (all groups share it). */
+  readonly length: number;
+  /** Entries not yet delivered to the group; `null` when unknown (Redis after an XDEL or trim). */
+  readonly lag: number | null;
+  /** Delivered and not acknowledged. */
+  readonly pending: number;
+  /** Idle time of the group's oldest pending entry; `null` when nothing is pending. */
+  readonly oldestPendingIdleMs: number | null;
+  readonly consumers: number;
+  /** Where this group's dead letters go, and how many records it holds now. */
+  readonly deadLetterStream: string;
+  readonly deadLetters: number;
+  readonly watermark: WatermarkState;
+}
+
+/** Why an entry is pending: who holds it, for how long, how often it was delivered. */
+export interface PendingEntryInfo {
+  readonly id: string;
+  readonly consumer: string;
+  readonly idleMs: number;
+  readonly deliveries: number;
+}
+
+export type DeadLetterReason =
+  | "malformed"
+  | "max-deliveries"
+  | "handler-failed"
+  | "deleted-while-pending"
+  | "invalid-outputs"
+  | "output-failed";
+
+export interface DeadLetterInfo {
+  /** `<dead-letter stream>:<record id>`, e.g. `tx:dlq:1719000000000-0`: unique across dead-letter streams. */
+  readonly id: string;
+  readonly source: string;
+  readonly group: string;
+  readonly entryId: string;
+  readonly deliveries: number;
+  readonly reason: DeadLetterReason;
+  readonly error: string | null;
+  /** When it was dead-lettered (ms since the epoch). */
+  readonly at: number;
+  /** The decoded payload as JSON, cut to a few hundred characters; `null` when the entry was gone. */
+  readonly preview: string | null;
+  /** Whether it can be replayed (its original fields survived). */
+  readonly replayable: boolean;
+}
+
+export interface DeadLetterFilter {
+  readonly stream?: string | undefined;
+  readonly group?: string | undefined;
+  readonly reason?: DeadLetterReason | undefined;
+}
+
+export interface PageRequest {
+  /** Opaque: the `next` of the previous page. */
+  readonly cursor?: string | undefined;
+  readonly count: number;
+}
+
+export interface Page<T> {
+  readonly entries: T[];
+  /** Pass as `cursor` for the next page; `null` at the end. */
+  readonly next: string | null;
+}
+
+export interface BackendHealth {
+  readonly kind: "redis" | "memory";
+  readonly up: boolean;
+  /** Round trip of a cheap read; `null` when it failed or timed out. */
+  readonly pingMs: number | null;
+  readonly error: string | null;
+}
+
+/** A fact from the streams layer worth an operator's attention (forwarded on `/events`). */
+export interface StreamAlert {
+  readonly kind:
+    | "deadLettered"
+    | "readFailed"
+    | "outputFailed"
+    | "groupRecreated"
+    | "deletedWhilePending"
+    | "claimed"
+    | "paused"
+    | "resumed";
+  readonly level: "info" | "warning" | "critical";
+  readonly stream: string;
+  readonly group: string;
+  readonly message: string;
+}
+
+export interface DeadLetterStore {
+  /** Oldest first; a page may hold fewer than `count` matches (records are scanned `count` at a time). */
+  list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterInfo>>;
+  /** Appends the original entry to its stream again and removes the record. */
+  replay(id: string): Promise<"replayed" | "not-found" | "not-replayable">;
+  /** Replays every matching record in batches of `batchSize`; returns how many were replayed. */
+  replayAll(filter: DeadLetterFilter, options: { batchSize: number }): Promise<number>;
+  /** False when there is no such record. */
+  remove(id: string): Promise<boolean>;
+}
+
+export interface StreamsSource {
+  /** Every group of every watched stream. */
+  overview(): Promise<StreamGroupInfo[]>;
+  /** Pending entries of one group, oldest first. Rejects with `ERR_NOGROUP` for an unknown stream or group. */
+  pending(stream: string, group: string, page: PageRequest): Promise<Page<PendingEntryInfo>>;
+  readonly deadLetters: DeadLetterStore;
+  /** Whether the backend answers, and how fast; never throws. */
+  backendHealth(): Promise<BackendHealth>;
+  /** Subscribes to stream alerts; returns the unsubscribe function. */
+  subscribe(listener: (alert: StreamAlert) => void): () => void;
+}

@@ -1,0 +1,223 @@
+/**
+ * The {@link StreamsSource} the control API reads, built over a `StreamBackend` (memory or Redis) and
+ * the pumps of this process: their streams are watched (every group on them, including groups other
+ * processes read), their dead-letter streams served, their events forwarded as alerts.
+ *
+ * @example
+ * ```ts
+ * const streams = createStreamsSource({ backend, pumps: [walletPump, patternPump] });
+ * const api = createControlApi({ system, streams, token: process.env.TROUPE_API_TOKEN });
+ * ```
+ */
+import { z } from "zod";
+import type { StreamBackend } from "../streams/backend.ts";
+import type { PumpEvents } from "../streams/pump-events.ts";
+import { MultiStreamDeadLetters } from "./dead-letter-store.ts";
+import { messageOf, withDeadline } from "./deadline.ts";
+import type {
+  BackendHealth,
+  Page,
+  PageRequest,
+  PendingEntryInfo,
+  StreamAlert,
+  StreamGroupInfo,
+  StreamsSource,
+  WatermarkState,
+} from "./sources.ts";
+import { parseOptions } from "./validate.ts";
+
+/** What the adapter needs of a pump (a `Pump` of src/streams satisfies it). */
+export interface WatchedPump {
+  readonly options: { readonly stream: string; readonly group: string; readonly deadLetterStream: string };
+  on<E extends keyof PumpEvents>(event: E, listener: PumpEvents[E]): () => void;
+}
+
+export interface Watermark {
+  high: number;
+  critical: number;
+}
+
+export interface StreamsSourceOptions {
+  /** Required. */
+  backend: StreamBackend;
+  /** The pumps of this process. @defaultValue [] */
+  pumps?: readonly WatchedPump[];
+  /** More streams to watch (read by other processes); their dead letters are in `<stream>:dlq`. @defaultValue [] */
+  streams?: readonly string[];
+  /** Undelivered entries at which a group is `high` / `critical` (critical makes `/health` degraded). @defaultValue { high: 10000, critical: 100000 } */
+  lag?: Watermark;
+  /** Pending (delivered, unacked) entries at which a group is `high` / `critical`. @defaultValue { high: 5000, critical: 20000 } */
+  pending?: Watermark;
+  /** A backend ping slower than this counts as failed. @defaultValue 1000 */
+  probeTimeoutMs?: number;
+  /** Length of a dead letter's payload preview. @defaultValue 200 */
+  previewChars?: number;
+}
+
+export const STREAMS_SOURCE_DEFAULTS = {
+  pumps: [],
+  streams: [],
+  lag: { high: 10_000, critical: 100_000 },
+  pending: { high: 5_000, critical: 20_000 },
+  probeTimeoutMs: 1_000,
+  previewChars: 200,
+} satisfies Required<Omit<StreamsSourceOptions, "backend">>;
+
+const count = z.number().int({ error: "must be an integer" }).min(1, { error: "must be at least 1" });
+const watermark = z
+  .object({ high: count, critical: count })
+  .strict()
+  .refine((w) => w.high < w.critical, { error: "high must be below critical" });
+
+const SCHEMA = z
+  .object({
+    backend: z.custom<StreamBackend>((v) => typeof (v as StreamBackend | null)?.groups === "function", {
+      error: "must be a StreamBackend",
+    }),
+    pumps: z.array(
+      z.custom<WatchedPump>((v) => typeof (v as WatchedPump | null)?.options?.stream === "string"),
+    ),
+    streams: z.array(z.string().min(1, { error: "must not be empty" })),
+    lag: watermark,
+    pending: watermark,
+    probeTimeoutMs: count,
+    previewChars: count.min(16, { error: "must be at least 16" }),
+  })
+  .strict();
+
+export function resolveStreamsSourceOptions(options: StreamsSourceOptions): Required<StreamsSourceOptions> {
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  return parseOptions(SCHEMA, { ...STREAMS_SOURCE_DEFAULTS, ...defined }) as Required<StreamsSourceOptions>;
+}
+
+export function createStreamsSource(options: StreamsSourceOptions): StreamsSource {
+  return new BackendStreamsSource(resolveStreamsSourceOptions(options));
+}
+
+class BackendStreamsSource implements StreamsSource {
+  readonly #o: Required<StreamsSourceOptions>;
+  /** stream → the dead-letter stream its groups write (the first pump's, else `<stream>:dlq`). */
+  readonly #watched = new Map<string, string>();
+  /** `stream\0group` → dead-letter stream, where a pump says so. */
+  readonly #groupDlq = new Map<string, string>();
+  readonly deadLetters: MultiStreamDeadLetters;
+
+  constructor(options: Required<StreamsSourceOptions>) {
+    this.#o = options;
+    for (const { options: p } of options.pumps) {
+      if (!this.#watched.has(p.stream)) this.#watched.set(p.stream, p.deadLetterStream);
+      this.#groupDlq.set(`${p.stream}\0${p.group}`, p.deadLetterStream);
+    }
+    for (const stream of options.streams)
+      if (!this.#watched.has(stream)) this.#watched.set(stream, `${stream}:dlq`);
+    const dlqs = [...this.#watched.values(), ...this.#groupDlq.values()];
+    this.deadLetters = new MultiStreamDeadLetters(options.backend, dlqs, options.previewChars);
+  }
+
+  async overview(): Promise<StreamGroupInfo[]> {
+    const backend = this.#o.backend;
+    const dlqLengths = new Map(
+      await Promise.all(
+        this.deadLetters.streams.map(async (dlq) => [dlq, await backend.length(dlq)] as const),
+      ),
+    );
+    const perStream = await Promise.all(
+      [...this.#watched].map(async ([stream, streamDlq]) => {
+        const groups = await backend.groups(stream);
+        return Promise.all(
+          groups.map(async (g): Promise<StreamGroupInfo> => {
+            const oldest =
+              g.pending > 0 ? (await backend.pending(stream, g.name, { count: 1 }))[0] : undefined;
+            const deadLetterStream = this.#groupDlq.get(`${stream}\0${g.name}`) ?? streamDlq;
+            return {
+              stream,
+              group: g.name,
+              length: g.length,
+              lag: g.lag,
+              pending: g.pending,
+              oldestPendingIdleMs: oldest?.idleMs ?? null,
+              consumers: g.consumers,
+              deadLetterStream,
+              deadLetters: dlqLengths.get(deadLetterStream) ?? 0,
+              watermark: this.#watermark(g.lag, g.pending),
+            };
+          }),
+        );
+      }),
+    );
+    return perStream.flat();
+  }
+
+  async pending(stream: string, group: string, page: PageRequest): Promise<Page<PendingEntryInfo>> {
+    const query = { count: page.count, ...(page.cursor !== undefined && { after: page.cursor }) };
+    const entries = await this.#o.backend.pending(stream, group, query);
+    const last = entries.at(-1);
+    return {
+      entries: entries.map(({ id, consumer, idleMs, deliveries }) => ({ id, consumer, idleMs, deliveries })),
+      next: entries.length === page.count && last ? last.id : null,
+    };
+  }
+
+  async backendHealth(): Promise<BackendHealth> {
+    const backend = this.#o.backend;
+    const kind = backend.kind === "redis" ? "redis" : "memory";
+    // XLEN of a watched stream: a cheap read on the command connection, like a PING but through the backend.
+    const probe = [...this.#watched.keys()][0] ?? this.deadLetters.streams[0] ?? "troupe:probe";
+    const started = performance.now();
+    try {
+      await withDeadline(backend.length(probe), this.#o.probeTimeoutMs, `${kind} backend`);
+      return { kind, up: true, pingMs: Math.round((performance.now() - started) * 100) / 100, error: null };
+    } catch (error) {
+      return { kind, up: false, pingMs: null, error: messageOf(error) };
+    }
+  }
+
+  subscribe(listener: (alert: StreamAlert) => void): () => void {
+    const offs = this.#o.pumps.flatMap((pump) => {
+      const { stream, group } = pump.options;
+      const emit = (kind: StreamAlert["kind"], level: StreamAlert["level"], message: string) =>
+        listener({ kind, level, stream, group, message });
+      return [
+        pump.on("deadLettered", (e) =>
+          emit(
+            "deadLettered",
+            "warning",
+            `entry ${e.entryId} dead-lettered (${e.reason}, ${e.deliveries} deliveries)${e.error ? `: ${e.error}` : ""}`,
+          ),
+        ),
+        pump.on("readFailed", (e) =>
+          emit("readFailed", "warning", `read failed: ${e.error.message}; retry in ${e.retryInMs} ms`),
+        ),
+        pump.on("outputFailed", (e) =>
+          emit("outputFailed", "warning", `${e.entryIds.length} entries not committed: ${e.error.message}`),
+        ),
+        pump.on("groupRecreated", () =>
+          emit(
+            "groupRecreated",
+            "critical",
+            "group was missing (Redis restarted without persistence?) and was recreated",
+          ),
+        ),
+        pump.on("deletedWhilePending", (e) =>
+          emit("deletedWhilePending", "warning", `entry ${e.entryId} was deleted while pending`),
+        ),
+        pump.on("claimed", (e) => emit("claimed", "info", `claimed ${e.count} idle entries`)),
+        pump.on("paused", (e) =>
+          emit("paused", e.reason === "target-failed" ? "critical" : "info", `reading paused (${e.reason})`),
+        ),
+        pump.on("resumed", () => emit("resumed", "info", "reading resumed")),
+      ];
+    });
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+
+  /** Unknown lag (null) does not raise the state: it says nothing about how far behind the group is. */
+  #watermark(lag: number | null, pending: number): WatermarkState {
+    const level = (value: number | null, mark: Watermark) =>
+      value === null ? 0 : value >= mark.critical ? 2 : value >= mark.high ? 1 : 0;
+    const worst = Math.max(level(lag, this.#o.lag), level(pending, this.#o.pending));
+    return worst === 2 ? "critical" : worst === 1 ? "high" : "ok";
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Reads one frame of figures from a running instance's control API: readiness, actors and streams,
+ * each with a deadline, each allowed to fail on its own (a frame with Redis down still shows actors).
+ */
+import type { Readiness } from "../http/health.ts";
+import type { BackendHealth, StreamGroupInfo } from "../http/sources.ts";
+import type { ActorView } from "../http/views.ts";
+
+export interface MonitorFrame {
+  readonly url: string;
+  readonly at: number;
+  readonly readiness: Readiness | null;
+  readonly actors: ActorView[] | null;
+  readonly streams: { backend: BackendHealth | null; groups: StreamGroupInfo[] } | null;
+  /** What failed, one line each (`actors: HTTP 401 missing bearer token`). */
+  readonly errors: string[];
+}
+
+export interface ClientOptions {
+  url: string;
+  token: string | null;
+  timeoutMs: number;
+}
+
+export async function readFrame(options: ClientOptions): Promise<MonitorFrame> {
+  const errors: string[] = [];
+  const get = async <T>(
+    path: string,
+    accept: (status: number) => boolean = (s) => s === 200,
+  ): Promise<T | null> => {
+    try {
+      const response = await fetch(new URL(path, options.url), {
+        headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      const body = (await response.json().catch(() => null)) as (T & { error?: { message: string } }) | null;
+      if (!accept(response.status) || body === null) {
+        errors.push(`${path}: HTTP ${response.status}${body?.error ? ` ${body.error.message}` : ""}`);
+        return null;
+      }
+      return body;
+    } catch (error) {
+      errors.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
+      return null;
+    }
+  };
+  const [readiness, actors, streams] = await Promise.all([
+    // 503 is an answer here: the body says why the instance is unhealthy.
+    get<Readiness>("health", (s) => s === 200 || s === 503),
+    get<{ actors: ActorView[] }>("actors"),
+    get<{ backend: BackendHealth | null; groups: StreamGroupInfo[] }>("streams"),
+  ]);
+  return { url: options.url, at: Date.now(), readiness, actors: actors?.actors ?? null, streams, errors };
+}
