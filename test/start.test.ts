@@ -1,9 +1,55 @@
 import { expect, test } from "bun:test";
 import { ChildOutput } from "./support/child-output.ts";
 
-test("`bun run start` shows actors working, a crash and a restart, and drains on SIGTERM", async () => {
-  const child = Bun.spawn(["bun", "src/main.ts", "--rate", "2000"], {
-    cwd: new URL("..", import.meta.url).pathname,
+const ROOT = new URL("..", import.meta.url).pathname;
+
+test("`bun run start` runs the scanner on the embedded default, serves the control API, and drains on SIGTERM", async () => {
+  const child = Bun.spawn(["bun", "run", "start"], {
+    cwd: ROOT,
+    env: { ...process.env, TROUPE_HTTP_PORT: "0", TROUPE_RATE: "2000", REDIS_URL: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const stderr = new ChildOutput(child.stderr);
+  const banner = await stderr.waitFor(/control API (http:\/\/\S+)/);
+  const url = /control API (http:\/\/\S+)/.exec(banner)?.[1] as string;
+  await stderr.waitFor(/in [\d,]+ \(\d+\/s\) \| wallet-analyzer \d+\/s lag \d+ \| pattern-recognition/);
+  const health = await fetch(new URL("health", url));
+  expect(health.status).toBe(200);
+  const actors = (await (await fetch(new URL("actors", url))).json()) as unknown;
+  expect(JSON.stringify(actors)).toContain("sybil-detection");
+  child.kill("SIGTERM");
+  await stderr.rest();
+  expect(await child.exited).toBe(0);
+  expect(stderr.text).toContain("troupe scanner: role all, in-memory backend");
+  expect(stderr.text).toContain("troupe scanner stopped");
+}, 30_000);
+
+test("bad configuration fails at start with a message naming the setting", async () => {
+  const child = Bun.spawn(["bun", "run", "start"], {
+    cwd: ROOT,
+    env: { ...process.env, TROUPE_HTTP_PORT: "99999", REDIS_URL: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await child.exited).toBe(2);
+  expect(await new Response(child.stderr).text()).toContain("TROUPE_HTTP_PORT: Too big");
+});
+
+test("--role analyze without REDIS_URL is refused", async () => {
+  const child = Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
+    cwd: ROOT,
+    env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: "" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await child.exited).toBe(2);
+  expect(await new Response(child.stderr).text()).toContain("--role analyze needs REDIS_URL");
+});
+
+test("`bun run demo` shows actors working, a crash and a restart, and drains on SIGTERM", async () => {
+  const child = Bun.spawn(["bun", "src/demo/main.ts", "--rate", "2000"], {
+    cwd: ROOT,
     stdout: "pipe",
     stderr: "pipe",
   });

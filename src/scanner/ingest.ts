@@ -15,6 +15,7 @@ const BATCH = 500;
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 2000;
 const DEAD_LETTER_TTL_MS = 3_600_000;
+const HOUR_MS = 3_600_000;
 
 export interface IngestStats {
   sent: number;
@@ -86,25 +87,40 @@ export class Ingest {
     return lastTs;
   }
 
-  /** Streams the synthetic generator at `rate` events/s until `signal` aborts (or the workload ends). */
+  /**
+   * Streams the synthetic generator at `rate` events/s until `signal` aborts. The generator's set-up grows
+   * with its duration (a 30-day workload blocked the event loop for ~40 s), so it runs as back-to-back
+   * one-hour workloads, each seeded from `seed` and its index and starting where the last one ended.
+   */
   async generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
-    const workload = generate({ seed: options.seed, durationMs: 30 * 24 * 3_600_000 });
     const tickMs = 50;
     const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
-    const events = workload.events();
     const started = performance.now();
     let sent = 0;
-    while (!options.signal.aborted) {
-      const batch: ChainEvent[] = [];
-      for (let next = events.next(); batch.length < perTick; next = events.next()) {
-        if (next.done) return;
-        batch.push(next.value);
+    let t0: number | undefined;
+    for (let hour = 0; !options.signal.aborted; hour++) {
+      const workload = generate({
+        seed: options.seed * 100_003 + hour,
+        durationMs: HOUR_MS,
+        ...(t0 ? { t0 } : {}),
+      });
+      t0 = workload.end;
+      const events = workload.events();
+      for (let done = false; !done && !options.signal.aborted; ) {
+        const batch: ChainEvent[] = [];
+        while (batch.length < perTick) {
+          const next = events.next();
+          if (next.done) {
+            done = true;
+            break;
+          }
+          batch.push(next.value);
+        }
+        await this.#append(batch);
+        sent += batch.length;
+        const wait = started + (sent / options.rate) * 1000 - performance.now();
+        if (wait > 0) await Bun.sleep(wait);
       }
-      await this.#append(batch);
-      sent += batch.length;
-      const due = started + (sent / options.rate) * 1000;
-      const wait = due - performance.now();
-      if (wait > 0) await Bun.sleep(wait);
     }
   }
 
