@@ -25,6 +25,7 @@ export type TroupeErrorCode =
   | "ERR_SYSTEM_STOPPED"
   | "ERR_TOO_MANY_WAITING"
   | "ERR_MAX_DELIVERIES"
+  | "ERR_MESSAGE_REJECTED"
   | "ERR_STREAM_BACKEND"
   | "ERR_NOGROUP"
   | "ERR_READ_STALLED"
@@ -65,6 +66,18 @@ export class InvalidOptionError extends TroupeError {
   constructor(option: string, message: string) {
     super("ERR_INVALID_OPTION", `${option}: ${message}`);
     this.option = option;
+  }
+}
+
+/**
+ * Thrown by a handler for a message that can never succeed (an invalid event): the runtime does not
+ * redeliver it but dead-letters it at once with this reason, and a stream pump writes it to the
+ * dead-letter stream as "rejected".
+ */
+export class MessageRejectedError extends TroupeError {
+  override readonly name = "MessageRejectedError";
+  constructor(reason: string) {
+    super("ERR_MESSAGE_REJECTED", reason);
   }
 }
 

@@ -4,7 +4,7 @@
  */
 
 export type { SerializedError, TroupeErrorCode } from "./errors.ts";
-export { InvalidOptionError, TroupeError } from "./errors.ts";
+export { InvalidOptionError, MessageRejectedError, TroupeError } from "./errors.ts";
 export type { ActorStatus } from "./runtime/actor.ts";
 export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
 export { ActorRef } from "./runtime/actor-ref.ts";

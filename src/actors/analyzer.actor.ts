@@ -1,14 +1,19 @@
 /**
  * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a chain event,
  * a tick (event time passed: flush), or a finding (another analyzer's alert, read from the alerts stream by
- * the sybil actor's own consumer group). The reply is the alerts as stream outputs, deduplicated by their
- * deterministic alertId across the whole alerts stream, so a redelivered or re-derived alert is written once.
+ * the sybil actor's own consumer group). Tx entries arrive as their raw msgpack bytes: decoding and
+ * validating here, in parallel in each worker, keeps that work off the main thread, which every entry of
+ * every group crosses. An undecodable or invalid event is rejected (dead-lettered at once, with the reason).
+ * The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the whole
+ * alerts stream, so a redelivered or re-derived alert is written once.
  */
+import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
+import { defaultCodec } from "../streams/entry-codec.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
-import type { ChainEvent } from "./schema.ts";
+import { type ChainEvent, validateEvent } from "./schema.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
 
@@ -23,7 +28,8 @@ export interface Finding {
   alert: Alert;
 }
 
-export type AnalyzerMessage = ChainEvent | Tick | Finding;
+/** A tx entry's payload still encoded (`d`), or decoded when another tool wrote JSON or plain fields. */
+export type AnalyzerMessage = Uint8Array | ChainEvent | Tick | Finding;
 
 export interface AnalyzerInit {
   analyzer: AnalyzerName;
@@ -57,12 +63,18 @@ export default defineActor({
     alerts: init.alerts,
   }),
   handle: (state, message: AnalyzerMessage): AlertOutput[] | undefined => {
+    const decoded =
+      message instanceof Uint8Array
+        ? decode(message)
+        : "kind" in message && message.kind === "finding"
+          ? message
+          : toEvent(message);
     const alerts =
-      message.kind === "tick"
-        ? state.analyzer.flush(message.ts)
-        : message.kind === "finding"
-          ? (state.analyzer.handleFinding?.(message.alert) ?? [])
-          : state.analyzer.handle(message);
+      decoded.kind === "tick"
+        ? state.analyzer.flush(decoded.ts)
+        : decoded.kind === "finding"
+          ? (state.analyzer.handleFinding?.(decoded.alert) ?? [])
+          : state.analyzer.handle(decoded);
     if (alerts.length === 0) return undefined;
     return alerts.map((alert) => ({
       stream: state.alerts,
@@ -76,3 +88,27 @@ export default defineActor({
   },
   snapshot: (state) => state.analyzer.snapshot(),
 });
+
+/** Decodes and validates a tx entry's payload; anything that is not a valid event or tick is rejected. */
+function decode(bytes: Uint8Array): ChainEvent | Tick {
+  let payload: unknown;
+  try {
+    payload = defaultCodec.decode({ d: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+  } catch (error) {
+    throw new MessageRejectedError((error as Error).message);
+  }
+  return toEvent(payload);
+}
+
+export function toEvent(payload: unknown): ChainEvent | Tick {
+  const candidate = payload as { kind?: unknown; ts?: unknown } | null;
+  if (candidate?.kind === "tick") {
+    if (!Number.isSafeInteger(candidate.ts))
+      throw new MessageRejectedError("tick: ts must be a safe integer");
+    return { kind: "tick", ts: candidate.ts as number };
+  }
+  const validation = validateEvent(payload);
+  if (validation.ok) return validation.event;
+  const { code, field, message } = validation.reason;
+  throw new MessageRejectedError(`${code}${field ? ` ${field}` : ""}: ${message}`);
+}

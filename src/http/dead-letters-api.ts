@@ -5,25 +5,17 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
+import { DEAD_LETTER_REASONS } from "../streams/dead-letters.ts";
 import type { ApiContext } from "./context.ts";
 import { withDeadline } from "./deadline.ts";
 import { ControlApiError } from "./errors.ts";
 import type { DeadLetterStore } from "./sources.ts";
 import { intString, name, validate } from "./validate.ts";
 
-const REASONS = [
-  "malformed",
-  "max-deliveries",
-  "handler-failed",
-  "deleted-while-pending",
-  "invalid-outputs",
-  "output-failed",
-] as const;
-
 const deadLetterId = z.string().regex(/^.{1,256}:\d{1,20}-\d{1,20}$/, {
   error: "must be <dead-letter stream>:<entry id>, e.g. tx:dlq:1719000000000-0",
 });
-const reason = z.enum(REASONS, { error: `must be one of ${REASONS.join(", ")}` });
+const reason = z.enum(DEAD_LETTER_REASONS, { error: `must be one of ${DEAD_LETTER_REASONS.join(", ")}` });
 const filter = { stream: name.optional(), group: name.optional(), reason: reason.optional() };
 const idParam = z.object({ id: deadLetterId });
 

@@ -4,6 +4,7 @@
  * and the pumps, so the API works the same on the in-memory backend and on Redis, and an embedding app
  * can supply its own (e.g. for streams read by another process).
  */
+import type { DeadLetterReason } from "../streams/dead-letters.ts";
 
 /** `high` / `critical`: lag or pending passed that watermark (see `StreamWatermarks`). */
 export type WatermarkState = "ok" | "high" | "critical";
@@ -34,13 +35,7 @@ export interface PendingEntryInfo {
   readonly deliveries: number;
 }
 
-export type DeadLetterReason =
-  | "malformed"
-  | "max-deliveries"
-  | "handler-failed"
-  | "deleted-while-pending"
-  | "invalid-outputs"
-  | "output-failed";
+export type { DeadLetterReason };
 
 export interface DeadLetterInfo {
   /** `<dead-letter stream>:<record id>`, e.g. `tx:dlq:1719000000000-0`: unique across dead-letter streams. */

@@ -222,6 +222,10 @@ export class Mailbox {
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
+    if (wire.code === "ERR_MESSAGE_REJECTED") {
+      this.#finish(envelope, new TroupeError("ERR_MESSAGE_REJECTED", wire.message));
+      return;
+    }
     envelope.failures++;
     if (envelope.failures >= this.#settings.maxDeliveries) {
       const error = new TroupeError(

@@ -20,7 +20,7 @@ export interface DeadLetter {
   instance: number;
   message: unknown;
   deliveries: number;
-  /** The error code: ERR_MAX_DELIVERIES, ERR_MESSAGE_ENCODE, ERR_ACTOR_FAILED, ERR_ACTOR_STOPPED… */
+  /** The error code: ERR_MAX_DELIVERIES, ERR_MESSAGE_REJECTED, ERR_MESSAGE_ENCODE, ERR_ACTOR_FAILED, ERR_ACTOR_STOPPED… */
   reason: string;
   error: SerializedError;
 }
@@ -49,7 +49,7 @@ export interface StopResult {
 }
 
 /** Reasons that mean the message itself was rejected (the others mean the actor ended under it). */
-const DEAD_LETTER_CODES = new Set(["ERR_MAX_DELIVERIES", "ERR_MESSAGE_ENCODE"]);
+const DEAD_LETTER_CODES = new Set(["ERR_MAX_DELIVERIES", "ERR_MESSAGE_ENCODE", "ERR_MESSAGE_REJECTED"]);
 const MIN_WATCH_MS = 10;
 const MAX_WATCH_MS = 250;
 

@@ -5,14 +5,13 @@
  */
 import type { Alert, AnalyzerName, DetectorName } from "../actors/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts";
-import { invalidEventError, validateEvent } from "../actors/schema.ts";
-import { TroupeError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { defaultCodec, type EntryCodec, PAYLOAD_FIELD } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { Pump } from "../streams/pump.ts";
-import type { PumpEntry, PumpOptions } from "../streams/pump-options.ts";
+import type { PumpOptions } from "../streams/pump-options.ts";
 import type { Topology } from "./topology.ts";
 
 const ANALYZER_MODULE = new URL("../actors/analyzer.actor.ts", import.meta.url);
@@ -41,19 +40,15 @@ export interface RunningAnalyzers {
   stop(): Promise<void>;
 }
 
-/** Decodes a tx entry into an analyzer message; a bad event throws, and the pump dead-letters it with the reason. */
-export function toAnalyzerMessage(entry: PumpEntry): AnalyzerMessage {
-  const payload = entry.payload as { kind?: unknown; ts?: unknown } | null;
-  if (payload?.kind === "tick") {
-    if (!Number.isSafeInteger(payload.ts)) {
-      throw new TroupeError("ERR_INVALID_EVENT", "tick: ts must be a safe integer", { entryId: entry.id });
-    }
-    return { kind: "tick", ts: payload.ts as number };
-  }
-  const validation = validateEvent(payload);
-  if (!validation.ok) throw invalidEventError(validation.reason);
-  return validation.event;
-}
+/**
+ * The tx pumps hand entries over still encoded: the analyzer actor decodes and validates in its worker
+ * (src/actors/analyzer.actor.ts), so the main thread only moves bytes. Entries written by other tools
+ * (JSON or plain fields) are decoded here and validated there.
+ */
+export const passThroughCodec: EntryCodec = {
+  encode: defaultCodec.encode,
+  decode: (fields) => fields[PAYLOAD_FIELD] ?? defaultCodec.decode(fields),
+};
 
 export async function startAnalyzers(options: AnalyzersOptions): Promise<RunningAnalyzers> {
   const { system, backend, topology } = options;
@@ -91,7 +86,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         ...common,
         stream: topology.tx,
         group,
-        toMessage: toAnalyzerMessage,
+        codec: passThroughCodec,
         deadLetterStream: topology.txDeadLetters,
       }),
     );

@@ -8,19 +8,24 @@
 import type { EntryFields, OutputWrite, StreamBackend, StreamEntry } from "./backend.ts";
 import { ZERO_ID } from "./stream-id.ts";
 
-export type DeadLetterReason =
-  /** The entry could not be decoded. */
-  | "malformed"
-  /** The stream's delivery count passed `maxDeliveries`. */
-  | "max-deliveries"
-  /** The runtime gave up on the handler (`ERR_MAX_DELIVERIES`). */
-  | "handler-failed"
-  /** The entry was deleted from the stream while pending; only its id survives. */
-  | "deleted-while-pending"
-  /** The handler returned outputs that cannot be written. */
-  | "invalid-outputs"
-  /** The outputs kept failing past `maxCommitAttempts`. */
-  | "output-failed";
+/**
+ * Why an entry was dead-lettered: malformed (could not be decoded), max-deliveries (the stream's delivery
+ * count passed `maxDeliveries`), handler-failed (the runtime gave up: `ERR_MAX_DELIVERIES`), rejected (the
+ * handler rejected it for good: `ERR_MESSAGE_REJECTED`, e.g. an invalid event), deleted-while-pending (only
+ * its id survives), invalid-outputs (the handler returned outputs that cannot be written), output-failed
+ * (the outputs kept failing past `maxCommitAttempts`).
+ */
+export const DEAD_LETTER_REASONS = [
+  "malformed",
+  "max-deliveries",
+  "handler-failed",
+  "rejected",
+  "deleted-while-pending",
+  "invalid-outputs",
+  "output-failed",
+] as const;
+
+export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
 export interface DeadLetter {
   /** Id of the record in the dead-letter stream. */

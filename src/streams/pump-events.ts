@@ -40,8 +40,15 @@ export interface PumpEvents {
   released(event: { entryId: string; code: string }): void;
   /** A read failed; the pump backs off, then replays its own history (a lost reply may have delivered). */
   readFailed(event: { error: TroupeError; retryInMs: number }): void;
-  /** The group was missing (e.g. Redis restarted without persistence) and was created again. */
-  groupRecreated(event: { stream: string; group: string }): void;
+  /**
+   * The group was missing (e.g. Redis restarted without persistence) and was created again. What the
+   * vanished group had not finished is gone with it; `lost` estimates how much (see {@link LossReport}).
+   */
+  groupRecreated(event: { stream: string; group: string } & LossReport): void;
+  /** The backend left a probe unanswered for `stallAfterMs`, or failed it: reads and commits wait. */
+  backendStalled(event: { since: number; error: TroupeError | null }): void;
+  /** The backend answered again after a stall. */
+  backendRecovered(event: { stalledMs: number }): void;
   /** The periodic sweep failed (claim, consumer cleanup or stats); it runs again next period. */
   sweepFailed(event: { error: TroupeError }): void;
   /** An idle consumer without pending entries was deleted. */
@@ -51,6 +58,24 @@ export interface PumpEvents {
   resumed(event: Record<string, never>): void;
   /** `stop()` finished; `abandoned` entries were still unacked at its deadline (they stay pending). */
   stopped(event: { abandoned: number }): void;
+}
+
+/**
+ * What a pump can tell about the entries lost with a vanished group. The group's own counters are gone,
+ * so `lost` is computed from the last snapshot of the group (the sweep's or `refresh()`'s): its pending
+ * and unread entries then, less the entries this pump finished since and the entries it still holds
+ * (those are finished normally; their acks find nothing to ack). It is exact when nothing was appended
+ * after that snapshot and this pump is the group's only consumer; entries appended later are missed, and
+ * with several pumps each reports the group's loss. `null` when there was no snapshot, or its lag was
+ * unknown (Redis reports none after an XDEL or trim in the unread range).
+ */
+export interface LossReport {
+  /** Entries this pump held when the loss was found. */
+  held: number;
+  lost: number | null;
+  /** When the snapshot was taken (epoch ms), and the group's last-delivered id then. */
+  lastSeenAt: number | null;
+  lastDeliveredId: string | null;
 }
 
 export interface PumpStats {
@@ -64,6 +89,12 @@ export interface PumpStats {
   deletedWhilePending: number;
   released: number;
   readErrors: number;
+  /** Times the group was found missing and created again. */
+  groupsRecreated: number;
+  /** Sum of the `lost` estimates of those recreations (see {@link LossReport}). */
+  entriesLost: number;
+  /** Since when the backend has not answered the health probe (epoch ms); `null` while it answers. */
+  stalledSince: number | null;
   /** Entries in the process now (waiting, in actors, being committed); never above the credits. */
   held: number;
   lastError: SerializedError | null;
@@ -85,6 +116,9 @@ export function emptyStats(): PumpStats {
     deletedWhilePending: 0,
     released: 0,
     readErrors: 0,
+    groupsRecreated: 0,
+    entriesLost: 0,
+    stalledSince: null,
     held: 0,
     lastError: null,
     lag: null,

@@ -214,6 +214,8 @@ export class PumpLedger<M, R> {
       this.#committer.add({ item: { id: held.id, outputs: writes }, deadLetter: null, attempts: 0 });
     } else if (error.code === "ERR_MAX_DELIVERIES") {
       this.#deadLetter(held, "handler-failed", error.message);
+    } else if (error.code === "ERR_MESSAGE_REJECTED") {
+      this.#deadLetter(held, "rejected", error.message);
     } else {
       this.#release(held, error.code);
       if (error.code === "ERR_ACTOR_FAILED") this.#host.targetFailed();

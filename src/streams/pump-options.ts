@@ -39,6 +39,10 @@ export interface PumpOptions<M = unknown, R = unknown> {
   claimIdleMs?: number;
   /** Period of the claim / consumer-cleanup / stats sweep; 0 turns it off. @defaultValue 10000 */
   sweepIntervalMs?: number;
+  /** Period of the backend health probe (one XLEN at a time); 0 turns it off. @defaultValue 250 */
+  healthCheckMs?: number;
+  /** A probe unanswered this long marks the backend stalled (stats and `backendStalled`). @defaultValue 1000 */
+  stallAfterMs?: number;
   /** Other consumers idle this long with nothing pending are deleted. @defaultValue 600000 */
   deadConsumerIdleMs?: number;
   /** Dead-letter stream; `null` means `<stream>:dlq`. @defaultValue null */
@@ -73,6 +77,8 @@ export const PUMP_DEFAULTS = {
   maxDeliveries: 5,
   claimIdleMs: 30_000,
   sweepIntervalMs: 10_000,
+  healthCheckMs: 250,
+  stallAfterMs: 1_000,
   deadConsumerIdleMs: 600_000,
   deadLetterStream: null,
   dedupTtlMs: 3_600_000,
@@ -94,8 +100,15 @@ const POSITIVE = [
   "claimIdleMs",
   "dedupTtlMs",
   "commitBatch",
+  "stallAfterMs",
 ] as const;
-const NON_NEGATIVE = ["sweepIntervalMs", "deadConsumerIdleMs", "retryMinMs", "stopTimeoutMs"] as const;
+const NON_NEGATIVE = [
+  "sweepIntervalMs",
+  "healthCheckMs",
+  "deadConsumerIdleMs",
+  "retryMinMs",
+  "stopTimeoutMs",
+] as const;
 
 export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPumpOptions<M, R> {
   for (const key of ["stream", "group"] as const) {

@@ -7,7 +7,8 @@ export interface PumpTarget<M = unknown, R = unknown> {
   /** Hands a message to the instance its key routes to. Returns false (and does nothing) when that
    *  instance has no credit. `done` is called exactly once: `(null, result)` after the handler finished
    *  (result = the handler's return value, e.g. alerts to write), or `(error)` when the runtime gave up on
-   *  it: error.code "ERR_MAX_DELIVERIES" (the handler kept failing: dead-letter it, then ack), or
+   *  it: error.code "ERR_MAX_DELIVERIES" (the handler kept failing: dead-letter it, then ack),
+   *  "ERR_MESSAGE_REJECTED" (the handler rejected it for good: dead-letter it as "rejected", then ack), or
    *  "ERR_ACTOR_FAILED" / "ERR_ACTOR_STOPPED" / "ERR_SYSTEM_STOPPED" (do NOT ack: leave it pending in the
    *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count). */
   deliver(message: M, done: (error: TroupeError | null, result?: R) => void, deliveries?: number): boolean;

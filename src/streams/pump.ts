@@ -26,7 +26,8 @@ import type { ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { ClaimSweep } from "./claim-sweep.ts";
 import { messageOf } from "./commit.ts";
 import { DeadLetters } from "./dead-letters.ts";
-import { emptyStats, type PumpEvents, type PumpStats } from "./pump-events.ts";
+import { HealthProbe } from "./health-probe.ts";
+import { emptyStats, type LossReport, type PumpEvents, type PumpStats } from "./pump-events.ts";
 import { PumpLedger } from "./pump-ledger.ts";
 import { type PumpOptions, type ResolvedPumpOptions, resolvePumpOptions } from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
@@ -45,6 +46,9 @@ export class Pump<M = unknown, R = unknown> {
   readonly #stats = emptyStats();
   readonly #ledger: PumpLedger<M, R>;
   readonly #sweep: ClaimSweep;
+  readonly #probe: HealthProbe;
+  /** The group as last seen (sweep or refresh) and how many entries this pump had finished then. */
+  #lastSeen: { info: GroupInfo; at: number; finished: number } | null = null;
   #state: State = "idle";
   #paused = false;
   /** Own-history replay: wanted after a failure or release; `cursor` is set while it runs. */
@@ -85,6 +89,20 @@ export class Pump<M = unknown, R = unknown> {
       snapshot: (info) => this.#snapshot(info),
       sweepFailed: (error) => this.#events.emit("sweepFailed", { error: this.#fail(error) }),
     });
+    this.#probe = new HealthProbe(
+      () => backend.length(this.options.stream),
+      { intervalMs: this.options.healthCheckMs, stallAfterMs: this.options.stallAfterMs },
+      {
+        stalled: (since, error) => {
+          this.#stats.stalledSince = since;
+          this.#events.emit("backendStalled", { since, error: error === null ? null : this.#fail(error) });
+        },
+        recovered: (since) => {
+          this.#stats.stalledSince = null;
+          this.#events.emit("backendRecovered", { stalledMs: Date.now() - since });
+        },
+      },
+    );
   }
 
   get consumer(): string {
@@ -117,6 +135,7 @@ export class Pump<M = unknown, R = unknown> {
     this.#events.emit("started", { stream, group, consumer });
     this.#loop = this.#run();
     this.#sweep.start();
+    this.#probe.start();
   }
 
   /**
@@ -163,6 +182,7 @@ export class Pump<M = unknown, R = unknown> {
     if (this.#state !== "running") return;
     this.#state = "stopping";
     this.#sweep.stop();
+    this.#probe.stop();
     this.#unsubscribeCredit();
     this.#wakeup.notify();
     await this.#loop;
@@ -266,8 +286,16 @@ export class Pump<M = unknown, R = unknown> {
     this.#replay.cursor = null;
     if (failure.code === "ERR_NOGROUP") {
       try {
+        const loss = this.#lossReport();
         await this.#backend.ensureGroup(this.options.stream, this.options.group);
-        this.#events.emit("groupRecreated", { stream: this.options.stream, group: this.options.group });
+        this.#lastSeen = null;
+        this.#stats.groupsRecreated++;
+        this.#stats.entriesLost += loss.lost ?? 0;
+        this.#events.emit("groupRecreated", {
+          stream: this.options.stream,
+          group: this.options.group,
+          ...loss,
+        });
         return;
       } catch (again) {
         this.#fail(again);
@@ -306,6 +334,23 @@ export class Pump<M = unknown, R = unknown> {
     this.#stats.lag = info?.lag ?? null;
     this.#stats.pending = info?.pending ?? null;
     this.#stats.snapshotAt = Date.now();
+    // A missing group keeps the last sighting: it is what a loss report compares with.
+    if (info) this.#lastSeen = { info, at: this.#stats.snapshotAt, finished: this.#finished() };
+  }
+
+  /** The group vanished: what it had not finished at the last sighting, less what this pump finished since. */
+  #lossReport(): LossReport {
+    const held = this.#ledger.size;
+    const seen = this.#lastSeen;
+    const lastSeenAt = seen?.at ?? null;
+    const lastDeliveredId = seen?.info.lastDeliveredId ?? null;
+    if (seen === null || seen.info.lag === null) return { held, lost: null, lastSeenAt, lastDeliveredId };
+    const unfinished = seen.info.pending + seen.info.lag - (this.#finished() - seen.finished);
+    return { held, lost: Math.max(0, unfinished - held), lastSeenAt, lastDeliveredId };
+  }
+
+  #finished(): number {
+    return this.#stats.acked + this.#stats.deadLettered;
   }
 
   #fail(error: unknown): TroupeError {

@@ -79,6 +79,9 @@ export class RedisStreamBackend implements StreamBackend {
       protocol: 2,
       commandTimeout: this.#options.commandTimeoutMs,
     }) as ScriptedRedis;
+    // Connection errors reach callers through the commands they fail (and the pump's events); without a
+    // listener ioredis prints "Unhandled error event" on every reconnect attempt while Redis is away.
+    this.#cmd.on("error", () => {});
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
     this.#readers = new BlockingReaders(url, this.#options.redis, this.#options.readWatchdogGraceMs);

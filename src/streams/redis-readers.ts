@@ -2,9 +2,11 @@
  * Blocking XREADGROUP for the Redis backend. A blocking read holds its whole connection, so each
  * reader (stream, group, consumer) gets its own. And a watchdog: after a short disconnect an ioredis
  * blocking call can hang forever (BullMQ added one too), so a read with no reply `blockMs + grace`
- * after it was sent fails with `ERR_READ_STALLED` and its connection is replaced. Entries the lost
- * read may still deliver when Redis wakes stay in the consumer's pending list: the pump replays its
- * history after any read failure, and its own-consumer claim sweep catches later stragglers.
+ * after it was sent fails with `ERR_READ_STALLED` and its connection is replaced. A read whose
+ * connection closes (CLIENT KILL, a reset) fails at once with `ERR_STREAM_BACKEND`: its reply can never
+ * come. Entries a lost read may still deliver when Redis wakes stay in the consumer's pending list:
+ * the pump replays its history after any read failure, and its own-consumer claim sweep catches later
+ * stragglers.
  */
 import Redis, { type RedisOptions } from "ioredis";
 import { TroupeError } from "../errors.ts";
@@ -36,20 +38,38 @@ export class BlockingReaders {
     const read = connection.callBuffer("XREADGROUP", ...args);
     const limitMs = blockMs + this.#graceMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let closed: (() => void) | undefined;
     const watchdog = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        // Replace the connection: a wedged one would hold every later read behind this one.
-        this.#connections.delete(key);
+      const abandon = (error: TroupeError) => {
+        // Replace the connection: a wedged one would hold every later read behind this one, and
+        // disconnecting it rejects a read still queued there, so it can never be sent later.
+        if (this.#connections.get(key) === connection) this.#connections.delete(key);
         connection.disconnect();
-        reject(
-          new TroupeError("ERR_READ_STALLED", `XREADGROUP BLOCK ${blockMs} got no reply in ${limitMs} ms`),
+        reject(error);
+      };
+      timer = setTimeout(
+        () =>
+          abandon(
+            new TroupeError("ERR_READ_STALLED", `XREADGROUP BLOCK ${blockMs} got no reply in ${limitMs} ms`),
+          ),
+        limitMs,
+      );
+      // Without resend, ioredis neither re-sends nor rejects a command the closed socket took with it
+      // (CLIENT KILL, a reset): the read would wait for the watchdog. Fail it as soon as the socket closes.
+      closed = () =>
+        abandon(
+          new TroupeError(
+            "ERR_STREAM_BACKEND",
+            `redis: connection closed during XREADGROUP BLOCK ${blockMs}`,
+          ),
         );
-      }, limitMs);
+      connection.once("close", closed);
     });
     try {
       return await Promise.race([read, watchdog]);
     } finally {
       clearTimeout(timer);
+      if (closed) connection.off("close", closed);
       read.catch(() => {});
     }
   }
@@ -70,6 +90,8 @@ export class BlockingReaders {
         protocol: 2,
         autoResendUnfulfilledCommands: false,
       });
+      // Errors reach the read that fails; unheard, ioredis prints each one (see redis-backend.ts).
+      connection.on("error", () => {});
       this.#connections.set(key, connection);
     }
     return connection;

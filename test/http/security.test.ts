@@ -222,7 +222,7 @@ describe("request bodies", () => {
       status: 400,
       body: failure(
         "ERR_VALIDATION",
-        "body.group: must not be empty; body.reason: must be one of malformed, max-deliveries, handler-failed, deleted-while-pending, invalid-outputs, output-failed",
+        "body.group: must not be empty; body.reason: must be one of malformed, max-deliveries, handler-failed, rejected, deleted-while-pending, invalid-outputs, output-failed",
       ),
     });
     expect(

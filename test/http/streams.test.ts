@@ -162,7 +162,7 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
         status: 400,
         body: failure(
           "ERR_VALIDATION",
-          "query.reason: must be one of malformed, max-deliveries, handler-failed, deleted-while-pending, invalid-outputs, output-failed",
+          "query.reason: must be one of malformed, max-deliveries, handler-failed, rejected, deleted-while-pending, invalid-outputs, output-failed",
         ),
       });
       expect(await list("?count=x")).toMatchObject({

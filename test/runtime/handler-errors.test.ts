@@ -99,3 +99,16 @@ test("a bystander redelivered after another message's crash is not blamed for it
   expect(new Set(log.ids())).toEqual(new Set([1, 2, 3]));
   expect(log.ids().slice(-2)).toEqual([2, 3]);
 });
+
+test("a rejected message is dead-lettered at once, never redelivered", async () => {
+  const deadLetters: DeadLetter[] = [];
+  system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { maxDeliveries: 5 });
+  await ref.tell({ id: 1, op: "refuse" });
+  expect(await ref.ask({ id: 2 })).toBe(2);
+  expect(deadLetters.map((dl) => [dl.reason, dl.deliveries, dl.error.message])).toEqual([
+    ["ERR_MESSAGE_REJECTED", 1, "refused 1"],
+  ]);
+  expect(await rejectionOf(ref.ask({ id: 3, op: "refuse" }))).toMatchObject({ code: "ERR_MESSAGE_REJECTED" });
+  expect(ref.stats().instances[0]?.deadLettered).toBe(2);
+});
