@@ -1,0 +1,41 @@
+/**
+ * Scanner throughput and latency: the three analyzers together over generated traffic, through Redis and
+ * in memory, next to the raw Redis XREADGROUP+XACK ceiling measured in the same run; and produce→alert
+ * p50/p99 at a steady 5,000 events/s (target p99 < 50 ms). Every variant in a fresh process, median of
+ * --rounds. Note the ratio to the raw loop: each event is read and acked by three groups.
+ *
+ *   bun bench/scanner.ts [--json] [--rounds 3] [--count 300000]
+ */
+import { BENCH as REDIS, METRICS as REDIS_METRICS } from "./ceilings/redis-raw.ts";
+import { figure, parseBenchArgs, printReport } from "./lib/report.ts";
+import { runIsolated, variant } from "./lib/run-isolated.ts";
+import { BENCH } from "./scanner/pipeline.ts";
+
+const args = parseBenchArgs();
+const pipeline = new URL("./scanner/pipeline.ts", import.meta.url);
+const count = args.count === undefined ? [] : [args.count];
+const results = await runIsolated(
+  [
+    variant(new URL("./ceilings/redis-raw.ts", import.meta.url), "xreadgroupAck"),
+    variant(pipeline, "scannerThroughput", "redis", ...count),
+    variant(pipeline, "scannerThroughput", "memory", ...count),
+    variant(pipeline, "produceToAlert", "redis"),
+    variant(pipeline, "produceToAlert", "memory"),
+  ],
+  { ...args, timeoutMs: 600_000 },
+);
+const raw = results.get(REDIS, REDIS_METRICS.readAck);
+const target = (metric: string, value: number, unit: string) => ({ bench: BENCH, metric, value, unit });
+printReport(
+  [
+    figure(raw),
+    figure(results.get(BENCH, "three analyzers, redis"), { ...raw, unit: "events/s" }),
+    figure(results.get(BENCH, "three analyzers, redis"), target("target (issue 6)", 20_000, "events/s")),
+    figure(results.get(BENCH, "three analyzers, memory"), target("target (issue 6)", 50_000, "events/s")),
+    figure(results.get(BENCH, "produce→alert at 5000/s, redis p50")),
+    figure(results.get(BENCH, "produce→alert at 5000/s, redis p99"), target("target p99", 50, "ms")),
+    figure(results.get(BENCH, "produce→alert at 5000/s, memory p50")),
+    figure(results.get(BENCH, "produce→alert at 5000/s, memory p99"), target("target p99", 50, "ms")),
+  ],
+  args,
+);

@@ -1,0 +1,127 @@
+/**
+ * Variants of bench/scanner.ts, each run in a fresh process: the whole scanner (validated ingest → tx
+ * stream → three analyzer actors → alerts stream) on the in-memory backend or on Redis.
+ */
+import { build } from "hdr-histogram-js";
+import type { Alert } from "../../src/actors/alert.ts";
+import type { ChainEvent } from "../../src/actors/schema.ts";
+import { generate } from "../../src/ingest/generator.ts";
+import { createSystem } from "../../src/runtime/system.ts";
+import { startAnalyzers } from "../../src/scanner/analyzers.ts";
+import { Ingest } from "../../src/scanner/ingest.ts";
+import { topology } from "../../src/scanner/topology.ts";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import { stopwatch, throughput } from "../lib/measure.ts";
+import { deleteByPrefix, connect, redisUrl } from "../lib/redis.ts";
+import type { Measurement } from "../lib/report.ts";
+
+export const BENCH = "scanner";
+type Backend = "memory" | "redis";
+
+async function withScanner<T>(
+  kind: Backend,
+  use: (scanner: { backend: StreamBackend; ingest: Ingest; names: ReturnType<typeof topology>; drained: () => Promise<void> }) => Promise<T>,
+): Promise<T> {
+  const prefix = `troupe-bench:${crypto.randomUUID()}:`;
+  const backend: StreamBackend = kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
+  const names = topology(prefix);
+  const system = createSystem();
+  const analyzers = await startAnalyzers({
+    system,
+    backend,
+    topology: names,
+    consumer: "bench",
+    claimIdleMs: 60_000,
+    maxDeliveries: 5,
+    pump: { sweepIntervalMs: 0, blockMs: 100 },
+  });
+  const ingest = new Ingest(backend, names, { lagCapacity: 500_000, pendingCapacity: 100_000 });
+  const drained = async () => {
+    for (;;) {
+      const infos = await Promise.all(names.analyzers.map((a) => backend.groupInfo(names.tx, a.group)));
+      if (infos.every((i) => i !== null && i.lag === 0 && i.pending === 0)) return;
+      await Bun.sleep(20);
+    }
+  };
+  try {
+    return await use({ backend, ingest, names, drained });
+  } finally {
+    await analyzers.stop();
+    await system.stop();
+    await backend.close();
+    if (kind === "redis") {
+      const redis = connect();
+      await deleteByPrefix(redis, prefix);
+      redis.disconnect();
+    }
+  }
+}
+
+function workload(count: number, scenarioRate = 6): ChainEvent[] {
+  const events: ChainEvent[] = [];
+  for (const event of generate({ seed: 7, durationMs: 48 * 3_600_000, maxEvents: count, scenarioRate }).events()) {
+    events.push(event);
+    if (events.length === count) break;
+  }
+  return events;
+}
+
+/** Events/s of the whole scanner over a pre-generated workload (generation is not timed). */
+export async function scannerThroughput(kind: Backend, count = 300_000): Promise<Measurement> {
+  const events = workload(count);
+  return withScanner(kind, async ({ ingest, drained }) => {
+    const time = stopwatch();
+    for (let i = 0; i < events.length; i += 1000) await ingest.send(events.slice(i, i + 1000));
+    await drained();
+    return throughput(BENCH, `three analyzers, ${kind}`, events.length, time(), "events/s");
+  });
+}
+
+/**
+ * Produce → alert latency at a steady `rate`: from the moment the triggering event was appended to the
+ * moment its alert can be read from the alerts stream. Scenarios are planted 20× as often as by default,
+ * so a short run still yields a few hundred alerts.
+ */
+export async function produceToAlert(kind: Backend, rate = 5000, seconds = 20): Promise<Measurement[]> {
+  const events = workload(rate * seconds, 120);
+  return withScanner(kind, async ({ backend, ingest, names, drained }) => {
+    const sentAt = new Map<string, number>();
+    const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+    await backend.ensureGroup(names.alerts, "bench", "$");
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        for (const entry of await backend.readNew(names.alerts, "bench", "c", { count: 512, blockMs: 50 })) {
+          const alert = defaultCodec.decode(entry.fields!) as Alert;
+          const at = sentAt.get(alert.triggerId);
+          if (at !== undefined) histogram.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
+        }
+      }
+    })();
+    const tickMs = 20;
+    const perTick = (rate * tickMs) / 1000;
+    const started = performance.now();
+    for (let i = 0; i < events.length; i += perTick) {
+      const batch = events.slice(i, i + perTick);
+      const now = performance.now();
+      for (const event of batch) sentAt.set(event.id, now);
+      await ingest.send(batch);
+      const wait = started + ((i + perTick) / rate) * 1000 - performance.now();
+      if (wait > 0) await Bun.sleep(wait);
+    }
+    await drained();
+    reading = false;
+    await reader;
+    const metric = `produce→alert at ${rate}/s, ${kind}`;
+    return [50, 99].map((p) => ({
+      bench: BENCH,
+      metric: `${metric} p${p}`,
+      value: histogram.getValueAtPercentile(p) / 1000,
+      unit: "ms",
+      samples: histogram.totalCount,
+    }));
+  });
+}
