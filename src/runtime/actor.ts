@@ -58,17 +58,7 @@ export class Actor {
 
   tryTell(message: unknown): boolean {
     this.#assertOpen();
-    const route = this.options.route;
-    if (route !== "round-robin") return this.#byKey(message).mailbox.tryAccept(message, null);
-    const count = this.instances.length;
-    for (let i = 0; i < count; i++) {
-      const instance = this.instances[(this.#next + i) % count] as ActorInstance;
-      if (instance.state === "running" && instance.mailbox.tryAccept(message, null)) {
-        this.#next = (this.#next + i + 1) % count;
-        return true;
-      }
-    }
-    return false;
+    return this.#route(message).mailbox.tryAccept(message, null);
   }
 
   async tellMany(messages: Iterable<unknown>): Promise<void> {

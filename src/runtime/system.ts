@@ -10,8 +10,8 @@ import { Actor, type ActorOwner } from "./actor.ts";
 import { ActorRef, type ActorStats } from "./actor-ref.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Envelope } from "./envelope.ts";
-import { type ActorEmitter, type ActorEventSource, type ActorEvents, createActorEvents } from "./events.ts";
-import { resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
+import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
+import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
 import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
 /** A message the runtime gave up on. */
@@ -112,7 +112,8 @@ export class ActorSystem {
         actor: resolved.name,
       });
     }
-    const actor = new Actor(url.href, resolved as never, this.#owner);
+    // Routing is typed by M at the call site; the engine handles messages as unknown.
+    const actor = new Actor(url.href, resolved as ResolvedSpawnOptions, this.#owner);
     const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopActor(actor, deadlineMs));
     this.#actors.set(actor.name, ref as ActorRef);
     const started = await Promise.allSettled(actor.instances.map((instance) => instance.start()));
@@ -264,5 +265,3 @@ function resolveModule(module: URL | string): URL {
 function defaultName(url: URL): string {
   return basename(fileURLToPath(url)).replace(/(\.actor)?\.(ts|js|mts|mjs)$/, "");
 }
-
-export type { ActorEvents };
