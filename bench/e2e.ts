@@ -44,6 +44,8 @@ const DEFAULTS: Tuning = { maxBatch: 512, instances: 1, capacity: 1024 };
  * an interface is not assignable to the JSON type they are sent as.
  */
 const TUNED: Tuning = { maxBatch: 512, instances: 1, capacity: 4096 };
+/** The tuned pump handing payload bytes to the worker (rawPayloadCodec): no decoding on the main thread. */
+const RAW: Tuning = { ...TUNED, payload: "raw" };
 const RATE = 5000;
 /** The recovery target, as a baseline so the ratio reads "times faster than required". */
 const RECOVERY_TARGET: Measurement = { bench: BENCH, metric: "target", value: 1000, unit: "ms" };
@@ -59,9 +61,11 @@ const results = await runIsolated(
     ...redisRawVariants(args.count),
     ...bullmqVariants(),
     variant(throughputModule, "pumpThroughput", "redis", { ...TUNED }, ...count),
+    variant(throughputModule, "pumpThroughput", "redis", { ...RAW }, ...count),
     variant(throughputModule, "pumpThroughput", "redis", { ...DEFAULTS }, ...count),
     variant(throughputModule, "memoryReadAck", ...count),
     variant(throughputModule, "pumpThroughput", "memory", { ...TUNED }, ...count),
+    variant(throughputModule, "pumpThroughput", "memory", { ...RAW }, ...count),
     variant(latencyModule, "rawLatency", "redis", RATE),
     variant(latencyModule, "pumpLatency", "redis", { ...TUNED }, RATE),
     variant(latencyModule, "rawLatency", "memory", RATE),
@@ -87,9 +91,12 @@ printReport(
     ...CONCURRENCIES.map((c) => figure(results.get(BULLMQ, BULLMQ_METRICS.jobs(c)))),
     figure(redisPump, raw),
     figure(redisPump, bullmq),
+    figure(results.get(BENCH, THROUGHPUT.pump("redis", RAW)), raw),
+    figure(results.get(BENCH, THROUGHPUT.pump("redis", RAW)), bullmq),
     figure(results.get(BENCH, THROUGHPUT.pump("redis", DEFAULTS)), raw),
     figure(memoryRaw),
     figure(results.get(BENCH, THROUGHPUT.pump("memory", TUNED)), memoryRaw),
+    figure(results.get(BENCH, THROUGHPUT.pump("memory", RAW)), memoryRaw),
     latency("redis", 50),
     latency("redis", 99),
     latency("memory", 50),

@@ -22,11 +22,13 @@ export interface Tuning {
   maxBatch: number;
   instances: number;
   capacity: number;
+  /** "raw": the pump hands over the payload bytes (rawPayloadCodec) and the worker decodes; the raw loop decodes nothing either. */
+  payload?: "decoded" | "raw";
 }
 
 /** A tuning as a short label for metric names, e.g. `maxBatch 512, 1×1024`. */
-export function tuningLabel({ maxBatch, instances, capacity }: Tuning): string {
-  return `maxBatch ${maxBatch}, ${instances}×${capacity}`;
+export function tuningLabel({ maxBatch, instances, capacity, payload }: Tuning): string {
+  return `maxBatch ${maxBatch}, ${instances}×${capacity}${payload === "raw" ? ", raw payload" : ""}`;
 }
 
 /** Appends payloads to a stream, encoded as the pump's default codec expects (a pipeline on Redis). */

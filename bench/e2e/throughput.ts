@@ -4,6 +4,7 @@
  * Each times a second run after a warm-up run of a tenth of the count, on a fresh stream each time.
  */
 import { createSystem } from "../../src/index.ts";
+import { rawPayloadCodec } from "../../src/streams/entry-codec.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import { stopwatch, throughput, warmThenTime } from "../lib/measure.ts";
 import type { Measurement } from "../lib/report.ts";
@@ -42,6 +43,7 @@ export async function pumpThroughput(
           group: "g",
           consumer: "bench",
           maxBatch: tuning.maxBatch,
+          ...(tuning.payload === "raw" && { codec: rawPayloadCodec }),
         });
         const done = ackedAll(pump, n);
         const time = stopwatch();

@@ -8,7 +8,7 @@ import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts"
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { defaultCodec, type EntryCodec, PAYLOAD_FIELD } from "../streams/entry-codec.ts";
+import { rawPayloadCodec } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
@@ -39,16 +39,6 @@ export interface RunningAnalyzers {
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
   stop(): Promise<void>;
 }
-
-/**
- * The tx pumps hand entries over still encoded: the analyzer actor decodes and validates in its worker
- * (src/actors/analyzer.actor.ts), so the main thread only moves bytes. Entries written by other tools
- * (JSON or plain fields) are decoded here and validated there.
- */
-export const passThroughCodec: EntryCodec = {
-  encode: defaultCodec.encode,
-  decode: (fields) => fields[PAYLOAD_FIELD] ?? defaultCodec.decode(fields),
-};
 
 export async function startAnalyzers(options: AnalyzersOptions): Promise<RunningAnalyzers> {
   const { system, backend, topology } = options;
@@ -86,7 +76,8 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         ...common,
         stream: topology.tx,
         group,
-        codec: passThroughCodec,
+        // Still encoded: the analyzer actor decodes and validates in its worker (analyzer.actor.ts).
+        codec: rawPayloadCodec,
         deadLetterStream: topology.txDeadLetters,
       }),
     );

@@ -78,3 +78,13 @@ function fieldMap(fields: EntryFields): Record<string, string> {
   }
   return out;
 }
+
+/**
+ * Hands the payload over still encoded (the `d` field's bytes), so the consumer decodes it where it runs:
+ * in the actor's worker, in parallel, instead of on the main thread every entry of every group crosses.
+ * Entries written by other tools (a `json` field, plain fields) are decoded as the default codec does.
+ */
+export const rawPayloadCodec: EntryCodec = {
+  encode: defaultCodec.encode,
+  decode: (fields: EntryFields): unknown => fields[PAYLOAD_FIELD] ?? defaultCodec.decode(fields),
+};
