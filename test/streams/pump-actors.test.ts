@@ -9,6 +9,7 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { PumpTarget } from "../../src/streams/pump-target.ts";
 import type { EffectMessage } from "../fixtures/stream-effects.actor.ts";
+import { untilDrained } from "../support/scanner.ts";
 import type { ContractHarness } from "./contract.ts";
 import { memoryHarness, redisSuite } from "./harness.ts";
 
@@ -63,18 +64,11 @@ async function zeroLossUnderCrashes(create: () => Promise<ContractHarness>) {
     maxDeliveries: 5,
     sweepIntervalMs: 0,
   });
-  // Done when the group has delivered everything and holds nothing pending (checked after each ack).
-  const done = Promise.withResolvers<void>();
-  let checking = false;
-  pump.on("acked", async () => {
-    if (checking) return;
-    checking = true;
-    const info = await backend.groupInfo(stream, "g");
-    if (info?.lag === 0 && info.pending === 0) done.resolve();
-    checking = false;
-  });
+  // Done when the group has delivered everything and holds nothing pending, checked after every ack and
+  // every dead letter (the last thing a pump does may be dead-lettering a poison entry).
+  const drained = untilDrained(backend, [["g", pump]], () => stream);
   await pump.start();
-  await done.promise;
+  await drained;
 
   const written = await backend.range(effects, { count: total * 2 });
   const ns = written.map((entry) => (defaultCodec.decode(entry.fields!) as { n: number }).n);
