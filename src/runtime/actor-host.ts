@@ -11,7 +11,7 @@ import {
   type AckMessage,
   type ControlApi,
   type ControlResult,
-  FRAME_RECORD_WIDTH,
+  type Frame,
   type FromWorker,
   type InitMessage,
   PROGRESS_IDLE,
@@ -25,7 +25,7 @@ declare const self: Worker;
 const LATENCY_SAMPLE_MASK = 7;
 
 const unpackr = new Unpackr();
-const frames: unknown[][] = [];
+const frames: Frame[] = [];
 let definition: ActorDefinition<unknown, unknown, unknown>;
 let state: unknown;
 let config: InitMessage;
@@ -74,22 +74,23 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 
 async function run(): Promise<void> {
   running = true;
-  let records = frames.shift();
-  while (records !== undefined && !fatal) {
-    for (let i = 0; i < records.length && !fatal; i += FRAME_RECORD_WIDTH) {
-      const seq = records[i] as number;
-      ctx.deliveries = records[i + 1] as number;
+  let frame = frames.shift();
+  while (frame !== undefined && !fatal) {
+    const [firstSeq, messages, deliveries, wants] = frame;
+    for (let i = 0; i < messages.length && !fatal; i++) {
+      const seq = firstSeq + i;
+      ctx.deliveries = typeof deliveries === "number" ? deliveries : (deliveries[i] as number);
       progress[0] = progressTag(seq);
       const sampled = (seq & LATENCY_SAMPLE_MASK) === 0;
       const started = sampled ? performance.now() : 0;
       try {
-        let result = definition.handle(state, records[i + 3], ctx as MessageContext);
+        let result = definition.handle(state, messages[i], ctx as MessageContext);
         if (isThenable(result)) result = await result;
         // The worker is dying (an unhandled rejection while this handler awaited): record nothing and
         // leave progress on this message.
         if (fatal) return;
         // A missing result reads as undefined on the main side: only real values travel back.
-        if (records[i + 2] === 1 && result !== undefined) {
+        if (result !== undefined && (typeof wants === "number" ? wants === 1 : wants[i] === 1)) {
           results ??= [];
           results.push(seq, result);
         }
@@ -108,7 +109,7 @@ async function run(): Promise<void> {
       upTo = seq;
       if (++sinceAck >= config.ackEvery) flushAck();
     }
-    records = frames.shift();
+    frame = frames.shift();
   }
   progress[0] = PROGRESS_IDLE;
   flushAck();
@@ -170,7 +171,7 @@ process.on("unhandledRejection", (reason) => {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if (message.t === "frame") {
-    frames.push(unpackr.unpack(new Uint8Array(message.buf)) as unknown[]);
+    frames.push(unpackr.unpack(new Uint8Array(message.buf)) as Frame);
     if (!running) void run();
   } else {
     void init(message);

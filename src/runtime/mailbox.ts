@@ -11,7 +11,7 @@ import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
 import { Deque } from "./deque.ts";
 import type { Envelope, ReplyFn } from "./envelope.ts";
-import { type AckMessage, FRAME_RECORD_WIDTH, progressTag } from "./protocol.ts";
+import { type AckMessage, type Frame, progressTag } from "./protocol.ts";
 
 export interface MailboxHooks {
   /** The envelope is finished with an error the runtime gave up with (dead letter, stop, failure). */
@@ -144,51 +144,71 @@ export class Mailbox {
     let refused = false;
     while (this.#queued.length > 0) {
       const count = Math.min(this.#queued.length, this.#settings.frameSize);
-      const batch: Envelope[] = [];
-      const records: unknown[] = [];
+      let batch: Envelope[] = new Array(count);
       for (let i = 0; i < count; i++) {
         const envelope = this.#queued.shift() as Envelope;
-        envelope.seq = this.#nextSeq++;
         envelope.deliveries++;
-        batch.push(envelope);
-        records.push(envelope.seq, envelope.deliveries, envelope.reply ? 1 : 0, envelope.message);
+        batch[i] = envelope;
       }
-      const frame = this.#encode(batch, records);
-      for (const envelope of batch) {
-        if (envelope.seq !== 0) this.#inFlight.push(envelope);
-        else refused = true;
+      let frame = this.#encode(batch);
+      if (!frame) {
+        batch = this.#dropUnencodable(batch);
+        refused = true;
+        frame = batch.length > 0 ? this.#encode(batch) : null;
       }
-      if (frame) {
-        this.#frames++;
-        link(frame);
-      }
+      if (!frame) continue;
+      this.#nextSeq += batch.length;
+      for (const envelope of batch) this.#inFlight.push(envelope);
+      this.#frames++;
+      link(frame);
     }
     // Refused messages freed credits; admit waiters only now, so frames keep leaving in seq order.
     if (refused) this.#admitWaiters();
   }
 
-  /** Encodes a frame; a message msgpackr refuses is finished with ERR_MESSAGE_ENCODE, the rest still go. */
-  #encode(batch: Envelope[], records: unknown[]): ArrayBuffer | null {
-    try {
-      return transferable(this.#packr.pack(records));
-    } catch {
-      const good: unknown[] = [];
-      for (const envelope of batch) {
-        try {
-          this.#packr.pack(envelope.message);
-          good.push(envelope.seq, envelope.deliveries, envelope.reply ? 1 : 0, envelope.message);
-        } catch (cause) {
-          envelope.seq = 0;
-          this.#finish(
-            envelope,
-            new TroupeError("ERR_MESSAGE_ENCODE", `message cannot be encoded: ${(cause as Error).message}`, {
-              cause,
-            }),
-          );
-        }
-      }
-      return good.length > 0 ? transferable(this.#packr.pack(good)) : null;
+  /**
+   * Numbers the batch from the next seq and encodes it as a {@link Frame}: the seqs are consecutive, and
+   * deliveries and result flags go as one value when uniform (the common case), so the per-message cost is
+   * the message itself. Null when msgpackr refuses something in it.
+   */
+  #encode(batch: Envelope[]): ArrayBuffer | null {
+    const first = batch[0] as Envelope;
+    const messages: unknown[] = new Array(batch.length);
+    let uniformDeliveries = true;
+    let replies = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const envelope = batch[i] as Envelope;
+      envelope.seq = this.#nextSeq + i;
+      messages[i] = envelope.message;
+      if (envelope.deliveries !== first.deliveries) uniformDeliveries = false;
+      if (envelope.reply) replies++;
     }
+    const frame: Frame = [
+      this.#nextSeq,
+      messages,
+      uniformDeliveries ? first.deliveries : batch.map((e) => e.deliveries),
+      replies === batch.length ? 1 : replies === 0 ? 0 : batch.map((e) => (e.reply ? 1 : 0)),
+    ];
+    try {
+      return transferable(this.#packr.pack(frame));
+    } catch {
+      return null;
+    }
+  }
+
+  /** Finishes the messages msgpackr refuses with ERR_MESSAGE_ENCODE; returns the others, in order. */
+  #dropUnencodable(batch: Envelope[]): Envelope[] {
+    return batch.filter((envelope) => {
+      try {
+        this.#packr.pack(envelope.message);
+        return true;
+      } catch (cause) {
+        envelope.seq = 0;
+        const message = `message cannot be encoded: ${(cause as Error).message}`;
+        this.#finish(envelope, new TroupeError("ERR_MESSAGE_ENCODE", message, { cause }));
+        return false;
+      }
+    });
   }
 
   /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */

@@ -2,14 +2,22 @@
  * The wire between the main thread (actor-ref / instance / mailbox) and a worker (actor-host).
  * Every message type that crosses the thread boundary is declared here and nowhere else.
  *
- * Data plane: `frame` carries many messages as one msgpackr-encoded flat array, transferred (never cloned),
+ * Data plane: `frame` carries many messages as one msgpackr-encoded {@link Frame}, transferred (never cloned),
  * and `ack` returns a cumulative "processed up to seq" with only the results someone waits for.
  * Control plane: comlink over a dedicated MessagePort (see control.ts), never used for messages.
  */
 import type { SerializedError } from "../errors.ts";
 
-/** Fields per message inside a frame: seq, deliveries, wantsResult (0|1), message. */
-export const FRAME_RECORD_WIDTH = 4;
+/**
+ * A frame: `[firstSeq, messages, deliveries, wantsResult]`. Message i has seq firstSeq + i. `deliveries`
+ * and `wantsResult` (0 | 1) are one number for the whole frame when uniform, else one entry per message.
+ */
+export type Frame = [
+  firstSeq: number,
+  messages: unknown[],
+  deliveries: number | number[],
+  wantsResult: number | number[],
+];
 
 export type UnhandledRejectionPolicy = "crash" | "log";
 export type HandlerErrorPolicy = "redeliver" | "crash";
