@@ -14,6 +14,7 @@ import {
   type DetectorContext,
   type DetectorModule,
   type DetectorsConfig,
+  type Link,
   resolveDetectorOptions,
 } from "./detector.ts";
 import type { ChainEvent } from "./schema.ts";
@@ -135,7 +136,25 @@ export class Analyzer {
         this.#alertCounts[name] = (this.#alertCounts[name] ?? 0) + 1;
         this.#out.push(alert);
       },
+      link: (link: Link) => this.#dispatchLink(link, name),
     };
+  }
+
+  /** Hands an edge to every detector with `onLink` except the one that reported it. */
+  #dispatchLink(link: Link, from: DetectorName | undefined): void {
+    for (const slot of this.#slots) {
+      if (slot.name !== from && slot.detector.onLink !== undefined) slot.detector.onLink(link, slot.ctx);
+    }
+  }
+
+  /**
+   * Edges from another analyzer's findings (the sybil analyzer's findings stream). They are recorded
+   * at the finding's event time without moving the analyzer's clock: findings lag the events, and
+   * the next event or `flush` runs whatever evaluation is due. Returns the alerts that produced.
+   */
+  protected ingestLinks(links: readonly Link[]): Alert[] {
+    for (const link of links) this.#dispatchLink(link, undefined);
+    return this.#take();
   }
 
   /** Processes one validated event; returns the alerts it (and any flush it crossed) produced. */

@@ -16,12 +16,32 @@ import type { ChainEvent } from "./schema.ts";
 import type { MintBook } from "./state/mint-book.ts";
 import type { WalletBook } from "./state/wallet-book.ts";
 
+/**
+ * An edge of the wallet graph: "these two wallets are controlled together", with the evidence it
+ * came from. Sybil detectors report the edges they find (S1 hub → recipient, S2 co-entry pairs) and
+ * the analyzer turns other analyzers' findings (P4 chains, W4 sweeps) into edges too; detectors with
+ * `onLink` (S3) receive every one of them.
+ */
+export interface Link {
+  a: string;
+  b: string;
+  source: DetectorName;
+  /** Event time of the evidence. */
+  ts: number;
+  /** Strength of the edge where the source has one (S2: distinct mints shared). @defaultValue 1 */
+  weight: number;
+  /** A mint the evidence was seen on, for detectors that re-evaluate per mint. */
+  mint: string | undefined;
+}
+
 export interface DetectorContext {
   readonly mints: MintBook;
   readonly wallets: WalletBook;
   /** Event time of the first event the analyzer saw: age checks mean little before a warm-up. */
   readonly observedSince: number;
   emit(candidate: AlertCandidate): void;
+  /** Reports an edge to every other detector of the analyzer that has `onLink`. */
+  link(link: Link): void;
 }
 
 export interface FlushInfo {
@@ -37,6 +57,8 @@ export interface Detector {
   onEvent(event: ChainEvent, ctx: DetectorContext): void;
   /** Optional periodic evaluation over touched keys (every 5 s) or all keys (every 60 s). */
   onFlush?(ctx: DetectorContext, flush: FlushInfo): void;
+  /** Receives the edges other detectors (and other analyzers' findings) report. */
+  onLink?(link: Link, ctx: DetectorContext): void;
   /** Drops state older than the detector's windows; called on every full flush. */
   prune(nowTs: number): void;
   /** Number of entries the detector holds, for the state-size report. */

@@ -12,7 +12,12 @@ import {
   PatternAnalyzer,
   type PatternAnalyzerConfig,
 } from "../actors/pattern-analyzer.ts";
-import { SYBIL_DETECTORS, SybilAnalyzer, type SybilAnalyzerConfig } from "../actors/sybil-analyzer.ts";
+import {
+  SYBIL_DETECTORS,
+  SYBIL_FINDING_DETECTORS,
+  SybilAnalyzer,
+  type SybilAnalyzerConfig,
+} from "../actors/sybil-analyzer.ts";
 import { WALLET_DETECTORS, WalletAnalyzer, type WalletAnalyzerConfig } from "../actors/wallet-analyzer.ts";
 import { type GeneratorOptions, generate } from "../ingest/generator.ts";
 import { type Scorecard, type ScoreOptions, score } from "./score.ts";
@@ -48,6 +53,7 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     sybil: new SybilAnalyzer(options.sybil),
   };
   const list = [analyzers.wallet, analyzers.pattern, analyzers.sybil];
+  const findings = new Set(SYBIL_FINDING_DETECTORS);
   const alerts: Alert[] = [];
   let events = 0;
   let mints = 0;
@@ -57,7 +63,14 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     events++;
     if (event.kind === "create") mints++;
     lastTs = event.ts;
+    const before = alerts.length;
     for (const analyzer of list) for (const alert of analyzer.handle(event)) alerts.push(alert);
+    // The findings stream, in event order: P4 / W4 alerts of the other analyzers become S3 edges.
+    for (let i = before, n = alerts.length; i < n; i++) {
+      const alert = alerts[i]!;
+      if (findings.has(alert.detector))
+        for (const more of analyzers.sybil.handleFinding(alert)) alerts.push(more);
+    }
   }
   // Alerts that wait for a flush (e.g. a fan-out that just went quiet) are due by the end.
   for (const analyzer of list) for (const alert of analyzer.flush(lastTs + 60_000)) alerts.push(alert);

@@ -23,8 +23,10 @@ import { EXCHANGE_BURST, MARKET_MAKER, SLOW_SELLOFF } from "./sim/scenarios/deco
 import { DEV_DUMP } from "./sim/scenarios/dev-dump.ts";
 import { DAISY, INJECTION, SWEEP } from "./sim/scenarios/money-flows.ts";
 import type { ScenarioDef } from "./sim/scenarios/scenario.ts";
+import { SERIAL } from "./sim/scenarios/serial.ts";
 import { SYBIL_FARM } from "./sim/scenarios/sybil-farm.ts";
 import { COORD_DUMP, FLASH, WASH } from "./sim/scenarios/trading.ts";
+import { BIG_BUYER, WHALE } from "./sim/scenarios/whale.ts";
 import { Stream, World } from "./sim/world.ts";
 import type { TruthRecord } from "./truth.ts";
 
@@ -42,6 +44,9 @@ export const SCENARIOS: readonly ScenarioDef[] = [
   FLASH,
   WASH,
   COORD_DUMP,
+  WHALE,
+  BIG_BUYER,
+  SERIAL,
 ];
 
 export interface GeneratorOptions {
@@ -139,7 +144,7 @@ function build(o: Required<GeneratorOptions>): { world: World; truth: TruthRecor
   const truth = organic.truth();
   const hours = o.durationMs / 3_600_000;
   for (const def of o.scenarios) {
-    const rate = o.scenarioRates[def.type] ?? o.scenarioRate;
+    const rate = o.scenarioRates[def.type] ?? o.scenarioRate * (def.rateScale ?? 1);
     for (const variant of def.variants) {
       const schedule = new Stream(o.seed, `scenario:${def.type}:${variant}`).rng;
       const starts: number[] = [];
@@ -159,7 +164,7 @@ function build(o: Required<GeneratorOptions>): { world: World; truth: TruthRecor
           kind: def.kind,
           type: def.type,
           variant,
-          detectors: [...def.detectors],
+          detectors: [...(planned.detectors ?? def.detectors)],
           mints: planned.mints,
           wallets: planned.wallets,
           ...(planned.clusterRoot === undefined ? {} : { clusterRoot: planned.clusterRoot }),

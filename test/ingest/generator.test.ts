@@ -3,6 +3,7 @@ import { validateEvent } from "../../src/actors/schema.ts";
 import { type GeneratorOptions, generate, SCENARIOS } from "../../src/ingest/generator.ts";
 import { BUNDLE } from "../../src/ingest/sim/scenarios/bundle.ts";
 import { DEV_DUMP } from "../../src/ingest/sim/scenarios/dev-dump.ts";
+import { SERIAL } from "../../src/ingest/sim/scenarios/serial.ts";
 import { SYBIL_FARM } from "../../src/ingest/sim/scenarios/sybil-farm.ts";
 import { truthFromJsonl, truthToJsonl } from "../../src/ingest/truth.ts";
 
@@ -73,6 +74,19 @@ describe("generator", () => {
     const rest = [...more.events()].filter((e) => !involves(e as unknown as Record<string, unknown>));
     expect(rest).toEqual([...base.events()]);
     expect(more.truth.filter((r) => r.type !== "SYBIL_FARM")).toEqual(base.truth);
+  });
+
+  test("an instance can name its own detectors: SERIAL ruggers expect W5 and P2, spammers W5 only", () => {
+    const truth = generate({
+      ...small,
+      scale: 0.02,
+      durationMs: 5 * 3_600_000,
+      scenarioRate: 4,
+      scenarios: [SERIAL],
+    }).truth.filter((r) => r.type === "SERIAL");
+    const lists = new Set(truth.map((r) => r.detectors.join(",")));
+    expect(lists).toEqual(new Set(["creator_reputation,dev_dump", "creator_reputation"]));
+    for (const r of truth) expect(r.mints.length).toBeGreaterThanOrEqual(5);
   });
 
   test("maxEvents caps the stream", () => {

@@ -1,5 +1,6 @@
 /**
- * Per-mint rolling state: creation, reserves, and positions wallet → {bought, sold, held, peak}.
+ * Per-mint rolling state: creation, reserves, and positions wallet → {bought, sold, held, peak};
+ * holdings follow trades and SPL transfers of the mint.
  * A mint first seen through a trade (its create happened before we started) has `createdTs`
  * undefined, and launch-time detectors leave it alone.
  *
@@ -13,7 +14,12 @@ import { slotOf } from "./slots.ts";
 export const PUMP_TOTAL_SUPPLY = 1_000_000_000_000_000;
 
 export interface Position {
+  /** Tokens bought. */
   bought: number;
+  /** Lamports spent on buys. */
+  boughtSol: number;
+  /** Event time of the latest buy (0 before any). */
+  lastBuyTs: number;
   sold: number;
   held: number;
   peak: number;
@@ -36,6 +42,10 @@ export interface MintState {
   trades: number;
   positions: Map<string, Position>;
   untracked: number;
+}
+
+function newPosition(ts: number): Position {
+  return { bought: 0, boughtSol: 0, lastBuyTs: 0, sold: 0, held: 0, peak: 0, firstTs: ts, buys: 0, sells: 0 };
 }
 
 export class MintBook {
@@ -62,7 +72,25 @@ export class MintBook {
       state.vTok = event.vTok;
     } else if (event.kind === "trade") {
       this.#trade(this.#state(event.mint, event.ts), event);
+    } else if (event.asset !== "SOL") {
+      // An SPL transfer of a tracked mint moves holdings: tokens passed to a partner are not held.
+      const state = this.#mints.get(event.asset);
+      if (state !== undefined) this.#move(state, event.from, event.to, event.amount, event.ts);
     }
+  }
+
+  #move(state: MintState, from: string, to: string, amount: number, ts: number): void {
+    if (from === to) return;
+    const source = state.positions.get(from);
+    if (source !== undefined) source.held = Math.max(0, source.held - amount);
+    let target = state.positions.get(to);
+    if (target === undefined) {
+      if (state.positions.size >= this.#maxPositions) return;
+      target = newPosition(ts);
+      state.positions.set(to, target);
+    }
+    target.held += amount;
+    if (target.held > target.peak) target.peak = target.held;
   }
 
   #state(mint: string, ts: number): MintState {
@@ -100,11 +128,13 @@ export class MintBook {
         state.untracked++;
         return;
       }
-      position = { bought: 0, sold: 0, held: 0, peak: 0, firstTs: trade.ts, buys: 0, sells: 0 };
+      position = newPosition(trade.ts);
       state.positions.set(trade.trader, position);
     }
     if (trade.side === "buy") {
       position.bought += trade.tok;
+      position.boughtSol += trade.sol;
+      position.lastBuyTs = trade.ts;
       position.held += trade.tok;
       position.buys++;
       if (position.held > position.peak) position.peak = position.held;

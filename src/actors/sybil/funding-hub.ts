@@ -120,7 +120,7 @@ class FundingHub {
     // Once a hub proved templated, every new wallet it funds joins its cluster: operators mix in
     // off-template amounts, and the cluster is the fan-out, not only its modal band.
     if (hub.modal > 0) {
-      this.#enlist(t.from, hub, t.to, ctx);
+      this.#enlist(t.from, hub, t.to, t.ts, ctx);
     } else {
       const n = hub.window.length;
       if (n < o.minRecipients || n > o.maxTemplateWindow) return;
@@ -131,7 +131,7 @@ class FundingHub {
       // Both a share and a count: 3 of 5 user-chosen amounts fall in one ±5% band by chance too often.
       if (share < o.templateShare || share * n < o.minRecipients) return;
       hub.modal = modal;
-      for (const f of hub.window) this.#enlist(t.from, hub, f.to, ctx);
+      for (const f of hub.window) this.#enlist(t.from, hub, f.to, t.ts, ctx);
     }
     hub.lastEnlist = t;
     this.#pending.add(t.from);
@@ -150,7 +150,10 @@ class FundingHub {
     }
   }
 
-  #enlist(hubWallet: string, hub: Hub, recipient: string, ctx: DetectorContext): void {
+  #enlist(hubWallet: string, hub: Hub, recipient: string, ts: number, ctx: DetectorContext): void {
+    // The hub → recipient edge feeds S3's cluster graph (once per recipient).
+    if (!hub.recipients.has(recipient))
+      ctx.link({ a: hubWallet, b: recipient, source: "funding_hub", ts, weight: 1, mint: undefined });
     hub.recipients.add(recipient);
     this.#hubOf.set(recipient, hubWallet);
     const state = ctx.wallets.get(recipient);

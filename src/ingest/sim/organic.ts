@@ -85,6 +85,8 @@ export const ORGANIC_DEFAULTS = {
 } satisfies Required<OrganicOptions>;
 
 const SOL = 1e9;
+/** Top-ranked creators listed as a decoy in the truth. */
+const PROLIFIC_CREATORS = 50;
 const MAX_BUYS_PER_MINT = 2;
 const MAX_SELLS_PER_MINT = 2;
 /** Nobody but a bot sells within seconds of buying. */
@@ -151,9 +153,14 @@ export class Organic {
   truth(): TruthRecord[] {
     const common = { kind: "decoy" as const, variant: "canonical" as const, detectors: [], mints: [] };
     const span = { tStart: this.#world.t0, tOnset: this.#world.t0, tEnd: this.#end };
+    // Zipf's busiest creators launch tens to hundreds of ordinary tokens a day: W5 must leave them be.
+    const prolific = Array.from({ length: Math.min(PROLIFIC_CREATORS, this.#o.creators) }, (_, rank) =>
+      this.#world.address(`org:creator:${rank}`),
+    );
     return [
       { id: "organic/AGED_SNIPERS", type: "AGED_SNIPERS", ...common, wallets: [...this.bots], ...span },
       { id: "organic/EXCHANGE_HUBS", type: "EXCHANGE_HUBS", ...common, wallets: [...this.hubs], ...span },
+      { id: "organic/PROLIFIC_CREATORS", type: "PROLIFIC_CREATORS", ...common, wallets: prolific, ...span },
     ];
   }
 

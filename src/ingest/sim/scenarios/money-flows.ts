@@ -3,8 +3,9 @@
  * - SWEEP: a hub's wallets trade a launch and send the proceeds back to the hub (or the creator).
  *   Evasive: through an intermediate wallet, and only after the 30-min horizon.
  * - INJECTION: an established wallet with a history of small inbounds receives 10–40 SOL from a
- *   fresh source and spends nearly all of it on one launch within minutes. Evasive: the injection
- *   arrives in three parts under 5 SOL and is spent over eight minutes.
+ *   fresh source and spends nearly all of it on one launch within minutes, in 3–5 buys (W1 sees the
+ *   injection, W3 the dominance it buys). Evasive: the injection arrives in three parts under 5 SOL
+ *   and is spent over eight minutes (W1 misses it; the four buys still dominate the launch).
  * - DAISY: SOL walked through four single-use wallets, each forwarding ≥ 95% within minutes; the
  *   last one buys a launch or funds wallets. Evasive: each hop keeps 15–30% and some wait 12+ min.
  */
@@ -14,7 +15,11 @@ import { MINUTE, type Planned, type ScenarioDef } from "./scenario.ts";
 const DAY = 24 * 60 * MINUTE;
 
 /** A scenario-owned launch with organic-looking followers. */
-function launchWithCrowd(kit: Kit, ts: number, role = "creator"): { mint: MintHandle; creator: string } {
+export function launchWithCrowd(
+  kit: Kit,
+  ts: number,
+  role = "creator",
+): { mint: MintHandle; creator: string } {
   const creator = kit.wallet(role);
   kit.fund(ts - kit.rng.uniform(5, 20) * MINUTE, kit.exchange(), creator, kit.rng.uniform(1, 3));
   const mint = kit.launch(ts, creator, kit.rng.uniform(0.2, 1));
@@ -69,7 +74,7 @@ function injection(kit: Kit, variant: string, start: number): Planned {
   const total = variant === "canonical" ? rng.uniform(10, 40) : rng.uniform(9, 14);
   if (variant === "canonical") {
     kit.fund(injectTs, source, whale, total);
-    const buys = rng.int(1, 3);
+    const buys = rng.int(3, 5);
     for (let i = 0; i < buys; i++)
       kit.buy(
         injectTs + rng.uniform(20_000, 4 * MINUTE),
@@ -120,7 +125,9 @@ export const SWEEP: ScenarioDef = {
   type: "SWEEP",
   kind: "scenario",
   variants: ["canonical", "evasive"],
-  detectors: ["sweep_back", "cluster_control"],
+  // Not cluster_control: the sweep edges appear after the wallets sold, so no holdings are left to
+  // control (S3 uses them for the operator's next launch).
+  detectors: ["sweep_back"],
   plan: sweep,
 };
 

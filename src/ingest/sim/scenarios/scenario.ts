@@ -12,6 +12,8 @@ export interface Planned {
   mints: string[];
   wallets: string[];
   clusterRoot?: string;
+  /** Overrides the type's detectors for this instance (a scenario whose flavours trip different rules). */
+  detectors?: DetectorName[];
 }
 
 export interface ScenarioDef {
@@ -19,6 +21,8 @@ export interface ScenarioDef {
   kind: "scenario" | "decoy";
   variants: readonly Variant[];
   detectors: readonly DetectorName[];
+  /** Multiplies the generator's per-variant rate (long multi-launch scenarios plant fewer). @defaultValue 1 */
+  rateScale?: number;
   plan(kit: Kit, variant: Variant, start: number): Planned;
 }
 

@@ -4,8 +4,10 @@
  *   sometimes around someone else's buy (a sandwich). Evasive: it holds 3–6 slots.
  * - WASH: a hub funds five wallets with one amount; they churn one launch buy/sell/buy/sell, ending
  *   flat. Evasive: two wallets per operator, one buys and passes the tokens, the other sells.
- * - COORD_DUMP: 4–7 wallets accumulate ~15–30% of a launch, then all dump within seconds.
- *   Evasive: the dump is spread over a minute and a half.
+ * - COORD_DUMP: a crew of 4–7 wallets plays three launches in a row: on each it accumulates
+ *   ~15–30% of supply in one scripted volley (one size, two slots), then all dump within seconds.
+ *   Evasive: each wallet buys its own size at its own time, and the dump is spread over a minute
+ *   and a half.
  */
 import type { Kit, MintHandle } from "../kit.ts";
 import { MINUTE, type Planned, type ScenarioDef } from "./scenario.ts";
@@ -85,14 +87,30 @@ function coordDump(kit: Kit, variant: string, start: number): Planned {
   wallets.forEach((w, i) => {
     kit.fund(start + (i + 1) * rng.uniform(1, 3) * MINUTE, hub, w, rng.uniform(1.5, 3.5));
   });
-  const launchTs = start + 20 * MINUTE;
-  const { mint, creator } = launchWithCrowd(kit, launchTs, "creator", 12);
-  for (const w of wallets)
-    kit.buy(launchTs + rng.uniform(10_000, 2 * MINUTE), mint, w, rng.uniform(1.2, 2.5));
-  const dumpTs = launchTs + rng.uniform(4, 12) * MINUTE;
-  const spread = variant === "canonical" ? rng.uniform(2_000, 6_000) : rng.uniform(60_000, 90_000);
-  for (const w of wallets) kit.sell(dumpTs + rng.uniform(0, spread), mint, w, 1);
-  return { onset: dumpTs, mints: [mint.address], wallets: [hub, creator, ...wallets], clusterRoot: hub };
+  const mints: string[] = [];
+  const creators: string[] = [];
+  let launchTs = start + 20 * MINUTE;
+  let onset = Number.POSITIVE_INFINITY;
+  for (let play = 0; play < 3; play++) {
+    const { mint, creator } = launchWithCrowd(kit, launchTs, `creator${play}`, 12);
+    mints.push(mint.address);
+    creators.push(creator);
+    if (variant === "canonical") {
+      const size = rng.uniform(1.2, 2.5);
+      const volley = kit.slotStart(launchTs + rng.uniform(15_000, 60_000), 0);
+      for (const w of wallets)
+        kit.buy(volley + rng.uniform(0, 790), mint, w, size * rng.uniform(0.998, 1.002));
+    } else {
+      for (const w of wallets)
+        kit.buy(launchTs + rng.uniform(10_000, 2 * MINUTE), mint, w, rng.uniform(1.2, 2.5));
+    }
+    const dumpTs = launchTs + rng.uniform(4, 12) * MINUTE;
+    onset = Math.min(onset, dumpTs);
+    const spread = variant === "canonical" ? rng.uniform(2_000, 6_000) : rng.uniform(60_000, 90_000);
+    for (const w of wallets) kit.sell(dumpTs + rng.uniform(0, spread), mint, w, 1);
+    launchTs = dumpTs + rng.uniform(5, 15) * MINUTE;
+  }
+  return { onset, mints, wallets: [hub, ...creators, ...wallets], clusterRoot: hub };
 }
 
 export const FLASH: ScenarioDef = {
@@ -115,6 +133,6 @@ export const COORD_DUMP: ScenarioDef = {
   type: "COORD_DUMP",
   kind: "scenario",
   variants: ["canonical", "evasive"],
-  detectors: ["coordinated_dump", "co_entry_signature"],
+  detectors: ["coordinated_dump", "co_entry_signature", "cluster_control"],
   plan: coordDump,
 };
