@@ -67,7 +67,11 @@ let sent = 0;
 let batch: ChainEvent[] = [];
 // Consecutive six-hour workloads with new seeds: an endless stream of fresh mints and wallets.
 for (let part = 0; sent < total; part++) {
-  const workload = generate({ seed: 1000 + part, durationMs: 6 * 3_600_000, t0: 1_760_000_000_000 + part * 6 * 3_600_000 });
+  const workload = generate({
+    seed: 1000 + part,
+    durationMs: 6 * 3_600_000,
+    t0: 1_760_000_000_000 + part * 6 * 3_600_000,
+  });
   for (const event of workload.events()) {
     batch.push(event);
     if (batch.length === 1000) {
@@ -91,14 +95,24 @@ const sum = (s: Sample, key: "mints" | "positions" | "wallets") =>
 for (const key of ["mints", "positions", "wallets"] as const) {
   figures.push(
     figure(
-      { bench: BENCH, metric: `${key} at ${last.events.toLocaleString("en")} events`, value: sum(last, key), unit: key },
+      {
+        bench: BENCH,
+        metric: `${key} at ${last.events.toLocaleString("en")} events`,
+        value: sum(last, key),
+        unit: key,
+      },
       { bench: BENCH, metric: `at ${half.events.toLocaleString("en")}`, value: sum(half, key), unit: key },
     ),
   );
 }
 figures.push(
   figure(
-    { bench: BENCH, metric: `rss at ${last.events.toLocaleString("en")} events`, value: last.rssMb, unit: "MB" },
+    {
+      bench: BENCH,
+      metric: `rss at ${last.events.toLocaleString("en")} events`,
+      value: last.rssMb,
+      unit: "MB",
+    },
     { bench: BENCH, metric: `at ${half.events.toLocaleString("en")}`, value: half.rssMb, unit: "MB" },
   ),
 );

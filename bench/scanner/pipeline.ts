@@ -15,7 +15,7 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { stopwatch, throughput } from "../lib/measure.ts";
-import { deleteByPrefix, connect, redisUrl } from "../lib/redis.ts";
+import { connect, deleteByPrefix, redisUrl } from "../lib/redis.ts";
 import type { Measurement } from "../lib/report.ts";
 
 export const BENCH = "scanner";
@@ -23,10 +23,16 @@ type Backend = "memory" | "redis";
 
 async function withScanner<T>(
   kind: Backend,
-  use: (scanner: { backend: StreamBackend; ingest: Ingest; names: ReturnType<typeof topology>; drained: () => Promise<void> }) => Promise<T>,
+  use: (scanner: {
+    backend: StreamBackend;
+    ingest: Ingest;
+    names: ReturnType<typeof topology>;
+    drained: () => Promise<void>;
+  }) => Promise<T>,
 ): Promise<T> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
-  const backend: StreamBackend = kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
+  const backend: StreamBackend =
+    kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
   const names = topology(prefix);
   const system = createSystem();
   const analyzers = await startAnalyzers({
@@ -62,7 +68,12 @@ async function withScanner<T>(
 
 function workload(count: number, scenarioRate = 6): ChainEvent[] {
   const events: ChainEvent[] = [];
-  for (const event of generate({ seed: 7, durationMs: 48 * 3_600_000, maxEvents: count, scenarioRate }).events()) {
+  for (const event of generate({
+    seed: 7,
+    durationMs: 48 * 3_600_000,
+    maxEvents: count,
+    scenarioRate,
+  }).events()) {
     events.push(event);
     if (events.length === count) break;
   }
@@ -89,7 +100,11 @@ export async function produceToAlert(kind: Backend, rate = 5000, seconds = 20): 
   const events = workload(rate * seconds, 120);
   return withScanner(kind, async ({ backend, ingest, names, drained }) => {
     const sentAt = new Map<string, number>();
-    const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+    const histogram = build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    });
     await backend.ensureGroup(names.alerts, "bench", "$");
     let reading = true;
     const reader = (async () => {
@@ -97,7 +112,8 @@ export async function produceToAlert(kind: Backend, rate = 5000, seconds = 20): 
         for (const entry of await backend.readNew(names.alerts, "bench", "c", { count: 512, blockMs: 50 })) {
           const alert = defaultCodec.decode(entry.fields!) as Alert;
           const at = sentAt.get(alert.triggerId);
-          if (at !== undefined) histogram.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
+          if (at !== undefined)
+            histogram.recordValue(Math.max(1, Math.round((performance.now() - at) * 1000)));
         }
       }
     })();
