@@ -33,6 +33,30 @@ export class Deque<T> {
     return item;
   }
 
+  /** Removes and returns the `count` oldest items (fewer if there are fewer), in order. */
+  takeFront(count: number): T[] {
+    const end = Math.min(this.#items.length, this.#head + count);
+    const out = this.#items.slice(this.#head, end);
+    this.#head = end;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return out;
+  }
+
+  pushAll(items: readonly T[]): void {
+    for (const item of items) this.#items.push(item);
+  }
+
+  /** The item `index` places from the front, without removing it. */
+  at(index: number): T | undefined {
+    return this.#items[this.#head + index];
+  }
+
   /** Puts `items` in front, in their order (redeliveries go before anything newer). */
   unshiftAll(items: readonly T[]): void {
     if (items.length === 0) return;

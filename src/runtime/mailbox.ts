@@ -143,13 +143,8 @@ export class Mailbox {
     if (!link || this.#paused) return;
     let refused = false;
     while (this.#queued.length > 0) {
-      const count = Math.min(this.#queued.length, this.#settings.frameSize);
-      let batch: Envelope[] = new Array(count);
-      for (let i = 0; i < count; i++) {
-        const envelope = this.#queued.shift() as Envelope;
-        envelope.deliveries++;
-        batch[i] = envelope;
-      }
+      let batch = this.#queued.takeFront(this.#settings.frameSize);
+      for (const envelope of batch) envelope.deliveries++;
       let frame = this.#encode(batch);
       if (!frame) {
         batch = this.#dropUnencodable(batch);
@@ -158,7 +153,7 @@ export class Mailbox {
       }
       if (!frame) continue;
       this.#nextSeq += batch.length;
-      for (const envelope of batch) this.#inFlight.push(envelope);
+      this.#inFlight.pushAll(batch);
       this.#frames++;
       link(frame);
     }
@@ -214,11 +209,12 @@ export class Mailbox {
   /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */
   acknowledge(ack: AckMessage): void {
     const { results, failures } = ack;
+    let done = 0;
+    while ((this.#inFlight.at(done)?.seq ?? Number.POSITIVE_INFINITY) <= ack.upTo) done++;
     let r = 0;
     let f = 0;
     let ok = 0;
-    while (this.#inFlight.length > 0 && (this.#inFlight.peek() as Envelope).seq <= ack.upTo) {
-      const envelope = this.#inFlight.shift() as Envelope;
+    for (const envelope of this.#inFlight.takeFront(done)) {
       if (failures && f < failures.length && failures[f] === envelope.seq) {
         const wire = failures[f + 1] as SerializedError;
         f += 2;
