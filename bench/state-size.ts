@@ -9,9 +9,7 @@
 import type { StateSize } from "../src/actors/analyzer.ts";
 import type { ChainEvent } from "../src/actors/schema.ts";
 import { generate } from "../src/ingest/generator.ts";
-import { createSystem } from "../src/runtime/system.ts";
-import { startAnalyzers } from "../src/scanner/analyzers.ts";
-import { Ingest } from "../src/scanner/ingest.ts";
+import { startBatchScanner } from "../src/scanner/batch-run.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
 import { Retention } from "../src/streams/retention.ts";
@@ -24,17 +22,8 @@ const every = Math.max(1, Math.floor(total / 10));
 
 const backend = new MemoryStreamBackend();
 const names = topology("state:");
-const system = createSystem();
-const analyzers = await startAnalyzers({
-  system,
-  backend,
-  topology: names,
-  consumer: "bench",
-  claimIdleMs: 60_000,
-  maxDeliveries: 5,
-  pump: { sweepIntervalMs: 0, blockMs: 100 },
-});
-const ingest = new Ingest(backend, names, { lagCapacity: 200_000 });
+const scanner = await startBatchScanner(backend, names, { lagCapacity: 200_000 });
+const { analyzers, ingest } = scanner;
 const retention = new Retention(backend, [names.tx, names.alerts], { intervalMs: 1000 });
 retention.start();
 
@@ -46,11 +35,7 @@ interface Sample {
 const samples: Sample[] = [];
 
 async function sample(events: number): Promise<void> {
-  for (;;) {
-    const infos = await Promise.all(names.analyzers.map((a) => backend.groupInfo(names.tx, a.group)));
-    if (infos.every((i) => i !== null && i.lag === 0 && i.pending === 0)) break;
-    await Bun.sleep(20);
-  }
+  await scanner.drained();
   await retention.runOnce();
   Bun.gc(true);
   const state: Record<string, StateSize> = {};
@@ -84,8 +69,7 @@ for (let part = 0; sent < total; part++) {
   }
 }
 retention.stop();
-await analyzers.stop();
-await system.stop();
+await scanner.stop();
 
 const half = samples[Math.floor(samples.length / 2) - 1] as Sample;
 const last = samples.at(-1) as Sample;

@@ -6,10 +6,9 @@ import { build } from "hdr-histogram-js";
 import type { Alert } from "../../src/actors/alert.ts";
 import type { ChainEvent } from "../../src/actors/schema.ts";
 import { generate } from "../../src/ingest/generator.ts";
-import { createSystem } from "../../src/runtime/system.ts";
-import { startAnalyzers } from "../../src/scanner/analyzers.ts";
-import { Ingest } from "../../src/scanner/ingest.ts";
-import { topology } from "../../src/scanner/topology.ts";
+import { startBatchScanner } from "../../src/scanner/batch-run.ts";
+import type { Ingest } from "../../src/scanner/ingest.ts";
+import { type Topology, topology } from "../../src/scanner/topology.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
@@ -21,42 +20,23 @@ import type { Measurement } from "../lib/report.ts";
 export const BENCH = "scanner";
 type Backend = "memory" | "redis";
 
-async function withScanner<T>(
-  kind: Backend,
-  use: (scanner: {
-    backend: StreamBackend;
-    ingest: Ingest;
-    names: ReturnType<typeof topology>;
-    drained: () => Promise<void>;
-  }) => Promise<T>,
-): Promise<T> {
+interface Scanner {
+  backend: StreamBackend;
+  ingest: Ingest;
+  names: Topology;
+  drained: () => Promise<void>;
+}
+
+async function withScanner<T>(kind: Backend, use: (scanner: Scanner) => Promise<T>): Promise<T> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const backend: StreamBackend =
     kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
   const names = topology(prefix);
-  const system = createSystem();
-  const analyzers = await startAnalyzers({
-    system,
-    backend,
-    topology: names,
-    consumer: "bench",
-    claimIdleMs: 60_000,
-    maxDeliveries: 5,
-    pump: { sweepIntervalMs: 0, blockMs: 100 },
-  });
-  const ingest = new Ingest(backend, names, { lagCapacity: 500_000, pendingCapacity: 100_000 });
-  const drained = async () => {
-    for (;;) {
-      const infos = await Promise.all(names.analyzers.map((a) => backend.groupInfo(names.tx, a.group)));
-      if (infos.every((i) => i !== null && i.lag === 0 && i.pending === 0)) return;
-      await Bun.sleep(20);
-    }
-  };
+  const scanner = await startBatchScanner(backend, names, { lagCapacity: 500_000, pendingCapacity: 100_000 });
   try {
-    return await use({ backend, ingest, names, drained });
+    return await use({ backend, ingest: scanner.ingest, names, drained: scanner.drained });
   } finally {
-    await analyzers.stop();
-    await system.stop();
+    await scanner.stop();
     await backend.close();
     if (kind === "redis") {
       const redis = connect();

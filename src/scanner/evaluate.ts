@@ -10,12 +10,11 @@ import { type Scorecard, score } from "../eval/score.ts";
 import { generate } from "../ingest/generator.ts";
 import { parseJsonl } from "../ingest/jsonl.ts";
 import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
-import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
-import { startAnalyzers } from "./analyzers.ts";
-import { Ingest } from "./ingest.ts";
-import { type Topology, topology } from "./topology.ts";
+import { startBatchScanner } from "./batch-run.ts";
+import type { Ingest } from "./ingest.ts";
+import { topology } from "./topology.ts";
 
 export type EvalWorkload =
   | { kind: "generated"; seed: number; hours: number; scale: number }
@@ -38,25 +37,16 @@ export async function evaluate(
   prefix: string,
 ): Promise<EvalResult> {
   const names = topology(prefix);
-  const system = createSystem();
-  const analyzers = await startAnalyzers({
-    system,
-    backend,
-    topology: names,
-    consumer: "eval",
-    claimIdleMs: 60_000,
-    maxDeliveries: 5,
-    pump: { sweepIntervalMs: 0, blockMs: 100 },
-  });
   // Room for a whole backlog: the producer only waits when an analyzer falls this far behind.
-  const ingest = new Ingest(backend, names, { lagCapacity: 200_000 });
+  const scanner = await startBatchScanner(backend, names, { lagCapacity: 200_000 });
   const started = performance.now();
   const { events, mints, truth } =
-    workload.kind === "generated" ? await feedGenerated(ingest, workload) : await feedFile(ingest, workload);
-  await drained(backend, names, analyzers.pumps.keys());
+    workload.kind === "generated"
+      ? await feedGenerated(scanner.ingest, workload)
+      : await feedFile(scanner.ingest, workload);
+  await scanner.drained();
   const elapsedMs = performance.now() - started;
-  await analyzers.stop();
-  await system.stop();
+  await scanner.stop();
   const alerts = await readAlerts(backend, names.alerts);
   return {
     events,
@@ -103,18 +93,6 @@ async function feedFile(ingest: Ingest, w: { events: string; truth: string }) {
   if (lastTs !== null) await ingest.tick(lastTs + 60_000);
   const truth: TruthRecord[] = truthFromJsonl(await Bun.file(w.truth).text());
   return { events, mints, truth };
-}
-
-/** Waits until every analyzer group has consumed and acked everything (polls group info every 50 ms). */
-async function drained(backend: StreamBackend, names: Topology, groups: Iterable<string>): Promise<void> {
-  const list = [...groups];
-  for (;;) {
-    const infos = await Promise.all(
-      list.map((group) => backend.groupInfo(group === names.findingsGroup ? names.alerts : names.tx, group)),
-    );
-    if (infos.every((info) => info !== null && info.lag === 0 && info.pending === 0)) return;
-    await Bun.sleep(50);
-  }
 }
 
 async function readAlerts(backend: StreamBackend, stream: string): Promise<Alert[]> {

@@ -1,0 +1,63 @@
+/**
+ * The scanner over a finite workload (`bun run eval`, the scanner and state-size benches): the three
+ * analyzers and the ingest on one backend, with no sweeps (one consumer), and a way to wait until every
+ * group has consumed and acked everything that was written.
+ */
+
+import type { ActorSystem } from "../runtime/system.ts";
+import { createSystem } from "../runtime/system.ts";
+import type { StreamBackend } from "../streams/backend.ts";
+import type { ProducerOptions } from "../streams/producer.ts";
+import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
+import { Ingest } from "./ingest.ts";
+import type { Topology } from "./topology.ts";
+
+export interface BatchScanner {
+  readonly system: ActorSystem;
+  readonly analyzers: RunningAnalyzers;
+  readonly ingest: Ingest;
+  /** Resolves once every analyzer group (and the findings group) has nothing undelivered or pending. */
+  drained(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DRAIN_POLL_MS = 20;
+
+export async function startBatchScanner(
+  backend: StreamBackend,
+  names: Topology,
+  producer: Partial<ProducerOptions> = {},
+): Promise<BatchScanner> {
+  const system = createSystem();
+  const analyzers = await startAnalyzers({
+    system,
+    backend,
+    topology: names,
+    consumer: "batch",
+    claimIdleMs: 60_000,
+    maxDeliveries: 5,
+    pump: { sweepIntervalMs: 0, blockMs: 100 },
+  });
+  const ingest = new Ingest(backend, names, producer);
+  const groups = [...analyzers.pumps.keys()];
+  return {
+    system,
+    analyzers,
+    ingest,
+    async drained() {
+      for (;;) {
+        const infos = await Promise.all(
+          groups.map((group) =>
+            backend.groupInfo(group === names.findingsGroup ? names.alerts : names.tx, group),
+          ),
+        );
+        if (infos.every((info) => info !== null && info.lag === 0 && info.pending === 0)) return;
+        await Bun.sleep(DRAIN_POLL_MS);
+      }
+    },
+    async stop() {
+      await analyzers.stop();
+      await system.stop();
+    },
+  };
+}
