@@ -4,32 +4,17 @@
  * the same name replays them first thing; a process with another name claims them once they have been
  * idle for `claimIdleMs`. Either way nothing is lost and no output is written twice.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConsumerProcess } from "../fixtures/faults/consumer-process.ts";
 import { TaggedProducer } from "../fixtures/faults/tagged-producer.ts";
-import {
-  canBreakRedis,
-  consumerConfig,
-  type FaultRedis,
-  names,
-  startFaultRedis,
-  untilDrained,
-  verdict,
-} from "./support.ts";
+import { canBreakRedis, consumerConfig, faultSuite, names, untilDrained, verdict } from "./support.ts";
 
 const ENTRIES = 600;
 const CLAIM_IDLE_MS = 300;
 
 describe.skipIf(!canBreakRedis())("a consumer process killed with SIGKILL mid-run", () => {
-  let redis: FaultRedis;
-  const running: ConsumerProcess[] = [];
-  beforeAll(async () => {
-    redis = await startFaultRedis();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((c) => c.kill()));
-    await redis?.close();
-  });
+  const suite = faultSuite();
+  const { running } = suite;
   const start = async (config: Parameters<typeof ConsumerProcess.start>[0], until?: "replayed") => {
     const consumer = await ConsumerProcess.start(config, until);
     running.push(consumer);
@@ -38,11 +23,11 @@ describe.skipIf(!canBreakRedis())("a consumer process killed with SIGKILL mid-ru
 
   /** Fills the stream, runs consumer `a` until it acked some, kills it; returns a's pending ids. */
   async function killMidRun(n: ReturnType<typeof names>, claimIdleMs: number) {
-    const producer = new TaggedProducer(redis.url, n.stream);
+    const producer = new TaggedProducer(suite.redis.url, n.stream);
     await producer.sendAll(ENTRIES, 100);
     await producer.close();
     const a = await start(
-      consumerConfig(redis, n, "a", {
+      consumerConfig(suite.redis, n, "a", {
         workMs: 2,
         capacity: 32,
         pump: { claimIdleMs, sweepIntervalMs: 100 },
@@ -51,7 +36,7 @@ describe.skipIf(!canBreakRedis())("a consumer process killed with SIGKILL mid-ru
     await a.waitFor("acked", { match: () => a.acked >= 100 });
     await a.kill();
     const killedAt = Date.now();
-    const pending = await redis.backend.pending(n.stream, n.group, { count: ENTRIES, consumer: "a" });
+    const pending = await suite.redis.backend.pending(n.stream, n.group, { count: ENTRIES, consumer: "a" });
     expect(pending.length).toBeGreaterThan(0);
     // The freshest entry became claimable no earlier than `claimIdleMs - minIdle` after `killedAt`.
     const minIdle = Math.min(...pending.map((p) => p.idleMs));
@@ -63,24 +48,24 @@ describe.skipIf(!canBreakRedis())("a consumer process killed with SIGKILL mid-ru
     // No claims: only a's own replay can bring its entries back.
     const { producer, pending } = await killMidRun(n, 600_000);
     const again = await start(
-      consumerConfig(redis, n, "a", { workMs: 2, pump: { claimIdleMs: 600_000, sweepIntervalMs: 0 } }),
+      consumerConfig(suite.redis, n, "a", { workMs: 2, pump: { claimIdleMs: 600_000, sweepIntervalMs: 0 } }),
       "replayed",
     );
     const replayed = await again.waitFor("replayed");
     expect(replayed.count).toBe(pending.length);
-    await untilDrained(redis, n, [again]);
+    await untilDrained(suite.redis, n, [again]);
 
-    const result = await verdict(redis, n, producer.history);
+    const result = await verdict(suite.redis, n, producer.history);
     expect(result).toMatchObject({ acknowledged: ENTRIES, processed: ENTRIES, lost: 0, unexpected: 0 });
     expect(result.duplicated).toBe(0);
-    expect(await redis.backend.pending(n.stream, n.group, { count: 10 })).toEqual([]);
+    expect(await suite.redis.backend.pending(n.stream, n.group, { count: 10 })).toEqual([]);
   }, 30_000);
 
   test("a process with another consumer name claims them once idle for claimIdleMs", async () => {
     const n = names();
     const { producer, pending, killedAt, minIdle } = await killMidRun(n, CLAIM_IDLE_MS);
     const b = await start(
-      consumerConfig(redis, n, "b", {
+      consumerConfig(suite.redis, n, "b", {
         workMs: 2,
         pump: { claimIdleMs: CLAIM_IDLE_MS, sweepIntervalMs: 100 },
       }),
@@ -91,11 +76,11 @@ describe.skipIf(!canBreakRedis())("a consumer process killed with SIGKILL mid-ru
     const takeoverMs = takenOver.t - killedAt;
     expect(takeoverMs).toBeGreaterThanOrEqual(CLAIM_IDLE_MS - minIdle - 10);
     expect(takeoverMs).toBeLessThan(CLAIM_IDLE_MS + 2_000);
-    await untilDrained(redis, n, [b]);
+    await untilDrained(suite.redis, n, [b]);
 
-    const result = await verdict(redis, n, producer.history);
+    const result = await verdict(suite.redis, n, producer.history);
     expect(result).toMatchObject({ acknowledged: ENTRIES, processed: ENTRIES, lost: 0, unexpected: 0 });
     expect(result.duplicated).toBe(0);
-    expect(await redis.backend.pending(n.stream, n.group, { count: 10, consumer: "a" })).toEqual([]);
+    expect(await suite.redis.backend.pending(n.stream, n.group, { count: 10, consumer: "a" })).toEqual([]);
   }, 30_000);
 });

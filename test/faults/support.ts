@@ -3,6 +3,7 @@
  * names under `troupe-test-faults:<uuid>`, consumer-process configs, and the drain wait (event driven:
  * the group is checked after each ack, never on a timer).
  */
+import { afterAll, beforeAll } from "bun:test";
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
@@ -60,6 +61,29 @@ export async function startFaultRedis(options: RedisServerOptions = {}): Promise
 }
 
 /** Stream, group, outputs and dead-letter names of one test. */
+/**
+ * Registers a private redis-server for a describe block and kills every consumer process its tests put in
+ * `running`; `suite.redis` is that server, started before the first test.
+ */
+export function faultSuite(): { readonly redis: FaultRedis; readonly running: ConsumerProcess[] } {
+  let redis: FaultRedis | undefined;
+  const running: ConsumerProcess[] = [];
+  beforeAll(async () => {
+    redis = await startFaultRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(running.map((c) => c.kill()));
+    await redis?.close();
+  });
+  return {
+    get redis(): FaultRedis {
+      if (!redis) throw new Error("faultSuite: the redis-server is not started yet");
+      return redis;
+    },
+    running,
+  };
+}
+
 export function names() {
   const prefix = `troupe-test-faults:${randomUUID()}`;
   return {

@@ -5,62 +5,49 @@
  * consumer, so it would remove an entry someone else had claimed) finds nothing left to ack. Lines a
  * wrote just before the freeze can reach the test after the thaw, so "after" is judged by their stamps.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConsumerProcess } from "../fixtures/faults/consumer-process.ts";
 import { TaggedProducer } from "../fixtures/faults/tagged-producer.ts";
-import {
-  canBreakRedis,
-  consumerConfig,
-  type FaultRedis,
-  names,
-  startFaultRedis,
-  untilDrained,
-  verdict,
-} from "./support.ts";
+import { canBreakRedis, consumerConfig, faultSuite, names, untilDrained, verdict } from "./support.ts";
 
 const ENTRIES = 600;
 const pump = { claimIdleMs: 300, sweepIntervalMs: 100 };
 
 describe.skipIf(!canBreakRedis())("a consumer frozen past claimIdleMs, then resumed", () => {
-  let redis: FaultRedis;
-  const running: ConsumerProcess[] = [];
-  beforeAll(async () => {
-    redis = await startFaultRedis();
-  });
-  afterAll(async () => {
-    await Promise.all(running.map((c) => c.kill()));
-    await redis?.close();
-  });
+  const suite = faultSuite();
+  const { running } = suite;
 
   test("its entries are claimed and finished by another; resumed, it writes no output twice", async () => {
     const n = names();
-    const producer = new TaggedProducer(redis.url, n.stream);
+    const producer = new TaggedProducer(suite.redis.url, n.stream);
     await producer.sendAll(ENTRIES, 100);
     await producer.close();
-    const a = await ConsumerProcess.start(consumerConfig(redis, n, "a", { workMs: 3, capacity: 32, pump }));
+    const a = await ConsumerProcess.start(
+      consumerConfig(suite.redis, n, "a", { workMs: 3, capacity: 32, pump }),
+    );
     running.push(a);
     await a.waitFor("acked", { match: () => a.acked >= 100 });
     a.signal("SIGSTOP");
-    const frozen = await redis.backend.pending(n.stream, n.group, { count: ENTRIES, consumer: "a" });
+    const frozen = await suite.redis.backend.pending(n.stream, n.group, { count: ENTRIES, consumer: "a" });
     expect(frozen.length).toBeGreaterThan(0);
 
-    const b = await ConsumerProcess.start(consumerConfig(redis, n, "b", { pump }));
+    const b = await ConsumerProcess.start(consumerConfig(suite.redis, n, "b", { pump }));
     running.push(b);
     await b.waitFor("claimed", { match: () => b.claimed >= frozen.length });
-    await untilDrained(redis, n, [b]);
+    await untilDrained(suite.redis, n, [b]);
     // Everything is done (by b) while a still holds its in-flight entries.
     const resumedAt = Date.now();
     a.signal("SIGCONT");
     // Stamped by a after it resumed (lines it wrote before the freeze may still be on their way).
     await a.waitFor("acked", { match: (e) => e.t >= resumedAt });
-    await untilDrained(redis, n, [a, b]);
+    await untilDrained(suite.redis, n, [a, b]);
     await a.kill();
 
     // a acked entries that b had already finished and acked: processed twice, yet one output each.
     const late = a.events.filter((e) => e.e === "acked" && e.t >= resumedAt);
     expect(late.length).toBeGreaterThan(0);
-    expect(await redis.backend.length(n.outputs)).toBe(ENTRIES);
-    const result = await verdict(redis, n, producer.history);
+    expect(await suite.redis.backend.length(n.outputs)).toBe(ENTRIES);
+    const result = await verdict(suite.redis, n, producer.history);
     expect(result).toMatchObject({
       processed: ENTRIES,
       lost: 0,
@@ -68,6 +55,6 @@ describe.skipIf(!canBreakRedis())("a consumer frozen past claimIdleMs, then resu
       duplicated: 0,
       deadLettered: 0,
     });
-    expect(await redis.backend.pending(n.stream, n.group, { count: 10 })).toEqual([]);
+    expect(await suite.redis.backend.pending(n.stream, n.group, { count: 10 })).toEqual([]);
   }, 30_000);
 });
