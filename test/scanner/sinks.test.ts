@@ -45,6 +45,23 @@ async function feed(names: ReturnType<typeof topology>, count: number) {
 
 const fast = { attempts: 4, backoffMinMs: 10, backoffMaxMs: 40, timeoutMs: 1000 };
 
+/** Writes `count` alerts, runs the sinks over them until every alert is acked or dead-lettered. */
+async function deliver(count: number, sink: { alertsFile?: string; webhookUrl?: string }) {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await feed(names, count);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: sink.alertsFile ?? null,
+    webhookUrl: sink.webhookUrl ?? null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  return names;
+}
+
 test("a webhook that fails its first requests receives every alert once it recovers", async () => {
   const received: string[] = [];
   let calls = 0;
@@ -59,18 +76,7 @@ test("a webhook that fails its first requests receives every alert once it recov
       return new Response(null, { status: 204 });
     },
   });
-  const names = topology(`t${crypto.randomUUID()}:`);
-  await feed(names, 20);
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: null,
-    webhookUrl: server.url.href,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
-  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  const names = await deliver(20, { webhookUrl: server.url.href });
   expect(new Set(received)).toEqual(new Set(Array.from({ length: 20 }, (_, n) => `alert-${n}`)));
   expect((await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters).toEqual(
     [],
@@ -79,18 +85,7 @@ test("a webhook that fails its first requests receives every alert once it recov
 
 test("a webhook that never recovers leaves the alerts in the dead-letter stream", async () => {
   server = Bun.serve({ port: 0, fetch: () => new Response("nope", { status: 500 }) });
-  const names = topology(`t${crypto.randomUUID()}:`);
-  await feed(names, 5);
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: null,
-    webhookUrl: server.url.href,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
-  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  const names = await deliver(5, { webhookUrl: server.url.href });
   const letters = (await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters;
   expect(letters).toHaveLength(5);
   for (const letter of letters) {
@@ -101,18 +96,8 @@ test("a webhook that never recovers leaves the alerts in the dead-letter stream"
 
 test("the JSONL sink writes one line per alert", async () => {
   const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
-  const names = topology(`t${crypto.randomUUID()}:`);
-  await feed(names, 7);
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: path,
-    webhookUrl: null,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
-  await untilDrained(backend, sinks.pumps, () => names.alerts);
-  await sinks.stop();
+  await deliver(7, { alertsFile: path });
+  await sinks?.stop();
   sinks = undefined;
   const lines = (await Bun.file(path).text())
     .trim()
