@@ -7,6 +7,7 @@
 import type { ActorSystem } from "../runtime/system.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { untilDrained } from "../streams/drained.ts";
 import type { ProducerOptions } from "../streams/producer.ts";
 import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { Ingest } from "./ingest.ts";
@@ -20,8 +21,6 @@ export interface BatchScanner {
   drained(): Promise<void>;
   stop(): Promise<void>;
 }
-
-const DRAIN_POLL_MS = 20;
 
 export async function startBatchScanner(
   backend: StreamBackend,
@@ -39,22 +38,14 @@ export async function startBatchScanner(
     pump: { sweepIntervalMs: 0, blockMs: 100 },
   });
   const ingest = new Ingest(backend, names, producer);
-  const groups = [...analyzers.pumps.keys()];
   return {
     system,
     analyzers,
     ingest,
-    async drained() {
-      for (;;) {
-        const infos = await Promise.all(
-          groups.map((group) =>
-            backend.groupInfo(group === names.findingsGroup ? names.alerts : names.tx, group),
-          ),
-        );
-        if (infos.every((info) => info !== null && info.lag === 0 && info.pending === 0)) return;
-        await Bun.sleep(DRAIN_POLL_MS);
-      }
-    },
+    drained: () =>
+      untilDrained(backend, analyzers.pumps, (group) =>
+        group === names.findingsGroup ? names.alerts : names.tx,
+      ),
     async stop() {
       await analyzers.stop();
       await system.stop();

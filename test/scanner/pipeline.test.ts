@@ -9,9 +9,9 @@ import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyze
 import { Ingest } from "../../src/scanner/ingest.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import { DeadLetters } from "../../src/streams/dead-letters.ts";
+import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
-import { untilDrained } from "../support/scanner.ts";
 
 const FIXTURE = new URL("../fixtures/pumpportal/sample.jsonl", import.meta.url);
 

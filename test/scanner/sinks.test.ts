@@ -5,9 +5,9 @@ import type { Alert } from "../../src/actors/alert.ts";
 import { type RunningSinks, startSinks } from "../../src/scanner/sinks.ts";
 import { topology } from "../../src/scanner/topology.ts";
 import { DeadLetters } from "../../src/streams/dead-letters.ts";
+import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
-import { untilDrained } from "../support/scanner.ts";
 
 const backend = new MemoryStreamBackend();
 let sinks: RunningSinks | undefined;

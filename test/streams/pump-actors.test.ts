@@ -5,11 +5,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
+import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { PumpTarget } from "../../src/streams/pump-target.ts";
 import type { EffectMessage } from "../fixtures/stream-effects.actor.ts";
-import { untilDrained } from "../support/scanner.ts";
 import type { ContractHarness } from "./contract.ts";
 import { memoryHarness, redisSuite } from "./harness.ts";
 

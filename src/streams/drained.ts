@@ -1,5 +1,8 @@
-/** Waiting for a scanner pipeline to finish its work, on events rather than sleeps. */
-import type { StreamBackend } from "../../src/streams/backend.ts";
+/**
+ * Waiting until consumer groups have finished a finite workload, on the pumps' events rather than by
+ * polling: checked at once, then after every ack and every dead letter (a pump's last act may be either).
+ */
+import type { StreamBackend } from "./backend.ts";
 
 /** What waiting needs from a pump: its completion events. */
 interface PumpEvents {
