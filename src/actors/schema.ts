@@ -148,29 +148,32 @@ function oneOf<T extends string>(o: Obj, f: string, allowed: ReadonlySet<string>
   return value as T;
 }
 
-function base(o: Obj) {
+function version(o: Obj): 1 {
   if (o.v !== 1) fail("unsupported_version", "v", `unsupported event version ${String(o.v)}`);
-  const slotRaw = o.slot;
-  return {
-    v: 1 as const,
-    id: nonEmpty(o, "id"),
-    signature: nonEmpty(o, "signature"),
-    ix: int(o, "ix"),
-    slot: slotRaw === null ? null : int(o, "slot"),
-    ts: int(o, "ts"),
-    tsSrc: oneOf<TsSource>(o, "tsSrc", TS_SOURCES),
-    src: oneOf<EventSource>(o, "src", SOURCES),
-  };
+  return 1;
+}
+
+function slot(o: Obj): number | null {
+  return o.slot === null ? null : int(o, "slot");
 }
 
 const SIDES: ReadonlySet<string> = new Set(["buy", "sell"]);
 const POOLS: ReadonlySet<string> = new Set(["pump", "pump-amm"]);
 
+// One object literal per kind, fields in the generator's order: the analyzers then see one shape per kind
+// (spreading a base object into the event made every analyzer ~50% slower on validated events).
 function build(o: Obj): ChainEvent {
   const kind = o.kind;
   if (kind === "trade") {
     const event: Trade = {
-      ...base(o),
+      v: version(o),
+      id: nonEmpty(o, "id"),
+      signature: nonEmpty(o, "signature"),
+      ix: int(o, "ix"),
+      slot: slot(o),
+      ts: int(o, "ts"),
+      tsSrc: oneOf<TsSource>(o, "tsSrc", TS_SOURCES),
+      src: oneOf<EventSource>(o, "src", SOURCES),
       kind,
       mint: nonEmpty(o, "mint"),
       trader: nonEmpty(o, "trader"),
@@ -187,21 +190,36 @@ function build(o: Obj): ChainEvent {
     return event;
   }
   if (kind === "transfer") {
-    const decimals = int(o, "decimals");
-    if (decimals > 18) fail("out_of_range", "decimals", `"decimals" must be <= 18, got ${decimals}`);
-    return {
-      ...base(o),
+    const event: Transfer = {
+      v: version(o),
+      id: nonEmpty(o, "id"),
+      signature: nonEmpty(o, "signature"),
+      ix: int(o, "ix"),
+      slot: slot(o),
+      ts: int(o, "ts"),
+      tsSrc: oneOf<TsSource>(o, "tsSrc", TS_SOURCES),
+      src: oneOf<EventSource>(o, "src", SOURCES),
       kind,
       asset: nonEmpty(o, "asset"),
       from: nonEmpty(o, "from"),
       to: nonEmpty(o, "to"),
       amount: int(o, "amount"),
-      decimals,
+      decimals: int(o, "decimals"),
     };
+    if (event.decimals > 18)
+      fail("out_of_range", "decimals", `"decimals" must be <= 18, got ${event.decimals}`);
+    return event;
   }
   if (kind === "create") {
     return {
-      ...base(o),
+      v: version(o),
+      id: nonEmpty(o, "id"),
+      signature: nonEmpty(o, "signature"),
+      ix: int(o, "ix"),
+      slot: slot(o),
+      ts: int(o, "ts"),
+      tsSrc: oneOf<TsSource>(o, "tsSrc", TS_SOURCES),
+      src: oneOf<EventSource>(o, "src", SOURCES),
       kind,
       mint: nonEmpty(o, "mint"),
       creator: nonEmpty(o, "creator"),
