@@ -30,6 +30,7 @@ export type TroupeErrorCode =
   | "ERR_NOGROUP"
   | "ERR_READ_STALLED"
   | "ERR_DECODE"
+  | "ERR_ENCODE"
   | "ERR_OUTPUT_WRITE"
   | "ERR_INVALID_OUTPUT"
   | "ERR_INVALID_EVENT"

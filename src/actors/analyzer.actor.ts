@@ -9,7 +9,6 @@
  */
 import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
-import { defaultCodec } from "../streams/entry-codec.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
@@ -28,7 +27,7 @@ export interface Finding {
   alert: Alert;
 }
 
-/** A tx entry's payload still encoded (`d`), or decoded when another tool wrote JSON or plain fields. */
+/** A tx entry's JSON payload still encoded (`json`), or decoded when it was written in another form. */
 export type AnalyzerMessage = Uint8Array | ChainEvent | Tick | Finding;
 
 export interface AnalyzerInit {
@@ -89,13 +88,15 @@ export default defineActor({
   snapshot: (state) => state.analyzer.snapshot(),
 });
 
-/** Decodes and validates a tx entry's payload; anything that is not a valid event or tick is rejected. */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Parses and validates a tx entry's JSON payload; anything that is not a valid event or tick is rejected. */
 function decode(bytes: Uint8Array): ChainEvent | Tick {
   let payload: unknown;
   try {
-    payload = defaultCodec.decode({ d: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+    payload = JSON.parse(utf8.decode(bytes));
   } catch (error) {
-    throw new MessageRejectedError((error as Error).message);
+    throw new MessageRejectedError(`bad_json: ${(error as Error).message}`);
   }
   return toEvent(payload);
 }

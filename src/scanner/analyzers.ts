@@ -8,7 +8,7 @@ import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts"
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { rawPayloadCodec } from "../streams/entry-codec.ts";
+import { rawJsonCodec } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
@@ -76,8 +76,8 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         ...common,
         stream: topology.tx,
         group,
-        // Still encoded: the analyzer actor decodes and validates in its worker (analyzer.actor.ts).
-        codec: rawPayloadCodec,
+        // Still encoded: the analyzer actor parses and validates in its worker (analyzer.actor.ts).
+        codec: rawJsonCodec,
         deadLetterStream: topology.txDeadLetters,
       }),
     );

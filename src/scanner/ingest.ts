@@ -8,6 +8,7 @@ import { generate } from "../ingest/generator.ts";
 import { type ReplayOptions, replayJsonl } from "../ingest/jsonl.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
+import { jsonCodec } from "../streams/entry-codec.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
 import type { Topology } from "./topology.ts";
 
@@ -35,6 +36,8 @@ export class Ingest {
     this.producer = new Producer(backend, {
       stream: topology.tx,
       groups: topology.analyzers.map((a) => a.group),
+      // JSON: the analyzers parse it ~2× faster than msgpack (entry-codec.ts), and operators can read it.
+      codec: jsonCodec,
       ...producer,
     });
   }

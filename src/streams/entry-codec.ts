@@ -1,7 +1,7 @@
 /**
- * Stream entry payloads. Troupe writes one field, `d`, holding a msgpackr value. Entries written by
- * other tools are still accepted: a `json` field is parsed as JSON, and any other field map becomes
- * an object of UTF-8 strings. Anything else fails with `ERR_DECODE`, which the pump turns into a dead
+ * Stream entry payloads. Troupe writes one field: `d`, holding a msgpackr value (the default), or `json`,
+ * holding JSON text (`jsonCodec`). Every decoder reads both, and entries written by other tools too: any
+ * other field map becomes an object of UTF-8 strings. Anything else fails with `ERR_DECODE`, which the pump turns into a dead
  * letter with the reason, instead of a crash or a silent drop.
  */
 import { C1, Packr } from "msgpackr";
@@ -80,6 +80,20 @@ function fieldMap(fields: EntryFields): Record<string, string> {
 }
 
 /**
+ * JSON in field `json`. For string-heavy payloads such as chain events it is the faster format on Bun:
+ * JSON.parse is native, and the strings it makes are ~2× cheaper for the consumer to key maps with than
+ * msgpackr's (decode + validate + analyze: 5.7 vs 11.9 µs per event). It is also readable with redis-cli.
+ */
+export const jsonCodec: EntryCodec = {
+  encode(payload: unknown): WriteFields {
+    const text = JSON.stringify(payload);
+    if (text === undefined) throw new TroupeError("ERR_ENCODE", `cannot encode ${typeof payload} as JSON`);
+    return { [JSON_FIELD]: Buffer.from(text) };
+  },
+  decode: defaultCodec.decode,
+};
+
+/**
  * Hands the payload over still encoded (the `d` field's bytes), so the consumer decodes it where it runs:
  * in the actor's worker, in parallel, instead of on the main thread every entry of every group crosses.
  * Entries written by other tools (a `json` field, plain fields) are decoded as the default codec does.
@@ -87,4 +101,13 @@ function fieldMap(fields: EntryFields): Record<string, string> {
 export const rawPayloadCodec: EntryCodec = {
   encode: defaultCodec.encode,
   decode: (fields: EntryFields): unknown => fields[PAYLOAD_FIELD] ?? defaultCodec.decode(fields),
+};
+
+/**
+ * Hands a `json` field over still encoded (its UTF-8 bytes), for a consumer that parses in its worker, as
+ * `rawPayloadCodec` does for msgpack. Entries in any other form are decoded as the default codec does.
+ */
+export const rawJsonCodec: EntryCodec = {
+  encode: jsonCodec.encode,
+  decode: (fields: EntryFields): unknown => fields[JSON_FIELD] ?? defaultCodec.decode(fields),
 };

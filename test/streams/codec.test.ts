@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
-import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { defaultCodec, jsonCodec, rawJsonCodec } from "../../src/streams/entry-codec.ts";
 import { defaultOutputsOf } from "../../src/streams/outputs.ts";
 import { compareIdStrings, parseStreamId, rangeEnd, rangeStart } from "../../src/streams/stream-id.ts";
 
@@ -34,6 +34,28 @@ describe("entry codec", () => {
       wallet: "W1",
       amount: "3",
     });
+  });
+
+  test("JSON in field json round-trips; a value JSON cannot hold fails with ERR_ENCODE", () => {
+    const fields = jsonCodec.encode({ mint: "So1", amount: 2 });
+    expect(Object.keys(fields)).toEqual(["json"]);
+    expect((fields.json as Buffer).toString()).toBe('{"mint":"So1","amount":2}');
+    expect(jsonCodec.decode({ json: fields.json as Buffer })).toEqual({ mint: "So1", amount: 2 });
+    expect(jsonCodec.decode({ d: defaultCodec.encode({ x: 1 }).d as Buffer })).toEqual({ x: 1 });
+    let code: unknown;
+    try {
+      jsonCodec.encode(undefined);
+    } catch (error) {
+      code = (error as TroupeError).code;
+    }
+    expect(code).toBe("ERR_ENCODE");
+  });
+
+  test("rawJsonCodec hands json bytes over unparsed and decodes every other form", () => {
+    const bytes = jsonCodec.encode({ a: 1 }).json as Buffer;
+    expect(rawJsonCodec.decode({ json: bytes })).toBe(bytes);
+    expect(rawJsonCodec.decode({ d: defaultCodec.encode({ a: 1 }).d as Buffer })).toEqual({ a: 1 });
+    expect(rawJsonCodec.decode({ a: Buffer.from("1") })).toEqual({ a: "1" });
   });
 
   test("undecodable entries fail with ERR_DECODE and a reason", () => {
