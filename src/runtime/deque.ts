@@ -23,14 +23,17 @@ export class Deque<T> {
     const item = this.#items[this.#head];
     this.#items[this.#head] = undefined as T;
     this.#head++;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#compact();
     return item;
+  }
+
+  /** Removes the `count` oldest items (fewer if there are fewer). */
+  dropFront(count: number): void {
+    if (count <= 0) return;
+    for (let i = this.#head, end = Math.min(this.#items.length, this.#head + count); i < end; i++)
+      this.#items[i] = undefined as T;
+    this.#head = Math.min(this.#items.length, this.#head + count);
+    this.#compact();
   }
 
   /** Removes and returns the `count` oldest items (fewer if there are fewer), in order. */
@@ -38,6 +41,12 @@ export class Deque<T> {
     const end = Math.min(this.#items.length, this.#head + count);
     const out = this.#items.slice(this.#head, end);
     this.#head = end;
+    this.#compact();
+    return out;
+  }
+
+  /** Drops the dead prefix once it dominates (amortised O(1) per removal). */
+  #compact(): void {
     if (this.#head === this.#items.length) {
       this.#items = [];
       this.#head = 0;
@@ -45,7 +54,6 @@ export class Deque<T> {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
     }
-    return out;
   }
 
   pushAll(items: readonly T[]): void {

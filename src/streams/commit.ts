@@ -12,21 +12,23 @@ export async function commitSequentially(
   group: string,
   items: readonly CommitItem[],
 ): Promise<CommitOutcome[]> {
-  const written = new Map<string, number>();
-  const failed = new Map<string, TroupeError>();
-  for (const item of items) {
+  // Per item: outputs written, or the error that stopped them (then it is not acked).
+  const results: (number | TroupeError)[] = new Array(items.length);
+  const ackable: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
     let count = 0;
     try {
       for (const output of item.outputs) {
         const result = await backend.appendUnique(output.stream, output.dedupId, output.fields, output.ttlMs);
         if (!result.duplicate) count++;
       }
+      ackable.push(item.id);
+      results[i] = count;
     } catch (error) {
-      failed.set(item.id, asOutputError(error, item.id));
+      results[i] = asOutputError(error, item.id);
     }
-    written.set(item.id, count);
   }
-  const ackable = items.filter((item) => !failed.has(item.id)).map((item) => item.id);
   let ackError: TroupeError | undefined;
   if (ackable.length > 0) {
     try {
@@ -35,14 +37,11 @@ export async function commitSequentially(
       ackError = new TroupeError("ERR_STREAM_BACKEND", `ack failed: ${messageOf(error)}`, { cause: error });
     }
   }
-  return items.map((item): CommitOutcome => {
-    const error = failed.get(item.id) ?? ackError;
-    return {
-      id: item.id,
-      acked: error === undefined,
-      written: written.get(item.id) ?? 0,
-      ...(error && { error }),
-    };
+  return items.map((item, i): CommitOutcome => {
+    const result = results[i]!;
+    if (typeof result !== "number") return { id: item.id, acked: false, written: 0, error: result };
+    if (ackError) return { id: item.id, acked: false, written: result, error: ackError };
+    return { id: item.id, acked: true, written: result };
   });
 }
 

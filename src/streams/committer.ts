@@ -103,11 +103,12 @@ export class Committer {
     if (this.#stopped) return;
     const done: { job: CommitJob; outcome: CommitOutcome }[] = [];
     const failed: { job: CommitJob; error: TroupeError }[] = [];
-    batch.forEach((job, i) => {
+    for (let i = 0; i < batch.length; i++) {
+      const job = batch[i]!;
       const outcome = outcomes[i]!;
       if (outcome.acked) done.push({ job, outcome });
       else failed.push({ job, error: outcome.error ?? new TroupeError("ERR_OUTPUT_WRITE", "not acked") });
-    });
+    }
     if (done.length > 0) this.#hooks.committed(done);
     if (failed.length > 0) this.#retry(failed);
   }

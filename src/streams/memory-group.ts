@@ -25,24 +25,28 @@ import {
   ZERO_ID,
 } from "./stream-id.ts";
 
+interface Consumer {
+  readonly name: string;
+  seenAt: number;
+  /** How many pending entries it owns. */
+  pending: number;
+}
+
 interface Pending {
   readonly id: string;
   readonly sid: StreamId;
-  consumer: string;
+  owner: Consumer;
   deliveredAt: number;
   deliveries: number;
-}
-
-interface Consumer {
-  seenAt: number;
-  /** Owned pending entries; claims insert out of id order, so readers sort. */
-  readonly owned: Map<string, Pending>;
 }
 
 export class MemoryGroup {
   readonly name: string;
   #lastDelivered: StreamId;
-  /** Insertion order is id order: entries join only via `deliverNew`, whose ids only grow. */
+  /**
+   * Insertion order is id order: entries join only via `deliverNew`, whose ids only grow, and a claim
+   * changes an entry's owner in place. So one map serves every query, each consumer's own in id order too.
+   */
   readonly #pel = new Map<string, Pending>();
   readonly #consumers = new Map<string, Consumer>();
 
@@ -60,13 +64,15 @@ export class MemoryGroup {
       return [];
     }
     const owner = this.#consumer(consumer, now);
-    for (const entry of entries) {
-      const pending: Pending = { id: entry.id, sid: entry.sid, consumer, deliveredAt: now, deliveries: 1 };
-      this.#pel.set(entry.id, pending);
-      owner.owned.set(entry.id, pending);
-      this.#lastDelivered = entry.sid;
+    const out: StreamEntry[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      this.#pel.set(entry.id, { id: entry.id, sid: entry.sid, owner, deliveredAt: now, deliveries: 1 });
+      out[i] = { id: entry.id, fields: entry.fields };
     }
-    return entries.map((e) => ({ id: e.id, fields: e.fields }));
+    owner.pending += entries.length;
+    this.#lastDelivered = entries[entries.length - 1]!.sid;
+    return out;
   }
 
   redeliverOwn(
@@ -77,15 +83,15 @@ export class MemoryGroup {
   ): RedeliveredEntry[] {
     const owner = this.#consumer(consumer, now);
     const after = parseStreamId(options.after ?? ZERO_ID);
-    const mine = [...owner.owned.values()]
-      .filter((p) => compareIds(p.sid, after) > 0)
-      .sort((a, b) => compareIds(a.sid, b.sid))
-      .slice(0, options.count);
-    return mine.map((p) => {
+    const out: RedeliveredEntry[] = [];
+    for (const p of this.#pel.values()) {
+      if (out.length >= options.count) break;
+      if (p.owner !== owner || compareIds(p.sid, after) <= 0) continue;
       p.deliveries++;
       p.deliveredAt = now;
-      return { id: p.id, fields: log.get(p.id)?.fields ?? null, deliveries: p.deliveries };
-    });
+      out.push({ id: p.id, fields: log.get(p.id)?.fields ?? null, deliveries: p.deliveries });
+    }
+    return out;
   }
 
   ack(ids: readonly string[]): number {
@@ -94,7 +100,7 @@ export class MemoryGroup {
       const pending = this.#pel.get(id);
       if (!pending) continue;
       this.#pel.delete(id);
-      this.#consumers.get(pending.consumer)?.owned.delete(id);
+      pending.owner.pending--;
       acked++;
     }
     return acked;
@@ -106,10 +112,10 @@ export class MemoryGroup {
     for (const p of this.#pel.values()) {
       if (out.length >= query.count) break;
       if (after && compareIds(p.sid, after) <= 0) continue;
-      if (query.consumer !== undefined && p.consumer !== query.consumer) continue;
+      if (query.consumer !== undefined && p.owner.name !== query.consumer) continue;
       const idleMs = now - p.deliveredAt;
       if (query.minIdleMs !== undefined && idleMs < query.minIdleMs) continue;
-      out.push({ id: p.id, consumer: p.consumer, idleMs, deliveries: p.deliveries });
+      out.push({ id: p.id, consumer: p.owner.name, idleMs, deliveries: p.deliveries });
     }
     return out;
   }
@@ -129,23 +135,28 @@ export class MemoryGroup {
         deletedIds.push(p.id);
         continue;
       }
-      this.#consumers.get(p.consumer)?.owned.delete(p.id);
-      p.consumer = consumer;
+      const claimer = this.#consumer(consumer, now);
+      p.owner.pending--;
+      claimer.pending++;
+      p.owner = claimer;
       p.deliveries++;
       p.deliveredAt = now;
-      this.#consumer(consumer, now).owned.set(p.id, p);
       entries.push({ id: p.id, fields: entry.fields, deliveries: p.deliveries });
     }
     return { entries, deletedIds, cursor: ZERO_ID };
   }
 
   consumerInfo(now: number): ConsumerInfo[] {
-    return [...this.#consumers].map(([name, c]) => ({ name, pending: c.owned.size, idleMs: now - c.seenAt }));
+    return [...this.#consumers.values()].map((c) => ({
+      name: c.name,
+      pending: c.pending,
+      idleMs: now - c.seenAt,
+    }));
   }
 
   deleteConsumer(consumer: string): "deleted" | "has-pending" {
     const c = this.#consumers.get(consumer);
-    if (c && c.owned.size > 0) return "has-pending";
+    if (c && c.pending > 0) return "has-pending";
     this.#consumers.delete(consumer);
     return "deleted";
   }
@@ -166,7 +177,7 @@ export class MemoryGroup {
   #consumer(name: string, now: number): Consumer {
     let c = this.#consumers.get(name);
     if (!c) {
-      c = { seenAt: now, owned: new Map() };
+      c = { name, seenAt: now, pending: 0 };
       this.#consumers.set(name, c);
     }
     c.seenAt = now;

@@ -7,6 +7,7 @@
  */
 import type { Emitter } from "nanoevents";
 import { errorCode, serializeError, type TroupeError } from "../errors.ts";
+import { Deque } from "../runtime/deque.ts";
 import type { EntryFields, OutputWrite, StreamBackend } from "./backend.ts";
 import { messageOf } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
@@ -16,11 +17,14 @@ import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
 import type { ResolvedPumpOptions } from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
 
-/** An entry as read: `fields` null when deleted while pending; `deliveries` counts this one. */
+/**
+ * An entry as read: `fields` null when deleted while pending; `deliveries` counts this one, and is left
+ * out by a read of new entries (their first delivery).
+ */
 export interface Incoming {
   readonly id: string;
   readonly fields: EntryFields | null;
-  readonly deliveries: number;
+  readonly deliveries?: number;
 }
 
 interface Held<M> {
@@ -47,6 +51,8 @@ export interface LedgerHost {
   progressed(): void;
 }
 
+const NO_WRITES: readonly OutputWrite[] = Object.freeze([]);
+
 export class PumpLedger<M, R> {
   readonly #options: ResolvedPumpOptions<M, R>;
   readonly #target: PumpTarget<M, R>;
@@ -56,7 +62,7 @@ export class PumpLedger<M, R> {
   readonly #committer: Committer;
   readonly #held = new Map<string, Held<M>>();
   /** Decoded entries the target has not accepted yet (their instance had no credit), in stream order. */
-  #waiting: Held<M>[] = [];
+  readonly #waiting = new Deque<Held<M>>();
   #inActors = 0;
   #draining = false;
   #drainAgain = false;
@@ -108,22 +114,24 @@ export class PumpLedger<M, R> {
     for (const entry of entries) {
       if (this.#held.has(entry.id)) continue;
       count++;
-      const held: Held<M> = { ...entry, inActor: false, settled: false };
+      const held: Held<M> = {
+        id: entry.id,
+        deliveries: entry.deliveries ?? 1,
+        fields: entry.fields,
+        inActor: false,
+        settled: false,
+      };
       this.#held.set(held.id, held);
       if (entry.fields === null) {
         this.#stats.deletedWhilePending++;
         this.#events.emit("deletedWhilePending", { entryId: entry.id });
         this.#deadLetter(held, "deleted-while-pending");
-      } else if (entry.deliveries > maxDeliveries) {
-        this.#deadLetter(
-          held,
-          "max-deliveries",
-          `delivered ${entry.deliveries} times (max ${maxDeliveries})`,
-        );
+      } else if (held.deliveries > maxDeliveries) {
+        this.#deadLetter(held, "max-deliveries", `delivered ${held.deliveries} times (max ${maxDeliveries})`);
       } else {
         try {
           const payload = codec.decode(entry.fields);
-          held.message = toMessage({ stream, id: entry.id, payload, deliveries: entry.deliveries });
+          held.message = toMessage({ stream, id: entry.id, payload, deliveries: held.deliveries });
           this.#waiting.push(held);
         } catch (error) {
           this.#deadLetter(held, "malformed", messageOf(error));
@@ -149,7 +157,7 @@ export class PumpLedger<M, R> {
         this.#drainAgain = false;
         let given = 0;
         while (given < this.#waiting.length && this.#host.delivering()) {
-          const held = this.#waiting[given]!;
+          const held = this.#waiting.at(given)!;
           let accepted: boolean;
           try {
             accepted = this.#target.deliver(
@@ -171,7 +179,7 @@ export class PumpLedger<M, R> {
           }
           this.#stats.delivered++;
         }
-        if (given > 0) this.#waiting = this.#waiting.slice(given);
+        this.#waiting.dropFront(given);
       } while (this.#drainAgain);
     } finally {
       this.#draining = false;
@@ -180,9 +188,7 @@ export class PumpLedger<M, R> {
 
   /** Gives back every entry the target never accepted: they stay pending for the next replay. */
   releaseWaiting(code: string): void {
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const held of waiting) this.#release(held, code);
+    for (const held of this.#waiting.drain()) this.#release(held, code);
   }
 
   /** Stops committing; what is still held stays pending in the stream. Returns how many. */
@@ -210,7 +216,7 @@ export class PumpLedger<M, R> {
         this.#deadLetter(held, "invalid-outputs", messageOf(invalid));
         return;
       }
-      const writes = outputs.map((o) => this.#outputWrite(held, o));
+      const writes = outputs.length === 0 ? NO_WRITES : outputs.map((o) => this.#outputWrite(held, o));
       this.#committer.add({ item: { id: held.id, outputs: writes }, deadLetter: null, attempts: 0 });
     } else if (error.code === "ERR_MAX_DELIVERIES") {
       this.#deadLetter(held, "handler-failed", error.message);

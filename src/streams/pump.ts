@@ -242,10 +242,7 @@ export class Pump<M = unknown, R = unknown> {
           const entries = await this.#read(
             this.#backend.readNew(stream, group, consumer, { count: room, blockMs }),
           );
-          this.#ledger.accept(
-            entries.map((e) => ({ ...e, deliveries: 1 })),
-            "new",
-          );
+          this.#ledger.accept(entries, "new");
         }
         this.#readFailures = 0;
       } catch (error) {
