@@ -11,10 +11,10 @@ import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
-import { Retention } from "../streams/retention.ts";
 import { startAnalyzers } from "./analyzers.ts";
 import { Ingest } from "./ingest.ts";
 import { startProgress } from "./progress.ts";
+import { startRetention } from "./retention.ts";
 import { startSinks } from "./sinks.ts";
 import { topology } from "./topology.ts";
 
@@ -29,10 +29,6 @@ export interface ScannerRun {
   /** Print the progress line (off in tests that read stderr). */
   progress: boolean;
 }
-
-/** Acked entries kept for inspection after every group is done with them (retention floors). */
-const KEEP_TX = 10_000;
-const KEEP_ALERTS = 100_000;
 
 export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
   const { config, role } = run;
@@ -69,10 +65,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       })
     : null;
   const ingest = role !== "analyze" ? new Ingest(backend, names) : null;
-  const tx = new Retention(backend, [names.tx], { keepLast: KEEP_TX });
-  const alerts = new Retention(backend, [names.alerts], { keepLast: KEEP_ALERTS });
-  tx.start();
-  alerts.start();
+  const stopRetention = startRetention(backend, names);
 
   const served = serveControlApi({
     system,
@@ -109,8 +102,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     },
   });
   stopProgress();
-  tx.stop();
-  alerts.stop();
+  stopRetention();
   await backend.close();
 }
 

@@ -1,7 +1,7 @@
 /**
  * The scanner over a finite workload (`bun run eval`, the scanner and state-size benches): the three
- * analyzers and the ingest on one backend, with no sweeps (one consumer), and a way to wait until every
- * group has consumed and acked everything that was written.
+ * analyzers and the ingest on one backend, with no sweeps (one consumer), the scanner's retention, and a
+ * way to wait until every group has consumed and acked everything that was written.
  */
 
 import type { ActorSystem } from "../runtime/system.ts";
@@ -11,6 +11,7 @@ import { untilDrained } from "../streams/drained.ts";
 import type { ProducerOptions } from "../streams/producer.ts";
 import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { Ingest } from "./ingest.ts";
+import { startRetention } from "./retention.ts";
 import type { Topology } from "./topology.ts";
 
 export interface BatchScanner {
@@ -38,6 +39,8 @@ export async function startBatchScanner(
     pump: { sweepIntervalMs: 0, blockMs: 100 },
   });
   const ingest = new Ingest(backend, names, producer);
+  // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
+  const stopRetention = startRetention(backend, names);
   return {
     system,
     analyzers,
@@ -47,6 +50,7 @@ export async function startBatchScanner(
         group === names.findingsGroup ? names.alerts : names.tx,
       ),
     async stop() {
+      stopRetention();
       await analyzers.stop();
       await system.stop();
     },

@@ -1,0 +1,24 @@
+/**
+ * The scanner's retention, the same for `bun run start` and the batch runs (eval, benches): every few
+ * seconds each stream is trimmed below what every group has acked, keeping the newest entries for
+ * inspection. A long interval lets the in-memory default hold minutes of traffic (at 45k events/s, a
+ * minute is 2.7M entries), so it is short.
+ */
+import type { StreamBackend } from "../streams/backend.ts";
+import { Retention, type RetentionOptions } from "../streams/retention.ts";
+import type { Topology } from "./topology.ts";
+
+export const TX_RETENTION: RetentionOptions = { keepLast: 10_000, intervalMs: 5_000 };
+export const ALERTS_RETENTION: RetentionOptions = { keepLast: 100_000, intervalMs: 5_000 };
+
+/** Starts trimming the tx and alerts streams; returns the stop function. */
+export function startRetention(backend: StreamBackend, names: Topology): () => void {
+  const tx = new Retention(backend, [names.tx], TX_RETENTION);
+  const alerts = new Retention(backend, [names.alerts], ALERTS_RETENTION);
+  tx.start();
+  alerts.start();
+  return () => {
+    tx.stop();
+    alerts.stop();
+  };
+}
