@@ -9,6 +9,7 @@
  */
 import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
+import { allBytes, encodeBytesFrame } from "./bytes-frame.ts";
 import { Deque } from "./deque.ts";
 import type { Envelope, ReplyFn } from "./envelope.ts";
 import { type AckMessage, type Frame, progressTag } from "./protocol.ts";
@@ -184,6 +185,7 @@ export class Mailbox {
       uniformDeliveries ? first.deliveries : batch.map((e) => e.deliveries),
       replies === batch.length ? 1 : replies === 0 ? 0 : batch.map((e) => (e.reply ? 1 : 0)),
     ];
+    if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3]);
     try {
       return transferable(this.#packr.pack(frame));
     } catch {

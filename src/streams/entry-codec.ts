@@ -88,7 +88,8 @@ export const jsonCodec: EntryCodec = {
   encode(payload: unknown): WriteFields {
     const text = JSON.stringify(payload);
     if (text === undefined) throw new TroupeError("ERR_ENCODE", `cannot encode ${typeof payload} as JSON`);
-    return { [JSON_FIELD]: Buffer.from(text) };
+    // The text as is: the backend writes it as UTF-8 once (an encoded copy here would be copied again).
+    return { [JSON_FIELD]: text };
   },
   decode: defaultCodec.decode,
 };

@@ -308,7 +308,8 @@ function noGroup(stream: string, group: string): TroupeError {
 
 function toEntryFields(fields: WriteFields): EntryFields {
   const out: EntryFields = {};
-  for (const [key, value] of Object.entries(fields)) {
+  for (const key in fields) {
+    const value = fields[key]!;
     // Copy: the caller may reuse its buffer (msgpackr packs into a shared one).
     out[key] = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
   }
