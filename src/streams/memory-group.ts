@@ -89,7 +89,7 @@ export class MemoryGroup {
       if (p.owner !== owner || compareIds(p.sid, after) <= 0) continue;
       p.deliveries++;
       p.deliveredAt = now;
-      out.push({ id: p.id, fields: log.get(p.id)?.fields ?? null, deliveries: p.deliveries });
+      out.push({ id: p.id, fields: log.get(p.sid)?.fields ?? null, deliveries: p.deliveries });
     }
     return out;
   }
@@ -128,7 +128,7 @@ export class MemoryGroup {
     for (const p of this.#pel.values()) {
       if (compareIds(p.sid, start) < 0 || now - p.deliveredAt < options.minIdleMs) continue;
       if (entries.length >= options.count) return { entries, deletedIds, cursor: p.id };
-      const entry = log.get(p.id);
+      const entry = log.get(p.sid);
       if (!entry) {
         // Redis >= 7: a pending entry that no longer exists leaves the PEL and is reported.
         this.ack([p.id]);

@@ -1,5 +1,5 @@
 /**
- * One in-memory stream's entries: an id-ordered array plus an index by id, with the id rules of Redis
+ * One in-memory stream's entries: an id-ordered array, searched by binary search, with the id rules of Redis
  * (`ms-seq`, strictly increasing even when the clock stalls or steps back). Consumer groups live in
  * `memory-backend.ts`; this module only stores, ranges, deletes and trims entries.
  */
@@ -21,7 +21,6 @@ export interface LogEntry {
 
 export class MemoryLog {
   #entries: LogEntry[] = [];
-  readonly #byId = new Map<string, LogEntry>();
   #last: StreamId = { ms: 0, seq: 0 };
 
   get length(): number {
@@ -32,8 +31,10 @@ export class MemoryLog {
     return this.#last;
   }
 
-  get(id: string): LogEntry | undefined {
-    return this.#byId.get(id);
+  /** The entry with exactly this id, if the stream still holds it. */
+  get(sid: StreamId): LogEntry | undefined {
+    const entry = this.#entries[this.lowerBound(sid)];
+    return entry && compareIds(entry.sid, sid) === 0 ? entry : undefined;
   }
 
   append(now: number, fields: EntryFields): LogEntry {
@@ -42,7 +43,6 @@ export class MemoryLog {
     const entry: LogEntry = { id: formatStreamId(sid), sid, fields };
     this.#last = sid;
     this.#entries.push(entry);
-    this.#byId.set(entry.id, entry);
     return entry;
   }
 
@@ -94,10 +94,11 @@ export class MemoryLog {
   delete(ids: readonly string[]): number {
     let removed = 0;
     for (const id of ids) {
-      const entry = this.#byId.get(id);
-      if (!entry) continue;
-      this.#byId.delete(id);
-      this.#entries.splice(this.lowerBound(entry.sid), 1);
+      const sid = parseStreamId(id);
+      const at = this.lowerBound(sid);
+      const entry = this.#entries[at];
+      if (!entry || compareIds(entry.sid, sid) !== 0) continue;
+      this.#entries.splice(at, 1);
       removed++;
     }
     return removed;
@@ -107,7 +108,6 @@ export class MemoryLog {
   trim(minId: string): number {
     const cut = this.lowerBound(parseStreamId(minId));
     if (cut === 0) return 0;
-    for (let i = 0; i < cut; i++) this.#byId.delete(this.#entries[i]!.id);
     this.#entries = this.#entries.slice(cut);
     return cut;
   }

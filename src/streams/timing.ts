@@ -29,6 +29,7 @@ export class Wakeup {
   }
 
   notify(): void {
+    if (this.#waiters.length === 0) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
