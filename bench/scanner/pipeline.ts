@@ -70,7 +70,11 @@ async function sendAll(ingest: Ingest, events: readonly ChainEvent[]): Promise<v
  * not timed, and neither is a warm-up of the history prefix and the first `warmup` events, sent and
  * drained first, so the figure is the steady state and not the JIT compiling four threads' code.
  */
-export async function scannerThroughput(kind: Backend, count = 300_000, warmup = 100_000): Promise<Measurement> {
+export async function scannerThroughput(
+  kind: Backend,
+  count = 300_000,
+  warmup = 100_000,
+): Promise<Measurement> {
   const { prefix, events } = workload(warmup + count);
   return withScanner(kind, async ({ ingest, drained }) => {
     await sendAll(ingest, [...prefix, ...events.slice(0, warmup)]);
