@@ -1,54 +1,69 @@
 /**
- * Analyzer state over a long run: 2M generated events (default) through the full scanner on the in-memory
- * backend (with retention, as `bun run start` runs it), sampling every 200k events each analyzer's state
- * size (through the control plane) and the process RSS. Pruning works when the figures flatten: the last
- * sample is compared with the one at the half-way point (ratio near 1 = bounded).
+ * Analyzer state over a long run: 4M generated events (default, about 36 hours of event time: past the
+ * 24-hour wallet horizon) through the full scanner on the in-memory backend (with retention, as `bun run
+ * start` runs it), sampling ten times each analyzer's state size (through the control plane) and the
+ * process RSS. Pruning works when the figures flatten: the last sample is compared with the one at the
+ * half-way point (ratio near 1 = bounded).
  *
- *   bun bench/state-size.ts [--count 2000000] [--json]
+ *   bun bench/state-size.ts [--count 4000000] [--json]
  */
-import type { StateSize } from "../src/actors/analyzer.ts";
+import { ANALYZER_DEFAULTS, type StateSize } from "../src/actors/analyzer.ts";
 import type { ChainEvent } from "../src/actors/schema.ts";
 import { generate } from "../src/ingest/generator.ts";
 import { startBatchScanner } from "../src/scanner/batch-run.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
-import { Retention } from "../src/streams/retention.ts";
+import { trimAcked } from "../src/streams/retention.ts";
 import { type Figure, figure, parseBenchArgs, printReport } from "./lib/report.ts";
 
 const BENCH = "state-size";
 const args = parseBenchArgs();
-const total = args.count ?? 2_000_000;
+const total = args.count ?? 4_000_000;
 const every = Math.max(1, Math.floor(total / 10));
 
 const backend = new MemoryStreamBackend();
 const names = topology("state:");
 const scanner = await startBatchScanner(backend, names, { lagCapacity: 200_000 });
 const { analyzers, ingest } = scanner;
-const retention = new Retention(backend, [names.tx, names.alerts], { intervalMs: 1000 });
-retention.start();
 
 interface Sample {
   events: number;
+  /** Event time covered so far. */
+  hours: number;
   rssMb: number;
+  /** Every analyzer worker's JS heap after a full collection, summed. */
+  workerHeapMb: number;
   state: Record<string, StateSize>;
 }
 const samples: Sample[] = [];
 
 async function sample(events: number): Promise<void> {
   await scanner.drained();
-  await retention.runOnce();
+  // Everything acked goes before RSS is read, so what is left is the analyzers' state.
+  for (const stream of [names.tx, names.alerts]) await trimAcked(backend, stream);
   Bun.gc(true);
   const state: Record<string, StateSize> = {};
-  for (const [name, ref] of analyzers.refs) state[name] = await ref.query<StateSize>("stateSize");
+  let workerHeap = 0;
+  for (const [name, ref] of analyzers.refs) {
+    state[name] = await ref.query<StateSize>("stateSize");
+    workerHeap += await ref.query<number>("heapBytes", [true]);
+  }
   const rssMb = process.memoryUsage().rss / 1024 / 1024;
-  samples.push({ events, rssMb, state });
+  const workerHeapMb = workerHeap / 1024 / 1024;
+  const hours = (lastTs - T0) / 3_600_000;
+  samples.push({ events, hours, rssMb, workerHeapMb, state });
   const line = Object.entries(state)
     .map(([name, s]) => `${name} mints ${s.mints} positions ${s.positions} wallets ${s.wallets}`)
     .join(" | ");
-  process.stderr.write(`${events.toLocaleString("en")} events: rss ${rssMb.toFixed(0)} MB | ${line}\n`);
+  process.stderr.write(
+    `${events.toLocaleString("en")} events (${hours.toFixed(1)} h of event time): rss ${rssMb.toFixed(0)} MB, analyzer heaps ${workerHeapMb.toFixed(0)} MB | ${line}\n`,
+  );
 }
 
 let sent = 0;
+const T0 = 1_760_000_000_000;
+const WALLET_HORIZON_HOURS = ANALYZER_DEFAULTS.walletIdleMs / 3_600_000;
+let lastTs = T0;
 let batch: ChainEvent[] = [];
 // Consecutive six-hour workloads with new seeds: an endless stream of fresh mints and wallets.
 for (let part = 0; sent < total; part++) {
@@ -58,6 +73,7 @@ for (let part = 0; sent < total; part++) {
     t0: 1_760_000_000_000 + part * 6 * 3_600_000,
   });
   for (const event of workload.events()) {
+    lastTs = Math.max(lastTs, event.ts);
     batch.push(event);
     if (batch.length === 1000) {
       await ingest.send(batch);
@@ -68,10 +84,13 @@ for (let part = 0; sent < total; part++) {
     }
   }
 }
-retention.stop();
 await scanner.stop();
 
-const half = samples[Math.floor(samples.length / 2) - 1] as Sample;
+// Wallets are pruned after 24 idle hours of event time: compare with the first sample past that horizon
+// (the half-way sample when the run is shorter).
+const half =
+  samples.find((s) => s.hours >= WALLET_HORIZON_HOURS + 1) ??
+  (samples[Math.floor(samples.length / 2) - 1] as Sample);
 const last = samples.at(-1) as Sample;
 const figures: Figure[] = [];
 const sum = (s: Sample, key: "mints" | "positions" | "wallets") =>
@@ -89,6 +108,17 @@ for (const key of ["mints", "positions", "wallets"] as const) {
     ),
   );
 }
+figures.push(
+  figure(
+    {
+      bench: BENCH,
+      metric: `analyzer heaps at ${last.events.toLocaleString("en")} events`,
+      value: last.workerHeapMb,
+      unit: "MB",
+    },
+    { bench: BENCH, metric: `at ${half.events.toLocaleString("en")}`, value: half.workerHeapMb, unit: "MB" },
+  ),
+);
 figures.push(
   figure(
     {

@@ -7,6 +7,7 @@
  * The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the whole
  * alerts stream, so a redelivered or re-derived alert is written once.
  */
+import { heapSize } from "bun:jsc";
 import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
@@ -84,6 +85,14 @@ export default defineActor({
   },
   queries: {
     stateSize: (state) => state.analyzer.stateSize(),
+    /**
+     * This worker's JS heap in bytes; after a full collection when `collect` is true (it pauses the actor
+     * for as long as the collection takes, so it is for benches and diagnosis, not for a dashboard poll).
+     */
+    heapBytes: (_state, collect = false) => {
+      if (collect) Bun.gc(true);
+      return heapSize();
+    },
   },
   snapshot: (state) => state.analyzer.snapshot(),
 });
