@@ -1,5 +1,5 @@
 /**
- * FIFO queue with O(1) push/shift and cheap front-insertion of a batch, used for mailbox windows.
+ * FIFO queue with O(1) push/shift and cheap removal of a batch from the front, used for mailbox windows.
  * A plain array's shift() is O(n); this keeps a head index and compacts once the dead prefix dominates.
  */
 export class Deque<T> {
@@ -12,10 +12,6 @@ export class Deque<T> {
 
   push(item: T): void {
     this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
   }
 
   shift(): T | undefined {
@@ -65,27 +61,12 @@ export class Deque<T> {
     return this.#items[this.#head + index];
   }
 
-  /** Puts `items` in front, in their order (redeliveries go before anything newer). */
-  unshiftAll(items: readonly T[]): void {
-    if (items.length === 0) return;
-    this.#items = [...items, ...this.#items.slice(this.#head)];
-    this.#head = 0;
-  }
-
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.#items.slice(this.#head);
     this.#items = [];
     this.#head = 0;
     return out;
-  }
-
-  find(predicate: (item: T) => boolean): T | undefined {
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const item = this.#items[i] as T;
-      if (predicate(item)) return item;
-    }
-    return undefined;
   }
 
   remove(item: T): boolean {

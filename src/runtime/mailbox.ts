@@ -46,8 +46,12 @@ export class Mailbox {
   readonly #settings: MailboxSettings;
   readonly #hooks: MailboxHooks;
   readonly #packr = new Packr();
-  readonly #queued = new Deque<Envelope>();
-  readonly #inFlight = new Deque<Envelope>();
+  /**
+   * Every message holding a credit, in seq order: the first `#sent` are in flight (framed and posted),
+   * the rest wait to be framed. One deque, so framing moves a boundary instead of copying envelopes.
+   */
+  readonly #window = new Deque<Envelope>();
+  #sent = 0;
   readonly #waiters = new Deque<Waiter>();
   #link: ((frame: ArrayBuffer) => void) | null = null;
   #nextSeq = 1;
@@ -67,10 +71,10 @@ export class Mailbox {
   }
   /** Messages holding a credit: queued for sending plus in flight. */
   get held(): number {
-    return this.#queued.length + this.#inFlight.length;
+    return this.#window.length;
   }
   get inFlight(): number {
-    return this.#inFlight.length;
+    return this.#sent;
   }
   get credits(): number {
     return this.#settings.capacity - this.held;
@@ -111,8 +115,8 @@ export class Mailbox {
   }
 
   #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number): void {
-    this.#queued.push({ seq: 0, message, deliveries, failures: 0, reply });
-    if (this.#queued.length >= this.#settings.frameSize) this.flush();
+    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply });
+    if (this.#window.length - this.#sent >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
       setImmediate(this.#scheduledFlush);
@@ -143,18 +147,16 @@ export class Mailbox {
     const link = this.#link;
     if (!link || this.#paused) return;
     let refused = false;
-    while (this.#queued.length > 0) {
-      let batch = this.#queued.takeFront(this.#settings.frameSize);
-      for (const envelope of batch) envelope.deliveries++;
-      let frame = this.#encode(batch);
+    while (this.#window.length > this.#sent) {
+      const count = Math.min(this.#settings.frameSize, this.#window.length - this.#sent);
+      const frame = this.#encode(count);
       if (!frame) {
-        batch = this.#dropUnencodable(batch);
+        this.#dropUnencodable(count);
         refused = true;
-        frame = batch.length > 0 ? this.#encode(batch) : null;
+        continue;
       }
-      if (!frame) continue;
-      this.#nextSeq += batch.length;
-      this.#inFlight.pushAll(batch);
+      this.#nextSeq += count;
+      this.#sent += count;
       this.#frames++;
       link(frame);
     }
@@ -167,56 +169,74 @@ export class Mailbox {
    * deliveries and result flags go as one value when uniform (the common case), so the per-message cost is
    * the message itself. Null when msgpackr refuses something in it.
    */
-  #encode(batch: Envelope[]): ArrayBuffer | null {
-    const first = batch[0] as Envelope;
-    const messages: unknown[] = new Array(batch.length);
+  #encode(count: number): ArrayBuffer | null {
+    const window = this.#window;
+    const from = this.#sent;
+    const first = window.at(from) as Envelope;
+    const messages: unknown[] = new Array(count);
     let uniformDeliveries = true;
     let replies = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const envelope = batch[i] as Envelope;
+    for (let i = 0; i < count; i++) {
+      const envelope = window.at(from + i) as Envelope;
       envelope.seq = this.#nextSeq + i;
+      envelope.deliveries++;
       messages[i] = envelope.message;
       if (envelope.deliveries !== first.deliveries) uniformDeliveries = false;
       if (envelope.reply) replies++;
     }
+    const each = (f: (envelope: Envelope) => number) =>
+      Array.from({ length: count }, (_, i) => f(window.at(from + i) as Envelope));
     const frame: Frame = [
       this.#nextSeq,
       messages,
-      uniformDeliveries ? first.deliveries : batch.map((e) => e.deliveries),
-      replies === batch.length ? 1 : replies === 0 ? 0 : batch.map((e) => (e.reply ? 1 : 0)),
+      uniformDeliveries ? first.deliveries : each((e) => e.deliveries),
+      replies === count ? 1 : replies === 0 ? 0 : each((e) => (e.reply ? 1 : 0)),
     ];
     if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3]);
     try {
       return transferable(this.#packr.pack(frame));
     } catch {
+      // Not sent after all: the re-encode of what can be encoded counts this delivery again.
+      for (let i = 0; i < count; i++) (window.at(from + i) as Envelope).deliveries--;
       return null;
     }
   }
 
-  /** Finishes the messages msgpackr refuses with ERR_MESSAGE_ENCODE; returns the others, in order. */
-  #dropUnencodable(batch: Envelope[]): Envelope[] {
-    return batch.filter((envelope) => {
+  /**
+   * Takes the messages msgpackr refuses out of the next `count` to frame and finishes them with
+   * ERR_MESSAGE_ENCODE; the others keep their places. They are finished last, so a sender called back
+   * from there queues behind everything that was already accepted.
+   */
+  #dropUnencodable(count: number): void {
+    const refused: { envelope: Envelope; cause: unknown }[] = [];
+    const kept = this.#window.drain().filter((envelope, index) => {
+      if (index < this.#sent || index >= this.#sent + count) return true;
       try {
         this.#packr.pack(envelope.message);
         return true;
       } catch (cause) {
-        envelope.seq = 0;
-        const message = `message cannot be encoded: ${(cause as Error).message}`;
-        this.#finish(envelope, new TroupeError("ERR_MESSAGE_ENCODE", message, { cause }));
+        refused.push({ envelope, cause });
         return false;
       }
     });
+    this.#window.pushAll(kept);
+    for (const { envelope, cause } of refused) {
+      envelope.seq = 0;
+      const message = `message cannot be encoded: ${(cause as Error).message}`;
+      this.#finish(envelope, new TroupeError("ERR_MESSAGE_ENCODE", message, { cause }));
+    }
   }
 
   /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */
   acknowledge(ack: AckMessage): void {
     const { results, failures } = ack;
     let done = 0;
-    while ((this.#inFlight.at(done)?.seq ?? Number.POSITIVE_INFINITY) <= ack.upTo) done++;
+    while (done < this.#sent && (this.#window.at(done) as Envelope).seq <= ack.upTo) done++;
+    this.#sent -= done;
     let r = 0;
     let f = 0;
     let ok = 0;
-    for (const envelope of this.#inFlight.takeFront(done)) {
+    for (const envelope of this.#window.takeFront(done)) {
       if (failures && f < failures.length && failures[f] === envelope.seq) {
         const wire = failures[f + 1] as SerializedError;
         f += 2;
@@ -234,7 +254,7 @@ export class Mailbox {
     }
     this.#hooks.processed(ok, ack.latencies);
     this.#admitWaiters();
-    if (this.#queued.length > 0) this.flush();
+    if (this.#window.length > this.#sent) this.flush();
     this.#hooks.credit();
     this.#checkDrained();
   }
@@ -253,7 +273,7 @@ export class Mailbox {
       );
       this.#finish(envelope, error);
     } else {
-      this.#queued.push(envelope);
+      this.#window.push(envelope);
     }
   }
 
@@ -291,24 +311,29 @@ export class Mailbox {
    */
   disconnect(progress: number, cause: TroupeError | null): void {
     this.#link = null;
-    const inFlight = this.#inFlight.drain();
+    // In flight is the front of the window: it is the front of the queue again once nothing counts as sent.
+    const sent = this.#sent;
+    this.#sent = 0;
     if (cause && progress !== 0) {
-      const culprit = inFlight.find((envelope) => progressTag(envelope.seq) === progress);
+      let culprit: Envelope | undefined;
+      for (let i = 0; i < sent && !culprit; i++) {
+        const envelope = this.#window.at(i) as Envelope;
+        if (progressTag(envelope.seq) === progress) culprit = envelope;
+      }
       if (culprit && ++culprit.failures >= this.#settings.maxDeliveries) {
-        inFlight.splice(inFlight.indexOf(culprit), 1);
+        this.#window.remove(culprit);
         const message = `killed its worker ${culprit.failures} times: ${cause.message}`;
         this.#finish(culprit, new TroupeError("ERR_MAX_DELIVERIES", message, { cause }));
       }
     }
-    this.#queued.unshiftAll(inFlight);
   }
 
   /** Finishes every held and waiting message with `error`; the mailbox accepts nothing more. */
   close(error: TroupeError): void {
     this.#closedWith = error;
     this.#link = null;
-    for (const envelope of [...this.#inFlight.drain(), ...this.#queued.drain()])
-      this.#finish(envelope, error);
+    this.#sent = 0;
+    for (const envelope of this.#window.drain()) this.#finish(envelope, error);
     for (const waiter of this.#waiters.drain()) waiter.reject(error);
     this.#checkDrained();
   }
@@ -329,9 +354,10 @@ export class Mailbox {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** pack() returns a view on msgpackr's shared buffer (and Buffer#slice is a view too): copy before transfer. */
+/**
+ * pack() returns a view on msgpackr's shared buffer: copy before transfer. Uint8Array's own slice copies
+ * without zero-filling first (Buffer#slice would only make another view).
+ */
 function transferable(view: Uint8Array): ArrayBuffer {
-  const copy = new Uint8Array(view.length);
-  copy.set(view);
-  return copy.buffer;
+  return Uint8Array.prototype.slice.call(view).buffer as ArrayBuffer;
 }

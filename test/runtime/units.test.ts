@@ -33,9 +33,11 @@ test("the deque keeps FIFO order through compaction and front insertion", () => 
   const deque = new Deque<number>();
   for (let i = 0; i < 5000; i++) deque.push(i);
   for (let i = 0; i < 3000; i++) expect(deque.shift()).toBe(i);
-  deque.unshiftAll([-2, -1]);
-  expect(deque.length).toBe(2002);
-  expect(deque.drain()).toEqual([-2, -1, ...Array.from({ length: 2000 }, (_, i) => 3000 + i)]);
+  expect(deque.takeFront(2)).toEqual([3000, 3001]);
+  deque.dropFront(2);
+  expect(deque.at(0)).toBe(3004);
+  expect(deque.length).toBe(1996);
+  expect(deque.drain()).toEqual(Array.from({ length: 1996 }, (_, i) => 3004 + i));
   expect(deque.shift()).toBeUndefined();
 });
 
