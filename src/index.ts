@@ -23,7 +23,7 @@ export type { GroupInfo, StreamBackend, StreamEntry } from "./streams/backend.ts
 export type { DeadLetter as StreamDeadLetter, DeadLetterReason } from "./streams/dead-letters.ts";
 export { DeadLetters } from "./streams/dead-letters.ts";
 export type { EntryCodec } from "./streams/entry-codec.ts";
-export { defaultCodec, rawPayloadCodec } from "./streams/entry-codec.ts";
+export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./streams/entry-codec.ts";
 // Streams: backends, the pump that feeds an actor from a stream, dead letters, producer, retention.
 export { MemoryStreamBackend } from "./streams/memory-backend.ts";
 export type { Output, Outputs } from "./streams/outputs.ts";
