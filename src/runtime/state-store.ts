@@ -1,0 +1,55 @@
+/**
+ * The seam between an actor's durable state (kept in its worker, see durable-table.ts) and where its
+ * checkpoints live. The runtime knows nothing of Redis: it hands a store each checkpoint (the keys touched
+ * since the previous one, plus opaque tags naming what the checkpoint covers, as given with each message)
+ * and restores from it when an instance starts. A store backed by a stream backend settles what a
+ * checkpoint covers (acks the stream entries) in the same atomic write as the state (Flink's aligned
+ * checkpoint: state and source positions committed together), so an entry is acked exactly when its
+ * effect on the state is durable.
+ *
+ * Fencing (Orleans' ETag-fenced writes): every incarnation of an instance gets a new epoch from
+ * `restore`; a commit with an older epoch is refused with `ERR_FENCED`, so a frozen process whose work was
+ * taken over can never overwrite a newer checkpoint or ack on its behalf.
+ */
+
+/** Whose state: one actor instance. */
+export interface StateScope {
+  readonly actor: string;
+  readonly instance: number;
+}
+
+/**
+ * Changes since the previous checkpoint, flat: `[table, key, value, table, key, value, ...]`; a `null`
+ * value deletes the key. Values are the table codec's bytes (msgpack by default).
+ */
+export type StateChanges = (string | Uint8Array | null)[];
+
+export interface Checkpoint {
+  readonly scope: StateScope;
+  /** The epoch `restore` gave this incarnation. */
+  readonly epoch: number;
+  readonly changes: StateChanges;
+  /**
+   * What this checkpoint covers: the tags given with the messages (e.g. stream entries) handled since the
+   * previous checkpoint, in handling order. The store settles them (acks) in the same write, or not at all.
+   */
+  readonly covers: readonly unknown[];
+}
+
+export interface RestoredState {
+  /** This incarnation's epoch: higher than every earlier one of the same scope. */
+  readonly epoch: number;
+  /** The state as of the last durable checkpoint, in chunks of flat `[table, key, value, ...]`. */
+  readonly chunks: AsyncIterable<StateChanges>;
+}
+
+export interface StateStore {
+  /** Takes over the scope: bumps its epoch (fencing every earlier incarnation) and returns its state. */
+  restore(scope: StateScope): Promise<RestoredState>;
+  /**
+   * Writes the changes and settles `covers` atomically if `epoch` is still the scope's current one.
+   * Rejects with a TroupeError `ERR_FENCED` when a newer incarnation took over (nothing written), or
+   * another error when the write was refused (nothing written either: retry the same checkpoint).
+   */
+  commit(checkpoint: Checkpoint): Promise<void>;
+}
