@@ -7,8 +7,8 @@
  *
  *   bun bench/state-size.ts [--count 4000000] [--json]
  */
-import { ANALYZER_DEFAULTS, type StateSize } from "../src/actors/analyzer.ts";
-import type { ChainEvent } from "../src/actors/schema.ts";
+import { ANALYZER_DEFAULTS, type StateSize } from "../src/detection/analyzer.ts";
+import type { ChainEvent } from "../src/detection/schema.ts";
 import { generate } from "../src/ingest/generator.ts";
 import { startBatchScanner } from "../src/scanner/batch-run.ts";
 import { topology } from "../src/scanner/topology.ts";

@@ -3,8 +3,8 @@
  * stream → three analyzer actors → alerts stream) on the in-memory backend or on Redis.
  */
 import { build } from "hdr-histogram-js";
-import type { Alert } from "../../src/actors/alert.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
+import type { Alert } from "../../src/detection/alert.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import { startBatchScanner } from "../../src/scanner/batch-run.ts";
 import type { Ingest } from "../../src/scanner/ingest.ts";

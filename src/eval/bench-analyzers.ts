@@ -7,12 +7,12 @@
  *
  * Run: bun src/eval/bench-analyzers.ts [--seed 1] [--hours 6] [--scale 1] [--rounds 3] [--json]
  */
-import type { Alert } from "../actors/alert.ts";
-import type { Analyzer } from "../actors/analyzer.ts";
-import { PatternAnalyzer } from "../actors/pattern-analyzer.ts";
-import type { ChainEvent } from "../actors/schema.ts";
-import { SybilAnalyzer } from "../actors/sybil-analyzer.ts";
-import { WalletAnalyzer } from "../actors/wallet-analyzer.ts";
+import type { Alert } from "../detection/alert.ts";
+import type { Analyzer } from "../detection/analyzer.ts";
+import { PatternAnalyzer } from "../detection/pattern-analyzer.ts";
+import type { ChainEvent } from "../detection/schema.ts";
+import { SybilAnalyzer } from "../detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../detection/wallet-analyzer.ts";
 import { generate } from "../ingest/generator.ts";
 
 export interface AnalyzerBench {

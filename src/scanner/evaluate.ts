@@ -3,8 +3,8 @@
  * with its truth file) through the whole pipeline (validated ingest → tx stream → three analyzer actors in
  * workers → alerts stream), then scored against the ground truth (src/eval/score.ts).
  */
-import type { Alert } from "../actors/alert.ts";
-import type { ChainEvent } from "../actors/schema.ts";
+import type { Alert } from "../detection/alert.ts";
+import type { ChainEvent } from "../detection/schema.ts";
 import { IMPLEMENTED_DETECTORS } from "../eval/run-inline.ts";
 import { type Scorecard, score } from "../eval/score.ts";
 import { generate } from "../ingest/generator.ts";

@@ -3,7 +3,7 @@
  * producer (slows at 80%, pauses at 95% of the analyzers' lag / pending capacity). A bad line or event goes
  * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
  */
-import { type ChainEvent, type InvalidEventReason, validateEvent } from "../actors/schema.ts";
+import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { generate } from "../ingest/generator.ts";
 import { type ReplayOptions, replayJsonl } from "../ingest/jsonl.ts";
 import type { StreamBackend } from "../streams/backend.ts";

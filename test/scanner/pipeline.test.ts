@@ -3,7 +3,7 @@
  * workers) → alerts stream, with malformed input dead-lettered and redeliveries writing no second alert.
  */
 import { afterEach, expect, test } from "bun:test";
-import type { Alert } from "../../src/actors/alert.ts";
+import type { Alert } from "../../src/detection/alert.ts";
 import { createSystem } from "../../src/index.ts";
 import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
 import { Ingest } from "../../src/scanner/ingest.ts";

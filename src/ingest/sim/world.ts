@@ -6,7 +6,7 @@
  * Every actor writes through its own {@link Stream}: signatures are derived from (seed, stream name,
  * counter), never from a global counter, so adding a stream never changes another's events.
  */
-import type { ChainEvent, TokenCreated, Trade, Transfer } from "../../actors/schema.ts";
+import type { ChainEvent, TokenCreated, Trade, Transfer } from "../../detection/schema.ts";
 import { Curve, TOTAL_SUPPLY } from "./curve.ts";
 import { TaskHeap } from "./heap.ts";
 import { Rng } from "./prng.ts";
