@@ -9,11 +9,11 @@ import { IMPLEMENTED_DETECTORS } from "../eval/run-inline.ts";
 import { type Scorecard, score } from "../eval/score.ts";
 import { generate } from "../ingest/generator.ts";
 import { parseJsonl } from "../ingest/jsonl.ts";
+import type { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
 import { startBatchScanner } from "./batch-run.ts";
-import type { Ingest } from "./ingest.ts";
 import { topology } from "./topology.ts";
 
 export type EvalWorkload =
@@ -58,7 +58,7 @@ export async function evaluate(
   };
 }
 
-async function feedGenerated(ingest: Ingest, w: { seed: number; hours: number; scale: number }) {
+async function feedGenerated(ingest: TxStreamWriter, w: { seed: number; hours: number; scale: number }) {
   const workload = generate({ seed: w.seed, durationMs: w.hours * 3_600_000, scale: w.scale });
   let events = 0;
   let mints = 0;
@@ -80,7 +80,7 @@ async function feedGenerated(ingest: Ingest, w: { seed: number; hours: number; s
   return { events, mints, truth: workload.truth };
 }
 
-async function feedFile(ingest: Ingest, w: { events: string; truth: string }) {
+async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: string }) {
   const text = await Bun.file(w.events).text();
   let mints = 0;
   let events = 0;

@@ -4,13 +4,13 @@
  * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
  */
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
-import { generate } from "../ingest/generator.ts";
-import { type ReplayOptions, replayJsonl } from "../ingest/jsonl.ts";
+import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { jsonCodec } from "../streams/entry-codec.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
-import type { Topology } from "./topology.ts";
+import { generate } from "./generator.ts";
+import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
 
 const BATCH = 500;
 const RETRY_MIN_MS = 50;
@@ -18,15 +18,15 @@ const RETRY_MAX_MS = 2000;
 const DEAD_LETTER_TTL_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
 
-export interface IngestStats {
+export interface TxStreamWriterStats {
   sent: number;
   rejected: number;
   retries: number;
 }
 
-export class Ingest {
+export class TxStreamWriter {
   readonly producer: Producer<unknown>;
-  readonly stats: IngestStats = { sent: 0, rejected: 0, retries: 0 };
+  readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
   readonly #backend: StreamBackend;
   readonly #topology: Topology;
 
