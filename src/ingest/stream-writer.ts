@@ -4,7 +4,6 @@
  * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
  */
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
-import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { jsonCodec } from "../streams/entry-codec.ts";
@@ -18,6 +17,19 @@ const RETRY_MAX_MS = 2000;
 const DEAD_LETTER_TTL_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
 
+/**
+ * The streams the writer feeds, named by the application (the scanner's `Topology` is one): the sources
+ * stay free of the scanner's assembly.
+ */
+export interface TxStreams {
+  /** The stream every analyzer group reads. */
+  tx: string;
+  /** Where rejected input goes, with its reason. */
+  txDeadLetters: string;
+  /** The groups whose lag and pending gate the producer. */
+  analyzers: ReadonlyArray<{ group: string }>;
+}
+
 export interface TxStreamWriterStats {
   sent: number;
   rejected: number;
@@ -28,9 +40,9 @@ export class TxStreamWriter {
   readonly producer: Producer<unknown>;
   readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
   readonly #backend: StreamBackend;
-  readonly #topology: Topology;
+  readonly #topology: TxStreams;
 
-  constructor(backend: StreamBackend, topology: Topology, producer: Partial<ProducerOptions> = {}) {
+  constructor(backend: StreamBackend, topology: TxStreams, producer: Partial<ProducerOptions> = {}) {
     this.#backend = backend;
     this.#topology = topology;
     this.producer = new Producer(backend, {
