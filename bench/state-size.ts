@@ -9,8 +9,8 @@
  */
 import { ANALYZER_DEFAULTS, type StateSize } from "../src/detection/analyzer.ts";
 import type { ChainEvent } from "../src/detection/schema.ts";
+import { startBatchScanner } from "../src/eval/batch-run.ts";
 import { generate } from "../src/ingest/generator.ts";
-import { startBatchScanner } from "../src/scanner/batch-run.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
 import { trimAcked } from "../src/streams/retention.ts";

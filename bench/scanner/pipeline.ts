@@ -5,9 +5,9 @@
 import { build } from "hdr-histogram-js";
 import type { Alert } from "../../src/detection/alert.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
+import { startBatchScanner } from "../../src/eval/batch-run.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import type { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
-import { startBatchScanner } from "../../src/scanner/batch-run.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";

@@ -7,12 +7,12 @@
 import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import { createSystem } from "../runtime/system.ts";
+import { type RunningAnalyzers, startAnalyzers } from "../scanner/analyzers.ts";
+import { startRetention } from "../scanner/retention.ts";
+import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
 import type { ProducerOptions } from "../streams/producer.ts";
-import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
-import { startRetention } from "./retention.ts";
-import type { Topology } from "./topology.ts";
 
 export interface BatchScanner {
   readonly system: ActorSystem;

@@ -5,16 +5,16 @@
  */
 import type { Alert } from "../detection/alert.ts";
 import type { ChainEvent } from "../detection/schema.ts";
-import { IMPLEMENTED_DETECTORS } from "../eval/run-inline.ts";
-import { type Scorecard, score } from "../eval/score.ts";
 import { generate } from "../ingest/generator.ts";
 import { parseJsonl } from "../ingest/jsonl.ts";
 import type { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
+import { topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
 import { startBatchScanner } from "./batch-run.ts";
-import { topology } from "./topology.ts";
+import { IMPLEMENTED_DETECTORS } from "./run-inline.ts";
+import { type Scorecard, score } from "./score.ts";
 
 export type EvalWorkload =
   | { kind: "generated"; seed: number; hours: number; scale: number }
