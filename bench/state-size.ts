@@ -7,10 +7,10 @@
  *
  *   bun bench/state-size.ts [--count 4000000] [--json]
  */
-import { ANALYZER_DEFAULTS, type StateSize } from "../src/actors/analyzer.ts";
-import type { ChainEvent } from "../src/actors/schema.ts";
+import { ANALYZER_DEFAULTS, type StateSize } from "../src/detection/analyzer.ts";
+import type { ChainEvent } from "../src/detection/schema.ts";
+import { startBatchScanner } from "../src/eval/batch-run.ts";
 import { generate } from "../src/ingest/generator.ts";
-import { startBatchScanner } from "../src/scanner/batch-run.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
 import { trimAcked } from "../src/streams/retention.ts";

@@ -3,11 +3,11 @@
  * stream → three analyzer actors → alerts stream) on the in-memory backend or on Redis.
  */
 import { build } from "hdr-histogram-js";
-import type { Alert } from "../../src/actors/alert.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
+import type { Alert } from "../../src/detection/alert.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
+import { startBatchScanner } from "../../src/eval/batch-run.ts";
 import { generate } from "../../src/ingest/generator.ts";
-import { startBatchScanner } from "../../src/scanner/batch-run.ts";
-import type { Ingest } from "../../src/scanner/ingest.ts";
+import type { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
@@ -22,7 +22,7 @@ type Backend = "memory" | "redis";
 
 interface Scanner {
   backend: StreamBackend;
-  ingest: Ingest;
+  ingest: TxStreamWriter;
   names: Topology;
   drained: () => Promise<void>;
 }
@@ -61,7 +61,7 @@ function workload(count: number, scenarioRate = 6): { prefix: ChainEvent[]; even
   return { prefix, events };
 }
 
-async function sendAll(ingest: Ingest, events: readonly ChainEvent[]): Promise<void> {
+async function sendAll(ingest: TxStreamWriter, events: readonly ChainEvent[]): Promise<void> {
   for (let i = 0; i < events.length; i += 1000) await ingest.send(events.slice(i, i + 1000));
 }
 

@@ -5,20 +5,20 @@
  *
  * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--json]
  */
-import type { Alert } from "../actors/alert.ts";
-import type { StateSize } from "../actors/analyzer.ts";
+import type { Alert } from "../detection/alert.ts";
+import type { StateSize } from "../detection/analyzer.ts";
 import {
   PATTERN_DETECTORS,
   PatternAnalyzer,
   type PatternAnalyzerConfig,
-} from "../actors/pattern-analyzer.ts";
+} from "../detection/pattern-analyzer.ts";
 import {
   SYBIL_DETECTORS,
   SYBIL_FINDING_DETECTORS,
   SybilAnalyzer,
   type SybilAnalyzerConfig,
-} from "../actors/sybil-analyzer.ts";
-import { WALLET_DETECTORS, WalletAnalyzer, type WalletAnalyzerConfig } from "../actors/wallet-analyzer.ts";
+} from "../detection/sybil-analyzer.ts";
+import { WALLET_DETECTORS, WalletAnalyzer, type WalletAnalyzerConfig } from "../detection/wallet-analyzer.ts";
 import { type GeneratorOptions, generate } from "../ingest/generator.ts";
 import { type Scorecard, type ScoreOptions, score } from "./score.ts";
 

@@ -7,7 +7,7 @@
  * and evasive apart; time-to-detect runs from the scenario's onset to its first matching alert
  * (clamped at 0: some detectors see the preparation before the onset).
  */
-import type { Alert, DetectorName } from "../actors/alert.ts";
+import type { Alert, DetectorName } from "../detection/alert.ts";
 import type { TruthRecord, Variant } from "../ingest/truth.ts";
 
 export interface ScoreOptions {

@@ -14,7 +14,7 @@
  * writeFileSync("truth.jsonl", truthToJsonl(workload.truth));
  */
 
-import type { ChainEvent } from "../actors/schema.ts";
+import type { ChainEvent } from "../detection/schema.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { Kit } from "./sim/kit.ts";
 import { ORGANIC_DEFAULTS, Organic, type OrganicOptions } from "./sim/organic.ts";

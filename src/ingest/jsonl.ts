@@ -11,7 +11,7 @@
  * }
  */
 
-import { type ChainEvent, type InvalidEventReason, validateEvent } from "../actors/schema.ts";
+import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { mapPumpPortal } from "./pumpportal.ts";
 

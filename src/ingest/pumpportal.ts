@@ -8,8 +8,8 @@
  * - Older trade messages lack `solAmount`: it is recovered from the reserves after the trade,
  *   buy `x1 − x1·y1/(y1+tok)`, sell `x1·y1/(y1−tok) − x1` (fee excluded), and flagged `solDerived`.
  */
-import type { ChainEvent, InvalidEventReason, TokenCreated, Trade } from "../actors/schema.ts";
-import { PUMP_TOTAL_SUPPLY } from "../actors/state/mint-book.ts";
+import { PUMP_TOTAL_SUPPLY } from "../detection/chain.ts";
+import type { ChainEvent, InvalidEventReason, TokenCreated, Trade } from "../detection/schema.ts";
 
 const LAMPORTS_PER_SOL = 1e9;
 const RAW_PER_TOKEN = 1e6;

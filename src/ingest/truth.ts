@@ -2,7 +2,7 @@
  * Ground truth for generated traffic: one record per planted scenario or decoy, kept apart from the
  * event stream (an analyzer never sees it) and written as JSONL next to the workload.
  */
-import type { DetectorName } from "../actors/alert.ts";
+import type { DetectorName } from "../detection/alert.ts";
 
 export type Variant = "canonical" | "evasive";
 

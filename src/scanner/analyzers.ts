@@ -3,8 +3,8 @@
  * the sybil actor also reads the alerts stream as findings (one more group), as DETECTORS.md wants:
  * eventually consistent and replayable, never a shared read between actors.
  */
-import type { Alert, AnalyzerName, DetectorName } from "../actors/alert.ts";
-import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts";
+import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
+import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
@@ -14,7 +14,7 @@ import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
 import type { Topology } from "./topology.ts";
 
-const ANALYZER_MODULE = new URL("../actors/analyzer.actor.ts", import.meta.url);
+const ANALYZER_MODULE = new URL("../detection/analyzer.actor.ts", import.meta.url);
 
 export interface AnalyzersOptions {
   system: ActorSystem;

@@ -7,12 +7,12 @@
 import type { TroupeConfig } from "../config.ts";
 import { TroupeError } from "../errors.ts";
 import { createStreamsSource, serveControlApi } from "../http/index.ts";
+import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
 import { startAnalyzers } from "./analyzers.ts";
-import { Ingest } from "./ingest.ts";
 import { startProgress } from "./progress.ts";
 import { startRetention } from "./retention.ts";
 import { startSinks } from "./sinks.ts";
@@ -64,7 +64,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         webhookUrl: config.ALERT_WEBHOOK_URL,
       })
     : null;
-  const ingest = role !== "analyze" ? new Ingest(backend, names) : null;
+  const ingest = role !== "analyze" ? new TxStreamWriter(backend, names) : null;
   const stopRetention = startRetention(backend, names);
 
   const served = serveControlApi({
@@ -108,7 +108,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
 
 /** The generator at TROUPE_RATE, or a JSONL replay followed by a tick so waiting alerts are flushed. */
 async function feed(
-  ingest: Ingest,
+  ingest: TxStreamWriter,
   run: ScannerRun,
   config: TroupeConfig,
   signal: AbortSignal,

@@ -4,7 +4,7 @@
  * last unflushed batch (at-least-once; each line carries its alertId).
  */
 import type { FileSink } from "bun";
-import type { Alert } from "../actors/alert.ts";
+import type { Alert } from "../detection/alert.ts";
 import type { TroupeError } from "../errors.ts";
 import type { PumpTarget } from "../streams/pump-target.ts";
 

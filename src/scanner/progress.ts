@@ -3,13 +3,14 @@
  * health. On stderr (stdout may carry alert JSON lines); redrawn in place on a TTY, one line per period
  * otherwise.
  */
+
+import type { TxStreamWriter } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { RunningAnalyzers } from "./analyzers.ts";
-import type { Ingest } from "./ingest.ts";
 
 export interface ProgressSources {
   system: ActorSystem;
-  ingest: Ingest | null;
+  ingest: TxStreamWriter | null;
   analyzers: RunningAnalyzers | null;
 }
 

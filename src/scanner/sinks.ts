@@ -3,7 +3,7 @@
  * the alerts stream through its own consumer group, so every alert reaches every sink at least once, shared
  * across processes, and an undeliverable one ends in the alerts dead-letter stream.
  */
-import type { Alert } from "../actors/alert.ts";
+import type { Alert } from "../detection/alert.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";

@@ -2,7 +2,7 @@
  * The scanner's streams, groups and actors, named in one place. Every name derives from the stream prefix
  * (TROUPE_STREAM_PREFIX), so several scanners can share one Redis without touching each other.
  */
-import type { AnalyzerName } from "../actors/alert.ts";
+import type { AnalyzerName } from "../detection/alert.ts";
 
 export interface Topology {
   /** Trades, creates and transfers from the transaction monitor. */

@@ -5,7 +5,7 @@
  * alerts dead-letter stream. Never dropped silently. `Idempotency-Key` carries the alert id, since a retry
  * after a lost response reaches the receiver twice.
  */
-import type { Alert } from "../actors/alert.ts";
+import type { Alert } from "../detection/alert.ts";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import type { PumpTarget } from "../streams/pump-target.ts";
 

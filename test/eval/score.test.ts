@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { Alert, DetectorName } from "../../src/actors/alert.ts";
+import type { Alert, DetectorName } from "../../src/detection/alert.ts";
 import { score } from "../../src/eval/score.ts";
 import type { TruthRecord } from "../../src/ingest/truth.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { validateEvent } from "../../src/actors/schema.ts";
+import { validateEvent } from "../../src/detection/schema.ts";
 import { type GeneratorOptions, generate, SCENARIOS } from "../../src/ingest/generator.ts";
 import { BUNDLE } from "../../src/ingest/sim/scenarios/bundle.ts";
 import { DEV_DUMP } from "../../src/ingest/sim/scenarios/dev-dump.ts";

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { PatternAnalyzer } from "../../src/actors/pattern-analyzer.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
-import { SybilAnalyzer } from "../../src/actors/sybil-analyzer.ts";
-import { WalletAnalyzer } from "../../src/actors/wallet-analyzer.ts";
+import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
+import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { type LineResult, parseJsonl, replayJsonl } from "../../src/ingest/jsonl.ts";
-import { buy, T0 } from "../actors/events.ts";
+import { buy, T0 } from "../detection/events.ts";
 
 const FIXTURE = new URL("../fixtures/pumpportal/sample.jsonl", import.meta.url).pathname;
 

@@ -3,10 +3,10 @@
  * workers) → alerts stream, with malformed input dead-lettered and redeliveries writing no second alert.
  */
 import { afterEach, expect, test } from "bun:test";
-import type { Alert } from "../../src/actors/alert.ts";
+import type { Alert } from "../../src/detection/alert.ts";
 import { createSystem } from "../../src/index.ts";
+import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
 import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
-import { Ingest } from "../../src/scanner/ingest.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
@@ -51,7 +51,7 @@ async function alertsIn(names: Topology): Promise<Alert[]> {
 test("a PumpPortal-shaped recording through the full pipeline raises the expected alerts", async () => {
   const names = topology(`t${crypto.randomUUID()}:`);
   const analyzers = await start(names);
-  const ingest = new Ingest(backend, names);
+  const ingest = new TxStreamWriter(backend, names);
   const lastTs = await ingest.replay(Bun.file(FIXTURE).stream(), "sample.jsonl");
   await ingest.tick((lastTs as number) + 60_000);
   await drained(names, analyzers);
@@ -89,7 +89,7 @@ test("a PumpPortal-shaped recording through the full pipeline raises the expecte
 test("malformed events end in the dead-letter stream with their reason; the pipeline keeps running", async () => {
   const names = topology(`t${crypto.randomUUID()}:`);
   const analyzers = await start(names);
-  const ingest = new Ingest(backend, names);
+  const ingest = new TxStreamWriter(backend, names);
   const lines = [
     "{not json",
     JSON.stringify({

@@ -1,7 +1,7 @@
 /** Alert sinks against real local HTTP servers and real files, fed through the alerts stream by a real pump. */
 import { afterEach, expect, test } from "bun:test";
 import { tmpdir } from "node:os";
-import type { Alert } from "../../src/actors/alert.ts";
+import type { Alert } from "../../src/detection/alert.ts";
 import { type RunningSinks, startSinks } from "../../src/scanner/sinks.ts";
 import { topology } from "../../src/scanner/topology.ts";
 import { DeadLetters } from "../../src/streams/dead-letters.ts";

@@ -7,7 +7,6 @@
 export const INITIAL_VSOL = 30_000_000_000;
 export const INITIAL_VTOK = 1_073_000_000_000_000;
 export const REAL_TOKENS = 793_100_000_000_000;
-export { PUMP_TOTAL_SUPPLY as TOTAL_SUPPLY } from "../../actors/state/mint-book.ts";
 export const FEE_BPS = 100;
 /** Real SOL in the curve at which a mint graduates to the AMM. */
 export const GRADUATION_LAMPORTS = 85_000_000_000;

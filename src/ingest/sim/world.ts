@@ -6,8 +6,9 @@
  * Every actor writes through its own {@link Stream}: signatures are derived from (seed, stream name,
  * counter), never from a global counter, so adding a stream never changes another's events.
  */
-import type { ChainEvent, TokenCreated, Trade, Transfer } from "../../actors/schema.ts";
-import { Curve, TOTAL_SUPPLY } from "./curve.ts";
+import { PUMP_TOTAL_SUPPLY } from "../../detection/chain.ts";
+import type { ChainEvent, TokenCreated, Trade, Transfer } from "../../detection/schema.ts";
+import { Curve } from "./curve.ts";
 import { TaskHeap } from "./heap.ts";
 import { Rng } from "./prng.ts";
 
@@ -111,7 +112,7 @@ export class World {
       uri: `https://ipfs.invalid/${mint.slice(0, 12)}`,
       vSol: curve.vSol,
       vTok: curve.vTok,
-      totalSupply: TOTAL_SUPPLY,
+      totalSupply: PUMP_TOTAL_SUPPLY,
     };
     this.out.push(event);
     return { mint: { address: mint, creator, curve, createdTs: this.now }, signature };

@@ -2,7 +2,7 @@
  * A planted scenario: a type, its variants, the detectors expected to fire, and a `plan` that
  * scripts one instance through the {@link Kit}.
  */
-import type { DetectorName } from "../../../actors/alert.ts";
+import type { DetectorName } from "../../../detection/alert.ts";
 import type { Variant } from "../../truth.ts";
 import type { Kit } from "../kit.ts";
 

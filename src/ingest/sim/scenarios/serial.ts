@@ -8,7 +8,7 @@
  *   trades them and it never sells (W5's second rule, from the eleventh launch; not P2). Evasive: the
  *   launches rotate over three creator wallets, none reaching ten.
  */
-import type { DetectorName } from "../../../actors/alert.ts";
+import type { DetectorName } from "../../../detection/alert.ts";
 import type { Kit } from "../kit.ts";
 import { MINUTE, type Planned, type ScenarioDef } from "./scenario.ts";
 

@@ -1,6 +1,6 @@
-import type { Alert } from "../../src/actors/alert.ts";
-import type { Analyzer } from "../../src/actors/analyzer.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
+import type { Alert } from "../../src/detection/alert.ts";
+import type { Analyzer } from "../../src/detection/analyzer.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
 
 /** Feeds events in order, then flushes at `flushAt` (event time) when given; returns every alert. */
 export function run(analyzer: Analyzer, events: readonly ChainEvent[], flushAt?: number): Alert[] {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { SybilAnalyzer } from "../../src/actors/sybil-analyzer.ts";
+import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { buy, fund, MINUTE, T0 } from "./events.ts";
 import { run } from "./run.ts";
 

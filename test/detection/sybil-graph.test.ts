@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import type { Alert } from "../../src/actors/alert.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
-import { MintBook } from "../../src/actors/state/mint-book.ts";
-import { UnionFind } from "../../src/actors/state/union-find.ts";
-import { logBinomialTail } from "../../src/actors/sybil/co-entry.ts";
-import { SybilAnalyzer } from "../../src/actors/sybil-analyzer.ts";
+import type { Alert } from "../../src/detection/alert.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
+import { MintBook } from "../../src/detection/state/mint-book.ts";
+import { UnionFind } from "../../src/detection/state/union-find.ts";
+import { logBinomialTail } from "../../src/detection/sybil/co-entry.ts";
+import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { at, buy, create, fund, MINUTE, SOL, SUPPLY, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 

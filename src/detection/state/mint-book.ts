@@ -8,10 +8,9 @@
  * (`maxPositions`), past which new wallets are counted but not tracked: a mint that popular is no
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
  */
+import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { slotOf } from "./slots.ts";
-
-export const PUMP_TOTAL_SUPPLY = 1_000_000_000_000_000;
 
 export interface Position {
   /** Tokens bought. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { PatternAnalyzer } from "../../src/actors/pattern-analyzer.ts";
-import type { ChainEvent } from "../../src/actors/schema.ts";
+import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
 import { at, buy, create, fund, MINUTE, SOL, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 

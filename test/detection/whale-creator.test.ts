@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import type { ChainEvent } from "../../src/actors/schema.ts";
-import { WalletAnalyzer } from "../../src/actors/wallet-analyzer.ts";
+import type { ChainEvent } from "../../src/detection/schema.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { buy, create, MINUTE, SOL, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 

@@ -7,11 +7,11 @@
  * In memory by default; with REDIS_URL through Redis (its keys are removed afterwards).
  */
 import { parseArgs } from "node:util";
-import { formatScorecard } from "../eval/run-inline.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
 import { type EvalWorkload, evaluate } from "./evaluate.ts";
+import { formatScorecard } from "./run-inline.ts";
 
 function fail(message: string): never {
   console.error(message);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { AlertGate } from "../../src/actors/alert.ts";
-import { PatternAnalyzer } from "../../src/actors/pattern-analyzer.ts";
-import { SybilAnalyzer } from "../../src/actors/sybil-analyzer.ts";
-import { WalletAnalyzer } from "../../src/actors/wallet-analyzer.ts";
+import { AlertGate } from "../../src/detection/alert.ts";
+import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
+import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { InvalidOptionError } from "../../src/errors.ts";
 import { at, buy, create, fund, MINUTE, T0 } from "./events.ts";
 import { run } from "./run.ts";

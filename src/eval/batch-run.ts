@@ -4,20 +4,20 @@
  * way to wait until every group has consumed and acked everything that was written.
  */
 
+import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import { createSystem } from "../runtime/system.ts";
+import { type RunningAnalyzers, startAnalyzers } from "../scanner/analyzers.ts";
+import { startRetention } from "../scanner/retention.ts";
+import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
 import type { ProducerOptions } from "../streams/producer.ts";
-import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
-import { Ingest } from "./ingest.ts";
-import { startRetention } from "./retention.ts";
-import type { Topology } from "./topology.ts";
 
 export interface BatchScanner {
   readonly system: ActorSystem;
   readonly analyzers: RunningAnalyzers;
-  readonly ingest: Ingest;
+  readonly ingest: TxStreamWriter;
   /** Resolves once every analyzer group (and the findings group) has nothing undelivered or pending. */
   drained(): Promise<void>;
   stop(): Promise<void>;
@@ -38,7 +38,7 @@ export async function startBatchScanner(
     maxDeliveries: 5,
     pump: { sweepIntervalMs: 0, blockMs: 100 },
   });
-  const ingest = new Ingest(backend, names, producer);
+  const ingest = new TxStreamWriter(backend, names, producer);
   // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
   const stopRetention = startRetention(backend, names);
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PatternAnalyzer } from "../../src/actors/pattern-analyzer.ts";
+import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import { at, buy, create, fund, T0 } from "./events.ts";
 import { history, run } from "./run.ts";
 

@@ -2,7 +2,7 @@
  * Hand-built events for detector tests: one helper per kind with sensible defaults, timed by slot
  * (400 ms) from T0 so sequences read like a block explorer.
  */
-import type { TokenCreated, Trade, Transfer } from "../../src/actors/schema.ts";
+import type { TokenCreated, Trade, Transfer } from "../../src/detection/schema.ts";
 
 export const T0 = 1_760_000_000_000;
 export const SLOT0 = 370_000_000;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { WalletAnalyzer } from "../../src/actors/wallet-analyzer.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { at, buy, create, DAY, fund, T0 } from "./events.ts";
 import { history, run } from "./run.ts";
 

@@ -3,18 +3,18 @@
  * with its truth file) through the whole pipeline (validated ingest → tx stream → three analyzer actors in
  * workers → alerts stream), then scored against the ground truth (src/eval/score.ts).
  */
-import type { Alert } from "../actors/alert.ts";
-import type { ChainEvent } from "../actors/schema.ts";
-import { IMPLEMENTED_DETECTORS } from "../eval/run-inline.ts";
-import { type Scorecard, score } from "../eval/score.ts";
+import type { Alert } from "../detection/alert.ts";
+import type { ChainEvent } from "../detection/schema.ts";
 import { generate } from "../ingest/generator.ts";
 import { parseJsonl } from "../ingest/jsonl.ts";
+import type { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
+import { topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
 import { startBatchScanner } from "./batch-run.ts";
-import type { Ingest } from "./ingest.ts";
-import { topology } from "./topology.ts";
+import { IMPLEMENTED_DETECTORS } from "./run-inline.ts";
+import { type Scorecard, score } from "./score.ts";
 
 export type EvalWorkload =
   | { kind: "generated"; seed: number; hours: number; scale: number }
@@ -58,7 +58,7 @@ export async function evaluate(
   };
 }
 
-async function feedGenerated(ingest: Ingest, w: { seed: number; hours: number; scale: number }) {
+async function feedGenerated(ingest: TxStreamWriter, w: { seed: number; hours: number; scale: number }) {
   const workload = generate({ seed: w.seed, durationMs: w.hours * 3_600_000, scale: w.scale });
   let events = 0;
   let mints = 0;
@@ -80,7 +80,7 @@ async function feedGenerated(ingest: Ingest, w: { seed: number; hours: number; s
   return { events, mints, truth: workload.truth };
 }
 
-async function feedFile(ingest: Ingest, w: { events: string; truth: string }) {
+async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: string }) {
   const text = await Bun.file(w.events).text();
   let mints = 0;
   let events = 0;

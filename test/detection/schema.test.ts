@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { invalidEventError, parseEvent, validateEvent } from "../../src/actors/schema.ts";
+import { invalidEventError, parseEvent, validateEvent } from "../../src/detection/schema.ts";
 import { buy, create, fund, T0 } from "./events.ts";
 
 describe("validateEvent", () => {

@@ -5,15 +5,15 @@
  * as "analyzer events/s". Timed in process CPU time, best of `rounds`: on a shared machine wall time
  * mostly measures the neighbours.
  *
- * Run: bun src/eval/bench-analyzers.ts [--seed 1] [--hours 6] [--scale 1] [--rounds 3] [--json]
+ * Run: bun bench/analyzers.ts [--seed 1] [--hours 6] [--scale 1] [--rounds 3] [--json]
  */
-import type { Alert } from "../actors/alert.ts";
-import type { Analyzer } from "../actors/analyzer.ts";
-import { PatternAnalyzer } from "../actors/pattern-analyzer.ts";
-import type { ChainEvent } from "../actors/schema.ts";
-import { SybilAnalyzer } from "../actors/sybil-analyzer.ts";
-import { WalletAnalyzer } from "../actors/wallet-analyzer.ts";
-import { generate } from "../ingest/generator.ts";
+import type { Alert } from "../src/detection/alert.ts";
+import type { Analyzer } from "../src/detection/analyzer.ts";
+import { PatternAnalyzer } from "../src/detection/pattern-analyzer.ts";
+import type { ChainEvent } from "../src/detection/schema.ts";
+import { SybilAnalyzer } from "../src/detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../src/detection/wallet-analyzer.ts";
+import { generate } from "../src/ingest/generator.ts";
 
 export interface AnalyzerBench {
   events: number;

@@ -3,14 +3,13 @@
  * producer (slows at 80%, pauses at 95% of the analyzers' lag / pending capacity). A bad line or event goes
  * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
  */
-import { type ChainEvent, type InvalidEventReason, validateEvent } from "../actors/schema.ts";
-import { generate } from "../ingest/generator.ts";
-import { type ReplayOptions, replayJsonl } from "../ingest/jsonl.ts";
+import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { jsonCodec } from "../streams/entry-codec.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
-import type { Topology } from "./topology.ts";
+import { generate } from "./generator.ts";
+import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
 
 const BATCH = 500;
 const RETRY_MIN_MS = 50;
@@ -18,19 +17,32 @@ const RETRY_MAX_MS = 2000;
 const DEAD_LETTER_TTL_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
 
-export interface IngestStats {
+/**
+ * The streams the writer feeds, named by the application (the scanner's `Topology` is one): the sources
+ * stay free of the scanner's assembly.
+ */
+export interface TxStreams {
+  /** The stream every analyzer group reads. */
+  tx: string;
+  /** Where rejected input goes, with its reason. */
+  txDeadLetters: string;
+  /** The groups whose lag and pending gate the producer. */
+  analyzers: ReadonlyArray<{ group: string }>;
+}
+
+export interface TxStreamWriterStats {
   sent: number;
   rejected: number;
   retries: number;
 }
 
-export class Ingest {
+export class TxStreamWriter {
   readonly producer: Producer<unknown>;
-  readonly stats: IngestStats = { sent: 0, rejected: 0, retries: 0 };
+  readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
   readonly #backend: StreamBackend;
-  readonly #topology: Topology;
+  readonly #topology: TxStreams;
 
-  constructor(backend: StreamBackend, topology: Topology, producer: Partial<ProducerOptions> = {}) {
+  constructor(backend: StreamBackend, topology: TxStreams, producer: Partial<ProducerOptions> = {}) {
     this.#backend = backend;
     this.#topology = topology;
     this.producer = new Producer(backend, {
