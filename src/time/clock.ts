@@ -4,6 +4,8 @@
  * deterministically on the main thread (bun:test fake timers reach `setTimeout` and `Date.now`, but
  * never worker threads: no deadline is ever measured inside a worker).
  */
+import { InvalidOptionError } from "../errors.ts";
+
 export type TimerHandle = ReturnType<typeof setTimeout>;
 
 export interface TimerOptions {
@@ -39,4 +41,15 @@ export function unreferenced(clock: Clock): Clock {
     setTimeout: (fn, ms) => clock.setTimeout(fn, ms, { ref: false }),
     clearTimeout: (handle) => clock.clearTimeout(handle),
   };
+}
+
+const CLOCK_METHODS = ["now", "setTimeout", "clearTimeout"] as const;
+
+/** The clock an option names, or an `InvalidOptionError` naming the first method it lacks. */
+export function checkClock(option: string, value: unknown): Clock {
+  for (const method of CLOCK_METHODS) {
+    if (typeof (value as Partial<Clock> | undefined)?.[method] !== "function")
+      throw new InvalidOptionError(option, `must have a ${method}() method`);
+  }
+  return value as Clock;
 }
