@@ -33,5 +33,5 @@ export { RedisStreamBackend } from "./streams/redis-backend.ts";
 export type { RetentionOptions } from "./streams/retention.ts";
 export { Retention } from "./streams/retention.ts";
 export type { BackoffOptions } from "./time/backoff.ts";
-export type { Clock } from "./time/clock.ts";
+export type { Clock, TimerHandle, TimerOptions } from "./time/clock.ts";
 export { systemClock } from "./time/clock.ts";
