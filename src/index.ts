@@ -8,9 +8,6 @@ export { InvalidOptionError, MessageRejectedError, TroupeError } from "./errors.
 export type { ActorStatus } from "./runtime/actor.ts";
 export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
 export { ActorRef } from "./runtime/actor-ref.ts";
-export type { BackoffOptions } from "./runtime/backoff.ts";
-export type { Clock } from "./runtime/clock.ts";
-export { systemClock } from "./runtime/clock.ts";
 export type { ActorDefinition, InitContext, MessageContext } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
 export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from "./runtime/events.ts";
@@ -35,3 +32,6 @@ export type { PumpTarget } from "./streams/pump-target.ts";
 export { RedisStreamBackend } from "./streams/redis-backend.ts";
 export type { RetentionOptions } from "./streams/retention.ts";
 export { Retention } from "./streams/retention.ts";
+export type { BackoffOptions } from "./time/backoff.ts";
+export type { Clock, TimerHandle, TimerOptions } from "./time/clock.ts";
+export { systemClock } from "./time/clock.ts";

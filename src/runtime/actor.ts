@@ -3,7 +3,7 @@
  * PumpTarget interface stream pumps deliver through. The public face is actor-ref.ts.
  */
 import { TroupeError } from "../errors.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 import type { ReplyFn } from "./envelope.ts";
 import { ActorInstance, type InstanceOwner } from "./instance.ts";
 import { instanceForKey } from "./router.ts";

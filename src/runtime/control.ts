@@ -4,7 +4,7 @@
  */
 import * as Comlink from "comlink";
 import { deserializeError, TroupeError } from "../errors.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 import type { ControlApi, ControlResult } from "./protocol.ts";
 
 export class ControlChannel {

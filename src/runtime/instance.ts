@@ -6,7 +6,7 @@
  * follows our own `terminate()`) are ignored, so one failure is reported exactly once.
  */
 import { deserializeError, type SerializedError, serializeError, TroupeError } from "../errors.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 import { ControlChannel } from "./control.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";

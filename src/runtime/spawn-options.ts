@@ -1,6 +1,6 @@
 /** Options of `system.spawn`, their defaults, and the resolver that validates them. */
 import { InvalidOptionError } from "../errors.ts";
-import { BACKOFF_DEFAULTS, type BackoffOptions } from "./backoff.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
 
 export type RestartType = "permanent" | "transient" | "temporary";

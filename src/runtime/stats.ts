@@ -4,7 +4,7 @@
  * and a fixed ring of per-second buckets, whatever the traffic.
  */
 import type { SerializedError } from "../errors.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../time/clock.ts";
 
 const LATENCY_SAMPLES = 1024;
 const RATE_SECONDS = 60;

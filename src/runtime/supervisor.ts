@@ -5,9 +5,9 @@
  * within `periodMs` marks the actor failed instead of restarting it forever).
  */
 import { InvalidOptionError, serializeError, TroupeError } from "../errors.ts";
+import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
+import type { Clock } from "../time/clock.ts";
 import type { Actor } from "./actor.ts";
-import { type BackoffOptions, backoffDelay } from "./backoff.ts";
-import type { Clock } from "./clock.ts";
 import type { ActorEmitter, CrashReason } from "./events.ts";
 import type { ActorInstance } from "./instance.ts";
 import { resolveBackoff } from "./spawn-options.ts";

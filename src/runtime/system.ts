@@ -6,9 +6,9 @@ import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
+import { type Clock, systemClock, unreferenced } from "../time/clock.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
 import { ActorRef, type ActorStats } from "./actor-ref.ts";
-import { type Clock, systemClock } from "./clock.ts";
 import type { Envelope } from "./envelope.ts";
 import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
 import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
@@ -65,7 +65,7 @@ export class ActorSystem {
   #stopping = false;
 
   constructor(options: SystemOptions = {}) {
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = unreferenced(options.clock ?? systemClock);
     this.#onDeadLetter = options.onDeadLetter;
     this.#supervisor = new Supervisor(
       resolveSupervisorOptions(options.supervisor),

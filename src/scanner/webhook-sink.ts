@@ -8,13 +8,14 @@
 import type { Alert } from "../detection/alert.ts";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import type { PumpTarget } from "../streams/pump-target.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 
 export interface WebhookSinkOptions {
   /** Alerts posted at once. @defaultValue 8 */
   concurrency?: number;
   /** POST attempts per alert before it is dead-lettered. @defaultValue 6 */
   attempts?: number;
-  /** First retry delay; doubles per attempt. @defaultValue 200 */
+  /** First retry delay; doubles per attempt, without jitter. @defaultValue 200 */
   backoffMinMs?: number;
   /** @defaultValue 5000 */
   backoffMaxMs?: number;
@@ -34,6 +35,7 @@ export class WebhookSink implements PumpTarget<Alert, void> {
   readonly name = "webhook";
   readonly #url: string;
   readonly #options: Required<WebhookSinkOptions>;
+  readonly #retry: Required<BackoffOptions>;
   readonly #listeners = new Set<() => void>();
   #inFlight = 0;
 
@@ -46,6 +48,8 @@ export class WebhookSink implements PumpTarget<Alert, void> {
       if (!Number.isInteger(value) || value <= 0)
         throw new InvalidOptionError(key, `must be a positive integer, got ${value}`);
     }
+    const { backoffMinMs: minMs, backoffMaxMs: maxMs } = this.#options;
+    this.#retry = { ...BACKOFF_DEFAULTS, minMs, maxMs, jitter: 0 };
   }
 
   freeCredits(): number {
@@ -74,10 +78,10 @@ export class WebhookSink implements PumpTarget<Alert, void> {
   }
 
   async #post(alert: Alert): Promise<void> {
-    const { attempts, backoffMinMs, backoffMaxMs, timeoutMs } = this.#options;
+    const { attempts, timeoutMs } = this.#options;
     let last = "";
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await Bun.sleep(Math.min(backoffMaxMs, backoffMinMs * 2 ** (attempt - 1)));
+      if (attempt > 0) await Bun.sleep(backoffDelay(attempt - 1, this.#retry));
       try {
         const response = await fetch(this.#url, {
           method: "POST",

@@ -5,6 +5,8 @@
  * consumer's pending entries, and Redis never removes consumers itself); refresh the lag / pending
  * snapshot for stats.
  */
+import type { Clock } from "../time/clock.ts";
+import { every } from "../time/timers.ts";
 import type { ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { ZERO_ID } from "./stream-id.ts";
 
@@ -29,6 +31,7 @@ export interface SweepOptions {
   claimIdleMs: number;
   deadConsumerIdleMs: number;
   sweepIntervalMs: number;
+  clock: Clock;
 }
 
 export class ClaimSweep {
@@ -37,7 +40,7 @@ export class ClaimSweep {
   readonly #host: SweepHost;
   /** XAUTOCLAIM cursor carried across sweeps, so a budget smaller than the idle backlog still progresses. */
   #cursor = ZERO_ID;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopTimer: (() => void) | undefined;
   #running: Promise<void> | null = null;
 
   constructor(backend: StreamBackend, options: SweepOptions, host: SweepHost) {
@@ -47,13 +50,14 @@ export class ClaimSweep {
   }
 
   start(): void {
-    if (this.#options.sweepIntervalMs === 0 || this.#timer) return;
-    this.#timer = setInterval(() => void this.run(), this.#options.sweepIntervalMs);
+    const { sweepIntervalMs, clock } = this.#options;
+    if (sweepIntervalMs === 0 || this.#stopTimer) return;
+    this.#stopTimer = every(clock, sweepIntervalMs, () => void this.run());
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
   }
 
   /** One sweep; concurrent calls share the one in progress. */

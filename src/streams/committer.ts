@@ -5,10 +5,11 @@
  * failure, and after `maxAttempts` it is turned into a dead letter, which is retried until written.
  */
 import { TroupeError } from "../errors.ts";
+import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
+import type { Clock, TimerHandle } from "../time/clock.ts";
 import type { CommitItem, CommitOutcome, StreamBackend } from "./backend.ts";
 import { messageOf } from "./commit.ts";
 import type { DeadLetterInput } from "./dead-letters.ts";
-import { backoffDelay } from "./timing.ts";
 
 export interface CommitJob {
   readonly item: CommitItem;
@@ -29,8 +30,8 @@ export interface CommitterOptions {
   group: string;
   batch: number;
   maxAttempts: number;
-  retryMinMs: number;
-  retryMaxMs: number;
+  retry: Required<BackoffOptions>;
+  clock: Clock;
 }
 
 export class Committer {
@@ -41,7 +42,7 @@ export class Committer {
   #scheduled = false;
   #flushing = false;
   #stopped = false;
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  readonly #timers = new Set<TimerHandle>();
 
   constructor(backend: StreamBackend, options: CommitterOptions, hooks: CommitterHooks) {
     this.#backend = backend;
@@ -58,7 +59,7 @@ export class Committer {
   /** Cancels retries; jobs not yet committed stay pending in the stream. */
   stop(): void {
     this.#stopped = true;
-    for (const timer of this.#timers) clearTimeout(timer);
+    for (const timer of this.#timers) this.#options.clock.clearTimeout(timer);
     this.#timers.clear();
     this.#queue = [];
   }
@@ -114,7 +115,7 @@ export class Committer {
   }
 
   #retry(failed: { job: CommitJob; error: TroupeError }[]): void {
-    const { maxAttempts, retryMinMs, retryMaxMs } = this.#options;
+    const { maxAttempts, retry, clock } = this.#options;
     const later: CommitJob[] = [];
     let attempt = 0;
     for (const { job, error } of failed) {
@@ -125,7 +126,7 @@ export class Committer {
         this.#queue.push(this.#hooks.gaveUp(job, error));
       else later.push(job);
     }
-    const retryInMs = backoffDelay(attempt, retryMinMs, retryMaxMs);
+    const retryInMs = backoffDelay(attempt - 1, retry);
     this.#hooks.failed(
       failed.map((f) => f.job),
       failed[0]!.error,
@@ -133,7 +134,7 @@ export class Committer {
       retryInMs,
     );
     if (later.length === 0) return;
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#stopped) return;
       this.#queue.push(...later);

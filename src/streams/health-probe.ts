@@ -6,6 +6,8 @@
  * for `stallAfterMs`, or failing, marks the backend stalled, and the next answer marks it recovered.
  * Detection takes at most `intervalMs + stallAfterMs` (1.25 s by default) after the stall began.
  */
+import type { Clock } from "../time/clock.ts";
+import { every } from "../time/timers.ts";
 
 /** What the probe needs from its pump. */
 export interface ProbeHost {
@@ -19,13 +21,14 @@ export interface ProbeOptions {
   /** 0 turns the probe off. */
   intervalMs: number;
   stallAfterMs: number;
+  clock: Clock;
 }
 
 export class HealthProbe {
   readonly #probe: () => Promise<unknown>;
   readonly #options: ProbeOptions;
   readonly #host: ProbeHost;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopTimer: (() => void) | undefined;
   /** When the probe in flight was sent; `null` when none is. */
   #sentAt: number | null = null;
   #stalledSince: number | null = null;
@@ -41,32 +44,34 @@ export class HealthProbe {
   }
 
   start(): void {
-    if (this.#options.intervalMs === 0 || this.#timer) return;
-    this.#timer = setInterval(() => this.#send(), this.#options.intervalMs);
+    const { intervalMs, clock } = this.#options;
+    if (intervalMs === 0 || this.#stopTimer) return;
+    this.#stopTimer = every(clock, intervalMs, () => this.#send());
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
   }
 
   #send(): void {
     // One probe at a time: a stalled server must not collect a queue of them.
     if (this.#sentAt !== null) return;
-    const sentAt = Date.now();
+    const { clock, stallAfterMs } = this.#options;
+    const sentAt = clock.now();
     this.#sentAt = sentAt;
-    const late = setTimeout(() => this.#stall(sentAt, null), this.#options.stallAfterMs);
+    const late = clock.setTimeout(() => this.#stall(sentAt, null), stallAfterMs);
     this.#probe().then(
       () => {
-        clearTimeout(late);
+        clock.clearTimeout(late);
         this.#sentAt = null;
         const since = this.#stalledSince;
-        if (since === null || this.#timer === undefined) return;
+        if (since === null || this.#stopTimer === undefined) return;
         this.#stalledSince = null;
         this.#host.recovered(since);
       },
       (error: unknown) => {
-        clearTimeout(late);
+        clock.clearTimeout(late);
         this.#sentAt = null;
         this.#stall(sentAt, error);
       },
@@ -74,7 +79,7 @@ export class HealthProbe {
   }
 
   #stall(since: number, error: unknown): void {
-    if (this.#stalledSince !== null || this.#timer === undefined) return;
+    if (this.#stalledSince !== null || this.#stopTimer === undefined) return;
     this.#stalledSince = since;
     this.#host.stalled(since, error);
   }

@@ -1,11 +1,13 @@
 /**
  * The embedded default backend: Redis Streams consumer-group semantics in process memory, no server.
- * Delivery counts, idle times (from an injected clock, so tests are deterministic), claims, lag and
- * MINID trim follow Redis 7.0; a blocking read parks on a waiter list that appends wake (no polling).
+ * Delivery counts, idle times, claims, lag and MINID trim follow Redis 7.0, on an injected clock (entry
+ * ids, idle times, dedup expiry and the BLOCK timeout), so tests are deterministic; a blocking read parks
+ * on a waiter list that appends wake (no polling).
  * `maxEntries` bounds memory the way `maxmemory` + `noeviction` does on Redis: appends are refused,
  * reads and acks still work.
  */
 import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import {
   type AppendResult,
   type ClaimOptions,
@@ -31,20 +33,15 @@ import { commitSequentially } from "./commit.ts";
 import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLog } from "./memory-log.ts";
 
-/** Time source for delivery and idle times; inject a fake one in tests. */
-export interface Clock {
-  now(): number;
-}
-
 export interface MemoryBackendOptions {
-  /** @defaultValue Date */
+  /** Time for entry ids, idle times, dedup expiry and blocking reads (tests inject one). @defaultValue systemClock */
   clock?: Clock;
   /** Most entries kept across all streams; appends past it fail like Redis OOM. @defaultValue Infinity */
   maxEntries?: number;
 }
 
 export const MEMORY_BACKEND_DEFAULTS = {
-  clock: Date,
+  clock: systemClock,
   maxEntries: Number.POSITIVE_INFINITY,
 } satisfies Required<MemoryBackendOptions>;
 
@@ -52,8 +49,7 @@ export function resolveMemoryBackendOptions(
   options: MemoryBackendOptions = {},
 ): Required<MemoryBackendOptions> {
   const resolved = { ...MEMORY_BACKEND_DEFAULTS, ...options };
-  if (typeof resolved.clock?.now !== "function")
-    throw new InvalidOptionError("clock", "must have a now() method");
+  checkClock("clock", resolved.clock);
   checkMaxEntries(resolved.maxEntries);
   return resolved;
 }
@@ -141,15 +137,10 @@ export class MemoryStreamBackend implements StreamBackend {
     consumer: string,
     options: ReadOptions,
   ): Promise<StreamEntry[]> {
-    const deadline = Date.now() + (options.blockMs ?? 0);
-    for (;;) {
-      const s = this.#stream(stream, false);
-      const g = this.#group(s, stream, group);
-      const entries = g.deliverNew(s.log, consumer, options.count, this.#clock.now());
-      const remaining = deadline - Date.now();
-      if (entries.length > 0 || remaining <= 0 || this.#closed) return entries;
-      await this.#waitForAppend(s, remaining);
-    }
+    const entries = this.#deliverNew(stream, group, consumer, options.count);
+    const blockMs = options.blockMs ?? 0;
+    if (entries.length > 0 || blockMs <= 0) return entries;
+    return this.#blockForNew(stream, group, consumer, options.count, blockMs);
   }
 
   async readPending(
@@ -258,16 +249,44 @@ export class MemoryStreamBackend implements StreamBackend {
     return entry.id;
   }
 
-  #waitForAppend(s: MemoryStream, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        s.waiters.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, timeoutMs);
-      s.waiters.add(wake);
-    });
+  #deliverNew(stream: string, group: string, consumer: string, count: number): StreamEntry[] {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).deliverNew(s.log, consumer, count, this.#clock.now());
+  }
+
+  /** XREADGROUP BLOCK: parks on the stream's waiters until an append brings entries or `blockMs` passes. */
+  async #blockForNew(
+    stream: string,
+    group: string,
+    consumer: string,
+    count: number,
+    blockMs: number,
+  ): Promise<StreamEntry[]> {
+    const s = this.#stream(stream, false);
+    let expired = false;
+    let wake: (() => void) | null = null;
+    // One timer for the whole BLOCK, however many appends (taken by other consumers) wake it first.
+    const timer = this.#clock.setTimeout(() => {
+      expired = true;
+      wake?.();
+    }, blockMs);
+    try {
+      for (;;) {
+        await new Promise<void>((resolve) => {
+          const waiter = () => {
+            s.waiters.delete(waiter);
+            wake = null;
+            resolve();
+          };
+          wake = waiter;
+          s.waiters.add(waiter);
+        });
+        const entries = this.#deliverNew(stream, group, consumer, count);
+        if (entries.length > 0 || expired || this.#closed) return entries;
+      }
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
   }
 
   #pruneDedup(now: number): void {

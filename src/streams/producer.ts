@@ -9,6 +9,8 @@
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
+import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
 import type { AppendResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
 
@@ -43,6 +45,8 @@ export interface ProducerOptions {
   pauseCheckMs?: number;
   /** @defaultValue msgpackr in field `d` */
   codec?: EntryCodec;
+  /** Time for the pressure readings' age and the delays (tests inject one). @defaultValue systemClock */
+  clock?: Clock;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -55,6 +59,7 @@ export const PRODUCER_DEFAULTS = {
   slowDelayMs: 10,
   pauseCheckMs: 100,
   codec: defaultCodec,
+  clock: systemClock,
 } satisfies Required<Omit<ProducerOptions, "stream">>;
 
 export function resolveProducerOptions(options: ProducerOptions): Required<ProducerOptions> {
@@ -73,6 +78,7 @@ export function resolveProducerOptions(options: ProducerOptions): Required<Produ
   if (!(o.highWatermark > 0 && o.highWatermark < o.criticalWatermark && o.criticalWatermark <= 1)) {
     throw new InvalidOptionError("highWatermark", "must satisfy 0 < highWatermark < criticalWatermark <= 1");
   }
+  checkClock("clock", o.clock);
   return o;
 }
 
@@ -140,21 +146,22 @@ export class Producer<T = unknown> {
     pressure = { ...pressure, level };
     const previous = this.#pressure.level;
     this.#pressure = pressure;
-    this.#checkedAt = Date.now();
+    this.#checkedAt = this.options.clock.now();
     if (level !== previous) this.#events.emit("pressureChanged", { ...pressure, previous });
     return pressure;
   }
 
   async #gate(): Promise<void> {
+    const { clock, checkIntervalMs, slowDelayMs } = this.options;
     let pressure = this.#pressure;
-    if (Date.now() - this.#checkedAt >= this.options.checkIntervalMs) pressure = await this.checkPressure();
+    if (clock.now() - this.#checkedAt >= checkIntervalMs) pressure = await this.checkPressure();
     if (this.#relief || pressure.level === "critical") {
       this.#relief ??= this.#waitForRelief(pressure).finally(() => {
         this.#relief = null;
       });
       await this.#relief;
-    } else if (pressure.level === "high" && this.options.slowDelayMs > 0) {
-      await Bun.sleep(this.options.slowDelayMs);
+    } else if (pressure.level === "high" && slowDelayMs > 0) {
+      await sleep(clock, slowDelayMs);
     }
   }
 
@@ -163,7 +170,7 @@ export class Producer<T = unknown> {
     let current = pressure;
     // Hysteresis: resume only below the high watermark, so the producer does not flap at 95%.
     while (current.ratio >= this.options.highWatermark) {
-      await Bun.sleep(this.options.pauseCheckMs);
+      await sleep(this.options.clock, this.options.pauseCheckMs);
       current = await this.checkPressure();
     }
     this.#events.emit("resumed", current);

@@ -14,7 +14,7 @@ import { type CommitJob, Committer } from "./committer.ts";
 import { type DeadLetterReason, deadLetterWrite } from "./dead-letters.ts";
 import type { Output } from "./outputs.ts";
 import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
-import type { ResolvedPumpOptions } from "./pump-options.ts";
+import { type ResolvedPumpOptions, retryBackoff } from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
 
 /**
@@ -86,8 +86,8 @@ export class PumpLedger<M, R> {
         group: options.group,
         batch: options.commitBatch,
         maxAttempts: options.maxCommitAttempts,
-        retryMinMs: options.retryMinMs,
-        retryMaxMs: options.retryMaxMs,
+        retry: retryBackoff(options),
+        clock: options.clock,
       },
       {
         committed: (done) => this.#committed(done),
@@ -245,7 +245,7 @@ export class PumpLedger<M, R> {
   }
 
   #deadLetterJob(held: Held<M>, reason: DeadLetterReason, error?: string): CommitJob {
-    const { stream, group, deadLetterStream, dedupTtlMs } = this.#options;
+    const { stream, group, deadLetterStream, dedupTtlMs, clock } = this.#options;
     const letter = {
       source: stream,
       group,
@@ -255,7 +255,7 @@ export class PumpLedger<M, R> {
       fields: held.fields,
       ...(error !== undefined && { error }),
     };
-    const write = deadLetterWrite(deadLetterStream, letter, Date.now(), dedupTtlMs);
+    const write = deadLetterWrite(deadLetterStream, letter, clock.now(), dedupTtlMs);
     return { item: { id: held.id, outputs: [write] }, deadLetter: letter, attempts: 0 };
   }
 

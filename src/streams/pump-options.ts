@@ -4,6 +4,8 @@
  */
 import { hostname } from "node:os";
 import { InvalidOptionError } from "../errors.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
+import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
 
@@ -57,12 +59,17 @@ export interface PumpOptions<M = unknown, R = unknown> {
   commitBatch?: number;
   /** Attempts of an entry's output writes before it is dead-lettered as "output-failed". @defaultValue 10 */
   maxCommitAttempts?: number;
-  /** First retry delay (reads, commits, replays after a release); doubles up to `retryMaxMs`. @defaultValue 50 */
+  /**
+   * First retry delay (reads, commits, replays after a release); doubles up to `retryMaxMs`, each delay
+   * shortened at random by up to a quarter ({@link retryBackoff}). @defaultValue 50
+   */
   retryMinMs?: number;
   /** @defaultValue 5000 */
   retryMaxMs?: number;
   /** How long `stop()` waits for in-flight entries to finish and be acked. @defaultValue 10000 */
   stopTimeoutMs?: number;
+  /** Time for the waits, retries, sweeps and health probes (tests inject one). @defaultValue systemClock */
+  clock?: Clock;
 }
 
 type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
@@ -87,6 +94,7 @@ export const PUMP_DEFAULTS = {
   retryMinMs: 50,
   retryMaxMs: 5_000,
   stopTimeoutMs: 10_000,
+  clock: systemClock,
 } satisfies Defaulted<unknown, unknown>;
 
 export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {
@@ -122,10 +130,16 @@ export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPu
   for (const key of NON_NEGATIVE) checkInteger(key, merged[key], 0);
   checkInteger("maxCommitAttempts", merged.maxCommitAttempts, 1);
   checkInteger("retryMaxMs", merged.retryMaxMs, merged.retryMinMs);
+  checkClock("clock", merged.clock);
   if (merged.deadLetterStream === merged.stream) {
     throw new InvalidOptionError("deadLetterStream", "must differ from stream");
   }
   return { ...merged, deadLetterStream: merged.deadLetterStream ?? `${merged.stream}:dlq` };
+}
+
+/** The backoff of a pump's retries: the shared one, from `retryMinMs` up to `retryMaxMs`. */
+export function retryBackoff(options: { retryMinMs: number; retryMaxMs: number }): Required<BackoffOptions> {
+  return { ...BACKOFF_DEFAULTS, minMs: options.retryMinMs, maxMs: options.retryMaxMs };
 }
 
 function checkInteger(option: string, value: unknown, min: number): void {

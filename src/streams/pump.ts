@@ -22,6 +22,7 @@
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { serializeError, TroupeError } from "../errors.ts";
+import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { ClaimSweep } from "./claim-sweep.ts";
 import { messageOf } from "./commit.ts";
@@ -29,10 +30,15 @@ import { DeadLetters } from "./dead-letters.ts";
 import { HealthProbe } from "./health-probe.ts";
 import { emptyStats, type LossReport, type PumpEvents, type PumpStats } from "./pump-events.ts";
 import { PumpLedger } from "./pump-ledger.ts";
-import { type PumpOptions, type ResolvedPumpOptions, resolvePumpOptions } from "./pump-options.ts";
+import {
+  type PumpOptions,
+  type ResolvedPumpOptions,
+  resolvePumpOptions,
+  retryBackoff,
+} from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
 import { ZERO_ID } from "./stream-id.ts";
-import { backoffDelay, Wakeup } from "./timing.ts";
+import { Wakeup } from "./wakeup.ts";
 
 type State = "idle" | "running" | "stopping" | "stopped";
 
@@ -54,7 +60,8 @@ export class Pump<M = unknown, R = unknown> {
   /** Own-history replay: wanted after a failure or release; `cursor` is set while it runs. */
   readonly #replay = { wanted: false, notBefore: 0, streak: 0, cursor: null as string | null, count: 0 };
   #readFailures = 0;
-  readonly #wakeup = new Wakeup();
+  readonly #retry: Required<BackoffOptions>;
+  readonly #wakeup: Wakeup;
   #loop: Promise<void> = Promise.resolve();
   #reading: Promise<unknown> | null = null;
   #stopping: Promise<void> | null = null;
@@ -64,6 +71,9 @@ export class Pump<M = unknown, R = unknown> {
 
   constructor(backend: StreamBackend, target: PumpTarget<M, R>, options: PumpOptions<M, R>) {
     this.options = resolvePumpOptions(options);
+    const clock = this.options.clock;
+    this.#retry = retryBackoff(this.options);
+    this.#wakeup = new Wakeup(clock);
     this.#backend = backend;
     this.#target = target;
     this.deadLetters = new DeadLetters(backend, this.options.deadLetterStream, {
@@ -91,7 +101,7 @@ export class Pump<M = unknown, R = unknown> {
     });
     this.#probe = new HealthProbe(
       () => backend.length(this.options.stream),
-      { intervalMs: this.options.healthCheckMs, stallAfterMs: this.options.stallAfterMs },
+      { intervalMs: this.options.healthCheckMs, stallAfterMs: this.options.stallAfterMs, clock },
       {
         stalled: (since, error) => {
           this.#stats.stalledSince = since;
@@ -99,7 +109,7 @@ export class Pump<M = unknown, R = unknown> {
         },
         recovered: (since) => {
           this.#stats.stalledSince = null;
-          this.#events.emit("backendRecovered", { stalledMs: Date.now() - since });
+          this.#events.emit("backendRecovered", { stalledMs: clock.now() - since });
         },
       },
     );
@@ -188,14 +198,15 @@ export class Pump<M = unknown, R = unknown> {
     await this.#loop;
     this.#finishClaim();
     this.#ledger.releaseWaiting("ERR_PUMP_STOPPING");
-    const deadline = Date.now() + this.options.stopTimeoutMs;
-    while (this.#ledger.size > 0 && Date.now() < deadline) await this.#wakeup.wait(deadline - Date.now());
+    const { clock, stopTimeoutMs } = this.options;
+    const deadline = clock.now() + stopTimeoutMs;
+    while (this.#ledger.size > 0 && clock.now() < deadline) await this.#wakeup.wait(deadline - clock.now());
     this.#state = "stopped";
     this.#events.emit("stopped", { abandoned: this.#ledger.close() });
   }
 
   async #run(): Promise<void> {
-    const { stream, group, consumer, blockMs } = this.options;
+    const { stream, group, consumer, blockMs, clock } = this.options;
     while (this.#state === "running") {
       if (this.#paused) {
         this.#finishClaim();
@@ -205,7 +216,7 @@ export class Pump<M = unknown, R = unknown> {
       if (this.#replay.wanted) {
         this.#finishClaim();
         // Quiesce first: a held entry read again from history would be delivered twice at once.
-        const delay = this.#replay.notBefore - Date.now();
+        const delay = this.#replay.notBefore - clock.now();
         if (this.#ledger.size > 0 || delay > 0) {
           await this.#wakeup.wait(this.#ledger.size > 0 ? blockMs : delay);
           continue;
@@ -299,7 +310,7 @@ export class Pump<M = unknown, R = unknown> {
       }
     }
     this.#stats.readErrors++;
-    const retryInMs = backoffDelay(++this.#readFailures, this.options.retryMinMs, this.options.retryMaxMs);
+    const retryInMs = backoffDelay(this.#readFailures++, this.#retry);
     this.#events.emit("readFailed", { error: failure, retryInMs });
     await this.#wakeup.wait(retryInMs);
   }
@@ -317,8 +328,7 @@ export class Pump<M = unknown, R = unknown> {
     const replay = this.#replay;
     if (replay.wanted) return;
     replay.wanted = true;
-    replay.notBefore =
-      Date.now() + backoffDelay(++replay.streak, this.options.retryMinMs, this.options.retryMaxMs);
+    replay.notBefore = this.options.clock.now() + backoffDelay(replay.streak++, this.#retry);
   }
 
   #setPaused(reason: "requested" | "target-failed"): void {
@@ -330,7 +340,7 @@ export class Pump<M = unknown, R = unknown> {
   #snapshot(info: GroupInfo | null): void {
     this.#stats.lag = info?.lag ?? null;
     this.#stats.pending = info?.pending ?? null;
-    this.#stats.snapshotAt = Date.now();
+    this.#stats.snapshotAt = this.options.clock.now();
     // A missing group keeps the last sighting: it is what a loss report compares with.
     if (info) this.#lastSeen = { info, at: this.#stats.snapshotAt, finished: this.#finished() };
   }

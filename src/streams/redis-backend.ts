@@ -7,6 +7,7 @@
  */
 import Redis, { type ChainableCommander, type RedisOptions } from "ioredis";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import type {
   AppendResult,
   ClaimOptions,
@@ -40,12 +41,15 @@ export interface RedisBackendOptions {
   readWatchdogGraceMs?: number;
   /** Extra ioredis options for every connection (host, password, tls...). */
   redis?: RedisOptions;
+  /** Times the blocking reads' watchdog (tests inject one). @defaultValue systemClock */
+  clock?: Clock;
 }
 
 export const REDIS_BACKEND_DEFAULTS = {
   commandTimeoutMs: 5_000,
   readWatchdogGraceMs: 2_000,
   redis: {},
+  clock: systemClock,
 } satisfies Required<RedisBackendOptions>;
 
 export function resolveRedisBackendOptions(options: RedisBackendOptions = {}): Required<RedisBackendOptions> {
@@ -55,6 +59,7 @@ export function resolveRedisBackendOptions(options: RedisBackendOptions = {}): R
     if (!Number.isInteger(value) || value <= 0)
       throw new InvalidOptionError(key, `must be a positive integer, got ${value}`);
   }
+  checkClock("clock", resolved.clock);
   return resolved;
 }
 
@@ -84,7 +89,8 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.on("error", () => {});
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
-    this.#readers = new BlockingReaders(url, this.#options.redis, this.#options.readWatchdogGraceMs);
+    const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
+    this.#readers = new BlockingReaders(url, { redis, graceMs, clock });
   }
 
   async append(stream: string, fields: WriteFields): Promise<string> {

@@ -10,18 +10,26 @@
  */
 import Redis, { type RedisOptions } from "ioredis";
 import { TroupeError } from "../errors.ts";
+import type { Clock, TimerHandle } from "../time/clock.ts";
+
+export interface ReadersOptions {
+  /** ioredis options of every reader connection. */
+  redis: RedisOptions;
+  /** How long past its BLOCK a read may stay unanswered. */
+  graceMs: number;
+  /** Times the watchdog. */
+  clock: Clock;
+}
 
 export class BlockingReaders {
   readonly #url: string;
-  readonly #redis: RedisOptions;
-  readonly #graceMs: number;
+  readonly #options: ReadersOptions;
   readonly #connections = new Map<string, Redis>();
   #closed = false;
 
-  constructor(url: string, redis: RedisOptions, graceMs: number) {
+  constructor(url: string, options: ReadersOptions) {
     this.#url = url;
-    this.#redis = redis;
-    this.#graceMs = graceMs;
+    this.#options = options;
   }
 
   /** XREADGROUP … BLOCK `blockMs` … STREAMS `stream` > on the reader's own connection; the raw reply. */
@@ -36,8 +44,9 @@ export class BlockingReaders {
     const connection = this.#connection(key);
     const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
     const read = connection.callBuffer("XREADGROUP", ...args);
-    const limitMs = blockMs + this.#graceMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    const { graceMs, clock } = this.#options;
+    const limitMs = blockMs + graceMs;
+    let timer: TimerHandle | undefined;
     let closed: (() => void) | undefined;
     const watchdog = new Promise<never>((_, reject) => {
       const abandon = (error: TroupeError) => {
@@ -47,7 +56,7 @@ export class BlockingReaders {
         connection.disconnect();
         reject(error);
       };
-      timer = setTimeout(
+      timer = clock.setTimeout(
         () =>
           abandon(
             new TroupeError("ERR_READ_STALLED", `XREADGROUP BLOCK ${blockMs} got no reply in ${limitMs} ms`),
@@ -68,7 +77,7 @@ export class BlockingReaders {
     try {
       return await Promise.race([read, watchdog]);
     } finally {
-      clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
       if (closed) connection.off("close", closed);
       read.catch(() => {});
     }
@@ -86,7 +95,7 @@ export class BlockingReaders {
     if (!connection) {
       // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits.
       connection = new Redis(this.#url, {
-        ...this.#redis,
+        ...this.#options.redis,
         protocol: 2,
         autoResendUnfulfilledCommands: false,
       });

@@ -9,8 +9,9 @@
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
+import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { every } from "../time/timers.ts";
 import type { StreamBackend } from "./backend.ts";
-import type { Clock } from "./memory-backend.ts";
 import { formatStreamId, minIdString, nextId, parseStreamId } from "./stream-id.ts";
 
 export interface RetentionOptions {
@@ -20,7 +21,7 @@ export interface RetentionOptions {
   keepLast?: number;
   /** Period of `start()`'s task. @defaultValue 60000 */
   intervalMs?: number;
-  /** @defaultValue Date */
+  /** Time for `keepForMs` and the period (tests inject one). @defaultValue systemClock */
   clock?: Clock;
 }
 
@@ -28,7 +29,7 @@ export const RETENTION_DEFAULTS = {
   keepForMs: 0,
   keepLast: 0,
   intervalMs: 60_000,
-  clock: Date,
+  clock: systemClock,
 } satisfies Required<RetentionOptions>;
 
 export function resolveRetentionOptions(options: RetentionOptions = {}): Required<RetentionOptions> {
@@ -38,6 +39,7 @@ export function resolveRetentionOptions(options: RetentionOptions = {}): Require
     if (!Number.isInteger(value) || value < 0)
       throw new InvalidOptionError(key, `must be an integer >= 0, got ${value}`);
   }
+  checkClock("clock", resolved.clock);
   return resolved;
 }
 
@@ -95,7 +97,7 @@ export class Retention {
   readonly #streams: readonly string[];
   readonly #options: Required<RetentionOptions>;
   readonly #events = createNanoEvents<RetentionEvents>();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopTimer: (() => void) | undefined;
 
   constructor(backend: StreamBackend, streams: readonly string[], options: RetentionOptions = {}) {
     this.#backend = backend;
@@ -108,12 +110,13 @@ export class Retention {
   }
 
   start(): void {
-    this.#timer ??= setInterval(() => void this.runOnce(), this.#options.intervalMs);
+    const { clock, intervalMs } = this.#options;
+    this.#stopTimer ??= every(clock, intervalMs, () => void this.runOnce());
   }
 
   stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopTimer?.();
+    this.#stopTimer = undefined;
   }
 
   /** Trims every stream once; a failure on one stream is reported and does not stop the others. */

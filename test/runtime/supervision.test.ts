@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type ActorSystem, createSystem, type DeadLetter } from "../../src/index.ts";
-import { BACKOFF_DEFAULTS, backoffDelay } from "../../src/runtime/backoff.ts";
+import { BACKOFF_DEFAULTS, backoffDelay } from "../../src/time/backoff.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
 

@@ -6,13 +6,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { compareIdStrings } from "../../src/streams/stream-id.ts";
+import type { Clock } from "../../src/time/clock.ts";
 
 export interface ContractHarness {
   backend: StreamBackend;
   /** Unique per test: every key the test touches starts with it. */
   prefix: string;
   /** The backend's time source (entry ids, idle times). */
-  clock: { now(): number };
+  clock: Clock;
   /** Lets `ms` of idle time accrue (a fake clock advance in memory, real time on Redis). */
   elapse(ms: number): Promise<void>;
   /** Make writes fail like Redis out of memory (reads and acks keep working); present when safe. */

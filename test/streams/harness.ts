@@ -8,6 +8,8 @@ import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import { type Clock, systemClock } from "../../src/time/clock.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import {
   redisServerInstalled,
   startPrivateRedis,
@@ -16,34 +18,20 @@ import {
 } from "../support/redis-server.ts";
 import type { ContractHarness } from "./contract.ts";
 
-/** A clock tests move by hand, so idle times are exact. */
-export class ManualClock {
-  #now: number;
-  constructor(start = 1_700_000_000_000) {
-    this.#now = start;
-  }
-  now(): number {
-    return this.#now;
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
-
 export function testPrefix(): string {
   return `troupe-test:${randomUUID()}`;
 }
 
-export async function memoryHarness(): Promise<
-  ContractHarness & { backend: MemoryStreamBackend; clock: ManualClock }
-> {
-  const clock = new ManualClock();
+export async function memoryHarness(): Promise<ContractHarness & { backend: MemoryStreamBackend }> {
+  const manual = new ManualClock();
+  // Idle times move by hand, so they are exact; a BLOCK still times out in real time, as on Redis.
+  const clock: Clock = { ...systemClock, now: () => manual.now() };
   const backend = new MemoryStreamBackend({ clock });
   return {
     backend,
     clock,
     prefix: testPrefix(),
-    elapse: async (ms) => clock.advance(ms),
+    elapse: async (ms) => manual.advance(ms),
     breakWrites: async () => backend.setMaxEntries(0),
     healWrites: async () => backend.setMaxEntries(Number.POSITIVE_INFINITY),
     bulkFill: async (stream, count, fields) => {
@@ -85,7 +73,7 @@ export async function redisHarness(
   return {
     backend,
     prefix,
-    clock: Date,
+    clock: systemClock,
     elapse: (ms) => Bun.sleep(ms),
     // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
     ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),

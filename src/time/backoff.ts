@@ -1,4 +1,7 @@
-/** Exponential backoff with jitter between restarts: min·factorⁿ capped at max, then shortened by up to `jitter`. */
+/**
+ * Exponential backoff with jitter, the one every layer uses (the supervisor between restarts, the pump
+ * and its committer between retries): min·factorⁿ capped at max, then shortened by up to `jitter`.
+ */
 export interface BackoffOptions {
   /** First delay. @defaultValue 50 */
   minMs?: number;
@@ -6,7 +9,7 @@ export interface BackoffOptions {
   maxMs?: number;
   /** Growth per consecutive failure. @defaultValue 2 */
   factor?: number;
-  /** Fraction of the delay removed at random, so restarts of many instances do not synchronise. @defaultValue 0.25 */
+  /** Fraction of the delay removed at random, so many retrying parties do not synchronise. @defaultValue 0.25 */
   jitter?: number;
 }
 
@@ -18,7 +21,7 @@ export const BACKOFF_DEFAULTS = {
 } satisfies Required<BackoffOptions>;
 
 /**
- * Delay before restart number `attempt` (0-based count of consecutive failures).
+ * Delay before retry number `attempt` (0-based count of consecutive failures).
  * Always within [base·(1−jitter), base] where base = min(maxMs, minMs·factor^attempt).
  */
 export function backoffDelay(

@@ -1,22 +1,27 @@
 /**
  * Waiting without polling: a wake-up signal that a loop parks on until something changes (credits
- * returned, a commit finished, stop) or a timeout passes, and capped exponential backoff with jitter
- * for retries.
+ * returned, a commit finished, stop) or a timeout passes on its clock.
  */
+import type { Clock, TimerHandle } from "../time/clock.ts";
 
 export class Wakeup {
+  readonly #clock: Clock;
   #waiters: (() => void)[] = [];
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
 
   /** Resolves on the next `notify()`, or after `timeoutMs` when given. */
   wait(timeoutMs?: number): Promise<void> {
     return new Promise((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: TimerHandle | undefined;
       const done = () => {
-        clearTimeout(timer);
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
         resolve();
       };
       if (timeoutMs !== undefined) {
-        timer = setTimeout(
+        timer = this.#clock.setTimeout(
           () => {
             this.#waiters = this.#waiters.filter((w) => w !== done);
             resolve();
@@ -34,10 +39,4 @@ export class Wakeup {
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-/** Delay before retry number `attempt` (1-based): min·2^(attempt-1), capped at max, with ±20% jitter. */
-export function backoffDelay(attempt: number, minMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
