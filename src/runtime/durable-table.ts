@@ -160,6 +160,13 @@ export class DurableTables implements Tables {
     if (typeof name !== "string" || name.length === 0) {
       throw new TroupeError("ERR_INVALID_OPTION", `a table name must be a non-empty string, got ${name}`);
     }
+    // Declared later, its restored contents would be gone (dropped at `sealed`): refuse rather than lose it.
+    if (this.#persisted && !this.#restored) {
+      throw new TroupeError(
+        "ERR_INVALID_OPTION",
+        `table ${name}: durable tables are declared in initialState, before the first message`,
+      );
+    }
     const table = new DurableTable<V>(name, codec ?? (msgpackTableCodec as TableCodec<V>), this.#persisted);
     const pending = this.#restored?.get(name);
     if (pending) {
@@ -191,7 +198,7 @@ export class DurableTables implements Tables {
 
   /**
    * @internal `initialState` returned: restored tables it did not declare are dropped from memory (they
-   * stay in the store untouched), and nothing can be restored any more.
+   * stay in the store untouched), nothing can be restored any more, and no durable table be declared.
    */
   sealed(): void {
     this.#restored = null;

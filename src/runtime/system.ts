@@ -206,7 +206,7 @@ export class ActorSystem {
     ]);
     if (timer) this.#clock.clearTimeout(timer);
     const undelivered = actor.instances.reduce(
-      (sum, instance) => sum + instance.mailbox.held + instance.mailbox.waiting,
+      (sum, instance) => sum + instance.mailbox.held + instance.mailbox.uncovered + instance.mailbox.waiting,
       0,
     );
     actor.retire(

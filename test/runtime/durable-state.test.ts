@@ -135,6 +135,61 @@ describe("durable state survives worker crashes", () => {
   });
 });
 
+describe("a crash while a commit is under way", () => {
+  /**
+   * 10 tagged messages make a checkpoint due; its commit is held in the store while message 11 kills the
+   * worker. The restart waits for that commit: whatever its outcome, every message counts once and every
+   * tag is settled once, by the first incarnation's commit or (redelivered) by the second's.
+   */
+  async function crashDuringCommit(outcome: "succeeds" | "fails") {
+    const sys = system();
+    const store = new TestStateStore();
+    const ref = await sys.spawn<CounterMessage, number>(COUNTER, {
+      capacity: 64,
+      init: { trips: trips(1) },
+      state: { store, checkpointEvery: 10, checkpointIntervalMs: 20 },
+    });
+    const held = store.hold();
+    const crashed = collect(sys, "crashed");
+    const restarted = collect(sys, "restarted");
+    const epochs = new Map<number, number | undefined>();
+    const messages = workload(12, 4, { 11: { op: "exit" } });
+    const deliver = (message: CounterMessage) => {
+      const done = (_error: unknown, _result?: number, epoch?: number) => epochs.set(message.id, epoch);
+      expect(ref.deliver(message, done, 0, message.id)).toBe(true);
+    };
+    for (const message of messages.slice(0, 10)) deliver(message);
+    await held.entered;
+    for (const message of messages.slice(10)) deliver(message);
+    await crashed.atLeast(1);
+    if (outcome === "fails") store.refuse(1);
+    held.release();
+    await restarted.atLeast(1);
+    await store.until(() => store.covered().length === 12);
+    expect(store.covered().toSorted((a, b) => (a as number) - (b as number))).toEqual(range(1, 13));
+    expect(await countsOf(ref, 1)).toEqual(expectedCounts(messages));
+    return { store, epochs, restore: ref.stats().instances[0]?.durable?.restore };
+  }
+
+  test("it succeeds: what it covered is not redelivered", async () => {
+    const { store, epochs, restore } = await crashDuringCommit("succeeds");
+    expect(store.commits[0]?.covers).toEqual(range(1, 11));
+    expect(store.commits[0]?.epoch).toBe(1);
+    expect(store.commits.slice(1).every((c) => c.epoch === 2)).toBe(true);
+    expect(restore?.keys).toBe(8);
+    // Replies carry the epoch that handled the message; 11 and 12 were replied to by the second.
+    expect([...epochs.keys()].toSorted((a, b) => a - b)).toEqual(range(1, 13));
+    expect(range(1, 11).map((id) => epochs.get(id))).toEqual(Array(10).fill(1));
+    expect([epochs.get(11), epochs.get(12)]).toEqual([2, 2]);
+  });
+
+  test("it fails: everything it covered is redelivered and covered by the next incarnation", async () => {
+    const { store, restore } = await crashDuringCommit("fails");
+    expect(store.commits.every((c) => c.epoch === 2)).toBe(true);
+    expect(restore?.keys).toBe(0);
+  });
+});
+
 describe("restore", () => {
   test("brings the tables back before initialState, in a new system (a new process)", async () => {
     const store = new MemoryStateStore();
@@ -245,7 +300,20 @@ describe("checkpoints", () => {
     expect(instance()?.durable?.checkpointFailures).toBe(store.refused);
     // Settled once each, in order, by the commits that succeeded.
     expect(store.covered()).toEqual(range(1, 41));
-    expect(await countsOf(ref, 1)).toEqual(expectedCounts([...first, ...second]));
+    const expected = expectedCounts([...first, ...second]);
+    expect(await countsOf(ref, 1)).toEqual(expected);
+    // The merged checkpoint kept each key's latest value: a new incarnation restores the same counts.
+    await ref.stop();
+    const again = await sys.spawn<CounterMessage>(COUNTER, { name: ref.name, state: { store } });
+    expect(await countsOf(again, 1)).toEqual(expected);
+  });
+
+  test("a store that cannot restore fails the start with ERR_STATE_RESTORE", async () => {
+    const store = new MemoryStateStore();
+    store.restore = () => Promise.reject(new Error("connection refused"));
+    const refused = await rejectionOf(system().spawn(COUNTER, { state: { store } }));
+    expect(refused).toMatchObject({ code: "ERR_STATE_RESTORE" });
+    expect((refused as Error).message).toContain("connection refused");
   });
 });
 

@@ -19,6 +19,7 @@ export class TestStateStore implements StateStore {
   readonly commits: CommitRecord[] = [];
   refused = 0;
   #refuse = 0;
+  #gate: { entered: () => void; released: Promise<void> } | null = null;
   #waiters: Array<{ holds: () => boolean; resolve: () => void }> = [];
 
   restore(scope: StateScope): Promise<RestoredState> {
@@ -26,6 +27,12 @@ export class TestStateStore implements StateStore {
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
+    const gate = this.#gate;
+    if (gate) {
+      this.#gate = null;
+      gate.entered();
+      await gate.released;
+    }
     try {
       if (this.#refuse > 0) {
         this.#refuse--;
@@ -56,6 +63,19 @@ export class TestStateStore implements StateStore {
   /** The next `n` commits fail (nothing written). */
   refuse(n: number): void {
     this.#refuse = n;
+  }
+
+  /**
+   * Holds the next commit before it writes anything: `entered` resolves once it is held, `release` lets it
+   * go on (to succeed, or to fail if `refuse` was called meanwhile).
+   */
+  hold(): { entered: Promise<void>; release: () => void } {
+    let entered = () => {};
+    let release = () => {};
+    const enteredPromise = new Promise<void>((resolve) => (entered = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.#gate = { entered, released };
+    return { entered: enteredPromise, release };
   }
 
   /** Resolves once `holds()` is true, checked after every commit (refused or not). */
