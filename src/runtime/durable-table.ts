@@ -104,9 +104,15 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     for (const [key, value] of this.#map) fn(value, key, this);
   }
 
-  /** @internal Loads a restored value (not a change). */
-  load(key: string, bytes: Uint8Array): void {
-    this.#map.set(key, this.#codec.decode(bytes));
+  /** @internal Loads restored values (not changes): decoded already when `decoded` is given. */
+  load(keys: string[], bytes: Uint8Array[], decoded: unknown[] | null): void {
+    const map = this.#map;
+    if (decoded && this.#codec === msgpackTableCodec) {
+      for (let i = 0; i < keys.length; i++) map.set(keys[i] as string, decoded[i] as V);
+    } else {
+      for (let i = 0; i < keys.length; i++)
+        map.set(keys[i] as string, this.#codec.decode(bytes[i] as Uint8Array));
+    }
   }
 
   /** @internal Adds the touched keys' current values (or deletions) to a checkpoint and forgets them. */
@@ -134,10 +140,15 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   }
 }
 
-/** Restored values waiting for their table to be declared (its codec is known only then). */
+/**
+ * Restored values waiting for their table to be declared. They are decoded with the default codec as
+ * they arrive, so decoding overlaps the store's reads; the bytes stay (views on the chunks) for a table
+ * declared with a codec of its own, and `decoded` is null once one failed to decode that way.
+ */
 interface Pending {
   keys: string[];
-  values: Uint8Array[];
+  bytes: Uint8Array[];
+  decoded: unknown[] | null;
 }
 
 /** The worker's tables of one incarnation. */
@@ -170,8 +181,7 @@ export class DurableTables implements Tables {
     const table = new DurableTable<V>(name, codec ?? (msgpackTableCodec as TableCodec<V>), this.#persisted);
     const pending = this.#restored?.get(name);
     if (pending) {
-      for (let i = 0; i < pending.keys.length; i++)
-        table.load(pending.keys[i] as string, pending.values[i] as Uint8Array);
+      table.load(pending.keys, pending.bytes, pending.decoded);
       this.#restored?.delete(name);
     }
     this.#tables.set(name, table as DurableTable<unknown>);
@@ -186,12 +196,17 @@ export class DurableTables implements Tables {
     forEachChange(batch, (table, key, value) => {
       let pending = restored.get(table);
       if (!pending) {
-        pending = { keys: [], values: [] };
+        pending = { keys: [], bytes: [], decoded: [] };
         restored.set(table, pending);
       }
-      if (value !== null) {
-        pending.keys.push(key);
-        pending.values.push(value);
+      if (value === null) return;
+      pending.keys.push(key);
+      pending.bytes.push(value);
+      if (!pending.decoded) return;
+      try {
+        pending.decoded.push(msgpackTableCodec.decode(value));
+      } catch {
+        pending.decoded = null;
       }
     });
   }

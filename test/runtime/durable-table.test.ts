@@ -65,6 +65,25 @@ describe("durable tables", () => {
     expect(tables.table("t")).toBe(t);
   });
 
+  test("a table with a codec of its own restores from the bytes with that codec", () => {
+    const json = {
+      encode: (value: unknown) => new TextEncoder().encode(JSON.stringify(value)),
+      decode: (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)),
+    };
+    const tables = new DurableTables(true);
+    tables.restore(changesToBatch(["j", "a", json.encode({ n: 1 }), "j", "b", json.encode([1, 2])]));
+    const table = tables.table("j", json);
+    expect([...table]).toEqual([
+      ["a", { n: 1 }],
+      ["b", [1, 2]],
+    ]);
+    table.set("c", "x");
+    tables.sealed();
+    const builder = new ChangeBatchBuilder();
+    tables.collect(builder);
+    expect(batchToChanges(builder.finish())).toEqual(["j", "c", json.encode("x")]);
+  });
+
   test("tables outside the runtime work as maps and record nothing", () => {
     const tables = memoryTables() as DurableTables;
     const t = tables.table<number>("t");
