@@ -27,6 +27,7 @@ export type TroupeErrorCode =
   | "ERR_MAX_DELIVERIES"
   | "ERR_MESSAGE_REJECTED"
   | "ERR_FENCED"
+  | "ERR_STATE_RESTORE"
   | "ERR_STREAM_BACKEND"
   | "ERR_NOGROUP"
   | "ERR_READ_STALLED"

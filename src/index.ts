@@ -10,9 +10,19 @@ export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref
 export { ActorRef } from "./runtime/actor-ref.ts";
 export type { ActorDefinition, InitContext, MessageContext } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
+export type { TableCodec, Tables } from "./runtime/durable-table.ts";
+export { DurableTable, memoryTables, msgpackTableCodec } from "./runtime/durable-table.ts";
 export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from "./runtime/events.ts";
-export type { RestartType, RouteKey, SpawnOptions } from "./runtime/spawn-options.ts";
-export type { InstanceState, InstanceStats } from "./runtime/stats.ts";
+export { MemoryStateStore } from "./runtime/memory-state-store.ts";
+export type { RestartType, RouteKey, SpawnOptions, StateOptions } from "./runtime/spawn-options.ts";
+export type {
+  Checkpoint,
+  RestoredState,
+  StateChanges,
+  StateScope,
+  StateStore,
+} from "./runtime/state-store.ts";
+export type { CheckpointStats, DurableStats, InstanceState, InstanceStats } from "./runtime/stats.ts";
 export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
 export type { DeadLetter, HealthStatus, StopResult, SystemHealth, SystemOptions } from "./runtime/system.ts";
 export { ActorSystem, createSystem } from "./runtime/system.ts";

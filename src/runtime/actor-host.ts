@@ -6,9 +6,12 @@
 import * as Comlink from "comlink";
 import { Unpackr } from "msgpackr";
 import { serializeError, TroupeError } from "../errors.ts";
+import { batchTransfer, ChangeBatchBuilder } from "./change-batch.ts";
 import type { ActorDefinition, MessageContext } from "./define-actor.ts";
+import { DurableTables } from "./durable-table.ts";
 import {
   type AckMessage,
+  type CheckpointMessage,
   type ControlApi,
   type ControlResult,
   type Frame,
@@ -32,6 +35,12 @@ let config: InitMessage;
 let progress: Int32Array;
 let running = false;
 let fatal = false;
+let tables: DurableTables;
+/** Resolves once every restore chunk arrived (durable actors). */
+let restored: Promise<void> = Promise.resolve();
+let finishRestore: () => void = () => {};
+/** The main side asked for a checkpoint while a handler was running: take it at the next boundary. */
+let checkpointWanted = false;
 
 const ctx: { actor: string; instance: number; deliveries: number } = {
   actor: "",
@@ -57,6 +66,21 @@ function flushAck(): void {
   failures = null;
   latencies = null;
   post(ack);
+}
+
+/**
+ * Takes a checkpoint at a message boundary: first the ack covering `upTo` (so the main side knows every
+ * message it covers), then the touched keys' values, encoded into one transferred buffer.
+ */
+function takeCheckpoint(): void {
+  checkpointWanted = false;
+  const started = performance.now();
+  flushAck();
+  const builder = new ChangeBatchBuilder();
+  tables.collect(builder);
+  const batch = builder.finish();
+  const message: CheckpointMessage = { t: "checkpoint", upTo, batch, pauseMs: performance.now() - started };
+  self.postMessage(message, batchTransfer(batch));
 }
 
 /** Comlink drops custom error fields, so errors travel as values with their code. */
@@ -108,6 +132,7 @@ async function run(): Promise<void> {
       }
       upTo = seq;
       if (++sinceAck >= config.ackEvery) flushAck();
+      if (checkpointWanted) takeCheckpoint();
     }
     frame = frames.shift();
   }
@@ -127,6 +152,8 @@ async function init(message: InitMessage): Promise<void> {
   progress = new Int32Array(message.progress);
   ctx.actor = message.actor;
   ctx.instance = message.instance;
+  tables = new DurableTables(message.durable);
+  if (message.durable) restored = new Promise((resolve) => (finishRestore = resolve));
   try {
     const mod = (await import(message.moduleUrl)) as { default?: ActorDefinition<unknown, unknown, unknown> };
     const candidate = mod.default;
@@ -137,11 +164,14 @@ async function init(message: InitMessage): Promise<void> {
       );
     }
     definition = candidate;
+    await restored;
     state = await definition.initialState({
       actor: message.actor,
       instance: message.instance,
       init: message.init,
+      tables,
     });
+    tables.sealed();
   } catch (error) {
     const wire = serializeError(error);
     post({ t: "initError", error: { ...wire, code: wire.code ?? "ERR_ACTOR_MODULE_LOAD" } });
@@ -170,10 +200,23 @@ process.on("unhandledRejection", (reason) => {
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
-  if (message.t === "frame") {
-    frames.push(unpackr.unpack(new Uint8Array(message.buf)) as Frame);
-    if (!running) void run();
-  } else {
-    void init(message);
+  switch (message.t) {
+    case "frame":
+      frames.push(unpackr.unpack(new Uint8Array(message.buf)) as Frame);
+      if (!running) void run();
+      break;
+    case "checkpoint":
+      if (running) checkpointWanted = true;
+      else takeCheckpoint();
+      break;
+    case "restore":
+      tables.restore(message.batch);
+      break;
+    case "restored":
+      finishRestore();
+      break;
+    case "init":
+      void init(message);
+      break;
   }
 };

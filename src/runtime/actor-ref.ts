@@ -97,18 +97,30 @@ export class ActorRef<M = unknown, R = unknown> {
 
   /**
    * Stream-pump interface (`PumpTarget`): free credits across instances, a delivery that never waits
-   * (`false` = that key's instance has no credit), and a subscription to returned credits.
+   * (`false` = that key's instance has no credit), and a subscription to returned credits. For a durable
+   * actor, `tag` is what the checkpoint covering the message settles, and `done` gets the epoch.
    */
   freeCredits(): number {
     return this.#actor.freeCredits();
   }
 
-  deliver(message: M, done: (error: TroupeError | null, result?: R) => void, deliveries = 0): boolean {
+  deliver(
+    message: M,
+    done: (error: TroupeError | null, result?: R, epoch?: number) => void,
+    deliveries = 0,
+    tag?: unknown,
+  ): boolean {
     return this.#actor.deliver(
       message,
-      done as (error: TroupeError | null, result?: unknown) => void,
+      done as (error: TroupeError | null, result?: unknown, epoch?: number) => void,
       deliveries,
+      tag,
     );
+  }
+
+  /** Spawned with a state store (`state` option): messages are settled by durable checkpoints. */
+  get durable(): boolean {
+    return this.#actor.durable;
   }
 
   onCredit(listener: () => void): () => void {

@@ -19,6 +19,7 @@ export interface ActorOwner {
   deadLetter: InstanceOwner["deadLetter"];
   backpressure: InstanceOwner["backpressure"];
   unhandledRejection: InstanceOwner["unhandledRejection"];
+  fenced: InstanceOwner["fenced"];
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -42,6 +43,7 @@ export class Actor {
       deadLetter: owner.deadLetter,
       backpressure: owner.backpressure,
       unhandledRejection: owner.unhandledRejection,
+      fenced: owner.fenced,
       credit: () => {
         for (const listener of this.#creditListeners) listener();
       },
@@ -90,9 +92,14 @@ export class Actor {
   }
 
   /** PumpTarget: hands over a message only if its instance has a credit now. */
-  deliver(message: unknown, done: ReplyFn, deliveries = 0): boolean {
+  deliver(message: unknown, done: ReplyFn, deliveries = 0, tag?: unknown): boolean {
     this.#assertOpen();
-    return this.#route(message).mailbox.tryAccept(message, done, deliveries);
+    return this.#route(message).mailbox.tryAccept(message, done, deliveries, tag);
+  }
+
+  /** Spawned with a state store: handled messages are settled by checkpoints, replies carry the epoch. */
+  get durable(): boolean {
+    return this.options.state !== null;
   }
 
   /** Stops feeding the workers (in-flight work finishes); a pump sees no credit and stops reading. */
@@ -112,7 +119,7 @@ export class Actor {
     if (this.paused) return 0;
     let credits = 0;
     for (const instance of this.instances) {
-      if (instance.state !== "stopped" && instance.state !== "failed")
+      if (instance.state !== "stopped" && instance.state !== "failed" && instance.state !== "fenced")
         credits += Math.max(0, instance.mailbox.credits);
     }
     return credits;

@@ -1,4 +1,5 @@
 /** What an actor module exports (as `default`): its state, its handler and its read-only queries. */
+import type { Tables } from "./durable-table.ts";
 
 /** Passed to `initialState`, once per worker start (so again after every restart). */
 export interface InitContext<I = unknown> {
@@ -6,6 +7,11 @@ export interface InitContext<I = unknown> {
   readonly instance: number;
   /** The `init` value given to `spawn`, structured-cloned into the worker. */
   readonly init: I;
+  /**
+   * The instance's durable tables, already restored from its last checkpoint when the actor was spawned
+   * with a state store (else kept in memory only). Declare them here and keep them in the state.
+   */
+  readonly tables: Tables;
 }
 
 /** Passed to `handle` with every message. Reused between calls: read it, do not keep it. */

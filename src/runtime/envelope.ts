@@ -1,7 +1,11 @@
 import type { TroupeError } from "../errors.ts";
 
-/** Called exactly once per envelope: with the handler's result, or with the error the runtime gave up with. */
-export type ReplyFn = (error: TroupeError | null, result?: unknown) => void;
+/**
+ * Called exactly once per envelope: with the handler's result, or with the error the runtime gave up with.
+ * For an actor with durable state, `epoch` is the incarnation that handled it (a pump fences its outputs
+ * with it).
+ */
+export type ReplyFn = (error: TroupeError | null, result?: unknown, epoch?: number) => void;
 
 /** A message while the runtime owns it: from acceptance (it holds a credit) until handled or dead-lettered. */
 export interface Envelope {
@@ -16,4 +20,6 @@ export interface Envelope {
    */
   failures: number;
   reply: ReplyFn | null;
+  /** What a checkpoint covering this message settles (e.g. a pump's stream entry); opaque to the runtime. */
+  tag: unknown;
 }

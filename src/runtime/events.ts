@@ -51,6 +51,11 @@ export interface ActorEvents {
   backpressure(event: { actor: string; instance: number; waiting: number }): void;
   /** A worker had an unhandled promise rejection and, under the `log` policy, lives on. */
   rejectionLogged(event: { actor: string; instance: number; error: SerializedError }): void;
+  /**
+   * A commit of an instance's durable state was refused because a newer incarnation (another process)
+   * took the state over: the instance stopped for good, leaving what it held unsettled for the new owner.
+   */
+  fenced(event: { actor: string; instance: number; epoch: number; error: SerializedError }): void;
   /** An actor was stopped; `undelivered` counts messages it could not finish. */
   stopped(event: { actor: string; drained: boolean; undelivered: number }): void;
 }

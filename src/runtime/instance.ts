@@ -4,15 +4,22 @@
  *
  * Every worker incarnation gets a generation number; events from an older incarnation (a `close` that
  * follows our own `terminate()`) are ignored, so one failure is reported exactly once.
+ *
+ * With durable state, every start first lets a commit under way settle, puts the messages no durable
+ * checkpoint covers back in front of the queue, then restores the last checkpoint into the new worker
+ * (which takes a new epoch) before it may handle anything.
  */
 import { deserializeError, type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
+import { batchTransfer, changesToBatch } from "./change-batch.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { ControlChannel } from "./control.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
-import { type FromWorker, type InitMessage, PROGRESS_IDLE } from "./protocol.ts";
+import { type FromWorker, type InitMessage, PROGRESS_IDLE, type ToWorker } from "./protocol.ts";
 import type { ResolvedSpawnOptions } from "./spawn-options.ts";
+import type { RestoredState } from "./state-store.ts";
 import { type InstanceState, type InstanceStats, LatencyRing, RateWindow } from "./stats.ts";
 
 const HOST_URL = new URL("./actor-host.ts", import.meta.url);
@@ -25,6 +32,14 @@ export interface InstanceOwner {
   backpressure(instance: ActorInstance, waiting: number): void;
   credit(): void;
   unhandledRejection(instance: ActorInstance, error: SerializedError): void;
+  /** A newer incarnation took over this instance's durable state; it is retired as `fenced`. */
+  fenced(instance: ActorInstance, epoch: number, error: TroupeError): void;
+}
+
+/** What a durable start hands the new worker: the restored state, fed between `init` and `restored`. */
+interface Restoring {
+  restored: RestoredState;
+  startedAt: number;
 }
 
 export class ActorInstance {
@@ -42,6 +57,7 @@ export class ActorInstance {
   readonly #progress = new Int32Array(new SharedArrayBuffer(4));
   readonly #latency = new LatencyRing();
   readonly #rate: RateWindow;
+  readonly #checkpointer: Checkpointer | null;
   #worker: Worker | null = null;
   #control: ControlChannel | null = null;
   #generation = 0;
@@ -71,6 +87,7 @@ export class ActorInstance {
         frameSize: options.frameSize,
         maxDeliveries: options.maxDeliveries,
         maxWaiting: options.maxWaiting,
+        durable: options.state !== null,
       },
       {
         deadLetter: (envelope, error) => {
@@ -88,14 +105,49 @@ export class ActorInstance {
         },
         backpressure: (waiting) => owner.backpressure(this, waiting),
         credit: () => owner.credit(),
+        uncovered: () => this.#checkpointer?.consider(),
       },
     );
+    this.#checkpointer = options.state
+      ? new Checkpointer(options.state, { actor, instance: index }, this.mailbox, options.backoff, {
+          clock: owner.clock,
+          request: () => this.#post({ t: "checkpoint" }),
+          fenced: (error) => this.#fence(error),
+        })
+      : null;
   }
 
   /** Starts a worker and resolves once the actor module is loaded; in-flight messages are sent to it first. */
   start(): Promise<void> {
     const generation = ++this.#generation;
     this.state = "starting";
+    if (!this.#checkpointer) return this.#launch(generation, null);
+    return this.#restoreAndLaunch(generation, this.#checkpointer);
+  }
+
+  async #restoreAndLaunch(generation: number, checkpointer: Checkpointer): Promise<void> {
+    await checkpointer.settled();
+    this.#assertCurrent(generation);
+    this.mailbox.requeueUncovered();
+    const startedAt = this.#owner.clock.now();
+    const restored = await checkpointer.restore().catch((error: unknown) => {
+      throw restoreFailed(this.actor, this.index, error);
+    });
+    this.#assertCurrent(generation);
+    return this.#launch(generation, { restored, startedAt });
+  }
+
+  /** A start overtaken by a stop, a fence or another start must not bring up a worker. */
+  #assertCurrent(generation: number): void {
+    if (generation === this.#generation && this.state === "starting") return;
+    throw new TroupeError("ERR_ACTOR_STOPPED", `${this.actor}#${this.index} is ${this.state}`, {
+      actor: this.actor,
+      instance: this.index,
+    });
+  }
+
+  #launch(generation: number, restoring: Restoring | null): Promise<void> {
+    let restoredKeys = 0;
     const worker = new Worker(HOST_URL);
     this.#worker = worker;
     const { port1, port2 } = new MessageChannel();
@@ -112,11 +164,20 @@ export class ActorInstance {
           case "ack":
             this.mailbox.acknowledge(message);
             break;
+          case "checkpoint":
+            this.#checkpointer?.received(message);
+            break;
           case "ready":
             ready = true;
             this.#control = new ControlChannel(port1, this.#owner.clock, `${this.actor}#${this.index}`);
             this.state = "running";
             this.startedAt = this.#owner.clock.now();
+            if (restoring) {
+              this.#checkpointer?.connected(restoring.restored.epoch, {
+                keys: restoredKeys,
+                ms: this.startedAt - restoring.startedAt,
+              });
+            }
             this.mailbox.connect((frame) => worker.postMessage({ t: "frame", buf: frame }, [frame]));
             resolve();
             break;
@@ -159,9 +220,56 @@ export class ActorInstance {
         handlerError: this.#options.onHandlerError,
         progress: this.#progress.buffer as SharedArrayBuffer,
         control: port2,
+        durable: restoring !== null,
       };
       worker.postMessage(init, [port2]);
+      if (restoring) {
+        // Streamed while the worker loads the module; `initialState` waits for `restored`.
+        const feed = async () => {
+          for await (const chunk of restoring.restored.chunks) {
+            if (generation !== this.#generation) return;
+            if (chunk.length === 0) continue;
+            restoredKeys += chunk.length / 3;
+            const batch = changesToBatch(chunk);
+            worker.postMessage({ t: "restore", batch } satisfies ToWorker, batchTransfer(batch));
+          }
+          if (generation === this.#generation) worker.postMessage({ t: "restored" } satisfies ToWorker);
+        };
+        feed().catch((error: unknown) => {
+          if (generation !== this.#generation) return;
+          failBeforeReady(restoreFailed(this.actor, this.index, error));
+        });
+      }
     });
+  }
+
+  /** Posts to the live worker; false when there is none. */
+  #post(message: ToWorker): boolean {
+    if (!this.#worker || this.state !== "running") return false;
+    this.#worker.postMessage(message);
+    return true;
+  }
+
+  /** A newer incarnation (elsewhere) owns the state now: stop for good, leave every message unsettled. */
+  #fence(error: TroupeError): void {
+    if (this.state === "stopped" || this.state === "failed" || this.state === "fenced") return;
+    const epoch = this.#checkpointer?.epoch ?? 0;
+    this.#recordError(serializeError(error));
+    this.#teardown();
+    this.state = "fenced";
+    this.mailbox.close(
+      new TroupeError(
+        "ERR_ACTOR_FAILED",
+        `${this.actor}#${this.index} was fenced: epoch ${epoch} was taken over`,
+        { actor: this.actor, instance: this.index, cause: error },
+      ),
+    );
+    this.#owner.fenced(this, epoch, error);
+  }
+
+  /** The actor is stopping: a durable instance checkpoints what it handled once it has nothing left. */
+  drain(): void {
+    this.#checkpointer?.drain();
   }
 
   /** Reports a failure of the running worker once: blames the message in progress, keeps the rest for redelivery. */
@@ -170,6 +278,7 @@ export class ActorInstance {
     const tag = Atomics.load(this.#progress, 0);
     this.#teardown();
     this.#recordError(serializeError(error));
+    this.#checkpointer?.disconnected();
     this.state = "restarting";
     this.mailbox.disconnect(tag, error);
     this.#owner.crashed(this, reason, error, exitCode);
@@ -178,13 +287,16 @@ export class ActorInstance {
   /** Stops the worker on purpose (a sibling restart or a manual restart): nothing is blamed, all is redelivered. */
   halt(): void {
     this.#teardown();
+    this.#checkpointer?.disconnected();
     this.state = "restarting";
     this.mailbox.disconnect(PROGRESS_IDLE, null);
   }
 
   /** Ends this instance for good: the worker stops and every message it holds is finished with `error`. */
   retire(state: "stopped" | "failed", error: TroupeError): void {
+    if (this.state === "fenced") return;
     this.#teardown();
+    this.#checkpointer?.disconnected();
     this.state = state;
     this.mailbox.close(error);
   }
@@ -237,6 +349,7 @@ export class ActorInstance {
         "10s": this.#rate.perSecond(10),
         "60s": this.#rate.perSecond(60),
       },
+      durable: this.#checkpointer?.stats() ?? null,
     };
   }
 
@@ -275,4 +388,9 @@ function workerErrorMessage(raw: string | undefined): string {
   if (!raw) return "worker threw";
   const line = raw.split("\n").find((l) => /^\w*(error|Error):/.test(l.trim()));
   return (line ?? raw.split("\n")[0] ?? raw).trim();
+}
+
+function restoreFailed(actor: string, instance: number, cause: unknown): TroupeError {
+  const message = `restoring ${actor}#${instance} failed: ${(cause as Error)?.message ?? String(cause)}`;
+  return new TroupeError("ERR_STATE_RESTORE", message, { actor, instance, cause });
 }

@@ -6,6 +6,10 @@
  * beyond that wait in FIFO order (bounded by `maxWaiting`). Messages leave in batched msgpackr frames;
  * the worker returns credits with cumulative acks. On a crash the in-flight messages go back to the front
  * of the queue, in order, for the restarted worker.
+ *
+ * For an actor with durable state a handled message is not done yet: it stays *uncovered*, holding its
+ * credit, until a checkpoint that includes its effect is durable (`covered`). After a crash the uncovered
+ * messages are handled again first (`requeueUncovered`), so the restored state catches up exactly.
  */
 import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
@@ -25,6 +29,8 @@ export interface MailboxHooks {
   backpressure(waiting: number): void;
   /** Credits came back. */
   credit(): void;
+  /** Durable actors: handled messages became uncovered (now `uncovered` in all). */
+  uncovered(count: number): void;
 }
 
 export interface MailboxSettings {
@@ -32,6 +38,8 @@ export interface MailboxSettings {
   frameSize: number;
   maxDeliveries: number;
   maxWaiting: number;
+  /** Handled messages wait for a covering checkpoint before their credit returns. */
+  durable: boolean;
 }
 
 interface Waiter {
@@ -52,6 +60,9 @@ export class Mailbox {
    */
   readonly #window = new Deque<Envelope>();
   #sent = 0;
+  /** Durable actors: handled, replied to, not yet covered by a durable checkpoint; in seq order. */
+  readonly #uncovered: Deque<Envelope> | null;
+  #epoch = 0;
   readonly #waiters = new Deque<Waiter>();
   #link: ((frame: ArrayBuffer) => void) | null = null;
   #nextSeq = 1;
@@ -64,6 +75,7 @@ export class Mailbox {
   constructor(settings: MailboxSettings, hooks: MailboxHooks) {
     this.#settings = settings;
     this.#hooks = hooks;
+    this.#uncovered = settings.durable ? new Deque() : null;
   }
 
   get capacity(): number {
@@ -76,8 +88,20 @@ export class Mailbox {
   get inFlight(): number {
     return this.#sent;
   }
+  /** Handled messages waiting for a covering checkpoint (durable actors). */
+  get uncovered(): number {
+    return this.#uncovered?.length ?? 0;
+  }
   get credits(): number {
-    return this.#settings.capacity - this.held;
+    return this.#settings.capacity - this.#used();
+  }
+  /** The incarnation handling the messages now, given with each reply (durable actors). */
+  set epoch(epoch: number) {
+    this.#epoch = epoch;
+  }
+
+  #used(): number {
+    return this.#window.length + (this.#uncovered?.length ?? 0);
   }
   get waiting(): number {
     return this.#waiters.length;
@@ -88,10 +112,10 @@ export class Mailbox {
   }
 
   /** Accepts a message if a credit is free and nobody is waiting ahead of it. */
-  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0): boolean {
+  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0, tag?: unknown): boolean {
     if (this.#closedWith) throw this.#closedWith;
-    if (this.#waiters.length > 0 || this.held >= this.#settings.capacity) return false;
-    this.#enqueue(message, reply, deliveries);
+    if (this.#waiters.length > 0 || this.#used() >= this.#settings.capacity) return false;
+    this.#enqueue(message, reply, deliveries, tag);
     return true;
   }
 
@@ -114,8 +138,8 @@ export class Mailbox {
     });
   }
 
-  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number): void {
-    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply });
+  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown): void {
+    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag });
     if (this.#window.length - this.#sent >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
@@ -236,6 +260,7 @@ export class Mailbox {
     let r = 0;
     let f = 0;
     let ok = 0;
+    const uncovered = this.#uncovered;
     for (const envelope of this.#window.takeFront(done)) {
       if (failures && f < failures.length && failures[f] === envelope.seq) {
         const wire = failures[f + 1] as SerializedError;
@@ -250,9 +275,15 @@ export class Mailbox {
         r += 2;
       }
       ok++;
-      envelope.reply?.(null, result);
+      if (uncovered) {
+        uncovered.push(envelope);
+        envelope.reply?.(null, result, this.#epoch);
+      } else {
+        envelope.reply?.(null, result);
+      }
     }
     this.#hooks.processed(ok, ack.latencies);
+    if (uncovered && ok > 0) this.#hooks.uncovered(uncovered.length);
     this.#admitWaiters();
     if (this.#window.length > this.#sent) this.flush();
     this.#hooks.credit();
@@ -291,9 +322,9 @@ export class Mailbox {
   #admitWaiters(): void {
     if (this.#waiters.length === 0) return;
     if (this.held > 0 && this.credits < this.#settings.frameSize) return;
-    while (this.#waiters.length > 0 && this.held < this.#settings.capacity) {
+    while (this.#waiters.length > 0 && this.#used() < this.#settings.capacity) {
       const waiter = this.#waiters.shift() as Waiter;
-      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries);
+      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries, undefined);
       waiter.resolve();
     }
   }
@@ -328,24 +359,73 @@ export class Mailbox {
     }
   }
 
+  /** How many uncovered messages, from the oldest, have a seq ≤ `upTo` (what a checkpoint at `upTo` covers). */
+  uncoveredUpTo(upTo: number): number {
+    const uncovered = this.#uncovered;
+    if (!uncovered) return 0;
+    let count = 0;
+    while (count < uncovered.length && (uncovered.at(count) as Envelope).seq <= upTo) count++;
+    return count;
+  }
+
+  /** The tags of the `count` oldest uncovered messages, in seq order (messages without a tag have none). */
+  coverTags(count: number): unknown[] {
+    const tags: unknown[] = [];
+    const uncovered = this.#uncovered;
+    if (!uncovered) return tags;
+    for (let i = 0; i < count; i++) {
+      const tag = (uncovered.at(i) as Envelope).tag;
+      if (tag !== undefined) tags.push(tag);
+    }
+    return tags;
+  }
+
+  /** A checkpoint covering the `count` oldest uncovered messages is durable: their credits come back. */
+  covered(count: number): void {
+    if (!this.#uncovered || this.#closedWith) return;
+    this.#uncovered.dropFront(count);
+    this.#admitWaiters();
+    if (this.#window.length > this.#sent) this.flush();
+    this.#hooks.credit();
+    this.#checkDrained();
+  }
+
+  /**
+   * Before a restored worker connects: the uncovered messages go to the front of the queue, in seq order,
+   * ahead of the ones that were in flight, so the worker replays exactly what its checkpoint lacks. They
+   * were replied to already: handled again, they are only covered.
+   */
+  requeueUncovered(): void {
+    const uncovered = this.#uncovered;
+    if (!uncovered || uncovered.length === 0) return;
+    const rest = this.#window.drain();
+    for (const envelope of uncovered.drain()) {
+      envelope.reply = null;
+      this.#window.push(envelope);
+    }
+    this.#window.pushAll(rest);
+  }
+
   /** Finishes every held and waiting message with `error`; the mailbox accepts nothing more. */
   close(error: TroupeError): void {
     this.#closedWith = error;
     this.#link = null;
     this.#sent = 0;
+    // Replied to already; left unsettled (a stream entry stays pending and is replayed elsewhere).
+    this.#uncovered?.drain();
     for (const envelope of this.#window.drain()) this.#finish(envelope, error);
     for (const waiter of this.#waiters.drain()) waiter.reject(error);
     this.#checkDrained();
   }
 
-  /** Resolves once nothing is held or waiting. */
+  /** Resolves once nothing is held, uncovered or waiting. */
   drained(): Promise<void> {
-    if (this.held === 0 && this.#waiters.length === 0) return RESOLVED;
+    if (this.#used() === 0 && this.#waiters.length === 0) return RESOLVED;
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   #checkDrained(): void {
-    if (this.#drainWaiters.length === 0 || this.held > 0 || this.#waiters.length > 0) return;
+    if (this.#drainWaiters.length === 0 || this.#used() > 0 || this.#waiters.length > 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();

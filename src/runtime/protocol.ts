@@ -7,6 +7,7 @@
  * Control plane: comlink over a dedicated MessagePort (see control.ts), never used for messages.
  */
 import type { SerializedError } from "../errors.ts";
+import type { ChangeBatch } from "./change-batch.ts";
 
 /**
  * A frame: `[firstSeq, messages, deliveries, wantsResult]`. Message i has seq firstSeq + i. `deliveries`
@@ -35,6 +36,11 @@ export interface InitMessage {
   /** Int32 slot 0: tag of the message being handled (0 = idle). Read by the watchdog and on crash. */
   progress: SharedArrayBuffer;
   control: MessagePort;
+  /**
+   * The actor has a state store: its tables are tracked, and `initialState` waits for `restored` (the
+   * module loads meanwhile, while the main side reads the last checkpoint from the store).
+   */
+  durable: boolean;
 }
 
 export interface FrameMessage {
@@ -42,7 +48,23 @@ export interface FrameMessage {
   buf: ArrayBuffer;
 }
 
-export type ToWorker = InitMessage | FrameMessage;
+/** One chunk of the last durable checkpoint (durable actors, after `init`, before `restored`). */
+export interface RestoreMessage {
+  t: "restore";
+  batch: ChangeBatch;
+}
+
+/** Every restore chunk was sent: `initialState` may run. */
+export interface RestoredMessage {
+  t: "restored";
+}
+
+/** Take a checkpoint at the next message boundary. */
+export interface CheckpointRequest {
+  t: "checkpoint";
+}
+
+export type ToWorker = InitMessage | FrameMessage | RestoreMessage | RestoredMessage | CheckpointRequest;
 
 export interface ReadyMessage {
   t: "ready";
@@ -79,7 +101,25 @@ export interface LogMessage {
   error: SerializedError;
 }
 
-export type FromWorker = ReadyMessage | InitErrorMessage | AckMessage | FatalMessage | LogMessage;
+/**
+ * A checkpoint: the tables' keys touched since the previous one, covering exactly the messages handled up
+ * to `upTo`. Posted after the ack that covers `upTo`, so the main side already knows every one of them.
+ */
+export interface CheckpointMessage {
+  t: "checkpoint";
+  upTo: number;
+  batch: ChangeBatch;
+  /** Time the worker spent taking it (encoding the touched values): the pause it added to handling. */
+  pauseMs: number;
+}
+
+export type FromWorker =
+  | ReadyMessage
+  | InitErrorMessage
+  | AckMessage
+  | FatalMessage
+  | LogMessage
+  | CheckpointMessage;
 
 /**
  * Seqs grow without bound but the progress slot is an Int32; tags only need to tell apart the messages

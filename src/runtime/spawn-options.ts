@@ -2,9 +2,23 @@
 import { InvalidOptionError } from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
+import type { StateStore } from "./state-store.ts";
 
 export type RestartType = "permanent" | "transient" | "temporary";
 export type RouteKey = string | number;
+
+/** Durable state: the actor's tables are checkpointed to `store` and restored from it on every start. */
+export interface StateOptions {
+  store: StateStore;
+  /**
+   * Ask for a checkpoint once this many handled messages wait for one. A checkpoint is also asked for
+   * once half the mailbox capacity waits (their credits are held until it is durable).
+   * @defaultValue 1000
+   */
+  checkpointEvery?: number;
+  /** Ask for a checkpoint at most this long after the first handled message that waits for one. @defaultValue 1000 */
+  checkpointIntervalMs?: number;
+}
 
 export interface SpawnOptions<M = unknown> {
   /** Unique actor name. @defaultValue the module's file name without `.actor.ts` / `.ts` */
@@ -42,6 +56,8 @@ export interface SpawnOptions<M = unknown> {
   backoff?: BackoffOptions;
   /** Passed (structured-cloned) to the actor's `initialState`. @defaultValue undefined */
   init?: unknown;
+  /** Durable state (see {@link StateOptions}). @defaultValue none: the tables live in the worker only */
+  state?: StateOptions;
 }
 
 export interface ResolvedSpawnOptions<M = unknown> {
@@ -61,6 +77,7 @@ export interface ResolvedSpawnOptions<M = unknown> {
   periodMs: number;
   backoff: Required<BackoffOptions>;
   init: unknown;
+  state: Required<StateOptions> | null;
 }
 
 export const SPAWN_DEFAULTS = {
@@ -74,6 +91,11 @@ export const SPAWN_DEFAULTS = {
   unhandledRejection: "crash",
   maxWaiting: 100_000,
 } satisfies Partial<ResolvedSpawnOptions>;
+
+export const STATE_DEFAULTS = {
+  checkpointEvery: 1000,
+  checkpointIntervalMs: 1000,
+} satisfies Partial<StateOptions>;
 
 export interface SupervisionDefaults {
   maxRestarts: number;
@@ -160,5 +182,25 @@ export function resolveSpawnOptions<M>(
       ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff })
       : supervision.backoff,
     init: options.init,
+    state: resolveState(options.state),
+  };
+}
+
+function resolveState(state: StateOptions | undefined): Required<StateOptions> | null {
+  if (state === undefined) return null;
+  const store = state.store;
+  if (typeof store?.restore !== "function" || typeof store.commit !== "function") {
+    throw new InvalidOptionError("state.store", "must be a StateStore (restore and commit)");
+  }
+  return {
+    store,
+    checkpointEvery: positiveInt(
+      "state.checkpointEvery",
+      state.checkpointEvery ?? STATE_DEFAULTS.checkpointEvery,
+    ),
+    checkpointIntervalMs: positiveInt(
+      "state.checkpointIntervalMs",
+      state.checkpointIntervalMs ?? STATE_DEFAULTS.checkpointIntervalMs,
+    ),
   };
 }

@@ -26,9 +26,47 @@ export interface InstanceStats {
   lastError: (SerializedError & { at: number }) | null;
   latencyMs: { p50: number; p99: number; samples: number };
   rate: { "1s": number; "10s": number; "60s": number };
+  /** Checkpoints and restores of an actor with durable state; null without one. */
+  durable: DurableStats | null;
 }
 
-export type InstanceState = "starting" | "running" | "restarting" | "paused" | "stopped" | "failed";
+export interface CheckpointStats {
+  /** When it became durable (clock ms). */
+  at: number;
+  ageMs: number;
+  /** Keys written (set or deleted) and their value bytes. */
+  keys: number;
+  bytes: number;
+  /** From the request to the worker until the store's write succeeded. */
+  durationMs: number;
+  /** What taking it cost the worker (encoding the touched values): the pause in message handling. */
+  pauseMs: number;
+}
+
+export interface DurableStats {
+  /** This incarnation's epoch (0 before the first restore). */
+  epoch: number;
+  /** Handled messages waiting for a checkpoint (they hold their credits). */
+  uncovered: number;
+  checkpoints: number;
+  /** Commits the store refused (each retried with backoff, merged with later checkpoints). */
+  checkpointFailures: number;
+  /** Commits refused because a newer incarnation took over (the instance is then fenced). */
+  fencedWrites: number;
+  lastCheckpoint: CheckpointStats | null;
+  /** The last restore: keys brought back, and ms from reading the store until the worker was ready. */
+  restore: { keys: number; ms: number } | null;
+}
+
+/** `fenced`: a newer incarnation of this instance (elsewhere) took over its state; it never restarts. */
+export type InstanceState =
+  | "starting"
+  | "running"
+  | "restarting"
+  | "paused"
+  | "stopped"
+  | "failed"
+  | "fenced";
 
 export class LatencyRing {
   readonly #samples = new Float64Array(LATENCY_SAMPLES);

@@ -100,7 +100,8 @@ export class Supervisor {
     exitCode: number | null,
   ): void {
     const actor = this.#actorOf.get(instance);
-    if (!actor) return;
+    // A fenced instance was taken over elsewhere: restarting it would take its state back.
+    if (!actor || instance.state === "fenced") return;
     this.#events.emit("crashed", {
       actor: actor.name,
       instance: instance.index,

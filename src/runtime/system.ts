@@ -83,6 +83,13 @@ export class ActorSystem {
         this.#emitter.emit("backpressure", { actor: instance.actor, instance: instance.index, waiting }),
       unhandledRejection: (instance, error) =>
         this.#emitter.emit("rejectionLogged", { actor: instance.actor, instance: instance.index, error }),
+      fenced: (instance, epoch, error) =>
+        this.#emitter.emit("fenced", {
+          actor: instance.actor,
+          instance: instance.index,
+          epoch,
+          error: serializeError(error),
+        }),
     };
   }
 
@@ -189,6 +196,7 @@ export class ActorSystem {
   async #stopActor(actor: Actor, deadlineMs: number): Promise<StopResult> {
     if (actor.status === "stopped" || actor.status === "failed") return { drained: true, undelivered: 0 };
     actor.status = "stopping";
+    for (const instance of actor.instances) instance.drain();
     let timer: ReturnType<Clock["setTimeout"]> | undefined;
     const drained = await Promise.race([
       Promise.all(actor.instances.map((instance) => instance.mailbox.drained())).then(() => true),
@@ -198,7 +206,7 @@ export class ActorSystem {
     ]);
     if (timer) this.#clock.clearTimeout(timer);
     const undelivered = actor.instances.reduce(
-      (sum, instance) => sum + instance.mailbox.held + instance.mailbox.waiting,
+      (sum, instance) => sum + instance.mailbox.held + instance.mailbox.uncovered + instance.mailbox.waiting,
       0,
     );
     actor.retire(

@@ -10,8 +10,15 @@ export interface PumpTarget<M = unknown, R = unknown> {
    *  it: error.code "ERR_MAX_DELIVERIES" (the handler kept failing: dead-letter it, then ack),
    *  "ERR_MESSAGE_REJECTED" (the handler rejected it for good: dead-letter it as "rejected", then ack), or
    *  "ERR_ACTOR_FAILED" / "ERR_ACTOR_STOPPED" / "ERR_SYSTEM_STOPPED" (do NOT ack: leave it pending in the
-   *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count). */
-  deliver(message: M, done: (error: TroupeError | null, result?: R) => void, deliveries?: number): boolean;
+   *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count).
+   *  A durable target (an actor with a state store) gives `done` its instance's epoch, and settles `tag`
+   *  through its state store once a checkpoint covering the message is durable. */
+  deliver(
+    message: M,
+    done: (error: TroupeError | null, result?: R, epoch?: number) => void,
+    deliveries?: number,
+    tag?: unknown,
+  ): boolean;
   /** Called whenever credits come back. Returns an unsubscribe function. */
   onCredit(listener: () => void): () => void;
 }

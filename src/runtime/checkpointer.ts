@@ -1,0 +1,262 @@
+/**
+ * Main-thread side of one durable instance's checkpoints: when to ask the worker for one, committing it
+ * to the state store with what it covers, retrying a refused commit, and what is left after a crash.
+ *
+ * At most one checkpoint is in the works at a time: asked of the worker, or being committed. A commit the
+ * store refuses is retried with backoff; checkpoints taken meanwhile are merged into it (the later value
+ * of a key wins, the covered messages add up), so one is pending at most, and the messages it covers keep
+ * their credits until it is durable: a store that stays down stalls the actor (backpressure), never
+ * memory. A commit refused as ERR_FENCED means a newer incarnation took over: the instance is fenced.
+ */
+import { errorCode, type TroupeError } from "../errors.ts";
+import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
+import { batchToChanges } from "./change-batch.ts";
+import type { Clock, TimerHandle } from "../time/clock.ts";
+import type { Mailbox } from "./mailbox.ts";
+import type { CheckpointMessage } from "./protocol.ts";
+import type { StateOptions } from "./spawn-options.ts";
+import type { RestoredState, StateChanges, StateScope } from "./state-store.ts";
+import type { CheckpointStats, DurableStats } from "./stats.ts";
+
+/** What the checkpointer needs from its instance. */
+export interface CheckpointHost {
+  readonly clock: Clock;
+  /** Asks the live worker for a checkpoint; false when no worker is connected. */
+  request(): boolean;
+  /** The store refused a commit as ERR_FENCED. */
+  fenced(error: TroupeError): void;
+}
+
+/** A checkpoint received from the worker and not yet durable. */
+interface Pending {
+  changes: StateChanges;
+  /** The oldest `count` uncovered messages are what it covers. */
+  count: number;
+  bytes: number;
+  pauseMs: number;
+  requestedAt: number;
+}
+
+export class Checkpointer {
+  readonly #options: Required<StateOptions>;
+  readonly #scope: StateScope;
+  readonly #mailbox: Mailbox;
+  readonly #backoff: Required<BackoffOptions>;
+  readonly #host: CheckpointHost;
+  /** Uncovered messages (not yet in any checkpoint) that make a checkpoint due at once. */
+  readonly #dueAt: number;
+  #epoch = 0;
+  #connected = false;
+  #draining = false;
+  /** When the request now at the worker was sent; null when none is. */
+  #requestedAt: number | null = null;
+  #pending: Pending | null = null;
+  #committing: Promise<void> | null = null;
+  #retryTimer: TimerHandle | null = null;
+  #intervalTimer: TimerHandle | null = null;
+  #attempt = 0;
+  #checkpoints = 0;
+  #failures = 0;
+  #fencedWrites = 0;
+  #last: Omit<CheckpointStats, "ageMs"> | null = null;
+  #restore: { keys: number; ms: number } | null = null;
+
+  constructor(
+    options: Required<StateOptions>,
+    scope: StateScope,
+    mailbox: Mailbox,
+    backoff: Required<BackoffOptions>,
+    host: CheckpointHost,
+  ) {
+    this.#options = options;
+    this.#scope = scope;
+    this.#mailbox = mailbox;
+    this.#backoff = backoff;
+    this.#host = host;
+    // Half the capacity at most, so the credit window never stalls on messages waiting for a checkpoint.
+    this.#dueAt = Math.min(options.checkpointEvery, Math.max(1, Math.floor(mailbox.capacity / 2)));
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Takes the scope over (a new epoch) and reads its last durable checkpoint. */
+  restore(): Promise<RestoredState> {
+    return this.#options.store.restore(this.#scope);
+  }
+
+  /** A restored worker is taking messages under `epoch`. */
+  connected(epoch: number, restore: { keys: number; ms: number }): void {
+    this.#epoch = epoch;
+    this.#mailbox.epoch = epoch;
+    this.#restore = restore;
+    this.#connected = true;
+    this.#draining = false;
+    this.consider();
+  }
+
+  /**
+   * The worker is gone: nothing more is asked of it and a pending checkpoint is dropped (the messages it
+   * covers are redelivered and covered again by the next incarnation). A commit already under way may
+   * still succeed; {@link settled} waits for it.
+   */
+  disconnected(): void {
+    this.#connected = false;
+    this.#requestedAt = null;
+    this.#clearTimers();
+    if (!this.#committing) this.#pending = null;
+  }
+
+  /** Resolves once no commit is under way: what is uncovered then is exactly what must be redelivered. */
+  settled(): Promise<void> {
+    return this.#committing ?? Promise.resolve();
+  }
+
+  /** The actor is stopping: checkpoint what is handled as soon as the worker has nothing left to do. */
+  drain(): void {
+    this.#draining = true;
+    this.consider();
+  }
+
+  /** Asks for a checkpoint if one is due (after messages became uncovered, or a commit ended). */
+  consider(): void {
+    if (!this.#connected || this.#requestedAt !== null || this.#committing) return;
+    const fresh = this.#mailbox.uncovered - (this.#pending?.count ?? 0);
+    if (fresh <= 0) {
+      this.#clearInterval();
+      return;
+    }
+    if (fresh >= this.#dueAt || (this.#draining && this.#mailbox.held === 0)) {
+      this.#request();
+    } else if (!this.#intervalTimer) {
+      this.#intervalTimer = this.#host.clock.setTimeout(() => {
+        this.#intervalTimer = null;
+        if (this.#connected && this.#requestedAt === null && !this.#committing) this.#request();
+      }, this.#options.checkpointIntervalMs);
+    }
+  }
+
+  /** The worker's checkpoint: merge it into a pending one (a refused commit) or commit it. */
+  received(message: CheckpointMessage): void {
+    const requestedAt = this.#requestedAt ?? this.#host.clock.now();
+    this.#requestedAt = null;
+    const count = this.#mailbox.uncoveredUpTo(message.upTo);
+    const changes = batchToChanges(message.batch);
+    const pending = this.#pending;
+    if (pending) {
+      pending.changes = mergeChanges(pending.changes, changes);
+      pending.count = count;
+      pending.bytes += message.batch.bytes.byteLength;
+      pending.pauseMs = Math.max(pending.pauseMs, message.pauseMs);
+    } else if (count > 0 || changes.length > 0) {
+      this.#pending = {
+        changes,
+        count,
+        bytes: message.batch.bytes.byteLength,
+        pauseMs: message.pauseMs,
+        requestedAt,
+      };
+    }
+    this.#commit();
+    this.consider();
+  }
+
+  stats(): DurableStats {
+    const last = this.#last;
+    return {
+      epoch: this.#epoch,
+      uncovered: this.#mailbox.uncovered,
+      checkpoints: this.#checkpoints,
+      checkpointFailures: this.#failures,
+      fencedWrites: this.#fencedWrites,
+      lastCheckpoint: last ? { ...last, ageMs: this.#host.clock.now() - last.at } : null,
+      restore: this.#restore,
+    };
+  }
+
+  #request(): void {
+    this.#clearInterval();
+    if (this.#host.request()) this.#requestedAt = this.#host.clock.now();
+  }
+
+  #commit(): void {
+    const pending = this.#pending;
+    if (!pending || this.#committing || this.#retryTimer || this.#requestedAt !== null) return;
+    const checkpoint = {
+      scope: this.#scope,
+      epoch: this.#epoch,
+      changes: pending.changes,
+      covers: this.#mailbox.coverTags(pending.count),
+    };
+    this.#committing = this.#options.store.commit(checkpoint).then(
+      () => {
+        this.#committing = null;
+        this.#pending = null;
+        this.#attempt = 0;
+        this.#checkpoints++;
+        const at = this.#host.clock.now();
+        this.#last = {
+          at,
+          keys: pending.changes.length / 3,
+          bytes: pending.bytes,
+          durationMs: at - pending.requestedAt,
+          pauseMs: pending.pauseMs,
+        };
+        this.#mailbox.covered(pending.count);
+        this.consider();
+      },
+      (error: unknown) => {
+        this.#committing = null;
+        if (errorCode(error) === "ERR_FENCED") {
+          this.#fencedWrites++;
+          this.#pending = null;
+          this.#connected = false;
+          this.#clearTimers();
+          this.#host.fenced(error as TroupeError);
+          return;
+        }
+        this.#failures++;
+        if (!this.#connected) {
+          this.#pending = null;
+          return;
+        }
+        const delay = backoffDelay(this.#attempt++, this.#backoff);
+        this.#retryTimer = this.#host.clock.setTimeout(() => {
+          this.#retryTimer = null;
+          this.#commit();
+        }, delay);
+        // Later checkpoints may be taken meanwhile and merged into this one.
+        this.consider();
+      },
+    );
+  }
+
+  #clearInterval(): void {
+    if (this.#intervalTimer) this.#host.clock.clearTimeout(this.#intervalTimer);
+    this.#intervalTimer = null;
+  }
+
+  #clearTimers(): void {
+    this.#clearInterval();
+    if (this.#retryTimer) this.#host.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+}
+
+/** `later` applied over `earlier`: one change per key, the later value winning. */
+function mergeChanges(earlier: StateChanges, later: StateChanges): StateChanges {
+  if (earlier.length === 0) return later;
+  if (later.length === 0) return earlier;
+  const merged = new Map<string, [string, string, Uint8Array | null]>();
+  for (const changes of [earlier, later]) {
+    for (let i = 0; i < changes.length; i += 3) {
+      const table = changes[i] as string;
+      const key = changes[i + 1] as string;
+      merged.set(`${table}\u0000${key}`, [table, key, changes[i + 2] as Uint8Array | null]);
+    }
+  }
+  const out: StateChanges = [];
+  for (const [table, key, value] of merged.values()) out.push(table, key, value);
+  return out;
+}
