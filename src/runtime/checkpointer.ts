@@ -10,8 +10,8 @@
  */
 import { errorCode, type TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
-import { batchToChanges } from "./change-batch.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
+import { batchToChanges } from "./change-batch.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { CheckpointMessage } from "./protocol.ts";
 import type { StateOptions } from "./spawn-options.ts";
