@@ -8,10 +8,12 @@
  * their credits until it is durable: a store that stays down stalls the actor (backpressure), never
  * memory. A commit refused as ERR_FENCED means a newer incarnation took over: the instance is fenced.
  */
+
 import { errorCode, type TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
 import { batchToChanges } from "./change-batch.ts";
+import { countKeys } from "./durable-table.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { CheckpointMessage } from "./protocol.ts";
 import type { StateOptions } from "./spawn-options.ts";
@@ -198,7 +200,7 @@ export class Checkpointer {
         const at = this.#host.clock.now();
         this.#last = {
           at,
-          keys: pending.changes.length / 3,
+          keys: countKeys(pending.changes),
           bytes: pending.bytes,
           durationMs: at - pending.requestedAt,
           pauseMs: pending.pauseMs,

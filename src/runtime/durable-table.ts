@@ -10,6 +10,7 @@
 import { Packr } from "msgpackr";
 import { TroupeError } from "../errors.ts";
 import { type ChangeBatch, type ChangeBatchBuilder, forEachChange } from "./change-batch.ts";
+import type { StateChanges } from "./state-store.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
 export interface TableCodec<V> {
@@ -42,12 +43,17 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   readonly #codec: TableCodec<V>;
   /** Keys changed since the last checkpoint; null when the table is not persisted. */
   readonly #touched: Set<string> | null;
+  /** Keys added (absent before) since the last checkpoint: their insertion rank is written with them. */
+  readonly #inserted: Set<string> | null;
+  /** Rank of the next inserted key; ranks only grow, so sorting by rank gives the insertion order. */
+  #nextRank = 0;
 
   /** @internal Created by {@link Tables.table}. */
   constructor(name: string, codec: TableCodec<V>, tracked: boolean) {
     this.name = name;
     this.#codec = codec;
     this.#touched = tracked ? new Set() : null;
+    this.#inserted = tracked ? new Set() : null;
   }
 
   get size(): number {
@@ -63,14 +69,21 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   }
 
   set(key: string, value: V): this {
+    if (this.#touched) {
+      if (!this.#map.has(key)) this.#inserted?.add(key);
+      this.#touched.add(key);
+    }
     this.#map.set(key, value);
-    this.#touched?.add(key);
     return this;
   }
 
   delete(key: string): boolean {
     const had = this.#map.delete(key);
-    if (had) this.#touched?.add(key);
+    if (had && this.#touched) {
+      this.#touched.add(key);
+      // Added again later, it goes to the end of the order, as in a Map.
+      this.#inserted?.delete(key);
+    }
     return had;
   }
 
@@ -81,6 +94,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
 
   clear(): void {
     if (this.#touched) for (const key of this.#map.keys()) this.#touched.add(key);
+    this.#inserted?.clear();
     this.#map.clear();
   }
 
@@ -104,29 +118,47 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     for (const [key, value] of this.#map) fn(value, key, this);
   }
 
-  /** @internal Loads restored values (not changes): decoded already when `decoded` is given. */
-  load(keys: string[], bytes: Uint8Array[], decoded: unknown[] | null): void {
+  /**
+   * @internal Loads restored values (not changes), decoded already when `decoded` is given, in insertion
+   * order: a store returns keys in any order (Redis HSCAN), but Map iteration order is insertion order and
+   * an actor that iterates a table must see the same order as before the crash.
+   */
+  load(
+    keys: string[],
+    bytes: Uint8Array[],
+    decoded: unknown[] | null,
+    ranks: Map<string, number> | null,
+  ): void {
     const map = this.#map;
-    if (decoded && this.#codec === msgpackTableCodec) {
-      for (let i = 0; i < keys.length; i++) map.set(keys[i] as string, decoded[i] as V);
-    } else {
-      for (let i = 0; i < keys.length; i++)
-        map.set(keys[i] as string, this.#codec.decode(bytes[i] as Uint8Array));
+    const order = Array.from(keys.keys());
+    if (ranks) {
+      const rank = (i: number) => ranks.get(keys[i] as string) ?? -1;
+      order.sort((a, b) => rank(a) - rank(b));
+      for (const r of ranks.values()) if (r >= this.#nextRank) this.#nextRank = r + 1;
+    }
+    const fast = decoded !== null && this.#codec === msgpackTableCodec;
+    for (const i of order) {
+      const value = fast ? (decoded[i] as V) : this.#codec.decode(bytes[i] as Uint8Array);
+      map.set(keys[i] as string, value);
     }
   }
 
-  /** @internal Adds the touched keys' current values (or deletions) to a checkpoint and forgets them. */
+  /**
+   * @internal Adds the touched keys' current values (or deletions) to a checkpoint and forgets them,
+   * followed by the insertion ranks of the keys added since (in the order they were added).
+   */
   collect(into: ChangeBatchBuilder): void {
     const touched = this.#touched;
     if (!touched || touched.size === 0) return;
+    const map = this.#map;
     for (const key of touched) {
-      if (!this.#map.has(key)) {
+      if (!map.has(key)) {
         into.add(this.name, key, null);
         continue;
       }
       let bytes: Uint8Array;
       try {
-        bytes = this.#codec.encode(this.#map.get(key) as V);
+        bytes = this.#codec.encode(map.get(key) as V);
       } catch (cause) {
         throw new TroupeError(
           "ERR_ENCODE",
@@ -136,7 +168,12 @@ export class DurableTable<V> implements Iterable<[string, V]> {
       }
       into.add(this.name, key, bytes);
     }
+    const ranks = rankTable(this.name);
+    for (const key of touched) if (!map.has(key)) into.add(ranks, key, null);
+    const inserted = this.#inserted as Set<string>;
+    for (const key of inserted) if (map.has(key)) into.add(ranks, key, encodeRank(this.#nextRank++));
     touched.clear();
+    inserted.clear();
   }
 }
 
@@ -168,8 +205,11 @@ export class DurableTables implements Tables {
   table<V>(name: string, codec?: TableCodec<V>): DurableTable<V> {
     const existing = this.#tables.get(name);
     if (existing) return existing as DurableTable<V>;
-    if (typeof name !== "string" || name.length === 0) {
-      throw new TroupeError("ERR_INVALID_OPTION", `a table name must be a non-empty string, got ${name}`);
+    if (typeof name !== "string" || name.length === 0 || name.endsWith(RANK_SUFFIX)) {
+      throw new TroupeError(
+        "ERR_INVALID_OPTION",
+        `a table name must be a non-empty string not ending in "${RANK_SUFFIX}", got ${name}`,
+      );
     }
     // Declared later, its restored contents would be gone (dropped at `sealed`): refuse rather than lose it.
     if (this.#persisted && !this.#restored) {
@@ -181,11 +221,22 @@ export class DurableTables implements Tables {
     const table = new DurableTable<V>(name, codec ?? (msgpackTableCodec as TableCodec<V>), this.#persisted);
     const pending = this.#restored?.get(name);
     if (pending) {
-      table.load(pending.keys, pending.bytes, pending.decoded);
+      table.load(pending.keys, pending.bytes, pending.decoded, this.#ranksOf(name));
       this.#restored?.delete(name);
     }
     this.#tables.set(name, table as DurableTable<unknown>);
     return table;
+  }
+
+  /** The restored insertion ranks of a table's keys (null for a store written without them). */
+  #ranksOf(name: string): Map<string, number> | null {
+    const pending = this.#restored?.get(rankTable(name));
+    if (!pending) return null;
+    this.#restored?.delete(rankTable(name));
+    const ranks = new Map<string, number>();
+    for (let i = 0; i < pending.keys.length; i++)
+      ranks.set(pending.keys[i] as string, decodeRank(pending.bytes[i] as Uint8Array));
+    return ranks;
   }
 
   /** @internal One chunk of the last durable checkpoint, received before `initialState`. */
@@ -196,7 +247,7 @@ export class DurableTables implements Tables {
     forEachChange(batch, (table, key, value) => {
       let pending = restored.get(table);
       if (!pending) {
-        pending = { keys: [], bytes: [], decoded: [] };
+        pending = { keys: [], bytes: [], decoded: table.endsWith(RANK_SUFFIX) ? null : [] };
         restored.set(table, pending);
       }
       if (value === null) return;
@@ -223,6 +274,33 @@ export class DurableTables implements Tables {
   collect(into: ChangeBatchBuilder): void {
     for (const table of this.#tables.values()) table.collect(into);
   }
+}
+
+/**
+ * Each table's insertion ranks live in a companion table beside it, written only when a key is added
+ * (an update keeps its rank), so keeping the order costs nothing per update.
+ */
+const RANK_SUFFIX = "@rank";
+
+function rankTable(table: string): string {
+  return table + RANK_SUFFIX;
+}
+
+/** Keys in flat changes, not counting the insertion ranks written beside them: what stats report. */
+export function countKeys(changes: StateChanges): number {
+  let keys = 0;
+  for (let i = 0; i < changes.length; i += 3) if (!(changes[i] as string).endsWith(RANK_SUFFIX)) keys++;
+  return keys;
+}
+
+function encodeRank(rank: number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setFloat64(0, rank, true);
+  return bytes;
+}
+
+function decodeRank(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(0, true);
 }
 
 /** Tables for running an actor's handler outside the runtime (tests, inline evaluation): never persisted. */

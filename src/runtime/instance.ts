@@ -9,11 +9,13 @@
  * checkpoint covers back in front of the queue, then restores the last checkpoint into the new worker
  * (which takes a new epoch) before it may handle anything.
  */
+
 import { deserializeError, type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import { batchTransfer, changesToBatch } from "./change-batch.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { ControlChannel } from "./control.ts";
+import { countKeys } from "./durable-table.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -229,7 +231,7 @@ export class ActorInstance {
           for await (const chunk of restoring.restored.chunks) {
             if (generation !== this.#generation) return;
             if (chunk.length === 0) continue;
-            restoredKeys += chunk.length / 3;
+            restoredKeys += countKeys(chunk);
             const batch = changesToBatch(chunk);
             worker.postMessage({ t: "restore", batch } satisfies ToWorker, batchTransfer(batch));
           }

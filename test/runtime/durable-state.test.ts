@@ -210,7 +210,12 @@ describe("restore", () => {
     const restore = again.stats().instances[0]?.durable?.restore;
     expect(restore?.keys).toBe(48);
     expect(restore?.ms).toBeGreaterThanOrEqual(0);
-    expect(store.keys({ actor: "counter", instance: 0 })).toEqual({ counts: 24, notes: 24 });
+    expect(store.keys({ actor: "counter", instance: 0 })).toEqual({
+      counts: 24,
+      "counts@rank": 24,
+      notes: 24,
+      "notes@rank": 24,
+    });
   });
 });
 
@@ -265,7 +270,12 @@ describe("checkpoints", () => {
     const hotCommits = store.commits.filter((c) => (c.covers[0] as number) > 2000);
     expect(hotCommits.length).toBeGreaterThan(0);
     for (const commit of hotCommits) expect(commit.keys).toBeLessThanOrEqual(6);
-    expect(store.inner.keys({ actor: ref.name, instance: 0 })).toEqual({ counts: 1000, notes: 1000 });
+    expect(store.inner.keys({ actor: ref.name, instance: 0 })).toEqual({
+      counts: 1000,
+      "counts@rank": 1000,
+      notes: 1000,
+      "notes@rank": 1000,
+    });
     const last = ref.stats().instances[0]?.durable?.lastCheckpoint;
     expect(last?.keys).toBeLessThanOrEqual(6);
     expect(last?.bytes).toBeGreaterThan(0);

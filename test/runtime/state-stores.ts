@@ -4,7 +4,9 @@
  * condition holds after a commit (the runtime has reacted to it by then), and `refuse(n)` makes the next n commits fail the way a Redis out of memory
  * does (nothing written, a plain error, not ERR_FENCED).
  */
+
 import { MemoryStateStore } from "../../src/index.ts";
+import { countKeys } from "../../src/runtime/durable-table.ts";
 import type { Checkpoint, RestoredState, StateScope, StateStore } from "../../src/runtime/state-store.ts";
 
 export interface CommitRecord {
@@ -43,7 +45,7 @@ export class TestStateStore implements StateStore {
       this.commits.push({
         scope: checkpoint.scope,
         epoch: checkpoint.epoch,
-        keys: checkpoint.changes.length / 3,
+        keys: countKeys(checkpoint.changes),
         covers: [...checkpoint.covers],
       });
     } finally {
