@@ -17,10 +17,16 @@ export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from 
 export type { RestartType, RouteKey, SpawnOptions } from "./runtime/spawn-options.ts";
 export type { InstanceState, InstanceStats } from "./runtime/stats.ts";
 export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
-export type { DeadLetter, HealthStatus, StopResult, SystemHealth, SystemOptions } from "./runtime/system.ts";
+export type {
+  ActorDeadLetter,
+  HealthStatus,
+  StopResult,
+  SystemHealth,
+  SystemOptions,
+} from "./runtime/system.ts";
 export { ActorSystem, createSystem } from "./runtime/system.ts";
 export type { GroupInfo, StreamBackend, StreamEntry } from "./streams/backend.ts";
-export type { DeadLetter as StreamDeadLetter, DeadLetterReason } from "./streams/dead-letters.ts";
+export type { DeadLetterReason, StreamDeadLetter } from "./streams/dead-letters.ts";
 export { DeadLetters } from "./streams/dead-letters.ts";
 export type { EntryCodec } from "./streams/entry-codec.ts";
 export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./streams/entry-codec.ts";

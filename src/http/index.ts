@@ -19,10 +19,8 @@ export type { ServedControlApi, ServeOptions } from "./serve.ts";
 export { isLoopback, SERVE_DEFAULTS, serveControlApi } from "./serve.ts";
 export type {
   BackendHealth,
-  DeadLetterFilter,
-  DeadLetterInfo,
-  DeadLetterReason,
   DeadLetterStore,
+  DeadLetterView,
   Page,
   PageRequest,
   PendingEntryInfo,

@@ -14,8 +14,8 @@ import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./e
 import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
 import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
-/** A message the runtime gave up on. */
-export interface DeadLetter {
+/** A message told to an actor that the runtime gave up on. */
+export interface ActorDeadLetter {
   actor: string;
   instance: number;
   message: unknown;
@@ -29,7 +29,7 @@ export interface SystemOptions {
   /** Supervision of every actor of this system. */
   supervisor?: SupervisorOptions;
   /** Receives every message sent with `tell` that the runtime gave up on. @defaultValue none (events only) */
-  onDeadLetter?: (deadLetter: DeadLetter) => void;
+  onDeadLetter?: (deadLetter: ActorDeadLetter) => void;
   /** Time source for deadlines, backoff and rates (tests inject one). @defaultValue the system clock */
   clock?: Clock;
   /** Randomness for backoff jitter. @defaultValue Math.random */
@@ -58,7 +58,7 @@ export class ActorSystem {
   readonly #emitter: ActorEmitter = createActorEvents();
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, ActorRef>();
-  readonly #onDeadLetter: ((deadLetter: DeadLetter) => void) | undefined;
+  readonly #onDeadLetter: ((deadLetter: ActorDeadLetter) => void) | undefined;
   readonly #owner: ActorOwner;
   #watchTimer: ReturnType<Clock["setTimeout"]> | null = null;
   #watchEveryMs = MAX_WATCH_MS;
@@ -212,7 +212,7 @@ export class ActorSystem {
   }
 
   #deadLetter(actor: string, instance: number, envelope: Envelope, error: TroupeError): void {
-    const deadLetter: DeadLetter = {
+    const deadLetter: ActorDeadLetter = {
       actor,
       instance,
       message: envelope.message,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { type ActorSystem, createSystem, type DeadLetter } from "../../src/index.ts";
+import { type ActorDeadLetter, type ActorSystem, createSystem } from "../../src/index.ts";
 import { BACKOFF_DEFAULTS, backoffDelay } from "../../src/runtime/backoff.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
@@ -11,7 +11,7 @@ afterEach(async () => {
 
 describe("restart intensity", () => {
   test("exceeded: the actor is failed, an event names it, health is degraded, no restart storm", async () => {
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: ActorDeadLetter[] = [];
     system = createSystem({
       supervisor: { maxRestarts: 2, periodMs: 10_000, backoff: { minMs: 5, maxMs: 10 } },
       onDeadLetter: (dl) => deadLetters.push(dl),
@@ -109,7 +109,7 @@ describe("strategies restart the right siblings", () => {
 
 describe("restart types", () => {
   test("temporary: never restarted; what it held goes to the dead-letter handler", async () => {
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: ActorDeadLetter[] = [];
     system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
     const stopped = collect(system, "stopped");
     const restarting = collect(system, "restarting");
