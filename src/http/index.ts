@@ -17,6 +17,8 @@ export type { ControlApiOptions } from "./options.ts";
 export { CONTROL_API_DEFAULTS } from "./options.ts";
 export type { ServedControlApi, ServeOptions } from "./serve.ts";
 export { isLoopback, SERVE_DEFAULTS, serveControlApi } from "./serve.ts";
+export type { StreamsSourceOptions, WatchedPump, Watermark } from "./streams/backend-source.ts";
+export { createStreamsSource, STREAMS_SOURCE_DEFAULTS } from "./streams/backend-source.ts";
 export type {
   BackendHealth,
   DeadLetterStore,
@@ -28,7 +30,5 @@ export type {
   StreamGroupInfo,
   StreamsSource,
   WatermarkState,
-} from "./sources.ts";
-export type { StreamsSourceOptions, WatchedPump, Watermark } from "./streams-source.ts";
-export { createStreamsSource, STREAMS_SOURCE_DEFAULTS } from "./streams-source.ts";
+} from "./streams/source.ts";
 export type { ActorTotals, ActorView, Counters } from "./views.ts";

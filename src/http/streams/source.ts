@@ -1,12 +1,12 @@
 /**
  * What the control API needs from the streams layer, and nothing more. The HTTP code depends on this
- * interface only; `createStreamsSource()` (streams-source.ts) implements it over a `StreamBackend`
+ * interface only; `createStreamsSource()` (backend-source.ts) implements it over a `StreamBackend`
  * and the pumps, so the API works the same on the in-memory backend and on Redis, and an embedding app
  * can supply its own (e.g. for streams read by another process).
  */
-import type { DeadLetterFilter, StreamDeadLetter } from "../streams/dead-letters.ts";
+import type { DeadLetterFilter, StreamDeadLetter } from "../../streams/dead-letters.ts";
 
-/** `high` / `critical`: lag or pending passed that watermark (see `StreamWatermarks`). */
+/** `high` / `critical`: lag or pending passed that watermark (`StreamsSourceOptions.lag` / `.pending`). */
 export type WatermarkState = "ok" | "high" | "critical";
 
 export interface StreamGroupInfo {

@@ -15,7 +15,7 @@ import { actorView, actorViews, jsonSafe } from "./views.ts";
 const actorParam = z.object({ name });
 const instanceParam = z.object({ name, instance: intString(0, 65_535) });
 
-export function actorsApi(ctx: ApiContext): Hono {
+export function actorRoutes(ctx: ApiContext): Hono {
   const { system } = ctx;
   const find = (actor: string): ActorRef => {
     const ref = system.actor(actor);

@@ -4,11 +4,11 @@
  * `<dead-letter stream>:<record id>` so they stay unique when several streams have dead letters; paging
  * walks the streams in name order and never scans more than `count` records of each per page.
  */
-import { InvalidOptionError } from "../errors.ts";
-import type { StreamBackend } from "../streams/backend.ts";
-import { type DeadLetterFilter, DeadLetters, type StreamDeadLetter } from "../streams/dead-letters.ts";
-import { defaultCodec } from "../streams/entry-codec.ts";
-import type { DeadLetterStore, DeadLetterView, Page, PageRequest } from "./sources.ts";
+import { InvalidOptionError } from "../../errors.ts";
+import type { StreamBackend } from "../../streams/backend.ts";
+import { type DeadLetterFilter, DeadLetters, type StreamDeadLetter } from "../../streams/dead-letters.ts";
+import { defaultCodec } from "../../streams/entry-codec.ts";
+import type { DeadLetterStore, DeadLetterView, Page, PageRequest } from "./source.ts";
 
 const START = "0-0";
 
