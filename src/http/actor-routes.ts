@@ -35,7 +35,7 @@ export function actorRoutes(ctx: ApiContext): Hono {
   return new Hono()
     .get("/actors", (c) => c.json({ actors: actorViews(system) }))
     .get("/actors/:name", validate("param", actorParam), (c) =>
-      c.json(actorView(find(c.req.valid("param").name))),
+      c.json(actorView(find(c.req.valid("param").name).stats())),
     )
     .get("/actors/:name/:instance/state", validate("param", instanceParam), async (c) => {
       const { name: actor, instance } = c.req.valid("param");

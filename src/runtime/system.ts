@@ -7,7 +7,7 @@ import { basename } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
-import { ActorRef, type ActorStats } from "./actor-ref.ts";
+import { ActorRef, type ActorStats, engineOf } from "./actor-ref.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Envelope } from "./envelope.ts";
 import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
@@ -171,7 +171,7 @@ export class ActorSystem {
   #engine(name: string): Actor {
     const ref = this.#actors.get(name);
     if (!ref) throw new TroupeError("ERR_ACTOR_NOT_FOUND", `no actor named ${name}`, { actor: name });
-    return ref.engine;
+    return engineOf(ref);
   }
 
   /** Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. */
@@ -238,7 +238,7 @@ export class ActorSystem {
     this.#watchTimer = this.#clock.setTimeout(() => {
       const now = this.#clock.now();
       for (const ref of this.#actors.values())
-        for (const instance of ref.engine.instances) instance.checkDeadline(now);
+        for (const instance of engineOf(ref).instances) instance.checkDeadline(now);
       this.#armWatchdog();
     }, this.#watchEveryMs);
   }

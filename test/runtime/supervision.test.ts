@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type ActorDeadLetter, type ActorSystem, createSystem } from "../../src/index.ts";
+import { engineOf } from "../../src/runtime/actor-ref.ts";
 import { BACKOFF_DEFAULTS, backoffDelay } from "../../src/runtime/backoff.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
@@ -100,7 +101,7 @@ describe("strategies restart the right siblings", () => {
       instances: 2,
       init: { trips: trips(1) },
     });
-    await b.engine.instances[1]?.mailbox.accept({ id: 1, op: "exit" }, null);
+    await engineOf(b).instances[1]?.mailbox.accept({ id: 1, op: "exit" }, null);
     await restarted.atLeast(1);
     expect(restarted.seen.map((e) => [e.actor, e.instance])).toEqual([["b", 1]]);
     expect(a.stats().instances[0]?.restarts).toBe(0);
