@@ -8,6 +8,7 @@
  *   bun bench/mailbox.ts [--json] [--rounds 3] [--count N]
  */
 import { createSystem } from "../src/index.ts";
+import { engineOf } from "../src/runtime/actor-ref.ts";
 import { METRICS as CEILING, BENCH as LINK, workerLinkVariants } from "./ceilings/worker-link.ts";
 import { sampleLatency, stopwatch, throughput, warmThenTime } from "./lib/measure.ts";
 import { trade } from "./lib/payload.ts";
@@ -33,7 +34,7 @@ export async function tellThroughput(instances: number, count = 3_000_000): Prom
       const message = trade(id++);
       if (!ref.tryTell(message)) await ref.tell(message);
     }
-    await Promise.all(ref.engine.instances.map((instance) => instance.mailbox.drained()));
+    await Promise.all(engineOf(ref).instances.map((instance) => instance.mailbox.drained()));
     return time();
   });
   await system.stop();

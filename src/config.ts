@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
-import { TroupeError } from "./errors.ts";
+import { ScannerError } from "./scanner/errors.ts";
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -61,5 +61,5 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const result = ENV.safeParse(picked);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
-  throw new TroupeError("ERR_CONFIG", `invalid configuration:\n  ${problems.join("\n  ")}`);
+  throw new ScannerError("ERR_CONFIG", `invalid configuration:\n  ${problems.join("\n  ")}`);
 }

@@ -34,10 +34,7 @@ export type TroupeErrorCode =
   | "ERR_DECODE"
   | "ERR_ENCODE"
   | "ERR_OUTPUT_WRITE"
-  | "ERR_INVALID_OUTPUT"
-  | "ERR_INVALID_EVENT"
-  | "ERR_WEBHOOK"
-  | "ERR_CONFIG";
+  | "ERR_INVALID_OUTPUT";
 
 export interface TroupeErrorOptions {
   cause?: unknown;

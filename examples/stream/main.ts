@@ -5,7 +5,8 @@
  *
  *   bun examples/stream/main.ts
  */
-import { createSystem, defaultCodec, MemoryStreamBackend, Pump } from "troupe";
+import { createSystem } from "troupe";
+import { defaultCodec, MemoryStreamBackend, Pump } from "troupe/streams";
 import type { Order } from "./scorer.actor.ts";
 
 export async function flagBigOrders(orders: Order[]): Promise<Order[]> {

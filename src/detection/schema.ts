@@ -6,7 +6,7 @@
  * caller puts in the dead-letter stream. Amounts are lamports / raw token units and must be safe
  * integers: pump.fun supplies (1e15) fit, anything past 2^53 would silently lose precision.
  */
-import { TroupeError } from "../errors.ts";
+import { ScannerError } from "../scanner/errors.ts";
 
 export type TsSource = "block" | "recv" | "sim";
 export type EventSource = "sim" | "pumpportal" | "pump_idl" | "helius" | "rpc_parsed";
@@ -92,8 +92,8 @@ export interface InvalidEventReason {
 export type Validation = { ok: true; event: ChainEvent } | { ok: false; reason: InvalidEventReason };
 
 /** Thrown-or-carried form of a rejected event, for callers that need an Error (dead letters). */
-export function invalidEventError(reason: InvalidEventReason): TroupeError {
-  return new TroupeError("ERR_INVALID_EVENT", `${reason.code}: ${reason.message}`);
+export function invalidEventError(reason: InvalidEventReason): ScannerError {
+  return new ScannerError("ERR_INVALID_EVENT", `${reason.code}: ${reason.message}`);
 }
 
 const TS_SOURCES: ReadonlySet<string> = new Set(["block", "recv", "sim"]);

@@ -5,7 +5,7 @@
  */
 import type { ActorEventName, ActorEvents } from "../runtime/events.ts";
 import type { Readiness } from "./health.ts";
-import type { StreamAlert } from "./sources.ts";
+import type { StreamAlert } from "./streams/source.ts";
 
 export type AlertLevel = "info" | "warning" | "critical";
 

@@ -14,18 +14,19 @@
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { Registry } from "prom-client";
-import { actorsApi } from "./actors-api.ts";
-import { type ApiContext, assess } from "./context.ts";
-import { dashboardApi } from "./dashboard.ts";
-import { deadLettersApi } from "./dead-letters-api.ts";
+import { actorRoutes } from "./actor-routes.ts";
+import type { ApiContext } from "./context.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { ControlApiError, toErrorResponse } from "./errors.ts";
+import { assess } from "./health.ts";
 import { LiveFeed } from "./live.ts";
 import { ControlMetrics } from "./metrics.ts";
-import { opsApi } from "./ops-api.ts";
+import { opsRoutes } from "./ops-routes.ts";
 import { type ControlApiOptions, resolveControlApiOptions } from "./options.ts";
 import { bodyGuard, originGuard, tokenGuard } from "./security.ts";
-import { streamsApi } from "./streams-api.ts";
-import { StreamsReader } from "./streams-reader.ts";
+import { deadLetterRoutes } from "./streams/dead-letter-routes.ts";
+import { StreamsReader } from "./streams/reading.ts";
+import { streamRoutes } from "./streams/routes.ts";
 import { actorViews, counters } from "./views.ts";
 
 export interface ControlApi {
@@ -98,11 +99,11 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
   );
   app.use("*", bodyGuard(o));
   for (const routes of [
-    opsApi(ctx),
-    actorsApi(ctx),
-    streamsApi(ctx),
-    deadLettersApi(ctx),
-    dashboardApi(o.title),
+    opsRoutes(ctx),
+    actorRoutes(ctx),
+    streamRoutes(ctx),
+    deadLetterRoutes(ctx),
+    dashboardRoutes(o.title),
   ]) {
     app.route("/", routes);
   }

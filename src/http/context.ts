@@ -1,13 +1,13 @@
 /**
  * What every route module of the control API shares: the resolved options, the system, one reader of
- * the streams layer, the live feed, the metrics, and the readiness assessment built from them.
+ * the streams layer, the live feed, the metrics, and the readiness assessment (health.ts) built from them.
  */
 import type { ActorSystem } from "../runtime/system.ts";
-import { assessReadiness, type Readiness } from "./health.ts";
+import type { Assessment } from "./health.ts";
 import type { LiveFeed } from "./live.ts";
 import type { ControlMetrics } from "./metrics.ts";
 import type { ResolvedControlApiOptions } from "./options.ts";
-import type { StreamsReader, StreamsReading } from "./streams-reader.ts";
+import type { StreamsReader } from "./streams/reading.ts";
 
 export interface ApiContext {
   readonly options: ResolvedControlApiOptions;
@@ -19,25 +19,4 @@ export interface ApiContext {
   readonly shuttingDown: boolean;
   /** One reading of the streams layer and the readiness it implies. */
   assess(): Promise<Assessment>;
-}
-
-export interface Assessment {
-  readonly streams: StreamsReading;
-  readonly readiness: Readiness;
-}
-
-export async function assess(input: {
-  system: ActorSystem;
-  reader: StreamsReader;
-  slowPingMs: number;
-  shuttingDown: boolean;
-}): Promise<Assessment> {
-  const streams = await input.reader.read();
-  const readiness = assessReadiness({
-    system: input.system.health(),
-    streams,
-    shuttingDown: input.shuttingDown,
-    slowPingMs: input.slowPingMs,
-  });
-  return { streams, readiness };
 }

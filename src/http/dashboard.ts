@@ -29,7 +29,7 @@ const PAGE = `${here}/dashboard/index.html`;
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
-export function dashboardApi(title: string): Hono {
+export function dashboardRoutes(title: string): Hono {
   let template: Promise<string> | null = null;
   return new Hono()
     .get("/", async (c) => {

@@ -72,9 +72,6 @@ const STATUS: Record<ControlApiErrorCode | TroupeErrorCode, ContentfulStatusCode
   ERR_ENCODE: 500,
   ERR_OUTPUT_WRITE: 503,
   ERR_INVALID_OUTPUT: 500,
-  ERR_INVALID_EVENT: 400,
-  ERR_WEBHOOK: 502,
-  ERR_CONFIG: 500,
 };
 
 export interface ErrorBody {

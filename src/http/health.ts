@@ -1,10 +1,12 @@
 /**
  * Readiness, from what the runtime and the streams layer report. `unhealthy` (503) means "take me out of
  * rotation": shutting down, or the stream backend unreachable. `degraded` (still 200) means an operator
- * should look: a failed actor, a slow backend, a group past its critical watermark.
+ * should look: a failed actor, a slow backend, a group past its critical watermark. `assess()` pairs
+ * one reading of the streams layer with the readiness it implies, for `/health`, `/metrics` and `/events`.
  */
-import type { SystemHealth } from "../runtime/system.ts";
-import type { StreamsReading } from "./streams-reader.ts";
+import type { ActorSystem, SystemHealth } from "../runtime/system.ts";
+import type { StreamsReader, StreamsReading } from "./streams/reading.ts";
+import type { BackendHealth } from "./streams/source.ts";
 
 export type ReadinessStatus = "ok" | "degraded" | "unhealthy";
 
@@ -26,7 +28,8 @@ export interface Readiness {
   readonly status: ReadinessStatus;
   readonly reasons: HealthReason[];
   readonly failedActors: string[];
-  readonly backend: StreamsReading["backend"];
+  /** `null` without a streams source. */
+  readonly backend: BackendHealth | null;
 }
 
 const UNHEALTHY: ReadonlySet<HealthReasonCode> = new Set([
@@ -71,4 +74,25 @@ export function assessReadiness(input: {
       ? "degraded"
       : "ok";
   return { status, reasons, failedActors: system.failedActors, backend };
+}
+
+export interface Assessment {
+  readonly streams: StreamsReading;
+  readonly readiness: Readiness;
+}
+
+export async function assess(input: {
+  system: ActorSystem;
+  reader: StreamsReader;
+  slowPingMs: number;
+  shuttingDown: boolean;
+}): Promise<Assessment> {
+  const streams = await input.reader.read();
+  const readiness = assessReadiness({
+    system: input.system.health(),
+    streams,
+    shuttingDown: input.shuttingDown,
+    slowPingMs: input.slowPingMs,
+  });
+  return { streams, readiness };
 }

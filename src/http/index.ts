@@ -17,12 +17,12 @@ export type { ControlApiOptions } from "./options.ts";
 export { CONTROL_API_DEFAULTS } from "./options.ts";
 export type { ServedControlApi, ServeOptions } from "./serve.ts";
 export { isLoopback, SERVE_DEFAULTS, serveControlApi } from "./serve.ts";
+export type { StreamsSourceOptions, WatchedPump, Watermark } from "./streams/backend-source.ts";
+export { createStreamsSource, STREAMS_SOURCE_DEFAULTS } from "./streams/backend-source.ts";
 export type {
   BackendHealth,
-  DeadLetterFilter,
-  DeadLetterInfo,
-  DeadLetterReason,
   DeadLetterStore,
+  DeadLetterView,
   Page,
   PageRequest,
   PendingEntryInfo,
@@ -30,7 +30,5 @@ export type {
   StreamGroupInfo,
   StreamsSource,
   WatermarkState,
-} from "./sources.ts";
-export type { StreamsSourceOptions, WatchedPump, Watermark } from "./streams-source.ts";
-export { createStreamsSource, STREAMS_SOURCE_DEFAULTS } from "./streams-source.ts";
+} from "./streams/source.ts";
 export type { ActorTotals, ActorView, Counters } from "./views.ts";

@@ -19,7 +19,7 @@ import { healthAlert, LIFECYCLE_EVENTS, type LiveAlert, lifecycleAlert, streamAl
 import { ControlApiError } from "./errors.ts";
 import type { Readiness } from "./health.ts";
 import type { ResolvedControlApiOptions } from "./options.ts";
-import type { StreamAlert } from "./sources.ts";
+import type { StreamAlert } from "./streams/source.ts";
 
 /** Events queued for a client that does not read; past it the client is dropped. */
 const MAX_QUEUED = 512;

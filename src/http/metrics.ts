@@ -11,9 +11,9 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { ActorSystem } from "../runtime/system.ts";
-import type { Assessment } from "./context.ts";
-import type { StreamAlert } from "./sources.ts";
-import type { StreamsReading } from "./streams-reader.ts";
+import type { Assessment } from "./health.ts";
+import type { StreamsReading } from "./streams/reading.ts";
+import type { StreamAlert } from "./streams/source.ts";
 import { actorViews } from "./views.ts";
 
 const HEALTH_VALUE = { ok: 0, degraded: 1, unhealthy: 2 } as const;

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { ActorSystem } from "../runtime/system.ts";
-import type { StreamsSource } from "./sources.ts";
+import type { StreamsSource } from "./streams/source.ts";
 import { parseOptions } from "./validate.ts";
 
 export interface ControlApiOptions {

@@ -2,7 +2,7 @@
  * The JSON shapes of actors and of the header counters, built from the runtime's own stats so that
  * `/actors`, the live feed, the dashboard and the terminal monitor all show the same figures.
  */
-import type { ActorRef } from "../runtime/actor-ref.ts";
+import type { ActorStats } from "../runtime/actor-ref.ts";
 import type { InstanceStats } from "../runtime/stats.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 
@@ -26,7 +26,7 @@ export interface ActorTotals {
 
 export interface ActorView {
   name: string;
-  status: ActorRef["status"];
+  status: ActorStats["status"];
   paused: boolean;
   totals: ActorTotals;
   instances: InstanceStats[];
@@ -44,8 +44,7 @@ export interface Counters {
   uptimeSeconds: number;
 }
 
-export function actorView(ref: ActorRef): ActorView {
-  const stats = ref.stats();
+export function actorView(stats: ActorStats): ActorView {
   const instances = stats.instances;
   const sum = (pick: (i: InstanceStats) => number) => instances.reduce((total, i) => total + pick(i), 0);
   const max = (pick: (i: InstanceStats) => number) => instances.reduce((m, i) => Math.max(m, pick(i)), 0);
@@ -58,7 +57,7 @@ export function actorView(ref: ActorRef): ActorView {
   return {
     name: stats.name,
     status: stats.status,
-    paused: ref.engine.paused,
+    paused: stats.paused,
     totals: {
       processed: sum((i) => i.processed),
       failed: sum((i) => i.failed),
@@ -81,7 +80,7 @@ export function actorView(ref: ActorRef): ActorView {
 }
 
 export function actorViews(system: ActorSystem): ActorView[] {
-  return system.actors.map(actorView);
+  return system.stats().map(actorView);
 }
 
 export function counters(actors: readonly ActorView[], startedAt: number): Counters {

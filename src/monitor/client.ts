@@ -3,7 +3,7 @@
  * each with a deadline, each allowed to fail on its own (a frame with Redis down still shows actors).
  */
 import type { Readiness } from "../http/health.ts";
-import type { BackendHealth, StreamGroupInfo } from "../http/sources.ts";
+import type { BackendHealth, StreamGroupInfo } from "../http/streams/source.ts";
 import type { ActorView } from "../http/views.ts";
 
 export interface MonitorFrame {

@@ -4,7 +4,7 @@
  * operators look at: pending, lag, processing rate, workers alive, health). Colour is optional: plain
  * text when stdout is not a terminal or NO_COLOR is set.
  */
-import type { StreamGroupInfo } from "../http/sources.ts";
+import type { StreamGroupInfo } from "../http/streams/source.ts";
 import type { ActorView } from "../http/views.ts";
 import type { MonitorFrame } from "./client.ts";
 

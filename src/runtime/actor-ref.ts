@@ -21,13 +21,25 @@ export interface ControlOptions {
 export interface ActorStats {
   name: string;
   status: ActorStatus;
+  /** Paused by `system.pause(name)`: the workers finish what they hold and get nothing new. */
+  paused: boolean;
   instances: InstanceStats[];
 }
+
+/**
+ * @internal The engine behind a ref, for the system that spawned it and for tests. Not exported from the
+ * package: the public surface of an actor is the ref alone.
+ */
+export let engineOf: (ref: ActorRef) => Actor;
 
 const ASK_TIMEOUT_MS = 5000;
 const CONTROL_TIMEOUT_MS = 2000;
 
 export class ActorRef<M = unknown, R = unknown> {
+  static {
+    engineOf = (ref) => ref.#actor;
+  }
+
   readonly #actor: Actor;
   readonly #stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>;
 
@@ -87,7 +99,12 @@ export class ActorRef<M = unknown, R = unknown> {
   }
 
   stats(): ActorStats {
-    return { name: this.name, status: this.status, instances: this.#actor.instances.map((i) => i.stats()) };
+    return {
+      name: this.name,
+      status: this.status,
+      paused: this.#actor.paused,
+      instances: this.#actor.instances.map((i) => i.stats()),
+    };
   }
 
   /** Stops accepting, waits for in-flight work up to `deadlineMs`, then terminates the workers. */
@@ -125,11 +142,6 @@ export class ActorRef<M = unknown, R = unknown> {
 
   onCredit(listener: () => void): () => void {
     return this.#actor.onCredit(listener);
-  }
-
-  /** @internal The engine, for tests and the control API. */
-  get engine(): Actor {
-    return this.#actor;
   }
 
   #instance(index = 0) {

@@ -8,14 +8,14 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import { type Clock, systemClock, unreferenced } from "../time/clock.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
-import { ActorRef, type ActorStats } from "./actor-ref.ts";
+import { ActorRef, type ActorStats, engineOf } from "./actor-ref.ts";
 import type { Envelope } from "./envelope.ts";
 import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
 import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
 import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
-/** A message the runtime gave up on. */
-export interface DeadLetter {
+/** A message told to an actor that the runtime gave up on. */
+export interface ActorDeadLetter {
   actor: string;
   instance: number;
   message: unknown;
@@ -29,7 +29,7 @@ export interface SystemOptions {
   /** Supervision of every actor of this system. */
   supervisor?: SupervisorOptions;
   /** Receives every message sent with `tell` that the runtime gave up on. @defaultValue none (events only) */
-  onDeadLetter?: (deadLetter: DeadLetter) => void;
+  onDeadLetter?: (deadLetter: ActorDeadLetter) => void;
   /** Time source for deadlines, backoff and rates (tests inject one). @defaultValue the system clock */
   clock?: Clock;
   /** Randomness for backoff jitter. @defaultValue Math.random */
@@ -58,7 +58,7 @@ export class ActorSystem {
   readonly #emitter: ActorEmitter = createActorEvents();
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, ActorRef>();
-  readonly #onDeadLetter: ((deadLetter: DeadLetter) => void) | undefined;
+  readonly #onDeadLetter: ((deadLetter: ActorDeadLetter) => void) | undefined;
   readonly #owner: ActorOwner;
   #watchTimer: ReturnType<Clock["setTimeout"]> | null = null;
   #watchEveryMs = MAX_WATCH_MS;
@@ -178,7 +178,7 @@ export class ActorSystem {
   #engine(name: string): Actor {
     const ref = this.#actors.get(name);
     if (!ref) throw new TroupeError("ERR_ACTOR_NOT_FOUND", `no actor named ${name}`, { actor: name });
-    return ref.engine;
+    return engineOf(ref);
   }
 
   /** Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. */
@@ -220,7 +220,7 @@ export class ActorSystem {
   }
 
   #deadLetter(actor: string, instance: number, envelope: Envelope, error: TroupeError): void {
-    const deadLetter: DeadLetter = {
+    const deadLetter: ActorDeadLetter = {
       actor,
       instance,
       message: envelope.message,
@@ -246,7 +246,7 @@ export class ActorSystem {
     this.#watchTimer = this.#clock.setTimeout(() => {
       const now = this.#clock.now();
       for (const ref of this.#actors.values())
-        for (const instance of ref.engine.instances) instance.checkDeadline(now);
+        for (const instance of engineOf(ref).instances) instance.checkDeadline(now);
       this.#armWatchdog();
     }, this.#watchEveryMs);
   }

@@ -5,7 +5,6 @@
  * server, close the backend.
  */
 import type { TroupeConfig } from "../config.ts";
-import { TroupeError } from "../errors.ts";
 import { createStreamsSource, serveControlApi } from "../http/index.ts";
 import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
@@ -13,6 +12,7 @@ import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
 import { startAnalyzers } from "./analyzers.ts";
+import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
 import { startRetention } from "./retention.ts";
 import { startSinks } from "./sinks.ts";
@@ -33,7 +33,7 @@ export interface ScannerRun {
 export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
   const { config, role } = run;
   if (role !== "all" && !config.REDIS_URL) {
-    throw new TroupeError(
+    throw new ScannerError(
       "ERR_CONFIG",
       `--role ${role} needs REDIS_URL: the in-memory backend lives inside one process`,
     );

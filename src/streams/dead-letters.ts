@@ -27,7 +27,8 @@ export const DEAD_LETTER_REASONS = [
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
-export interface DeadLetter {
+/** An entry a pump gave up on, as its record in the dead-letter stream holds it. */
+export interface StreamDeadLetter {
   /** Id of the record in the dead-letter stream. */
   readonly id: string;
   readonly source: string;
@@ -41,15 +42,8 @@ export interface DeadLetter {
   readonly fields: EntryFields | null;
 }
 
-export interface DeadLetterInput {
-  readonly source: string;
-  readonly group: string;
-  readonly entryId: string;
-  readonly deliveries: number;
-  readonly reason: DeadLetterReason;
-  readonly error?: string;
-  readonly fields: EntryFields | null;
-}
+/** What a pump writes: the record before the stream gives it an id and a time. */
+export type DeadLetterInput = Omit<StreamDeadLetter, "id" | "at" | "error"> & { readonly error?: string };
 
 const FIELD_PREFIX = "f:";
 
@@ -74,7 +68,7 @@ export function deadLetterWrite(
 }
 
 /** Reads a record back; `null` for an entry that is not a dead letter. */
-export function parseDeadLetter(entry: StreamEntry): DeadLetter | null {
+export function parseDeadLetter(entry: StreamEntry): StreamDeadLetter | null {
   const f = entry.fields;
   if (!f?.source || !f.group || !f.entry || !f.reason) return null;
   let original: EntryFields | null = null;
@@ -103,7 +97,7 @@ export interface DeadLetterFilter {
 }
 
 export interface DeadLetterPage {
-  readonly letters: DeadLetter[];
+  readonly letters: StreamDeadLetter[];
   /** Pass as `after` for the next page; `null` at the end. */
   readonly next: string | null;
 }
@@ -129,11 +123,11 @@ export class DeadLetters {
     const entries = await this.#backend.range(this.stream, { start: `(${page.after ?? ZERO_ID}`, count });
     const letters = entries
       .map(parseDeadLetter)
-      .filter((l): l is DeadLetter => l !== null && matches(l, filter));
+      .filter((l): l is StreamDeadLetter => l !== null && matches(l, filter));
     return { letters, next: entries.length < count ? null : (entries.at(-1)?.id ?? null) };
   }
 
-  async get(id: string): Promise<DeadLetter | null> {
+  async get(id: string): Promise<StreamDeadLetter | null> {
     const [entry] = await this.#backend.range(this.stream, { start: id, end: id, count: 1 });
     return entry ? parseDeadLetter(entry) : null;
   }
@@ -166,7 +160,7 @@ export class DeadLetters {
     return (await this.#backend.delete(this.stream, [id])) === 1;
   }
 
-  async #replayBatch(letters: readonly DeadLetter[]): Promise<number> {
+  async #replayBatch(letters: readonly StreamDeadLetter[]): Promise<number> {
     const replayable = letters.filter((l) => l.fields !== null);
     // Issued together: ioredis writes them back to back on one connection (one round trip).
     await Promise.all(
@@ -182,7 +176,7 @@ export class DeadLetters {
   }
 }
 
-function matches(letter: DeadLetter, filter: DeadLetterFilter): boolean {
+function matches(letter: StreamDeadLetter, filter: DeadLetterFilter): boolean {
   return (
     (filter.stream === undefined || letter.source === filter.stream) &&
     (filter.group === undefined || letter.group === filter.group) &&

@@ -9,7 +9,7 @@ import {
   type ControlApi,
   createControlApi,
   createStreamsSource,
-  type DeadLetterInfo,
+  type DeadLetterView,
   type PendingEntryInfo,
   type StreamGroupInfo,
 } from "../../src/http/index.ts";
@@ -70,7 +70,7 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
       await backend.close();
     });
 
-    const list = (query = "") => call<Page<DeadLetterInfo>>(api, "GET", `/dead-letters${query}`);
+    const list = (query = "") => call<Page<DeadLetterView>>(api, "GET", `/dead-letters${query}`);
 
     test("GET /streams: every group with length, lag, pending, oldest idle, consumers, dead letters, watermark", async () => {
       const { status, body } = await call<{ groups: StreamGroupInfo[]; backend: { up: boolean } }>(

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { type ActorSystem, createSystem, type DeadLetter, TroupeError } from "../../src/index.ts";
+import { type ActorDeadLetter, type ActorSystem, createSystem, TroupeError } from "../../src/index.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, range, rejectionOf, SCRIPTED, sharedLog } from "../support/runtime.ts";
 
@@ -32,7 +32,7 @@ test("stop drains in-flight work before its deadline", async () => {
 });
 
 test("stop past its deadline terminates and reports what it could not finish", async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
   const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 64 });
   for (const id of range(0, 50)) await ref.tell({ id, op: "sleep", ms: 20 });

@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { type ActorSystem, createSystem, type DeadLetter, InvalidOptionError } from "../../src/index.ts";
+import { type ActorDeadLetter, type ActorSystem, createSystem, InvalidOptionError } from "../../src/index.ts";
 import { collect, ECHO, rejectionOf } from "../support/runtime.ts";
 
 let system: ActorSystem;
@@ -51,7 +51,7 @@ test("a duplicate actor name", async () => {
 });
 
 test("a message that cannot be encoded: ask rejects, tell is dead-lettered, the others still go", async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
   const dead = collect(system, "deadLettered");
   const ref = await system.spawn(ECHO);

@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
+import { engineOf } from "../../src/runtime/actor-ref.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { ECHO, entered, rejectionOf, SCRIPTED, sharedLog } from "../support/runtime.ts";
 
@@ -28,7 +29,7 @@ test("the same key always reaches the same instance", async () => {
   const ref = await system.spawn<{ key: string; n: number }>(ECHO, { instances: 3, route: (m) => m.key });
   const keys = ["mint-a", "mint-b", "mint-c", "mint-d", "mint-e", "mint-f"];
   for (let n = 0; n < 60; n++) await ref.tell({ key: keys[n % keys.length]!, n });
-  for (const i of [0, 1, 2]) await ref.engine.instances[i]?.mailbox.drained();
+  for (const i of [0, 1, 2]) await engineOf(ref).instances[i]?.mailbox.drained();
   const seen = await Promise.all(
     [0, 1, 2].map((instance) => ref.query<Array<{ key: string }>>("seen", [], { instance })),
   );
@@ -67,7 +68,7 @@ test("a paused actor gets nothing new and reports no credit; resume delivers eve
   const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 16, init: { log: log.buffer } });
   await ref.ask({ id: 0 });
   system.pause("scripted");
-  expect(ref.engine.freeCredits()).toBe(0);
+  expect(engineOf(ref).freeCredits()).toBe(0);
   for (let id = 1; id <= 10; id++) await ref.tell({ id });
   expect(ref.stats().instances[0]).toMatchObject({ state: "paused", inFlight: 0 });
   expect(log.ids()).toEqual([0]);

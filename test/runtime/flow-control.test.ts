@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
+import { engineOf } from "../../src/runtime/actor-ref.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, sharedLog } from "../support/runtime.ts";
 
@@ -22,7 +23,7 @@ test("a producer 100× faster than a 1 ms actor never has more than `capacity` u
     instances: 10,
     init: { log: log.buffer },
   });
-  const mailboxes = ref.engine.instances.map((i) => i.mailbox);
+  const mailboxes = engineOf(ref).instances.map((i) => i.mailbox);
   Bun.gc(true);
   const heapBefore = process.memoryUsage().heapUsed;
   let maxHeld = 0;
@@ -75,7 +76,7 @@ test("a full mailbox keeps sending large frames (regression: credits returned in
   for (let id = 0; id < 100_000; id++) {
     if (!ref.tryTell({ id })) await ref.tell({ id });
   }
-  await ref.engine.instances[0]?.mailbox.drained();
+  await engineOf(ref).instances[0]?.mailbox.drained();
   const { processed, frames } = ref.stats().instances[0]!;
   expect(processed).toBe(100_000);
   expect(processed / frames).toBeGreaterThan(64);

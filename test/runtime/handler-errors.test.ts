@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { type ActorSystem, createSystem, type DeadLetter } from "../../src/index.ts";
+import { type ActorDeadLetter, type ActorSystem, createSystem } from "../../src/index.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, range, rejectionOf, SCRIPTED, sharedLog, trips } from "../support/runtime.ts";
 
@@ -9,7 +9,7 @@ afterEach(async () => {
 });
 
 test("a throwing message is redelivered, then dead-lettered with its error; every other message is handled once", async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
   const dead = collect(system, "deadLettered");
   const crashed = collect(system, "crashed");
@@ -61,7 +61,7 @@ test("ask on a message that keeps failing rejects with ERR_MAX_DELIVERIES", asyn
 });
 
 test('onHandlerError "crash" turns a throw into a worker crash, blamed on that message', async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({
     supervisor: { backoff: { minMs: 10, maxMs: 20 }, maxRestarts: 10 },
     onDeadLetter: (dl) => deadLetters.push(dl),
@@ -78,7 +78,7 @@ test('onHandlerError "crash" turns a throw into a worker crash, blamed on that m
 });
 
 test("a bystander redelivered after another message's crash is not blamed for it (regression)", async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({
     supervisor: { backoff: { minMs: 5, maxMs: 10 } },
     onDeadLetter: (dl) => deadLetters.push(dl),
@@ -101,7 +101,7 @@ test("a bystander redelivered after another message's crash is not blamed for it
 });
 
 test("a rejected message is dead-lettered at once, never redelivered", async () => {
-  const deadLetters: DeadLetter[] = [];
+  const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
   const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { maxDeliveries: 5 });
   await ref.tell({ id: 1, op: "refuse" });

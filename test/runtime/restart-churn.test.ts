@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
+import { engineOf } from "../../src/runtime/actor-ref.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, SCRIPTED, sharedLog } from "../support/runtime.ts";
 
@@ -23,7 +24,7 @@ test("restarting one actor 200 times under load loses nothing", async () => {
     await restarted.atLeast(i);
   }
   await producer;
-  await ref.engine.instances[0]?.mailbox.drained();
+  await engineOf(ref).instances[0]?.mailbox.drained();
   const handled = new Set(log.ids());
   expect(handled.size).toBe(total);
   expect(ref.stats().instances[0]?.restarts).toBe(200);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { type ActorSystem, createSystem, type DeadLetter } from "../../src/index.ts";
+import { type ActorDeadLetter, type ActorSystem, createSystem } from "../../src/index.ts";
+import { engineOf } from "../../src/runtime/actor-ref.ts";
 import { BACKOFF_DEFAULTS, backoffDelay } from "../../src/time/backoff.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
@@ -11,7 +12,7 @@ afterEach(async () => {
 
 describe("restart intensity", () => {
   test("exceeded: the actor is failed, an event names it, health is degraded, no restart storm", async () => {
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: ActorDeadLetter[] = [];
     system = createSystem({
       supervisor: { maxRestarts: 2, periodMs: 10_000, backoff: { minMs: 5, maxMs: 10 } },
       onDeadLetter: (dl) => deadLetters.push(dl),
@@ -100,7 +101,7 @@ describe("strategies restart the right siblings", () => {
       instances: 2,
       init: { trips: trips(1) },
     });
-    await b.engine.instances[1]?.mailbox.accept({ id: 1, op: "exit" }, null);
+    await engineOf(b).instances[1]?.mailbox.accept({ id: 1, op: "exit" }, null);
     await restarted.atLeast(1);
     expect(restarted.seen.map((e) => [e.actor, e.instance])).toEqual([["b", 1]]);
     expect(a.stats().instances[0]?.restarts).toBe(0);
@@ -109,7 +110,7 @@ describe("strategies restart the right siblings", () => {
 
 describe("restart types", () => {
   test("temporary: never restarted; what it held goes to the dead-letter handler", async () => {
-    const deadLetters: DeadLetter[] = [];
+    const deadLetters: ActorDeadLetter[] = [];
     system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
     const stopped = collect(system, "stopped");
     const restarting = collect(system, "restarting");

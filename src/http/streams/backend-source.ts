@@ -10,10 +10,11 @@
  * ```
  */
 import { z } from "zod";
-import type { StreamBackend } from "../streams/backend.ts";
-import type { PumpEvents } from "../streams/pump-events.ts";
-import { MultiStreamDeadLetters } from "./dead-letter-store.ts";
-import { messageOf, withDeadline } from "./deadline.ts";
+import type { StreamBackend } from "../../streams/backend.ts";
+import type { PumpEvents } from "../../streams/pump-events.ts";
+import { messageOf, withDeadline } from "../deadline.ts";
+import { parseOptions } from "../validate.ts";
+import { MultiStreamDeadLetters } from "./backend-dead-letters.ts";
 import type {
   BackendHealth,
   Page,
@@ -23,8 +24,7 @@ import type {
   StreamGroupInfo,
   StreamsSource,
   WatermarkState,
-} from "./sources.ts";
-import { parseOptions } from "./validate.ts";
+} from "./source.ts";
 
 /** What the adapter needs of a pump (a `Pump` of src/streams satisfies it). */
 export interface WatchedPump {

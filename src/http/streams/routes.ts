@@ -5,14 +5,14 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { TroupeError } from "../errors.ts";
-import type { ApiContext } from "./context.ts";
-import { withDeadline } from "./deadline.ts";
-import { intString, name, streamId, validate } from "./validate.ts";
+import { TroupeError } from "../../errors.ts";
+import type { ApiContext } from "../context.ts";
+import { withDeadline } from "../deadline.ts";
+import { intString, name, streamId, validate } from "../validate.ts";
 
 const groupParam = z.object({ stream: name, group: name });
 
-export function streamsApi(ctx: ApiContext): Hono {
+export function streamRoutes(ctx: ApiContext): Hono {
   const { reader, options } = ctx;
   const page = z
     .object({ cursor: streamId.optional(), count: intString(1, options.maxPageSize).default(50) })

@@ -4,8 +4,8 @@
  * flight, so a burst of health checks costs Redis one round of commands, and nothing waits longer than
  * `sourceTimeoutMs` when Redis is down.
  */
-import { messageOf, withDeadline } from "./deadline.ts";
-import type { BackendHealth, StreamGroupInfo, StreamsSource } from "./sources.ts";
+import { messageOf, withDeadline } from "../deadline.ts";
+import type { BackendHealth, StreamGroupInfo, StreamsSource } from "./source.ts";
 
 export interface StreamsReading {
   /** `null` without a streams source. */

@@ -1,12 +1,12 @@
 /**
  * What the control API needs from the streams layer, and nothing more. The HTTP code depends on this
- * interface only; `createStreamsSource()` (streams-source.ts) implements it over a `StreamBackend`
+ * interface only; `createStreamsSource()` (backend-source.ts) implements it over a `StreamBackend`
  * and the pumps, so the API works the same on the in-memory backend and on Redis, and an embedding app
  * can supply its own (e.g. for streams read by another process).
  */
-import type { DeadLetterReason } from "../streams/dead-letters.ts";
+import type { DeadLetterFilter, StreamDeadLetter } from "../../streams/dead-letters.ts";
 
-/** `high` / `critical`: lag or pending passed that watermark (see `StreamWatermarks`). */
+/** `high` / `critical`: lag or pending passed that watermark (`StreamsSourceOptions.lag` / `.pending`). */
 export type WatermarkState = "ok" | "high" | "critical";
 
 export interface StreamGroupInfo {
@@ -35,30 +35,18 @@ export interface PendingEntryInfo {
   readonly deliveries: number;
 }
 
-export type { DeadLetterReason };
-
-export interface DeadLetterInfo {
-  /** `<dead-letter stream>:<record id>`, e.g. `tx:dlq:1719000000000-0`: unique across dead-letter streams. */
+/**
+ * A stream dead letter as the API shows it: its id made unique across dead-letter streams, and a preview
+ * of its payload instead of the raw fields.
+ */
+export type DeadLetterView = Omit<StreamDeadLetter, "id" | "fields"> & {
+  /** `<dead-letter stream>:<record id>`, e.g. `tx:dlq:1719000000000-0`. */
   readonly id: string;
-  readonly source: string;
-  readonly group: string;
-  readonly entryId: string;
-  readonly deliveries: number;
-  readonly reason: DeadLetterReason;
-  readonly error: string | null;
-  /** When it was dead-lettered (ms since the epoch). */
-  readonly at: number;
   /** The decoded payload as JSON, cut to a few hundred characters; `null` when the entry was gone. */
   readonly preview: string | null;
   /** Whether it can be replayed (its original fields survived). */
   readonly replayable: boolean;
-}
-
-export interface DeadLetterFilter {
-  readonly stream?: string | undefined;
-  readonly group?: string | undefined;
-  readonly reason?: DeadLetterReason | undefined;
-}
+};
 
 export interface PageRequest {
   /** Opaque: the `next` of the previous page. */
@@ -99,7 +87,7 @@ export interface StreamAlert {
 
 export interface DeadLetterStore {
   /** Oldest first; a page may hold fewer than `count` matches (records are scanned `count` at a time). */
-  list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterInfo>>;
+  list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterView>>;
   /** Appends the original entry to its stream again and removes the record. */
   replay(id: string): Promise<"replayed" | "not-found" | "not-replayable">;
   /** Replays every matching record in batches of `batchSize`; returns how many were replayed. */

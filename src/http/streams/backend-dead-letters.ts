@@ -4,11 +4,11 @@
  * `<dead-letter stream>:<record id>` so they stay unique when several streams have dead letters; paging
  * walks the streams in name order and never scans more than `count` records of each per page.
  */
-import { InvalidOptionError } from "../errors.ts";
-import type { StreamBackend } from "../streams/backend.ts";
-import { type DeadLetter, DeadLetters } from "../streams/dead-letters.ts";
-import { defaultCodec } from "../streams/entry-codec.ts";
-import type { DeadLetterFilter, DeadLetterInfo, DeadLetterStore, Page, PageRequest } from "./sources.ts";
+import { InvalidOptionError } from "../../errors.ts";
+import type { StreamBackend } from "../../streams/backend.ts";
+import { type DeadLetterFilter, DeadLetters, type StreamDeadLetter } from "../../streams/dead-letters.ts";
+import { defaultCodec } from "../../streams/entry-codec.ts";
+import type { DeadLetterStore, DeadLetterView, Page, PageRequest } from "./source.ts";
 
 const START = "0-0";
 
@@ -32,7 +32,7 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
     return [...this.#stores.keys()];
   }
 
-  async list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterInfo>> {
+  async list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterView>> {
     const names = this.streams;
     let index = 0;
     let after: string | undefined;
@@ -43,13 +43,13 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
         throw new InvalidOptionError("cursor", "names no dead-letter stream of this source");
       after = at.record === START ? undefined : at.record;
     }
-    const entries: DeadLetterInfo[] = [];
+    const entries: DeadLetterView[] = [];
     for (; index < names.length; index++, after = undefined) {
       const stream = names[index] as string;
       const store = this.#stores.get(stream) as DeadLetters;
       const remaining = page.count - entries.length;
       const found = await store.list(filter, { count: remaining, ...(after !== undefined && { after }) });
-      entries.push(...found.letters.map((letter) => this.#info(stream, letter)));
+      entries.push(...found.letters.map((letter) => this.#view(stream, letter)));
       if (found.next !== null) return { entries, next: `${stream}:${found.next}` };
       if (entries.length >= page.count) {
         const following = names[index + 1];
@@ -78,31 +78,26 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
     return store ? store.delete(at.record) : false;
   }
 
-  async #find(id: string): Promise<{ store: DeadLetters; letter: DeadLetter } | null> {
+  async #find(id: string): Promise<{ store: DeadLetters; letter: StreamDeadLetter } | null> {
     const at = parseDeadLetterId(id);
     const store = at && this.#stores.get(at.stream);
     const letter = store ? await store.get(at.record) : null;
     return store && letter ? { store, letter } : null;
   }
 
-  #info(stream: string, letter: DeadLetter): DeadLetterInfo {
+  #view(stream: string, letter: StreamDeadLetter): DeadLetterView {
+    const { id, fields, ...recorded } = letter;
     return {
-      id: `${stream}:${letter.id}`,
-      source: letter.source,
-      group: letter.group,
-      entryId: letter.entryId,
-      deliveries: letter.deliveries,
-      reason: letter.reason,
-      error: letter.error,
-      at: letter.at,
-      preview: letter.fields === null ? null : preview(letter.fields, this.#previewChars),
-      replayable: letter.fields !== null,
+      id: `${stream}:${id}`,
+      ...recorded,
+      preview: fields === null ? null : preview(fields, this.#previewChars),
+      replayable: fields !== null,
     };
   }
 }
 
 /** The payload as JSON, cut to `chars`; undecodable payloads are described, never thrown. */
-function preview(fields: NonNullable<DeadLetter["fields"]>, chars: number): string {
+function preview(fields: NonNullable<StreamDeadLetter["fields"]>, chars: number): string {
   let text: string;
   try {
     const payload = defaultCodec.decode(fields);

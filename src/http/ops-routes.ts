@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import type { ApiContext } from "./context.ts";
 import { ControlApiError } from "./errors.ts";
 
-export function opsApi(ctx: ApiContext): Hono {
+export function opsRoutes(ctx: ApiContext): Hono {
   return new Hono()
     .get("/health/live", (c) =>
       c.json({ status: "alive", pid: process.pid, uptimeSeconds: Math.floor(process.uptime()) }),

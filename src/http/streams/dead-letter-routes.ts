@@ -5,12 +5,12 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { DEAD_LETTER_REASONS } from "../streams/dead-letters.ts";
-import type { ApiContext } from "./context.ts";
-import { withDeadline } from "./deadline.ts";
-import { ControlApiError } from "./errors.ts";
-import type { DeadLetterStore } from "./sources.ts";
-import { intString, name, validate } from "./validate.ts";
+import { DEAD_LETTER_REASONS } from "../../streams/dead-letters.ts";
+import type { ApiContext } from "../context.ts";
+import { withDeadline } from "../deadline.ts";
+import { ControlApiError } from "../errors.ts";
+import { intString, name, validate } from "../validate.ts";
+import type { DeadLetterStore } from "./source.ts";
 
 const deadLetterId = z.string().regex(/^.{1,256}:\d{1,20}-\d{1,20}$/, {
   error: "must be <dead-letter stream>:<entry id>, e.g. tx:dlq:1719000000000-0",
@@ -27,7 +27,7 @@ const jsonBodyOnly: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-export function deadLettersApi(ctx: ApiContext): Hono {
+export function deadLetterRoutes(ctx: ApiContext): Hono {
   const { options, reader } = ctx;
   const list = z
     .object({

@@ -15,7 +15,7 @@ import { actorView, actorViews, jsonSafe } from "./views.ts";
 const actorParam = z.object({ name });
 const instanceParam = z.object({ name, instance: intString(0, 65_535) });
 
-export function actorsApi(ctx: ApiContext): Hono {
+export function actorRoutes(ctx: ApiContext): Hono {
   const { system } = ctx;
   const find = (actor: string): ActorRef => {
     const ref = system.actor(actor);
@@ -35,7 +35,7 @@ export function actorsApi(ctx: ApiContext): Hono {
   return new Hono()
     .get("/actors", (c) => c.json({ actors: actorViews(system) }))
     .get("/actors/:name", validate("param", actorParam), (c) =>
-      c.json(actorView(find(c.req.valid("param").name))),
+      c.json(actorView(find(c.req.valid("param").name).stats())),
     )
     .get("/actors/:name/:instance/state", validate("param", instanceParam), async (c) => {
       const { name: actor, instance } = c.req.valid("param");

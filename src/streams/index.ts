@@ -1,0 +1,55 @@
+/**
+ * `troupe/streams`: what connects actors to streams. Backends (in memory, Redis: one contract), the pump
+ * that feeds an actor from a stream group and acks after its outputs are written, the producer with
+ * backpressure, retention, dead letters, and the entry codecs.
+ *
+ * @example
+ * ```ts
+ * import { createSystem } from "troupe";
+ * import { defaultCodec, MemoryStreamBackend, Pump } from "troupe/streams";
+ *
+ * const backend = new MemoryStreamBackend();
+ * const scorer = await createSystem().spawn(new URL("./scorer.actor.ts", import.meta.url));
+ * await new Pump(backend, scorer, { stream: "orders", group: "scorer" }).start();
+ * await backend.append("orders", defaultCodec.encode({ customer: "c1", cents: 25_000 }));
+ * ```
+ */
+
+export type {
+  AppendResult,
+  ClaimOptions,
+  ClaimResult,
+  CommitItem,
+  CommitOutcome,
+  ConsumerInfo,
+  EntryFields,
+  GroupInfo,
+  OutputWrite,
+  PendingInfo,
+  PendingQuery,
+  PendingReadOptions,
+  RangeOptions,
+  ReadOptions,
+  RedeliveredEntry,
+  StreamBackend,
+  StreamEntry,
+  UniqueAppendResult,
+  WriteFields,
+} from "./backend.ts";
+export type { DeadLetterFilter, DeadLetterPage, DeadLetterReason, StreamDeadLetter } from "./dead-letters.ts";
+export { DEAD_LETTER_REASONS, DeadLetters } from "./dead-letters.ts";
+export type { EntryCodec } from "./entry-codec.ts";
+export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-codec.ts";
+export type { MemoryBackendOptions } from "./memory-backend.ts";
+export { MemoryStreamBackend } from "./memory-backend.ts";
+export type { Output, Outputs, OutputsOf } from "./outputs.ts";
+export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions } from "./producer.ts";
+export { Producer } from "./producer.ts";
+export { Pump } from "./pump.ts";
+export type { EntrySource, LossReport, PumpEvents, PumpStats } from "./pump-events.ts";
+export type { PumpEntry, PumpOptions, ResolvedPumpOptions } from "./pump-options.ts";
+export type { PumpTarget } from "./pump-target.ts";
+export type { RedisBackendOptions } from "./redis-backend.ts";
+export { RedisStreamBackend } from "./redis-backend.ts";
+export type { RetentionEvents, RetentionOptions, TrimResult } from "./retention.ts";
+export { Retention } from "./retention.ts";

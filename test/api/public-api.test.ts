@@ -1,0 +1,364 @@
+/**
+ * The public API, as a user imports it: the three entry points by package name, every public type named
+ * in a type position (tsc fails here when one stops being exported, and `bun run typecheck` is part of
+ * CI), the public signatures checked to speak those types, and the value exports pinned exactly, so an
+ * export added or lost shows up in review.
+ */
+import { describe, expect, expectTypeOf, test } from "bun:test";
+import type {
+  ActorDeadLetter,
+  ActorDefinition,
+  ActorEventName,
+  ActorEventSource,
+  ActorEvents,
+  ActorRef,
+  ActorStats,
+  ActorStatus,
+  ActorSystem,
+  AskOptions,
+  BackoffOptions,
+  Checkpoint,
+  CheckpointStats,
+  Clock,
+  ControlOptions,
+  CrashReason,
+  DurableStats,
+  DurableTable,
+  HandlerErrorPolicy,
+  HealthStatus,
+  InitContext,
+  InstanceState,
+  InstanceStats,
+  MessageContext,
+  QueryFn,
+  RestartType,
+  RestoredState,
+  RouteKey,
+  SerializedError,
+  SpawnOptions,
+  StateChanges,
+  StateOptions,
+  StateScope,
+  StateStore,
+  StopResult,
+  SupervisorOptions,
+  SupervisorStrategy,
+  SystemHealth,
+  SystemOptions,
+  TableCodec,
+  Tables,
+  TimerHandle,
+  TroupeError,
+  TroupeErrorCode,
+  TroupeErrorOptions,
+  UnhandledRejectionPolicy,
+} from "troupe";
+import * as troupe from "troupe";
+import type {
+  ActorTotals,
+  ActorView,
+  BackendHealth,
+  ControlApi,
+  ControlApiErrorCode,
+  ControlApiOptions,
+  Counters,
+  DeadLetterStore,
+  DeadLetterView,
+  ErrorBody,
+  HealthReason,
+  HealthReasonCode,
+  Page,
+  PageRequest,
+  PendingEntryInfo,
+  Readiness,
+  ReadinessStatus,
+  ServedControlApi,
+  ServeOptions,
+  StreamAlert,
+  StreamGroupInfo,
+  StreamsSource,
+  StreamsSourceOptions,
+  WatchedPump,
+  Watermark,
+  WatermarkState,
+} from "troupe/http";
+import * as http from "troupe/http";
+import type {
+  AppendResult,
+  ClaimOptions,
+  ClaimResult,
+  CommitItem,
+  CommitOutcome,
+  ConsumerInfo,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetterReason,
+  DeadLetters,
+  EntryCodec,
+  EntryFields,
+  EntrySource,
+  GroupInfo,
+  LossReport,
+  MemoryBackendOptions,
+  MemoryStreamBackend,
+  Output,
+  Outputs,
+  OutputsOf,
+  OutputWrite,
+  PendingInfo,
+  PendingQuery,
+  PendingReadOptions,
+  Pressure,
+  PressureLevel,
+  Producer,
+  ProducerEvents,
+  ProducerOptions,
+  Pump,
+  PumpEntry,
+  PumpEvents,
+  PumpOptions,
+  PumpStats,
+  PumpTarget,
+  RangeOptions,
+  ReadOptions,
+  RedeliveredEntry,
+  RedisBackendOptions,
+  RedisStreamBackend,
+  ResolvedPumpOptions,
+  Retention,
+  RetentionEvents,
+  RetentionOptions,
+  StreamBackend,
+  StreamDeadLetter,
+  StreamEntry,
+  TrimResult,
+  UniqueAppendResult,
+  WriteFields,
+} from "troupe/streams";
+import * as streams from "troupe/streams";
+
+describe("troupe: the runtime", () => {
+  test("exports exactly these values", () => {
+    expect(Object.keys(troupe).sort()).toEqual([
+      "ActorRef",
+      "ActorSystem",
+      "DurableTable",
+      "InvalidOptionError",
+      "MemoryStateStore",
+      "MessageRejectedError",
+      "TroupeError",
+      "createSystem",
+      "defineActor",
+      "memoryTables",
+      "msgpackTableCodec",
+      "systemClock",
+    ]);
+  });
+
+  test("public signatures speak exported types", () => {
+    expectTypeOf<Parameters<typeof troupe.createSystem>[0]>().toEqualTypeOf<SystemOptions | undefined>();
+    expectTypeOf<ReturnType<typeof troupe.createSystem>>().toEqualTypeOf<ActorSystem>();
+    expectTypeOf<SystemOptions["supervisor"]>().toEqualTypeOf<SupervisorOptions | undefined>();
+    expectTypeOf<SupervisorOptions["strategy"]>().toEqualTypeOf<SupervisorStrategy | undefined>();
+    expectTypeOf<SupervisorOptions["backoff"]>().toEqualTypeOf<BackoffOptions | undefined>();
+    expectTypeOf<SystemOptions["clock"]>().toEqualTypeOf<Clock | undefined>();
+    expectTypeOf<ReturnType<Clock["setTimeout"]>>().toEqualTypeOf<TimerHandle>();
+    expectTypeOf<
+      Parameters<NonNullable<SystemOptions["onDeadLetter"]>>[0]
+    >().toEqualTypeOf<ActorDeadLetter>();
+    expectTypeOf<ActorDeadLetter["error"]>().toEqualTypeOf<SerializedError>();
+
+    expectTypeOf<ActorSystem["events"]>().toEqualTypeOf<ActorEventSource>();
+    expectTypeOf<Parameters<ActorEventSource["on"]>[0]>().toEqualTypeOf<ActorEventName>();
+    expectTypeOf<ActorEventName>().toEqualTypeOf<keyof ActorEvents>();
+    expectTypeOf<Parameters<ActorEvents["crashed"]>[0]["reason"]>().toEqualTypeOf<CrashReason>();
+    expectTypeOf<ReturnType<ActorSystem["health"]>>().toEqualTypeOf<SystemHealth>();
+    expectTypeOf<SystemHealth["status"]>().toEqualTypeOf<HealthStatus>();
+    expectTypeOf<Awaited<ReturnType<ActorSystem["stop"]>>>().toEqualTypeOf<StopResult>();
+    expectTypeOf<ReturnType<ActorSystem["stats"]>>().toEqualTypeOf<ActorStats[]>();
+
+    expectTypeOf<Parameters<ActorSystem["spawn"]>[1]>().toEqualTypeOf<SpawnOptions<unknown> | undefined>();
+    expectTypeOf<SpawnOptions["restart"]>().toEqualTypeOf<RestartType | undefined>();
+    expectTypeOf<SpawnOptions<string>["route"]>().toEqualTypeOf<
+      "round-robin" | ((message: string) => RouteKey) | undefined
+    >();
+    expectTypeOf<SpawnOptions["onHandlerError"]>().toEqualTypeOf<HandlerErrorPolicy | undefined>();
+    expectTypeOf<SpawnOptions["unhandledRejection"]>().toEqualTypeOf<UnhandledRejectionPolicy | undefined>();
+
+    expectTypeOf<ReturnType<typeof troupe.defineActor<number, string, boolean>>>().toEqualTypeOf<
+      ActorDefinition<number, string, boolean>
+    >();
+    expectTypeOf<Parameters<ActorDefinition<number>["initialState"]>[0]>().toEqualTypeOf<InitContext>();
+    expectTypeOf<Parameters<ActorDefinition<number>["handle"]>[2]>().toEqualTypeOf<MessageContext>();
+    expectTypeOf<ActorDefinition<number>["queries"]>().toEqualTypeOf<
+      Record<string, QueryFn<number>> | undefined
+    >();
+
+    expectTypeOf<Parameters<ActorRef["ask"]>[1]>().toEqualTypeOf<AskOptions | undefined>();
+    expectTypeOf<Parameters<ActorRef["snapshot"]>[0]>().toEqualTypeOf<ControlOptions | undefined>();
+    expectTypeOf<ActorRef["status"]>().toEqualTypeOf<ActorStatus>();
+    expectTypeOf<ActorStats["paused"]>().toEqualTypeOf<boolean>();
+    expectTypeOf<ActorStats["instances"]>().toEqualTypeOf<InstanceStats[]>();
+    expectTypeOf<InstanceStats["state"]>().toEqualTypeOf<InstanceState>();
+
+    expectTypeOf<SpawnOptions["state"]>().toEqualTypeOf<StateOptions | undefined>();
+    expectTypeOf<StateOptions["store"]>().toEqualTypeOf<StateStore>();
+    expectTypeOf<Parameters<StateStore["restore"]>[0]>().toEqualTypeOf<StateScope>();
+    expectTypeOf<Awaited<ReturnType<StateStore["restore"]>>>().toEqualTypeOf<RestoredState>();
+    expectTypeOf<Parameters<StateStore["commit"]>[0]>().toEqualTypeOf<Checkpoint>();
+    expectTypeOf<Checkpoint["changes"]>().toEqualTypeOf<StateChanges>();
+    expectTypeOf<InitContext["tables"]>().toEqualTypeOf<Tables>();
+    expectTypeOf<ReturnType<Tables["table"]>>().toEqualTypeOf<DurableTable<unknown>>();
+    expectTypeOf<Parameters<Tables["table"]>[1]>().toEqualTypeOf<TableCodec<unknown> | undefined>();
+    expectTypeOf<ReturnType<typeof troupe.memoryTables>>().toEqualTypeOf<Tables>();
+    expectTypeOf<InstanceStats["durable"]>().toEqualTypeOf<DurableStats | null>();
+    expectTypeOf<DurableStats["lastCheckpoint"]>().toEqualTypeOf<CheckpointStats | null>();
+
+    expectTypeOf<TroupeError["code"]>().toEqualTypeOf<TroupeErrorCode>();
+    expectTypeOf<ConstructorParameters<typeof troupe.TroupeError>[2]>().toEqualTypeOf<
+      TroupeErrorOptions | undefined
+    >();
+  });
+
+  test("the engine behind a ref and the scanner's error codes are not part of it", () => {
+    expectTypeOf<ActorRef>().not.toHaveProperty("engine");
+    expectTypeOf<"ERR_CONFIG">().not.toExtend<TroupeErrorCode>();
+    expectTypeOf<"ERR_INVALID_EVENT">().not.toExtend<TroupeErrorCode>();
+  });
+});
+
+describe("troupe/streams: backends, pumps, producer, retention, dead letters, codecs", () => {
+  test("exports exactly these values", () => {
+    expect(Object.keys(streams).sort()).toEqual([
+      "DEAD_LETTER_REASONS",
+      "DeadLetters",
+      "MemoryStreamBackend",
+      "Producer",
+      "Pump",
+      "RedisStreamBackend",
+      "Retention",
+      "defaultCodec",
+      "jsonCodec",
+      "rawJsonCodec",
+      "rawPayloadCodec",
+    ]);
+  });
+
+  test("public signatures speak exported types", () => {
+    expectTypeOf<ConstructorParameters<typeof MemoryStreamBackend>[0]>().toEqualTypeOf<
+      MemoryBackendOptions | undefined
+    >();
+    expectTypeOf<ConstructorParameters<typeof RedisStreamBackend>[1]>().toEqualTypeOf<
+      RedisBackendOptions | undefined
+    >();
+    expectTypeOf<MemoryStreamBackend>().toExtend<StreamBackend>();
+    expectTypeOf<RedisStreamBackend>().toExtend<StreamBackend>();
+    expectTypeOf<Parameters<StreamBackend["append"]>[1]>().toEqualTypeOf<WriteFields>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["appendBatch"]>>>().toEqualTypeOf<AppendResult[]>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["appendUnique"]>>>().toEqualTypeOf<UniqueAppendResult>();
+    expectTypeOf<Parameters<StreamBackend["readNew"]>[3]>().toEqualTypeOf<ReadOptions>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["readNew"]>>>().toEqualTypeOf<StreamEntry[]>();
+    expectTypeOf<Parameters<StreamBackend["readPending"]>[3]>().toEqualTypeOf<PendingReadOptions>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["readPending"]>>>().toEqualTypeOf<RedeliveredEntry[]>();
+    expectTypeOf<Parameters<StreamBackend["pending"]>[2]>().toEqualTypeOf<PendingQuery>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["pending"]>>>().toEqualTypeOf<PendingInfo[]>();
+    expectTypeOf<Parameters<StreamBackend["claimIdle"]>[3]>().toEqualTypeOf<ClaimOptions>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["claimIdle"]>>>().toEqualTypeOf<ClaimResult>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["groups"]>>>().toEqualTypeOf<GroupInfo[]>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["consumers"]>>>().toEqualTypeOf<ConsumerInfo[]>();
+    expectTypeOf<Parameters<StreamBackend["range"]>[1]>().toEqualTypeOf<RangeOptions>();
+    expectTypeOf<Parameters<StreamBackend["commit"]>[2]>().toEqualTypeOf<readonly CommitItem[]>();
+    expectTypeOf<Awaited<ReturnType<StreamBackend["commit"]>>>().toEqualTypeOf<CommitOutcome[]>();
+    expectTypeOf<CommitItem["outputs"]>().toEqualTypeOf<readonly OutputWrite[]>();
+    expectTypeOf<StreamEntry["fields"]>().toEqualTypeOf<EntryFields | null>();
+
+    expectTypeOf<ConstructorParameters<typeof Pump>>().toEqualTypeOf<
+      [StreamBackend, PumpTarget, PumpOptions]
+    >();
+    expectTypeOf<ActorRef<string, number>>().toExtend<PumpTarget<string, number>>();
+    expectTypeOf<Pump["options"]>().toEqualTypeOf<ResolvedPumpOptions<unknown, unknown>>();
+    expectTypeOf<Pump["stats"]>().toEqualTypeOf<PumpStats>();
+    expectTypeOf<Parameters<Pump["on"]>[0]>().toEqualTypeOf<keyof PumpEvents>();
+    expectTypeOf<Parameters<PumpEvents["read"]>[0]["source"]>().toEqualTypeOf<EntrySource>();
+    expectTypeOf<Parameters<PumpEvents["groupRecreated"]>[0]>().toExtend<LossReport>();
+    expectTypeOf<PumpOptions["codec"]>().toEqualTypeOf<EntryCodec | undefined>();
+    expectTypeOf<Parameters<NonNullable<PumpOptions["toMessage"]>>[0]>().toEqualTypeOf<PumpEntry>();
+    expectTypeOf<PumpOptions<string, number>["outputsOf"]>().toEqualTypeOf<OutputsOf<number> | undefined>();
+    expectTypeOf<ReturnType<OutputsOf<number>>>().toEqualTypeOf<Outputs>();
+    expectTypeOf<Outputs>().toEqualTypeOf<readonly Output[]>();
+
+    expectTypeOf<Pump["deadLetters"]>().toEqualTypeOf<DeadLetters>();
+    expectTypeOf<Parameters<DeadLetters["list"]>[0]>().toEqualTypeOf<DeadLetterFilter | undefined>();
+    expectTypeOf<Awaited<ReturnType<DeadLetters["list"]>>>().toEqualTypeOf<DeadLetterPage>();
+    expectTypeOf<DeadLetterPage["letters"]>().toEqualTypeOf<StreamDeadLetter[]>();
+    expectTypeOf<StreamDeadLetter["reason"]>().toEqualTypeOf<DeadLetterReason>();
+    expectTypeOf<(typeof streams.DEAD_LETTER_REASONS)[number]>().toEqualTypeOf<DeadLetterReason>();
+
+    expectTypeOf<ConstructorParameters<typeof Producer>[1]>().toEqualTypeOf<ProducerOptions>();
+    expectTypeOf<Producer["pressure"]>().toEqualTypeOf<Pressure>();
+    expectTypeOf<Pressure["level"]>().toEqualTypeOf<PressureLevel>();
+    expectTypeOf<Parameters<Producer["on"]>[0]>().toEqualTypeOf<keyof ProducerEvents>();
+
+    expectTypeOf<ConstructorParameters<typeof Retention>[2]>().toEqualTypeOf<RetentionOptions | undefined>();
+    expectTypeOf<Awaited<ReturnType<Retention["runOnce"]>>>().toEqualTypeOf<TrimResult[]>();
+    expectTypeOf<Parameters<Retention["on"]>[0]>().toEqualTypeOf<keyof RetentionEvents>();
+  });
+});
+
+describe("troupe/http: the control API", () => {
+  test("exports exactly these values", () => {
+    expect(Object.keys(http).sort()).toEqual([
+      "CONTROL_API_DEFAULTS",
+      "ControlApiError",
+      "SERVE_DEFAULTS",
+      "STREAMS_SOURCE_DEFAULTS",
+      "createControlApi",
+      "createStreamsSource",
+      "isLoopback",
+      "serveControlApi",
+    ]);
+  });
+
+  test("public signatures speak exported types", () => {
+    expectTypeOf<Parameters<typeof http.createControlApi>[0]>().toEqualTypeOf<ControlApiOptions>();
+    expectTypeOf<ReturnType<typeof http.createControlApi>>().toEqualTypeOf<ControlApi>();
+    expectTypeOf<Parameters<typeof http.serveControlApi>[0]>().toEqualTypeOf<
+      ControlApiOptions & ServeOptions
+    >();
+    expectTypeOf<ReturnType<typeof http.serveControlApi>>().toEqualTypeOf<ServedControlApi>();
+    expectTypeOf<ControlApiOptions["system"]>().toEqualTypeOf<ActorSystem>();
+    expectTypeOf<ControlApiOptions["streams"]>().toEqualTypeOf<StreamsSource | null | undefined>();
+    expectTypeOf<InstanceType<typeof http.ControlApiError>["code"]>().toEqualTypeOf<ControlApiErrorCode>();
+    expectTypeOf<ErrorBody["error"]["code"]>().toEqualTypeOf<string>();
+
+    expectTypeOf<Parameters<typeof http.createStreamsSource>[0]>().toEqualTypeOf<StreamsSourceOptions>();
+    expectTypeOf<ReturnType<typeof http.createStreamsSource>>().toEqualTypeOf<StreamsSource>();
+    expectTypeOf<StreamsSourceOptions["backend"]>().toEqualTypeOf<StreamBackend>();
+    expectTypeOf<StreamsSourceOptions["pumps"]>().toEqualTypeOf<readonly WatchedPump[] | undefined>();
+    expectTypeOf<Pump>().toExtend<WatchedPump>();
+    expectTypeOf<StreamsSourceOptions["lag"]>().toEqualTypeOf<Watermark | undefined>();
+    expectTypeOf<Awaited<ReturnType<StreamsSource["overview"]>>>().toEqualTypeOf<StreamGroupInfo[]>();
+    expectTypeOf<StreamGroupInfo["watermark"]>().toEqualTypeOf<WatermarkState>();
+    expectTypeOf<Parameters<StreamsSource["pending"]>[2]>().toEqualTypeOf<PageRequest>();
+    expectTypeOf<Awaited<ReturnType<StreamsSource["pending"]>>>().toEqualTypeOf<Page<PendingEntryInfo>>();
+    expectTypeOf<Awaited<ReturnType<StreamsSource["backendHealth"]>>>().toEqualTypeOf<BackendHealth>();
+    expectTypeOf<Parameters<Parameters<StreamsSource["subscribe"]>[0]>[0]>().toEqualTypeOf<StreamAlert>();
+    expectTypeOf<StreamsSource["deadLetters"]>().toEqualTypeOf<DeadLetterStore>();
+    expectTypeOf<Parameters<DeadLetterStore["list"]>[0]>().toEqualTypeOf<DeadLetterFilter>();
+    expectTypeOf<Awaited<ReturnType<DeadLetterStore["list"]>>>().toEqualTypeOf<Page<DeadLetterView>>();
+
+    expectTypeOf<Readiness["status"]>().toEqualTypeOf<ReadinessStatus>();
+    expectTypeOf<Readiness["reasons"]>().toEqualTypeOf<HealthReason[]>();
+    expectTypeOf<HealthReason["code"]>().toEqualTypeOf<HealthReasonCode>();
+    expectTypeOf<ActorView["totals"]>().toEqualTypeOf<ActorTotals>();
+    expectTypeOf<ActorView["status"]>().toEqualTypeOf<ActorStatus>();
+    expectTypeOf<Counters["throughput"]>().toEqualTypeOf<number>();
+  });
+
+  test("the HTTP dead letter is the stream one with a unique id and a preview for its fields", () => {
+    expectTypeOf<Omit<DeadLetterView, "id" | "preview" | "replayable">>().toEqualTypeOf<
+      Omit<StreamDeadLetter, "id" | "fields">
+    >();
+    expectTypeOf<DeadLetterView>().not.toHaveProperty("fields");
+  });
+});
