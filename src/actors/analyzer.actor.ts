@@ -46,11 +46,6 @@ export interface AlertOutput {
   payload: Alert;
 }
 
-/** A sybil analyzer takes other analyzers' findings when it knows how (S3's edges from P4 and W4). */
-interface TakesFindings {
-  handleFinding?(alert: Alert): Alert[];
-}
-
 const ANALYZERS = {
   wallet: (config?: Record<string, unknown>) => new WalletAnalyzer(config),
   pattern: (config?: Record<string, unknown>) => new PatternAnalyzer(config),
@@ -58,23 +53,12 @@ const ANALYZERS = {
 } satisfies Record<AnalyzerName, (config?: Record<string, unknown>) => Analyzer>;
 
 export default defineActor({
-  initialState: ({ init }: { init: AnalyzerInit }) => ({
-    analyzer: ANALYZERS[init.analyzer](init.config) as Analyzer & TakesFindings,
+  initialState: ({ init }: { init: AnalyzerInit }): { analyzer: Analyzer; alerts: string } => ({
+    analyzer: ANALYZERS[init.analyzer](init.config),
     alerts: init.alerts,
   }),
   handle: (state, message: AnalyzerMessage): AlertOutput[] | undefined => {
-    const decoded =
-      message instanceof Uint8Array
-        ? decode(message)
-        : "kind" in message && message.kind === "finding"
-          ? message
-          : toEvent(message);
-    const alerts =
-      decoded.kind === "tick"
-        ? state.analyzer.flush(decoded.ts)
-        : decoded.kind === "finding"
-          ? (state.analyzer.handleFinding?.(decoded.alert) ?? [])
-          : state.analyzer.handle(decoded);
+    const alerts = react(state.analyzer, message);
     if (alerts.length === 0) return undefined;
     return alerts.map((alert) => ({
       stream: state.alerts,
@@ -97,6 +81,16 @@ export default defineActor({
   snapshot: (state) => state.analyzer.snapshot(),
 });
 
+function react(analyzer: Analyzer, message: AnalyzerMessage): Alert[] {
+  if (message instanceof Uint8Array) return onTxEntry(analyzer, decode(message));
+  if ("kind" in message && message.kind === "finding") return analyzer.handleFinding(message.alert);
+  return onTxEntry(analyzer, toEvent(message));
+}
+
+function onTxEntry(analyzer: Analyzer, entry: ChainEvent | Tick): Alert[] {
+  return entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
+}
+
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Parses and validates a tx entry's JSON payload; anything that is not a valid event or tick is rejected. */
@@ -110,7 +104,7 @@ function decode(bytes: Uint8Array): ChainEvent | Tick {
   return toEvent(payload);
 }
 
-export function toEvent(payload: unknown): ChainEvent | Tick {
+function toEvent(payload: unknown): ChainEvent | Tick {
   const candidate = payload as { kind?: unknown; ts?: unknown } | null;
   if (candidate?.kind === "tick") {
     if (!Number.isSafeInteger(candidate.ts))

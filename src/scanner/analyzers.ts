@@ -5,6 +5,7 @@
  */
 import type { Alert, AnalyzerName, DetectorName } from "../actors/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts";
+import { InvalidOptionError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
@@ -42,6 +43,11 @@ export interface RunningAnalyzers {
 
 export async function startAnalyzers(options: AnalyzersOptions): Promise<RunningAnalyzers> {
   const { system, backend, topology } = options;
+  if (!topology.analyzers.some((a) => a.actor === topology.findingsActor))
+    throw new InvalidOptionError(
+      "topology.findingsActor",
+      `no analyzer actor is named ${topology.findingsActor}`,
+    );
   const refs = new Map<string, ActorRef<AnalyzerMessage>>();
   const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
   const alertCounts = new Map<DetectorName, number>();
@@ -82,10 +88,9 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       }),
     );
   }
-  const sybil = refs.get("sybil-detection") as ActorRef<AnalyzerMessage>;
   pumps.set(
     topology.findingsGroup,
-    new Pump(backend, sybil, {
+    new Pump(backend, refs.get(topology.findingsActor) as ActorRef<AnalyzerMessage>, {
       ...common,
       stream: topology.alerts,
       group: topology.findingsGroup,

@@ -4,6 +4,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { Alert } from "../../src/actors/alert.ts";
+import { InvalidOptionError } from "../../src/errors.ts";
 import { createSystem } from "../../src/index.ts";
 import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
 import { Ingest } from "../../src/scanner/ingest.ts";
@@ -124,4 +125,12 @@ test("malformed events end in the dead-letter stream with their reason; the pipe
   }
   expect(system.health().status).toBe("ok");
   expect(ingest.stats.rejected).toBe(2);
+});
+
+test("a topology whose findings actor is none of its analyzers is refused before anything starts", async () => {
+  const names = { ...topology(`t${crypto.randomUUID()}:`), findingsActor: "nobody" };
+  const refused = await start(names).catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(InvalidOptionError);
+  expect((refused as InvalidOptionError).option).toBe("topology.findingsActor");
+  expect(system.actors).toEqual([]);
 });
