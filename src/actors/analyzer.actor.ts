@@ -1,15 +1,16 @@
 /**
- * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a chain event,
- * a tick (event time passed: flush), or a finding (another analyzer's alert, read from the alerts stream by
- * the sybil actor's own consumer group). Tx entries arrive as their raw msgpack bytes: decoding and
- * validating here, in parallel in each worker, keeps that work off the main thread, which every entry of
- * every group crosses. An undecodable or invalid event is rejected (dead-lettered at once, with the reason).
- * The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the whole
- * alerts stream, so a redelivered or re-derived alert is written once.
+ * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a tx entry (a
+ * chain event, or a tick: event time passed, flush) or a finding (another analyzer's alert, read from the
+ * alerts stream by the sybil actor's own consumer group). Tx entries arrive as their raw JSON bytes: parsing
+ * and validating here, in parallel in each worker, keeps that work off the main thread, which every entry of
+ * every group crosses. Bytes that are not JSON, or an invalid event, are rejected (dead-lettered at once, with
+ * the reason). The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across
+ * the whole alerts stream, so a redelivered or re-derived alert is written once.
  */
 import { heapSize } from "bun:jsc";
 import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
+import { JSON_FIELD, jsonCodec } from "../streams/entry-codec.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
@@ -82,7 +83,7 @@ export default defineActor({
 });
 
 function react(analyzer: Analyzer, message: AnalyzerMessage): Alert[] {
-  if (message instanceof Uint8Array) return onTxEntry(analyzer, decode(message));
+  if (message instanceof Uint8Array) return onTxEntry(analyzer, toEvent(decodeJson(message)));
   if ("kind" in message && message.kind === "finding") return analyzer.handleFinding(message.alert);
   return onTxEntry(analyzer, toEvent(message));
 }
@@ -91,19 +92,16 @@ function onTxEntry(analyzer: Analyzer, entry: ChainEvent | Tick): Alert[] {
   return entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** Parses and validates a tx entry's JSON payload; anything that is not a valid event or tick is rejected. */
-function decode(bytes: Uint8Array): ChainEvent | Tick {
-  let payload: unknown;
+/** Decodes a tx entry's `json` field with the entry codec, as a pump would on the main thread. */
+function decodeJson(bytes: Uint8Array): unknown {
   try {
-    payload = JSON.parse(utf8.decode(bytes));
+    return jsonCodec.decode({ [JSON_FIELD]: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
   } catch (error) {
     throw new MessageRejectedError(`bad_json: ${(error as Error).message}`);
   }
-  return toEvent(payload);
 }
 
+/** Validates a tx entry's payload; anything that is not a valid event or tick is rejected. */
 function toEvent(payload: unknown): ChainEvent | Tick {
   const candidate = payload as { kind?: unknown; ts?: unknown } | null;
   if (candidate?.kind === "tick") {
