@@ -1,21 +1,22 @@
 /**
  * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a tx entry (a
  * chain event, or a tick: event time passed, flush) or a finding (another analyzer's alert, read from the
- * alerts stream by the sybil actor's own consumer group). Tx entries arrive as their raw JSON bytes: parsing
- * and validating here, in parallel in each worker, keeps that work off the main thread, which every entry of
- * every group crosses. Bytes that are not JSON, or an invalid event, are rejected (dead-lettered at once, with
- * the reason). The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across
- * the whole alerts stream, so a redelivered or re-derived alert is written once.
+ * alerts stream by the sybil actor's own consumer group). A tx entry Ingest wrote arrives as its raw JSON
+ * bytes: parsing here, in parallel in each worker, keeps that work off the main thread, which every entry of
+ * every group crosses, and Ingest validated it already (tx-entry.ts). Any other tx entry arrives decoded and
+ * is validated here: an invalid one, or bytes that are not JSON, is rejected (dead-lettered at once, with the
+ * reason). The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the
+ * whole alerts stream, so a redelivered or re-derived alert is written once.
  */
 import { heapSize } from "bun:jsc";
 import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
-import { JSON_FIELD, jsonCodec } from "../streams/entry-codec.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
 import { type ChainEvent, validateEvent } from "./schema.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
+import { decodeIngested } from "./tx-entry.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
 
 export interface Tick {
@@ -29,7 +30,10 @@ export interface Finding {
   alert: Alert;
 }
 
-/** A tx entry's JSON payload still encoded (`json`), or decoded when it was written in another form. */
+/**
+ * A tx entry Ingest wrote, still encoded (its JSON bytes); any other tx entry, decoded (and not yet
+ * validated); or a finding.
+ */
 export type AnalyzerMessage = Uint8Array | ChainEvent | Tick | Finding;
 
 export interface AnalyzerInit {
@@ -83,7 +87,7 @@ export default defineActor({
 });
 
 function react(analyzer: Analyzer, message: AnalyzerMessage): Alert[] {
-  if (message instanceof Uint8Array) return onTxEntry(analyzer, toEvent(decodeJson(message)));
+  if (message instanceof Uint8Array) return onTxEntry(analyzer, parseIngested(message));
   if ("kind" in message && message.kind === "finding") return analyzer.handleFinding(message.alert);
   return onTxEntry(analyzer, toEvent(message));
 }
@@ -92,10 +96,9 @@ function onTxEntry(analyzer: Analyzer, entry: ChainEvent | Tick): Alert[] {
   return entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
 }
 
-/** Decodes a tx entry's `json` field with the entry codec, as a pump would on the main thread. */
-function decodeJson(bytes: Uint8Array): unknown {
+function parseIngested(bytes: Uint8Array): ChainEvent | Tick {
   try {
-    return jsonCodec.decode({ [JSON_FIELD]: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+    return decodeIngested(bytes) as ChainEvent | Tick;
   } catch (error) {
     throw new MessageRejectedError(`bad_json: ${(error as Error).message}`);
   }

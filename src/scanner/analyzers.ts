@@ -5,11 +5,11 @@
  */
 import type { Alert, AnalyzerName, DetectorName } from "../actors/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../actors/analyzer.actor.ts";
+import { analyzerCodec } from "../actors/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { rawJsonCodec } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
@@ -82,8 +82,8 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         ...common,
         stream: topology.tx,
         group,
-        // Still encoded: the analyzer actor parses and validates in its worker (analyzer.actor.ts).
-        codec: rawJsonCodec,
+        // Ingest's entries still encoded: the analyzer actor parses them in its worker (tx-entry.ts).
+        codec: analyzerCodec,
         deadLetterStream: topology.txDeadLetters,
       }),
     );
