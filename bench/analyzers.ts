@@ -7,7 +7,6 @@
  *
  * Run: bun bench/analyzers.ts [--seed 1] [--hours 6] [--scale 1] [--rounds 3] [--json]
  */
-import type { Alert } from "../src/detection/alert.ts";
 import type { Analyzer } from "../src/detection/analyzer.ts";
 import { PatternAnalyzer } from "../src/detection/pattern-analyzer.ts";
 import type { ChainEvent } from "../src/detection/schema.ts";
@@ -24,21 +23,17 @@ export interface AnalyzerBench {
   all: number;
 }
 
-interface FindingSink {
-  handleFinding?(alert: Alert): Alert[];
-}
-
 function once(events: readonly ChainEvent[], make: () => Analyzer[]): number {
   const analyzers = make();
-  const sybil = analyzers.find((a) => a.name === "sybil") as (Analyzer & FindingSink) | undefined;
+  const reader = analyzers.find((a) => a.findingDetectors.length > 0);
   Bun.gc(true);
   const started = process.cpuUsage();
   for (const event of events) {
     for (const analyzer of analyzers) {
       const alerts = analyzer.handle(event);
-      // Findings feed the sybil analyzer as the pipeline's alerts stream would.
-      if (sybil?.handleFinding !== undefined && analyzer !== sybil)
-        for (const alert of alerts) sybil.handleFinding(alert);
+      // Findings feed the analyzer that reads them (sybil) as the pipeline's alerts stream would.
+      if (reader !== undefined && analyzer !== reader)
+        for (const alert of alerts) reader.handleFinding(alert);
     }
   }
   const cpu = process.cpuUsage(started);

@@ -1,11 +1,12 @@
 /**
- * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a chain event,
- * a tick (event time passed: flush), or a finding (another analyzer's alert, read from the alerts stream by
- * the sybil actor's own consumer group). Tx entries arrive as their raw msgpack bytes: decoding and
- * validating here, in parallel in each worker, keeps that work off the main thread, which every entry of
- * every group crosses. An undecodable or invalid event is rejected (dead-lettered at once, with the reason).
- * The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the whole
- * alerts stream, so a redelivered or re-derived alert is written once.
+ * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a tx entry (a
+ * chain event, or a tick: event time passed, flush) or a finding (another analyzer's alert, read from the
+ * alerts stream by the sybil actor's own consumer group). A tx entry Ingest wrote arrives as its raw JSON
+ * bytes: parsing here, in parallel in each worker, keeps that work off the main thread, which every entry of
+ * every group crosses, and Ingest validated it already (tx-entry.ts). Any other tx entry arrives decoded and
+ * is validated here: an invalid one, or bytes that are not JSON, is rejected (dead-lettered at once, with the
+ * reason). The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the
+ * whole alerts stream, so a redelivered or re-derived alert is written once.
  */
 import { heapSize } from "bun:jsc";
 import { MessageRejectedError } from "../errors.ts";
@@ -15,6 +16,7 @@ import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
 import { type ChainEvent, validateEvent } from "./schema.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
+import { decodeIngested } from "./tx-entry.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
 
 export interface Tick {
@@ -28,7 +30,10 @@ export interface Finding {
   alert: Alert;
 }
 
-/** A tx entry's JSON payload still encoded (`json`), or decoded when it was written in another form. */
+/**
+ * A tx entry Ingest wrote, still encoded (its JSON bytes); any other tx entry, decoded (and not yet
+ * validated); or a finding.
+ */
 export type AnalyzerMessage = Uint8Array | ChainEvent | Tick | Finding;
 
 export interface AnalyzerInit {
@@ -46,11 +51,6 @@ export interface AlertOutput {
   payload: Alert;
 }
 
-/** A sybil analyzer takes other analyzers' findings when it knows how (S3's edges from P4 and W4). */
-interface TakesFindings {
-  handleFinding?(alert: Alert): Alert[];
-}
-
 const ANALYZERS = {
   wallet: (config?: Record<string, unknown>) => new WalletAnalyzer(config),
   pattern: (config?: Record<string, unknown>) => new PatternAnalyzer(config),
@@ -58,23 +58,12 @@ const ANALYZERS = {
 } satisfies Record<AnalyzerName, (config?: Record<string, unknown>) => Analyzer>;
 
 export default defineActor({
-  initialState: ({ init }: { init: AnalyzerInit }) => ({
-    analyzer: ANALYZERS[init.analyzer](init.config) as Analyzer & TakesFindings,
+  initialState: ({ init }: { init: AnalyzerInit }): { analyzer: Analyzer; alerts: string } => ({
+    analyzer: ANALYZERS[init.analyzer](init.config),
     alerts: init.alerts,
   }),
   handle: (state, message: AnalyzerMessage): AlertOutput[] | undefined => {
-    const decoded =
-      message instanceof Uint8Array
-        ? decode(message)
-        : "kind" in message && message.kind === "finding"
-          ? message
-          : toEvent(message);
-    const alerts =
-      decoded.kind === "tick"
-        ? state.analyzer.flush(decoded.ts)
-        : decoded.kind === "finding"
-          ? (state.analyzer.handleFinding?.(decoded.alert) ?? [])
-          : state.analyzer.handle(decoded);
+    const alerts = react(state.analyzer, message);
     if (alerts.length === 0) return undefined;
     return alerts.map((alert) => ({
       stream: state.alerts,
@@ -97,20 +86,26 @@ export default defineActor({
   snapshot: (state) => state.analyzer.snapshot(),
 });
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+function react(analyzer: Analyzer, message: AnalyzerMessage): Alert[] {
+  if (message instanceof Uint8Array) return onTxEntry(analyzer, parseIngested(message));
+  if ("kind" in message && message.kind === "finding") return analyzer.handleFinding(message.alert);
+  return onTxEntry(analyzer, toEvent(message));
+}
 
-/** Parses and validates a tx entry's JSON payload; anything that is not a valid event or tick is rejected. */
-function decode(bytes: Uint8Array): ChainEvent | Tick {
-  let payload: unknown;
+function onTxEntry(analyzer: Analyzer, entry: ChainEvent | Tick): Alert[] {
+  return entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
+}
+
+function parseIngested(bytes: Uint8Array): ChainEvent | Tick {
   try {
-    payload = JSON.parse(utf8.decode(bytes));
+    return decodeIngested(bytes) as ChainEvent | Tick;
   } catch (error) {
     throw new MessageRejectedError(`bad_json: ${(error as Error).message}`);
   }
-  return toEvent(payload);
 }
 
-export function toEvent(payload: unknown): ChainEvent | Tick {
+/** Validates a tx entry's payload; anything that is not a valid event or tick is rejected. */
+function toEvent(payload: unknown): ChainEvent | Tick {
   const candidate = payload as { kind?: unknown; ts?: unknown } | null;
   if (candidate?.kind === "tick") {
     if (!Number.isSafeInteger(candidate.ts))

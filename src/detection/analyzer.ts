@@ -59,6 +59,12 @@ export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<
   return resolved;
 }
 
+/**
+ * What an analyzer reads from other analyzers' alerts (the findings stream): per detector whose alerts it
+ * takes, the edges of the wallet graph one such alert stands for. Alerts of any other detector are ignored.
+ */
+export type FindingEdges = Readonly<Partial<Record<DetectorName, (alert: Alert) => Link[]>>>;
+
 export type AnalyzerConfig<R extends readonly DetectorModule[]> = AnalyzerOptions & {
   detectors?: DetectorsConfig<R>;
 };
@@ -91,6 +97,9 @@ interface Slot {
 
 export class Analyzer {
   readonly name: AnalyzerName;
+  /** Detectors of other analyzers whose alerts `handleFinding` uses; empty when it reads no findings. */
+  readonly findingDetectors: readonly DetectorName[];
+  readonly #findings: FindingEdges;
   readonly #options: Required<AnalyzerOptions>;
   readonly #mints: MintBook;
   readonly #wallets = new WalletBook();
@@ -111,9 +120,12 @@ export class Analyzer {
     name: AnalyzerName,
     registry: readonly DetectorModule[],
     config: AnalyzerOptions & { detectors?: Record<string, object | false | undefined> } = {},
+    findings: FindingEdges = {},
   ) {
     const { detectors = {}, ...options } = config;
     this.name = name;
+    this.#findings = findings;
+    this.findingDetectors = Object.keys(findings) as DetectorName[];
     this.#options = resolveAnalyzerOptions(options);
     this.#mints = new MintBook(this.#options.maxPositionsPerMint);
     this.#gate = new AlertGate(name, this.#options.alertWindowMs);
@@ -148,11 +160,14 @@ export class Analyzer {
   }
 
   /**
-   * Edges from another analyzer's findings (the sybil analyzer's findings stream). They are recorded
-   * at the finding's event time without moving the analyzer's clock: findings lag the events, and
-   * the next event or `flush` runs whatever evaluation is due. Returns the alerts that produced.
+   * Takes one alert of another analyzer as a finding and hands the edges it stands for (`FindingEdges`) to
+   * the detectors with `onLink`. They are recorded at the finding's event time without moving the
+   * analyzer's clock: findings lag the events, and the next event or `flush` runs whatever evaluation is
+   * due. Returns the alerts that caused at once (usually none).
    */
-  protected ingestLinks(links: readonly Link[]): Alert[] {
+  handleFinding(alert: Alert): Alert[] {
+    const links = this.#findings[alert.detector]?.(alert);
+    if (links === undefined || links.length === 0) return [];
     for (const link of links) this.#dispatchLink(link, undefined);
     return this.#take();
   }

@@ -63,9 +63,15 @@ export function parseLine(raw: string, line: number, now: () => number = Date.no
     }
     if ("txType" in value) {
       const result = mapPumpPortal(value, now());
-      return result.ok
-        ? { ok: true, line, events: result.events }
-        : { ok: false, line, raw, reason: result.reason };
+      if (!result.ok) return { ok: false, line, raw, reason: result.reason };
+      // The schema's checks too, as for canonical lines: the analyzers trust what Ingest writes (tx-entry.ts).
+      const events: ChainEvent[] = [];
+      for (const event of result.events) {
+        const validation = validateEvent(event);
+        if (!validation.ok) return { ok: false, line, raw, reason: validation.reason };
+        events.push(validation.event);
+      }
+      return { ok: true, line, events };
     }
   }
   const reason: InvalidEventReason = {

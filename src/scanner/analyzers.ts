@@ -5,10 +5,11 @@
  */
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
+import { analyzerCodec } from "../detection/tx-entry.ts";
+import { InvalidOptionError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { rawJsonCodec } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
@@ -42,6 +43,11 @@ export interface RunningAnalyzers {
 
 export async function startAnalyzers(options: AnalyzersOptions): Promise<RunningAnalyzers> {
   const { system, backend, topology } = options;
+  if (!topology.analyzers.some((a) => a.actor === topology.findingsActor))
+    throw new InvalidOptionError(
+      "topology.findingsActor",
+      `no analyzer actor is named ${topology.findingsActor}`,
+    );
   const refs = new Map<string, ActorRef<AnalyzerMessage>>();
   const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
   const alertCounts = new Map<DetectorName, number>();
@@ -76,16 +82,15 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         ...common,
         stream: topology.tx,
         group,
-        // Still encoded: the analyzer actor parses and validates in its worker (analyzer.actor.ts).
-        codec: rawJsonCodec,
+        // Ingest's entries still encoded: the analyzer actor parses them in its worker (tx-entry.ts).
+        codec: analyzerCodec,
         deadLetterStream: topology.txDeadLetters,
       }),
     );
   }
-  const sybil = refs.get("sybil-detection") as ActorRef<AnalyzerMessage>;
   pumps.set(
     topology.findingsGroup,
-    new Pump(backend, sybil, {
+    new Pump(backend, refs.get(topology.findingsActor) as ActorRef<AnalyzerMessage>, {
       ...common,
       stream: topology.alerts,
       group: topology.findingsGroup,

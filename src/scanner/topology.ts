@@ -17,10 +17,13 @@ export interface Topology {
   analyzers: ReadonlyArray<{ analyzer: AnalyzerName; actor: string; group: string }>;
   /** The sybil analyzer's second group: other analyzers' alerts, read as findings. */
   findingsGroup: string;
+  /** The actor that reads `findingsGroup`: one of `analyzers`, the sybil analyzer's. */
+  findingsActor: string;
   sinkGroups: { jsonl: string; webhook: string };
 }
 
 export function topology(prefix: string): Topology {
+  const sybil = { analyzer: "sybil", actor: "sybil-detection", group: "sybil-detection" } as const;
   return {
     tx: `${prefix}tx`,
     alerts: `${prefix}alerts`,
@@ -29,9 +32,10 @@ export function topology(prefix: string): Topology {
     analyzers: [
       { analyzer: "wallet", actor: "wallet-analyzer", group: "wallet-analyzer" },
       { analyzer: "pattern", actor: "pattern-recognition", group: "pattern-recognition" },
-      { analyzer: "sybil", actor: "sybil-detection", group: "sybil-detection" },
+      sybil,
     ],
-    findingsGroup: "sybil-detection-findings",
+    findingsGroup: `${sybil.group}-findings`,
+    findingsActor: sybil.actor,
     sinkGroups: { jsonl: "sink-jsonl", webhook: "sink-webhook" },
   };
 }

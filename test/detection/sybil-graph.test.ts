@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
+import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { MintBook } from "../../src/detection/state/mint-book.ts";
 import { UnionFind } from "../../src/detection/state/union-find.ts";
 import { logBinomialTail } from "../../src/detection/sybil/co-entry.ts";
-import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
+import { SYBIL_FINDING_DETECTORS, SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { at, buy, create, fund, MINUTE, SOL, SUPPLY, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 
@@ -135,6 +137,16 @@ describe("S3 cluster_control", () => {
     expect(of("cluster_control", rootOnly)).toEqual([]);
     const hops = run(chain, [buy("N", "b", T0 + 11_000, { supply: 0.1 }), fund("x", "y", T0 + 20_000, 1)]);
     expect(of("cluster_control", hops).map((a) => a.evidence.edges)).toEqual([["daisy_chain"]]);
+  });
+
+  test("findings are one declared capability: only the sybil analyzer reads them, only P4 and W4", () => {
+    expect(SYBIL_FINDING_DETECTORS).toEqual(["daisy_chain", "sweep_back"]);
+    expect(new SybilAnalyzer().findingDetectors).toEqual(SYBIL_FINDING_DETECTORS);
+    for (const other of [new WalletAnalyzer(), new PatternAnalyzer()]) {
+      expect(other.findingDetectors).toEqual([]);
+      run(other, [create("M", "dev", T0)]);
+      expect(other.handleFinding(finding("sweep_back", ["hub", "w1", "w2"], T0 + 1_000))).toEqual([]);
+    }
   });
 
   test("≥ 50% of the buy volume, still held once the buying settled → med; churned out → nothing", () => {

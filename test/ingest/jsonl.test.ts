@@ -66,6 +66,15 @@ describe("JSONL replay", () => {
     expect([...parseJsonl(text)].map((r) => r.ok)).toEqual([true, false, false, false, true]);
   });
 
+  test("a PumpPortal line that maps to an event outside the schema is reported like a bad canonical line", async () => {
+    const [create] = (await Bun.file(FIXTURE).text()).split("\n");
+    // A dev buy of 40 SOL out of a curve holding 31 SOL after it: the create's reserves would be negative.
+    const results = [...parseJsonl(JSON.stringify({ ...JSON.parse(create!), solAmount: 40 }))];
+    expect(results.map((r) => (r.ok ? "ok" : [r.reason.code, r.reason.field]))).toEqual([
+      ["out_of_range", "vSol"],
+    ]);
+  });
+
   test("recorded pace sleeps the event-time gaps, scaled by speed", async () => {
     const events: ChainEvent[] = [0, 1_000, 1_000, 4_000].map((d, i) =>
       buy("M", `w${i}`, T0 + d, { supply: 0.01 }),

@@ -4,13 +4,16 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
+import { ingestCodec, VALIDATED_FIELD } from "../../src/detection/tx-entry.ts";
+import { InvalidOptionError } from "../../src/errors.ts";
 import { createSystem } from "../../src/index.ts";
+import { replayJsonl } from "../../src/ingest/jsonl.ts";
 import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
 import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
-import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { defaultCodec, jsonCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 
 const FIXTURE = new URL("../fixtures/pumpportal/sample.jsonl", import.meta.url);
@@ -124,4 +127,38 @@ test("malformed events end in the dead-letter stream with their reason; the pipe
   }
   expect(system.health().status).toBe("ok");
   expect(ingest.stats.rejected).toBe(2);
+});
+
+test("the analyzers only parse the entries Ingest marked as validated; any other entry they validate", async () => {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  const analyzers = await start(names);
+  const [line] = (await Bun.file(FIXTURE).text()).split("\n");
+  const [event] = (await Array.fromAsync(replayJsonl(new Blob([line!]).stream()))).flatMap((r) =>
+    r.ok ? r.events : [],
+  );
+  // Outside the schema (decimals ≤ 18) but harmless to the analyzers.
+  const transfer = { ...event, kind: "transfer", asset: "SOL", from: "a", to: "b", amount: 1, decimals: 19 };
+  // Written by another tool as Ingest would, without the mark: validated in the workers.
+  await backend.append(names.tx, jsonCodec.encode(transfer));
+  // With the mark, the tool takes on Ingest's validation: parsed, not validated again.
+  await backend.append(names.tx, ingestCodec.encode(transfer));
+  await backend.append(names.tx, { json: "{not json", [VALIDATED_FIELD]: "ingest" });
+  await drained(names, analyzers);
+
+  const letters = (await new DeadLetters(backend, names.txDeadLetters).list({}, { count: 100 })).letters;
+  for (const { group } of names.analyzers) {
+    expect(letters.filter((l) => l.group === group).map((l) => [l.reason, l.error])).toEqual([
+      ["rejected", expect.stringMatching(/^out_of_range decimals/)],
+      ["rejected", expect.stringMatching(/^bad_json: /)],
+    ]);
+  }
+  expect(system.health().status).toBe("ok");
+});
+
+test("a topology whose findings actor is none of its analyzers is refused before anything starts", async () => {
+  const names = { ...topology(`t${crypto.randomUUID()}:`), findingsActor: "nobody" };
+  const refused = await start(names).catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(InvalidOptionError);
+  expect((refused as InvalidOptionError).option).toBe("topology.findingsActor");
+  expect(system.actors).toEqual([]);
 });
