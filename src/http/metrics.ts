@@ -10,6 +10,7 @@
  * disappear instead of going stale.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { DurableStats } from "../runtime/stats.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { Assessment } from "./health.ts";
 import type { StreamsReading } from "./streams/reading.ts";
@@ -76,6 +77,48 @@ export class ControlMetrics {
     "Handler time percentiles over the worst instance's last 1024 sampled messages.",
     ["actor", "quantile"],
   );
+  readonly #checkpoints = this.#counter(
+    "troupe_checkpoints_total",
+    "Durable checkpoints written, by outcome: ok; failed (refused, retried); fenced (a newer incarnation owns the state).",
+    ["actor", "instance", "outcome"],
+  );
+  readonly #checkpointAge = this.#gauge(
+    "troupe_checkpoint_age_seconds",
+    "Time since the instance's last durable checkpoint.",
+    ["actor", "instance"],
+  );
+  readonly #checkpointKeys = this.#gauge("troupe_checkpoint_keys", "Keys the last checkpoint wrote.", [
+    "actor",
+    "instance",
+  ]);
+  readonly #checkpointBytes = this.#gauge(
+    "troupe_checkpoint_bytes",
+    "Value bytes the last checkpoint wrote.",
+    ["actor", "instance"],
+  );
+  readonly #checkpointDuration = this.#gauge(
+    "troupe_checkpoint_duration_seconds",
+    "The last checkpoint, from the request to the worker until the store's write succeeded.",
+    ["actor", "instance"],
+  );
+  readonly #checkpointPause = this.#gauge(
+    "troupe_checkpoint_pause_seconds",
+    "What the last checkpoint paused message handling (encoding the touched values).",
+    ["actor", "instance"],
+  );
+  readonly #uncovered = this.#gauge(
+    "troupe_state_uncovered_messages",
+    "Handled messages waiting for a durable checkpoint (their stream entries are not acked yet).",
+    ["actor", "instance"],
+  );
+  readonly #restoreSeconds = this.#gauge("troupe_state_restore_seconds", "The instance's last restore.", [
+    "actor",
+    "instance",
+  ]);
+  readonly #restoreKeys = this.#gauge("troupe_state_restore_keys", "Keys the last restore brought back.", [
+    "actor",
+    "instance",
+  ]);
   readonly #length = this.#gauge("troupe_stream_length", "Entries in the stream.", ["stream"]);
   readonly #lag = this.#gauge(
     "troupe_stream_lag",
@@ -169,6 +212,14 @@ export class ControlMetrics {
       this.#instances,
       this.#paused,
       this.#latency,
+      this.#checkpointAge,
+      this.#checkpointKeys,
+      this.#checkpointBytes,
+      this.#checkpointDuration,
+      this.#checkpointPause,
+      this.#uncovered,
+      this.#restoreSeconds,
+      this.#restoreKeys,
     ])
       g.reset();
     for (const view of actorViews(this.#inputs.system)) {
@@ -180,6 +231,7 @@ export class ControlMetrics {
         this.#grow(this.#processed, { actor, outcome: "dead_lettered" }, `${key}\0dl`, i.deadLettered);
         this.#grow(this.#restarts, { actor }, `${key}\0restarts`, i.restarts);
         this.#instances.inc({ actor, state: i.state });
+        if (i.durable) this.#syncDurable(actor, String(i.instance), key, i.durable);
       }
       const t = view.totals;
       this.#depth.set({ actor }, t.capacity - t.credits);
@@ -189,6 +241,26 @@ export class ControlMetrics {
       this.#paused.set({ actor }, view.paused ? 1 : 0);
       this.#latency.set({ actor, quantile: "0.5" }, t.latencyMs.p50 / 1000);
       this.#latency.set({ actor, quantile: "0.99" }, t.latencyMs.p99 / 1000);
+    }
+  }
+
+  #syncDurable(actor: string, instance: string, key: string, d: DurableStats): void {
+    const labels = { actor, instance };
+    this.#grow(this.#checkpoints, { ...labels, outcome: "ok" }, `${key}\0ckpt`, d.checkpoints);
+    this.#grow(this.#checkpoints, { ...labels, outcome: "failed" }, `${key}\0ckptFail`, d.checkpointFailures);
+    this.#grow(this.#checkpoints, { ...labels, outcome: "fenced" }, `${key}\0fenced`, d.fencedWrites);
+    this.#uncovered.set(labels, d.uncovered);
+    const last = d.lastCheckpoint;
+    if (last) {
+      this.#checkpointAge.set(labels, last.ageMs / 1000);
+      this.#checkpointKeys.set(labels, last.keys);
+      this.#checkpointBytes.set(labels, last.bytes);
+      this.#checkpointDuration.set(labels, last.durationMs / 1000);
+      this.#checkpointPause.set(labels, last.pauseMs / 1000);
+    }
+    if (d.restore) {
+      this.#restoreSeconds.set(labels, d.restore.ms / 1000);
+      this.#restoreKeys.set(labels, d.restore.keys);
     }
   }
 

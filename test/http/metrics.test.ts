@@ -7,8 +7,12 @@ import type { ActorRef } from "../../src/runtime/actor-ref.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { Pump } from "../../src/streams/pump.ts";
+import type { CounterMessage } from "../fixtures/counter.actor.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { TestStateStore } from "../runtime/state-stores.ts";
 import { collect, SCRIPTED } from "../support/runtime.ts";
+
+const COUNTER = new URL("../fixtures/counter.actor.ts", import.meta.url);
 
 let system: ActorSystem;
 let api: ControlApi;
@@ -77,6 +81,7 @@ describe("GET /metrics", () => {
       "method",
       "route",
       "status",
+      "instance",
     ]);
     for (const family of ours) {
       expect(family.name).toMatch(/^troupe_[a-z_]+$/);
@@ -137,5 +142,38 @@ describe("GET /metrics", () => {
     expect(
       Number(sample(requests, { method: "GET", route: "/metrics", status: "200" })?.value),
     ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("durable state figures", () => {
+  test("checkpoints by outcome, the last checkpoint's age, keys and bytes, uncovered messages, the restore", async () => {
+    const store = new TestStateStore();
+    const counter = await system.spawn<CounterMessage>(COUNTER, {
+      name: "counter",
+      state: { store, checkpointEvery: 10, checkpointIntervalMs: 20 },
+    });
+    store.refuse(1);
+    for (let id = 1; id <= 30; id++) await counter.tell({ key: `k${id % 5}`, id });
+    const durable = () => counter.stats().instances[0]?.durable;
+    await store.until(() => counter.stats().instances[0]?.processed === 30 && durable()?.uncovered === 0);
+    const { families } = await scrape();
+    const labels = { actor: "counter", instance: "0" };
+    const checkpoints = families.get("troupe_checkpoints_total");
+    expect(checkpoints?.type).toBe("COUNTER");
+    expect(Number(sample(checkpoints, { ...labels, outcome: "ok" })?.value)).toBe(store.commits.length);
+    expect(Number(sample(checkpoints, { ...labels, outcome: "failed" })?.value)).toBe(1);
+    expect(Number(sample(checkpoints, { ...labels, outcome: "fenced" })?.value)).toBe(0);
+    const value = (name: string) => Number(sample(families.get(name), labels)?.value);
+    expect(value("troupe_checkpoint_keys")).toBe(store.commits.at(-1)?.keys as number);
+    expect(value("troupe_checkpoint_bytes")).toBeGreaterThan(0);
+    expect(value("troupe_checkpoint_age_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value("troupe_checkpoint_duration_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value("troupe_checkpoint_pause_seconds")).toBeGreaterThanOrEqual(0);
+    expect(value("troupe_state_uncovered_messages")).toBe(0);
+    expect(value("troupe_state_restore_keys")).toBe(0);
+    expect(value("troupe_state_restore_seconds")).toBeGreaterThanOrEqual(0);
+    // An actor without a state store has none of these series.
+    expect(sample(checkpoints, { actor: "worker" })).toBeUndefined();
+    await counter.stop();
   });
 });
