@@ -22,6 +22,7 @@
  * own buys come from the mint book's positions); the mints to evaluate. O(1) per event plus
  * O(component size) per evaluated mint.
  */
+import type { Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo, Link } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -84,13 +85,14 @@ interface Dirty {
 
 class ClusterControl {
   readonly #o: Required<ClusterControlOptions>;
-  readonly #uf = new UnionFind();
+  readonly #uf: UnionFind;
   readonly #volume = new Map<string, BuyVolume>();
   readonly #dirty = new Map<string, Dirty>();
   #nextPrune = 0;
 
-  constructor(options: Required<ClusterControlOptions>) {
+  constructor(options: Required<ClusterControlOptions>, tables: Tables) {
     this.#o = options;
+    this.#uf = new UnionFind(tables.table("uf"));
   }
 
   onEvent(event: ChainEvent): void {
@@ -222,5 +224,5 @@ export const clusterControl = defineDetector({
   name: "cluster_control",
   analyzer: "sybil",
   defaults: CLUSTER_CONTROL_DEFAULTS,
-  create: (options) => new ClusterControl(options),
+  create: (options, tables) => new ClusterControl(options, tables),
 });

@@ -25,6 +25,7 @@
  * union-find of the edges, pruned `windowMs` after a cluster's last edge. A trade costs four key
  * lookups plus one pair update per wallet already on its keys.
  */
+import type { Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -119,15 +120,16 @@ class CoEntrySignature {
   readonly #logStep: number;
   readonly #mints = new Map<string, MintKeys>();
   readonly #pairs = new Map<string, Pair>();
-  readonly #uf = new UnionFind();
+  readonly #uf: UnionFind;
   /** Per cluster root: log chance of the cluster, size when last alerted. */
   readonly #chance = new Map<string, number>();
   readonly #alerted = new Map<string, number>();
   readonly #pending = new Map<string, Pending>();
   #nextPairPrune = 0;
 
-  constructor(options: Required<CoEntrySignatureOptions>) {
+  constructor(options: Required<CoEntrySignatureOptions>, tables: Tables) {
     this.#o = options;
+    this.#uf = new UnionFind(tables.table("uf"));
     this.#logStep = Math.log(1 + options.amountStep);
   }
 
@@ -297,5 +299,5 @@ export const coEntrySignature = defineDetector({
   name: "co_entry_signature",
   analyzer: "sybil",
   defaults: CO_ENTRY_SIGNATURE_DEFAULTS,
-  create: (options) => new CoEntrySignature(options),
+  create: (options, tables) => new CoEntrySignature(options, tables),
 });

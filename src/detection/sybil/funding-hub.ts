@@ -156,8 +156,7 @@ class FundingHub {
       ctx.link({ a: hubWallet, b: recipient, source: "funding_hub", ts, weight: 1, mint: undefined });
     hub.recipients.add(recipient);
     this.#hubOf.set(recipient, hubWallet);
-    const state = ctx.wallets.get(recipient);
-    if (state !== undefined) state.flagged = true;
+    ctx.wallets.flag(recipient);
   }
 
   #onRecipientBuy(hubWallet: string, trade: Trade, ctx: DetectorContext): void {

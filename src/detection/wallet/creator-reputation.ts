@@ -188,8 +188,7 @@ class CreatorReputation {
     const rugger = decided >= o.minPriorLaunches && rate >= o.dumpRate;
     const spammer = spamFailures >= o.spamLaunches && spamSuccesses === 0;
     if (!rugger && !spammer) return;
-    const wallet = ctx.wallets.get(event.creator);
-    if (wallet !== undefined) wallet.flagged = true;
+    ctx.wallets.flag(event.creator);
     ctx.emit({
       severity: rugger && rate >= o.highDumpRate ? "high" : "med",
       score: Math.min(1, Math.max(rate, spammer ? spamFailures / (2 * o.spamLaunches) : 0)),
