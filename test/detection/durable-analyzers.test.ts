@@ -32,10 +32,6 @@ const findings = new Set(SYBIL_FINDING_DETECTORS);
 /** Detectors whose state is not in durable tables yet. */
 const detectors = Object.fromEntries(
   [
-    "liquidity_injection",
-    "whale_dominance",
-    "sweep_back",
-    "creator_reputation",
     "dev_dump",
     "coordinated_dump",
     "daisy_chain",
