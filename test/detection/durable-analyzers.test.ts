@@ -31,16 +31,7 @@ const events: ChainEvent[] = [...generate(WORKLOAD).events()];
 const findings = new Set(SYBIL_FINDING_DETECTORS);
 /** Detectors whose state is not in durable tables yet. */
 const detectors = Object.fromEntries(
-  [
-    "dev_dump",
-    "coordinated_dump",
-    "daisy_chain",
-    "wash_trading",
-    "flash_roundtrip",
-    "funding_hub",
-    "co_entry_signature",
-    "cluster_control",
-  ].map((name) => [name, false]),
+  ["funding_hub", "co_entry_signature", "cluster_control"].map((name) => [name, false]),
 );
 
 /** The three analyzers fed as the scanner feeds them: the sybil one also gets the others' findings. */
