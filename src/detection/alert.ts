@@ -7,6 +7,7 @@
  * event time of the first alert of the window, so replaying the triggering event yields the same
  * id; `groupId` (without severity) ties an escalation to the alert it raises.
  */
+import type { DurableTable, Tables } from "../runtime/durable-table.ts";
 export type AnalyzerName = "wallet" | "pattern" | "sybil";
 export type Severity = "low" | "med" | "high";
 export type DetectorName =
@@ -70,12 +71,14 @@ interface OpenWindow {
   rank: number;
 }
 
+/** The open windows are the durable table `gate`: a restarted analyzer reproduces the same ids. */
 export class AlertGate {
-  readonly #open = new Map<string, OpenWindow>();
+  readonly #open: DurableTable<OpenWindow>;
   readonly #analyzer: AnalyzerName;
   readonly #windowMs: number;
 
-  constructor(analyzer: AnalyzerName, windowMs: number) {
+  constructor(tables: Tables, analyzer: AnalyzerName, windowMs: number) {
+    this.#open = tables.table("gate");
     this.#analyzer = analyzer;
     this.#windowMs = windowMs;
   }

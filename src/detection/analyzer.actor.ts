@@ -6,11 +6,13 @@
  * every group crosses, and Ingest validated it already (tx-entry.ts). Any other tx entry arrives decoded and
  * is validated here: an invalid one, or bytes that are not JSON, is rejected (dead-lettered at once, with the
  * reason). The reply is the alerts as stream outputs, deduplicated by their deterministic alertId across the
- * whole alerts stream, so a redelivered or re-derived alert is written once.
+ * whole alerts stream, so a redelivered or re-derived alert is written once. The analyzer keeps all its
+ * state in the instance's durable tables, so a restarted instance continues where the crashed one stopped.
  */
 import { heapSize } from "bun:jsc";
 import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
+import type { Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
@@ -51,15 +53,21 @@ export interface AlertOutput {
   payload: Alert;
 }
 
+type Build = (config: Record<string, unknown> | undefined, tables: Tables) => Analyzer;
+
 const ANALYZERS = {
-  wallet: (config?: Record<string, unknown>) => new WalletAnalyzer(config),
-  pattern: (config?: Record<string, unknown>) => new PatternAnalyzer(config),
-  sybil: (config?: Record<string, unknown>) => new SybilAnalyzer(config),
-} satisfies Record<AnalyzerName, (config?: Record<string, unknown>) => Analyzer>;
+  wallet: (config, tables) => new WalletAnalyzer(config, tables),
+  pattern: (config, tables) => new PatternAnalyzer(config, tables),
+  sybil: (config, tables) => new SybilAnalyzer(config, tables),
+} satisfies Record<AnalyzerName, Build>;
 
 export default defineActor({
-  initialState: ({ init }: { init: AnalyzerInit }): { analyzer: Analyzer; alerts: string } => ({
-    analyzer: ANALYZERS[init.analyzer](init.config),
+  /**
+   * The analyzer's whole state is in the instance's durable tables: spawned with a state store, it is
+   * restored from the last checkpoint before this runs, and the analyzer continues from there.
+   */
+  initialState: ({ init, tables }: { init: AnalyzerInit; tables: Tables }) => ({
+    analyzer: ANALYZERS[init.analyzer](init.config, tables) as Analyzer,
     alerts: init.alerts,
   }),
   handle: (state, message: AnalyzerMessage): AlertOutput[] | undefined => {

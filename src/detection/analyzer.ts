@@ -6,8 +6,12 @@
  * time detectors with `onFlush` see only the touched keys, every `fullFlushMs` they see all keys and
  * idle keys are pruned (mints after `mintIdleMs`, wallets after `walletIdleMs`), so memory is bounded
  * by activity within those horizons, not by the length of the stream.
+ *
+ * Durable state (issue 13): all of it is in durable tables, so a restarted analyzer is the one that
+ * crashed; see {@link Analyzer}.
  */
 import { InvalidOptionError } from "../errors.ts";
+import { memoryTables, type Tables } from "../runtime/durable-table.ts";
 import { type Alert, type AlertCandidate, AlertGate, type AnalyzerName, type DetectorName } from "./alert.ts";
 import {
   type Detector,
@@ -19,6 +23,7 @@ import {
 } from "./detector.ts";
 import type { ChainEvent } from "./schema.ts";
 import { MintBook } from "./state/mint-book.ts";
+import { Scalars, scopedTables } from "./state/tables.ts";
 import { WalletBook } from "./state/wallet-book.ts";
 
 export interface AnalyzerOptions {
@@ -95,6 +100,25 @@ interface Slot {
   ctx: { -readonly [K in keyof DetectorContext]: DetectorContext[K] };
 }
 
+/** The analyzer's own scalars, one durable value (table `analyzer`). */
+interface Clock {
+  observedSince: number | null;
+  now: number | null;
+  events: number;
+  nextDelta: number;
+  nextFull: number;
+  nextWalletPrune: number;
+  deltaFlushes: number;
+  fullFlushes: number;
+  alertCounts: Record<string, number>;
+}
+
+/**
+ * Every piece of an analyzer's state lives in the `tables` it is given: the books, the alert gate, its
+ * scalars and each detector's maps (under the detector's name). Given an actor's durable tables, restored
+ * from the last checkpoint, the analyzer continues where the one that crashed stopped; by default the tables
+ * are in memory only.
+ */
 export class Analyzer {
   readonly name: AnalyzerName;
   /** Detectors of other analyzers whose alerts `handleFinding` uses; empty when it reads no findings. */
@@ -102,38 +126,50 @@ export class Analyzer {
   readonly #findings: FindingEdges;
   readonly #options: Required<AnalyzerOptions>;
   readonly #mints: MintBook;
-  readonly #wallets = new WalletBook();
+  readonly #wallets: WalletBook;
   readonly #gate: AlertGate;
   readonly #slots: Slot[] = [];
-  readonly #alertCounts: Record<string, number> = {};
+  readonly #scalars: Scalars<Clock>;
+  readonly #clock: Clock;
   #out: Alert[] = [];
-  #observedSince: number | null = null;
-  #now: number | null = null;
-  #events = 0;
-  #nextDelta = 0;
-  #nextFull = 0;
-  #nextWalletPrune = 0;
-  #deltaFlushes = 0;
-  #fullFlushes = 0;
 
   constructor(
     name: AnalyzerName,
     registry: readonly DetectorModule[],
     config: AnalyzerOptions & { detectors?: Record<string, object | false | undefined> } = {},
     findings: FindingEdges = {},
+    tables: Tables = memoryTables(),
   ) {
     const { detectors = {}, ...options } = config;
     this.name = name;
     this.#findings = findings;
     this.findingDetectors = Object.keys(findings) as DetectorName[];
     this.#options = resolveAnalyzerOptions(options);
-    this.#mints = new MintBook(this.#options.maxPositionsPerMint);
-    this.#gate = new AlertGate(name, this.#options.alertWindowMs);
+    this.#mints = new MintBook(tables, this.#options.maxPositionsPerMint);
+    this.#wallets = new WalletBook(tables);
+    this.#gate = new AlertGate(tables, name, this.#options.alertWindowMs);
+    this.#scalars = new Scalars<Clock>(tables, "analyzer", {
+      observedSince: null,
+      now: null,
+      events: 0,
+      nextDelta: 0,
+      nextFull: 0,
+      nextWalletPrune: 0,
+      deltaFlushes: 0,
+      fullFlushes: 0,
+      alertCounts: {},
+    });
+    this.#clock = this.#scalars.value;
     for (const module of registry) {
       const overrides = detectors[module.name];
       if (overrides === false) continue;
-      const detector = module.create(resolveDetectorOptions(module, overrides));
-      this.#slots.push({ name: module.name, detector, ctx: this.#context(module.name) });
+      const detector = module.create(
+        resolveDetectorOptions(module, overrides),
+        scopedTables(tables, module.name),
+      );
+      const ctx = this.#context(module.name);
+      ctx.observedSince = this.#clock.observedSince ?? 0;
+      this.#slots.push({ name: module.name, detector, ctx });
     }
   }
 
@@ -145,7 +181,9 @@ export class Analyzer {
       emit: (candidate: AlertCandidate) => {
         const alert = this.#gate.admit(name, candidate);
         if (alert === undefined) return;
-        this.#alertCounts[name] = (this.#alertCounts[name] ?? 0) + 1;
+        const counts = this.#clock.alertCounts;
+        counts[name] = (counts[name] ?? 0) + 1;
+        this.#scalars.changed();
         this.#out.push(alert);
       },
       link: (link: Link) => this.#dispatchLink(link, name),
@@ -174,14 +212,16 @@ export class Analyzer {
 
   /** Processes one validated event; returns the alerts it (and any flush it crossed) produced. */
   handle(event: ChainEvent): Alert[] {
-    if (this.#observedSince === null) {
-      this.#observedSince = event.ts;
+    const clock = this.#clock;
+    if (clock.observedSince === null) {
+      clock.observedSince = event.ts;
       for (const slot of this.#slots) slot.ctx.observedSince = event.ts;
       this.#schedule(event.ts);
     }
-    this.#events++;
-    if (this.#now === null || event.ts > this.#now) this.#now = event.ts;
-    if (this.#now >= this.#nextDelta) this.#flush(this.#now);
+    clock.events++;
+    if (clock.now === null || event.ts > clock.now) clock.now = event.ts;
+    this.#scalars.changed();
+    if (clock.now >= clock.nextDelta) this.#flush(clock.now);
     this.#wallets.observe(event);
     this.#mints.observe(event);
     for (const slot of this.#slots) slot.detector.onEvent(event, slot.ctx);
@@ -190,38 +230,46 @@ export class Analyzer {
 
   /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer. */
   flush(nowTs: number): Alert[] {
-    if (this.#now === null) return [];
-    if (nowTs > this.#now) this.#now = nowTs;
-    if (this.#now >= this.#nextDelta) this.#flush(this.#now);
+    const clock = this.#clock;
+    if (clock.now === null) return [];
+    if (nowTs > clock.now) {
+      clock.now = nowTs;
+      this.#scalars.changed();
+    }
+    if (clock.now >= clock.nextDelta) this.#flush(clock.now);
     return this.#take();
   }
 
   #schedule(ts: number): void {
-    this.#nextDelta = ts + this.#options.deltaFlushMs;
-    this.#nextFull = ts + this.#options.fullFlushMs;
-    this.#nextWalletPrune = ts + this.#options.walletPruneIntervalMs;
+    const clock = this.#clock;
+    clock.nextDelta = ts + this.#options.deltaFlushMs;
+    clock.nextFull = ts + this.#options.fullFlushMs;
+    clock.nextWalletPrune = ts + this.#options.walletPruneIntervalMs;
+    this.#scalars.changed();
   }
 
   #flush(now: number): void {
-    const full = now >= this.#nextFull;
+    const clock = this.#clock;
+    const full = now >= clock.nextFull;
     const o = this.#options;
     const touchedMints = this.#mints.drainTouched();
     const touchedWallets = this.#wallets.drainTouched();
     const info = { nowTs: now, full, mints: touchedMints, wallets: touchedWallets };
     for (const slot of this.#slots) slot.detector.onFlush?.(slot.ctx, info);
-    this.#nextDelta = now + o.deltaFlushMs;
+    clock.nextDelta = now + o.deltaFlushMs;
+    this.#scalars.changed();
     if (full) {
-      this.#fullFlushes++;
-      this.#nextFull = now + o.fullFlushMs;
+      clock.fullFlushes++;
+      clock.nextFull = now + o.fullFlushMs;
       this.#mints.prune(now, o.mintIdleMs);
-      if (now >= this.#nextWalletPrune) {
+      if (now >= clock.nextWalletPrune) {
         this.#wallets.prune(now, o.walletIdleMs, o.flaggedWalletIdleMs);
-        this.#nextWalletPrune = now + o.walletPruneIntervalMs;
+        clock.nextWalletPrune = now + o.walletPruneIntervalMs;
       }
       for (const slot of this.#slots) slot.detector.prune(now);
       this.#gate.prune(now);
     } else {
-      this.#deltaFlushes++;
+      clock.deltaFlushes++;
     }
   }
 
@@ -245,14 +293,15 @@ export class Analyzer {
   }
 
   snapshot(): AnalyzerSnapshot {
+    const clock = this.#clock;
     return {
       analyzer: this.name,
-      events: this.#events,
-      observedSince: this.#observedSince,
-      lastTs: this.#now,
-      deltaFlushes: this.#deltaFlushes,
-      fullFlushes: this.#fullFlushes,
-      alertsByDetector: { ...this.#alertCounts },
+      events: clock.events,
+      observedSince: clock.observedSince,
+      lastTs: clock.now,
+      deltaFlushes: clock.deltaFlushes,
+      fullFlushes: clock.fullFlushes,
+      alertsByDetector: { ...clock.alertCounts },
       state: this.stateSize(),
     };
   }

@@ -1,16 +1,17 @@
 /**
  * The detector contract. A detector is one module: its options with defaults in one place, its own
- * bounded state, and `onEvent`, which reports candidates through `ctx.emit`. The analyzer owns the
- * shared books (mints, wallets), the flush schedule and the alert gate, so adding a detector means
- * writing its module and listing it in its analyzer's registry, nothing else.
+ * bounded state (in the durable tables it is given), and `onEvent`, which reports candidates through
+ * `ctx.emit`. The analyzer owns the shared books (mints, wallets), the flush schedule and the alert gate,
+ * so adding a detector means writing its module and listing it in its analyzer's registry, nothing else.
  *
  * @example
  * export const myDetector = defineDetector({
  *   name: "whale_dominance", analyzer: "wallet", defaults: { minSol: 3e9 },
- *   create: (options) => new WhaleDominance(options),
+ *   create: (options, tables) => new WhaleDominance(options, tables),
  * });
  */
 import { InvalidOptionError } from "../errors.ts";
+import type { Tables } from "../runtime/durable-table.ts";
 import type { AlertCandidate, AnalyzerName, DetectorName } from "./alert.ts";
 import type { ChainEvent } from "./schema.ts";
 import type { MintBook } from "./state/mint-book.ts";
@@ -69,7 +70,12 @@ export interface DetectorModule<O extends object = object, N extends DetectorNam
   readonly name: N;
   readonly analyzer: AnalyzerName;
   readonly defaults: Required<O>;
-  create(options: Required<O>): Detector;
+  /**
+   * `tables`: where the detector keeps every piece of its state (already restored after a restart), under
+   * names of its own. A value taken from a table and changed in place is `touch`ed; values never share
+   * objects across keys or tables (each key is stored on its own): they refer to each other by key.
+   */
+  create(options: Required<O>, tables: Tables): Detector;
 }
 
 export function defineDetector<O extends object, N extends DetectorName>(

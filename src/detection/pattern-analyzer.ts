@@ -2,6 +2,7 @@
  * pattern-recognition: detectors about what happens on one mint (launch bundles, dev dumps, ...).
  * Same API as {@link WalletAnalyzer}: `handle`, `flush`, `stateSize`, `snapshot`.
  */
+import { memoryTables, type Tables } from "../runtime/durable-table.ts";
 import { Analyzer, type AnalyzerConfig } from "./analyzer.ts";
 import { coordinatedDump } from "./pattern/coordinated-dump.ts";
 import { daisyChain } from "./pattern/daisy-chain.ts";
@@ -23,7 +24,8 @@ export const PATTERN_DETECTORS = [
 export type PatternAnalyzerConfig = AnalyzerConfig<typeof PATTERN_DETECTORS>;
 
 export class PatternAnalyzer extends Analyzer {
-  constructor(config: PatternAnalyzerConfig = {}) {
-    super("pattern", PATTERN_DETECTORS, config);
+  /** `tables`: where its state lives (an actor's durable tables); in memory only by default. */
+  constructor(config: PatternAnalyzerConfig = {}, tables: Tables = memoryTables()) {
+    super("pattern", PATTERN_DETECTORS, config, {}, tables);
   }
 }

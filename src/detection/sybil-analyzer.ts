@@ -14,6 +14,8 @@
  * // The actor's second consumer group, on the alerts stream:
  * for (const alert of findings) sink(sybil.handleFinding(alert));
  */
+
+import { memoryTables, type Tables } from "../runtime/durable-table.ts";
 import type { Alert, DetectorName } from "./alert.ts";
 import { Analyzer, type AnalyzerConfig, type FindingEdges } from "./analyzer.ts";
 import type { Link } from "./detector.ts";
@@ -36,8 +38,9 @@ export const SYBIL_FINDING_DETECTORS: readonly DetectorName[] = Object.keys(SYBI
 export type SybilAnalyzerConfig = AnalyzerConfig<typeof SYBIL_DETECTORS>;
 
 export class SybilAnalyzer extends Analyzer {
-  constructor(config: SybilAnalyzerConfig = {}) {
-    super("sybil", SYBIL_DETECTORS, config, SYBIL_FINDINGS);
+  /** `tables`: where its state lives (an actor's durable tables); in memory only by default. */
+  constructor(config: SybilAnalyzerConfig = {}, tables: Tables = memoryTables()) {
+    super("sybil", SYBIL_DETECTORS, config, SYBIL_FINDINGS, tables);
   }
 }
 

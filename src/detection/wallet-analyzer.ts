@@ -7,6 +7,7 @@
  * const analyzer = new WalletAnalyzer({ detectors: { fresh_sniper: { medSupplyFraction: 0.12 } } });
  * for (const event of events) for (const alert of analyzer.handle(event)) sink(alert);
  */
+import { memoryTables, type Tables } from "../runtime/durable-table.ts";
 import { Analyzer, type AnalyzerConfig } from "./analyzer.ts";
 import { creatorReputation } from "./wallet/creator-reputation.ts";
 import { freshSniper } from "./wallet/fresh-sniper.ts";
@@ -26,7 +27,8 @@ export const WALLET_DETECTORS = [
 export type WalletAnalyzerConfig = AnalyzerConfig<typeof WALLET_DETECTORS>;
 
 export class WalletAnalyzer extends Analyzer {
-  constructor(config: WalletAnalyzerConfig = {}) {
-    super("wallet", WALLET_DETECTORS, config);
+  /** `tables`: where its state lives (an actor's durable tables); in memory only by default. */
+  constructor(config: WalletAnalyzerConfig = {}, tables: Tables = memoryTables()) {
+    super("wallet", WALLET_DETECTORS, config, {}, tables);
   }
 }

@@ -4,6 +4,7 @@ import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { InvalidOptionError } from "../../src/errors.ts";
+import { memoryTables } from "../../src/runtime/durable-table.ts";
 import { at, buy, create, fund, MINUTE, T0 } from "./events.ts";
 import { run } from "./run.ts";
 
@@ -26,7 +27,7 @@ describe("alert gate", () => {
   });
 
   test("one alert per key per window; escalation re-emits; a new window gets a new id", () => {
-    const gate = new AlertGate("wallet", 5 * MINUTE);
+    const gate = new AlertGate(memoryTables(), "wallet", 5 * MINUTE);
     const first = gate.admit("fresh_sniper", candidate(T0, "med"));
     expect(gate.admit("fresh_sniper", candidate(T0 + 1_000, "med"))).toBeUndefined();
     expect(gate.admit("fresh_sniper", candidate(T0 + 2_000, "low"))).toBeUndefined();

@@ -2,20 +2,24 @@ import { describe, expect, test } from "bun:test";
 import type { AlertCandidate } from "../../src/detection/alert.ts";
 import type { DetectorContext } from "../../src/detection/detector.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
-import { type EarlyBuy, LaunchTracker } from "../../src/detection/state/launch-tracker.ts";
+import { type EarlyBuy, type Launch, LaunchTracker } from "../../src/detection/state/launch-tracker.ts";
 import { MintBook } from "../../src/detection/state/mint-book.ts";
 import { WalletBook } from "../../src/detection/state/wallet-book.ts";
+import { memoryTables } from "../../src/runtime/durable-table.ts";
 import { at, buy, create, sell, T0 } from "./events.ts";
 
 const OPTIONS = { windowSlots: 5, medSupplyFraction: 0.1, highSupplyFraction: 0.25, maxWallets: 2 };
 
 /** A tracker fed as a detector is: the books record each event first; every early buy is kept. */
 function harness() {
-  const tracker = new LaunchTracker(OPTIONS, () => ({ seen: 0 }));
+  const tables = memoryTables();
+  const tracker = new LaunchTracker(tables.table<Launch<{ seen: number }>>("launches"), OPTIONS, () => ({
+    seen: 0,
+  }));
   const emitted: AlertCandidate[] = [];
   const ctx: DetectorContext = {
-    mints: new MintBook(100),
-    wallets: new WalletBook(),
+    mints: new MintBook(tables, 100),
+    wallets: new WalletBook(tables),
     observedSince: T0,
     emit: (candidate) => emitted.push(candidate),
     link: () => {},

@@ -7,6 +7,7 @@ import { UnionFind } from "../../src/detection/state/union-find.ts";
 import { logBinomialTail } from "../../src/detection/sybil/co-entry.ts";
 import { SYBIL_FINDING_DETECTORS, SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
+import { memoryTables } from "../../src/runtime/durable-table.ts";
 import { at, buy, create, fund, MINUTE, SOL, SUPPLY, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 
@@ -184,7 +185,7 @@ describe("S3 cluster_control", () => {
 
 describe("graph and book state", () => {
   test("union-find: union by size keeps the larger root, members merge, stale components are pruned", () => {
-    const uf = new UnionFind();
+    const uf = new UnionFind(memoryTables().table("uf"));
     uf.union("a", "b", 1_000);
     uf.union("c", "d", 2_000);
     uf.union("c", "e", 2_000);
@@ -197,7 +198,7 @@ describe("graph and book state", () => {
   });
 
   test("mint book: positions follow SPL transfers of the mint", () => {
-    const book = new MintBook(10);
+    const book = new MintBook(memoryTables(), 10);
     book.observe(create("M", "dev"));
     book.observe(buy("M", "a", T0 + 1_000, { supply: 0.1 }));
     book.observe({ ...fund("a", "b", T0 + 2_000, 0), asset: "M", amount: 0.04 * SUPPLY, decimals: 6 });

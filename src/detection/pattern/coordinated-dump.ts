@@ -5,8 +5,9 @@
  * the dumpers must also share a private first funder (one that funded at most `maxFunderFanout`
  * wallets): the local stand-in for "share a cluster root", until sybil findings are streamed in.
  *
- * State: per mint, the sells of the last `windowMs`.
+ * State: per mint, the sells of the last `windowMs` (the durable table `sells`).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -57,10 +58,11 @@ interface Sell {
 
 class CoordinatedDump {
   readonly #o: Required<CoordinatedDumpOptions>;
-  readonly #sells = new Map<string, Sell[]>();
+  readonly #sells: DurableTable<Sell[]>;
 
-  constructor(options: Required<CoordinatedDumpOptions>) {
+  constructor(options: Required<CoordinatedDumpOptions>, tables: Tables) {
     this.#o = options;
+    this.#sells = tables.table("sells");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -81,6 +83,7 @@ class CoordinatedDump {
       priceBefore: mint.prevPrice,
     });
     while (sells.length > 0 && event.ts - sells[0]!.ts > this.#o.windowMs) sells.shift();
+    this.#sells.touch(event.mint);
     if (sells.length >= this.#o.minSellers)
       this.#evaluate(event, sells, mint.vSol / mint.vTok, mint.totalSupply, ctx);
   }
@@ -157,5 +160,5 @@ export const coordinatedDump = defineDetector<CoordinatedDumpOptions, "coordinat
   name: "coordinated_dump",
   analyzer: "pattern",
   defaults: COORDINATED_DUMP_DEFAULTS,
-  create: (options) => new CoordinatedDump(options),
+  create: (options, tables) => new CoordinatedDump(options, tables),
 });

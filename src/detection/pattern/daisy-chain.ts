@@ -4,12 +4,15 @@
  * high once the last wallet buys or funds ≥ 3 wallets: the laundered money reached its use.
  *
  * State: per wallet that just received SOL from a single source, the chain so far (dropped after
- * `hopWindowMs`); per chain tail, what it did next (dropped after `tailWindowMs`).
+ * `hopWindowMs`); per chain tail, what it did next (dropped after `tailWindowMs`). Durable tables: `links`,
+ * `tails` and `meta` (the next sweep).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade, Transfer } from "../schema.ts";
 import { timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 
 export interface DaisyChainOptions {
   /** An intermediate must forward within this long. @defaultValue 600_000 */
@@ -53,12 +56,15 @@ interface Tail {
 
 class DaisyChain {
   readonly #o: Required<DaisyChainOptions>;
-  readonly #links = new Map<string, Link>();
-  readonly #tails = new Map<string, Tail>();
-  #nextPrune = 0;
+  readonly #links: DurableTable<Link>;
+  readonly #tails: DurableTable<Tail>;
+  readonly #meta: Scalars<{ nextPrune: number }>;
 
-  constructor(options: Required<DaisyChainOptions>) {
+  constructor(options: Required<DaisyChainOptions>, tables: Tables) {
     this.#o = options;
+    this.#links = tables.table("links");
+    this.#tails = tables.table("tails");
+    this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -78,6 +84,7 @@ class DaisyChain {
     const tail = this.#tails.get(t.from);
     if (tail !== undefined && t.ts - tail.ts <= o.tailWindowMs) {
       tail.fundees.add(t.to);
+      this.#tails.touch(t.from);
       if (tail.fundees.size >= o.tailFundees) this.#alert(tail, "high", t, ctx);
     }
     const link = this.#links.get(t.from);
@@ -122,8 +129,10 @@ class DaisyChain {
 
   /** Every funded wallet starts a link: sweep once per hop window rather than every full flush. */
   prune(nowTs: number): void {
-    if (nowTs < this.#nextPrune) return;
-    this.#nextPrune = nowTs + this.#o.hopWindowMs;
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextPrune) return;
+    meta.nextPrune = nowTs + this.#o.hopWindowMs;
+    this.#meta.changed();
     for (const [wallet, link] of this.#links)
       if (nowTs - link.ts > this.#o.hopWindowMs) this.#links.delete(wallet);
     for (const [wallet, tail] of this.#tails)
@@ -139,5 +148,5 @@ export const daisyChain = defineDetector({
   name: "daisy_chain",
   analyzer: "pattern",
   defaults: DAISY_CHAIN_DEFAULTS,
-  create: (options) => new DaisyChain(options),
+  create: (options, tables) => new DaisyChain(options, tables),
 });

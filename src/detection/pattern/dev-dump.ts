@@ -4,8 +4,10 @@
  * sell's log-return is an outlier: below −4·σ_MAD of the mint's recent trade returns
  * (σ_MAD = MAD / 0.67449, robust to the heavy tails of memecoin returns [MAR]).
  *
- * State: per mint, only for its first `windowMs`: group holdings and a ring of recent log-returns.
+ * State: per mint, only for its first `windowMs`: group holdings and a ring of recent log-returns (the
+ * durable table `launches`).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -58,10 +60,11 @@ interface Launch {
 
 class DevDump {
   readonly #o: Required<DevDumpOptions>;
-  readonly #launches = new Map<string, Launch>();
+  readonly #launches: DurableTable<Launch>;
 
-  constructor(options: Required<DevDumpOptions>) {
+  constructor(options: Required<DevDumpOptions>, tables: Tables) {
     this.#o = options;
+    this.#launches = tables.table("launches");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -86,6 +89,7 @@ class DevDump {
         return;
       }
       this.#onTrade(launch, event, ctx);
+      this.#launches.touch(event.mint);
     }
   }
 
@@ -166,5 +170,5 @@ export const devDump = defineDetector<DevDumpOptions, "dev_dump">({
   name: "dev_dump",
   analyzer: "pattern",
   defaults: DEV_DUMP_DEFAULTS,
-  create: (options) => new DevDump(options),
+  create: (options, tables) => new DevDump(options, tables),
 });

@@ -4,8 +4,9 @@
  * (the sandwich: A buys, B buys, A sells). Humans and ordinary bots hold for seconds at least.
  *
  * State: the last buy per (wallet, mint) for a few slots; per wallet its round trips of the last
- * `windowMs`.
+ * `windowMs`. Durable tables: `open`, `trips`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
@@ -45,11 +46,13 @@ interface Roundtrip {
 
 class FlashRoundtrip {
   readonly #o: Required<FlashRoundtripOptions>;
-  readonly #open = new Map<string, OpenBuy>();
-  readonly #trips = new Map<string, Roundtrip[]>();
+  readonly #open: DurableTable<OpenBuy>;
+  readonly #trips: DurableTable<Roundtrip[]>;
 
-  constructor(options: Required<FlashRoundtripOptions>) {
+  constructor(options: Required<FlashRoundtripOptions>, tables: Tables) {
     this.#o = options;
+    this.#open = tables.table("open");
+    this.#trips = tables.table("trips");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -78,6 +81,7 @@ class FlashRoundtrip {
     }
     trips.push({ ts: sell.ts, mint: sell.mint, sandwich });
     while (trips.length > 0 && sell.ts - trips[0]!.ts > o.windowMs) trips.shift();
+    this.#trips.touch(sell.trader);
     if (trips.length < o.minRoundtrips) return;
     const sandwiches = trips.filter((t) => t.sandwich).length;
     ctx.emit({
@@ -110,5 +114,5 @@ export const flashRoundtrip = defineDetector({
   name: "flash_roundtrip",
   analyzer: "pattern",
   defaults: FLASH_ROUNDTRIP_DEFAULTS,
-  create: (options) => new FlashRoundtrip(options),
+  create: (options, tables) => new FlashRoundtrip(options, tables),
 });

@@ -54,8 +54,9 @@ export const launchBundle = defineDetector({
   name: "launch_bundle",
   analyzer: "pattern",
   defaults: LAUNCH_BUNDLE_DEFAULTS,
-  create: (o) =>
+  create: (o, tables) =>
     launchDetector(
+      tables,
       {
         windowSlots: o.burstWindowSlots,
         medSupplyFraction: o.medSupplyFraction,
@@ -84,8 +85,12 @@ function onBuy(
   if (buyers === undefined) {
     buyers = [];
     launch.extra.set(slot, buyers);
+    launches.changed(launch);
   }
-  if (age < o.burstMaxAgeMs) buyers.push(trade.trader);
+  if (age < o.burstMaxAgeMs) {
+    buyers.push(trade.trader);
+    launches.changed(launch);
+  }
   if (buyers.length >= o.burstMinBuys) for (const wallet of buyers) launches.count(launch, wallet);
   // Only a bundle member's buy can raise bundle holdings.
   if (bundle.size === before && !bundle.has(trade.trader)) return;

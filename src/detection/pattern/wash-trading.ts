@@ -6,13 +6,15 @@
  * A market maker accumulating (+30%) is not neutral and stays quiet.
  *
  * State: per (wallet, mint) and per mint, the trades of the last `windowMs` with running sums:
- * amortised O(1) per trade.
+ * amortised O(1) per trade. Durable tables: `mints`, `wallets` (per mint and wallet) and `meta`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 
 export interface WashTradingOptions {
   /** @defaultValue 600_000 */
@@ -48,91 +50,103 @@ interface Entry {
   tok: number;
 }
 
-/** A time window of trades with running sums. */
-class Window {
-  readonly entries: Entry[] = [];
-  buys = 0;
-  sells = 0;
-  buySol = 0;
-  sellSol = 0;
-  buyTok = 0;
-  sellTok = 0;
+/** A time window of trades with running sums: plain data, so it is stored as it is. */
+interface Window {
+  entries: Entry[];
+  buys: number;
+  sells: number;
+  buySol: number;
+  sellSol: number;
+  buyTok: number;
+  sellTok: number;
+}
 
-  add(e: Entry, windowMs: number): void {
-    this.entries.push(e);
-    this.#apply(e, 1);
-    let expired = 0;
-    while (expired < this.entries.length && e.ts - this.entries[expired]!.ts > windowMs) {
-      this.#apply(this.entries[expired]!, -1);
-      expired++;
-    }
-    if (expired > 0) this.entries.splice(0, expired);
+function newWindow(): Window {
+  return { entries: [], buys: 0, sells: 0, buySol: 0, sellSol: 0, buyTok: 0, sellTok: 0 };
+}
+
+function add(w: Window, e: Entry, windowMs: number): void {
+  w.entries.push(e);
+  apply(w, e, 1);
+  let expired = 0;
+  while (expired < w.entries.length && e.ts - w.entries[expired]!.ts > windowMs) {
+    apply(w, w.entries[expired]!, -1);
+    expired++;
   }
+  if (expired > 0) w.entries.splice(0, expired);
+}
 
-  #apply(e: Entry, sign: 1 | -1): void {
-    if (e.buy) {
-      this.buys += sign;
-      this.buySol += sign * e.sol;
-      this.buyTok += sign * e.tok;
-    } else {
-      this.sells += sign;
-      this.sellSol += sign * e.sol;
-      this.sellTok += sign * e.tok;
-    }
-  }
-
-  leadingSells(): { count: number; sol: number; tok: number } {
-    const lead = { count: 0, sol: 0, tok: 0 };
-    for (const e of this.entries) {
-      if (e.buy) break;
-      lead.count++;
-      lead.sol += e.sol;
-      lead.tok += e.tok;
-    }
-    return lead;
-  }
-
-  get volume(): number {
-    return this.buySol + this.sellSol;
-  }
-
-  get lastTs(): number {
-    return this.entries[this.entries.length - 1]?.ts ?? 0;
+function apply(w: Window, e: Entry, sign: 1 | -1): void {
+  if (e.buy) {
+    w.buys += sign;
+    w.buySol += sign * e.sol;
+    w.buyTok += sign * e.tok;
+  } else {
+    w.sells += sign;
+    w.sellSol += sign * e.sol;
+    w.sellTok += sign * e.tok;
   }
 }
 
-interface MintWindows {
-  all: Window;
-  wallets: Map<string, Window>;
+function leadingSells(w: Window): { count: number; sol: number; tok: number } {
+  const lead = { count: 0, sol: 0, tok: 0 };
+  for (const e of w.entries) {
+    if (e.buy) break;
+    lead.count++;
+    lead.sol += e.sol;
+    lead.tok += e.tok;
+  }
+  return lead;
 }
+
+function volume(w: Window): number {
+  return w.buySol + w.sellSol;
+}
+
+function lastTs(w: Window): number {
+  return w.entries[w.entries.length - 1]?.ts ?? 0;
+}
+
+const SEP = "\u001f";
 
 class WashTrading {
   readonly #o: Required<WashTradingOptions>;
-  readonly #mints = new Map<string, MintWindows>();
-  #nextPrune = 0;
+  /** Per mint, all its trades in the window. */
+  readonly #mints: DurableTable<Window>;
+  /** Per (mint, wallet), the wallet's trades of the mint in the window: a mint's traders stored apart. */
+  readonly #wallets: DurableTable<Window>;
+  readonly #meta: Scalars<{ nextPrune: number }>;
 
-  constructor(options: Required<WashTradingOptions>) {
+  constructor(options: Required<WashTradingOptions>, tables: Tables) {
     this.#o = options;
+    this.#mints = tables.table("mints");
+    this.#wallets = tables.table("wallets");
+    this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
     if (event.kind !== "trade") return;
     const o = this.#o;
     const entry = { ts: event.ts, buy: event.side === "buy", sol: event.sol, tok: event.tok };
-    let mint = this.#mints.get(event.mint);
-    if (mint === undefined) {
-      mint = { all: new Window(), wallets: new Map() };
-      this.#mints.set(event.mint, mint);
+    let all = this.#mints.get(event.mint);
+    if (all === undefined) {
+      all = newWindow();
+      this.#mints.set(event.mint, all);
+    } else {
+      this.#mints.touch(event.mint);
     }
-    mint.all.add(entry, o.windowMs);
-    let w = mint.wallets.get(event.trader);
+    add(all, entry, o.windowMs);
+    const key = event.mint + SEP + event.trader;
+    let w = this.#wallets.get(key);
     if (w === undefined) {
-      w = new Window();
-      mint.wallets.set(event.trader, w);
+      w = newWindow();
+      this.#wallets.set(key, w);
+    } else {
+      this.#wallets.touch(key);
     }
-    w.add(entry, o.windowMs);
+    add(w, entry, o.windowMs);
     // Sells at the head of the window close positions opened before it: leave them out.
-    const lead = w.leadingSells();
+    const lead = leadingSells(w);
     const sells = w.sells - lead.count;
     const sellSol = w.sellSol - lead.sol;
     const sellTok = w.sellTok - lead.tok;
@@ -140,7 +154,7 @@ class WashTrading {
     if (Math.min(w.buySol, sellSol) / Math.max(w.buySol, sellSol) < o.minBalance) return;
     const net = Math.abs(w.buyTok - sellTok) / w.buyTok;
     if (net > o.maxNetFraction) return;
-    const share = (w.buySol + sellSol) / mint.all.volume;
+    const share = (w.buySol + sellSol) / volume(all);
     this.#emit(event, w, sells, net, share, ctx);
   }
 
@@ -157,7 +171,7 @@ class WashTrading {
       evidence: {
         buys: w.buys,
         sells,
-        volumeSol: round4(w.volume / 1e9),
+        volumeSol: round4(volume(w) / 1e9),
         netFraction: round4(net),
         mintVolumeShare: round4(share),
       },
@@ -166,25 +180,20 @@ class WashTrading {
 
   /**
    * Sweeps once per window length, not on every full flush: a quiet mint goes in one step, and
-   * state lives at most two windows.
+   * state lives at most two windows. A wallet's window of a quiet mint is quiet too, so it goes with it.
    */
   prune(nowTs: number): void {
-    if (nowTs < this.#nextPrune) return;
-    this.#nextPrune = nowTs + this.#o.windowMs;
-    for (const [mint, windows] of this.#mints) {
-      if (nowTs - windows.all.lastTs > this.#o.windowMs) {
-        this.#mints.delete(mint);
-        continue;
-      }
-      for (const [wallet, w] of windows.wallets)
-        if (nowTs - w.lastTs > this.#o.windowMs) windows.wallets.delete(wallet);
-    }
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextPrune) return;
+    meta.nextPrune = nowTs + this.#o.windowMs;
+    this.#meta.changed();
+    for (const [mint, all] of this.#mints)
+      if (nowTs - lastTs(all) > this.#o.windowMs) this.#mints.delete(mint);
+    for (const [key, w] of this.#wallets) if (nowTs - lastTs(w) > this.#o.windowMs) this.#wallets.delete(key);
   }
 
   size(): number {
-    let n = this.#mints.size;
-    for (const windows of this.#mints.values()) n += windows.wallets.size;
-    return n;
+    return this.#mints.size + this.#wallets.size;
   }
 }
 
@@ -192,5 +201,5 @@ export const washTrading = defineDetector({
   name: "wash_trading",
   analyzer: "pattern",
   defaults: WASH_TRADING_DEFAULTS,
-  create: (options) => new WashTrading(options),
+  create: (options, tables) => new WashTrading(options, tables),
 });

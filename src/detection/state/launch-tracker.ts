@@ -5,15 +5,18 @@
  * wallets hold (med from `medSupplyFraction`, high from `highSupplyFraction`, score rising to 1 at high).
  *
  * State: one entry per launch younger than the window (dropped by the first buy past it, or the next
- * prune), with at most `maxWallets` counted wallets.
+ * prune), with at most `maxWallets` counted wallets. The launches are the detector's durable table
+ * `launches` (keyed by mint); a detector that changes a launch's `extra` in place calls `changed`.
  *
  * @example
  * // Every early buyer counts; alert once they hold 10% of supply (25%: high).
  * const options = { windowSlots: 5, medSupplyFraction: 0.1, highSupplyFraction: 0.25, maxWallets: 256 };
- * const detector = launchDetector(options, () => null, (buy, ctx, launches) => {
+ * const detector = launchDetector(tables, options, () => null, (buy, ctx, launches) => {
  *   if (launches.count(buy.launch, buy.trade.trader)) launches.reportHeldShare(ctx, buy, () => ({}));
  * });
  */
+
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { type EvidenceValue, round4 } from "../alert.ts";
 import type { Detector, DetectorContext } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
@@ -31,6 +34,7 @@ export interface LaunchTrackerOptions {
 }
 
 export interface Launch<D> {
+  readonly mint: string;
   readonly createSlot: number;
   readonly createTs: number;
   readonly creator: string;
@@ -52,9 +56,10 @@ export interface EarlyBuy<D> {
 export class LaunchTracker<D> {
   readonly #o: LaunchTrackerOptions;
   readonly #extra: () => D;
-  readonly #launches = new Map<string, Launch<D>>();
+  readonly #launches: DurableTable<Launch<D>>;
 
-  constructor(options: LaunchTrackerOptions, extra: () => D) {
+  constructor(launches: DurableTable<Launch<D>>, options: LaunchTrackerOptions, extra: () => D) {
+    this.#launches = launches;
     this.#o = options;
     this.#extra = extra;
   }
@@ -63,6 +68,7 @@ export class LaunchTracker<D> {
   observe(event: ChainEvent): EarlyBuy<D> | undefined {
     if (event.kind === "create") {
       this.#launches.set(event.mint, {
+        mint: event.mint,
         createSlot: slotOf(event),
         createTs: event.ts,
         creator: event.creator,
@@ -88,8 +94,16 @@ export class LaunchTracker<D> {
   /** Counts `wallet` against the launch unless `maxWallets` are counted already; false when full. */
   count(launch: Launch<D>, wallet: string): boolean {
     if (launch.wallets.size >= this.#o.maxWallets) return false;
-    launch.wallets.add(wallet);
+    if (!launch.wallets.has(wallet)) {
+      launch.wallets.add(wallet);
+      this.changed(launch);
+    }
     return true;
+  }
+
+  /** Marks a launch changed in place (its `extra`), for the next checkpoint. */
+  changed(launch: Launch<D>): void {
+    this.#launches.touch(launch.mint);
   }
 
   /**
@@ -136,11 +150,12 @@ export type OnEarlyBuy<D> = (buy: EarlyBuy<D>, ctx: DetectorContext, launches: L
 
 /** A detector whose state is one tracker: `onBuy` sees every early buy, pruning and size are the tracker's. */
 export function launchDetector<D>(
+  tables: Tables,
   options: LaunchTrackerOptions,
   extra: () => D,
   onBuy: OnEarlyBuy<D>,
 ): Detector {
-  const launches = new LaunchTracker(options, extra);
+  const launches = new LaunchTracker(tables.table<Launch<D>>("launches"), options, extra);
   return {
     onEvent(event, ctx) {
       const buy = launches.observe(event);

@@ -7,7 +7,11 @@
  * Bounded: mints are pruned after `idleMs` without trades; positions per mint are capped
  * (`maxPositions`), past which new wallets are counted but not tracked: a mint that popular is no
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
+ *
+ * Durable: the mints (each with its positions) are the table `mints`, the keys touched since the last
+ * delta flush the table `mints.touched`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { slotOf } from "./slots.ts";
@@ -48,14 +52,17 @@ function newPosition(ts: number): Position {
 }
 
 export class MintBook {
-  readonly #mints = new Map<string, MintState>();
-  readonly #touched = new Set<string>();
+  readonly #mints: DurableTable<MintState>;
+  readonly #touched: DurableTable<true>;
   readonly #maxPositions: number;
 
-  constructor(maxPositions: number) {
+  constructor(tables: Tables, maxPositions: number) {
+    this.#mints = tables.table("mints");
+    this.#touched = tables.table("mints.touched");
     this.#maxPositions = maxPositions;
   }
 
+  /** The mint's state, to read: change it through the book only. */
   get(mint: string): MintState | undefined {
     return this.#mints.get(mint);
   }
@@ -74,22 +81,25 @@ export class MintBook {
     } else if (event.asset !== "SOL") {
       // An SPL transfer of a tracked mint moves holdings: tokens passed to a partner are not held.
       const state = this.#mints.get(event.asset);
-      if (state !== undefined) this.#move(state, event.from, event.to, event.amount, event.ts);
+      if (state !== undefined && this.#move(state, event.from, event.to, event.amount, event.ts))
+        this.#mints.touch(event.asset);
     }
   }
 
-  #move(state: MintState, from: string, to: string, amount: number, ts: number): void {
-    if (from === to) return;
+  /** Moves holdings between two positions; true when a position changed. */
+  #move(state: MintState, from: string, to: string, amount: number, ts: number): boolean {
+    if (from === to) return false;
     const source = state.positions.get(from);
     if (source !== undefined) source.held = Math.max(0, source.held - amount);
     let target = state.positions.get(to);
     if (target === undefined) {
-      if (state.positions.size >= this.#maxPositions) return;
+      if (state.positions.size >= this.#maxPositions) return source !== undefined;
       target = newPosition(ts);
       state.positions.set(to, target);
     }
     target.held += amount;
     if (target.held > target.peak) target.peak = target.held;
+    return true;
   }
 
   #state(mint: string, ts: number): MintState {
@@ -110,9 +120,11 @@ export class MintBook {
         untracked: 0,
       };
       this.#mints.set(mint, state);
+    } else {
+      this.#mints.touch(mint);
     }
     if (ts > state.lastTs) state.lastTs = ts;
-    this.#touched.add(mint);
+    this.#touched.set(mint, true);
     return state;
   }
 
@@ -153,7 +165,7 @@ export class MintBook {
   }
 
   drainTouched(): string[] {
-    const touched = [...this.#touched];
+    const touched = [...this.#touched.keys()];
     this.#touched.clear();
     return touched;
   }

@@ -7,11 +7,14 @@
  * Bounded: `prune(nowTs, ttlMs)` rebuilds the structure without components whose latest edge is older
  * than `ttlMs` (a union-find cannot delete single nodes); callers run it every few minutes of event
  * time, so it costs O(n) amortised over many events.
+ *
+ * Durable: the nodes are one table keyed by wallet, and a node names its parent by wallet (not by
+ * reference), so a restored structure has the same parents, roots and members as before.
  */
+import type { DurableTable } from "../../runtime/durable-table.ts";
 
-interface Node {
-  wallet: string;
-  parent: Node;
+export interface UnionFindNode {
+  parent: string;
   /** Root only: component size and members. */
   size: number;
   members: string[] | undefined;
@@ -24,44 +27,51 @@ interface Node {
 }
 
 export class UnionFind {
-  readonly #nodes = new Map<string, Node>();
+  readonly #nodes: DurableTable<UnionFindNode>;
   #seq = 0;
+
+  constructor(nodes: DurableTable<UnionFindNode>) {
+    this.#nodes = nodes;
+    // Restored, numbering continues after the newest live node: only the order among nodes matters.
+    for (const node of nodes.values()) if (node.seq >= this.#seq) this.#seq = node.seq + 1;
+  }
 
   has(wallet: string): boolean {
     return this.#nodes.has(wallet);
   }
 
-  #node(wallet: string, ts: number): Node {
-    let node = this.#nodes.get(wallet);
-    if (node === undefined) {
-      node = {
-        wallet,
-        parent: undefined as unknown as Node,
-        size: 1,
-        members: [wallet],
-        lastTs: ts,
-        sources: 0,
-        seq: this.#seq++,
-      };
-      node.parent = node;
-      this.#nodes.set(wallet, node);
-    }
-    return node;
+  #node(wallet: string, ts: number): void {
+    if (this.#nodes.has(wallet)) return;
+    this.#nodes.set(wallet, {
+      parent: wallet,
+      size: 1,
+      members: [wallet],
+      lastTs: ts,
+      sources: 0,
+      seq: this.#seq++,
+    });
   }
 
-  #root(node: Node): Node {
-    let n = node;
-    while (n.parent !== n) {
-      n.parent = n.parent.parent;
-      n = n.parent;
+  /** The root of a wallet that has a node, halving the path on the way. */
+  #root(wallet: string): string {
+    const nodes = this.#nodes;
+    let at = wallet;
+    let node = nodes.get(at) as UnionFindNode;
+    while (node.parent !== at) {
+      const grandparent = (nodes.get(node.parent) as UnionFindNode).parent;
+      if (grandparent !== node.parent) {
+        node.parent = grandparent;
+        nodes.touch(at);
+      }
+      at = node.parent;
+      node = nodes.get(at) as UnionFindNode;
     }
-    return n;
+    return at;
   }
 
   /** The root wallet of `wallet`'s component, or undefined when it has no edge. */
   find(wallet: string): string | undefined {
-    const node = this.#nodes.get(wallet);
-    return node === undefined ? undefined : this.#root(node).wallet;
+    return this.#nodes.has(wallet) ? this.#root(wallet) : undefined;
   }
 
   /**
@@ -69,52 +79,65 @@ export class UnionFind {
    * root and whether two components were merged (false when they already were one).
    */
   union(a: string, b: string, ts: number, source = 0): { root: string; merged: boolean } {
-    let ra = this.#root(this.#node(a, ts));
-    let rb = this.#root(this.#node(b, ts));
+    const nodes = this.#nodes;
+    this.#node(a, ts);
+    this.#node(b, ts);
+    let ra = this.#root(a);
+    let rb = this.#root(b);
+    let na = nodes.get(ra) as UnionFindNode;
     if (ra === rb) {
-      if (ts > ra.lastTs) ra.lastTs = ts;
-      ra.sources |= source;
-      return { root: ra.wallet, merged: false };
+      if (ts > na.lastTs) na.lastTs = ts;
+      na.sources |= source;
+      nodes.touch(ra);
+      return { root: ra, merged: false };
     }
-    if (rb.size > ra.size || (rb.size === ra.size && rb.seq < ra.seq)) [ra, rb] = [rb, ra];
-    rb.parent = ra;
-    ra.size += rb.size;
-    const into = ra.members!;
-    for (const member of rb.members!) into.push(member);
-    rb.members = undefined;
-    ra.lastTs = Math.max(ra.lastTs, rb.lastTs, ts);
-    ra.sources |= rb.sources | source;
-    return { root: ra.wallet, merged: true };
+    let nb = nodes.get(rb) as UnionFindNode;
+    if (nb.size > na.size || (nb.size === na.size && nb.seq < na.seq)) {
+      [ra, rb] = [rb, ra];
+      [na, nb] = [nb, na];
+    }
+    nb.parent = ra;
+    na.size += nb.size;
+    const into = na.members as string[];
+    for (const member of nb.members as string[]) into.push(member);
+    nb.members = undefined;
+    na.lastTs = Math.max(na.lastTs, nb.lastTs, ts);
+    na.sources |= nb.sources | source;
+    nodes.touch(ra);
+    nodes.touch(rb);
+    return { root: ra, merged: true };
   }
 
   /** Size of the component rooted at (or containing) `wallet`; 0 without edges. */
   size(wallet: string): number {
-    const node = this.#nodes.get(wallet);
-    return node === undefined ? 0 : this.#root(node).size;
+    return this.#nodes.has(wallet) ? (this.#nodes.get(this.#root(wallet)) as UnionFindNode).size : 0;
   }
 
   /** Members of `wallet`'s component (the live array: do not mutate). */
   members(wallet: string): readonly string[] {
-    const node = this.#nodes.get(wallet);
-    return node === undefined ? [] : this.#root(node).members!;
+    if (!this.#nodes.has(wallet)) return [];
+    return (this.#nodes.get(this.#root(wallet)) as UnionFindNode).members as string[];
   }
 
   /** Bit set of the edge sources in `wallet`'s component. */
   sources(wallet: string): number {
-    const node = this.#nodes.get(wallet);
-    return node === undefined ? 0 : this.#root(node).sources;
+    return this.#nodes.has(wallet) ? (this.#nodes.get(this.#root(wallet)) as UnionFindNode).sources : 0;
   }
 
   /** Drops components whose latest edge is older than `ttlMs`; returns the wallets removed. */
   prune(nowTs: number, ttlMs: number): number {
+    const nodes = this.#nodes;
     let stale = 0;
-    for (const node of this.#nodes.values()) {
-      if (node.parent === node && nowTs - node.lastTs > ttlMs) stale += node.size;
+    for (const [wallet, node] of nodes) {
+      if (node.parent === wallet && nowTs - node.lastTs > ttlMs) stale += node.size;
     }
     if (stale === 0) return 0;
-    for (const [wallet, node] of this.#nodes) {
-      if (nowTs - this.#root(node).lastTs > ttlMs) this.#nodes.delete(wallet);
+    // Roots are looked up by wallet: find every stale node before deleting any.
+    const gone: string[] = [];
+    for (const wallet of nodes.keys()) {
+      if (nowTs - (nodes.get(this.#root(wallet)) as UnionFindNode).lastTs > ttlMs) gone.push(wallet);
     }
+    for (const wallet of gone) nodes.delete(wallet);
     return stale;
   }
 

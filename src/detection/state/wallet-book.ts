@@ -5,7 +5,11 @@
  *
  * Bounded: an entry is pruned after `idleMs` without events, unless a detector flagged it (then after
  * `flaggedIdleMs`); recent funders are capped at {@link MAX_FUNDERS}.
+ *
+ * Durable: the entries are the table `wallets`, the keys touched since the last delta flush the table
+ * `wallets.touched`; every change goes through the book (detectors flag a wallet with {@link WalletBook.flag}).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import type { ChainEvent } from "../schema.ts";
 
 /** Enough to tell "funded directly by the creator" without keeping a wallet's whole inbound history. */
@@ -31,16 +35,27 @@ export interface WalletState {
 }
 
 export class WalletBook {
-  readonly #wallets = new Map<string, WalletState>();
-  readonly #touched = new Set<string>();
+  readonly #wallets: DurableTable<WalletState>;
+  readonly #touched: DurableTable<true>;
   readonly #ewmaAlpha: number;
 
-  constructor(ewmaAlpha = 0.2) {
+  constructor(tables: Tables, ewmaAlpha = 0.2) {
+    this.#wallets = tables.table("wallets");
+    this.#touched = tables.table("wallets.touched");
     this.#ewmaAlpha = ewmaAlpha;
   }
 
-  get(wallet: string): WalletState | undefined {
+  /** The wallet's entry, to read: change it through the book only. */
+  get(wallet: string): Readonly<WalletState> | undefined {
     return this.#wallets.get(wallet);
+  }
+
+  /** Keeps the wallet past the normal idle prune (a detector found it involved in something). */
+  flag(wallet: string): void {
+    const state = this.#wallets.get(wallet);
+    if (state === undefined || state.flagged) return;
+    state.flagged = true;
+    this.#wallets.touch(wallet);
   }
 
   /** Age in ms as observed by this analyzer (0 for a wallet never seen before `ts`). */
@@ -83,10 +98,12 @@ export class WalletBook {
         flagged: false,
       };
       this.#wallets.set(wallet, state);
+    } else {
+      this.#wallets.touch(wallet);
     }
     state.events++;
     if (ts > state.lastSeen) state.lastSeen = ts;
-    this.#touched.add(wallet);
+    this.#touched.set(wallet, true);
     return state;
   }
 
@@ -108,7 +125,7 @@ export class WalletBook {
 
   /** Wallets touched since the last call, for a touched-delta flush. */
   drainTouched(): string[] {
-    const touched = [...this.#touched];
+    const touched = [...this.#touched.keys()];
     this.#touched.clear();
     return touched;
   }

@@ -20,14 +20,16 @@
  * State: the union-find (components dropped `edgeTtlMs` after their last edge); per mint, its buy
  * volume over the last `buyWindowMs` in 20 time buckets (the buy-share denominator; the component's
  * own buys come from the mint book's positions); the mints to evaluate. O(1) per event plus
- * O(component size) per evaluated mint.
+ * O(component size) per evaluated mint. Durable tables: `uf`, `volume`, `dirty` and `meta` (the next sweep).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo, Link } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { BuyVolume } from "../state/buy-volume.ts";
 import { timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 import { UnionFind } from "../state/union-find.ts";
 
 export interface ClusterControlOptions {
@@ -84,25 +86,22 @@ interface Dirty {
 
 class ClusterControl {
   readonly #o: Required<ClusterControlOptions>;
-  readonly #uf = new UnionFind();
-  readonly #volume = new Map<string, BuyVolume>();
-  readonly #dirty = new Map<string, Dirty>();
-  #nextPrune = 0;
+  readonly #uf: UnionFind;
+  readonly #volume: BuyVolume;
+  readonly #dirty: DurableTable<Dirty>;
+  readonly #meta: Scalars<{ nextPrune: number }>;
 
-  constructor(options: Required<ClusterControlOptions>) {
+  constructor(options: Required<ClusterControlOptions>, tables: Tables) {
     this.#o = options;
+    this.#uf = new UnionFind(tables.table("uf"));
+    this.#volume = new BuyVolume(tables.table("volume"), options.buyWindowMs);
+    this.#dirty = tables.table("dirty");
+    this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
   }
 
   onEvent(event: ChainEvent): void {
     if (event.kind !== "trade") return;
-    if (event.side === "buy") {
-      let volume = this.#volume.get(event.mint);
-      if (volume === undefined) {
-        volume = new BuyVolume(this.#o.buyWindowMs);
-        this.#volume.set(event.mint, volume);
-      }
-      volume.add(event.ts, event.sol, event.id);
-    }
+    if (event.side === "buy") this.#volume.add(event.mint, event.ts, event.sol, event.id);
     if (this.#uf.has(event.trader)) this.#mark(event.mint, event.trader, event.ts, event);
   }
 
@@ -125,6 +124,7 @@ class ClusterControl {
     }
     dirty.wallets.add(wallet);
     if (trigger !== undefined) dirty.trigger = trigger;
+    this.#dirty.touch(mint);
   }
 
   onFlush(ctx: DetectorContext, flush: FlushInfo): void {
@@ -140,8 +140,7 @@ class ClusterControl {
     const o = this.#o;
     const state = ctx.mints.get(mint);
     if (state === undefined) return false;
-    const volume = this.#volume.get(mint);
-    const total = volume?.total(nowTs) ?? 0;
+    const total = this.#volume.total(mint, nowTs);
     let wait = false;
     const roots = new Set<string>();
     for (const wallet of dirty.wallets) {
@@ -189,7 +188,7 @@ class ClusterControl {
         key: root,
         wallets: members.slice(0, o.maxListed),
         detectedAt: nowTs,
-        triggerId: trigger?.id ?? volume?.lastId ?? "",
+        triggerId: trigger?.id ?? this.#volume.lastId(mint) ?? "",
         timing: trigger === undefined ? "exact" : timingOf(trigger),
         evidence: {
           supplyFraction: round4(supplyFraction),
@@ -205,11 +204,11 @@ class ClusterControl {
 
   prune(nowTs: number): void {
     const o = this.#o;
-    for (const [mint, volume] of this.#volume) {
-      if (volume.idle(nowTs)) this.#volume.delete(mint);
-    }
-    if (nowTs < this.#nextPrune) return;
-    this.#nextPrune = nowTs + o.edgeTtlMs / 24;
+    this.#volume.prune(nowTs);
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextPrune) return;
+    meta.nextPrune = nowTs + o.edgeTtlMs / 24;
+    this.#meta.changed();
     this.#uf.prune(nowTs, o.edgeTtlMs);
   }
 
@@ -222,5 +221,5 @@ export const clusterControl = defineDetector({
   name: "cluster_control",
   analyzer: "sybil",
   defaults: CLUSTER_CONTROL_DEFAULTS,
-  create: (options) => new ClusterControl(options),
+  create: (options, tables) => new ClusterControl(options, tables),
 });

@@ -23,13 +23,16 @@
  * be joined: events arrive in time order), at most `maxWalletsPerKey` wallets each; per pair that
  * shared a key, its shared mints for `windowMs` (at most `maxPairs`, oldest evicted first); a
  * union-find of the edges, pruned `windowMs` after a cluster's last edge. A trade costs four key
- * lookups plus one pair update per wallet already on its keys.
+ * lookups plus one pair update per wallet already on its keys. Durable tables: `mints`, `pairs`, `uf`,
+ * `chance`, `alerted`, `pending` (the last three keyed by cluster root) and `meta` (the next sweep).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { slotOf, timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 import { UnionFind } from "../state/union-find.ts";
 
 export interface CoEntrySignatureOptions {
@@ -117,17 +120,24 @@ interface Pending {
 class CoEntrySignature {
   readonly #o: Required<CoEntrySignatureOptions>;
   readonly #logStep: number;
-  readonly #mints = new Map<string, MintKeys>();
-  readonly #pairs = new Map<string, Pair>();
-  readonly #uf = new UnionFind();
+  readonly #mints: DurableTable<MintKeys>;
+  readonly #pairs: DurableTable<Pair>;
+  readonly #uf: UnionFind;
   /** Per cluster root: log chance of the cluster, size when last alerted. */
-  readonly #chance = new Map<string, number>();
-  readonly #alerted = new Map<string, number>();
-  readonly #pending = new Map<string, Pending>();
-  #nextPairPrune = 0;
+  readonly #chance: DurableTable<number>;
+  readonly #alerted: DurableTable<number>;
+  readonly #pending: DurableTable<Pending>;
+  readonly #meta: Scalars<{ nextPairPrune: number }>;
 
-  constructor(options: Required<CoEntrySignatureOptions>) {
+  constructor(options: Required<CoEntrySignatureOptions>, tables: Tables) {
     this.#o = options;
+    this.#uf = new UnionFind(tables.table("uf"));
+    this.#mints = tables.table("mints");
+    this.#pairs = tables.table("pairs");
+    this.#chance = tables.table("chance");
+    this.#alerted = tables.table("alerted");
+    this.#pending = tables.table("pending");
+    this.#meta = new Scalars(tables, "meta", { nextPairPrune: 0 });
     this.#logStep = Math.log(1 + options.amountStep);
   }
 
@@ -147,6 +157,8 @@ class CoEntrySignature {
         lastTs: event.ts,
       };
       this.#mints.set(event.mint, m);
+    } else {
+      this.#mints.touch(event.mint);
     }
     m.lastTs = event.ts;
     const level = Math.log(event.sol) / this.#logStep;
@@ -195,6 +207,8 @@ class CoEntrySignature {
     if (pair.mints.includes(trade.mint)) return;
     if (pair.mints.length < o.minSharedMints + 8) pair.mints.push(trade.mint);
     pair.count++;
+    // Also covers `linked`, set by #edge while handling this same trade.
+    this.#pairs.touch(id);
     if (pair.count < o.minSharedMints) return;
     const n = Math.min(ctx.wallets.get(other)?.events ?? 1, ctx.wallets.get(me)?.events ?? 1);
     const logChance = logBinomialTail(pair.count, Math.max(n, pair.count), o.keyChance);
@@ -258,8 +272,10 @@ class CoEntrySignature {
     const o = this.#o;
     for (const [mint, m] of this.#mints) if (nowTs - m.lastTs > o.mintIdleMs) this.#mints.delete(mint);
     // Pairs and clusters live for a day: sweep them every ~hour of event time, not every minute.
-    if (nowTs < this.#nextPairPrune) return;
-    this.#nextPairPrune = nowTs + o.windowMs / 24;
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextPairPrune) return;
+    meta.nextPairPrune = nowTs + o.windowMs / 24;
+    this.#meta.changed();
     for (const [id, pair] of this.#pairs) if (nowTs - pair.firstTs > o.windowMs) this.#pairs.delete(id);
     if (this.#uf.prune(nowTs, o.windowMs) === 0) return;
     for (const map of [this.#chance, this.#alerted, this.#pending]) {
@@ -297,5 +313,5 @@ export const coEntrySignature = defineDetector({
   name: "co_entry_signature",
   analyzer: "sybil",
   defaults: CO_ENTRY_SIGNATURE_DEFAULTS,
-  create: (options) => new CoEntrySignature(options),
+  create: (options, tables) => new CoEntrySignature(options, tables),
 });

@@ -7,8 +7,10 @@
  * paused, so it names the whole fan-out; co-buy alerts are raised at once.
  *
  * State: per sender of SOL to new wallets, a capped 10-min window and 24 hourly counters; per flagged
- * hub its recipients (kept 24 h); per (hub, mint) the buys of the last 60 s.
+ * hub its recipients (kept 24 h); per (hub, mint) the buys of the last 60 s. Durable tables: `hubs`,
+ * `hubOf` (recipient → hub), `coBuys` and `pending`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -83,14 +85,18 @@ interface Hub {
 
 class FundingHub {
   readonly #o: Required<FundingHubOptions>;
-  readonly #hubs = new Map<string, Hub>();
-  readonly #hubOf = new Map<string, string>();
-  readonly #coBuys = new Map<string, { ts: number; wallet: string }[]>();
+  readonly #hubs: DurableTable<Hub>;
+  readonly #hubOf: DurableTable<string>;
+  readonly #coBuys: DurableTable<{ ts: number; wallet: string }[]>;
   /** Flagged hubs whose fan-out alert waits for a pause. */
-  readonly #pending = new Set<string>();
+  readonly #pending: DurableTable<true>;
 
-  constructor(options: Required<FundingHubOptions>) {
+  constructor(options: Required<FundingHubOptions>, tables: Tables) {
     this.#o = options;
+    this.#hubs = tables.table("hubs");
+    this.#hubOf = tables.table("hubOf");
+    this.#coBuys = tables.table("coBuys");
+    this.#pending = tables.table("pending");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -134,11 +140,11 @@ class FundingHub {
       for (const f of hub.window) this.#enlist(t.from, hub, f.to, t.ts, ctx);
     }
     hub.lastEnlist = t;
-    this.#pending.add(t.from);
+    this.#pending.set(t.from, true);
   }
 
   onFlush(ctx: DetectorContext, flush: FlushInfo): void {
-    for (const wallet of this.#pending) {
+    for (const wallet of this.#pending.keys()) {
       const hub = this.#hubs.get(wallet);
       const trigger = hub?.lastEnlist;
       if (hub === undefined || trigger === undefined) {
@@ -150,14 +156,14 @@ class FundingHub {
     }
   }
 
+  /** `hub` was taken through `#hub` for this funding, which marked it changed. */
   #enlist(hubWallet: string, hub: Hub, recipient: string, ts: number, ctx: DetectorContext): void {
     // The hub → recipient edge feeds S3's cluster graph (once per recipient).
     if (!hub.recipients.has(recipient))
       ctx.link({ a: hubWallet, b: recipient, source: "funding_hub", ts, weight: 1, mint: undefined });
     hub.recipients.add(recipient);
     this.#hubOf.set(recipient, hubWallet);
-    const state = ctx.wallets.get(recipient);
-    if (state !== undefined) state.flagged = true;
+    ctx.wallets.flag(recipient);
   }
 
   #onRecipientBuy(hubWallet: string, trade: Trade, ctx: DetectorContext): void {
@@ -170,6 +176,7 @@ class FundingHub {
     }
     buys.push({ ts: trade.ts, wallet: trade.trader });
     while (buys.length > 0 && trade.ts - buys[0]!.ts > o.coBuyWindowMs) buys.shift();
+    this.#coBuys.touch(key);
     const buyers = new Set(buys.map((b) => b.wallet));
     const hub = this.#hubs.get(hubWallet);
     if (hub !== undefined && buyers.size >= o.coBuyMin) {
@@ -219,6 +226,8 @@ class FundingHub {
         lastEnlist: undefined,
       };
       this.#hubs.set(wallet, hub);
+    } else {
+      this.#hubs.touch(wallet);
     }
     const hour = Math.floor(ts / HOUR_MS);
     // Advance the 24-hour ring, clearing the hours that passed since the last funding.
@@ -258,5 +267,5 @@ export const fundingHub = defineDetector({
   name: "funding_hub",
   analyzer: "sybil",
   defaults: FUNDING_HUB_DEFAULTS,
-  create: (options) => new FundingHub(options),
+  create: (options, tables) => new FundingHub(options, tables),
 });

@@ -20,12 +20,17 @@
  * State: per creator the last `maxLaunches` launches within `historyMs` (at most `maxCreators`
  * records, least recent evicted first); per launch younger than `watchMs`, its dev holding and trade
  * count. O(1) per trade; O(launches per creator) per create.
+ *
+ * Durable tables: `creators` (each record with its launches), `watched` (mint → its creator: a launch is
+ * stored once, in its creator's record) and `meta` (the next sweeps).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, TokenCreated, Trade } from "../schema.ts";
 import { timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 
 export interface CreatorReputationOptions {
   /** Launches with a known dump outcome needed before the dump rate counts. @defaultValue 3 */
@@ -94,24 +99,44 @@ interface Creator {
   lastTs: number;
 }
 
+/** A launch still watched: its creator's record holds it. */
+interface Watched {
+  creator: string;
+  ts: number;
+}
+
 class CreatorReputation {
   readonly #o: Required<CreatorReputationOptions>;
-  readonly #creators = new Map<string, Creator>();
+  readonly #creators: DurableTable<Creator>;
   /** Launches still watched, by mint. */
-  readonly #watched = new Map<string, Launch>();
-  #nextWatchSweep = 0;
-  #nextCreatorSweep = 0;
+  readonly #watched: DurableTable<Watched>;
+  readonly #meta: Scalars<{ nextWatchSweep: number; nextCreatorSweep: number }>;
 
-  constructor(options: Required<CreatorReputationOptions>) {
+  constructor(options: Required<CreatorReputationOptions>, tables: Tables) {
     this.#o = options;
+    this.#creators = tables.table("creators");
+    this.#watched = tables.table("watched");
+    this.#meta = new Scalars(tables, "meta", { nextWatchSweep: 0, nextCreatorSweep: 0 });
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
     if (event.kind === "trade") {
-      const launch = this.#watched.get(event.mint);
-      if (launch !== undefined) this.#onTrade(launch, event);
+      const watched = this.#watched.get(event.mint);
+      if (watched !== undefined) this.#onWatchedTrade(watched.creator, event);
     } else if (event.kind === "create") {
       this.#onCreate(event, ctx);
+    }
+  }
+
+  /** A launch whose creator's record is gone, or that it no longer keeps, has nothing left to update. */
+  #onWatchedTrade(wallet: string, trade: Trade): void {
+    const launches = this.#creators.get(wallet)?.launches;
+    if (launches === undefined) return;
+    for (let i = launches.length - 1; i >= 0; i--) {
+      if (launches[i]!.mint !== trade.mint) continue;
+      this.#onTrade(launches[i]!, trade);
+      this.#creators.touch(wallet);
+      return;
     }
   }
 
@@ -182,14 +207,13 @@ class CreatorReputation {
     creator.launches.push(launch);
     if (creator.launches.length > o.maxLaunches) creator.launches.shift();
     creator.lastTs = event.ts;
-    this.#watched.set(event.mint, launch);
+    this.#watched.set(event.mint, { creator: event.creator, ts: event.ts });
 
     const rate = decided > 0 ? dumps / decided : 0;
     const rugger = decided >= o.minPriorLaunches && rate >= o.dumpRate;
     const spammer = spamFailures >= o.spamLaunches && spamSuccesses === 0;
     if (!rugger && !spammer) return;
-    const wallet = ctx.wallets.get(event.creator);
-    if (wallet !== undefined) wallet.flagged = true;
+    ctx.wallets.flag(event.creator);
     ctx.emit({
       severity: rugger && rate >= o.highDumpRate ? "high" : "med",
       score: Math.min(1, Math.max(rate, spammer ? spamFailures / (2 * o.spamLaunches) : 0)),
@@ -213,13 +237,15 @@ class CreatorReputation {
   /** Sweeps every tenth of the watch horizon (launches) and hourly (creator records, kept days). */
   prune(nowTs: number): void {
     const o = this.#o;
-    if (nowTs < this.#nextWatchSweep) return;
-    this.#nextWatchSweep = nowTs + o.watchMs / 10;
-    for (const [mint, launch] of this.#watched) {
-      if (nowTs - launch.ts > o.watchMs) this.#watched.delete(mint);
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextWatchSweep) return;
+    meta.nextWatchSweep = nowTs + o.watchMs / 10;
+    this.#meta.changed();
+    for (const [mint, watched] of this.#watched) {
+      if (nowTs - watched.ts > o.watchMs) this.#watched.delete(mint);
     }
-    if (nowTs < this.#nextCreatorSweep) return;
-    this.#nextCreatorSweep = nowTs + 3_600_000;
+    if (nowTs < meta.nextCreatorSweep) return;
+    meta.nextCreatorSweep = nowTs + 3_600_000;
     for (const [wallet, creator] of this.#creators) {
       if (nowTs - creator.lastTs > o.historyMs) this.#creators.delete(wallet);
     }
@@ -234,5 +260,5 @@ export const creatorReputation = defineDetector({
   name: "creator_reputation",
   analyzer: "wallet",
   defaults: CREATOR_REPUTATION_DEFAULTS,
-  create: (options) => new CreatorReputation(options),
+  create: (options, tables) => new CreatorReputation(options, tables),
 });

@@ -38,8 +38,9 @@ export const freshSniper = defineDetector({
   name: "fresh_sniper",
   analyzer: "wallet",
   defaults: FRESH_SNIPER_DEFAULTS,
-  create: (o) =>
+  create: (o, tables) =>
     launchDetector(
+      tables,
       {
         windowSlots: o.maxSlotDelta,
         medSupplyFraction: o.medSupplyFraction,

@@ -4,7 +4,9 @@
  * parked in a wallet just long enough to hide where a large buy came from.
  *
  * State: one pending injection per wallet that just received one, dropped after `windowMs`. O(1).
+ * Durable table: `pending`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -40,10 +42,11 @@ interface Injection {
 
 class LiquidityInjection {
   readonly #o: Required<LiquidityInjectionOptions>;
-  readonly #pending = new Map<string, Injection>();
+  readonly #pending: DurableTable<Injection>;
 
-  constructor(options: Required<LiquidityInjectionOptions>) {
+  constructor(options: Required<LiquidityInjectionOptions>, tables: Tables) {
     this.#o = options;
+    this.#pending = tables.table("pending");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -73,6 +76,7 @@ class LiquidityInjection {
     }
     injection.spent += trade.sol;
     injection.mints.set(trade.mint, (injection.mints.get(trade.mint) ?? 0) + trade.sol);
+    this.#pending.touch(trade.trader);
     const spentFraction = injection.spent / injection.lamports;
     if (spentFraction < o.spendFraction) return;
     this.#pending.delete(trade.trader);
@@ -111,5 +115,5 @@ export const liquidityInjection = defineDetector({
   name: "liquidity_injection",
   analyzer: "wallet",
   defaults: LIQUIDITY_INJECTION_DEFAULTS,
-  create: (options) => new LiquidityInjection(options),
+  create: (options, tables) => new LiquidityInjection(options, tables),
 });

@@ -5,8 +5,9 @@
  * wallets return the money to the operator.
  *
  * State: per wallet its recent sell proceeds (dropped after `sellWindowMs`), per destination the
- * sweeps of the last `destWindowMs`.
+ * sweeps of the last `destWindowMs`. Durable tables: `proceeds`, `sweeps`.
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -55,11 +56,13 @@ interface Sweep {
 
 class SweepBack {
   readonly #o: Required<SweepBackOptions>;
-  readonly #proceeds = new Map<string, Proceeds>();
-  readonly #sweeps = new Map<string, Sweep[]>();
+  readonly #proceeds: DurableTable<Proceeds>;
+  readonly #sweeps: DurableTable<Sweep[]>;
 
-  constructor(options: Required<SweepBackOptions>) {
+  constructor(options: Required<SweepBackOptions>, tables: Tables) {
     this.#o = options;
+    this.#proceeds = tables.table("proceeds");
+    this.#sweeps = tables.table("sweeps");
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -80,6 +83,7 @@ class SweepBack {
       p.sold.push({ creator, mint: trade.mint });
       if (p.sold.length > this.#o.maxCreatorsPerWallet) p.sold.shift();
     }
+    this.#proceeds.touch(trade.trader);
   }
 
   #onTransfer(t: Transfer, ctx: DetectorContext): void {
@@ -97,6 +101,7 @@ class SweepBack {
     }
     sweeps.push({ ts: t.ts, wallet: t.from, mint: toCreator?.mint ?? p.sold.at(-1)?.mint });
     while (sweeps.length > 0 && t.ts - sweeps[0]!.ts > o.destWindowMs) sweeps.shift();
+    this.#sweeps.touch(t.to);
     const wallets = [...new Set(sweeps.map((s) => s.wallet))];
     if (wallets.length < o.minWallets) return;
     const mint = mostCommon(sweeps.map((s) => s.mint));
@@ -147,5 +152,5 @@ export const sweepBack = defineDetector({
   name: "sweep_back",
   analyzer: "wallet",
   defaults: SWEEP_BACK_DEFAULTS,
-  create: (options) => new SweepBack(options),
+  create: (options, tables) => new SweepBack(options, tables),
 });

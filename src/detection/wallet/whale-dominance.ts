@@ -14,13 +14,16 @@
  * State: a buy track only for wallets that come back for more (from their `minBuys − 1`-th buy on a
  * mint, seeded from the mint book's position), dropped after the window. The mint's volume is
  * summed from the mint book only when such a wallet qualifies otherwise (positions that bought
- * within the window, counted whole: a conservative denominator). O(1) per buy.
+ * within the window, counted whole: a conservative denominator). O(1) per buy. Durable tables: `tracks`
+ * (per mint, its buyers' tracks) and `meta` (the next sweep).
  */
+import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent } from "../schema.ts";
 import { timingOf } from "../state/slots.ts";
+import { Scalars } from "../state/tables.ts";
 
 export interface WhaleDominanceOptions {
   /** @defaultValue 300_000 */
@@ -57,11 +60,13 @@ interface Track {
 class WhaleDominance {
   readonly #o: Required<WhaleDominanceOptions>;
   /** Repeat buyers' tracks, by mint then wallet. */
-  readonly #tracks = new Map<string, Map<string, Track>>();
-  #nextPrune = 0;
+  readonly #tracks: DurableTable<Map<string, Track>>;
+  readonly #meta: Scalars<{ nextPrune: number }>;
 
-  constructor(options: Required<WhaleDominanceOptions>) {
+  constructor(options: Required<WhaleDominanceOptions>, tables: Tables) {
     this.#o = options;
+    this.#tracks = tables.table("tracks");
+    this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -95,6 +100,7 @@ class WhaleDominance {
       track.sol.shift();
       track.n.shift();
     }
+    this.#tracks.touch(event.mint);
     let buys = 0;
     for (const n of track.n) buys += n;
     if (buys < o.minBuys) return;
@@ -129,13 +135,17 @@ class WhaleDominance {
 
   /** Sweeps once per window: an idle mint's state is a few dozen bytes. */
   prune(nowTs: number): void {
-    if (nowTs < this.#nextPrune) return;
-    this.#nextPrune = nowTs + this.#o.windowMs;
+    const meta = this.#meta.value;
+    if (nowTs < meta.nextPrune) return;
+    meta.nextPrune = nowTs + this.#o.windowMs;
+    this.#meta.changed();
     for (const [mint, tracks] of this.#tracks) {
+      const before = tracks.size;
       for (const [wallet, track] of tracks) {
         if (nowTs - track.ts[track.ts.length - 1]! > this.#o.windowMs) tracks.delete(wallet);
       }
       if (tracks.size === 0) this.#tracks.delete(mint);
+      else if (tracks.size < before) this.#tracks.touch(mint);
     }
   }
 
@@ -150,5 +160,5 @@ export const whaleDominance = defineDetector({
   name: "whale_dominance",
   analyzer: "wallet",
   defaults: WHALE_DOMINANCE_DEFAULTS,
-  create: (options) => new WhaleDominance(options),
+  create: (options, tables) => new WhaleDominance(options, tables),
 });
