@@ -1,24 +1,42 @@
 /**
  * Alerts as JSON lines, to stdout or a file (TROUPE_ALERTS_FILE, "-" = stdout). A pump target on the
- * alerts stream: an alert is acked once its line is flushed, so a crash re-writes at most the lines of the
- * last unflushed batch (at-least-once; each line carries its alertId).
+ * alerts stream: an alert is acked once its line is flushed. A crash between the flush and the ack
+ * redelivers the alerts of that batch, so a file is opened in append mode, cut back to its last whole line
+ * (a line torn by a kill was never acked: it comes again), and the alert ids of its last lines are kept:
+ * a redelivered alert already in the file is acked without writing it twice. Stdout cannot be read back:
+ * there it stays at-least-once (each line carries its alertId).
  */
+import { fstatSync, ftruncateSync, openSync, readSync } from "node:fs";
 import type { FileSink } from "bun";
 import type { Alert } from "../detection/alert.ts";
 import type { TroupeError } from "../errors.ts";
 import type { PumpTarget } from "../streams/pump-target.ts";
 
 const WINDOW = 1024;
+/**
+ * How much of the file's end is read back at open. A redelivery can only concern alerts of the batches
+ * written but not acked when the process died: at most the window plus a commit batch of lines.
+ */
+const TAIL_BYTES = 4 * 1024 * 1024;
 
 export class JsonlSink implements PumpTarget<Alert, void> {
   readonly name = "jsonl";
   readonly #writer: FileSink;
   readonly #listeners = new Set<() => void>();
+  /** Alert ids already in the file when it was opened (its last lines): a redelivery of one writes nothing. */
+  readonly #written: ReadonlySet<string>;
   #batch: Array<(error: TroupeError | null) => void> = [];
   #flushing = false;
 
   constructor(path: string) {
-    this.#writer = path === "-" ? Bun.stdout.writer() : Bun.file(path).writer();
+    if (path === "-") {
+      this.#writer = Bun.stdout.writer();
+      this.#written = new Set();
+      return;
+    }
+    const fd = openSync(path, "a+");
+    this.#written = recoverTail(fd);
+    this.#writer = Bun.file(fd).writer();
   }
 
   freeCredits(): number {
@@ -27,7 +45,7 @@ export class JsonlSink implements PumpTarget<Alert, void> {
 
   deliver(alert: Alert, done: (error: TroupeError | null) => void): boolean {
     if (this.#batch.length >= WINDOW) return false;
-    this.#writer.write(`${JSON.stringify(alert)}\n`);
+    if (!this.#written.has(alert.alertId)) this.#writer.write(`${JSON.stringify(alert)}\n`);
     this.#batch.push(done);
     if (!this.#flushing) {
       this.#flushing = true;
@@ -55,4 +73,28 @@ export class JsonlSink implements PumpTarget<Alert, void> {
     }
     this.#flushing = false;
   }
+}
+
+/** Cuts a torn last line off the file and returns the alert ids of the whole lines in its tail. */
+function recoverTail(fd: number): Set<string> {
+  const size = fstatSync(fd).size;
+  const start = Math.max(0, size - TAIL_BYTES);
+  const tail = Buffer.alloc(size - start);
+  readSync(fd, tail, 0, tail.length, start);
+  const end = tail.lastIndexOf(0x0a) + 1;
+  if (start + end < size) ftruncateSync(fd, start + end);
+  const ids = new Set<string>();
+  const lines = tail.subarray(0, end).toString("utf8").split("\n");
+  // The first line of a tail that starts mid-file is partial: skip it.
+  for (let i = start > 0 ? 1 : 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (line.length === 0) continue;
+    try {
+      const id = (JSON.parse(line) as { alertId?: unknown }).alertId;
+      if (typeof id === "string") ids.add(id);
+    } catch {
+      // Not one of our lines (the file was shared or edited): nothing to deduplicate against.
+    }
+  }
+  return ids;
 }

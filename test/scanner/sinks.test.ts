@@ -105,3 +105,33 @@ test("the JSONL sink writes one line per alert", async () => {
     .map((line) => JSON.parse(line) as Alert);
   expect(lines.map((a) => a.alertId)).toEqual(Array.from({ length: 7 }, (_, n) => `alert-${n}`));
 });
+
+test("the JSONL sink appends after a restart, cuts a torn last line, and never writes an alert id twice", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  // What a killed process leaves: alerts 0–2 flushed (2 was never acked: it comes again), then a torn line.
+  const before = [0, 1, 2].map((n) => JSON.stringify(alert(n))).join("\n");
+  await Bun.write(path, `${before}\n${JSON.stringify(alert(3)).slice(0, 20)}`);
+  // The next process is redelivered 2 and 3 (unacked), then gets 4 and 5.
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await backend.appendBatch(
+    names.alerts,
+    [2, 3, 4, 5].map((n) => defaultCodec.encode(alert(n))),
+  );
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  await sinks.stop();
+  sinks = undefined;
+  const ids = (await Bun.file(path).text())
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as Alert).alertId);
+  expect(ids).toEqual([0, 1, 2, 3, 4, 5].map((n) => `alert-${n}`));
+});
