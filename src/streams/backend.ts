@@ -80,6 +80,12 @@ export interface ClaimResult {
   readonly cursor: string;
 }
 
+export interface AdoptResult {
+  /** Entries pending in the caller's name after the call: the group's whole pending list. */
+  readonly pending: number;
+  readonly deletedIds: string[];
+}
+
 export interface GroupInfo {
   readonly name: string;
   readonly consumers: number;
@@ -159,6 +165,15 @@ export interface StreamBackend {
   pending(stream: string, group: string, query: PendingQuery): Promise<PendingInfo[]>;
   /** XAUTOCLAIM, looped until `count` entries or the cursor wraps to `0-0`. */
   claimIdle(stream: string, group: string, consumer: string, options: ClaimOptions): Promise<ClaimResult>;
+  /**
+   * Takes over every entry pending in the group's other consumers at once, idle or not, without delivering
+   * it or counting a delivery (XAUTOCLAIM with min-idle 0 and JUSTID): the caller's own-history replay then
+   * delivers them, in id order, before anything new. Only for a consumer that owns the group's work alone
+   * (an actor with durable state, whose restore fenced the previous owner), since it takes entries a live
+   * consumer may still be handling. Pending entries that no longer exist leave the pending list and are
+   * reported in `deletedIds`.
+   */
+  adoptPending(stream: string, group: string, consumer: string): Promise<AdoptResult>;
   groups(stream: string): Promise<GroupInfo[]>;
   groupInfo(stream: string, group: string): Promise<GroupInfo | null>;
   consumers(stream: string, group: string): Promise<ConsumerInfo[]>;

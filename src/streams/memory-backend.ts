@@ -9,6 +9,7 @@
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import {
+  type AdoptResult,
   type AppendResult,
   type ClaimOptions,
   type ClaimResult,
@@ -171,6 +172,11 @@ export class MemoryStreamBackend implements StreamBackend {
   ): Promise<ClaimResult> {
     const s = this.#stream(stream, false);
     return this.#group(s, stream, group).claimIdle(s.log, consumer, options, this.#clock.now());
+  }
+
+  async adoptPending(stream: string, group: string, consumer: string): Promise<AdoptResult> {
+    const s = this.#stream(stream, false);
+    return this.#group(s, stream, group).adopt(s.log, consumer, this.#clock.now());
   }
 
   async groups(stream: string): Promise<GroupInfo[]> {

@@ -5,6 +5,7 @@
  * reports it, and a consumer that still owns entries is never deleted.
  */
 import type {
+  AdoptResult,
   ClaimOptions,
   ClaimResult,
   ConsumerInfo,
@@ -144,6 +145,26 @@ export class MemoryGroup {
       entries.push({ id: p.id, fields: entry.fields, deliveries: p.deliveries });
     }
     return { entries, deletedIds, cursor: ZERO_ID };
+  }
+
+  adopt(log: MemoryLog, consumer: string, now: number): AdoptResult {
+    let pending = 0;
+    const deletedIds: string[] = [];
+    for (const p of [...this.#pel.values()]) {
+      if (!log.get(p.sid)) {
+        this.ack([p.id]);
+        deletedIds.push(p.id);
+        continue;
+      }
+      // Like XCLAIM JUSTID: the owner changes and the idle time restarts; the delivery count stays.
+      const adopter = this.#consumer(consumer, now);
+      p.owner.pending--;
+      adopter.pending++;
+      p.owner = adopter;
+      p.deliveredAt = now;
+      pending++;
+    }
+    return { pending, deletedIds };
   }
 
   consumerInfo(now: number): ConsumerInfo[] {

@@ -9,6 +9,7 @@ import Redis, { type ChainableCommander, type RedisOptions } from "ioredis";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import type {
+  AdoptResult,
   AppendResult,
   ClaimOptions,
   ClaimResult,
@@ -44,6 +45,9 @@ export interface RedisBackendOptions {
   /** Times the blocking reads' watchdog (tests inject one). @defaultValue systemClock */
   clock?: Clock;
 }
+
+/** Pending entries taken per XAUTOCLAIM … JUSTID (ids only, so a page is small). */
+const ADOPT_PAGE = 1000;
 
 export const REDIS_BACKEND_DEFAULTS = {
   commandTimeoutMs: 5_000,
@@ -214,6 +218,20 @@ export class RedisStreamBackend implements StreamBackend {
     } while (cursor !== ZERO_ID && claimed.length < options.count);
     const entries = await this.#withDeliveries(stream, group, consumer, claimed);
     return { entries, deletedIds, cursor };
+  }
+
+  async adoptPending(stream: string, group: string, consumer: string): Promise<AdoptResult> {
+    let cursor = ZERO_ID;
+    let pending = 0;
+    const deletedIds: string[] = [];
+    do {
+      const args = [stream, group, consumer, 0, cursor, "COUNT", ADOPT_PAGE, "JUSTID"];
+      const step = reply.parseAutoClaimIds(await this.#run(() => this.#cmd.call("XAUTOCLAIM", ...args)));
+      pending += step.ids.length;
+      deletedIds.push(...step.deletedIds);
+      cursor = step.cursor;
+    } while (cursor !== ZERO_ID);
+    return { pending, deletedIds };
   }
 
   async groups(stream: string): Promise<GroupInfo[]> {

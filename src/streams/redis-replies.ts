@@ -68,6 +68,19 @@ export function parseAutoClaim(reply: unknown): {
   };
 }
 
+/** XAUTOCLAIM … JUSTID: `[cursor, [id, ...], [deletedId, ...]]`. */
+export function parseAutoClaimIds(reply: unknown): { cursor: string; ids: string[]; deletedIds: string[] } {
+  if (!Array.isArray(reply) || reply.length < 2 || !Array.isArray(reply[1]))
+    throw unexpected("XAUTOCLAIM JUSTID", reply);
+  const deleted: unknown = reply[2] ?? [];
+  if (!Array.isArray(deleted)) throw unexpected("XAUTOCLAIM deleted ids", reply);
+  return {
+    cursor: text(reply[0], "XAUTOCLAIM cursor"),
+    ids: reply[1].map((id: unknown) => text(id, "claimed id")),
+    deletedIds: deleted.map((id) => text(id, "deleted id")),
+  };
+}
+
 /** XPENDING extended form: `[[id, consumer, idleMs, deliveries], ...]`. */
 export function parsePendingRange(reply: unknown): PendingInfo[] {
   if (!Array.isArray(reply)) throw unexpected("XPENDING", reply);

@@ -181,6 +181,27 @@ export function runStreamContract(
       expect(new Set(owners.map((p) => p.consumer))).toEqual(new Set(["alive"]));
     });
 
+    test("adoptPending takes every other consumer's entries at once, idle or not, without a delivery", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }, { n: "4" }, { n: "5" }]);
+      const old = await b.readNew(s, "g", "old", { count: 2 });
+      const other = await b.readNew(s, "g", "other", { count: 2 });
+      await b.delete(s, [other[1]!.id]);
+      const result = await b.adoptPending(s, "g", "heir");
+      expect(result).toEqual({ pending: 3, deletedIds: [other[1]!.id] });
+      const owners = await b.pending(s, "g", { count: 10 });
+      expect(owners.map((p) => [p.id, p.consumer, p.deliveries])).toEqual(
+        [...old, other[0]!].map((e) => [e.id, "heir", 1]),
+      );
+      // The heir's own-history replay delivers them in id order, before the unread entry.
+      const replay = await b.readPending(s, "g", "heir", { count: 10 });
+      expect(replay.map((e) => [e.id, e.deliveries])).toEqual([...old, other[0]!].map((e) => [e.id, 2]));
+      expect((await b.readNew(s, "g", "heir", { count: 10 })).map((e) => text(e.fields))).toEqual([
+        { n: "5" },
+      ]);
+    });
+
     test("group info reports length, pending, lag, last-delivered and consumers", async () => {
       await open();
       await b.ensureGroup(s, "g");
