@@ -16,6 +16,7 @@ import {
   dedupKey,
   type EntryFields,
   type GroupInfo,
+  type OutputFence,
   type PendingInfo,
   type PendingQuery,
   type PendingReadOptions,
@@ -30,6 +31,8 @@ import {
 import { commitSequentially } from "./commit.ts";
 import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLog } from "./memory-log.ts";
+import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
+import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
 
 /** Time source for delivery and idle times; inject a fake one in tests. */
 export interface Clock {
@@ -81,6 +84,7 @@ export class MemoryStreamBackend implements StreamBackend {
   #closed = false;
   readonly #streams = new Map<string, MemoryStream>();
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  readonly #state = new MemoryStateSpace();
 
   constructor(options: MemoryBackendOptions = {}) {
     const resolved = resolveMemoryBackendOptions(options);
@@ -113,8 +117,10 @@ export class MemoryStreamBackend implements StreamBackend {
     dedupId: string,
     fields: WriteFields,
     ttlMs: number,
+    fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     this.#open();
+    if (fence && !this.#state.isLive(fence)) throw fencedOutputError(fence);
     const now = this.#clock.now();
     this.#pruneDedup(now);
     const key = dedupKey(stream, dedupId);
@@ -238,6 +244,20 @@ export class MemoryStreamBackend implements StreamBackend {
     return commitSequentially(this, stream, group, items);
   }
 
+  stateStore(options: StreamStateStoreOptions): MemoryStreamStateStore {
+    const host = {
+      space: this.#state,
+      checkWritable: () => {
+        this.#open();
+        if (this.#entries >= this.#maxEntries) throw outOfMemory(this.#entries);
+      },
+      ack: (stream: string, group: string, ids: readonly string[]) =>
+        this.#streams.get(stream)?.groups.get(group)?.ack(ids) ?? 0,
+      now: () => this.#clock.now(),
+    };
+    return new MemoryStreamStateStore(host, options);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const s of this.#streams.values()) for (const wake of s.waiters) wake();
@@ -245,12 +265,7 @@ export class MemoryStreamBackend implements StreamBackend {
 
   #append(stream: string, fields: WriteFields): string {
     this.#open();
-    if (this.#entries >= this.#maxEntries) {
-      throw new TroupeError(
-        "ERR_OUTPUT_WRITE",
-        `OOM: memory backend holds ${this.#entries} entries (maxEntries)`,
-      );
-    }
+    if (this.#entries >= this.#maxEntries) throw outOfMemory(this.#entries, "ERR_OUTPUT_WRITE");
     const s = this.#stream(stream, true);
     const entry = s.log.append(this.#clock.now(), toEntryFields(fields));
     this.#entries++;
@@ -300,6 +315,14 @@ export class MemoryStreamBackend implements StreamBackend {
   #open(): void {
     if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "memory stream backend is closed");
   }
+}
+
+/** A write refused at `maxEntries`, as Redis refuses writes past `maxmemory` under `noeviction`. */
+function outOfMemory(
+  entries: number,
+  code: "ERR_OUTPUT_WRITE" | "ERR_STREAM_BACKEND" = "ERR_STREAM_BACKEND",
+) {
+  return new TroupeError(code, `OOM: memory backend holds ${entries} entries (maxEntries)`);
 }
 
 function noGroup(stream: string, group: string): TroupeError {
