@@ -6,9 +6,11 @@
  *
  * Errors are {@link TroupeError}s: `ERR_NOGROUP` when the group (or stream) is missing,
  * `ERR_READ_STALLED` when a blocking read outlived its watchdog, `ERR_OUTPUT_WRITE` for a refused
- * write inside {@link StreamBackend.commit}, `ERR_STREAM_BACKEND` for anything else.
+ * write inside {@link StreamBackend.commit}, `ERR_FENCED` for a fenced write (an output or a state
+ * checkpoint of an incarnation that was taken over), `ERR_STREAM_BACKEND` for anything else.
  */
 import type { TroupeError } from "../errors.ts";
+import type { StreamStateStore, StreamStateStoreOptions } from "./stream-state-store.ts";
 
 /** Values as written: strings are stored as UTF-8. */
 export type WriteFields = Readonly<Record<string, string | Uint8Array>>;
@@ -114,22 +116,39 @@ export interface RangeOptions {
   readonly reverse?: boolean;
 }
 
+/**
+ * Makes a write conditional on an incarnation of a durable actor still being live: `key` is the actor's
+ * epoch registry (state-keys.ts), `epoch` the incarnation's. A write whose epoch was fenced (a newer
+ * incarnation of its instance took over) is refused with `ERR_FENCED`.
+ */
+export interface OutputFence {
+  readonly key: string;
+  readonly epoch: number;
+}
+
 /** One idempotent write: `dedupId` is unique per logical output, so a retry never writes twice. */
 export interface OutputWrite {
   readonly stream: string;
   readonly dedupId: string;
   readonly fields: WriteFields;
   readonly ttlMs: number;
+  readonly fence?: OutputFence;
 }
 
 export interface CommitItem {
   /** The source entry to ack once every output is written. */
   readonly id: string;
   readonly outputs: readonly OutputWrite[];
+  /**
+   * False writes the outputs only: the entry of a durable actor is acked by the state checkpoint that
+   * covers it (stream-state-store.ts). @defaultValue true
+   */
+  readonly ack?: boolean;
 }
 
 export interface CommitOutcome {
   readonly id: string;
+  /** The outputs are written and the entry acked (or, for an item with `ack: false`, the outputs written). */
   readonly acked: boolean;
   /** How many outputs were written now (duplicates excluded). */
   readonly written: number;
@@ -143,12 +162,16 @@ export interface StreamBackend {
   append(stream: string, fields: WriteFields): Promise<string>;
   /** One pipelined batch; each entry reports its own result. */
   appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]>;
-  /** Writes once per `dedupId` while its marker lives (`ttlMs`); later calls return the first id. */
+  /**
+   * Writes once per `dedupId` while its marker lives (`ttlMs`); later calls return the first id. With a
+   * `fence`, writes nothing and rejects with `ERR_FENCED` once the fence's epoch is no longer live.
+   */
   appendUnique(
     stream: string,
     dedupId: string,
     fields: WriteFields,
     ttlMs: number,
+    fence?: OutputFence,
   ): Promise<UniqueAppendResult>;
   /** Creates the group (and the stream) if missing; returns false when it already existed. */
   ensureGroup(stream: string, group: string, startId?: string): Promise<boolean>;
@@ -190,6 +213,8 @@ export interface StreamBackend {
    * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
    */
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]>;
+  /** A store for durable actor state kept next to the stream `anchor`, on this backend. */
+  stateStore(options: StreamStateStoreOptions): StreamStateStore;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 /**
  * "Write outputs, then ack" for backends without pipelines (the memory backend): every output of an
- * item is written idempotently first; only items whose outputs all succeeded are acked, in one ack.
+ * item is written idempotently first; only items whose outputs all succeeded are acked, in one ack (items
+ * with `ack: false` are only written).
  * The Redis backend does the same in two pipelined round trips (`redis-backend.ts`).
  */
 import { TroupeError } from "../errors.ts";
@@ -20,10 +21,11 @@ export async function commitSequentially(
     let count = 0;
     try {
       for (const output of item.outputs) {
-        const result = await backend.appendUnique(output.stream, output.dedupId, output.fields, output.ttlMs);
+        const { stream: to, dedupId, fields, ttlMs, fence } = output;
+        const result = await backend.appendUnique(to, dedupId, fields, ttlMs, fence);
         if (!result.duplicate) count++;
       }
-      ackable.push(item.id);
+      if (item.ack !== false) ackable.push(item.id);
       results[i] = count;
     } catch (error) {
       results[i] = asOutputError(error, item.id);
@@ -40,14 +42,16 @@ export async function commitSequentially(
   return items.map((item, i): CommitOutcome => {
     const result = results[i]!;
     if (typeof result !== "number") return { id: item.id, acked: false, written: 0, error: result };
-    if (ackError) return { id: item.id, acked: false, written: result, error: ackError };
+    if (ackError && item.ack !== false)
+      return { id: item.id, acked: false, written: result, error: ackError };
     return { id: item.id, acked: true, written: result };
   });
 }
 
-/** A refused write as `ERR_OUTPUT_WRITE`, tagged with the source entry when there is one. */
+/** A refused write as `ERR_OUTPUT_WRITE` (or `ERR_FENCED`), tagged with the source entry when there is one. */
 export function asOutputError(error: unknown, entryId?: string): TroupeError {
-  if (error instanceof TroupeError && error.code === "ERR_OUTPUT_WRITE") return error;
+  if (error instanceof TroupeError && (error.code === "ERR_OUTPUT_WRITE" || error.code === "ERR_FENCED"))
+    return error;
   const options = entryId === undefined ? { cause: error } : { cause: error, entryId };
   return new TroupeError("ERR_OUTPUT_WRITE", `output write failed: ${messageOf(error)}`, options);
 }

@@ -19,6 +19,7 @@ import {
   dedupKey,
   type EntryFields,
   type GroupInfo,
+  type OutputFence,
   type PendingInfo,
   type PendingQuery,
   type PendingReadOptions,
@@ -33,6 +34,8 @@ import {
 import { commitSequentially } from "./commit.ts";
 import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLog } from "./memory-log.ts";
+import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
+import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
 
 export interface MemoryBackendOptions {
   /** Time for entry ids, idle times, dedup expiry and blocking reads (tests inject one). @defaultValue systemClock */
@@ -78,6 +81,7 @@ export class MemoryStreamBackend implements StreamBackend {
   #closed = false;
   readonly #streams = new Map<string, MemoryStream>();
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  readonly #state = new MemoryStateSpace();
 
   constructor(options: MemoryBackendOptions = {}) {
     const resolved = resolveMemoryBackendOptions(options);
@@ -110,8 +114,10 @@ export class MemoryStreamBackend implements StreamBackend {
     dedupId: string,
     fields: WriteFields,
     ttlMs: number,
+    fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     this.#open();
+    if (fence && !this.#state.isLive(fence)) throw fencedOutputError(fence);
     const now = this.#clock.now();
     this.#pruneDedup(now);
     const key = dedupKey(stream, dedupId);
@@ -235,6 +241,20 @@ export class MemoryStreamBackend implements StreamBackend {
     return commitSequentially(this, stream, group, items);
   }
 
+  stateStore(options: StreamStateStoreOptions): MemoryStreamStateStore {
+    const host = {
+      space: this.#state,
+      checkWritable: () => {
+        this.#open();
+        if (this.#entries >= this.#maxEntries) throw outOfMemory(this.#entries);
+      },
+      ack: (stream: string, group: string, ids: readonly string[]) =>
+        this.#streams.get(stream)?.groups.get(group)?.ack(ids) ?? 0,
+      now: () => this.#clock.now(),
+    };
+    return new MemoryStreamStateStore(host, options);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     for (const s of this.#streams.values()) for (const wake of s.waiters) wake();
@@ -242,12 +262,7 @@ export class MemoryStreamBackend implements StreamBackend {
 
   #append(stream: string, fields: WriteFields): string {
     this.#open();
-    if (this.#entries >= this.#maxEntries) {
-      throw new TroupeError(
-        "ERR_OUTPUT_WRITE",
-        `OOM: memory backend holds ${this.#entries} entries (maxEntries)`,
-      );
-    }
+    if (this.#entries >= this.#maxEntries) throw outOfMemory(this.#entries, "ERR_OUTPUT_WRITE");
     const s = this.#stream(stream, true);
     const entry = s.log.append(this.#clock.now(), toEntryFields(fields));
     this.#entries++;
@@ -325,6 +340,14 @@ export class MemoryStreamBackend implements StreamBackend {
   #open(): void {
     if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "memory stream backend is closed");
   }
+}
+
+/** A write refused at `maxEntries`, as Redis refuses writes past `maxmemory` under `noeviction`. */
+function outOfMemory(
+  entries: number,
+  code: "ERR_OUTPUT_WRITE" | "ERR_STREAM_BACKEND" = "ERR_STREAM_BACKEND",
+) {
+  return new TroupeError(code, `OOM: memory backend holds ${entries} entries (maxEntries)`);
 }
 
 function noGroup(stream: string, group: string): TroupeError {

@@ -17,6 +17,7 @@ import type {
   CommitOutcome,
   ConsumerInfo,
   GroupInfo,
+  OutputFence,
   PendingInfo,
   PendingQuery,
   PendingReadOptions,
@@ -32,8 +33,17 @@ import { dedupKey } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
 import { BlockingReaders } from "./redis-readers.ts";
 import * as reply from "./redis-replies.ts";
-import { APPEND_UNIQUE_LUA, DELETE_IDLE_CONSUMER_LUA } from "./redis-scripts.ts";
+import { redisError } from "./redis-replies.ts";
+import {
+  APPEND_FENCED_LUA,
+  APPEND_UNIQUE_LUA,
+  DELETE_IDLE_CONSUMER_LUA,
+  STATE_COMMIT_LUA,
+  STATE_RESTORE_LUA,
+} from "./redis-scripts.ts";
+import { type RedisStateClient, RedisStreamStateStore } from "./redis-state-store.ts";
 import { ZERO_ID } from "./stream-id.ts";
+import type { StreamStateStoreOptions } from "./stream-state-store.ts";
 
 export interface RedisBackendOptions {
   /** Fails a non-blocking command that got no reply in time. @defaultValue 5000 */
@@ -69,9 +79,17 @@ export function resolveRedisBackendOptions(options: RedisBackendOptions = {}): R
 
 type ScriptCommands<R> = {
   troupeAppendUnique(stream: string, marker: string, ttlMs: number, ...fields: (string | Uint8Array)[]): R;
+  troupeAppendFenced(
+    stream: string,
+    marker: string,
+    fence: string,
+    ttlMs: number,
+    epoch: number,
+    ...fields: (string | Uint8Array)[]
+  ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
 };
-type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>>;
+type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>> & RedisStateClient;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
 
 export class RedisStreamBackend implements StreamBackend {
@@ -92,7 +110,11 @@ export class RedisStreamBackend implements StreamBackend {
     // listener ioredis prints "Unhandled error event" on every reconnect attempt while Redis is away.
     this.#cmd.on("error", () => {});
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
+    this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
+    this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
+    // Key count given per call: a checkpoint names as many table hashes and streams as it touches.
+    this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
     this.#readers = new BlockingReaders(url, { redis, graceMs, clock });
   }
@@ -119,10 +141,13 @@ export class RedisStreamBackend implements StreamBackend {
     dedupId: string,
     fields: WriteFields,
     ttlMs: number,
+    fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     const marker = dedupKey(stream, dedupId);
     const result = await this.#run(() =>
-      this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
+      fence
+        ? this.#cmd.troupeAppendFenced(stream, marker, fence.key, ttlMs, fence.epoch, ...flatten(fields))
+        : this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
     );
     return reply.parseUniqueAppend(result);
   }
@@ -135,7 +160,7 @@ export class RedisStreamBackend implements StreamBackend {
       if (messageOf(error).startsWith("BUSYGROUP")) return false;
       // XGROUP CREATE is refused under OOM even when the group exists: a restart must still start.
       if ((await this.groupInfo(stream, group).catch(() => null)) !== null) return false;
-      throw wrap(error);
+      throw redisError(error);
     }
   }
 
@@ -242,7 +267,7 @@ export class RedisStreamBackend implements StreamBackend {
     ];
     if (infoError) {
       if (messageOf(infoError).includes("no such key")) return [];
-      throw wrap(infoError);
+      throw redisError(infoError);
     }
     const groups = reply.parseGroups(info);
     if (groups.length === 0) return [];
@@ -251,7 +276,7 @@ export class RedisStreamBackend implements StreamBackend {
     const firsts = await this.#exec(summaries, groups.length);
     return groups.map((g, i) => {
       const [error, summary] = firsts[i]!;
-      if (error) throw wrap(error);
+      if (error) throw redisError(error);
       return { ...g, firstPendingId: reply.parsePendingSummaryFirst(summary), length: Number(length) };
     });
   }
@@ -305,7 +330,11 @@ export class RedisStreamBackend implements StreamBackend {
       const pipeline = this.#cmd.pipeline() as ScriptedPipeline;
       for (const { output } of outputs) {
         const marker = dedupKey(output.stream, output.dedupId);
-        pipeline.troupeAppendUnique(output.stream, marker, output.ttlMs, ...flatten(output.fields));
+        const { fence } = output;
+        if (fence) {
+          const fields = flatten(output.fields);
+          pipeline.troupeAppendFenced(output.stream, marker, fence.key, output.ttlMs, fence.epoch, ...fields);
+        } else pipeline.troupeAppendUnique(output.stream, marker, output.ttlMs, ...flatten(output.fields));
       }
       let results: [Error | null, unknown][];
       try {
@@ -317,22 +346,22 @@ export class RedisStreamBackend implements StreamBackend {
         const [error, value] = results[i]!;
         if (failed.has(item.id)) return;
         if (error) {
-          failed.set(item.id, asOutputError(error, item.id));
+          failed.set(item.id, asOutputError(redisError(error), item.id));
           return;
         }
         const { duplicate } = reply.parseUniqueAppend(value);
         written.set(item.id, (written.get(item.id) ?? 0) + (duplicate ? 0 : 1));
       });
     }
-    const ackable = items.filter((item) => !failed.has(item.id)).map((item) => item.id);
+    const ackable = items.filter((item) => item.ack !== false && !failed.has(item.id)).map((item) => item.id);
     let ackError: TroupeError | undefined;
     try {
       await this.ack(stream, group, ackable);
     } catch (error) {
-      ackError = wrap(error);
+      ackError = redisError(error);
     }
     return items.map((item): CommitOutcome => {
-      const error = failed.get(item.id) ?? ackError;
+      const error = failed.get(item.id) ?? (item.ack === false ? undefined : ackError);
       return {
         id: item.id,
         acked: error === undefined,
@@ -340,6 +369,10 @@ export class RedisStreamBackend implements StreamBackend {
         ...(error && { error }),
       };
     });
+  }
+
+  stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {
+    return new RedisStreamStateStore(this.#cmd, options);
   }
 
   async close(): Promise<void> {
@@ -362,7 +395,7 @@ export class RedisStreamBackend implements StreamBackend {
     const rows = await this.#exec(pipeline, entries.length);
     return entries.map((entry, i) => {
       const [error, row] = rows[i]!;
-      if (error) throw wrap(error);
+      if (error) throw redisError(error);
       // Absent when another consumer claimed it in between: at least this delivery happened.
       const deliveries = reply.parsePendingRange(row)[0]?.deliveries ?? 1;
       return { ...entry, deliveries };
@@ -373,7 +406,7 @@ export class RedisStreamBackend implements StreamBackend {
     try {
       return await command();
     } catch (error) {
-      throw wrap(error);
+      throw redisError(error);
     }
   }
 
@@ -395,11 +428,4 @@ function flatten(fields: WriteFields): (string | Buffer)[] {
   for (const [key, value] of Object.entries(fields))
     args.push(key, typeof value === "string" ? value : Buffer.from(value));
   return args;
-}
-
-function wrap(error: unknown): TroupeError {
-  if (error instanceof TroupeError) return error;
-  const message = messageOf(error);
-  if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
-  return new TroupeError("ERR_STREAM_BACKEND", `redis: ${message}`, { cause: error });
 }

@@ -5,6 +5,16 @@
  */
 import { TroupeError } from "../errors.ts";
 import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./backend.ts";
+import { messageOf } from "./commit.ts";
+
+/** A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), else `ERR_STREAM_BACKEND`. */
+export function redisError(error: unknown): TroupeError {
+  if (error instanceof TroupeError) return error;
+  const message = messageOf(error);
+  if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
+  if (message.startsWith("FENCED")) return new TroupeError("ERR_FENCED", message, { cause: error });
+  return new TroupeError("ERR_STREAM_BACKEND", `redis: ${message}`, { cause: error });
+}
 
 function unexpected(what: string, reply: unknown): TroupeError {
   const shown = JSON.stringify(reply, (_k, v) => (Buffer.isBuffer(v) ? v.toString() : v));

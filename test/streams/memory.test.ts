@@ -1,6 +1,8 @@
 import { runStreamContract } from "./contract.ts";
 import { memoryHarness } from "./harness.ts";
 import { runOpsSuite } from "./ops-suite.ts";
+import { runStateStoreContract } from "./state-contract.ts";
 
 runStreamContract("memory", memoryHarness, memoryHarness);
 runOpsSuite("memory", memoryHarness);
+runStateStoreContract("memory", memoryHarness, memoryHarness);

@@ -3,11 +3,13 @@ import { redisAvailable } from "../support/redis-server.ts";
 import { runStreamContract } from "./contract.ts";
 import { redisSuite } from "./harness.ts";
 import { runOpsSuite } from "./ops-suite.ts";
+import { runStateStoreContract } from "./state-contract.ts";
 
 if (redisAvailable()) {
   const { create, faulty } = redisSuite();
   runStreamContract("redis", create, faulty);
   runOpsSuite("redis", create);
+  runStateStoreContract("redis", create, faulty);
 } else {
   test.skip("redis streams (no REDIS_URL and no redis-server)", () => {});
 }

@@ -1,0 +1,107 @@
+/**
+ * State key names: every key of a scope's state sits in its anchor stream's Redis Cluster hash slot, with
+ * or without a hash tag in the anchor, checked on the keys a real commit leaves in Redis.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import Redis from "ioredis";
+import { InvalidOptionError } from "../../src/errors.ts";
+import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import { epochsKey, hashTag, scopeKeys, stateBase } from "../../src/streams/state-keys.ts";
+import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { deleteKeys, testPrefix } from "./harness.ts";
+
+/** CRC16-XMODEM, the checksum Redis Cluster takes mod 16384 to place a key. */
+function crc16(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) {
+    crc ^= byte << 8;
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+function keySlot(key: string): number {
+  return crc16(new TextEncoder().encode(hashTag(key) ?? key)) % 16384;
+}
+
+describe("state keys", () => {
+  test("the slot function agrees with Redis' documented examples", () => {
+    expect(crc16(new TextEncoder().encode("123456789"))).toBe(0x31c3);
+    expect(keySlot("somekey")).toBe(11058);
+    expect(keySlot("foo{hash_tag}")).toBe(2515);
+    expect(keySlot("{hash_tag}")).toBe(2515);
+  });
+
+  test("hash tags: the first {...} with something inside", () => {
+    expect(hashTag("tx")).toBeNull();
+    expect(hashTag("a{b}c{d}")).toBe("b");
+    expect(hashTag("a{}b{c}")).toBeNull();
+    expect(hashTag("{x}")).toBe("x");
+  });
+
+  test("every state key shares its anchor's slot", () => {
+    const scope = { actor: "wallet-analyzer", instance: 3 };
+    for (const anchor of ["scanner:tx", "{scanner}:tx", "p:{tenant-7}:tx", "{a}b}", "x{"]) {
+      const base = stateBase(anchor);
+      const keys = scopeKeys(base, scope);
+      for (const key of [keys.meta, keys.table("wallets"), keys.table("{odd}"), epochsKey(base, "a{b}")])
+        expect(keySlot(key)).toBe(keySlot(anchor));
+    }
+    expect(scopeKeys(stateBase("scanner:tx"), scope).meta).toBe("{scanner:tx}:state:wallet-analyzer:3:meta");
+    expect(scopeKeys(stateBase("{s}:tx"), scope).table("w")).toBe("{s}:tx:state:wallet-analyzer:3:t:w");
+  });
+
+  test("an anchor whose '}' would break the tag is refused", () => {
+    expect(() => stateBase("a}b")).toThrow(InvalidOptionError);
+    expect(() => stateBase("a{}b")).toThrow(InvalidOptionError);
+    expect(() => stateBase("")).toThrow(InvalidOptionError);
+  });
+});
+
+describe.skipIf(!redisAvailable())("state keys in Redis", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  test("a restore and a commit leave only keys in the anchor's slot", async () => {
+    const prefix = testPrefix();
+    const anchor = `${prefix}:tx`;
+    const backend = new RedisStreamBackend(redis.url);
+    const admin = new Redis(redis.url, { protocol: 2 });
+    try {
+      const store = backend.stateStore({ anchor });
+      const scope = { actor: "counter", instance: 0 };
+      const { epoch } = await store.restore(scope);
+      await store.commit({
+        scope,
+        epoch,
+        changes: ["a", "k", new Uint8Array([1]), "b", "k", null],
+        covers: [],
+      });
+      const [, keys] = await admin.scan("0", "MATCH", `{${prefix}*`, "COUNT", 1000);
+      expect(keys.sort()).toEqual([
+        `{${anchor}}:state:counter:0:meta`,
+        `{${anchor}}:state:counter:0:t:a`,
+        `{${anchor}}:state:counter:epochs`,
+      ]);
+      for (const key of keys) expect(keySlot(key)).toBe(keySlot(anchor));
+      const meta = await admin.hgetall(`{${anchor}}:state:counter:0:meta`);
+      expect(meta).toMatchObject({
+        epoch: String(epoch),
+        checkpoints: "1",
+        keys: "2",
+        "t:a": "1",
+        "t:b": "1",
+      });
+    } finally {
+      admin.disconnect();
+      await backend.close();
+      await deleteKeys(redis.url, `{${prefix}`);
+    }
+  });
+});
