@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { InvalidOptionError } from "../errors.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
+import type { StreamStateStore } from "./stream-state-store.ts";
 
 /** A decoded entry, as the pump sees it before handing it to the target. */
 export interface PumpEntry {
@@ -63,6 +64,12 @@ export interface PumpOptions<M = unknown, R = unknown> {
   retryMaxMs?: number;
   /** How long `stop()` waits for in-flight entries to finish and be acked. @defaultValue 10000 */
   stopTimeoutMs?: number;
+  /**
+   * The store a durable target checkpoints its state to. Entries its instances settle (with an epoch) are
+   * acked by those checkpoints, not by the pump; with the store given, their outputs are also fenced by
+   * the epoch, so an incarnation that was taken over writes none. @defaultValue null
+   */
+  stateStore?: StreamStateStore | null;
 }
 
 type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
@@ -87,6 +94,7 @@ export const PUMP_DEFAULTS = {
   retryMinMs: 50,
   retryMaxMs: 5_000,
   stopTimeoutMs: 10_000,
+  stateStore: null,
 } satisfies Defaulted<unknown, unknown>;
 
 export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {

@@ -10,8 +10,15 @@ export interface PumpTarget<M = unknown, R = unknown> {
    *  it: error.code "ERR_MAX_DELIVERIES" (the handler kept failing: dead-letter it, then ack),
    *  "ERR_MESSAGE_REJECTED" (the handler rejected it for good: dead-letter it as "rejected", then ack), or
    *  "ERR_ACTOR_FAILED" / "ERR_ACTOR_STOPPED" / "ERR_SYSTEM_STOPPED" (do NOT ack: leave it pending in the
-   *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count). */
-  deliver(message: M, done: (error: TroupeError | null, result?: R) => void, deliveries?: number): boolean;
+   *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count).
+   *  A durable instance (one that checkpoints its state) passes its `epoch` with the result: the pump
+   *  then writes the outputs but leaves the ack to the checkpoint that covers `tag` (stream-state-store.ts). */
+  deliver(
+    message: M,
+    done: (error: TroupeError | null, result?: R, epoch?: number) => void,
+    deliveries?: number,
+    tag?: unknown,
+  ): boolean;
   /** Called whenever credits come back. Returns an unsubscribe function. */
   onCredit(listener: () => void): () => void;
 }
