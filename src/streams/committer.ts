@@ -3,6 +3,7 @@
  * flight, go out together in one `backend.commit` (pipelined on Redis). A job whose outputs failed is
  * neither acked nor dropped (the seed's bug B): it is retried with backoff and reported on every
  * failure, and after `maxAttempts` it is turned into a dead letter, which is retried until written.
+ * A write refused as `ERR_FENCED` (a durable actor's incarnation that was taken over) is never retried.
  */
 import { TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
@@ -23,6 +24,8 @@ export interface CommitterHooks {
   failed(jobs: readonly CommitJob[], error: TroupeError, attempt: number, retryInMs: number): void;
   /** Replaces a job that failed `maxAttempts` times (the pump dead-letters it). */
   gaveUp(job: CommitJob, error: TroupeError): CommitJob;
+  /** Jobs whose writes were refused as `ERR_FENCED`; they are dropped, not retried. */
+  fenced(jobs: readonly CommitJob[], error: TroupeError): void;
 }
 
 export interface CommitterOptions {
@@ -104,13 +107,19 @@ export class Committer {
     if (this.#stopped) return;
     const done: { job: CommitJob; outcome: CommitOutcome }[] = [];
     const failed: { job: CommitJob; error: TroupeError }[] = [];
+    const fenced: CommitJob[] = [];
+    let fencedError: TroupeError | undefined;
     for (let i = 0; i < batch.length; i++) {
       const job = batch[i]!;
       const outcome = outcomes[i]!;
       if (outcome.acked) done.push({ job, outcome });
-      else failed.push({ job, error: outcome.error ?? new TroupeError("ERR_OUTPUT_WRITE", "not acked") });
+      else if (outcome.error?.code === "ERR_FENCED") {
+        fenced.push(job);
+        fencedError = outcome.error;
+      } else failed.push({ job, error: outcome.error ?? new TroupeError("ERR_OUTPUT_WRITE", "not acked") });
     }
     if (done.length > 0) this.#hooks.committed(done);
+    if (fencedError) this.#hooks.fenced(fenced, fencedError);
     if (failed.length > 0) this.#retry(failed);
   }
 

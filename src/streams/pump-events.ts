@@ -16,8 +16,13 @@ export interface PumpEvents {
   read(event: { count: number; source: EntrySource }): void;
   /** The replay of this consumer's own pending entries finished; new entries follow. */
   replayed(event: { count: number }): void;
-  /** Outputs written and source entries acked (one commit round). */
+  /** Source entries acked (one commit round, or one tick of state checkpoints) and their outputs written. */
   acked(event: { ids: readonly string[]; outputsWritten: number }): void;
+  /**
+   * Outputs of entries settled by a durable instance were written (one commit round); the entries are
+   * acked later, by the state checkpoint that covers them (`acked`).
+   */
+  written(event: { ids: readonly string[]; outputsWritten: number }): void;
   /** An entry was written to the dead-letter stream and then acked. */
   deadLettered(event: {
     entryId: string;
@@ -32,6 +37,12 @@ export interface PumpEvents {
     attempt: number;
     retryInMs: number;
   }): void;
+  /**
+   * A durable instance's outputs were refused: its epoch was taken over (it is a zombie, or it crashed and
+   * was restored). Not retried; a checkpoint of the newer incarnation in this process that covers the
+   * entries writes them under its own epoch.
+   */
+  outputFenced(event: { entryIds: readonly string[]; error: TroupeError }): void;
   /** Entries idle in other consumers were claimed by this one. */
   claimed(event: { count: number; deleted: number }): void;
   /** A pending entry no longer exists in the stream (XDEL / trim); it is dead-lettered by id. */
@@ -85,6 +96,8 @@ export interface PumpStats {
   deadLettered: number;
   outputsWritten: number;
   outputFailures: number;
+  /** Output writes refused as fenced (see the `outputFenced` event). */
+  outputsFenced: number;
   claimed: number;
   deletedWhilePending: number;
   released: number;
@@ -112,6 +125,7 @@ export function emptyStats(): PumpStats {
     deadLettered: 0,
     outputsWritten: 0,
     outputFailures: 0,
+    outputsFenced: 0,
     claimed: 0,
     deletedWhilePending: 0,
     released: 0,

@@ -4,14 +4,19 @@
  * (outputs written, then acked) or dead-lettered (record written, then acked) or released (left
  * pending for a replay). Nothing leaves the ledger any other way, which is what makes "never ack an
  * unprocessed entry" (the seed's bug A) and "never drop a failed write" (bug B) checkable in one place.
+ *
+ * An entry settled by a durable instance (`done` carries its epoch) has its outputs written, fenced by
+ * that epoch, but is not acked here: it stays held, keeping its credit, until the state checkpoint that
+ * covers it (its {@link HeldEntry} is the message's tag) acks it in the same write as the state.
  */
 import type { Emitter } from "nanoevents";
-import { errorCode, serializeError, type TroupeError } from "../errors.ts";
+import { errorCode, serializeError, TroupeError } from "../errors.ts";
 import { Deque } from "../runtime/deque.ts";
-import type { EntryFields, OutputWrite, StreamBackend } from "./backend.ts";
-import { messageOf } from "./commit.ts";
+import type { CommitItem, EntryFields, OutputFence, OutputWrite, StreamBackend } from "./backend.ts";
+import { asOutputError, messageOf } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
 import { type DeadLetterReason, deadLetterWrite } from "./dead-letters.ts";
+import { type CoverHost, HeldEntry } from "./held-entry.ts";
 import type { Output } from "./outputs.ts";
 import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
 import { type ResolvedPumpOptions, retryBackoff } from "./pump-options.ts";
@@ -27,23 +32,13 @@ export interface Incoming {
   readonly deliveries?: number;
 }
 
-interface Held<M> {
-  readonly id: string;
-  readonly deliveries: number;
-  readonly fields: EntryFields | null;
-  message?: M;
-  /** Accepted by the target and not settled yet: counted in `#inActors`. */
-  inActor: boolean;
-  settled: boolean;
-}
-
 /** What the ledger needs from its pump. */
 export interface LedgerHost {
   /** False once stopping: entries are no longer handed to the target. */
   delivering(): boolean;
   /** An entry was released: replay own history once the ledger is empty. */
   released(): void;
-  /** The target reported ERR_ACTOR_FAILED: stop reading until resumed. */
+  /** The target reported ERR_ACTOR_FAILED (or ERR_FENCED): stop reading until resumed. */
   targetFailed(): void;
   /** Something the read loop may be waiting for changed (room, an empty ledger). */
   changed(): void;
@@ -53,17 +48,22 @@ export interface LedgerHost {
 
 const NO_WRITES: readonly OutputWrite[] = Object.freeze([]);
 
-export class PumpLedger<M, R> {
+export class PumpLedger<M, R> implements CoverHost {
+  readonly #backend: StreamBackend;
   readonly #options: ResolvedPumpOptions<M, R>;
   readonly #target: PumpTarget<M, R>;
   readonly #events: Emitter<PumpEvents>;
   readonly #stats: PumpStats;
   readonly #host: LedgerHost;
   readonly #committer: Committer;
-  readonly #held = new Map<string, Held<M>>();
+  readonly #held = new Map<string, HeldEntry<M>>();
   /** Decoded entries the target has not accepted yet (their instance had no credit), in stream order. */
-  readonly #waiting = new Deque<Held<M>>();
+  readonly #waiting = new Deque<HeldEntry<M>>();
+  /** Held entries holding a target credit (see `HeldEntry.inActor`). */
   #inActors = 0;
+  /** Entries acked by checkpoints since the last `acked` event (one event per tick, not per entry). */
+  #coveredIds: string[] = [];
+  #coveredWritten = 0;
   #draining = false;
   #drainAgain = false;
   #closed = false;
@@ -74,6 +74,7 @@ export class PumpLedger<M, R> {
     options: ResolvedPumpOptions<M, R>,
     shared: { events: Emitter<PumpEvents>; stats: PumpStats; host: LedgerHost },
   ) {
+    this.#backend = backend;
     this.#options = options;
     this.#target = target;
     this.#events = shared.events;
@@ -94,6 +95,7 @@ export class PumpLedger<M, R> {
         failed: (jobs, error, attempt, retryInMs) => this.#commitFailed(jobs, error, attempt, retryInMs),
         gaveUp: (job, error) =>
           this.#deadLetterJob(this.#held.get(job.item.id)!, "output-failed", error.message),
+        fenced: (jobs, error) => this.#outputsFenced(jobs, error),
       },
     );
   }
@@ -109,18 +111,12 @@ export class PumpLedger<M, R> {
 
   /** Takes in read entries (skipping ones already held) and hands them on; returns how many it took. */
   accept(entries: readonly Incoming[], source: EntrySource): number {
-    const { maxDeliveries, codec, toMessage, stream } = this.#options;
+    const { maxDeliveries, codec, toMessage, stream, group } = this.#options;
     let count = 0;
     for (const entry of entries) {
       if (this.#held.has(entry.id)) continue;
       count++;
-      const held: Held<M> = {
-        id: entry.id,
-        deliveries: entry.deliveries ?? 1,
-        fields: entry.fields,
-        inActor: false,
-        settled: false,
-      };
+      const held = new HeldEntry<M>(this, stream, group, entry.id, entry.deliveries ?? 1, entry.fields);
       this.#held.set(held.id, held);
       if (entry.fields === null) {
         this.#stats.deletedWhilePending++;
@@ -162,8 +158,9 @@ export class PumpLedger<M, R> {
           try {
             accepted = this.#target.deliver(
               held.message as M,
-              (error, result) => this.#settle(held, error, result),
+              (error, result, epoch) => this.#settle(held, error, result, epoch),
               held.deliveries - 1,
+              held,
             );
           } catch (error) {
             given++;
@@ -172,8 +169,8 @@ export class PumpLedger<M, R> {
           }
           if (!accepted) break;
           given++;
-          // `done` may already have run inside deliver(); then the entry never counted as in an actor.
-          if (!held.settled) {
+          // `done` may already have run inside deliver(); then the entry holds a credit only if durable.
+          if (!held.settled || held.outputs !== "none") {
             held.inActor = true;
             this.#inActors++;
           }
@@ -191,32 +188,81 @@ export class PumpLedger<M, R> {
     for (const held of this.#waiting.drain()) this.#release(held, code);
   }
 
-  /** Stops committing; what is still held stays pending in the stream. Returns how many. */
+  /**
+   * Stops committing; what is still held stays pending in the stream. Returns how many. A durable
+   * entry whose outputs were not written yet is left to the checkpoint that covers it, which then
+   * writes them itself.
+   */
   close(): number {
     this.#closed = true;
     this.#committer.stop();
     const abandoned = this.#held.size;
+    for (const held of this.#held.values())
+      if (held.outputs === "writing" || held.outputs === "fenced") held.setOutputs("abandoned");
     this.#held.clear();
     return abandoned;
   }
 
-  #settle(held: Held<M>, error: TroupeError | null, result: R | undefined): void {
+  untilWritten(held: HeldEntry<unknown>, epoch: number): Promise<void> | null {
+    switch (held.outputs) {
+      case "written":
+      case "dead":
+        return null;
+      case "fenced":
+        // Written under an older epoch of this process's instance, which crashed: the restored one
+        // handled the entry again, from the same state, so its outputs are these; write them under its epoch.
+        if (epoch <= held.epoch) return Promise.reject(staleEpoch(held, epoch));
+        if (this.#closed) return this.#writeDirectly(held, epoch);
+        this.#writeOutputs(held, epoch);
+        break;
+      case "abandoned":
+        return this.#writeDirectly(held, epoch);
+    }
+    // Not settled yet, or its outputs are being written: look again at the next change.
+    return new Promise((resolve, reject) =>
+      held.onChange(() => {
+        const next = this.untilWritten(held, epoch);
+        if (next === null) resolve();
+        else next.then(resolve, reject);
+      }),
+    );
+  }
+
+  coverAcked(held: HeldEntry<unknown>): void {
+    if (this.#held.get(held.id) !== held) return;
+    this.#leave(held);
+    this.#stats.acked++;
+    if (this.#coveredIds.length === 0) queueMicrotask(() => this.#emitCovered());
+    this.#coveredIds.push(held.id);
+    this.#coveredWritten += held.written;
+  }
+
+  coverReleased(held: HeldEntry<unknown>): void {
+    if (this.#held.get(held.id) !== held) return;
+    this.#leave(held);
+    this.#release(held, "ERR_NOT_COVERED");
+  }
+
+  #settle(held: HeldEntry<M>, error: TroupeError | null, result: R | undefined, epoch?: number): void {
     if (held.settled) return;
     held.settled = true;
+    if (error === null && epoch !== undefined) {
+      this.#settleDurable(held, result, epoch);
+      return;
+    }
     if (held.inActor) {
       held.inActor = false;
       this.#inActors--;
     }
     if (this.#closed) return;
     if (error === null) {
-      let outputs: readonly Output[];
+      let writes: readonly OutputWrite[];
       try {
-        outputs = this.#options.outputsOf(result);
+        writes = this.#writesOf(held, result);
       } catch (invalid) {
         this.#deadLetter(held, "invalid-outputs", messageOf(invalid));
         return;
       }
-      const writes = outputs.length === 0 ? NO_WRITES : outputs.map((o) => this.#outputWrite(held, o));
       this.#committer.add({ item: { id: held.id, outputs: writes }, deadLetter: null, attempts: 0 });
     } else if (error.code === "ERR_MAX_DELIVERIES") {
       this.#deadLetter(held, "handler-failed", error.message);
@@ -224,12 +270,63 @@ export class PumpLedger<M, R> {
       this.#deadLetter(held, "rejected", error.message);
     } else {
       this.#release(held, error.code);
-      if (error.code === "ERR_ACTOR_FAILED") this.#host.targetFailed();
+      // A fenced instance is stopped for good, like a failed one: stop reading until resumed.
+      if (error.code === "ERR_ACTOR_FAILED" || error.code === "ERR_FENCED") this.#host.targetFailed();
     }
     this.#host.changed();
   }
 
-  #outputWrite(held: Held<M>, output: Output): OutputWrite {
+  /** Writes the outputs now, fenced by `epoch`; the entry stays held (with its credit) until covered. */
+  #settleDurable(held: HeldEntry<M>, result: R | undefined, epoch: number): void {
+    held.epoch = epoch;
+    try {
+      held.writes = this.#writesOf(held, result);
+    } catch (invalid) {
+      // Kept in case the pump stops before the dead letter is written: a covering commit must then fail.
+      held.refusal = asOutputError(invalid, held.id);
+      if (this.#closed) held.setOutputs("abandoned");
+      else {
+        held.setOutputs("writing");
+        this.#deadLetter(held, "invalid-outputs", messageOf(invalid));
+      }
+      return;
+    }
+    if (held.writes.length === 0) held.setOutputs("written");
+    else if (this.#closed) held.setOutputs("abandoned");
+    else this.#writeOutputs(held, epoch);
+    this.#host.changed();
+  }
+
+  #writeOutputs(held: HeldEntry<unknown>, epoch: number): void {
+    held.epoch = epoch;
+    held.setOutputs("writing");
+    this.#committer.add({ item: this.#fencedItem(held, epoch), deadLetter: null, attempts: 0 });
+  }
+
+  /** For a commit that covers an entry this (stopped) ledger can no longer write: one write, no retry. */
+  async #writeDirectly(held: HeldEntry<unknown>, epoch: number): Promise<void> {
+    if (held.refusal) throw held.refusal;
+    const { stream, group } = this.#options;
+    const [outcome] = await this.#backend.commit(stream, group, [this.#fencedItem(held, epoch)]);
+    if (!outcome?.acked)
+      throw outcome?.error ?? new TroupeError("ERR_OUTPUT_WRITE", `outputs of ${held.id} not written`);
+    held.epoch = epoch;
+    held.setOutputs("written");
+  }
+
+  #fencedItem(held: HeldEntry<unknown>, epoch: number): CommitItem {
+    const store = this.#options.stateStore;
+    const fence: OutputFence | null = store ? store.outputFence(this.#target.name, epoch) : null;
+    const outputs = fence ? held.writes.map((write) => ({ ...write, fence })) : held.writes;
+    return { id: held.id, outputs, ack: false };
+  }
+
+  #writesOf(held: HeldEntry<M>, result: R | undefined): readonly OutputWrite[] {
+    const outputs: readonly Output[] = this.#options.outputsOf(result);
+    return outputs.length === 0 ? NO_WRITES : outputs.map((o) => this.#outputWrite(held, o));
+  }
+
+  #outputWrite(held: HeldEntry<M>, output: Output): OutputWrite {
     const { stream, group, codec, dedupTtlMs } = this.#options;
     return {
       stream: output.stream,
@@ -240,11 +337,11 @@ export class PumpLedger<M, R> {
     };
   }
 
-  #deadLetter(held: Held<M>, reason: DeadLetterReason, error?: string): void {
+  #deadLetter(held: HeldEntry<M>, reason: DeadLetterReason, error?: string): void {
     this.#committer.add(this.#deadLetterJob(held, reason, error));
   }
 
-  #deadLetterJob(held: Held<M>, reason: DeadLetterReason, error?: string): CommitJob {
+  #deadLetterJob(held: HeldEntry<M>, reason: DeadLetterReason, error?: string): CommitJob {
     const { stream, group, deadLetterStream, dedupTtlMs, clock } = this.#options;
     const letter = {
       source: stream,
@@ -260,20 +357,43 @@ export class PumpLedger<M, R> {
   }
 
   /** Gives an entry back unacked: it stays pending and is replayed later. */
-  #release(held: Held<M>, code: string): void {
+  #release(held: HeldEntry<unknown>, code: string): void {
     this.#held.delete(held.id);
     this.#stats.released++;
     this.#events.emit("released", { entryId: held.id, code });
     this.#host.released();
   }
 
+  /** Lets an entry go from the ledger, and its credit from the count. */
+  #leave(held: HeldEntry<unknown>): void {
+    this.#held.delete(held.id);
+    if (held.inActor) {
+      held.inActor = false;
+      this.#inActors--;
+    }
+  }
+
   #committed(done: readonly { job: CommitJob; outcome: { id: string; written: number } }[]): void {
     const ids: string[] = [];
+    const durable: string[] = [];
     let written = 0;
+    let durableWritten = 0;
     for (const { job, outcome } of done) {
-      this.#held.delete(outcome.id);
+      const held = this.#held.get(outcome.id);
+      if (job.item.ack === false) {
+        // A durable entry's outputs: written; its checkpoint acks it.
+        durable.push(outcome.id);
+        durableWritten += outcome.written;
+        if (held) {
+          held.written += outcome.written;
+          held.setOutputs("written");
+        }
+        continue;
+      }
+      if (held) this.#leave(held);
       const letter = job.deadLetter;
       if (letter) {
+        if (held && held.outputs !== "none") held.setOutputs("dead");
         this.#stats.deadLettered++;
         this.#events.emit("deadLettered", {
           entryId: letter.entryId,
@@ -287,8 +407,26 @@ export class PumpLedger<M, R> {
       }
     }
     this.#stats.acked += ids.length;
-    this.#stats.outputsWritten += written;
+    this.#stats.outputsWritten += written + durableWritten;
+    if (durable.length > 0) this.#events.emit("written", { ids: durable, outputsWritten: durableWritten });
     if (ids.length > 0) this.#events.emit("acked", { ids, outputsWritten: written });
+    this.#host.progressed();
+    this.#host.changed();
+  }
+
+  /** Outputs of an incarnation that was taken over: kept, unwritten, for a newer commit that covers them. */
+  #outputsFenced(jobs: readonly CommitJob[], error: TroupeError): void {
+    for (const job of jobs) this.#held.get(job.item.id)?.setOutputs("fenced");
+    this.#stats.outputsFenced += jobs.length;
+    this.#events.emit("outputFenced", { entryIds: jobs.map((j) => j.item.id), error });
+  }
+
+  #emitCovered(): void {
+    const ids = this.#coveredIds;
+    const outputsWritten = this.#coveredWritten;
+    this.#coveredIds = [];
+    this.#coveredWritten = 0;
+    this.#events.emit("acked", { ids, outputsWritten });
     this.#host.progressed();
     this.#host.changed();
   }
@@ -298,4 +436,12 @@ export class PumpLedger<M, R> {
     this.#stats.lastError = serializeError(error);
     this.#events.emit("outputFailed", { entryIds: jobs.map((j) => j.item.id), error, attempt, retryInMs });
   }
+}
+
+function staleEpoch(held: HeldEntry<unknown>, epoch: number): TroupeError {
+  return new TroupeError(
+    "ERR_FENCED",
+    `outputs of entry ${held.id} were refused for epoch ${held.epoch}: epoch ${epoch} is no newer`,
+    { entryId: held.id },
+  );
 }

@@ -8,6 +8,7 @@ import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
+import type { StreamStateStore } from "./stream-state-store.ts";
 
 /** A decoded entry, as the pump sees it before handing it to the target. */
 export interface PumpEntry {
@@ -70,6 +71,12 @@ export interface PumpOptions<M = unknown, R = unknown> {
   stopTimeoutMs?: number;
   /** Time for the waits, retries, sweeps and health probes (tests inject one). @defaultValue systemClock */
   clock?: Clock;
+  /**
+   * The store a durable target checkpoints its state to. Entries its instances settle (with an epoch) are
+   * acked by those checkpoints, not by the pump; with the store given, their outputs are also fenced by
+   * the epoch, so an incarnation that was taken over writes none. @defaultValue null
+   */
+  stateStore?: StreamStateStore | null;
 }
 
 type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
@@ -95,6 +102,7 @@ export const PUMP_DEFAULTS = {
   retryMaxMs: 5_000,
   stopTimeoutMs: 10_000,
   clock: systemClock,
+  stateStore: null,
 } satisfies Defaulted<unknown, unknown>;
 
 export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {

@@ -11,8 +11,8 @@ export interface PumpTarget<M = unknown, R = unknown> {
    *  "ERR_MESSAGE_REJECTED" (the handler rejected it for good: dead-letter it as "rejected", then ack), or
    *  "ERR_ACTOR_FAILED" / "ERR_ACTOR_STOPPED" / "ERR_SYSTEM_STOPPED" (do NOT ack: leave it pending in the
    *  stream for a later replay). `deliveries` = deliveries already made elsewhere (from the stream's count).
-   *  A durable target (an actor with a state store) gives `done` its instance's epoch, and settles `tag`
-   *  through its state store once a checkpoint covering the message is durable. */
+   *  A durable instance (one that checkpoints its state) passes its `epoch` with the result: the pump
+   *  then writes the outputs but leaves the ack to the checkpoint that covers `tag` (stream-state-store.ts). */
   deliver(
     message: M,
     done: (error: TroupeError | null, result?: R, epoch?: number) => void,

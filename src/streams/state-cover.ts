@@ -19,6 +19,11 @@ export interface CoveredEntry {
   untilWritten(epoch: number): Promise<void> | null;
   /** The checkpoint that acked the entry is durable: the pump lets it go and counts it acked. */
   acked(): void;
+  /**
+   * For the runtime: it will never cover this entry (its instance failed for good, was fenced or
+   * stopped); the pump lets it go unacked, pending in the stream for a replay.
+   */
+  released(): void;
 }
 
 export function isCoveredEntry(tag: unknown): tag is CoveredEntry {

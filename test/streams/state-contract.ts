@@ -46,6 +46,8 @@ export class Entry implements CoveredEntry {
   acked(): void {
     this.ackedCount++;
   }
+
+  released(): void {}
 }
 
 const bytes = (text: string) => new TextEncoder().encode(text);

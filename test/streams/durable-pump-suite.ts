@@ -1,0 +1,336 @@
+/**
+ * The pump feeding a durable target (durable-target.ts), run against every backend: an entry is acked only
+ * by the state checkpoint that covers it; after crashes inside the process, a killed process or a zombie
+ * the stored state is what a crash-free run gives, every output written once; outputs refused for an old
+ * epoch are written by the newer incarnation's checkpoint; a refused checkpoint acks nothing; retention
+ * never trims an entry a checkpoint has not covered yet.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { untilDrained } from "../../src/streams/drained.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import type { Output } from "../../src/streams/outputs.ts";
+import { Pump } from "../../src/streams/pump.ts";
+import type { PumpOptions } from "../../src/streams/pump-options.ts";
+import { trimAcked } from "../../src/streams/retention.ts";
+import type { StreamStateStore } from "../../src/streams/stream-state-store.ts";
+import type { ContractHarness } from "./contract.ts";
+import { type CountMsg, DurableTarget, type DurableTargetOptions, storedCounts } from "./durable-target.ts";
+import { until } from "./test-target.ts";
+
+/** Deterministic randomness, so a failing run can be reproduced. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const MILESTONE = 10;
+
+export function runDurablePumpSuite(
+  name: string,
+  create: () => Promise<ContractHarness>,
+  faulty?: () => Promise<ContractHarness>,
+): void {
+  describe(`pump with a durable target: ${name}`, () => {
+    let h: ContractHarness;
+    let b: StreamBackend;
+    let s: string;
+    let out: string;
+    let store: StreamStateStore;
+    const pumps: Pump<CountMsg, Output[]>[] = [];
+    const open = async (factory = create) => {
+      h = await factory();
+      b = h.backend;
+      s = `${h.prefix}:tx`;
+      out = `${h.prefix}:alerts`;
+      store = b.stateStore({ anchor: s });
+    };
+    const fill = async (keys: string[]) => {
+      for (let i = 0; i < keys.length; i += 1000) {
+        const batch = keys.slice(i, i + 1000).map((key) => defaultCodec.encode({ key }));
+        await b.appendBatch(s, batch);
+      }
+    };
+    /** Every MILESTONE-th count of a key is an output, its id derived from the state (like an alert's). */
+    const milestones = (key: string, count: number): Output[] =>
+      count % MILESTONE === 0
+        ? [{ stream: out, dedupId: `${key}:${count}`, scope: "global", payload: { key, count } }]
+        : [];
+    const target = (options: Partial<DurableTargetOptions> = {}) =>
+      new DurableTarget({ store, instances: 2, window: 64, outputs: milestones, ...options });
+    const makePump = (t: DurableTarget, options: Partial<PumpOptions<CountMsg, Output[]>> = {}) => {
+      const pump = new Pump<CountMsg, Output[]>(b, t, {
+        stream: s,
+        group: "g",
+        consumer: "me",
+        blockMs: 50,
+        retryMinMs: 5,
+        retryMaxMs: 50,
+        sweepIntervalMs: 0,
+        stopTimeoutMs: 500,
+        stateStore: store,
+        ...options,
+      });
+      pumps.push(pump);
+      return pump;
+    };
+    const acked = (pump: Pump<CountMsg, Output[]>, count: number) =>
+      until(
+        (check) => pump.on("acked", check),
+        () => pump.stats.acked >= count,
+      );
+    const drained = async () => {
+      const info = await b.groupInfo(s, "g");
+      return info !== null && info.pending === 0 && info.lag === 0;
+    };
+    const expectedCounts = (keys: string[]) => {
+      const counts = new Map<string, number>();
+      for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+      return counts;
+    };
+    /** The output ids written, each exactly once, and the ones a crash-free run writes. */
+    const outputs = async () =>
+      (await b.range(out, { count: 1_000_000 })).map((e) => {
+        const { key, count } = defaultCodec.decode(e.fields!) as { key: string; count: number };
+        return `${key}:${count}`;
+      });
+    const expectedOutputs = (counts: Map<string, number>) =>
+      [...counts].flatMap(([key, n]) =>
+        Array.from({ length: Math.floor(n / MILESTONE) }, (_, i) => `${key}:${(i + 1) * MILESTONE}`),
+      );
+    const sorted = (list: string[]) => [...list].sort();
+    afterEach(async () => {
+      for (const pump of pumps.splice(0)) await pump.stop();
+      await h?.cleanup();
+    });
+
+    test("an entry is acked only by the checkpoint that covers it; its outputs are written before", async () => {
+      await open();
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i % 3}`);
+      await fill(keys);
+      const t = target({ autoCheckpoint: false });
+      await t.ready();
+      const pump = makePump(t);
+      await pump.start();
+      await until(
+        (check) => t.on("handled", check),
+        () => t.handled === 30,
+      );
+      await until(
+        (check) => pump.on("written", check),
+        () => pump.stats.outputsWritten === 3,
+      );
+      expect(pump.stats.acked).toBe(0);
+      expect(pump.stats.held).toBe(30);
+      expect((await b.groupInfo(s, "g"))?.pending).toBe(30);
+      // Handled and uncovered entries keep their credits: the pump's room is what the target has free.
+      expect(t.freeCredits()).toBe(2 * 64 - 30);
+      expect(pump.stats.outputsWritten).toBe(3);
+      const ackedEvents: number[] = [];
+      pump.on("acked", ({ ids, outputsWritten }) => ackedEvents.push(ids.length, outputsWritten));
+      await t.checkpoint();
+      await acked(pump, 30);
+      expect(await drained()).toBe(true);
+      expect(pump.stats.held).toBe(0);
+      expect(ackedEvents.reduce((a, n, i) => (i % 2 === 0 ? a + n : a), 0)).toBe(30);
+      expect(sorted(await outputs())).toEqual(["k0:10", "k1:10", "k2:10"]);
+      expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
+    });
+
+    test("crashes inside the process at random points: the state is the crash-free one, outputs once", async () => {
+      await open();
+      const random = prng(7);
+      const keys = Array.from({ length: 20_000 }, () => `k${Math.floor(random() * 150)}`);
+      await fill(keys);
+      let nextCrash = 1_500;
+      let crashes = 0;
+      const t: DurableTarget = target({
+        checkpointEvery: 24,
+        afterHandle: (instance, handled) => {
+          if (handled < nextCrash) return;
+          nextCrash = handled + 1_000 + Math.floor(random() * 2_000);
+          crashes++;
+          queueMicrotask(() => void t.crash(instance));
+        },
+      });
+      await t.ready();
+      const pump = makePump(t);
+      let maxHeld = 0;
+      pump.on("read", () => {
+        maxHeld = Math.max(maxHeld, pump.stats.held);
+      });
+      await pump.start();
+      await acked(pump, keys.length);
+      expect(crashes).toBeGreaterThanOrEqual(5);
+      expect(await drained()).toBe(true);
+      expect(maxHeld).toBeLessThanOrEqual(2 * 64);
+      // More handled than entries: the uncovered ones were handled again after each crash, from the restored state.
+      expect(t.handled).toBeGreaterThan(keys.length);
+      await pump.stop();
+      const counts = expectedCounts(keys);
+      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
+      const written = await outputs();
+      expect(written.length).toBe(new Set(written).size);
+      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+    }, 60_000);
+
+    test("a killed process: a new one under the same name restores and replays; nothing twice", async () => {
+      await open();
+      const random = prng(11);
+      const keys = Array.from({ length: 6_000 }, () => `k${Math.floor(random() * 60)}`);
+      await fill(keys);
+      const first = target({ checkpointEvery: 32 });
+      await first.ready();
+      const dying = makePump(first, { stopTimeoutMs: 0 });
+      await dying.start();
+      await acked(dying, 2_000);
+      first.kill();
+      await dying.stop();
+      const pendingAtKill = (await b.groupInfo(s, "g"))!.pending;
+      expect(pendingAtKill).toBeGreaterThan(0);
+
+      const second = target({ checkpointEvery: 32 });
+      await second.ready();
+      const pump = makePump(second);
+      await pump.start();
+      await drainedBy(pump);
+      await pump.stop();
+      const counts = expectedCounts(keys);
+      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
+      const written = await outputs();
+      expect(written.length).toBe(new Set(written).size);
+      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+    }, 30_000);
+
+    test("a zombie's late outputs and checkpoint are refused; another process's work stands", async () => {
+      await open();
+      const keys = Array.from({ length: 400 }, (_, i) => `k${i % 20}`);
+      await fill(keys.slice(0, 200));
+      const zombie = target({ checkpointEvery: 8 });
+      await zombie.ready();
+      const zombiePump = makePump(zombie, { consumer: "zombie" });
+      await zombiePump.start();
+      await acked(zombiePump, 100);
+      // Frozen (SIGSTOP) with entries handled and uncovered: it neither reads, handles nor commits.
+      zombie.freeze();
+      await zombiePump.pause();
+      await fill(keys.slice(200));
+      await h.elapse(150);
+      const heir = target({ checkpointEvery: 8 });
+      await heir.ready();
+      const heirPump = makePump(heir, { consumer: "heir", claimIdleMs: 100, sweepIntervalMs: 50 });
+      await heirPump.start();
+      await drainedBy(heirPump);
+      const before = { acked: zombiePump.stats.acked, written: zombiePump.stats.outputsWritten };
+      zombiePump.resume();
+      zombie.thaw();
+      // Its first checkpoint is refused: it stops and gives back every entry it held, unacked.
+      await until(
+        (check) => zombiePump.on("released", check),
+        () => zombie.fencedCommits >= 1 && zombiePump.stats.held === 0,
+      );
+      // Nothing of what it handled after the takeover was acked or written.
+      expect(zombiePump.stats.acked).toBe(before.acked);
+      expect(zombiePump.stats.outputsWritten).toBe(before.written);
+      expect(await drained()).toBe(true);
+      await heirPump.stop();
+      await zombiePump.stop();
+      const counts = expectedCounts(keys);
+      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
+      const written = await outputs();
+      expect(written.length).toBe(new Set(written).size);
+      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+    }, 30_000);
+
+    test("retention never trims an entry handled but not yet covered by a checkpoint", async () => {
+      await open();
+      await fill(Array.from({ length: 50 }, (_, i) => `k${i}`));
+      const t = target({ autoCheckpoint: false });
+      await t.ready();
+      const pump = makePump(t);
+      await pump.start();
+      await until(
+        (check) => t.on("handled", check),
+        () => t.handled === 50,
+      );
+      expect(await trimAcked(b, s)).toMatchObject({ removed: 0 });
+      expect(await b.length(s)).toBe(50);
+      await t.checkpoint();
+      await acked(pump, 50);
+      expect((await trimAcked(b, s)).removed).toBe(50);
+      expect(await b.length(s)).toBe(0);
+    });
+
+    test.skipIf(!faulty)(
+      "a refused checkpoint (out of memory) acks nothing; its entries finish later",
+      async () => {
+        await open(faulty);
+        const keys = Array.from({ length: 40 }, (_, i) => `k${i % 4}`);
+        await fill(keys);
+        const t = target({ checkpointEvery: 8, outputs: undefined });
+        await t.ready();
+        await b.ensureGroup(s, "g");
+        await h.breakWrites!();
+        const pump = makePump(t);
+        try {
+          await pump.start();
+          await until(
+            (check) => t.on("commitFailed", check),
+            () => t.handled === 40 && t.failedCommits > 0,
+          );
+          expect(pump.stats.acked).toBe(0);
+          expect((await b.groupInfo(s, "g"))?.pending).toBe(40);
+        } finally {
+          await h.healWrites!();
+        }
+        await acked(pump, 40);
+        expect(await drained()).toBe(true);
+        expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
+      },
+    );
+
+    test.skipIf(!faulty)(
+      "outputs refused for a crashed incarnation are written by the restored one",
+      async () => {
+        await open(faulty);
+        const keys = Array.from({ length: 10 }, () => "k");
+        await fill(keys);
+        const t = target({ instances: 1, autoCheckpoint: false });
+        await t.ready();
+        const firstEpoch = t.epoch(0);
+        await b.ensureGroup(s, "g");
+        await h.breakWrites!();
+        const pump = makePump(t, { retryMinMs: 300, retryMaxMs: 300 });
+        const failed = new Promise((resolve) => pump.on("outputFailed", resolve));
+        await pump.start();
+        await failed;
+        // The write of "k:10" failed once and waits for its retry; the instance crashes and is restored.
+        await h.healWrites!();
+        await t.crash(0);
+        expect(t.epoch(0)).toBeGreaterThan(firstEpoch);
+        await until(
+          (check) => pump.on("outputFenced", check),
+          () => pump.stats.outputsFenced === 1,
+        );
+        expect(await b.length(out)).toBe(0);
+        // The restored incarnation handled the uncovered entries again; its checkpoint writes their outputs.
+        await until(
+          (check) => t.on("handled", check),
+          () => t.uncovered(0) === 10,
+        );
+        await t.checkpoint();
+        await acked(pump, 10);
+        expect(await outputs()).toEqual(["k:10"]);
+        expect(await drained()).toBe(true);
+        expect(await storedCounts(store, "counter", 1)).toEqual(new Map([["k", 10]]));
+      },
+    );
+
+    const drainedBy = (pump: Pump<CountMsg, Output[]>) => untilDrained(b, [["g", pump]], () => s);
+  });
+}
