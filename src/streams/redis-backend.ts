@@ -372,7 +372,7 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {
-    return new RedisStreamStateStore(this.#cmd, options);
+    return new RedisStreamStateStore(this.#cmd, options, this.#options.clock);
   }
 
   async close(): Promise<void> {

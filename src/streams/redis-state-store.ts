@@ -4,8 +4,10 @@
  * one script that checks the epoch, writes the changes and XACKs the covered entries: one round trip,
  * all or nothing (redis-scripts.ts).
  */
+
 import { TroupeError } from "../errors.ts";
 import type { Checkpoint, RestoredState, StateChanges, StateScope } from "../runtime/state-store.ts";
+import type { Clock } from "../time/clock.ts";
 import type { OutputFence } from "./backend.ts";
 import { redisError } from "./redis-replies.ts";
 import { prepareCovers } from "./state-cover.ts";
@@ -33,13 +35,16 @@ export class RedisStreamStateStore implements StreamStateStore {
   readonly #base: string;
   readonly #pageSize: number;
   readonly #client: RedisStateClient;
+  readonly #clock: Clock;
 
-  constructor(client: RedisStateClient, options: StreamStateStoreOptions) {
+  /** `clock` stamps each checkpoint's time in the state's meta hash (the backend's clock). */
+  constructor(client: RedisStateClient, options: StreamStateStoreOptions, clock: Clock) {
     const resolved = resolveStateStoreOptions(options);
     this.anchor = resolved.anchor;
     this.#base = stateBase(resolved.anchor);
     this.#pageSize = resolved.restorePageSize;
     this.#client = client;
+    this.#clock = clock;
   }
 
   outputFence(actor: string, epoch: number): OutputFence {
@@ -61,7 +66,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     const { tables, runs, runCount } = encodeChanges(checkpoint.changes);
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
     const keyList = [keys.meta, ...tables.map((name) => keys.table(name)), ...acks.map((a) => a.stream)];
-    const header: Arg[] = [epoch, Date.now(), tables.length, acks.length, runCount, ...tables];
+    const header: Arg[] = [epoch, this.#clock.now(), tables.length, acks.length, runCount, ...tables];
     const acked: Arg[] = [];
     for (const ack of acks) {
       acked.push(ack.group, ack.ids.length);
