@@ -136,6 +136,12 @@ export class Pump<M = unknown, R = unknown> {
     if (this.#state !== "idle") throw new TroupeError("ERR_STREAM_BACKEND", `pump already ${this.#state}`);
     const { stream, group, consumer } = this.options;
     await this.#backend.ensureGroup(stream, group);
+    // A durable target owns the group's state alone (its restore fenced any earlier owner): what the
+    // previous owner held, under whatever consumer name, is replayed first and in stream order, before any
+    // new entry, or the restored state would see those entries in another order than it did the first time.
+    const adopted = this.options.stateStore
+      ? await this.#backend.adoptPending(stream, group, consumer)
+      : null;
     this.#state = "running";
     this.#replay.cursor = ZERO_ID;
     this.#unsubscribeCredit = this.#target.onCredit(() => {
@@ -143,6 +149,8 @@ export class Pump<M = unknown, R = unknown> {
       this.#wakeup.notify();
     });
     this.#events.emit("started", { stream, group, consumer });
+    if (adopted && adopted.deletedIds.length > 0)
+      this.#acceptClaimed({ entries: [], deletedIds: adopted.deletedIds, cursor: ZERO_ID });
     this.#loop = this.#run();
     this.#sweep.start();
     this.#probe.start();

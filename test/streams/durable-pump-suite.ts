@@ -207,6 +207,39 @@ export function runDurablePumpSuite(
       expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
     }, 30_000);
 
+    test("a new process under another name replays its predecessor's entries first, in stream order", async () => {
+      await open();
+      const random = prng(12);
+      const keys = Array.from({ length: 3_000 }, () => `k${Math.floor(random() * 40)}`);
+      await fill(keys);
+      const first = target({ checkpointEvery: 32 });
+      await first.ready();
+      const dying = makePump(first, { consumer: "old", stopTimeoutMs: 0 });
+      await dying.start();
+      await acked(dying, 1_000);
+      first.kill();
+      await dying.stop();
+      const pendingAtKill = (await b.pending(s, "g", { count: 10_000 })).map((p) => p.id);
+      expect(pendingAtKill.length).toBeGreaterThan(0);
+
+      const second = target({ checkpointEvery: 32 });
+      await second.ready();
+      // No claim sweep: the predecessor's entries are not idle yet; the heir takes them over at start.
+      const pump = makePump(second, { consumer: "new" });
+      const sources: string[] = [];
+      pump.on("read", (e) => sources.push(e.source));
+      let replayed = -1;
+      pump.on("replayed", (e) => {
+        replayed = e.count;
+      });
+      await pump.start();
+      await drainedBy(pump);
+      await pump.stop();
+      expect(sources[0]).toBe("replayed");
+      expect(replayed).toBe(pendingAtKill.length);
+      expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
+    }, 30_000);
+
     test("a zombie's late outputs and checkpoint are refused; another process's work stands", async () => {
       await open();
       const keys = Array.from({ length: 400 }, (_, i) => `k${i % 20}`);
