@@ -41,6 +41,9 @@ const ENV = z.object({
   TROUPE_SEED: integer(0, 2 ** 31 - 1).default(1),
   TROUPE_CLAIM_IDLE_MS: integer(100, 86_400_000).default(30_000),
   TROUPE_MAX_DELIVERIES: integer(1, 1000).default(5),
+  TROUPE_DURABLE_STATE: z.enum(["on", "off"]).default("on"),
+  TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(1000),
+  TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(1000),
   TROUPE_ALERTS_FILE: z
     .string()
     .transform((value) => (value === "" ? null : value))

@@ -12,6 +12,9 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
     TROUPE_SEED: 1,
     TROUPE_CLAIM_IDLE_MS: 30_000,
     TROUPE_MAX_DELIVERIES: 5,
+    TROUPE_DURABLE_STATE: "on",
+    TROUPE_CHECKPOINT_EVERY: 1000,
+    TROUPE_CHECKPOINT_MS: 1000,
     ALERT_WEBHOOK_URL: null,
   });
   expect(config.TROUPE_CONSUMER).toMatch(/-\d+$/);
@@ -44,5 +47,15 @@ test("every bad setting is named at once", () => {
       "  TROUPE_API_TOKEN: must be at least 16 characters",
       "  TROUPE_RATE: Invalid input: expected number, received NaN",
     ].join("\n"),
+  );
+});
+
+test("durable state settings: on or off, and a checkpoint interval of at least 1 entry and 1 ms", () => {
+  expect(loadConfig({ TROUPE_DURABLE_STATE: "off", TROUPE_CHECKPOINT_MS: "250" })).toMatchObject({
+    TROUPE_DURABLE_STATE: "off",
+    TROUPE_CHECKPOINT_MS: 250,
+  });
+  expect(() => loadConfig({ TROUPE_DURABLE_STATE: "yes", TROUPE_CHECKPOINT_EVERY: "0" })).toThrow(
+    /TROUPE_DURABLE_STATE: [^\n]*\n {2}TROUPE_CHECKPOINT_EVERY: Too small/,
   );
 });

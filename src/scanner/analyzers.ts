@@ -31,7 +31,27 @@ export interface AnalyzersOptions {
   capacity?: number;
   /** Extra pump options (tests shorten sweeps and blocks). */
   pump?: Partial<PumpOptions<AnalyzerMessage, unknown>>;
+  /**
+   * Durable analyzer state: every analyzer's tables are checkpointed next to the tx stream (in its hash
+   * slot), with the acks of the entries each checkpoint covers, and restored on every start, so a
+   * restarted analyzer continues where it crashed. `null`: the state lives in the workers only.
+   * @defaultValue {@link ANALYZER_STATE_DEFAULTS}
+   */
+  state?: AnalyzerStateOptions | null;
 }
+
+export interface AnalyzerStateOptions {
+  /** Ask for a checkpoint once this many handled entries wait for one. */
+  checkpointEvery: number;
+  /** Ask for a checkpoint at most this long (ms) after the first handled entry that waits for one. */
+  checkpointIntervalMs: number;
+}
+
+/** Measured in bench/scanner.ts and bench/analyzer-checkpoints.ts (docs/benchmarks.md). */
+export const ANALYZER_STATE_DEFAULTS: AnalyzerStateOptions = {
+  checkpointEvery: 1000,
+  checkpointIntervalMs: 1000,
+};
 
 export interface RunningAnalyzers {
   readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;
@@ -59,8 +79,12 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     }
     return outputs;
   };
+  const stateOptions = options.state === undefined ? ANALYZER_STATE_DEFAULTS : options.state;
+  // One store for every analyzer: each actor's state under its own scope, all in the tx stream's slot.
+  const stateStore = stateOptions ? backend.stateStore({ anchor: topology.tx }) : null;
   const common = {
     consumer: options.consumer,
+    stateStore,
     claimIdleMs: options.claimIdleMs,
     maxDeliveries: options.maxDeliveries,
     outputsOf,
@@ -74,6 +98,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       capacity: options.capacity ?? 4096,
       maxDeliveries: options.maxDeliveries,
       init,
+      ...(stateStore && stateOptions && { state: { store: stateStore, ...stateOptions } }),
     });
     refs.set(actor, ref);
     pumps.set(

@@ -53,6 +53,13 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         consumer,
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
+        state:
+          config.TROUPE_DURABLE_STATE === "on"
+            ? {
+                checkpointEvery: config.TROUPE_CHECKPOINT_EVERY,
+                checkpointIntervalMs: config.TROUPE_CHECKPOINT_MS,
+              }
+            : null,
       })
     : null;
   const sinks = analyze

@@ -75,13 +75,15 @@ test("a PumpPortal-shaped recording through the full pipeline raises the expecte
   expect(trades.every((t) => (t.sol ?? 0) > 0)).toBe(true);
   expect(analyzers.alertCounts.get("fresh_sniper")).toBe(1);
 
-  // Every entry delivered again to fresh actors (new groups, fresh state): the same alerts are derived
-  // and written nowhere twice, since their ids are deterministic and deduplicated across the stream.
+  // Every entry delivered again to fresh actors (new groups, and new actor names: durable state belongs to
+  // an actor's name on its stream, like Kafka Streams' application id): the same alerts are derived and
+  // written nowhere twice, since their ids are deterministic and deduplicated across the stream.
   await analyzers.stop();
   const again: Topology = {
     ...names,
-    analyzers: names.analyzers.map((a) => ({ ...a, group: `${a.group}-again` })),
+    analyzers: names.analyzers.map((a) => ({ ...a, actor: `${a.actor}-again`, group: `${a.group}-again` })),
     findingsGroup: `${names.findingsGroup}-again`,
+    findingsActor: `${names.findingsActor}-again`,
   };
   const second = await start(again);
   await drained(again, second);
