@@ -104,6 +104,11 @@ export class PumpLedger<M, R> implements CoverHost {
     return this.#held.size;
   }
 
+  /** The ids held now (a copy). */
+  heldIds(): Set<string> {
+    return new Set(this.#held.keys());
+  }
+
   /** Entries the pump may still take in: free credits minus what it holds outside the actors. */
   room(): number {
     return Math.min(this.#options.maxBatch, this.#target.freeCredits() - (this.#held.size - this.#inActors));

@@ -68,6 +68,8 @@ export class Pump<M = unknown, R = unknown> {
   #unsubscribeCredit: () => void = () => {};
   /** A claim the sweep asked for, run by the read loop before its next read. */
   #claim: { run: (room: number) => Promise<void>; done: (error?: unknown) => void } | null = null;
+  /** Ids this pump held when the running claim was sent (see the read loop). */
+  #heldAtClaim: ReadonlySet<string> | null = null;
 
   constructor(backend: StreamBackend, target: PumpTarget<M, R>, options: PumpOptions<M, R>) {
     this.options = resolvePumpOptions(options);
@@ -241,7 +243,11 @@ export class Pump<M = unknown, R = unknown> {
       const claim = this.#claim;
       if (claim && this.#replay.cursor === null) {
         this.#claim = null;
+        // XAUTOCLAIM also returns entries this consumer holds itself; one acked while the claim was on
+        // its way would come back as new and be handled twice. What was held when it left is not taken.
+        this.#heldAtClaim = this.#ledger.heldIds();
         await claim.run(room).then(() => claim.done(), claim.done);
+        this.#heldAtClaim = null;
         continue;
       }
       try {
@@ -326,7 +332,9 @@ export class Pump<M = unknown, R = unknown> {
   #acceptClaimed(result: ClaimResult): void {
     // Gone from the stream: Redis already dropped them from the PEL; keep a dead letter by id.
     const deleted = result.deletedIds.map((id) => ({ id, fields: null, deliveries: 0 }));
-    const taken = this.#ledger.accept([...result.entries, ...deleted], "claimed");
+    const held = this.#heldAtClaim;
+    const entries = held ? result.entries.filter((entry) => !held.has(entry.id)) : result.entries;
+    const taken = this.#ledger.accept([...entries, ...deleted], "claimed");
     this.#stats.claimed += taken;
     if (taken > 0) this.#events.emit("claimed", { count: taken, deleted: deleted.length });
   }

@@ -428,6 +428,66 @@ export function runPumpSuite(
       ]);
     });
 
+    test("a claim never brings back an entry this pump held when it left, even one acked meanwhile", async () => {
+      await open();
+      await fill([{ n: 7 }]);
+      let started!: () => void;
+      const handling = new Promise<void>((resolve) => (started = resolve));
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 4,
+        key: () => "k",
+        handler: async (m) => {
+          started();
+          await released;
+          return effect(m);
+        },
+      });
+      // The real backend, with the claim's reply held back until the test lets it go: XAUTOCLAIM has
+      // taken the pump's own entry (idle in its name) and the pump acks it before the reply arrives.
+      let claimDone!: () => void;
+      const claimTook = new Promise<void>((resolve) => (claimDone = resolve));
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      const slowClaims = new Proxy(b, {
+        get(backend, property) {
+          if (property === "claimIdle")
+            return async (...args: Parameters<StreamBackend["claimIdle"]>) => {
+              const result = await backend.claimIdle(...args);
+              claimDone();
+              await gate;
+              return result;
+            };
+          const value = Reflect.get(backend, property, backend);
+          return typeof value === "function" ? value.bind(backend) : value;
+        },
+      });
+      const pump = new Pump<Msg, Output[]>(slowClaims, target, {
+        stream: s,
+        group: "g",
+        consumer: "me",
+        blockMs: 50,
+        sweepIntervalMs: 0,
+        claimIdleMs: 20,
+      });
+      pumps.push(pump);
+      await startReplayed(pump);
+      await handling;
+      await h.elapse(60);
+      const sweeping = pump.sweep();
+      await claimTook;
+      release();
+      await settled(pump, 1);
+      openGate();
+      await sweeping;
+      expect(pump.stats.read).toBe(1);
+      expect(pump.stats.claimed).toBe(0);
+      expect(pump.stats.held).toBe(0);
+      expect(await effects()).toEqual([7]);
+    });
+
     test("the sweep claims a dead consumer's entries, then removes it only once it owns nothing", async () => {
       await open();
       await b.ensureGroup(s, "g");
