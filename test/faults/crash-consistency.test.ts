@@ -1,0 +1,175 @@
+/**
+ * Issue 13's acceptance checks: a restarted analyzer is the analyzer that crashed. One generated workload
+ * with every scenario type goes through the real scanner (`--role ingest` and `--role analyze` processes
+ * on a private redis-server, or `--role all` in memory) once per scenario; every run's set of alert ids
+ * must equal a crash-free run's, and no alert id may be written twice to the alerts stream or the JSONL
+ * sink. The runs start together (four at a time) when the suite starts, since most of a run's time is
+ * spent waiting on other processes; each test awaits its own run and reports what was done when.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RedisServer } from "../support/redis-server.ts";
+import { describeDiff, diffAlerts, duplicates } from "./scanner-crash/alert-records.ts";
+import { limit } from "./scanner-crash/limit.ts";
+import {
+  apiRestartRun,
+  type CrashLab,
+  cleanRun,
+  killRun,
+  memoryRestartRun,
+  type RunOutcome,
+  seededPoints,
+  zombieRun,
+} from "./scanner-crash/scenarios.ts";
+import {
+  SCENARIO_TYPES,
+  TEST_WORKLOAD,
+  type WrittenWorkload,
+  writeWorkload,
+} from "./scanner-crash/workload.ts";
+import { canBreakRedis } from "./support.ts";
+
+/** Every crash point is drawn from this seed: change it to explore, keep it to reproduce a failure. */
+const SEED = 13;
+/**
+ * TROUPE_CLAIM_IDLE_MS of the runs with a takeover, and of the second crash-free run: the first one keeps
+ * the default (30 s), so no claim sweep ever runs into it.
+ */
+const CLAIM_IDLE_MS = 500;
+/** Each wait of a run (progress, drain); a claim sweep runs every 10 s and takes 512 entries. */
+const WAIT_MS = 120_000;
+const TEST_MS = 300_000;
+const CONCURRENT_RUNS = 4;
+
+/** A seeded point early in the workload, where the process to be taken over holds a few hundred entries. */
+const early = (seed: number): number => seededPoints(seed, 1, 0.01, 0.03)[0]!;
+
+describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers (issue 13)", () => {
+  let server: RedisServer | undefined;
+  let dir = "";
+  let workload: WrittenWorkload | undefined;
+  const runs = new Map<string, Promise<RunOutcome>>();
+  const outcome = (name: string): Promise<RunOutcome> => runs.get(name)!;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "troupe-crash-"));
+    server = await RedisServer.start();
+    workload = await writeWorkload(join(dir, "workload.jsonl"), TEST_WORKLOAD);
+    const lab: CrashLab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS };
+    const takeover: CrashLab = { ...lab, claimIdleMs: CLAIM_IDLE_MS };
+    const queued = limit(CONCURRENT_RUNS);
+    // The runs that wait for a claim sweep first, so that their waiting overlaps the others' work. Their
+    // victim is taken over early, holding a few hundred entries per group: a sweep claims 512 every 10 s,
+    // so a process frozen with a full mailbox (4096 per analyzer) would hold its successor up 80 s.
+    runs.set(
+      "sigkill",
+      queued(() => killRun(takeover, early(SEED), seededPoints(SEED, 3))),
+    );
+    runs.set(
+      "zombie",
+      queued(() => zombieRun(takeover, early(SEED + 1), seededPoints(SEED + 1, 1, 0.4, 0.7)[0]!)),
+    );
+    runs.set(
+      "clean",
+      queued(() => cleanRun(lab)),
+    );
+    runs.set(
+      "clean again",
+      queued(() => cleanRun(takeover, "clean again")),
+    );
+    runs.set(
+      "api restart",
+      queued(() => apiRestartRun(takeover, seededPoints(SEED + 2, 3))),
+    );
+    runs.set(
+      "memory restart",
+      queued(() => memoryRestartRun(takeover, seededPoints(SEED + 3, 3))),
+    );
+    // Each test reports its own run's failure; nothing is left unhandled meanwhile.
+    for (const run of runs.values()) run.catch(() => {});
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(runs.values());
+    await server?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  }, TEST_MS);
+
+  test("the workload plants every scenario type", () => {
+    expect(SCENARIO_TYPES.filter((type) => !workload?.scenarioTypes.includes(type))).toEqual([]);
+  });
+
+  test(
+    "determinism first: two crash-free runs write the same alert ids",
+    async () => {
+      const [clean, again] = await Promise.all([outcome("clean"), outcome("clean again")]);
+      expectWrittenOnce(clean);
+      expectWrittenOnce(again);
+      expect(clean.streamLength).toBeGreaterThan(0);
+      expectSameAlerts(clean, again);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "SIGKILLed at random points: restarted once under another name, then three times under the same",
+    async () => {
+      const [clean, crashed] = await Promise.all([outcome("clean"), outcome("sigkill")]);
+      expectWrittenOnce(crashed);
+      expectSameAlerts(clean, crashed);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "each analyzer actor restarted through the control API mid-run",
+    async () => {
+      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("api restart")]);
+      expectWrittenOnce(restarted);
+      expectSameAlerts(clean, restarted);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "a frozen analyze process, taken over and thawed, changes nothing",
+    async () => {
+      const [clean, zombie] = await Promise.all([outcome("clean"), outcome("zombie")]);
+      expectWrittenOnce(zombie);
+      expectSameAlerts(clean, zombie);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "in memory mode, each analyzer worker restarted mid-run",
+    async () => {
+      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("memory restart")]);
+      expectWrittenOnce(restarted);
+      expectSameAlerts(clean, restarted);
+    },
+    TEST_MS,
+  );
+});
+
+/**
+ * Every process stopped with exit code 0, no alert id twice in the alerts stream or in the sink files,
+ * and the sink holds exactly the stream's alerts.
+ */
+function expectWrittenOnce(run: RunOutcome): void {
+  const story = `${run.scenario}:\n${run.steps.join("\n")}`;
+  expect(run.exits, story).toEqual(Object.fromEntries(Object.keys(run.exits).map((name) => [name, 0])));
+  if (run.stream)
+    expect(duplicates(run.stream), `alert ids twice in the alerts stream, ${story}`).toEqual([]);
+  expect(duplicates(run.sink), `alert ids twice in the sink, ${story}`).toEqual([]);
+  expect(new Set(run.sink.map((a) => a.alertId)).size, story).toBe(run.streamLength);
+  if (run.stream) expect(diffAlerts(run.stream, run.sink), story).toEqual({ missing: [], extra: [] });
+}
+
+function expectSameAlerts(baseline: RunOutcome, run: RunOutcome): void {
+  const diff = diffAlerts(baseline.stream ?? baseline.sink, run.stream ?? run.sink);
+  const story = `${run.scenario} against ${baseline.scenario}: ${describeDiff(diff)}\n${run.steps.join("\n")}`;
+  expect(diff, story).toEqual({ missing: [], extra: [] });
+}
