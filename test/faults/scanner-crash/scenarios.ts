@@ -168,6 +168,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
       );
     }
     await scanner.waitFor(INGEST_DONE, lab.timeoutMs);
+    steps.push(`${ms(started)} ingest done`);
     let streamLength = 0;
     await until(
       "a drained memory run",
@@ -178,7 +179,9 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
       },
       { timeoutMs: lab.timeoutMs, abort },
     );
+    steps.push(`${ms(started)} drained; ${await actorTotals(scanner)}`);
     const exit = await scanner.stop();
+    steps.push(`${ms(started)} stopped`);
     return {
       scenario: "memory-restart",
       stream: null,

@@ -16,6 +16,8 @@ export interface WorkloadSpec {
   scenarioRate?: number;
   /** Per scenario type overrides of `scenarioRate`. */
   scenarioRates?: Record<string, number>;
+  /** Stop after this many events (a quick smoke run of the soak). */
+  maxEvents?: number;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function writeWorkload(path: string, spec: WorkloadSpec): Promise<W
     scale: spec.scale,
     ...(spec.scenarioRate === undefined ? {} : { scenarioRate: spec.scenarioRate }),
     ...(spec.scenarioRates === undefined ? {} : { scenarioRates: spec.scenarioRates }),
+    ...(spec.maxEvents === undefined ? {} : { maxEvents: spec.maxEvents }),
   };
   const workload = generate(options);
   const writer = Bun.file(path).writer();
