@@ -62,10 +62,6 @@ export class ScannerProcess {
     return this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  get exited(): Promise<number> {
-    return this.#child.exited;
-  }
-
   /** Resolves with the log once `pattern` appears in it; rejects if the process ends first. */
   async waitFor(pattern: RegExp, timeoutMs = 60_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
@@ -82,7 +78,7 @@ export class ScannerProcess {
     this.#child.kill(signal);
   }
 
-  /** SIGKILL, and wait until the process is gone. */
+  /** SIGKILL (a frozen process too), and wait until it is gone. */
   async kill(): Promise<void> {
     if (!this.alive) return;
     this.#child.kill("SIGCONT");

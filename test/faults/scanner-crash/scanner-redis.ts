@@ -36,7 +36,7 @@ export class ScannerRedis {
   }
 
   async groups(stream: string): Promise<GroupState[]> {
-    const rows = (await this.#client.xinfo("GROUPS", stream).catch(() => [])) as unknown[][];
+    const rows = (await this.#client.xinfo("GROUPS", stream).catch(noStream([]))) as unknown[][];
     return rows.map((row) => {
       const field = new Map<string, unknown>();
       for (let i = 0; i + 1 < row.length; i += 2) field.set(String(row[i]), row[i + 1]);
@@ -114,12 +114,20 @@ export class ScannerRedis {
   }
 
   async #streamInfo(stream: string): Promise<Map<string, unknown> | null> {
-    const info = (await this.#client.xinfo("STREAM", stream).catch(() => null)) as unknown[] | null;
+    const info = (await this.#client.xinfo("STREAM", stream).catch(noStream(null))) as unknown[] | null;
     if (!info) return null;
     const fields = new Map<string, unknown>();
     for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
     return fields;
   }
+}
+
+/** A stream that does not exist yet reads as `empty`; any other error stays an error. */
+function noStream<T>(empty: T): (error: Error) => T {
+  return (error) => {
+    if (error.message.includes("no such key")) return empty;
+    throw error;
+  };
 }
 
 function decodeEntry(id: string, fields: Buffer[]): unknown {

@@ -14,10 +14,12 @@ import { ScannerRedis } from "./scanner-redis.ts";
 import type { WrittenWorkload } from "./workload.ts";
 
 /** The analyzer actors (and their tx groups), as the scanner's topology names them. */
-export const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
+const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
 /** Three tx groups, the sybil analyzer's findings group and the JSONL sink's group. */
 const GROUPS = 5;
 const API_TOKEN = "crash-consistency-token";
+/** The stream prefix of memory runs (their streams live in their process). */
+const MEMORY_PREFIX = "troupe:";
 const INGEST_DONE = /replay of .* done: \d+ events in, \d+ rejected/;
 
 export interface CrashLab {
@@ -137,7 +139,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
   const sinkFile = join(lab.dir, `memory-${randomUUID()}.jsonl`);
   const scanner = await ScannerProcess.start(
     "all",
-    { prefix: "troupe:", consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
+    { prefix: MEMORY_PREFIX, consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
     ["--replay", lab.workload.path, "--pace", "full"],
   );
   try {
@@ -174,7 +176,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
       "a drained memory run",
       async () => {
         const { groups } = await scanner.api<{ groups: MemoryGroup[] }>("GET", "/streams");
-        streamLength = groups.find((g) => g.stream === "troupe:alerts")?.length ?? 0;
+        streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
         return groups.length === GROUPS && groups.every((g) => g.pending === 0 && g.lag === 0);
       },
       { timeoutMs: lab.timeoutMs, abort },
@@ -206,6 +208,7 @@ interface MemoryGroup {
 /** One scanner run on Redis under its own key prefix: an ingest process and the scenario's analyze processes. */
 class RedisRun {
   readonly lab: CrashLab;
+  readonly scenario: string;
   readonly prefix = `troupe-test-crash:${randomUUID()}:`;
   readonly redis: ScannerRedis;
   readonly analyzers: ScannerProcess[] = [];
@@ -215,8 +218,9 @@ class RedisRun {
   readonly started = Date.now();
   ingest: ScannerProcess | null = null;
 
-  constructor(lab: CrashLab) {
+  constructor(lab: CrashLab, scenario: string) {
     this.lab = lab;
+    this.scenario = scenario;
     this.redis = new ScannerRedis(lab.redisUrl, this.prefix);
   }
 
@@ -326,7 +330,7 @@ class RedisRun {
     this.step("analyzers stopped");
     const stream = await this.redis.alertEntries();
     return {
-      scenario: "",
+      scenario: this.scenario,
       stream,
       streamLength: stream.length,
       sink: await readSinkFiles(this.sinkFiles),
@@ -347,13 +351,13 @@ async function redisRun(
   scenario: string,
   drive: (run: RedisRun) => Promise<void>,
 ): Promise<RunOutcome> {
-  const run = new RedisRun(lab);
+  const run = new RedisRun(lab, scenario);
   try {
     // The analyze process first: its groups exist before the first entry, as in production.
     await run.startAnalyze("analyze-1");
     await run.startIngest();
     await drive(run);
-    return { ...(await run.finish()), scenario };
+    return await run.finish();
   } finally {
     await run.close();
   }
@@ -374,8 +378,8 @@ async function actorTotals(scanner: ScannerProcess): Promise<string> {
     .join(" | ");
 }
 
-function died(process: ScannerProcess): string {
-  return `${process.consumer} (pid ${process.pid}) exited:\n${process.log.slice(-2000)}`;
+function died(scanner: ScannerProcess): string {
+  return `${scanner.consumer} (pid ${scanner.pid}) exited:\n${scanner.log.slice(-2000)}`;
 }
 
 function pct(fraction: number): string {
