@@ -16,7 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { diffAlerts, duplicates } from "../test/faults/scanner-crash/alert-records.ts";
+import { describeDiff, diffAlerts, duplicates } from "../test/faults/scanner-crash/alert-records.ts";
 import {
   apiRestartRun,
   type CrashLab,
@@ -110,6 +110,7 @@ async function logged(run: () => Promise<RunOutcome>): Promise<RunOutcome> {
 function compare(clean: RunOutcome, run: RunOutcome): Figure[] {
   const alerts = run.stream ?? run.sink;
   const diff = diffAlerts(clean.stream ?? [], alerts);
+  log(`${run.scenario} against clean: ${describeDiff(diff)}`);
   const cleanIds = new Set((clean.stream ?? []).map((a) => a.alertId));
   const ids = new Set(alerts.map((a) => a.alertId));
   const name = run.scenario;
