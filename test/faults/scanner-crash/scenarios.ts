@@ -6,6 +6,7 @@
  * frozen-then-thawed zombie, and restarts in memory mode. Shared by the test and bench/crash-soak.ts.
  */
 import { randomUUID } from "node:crypto";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { type AlertRecord, readSinkFiles } from "./alert-records.ts";
 import { until } from "./poll.ts";
@@ -130,45 +131,45 @@ export function zombieRun(lab: CrashLab, freezeAt: number, holdAt: number): Prom
 
 /**
  * `--role all` on the in-memory backend: restart the analyzer actors through the control API at `points`
- * (the supervisor terminates the worker and starts a new one, as after a crash). The alerts come from the
- * JSONL sink; the alerts stream's length (GET /streams) says whether any was written twice.
+ * (the supervisor terminates the worker and starts a new one, as after a crash). In memory the analyzers
+ * outrun the control API (a full-speed replay keeps the event loop busy), so the replay reads a FIFO that
+ * the run fills up to each point in turn: each restart comes once the workload up to its point is written
+ * (wherever the actor is in it then) and before the rest is, so the actor always has work ahead of it. The
+ * alerts come from the JSONL sink; the alerts stream's length (GET /streams) says whether any was written
+ * twice.
  */
 export async function memoryRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
   const started = Date.now();
   const steps: string[] = [];
   const sinkFile = join(lab.dir, `memory-${randomUUID()}.jsonl`);
+  const fifo = join(lab.dir, `memory-${randomUUID()}.fifo`);
+  if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error(`mkfifo ${fifo} failed`);
   const scanner = await ScannerProcess.start(
     "all",
     { prefix: MEMORY_PREFIX, consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
-    ["--replay", lab.workload.path, "--pace", "full"],
+    ["--replay", fifo, "--pace", "full"],
   );
+  const replay = await open(fifo, "w");
   try {
     const total = lab.workload.events + 1;
-    // The slowest analyzer's messages handled (redeliveries included), as the Redis runs use the slowest group.
-    const progress = async () => {
-      const { actors } = await scanner.api<{
-        actors: Array<{ name: string; totals: { processed: number } }>;
-      }>("GET", "/actors");
-      const analyzers = actors.filter((a) => (ANALYZER_ACTORS as readonly string[]).includes(a.name));
-      return analyzers.length === 0 ? 0 : Math.min(...analyzers.map((a) => a.totals.processed));
-    };
-    const abort = () => (scanner.alive ? null : `the process exited:\n${scanner.log.slice(-2000)}`);
+    const workload = await Bun.file(lab.workload.path).bytes();
+    const ends = lineEnds(
+      workload,
+      points.map((at) => Math.round(at * lab.workload.events)),
+    );
+    let written = 0;
     for (const [i, at] of points.entries()) {
       const actor = ANALYZER_ACTORS[i % ANALYZER_ACTORS.length]!;
-      let handled = 0;
-      await until(
-        `${pct(at)} of the workload handled`,
-        async () => {
-          handled = await progress();
-          return handled >= at * total;
-        },
-        { timeoutMs: lab.timeoutMs, abort },
-      );
+      await replay.write(workload.subarray(written, ends[i]));
+      written = ends[i]!;
+      const { totals } = await scanner.api<MemoryActor>("GET", `/actors/${actor}`);
       await scanner.api("POST", `/actors/${actor}/restart`);
       steps.push(
-        `${ms(started)} ${handled} of ${total} handled (${pct(at)} wanted): POST /actors/${actor}/restart`,
+        `${ms(started)} workload written up to ${pct(at)}, ${actor} at ${totals.processed} of ${total}: POST /actors/${actor}/restart`,
       );
     }
+    await replay.write(workload.subarray(written));
+    await replay.close();
     await scanner.waitFor(INGEST_DONE, lab.timeoutMs);
     steps.push(`${ms(started)} ingest done`);
     let streamLength = 0;
@@ -179,7 +180,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
         streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
         return groups.length === GROUPS && groups.every((g) => g.pending === 0 && g.lag === 0);
       },
-      { timeoutMs: lab.timeoutMs, abort },
+      { timeoutMs: lab.timeoutMs, abort: () => (scanner.alive ? null : died(scanner)) },
     );
     steps.push(`${ms(started)} drained; ${await actorTotals(scanner)}`);
     const exit = await scanner.stop();
@@ -195,13 +196,35 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
     };
   } finally {
     await scanner.kill();
+    await replay.close().catch(() => {});
   }
+}
+
+/** Byte offsets just past line `n` for each of `counts` (sorted). */
+function lineEnds(bytes: Uint8Array, counts: readonly number[]): number[] {
+  const ends: number[] = [];
+  let line = 0;
+  let at = 0;
+  for (const count of counts) {
+    while (line < count) {
+      at = bytes.indexOf(0x0a, at) + 1;
+      line++;
+    }
+    ends.push(at);
+  }
+  return ends;
+}
+
+interface MemoryActor {
+  totals: { processed: number };
 }
 
 interface MemoryGroup {
   stream: string;
+  group: string;
   length: number;
-  lag: number | null;
+  /** The memory backend always knows it. */
+  lag: number;
   pending: number;
 }
 
