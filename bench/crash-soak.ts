@@ -18,23 +18,19 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { describeDiff, diffAlerts, duplicates } from "../test/faults/scanner-crash/alert-records.ts";
 import {
-  apiRestartRun,
   type CrashLab,
-  cleanRun,
-  killRun,
-  memoryRestartRun,
+  crashRuns,
+  RUN_NAMES,
+  type RunName,
   type RunOutcome,
-  seededPoints,
-  zombieRun,
 } from "../test/faults/scanner-crash/scenarios.ts";
 import { SOAK_WORKLOAD, writeWorkload } from "../test/faults/scanner-crash/workload.ts";
 import { RedisServer } from "../test/support/redis-server.ts";
 import { type Figure, figure, printReport } from "./lib/report.ts";
 
 const BENCH = "crash-soak";
-const RUNS = ["clean-again", "sigkill", "api-restart", "zombie", "memory-restart"] as const;
-type RunName = (typeof RUNS)[number];
-const CLAIM_IDLE_MS = 500;
+/** Compared with the crash-free baseline, which always runs first. */
+const RUNS = RUN_NAMES.filter((name) => name !== "clean");
 /** Each wait of a run: a takeover of a full mailbox (4096 entries per group) takes 8 claim sweeps of 10 s. */
 const WAIT_MS = 600_000;
 
@@ -77,17 +73,8 @@ try {
     `${workload.events} events, ${workload.scenarioTypes.length} scenario types; redis-server ${server.url}`,
   );
   const lab: CrashLab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS };
-  const takeover: CrashLab = { ...lab, claimIdleMs: CLAIM_IDLE_MS };
-  const early = (n: number) => seededPoints(n, 1, 0.01, 0.03)[0]!;
-  const start: Record<RunName, () => Promise<RunOutcome>> = {
-    "clean-again": () => cleanRun(takeover, "clean-again"),
-    sigkill: () => killRun(takeover, early(seed), seededPoints(seed, kills)),
-    "api-restart": () => apiRestartRun(takeover, seededPoints(seed + 2, kills)),
-    zombie: () => zombieRun(takeover, early(seed + 1), seededPoints(seed + 1, 1, 0.4, 0.7)[0]!),
-    "memory-restart": () => memoryRestartRun(takeover, seededPoints(seed + 3, kills)),
-  };
-
-  const clean = await logged(() => cleanRun(lab));
+  const start = crashRuns(lab, seed, kills);
+  const clean = await logged(start.clean);
   const cleanIds = new Set((clean.stream ?? []).map((a) => a.alertId));
   const figures: Figure[] = [
     figure(measure("clean: alert ids", cleanIds.size, "alerts")),

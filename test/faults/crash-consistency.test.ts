@@ -13,16 +13,7 @@ import { join } from "node:path";
 import { RedisServer } from "../support/redis-server.ts";
 import { type AlertDiff, describeDiff, diffAlerts, duplicates } from "./scanner-crash/alert-records.ts";
 import { limit } from "./scanner-crash/limit.ts";
-import {
-  apiRestartRun,
-  type CrashLab,
-  cleanRun,
-  killRun,
-  memoryRestartRun,
-  type RunOutcome,
-  seededPoints,
-  zombieRun,
-} from "./scanner-crash/scenarios.ts";
+import { type CrashLab, crashRuns, type RunName, type RunOutcome } from "./scanner-crash/scenarios.ts";
 import {
   SCENARIO_TYPES,
   TEST_WORKLOAD,
@@ -33,60 +24,28 @@ import { canBreakRedis } from "./support.ts";
 
 /** Every crash point is drawn from this seed: change it to explore, keep it to reproduce a failure. */
 const SEED = 13;
-/**
- * TROUPE_CLAIM_IDLE_MS of the runs with a takeover, and of the second crash-free run: the first one keeps
- * the default (30 s), so no claim sweep ever runs into it.
- */
-const CLAIM_IDLE_MS = 500;
 /** Each wait of a run (progress, drain); a claim sweep runs every 10 s and takes 512 entries. */
 const WAIT_MS = 120_000;
 const TEST_MS = 300_000;
 const CONCURRENT_RUNS = 4;
 
-/** A seeded point early in the workload, where the process to be taken over holds a few hundred entries. */
-const early = (seed: number): number => seededPoints(seed, 1, 0.01, 0.03)[0]!;
-
 describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers (issue 13)", () => {
   let server: RedisServer | undefined;
   let dir = "";
   let workload: WrittenWorkload | undefined;
-  const runs = new Map<string, Promise<RunOutcome>>();
-  const outcome = (name: string): Promise<RunOutcome> => runs.get(name)!;
+  const runs = new Map<RunName, Promise<RunOutcome>>();
+  const outcome = (name: RunName): Promise<RunOutcome> => runs.get(name)!;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-crash-"));
     server = await RedisServer.start();
     workload = await writeWorkload(join(dir, "workload.jsonl"), TEST_WORKLOAD);
     const lab: CrashLab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS };
-    const takeover: CrashLab = { ...lab, claimIdleMs: CLAIM_IDLE_MS };
     const queued = limit(CONCURRENT_RUNS);
-    // The runs that wait for a claim sweep first, so that their waiting overlaps the others' work. Their
-    // victim is taken over early, holding a few hundred entries per group: a sweep claims 512 every 10 s,
-    // so a process frozen with a full mailbox (4096 per analyzer) would hold its successor up 80 s.
-    runs.set(
-      "sigkill",
-      queued(() => killRun(takeover, early(SEED), seededPoints(SEED, 3))),
-    );
-    runs.set(
-      "zombie",
-      queued(() => zombieRun(takeover, early(SEED + 1), seededPoints(SEED + 1, 1, 0.4, 0.7)[0]!)),
-    );
-    runs.set(
-      "clean",
-      queued(() => cleanRun(lab)),
-    );
-    runs.set(
-      "clean again",
-      queued(() => cleanRun(takeover, "clean again")),
-    );
-    runs.set(
-      "api restart",
-      queued(() => apiRestartRun(takeover, seededPoints(SEED + 2, 3))),
-    );
-    runs.set(
-      "memory restart",
-      queued(() => memoryRestartRun(takeover, seededPoints(SEED + 3, 3))),
-    );
+    // The runs that wait for a claim sweep first, so that their waiting overlaps the others' work.
+    const order: RunName[] = ["sigkill", "zombie", "clean", "clean-again", "api-restart", "memory-restart"];
+    const start = crashRuns(lab, SEED);
+    for (const name of order) runs.set(name, queued(start[name]));
     // Each test reports its own run's failure; nothing is left unhandled meanwhile.
     for (const run of runs.values()) run.catch(() => {});
   }, 30_000);
@@ -104,7 +63,7 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
   test(
     "determinism first: two crash-free runs write the same alert ids",
     async () => {
-      const [clean, again] = await Promise.all([outcome("clean"), outcome("clean again")]);
+      const [clean, again] = await Promise.all([outcome("clean"), outcome("clean-again")]);
       expect(clean.streamLength).toBeGreaterThan(0);
       // The baseline against itself checks its own writes: every alert once in the stream and the sink.
       expectConsistent(clean, clean);
@@ -125,7 +84,7 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
   test(
     "each analyzer actor restarted through the control API mid-run",
     async () => {
-      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("api restart")]);
+      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("api-restart")]);
       expectConsistent(clean, restarted);
     },
     TEST_MS,
@@ -143,7 +102,7 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
   test(
     "in memory mode, each analyzer worker restarted mid-run",
     async () => {
-      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("memory restart")]);
+      const [clean, restarted] = await Promise.all([outcome("clean"), outcome("memory-restart")]);
       expectConsistent(clean, restarted);
     },
     TEST_MS,

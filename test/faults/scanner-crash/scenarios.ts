@@ -57,6 +57,45 @@ export function seededPoints(seed: number, count: number, from = 0.1, to = 0.9):
   }).sort((a, b) => a - b);
 }
 
+/**
+ * TROUPE_CLAIM_IDLE_MS of the runs with a takeover, and of the second crash-free run; the first one keeps
+ * the default (30 s), so no claim sweep ever runs into it.
+ */
+export const TAKEOVER_CLAIM_IDLE_MS = 500;
+
+export const RUN_NAMES = [
+  "clean",
+  "clean-again",
+  "sigkill",
+  "api-restart",
+  "zombie",
+  "memory-restart",
+] as const;
+export type RunName = (typeof RUN_NAMES)[number];
+
+/**
+ * Every run of the checks, not started yet, with its crash points drawn from `seed` (`crashes` of them
+ * where a run takes several). A takeover's victim is taken over early, holding a few hundred entries per
+ * group: a claim sweep takes 512 every 10 s, so a process frozen with a full mailbox (4096 per analyzer)
+ * would hold its successor up for 80 s.
+ */
+export function crashRuns(
+  lab: CrashLab,
+  seed: number,
+  crashes = 3,
+): Record<RunName, () => Promise<RunOutcome>> {
+  const takeover: CrashLab = { ...lab, claimIdleMs: TAKEOVER_CLAIM_IDLE_MS };
+  const early = (n: number) => seededPoints(n, 1, 0.01, 0.03)[0]!;
+  return {
+    clean: () => cleanRun(lab),
+    "clean-again": () => cleanRun(takeover, "clean-again"),
+    sigkill: () => killRun(takeover, early(seed), seededPoints(seed, crashes)),
+    "api-restart": () => apiRestartRun(takeover, seededPoints(seed + 2, crashes)),
+    zombie: () => zombieRun(takeover, early(seed + 1), seededPoints(seed + 1, 1, 0.4, 0.7)[0]!),
+    "memory-restart": () => memoryRestartRun(takeover, seededPoints(seed + 3, crashes)),
+  };
+}
+
 /** A crash-free run: the baseline. */
 export function cleanRun(lab: CrashLab, scenario = "clean"): Promise<RunOutcome> {
   return redisRun(lab, scenario, async () => {});
