@@ -68,7 +68,8 @@ export class ScannerProcess {
     while (!pattern.test(this.log)) {
       if (this.#ended) throw new Error(`${this.#name()} ended before ${pattern}:\n${this.log.slice(-2000)}`);
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.#name()}: no ${pattern} in ${timeoutMs} ms`);
+      if (left <= 0)
+        throw new Error(`${this.#name()}: no ${pattern} in ${timeoutMs} ms:\n${this.log.slice(-2000)}`);
       await this.#nextOutput(left);
     }
     return this.log;
