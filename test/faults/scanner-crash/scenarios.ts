@@ -1,0 +1,453 @@
+/**
+ * The crash-consistency scenarios of issue 13, each a full scanner run of one workload through real
+ * processes (`--role ingest` + `--role analyze` on a Redis, or `--role all` in memory), returning the
+ * alerts it wrote: a crash-free run, SIGKILLs at seeded random points with restarts under the same
+ * consumer name and one under another name (the claim path), actor restarts through the control API, a
+ * frozen-then-thawed zombie, and restarts in memory mode. Shared by the test and bench/crash-soak.ts.
+ */
+import { randomUUID } from "node:crypto";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { type AlertRecord, readSinkFiles } from "./alert-records.ts";
+import { until } from "./poll.ts";
+import { type ScannerConfig, ScannerProcess } from "./scanner-process.ts";
+import { ScannerRedis } from "./scanner-redis.ts";
+import type { WrittenWorkload } from "./workload.ts";
+
+/** The analyzer actors (and their tx groups), as the scanner's topology names them. */
+const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
+/** Three tx groups, the sybil analyzer's findings group and the JSONL sink's group. */
+const GROUPS = 5;
+const API_TOKEN = "crash-consistency-token";
+/** The stream prefix of memory runs (their streams live in their process). */
+const MEMORY_PREFIX = "troupe:";
+const INGEST_DONE = /replay of .* done: \d+ events in, \d+ rejected/;
+
+export interface CrashLab {
+  /** A Redis these runs may break (SIGKILL their clients, fill it): never the shared one. */
+  redisUrl: string;
+  /** Where sink files go. */
+  dir: string;
+  workload: WrittenWorkload;
+  /** TROUPE_CLAIM_IDLE_MS of every analyze process; unset, the scanner's default (30 s). */
+  claimIdleMs?: number;
+  /** For each wait on progress or drain. */
+  timeoutMs: number;
+}
+
+export interface RunOutcome {
+  scenario: string;
+  /** The alerts stream's entries in order; null in memory mode (only its length is visible). */
+  stream: AlertRecord[] | null;
+  streamLength: number;
+  /** Every line of every JSONL sink file of the run. */
+  sink: AlertRecord[];
+  /** Exit codes of the processes stopped with SIGTERM at the end, by consumer name. */
+  exits: Record<string, number>;
+  /** What was done when, for the report of a failing check. */
+  steps: string[];
+  ms: number;
+}
+
+/** `count` points in [from, to) of the workload, sorted, drawn from `seed` alone (reproducible). */
+export function seededPoints(seed: number, count: number, from = 0.1, to = 0.9): number[] {
+  return Array.from({ length: count }, (_, i) => {
+    const draw = Number(BigInt(Bun.hash.wyhash(`crash-point:${seed}:${i}`)) % 1_000_000n) / 1_000_000;
+    return from + (to - from) * draw;
+  }).sort((a, b) => a - b);
+}
+
+/**
+ * TROUPE_CLAIM_IDLE_MS of the runs with a takeover, and of the second crash-free run; the first one keeps
+ * the default (30 s), so no claim sweep ever runs into it.
+ */
+export const TAKEOVER_CLAIM_IDLE_MS = 500;
+
+export const RUN_NAMES = [
+  "clean",
+  "clean-again",
+  "sigkill",
+  "api-restart",
+  "zombie",
+  "memory-restart",
+] as const;
+export type RunName = (typeof RUN_NAMES)[number];
+
+/**
+ * Every run of the checks, not started yet, with its crash points drawn from `seed` (`crashes` of them
+ * where a run takes several). A takeover's victim is taken over early, holding a few hundred entries per
+ * group: a claim sweep takes 512 every 10 s, so a process frozen with a full mailbox (4096 per analyzer)
+ * would hold its successor up for 80 s.
+ */
+export function crashRuns(
+  lab: CrashLab,
+  seed: number,
+  crashes = 3,
+): Record<RunName, () => Promise<RunOutcome>> {
+  const takeover: CrashLab = { ...lab, claimIdleMs: TAKEOVER_CLAIM_IDLE_MS };
+  const early = (n: number) => seededPoints(n, 1, 0.01, 0.03)[0]!;
+  return {
+    clean: () => cleanRun(lab),
+    "clean-again": () => cleanRun(takeover, "clean-again"),
+    sigkill: () => killRun(takeover, early(seed), seededPoints(seed, crashes)),
+    "api-restart": () => apiRestartRun(takeover, seededPoints(seed + 2, crashes)),
+    zombie: () => zombieRun(takeover, early(seed + 1), seededPoints(seed + 1, 1, 0.4, 0.7)[0]!),
+    "memory-restart": () => memoryRestartRun(takeover, seededPoints(seed + 3, crashes)),
+  };
+}
+
+/** A crash-free run: the baseline. */
+export function cleanRun(lab: CrashLab, scenario = "clean"): Promise<RunOutcome> {
+  return redisRun(lab, scenario, async () => {});
+}
+
+/**
+ * SIGKILL the analyze process at `claimAt` (a fraction of the workload read by every analyzer group) and
+ * start one under another consumer name, which must claim the dead one's pending entries (once idle for
+ * TROUPE_CLAIM_IDLE_MS, at its next claim sweep); then SIGKILL that one at each of `points` and restart it
+ * under the same name, which replays its own pending entries first.
+ */
+export function killRun(lab: CrashLab, claimAt: number, points: readonly number[]): Promise<RunOutcome> {
+  return redisRun(lab, "sigkill", async (run) => {
+    const first = run.analyzers[0]!;
+    await run.untilProgress(claimAt, first);
+    await first.kill();
+    run.step(`SIGKILL ${first.consumer} (pid ${first.pid}), restart under another name`);
+    let current = await run.startAnalyze("analyze-2");
+    for (const at of points) {
+      await run.untilProgress(at, current);
+      await current.kill();
+      run.step(`SIGKILL ${current.consumer} (pid ${current.pid})`);
+      current = await run.startAnalyze(current.consumer);
+    }
+  });
+}
+
+/** Restart each analyzer actor through `POST /actors/:name/restart` at its point, in one analyze process. */
+export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
+  return redisRun(lab, "api-restart", async (run) => {
+    const analyze = run.analyzers[0]!;
+    for (const [i, at] of points.entries()) {
+      const actor = ANALYZER_ACTORS[i % ANALYZER_ACTORS.length]!;
+      await run.untilProgress(at, analyze);
+      await analyze.api("POST", `/actors/${actor}/restart`);
+      run.step(`POST /actors/${actor}/restart`);
+    }
+  });
+}
+
+/**
+ * A zombie. The analyze process is frozen (SIGSTOP) at `freezeAt` while it holds entries; another one
+ * (another consumer name) claims them and carries on until the ingest is held back (SIGSTOP) at `holdAt`
+ * and everything written so far is done. Then the frozen one is thawed and stopped: its SIGTERM drains,
+ * so its late checkpoint, outputs and acks are attempted by the time it exits, and must all be refused.
+ * The successor is then SIGKILLed and restarted under its name, so it restores whatever the store holds
+ * (which the zombie must not have overwritten), and the ingest resumes.
+ */
+export function zombieRun(lab: CrashLab, freezeAt: number, holdAt: number): Promise<RunOutcome> {
+  return redisRun(lab, "zombie", async (run) => {
+    const zombie = run.analyzers[0]!;
+    await run.untilProgress(freezeAt, zombie);
+    zombie.signal("SIGSTOP");
+    run.step(`SIGSTOP ${zombie.consumer} holding ${await run.pendingOf(zombie.consumer)} pending entries`);
+    let successor = await run.startAnalyze("analyze-successor");
+    const ingest = run.ingest!;
+    await run.untilWritten(holdAt);
+    ingest.signal("SIGSTOP");
+    run.step("SIGSTOP ingest");
+    await run.untilDrained([successor]);
+    run.step(`${successor.consumer} claimed the zombie's entries and finished what was written`);
+    zombie.signal("SIGCONT");
+    const zombieExit = await zombie.stop();
+    run.step(`SIGCONT, then SIGTERM ${zombie.consumer}: exit code ${zombieExit}`);
+    await successor.kill();
+    run.step(`SIGKILL ${successor.consumer} (pid ${successor.pid})`);
+    successor = await run.startAnalyze(successor.consumer);
+    ingest.signal("SIGCONT");
+    run.step("SIGCONT ingest");
+  });
+}
+
+/**
+ * `--role all` on the in-memory backend: restart the analyzer actors through the control API at `points`
+ * (the supervisor terminates the worker and starts a new one, as after a crash). In memory the analyzers
+ * outrun the control API (a full-speed replay keeps the event loop busy), so the replay reads a FIFO that
+ * the run fills up to each point in turn: each restart comes once the workload up to its point is written
+ * (wherever the actor is in it then) and before the rest is, so the actor always has work ahead of it. The
+ * alerts come from the JSONL sink; the alerts stream's length (GET /streams) says whether any was written
+ * twice.
+ */
+export async function memoryRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
+  const started = Date.now();
+  const steps: string[] = [];
+  const sinkFile = join(lab.dir, `memory-${randomUUID()}.jsonl`);
+  const fifo = join(lab.dir, `memory-${randomUUID()}.fifo`);
+  if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error(`mkfifo ${fifo} failed`);
+  const scanner = await ScannerProcess.start(
+    "all",
+    { prefix: MEMORY_PREFIX, consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
+    ["--replay", fifo, "--pace", "full"],
+  );
+  const replay = await open(fifo, "w");
+  try {
+    const total = lab.workload.events + 1;
+    const workload = await Bun.file(lab.workload.path).bytes();
+    const ends = lineEnds(
+      workload,
+      points.map((at) => Math.round(at * lab.workload.events)),
+    );
+    let written = 0;
+    for (const [i, at] of points.entries()) {
+      const actor = ANALYZER_ACTORS[i % ANALYZER_ACTORS.length]!;
+      await replay.write(workload.subarray(written, ends[i]));
+      written = ends[i]!;
+      const { totals } = await scanner.api<MemoryActor>("GET", `/actors/${actor}`);
+      await scanner.api("POST", `/actors/${actor}/restart`);
+      steps.push(
+        `${ms(started)} workload written up to ${pct(at)}, ${actor} at ${totals.processed} of ${total}: POST /actors/${actor}/restart`,
+      );
+    }
+    await replay.write(workload.subarray(written));
+    await replay.close();
+    await scanner.waitFor(INGEST_DONE, lab.timeoutMs);
+    steps.push(`${ms(started)} ingest done`);
+    let streamLength = 0;
+    await until(
+      "a drained memory run",
+      async () => {
+        const { groups } = await scanner.api<{ groups: MemoryGroup[] }>("GET", "/streams");
+        streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
+        return groups.length === GROUPS && groups.every((g) => g.pending === 0 && g.lag === 0);
+      },
+      { timeoutMs: lab.timeoutMs, abort: () => (scanner.alive ? null : died(scanner)) },
+    );
+    steps.push(`${ms(started)} drained; ${await actorTotals(scanner)}`);
+    const exit = await scanner.stop();
+    steps.push(`${ms(started)} stopped`);
+    return {
+      scenario: "memory-restart",
+      stream: null,
+      streamLength,
+      sink: await readSinkFiles([sinkFile]),
+      exits: { memory: exit },
+      steps,
+      ms: Date.now() - started,
+    };
+  } finally {
+    await scanner.kill();
+    await replay.close().catch(() => {});
+  }
+}
+
+/** Byte offsets just past line `n` for each of `counts` (sorted). */
+function lineEnds(bytes: Uint8Array, counts: readonly number[]): number[] {
+  const ends: number[] = [];
+  let line = 0;
+  let at = 0;
+  for (const count of counts) {
+    while (line < count) {
+      at = bytes.indexOf(0x0a, at) + 1;
+      line++;
+    }
+    ends.push(at);
+  }
+  return ends;
+}
+
+interface MemoryActor {
+  totals: { processed: number };
+}
+
+interface MemoryGroup {
+  stream: string;
+  group: string;
+  length: number;
+  /** The memory backend always knows it. */
+  lag: number;
+  pending: number;
+}
+
+/** One scanner run on Redis under its own key prefix: an ingest process and the scenario's analyze processes. */
+class RedisRun {
+  readonly lab: CrashLab;
+  readonly scenario: string;
+  readonly prefix = `troupe-test-crash:${randomUUID()}:`;
+  readonly redis: ScannerRedis;
+  readonly analyzers: ScannerProcess[] = [];
+  readonly sinkFiles: string[] = [];
+  readonly steps: string[] = [];
+  readonly exits: Record<string, number> = {};
+  readonly started = Date.now();
+  ingest: ScannerProcess | null = null;
+
+  constructor(lab: CrashLab, scenario: string) {
+    this.lab = lab;
+    this.scenario = scenario;
+    this.redis = new ScannerRedis(lab.redisUrl, this.prefix);
+  }
+
+  get total(): number {
+    return this.lab.workload.events + 1;
+  }
+
+  step(what: string): void {
+    this.steps.push(`${ms(this.started)} ${what}`);
+  }
+
+  config(consumer: string, alertsFile?: string): ScannerConfig {
+    return {
+      redisUrl: this.lab.redisUrl,
+      prefix: this.prefix,
+      consumer,
+      apiToken: API_TOKEN,
+      ...(this.lab.claimIdleMs === undefined ? {} : { claimIdleMs: this.lab.claimIdleMs }),
+      ...(alertsFile ? { alertsFile } : {}),
+    };
+  }
+
+  async startAnalyze(consumer: string): Promise<ScannerProcess> {
+    // One sink file per process: a second writer on the same path would overwrite the first one's lines.
+    const sinkFile = join(this.lab.dir, `${this.prefix.replaceAll(":", "_")}${this.analyzers.length}.jsonl`);
+    this.sinkFiles.push(sinkFile);
+    const analyze = await ScannerProcess.start("analyze", this.config(consumer, sinkFile));
+    this.analyzers.push(analyze);
+    this.step(`started ${consumer} (pid ${analyze.pid})`);
+    return analyze;
+  }
+
+  async startIngest(): Promise<void> {
+    this.ingest = await ScannerProcess.start("ingest", this.config("ingest"), [
+      "--replay",
+      this.lab.workload.path,
+      "--pace",
+      "full",
+    ]);
+  }
+
+  /** Until the ingest process has written `fraction` of the workload to the tx stream. */
+  async untilWritten(fraction: number): Promise<void> {
+    const ingest = this.ingest!;
+    let written = 0;
+    await until(
+      `${pct(fraction)} of the workload written`,
+      async () => {
+        written = await this.redis.written();
+        return written >= fraction * this.total;
+      },
+      { timeoutMs: this.lab.timeoutMs, abort: () => (ingest.alive ? null : died(ingest)) },
+    );
+    this.step(`${written} of ${this.total} entries written (${pct(fraction)} wanted)`);
+  }
+
+  /** Until every analyzer group has read `fraction` of the workload (while `working` is alive). */
+  async untilProgress(fraction: number, working: ScannerProcess): Promise<void> {
+    let read = 0;
+    await until(
+      `${pct(fraction)} of the workload read`,
+      async () => {
+        read = await this.redis.progress();
+        return read >= fraction * this.total;
+      },
+      { timeoutMs: this.lab.timeoutMs, abort: () => (working.alive ? null : died(working)) },
+    );
+    this.step(`${read} of ${this.total} entries read (${pct(fraction)} wanted)`);
+  }
+
+  async untilDrained(working: readonly ScannerProcess[]): Promise<void> {
+    await until("every group drained", () => this.redis.drained(GROUPS), {
+      timeoutMs: this.lab.timeoutMs,
+      abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
+    });
+  }
+
+  async pendingOf(consumer: string): Promise<number> {
+    let held = 0;
+    for (const stream of [this.redis.tx, this.redis.alerts]) {
+      for (const group of await this.redis.groups(stream))
+        held += (await this.redis.pendingIds(stream, group.name, consumer)).length;
+    }
+    return held;
+  }
+
+  /** Waits until the ingest process has written the whole workload, then stops it. */
+  async ingestDone(): Promise<void> {
+    const ingest = this.ingest!;
+    if (this.exits.ingest !== undefined) return;
+    await ingest.waitFor(INGEST_DONE, this.lab.timeoutMs);
+    this.step("ingest done");
+    this.exits.ingest = await ingest.stop();
+    this.step("ingest stopped");
+  }
+
+  /** Ingest done, every group drained, every analyze process stopped (SIGTERM): the run's alerts. */
+  async finish(): Promise<RunOutcome> {
+    await this.ingestDone();
+    await this.untilDrained(this.analyzers);
+    this.step("drained");
+    for (const analyze of this.analyzers) {
+      if (!analyze.alive) continue;
+      this.step(`${analyze.consumer}: ${await actorTotals(analyze)}`);
+      this.exits[analyze.consumer] = await analyze.stop();
+    }
+    this.step("analyzers stopped");
+    const stream = await this.redis.alertEntries();
+    return {
+      scenario: this.scenario,
+      stream,
+      streamLength: stream.length,
+      sink: await readSinkFiles(this.sinkFiles),
+      exits: this.exits,
+      steps: this.steps,
+      ms: Date.now() - this.started,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.ingest, ...this.analyzers].map((p) => p?.kill()));
+    await this.redis.close();
+  }
+}
+
+async function redisRun(
+  lab: CrashLab,
+  scenario: string,
+  drive: (run: RedisRun) => Promise<void>,
+): Promise<RunOutcome> {
+  const run = new RedisRun(lab, scenario);
+  try {
+    // The analyze process first: its groups exist before the first entry, as in production.
+    await run.startAnalyze("analyze-1");
+    await run.startIngest();
+    await drive(run);
+    return await run.finish();
+  } finally {
+    await run.close();
+  }
+}
+
+/** `wallet-analyzer processed 29459 restarts 0 failed 0 deadLettered 0 | ...`: what a failing check prints. */
+async function actorTotals(scanner: ScannerProcess): Promise<string> {
+  const { actors } = await scanner.api<{ actors: Array<{ name: string; totals: Record<string, unknown> }> }>(
+    "GET",
+    "/actors",
+  );
+  return actors
+    .map(({ name, totals }) =>
+      [name, ...["processed", "restarts", "failed", "deadLettered"].map((k) => `${k} ${totals[k]}`)].join(
+        " ",
+      ),
+    )
+    .join(" | ");
+}
+
+function died(scanner: ScannerProcess): string {
+  return `${scanner.consumer} (pid ${scanner.pid}) exited:\n${scanner.log.slice(-2000)}`;
+}
+
+function pct(fraction: number): string {
+  return `${(fraction * 100).toFixed(0)}%`;
+}
+
+function ms(since: number): string {
+  return `+${Date.now() - since} ms`;
+}
