@@ -262,7 +262,12 @@ export class MemoryStreamBackend implements StreamBackend {
 
   #append(stream: string, fields: WriteFields): string {
     this.#open();
-    if (this.#entries >= this.#maxEntries) throw outOfMemory(this.#entries, "ERR_OUTPUT_WRITE");
+    if (this.#entries >= this.#maxEntries) {
+      throw new TroupeError(
+        "ERR_OUTPUT_WRITE",
+        `OOM: memory backend holds ${this.#entries} entries (maxEntries)`,
+      );
+    }
     const s = this.#stream(stream, true);
     const entry = s.log.append(this.#clock.now(), toEntryFields(fields));
     this.#entries++;
@@ -342,12 +347,9 @@ export class MemoryStreamBackend implements StreamBackend {
   }
 }
 
-/** A write refused at `maxEntries`, as Redis refuses writes past `maxmemory` under `noeviction`. */
-function outOfMemory(
-  entries: number,
-  code: "ERR_OUTPUT_WRITE" | "ERR_STREAM_BACKEND" = "ERR_STREAM_BACKEND",
-) {
-  return new TroupeError(code, `OOM: memory backend holds ${entries} entries (maxEntries)`);
+/** A state write refused at `maxEntries`, as Redis refuses writes past `maxmemory` under `noeviction`. */
+function outOfMemory(entries: number): TroupeError {
+  return new TroupeError("ERR_STREAM_BACKEND", `OOM: memory backend holds ${entries} entries (maxEntries)`);
 }
 
 function noGroup(stream: string, group: string): TroupeError {

@@ -5,7 +5,8 @@
  * right after its last-delivered one. Everything below that was delivered to every group and acked
  * by all of them. An optional floor keeps acked entries for a while (`keepForMs`) or keeps the newest
  * `keepLast`. A stream without groups is never trimmed. The same rule runs on both backends, so the
- * in-memory default stays bounded too.
+ * in-memory default stays bounded too. An entry a durable actor handled stays pending until the state
+ * checkpoint that covers it acks it, so no entry is trimmed before a durable checkpoint covers it.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
