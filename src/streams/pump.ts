@@ -23,7 +23,8 @@
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { serializeError, TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
-import type { ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
+import { sleep } from "../time/timers.ts";
+import type { AdoptResult, ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { ClaimSweep } from "./claim-sweep.ts";
 import { messageOf } from "./commit.ts";
 import { DeadLetters } from "./dead-letters.ts";
@@ -41,6 +42,9 @@ import { ZERO_ID } from "./stream-id.ts";
 import { Wakeup } from "./wakeup.ts";
 
 type State = "idle" | "running" | "stopping" | "stopped";
+
+/** Margin past a predecessor's BLOCK for its read to be answered (see `#adoptPredecessors`). */
+const ADOPT_GRACE_MS = 100;
 
 export class Pump<M = unknown, R = unknown> {
   readonly options: ResolvedPumpOptions<M, R>;
@@ -137,13 +141,11 @@ export class Pump<M = unknown, R = unknown> {
   async start(): Promise<void> {
     if (this.#state !== "idle") throw new TroupeError("ERR_STREAM_BACKEND", `pump already ${this.#state}`);
     const { stream, group, consumer } = this.options;
-    await this.#backend.ensureGroup(stream, group);
+    const created = await this.#backend.ensureGroup(stream, group);
     // A durable target owns the group's state alone (its restore fenced any earlier owner): what the
     // previous owner held, under whatever consumer name, is replayed first and in stream order, before any
     // new entry, or the restored state would see those entries in another order than it did the first time.
-    const adopted = this.options.stateStore
-      ? await this.#backend.adoptPending(stream, group, consumer)
-      : null;
+    const adopted = this.options.stateStore ? await this.#adoptPredecessors(created) : null;
     this.#state = "running";
     this.#replay.cursor = ZERO_ID;
     this.#unsubscribeCredit = this.#target.onCredit(() => {
@@ -156,6 +158,23 @@ export class Pump<M = unknown, R = unknown> {
     this.#loop = this.#run();
     this.#sweep.start();
     this.#probe.start();
+  }
+
+  /**
+   * Takes over every entry pending in the group (see `adoptPending`). A predecessor that is frozen rather
+   * than dead may have a blocking read parked in Redis, which Redis still serves: entries it takes then land
+   * in the predecessor's name after the first adoption. Once `blockMs` has passed, any such read has been
+   * answered or has timed out on the server, so a second adoption leaves nothing behind. A parked read
+   * need not show in the group's consumers (Redis 7.0 registers a consumer when a read delivers to it), so
+   * only a group created just now is known to have none.
+   */
+  async #adoptPredecessors(created: boolean): Promise<AdoptResult> {
+    const { stream, group, consumer, blockMs, clock } = this.options;
+    const first = await this.#backend.adoptPending(stream, group, consumer);
+    if (created) return first;
+    await sleep(clock, blockMs + ADOPT_GRACE_MS);
+    const second = await this.#backend.adoptPending(stream, group, consumer);
+    return { pending: second.pending, deletedIds: [...first.deletedIds, ...second.deletedIds] };
   }
 
   /**

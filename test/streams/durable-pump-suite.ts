@@ -14,6 +14,7 @@ import { Pump } from "../../src/streams/pump.ts";
 import type { PumpOptions } from "../../src/streams/pump-options.ts";
 import { trimAcked } from "../../src/streams/retention.ts";
 import type { StreamStateStore } from "../../src/streams/stream-state-store.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import type { ContractHarness } from "./contract.ts";
 import { type CountMsg, DurableTarget, type DurableTargetOptions, storedCounts } from "./durable-target.ts";
 import { until } from "./test-target.ts";
@@ -237,6 +238,34 @@ export function runDurablePumpSuite(
       await pump.stop();
       expect(sources[0]).toBe("replayed");
       expect(replayed).toBe(pendingAtKill.length);
+      expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
+    }, 30_000);
+
+    test("entries Redis hands a frozen predecessor's parked read during the takeover are adopted too", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      // The predecessor, frozen in a blocking read: Redis still serves it when entries arrive.
+      const parked = b.readNew(s, "g", "frozen", { count: 50, blockMs: 2_000 });
+      const clock = new ManualClock();
+      const heir = target({ checkpointEvery: 8 });
+      await heir.ready();
+      const pump = makePump(heir, { consumer: "heir", blockMs: 2_000, clock });
+      let replayed = -1;
+      pump.on("replayed", (e) => {
+        replayed = e.count;
+      });
+      const waiting = clock.nextTimer();
+      const starting = pump.start();
+      // The heir adopted what there was (nothing) and waits out the predecessor's BLOCK.
+      await waiting;
+      const keys = Array.from({ length: 40 }, (_, i) => `k${i % 4}`);
+      await fill(keys);
+      expect((await parked).length).toBe(40);
+      clock.advance(2_100);
+      await starting;
+      await drainedBy(pump);
+      await pump.stop();
+      expect(replayed).toBe(40);
       expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
     }, 30_000);
 

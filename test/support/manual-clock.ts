@@ -14,6 +14,7 @@ export class ManualClock implements Clock {
   #now: number;
   #seq = 0;
   readonly #timers = new Set<Timer>();
+  #onTimer: Array<() => void> = [];
 
   constructor(start = 1_700_000_000_000) {
     this.#now = start;
@@ -26,12 +27,20 @@ export class ManualClock implements Clock {
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const timer: Timer = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn };
     this.#timers.add(timer);
+    const waiting = this.#onTimer;
+    this.#onTimer = [];
+    for (const resolve of waiting) resolve();
     // Only this clock ever reads its handles.
     return timer as unknown as TimerHandle;
   }
 
   clearTimeout(handle: TimerHandle): void {
     this.#timers.delete(handle as unknown as Timer);
+  }
+
+  /** Resolves when the next timer is set: code under test has reached a wait on this clock. */
+  nextTimer(): Promise<void> {
+    return new Promise((resolve) => this.#onTimer.push(resolve));
   }
 
   /** Moves time forward by `ms`, firing each timer due by then at its own time. */
