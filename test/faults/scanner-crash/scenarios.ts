@@ -306,9 +306,10 @@ class RedisRun {
   }
 
   async startAnalyze(consumer: string): Promise<ScannerProcess> {
-    // One sink file per process: a second writer on the same path would overwrite the first one's lines.
-    const sinkFile = join(this.lab.dir, `${this.prefix.replaceAll(":", "_")}${this.analyzers.length}.jsonl`);
-    this.sinkFiles.push(sinkFile);
+    // One sink file per run, as an operator keeps TROUPE_ALERTS_FILE across restarts: a restarted process
+    // appends to it and must not write again an alert its predecessor wrote.
+    const sinkFile = join(this.lab.dir, `${this.prefix.replaceAll(":", "_")}.jsonl`);
+    if (!this.sinkFiles.includes(sinkFile)) this.sinkFiles.push(sinkFile);
     const analyze = await ScannerProcess.start("analyze", this.config(consumer, sinkFile));
     this.analyzers.push(analyze);
     this.step(`started ${consumer} (pid ${analyze.pid})`);
