@@ -83,9 +83,12 @@ export class Checkpointer {
     return this.#epoch;
   }
 
-  /** Takes the scope over (a new epoch) and reads its last durable checkpoint. */
+  /**
+   * Takes the scope over (a new epoch) and reads its last durable checkpoint. A restart after an
+   * incarnation of this instance continues that epoch's ownership: refused (ERR_FENCED) if it was taken over.
+   */
   restore(): Promise<RestoredState> {
-    return this.#options.store.restore(this.#scope);
+    return this.#options.store.restore(this.#scope, this.#epoch > 0 ? this.#epoch : undefined);
   }
 
   /** A restored worker is taking messages under `epoch`. */

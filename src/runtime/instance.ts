@@ -10,7 +10,7 @@
  * (which takes a new epoch) before it may handle anything.
  */
 
-import { deserializeError, type SerializedError, serializeError, TroupeError } from "../errors.ts";
+import { deserializeError, errorCode, type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import { batchTransfer, changesToBatch } from "./change-batch.ts";
 import { Checkpointer } from "./checkpointer.ts";
@@ -108,6 +108,7 @@ export class ActorInstance {
         backpressure: (waiting) => owner.backpressure(this, waiting),
         credit: () => owner.credit(),
         uncovered: () => this.#checkpointer?.consider(),
+        abandoned: (tags) => options.state?.store.release?.(tags),
       },
     );
     this.#checkpointer = options.state
@@ -133,6 +134,11 @@ export class ActorInstance {
     this.mailbox.requeueUncovered();
     const startedAt = this.#owner.clock.now();
     const restored = await checkpointer.restore().catch((error: unknown) => {
+      // Taken over while this instance was down or frozen: the state is another incarnation's now.
+      if (errorCode(error) === "ERR_FENCED") {
+        this.#fence(error as TroupeError);
+        this.#assertCurrent(generation);
+      }
       throw restoreFailed(this.actor, this.index, error);
     });
     this.#assertCurrent(generation);

@@ -31,6 +31,8 @@ export interface MailboxHooks {
   credit(): void;
   /** Durable actors: handled messages became uncovered (now `uncovered` in all). */
   uncovered(count: number): void;
+  /** Durable actors: tags of handled messages no checkpoint will cover now (the mailbox closed). */
+  abandoned(tags: unknown[]): void;
 }
 
 export interface MailboxSettings {
@@ -411,9 +413,16 @@ export class Mailbox {
     this.#closedWith = error;
     this.#link = null;
     this.#sent = 0;
-    // Replied to already; left unsettled (a stream entry stays pending and is replayed elsewhere).
-    this.#uncovered?.drain();
-    for (const envelope of this.#window.drain()) this.#finish(envelope, error);
+    // Replied to already, so not finished again: their tags go back unsettled (a stream entry stays
+    // pending and is replayed elsewhere), as do those of replayed ones (no reply left) still queued.
+    const abandoned: unknown[] = [];
+    for (const envelope of this.#uncovered?.drain() ?? [])
+      if (envelope.tag !== undefined) abandoned.push(envelope.tag);
+    for (const envelope of this.#window.drain()) {
+      if (envelope.reply === null && envelope.tag !== undefined) abandoned.push(envelope.tag);
+      else this.#finish(envelope, error);
+    }
+    if (abandoned.length > 0) this.#hooks.abandoned(abandoned);
     for (const waiter of this.#waiters.drain()) waiter.reject(error);
     this.#checkDrained();
   }

@@ -17,8 +17,9 @@ interface ScopeState {
 export class MemoryStateStore implements StateStore {
   readonly #scopes = new Map<string, ScopeState>();
 
-  async restore(scope: StateScope): Promise<RestoredState> {
+  async restore(scope: StateScope, after?: number): Promise<RestoredState> {
     const state = this.#scope(scope);
+    if (after !== undefined && after !== state.epoch) throw fenced(scope, after, state.epoch);
     state.epoch++;
     // A copy of the entries as of now: the new incarnation commits nothing before its restore is done.
     const entries: [string, string, Uint8Array][] = [];
@@ -29,13 +30,7 @@ export class MemoryStateStore implements StateStore {
 
   async commit(checkpoint: Checkpoint): Promise<void> {
     const state = this.#scope(checkpoint.scope);
-    if (checkpoint.epoch !== state.epoch) {
-      throw new TroupeError(
-        "ERR_FENCED",
-        `${checkpoint.scope.actor}#${checkpoint.scope.instance}: epoch ${checkpoint.epoch} was replaced by ${state.epoch}`,
-        { actor: checkpoint.scope.actor, instance: checkpoint.scope.instance },
-      );
-    }
+    if (checkpoint.epoch !== state.epoch) throw fenced(checkpoint.scope, checkpoint.epoch, state.epoch);
     const changes = checkpoint.changes;
     for (let i = 0; i < changes.length; i += 3) {
       const tableName = changes[i] as string;
@@ -79,4 +74,15 @@ async function* chunked(entries: [string, string, Uint8Array][]): AsyncIterable<
     for (const [table, key, value] of entries.slice(from, from + CHUNK_KEYS)) chunk.push(table, key, value);
     yield chunk;
   }
+}
+
+function fenced(scope: StateScope, epoch: number, current: number): TroupeError {
+  return new TroupeError(
+    "ERR_FENCED",
+    `${scope.actor}#${scope.instance}: epoch ${epoch} was replaced by ${current}`,
+    {
+      actor: scope.actor,
+      instance: scope.instance,
+    },
+  );
 }

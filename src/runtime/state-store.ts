@@ -44,12 +44,23 @@ export interface RestoredState {
 }
 
 export interface StateStore {
-  /** Takes over the scope: bumps its epoch (fencing every earlier incarnation) and returns its state. */
-  restore(scope: StateScope): Promise<RestoredState>;
+  /**
+   * Takes over the scope: bumps its epoch (fencing every earlier incarnation) and returns its state. With
+   * `after`, a restart in the same process continues its own ownership: it is refused with `ERR_FENCED`
+   * (nothing bumped) unless the scope's epoch is still `after`, so a frozen process whose work was taken
+   * over cannot take it back by restarting its worker when it thaws.
+   */
+  restore(scope: StateScope, after?: number): Promise<RestoredState>;
   /**
    * Writes the changes and settles `covers` atomically if `epoch` is still the scope's current one.
    * Rejects with a TroupeError `ERR_FENCED` when a newer incarnation took over (nothing written), or
    * another error when the write was refused (nothing written either: retry the same checkpoint).
    */
   commit(checkpoint: Checkpoint): Promise<void>;
+  /**
+   * The runtime will never cover these tags: their instance failed for good, was fenced or stopped with
+   * them handled but uncovered. A stream store gives the entries back unsettled (pending in the stream,
+   * for a replay by the next owner). Optional: a store without tags to settle has nothing to do.
+   */
+  release?(covers: readonly unknown[]): void;
 }

@@ -6,7 +6,7 @@
  */
 import type { Checkpoint, RestoredState, StateChanges, StateScope } from "../runtime/state-store.ts";
 import type { OutputFence } from "./backend.ts";
-import { prepareCovers } from "./state-cover.ts";
+import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, scopeKeys, stateBase } from "./state-keys.ts";
 import {
   compactChunk,
@@ -66,7 +66,7 @@ export class MemoryStreamStateStore implements StreamStateStore {
     return { key: epochsKey(this.#base, actor), epoch };
   }
 
-  async restore(scope: StateScope): Promise<RestoredState> {
+  async restore(scope: StateScope, after?: number): Promise<RestoredState> {
     this.#host.checkWritable();
     const { space } = this.#host;
     const registryKey = epochsKey(this.#base, scope.actor);
@@ -76,11 +76,16 @@ export class MemoryStreamStateStore implements StreamStateStore {
       space.epochs.set(registryKey, registry);
     }
     const state = this.#scope(scope);
+    if (after !== undefined && after !== state.epoch) throw fencedError(scope, after);
     const epoch = ++registry.next;
     registry.live.delete(state.epoch);
     registry.live.add(epoch);
     state.epoch = epoch;
     return { epoch, chunks: this.#chunks(state.tables) };
+  }
+
+  release(covers: readonly unknown[]): void {
+    releaseCovers(covers);
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {

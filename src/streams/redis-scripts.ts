@@ -51,12 +51,15 @@ return {0, id}
 /**
  * A new incarnation takes over a state scope: the actor's epoch counter is bumped, the scope's previous
  * epoch leaves the registry of live epochs and the new one enters it, so every earlier incarnation's
- * commits and fenced outputs are refused from here on. KEYS: scope meta, actor's epoch registry.
- * ARGV: instance. Returns `{epoch, {table names}}` (the tables to read back, registered by commits).
+ * commits and fenced outputs are refused from here on. A restart in the same process passes the epoch it
+ * continues (ARGV[2], else ''): refused with `FENCED` when another incarnation took over since.
+ * KEYS: scope meta, actor's epoch registry. ARGV: instance, previous epoch or ''.
+ * Returns `{epoch, {table names}}` (the tables to read back, registered by commits).
  */
 export const STATE_RESTORE_LUA = `
-local epoch = redis.call('HINCRBY', KEYS[2], 'next', 1)
 local old = redis.call('HGET', KEYS[1], 'epoch')
+if ARGV[2] ~= '' and old ~= ARGV[2] then return redis.error_reply('FENCED restore after a takeover') end
+local epoch = redis.call('HINCRBY', KEYS[2], 'next', 1)
 if old then redis.call('HDEL', KEYS[2], old) end
 redis.call('HSET', KEYS[2], epoch, ARGV[1])
 redis.call('HSET', KEYS[1], 'epoch', epoch)

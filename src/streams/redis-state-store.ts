@@ -10,7 +10,7 @@ import type { Checkpoint, RestoredState, StateChanges, StateScope } from "../run
 import type { Clock } from "../time/clock.ts";
 import type { OutputFence } from "./backend.ts";
 import { redisError } from "./redis-replies.ts";
-import { prepareCovers } from "./state-cover.ts";
+import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, type ScopeKeys, scopeKeys, stateBase } from "./state-keys.ts";
 import {
   compactChunk,
@@ -24,7 +24,7 @@ type Arg = string | number | Buffer;
 
 /** The commands the store sends (the scripts are defined on the backend's connection). */
 export interface RedisStateClient {
-  troupeStateRestore(meta: string, epochs: string, instance: number): Promise<unknown>;
+  troupeStateRestore(meta: string, epochs: string, instance: number, after: number | ""): Promise<unknown>;
   /** Arrays are sent flattened (one level), so long argument lists need no spread. */
   troupeStateCommit(keyCount: number, keys: readonly string[], ...args: (readonly Arg[])[]): Promise<unknown>;
   hscanBuffer(key: string, cursor: string, countToken: "COUNT", count: number): Promise<[Buffer, Buffer[]]>;
@@ -51,13 +51,25 @@ export class RedisStreamStateStore implements StreamStateStore {
     return { key: epochsKey(this.#base, actor), epoch };
   }
 
-  async restore(scope: StateScope): Promise<RestoredState> {
+  async restore(scope: StateScope, after?: number): Promise<RestoredState> {
     const keys = scopeKeys(this.#base, scope);
-    const reply = await this.#run(() =>
-      this.#client.troupeStateRestore(keys.meta, epochsKey(this.#base, scope.actor), scope.instance),
-    );
+    const registry = epochsKey(this.#base, scope.actor);
+    let reply: unknown;
+    try {
+      reply = await this.#run(() =>
+        this.#client.troupeStateRestore(keys.meta, registry, scope.instance, after ?? ""),
+      );
+    } catch (error) {
+      throw after !== undefined && (error as TroupeError).code === "ERR_FENCED"
+        ? fencedError(scope, after)
+        : error;
+    }
     const { epoch, tables } = parseRestore(reply);
     return { epoch, chunks: this.#chunks(keys, tables) };
+  }
+
+  release(covers: readonly unknown[]): void {
+    releaseCovers(covers);
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {

@@ -30,6 +30,11 @@ export function isCoveredEntry(tag: unknown): tag is CoveredEntry {
   return typeof (tag as Partial<CoveredEntry> | null)?.untilWritten === "function";
 }
 
+/** Gives back entries the runtime will never cover (`StateStore.release`): pending, for a replay. */
+export function releaseCovers(covers: readonly unknown[]): void {
+  for (const tag of covers) if (isCoveredEntry(tag)) tag.released();
+}
+
 /** The ids one XACK settles. */
 export interface AckGroup {
   readonly stream: string;

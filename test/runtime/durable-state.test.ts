@@ -358,8 +358,31 @@ describe("fencing", () => {
     // Replied (handled) before the fence; settled by nobody here.
     expect(errors).toEqual([null, null, null, null, null]);
     expect(store.covered()).toEqual([]);
+    // Given back to the store unsettled: a stream store leaves those entries pending for the new owner.
+    expect(store.released).toEqual(["tag-6", "tag-7", "tag-8", "tag-9", "tag-10"]);
     expect(restarting.seen).toHaveLength(0);
     const refused = await rejectionOf(ref.ask({ key: "a", id: 11 }));
     expect((refused as { code?: string }).code).toBe("ERR_ACTOR_FAILED");
+  });
+
+  test("a worker restarted after its state was taken over is fenced, never restored over the new owner", async () => {
+    const sys = system();
+    const store = new TestStateStore();
+    const fenced = collect(sys, "fenced");
+    const ref = await sys.spawn<CounterMessage, number>(COUNTER, {
+      state: { store, checkpointEvery: 5, checkpointIntervalMs: 60_000 },
+      init: { trips: trips(1) },
+    });
+    for (let id = 1; id <= 5; id++) await ref.tell({ key: "a", id });
+    await store.committed(1);
+    const scope = { actor: ref.name, instance: 0 };
+    // Taken over by another process while this one was frozen; on thawing its worker dies (a missed
+    // deadline, say) and the supervisor restarts it.
+    expect((await store.restore(scope)).epoch).toBe(2);
+    await ref.tell({ key: "a", id: 6, op: "exit" });
+    await fenced.atLeast(1);
+    expect(ref.stats().instances[0]?.state).toBe("fenced");
+    // The refused restore bumped nothing: the next takeover gets the epoch after the new owner's.
+    expect((await store.restore(scope)).epoch).toBe(3);
   });
 });

@@ -24,8 +24,15 @@ export class TestStateStore implements StateStore {
   #gate: { entered: () => void; released: Promise<void> } | null = null;
   #waiters: Array<{ holds: () => boolean; resolve: () => void }> = [];
 
-  restore(scope: StateScope): Promise<RestoredState> {
-    return this.inner.restore(scope);
+  /** Tags the runtime gave back unsettled (`release`). */
+  readonly released: unknown[] = [];
+
+  restore(scope: StateScope, after?: number): Promise<RestoredState> {
+    return this.inner.restore(scope, after);
+  }
+
+  release(covers: readonly unknown[]): void {
+    this.released.push(...covers);
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {

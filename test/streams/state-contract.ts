@@ -125,6 +125,22 @@ export function runStateStoreContract(
       expect(other.epoch).not.toBe(second.epoch);
     });
 
+    test("a restart's restore continues its epoch, and is refused once another incarnation took over", async () => {
+      await open();
+      const first = await store.restore(scope);
+      const again = await store.restore(scope, first.epoch);
+      expect(again.epoch).toBeGreaterThan(first.epoch);
+      const takeover = await store.restore(scope);
+      const refused = await store.restore(scope, again.epoch).then(
+        () => null,
+        (error: TroupeError) => error.code,
+      );
+      expect(refused).toBe("ERR_FENCED");
+      // Refused whole: the owner's epoch still holds, and the next takeover comes right after it.
+      const next = await store.restore(scope, takeover.epoch);
+      expect(next.epoch).toBe(takeover.epoch + 1);
+    });
+
     test("a commit applies sets and deletes; a restore returns exactly the live keys", async () => {
       await open();
       const { epoch } = await store.restore(scope);
