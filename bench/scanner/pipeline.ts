@@ -27,12 +27,24 @@ interface Scanner {
   drained: () => Promise<void>;
 }
 
-async function withScanner<T>(kind: Backend, use: (scanner: Scanner) => Promise<T>): Promise<T> {
+/** `durable`: the analyzers checkpoint their state (the default of `bun run start`); `volatile`: they do not. */
+export type StateMode = "durable" | "volatile";
+
+async function withScanner<T>(
+  kind: Backend,
+  use: (scanner: Scanner) => Promise<T>,
+  state: StateMode = "durable",
+): Promise<T> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const backend: StreamBackend =
     kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
   const names = topology(prefix);
-  const scanner = await startBatchScanner(backend, names, { lagCapacity: 500_000, pendingCapacity: 100_000 });
+  const scanner = await startBatchScanner(
+    backend,
+    names,
+    { lagCapacity: 500_000, pendingCapacity: 100_000 },
+    state === "durable" ? undefined : null,
+  );
   try {
     return await use({ backend, ingest: scanner.ingest, names, drained: scanner.drained });
   } finally {
@@ -72,19 +84,24 @@ async function sendAll(ingest: TxStreamWriter, events: readonly ChainEvent[]): P
  */
 export async function scannerThroughput(
   kind: Backend,
+  state: StateMode = "durable",
   count = 300_000,
   warmup = 100_000,
 ): Promise<Measurement> {
   const { prefix, events } = workload(warmup + count);
-  return withScanner(kind, async ({ ingest, drained }) => {
-    await sendAll(ingest, [...prefix, ...events.slice(0, warmup)]);
-    await drained();
-    const timed = events.slice(warmup);
-    const time = stopwatch();
-    await sendAll(ingest, timed);
-    await drained();
-    return throughput(BENCH, `three analyzers, ${kind}`, timed.length, time(), "events/s");
-  });
+  return withScanner(
+    kind,
+    async ({ ingest, drained }) => {
+      await sendAll(ingest, [...prefix, ...events.slice(0, warmup)]);
+      await drained();
+      const timed = events.slice(warmup);
+      const time = stopwatch();
+      await sendAll(ingest, timed);
+      await drained();
+      return throughput(BENCH, `three analyzers, ${kind}, ${state}`, timed.length, time(), "events/s");
+    },
+    state,
+  );
 }
 
 /**

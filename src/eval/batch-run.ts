@@ -7,7 +7,7 @@
 import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import { createSystem } from "../runtime/system.ts";
-import { type RunningAnalyzers, startAnalyzers } from "../scanner/analyzers.ts";
+import { type AnalyzerStateOptions, type RunningAnalyzers, startAnalyzers } from "../scanner/analyzers.ts";
 import { startRetention } from "../scanner/retention.ts";
 import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
@@ -27,6 +27,7 @@ export async function startBatchScanner(
   backend: StreamBackend,
   names: Topology,
   producer: Partial<ProducerOptions> = {},
+  state?: AnalyzerStateOptions | null,
 ): Promise<BatchScanner> {
   const system = createSystem();
   const analyzers = await startAnalyzers({
@@ -37,6 +38,7 @@ export async function startBatchScanner(
     claimIdleMs: 60_000,
     maxDeliveries: 5,
     pump: { sweepIntervalMs: 0, blockMs: 100 },
+    ...(state !== undefined && { state }),
   });
   const ingest = new TxStreamWriter(backend, names, producer);
   // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
