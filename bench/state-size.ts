@@ -3,17 +3,24 @@
  * 24-hour wallet horizon) through the full scanner on the in-memory backend (with retention, as `bun run
  * start` runs it), sampling ten times each analyzer's state size (through the control plane) and the
  * process RSS. Pruning works when the figures flatten: the last sample is compared with the one at the
- * half-way point (ratio near 1 = bounded).
+ * half-way point (ratio near 1 = bounded). Then every analyzer is restarted (its worker replaced, its
+ * durable state restored from the checkpoints): the restored `stateSize()` must equal the one before (the
+ * bench exits 1 if not), and the restore time and keys/s are reported. With REDIS_URL the streams and the
+ * checkpoints are in that Redis (under a unique prefix, removed after).
  *
  *   bun bench/state-size.ts [--count 4000000] [--json]
+ *   REDIS_URL=redis://127.0.0.1:6379 bun bench/state-size.ts
  */
 import { ANALYZER_DEFAULTS, type StateSize } from "../src/detection/analyzer.ts";
 import type { ChainEvent } from "../src/detection/schema.ts";
 import { startBatchScanner } from "../src/eval/batch-run.ts";
 import { generate } from "../src/ingest/generator.ts";
 import { topology } from "../src/scanner/topology.ts";
+import type { StreamBackend } from "../src/streams/backend.ts";
 import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
+import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { trimAcked } from "../src/streams/retention.ts";
+import { connect, deleteByPrefix } from "./lib/redis.ts";
 import { type Figure, figure, parseBenchArgs, printReport } from "./lib/report.ts";
 
 const BENCH = "state-size";
@@ -21,8 +28,10 @@ const args = parseBenchArgs();
 const total = args.count ?? 4_000_000;
 const every = Math.max(1, Math.floor(total / 10));
 
-const backend = new MemoryStreamBackend();
-const names = topology("state:");
+const redisUrl = process.env.REDIS_URL;
+const prefix = `troupe-bench-state:${crypto.randomUUID()}:`;
+const backend: StreamBackend = redisUrl ? new RedisStreamBackend(redisUrl) : new MemoryStreamBackend();
+const names = topology(prefix);
 const scanner = await startBatchScanner(backend, names, { lagCapacity: 200_000 });
 const { analyzers, ingest } = scanner;
 
@@ -84,7 +93,36 @@ for (let part = 0; sent < total; part++) {
     }
   }
 }
+
+// A restart of each analyzer (worker replaced, state restored from its checkpoints) must give back the
+// same state; what it took is the restore figure.
+const before = samples.at(-1)?.state ?? {};
+const restored: Record<string, StateSize> = {};
+const restores: { keys: number; ms: number }[] = [];
+for (const [name, ref] of analyzers.refs) {
+  const started = new Promise<void>((resolve) => {
+    const off = scanner.system.events.on("restarted", (e) => {
+      if (e.actor !== name) return;
+      off();
+      resolve();
+    });
+  });
+  scanner.system.restart(name);
+  await started;
+  restored[name] = await ref.query<StateSize>("stateSize");
+  const restore = ref.stats().instances[0]?.durable?.restore;
+  if (restore) restores.push(restore);
+}
+const same = JSON.stringify(restored) === JSON.stringify(before);
+process.stderr.write(`restored state ${same ? "equals" : "DIFFERS FROM"} the state before the restart\n`);
 await scanner.stop();
+if (redisUrl) {
+  const redis = connect();
+  await deleteByPrefix(redis, prefix);
+  await deleteByPrefix(redis, `{${prefix}`);
+  redis.disconnect();
+}
+await backend.close();
 
 // Wallets are pruned after 24 idle hours of event time: compare with the first sample past that horizon
 // (the half-way sample when the run is shorter).
@@ -130,5 +168,20 @@ figures.push(
     { bench: BENCH, metric: `at ${half.events.toLocaleString("en")}`, value: half.rssMb, unit: "MB" },
   ),
 );
+const slowest = restores.reduce((a, b) => (b.ms > a.ms ? b : a), { keys: 0, ms: 0 });
+const restoreKeys = restores.reduce((n, r) => n + r.keys, 0);
+const restoreMs = restores.reduce((n, r) => n + r.ms, 0);
+figures.push(
+  figure(
+    { bench: BENCH, metric: "slowest analyzer restore", value: slowest.ms, unit: "ms" },
+    { bench: BENCH, metric: "target (issue 13)", value: 2000, unit: "ms" },
+  ),
+  figure({
+    bench: BENCH,
+    metric: `restore of ${restoreKeys.toLocaleString("en")} keys (three analyzers)`,
+    value: restoreMs === 0 ? 0 : (restoreKeys * 1000) / restoreMs,
+    unit: "keys/s",
+  }),
+);
 printReport(figures, args);
-process.exit(0);
+process.exit(same ? 0 : 1);
