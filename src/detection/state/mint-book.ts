@@ -8,8 +8,10 @@
  * (`maxPositions`), past which new wallets are counted but not tracked: a mint that popular is no
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
  *
- * Durable: the mints (each with its positions) are the table `mints`, the keys touched since the last
- * delta flush the table `mints.touched`.
+ * Durable: the mints are the table `mints`, their positions the table `mints.positions` (one key per
+ * mint and wallet, so a trade re-encodes one position, not the mint's thousands), the keys touched since
+ * the last delta flush the table `mints.touched`. The positions of each mint are indexed in memory, rebuilt
+ * from their table on restore in the table's insertion order, which is each mint's order of first trades.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
@@ -43,7 +45,7 @@ export interface MintState {
   prevPrice: number;
   lastTs: number;
   trades: number;
-  positions: Map<string, Position>;
+  /** Wallets not tracked since the mint reached the position cap. */
   untracked: number;
 }
 
@@ -51,20 +53,59 @@ function newPosition(ts: number): Position {
   return { bought: 0, boughtSol: 0, lastBuyTs: 0, sold: 0, held: 0, peak: 0, firstTs: ts, buys: 0, sells: 0 };
 }
 
+const NO_POSITIONS: ReadonlyMap<string, Position> = new Map();
+
+/** A position's key in `mints.positions`: mints and wallets are base58 addresses, which have no `/`. */
+function positionKey(mint: string, wallet: string): string {
+  return `${mint}/${wallet}`;
+}
+
 export class MintBook {
   readonly #mints: DurableTable<MintState>;
+  readonly #positions: DurableTable<Position>;
+  /** Mint → wallet → position: the same objects as `#positions` holds, found per mint. */
+  readonly #byMint = new Map<string, Map<string, Position>>();
   readonly #touched: DurableTable<true>;
   readonly #maxPositions: number;
 
   constructor(tables: Tables, maxPositions: number) {
     this.#mints = tables.table("mints");
+    this.#positions = tables.table("mints.positions");
     this.#touched = tables.table("mints.touched");
     this.#maxPositions = maxPositions;
+    for (const [key, position] of this.#positions) {
+      const slash = key.indexOf("/");
+      this.#positionsOf(key.slice(0, slash)).set(key.slice(slash + 1), position);
+    }
   }
 
   /** The mint's state, to read: change it through the book only. */
   get(mint: string): MintState | undefined {
     return this.#mints.get(mint);
+  }
+
+  /** The mint's positions by wallet, in the order the wallets first traded it; to read only. */
+  positions(mint: string): ReadonlyMap<string, Position> {
+    return this.#byMint.get(mint) ?? NO_POSITIONS;
+  }
+
+  #positionsOf(mint: string): Map<string, Position> {
+    let positions = this.#byMint.get(mint);
+    if (positions === undefined) {
+      positions = new Map();
+      this.#byMint.set(mint, positions);
+    }
+    return positions;
+  }
+
+  /** A new position of `wallet` in `mint`, or undefined past the cap. */
+  #open(mint: string, wallet: string, ts: number): Position | undefined {
+    const positions = this.#positionsOf(mint);
+    if (positions.size >= this.#maxPositions) return undefined;
+    const position = newPosition(ts);
+    positions.set(wallet, position);
+    this.#positions.set(positionKey(mint, wallet), position);
+    return position;
   }
 
   observe(event: ChainEvent): void {
@@ -80,26 +121,24 @@ export class MintBook {
       this.#trade(this.#state(event.mint, event.ts), event);
     } else if (event.asset !== "SOL") {
       // An SPL transfer of a tracked mint moves holdings: tokens passed to a partner are not held.
-      const state = this.#mints.get(event.asset);
-      if (state !== undefined && this.#move(state, event.from, event.to, event.amount, event.ts))
-        this.#mints.touch(event.asset);
+      if (this.#mints.has(event.asset)) this.#move(event.asset, event.from, event.to, event.amount, event.ts);
     }
   }
 
-  /** Moves holdings between two positions; true when a position changed. */
-  #move(state: MintState, from: string, to: string, amount: number, ts: number): boolean {
-    if (from === to) return false;
-    const source = state.positions.get(from);
-    if (source !== undefined) source.held = Math.max(0, source.held - amount);
-    let target = state.positions.get(to);
-    if (target === undefined) {
-      if (state.positions.size >= this.#maxPositions) return source !== undefined;
-      target = newPosition(ts);
-      state.positions.set(to, target);
+  /** Moves holdings between two positions of a tracked mint. */
+  #move(mint: string, from: string, to: string, amount: number, ts: number): void {
+    if (from === to) return;
+    const positions = this.#positionsOf(mint);
+    const source = positions.get(from);
+    if (source !== undefined) {
+      source.held = Math.max(0, source.held - amount);
+      this.#positions.touch(positionKey(mint, from));
     }
+    const target = positions.get(to) ?? this.#open(mint, to, ts);
+    if (target === undefined) return;
     target.held += amount;
     if (target.held > target.peak) target.peak = target.held;
-    return true;
+    this.#positions.touch(positionKey(mint, to));
   }
 
   #state(mint: string, ts: number): MintState {
@@ -116,7 +155,6 @@ export class MintBook {
         prevPrice: Number.NaN,
         lastTs: ts,
         trades: 0,
-        positions: new Map(),
         untracked: 0,
       };
       this.#mints.set(mint, state);
@@ -133,15 +171,13 @@ export class MintBook {
     state.vSol = trade.vSolAfter;
     state.vTok = trade.vTokAfter;
     state.trades++;
-    let position = state.positions.get(trade.trader);
+    const position =
+      this.#positionsOf(trade.mint).get(trade.trader) ?? this.#open(trade.mint, trade.trader, trade.ts);
     if (position === undefined) {
-      if (state.positions.size >= this.#maxPositions) {
-        state.untracked++;
-        return;
-      }
-      position = newPosition(trade.ts);
-      state.positions.set(trade.trader, position);
+      state.untracked++;
+      return;
     }
+    this.#positions.touch(positionKey(trade.mint, trade.trader));
     if (trade.side === "buy") {
       position.bought += trade.tok;
       position.boughtSol += trade.sol;
@@ -159,8 +195,9 @@ export class MintBook {
 
   /** Held tokens of `wallets` as a fraction of the mint's supply. */
   heldFraction(state: MintState, wallets: Iterable<string>): number {
+    const positions = this.positions(state.mint);
     let held = 0;
-    for (const wallet of wallets) held += state.positions.get(wallet)?.held ?? 0;
+    for (const wallet of wallets) held += positions.get(wallet)?.held ?? 0;
     return held / state.totalSupply;
   }
 
@@ -176,6 +213,8 @@ export class MintBook {
       if (nowTs - state.lastTs > idleMs) {
         this.#mints.delete(mint);
         this.#touched.delete(mint);
+        for (const wallet of this.positions(mint).keys()) this.#positions.delete(positionKey(mint, wallet));
+        this.#byMint.delete(mint);
         removed++;
       }
     }
@@ -188,8 +227,6 @@ export class MintBook {
 
   /** Total tracked positions across mints: the dominant term of this book's memory. */
   positionCount(): number {
-    let n = 0;
-    for (const state of this.#mints.values()) n += state.positions.size;
-    return n;
+    return this.#positions.size;
   }
 }
