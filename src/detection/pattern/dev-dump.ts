@@ -4,8 +4,9 @@
  * sell's log-return is an outlier: below −4·σ_MAD of the mint's recent trade returns
  * (σ_MAD = MAD / 0.67449, robust to the heavy tails of memecoin returns [MAR]).
  *
- * State: per mint, only for its first `windowMs`: group holdings and a ring of recent log-returns (the
- * durable table `launches`).
+ * State: per mint, only for its first `windowMs`: group holdings (the durable table `launches`) and a
+ * ring of recent log-returns, stored one slot per key (`returns`, key mint/slot) so a trade re-encodes the
+ * slot it wrote, not the whole ring; the rings are rebuilt from that table on restore.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
@@ -54,21 +55,59 @@ interface Launch {
   peak: number;
   sold: number;
   sellers: Set<string>;
-  returns: Float64Array;
+  /** Returns recorded so far; the latest `maxReturns` are kept, the next one goes to slot count % max. */
   returnCount: number;
+}
+
+/** A ring slot's key in `returns`: mints are base58 addresses, which have no `/`. */
+function slotKey(mint: string, slot: number): string {
+  return `${mint}/${slot}`;
 }
 
 class DevDump {
   readonly #o: Required<DevDumpOptions>;
   readonly #launches: DurableTable<Launch>;
+  readonly #returns: DurableTable<number>;
+  /** Each launch's ring of returns, as `#returns` holds them. */
+  readonly #rings = new Map<string, Float64Array>();
 
   constructor(options: Required<DevDumpOptions>, tables: Tables) {
     this.#o = options;
     this.#launches = tables.table("launches");
+    this.#returns = tables.table("returns");
+    for (const [key, value] of this.#returns) {
+      const slash = key.indexOf("/");
+      this.#ringOf(key.slice(0, slash))[Number(key.slice(slash + 1))] = value;
+    }
+  }
+
+  #ringOf(mint: string): Float64Array {
+    let ring = this.#rings.get(mint);
+    if (ring === undefined) {
+      ring = new Float64Array(this.#o.maxReturns);
+      this.#rings.set(mint, ring);
+    }
+    return ring;
+  }
+
+  /** Drops a launch's ring of returns. */
+  #dropReturns(mint: string): void {
+    const launch = this.#launches.get(mint);
+    if (launch === undefined) return;
+    const slots = Math.min(launch.returnCount, this.#o.maxReturns);
+    for (let slot = 0; slot < slots; slot++) this.#returns.delete(slotKey(mint, slot));
+    this.#rings.delete(mint);
+  }
+
+  #forget(mint: string): void {
+    this.#dropReturns(mint);
+    this.#launches.delete(mint);
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
     if (event.kind === "create") {
+      // A mint created again starts a new launch in the old one's place.
+      this.#dropReturns(event.mint);
       this.#launches.set(event.mint, {
         createTs: event.ts,
         creator: event.creator,
@@ -78,14 +117,13 @@ class DevDump {
         peak: 0,
         sold: 0,
         sellers: new Set(),
-        returns: new Float64Array(this.#o.maxReturns),
         returnCount: 0,
       });
     } else if (event.kind === "trade") {
       const launch = this.#launches.get(event.mint);
       if (launch === undefined) return;
       if (event.ts - launch.createTs > this.#o.windowMs) {
-        this.#launches.delete(event.mint);
+        this.#forget(event.mint);
         return;
       }
       this.#onTrade(launch, event, ctx);
@@ -101,7 +139,9 @@ class DevDump {
       this.#alert(launch, trade, logReturn, ctx);
     }
     // Recorded after the check: σ comes from the returns before the dump, not diluted by it.
-    launch.returns[launch.returnCount % o.maxReturns] = logReturn;
+    const slot = launch.returnCount % o.maxReturns;
+    this.#ringOf(trade.mint)[slot] = logReturn;
+    this.#returns.set(slotKey(trade.mint, slot), logReturn);
     launch.returnCount++;
     launch.price = price;
   }
@@ -124,7 +164,7 @@ class DevDump {
     const o = this.#o;
     const sigma =
       launch.returnCount >= o.minReturns
-        ? madSigma(launch.returns, Math.min(launch.returnCount, o.maxReturns))
+        ? madSigma(this.#ringOf(trade.mint), Math.min(launch.returnCount, o.maxReturns))
         : Number.NaN;
     const age = trade.ts - launch.createTs;
     const outlier = sigma > 0 && logReturn < -o.madSigmas * sigma;
@@ -156,7 +196,7 @@ class DevDump {
 
   prune(nowTs: number): void {
     for (const [mint, launch] of this.#launches) {
-      if (nowTs - launch.createTs > this.#o.windowMs) this.#launches.delete(mint);
+      if (nowTs - launch.createTs > this.#o.windowMs) this.#forget(mint);
     }
   }
 
