@@ -16,6 +16,7 @@
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
+import { recordCodec } from "./record-codec.ts";
 import { slotOf } from "./slots.ts";
 
 export interface Position {
@@ -49,6 +50,32 @@ export interface MintState {
   untracked: number;
 }
 
+const MINT_CODEC = recordCodec<MintState>({
+  mint: true,
+  createdTs: true,
+  createSlot: true,
+  creator: true,
+  totalSupply: true,
+  vSol: true,
+  vTok: true,
+  prevPrice: true,
+  lastTs: true,
+  trades: true,
+  untracked: true,
+});
+
+const POSITION_CODEC = recordCodec<Position>({
+  bought: true,
+  boughtSol: true,
+  lastBuyTs: true,
+  sold: true,
+  held: true,
+  peak: true,
+  firstTs: true,
+  buys: true,
+  sells: true,
+});
+
 function newPosition(ts: number): Position {
   return { bought: 0, boughtSol: 0, lastBuyTs: 0, sold: 0, held: 0, peak: 0, firstTs: ts, buys: 0, sells: 0 };
 }
@@ -69,8 +96,8 @@ export class MintBook {
   readonly #maxPositions: number;
 
   constructor(tables: Tables, maxPositions: number) {
-    this.#mints = tables.table("mints");
-    this.#positions = tables.table("mints.positions");
+    this.#mints = tables.table("mints", MINT_CODEC);
+    this.#positions = tables.table("mints.positions", POSITION_CODEC);
     this.#touched = tables.table("mints.touched");
     this.#maxPositions = maxPositions;
     for (const [key, position] of this.#positions) {

@@ -11,6 +11,7 @@
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import type { ChainEvent } from "../schema.ts";
+import { recordCodec } from "./record-codec.ts";
 
 /** Enough to tell "funded directly by the creator" without keeping a wallet's whole inbound history. */
 export const MAX_FUNDERS = 4;
@@ -34,13 +35,27 @@ export interface WalletState {
   flagged: boolean;
 }
 
+const WALLET_CODEC = recordCodec<WalletState>({
+  firstSeen: true,
+  lastSeen: true,
+  events: true,
+  firstFunder: true,
+  funders: true,
+  lastInboundTs: true,
+  lastInboundSol: true,
+  inboundEwma: true,
+  prevInboundEwma: true,
+  sent: true,
+  flagged: true,
+});
+
 export class WalletBook {
   readonly #wallets: DurableTable<WalletState>;
   readonly #touched: DurableTable<true>;
   readonly #ewmaAlpha: number;
 
   constructor(tables: Tables, ewmaAlpha = 0.2) {
-    this.#wallets = tables.table("wallets");
+    this.#wallets = tables.table("wallets", WALLET_CODEC);
     this.#touched = tables.table("wallets.touched");
     this.#ewmaAlpha = ewmaAlpha;
   }
