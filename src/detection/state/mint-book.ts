@@ -8,16 +8,18 @@
  * (`maxPositions`), past which new wallets are counted but not tracked: a mint that popular is no
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
  *
- * Durable: the mints are the table `mints`, their positions the table `mints.positions` (one key per
- * mint and wallet, so a trade re-encodes one position, not the mint's thousands), the keys touched since
- * the last delta flush the table `mints.touched`. The positions of each mint are indexed in memory, rebuilt
- * from their table on restore in the table's insertion order, which is each mint's order of first trades.
+ * Durable: the mints are the table `mints` (with the marks of {@link TouchedKeys}: which were touched
+ * since the last delta flush), their positions the table `mints.positions` (one key per mint and wallet,
+ * so a trade re-encodes one position, not the mint's thousands), the flush count the table `mints.drains`.
+ * The positions of each mint are indexed in memory, rebuilt from their table on restore in the table's
+ * insertion order, which is each mint's order of first trades.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { recordCodec } from "./record-codec.ts";
 import { slotOf } from "./slots.ts";
+import { TouchedKeys, type TouchMark } from "./touched-keys.ts";
 
 export interface Position {
   /** Tokens bought. */
@@ -34,7 +36,7 @@ export interface Position {
   sells: number;
 }
 
-export interface MintState {
+export interface MintState extends TouchMark {
   mint: string;
   createdTs: number | undefined;
   createSlot: number | undefined;
@@ -62,6 +64,8 @@ const MINT_CODEC = recordCodec<MintState>({
   lastTs: true,
   trades: true,
   untracked: true,
+  drain: true,
+  order: true,
 });
 
 const POSITION_CODEC = recordCodec<Position>({
@@ -92,13 +96,13 @@ export class MintBook {
   readonly #positions: DurableTable<Position>;
   /** Mint → wallet → position: the same objects as `#positions` holds, found per mint. */
   readonly #byMint = new Map<string, Map<string, Position>>();
-  readonly #touched: DurableTable<true>;
+  readonly #touched: TouchedKeys;
   readonly #maxPositions: number;
 
   constructor(tables: Tables, maxPositions: number) {
     this.#mints = tables.table("mints", MINT_CODEC);
     this.#positions = tables.table("mints.positions", POSITION_CODEC);
-    this.#touched = tables.table("mints.touched");
+    this.#touched = new TouchedKeys(tables, "mints.drains", this.#mints);
     this.#maxPositions = maxPositions;
     for (const [key, position] of this.#positions) {
       const slash = key.indexOf("/");
@@ -183,13 +187,15 @@ export class MintBook {
         lastTs: ts,
         trades: 0,
         untracked: 0,
+        drain: -1,
+        order: 0,
       };
       this.#mints.set(mint, state);
     } else {
       this.#mints.touch(mint);
     }
     if (ts > state.lastTs) state.lastTs = ts;
-    this.#touched.set(mint, true);
+    this.#touched.mark(mint, state);
     return state;
   }
 
@@ -229,9 +235,7 @@ export class MintBook {
   }
 
   drainTouched(): string[] {
-    const touched = [...this.#touched.keys()];
-    this.#touched.clear();
-    return touched;
+    return this.#touched.drain();
   }
 
   prune(nowTs: number, idleMs: number): number {
