@@ -5,8 +5,8 @@
  * (σ_MAD = MAD / 0.67449, robust to the heavy tails of memecoin returns [MAR]).
  *
  * State: per mint, only for its first `windowMs`: group holdings (the durable table `launches`) and a
- * ring of recent log-returns, stored one slot per key (`returns`, key mint/slot) so a trade re-encodes the
- * slot it wrote, not the whole ring; the rings are rebuilt from that table on restore.
+ * ring of recent log-returns, stored in blocks of {@link BLOCK} slots (`returns`, key mint/block) so a
+ * trade re-encodes the block it wrote, not the whole ring, and a launch costs ten keys, not a key per slot.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
@@ -59,33 +59,44 @@ interface Launch {
   returnCount: number;
 }
 
-/** A ring slot's key in `returns`: mints are base58 addresses, which have no `/`. */
-function slotKey(mint: string, slot: number): string {
-  return `${mint}/${slot}`;
+/** Ring slots per stored block. */
+const BLOCK = 20;
+
+/** A ring block's key in `returns`: mints are base58 addresses, which have no `/`. */
+function blockKey(mint: string, block: number): string {
+  return `${mint}/${block}`;
 }
 
 class DevDump {
   readonly #o: Required<DevDumpOptions>;
   readonly #launches: DurableTable<Launch>;
-  readonly #returns: DurableTable<number>;
-  /** Each launch's ring of returns, as `#returns` holds them. */
-  readonly #rings = new Map<string, Float64Array>();
+  readonly #returns: DurableTable<Float64Array>;
 
   constructor(options: Required<DevDumpOptions>, tables: Tables) {
     this.#o = options;
     this.#launches = tables.table("launches");
     this.#returns = tables.table("returns");
-    for (const [key, value] of this.#returns) {
-      const slash = key.indexOf("/");
-      this.#ringOf(key.slice(0, slash))[Number(key.slice(slash + 1))] = value;
-    }
   }
 
-  #ringOf(mint: string): Float64Array {
-    let ring = this.#rings.get(mint);
-    if (ring === undefined) {
-      ring = new Float64Array(this.#o.maxReturns);
-      this.#rings.set(mint, ring);
+  /** Writes a ring slot. */
+  #record(mint: string, slot: number, value: number): void {
+    const key = blockKey(mint, Math.floor(slot / BLOCK));
+    let block = this.#returns.get(key);
+    if (block === undefined) {
+      block = new Float64Array(Math.min(BLOCK, this.#o.maxReturns - slot + (slot % BLOCK)));
+      this.#returns.set(key, block);
+    } else {
+      this.#returns.touch(key);
+    }
+    block[slot % BLOCK] = value;
+  }
+
+  /** The first `count` slots of a launch's ring, for σ_MAD (on an alert only). */
+  #ring(mint: string, count: number): Float64Array {
+    const ring = new Float64Array(count);
+    for (let start = 0; start < count; start += BLOCK) {
+      const block = this.#returns.get(blockKey(mint, start / BLOCK)) as Float64Array;
+      ring.set(block.subarray(0, Math.min(BLOCK, count - start)), start);
     }
     return ring;
   }
@@ -95,8 +106,7 @@ class DevDump {
     const launch = this.#launches.get(mint);
     if (launch === undefined) return;
     const slots = Math.min(launch.returnCount, this.#o.maxReturns);
-    for (let slot = 0; slot < slots; slot++) this.#returns.delete(slotKey(mint, slot));
-    this.#rings.delete(mint);
+    for (let start = 0; start < slots; start += BLOCK) this.#returns.delete(blockKey(mint, start / BLOCK));
   }
 
   #forget(mint: string): void {
@@ -139,9 +149,7 @@ class DevDump {
       this.#alert(launch, trade, logReturn, ctx);
     }
     // Recorded after the check: σ comes from the returns before the dump, not diluted by it.
-    const slot = launch.returnCount % o.maxReturns;
-    this.#ringOf(trade.mint)[slot] = logReturn;
-    this.#returns.set(slotKey(trade.mint, slot), logReturn);
+    this.#record(trade.mint, launch.returnCount % o.maxReturns, logReturn);
     launch.returnCount++;
     launch.price = price;
   }
@@ -162,10 +170,9 @@ class DevDump {
 
   #alert(launch: Launch, trade: Trade, logReturn: number, ctx: DetectorContext): void {
     const o = this.#o;
+    const count = Math.min(launch.returnCount, o.maxReturns);
     const sigma =
-      launch.returnCount >= o.minReturns
-        ? madSigma(this.#ringOf(trade.mint), Math.min(launch.returnCount, o.maxReturns))
-        : Number.NaN;
+      launch.returnCount >= o.minReturns ? madSigma(this.#ring(trade.mint, count), count) : Number.NaN;
     const age = trade.ts - launch.createTs;
     const outlier = sigma > 0 && logReturn < -o.madSigmas * sigma;
     ctx.emit({
