@@ -7,8 +7,8 @@
  *
  * State: per (wallet, mint) and per mint, the trades of the last `windowMs` with running sums:
  * amortised O(1) per trade. Durable tables: `wallets` (a wallet's window of a mint, stored whole: a few
- * trades), `mints` (a mint's sums) with `mints.trades` (its trades, one key each, so a trade writes one
- * key and its sums instead of the mint's whole window; rebuilt per mint on restore) and `meta`.
+ * trades), `mints` (a mint's sums) with `mints.trades` (its trades in blocks of 16, so a trade rewrites
+ * its block and the sums instead of the mint's whole window; rebuilt per mint on restore) and `meta`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
@@ -127,16 +127,20 @@ function lastTs(entries: readonly Entry[]): number {
 
 const SEP = "\u001f";
 
-function tradeKey(mint: string, seq: number): string {
-  return mint + SEP + seq;
+/** Trades per stored block of a mint's window. */
+const BLOCK = 16;
+
+/** The key in `mints.trades` of the block holding a mint's trade number `seq`. */
+function blockKey(mint: string, seq: number): string {
+  return mint + SEP + Math.floor(seq / BLOCK);
 }
 
 class WashTrading {
   readonly #o: Required<WashTradingOptions>;
   /** Per mint, the sums of all its trades in the window. */
   readonly #mints: DurableTable<MintWindow>;
-  /** Those trades, one key per trade: mint and sequence number. */
-  readonly #trades: DurableTable<Entry>;
+  /** Those trades in blocks of {@link BLOCK} by sequence number (a block keeps expired trades until all are). */
+  readonly #trades: DurableTable<Entry[]>;
   /** Per mint, its trades in order, as `#trades` holds them. */
   readonly #entries = new Map<string, Entry[]>();
   /** Per (mint, wallet), the wallet's trades of the mint in the window: a mint's traders stored apart. */
@@ -150,7 +154,11 @@ class WashTrading {
     this.#wallets = tables.table("wallets");
     this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
     // Trades are added at the end and dropped from the front, so the table's order is each mint's order.
-    for (const [key, entry] of this.#trades) this.#entriesOf(key.slice(0, key.indexOf(SEP))).push(entry);
+    for (const [mint, all] of this.#mints) {
+      const entries = this.#entriesOf(mint);
+      for (let seq = all.first; seq < all.next; seq++)
+        entries.push((this.#trades.get(blockKey(mint, seq)) as Entry[])[seq % BLOCK] as Entry);
+    }
   }
 
   #entriesOf(mint: string): Entry[] {
@@ -174,8 +182,7 @@ class WashTrading {
       this.#mints.touch(event.mint);
     }
     const expired = add(all, this.#entriesOf(event.mint), entry, o.windowMs);
-    this.#trades.set(tradeKey(event.mint, all.next++), entry);
-    for (let i = 0; i < expired; i++) this.#trades.delete(tradeKey(event.mint, all.first++));
+    this.#store(event.mint, all, entry, expired);
     const key = event.mint + SEP + event.trader;
     let w = this.#wallets.get(key);
     if (w === undefined) {
@@ -196,6 +203,22 @@ class WashTrading {
     if (net > o.maxNetFraction) return;
     const share = (w.buySol + sellSol) / volume(all);
     this.#emit(event, w, sells, net, share, ctx);
+  }
+
+  /** Stores the trade numbered `all.next` and drops the blocks of the `expired` oldest once all theirs are. */
+  #store(mint: string, all: MintWindow, entry: Entry, expired: number): void {
+    const seq = all.next++;
+    const key = blockKey(mint, seq);
+    if (seq % BLOCK === 0) {
+      this.#trades.set(key, [entry]);
+    } else {
+      (this.#trades.get(key) as Entry[]).push(entry);
+      this.#trades.touch(key);
+    }
+    const first = all.first;
+    all.first += expired;
+    for (let block = first - (first % BLOCK); block + BLOCK <= all.first; block += BLOCK)
+      this.#trades.delete(blockKey(mint, block));
   }
 
   #emit(trade: Trade, w: Window, sells: number, net: number, share: number, ctx: DetectorContext): void {
@@ -230,7 +253,8 @@ class WashTrading {
     for (const [mint, all] of this.#mints) {
       const entries = this.#entries.get(mint) ?? [];
       if (nowTs - lastTs(entries) <= this.#o.windowMs) continue;
-      for (let seq = all.first; seq < all.next; seq++) this.#trades.delete(tradeKey(mint, seq));
+      for (let seq = all.first - (all.first % BLOCK); seq < all.next; seq += BLOCK)
+        this.#trades.delete(blockKey(mint, seq));
       this.#entries.delete(mint);
       this.#mints.delete(mint);
     }
