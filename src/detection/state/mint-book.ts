@@ -9,8 +9,9 @@
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
  *
  * Durable: the mints are the table `mints` (with the marks of {@link TouchedKeys}: which were touched
- * since the last delta flush), their positions the table `mints.positions` (one key per mint and wallet,
- * so a trade re-encodes one position, not the mint's thousands), the flush count the table `mints.drains`.
+ * since the last delta flush), their positions the table `mints.positions` (one key per mint number and
+ * wallet, so a trade re-encodes one position, not the mint's thousands), the next mint number the table
+ * `mints.ids`, the flush count the table `mints.drains`.
  * The positions of each mint are indexed in memory, rebuilt from their table on restore in the table's
  * insertion order, which is each mint's order of first trades.
  */
@@ -19,6 +20,7 @@ import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
 import { recordCodec } from "./record-codec.ts";
 import { slotOf } from "./slots.ts";
+import { Scalars } from "./tables.ts";
 import { TouchedKeys, type TouchMark } from "./touched-keys.ts";
 
 export interface Position {
@@ -50,6 +52,8 @@ export interface MintState extends TouchMark {
   trades: number;
   /** Wallets not tracked since the mint reached the position cap. */
   untracked: number;
+  /** The book's number for the mint, which names its positions in `mints.positions`. */
+  id: number;
 }
 
 const MINT_CODEC = recordCodec<MintState>({
@@ -66,6 +70,7 @@ const MINT_CODEC = recordCodec<MintState>({
   untracked: true,
   drain: true,
   order: true,
+  id: true,
 });
 
 const POSITION_CODEC = recordCodec<Position>({
@@ -86,9 +91,12 @@ function newPosition(ts: number): Position {
 
 const NO_POSITIONS: ReadonlyMap<string, Position> = new Map();
 
-/** A position's key in `mints.positions`: mints and wallets are base58 addresses, which have no `/`. */
-function positionKey(mint: string, wallet: string): string {
-  return `${mint}/${wallet}`;
+/**
+ * A position's key in `mints.positions`: the mint's number in base 36, not its 44-character address (a key
+ * is stored twice, with its value and its insertion rank, for a value of ~42 bytes).
+ */
+function positionKey(state: MintState, wallet: string): string {
+  return `${state.id.toString(36)}/${wallet}`;
 }
 
 export class MintBook {
@@ -97,16 +105,20 @@ export class MintBook {
   /** Mint → wallet → position: the same objects as `#positions` holds, found per mint. */
   readonly #byMint = new Map<string, Map<string, Position>>();
   readonly #touched: TouchedKeys;
+  readonly #ids: Scalars<{ next: number }>;
   readonly #maxPositions: number;
 
   constructor(tables: Tables, maxPositions: number) {
     this.#mints = tables.table("mints", MINT_CODEC);
     this.#positions = tables.table("mints.positions", POSITION_CODEC);
     this.#touched = new TouchedKeys(tables, "mints.drains", this.#mints);
+    this.#ids = new Scalars(tables, "mints.ids", { next: 0 });
     this.#maxPositions = maxPositions;
+    const mintOf = new Map<string, string>();
+    for (const [mint, state] of this.#mints) mintOf.set(state.id.toString(36), mint);
     for (const [key, position] of this.#positions) {
       const slash = key.indexOf("/");
-      this.#positionsOf(key.slice(0, slash)).set(key.slice(slash + 1), position);
+      this.#positionsOf(mintOf.get(key.slice(0, slash)) as string).set(key.slice(slash + 1), position);
     }
   }
 
@@ -129,13 +141,13 @@ export class MintBook {
     return positions;
   }
 
-  /** A new position of `wallet` in `mint`, or undefined past the cap. */
-  #open(mint: string, wallet: string, ts: number): Position | undefined {
-    const positions = this.#positionsOf(mint);
+  /** A new position of `wallet` in the mint, or undefined past the cap. */
+  #open(state: MintState, wallet: string, ts: number): Position | undefined {
+    const positions = this.#positionsOf(state.mint);
     if (positions.size >= this.#maxPositions) return undefined;
     const position = newPosition(ts);
     positions.set(wallet, position);
-    this.#positions.set(positionKey(mint, wallet), position);
+    this.#positions.set(positionKey(state, wallet), position);
     return position;
   }
 
@@ -152,24 +164,25 @@ export class MintBook {
       this.#trade(this.#state(event.mint, event.ts), event);
     } else if (event.asset !== "SOL") {
       // An SPL transfer of a tracked mint moves holdings: tokens passed to a partner are not held.
-      if (this.#mints.has(event.asset)) this.#move(event.asset, event.from, event.to, event.amount, event.ts);
+      const state = this.#mints.get(event.asset);
+      if (state !== undefined) this.#move(state, event.from, event.to, event.amount, event.ts);
     }
   }
 
   /** Moves holdings between two positions of a tracked mint. */
-  #move(mint: string, from: string, to: string, amount: number, ts: number): void {
+  #move(state: MintState, from: string, to: string, amount: number, ts: number): void {
     if (from === to) return;
-    const positions = this.#positionsOf(mint);
+    const positions = this.#positionsOf(state.mint);
     const source = positions.get(from);
     if (source !== undefined) {
       source.held = Math.max(0, source.held - amount);
-      this.#positions.touch(positionKey(mint, from));
+      this.#positions.touch(positionKey(state, from));
     }
-    const target = positions.get(to) ?? this.#open(mint, to, ts);
+    const target = positions.get(to) ?? this.#open(state, to, ts);
     if (target === undefined) return;
     target.held += amount;
     if (target.held > target.peak) target.peak = target.held;
-    this.#positions.touch(positionKey(mint, to));
+    this.#positions.touch(positionKey(state, to));
   }
 
   #state(mint: string, ts: number): MintState {
@@ -189,7 +202,9 @@ export class MintBook {
         untracked: 0,
         drain: -1,
         order: 0,
+        id: this.#ids.value.next++,
       };
+      this.#ids.changed();
       this.#mints.set(mint, state);
     } else {
       this.#mints.touch(mint);
@@ -205,12 +220,12 @@ export class MintBook {
     state.vTok = trade.vTokAfter;
     state.trades++;
     const position =
-      this.#positionsOf(trade.mint).get(trade.trader) ?? this.#open(trade.mint, trade.trader, trade.ts);
+      this.#positionsOf(trade.mint).get(trade.trader) ?? this.#open(state, trade.trader, trade.ts);
     if (position === undefined) {
       state.untracked++;
       return;
     }
-    this.#positions.touch(positionKey(trade.mint, trade.trader));
+    this.#positions.touch(positionKey(state, trade.trader));
     if (trade.side === "buy") {
       position.bought += trade.tok;
       position.boughtSol += trade.sol;
@@ -244,7 +259,7 @@ export class MintBook {
       if (nowTs - state.lastTs > idleMs) {
         this.#mints.delete(mint);
         this.#touched.delete(mint);
-        for (const wallet of this.positions(mint).keys()) this.#positions.delete(positionKey(mint, wallet));
+        for (const wallet of this.positions(mint).keys()) this.#positions.delete(positionKey(state, wallet));
         this.#byMint.delete(mint);
         removed++;
       }
