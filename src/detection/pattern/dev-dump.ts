@@ -71,22 +71,41 @@ class DevDump {
   readonly #o: Required<DevDumpOptions>;
   readonly #launches: DurableTable<Launch>;
   readonly #returns: DurableTable<Float64Array>;
+  /** Each launch's blocks, as `#returns` holds them (found without building a key). */
+  readonly #blocks = new Map<string, Float64Array[]>();
 
   constructor(options: Required<DevDumpOptions>, tables: Tables) {
     this.#o = options;
     this.#launches = tables.table("launches");
     this.#returns = tables.table("returns");
+    for (const [mint, launch] of this.#launches) {
+      const blocks = this.#blocksOf(mint);
+      const slots = Math.min(launch.returnCount, options.maxReturns);
+      for (let start = 0; start < slots; start += BLOCK)
+        blocks.push(this.#returns.get(blockKey(mint, start / BLOCK)) as Float64Array);
+    }
+  }
+
+  #blocksOf(mint: string): Float64Array[] {
+    let blocks = this.#blocks.get(mint);
+    if (blocks === undefined) {
+      blocks = [];
+      this.#blocks.set(mint, blocks);
+    }
+    return blocks;
   }
 
   /** Writes a ring slot. */
   #record(mint: string, slot: number, value: number): void {
-    const key = blockKey(mint, Math.floor(slot / BLOCK));
-    let block = this.#returns.get(key);
+    const blocks = this.#blocksOf(mint);
+    const at = Math.floor(slot / BLOCK);
+    let block = blocks[at];
     if (block === undefined) {
-      block = new Float64Array(Math.min(BLOCK, this.#o.maxReturns - slot + (slot % BLOCK)));
-      this.#returns.set(key, block);
+      block = new Float64Array(Math.min(BLOCK, this.#o.maxReturns - at * BLOCK));
+      blocks[at] = block;
+      this.#returns.set(blockKey(mint, at), block);
     } else {
-      this.#returns.touch(key);
+      this.#returns.touch(blockKey(mint, at));
     }
     block[slot % BLOCK] = value;
   }
@@ -94,9 +113,9 @@ class DevDump {
   /** The first `count` slots of a launch's ring, for σ_MAD (on an alert only). */
   #ring(mint: string, count: number): Float64Array {
     const ring = new Float64Array(count);
+    const blocks = this.#blocksOf(mint);
     for (let start = 0; start < count; start += BLOCK) {
-      const block = this.#returns.get(blockKey(mint, start / BLOCK)) as Float64Array;
-      ring.set(block.subarray(0, Math.min(BLOCK, count - start)), start);
+      ring.set((blocks[start / BLOCK] as Float64Array).subarray(0, Math.min(BLOCK, count - start)), start);
     }
     return ring;
   }
@@ -107,6 +126,7 @@ class DevDump {
     if (launch === undefined) return;
     const slots = Math.min(launch.returnCount, this.#o.maxReturns);
     for (let start = 0; start < slots; start += BLOCK) this.#returns.delete(blockKey(mint, start / BLOCK));
+    this.#blocks.delete(mint);
   }
 
   #forget(mint: string): void {

@@ -141,8 +141,8 @@ class WashTrading {
   readonly #mints: DurableTable<MintWindow>;
   /** Those trades in blocks of {@link BLOCK} by sequence number (a block keeps expired trades until all are). */
   readonly #trades: DurableTable<Entry[]>;
-  /** Per mint, its trades in order, as `#trades` holds them. */
-  readonly #entries = new Map<string, Entry[]>();
+  /** Per mint, its trades in order and its newest block, as `#trades` holds them (found without building a key). */
+  readonly #live = new Map<string, { entries: Entry[]; tail: Entry[] }>();
   /** Per (mint, wallet), the wallet's trades of the mint in the window: a mint's traders stored apart. */
   readonly #wallets: DurableTable<Window>;
   readonly #meta: Scalars<{ nextPrune: number }>;
@@ -155,19 +155,21 @@ class WashTrading {
     this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
     // Trades are added at the end and dropped from the front, so the table's order is each mint's order.
     for (const [mint, all] of this.#mints) {
-      const entries = this.#entriesOf(mint);
+      const live = this.#liveOf(mint);
       for (let seq = all.first; seq < all.next; seq++)
-        entries.push((this.#trades.get(blockKey(mint, seq)) as Entry[])[seq % BLOCK] as Entry);
+        live.entries.push((this.#trades.get(blockKey(mint, seq)) as Entry[])[seq % BLOCK] as Entry);
+      // A mint's window is never empty: its newest trade never expires, so its block is there.
+      live.tail = this.#trades.get(blockKey(mint, all.next - 1)) as Entry[];
     }
   }
 
-  #entriesOf(mint: string): Entry[] {
-    let entries = this.#entries.get(mint);
-    if (entries === undefined) {
-      entries = [];
-      this.#entries.set(mint, entries);
+  #liveOf(mint: string): { entries: Entry[]; tail: Entry[] } {
+    let live = this.#live.get(mint);
+    if (live === undefined) {
+      live = { entries: [], tail: [] };
+      this.#live.set(mint, live);
     }
-    return entries;
+    return live;
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -181,8 +183,9 @@ class WashTrading {
     } else {
       this.#mints.touch(event.mint);
     }
-    const expired = add(all, this.#entriesOf(event.mint), entry, o.windowMs);
-    this.#store(event.mint, all, entry, expired);
+    const live = this.#liveOf(event.mint);
+    const expired = add(all, live.entries, entry, o.windowMs);
+    this.#store(event.mint, all, live, entry, expired);
     const key = event.mint + SEP + event.trader;
     let w = this.#wallets.get(key);
     if (w === undefined) {
@@ -206,14 +209,14 @@ class WashTrading {
   }
 
   /** Stores the trade numbered `all.next` and drops the blocks of the `expired` oldest once all theirs are. */
-  #store(mint: string, all: MintWindow, entry: Entry, expired: number): void {
+  #store(mint: string, all: MintWindow, live: { tail: Entry[] }, entry: Entry, expired: number): void {
     const seq = all.next++;
-    const key = blockKey(mint, seq);
     if (seq % BLOCK === 0) {
-      this.#trades.set(key, [entry]);
+      live.tail = [entry];
+      this.#trades.set(blockKey(mint, seq), live.tail);
     } else {
-      (this.#trades.get(key) as Entry[]).push(entry);
-      this.#trades.touch(key);
+      live.tail.push(entry);
+      this.#trades.touch(blockKey(mint, seq));
     }
     const first = all.first;
     all.first += expired;
@@ -251,11 +254,11 @@ class WashTrading {
     meta.nextPrune = nowTs + this.#o.windowMs;
     this.#meta.changed();
     for (const [mint, all] of this.#mints) {
-      const entries = this.#entries.get(mint) ?? [];
+      const entries = this.#live.get(mint)?.entries ?? [];
       if (nowTs - lastTs(entries) <= this.#o.windowMs) continue;
       for (let seq = all.first - (all.first % BLOCK); seq < all.next; seq += BLOCK)
         this.#trades.delete(blockKey(mint, seq));
-      this.#entries.delete(mint);
+      this.#live.delete(mint);
       this.#mints.delete(mint);
     }
     for (const [key, w] of this.#wallets)

@@ -91,19 +91,21 @@ function newPosition(ts: number): Position {
 
 const NO_POSITIONS: ReadonlyMap<string, Position> = new Map();
 
-/**
- * A position's key in `mints.positions`: the mint's number in base 36, not its 44-character address (a key
- * is stored twice, with its value and its insertion rank, for a value of ~42 bytes).
- */
-function positionKey(state: MintState, wallet: string): string {
-  return `${state.id.toString(36)}/${wallet}`;
+/** A mint's positions, found by the mint, and the prefix of their keys in `mints.positions`. */
+interface Holders {
+  /**
+   * The mint's number in base 36 and `/`, not its 44-character address: a key is stored twice, with its value
+   * and its insertion rank, for a value of ~42 bytes.
+   */
+  prefix: string;
+  positions: Map<string, Position>;
 }
 
 export class MintBook {
   readonly #mints: DurableTable<MintState>;
   readonly #positions: DurableTable<Position>;
   /** Mint → wallet → position: the same objects as `#positions` holds, found per mint. */
-  readonly #byMint = new Map<string, Map<string, Position>>();
+  readonly #byMint = new Map<string, Holders>();
   readonly #touched: TouchedKeys;
   readonly #ids: Scalars<{ next: number }>;
   readonly #maxPositions: number;
@@ -114,11 +116,14 @@ export class MintBook {
     this.#touched = new TouchedKeys(tables, "mints.drains", this.#mints);
     this.#ids = new Scalars(tables, "mints.ids", { next: 0 });
     this.#maxPositions = maxPositions;
-    const mintOf = new Map<string, string>();
-    for (const [mint, state] of this.#mints) mintOf.set(state.id.toString(36), mint);
+    const byId = new Map<string, MintState>();
+    for (const state of this.#mints.values()) byId.set(state.id.toString(36), state);
     for (const [key, position] of this.#positions) {
       const slash = key.indexOf("/");
-      this.#positionsOf(mintOf.get(key.slice(0, slash)) as string).set(key.slice(slash + 1), position);
+      this.#holdersOf(byId.get(key.slice(0, slash)) as MintState).positions.set(
+        key.slice(slash + 1),
+        position,
+      );
     }
   }
 
@@ -129,25 +134,24 @@ export class MintBook {
 
   /** The mint's positions by wallet, in the order the wallets first traded it; to read only. */
   positions(mint: string): ReadonlyMap<string, Position> {
-    return this.#byMint.get(mint) ?? NO_POSITIONS;
+    return this.#byMint.get(mint)?.positions ?? NO_POSITIONS;
   }
 
-  #positionsOf(mint: string): Map<string, Position> {
-    let positions = this.#byMint.get(mint);
-    if (positions === undefined) {
-      positions = new Map();
-      this.#byMint.set(mint, positions);
+  #holdersOf(state: MintState): Holders {
+    let holders = this.#byMint.get(state.mint);
+    if (holders === undefined) {
+      holders = { prefix: `${state.id.toString(36)}/`, positions: new Map() };
+      this.#byMint.set(state.mint, holders);
     }
-    return positions;
+    return holders;
   }
 
   /** A new position of `wallet` in the mint, or undefined past the cap. */
-  #open(state: MintState, wallet: string, ts: number): Position | undefined {
-    const positions = this.#positionsOf(state.mint);
-    if (positions.size >= this.#maxPositions) return undefined;
+  #open(holders: Holders, wallet: string, ts: number): Position | undefined {
+    if (holders.positions.size >= this.#maxPositions) return undefined;
     const position = newPosition(ts);
-    positions.set(wallet, position);
-    this.#positions.set(positionKey(state, wallet), position);
+    holders.positions.set(wallet, position);
+    this.#positions.set(holders.prefix + wallet, position);
     return position;
   }
 
@@ -172,17 +176,17 @@ export class MintBook {
   /** Moves holdings between two positions of a tracked mint. */
   #move(state: MintState, from: string, to: string, amount: number, ts: number): void {
     if (from === to) return;
-    const positions = this.#positionsOf(state.mint);
-    const source = positions.get(from);
+    const holders = this.#holdersOf(state);
+    const source = holders.positions.get(from);
     if (source !== undefined) {
       source.held = Math.max(0, source.held - amount);
-      this.#positions.touch(positionKey(state, from));
+      this.#positions.touch(holders.prefix + from);
     }
-    const target = positions.get(to) ?? this.#open(state, to, ts);
+    const target = holders.positions.get(to) ?? this.#open(holders, to, ts);
     if (target === undefined) return;
     target.held += amount;
     if (target.held > target.peak) target.peak = target.held;
-    this.#positions.touch(positionKey(state, to));
+    this.#positions.touch(holders.prefix + to);
   }
 
   #state(mint: string, ts: number): MintState {
@@ -219,13 +223,13 @@ export class MintBook {
     state.vSol = trade.vSolAfter;
     state.vTok = trade.vTokAfter;
     state.trades++;
-    const position =
-      this.#positionsOf(trade.mint).get(trade.trader) ?? this.#open(state, trade.trader, trade.ts);
+    const holders = this.#holdersOf(state);
+    const position = holders.positions.get(trade.trader) ?? this.#open(holders, trade.trader, trade.ts);
     if (position === undefined) {
       state.untracked++;
       return;
     }
-    this.#positions.touch(positionKey(state, trade.trader));
+    this.#positions.touch(holders.prefix + trade.trader);
     if (trade.side === "buy") {
       position.bought += trade.tok;
       position.boughtSol += trade.sol;
@@ -259,7 +263,9 @@ export class MintBook {
       if (nowTs - state.lastTs > idleMs) {
         this.#mints.delete(mint);
         this.#touched.delete(mint);
-        for (const wallet of this.positions(mint).keys()) this.#positions.delete(positionKey(state, wallet));
+        const holders = this.#byMint.get(mint);
+        if (holders !== undefined)
+          for (const wallet of holders.positions.keys()) this.#positions.delete(holders.prefix + wallet);
         this.#byMint.delete(mint);
         removed++;
       }

@@ -37,8 +37,10 @@ export class TouchedKeys {
 
   /** Records a touch of `key`; the caller writes `mark`'s value in this same change. */
   mark(key: string, mark: TouchMark): void {
-    if (this.#keys.has(key)) return;
-    this.#keys.add(key);
+    const keys = this.#keys;
+    const size = keys.size;
+    // One hash lookup: `add` of a key already there leaves the size as it was.
+    if (keys.add(key).size === size) return;
     mark.drain = this.#periods.value.drains;
     mark.order = this.#next++;
   }
