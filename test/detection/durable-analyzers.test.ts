@@ -23,6 +23,7 @@ import {
   DurableTables,
   memoryTables,
   msgpackTableCodec,
+  type TableCodec,
   type Tables,
 } from "../../src/runtime/durable-table.ts";
 
@@ -77,6 +78,8 @@ class Pipeline {
 class Instance {
   readonly tables: DurableTables;
   readonly names = new Set<string>();
+  /** The codec each table was declared with, to encode its live values as a checkpoint does. */
+  readonly #codecs = new Map<string, TableCodec<unknown>>();
   readonly store: Map<string, Map<string, Uint8Array>>;
 
   constructor(store: Map<string, Map<string, Uint8Array>> = new Map()) {
@@ -94,6 +97,7 @@ class Instance {
     return {
       table: (name, codec) => {
         this.names.add(name);
+        if (codec) this.#codecs.set(name, codec as TableCodec<unknown>);
         return this.tables.table(name, codec);
       },
     };
@@ -118,10 +122,11 @@ class Instance {
     const stale: string[] = [];
     for (const name of this.names) {
       const live = this.tables.table<unknown>(name);
+      const codec = this.#codecs.get(name) ?? msgpackTableCodec;
       const stored = this.store.get(name) ?? new Map<string, Uint8Array>();
       for (const [key, value] of live) {
         const bytes = stored.get(key);
-        if (bytes === undefined || !Buffer.from(msgpackTableCodec.encode(value)).equals(bytes))
+        if (bytes === undefined || !Buffer.from(codec.encode(value)).equals(bytes))
           stale.push(`${name}/${key}`);
       }
       for (const key of stored.keys()) if (!live.has(key)) stale.push(`${name}/${key} (deleted)`);

@@ -202,7 +202,7 @@ describe("graph and book state", () => {
     book.observe(create("M", "dev"));
     book.observe(buy("M", "a", T0 + 1_000, { supply: 0.1 }));
     book.observe({ ...fund("a", "b", T0 + 2_000, 0), asset: "M", amount: 0.04 * SUPPLY, decimals: 6 });
-    const m = book.get("M")!;
-    expect([m.positions.get("a")!.held, m.positions.get("b")!.held]).toEqual([0.06 * SUPPLY, 0.04 * SUPPLY]);
+    const positions = book.positions("M");
+    expect([positions.get("a")!.held, positions.get("b")!.held]).toEqual([0.06 * SUPPLY, 0.04 * SUPPLY]);
   });
 });

@@ -69,7 +69,7 @@ class CoordinatedDump {
     if (event.kind !== "trade" || event.side !== "sell") return;
     const mint = ctx.mints.get(event.mint);
     if (mint === undefined) return;
-    const held = mint.positions.get(event.trader)?.held ?? 0;
+    const held = ctx.mints.positions(event.mint).get(event.trader)?.held ?? 0;
     let sells = this.#sells.get(event.mint);
     if (sells === undefined) {
       sells = [];

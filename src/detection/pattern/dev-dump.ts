@@ -4,8 +4,9 @@
  * sell's log-return is an outlier: below −4·σ_MAD of the mint's recent trade returns
  * (σ_MAD = MAD / 0.67449, robust to the heavy tails of memecoin returns [MAR]).
  *
- * State: per mint, only for its first `windowMs`: group holdings and a ring of recent log-returns (the
- * durable table `launches`).
+ * State: per mint, only for its first `windowMs`: group holdings (the durable table `launches`) and a
+ * ring of recent log-returns, stored in blocks of {@link BLOCK} slots (`returns`, key mint/block) so a
+ * trade re-encodes the block it wrote, not the whole ring, and a launch costs ten keys, not a key per slot.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
@@ -54,21 +55,89 @@ interface Launch {
   peak: number;
   sold: number;
   sellers: Set<string>;
-  returns: Float64Array;
+  /** Returns recorded so far; the latest `maxReturns` are kept, the next one goes to slot count % max. */
   returnCount: number;
+}
+
+/** Ring slots per stored block. */
+const BLOCK = 20;
+
+/** A ring block's key in `returns`: mints are base58 addresses, which have no `/`. */
+function blockKey(mint: string, block: number): string {
+  return `${mint}/${block}`;
 }
 
 class DevDump {
   readonly #o: Required<DevDumpOptions>;
   readonly #launches: DurableTable<Launch>;
+  readonly #returns: DurableTable<Float64Array>;
+  /** Each launch's blocks, as `#returns` holds them (found without building a key). */
+  readonly #blocks = new Map<string, Float64Array[]>();
 
   constructor(options: Required<DevDumpOptions>, tables: Tables) {
     this.#o = options;
     this.#launches = tables.table("launches");
+    this.#returns = tables.table("returns");
+    for (const [mint, launch] of this.#launches) {
+      const blocks = this.#blocksOf(mint);
+      const slots = Math.min(launch.returnCount, options.maxReturns);
+      for (let start = 0; start < slots; start += BLOCK)
+        blocks.push(this.#returns.get(blockKey(mint, start / BLOCK)) as Float64Array);
+    }
+  }
+
+  #blocksOf(mint: string): Float64Array[] {
+    let blocks = this.#blocks.get(mint);
+    if (blocks === undefined) {
+      blocks = [];
+      this.#blocks.set(mint, blocks);
+    }
+    return blocks;
+  }
+
+  /** Writes a ring slot. */
+  #record(mint: string, slot: number, value: number): void {
+    const blocks = this.#blocksOf(mint);
+    const at = Math.floor(slot / BLOCK);
+    let block = blocks[at];
+    if (block === undefined) {
+      block = new Float64Array(Math.min(BLOCK, this.#o.maxReturns - at * BLOCK));
+      blocks[at] = block;
+      this.#returns.set(blockKey(mint, at), block);
+    } else {
+      this.#returns.touch(blockKey(mint, at));
+    }
+    block[slot % BLOCK] = value;
+  }
+
+  /** The first `count` slots of a launch's ring, for σ_MAD (on an alert only). */
+  #ring(mint: string, count: number): Float64Array {
+    const ring = new Float64Array(count);
+    const blocks = this.#blocksOf(mint);
+    for (let start = 0; start < count; start += BLOCK) {
+      ring.set((blocks[start / BLOCK] as Float64Array).subarray(0, Math.min(BLOCK, count - start)), start);
+    }
+    return ring;
+  }
+
+  /** Drops a launch's ring of returns. */
+  #dropReturns(mint: string): void {
+    const launch = this.#launches.get(mint);
+    if (launch === undefined) return;
+    const slots = Math.min(launch.returnCount, this.#o.maxReturns);
+    for (let start = 0; start < slots; start += BLOCK) this.#returns.delete(blockKey(mint, start / BLOCK));
+    this.#blocks.delete(mint);
+  }
+
+  #forget(mint: string): void {
+    this.#dropReturns(mint);
+    this.#launches.delete(mint);
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
     if (event.kind === "create") {
+      // A mint created again starts a new launch in the old one's place.
+      this.#dropReturns(event.mint);
       this.#launches.set(event.mint, {
         createTs: event.ts,
         creator: event.creator,
@@ -78,14 +147,13 @@ class DevDump {
         peak: 0,
         sold: 0,
         sellers: new Set(),
-        returns: new Float64Array(this.#o.maxReturns),
         returnCount: 0,
       });
     } else if (event.kind === "trade") {
       const launch = this.#launches.get(event.mint);
       if (launch === undefined) return;
       if (event.ts - launch.createTs > this.#o.windowMs) {
-        this.#launches.delete(event.mint);
+        this.#forget(event.mint);
         return;
       }
       this.#onTrade(launch, event, ctx);
@@ -101,7 +169,7 @@ class DevDump {
       this.#alert(launch, trade, logReturn, ctx);
     }
     // Recorded after the check: σ comes from the returns before the dump, not diluted by it.
-    launch.returns[launch.returnCount % o.maxReturns] = logReturn;
+    this.#record(trade.mint, launch.returnCount % o.maxReturns, logReturn);
     launch.returnCount++;
     launch.price = price;
   }
@@ -122,10 +190,9 @@ class DevDump {
 
   #alert(launch: Launch, trade: Trade, logReturn: number, ctx: DetectorContext): void {
     const o = this.#o;
+    const count = Math.min(launch.returnCount, o.maxReturns);
     const sigma =
-      launch.returnCount >= o.minReturns
-        ? madSigma(launch.returns, Math.min(launch.returnCount, o.maxReturns))
-        : Number.NaN;
+      launch.returnCount >= o.minReturns ? madSigma(this.#ring(trade.mint, count), count) : Number.NaN;
     const age = trade.ts - launch.createTs;
     const outlier = sigma > 0 && logReturn < -o.madSigmas * sigma;
     ctx.emit({
@@ -156,7 +223,7 @@ class DevDump {
 
   prune(nowTs: number): void {
     for (const [mint, launch] of this.#launches) {
-      if (nowTs - launch.createTs > this.#o.windowMs) this.#launches.delete(mint);
+      if (nowTs - launch.createTs > this.#o.windowMs) this.#forget(mint);
     }
   }
 

@@ -6,7 +6,9 @@
  * A market maker accumulating (+30%) is not neutral and stays quiet.
  *
  * State: per (wallet, mint) and per mint, the trades of the last `windowMs` with running sums:
- * amortised O(1) per trade. Durable tables: `mints`, `wallets` (per mint and wallet) and `meta`.
+ * amortised O(1) per trade. Durable tables: `wallets` (a wallet's window of a mint, stored whole: a few
+ * trades), `mints` (a mint's sums) with `mints.trades` (its trades in blocks of 16, so a trade rewrites
+ * its block and the sums instead of the mint's whole window; rebuilt per mint on restore) and `meta`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { round4 } from "../alert.ts";
@@ -50,9 +52,8 @@ interface Entry {
   tok: number;
 }
 
-/** A time window of trades with running sums: plain data, so it is stored as it is. */
-interface Window {
-  entries: Entry[];
+/** Running sums over the trades of a window. */
+interface Sums {
   buys: number;
   sells: number;
   buySol: number;
@@ -61,22 +62,39 @@ interface Window {
   sellTok: number;
 }
 
+/** A time window of trades with running sums: plain data, so it is stored as it is. */
+interface Window extends Sums {
+  entries: Entry[];
+}
+
+/** A mint's window as stored: its sums and the sequence numbers of its oldest trade and the next. */
+interface MintWindow extends Sums {
+  first: number;
+  next: number;
+}
+
 function newWindow(): Window {
   return { entries: [], buys: 0, sells: 0, buySol: 0, sellSol: 0, buyTok: 0, sellTok: 0 };
 }
 
-function add(w: Window, e: Entry, windowMs: number): void {
-  w.entries.push(e);
-  apply(w, e, 1);
-  let expired = 0;
-  while (expired < w.entries.length && e.ts - w.entries[expired]!.ts > windowMs) {
-    apply(w, w.entries[expired]!, -1);
-    expired++;
-  }
-  if (expired > 0) w.entries.splice(0, expired);
+function newMintWindow(): MintWindow {
+  return { first: 0, next: 0, buys: 0, sells: 0, buySol: 0, sellSol: 0, buyTok: 0, sellTok: 0 };
 }
 
-function apply(w: Window, e: Entry, sign: 1 | -1): void {
+/** Adds `e` to the window and drops the trades it outdates; returns how many it dropped. */
+function add(w: Sums, entries: Entry[], e: Entry, windowMs: number): number {
+  entries.push(e);
+  apply(w, e, 1);
+  let expired = 0;
+  while (expired < entries.length && e.ts - entries[expired]!.ts > windowMs) {
+    apply(w, entries[expired]!, -1);
+    expired++;
+  }
+  if (expired > 0) entries.splice(0, expired);
+  return expired;
+}
+
+function apply(w: Sums, e: Entry, sign: 1 | -1): void {
   if (e.buy) {
     w.buys += sign;
     w.buySol += sign * e.sol;
@@ -99,20 +117,32 @@ function leadingSells(w: Window): { count: number; sol: number; tok: number } {
   return lead;
 }
 
-function volume(w: Window): number {
+function volume(w: Sums): number {
   return w.buySol + w.sellSol;
 }
 
-function lastTs(w: Window): number {
-  return w.entries[w.entries.length - 1]?.ts ?? 0;
+function lastTs(entries: readonly Entry[]): number {
+  return entries[entries.length - 1]?.ts ?? 0;
 }
 
 const SEP = "\u001f";
 
+/** Trades per stored block of a mint's window. */
+const BLOCK = 16;
+
+/** The key in `mints.trades` of the block holding a mint's trade number `seq`. */
+function blockKey(mint: string, seq: number): string {
+  return mint + SEP + Math.floor(seq / BLOCK);
+}
+
 class WashTrading {
   readonly #o: Required<WashTradingOptions>;
-  /** Per mint, all its trades in the window. */
-  readonly #mints: DurableTable<Window>;
+  /** Per mint, the sums of all its trades in the window. */
+  readonly #mints: DurableTable<MintWindow>;
+  /** Those trades in blocks of {@link BLOCK} by sequence number (a block keeps expired trades until all are). */
+  readonly #trades: DurableTable<Entry[]>;
+  /** Per mint, its trades in order and its newest block, as `#trades` holds them (found without building a key). */
+  readonly #live = new Map<string, { entries: Entry[]; tail: Entry[] }>();
   /** Per (mint, wallet), the wallet's trades of the mint in the window: a mint's traders stored apart. */
   readonly #wallets: DurableTable<Window>;
   readonly #meta: Scalars<{ nextPrune: number }>;
@@ -120,8 +150,26 @@ class WashTrading {
   constructor(options: Required<WashTradingOptions>, tables: Tables) {
     this.#o = options;
     this.#mints = tables.table("mints");
+    this.#trades = tables.table("mints.trades");
     this.#wallets = tables.table("wallets");
     this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
+    // Trades are added at the end and dropped from the front, so the table's order is each mint's order.
+    for (const [mint, all] of this.#mints) {
+      const live = this.#liveOf(mint);
+      for (let seq = all.first; seq < all.next; seq++)
+        live.entries.push((this.#trades.get(blockKey(mint, seq)) as Entry[])[seq % BLOCK] as Entry);
+      // A mint's window is never empty: its newest trade never expires, so its block is there.
+      live.tail = this.#trades.get(blockKey(mint, all.next - 1)) as Entry[];
+    }
+  }
+
+  #liveOf(mint: string): { entries: Entry[]; tail: Entry[] } {
+    let live = this.#live.get(mint);
+    if (live === undefined) {
+      live = { entries: [], tail: [] };
+      this.#live.set(mint, live);
+    }
+    return live;
   }
 
   onEvent(event: ChainEvent, ctx: DetectorContext): void {
@@ -130,12 +178,14 @@ class WashTrading {
     const entry = { ts: event.ts, buy: event.side === "buy", sol: event.sol, tok: event.tok };
     let all = this.#mints.get(event.mint);
     if (all === undefined) {
-      all = newWindow();
+      all = newMintWindow();
       this.#mints.set(event.mint, all);
     } else {
       this.#mints.touch(event.mint);
     }
-    add(all, entry, o.windowMs);
+    const live = this.#liveOf(event.mint);
+    const expired = add(all, live.entries, entry, o.windowMs);
+    this.#store(event.mint, all, live, entry, expired);
     const key = event.mint + SEP + event.trader;
     let w = this.#wallets.get(key);
     if (w === undefined) {
@@ -144,7 +194,7 @@ class WashTrading {
     } else {
       this.#wallets.touch(key);
     }
-    add(w, entry, o.windowMs);
+    add(w, w.entries, entry, o.windowMs);
     // Sells at the head of the window close positions opened before it: leave them out.
     const lead = leadingSells(w);
     const sells = w.sells - lead.count;
@@ -156,6 +206,22 @@ class WashTrading {
     if (net > o.maxNetFraction) return;
     const share = (w.buySol + sellSol) / volume(all);
     this.#emit(event, w, sells, net, share, ctx);
+  }
+
+  /** Stores the trade numbered `all.next` and drops the blocks of the `expired` oldest once all theirs are. */
+  #store(mint: string, all: MintWindow, live: { tail: Entry[] }, entry: Entry, expired: number): void {
+    const seq = all.next++;
+    if (seq % BLOCK === 0) {
+      live.tail = [entry];
+      this.#trades.set(blockKey(mint, seq), live.tail);
+    } else {
+      live.tail.push(entry);
+      this.#trades.touch(blockKey(mint, seq));
+    }
+    const first = all.first;
+    all.first += expired;
+    for (let block = first - (first % BLOCK); block + BLOCK <= all.first; block += BLOCK)
+      this.#trades.delete(blockKey(mint, block));
   }
 
   #emit(trade: Trade, w: Window, sells: number, net: number, share: number, ctx: DetectorContext): void {
@@ -187,9 +253,16 @@ class WashTrading {
     if (nowTs < meta.nextPrune) return;
     meta.nextPrune = nowTs + this.#o.windowMs;
     this.#meta.changed();
-    for (const [mint, all] of this.#mints)
-      if (nowTs - lastTs(all) > this.#o.windowMs) this.#mints.delete(mint);
-    for (const [key, w] of this.#wallets) if (nowTs - lastTs(w) > this.#o.windowMs) this.#wallets.delete(key);
+    for (const [mint, all] of this.#mints) {
+      const entries = this.#live.get(mint)?.entries ?? [];
+      if (nowTs - lastTs(entries) <= this.#o.windowMs) continue;
+      for (let seq = all.first - (all.first % BLOCK); seq < all.next; seq += BLOCK)
+        this.#trades.delete(blockKey(mint, seq));
+      this.#live.delete(mint);
+      this.#mints.delete(mint);
+    }
+    for (const [key, w] of this.#wallets)
+      if (nowTs - lastTs(w.entries) > this.#o.windowMs) this.#wallets.delete(key);
   }
 
   size(): number {

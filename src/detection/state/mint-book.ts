@@ -8,13 +8,20 @@
  * (`maxPositions`), past which new wallets are counted but not tracked: a mint that popular is no
  * longer a launch-manipulation target, and its earliest holders are the ones the detectors need.
  *
- * Durable: the mints (each with its positions) are the table `mints`, the keys touched since the last
- * delta flush the table `mints.touched`.
+ * Durable: the mints are the table `mints` (with the marks of {@link TouchedKeys}: which were touched
+ * since the last delta flush), their positions the table `mints.positions` (one key per mint number and
+ * wallet, so a trade re-encodes one position, not the mint's thousands), the next mint number the table
+ * `mints.ids`, the flush count the table `mints.drains`.
+ * The positions of each mint are indexed in memory, rebuilt from their table on restore in the table's
+ * insertion order, which is each mint's order of first trades.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
+import { recordCodec } from "./record-codec.ts";
 import { slotOf } from "./slots.ts";
+import { Scalars } from "./tables.ts";
+import { TouchedKeys, type TouchMark } from "./touched-keys.ts";
 
 export interface Position {
   /** Tokens bought. */
@@ -31,7 +38,7 @@ export interface Position {
   sells: number;
 }
 
-export interface MintState {
+export interface MintState extends TouchMark {
   mint: string;
   createdTs: number | undefined;
   createSlot: number | undefined;
@@ -43,28 +50,109 @@ export interface MintState {
   prevPrice: number;
   lastTs: number;
   trades: number;
-  positions: Map<string, Position>;
+  /** Wallets not tracked since the mint reached the position cap. */
   untracked: number;
+  /** The book's number for the mint, which names its positions in `mints.positions`. */
+  id: number;
 }
+
+const MINT_CODEC = recordCodec<MintState>({
+  mint: true,
+  createdTs: true,
+  createSlot: true,
+  creator: true,
+  totalSupply: true,
+  vSol: true,
+  vTok: true,
+  prevPrice: true,
+  lastTs: true,
+  trades: true,
+  untracked: true,
+  drain: true,
+  order: true,
+  id: true,
+});
+
+const POSITION_CODEC = recordCodec<Position>({
+  bought: true,
+  boughtSol: true,
+  lastBuyTs: true,
+  sold: true,
+  held: true,
+  peak: true,
+  firstTs: true,
+  buys: true,
+  sells: true,
+});
 
 function newPosition(ts: number): Position {
   return { bought: 0, boughtSol: 0, lastBuyTs: 0, sold: 0, held: 0, peak: 0, firstTs: ts, buys: 0, sells: 0 };
 }
 
+const NO_POSITIONS: ReadonlyMap<string, Position> = new Map();
+
+/** A mint's positions, found by the mint, and the prefix of their keys in `mints.positions`. */
+interface Holders {
+  /**
+   * The mint's number in base 36 and `/`, not its 44-character address: a key is stored twice, with its value
+   * and its insertion rank, for a value of ~42 bytes.
+   */
+  prefix: string;
+  positions: Map<string, Position>;
+}
+
 export class MintBook {
   readonly #mints: DurableTable<MintState>;
-  readonly #touched: DurableTable<true>;
+  readonly #positions: DurableTable<Position>;
+  /** Mint → wallet → position: the same objects as `#positions` holds, found per mint. */
+  readonly #byMint = new Map<string, Holders>();
+  readonly #touched: TouchedKeys;
+  readonly #ids: Scalars<{ next: number }>;
   readonly #maxPositions: number;
 
   constructor(tables: Tables, maxPositions: number) {
-    this.#mints = tables.table("mints");
-    this.#touched = tables.table("mints.touched");
+    this.#mints = tables.table("mints", MINT_CODEC);
+    this.#positions = tables.table("mints.positions", POSITION_CODEC);
+    this.#touched = new TouchedKeys(tables, "mints.drains", this.#mints);
+    this.#ids = new Scalars(tables, "mints.ids", { next: 0 });
     this.#maxPositions = maxPositions;
+    const byId = new Map<string, MintState>();
+    for (const state of this.#mints.values()) byId.set(state.id.toString(36), state);
+    for (const [key, position] of this.#positions) {
+      const slash = key.indexOf("/");
+      this.#holdersOf(byId.get(key.slice(0, slash)) as MintState).positions.set(
+        key.slice(slash + 1),
+        position,
+      );
+    }
   }
 
   /** The mint's state, to read: change it through the book only. */
   get(mint: string): MintState | undefined {
     return this.#mints.get(mint);
+  }
+
+  /** The mint's positions by wallet, in the order the wallets first traded it; to read only. */
+  positions(mint: string): ReadonlyMap<string, Position> {
+    return this.#byMint.get(mint)?.positions ?? NO_POSITIONS;
+  }
+
+  #holdersOf(state: MintState): Holders {
+    let holders = this.#byMint.get(state.mint);
+    if (holders === undefined) {
+      holders = { prefix: `${state.id.toString(36)}/`, positions: new Map() };
+      this.#byMint.set(state.mint, holders);
+    }
+    return holders;
+  }
+
+  /** A new position of `wallet` in the mint, or undefined past the cap. */
+  #open(holders: Holders, wallet: string, ts: number): Position | undefined {
+    if (holders.positions.size >= this.#maxPositions) return undefined;
+    const position = newPosition(ts);
+    holders.positions.set(wallet, position);
+    this.#positions.set(holders.prefix + wallet, position);
+    return position;
   }
 
   observe(event: ChainEvent): void {
@@ -81,25 +169,24 @@ export class MintBook {
     } else if (event.asset !== "SOL") {
       // An SPL transfer of a tracked mint moves holdings: tokens passed to a partner are not held.
       const state = this.#mints.get(event.asset);
-      if (state !== undefined && this.#move(state, event.from, event.to, event.amount, event.ts))
-        this.#mints.touch(event.asset);
+      if (state !== undefined) this.#move(state, event.from, event.to, event.amount, event.ts);
     }
   }
 
-  /** Moves holdings between two positions; true when a position changed. */
-  #move(state: MintState, from: string, to: string, amount: number, ts: number): boolean {
-    if (from === to) return false;
-    const source = state.positions.get(from);
-    if (source !== undefined) source.held = Math.max(0, source.held - amount);
-    let target = state.positions.get(to);
-    if (target === undefined) {
-      if (state.positions.size >= this.#maxPositions) return source !== undefined;
-      target = newPosition(ts);
-      state.positions.set(to, target);
+  /** Moves holdings between two positions of a tracked mint. */
+  #move(state: MintState, from: string, to: string, amount: number, ts: number): void {
+    if (from === to) return;
+    const holders = this.#holdersOf(state);
+    const source = holders.positions.get(from);
+    if (source !== undefined) {
+      source.held = Math.max(0, source.held - amount);
+      this.#positions.touch(holders.prefix + from);
     }
+    const target = holders.positions.get(to) ?? this.#open(holders, to, ts);
+    if (target === undefined) return;
     target.held += amount;
     if (target.held > target.peak) target.peak = target.held;
-    return true;
+    this.#positions.touch(holders.prefix + to);
   }
 
   #state(mint: string, ts: number): MintState {
@@ -116,15 +203,18 @@ export class MintBook {
         prevPrice: Number.NaN,
         lastTs: ts,
         trades: 0,
-        positions: new Map(),
         untracked: 0,
+        drain: -1,
+        order: 0,
+        id: this.#ids.value.next++,
       };
+      this.#ids.changed();
       this.#mints.set(mint, state);
     } else {
       this.#mints.touch(mint);
     }
     if (ts > state.lastTs) state.lastTs = ts;
-    this.#touched.set(mint, true);
+    this.#touched.mark(mint, state);
     return state;
   }
 
@@ -133,15 +223,13 @@ export class MintBook {
     state.vSol = trade.vSolAfter;
     state.vTok = trade.vTokAfter;
     state.trades++;
-    let position = state.positions.get(trade.trader);
+    const holders = this.#holdersOf(state);
+    const position = holders.positions.get(trade.trader) ?? this.#open(holders, trade.trader, trade.ts);
     if (position === undefined) {
-      if (state.positions.size >= this.#maxPositions) {
-        state.untracked++;
-        return;
-      }
-      position = newPosition(trade.ts);
-      state.positions.set(trade.trader, position);
+      state.untracked++;
+      return;
     }
+    this.#positions.touch(holders.prefix + trade.trader);
     if (trade.side === "buy") {
       position.bought += trade.tok;
       position.boughtSol += trade.sol;
@@ -159,15 +247,14 @@ export class MintBook {
 
   /** Held tokens of `wallets` as a fraction of the mint's supply. */
   heldFraction(state: MintState, wallets: Iterable<string>): number {
+    const positions = this.positions(state.mint);
     let held = 0;
-    for (const wallet of wallets) held += state.positions.get(wallet)?.held ?? 0;
+    for (const wallet of wallets) held += positions.get(wallet)?.held ?? 0;
     return held / state.totalSupply;
   }
 
   drainTouched(): string[] {
-    const touched = [...this.#touched.keys()];
-    this.#touched.clear();
-    return touched;
+    return this.#touched.drain();
   }
 
   prune(nowTs: number, idleMs: number): number {
@@ -176,6 +263,10 @@ export class MintBook {
       if (nowTs - state.lastTs > idleMs) {
         this.#mints.delete(mint);
         this.#touched.delete(mint);
+        const holders = this.#byMint.get(mint);
+        if (holders !== undefined)
+          for (const wallet of holders.positions.keys()) this.#positions.delete(holders.prefix + wallet);
+        this.#byMint.delete(mint);
         removed++;
       }
     }
@@ -188,8 +279,6 @@ export class MintBook {
 
   /** Total tracked positions across mints: the dominant term of this book's memory. */
   positionCount(): number {
-    let n = 0;
-    for (const state of this.#mints.values()) n += state.positions.size;
-    return n;
+    return this.#positions.size;
   }
 }

@@ -6,16 +6,19 @@
  * Bounded: an entry is pruned after `idleMs` without events, unless a detector flagged it (then after
  * `flaggedIdleMs`); recent funders are capped at {@link MAX_FUNDERS}.
  *
- * Durable: the entries are the table `wallets`, the keys touched since the last delta flush the table
- * `wallets.touched`; every change goes through the book (detectors flag a wallet with {@link WalletBook.flag}).
+ * Durable: the entries are the table `wallets` (with the marks of {@link TouchedKeys}: which were touched
+ * since the last delta flush), the flush count the table `wallets.drains`; every change goes through the
+ * book (detectors flag a wallet with {@link WalletBook.flag}).
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import type { ChainEvent } from "../schema.ts";
+import { recordCodec } from "./record-codec.ts";
+import { TouchedKeys, type TouchMark } from "./touched-keys.ts";
 
 /** Enough to tell "funded directly by the creator" without keeping a wallet's whole inbound history. */
 export const MAX_FUNDERS = 4;
 
-export interface WalletState {
+export interface WalletState extends TouchMark {
   firstSeen: number;
   lastSeen: number;
   events: number;
@@ -34,14 +37,30 @@ export interface WalletState {
   flagged: boolean;
 }
 
+const WALLET_CODEC = recordCodec<WalletState>({
+  firstSeen: true,
+  lastSeen: true,
+  events: true,
+  firstFunder: true,
+  funders: true,
+  lastInboundTs: true,
+  lastInboundSol: true,
+  inboundEwma: true,
+  prevInboundEwma: true,
+  sent: true,
+  flagged: true,
+  drain: true,
+  order: true,
+});
+
 export class WalletBook {
   readonly #wallets: DurableTable<WalletState>;
-  readonly #touched: DurableTable<true>;
+  readonly #touched: TouchedKeys;
   readonly #ewmaAlpha: number;
 
   constructor(tables: Tables, ewmaAlpha = 0.2) {
-    this.#wallets = tables.table("wallets");
-    this.#touched = tables.table("wallets.touched");
+    this.#wallets = tables.table("wallets", WALLET_CODEC);
+    this.#touched = new TouchedKeys(tables, "wallets.drains", this.#wallets);
     this.#ewmaAlpha = ewmaAlpha;
   }
 
@@ -96,6 +115,8 @@ export class WalletBook {
         prevInboundEwma: 0,
         sent: 0,
         flagged: false,
+        drain: -1,
+        order: 0,
       };
       this.#wallets.set(wallet, state);
     } else {
@@ -103,7 +124,7 @@ export class WalletBook {
     }
     state.events++;
     if (ts > state.lastSeen) state.lastSeen = ts;
-    this.#touched.set(wallet, true);
+    this.#touched.mark(wallet, state);
     return state;
   }
 
@@ -125,9 +146,7 @@ export class WalletBook {
 
   /** Wallets touched since the last call, for a touched-delta flush. */
   drainTouched(): string[] {
-    const touched = [...this.#touched.keys()];
-    this.#touched.clear();
-    return touched;
+    return this.#touched.drain();
   }
 
   prune(nowTs: number, idleMs: number, flaggedIdleMs: number): number {

@@ -140,6 +140,7 @@ class ClusterControl {
     const o = this.#o;
     const state = ctx.mints.get(mint);
     if (state === undefined) return false;
+    const positions = ctx.mints.positions(mint);
     const total = this.#volume.total(mint, nowTs);
     let wait = false;
     const roots = new Set<string>();
@@ -157,7 +158,7 @@ class ClusterControl {
       let tok = 0;
       let lastBuyTs = 0;
       for (const member of members) {
-        const p = state.positions.get(member);
+        const p = positions.get(member);
         if (p === undefined) continue;
         if (p.held > 0) {
           held += p.held;

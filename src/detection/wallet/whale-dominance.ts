@@ -73,7 +73,7 @@ class WhaleDominance {
     if (event.kind !== "trade" || event.side !== "buy") return;
     const o = this.#o;
     const mint = ctx.mints.get(event.mint);
-    const position = mint?.positions.get(event.trader);
+    const position = ctx.mints.positions(event.mint).get(event.trader);
     if (mint === undefined || position === undefined || position.buys < Math.max(1, o.minBuys - 1)) return;
     // A repeat buyer: track its buys (the earlier ones, from the mint book, as one at its first buy).
     let tracks = this.#tracks.get(event.mint);
@@ -109,7 +109,7 @@ class WhaleDominance {
     let sol = 0;
     for (const s of track.sol) sol += s;
     let total = sol;
-    for (const [wallet, p] of mint.positions) {
+    for (const [wallet, p] of ctx.mints.positions(event.mint)) {
       if (wallet !== event.trader && p.lastBuyTs > 0 && event.ts - p.lastBuyTs <= o.windowMs)
         total += p.boughtSol;
     }

@@ -1,0 +1,257 @@
+/**
+ * What durable checkpoints cost the analyzers: the three analyzers in one process, no workers (as
+ * bench/analyzers.ts), over one generated workload, (a) on untracked tables (`memoryTables`) and (b) on
+ * tracked tables collected into a `ChangeBatchBuilder` every `--every` events, as the worker does at a
+ * checkpoint. Reports events/s of (b) against (a) (process CPU time, best of `--rounds`, the variants
+ * alternating), the keys and bytes a checkpoint writes per analyzer and for the heaviest tables, each
+ * analyzer's collect pause p50 / p99, and the bytes the last checkpoints leave in the store (keys plus values,
+ * the latest per key, as the Redis hashes hold them, without Redis's own per-field overhead) per wallet kept.
+ *
+ *   bun bench/analyzer-checkpoints.ts [--seed 1] [--hours 1] [--scale 1] [--every 1000] [--rounds 3]
+ *     [--count N (first N events)] [--top 8] [--json]
+ */
+import { parseArgs } from "node:util";
+import type { Alert } from "../src/detection/alert.ts";
+import type { Analyzer } from "../src/detection/analyzer.ts";
+import { PatternAnalyzer } from "../src/detection/pattern-analyzer.ts";
+import type { ChainEvent } from "../src/detection/schema.ts";
+import { SybilAnalyzer } from "../src/detection/sybil-analyzer.ts";
+import { WalletAnalyzer } from "../src/detection/wallet-analyzer.ts";
+import { generate } from "../src/ingest/generator.ts";
+import { ChangeBatchBuilder, forEachChange } from "../src/runtime/change-batch.ts";
+import { DurableTables, memoryTables, type Tables } from "../src/runtime/durable-table.ts";
+import { type Figure, figure, printReport } from "./lib/report.ts";
+
+const BENCH = "analyzer-checkpoints";
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string", default: "1" },
+    hours: { type: "string", default: "1" },
+    scale: { type: "string", default: "1" },
+    every: { type: "string", default: "1000" },
+    rounds: { type: "string", default: "3" },
+    count: { type: "string" },
+    top: { type: "string", default: "8" },
+    json: { type: "boolean", default: false },
+  },
+  strict: true,
+});
+
+function positive(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a number > 0, got "${raw}"`);
+  return n;
+}
+
+const every = Math.floor(positive("every", values.every));
+const rounds = Math.floor(positive("rounds", values.rounds));
+const top = Math.floor(positive("top", values.top));
+const all = [
+  ...generate({
+    seed: positive("seed", values.seed),
+    durationMs: positive("hours", values.hours) * 3_600_000,
+    scale: positive("scale", values.scale),
+  }).events(),
+];
+const events = values.count === undefined ? all : all.slice(0, Math.floor(positive("count", values.count)));
+
+const NAMES = ["wallet", "pattern", "sybil"] as const;
+type Name = (typeof NAMES)[number];
+
+function analyzers(tables: (name: Name) => Tables): Analyzer[] {
+  return [
+    new WalletAnalyzer({}, tables("wallet")),
+    new PatternAnalyzer({}, tables("pattern")),
+    new SybilAnalyzer({}, tables("sybil")),
+  ];
+}
+
+/** Each event through the three, the others' findings to the sybil analyzer, as the scanner feeds them. */
+function feed(list: readonly Analyzer[], from: number, to: number): void {
+  const reader = list.find((a) => a.findingDetectors.length > 0);
+  for (let i = from; i < to; i++) {
+    const event = events[i] as ChainEvent;
+    for (const analyzer of list) {
+      const alerts: Alert[] = analyzer.handle(event);
+      if (reader !== undefined && analyzer !== reader)
+        for (const alert of alerts) reader.handleFinding(alert);
+    }
+  }
+}
+
+function cpuMicros(since: NodeJS.CpuUsage): number {
+  const cpu = process.cpuUsage(since);
+  return cpu.user + cpu.system;
+}
+
+function untracked(): number {
+  const list = analyzers(() => memoryTables());
+  Bun.gc(true);
+  const started = process.cpuUsage();
+  feed(list, 0, events.length);
+  return (events.length * 1e6) / cpuMicros(started);
+}
+
+/** Per table: keys and value bytes summed over the checkpoints. */
+interface TableLoad {
+  keys: number;
+  bytes: number;
+}
+
+interface Tracked {
+  eventsPerSec: number;
+  checkpoints: number;
+  /** Per analyzer: keys and bytes summed over the checkpoints, and each collect's pause (ms). */
+  analyzers: Record<Name, { keys: number; bytes: number; pauses: number[] }>;
+  /** `analyzer table` → load over the checkpoints. */
+  tables: Map<string, TableLoad>;
+  /** Per analyzer: what the store holds after the last checkpoint (key + value bytes), and its wallets. */
+  stored: Record<Name, { bytes: number; wallets: number }>;
+}
+
+/**
+ * Collect time is part of the CPU time measured (it is the checkpoint's cost to the actor); the per-table
+ * accounting and the store that keeps the latest bytes per key are not.
+ */
+function tracked(): Tracked {
+  const tables = new Map(NAMES.map((name) => [name, new DurableTables(true)]));
+  const list = analyzers((name) => tables.get(name) as DurableTables);
+  for (const t of tables.values()) t.sealed();
+  const stores = new Map(NAMES.map((name) => [name, new Map<string, number>()]));
+  const result: Tracked = {
+    eventsPerSec: 0,
+    checkpoints: 0,
+    analyzers: {
+      wallet: { keys: 0, bytes: 0, pauses: [] },
+      pattern: { keys: 0, bytes: 0, pauses: [] },
+      sybil: { keys: 0, bytes: 0, pauses: [] },
+    },
+    tables: new Map(),
+    stored: {} as Tracked["stored"],
+  };
+  Bun.gc(true);
+  let cpu = 0;
+  for (let from = 0; from < events.length; from += every) {
+    const to = Math.min(events.length, from + every);
+    const started = process.cpuUsage();
+    feed(list, from, to);
+    const batches = NAMES.map((name) => {
+      const builder = new ChangeBatchBuilder();
+      const t0 = performance.now();
+      (tables.get(name) as DurableTables).collect(builder);
+      const batch = builder.finish();
+      result.analyzers[name].pauses.push(performance.now() - t0);
+      return batch;
+    });
+    cpu += cpuMicros(started);
+    result.checkpoints++;
+    NAMES.forEach((name, i) => {
+      const store = stores.get(name) as Map<string, number>;
+      const load = result.analyzers[name];
+      forEachChange(batches[i]!, (table, key, value) => {
+        const size = value === null ? 0 : value.length;
+        load.keys++;
+        load.bytes += size;
+        const id = `${name} ${table}`;
+        let t = result.tables.get(id);
+        if (t === undefined) {
+          t = { keys: 0, bytes: 0 };
+          result.tables.set(id, t);
+        }
+        t.keys++;
+        t.bytes += size;
+        const field = `${table}\u0000${key}`;
+        if (value === null) store.delete(field);
+        else store.set(field, Buffer.byteLength(table) + Buffer.byteLength(key) + size);
+      });
+    });
+  }
+  result.eventsPerSec = (events.length * 1e6) / cpu;
+  NAMES.forEach((name, i) => {
+    let bytes = 0;
+    for (const size of (stores.get(name) as Map<string, number>).values()) bytes += size;
+    result.stored[name] = { bytes, wallets: (list[i] as Analyzer).stateSize().wallets };
+  });
+  return result;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+let bestUntracked = 0;
+let best: Tracked | null = null;
+for (let round = 0; round < rounds; round++) {
+  bestUntracked = Math.max(bestUntracked, untracked());
+  const run = tracked();
+  if (best === null || run.eventsPerSec > best.eventsPerSec) best = run;
+  process.stderr.write(
+    `round ${round + 1}/${rounds}: untracked ${Math.round(bestUntracked)} events/s, tracked ${Math.round(run.eventsPerSec)} events/s\n`,
+  );
+}
+const run = best as Tracked;
+
+const figures: Figure[] = [];
+const label = `${events.length} events, checkpoint every ${every}`;
+const baseline = { bench: BENCH, metric: `untracked, ${label}`, value: bestUntracked, unit: "events/s" };
+figures.push(figure(baseline));
+figures.push(
+  figure({ bench: BENCH, metric: `tracked, ${label}`, value: run.eventsPerSec, unit: "events/s" }, baseline),
+);
+const perCheckpoint = (n: number) => n / run.checkpoints;
+let totalKeys = 0;
+let totalBytes = 0;
+for (const name of NAMES) {
+  const load = run.analyzers[name];
+  totalKeys += load.keys;
+  totalBytes += load.bytes;
+  const pauses = [...load.pauses].sort((x, y) => x - y);
+  figures.push(
+    figure({
+      bench: BENCH,
+      metric: `${name} keys/checkpoint`,
+      value: perCheckpoint(load.keys),
+      unit: "keys",
+    }),
+    figure({ bench: BENCH, metric: `${name} bytes/checkpoint`, value: perCheckpoint(load.bytes), unit: "B" }),
+    figure({ bench: BENCH, metric: `${name} collect pause p50`, value: quantile(pauses, 0.5), unit: "ms" }),
+    figure({ bench: BENCH, metric: `${name} collect pause p99`, value: quantile(pauses, 0.99), unit: "ms" }),
+  );
+}
+figures.push(
+  figure({ bench: BENCH, metric: "all keys/checkpoint", value: perCheckpoint(totalKeys), unit: "keys" }),
+  figure({ bench: BENCH, metric: "all bytes/checkpoint", value: perCheckpoint(totalBytes), unit: "B" }),
+);
+const heaviest = [...run.tables].sort(([, a], [, b]) => b.bytes - a.bytes).slice(0, top);
+for (const [id, load] of heaviest) {
+  figures.push(
+    figure({ bench: BENCH, metric: `${id} bytes/checkpoint`, value: perCheckpoint(load.bytes), unit: "B" }),
+    figure({ bench: BENCH, metric: `${id} keys/checkpoint`, value: perCheckpoint(load.keys), unit: "keys" }),
+  );
+}
+let storedBytes = 0;
+for (const name of NAMES) {
+  const { bytes, wallets } = run.stored[name];
+  storedBytes += bytes;
+  figures.push(
+    figure({ bench: BENCH, metric: `${name} stored bytes`, value: bytes, unit: "B" }),
+    figure({
+      bench: BENCH,
+      metric: `${name} stored bytes per wallet`,
+      value: bytes / wallets,
+      unit: "B/wallet",
+    }),
+  );
+}
+// Every analyzer sees every event, so each keeps the same wallets: the three stores per wallet kept.
+figures.push(
+  figure({
+    bench: BENCH,
+    metric: "all stored bytes per wallet",
+    value: storedBytes / run.stored.wallet.wallets,
+    unit: "B/wallet",
+  }),
+);
+printReport(figures, { json: values.json });
