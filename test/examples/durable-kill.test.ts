@@ -75,6 +75,12 @@ test.skipIf(!redisAvailable())(
         if (chunk[i] === "counts")
           counts[chunk[i + 1] as string] = msgpackTableCodec.decode(chunk[i + 2] as Uint8Array) as number;
     expect(counts).toEqual(expected);
+    const client = new Redis(redis.url);
+    for (const pattern of [`${stream}*`, `{${stream}}*`]) {
+      const found = await client.keys(pattern);
+      if (found.length > 0) await client.del(...found);
+    }
+    client.disconnect();
   },
   60_000,
 );
