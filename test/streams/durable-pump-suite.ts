@@ -180,18 +180,27 @@ export function runDurablePumpSuite(
       expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
     }, 60_000);
 
-    test("a killed process: a new one under the same name restores and replays; nothing twice", async () => {
-      await open();
-      const random = prng(11);
-      const keys = Array.from({ length: 6_000 }, () => `k${Math.floor(random() * 60)}`);
+    /**
+     * A process that handled `keys` under `consumer` until `ackedBeforeKill` entries were acked, then died
+     * (kill -9: no stop, no last checkpoint). Returns the keys; the entries it held stay pending.
+     */
+    const killedMidway = async (seed: number, count: number, ackedBeforeKill: number, consumer = "me") => {
+      const random = prng(seed);
+      const keys = Array.from({ length: count }, () => `k${Math.floor(random() * 60)}`);
       await fill(keys);
       const first = target({ checkpointEvery: 32 });
       await first.ready();
-      const dying = makePump(first, { stopTimeoutMs: 0 });
+      const dying = makePump(first, { consumer, stopTimeoutMs: 0 });
       await dying.start();
-      await acked(dying, 2_000);
+      await acked(dying, ackedBeforeKill);
       first.kill();
       await dying.stop();
+      return keys;
+    };
+
+    test("a killed process: a new one under the same name restores and replays; nothing twice", async () => {
+      await open();
+      const keys = await killedMidway(11, 6_000, 2_000);
       const pendingAtKill = (await b.groupInfo(s, "g"))!.pending;
       expect(pendingAtKill).toBeGreaterThan(0);
 
@@ -210,16 +219,7 @@ export function runDurablePumpSuite(
 
     test("a new process under another name replays its predecessor's entries first, in stream order", async () => {
       await open();
-      const random = prng(12);
-      const keys = Array.from({ length: 3_000 }, () => `k${Math.floor(random() * 40)}`);
-      await fill(keys);
-      const first = target({ checkpointEvery: 32 });
-      await first.ready();
-      const dying = makePump(first, { consumer: "old", stopTimeoutMs: 0 });
-      await dying.start();
-      await acked(dying, 1_000);
-      first.kill();
-      await dying.stop();
+      const keys = await killedMidway(12, 3_000, 1_000, "old");
       const pendingAtKill = (await b.pending(s, "g", { count: 10_000 })).map((p) => p.id);
       expect(pendingAtKill.length).toBeGreaterThan(0);
 
@@ -237,7 +237,9 @@ export function runDurablePumpSuite(
       await drainedBy(pump);
       await pump.stop();
       expect(sources[0]).toBe("replayed");
-      expect(replayed).toBe(pendingAtKill.length);
+      // All it held, less what a checkpoint of the killed process already on its way to Redis acked.
+      expect(replayed).toBeGreaterThan(0);
+      expect(replayed).toBeLessThanOrEqual(pendingAtKill.length);
       expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
     }, 30_000);
 
