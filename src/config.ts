@@ -4,6 +4,7 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
+import { STATE_DEFAULTS } from "./runtime/spawn-options.ts";
 import { ScannerError } from "./scanner/errors.ts";
 
 const optionalUrl = (protocols: string[]) =>
@@ -42,8 +43,8 @@ const ENV = z.object({
   TROUPE_CLAIM_IDLE_MS: integer(100, 86_400_000).default(30_000),
   TROUPE_MAX_DELIVERIES: integer(1, 1000).default(5),
   TROUPE_DURABLE_STATE: z.enum(["on", "off"]).default("on"),
-  TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(1000),
-  TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(1000),
+  TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(STATE_DEFAULTS.checkpointEvery),
+  TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(STATE_DEFAULTS.checkpointIntervalMs),
   TROUPE_ALERTS_FILE: z
     .string()
     .transform((value) => (value === "" ? null : value))

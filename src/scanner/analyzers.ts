@@ -8,6 +8,7 @@ import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.
 import { analyzerCodec } from "../detection/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
+import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
@@ -47,11 +48,11 @@ export interface AnalyzerStateOptions {
   checkpointIntervalMs: number;
 }
 
-/** Measured in bench/scanner.ts and bench/analyzer-checkpoints.ts (docs/benchmarks.md). */
-export const ANALYZER_STATE_DEFAULTS: AnalyzerStateOptions = {
-  checkpointEvery: 1000,
-  checkpointIntervalMs: 1000,
-};
+/**
+ * The runtime's checkpoint defaults: with ~13 keys written per event, checkpointing less often barely shrinks
+ * what is written (bench/analyzer-checkpoints.ts), and 1,000 entries keep the pause near its target.
+ */
+export const ANALYZER_STATE_DEFAULTS: AnalyzerStateOptions = STATE_DEFAULTS;
 
 export interface RunningAnalyzers {
   readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;

@@ -105,6 +105,14 @@ export function runDurablePumpSuite(
         Array.from({ length: Math.floor(n / MILESTONE) }, (_, i) => `${key}:${(i + 1) * MILESTONE}`),
       );
     const sorted = (list: string[]) => [...list].sort();
+    /** The stored state and the outputs are a crash-free run's over `keys`: every output once. */
+    const expectCrashFree = async (keys: string[]) => {
+      const counts = expectedCounts(keys);
+      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
+      const written = await outputs();
+      expect(written.length).toBe(new Set(written).size);
+      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+    };
     afterEach(async () => {
       for (const pump of pumps.splice(0)) await pump.stop();
       await h?.cleanup();
@@ -173,11 +181,7 @@ export function runDurablePumpSuite(
       // More handled than entries: the uncovered ones were handled again after each crash, from the restored state.
       expect(t.handled).toBeGreaterThan(keys.length);
       await pump.stop();
-      const counts = expectedCounts(keys);
-      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
-      const written = await outputs();
-      expect(written.length).toBe(new Set(written).size);
-      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+      await expectCrashFree(keys);
     }, 60_000);
 
     /**
@@ -210,11 +214,7 @@ export function runDurablePumpSuite(
       await pump.start();
       await drainedBy(pump);
       await pump.stop();
-      const counts = expectedCounts(keys);
-      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
-      const written = await outputs();
-      expect(written.length).toBe(new Set(written).size);
-      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+      await expectCrashFree(keys);
     }, 30_000);
 
     test("a new process under another name replays its predecessor's entries first, in stream order", async () => {
@@ -306,11 +306,7 @@ export function runDurablePumpSuite(
       expect(await drained()).toBe(true);
       await heirPump.stop();
       await zombiePump.stop();
-      const counts = expectedCounts(keys);
-      expect(await storedCounts(store, "counter", 2)).toEqual(counts);
-      const written = await outputs();
-      expect(written.length).toBe(new Set(written).size);
-      expect(sorted(written)).toEqual(sorted(expectedOutputs(counts)));
+      await expectCrashFree(keys);
     }, 30_000);
 
     test("retention never trims an entry handled but not yet covered by a checkpoint", async () => {
