@@ -18,8 +18,8 @@ import type { ChainEvent } from "../src/detection/schema.ts";
 import { SybilAnalyzer } from "../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../src/detection/wallet-analyzer.ts";
 import { generate } from "../src/ingest/generator.ts";
-import { ChangeBatchBuilder, forEachChange } from "../src/runtime/change-batch.ts";
 import { DurableTables, memoryTables, type Tables } from "../src/runtime/durable-table.ts";
+import { readSegment, SegmentWriter } from "../src/runtime/state-segment.ts";
 import { type Figure, figure, printReport } from "./lib/report.ts";
 
 const BENCH = "analyzer-checkpoints";
@@ -130,29 +130,32 @@ function tracked(): Tracked {
     tables: new Map(),
     stored: {} as Tracked["stored"],
   };
+  // Reused, as the worker reuses its own: its buffer grows once.
+  const writer = new SegmentWriter();
   Bun.gc(true);
   let cpu = 0;
   for (let from = 0; from < events.length; from += every) {
     const to = Math.min(events.length, from + every);
     const started = process.cpuUsage();
     feed(list, from, to);
-    const batches = NAMES.map((name) => {
-      const builder = new ChangeBatchBuilder();
+    const segments = NAMES.map((name) => {
       const t0 = performance.now();
-      (tables.get(name) as DurableTables).collect(builder);
-      const batch = builder.finish();
+      (tables.get(name) as DurableTables).collect(writer);
+      const segment = writer.finish();
       result.analyzers[name].pauses.push(performance.now() - t0);
-      return batch;
+      return segment;
     });
     cpu += cpuMicros(started);
     result.checkpoints++;
     NAMES.forEach((name, i) => {
       const store = stores.get(name) as Map<string, number>;
       const load = result.analyzers[name];
-      forEachChange(batches[i]!, (table, key, value) => {
+      const segment = segments[i];
+      if (!segment) return;
+      load.bytes += segment.byteLength;
+      readSegment(segment, (table, _kind, key, value) => {
         const size = value === null ? 0 : value.length;
         load.keys++;
-        load.bytes += size;
         const id = `${name} ${table}`;
         let t = result.tables.get(id);
         if (t === undefined) {

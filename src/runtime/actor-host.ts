@@ -6,7 +6,6 @@
 import * as Comlink from "comlink";
 import { Unpackr } from "msgpackr";
 import { serializeError, TroupeError } from "../errors.ts";
-import { batchTransfer, ChangeBatchBuilder } from "./change-batch.ts";
 import type { ActorDefinition, MessageContext } from "./define-actor.ts";
 import { DurableTables } from "./durable-table.ts";
 import {
@@ -21,6 +20,7 @@ import {
   progressTag,
   type ToWorker,
 } from "./protocol.ts";
+import { SegmentWriter } from "./state-segment.ts";
 
 declare const self: Worker;
 
@@ -39,6 +39,10 @@ let tables: DurableTables;
 /** Resolves once every restore chunk arrived (durable actors). */
 let restored: Promise<void> = Promise.resolve();
 let finishRestore: () => void = () => {};
+/** Live keys the restore brought back (reported with `ready`). */
+let restoredKeys = 0;
+/** Reused by every checkpoint: its buffer grows to the largest one once. */
+const segmentWriter = new SegmentWriter();
 /** The main side asked for a checkpoint while a handler was running: take it at the next boundary. */
 let checkpointWanted = false;
 
@@ -76,11 +80,10 @@ function takeCheckpoint(): void {
   checkpointWanted = false;
   const started = performance.now();
   flushAck();
-  const builder = new ChangeBatchBuilder();
-  tables.collect(builder);
-  const batch = builder.finish();
-  const message: CheckpointMessage = { t: "checkpoint", upTo, batch, pauseMs: performance.now() - started };
-  self.postMessage(message, batchTransfer(batch));
+  tables.collect(segmentWriter);
+  const segment = segmentWriter.finish();
+  const message: CheckpointMessage = { t: "checkpoint", upTo, segment, pauseMs: performance.now() - started };
+  self.postMessage(message, segment ? [segment.buffer as ArrayBuffer] : []);
 }
 
 /** Comlink drops custom error fields, so errors travel as values with their code. */
@@ -165,6 +168,7 @@ async function init(message: InitMessage): Promise<void> {
     }
     definition = candidate;
     await restored;
+    restoredKeys = tables.restoredKeys;
     state = await definition.initialState({
       actor: message.actor,
       instance: message.instance,
@@ -190,7 +194,7 @@ async function init(message: InitMessage): Promise<void> {
     } satisfies ControlApi,
     message.control,
   );
-  post({ t: "ready", queries: Object.keys(definition.queries ?? {}) });
+  post({ t: "ready", queries: Object.keys(definition.queries ?? {}), restoredKeys });
 }
 
 process.on("unhandledRejection", (reason) => {
@@ -210,7 +214,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       else takeCheckpoint();
       break;
     case "restore":
-      tables.restore(message.batch);
+      tables.restore(message.segment);
       break;
     case "restored":
       finishRestore();

@@ -3,8 +3,8 @@
  * to the state store with what it covers, retrying a refused commit, and what is left after a crash.
  *
  * At most one checkpoint is in the works at a time: asked of the worker, or being committed. A commit the
- * store refuses is retried with backoff; checkpoints taken meanwhile are merged into it (the later value
- * of a key wins, the covered messages add up), so one is pending at most, and the messages it covers keep
+ * store refuses is retried with backoff; checkpoints taken meanwhile join it (their segments appended in
+ * order, the covered messages adding up), so one is pending at most, and the messages it covers keep
  * their credits until it is durable: a store that stays down stalls the actor (backpressure), never
  * memory. A commit refused as ERR_FENCED means a newer incarnation took over: the instance is fenced.
  */
@@ -12,12 +12,11 @@
 import { errorCode, type TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
-import { batchToChanges } from "./change-batch.ts";
-import { countKeys } from "./durable-table.ts";
 import type { Mailbox } from "./mailbox.ts";
 import type { CheckpointMessage } from "./protocol.ts";
 import type { StateOptions } from "./spawn-options.ts";
-import type { RestoredState, StateChanges, StateScope } from "./state-store.ts";
+import { segmentRecords } from "./state-segment.ts";
+import type { RestoredState, StateScope } from "./state-store.ts";
 import type { CheckpointStats, DurableStats } from "./stats.ts";
 
 /** What the checkpointer needs from its instance. */
@@ -31,7 +30,10 @@ export interface CheckpointHost {
 
 /** A checkpoint received from the worker and not yet durable. */
 interface Pending {
-  changes: StateChanges;
+  /** Segments in order: checkpoints taken while a refused commit waited are appended, not merged. */
+  segments: Uint8Array[];
+  /** Records in the segments (keys written). */
+  keys: number;
   /** The oldest `count` uncovered messages are what it covers. */
   count: number;
   bytes: number;
@@ -147,18 +149,22 @@ export class Checkpointer {
     const requestedAt = this.#requestedAt ?? this.#host.clock.now();
     this.#requestedAt = null;
     const count = this.#mailbox.uncoveredUpTo(message.upTo);
-    const changes = batchToChanges(message.batch);
+    const segment = message.segment;
+    const keys = segment ? segmentRecords(segment) : 0;
+    const bytes = segment?.byteLength ?? 0;
     const pending = this.#pending;
     if (pending) {
-      pending.changes = mergeChanges(pending.changes, changes);
+      if (segment) pending.segments.push(segment);
       pending.count = count;
-      pending.bytes += message.batch.bytes.byteLength;
+      pending.keys += keys;
+      pending.bytes += bytes;
       pending.pauseMs = Math.max(pending.pauseMs, message.pauseMs);
-    } else if (count > 0 || changes.length > 0) {
+    } else if (count > 0 || segment) {
       this.#pending = {
-        changes,
+        segments: segment ? [segment] : [],
         count,
-        bytes: message.batch.bytes.byteLength,
+        keys,
+        bytes,
         pauseMs: message.pauseMs,
         requestedAt,
       };
@@ -191,7 +197,7 @@ export class Checkpointer {
     const checkpoint = {
       scope: this.#scope,
       epoch: this.#epoch,
-      changes: pending.changes,
+      segments: pending.segments,
       covers: this.#mailbox.coverTags(pending.count),
     };
     this.#committing = this.#options.store.commit(checkpoint).then(
@@ -203,7 +209,7 @@ export class Checkpointer {
         const at = this.#host.clock.now();
         this.#last = {
           at,
-          keys: countKeys(pending.changes),
+          keys: pending.keys,
           bytes: pending.bytes,
           durationMs: at - pending.requestedAt,
           pauseMs: pending.pauseMs,
@@ -247,21 +253,4 @@ export class Checkpointer {
     if (this.#retryTimer) this.#host.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = null;
   }
-}
-
-/** `later` applied over `earlier`: one change per key, the later value winning. */
-function mergeChanges(earlier: StateChanges, later: StateChanges): StateChanges {
-  if (earlier.length === 0) return later;
-  if (later.length === 0) return earlier;
-  const merged = new Map<string, [string, string, Uint8Array | null]>();
-  for (const changes of [earlier, later]) {
-    for (let i = 0; i < changes.length; i += 3) {
-      const table = changes[i] as string;
-      const key = changes[i + 1] as string;
-      merged.set(`${table}\u0000${key}`, [table, key, changes[i + 2] as Uint8Array | null]);
-    }
-  }
-  const out: StateChanges = [];
-  for (const [table, key, value] of merged.values()) out.push(table, key, value);
-  return out;
 }

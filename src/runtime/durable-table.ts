@@ -9,8 +9,8 @@
  */
 import { Packr } from "msgpackr";
 import { TroupeError } from "../errors.ts";
-import { type ChangeBatch, type ChangeBatchBuilder, forEachChange } from "./change-batch.ts";
-import type { StateChanges } from "./state-store.ts";
+import { SegmentReplay } from "./state-replay.ts";
+import { RecordKind, type SegmentWriter } from "./state-segment.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
 export interface TableCodec<V> {
@@ -43,10 +43,11 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   readonly #codec: TableCodec<V>;
   /** Keys changed since the last checkpoint; null when the table is not persisted. */
   readonly #touched: Set<string> | null;
-  /** Keys added (absent before) since the last checkpoint: their insertion rank is written with them. */
+  /**
+   * Keys added (absent before) since the last checkpoint, in the order they were added: written as
+   * `insert` records in that order, so a replay puts them at the end of the table's order as the Map did.
+   */
   readonly #inserted: Set<string> | null;
-  /** Rank of the next inserted key; ranks only grow, so sorting by rank gives the insertion order. */
-  #nextRank = 0;
 
   /** @internal Created by {@link Tables.table}. */
   constructor(name: string, codec: TableCodec<V>, tracked: boolean) {
@@ -118,81 +119,51 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     for (const [key, value] of this.#map) fn(value, key, this);
   }
 
-  /**
-   * @internal Loads restored values (not changes), decoded already when `decoded` is given, in insertion
-   * order: a store returns keys in any order (Redis HSCAN), but Map iteration order is insertion order and
-   * an actor that iterates a table must see the same order as before the crash.
-   */
-  load(
-    keys: string[],
-    bytes: Uint8Array[],
-    decoded: unknown[] | null,
-    ranks: Map<string, number> | null,
-  ): void {
+  /** @internal Loads the restored values, in the table's order (a replay keeps it, state-replay.ts). */
+  load(values: Map<string, Uint8Array>): void {
     const map = this.#map;
-    const order = Array.from(keys.keys());
-    if (ranks) {
-      const rank = (i: number) => ranks.get(keys[i] as string) ?? -1;
-      order.sort((a, b) => rank(a) - rank(b));
-      for (const r of ranks.values()) if (r >= this.#nextRank) this.#nextRank = r + 1;
-    }
-    const fast = decoded !== null && this.#codec === msgpackTableCodec;
-    for (const i of order) {
-      const value = fast ? (decoded[i] as V) : this.#codec.decode(bytes[i] as Uint8Array);
-      map.set(keys[i] as string, value);
-    }
+    const codec = this.#codec;
+    for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
   }
 
   /**
-   * @internal Adds the touched keys' current values (or deletions) to a checkpoint and forgets them,
-   * followed by the insertion ranks of the keys added since (in the order they were added).
+   * @internal Writes the touched keys to a checkpoint's segment and forgets them: deletions and updates in
+   * place first, then the keys added since the last checkpoint, in the order they were added.
    */
-  collect(into: ChangeBatchBuilder): void {
+  collect(into: SegmentWriter): void {
     const touched = this.#touched;
     if (!touched || touched.size === 0) return;
     const map = this.#map;
-    for (const key of touched) {
-      if (!map.has(key)) {
-        into.add(this.name, key, null);
-        continue;
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = this.#codec.encode(map.get(key) as V);
-      } catch (cause) {
-        throw new TroupeError(
-          "ERR_ENCODE",
-          `table ${this.name}, key ${key}: value cannot be encoded: ${(cause as Error).message}`,
-          { cause },
-        );
-      }
-      into.add(this.name, key, bytes);
-    }
-    const ranks = rankTable(this.name);
-    for (const key of touched) if (!map.has(key)) into.add(ranks, key, null);
     const inserted = this.#inserted as Set<string>;
-    for (const key of inserted) if (map.has(key)) into.add(ranks, key, encodeRank(this.#nextRank++));
+    into.section(this.name);
+    for (const key of touched) {
+      if (!map.has(key)) into.add(RecordKind.delete, key);
+      else if (!inserted.has(key)) into.add(RecordKind.update, key, this.#encode(key));
+    }
+    for (const key of inserted) if (map.has(key)) into.add(RecordKind.insert, key, this.#encode(key));
     touched.clear();
     inserted.clear();
   }
-}
 
-/**
- * Restored values waiting for their table to be declared. They are decoded with the default codec as
- * they arrive, so decoding overlaps the store's reads; the bytes stay (views on the chunks) for a table
- * declared with a codec of its own, and `decoded` is null once one failed to decode that way.
- */
-interface Pending {
-  keys: string[];
-  bytes: Uint8Array[];
-  decoded: unknown[] | null;
+  #encode(key: string): Uint8Array {
+    try {
+      return this.#codec.encode(this.#map.get(key) as V);
+    } catch (cause) {
+      throw new TroupeError(
+        "ERR_ENCODE",
+        `table ${this.name}, key ${key}: value cannot be encoded: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  }
 }
 
 /** The worker's tables of one incarnation. */
 export class DurableTables implements Tables {
   readonly #persisted: boolean;
   readonly #tables = new Map<string, DurableTable<unknown>>();
-  #restored: Map<string, Pending> | null = new Map();
+  /** The restored segments replayed, until `initialState` returned; values are decoded as tables are declared. */
+  #restored: SegmentReplay | null = new SegmentReplay();
 
   constructor(persisted: boolean) {
     this.#persisted = persisted;
@@ -202,14 +173,16 @@ export class DurableTables implements Tables {
     return this.#persisted;
   }
 
+  /** Live keys restored (over every table, declared or not): what the restore stats report. */
+  get restoredKeys(): number {
+    return this.#restored?.keys ?? 0;
+  }
+
   table<V>(name: string, codec?: TableCodec<V>): DurableTable<V> {
     const existing = this.#tables.get(name);
     if (existing) return existing as DurableTable<V>;
-    if (typeof name !== "string" || name.length === 0 || name.endsWith(RANK_SUFFIX)) {
-      throw new TroupeError(
-        "ERR_INVALID_OPTION",
-        `a table name must be a non-empty string not ending in "${RANK_SUFFIX}", got ${name}`,
-      );
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TroupeError("ERR_INVALID_OPTION", `a table name must be a non-empty string, got ${name}`);
     }
     // Declared later, its restored contents would be gone (dropped at `sealed`): refuse rather than lose it.
     if (this.#persisted && !this.#restored) {
@@ -219,47 +192,20 @@ export class DurableTables implements Tables {
       );
     }
     const table = new DurableTable<V>(name, codec ?? (msgpackTableCodec as TableCodec<V>), this.#persisted);
-    const pending = this.#restored?.get(name);
-    if (pending) {
-      table.load(pending.keys, pending.bytes, pending.decoded, this.#ranksOf(name));
-      this.#restored?.delete(name);
+    const restored = this.#restored?.tables.get(name);
+    if (restored) {
+      table.load(restored);
+      this.#restored?.tables.delete(name);
     }
     this.#tables.set(name, table as DurableTable<unknown>);
     return table;
   }
 
-  /** The restored insertion ranks of a table's keys (null for a store written without them). */
-  #ranksOf(name: string): Map<string, number> | null {
-    const pending = this.#restored?.get(rankTable(name));
-    if (!pending) return null;
-    this.#restored?.delete(rankTable(name));
-    const ranks = new Map<string, number>();
-    for (let i = 0; i < pending.keys.length; i++)
-      ranks.set(pending.keys[i] as string, decodeRank(pending.bytes[i] as Uint8Array));
-    return ranks;
-  }
-
-  /** @internal One chunk of the last durable checkpoint, received before `initialState`. */
-  restore(batch: ChangeBatch): void {
-    const restored = this.#restored;
-    if (!restored)
+  /** @internal One segment of the last durable checkpoint, received before `initialState`. */
+  restore(segment: Uint8Array): void {
+    if (!this.#restored)
       throw new TroupeError("ERR_INVALID_OPTION", "tables are restored before initialState only");
-    forEachChange(batch, (table, key, value) => {
-      let pending = restored.get(table);
-      if (!pending) {
-        pending = { keys: [], bytes: [], decoded: table.endsWith(RANK_SUFFIX) ? null : [] };
-        restored.set(table, pending);
-      }
-      if (value === null) return;
-      pending.keys.push(key);
-      pending.bytes.push(value);
-      if (!pending.decoded) return;
-      try {
-        pending.decoded.push(msgpackTableCodec.decode(value));
-      } catch {
-        pending.decoded = null;
-      }
-    });
+    this.#restored.feed(segment);
   }
 
   /**
@@ -271,36 +217,9 @@ export class DurableTables implements Tables {
   }
 
   /** @internal Every table's touched keys, as one checkpoint. */
-  collect(into: ChangeBatchBuilder): void {
+  collect(into: SegmentWriter): void {
     for (const table of this.#tables.values()) table.collect(into);
   }
-}
-
-/**
- * Each table's insertion ranks live in a companion table beside it, written only when a key is added
- * (an update keeps its rank), so keeping the order costs nothing per update.
- */
-const RANK_SUFFIX = "@rank";
-
-function rankTable(table: string): string {
-  return table + RANK_SUFFIX;
-}
-
-/** Keys in flat changes, not counting the insertion ranks written beside them: what stats report. */
-export function countKeys(changes: StateChanges): number {
-  let keys = 0;
-  for (let i = 0; i < changes.length; i += 3) if (!(changes[i] as string).endsWith(RANK_SUFFIX)) keys++;
-  return keys;
-}
-
-function encodeRank(rank: number): Uint8Array {
-  const bytes = new Uint8Array(8);
-  new DataView(bytes.buffer).setFloat64(0, rank, true);
-  return bytes;
-}
-
-function decodeRank(bytes: Uint8Array): number {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getFloat64(0, true);
 }
 
 /** Tables for running an actor's handler outside the runtime (tests, inline evaluation): never persisted. */

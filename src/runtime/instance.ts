@@ -12,10 +12,8 @@
 
 import { deserializeError, errorCode, type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
-import { batchTransfer, changesToBatch } from "./change-batch.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { ControlChannel } from "./control.ts";
-import { countKeys } from "./durable-table.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -155,7 +153,6 @@ export class ActorInstance {
   }
 
   #launch(generation: number, restoring: Restoring | null): Promise<void> {
-    let restoredKeys = 0;
     const worker = new Worker(HOST_URL);
     this.#worker = worker;
     const { port1, port2 } = new MessageChannel();
@@ -182,7 +179,7 @@ export class ActorInstance {
             this.startedAt = this.#owner.clock.now();
             if (restoring) {
               this.#checkpointer?.connected(restoring.restored.epoch, {
-                keys: restoredKeys,
+                keys: message.restoredKeys,
                 ms: this.startedAt - restoring.startedAt,
               });
             }
@@ -236,10 +233,8 @@ export class ActorInstance {
         const feed = async () => {
           for await (const chunk of restoring.restored.chunks) {
             if (generation !== this.#generation) return;
-            if (chunk.length === 0) continue;
-            restoredKeys += countKeys(chunk);
-            const batch = changesToBatch(chunk);
-            worker.postMessage({ t: "restore", batch } satisfies ToWorker, batchTransfer(batch));
+            // Copied by the post (no transfer): the store may keep the buffers it restores from.
+            worker.postMessage({ t: "restore", segment: chunk } satisfies ToWorker);
           }
           if (generation === this.#generation) worker.postMessage({ t: "restored" } satisfies ToWorker);
         };

@@ -7,7 +7,6 @@
  * Control plane: comlink over a dedicated MessagePort (see control.ts), never used for messages.
  */
 import type { SerializedError } from "../errors.ts";
-import type { ChangeBatch } from "./change-batch.ts";
 
 /**
  * A frame: `[firstSeq, messages, deliveries, wantsResult]`. Message i has seq firstSeq + i. `deliveries`
@@ -51,7 +50,8 @@ export interface FrameMessage {
 /** One chunk of the last durable checkpoint (durable actors, after `init`, before `restored`). */
 export interface RestoreMessage {
   t: "restore";
-  batch: ChangeBatch;
+  /** A segment to replay (state-segment.ts), in the order the store gave them. */
+  segment: Uint8Array;
 }
 
 /** Every restore chunk was sent: `initialState` may run. */
@@ -69,6 +69,8 @@ export type ToWorker = InitMessage | FrameMessage | RestoreMessage | RestoredMes
 export interface ReadyMessage {
   t: "ready";
   queries: string[];
+  /** Live keys restored from the store (0 without durable state). */
+  restoredKeys: number;
 }
 
 export interface InitErrorMessage {
@@ -108,7 +110,8 @@ export interface LogMessage {
 export interface CheckpointMessage {
   t: "checkpoint";
   upTo: number;
-  batch: ChangeBatch;
+  /** The touched keys as one segment (its buffer transferred), or null when nothing was touched. */
+  segment: Uint8Array | null;
   /** Time the worker spent taking it (encoding the touched values): the pause it added to handling. */
   pauseMs: number;
 }

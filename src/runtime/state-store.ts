@@ -1,8 +1,9 @@
 /**
  * The seam between an actor's durable state (kept in its worker, see durable-table.ts) and where its
- * checkpoints live. The runtime knows nothing of Redis: it hands a store each checkpoint (the keys touched
- * since the previous one, plus opaque tags naming what the checkpoint covers, as given with each message)
- * and restores from it when an instance starts. A store backed by a stream backend settles what a
+ * checkpoints live. The runtime knows nothing of Redis: it hands a store each checkpoint (a segment holding
+ * the keys touched since the previous one, state-segment.ts, plus opaque tags naming what the checkpoint
+ * covers, as given with each message) and restores from it when an instance starts. A store keeps a
+ * changelog: the segments in order, folded now and then into a base (state-replay.ts does the folding). A store backed by a stream backend settles what a
  * checkpoint covers (acks the stream entries) in the same atomic write as the state (Flink's aligned
  * checkpoint: state and source positions committed together), so an entry is acked exactly when its
  * effect on the state is durable.
@@ -18,17 +19,15 @@ export interface StateScope {
   readonly instance: number;
 }
 
-/**
- * Changes since the previous checkpoint, flat: `[table, key, value, table, key, value, ...]`; a `null`
- * value deletes the key. Values are the table codec's bytes (msgpack by default).
- */
-export type StateChanges = (string | Uint8Array | null)[];
-
 export interface Checkpoint {
   readonly scope: StateScope;
   /** The epoch `restore` gave this incarnation. */
   readonly epoch: number;
-  readonly changes: StateChanges;
+  /**
+   * The changes since the previous checkpoint: one segment, or several (checkpoints merged while a commit
+   * was retried) to append in order. Values inside are the table codecs' bytes (msgpack by default).
+   */
+  readonly segments: readonly Uint8Array[];
   /**
    * What this checkpoint covers: the tags given with the messages (e.g. stream entries) handled since the
    * previous checkpoint, in handling order. The store settles them (acks) in the same write, or not at all.
@@ -39,8 +38,8 @@ export interface Checkpoint {
 export interface RestoredState {
   /** This incarnation's epoch: higher than every earlier one of the same scope. */
   readonly epoch: number;
-  /** The state as of the last durable checkpoint, in chunks of flat `[table, key, value, ...]`. */
-  readonly chunks: AsyncIterable<StateChanges>;
+  /** The state as of the last durable checkpoint: the segments to replay, in order. */
+  readonly chunks: AsyncIterable<Uint8Array>;
 }
 
 export interface StateStore {

@@ -39,6 +39,7 @@ import {
   APPEND_UNIQUE_LUA,
   DELETE_IDLE_CONSUMER_LUA,
   STATE_COMMIT_LUA,
+  STATE_COMPACT_LUA,
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
 import { type RedisStateClient, RedisStreamStateStore } from "./redis-state-store.ts";
@@ -113,8 +114,9 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
-    // Key count given per call: a checkpoint names as many table hashes and streams as it touches.
+    // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
+    this.#cmd.defineCommand("troupeStateCompact", { numberOfKeys: 4, lua: STATE_COMPACT_LUA });
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
     this.#readers = new BlockingReaders(url, { redis, graceMs, clock });
   }

@@ -51,10 +51,10 @@ return {0, id}
 /**
  * A new incarnation takes over a state scope: the actor's epoch counter is bumped, the scope's previous
  * epoch leaves the registry of live epochs and the new one enters it, so every earlier incarnation's
- * commits and fenced outputs are refused from here on. A restart in the same process passes the epoch it
- * continues (ARGV[2], else ''): refused with `FENCED` when another incarnation took over since.
+ * commits, compactions and fenced outputs are refused from here on. A restart in the same process passes
+ * the epoch it continues (ARGV[2], else ''): refused with `FENCED` when another incarnation took over since.
  * KEYS: scope meta, actor's epoch registry. ARGV: instance, previous epoch or ''.
- * Returns `{epoch, {table names}}` (the tables to read back, registered by commits).
+ * Returns `{epoch, base generation or ''}`: the state is that base's chunks, then the log's segments.
  */
 export const STATE_RESTORE_LUA = `
 local old = redis.call('HGET', KEYS[1], 'epoch')
@@ -63,60 +63,66 @@ local epoch = redis.call('HINCRBY', KEYS[2], 'next', 1)
 if old then redis.call('HDEL', KEYS[2], old) end
 redis.call('HSET', KEYS[2], epoch, ARGV[1])
 redis.call('HSET', KEYS[1], 'epoch', epoch)
-local tables = {}
-for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-  if string.sub(field, 1, 2) == 't:' then tables[#tables + 1] = string.sub(field, 3) end
-end
-return {epoch, tables}
+return {epoch, redis.call('HGET', KEYS[1], 'base') or ''}
 `;
 
 /**
  * One checkpoint, atomically: refused whole (an error reply `FENCED`) unless ARGV epoch is the scope's
- * current one; else the changes are written, the covered entries acked, the meta updated. The first
- * write is to the meta hash, so under OOM Redis refuses it and with it the whole checkpoint: nothing is
- * written, nothing acked. Lua's unpack is limited to ~8000 values, so long runs go in chunks.
+ * current one; else its segments are appended to the log, the covered entries acked, the meta updated.
+ * The first write is to the meta hash, so under OOM Redis refuses it and with it the whole checkpoint:
+ * nothing is written, nothing acked. Lua's unpack is limited to ~8000 values, so long id lists go in chunks.
  *
- * KEYS: scope meta, the tables' hashes, the source streams.
- * ARGV: epoch, now ms, table count, stream count, run count, the table names, then the runs
- * (table index, 's' + n + n field/value pairs | 'd' + n + n fields: consecutive changes of one kind to
- * one table, in order), then per stream: group, n, n ids.
- * Returns how many entries XACK settled.
+ * KEYS: scope meta, scope log, the source streams.
+ * ARGV: epoch, now ms, keys written, segment count, stream count, the segments, then per stream: group,
+ * n, n ids. Returns `{entries acked, log bytes, base bytes}` (the client decides on compaction).
  */
 export const STATE_COMMIT_LUA = `
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
   return redis.error_reply('FENCED checkpoint refused: epoch ' .. ARGV[1] .. ' is not current')
 end
 local CHUNK = 6000
-local function chunked(command, key, first, last)
-  for i = first, last, CHUNK do
-    redis.call(command, key, unpack(ARGV, i, math.min(i + CHUNK - 1, last)))
-  end
-end
-local tables, streams, runs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local segments, streams = tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('HINCRBY', KEYS[1], 'checkpoints', 1)
-local at = 6
-for t = 1, tables do
-  redis.call('HSET', KEYS[1], 't:' .. ARGV[at], 1)
-  at = at + 1
-end
-local keys = 0
-for r = 1, runs do
-  local key, kind, n = KEYS[1 + tonumber(ARGV[at])], ARGV[at + 1], tonumber(ARGV[at + 2])
-  at = at + 3
-  local width = kind == 's' and 2 or 1
-  chunked(kind == 's' and 'HSET' or 'HDEL', key, at, at + width * n - 1)
-  at = at + width * n
-  keys = keys + n
-end
+local bytes = 0
+for i = 6, 5 + segments do bytes = bytes + string.len(ARGV[i]) end
+if segments > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 6, 5 + segments)) end
+local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', bytes)
+local at = 6 + segments
 local acked = 0
 for s = 1, streams do
-  local key, group, n = KEYS[1 + tables + s], ARGV[at], tonumber(ARGV[at + 1])
+  local key, group, n = KEYS[2 + s], ARGV[at], tonumber(ARGV[at + 1])
   at = at + 2
   for i = at, at + n - 1, CHUNK do
     acked = acked + redis.call('XACK', key, group, unpack(ARGV, i, math.min(i + CHUNK - 1, at + n - 1)))
   end
   at = at + n
 end
-redis.call('HSET', KEYS[1], 'at', ARGV[2], 'keys', keys)
-return acked
+redis.call('HSET', KEYS[1], 'at', ARGV[2], 'keys', ARGV[3])
+return {acked, logBytes, tonumber(redis.call('HGET', KEYS[1], 'baseBytes') or '0')}
+`;
+
+/**
+ * Ends a compaction: the new base (already written under its own key, with an expiry so an abandoned one
+ * goes away) replaces the old one and the log's first segments that it folded in are dropped, unless the
+ * epoch was taken over (then the new base is deleted and `FENCED` returned) or the base changed meanwhile.
+ * KEYS: scope meta, scope log, new base, old base (or the new one again when there was none).
+ * ARGV: epoch, old generation or '', new generation, new base bytes, segments folded, their bytes.
+ * Returns 1 when swapped, 0 when the base had changed (nothing done).
+ */
+export const STATE_COMPACT_LUA = `
+if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+  redis.call('DEL', KEYS[3])
+  return redis.error_reply('FENCED compaction refused: epoch ' .. ARGV[1] .. ' is not current')
+end
+if (redis.call('HGET', KEYS[1], 'base') or '') ~= ARGV[2] then
+  redis.call('DEL', KEYS[3])
+  return 0
+end
+redis.call('LTRIM', KEYS[2], tonumber(ARGV[5]), -1)
+redis.call('HSET', KEYS[1], 'base', ARGV[3], 'baseBytes', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'logBytes', -tonumber(ARGV[6]))
+redis.call('HINCRBY', KEYS[1], 'compactions', 1)
+redis.call('PERSIST', KEYS[3])
+if ARGV[2] ~= '' and KEYS[4] ~= KEYS[3] then redis.call('UNLINK', KEYS[4]) end
+return 1
 `;

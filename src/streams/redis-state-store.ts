@@ -1,19 +1,26 @@
 /**
- * Durable actor state in Redis, next to its anchor stream (state-keys.ts). A restore is one script that
- * bumps the epoch (fencing every earlier incarnation), then HSCAN pages of each table hash; a commit is
- * one script that checks the epoch, writes the changes and XACKs the covered entries: one round trip,
- * all or nothing (redis-scripts.ts).
+ * Durable actor state in Redis, next to its anchor stream (state-keys.ts), as a changelog: a commit is one
+ * script that checks the epoch, appends the checkpoint's segment to the scope's log and XACKs the covered
+ * entries (one round trip, all or nothing, whatever the number of keys); a restore is one script that bumps
+ * the epoch (fencing every earlier incarnation), then pages of the base's chunks and the log's segments.
+ *
+ * Compaction runs in the background of the incarnation that owns the scope, one at a time: it reads the
+ * base and the log's first N segments, folds them by key (values stay opaque bytes), writes the new base
+ * under a key of its own and swaps it in with a script that also drops those N segments; commits go on
+ * appending meanwhile. A takeover fences the swap like any other write.
  */
 
 import { TroupeError } from "../errors.ts";
-import type { Checkpoint, RestoredState, StateChanges, StateScope } from "../runtime/state-store.ts";
+import { compactionDue } from "../runtime/state-log.ts";
+import { SegmentReplay } from "../runtime/state-replay.ts";
+import { segmentRecords } from "../runtime/state-segment.ts";
+import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { OutputFence } from "./backend.ts";
 import { redisError } from "./redis-replies.ts";
 import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, type ScopeKeys, scopeKeys, stateBase } from "./state-keys.ts";
 import {
-  compactChunk,
   fencedError,
   resolveStateStoreOptions,
   type StreamStateStore,
@@ -22,27 +29,43 @@ import {
 
 type Arg = string | number | Buffer;
 
+/** An abandoned compaction's base (its process died before the swap) expires after this long. */
+const UNSWAPPED_BASE_TTL_MS = 3_600_000;
+
 /** The commands the store sends (the scripts are defined on the backend's connection). */
 export interface RedisStateClient {
   troupeStateRestore(meta: string, epochs: string, instance: number, after: number | ""): Promise<unknown>;
   /** Arrays are sent flattened (one level), so long argument lists need no spread. */
   troupeStateCommit(keyCount: number, keys: readonly string[], ...args: (readonly Arg[])[]): Promise<unknown>;
-  hscanBuffer(key: string, cursor: string, countToken: "COUNT", count: number): Promise<[Buffer, Buffer[]]>;
+  troupeStateCompact(
+    meta: string,
+    log: string,
+    newBase: string,
+    oldBase: string,
+    ...args: Arg[]
+  ): Promise<unknown>;
+  lrangeBuffer(key: string, start: number, stop: number): Promise<Buffer[]>;
+  llen(key: string): Promise<number>;
+  hget(key: string, field: string): Promise<string | null>;
+  rpush(key: string, ...values: Buffer[]): Promise<number>;
+  pexpire(key: string, ms: number): Promise<number>;
 }
 
 export class RedisStreamStateStore implements StreamStateStore {
   readonly anchor: string;
   readonly #base: string;
-  readonly #pageSize: number;
+  readonly #options: ReturnType<typeof resolveStateStoreOptions>;
   readonly #client: RedisStateClient;
   readonly #clock: Clock;
+  /** Compactions under way, by scope meta key: one at a time each. */
+  readonly #compacting = new Map<string, Promise<void>>();
+  #generation = 0;
 
   /** `clock` stamps each checkpoint's time in the state's meta hash (the backend's clock). */
   constructor(client: RedisStateClient, options: StreamStateStoreOptions, clock: Clock) {
-    const resolved = resolveStateStoreOptions(options);
-    this.anchor = resolved.anchor;
-    this.#base = stateBase(resolved.anchor);
-    this.#pageSize = resolved.restorePageSize;
+    this.#options = resolveStateStoreOptions(options);
+    this.anchor = this.#options.anchor;
+    this.#base = stateBase(this.anchor);
     this.#client = client;
     this.#clock = clock;
   }
@@ -64,8 +87,8 @@ export class RedisStreamStateStore implements StreamStateStore {
         ? fencedError(scope, after)
         : error;
     }
-    const { epoch, tables } = parseRestore(reply);
-    return { epoch, chunks: this.#chunks(keys, tables) };
+    const { epoch, generation } = parseRestore(reply);
+    return { epoch, chunks: this.#chunks(keys, generation) };
   }
 
   release(covers: readonly unknown[]): void {
@@ -73,44 +96,101 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {
-    const { scope, epoch } = checkpoint;
+    const { scope, epoch, segments } = checkpoint;
     const keys = scopeKeys(this.#base, scope);
-    const { tables, runs, runCount } = encodeChanges(checkpoint.changes);
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
-    const keyList = [keys.meta, ...tables.map((name) => keys.table(name)), ...acks.map((a) => a.stream)];
-    const header: Arg[] = [epoch, this.#clock.now(), tables.length, acks.length, runCount, ...tables];
+    const keyList = [keys.meta, keys.log, ...acks.map((a) => a.stream)];
+    let records = 0;
+    for (const segment of segments) records += segmentRecords(segment);
+    const header: Arg[] = [epoch, this.#clock.now(), records, segments.length, acks.length];
     const acked: Arg[] = [];
     for (const ack of acks) {
       acked.push(ack.group, ack.ids.length);
       for (const id of ack.ids) acked.push(id);
     }
+    let reply: unknown;
     try {
-      await this.#client.troupeStateCommit(keyList.length, keyList, header, runs, acked);
+      reply = await this.#client.troupeStateCommit(
+        keyList.length,
+        keyList,
+        header,
+        segments.map(asBuffer),
+        acked,
+      );
     } catch (error) {
       const failure = redisError(error);
       throw failure.code === "ERR_FENCED" ? fencedError(scope, epoch) : failure;
     }
     for (const entry of entries) entry.acked();
+    const [, logBytes, baseBytes] = reply as [number, number, number];
+    if (compactionDue(baseBytes, logBytes, this.#options)) this.#startCompaction(keys, epoch);
   }
 
-  async *#chunks(keys: ScopeKeys, tables: readonly string[]): AsyncGenerator<StateChanges> {
-    for (const name of tables) {
-      const key = keys.table(name);
-      let cursor = "0";
-      do {
-        const [next, fields] = await this.#run(() =>
-          this.#client.hscanBuffer(key, cursor, "COUNT", this.#pageSize),
-        );
-        cursor = next.toString();
-        if (fields.length === 0) continue;
-        const chunk: StateChanges = new Array((fields.length / 2) * 3);
-        for (let i = 0, o = 0; i < fields.length; i += 2, o += 3) {
-          chunk[o] = name;
-          chunk[o + 1] = fields[i]!.toString("utf8");
-          chunk[o + 2] = fields[i + 1]!;
-        }
-        yield compactChunk(chunk);
-      } while (cursor !== "0");
+  #startCompaction(keys: ScopeKeys, epoch: number): void {
+    if (this.#compacting.has(keys.meta)) return;
+    // A failed compaction (Redis away, a takeover) changes nothing: the log stays, a later commit retries.
+    const running = this.#compact(keys, epoch)
+      .catch(() => {})
+      .finally(() => this.#compacting.delete(keys.meta));
+    this.#compacting.set(keys.meta, running);
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all(this.#compacting.values());
+  }
+
+  async #compact(keys: ScopeKeys, epoch: number): Promise<void> {
+    const client = this.#client;
+    const [oldGeneration, folded] = await Promise.all([
+      client.hget(keys.meta, "base"),
+      client.llen(keys.log),
+    ]);
+    const replay = new SegmentReplay();
+    if (oldGeneration)
+      for await (const chunk of this.#pages(keys.base(oldGeneration), -1)) replay.feed(chunk);
+    let foldedBytes = 0;
+    for await (const segment of this.#pages(keys.log, folded)) {
+      replay.feed(segment);
+      foldedBytes += segment.byteLength;
+    }
+    const generation = `${epoch}.${++this.#generation}`;
+    const newBase = keys.base(generation);
+    let baseBytes = 0;
+    let first = true;
+    for (const chunk of replay.chunks()) {
+      await client.rpush(newBase, asBuffer(chunk));
+      if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
+      first = false;
+      baseBytes += chunk.byteLength;
+    }
+    await client.troupeStateCompact(
+      keys.meta,
+      keys.log,
+      newBase,
+      oldGeneration ? keys.base(oldGeneration) : newBase,
+      epoch,
+      oldGeneration ?? "",
+      baseBytes > 0 ? generation : "",
+      baseBytes,
+      folded,
+      foldedBytes,
+    );
+  }
+
+  /** The base's chunks, then the log's segments: what a restore replays. */
+  async *#chunks(keys: ScopeKeys, generation: string): AsyncGenerator<Uint8Array> {
+    if (generation) yield* this.#pages(keys.base(generation), -1);
+    yield* this.#pages(keys.log, -1);
+  }
+
+  /** A list's values, a page per round trip: the first `count` of them, or all with -1. */
+  async *#pages(key: string, count: number): AsyncGenerator<Uint8Array> {
+    const page = this.#options.restorePageSize;
+    for (let from = 0; count < 0 || from < count; from += page) {
+      const to = count < 0 ? from + page - 1 : Math.min(from + page, count) - 1;
+      const values = await this.#run(() => this.#client.lrangeBuffer(key, from, to));
+      yield* values;
+      if (values.length < to - from + 1) return;
     }
   }
 
@@ -123,48 +203,13 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 }
 
-/**
- * The changes as the commit script's runs: consecutive changes of one kind (set / delete) to one table
- * share a run, so the order of the changes is kept whatever they are.
- */
-function encodeChanges(changes: StateChanges): { tables: string[]; runs: Arg[]; runCount: number } {
-  const tables: string[] = [];
-  const index = new Map<string, number>();
-  const runs: Arg[] = [];
-  let runCount = 0;
-  let runTable = 0;
-  let runKind = "";
-  let countAt = -1;
-  for (let i = 0; i < changes.length; i += 3) {
-    const name = changes[i] as string;
-    const value = changes[i + 2] as Uint8Array | null;
-    let table = index.get(name);
-    if (table === undefined) {
-      table = tables.push(name);
-      index.set(name, table);
-    }
-    const kind = value === null ? "d" : "s";
-    if (table !== runTable || kind !== runKind) {
-      runs.push(table, kind, 0);
-      countAt = runs.length - 1;
-      runCount++;
-      runTable = table;
-      runKind = kind;
-    }
-    runs[countAt] = (runs[countAt] as number) + 1;
-    runs.push(changes[i + 1] as string);
-    if (value !== null) runs.push(asBuffer(value));
-  }
-  return { tables, runs, runCount };
-}
-
 function asBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-function parseRestore(reply: unknown): { epoch: number; tables: string[] } {
-  const [epoch, tables] = Array.isArray(reply) ? reply : [];
-  if (typeof epoch !== "number" || !Array.isArray(tables))
+function parseRestore(reply: unknown): { epoch: number; generation: string } {
+  const [epoch, generation] = Array.isArray(reply) ? reply : [];
+  if (typeof epoch !== "number" || typeof generation !== "string")
     throw new TroupeError("ERR_STREAM_BACKEND", `unexpected state restore reply: ${String(reply)}`);
-  return { epoch, tables: tables.map(String) };
+  return { epoch, generation };
 }

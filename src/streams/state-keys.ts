@@ -5,20 +5,18 @@
  * empty) or of the whole key. An anchor with a tag lends it to every state key by prefix; an anchor
  * without one becomes the tag itself (`{tx}:state:...` hashes like `tx`).
  *
- * Per scope `{actor, instance}`: `<base>:state:<actor>:<instance>:meta` (a HASH: epoch, checkpoints, at,
- * keys, and a `t:<table>` field per table written) and `<base>:state:<actor>:<instance>:t:<table>` (a HASH,
- * field = key, value = the encoded value). Per actor: `<base>:state:<actor>:epochs` (a HASH: `next`, the
+ * Per scope `{actor, instance}`, under `<base>:state:<actor>:<instance>`: `:meta` (a HASH: epoch, base
+ * generation, baseBytes, logBytes, checkpoints, compactions, at, keys), `:log` (a LIST of segments, one
+ * per checkpoint, oldest first) and `:base:<generation>` (a LIST of the compacted state's chunks). Per actor: `<base>:state:<actor>:epochs` (a HASH: `next`, the
  * epoch counter, and one field per live epoch), so an output write can be fenced by its epoch alone.
  */
 import { InvalidOptionError } from "../errors.ts";
 import type { StateScope } from "../runtime/state-store.ts";
 
-/** The meta field that registers a table, so a restore knows which table hashes to read. */
-export const TABLE_FIELD_PREFIX = "t:";
-
 export interface ScopeKeys {
   readonly meta: string;
-  table(name: string): string;
+  readonly log: string;
+  base(generation: string): string;
 }
 
 /** `anchor` itself when it carries a hash tag, else `{anchor}`: the prefix of every state key. */
@@ -41,7 +39,11 @@ export function hashTag(key: string): string | null {
 
 export function scopeKeys(base: string, scope: StateScope): ScopeKeys {
   const prefix = `${base}:state:${scope.actor}:${scope.instance}`;
-  return { meta: `${prefix}:meta`, table: (name) => `${prefix}:t:${name}` };
+  return {
+    meta: `${prefix}:meta`,
+    log: `${prefix}:log`,
+    base: (generation) => `${prefix}:base:${generation}`,
+  };
 }
 
 /** The actor's epoch registry: the counter and its live epochs (one per running instance). */

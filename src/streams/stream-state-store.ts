@@ -4,25 +4,28 @@
  * it covers (state-cover.ts), fenced by the incarnation's epoch. Created by `backend.stateStore({ anchor })`:
  * `RedisStreamStateStore` (one Lua script per commit) or `MemoryStreamStateStore` (one synchronous step).
  *
- * The store keeps the latest value per key (a hash per table, a changelog compacted on write), so a
- * restore reads exactly the live keys and never replays a log.
+ * The store keeps a changelog: each checkpoint's segment appended as one value, folded into a base (the
+ * live keys, state-replay.ts) once the segments outweigh it (state-log.ts), so a commit costs one write
+ * whatever its size and a restore reads at most about (1 + compactRatio) × the state.
  */
 import { InvalidOptionError, TroupeError } from "../errors.ts";
-import type { StateChanges, StateScope, StateStore } from "../runtime/state-store.ts";
+import { COMPACTION_DEFAULTS, type CompactionOptions, resolveCompaction } from "../runtime/state-log.ts";
+import type { StateScope, StateStore } from "../runtime/state-store.ts";
 import type { OutputFence } from "./backend.ts";
 
-export interface StreamStateStoreOptions {
+export interface StreamStateStoreOptions extends CompactionOptions {
   /**
    * The stream the state belongs to (the actors' main input): every state key shares its hash slot, so
    * a commit can ack its entries in the same script. Required.
    */
   anchor: string;
-  /** Keys per restore chunk (one HSCAN page on Redis). @defaultValue 10000 */
+  /** Segments read per round trip of a restore on Redis (a base chunk is at most ~1 MiB). @defaultValue 8 */
   restorePageSize?: number;
 }
 
 export const STATE_STORE_DEFAULTS = {
-  restorePageSize: 10_000,
+  ...COMPACTION_DEFAULTS,
+  restorePageSize: 8,
 } satisfies Required<Omit<StreamStateStoreOptions, "anchor">>;
 
 export function resolveStateStoreOptions(
@@ -30,7 +33,7 @@ export function resolveStateStoreOptions(
 ): Required<StreamStateStoreOptions> {
   if (typeof options.anchor !== "string" || options.anchor === "")
     throw new InvalidOptionError("anchor", "must be a non-empty stream key");
-  const resolved = { ...STATE_STORE_DEFAULTS, ...options };
+  const resolved = { ...STATE_STORE_DEFAULTS, ...options, ...resolveCompaction(options) };
   if (!Number.isInteger(resolved.restorePageSize) || resolved.restorePageSize < 1)
     throw new InvalidOptionError(
       "restorePageSize",
@@ -43,6 +46,8 @@ export interface StreamStateStore extends StateStore {
   readonly anchor: string;
   /** What an output write of `actor`'s incarnation `epoch` carries, so it is refused once that epoch is fenced. */
   outputFence(actor: string, epoch: number): OutputFence;
+  /** Resolves once no compaction runs in the background (one a commit started may be under way). */
+  idle(): Promise<void>;
 }
 
 export function fencedError(scope: StateScope, epoch: number): TroupeError {
@@ -55,23 +60,4 @@ export function fencedError(scope: StateScope, epoch: number): TroupeError {
 
 export function fencedOutputError(fence: OutputFence): TroupeError {
   return new TroupeError("ERR_FENCED", `FENCED output write refused: epoch ${fence.epoch} is no longer live`);
-}
-
-/**
- * Copies a restore chunk's values into one fresh buffer and points them at it: values read from a
- * store are views of buffers it keeps (or of a socket's), and one buffer per chunk is what a worker
- * transfer wants.
- */
-export function compactChunk(chunk: StateChanges): StateChanges {
-  let bytes = 0;
-  for (let i = 2; i < chunk.length; i += 3) bytes += (chunk[i] as Uint8Array).byteLength;
-  const buffer = new Uint8Array(bytes);
-  let offset = 0;
-  for (let i = 2; i < chunk.length; i += 3) {
-    const value = chunk[i] as Uint8Array;
-    buffer.set(value, offset);
-    chunk[i] = buffer.subarray(offset, offset + value.byteLength);
-    offset += value.byteLength;
-  }
-  return chunk;
 }

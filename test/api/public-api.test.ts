@@ -20,6 +20,7 @@ import type {
   Checkpoint,
   CheckpointStats,
   Clock,
+  CompactionOptions,
   ControlOptions,
   CrashReason,
   DurableStats,
@@ -36,7 +37,6 @@ import type {
   RouteKey,
   SerializedError,
   SpawnOptions,
-  StateChanges,
   StateOptions,
   StateScope,
   StateStore,
@@ -146,11 +146,16 @@ describe("troupe: the runtime", () => {
       "InvalidOptionError",
       "MemoryStateStore",
       "MessageRejectedError",
+      "RecordKind",
+      "SegmentReplay",
       "TroupeError",
       "createSystem",
       "defineActor",
       "memoryTables",
       "msgpackTableCodec",
+      "readSegment",
+      "segmentOf",
+      "segmentRecords",
       "systemClock",
     ]);
   });
@@ -206,7 +211,13 @@ describe("troupe: the runtime", () => {
     expectTypeOf<Parameters<StateStore["restore"]>[0]>().toEqualTypeOf<StateScope>();
     expectTypeOf<Awaited<ReturnType<StateStore["restore"]>>>().toEqualTypeOf<RestoredState>();
     expectTypeOf<Parameters<StateStore["commit"]>[0]>().toEqualTypeOf<Checkpoint>();
-    expectTypeOf<Checkpoint["changes"]>().toEqualTypeOf<StateChanges>();
+    expectTypeOf<Checkpoint["segments"]>().toEqualTypeOf<readonly Uint8Array[]>();
+    expectTypeOf<RestoredState["chunks"]>().toEqualTypeOf<AsyncIterable<Uint8Array>>();
+    expectTypeOf<CompactionOptions["compactRatio"]>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<typeof troupe.segmentOf>().returns.toEqualTypeOf<Uint8Array | null>();
+    expectTypeOf<InstanceType<typeof troupe.SegmentReplay>["tables"]>().toEqualTypeOf<
+      Map<string, Map<string, Uint8Array>>
+    >();
     expectTypeOf<InitContext["tables"]>().toEqualTypeOf<Tables>();
     expectTypeOf<ReturnType<Tables["table"]>>().toEqualTypeOf<DurableTable<unknown>>();
     expectTypeOf<Parameters<Tables["table"]>[1]>().toEqualTypeOf<TableCodec<unknown> | undefined>();

@@ -18,7 +18,6 @@ import {
 } from "../../src/detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS, WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { generate, SCENARIOS } from "../../src/ingest/generator.ts";
-import { ChangeBatchBuilder, changesToBatch, forEachChange } from "../../src/runtime/change-batch.ts";
 import {
   DurableTables,
   memoryTables,
@@ -26,6 +25,8 @@ import {
   type TableCodec,
   type Tables,
 } from "../../src/runtime/durable-table.ts";
+import { SegmentReplay } from "../../src/runtime/state-replay.ts";
+import { SegmentWriter } from "../../src/runtime/state-segment.ts";
 
 /**
  * Every scenario type over 3 h of event time (a serial creator needs hours to build a record), past the
@@ -80,16 +81,13 @@ class Instance {
   readonly names = new Set<string>();
   /** The codec each table was declared with, to encode its live values as a checkpoint does. */
   readonly #codecs = new Map<string, TableCodec<unknown>>();
-  readonly store: Map<string, Map<string, Uint8Array>>;
+  readonly store: SegmentReplay;
 
-  constructor(store: Map<string, Map<string, Uint8Array>> = new Map()) {
+  /** Restored from `store` compacted into a base (small chunks), as a store's compaction leaves it. */
+  constructor(store = new SegmentReplay()) {
     this.store = store;
     this.tables = new DurableTables(true);
-    const rows: (string | Uint8Array)[] = [];
-    // A Redis HSCAN returns fields in no particular order: restore must not depend on it.
-    for (const [table, values] of [...store].reverse())
-      for (const [key, bytes] of [...values].reverse()) rows.push(table, key, bytes);
-    this.tables.restore(changesToBatch(rows));
+    for (const chunk of store.chunks(64 * 1024)) this.tables.restore(chunk);
   }
 
   /** Tables that record the names declared, so `verify` can read every one of them. */
@@ -104,17 +102,10 @@ class Instance {
   }
 
   checkpoint(): void {
-    const builder = new ChangeBatchBuilder();
-    this.tables.collect(builder);
-    forEachChange(builder.finish(), (table, key, value) => {
-      let values = this.store.get(table);
-      if (values === undefined) {
-        values = new Map();
-        this.store.set(table, values);
-      }
-      if (value === null) values.delete(key);
-      else values.set(key, value.slice());
-    });
+    const writer = new SegmentWriter();
+    this.tables.collect(writer);
+    const segment = writer.finish();
+    if (segment) this.store.feed(segment);
   }
 
   /** Tables and keys whose stored bytes differ from the live value's encoding (none, if every change was touched). */
@@ -123,7 +114,7 @@ class Instance {
     for (const name of this.names) {
       const live = this.tables.table<unknown>(name);
       const codec = this.#codecs.get(name) ?? msgpackTableCodec;
-      const stored = this.store.get(name) ?? new Map<string, Uint8Array>();
+      const stored = this.store.tables.get(name) ?? new Map<string, Uint8Array>();
       for (const [key, value] of live) {
         const bytes = stored.get(key);
         if (bytes === undefined || !Buffer.from(codec.encode(value)).equals(bytes))

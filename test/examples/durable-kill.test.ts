@@ -10,6 +10,7 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { ChildOutput } from "../support/child-output.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { replayed } from "../support/state.ts";
 
 const EXAMPLE = new URL("../../examples/durable/stream-counts.ts", import.meta.url).pathname;
 let redis: TestRedis;
@@ -70,10 +71,8 @@ test.skipIf(!redisAvailable())(
     for (const key of keys) expected[key] = (expected[key] ?? 0) + 1;
     const counts: Record<string, number> = {};
     const restored = await backend.stateStore({ anchor: stream }).restore({ actor: "counts", instance: 0 });
-    for await (const chunk of restored.chunks)
-      for (let i = 0; i < chunk.length; i += 3)
-        if (chunk[i] === "counts")
-          counts[chunk[i + 1] as string] = msgpackTableCodec.decode(chunk[i + 2] as Uint8Array) as number;
+    for (const [key, value] of (await replayed(restored.chunks)).tables.get("counts") ?? [])
+      counts[key] = msgpackTableCodec.decode(value) as number;
     expect(counts).toEqual(expected);
     const client = new Redis(redis.url);
     for (const pattern of [`${stream}*`, `{${stream}}*`]) {

@@ -212,9 +212,7 @@ describe("restore", () => {
     expect(restore?.ms).toBeGreaterThanOrEqual(0);
     expect(store.keys({ actor: "counter", instance: 0 })).toEqual({
       counts: 24,
-      "counts@rank": 24,
       notes: 24,
-      "notes@rank": 24,
     });
   });
 });
@@ -272,9 +270,7 @@ describe("checkpoints", () => {
     for (const commit of hotCommits) expect(commit.keys).toBeLessThanOrEqual(6);
     expect(store.inner.keys({ actor: ref.name, instance: 0 })).toEqual({
       counts: 1000,
-      "counts@rank": 1000,
       notes: 1000,
-      "notes@rank": 1000,
     });
     const last = ref.stats().instances[0]?.durable?.lastCheckpoint;
     expect(last?.keys).toBeLessThanOrEqual(6);

@@ -1,42 +1,44 @@
 import { describe, expect, test } from "bun:test";
-import {
-  batchToChanges,
-  ChangeBatchBuilder,
-  changesToBatch,
-  forEachChange,
-} from "../../src/runtime/change-batch.ts";
 import { DurableTables, memoryTables, msgpackTableCodec } from "../../src/runtime/durable-table.ts";
+import { SegmentReplay } from "../../src/runtime/state-replay.ts";
+import {
+  RecordKind,
+  readSegment,
+  SegmentWriter,
+  segmentOf,
+  segmentRecords,
+} from "../../src/runtime/state-segment.ts";
+
+function segmentFrom(tables: DurableTables): Uint8Array | null {
+  const writer = new SegmentWriter();
+  tables.collect(writer);
+  return writer.finish();
+}
 
 function collected(tables: DurableTables) {
-  const builder = new ChangeBatchBuilder();
-  tables.collect(builder);
+  const segment = segmentFrom(tables);
   const out: [string, string, unknown][] = [];
-  forEachChange(builder.finish(), (table, key, value) => {
-    // The insertion ranks written beside each table have a test of their own.
-    if (!table.endsWith("@rank"))
+  if (segment)
+    readSegment(segment, (table, _kind, key, value) => {
       out.push([table, key, value === null ? null : msgpackTableCodec.decode(value)]);
-  });
+    });
   return out;
 }
 
-/** Checkpoints `from` into a store-like map (latest value per key, in the given key order), restores a copy. */
-function checkpointAndRestore(
-  from: DurableTables,
-  store: Map<string, [string, string, Uint8Array]>,
-  scramble: boolean,
-) {
-  const builder = new ChangeBatchBuilder();
-  from.collect(builder);
-  forEachChange(builder.finish(), (table, key, value) => {
-    const id = `${table}\u0000${key}`;
-    if (value === null) store.delete(id);
-    else store.set(id, [table, key, new Uint8Array(value)]);
-  });
-  const rows = [...store.values()];
-  // A Redis HSCAN returns fields in no particular order.
-  if (scramble) rows.reverse();
+/**
+ * Checkpoints `from` into a changelog and restores a copy from it: from every segment, or (`compact`) from
+ * the log folded into a base first, as a store's compaction does.
+ */
+function checkpointAndRestore(from: DurableTables, log: Uint8Array[], compact: boolean) {
+  const segment = segmentFrom(from);
+  if (segment) log.push(segment);
+  if (compact) {
+    const replay = new SegmentReplay();
+    for (const s of log) replay.feed(s);
+    log.splice(0, log.length, ...replay.chunks(64));
+  }
   const restored = new DurableTables(true);
-  restored.restore(changesToBatch(rows.flat()));
+  for (const s of log) restored.restore(s);
   return restored;
 }
 
@@ -66,36 +68,38 @@ describe("durable tables", () => {
     expect(collected(tables)).toEqual([["counts", "a", null]]);
   });
 
-  test("a restore gives back each table's insertion order, whatever order the store returns keys in", () => {
-    const live = new DurableTables(true);
-    const t = live.table<number>("t");
-    live.sealed();
-    const store = new Map<string, [string, string, Uint8Array]>();
-    t.set("a", 1).set("b", 2).set("c", 3);
-    checkpointAndRestore(live, store, true);
-    // Deleted and added again: it moves to the end, as in a Map; an update keeps its place.
-    t.delete("a");
-    t.set("a", 4).set("b", 5).set("d", 6);
-    t.set("e", 7);
-    t.delete("e");
-    const restored = checkpointAndRestore(live, store, true);
-    const copy = restored.table<number>("t");
-    expect([...copy]).toEqual([...t]);
-    expect([...copy.keys()]).toEqual(["b", "c", "a", "d"]);
-    // Ranks go on growing after a restore: a key added to the copy goes last after its next restore.
-    restored.sealed();
-    copy.set("z", 0);
-    copy.delete("c");
-    const again = checkpointAndRestore(restored, store, true).table<number>("t");
-    expect([...again.keys()]).toEqual(["b", "a", "d", "z"]);
-  });
+  for (const compact of [false, true])
+    test(`a restore gives back each table's order, from the log${compact ? " compacted" : ""}`, () => {
+      const live = new DurableTables(true);
+      const t = live.table<number>("t");
+      live.sealed();
+      const store: Uint8Array[] = [];
+      t.set("a", 1).set("b", 2).set("c", 3);
+      checkpointAndRestore(live, store, compact);
+      // Deleted and added again: it moves to the end, as in a Map; an update keeps its place.
+      t.delete("a");
+      t.set("a", 4).set("b", 5).set("d", 6);
+      t.set("e", 7);
+      t.delete("e");
+      const restored = checkpointAndRestore(live, store, compact);
+      const copy = restored.table<number>("t");
+      expect([...copy]).toEqual([...t]);
+      expect([...copy.keys()]).toEqual(["b", "c", "a", "d"]);
+      // A key added to the copy goes last after its next restore.
+      restored.sealed();
+      copy.set("z", 0);
+      copy.delete("c");
+      const again = checkpointAndRestore(restored, store, compact).table<number>("t");
+      expect([...again.keys()]).toEqual(["b", "a", "d", "z"]);
+    });
 
   test("restored values are decoded when their table is declared in initialState; same name, same table", () => {
     const tables = new DurableTables(true);
     // A copy: the codec's bytes are a view on the encoder's reused buffer.
     const encode = (value: unknown) => new Uint8Array(msgpackTableCodec.encode(value));
-    tables.restore(changesToBatch(["t", "k1", encode({ n: 1 }), "t", "k2", encode([2])]));
-    tables.restore(changesToBatch(["u", "k", encode(new Set([3]))]));
+    tables.restore(segmentOf(["t", "k1", encode({ n: 1 }), "t", "k2", encode([2])]) as Uint8Array);
+    tables.restore(segmentOf(["u", "k", encode(new Set([3]))]) as Uint8Array);
+    expect(tables.restoredKeys).toBe(3);
     const t = tables.table<unknown>("t");
     expect([...t]).toEqual([
       ["k1", { n: 1 }],
@@ -106,7 +110,7 @@ describe("durable tables", () => {
     tables.sealed();
     // Loading is not a change.
     expect(collected(tables)).toEqual([]);
-    expect(() => tables.restore(changesToBatch([]))).toThrow();
+    expect(() => tables.restore(segmentOf(["t", "k", encode(1)]) as Uint8Array)).toThrow();
     // After initialState a new durable table could not have been restored: refused, not silently empty.
     expect(() => tables.table("late")).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTION" }));
     expect(tables.table("t")).toBe(t);
@@ -118,7 +122,7 @@ describe("durable tables", () => {
       decode: (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)),
     };
     const tables = new DurableTables(true);
-    tables.restore(changesToBatch(["j", "a", json.encode({ n: 1 }), "j", "b", json.encode([1, 2])]));
+    tables.restore(segmentOf(["j", "a", json.encode({ n: 1 }), "j", "b", json.encode([1, 2])]) as Uint8Array);
     const table = tables.table("j", json);
     expect([...table]).toEqual([
       ["a", { n: 1 }],
@@ -126,9 +130,9 @@ describe("durable tables", () => {
     ]);
     table.set("c", "x");
     tables.sealed();
-    const builder = new ChangeBatchBuilder();
-    tables.collect(builder);
-    expect(batchToChanges(builder.finish()).slice(0, 3)).toEqual(["j", "c", json.encode("x")]);
+    const seen: unknown[] = [];
+    readSegment(segmentFrom(tables) as Uint8Array, (...record) => seen.push(record));
+    expect(seen).toEqual([["j", RecordKind.insert, "c", json.encode("x")]]);
   });
 
   test("tables outside the runtime work as maps and record nothing", () => {
@@ -153,38 +157,74 @@ describe("durable tables", () => {
   });
 });
 
-describe("change batches", () => {
-  test("round-trip changes through one buffer, deletions included, values as views", () => {
-    const changes = [
-      "a",
-      "k1",
-      new Uint8Array([1, 2]),
-      "a",
-      "k2",
-      null,
-      "b",
-      "k3",
-      new Uint8Array([3]),
-      "a",
-      "k4",
-      new Uint8Array([]),
-    ];
-    const batch = changesToBatch(changes);
-    expect(batch.tables).toEqual(["a", 2, "b", 1, "a", 1]);
-    expect(batch.bytes.byteLength).toBe(3);
-    const back = batchToChanges(batch);
-    expect(back).toEqual(changes);
-    expect((back[2] as Uint8Array).buffer).toBe(batch.bytes);
+describe("segments", () => {
+  test("round-trip records in order: kinds, empty and non-ASCII keys and values, values as views", () => {
+    const writer = new SegmentWriter();
+    writer.section("a");
+    writer.add(RecordKind.insert, "k1", new Uint8Array([1, 2]));
+    writer.add(RecordKind.delete, "k2");
+    writer.section("empty");
+    writer.section("b");
+    writer.add(RecordKind.update, "ünï✓", new Uint8Array([3]));
+    writer.section("a");
+    writer.add(RecordKind.insert, "", new Uint8Array([]));
+    const segment = writer.finish() as Uint8Array;
+    expect(segmentRecords(segment)).toBe(4);
+    const back: unknown[] = [];
+    readSegment(segment, (table, kind, key, value) => {
+      back.push([table, kind, key, value && [...value]]);
+      if (value) expect(value.buffer).toBe(segment.buffer);
+    });
+    expect(back).toEqual([
+      ["a", RecordKind.insert, "k1", [1, 2]],
+      ["a", RecordKind.delete, "k2", null],
+      ["b", RecordKind.update, "ünï✓", [3]],
+      ["a", RecordKind.insert, "", []],
+    ]);
+    // The writer is reused: nothing written gives no segment.
+    writer.section("x");
+    expect(writer.finish()).toBeNull();
   });
 
-  test("grow past the initial buffer", () => {
-    const builder = new ChangeBatchBuilder();
+  test("grow past the initial buffer; a long key; a truncated segment is refused with ERR_DECODE", () => {
+    const writer = new SegmentWriter();
     const big = new Uint8Array(100_000).fill(7);
-    builder.add("t", "a", big);
-    builder.add("t", "b", big);
-    expect(builder.count).toBe(2);
-    expect(builder.byteLength).toBe(200_000);
-    const back = batchToChanges(builder.finish());
-    expect(back[5]).toEqual(big);
+    const longKey = "k".repeat(70_000);
+    writer.section("t");
+    writer.add(RecordKind.insert, "a", big);
+    writer.add(RecordKind.insert, longKey, big);
+    const segment = writer.finish() as Uint8Array;
+    const keys: string[] = [];
+    readSegment(segment, (_t, _k, key, value) => {
+      keys.push(key);
+      expect(value).toEqual(big);
+    });
+    expect(keys).toEqual(["a", longKey]);
+    expect(() => readSegment(segment.subarray(0, segment.byteLength - 1), () => {})).toThrow(
+      expect.objectContaining({ code: "ERR_DECODE" }),
+    );
+  });
+
+  test("a replay folds segments into the live keys in Map order, and its chunks replay to the same", () => {
+    const replay = new SegmentReplay();
+    const v = (n: number) => new Uint8Array([n]);
+    replay.feed(segmentOf(["t", "a", v(1), "t", "b", v(2), "t", "c", v(3), "u", "x", v(9)]) as Uint8Array);
+    replay.feed(segmentOf(["t", "a", null, "t", "a", v(4), "u", "x", null]) as Uint8Array);
+    const w = new SegmentWriter();
+    w.section("t");
+    w.add(RecordKind.update, "b", v(5));
+    replay.feed(w.finish() as Uint8Array);
+    const order = (r: SegmentReplay) => [...(r.tables.get("t") ?? [])].map(([k, value]) => [k, value[0]]);
+    expect(order(replay)).toEqual([
+      ["b", 5],
+      ["c", 3],
+      ["a", 4],
+    ]);
+    expect(replay.keys).toBe(3);
+    const chunks = [...replay.chunks(8)];
+    expect(chunks.length).toBeGreaterThan(1);
+    const again = new SegmentReplay();
+    for (const chunk of chunks) again.feed(chunk);
+    expect(order(again)).toEqual(order(replay));
   });
 });

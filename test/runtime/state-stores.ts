@@ -6,7 +6,7 @@
  */
 
 import { MemoryStateStore } from "../../src/index.ts";
-import { countKeys } from "../../src/runtime/durable-table.ts";
+import { segmentRecords } from "../../src/runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope, StateStore } from "../../src/runtime/state-store.ts";
 
 export interface CommitRecord {
@@ -52,7 +52,7 @@ export class TestStateStore implements StateStore {
       this.commits.push({
         scope: checkpoint.scope,
         epoch: checkpoint.epoch,
-        keys: countKeys(checkpoint.changes),
+        keys: checkpoint.segments.reduce((sum, segment) => sum + segmentRecords(segment), 0),
         covers: [...checkpoint.covers],
       });
     } finally {

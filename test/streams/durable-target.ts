@@ -13,6 +13,7 @@ import type { StateScope, StateStore } from "../../src/runtime/state-store.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import type { PumpTarget } from "../../src/streams/pump-target.ts";
 import type { CoveredEntry } from "../../src/streams/state-cover.ts";
+import { replayed, seg } from "../support/state.ts";
 
 export interface CountMsg {
   key: string;
@@ -210,11 +211,8 @@ export class DurableTarget implements PumpTarget<CountMsg, Output[]> {
     const generation = instance.generation;
     const { epoch, chunks } = await this.#options.store.restore(instance.scope);
     const counts = new Map<string, number>();
-    for await (const chunk of chunks) {
-      for (let i = 0; i < chunk.length; i += 3)
-        if (chunk[i] === COUNTS)
-          counts.set(chunk[i + 1] as string, Number(decoder.decode(chunk[i + 2] as Uint8Array)));
-    }
+    for (const [key, value] of (await replayed(chunks)).tables.get(COUNTS) ?? [])
+      counts.set(key, Number(decoder.decode(value)));
     if (instance.generation !== generation) return;
     Object.assign(instance, { epoch, counts, state: "running" });
     void this.#run(instance);
@@ -278,7 +276,12 @@ export class DurableTarget implements PumpTarget<CountMsg, Output[]> {
     instance.touched = new Set();
     const covers = instance.uncovered.slice(0, covered).map((d) => d.tag);
     try {
-      await this.#options.store.commit({ scope: instance.scope, epoch: instance.epoch, changes, covers });
+      await this.#options.store.commit({
+        scope: instance.scope,
+        epoch: instance.epoch,
+        segments: seg(changes),
+        covers,
+      });
     } catch (error) {
       if (instance.generation !== generation) return false;
       for (const key of touched) instance.touched.add(key);
@@ -321,11 +324,8 @@ export async function storedCounts(
   const counts = new Map<string, number>();
   for (let instance = 0; instance < instances; instance++) {
     const { chunks } = await store.restore({ actor, instance });
-    for await (const chunk of chunks) {
-      for (let i = 0; i < chunk.length; i += 3)
-        if (chunk[i] === COUNTS)
-          counts.set(chunk[i + 1] as string, Number(decoder.decode(chunk[i + 2] as Uint8Array)));
-    }
+    for (const [key, value] of (await replayed(chunks)).tables.get(COUNTS) ?? [])
+      counts.set(key, Number(decoder.decode(value)));
   }
   return counts;
 }

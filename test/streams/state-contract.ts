@@ -5,10 +5,11 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
-import type { StateChanges, StateScope } from "../../src/runtime/state-store.ts";
+import type { StateScope } from "../../src/runtime/state-store.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import type { CoveredEntry } from "../../src/streams/state-cover.ts";
 import type { StreamStateStore } from "../../src/streams/stream-state-store.ts";
+import { replayed, seg } from "../support/state.ts";
 import type { ContractHarness } from "./contract.ts";
 
 /** A stream entry as a checkpoint covers it, whose outputs are written when the test says so. */
@@ -53,17 +54,11 @@ export class Entry implements CoveredEntry {
 const bytes = (text: string) => new TextEncoder().encode(text);
 const text = (value: unknown) => new TextDecoder().decode(value as Uint8Array);
 
-/** Every chunk of a restore as `table/key -> value text`, checking no key comes twice. */
-async function readAll(chunks: AsyncIterable<StateChanges>): Promise<Map<string, string>> {
+/** A restore's chunks replayed, as `table/key -> value text` in each table's order. */
+async function readAll(chunks: AsyncIterable<Uint8Array>): Promise<Map<string, string>> {
   const state = new Map<string, string>();
-  for await (const chunk of chunks) {
-    expect(chunk.length % 3).toBe(0);
-    for (let i = 0; i < chunk.length; i += 3) {
-      const at = `${chunk[i]}/${chunk[i + 1]}`;
-      expect(state.has(at)).toBe(false);
-      state.set(at, text(chunk[i + 2]));
-    }
-  }
+  for (const [table, values] of (await replayed(chunks)).tables)
+    for (const [key, value] of values) state.set(`${table}/${key}`, text(value));
   return state;
 }
 
@@ -147,13 +142,26 @@ export function runStateStoreContract(
       await store.commit({
         scope,
         epoch,
-        changes: ["a", "k1", bytes("1"), "a", "k2", bytes("2"), "b", "k1", bytes("x"), "a", "k3", bytes("")],
+        segments: seg([
+          "a",
+          "k1",
+          bytes("1"),
+          "a",
+          "k2",
+          bytes("2"),
+          "b",
+          "k1",
+          bytes("x"),
+          "a",
+          "k3",
+          bytes(""),
+        ]),
         covers: [],
       });
       await store.commit({
         scope,
         epoch,
-        changes: ["a", "k2", null, "a", "k1", bytes("11"), "b", "gone", null],
+        segments: seg(["a", "k2", null, "a", "k1", bytes("11"), "b", "gone", null]),
         covers: [],
       });
       const again = await restored(store, scope);
@@ -166,7 +174,7 @@ export function runStateStoreContract(
       await store.commit({
         scope,
         epoch,
-        changes: [
+        segments: seg([
           "a",
           "k",
           bytes("1"),
@@ -182,7 +190,7 @@ export function runStateStoreContract(
           "a",
           "j",
           null,
-        ],
+        ]),
         covers: [],
       });
       expect(Object.fromEntries((await restored(store, scope)).state)).toEqual({ "a/k": "2" });
@@ -194,12 +202,14 @@ export function runStateStoreContract(
       const value = Uint8Array.from({ length: 256 }, (_, i) => i);
       const view = new Uint8Array(new ArrayBuffer(300), 10, 256);
       view.set(value);
-      await store.commit({ scope, epoch, changes: ["t", "bin", view, "t", "ünï", bytes("✓")], covers: [] });
+      await store.commit({
+        scope,
+        epoch,
+        segments: seg(["t", "bin", view, "t", "ünï", bytes("✓")]),
+        covers: [],
+      });
       const { chunks } = await store.restore(scope);
-      const values = new Map<string, Uint8Array>();
-      for await (const chunk of chunks)
-        for (let i = 0; i < chunk.length; i += 3)
-          values.set(chunk[i + 1] as string, chunk[i + 2] as Uint8Array);
+      const values = (await replayed(chunks)).tables.get("t") ?? new Map<string, Uint8Array>();
       expect([...values.get("bin")!]).toEqual([...value]);
       expect(text(values.get("ünï"))).toBe("✓");
     });
@@ -212,7 +222,7 @@ export function runStateStoreContract(
       await store.commit({
         scope,
         epoch,
-        changes: ["t", "k", bytes("v")],
+        segments: seg(["t", "k", bytes("v")]),
         covers: [tx[0], undefined, ...alerts],
       });
       expect(await pendingIds()).toEqual([tx[1]!.id, tx[2]!.id]);
@@ -225,17 +235,27 @@ export function runStateStoreContract(
       await open();
       const entries = await pendingEntries(2);
       const zombie = await store.restore(scope);
-      await store.commit({ scope, epoch: zombie.epoch, changes: ["t", "k", bytes("old")], covers: [] });
+      await store.commit({ scope, epoch: zombie.epoch, segments: seg(["t", "k", bytes("old")]), covers: [] });
       const current = await store.restore(scope);
       const error = await rejection(
-        store.commit({ scope, epoch: zombie.epoch, changes: ["t", "k", bytes("late")], covers: entries }),
+        store.commit({
+          scope,
+          epoch: zombie.epoch,
+          segments: seg(["t", "k", bytes("late")]),
+          covers: entries,
+        }),
       );
       expect(error).toBeInstanceOf(TroupeError);
       expect(error.code).toBe("ERR_FENCED");
       expect(error.actor).toBe("counter");
       expect(await pendingIds()).toEqual(entries.map((e) => e.id));
       expect(entries.map((e) => e.ackedCount)).toEqual([0, 0]);
-      await store.commit({ scope, epoch: current.epoch, changes: ["t", "j", bytes("new")], covers: entries });
+      await store.commit({
+        scope,
+        epoch: current.epoch,
+        segments: seg(["t", "j", bytes("new")]),
+        covers: entries,
+      });
       expect(Object.fromEntries((await restored(store, scope)).state)).toEqual({
         "t/k": "old",
         "t/j": "new",
@@ -245,7 +265,7 @@ export function runStateStoreContract(
 
     test("a commit without a restore is refused (no epoch was ever handed out)", async () => {
       await open();
-      const error = await rejection(store.commit({ scope, epoch: 1, changes: [], covers: [] }));
+      const error = await rejection(store.commit({ scope, epoch: 1, segments: seg([]), covers: [] }));
       expect(error.code).toBe("ERR_FENCED");
     });
 
@@ -254,17 +274,22 @@ export function runStateStoreContract(
       const other = { actor: "counter", instance: 1 };
       const third = { actor: "tally", instance: 0 };
       const epochs = [await store.restore(scope), await store.restore(other), await store.restore(third)];
-      await store.commit({ scope, epoch: epochs[0]!.epoch, changes: ["t", "k", bytes("0")], covers: [] });
+      await store.commit({
+        scope,
+        epoch: epochs[0]!.epoch,
+        segments: seg(["t", "k", bytes("0")]),
+        covers: [],
+      });
       await store.commit({
         scope: other,
         epoch: epochs[1]!.epoch,
-        changes: ["t", "k", bytes("1")],
+        segments: seg(["t", "k", bytes("1")]),
         covers: [],
       });
       await store.commit({
         scope: third,
         epoch: epochs[2]!.epoch,
-        changes: ["t", "k", bytes("2")],
+        segments: seg(["t", "k", bytes("2")]),
         covers: [],
       });
       expect([...(await restored(store, other)).state.values()]).toEqual(["1"]);
@@ -285,7 +310,7 @@ export function runStateStoreContract(
       const { epoch } = await store.restore(scope);
       let done = false;
       const commit = store
-        .commit({ scope, epoch, changes: ["t", "k", bytes("v")], covers: [slow!] })
+        .commit({ scope, epoch, segments: seg(["t", "k", bytes("v")]), covers: [slow!] })
         .then(() => (done = true));
       await h.elapse(20);
       expect(done).toBe(false);
@@ -295,34 +320,75 @@ export function runStateStoreContract(
       expect(slow!.epochsAsked).toEqual([epoch]);
       expect(await pendingIds()).toEqual([fast!.id]);
 
-      const refused = store.commit({ scope, epoch, changes: ["t", "k", bytes("w")], covers: [fast!] });
+      const refused = store.commit({ scope, epoch, segments: seg(["t", "k", bytes("w")]), covers: [fast!] });
       fast!.write(new TroupeError("ERR_FENCED", "the outputs were fenced"));
       expect((await rejection(refused)).code).toBe("ERR_FENCED");
       expect(await pendingIds()).toEqual([fast!.id]);
       expect(Object.fromEntries((await restored(store, scope)).state)).toEqual({ "t/k": "v" });
     });
 
-    test("a large checkpoint commits whole and restores in pages", async () => {
+    test("a large checkpoint commits whole; a restore reads the log in pages", async () => {
       await open();
       const entries = await pendingEntries(9_000);
-      const paged = b.stateStore({ anchor: s, restorePageSize: 1_000 });
+      const paged = b.stateStore({ anchor: s, restorePageSize: 2 });
       const { epoch } = await paged.restore(scope);
-      const changes: StateChanges = [];
+      const changes: (string | Uint8Array | null)[] = [];
       for (let i = 0; i < 15_000; i++) changes.push("big", `k${i}`, bytes(`v${i}`));
       for (let i = 0; i < 7_000; i++) changes.push("big", `k${i}`, null);
-      await paged.commit({ scope, epoch, changes, covers: entries });
+      await paged.commit({ scope, epoch, segments: seg(changes), covers: entries });
       expect(await pendingIds()).toEqual([]);
+      for (let i = 0; i < 5; i++)
+        await paged.commit({ scope, epoch, segments: seg(["big", `k${i}`, bytes("again")]), covers: [] });
       const { chunks } = await paged.restore(scope);
-      let pages = 0;
-      const state = new Map<string, string>();
-      for await (const chunk of chunks) {
-        pages++;
-        for (let i = 0; i < chunk.length; i += 3) state.set(chunk[i + 1] as string, text(chunk[i + 2]));
+      let read = 0;
+      const replay = await replayed(
+        (async function* () {
+          for await (const chunk of chunks) {
+            read++;
+            yield chunk;
+          }
+        })(),
+      );
+      const big = replay.tables.get("big")!;
+      expect(big.size).toBe(8_005);
+      expect(text(big.get("k7000"))).toBe("v7000");
+      expect(text(big.get("k3"))).toBe("again");
+      expect(big.has("k6999")).toBe(false);
+      expect(read).toBe(6);
+    });
+
+    test("compaction folds the log into a base: the same state, in order, from fewer segments", async () => {
+      await open();
+      const compacting = b.stateStore({ anchor: s, compactMinBytes: 2_000, compactRatio: 0.5 });
+      const { epoch } = await compacting.restore(scope);
+      const expected = new Map<string, string>();
+      for (let round = 0; round < 60; round++) {
+        const changes: (string | Uint8Array | null)[] = [];
+        for (let i = 0; i < 20; i++) {
+          const key = `k${(round * 7 + i * 13) % 150}`;
+          if ((round + i) % 5 === 0) {
+            changes.push("t", key, null);
+            expected.delete(`t/${key}`);
+          } else {
+            changes.push("t", key, bytes(`${round}.${i}`));
+            expected.delete(`t/${key}`);
+            expected.set(`t/${key}`, `${round}.${i}`);
+          }
+        }
+        await compacting.commit({ scope, epoch, segments: seg(changes), covers: [] });
       }
-      expect(state.size).toBe(8_000);
-      expect(state.get("k7000")).toBe("v7000");
-      expect(state.has("k6999")).toBe(false);
-      expect(pages).toBeGreaterThan(1);
+      await compacting.idle();
+      const { chunks } = await compacting.restore(scope);
+      const all: Uint8Array[] = [];
+      for await (const chunk of chunks) all.push(chunk);
+      const segments = all.length;
+      const state = await readAll(
+        (async function* () {
+          yield* all;
+        })(),
+      );
+      expect(segments).toBeLessThan(30);
+      expect([...state]).toEqual([...expected]);
     });
 
     test("a fenced output is written while its epoch is live and refused once it was taken over", async () => {
@@ -360,11 +426,11 @@ export function runStateStoreContract(
       await open(faulty);
       const entries = await pendingEntries(3);
       const { epoch } = await store.restore(scope);
-      await store.commit({ scope, epoch, changes: ["t", "k", bytes("before")], covers: [] });
+      await store.commit({ scope, epoch, segments: seg(["t", "k", bytes("before")]), covers: [] });
       const checkpoint = {
         scope,
         epoch,
-        changes: ["t", "k", bytes("after"), "t", "n", bytes("1")],
+        segments: seg(["t", "k", bytes("after"), "t", "n", bytes("1")]),
         covers: entries,
       };
       await h.breakWrites!();

@@ -8,6 +8,7 @@ import { InvalidOptionError } from "../../src/errors.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { epochsKey, hashTag, scopeKeys, stateBase } from "../../src/streams/state-keys.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import { seg } from "../support/state.ts";
 import { deleteKeys, testPrefix } from "./harness.ts";
 
 /** CRC16-XMODEM, the checksum Redis Cluster takes mod 16384 to place a key. */
@@ -45,11 +46,11 @@ describe("state keys", () => {
     for (const anchor of ["scanner:tx", "{scanner}:tx", "p:{tenant-7}:tx", "{a}b}", "x{"]) {
       const base = stateBase(anchor);
       const keys = scopeKeys(base, scope);
-      for (const key of [keys.meta, keys.table("wallets"), keys.table("{odd}"), epochsKey(base, "a{b}")])
+      for (const key of [keys.meta, keys.log, keys.base("7.1"), keys.base("{odd}"), epochsKey(base, "a{b}")])
         expect(keySlot(key)).toBe(keySlot(anchor));
     }
     expect(scopeKeys(stateBase("scanner:tx"), scope).meta).toBe("{scanner:tx}:state:wallet-analyzer:3:meta");
-    expect(scopeKeys(stateBase("{s}:tx"), scope).table("w")).toBe("{s}:tx:state:wallet-analyzer:3:t:w");
+    expect(scopeKeys(stateBase("{s}:tx"), scope).base("2.5")).toBe("{s}:tx:state:wallet-analyzer:3:base:2.5");
   });
 
   test("an anchor whose '}' would break the tag is refused", () => {
@@ -80,23 +81,39 @@ describe.skipIf(!redisAvailable())("state keys in Redis", () => {
       await store.commit({
         scope,
         epoch,
-        changes: ["a", "k", new Uint8Array([1]), "b", "k", null],
+        segments: seg(["a", "k", new Uint8Array([1]), "b", "k", null]),
         covers: [],
       });
       const [, keys] = await admin.scan("0", "MATCH", `{${prefix}*`, "COUNT", 1000);
       expect(keys.sort()).toEqual([
+        `{${anchor}}:state:counter:0:log`,
         `{${anchor}}:state:counter:0:meta`,
-        `{${anchor}}:state:counter:0:t:a`,
         `{${anchor}}:state:counter:epochs`,
       ]);
       for (const key of keys) expect(keySlot(key)).toBe(keySlot(anchor));
+      // A compaction's base too: every commit compacts with no minimum size.
+      const compacting = backend.stateStore({ anchor, compactMinBytes: 0 });
+      const again = await compacting.restore(scope);
+      await compacting.commit({
+        scope,
+        epoch: again.epoch,
+        segments: seg(["a", "j", new Uint8Array([2])]),
+        covers: [],
+      });
+      await compacting.idle();
+      const [, after] = await admin.scan("0", "MATCH", `{${prefix}*`, "COUNT", 1000);
+      expect(after.map((key) => key.replace(/:base:[0-9.]+$/, ":base:*")).sort()).toEqual([
+        `{${anchor}}:state:counter:0:base:*`,
+        `{${anchor}}:state:counter:0:meta`,
+        `{${anchor}}:state:counter:epochs`,
+      ]);
+      for (const key of after) expect(keySlot(key)).toBe(keySlot(anchor));
       const meta = await admin.hgetall(`{${anchor}}:state:counter:0:meta`);
       expect(meta).toMatchObject({
-        epoch: String(epoch),
-        checkpoints: "1",
-        keys: "2",
-        "t:a": "1",
-        "t:b": "1",
+        epoch: String(again.epoch),
+        checkpoints: "2",
+        keys: "1",
+        compactions: "1",
       });
     } finally {
       admin.disconnect();

@@ -1,0 +1,252 @@
+/**
+ * The bytes of durable state: a segment is one checkpoint's changes (or one chunk of a compacted state),
+ * written by the worker into one buffer and stored as one value, so a store writes a checkpoint with one
+ * command whatever its size, and keeps a changelog of segments (Kafka Streams' changelog topic) that
+ * compaction folds back into a base (state-compaction.ts).
+ *
+ * A segment replays as operations on Maps, one per table, so the restored tables iterate in the order
+ * the live ones did: `update` sets a key in place, `insert` deletes it then sets it (a key added, or
+ * deleted and added again, goes to the end, as in a Map), `delete` deletes it. No insertion ranks are
+ * stored: the log's order is the order.
+ *
+ * Layout: a version byte, the record count (u32 LE, so counting needs no parse), then sections until the
+ * end: table name (varint length, UTF-8), record count (varint), records (kind byte, key as varint length
+ * and UTF-8, and for `update` / `insert` the value as varint length and bytes).
+ */
+import { TroupeError } from "../errors.ts";
+
+export const SEGMENT_VERSION = 1;
+const HEADER_BYTES = 5;
+
+export const RecordKind = { update: 0, insert: 1, delete: 2 } as const;
+export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Builds one segment; a builder is reused across checkpoints (its buffer grows once, to the largest). */
+export class SegmentWriter {
+  #bytes = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#bytes.buffer);
+  #length = HEADER_BYTES;
+  #records = 0;
+  /** Where the current section's record count goes (a fixed-width varint), or -1 before any section. */
+  #countAt = -1;
+  /** Where the current section's name begins: an empty section is cut off there. */
+  #sectionStart = HEADER_BYTES;
+  #sectionRecords = 0;
+
+  get records(): number {
+    return this.#records;
+  }
+
+  get byteLength(): number {
+    return this.#length;
+  }
+
+  /** Starts the records of `table`. */
+  section(table: string): void {
+    this.#closeSection();
+    this.#sectionStart = this.#length;
+    this.#string(table);
+    this.#countAt = this.#length;
+    this.#reserve(5);
+    this.#length += 5;
+    this.#sectionRecords = 0;
+  }
+
+  /** One record of the current section; `value` (not for `delete`) is copied at once. */
+  add(kind: RecordKind, key: string, value?: Uint8Array): void {
+    if (this.#countAt < 0) throw new TroupeError("ERR_INVALID_OPTION", "segment record outside a section");
+    this.#reserve(1);
+    this.#bytes[this.#length++] = kind;
+    this.#string(key);
+    if (kind !== RecordKind.delete) {
+      const bytes = value as Uint8Array;
+      this.#varint(bytes.byteLength);
+      this.#reserve(bytes.byteLength);
+      this.#bytes.set(bytes, this.#length);
+      this.#length += bytes.byteLength;
+    }
+    this.#records++;
+    this.#sectionRecords++;
+  }
+
+  /**
+   * The segment as a fresh buffer of its exact size (the caller may transfer it), or null when no
+   * record was added; the writer is then empty and ready for the next one.
+   */
+  finish(): Uint8Array | null {
+    this.#closeSection();
+    const records = this.#records;
+    let out: Uint8Array | null = null;
+    if (records > 0) {
+      this.#bytes[0] = SEGMENT_VERSION;
+      this.#view.setUint32(1, records, true);
+      out = this.#bytes.slice(0, this.#length);
+    }
+    this.#length = HEADER_BYTES;
+    this.#records = 0;
+    this.#countAt = -1;
+    return out;
+  }
+
+  #closeSection(): void {
+    if (this.#countAt < 0) return;
+    if (this.#sectionRecords === 0) {
+      // An empty section is dropped: rewind to before its name.
+      this.#length = this.#sectionStart;
+    } else {
+      writeFixedVarint(this.#bytes, this.#countAt, this.#sectionRecords);
+    }
+    this.#countAt = -1;
+  }
+
+  #string(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const most = text.length * 3;
+    this.#reserve(5 + most);
+    const lengthAt = this.#length;
+    const written = encoder.encodeInto(text, this.#bytes.subarray(lengthAt + 5, lengthAt + 5 + most)).written;
+    const width = varintWidth(written);
+    if (width !== 5) this.#bytes.copyWithin(lengthAt + width, lengthAt + 5, lengthAt + 5 + written);
+    writeVarint(this.#bytes, lengthAt, written);
+    this.#length = lengthAt + width + written;
+  }
+
+  #varint(value: number): void {
+    this.#reserve(5);
+    this.#length = writeVarint(this.#bytes, this.#length, value);
+  }
+
+  #reserve(bytes: number): void {
+    const need = this.#length + bytes;
+    if (need <= this.#bytes.length) return;
+    const grown = new Uint8Array(Math.max(need, this.#bytes.length * 2));
+    grown.set(this.#bytes.subarray(0, this.#length));
+    this.#bytes = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** Records in a segment, from its header. */
+export function segmentRecords(segment: Uint8Array): number {
+  checkHeader(segment);
+  return new DataView(segment.buffer, segment.byteOffset, segment.byteLength).getUint32(1, true);
+}
+
+/** What {@link readSegment} calls per record; `value` is a view on the segment (null for `delete`). */
+export type RecordVisitor = (table: string, kind: RecordKind, key: string, value: Uint8Array | null) => void;
+
+/** Calls `visit` for every record of `segment`, in order. */
+export function readSegment(segment: Uint8Array, visit: RecordVisitor): void {
+  checkHeader(segment);
+  const cursor = { at: HEADER_BYTES };
+  const end = segment.byteLength;
+  while (cursor.at < end) {
+    const table = readString(segment, cursor);
+    const count = readVarint(segment, cursor);
+    for (let i = 0; i < count; i++) {
+      const kind = segment[cursor.at++] as RecordKind;
+      const key = readString(segment, cursor);
+      if (kind === RecordKind.delete) {
+        visit(table, kind, key, null);
+        continue;
+      }
+      if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
+      const length = readVarint(segment, cursor);
+      const value = segment.subarray(cursor.at, cursor.at + length);
+      if (value.byteLength !== length) throw corrupt("value past the end");
+      cursor.at += length;
+      visit(table, kind, key, value);
+    }
+  }
+  if (cursor.at !== end) throw corrupt("trailing bytes");
+}
+
+/**
+ * One segment from flat changes `[table, key, value, ...]` (a null value deletes the key; a value
+ * inserts it, moving it to the end of its table's order): for stores' tests and tools.
+ */
+export function segmentOf(changes: readonly (string | Uint8Array | null)[]): Uint8Array | null {
+  const writer = new SegmentWriter();
+  let table: string | null = null;
+  for (let i = 0; i < changes.length; i += 3) {
+    const name = changes[i] as string;
+    if (name !== table) {
+      table = name;
+      writer.section(name);
+    }
+    const value = changes[i + 2] as Uint8Array | null;
+    if (value === null) writer.add(RecordKind.delete, changes[i + 1] as string);
+    else writer.add(RecordKind.insert, changes[i + 1] as string, value);
+  }
+  return writer.finish();
+}
+
+function checkHeader(segment: Uint8Array): void {
+  if (segment.byteLength < HEADER_BYTES || segment[0] !== SEGMENT_VERSION)
+    throw corrupt(`not a version ${SEGMENT_VERSION} segment`);
+}
+
+function corrupt(why: string): TroupeError {
+  return new TroupeError("ERR_DECODE", `durable state segment is corrupt: ${why}`);
+}
+
+function varintWidth(value: number): number {
+  let width = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    width++;
+  }
+  return width;
+}
+
+function writeVarint(bytes: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    bytes[at++] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  bytes[at++] = value;
+  return at;
+}
+
+/** A varint padded to 5 bytes, for a count written once its value is known. */
+function writeFixedVarint(bytes: Uint8Array, at: number, value: number): void {
+  for (let i = 0; i < 4; i++) {
+    bytes[at + i] = (value & 0x7f) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  bytes[at + 4] = value;
+}
+
+function readVarint(bytes: Uint8Array, cursor: { at: number }): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 5; i++) {
+    const byte = bytes[cursor.at++];
+    if (byte === undefined) throw corrupt("varint past the end");
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
+  throw corrupt("varint longer than 5 bytes");
+}
+
+function readString(bytes: Uint8Array, cursor: { at: number }): string {
+  const length = readVarint(bytes, cursor);
+  const start = cursor.at;
+  cursor.at += length;
+  if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
+  // Keys are mostly ASCII (addresses, ids): decoding them byte by byte beats TextDecoder on short strings.
+  if (length <= 64) {
+    let ascii = "";
+    for (let i = start; i < cursor.at; i++) {
+      const byte = bytes[i] as number;
+      if (byte >= 0x80) return decoder.decode(bytes.subarray(start, cursor.at));
+      ascii += String.fromCharCode(byte);
+    }
+    return ascii;
+  }
+  return decoder.decode(bytes.subarray(start, cursor.at));
+}
