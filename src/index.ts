@@ -16,10 +16,18 @@ export { DurableTable, memoryTables, msgpackTableCodec } from "./runtime/durable
 export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from "./runtime/events.ts";
 export { MemoryStateStore } from "./runtime/memory-state-store.ts";
 export type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./runtime/protocol.ts";
+export { type RecordCodec, recordCodec } from "./runtime/record-codec.ts";
 export type { RestartType, RouteKey, SpawnOptions, StateOptions } from "./runtime/spawn-options.ts";
 export type { CompactionOptions } from "./runtime/state-log.ts";
 export { SegmentReplay } from "./runtime/state-replay.ts";
-export { RecordKind, readSegment, segmentOf, segmentRecords } from "./runtime/state-segment.ts";
+export {
+  RecordKind,
+  readSegment,
+  segmentOf,
+  segmentRecords,
+  ValueReader,
+  type ValueWriter,
+} from "./runtime/state-segment.ts";
 export type { Checkpoint, RestoredState, StateScope, StateStore } from "./runtime/state-store.ts";
 export type { CheckpointStats, DurableStats, InstanceState, InstanceStats } from "./runtime/stats.ts";
 export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";

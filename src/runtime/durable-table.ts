@@ -10,12 +10,14 @@
 import { Packr } from "msgpackr";
 import { TroupeError } from "../errors.ts";
 import { SegmentReplay } from "./state-replay.ts";
-import { RecordKind, type SegmentWriter } from "./state-segment.ts";
+import { RecordKind, type SegmentWriter, type ValueWriter } from "./state-segment.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
 export interface TableCodec<V> {
   encode(value: V): Uint8Array;
   decode(bytes: Uint8Array): V;
+  /** Optional: writes the value straight into the checkpoint's segment (no buffer of its own to copy). */
+  encodeInto?(value: V, out: ValueWriter): void;
 }
 
 /**
@@ -138,16 +140,19 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     into.section(this.name);
     for (const key of touched) {
       if (!map.has(key)) into.add(RecordKind.delete, key);
-      else if (!inserted.has(key)) into.add(RecordKind.update, key, this.#encode(key));
+      else if (!inserted.has(key)) this.#write(into, RecordKind.update, key);
     }
-    for (const key of inserted) if (map.has(key)) into.add(RecordKind.insert, key, this.#encode(key));
+    for (const key of inserted) if (map.has(key)) this.#write(into, RecordKind.insert, key);
     touched.clear();
     inserted.clear();
   }
 
-  #encode(key: string): Uint8Array {
+  #write(into: SegmentWriter, kind: RecordKind, key: string): void {
+    const codec = this.#codec;
     try {
-      return this.#codec.encode(this.#map.get(key) as V);
+      const value = this.#map.get(key) as V;
+      if (codec.encodeInto) into.addEncoded(kind, key, value, codec.encodeInto);
+      else into.add(kind, key, codec.encode(value));
     } catch (cause) {
       throw new TroupeError(
         "ERR_ENCODE",

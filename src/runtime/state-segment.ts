@@ -24,8 +24,22 @@ export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * Where a codec that writes in place (`TableCodec.encodeInto`) puts a value's bytes: straight into the
+ * segment, with no intermediate buffer or copy.
+ */
+export interface ValueWriter {
+  u8(value: number): void;
+  /** A non-negative safe integer, in 1–8 bytes (7 bits each). */
+  varint(value: number): void;
+  f64(value: number): void;
+  /** UTF-8, after its byte length as a varint. */
+  string(text: string): void;
+  bytes(value: Uint8Array): void;
+}
+
 /** Builds one segment; a builder is reused across checkpoints (its buffer grows once, to the largest). */
-export class SegmentWriter {
+export class SegmentWriter implements ValueWriter {
   #bytes = new Uint8Array(64 * 1024);
   #view = new DataView(this.#bytes.buffer);
   #length = HEADER_BYTES;
@@ -73,6 +87,62 @@ export class SegmentWriter {
   }
 
   /**
+   * One record whose value `encodeInto` writes in place (through this writer's {@link ValueWriter} methods).
+   * Its length prefix is written after it: one byte is set aside, the value moved up the rare time it
+   * needs more.
+   */
+  addEncoded<V>(
+    kind: RecordKind,
+    key: string,
+    value: V,
+    encodeInto: (value: V, out: ValueWriter) => void,
+  ): void {
+    if (this.#countAt < 0) throw new TroupeError("ERR_INVALID_OPTION", "segment record outside a section");
+    this.#reserve(1);
+    this.#bytes[this.#length++] = kind;
+    this.#string(key);
+    this.#reserve(1);
+    const lengthAt = this.#length;
+    this.#length++;
+    encodeInto(value, this);
+    const length = this.#length - lengthAt - 1;
+    const width = varintWidth(length);
+    if (width > 1) {
+      this.#reserve(width - 1);
+      this.#bytes.copyWithin(lengthAt + width, lengthAt + 1, this.#length);
+      this.#length += width - 1;
+    }
+    writeVarint(this.#bytes, lengthAt, length);
+    this.#records++;
+    this.#sectionRecords++;
+  }
+
+  u8(value: number): void {
+    this.#reserve(1);
+    this.#bytes[this.#length++] = value;
+  }
+
+  varint(value: number): void {
+    this.#varint(value);
+  }
+
+  f64(value: number): void {
+    this.#reserve(8);
+    this.#view.setFloat64(this.#length, value, true);
+    this.#length += 8;
+  }
+
+  string(text: string): void {
+    this.#string(text);
+  }
+
+  bytes(value: Uint8Array): void {
+    this.#reserve(value.byteLength);
+    this.#bytes.set(value, this.#length);
+    this.#length += value.byteLength;
+  }
+
+  /**
    * The segment as a fresh buffer of its exact size (the caller may transfer it), or null when no
    * record was added; the writer is then empty and ready for the next one.
    */
@@ -103,8 +173,26 @@ export class SegmentWriter {
   }
 
   #string(text: string): void {
+    const n = text.length;
+    // Keys and most strings are short ASCII (addresses, ids): a byte loop beats encodeInto's view on them.
+    if (n < 128) {
+      this.#reserve(1 + n);
+      const bytes = this.#bytes;
+      const at = this.#length + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        bytes[at + i] = code;
+      }
+      if (i === n) {
+        bytes[at - 1] = n;
+        this.#length = at + n;
+        return;
+      }
+    }
     // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = text.length * 3;
+    const most = n * 3;
     this.#reserve(5 + most);
     const lengthAt = this.#length;
     const written = encoder.encodeInto(text, this.#bytes.subarray(lengthAt + 5, lengthAt + 5 + most)).written;
@@ -115,7 +203,7 @@ export class SegmentWriter {
   }
 
   #varint(value: number): void {
-    this.#reserve(5);
+    this.#reserve(8);
     this.#length = writeVarint(this.#bytes, this.#length, value);
   }
 
@@ -126,6 +214,50 @@ export class SegmentWriter {
     grown.set(this.#bytes.subarray(0, this.#length));
     this.#bytes = grown;
     this.#view = new DataView(grown.buffer);
+  }
+}
+
+/** Reads back what a {@link ValueWriter} wrote, from a record's value bytes. */
+export class ValueReader {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  at = 0;
+
+  constructor(bytes: Uint8Array) {
+    this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  get done(): boolean {
+    return this.at >= this.#bytes.byteLength;
+  }
+
+  u8(): number {
+    const byte = this.#bytes[this.at++];
+    if (byte === undefined) throw corrupt("value past the end");
+    return byte;
+  }
+
+  varint(): number {
+    return readVarint(this.#bytes, this);
+  }
+
+  f64(): number {
+    if (this.at + 8 > this.#bytes.byteLength) throw corrupt("value past the end");
+    const value = this.#view.getFloat64(this.at, true);
+    this.at += 8;
+    return value;
+  }
+
+  string(): string {
+    return readString(this.#bytes, this);
+  }
+
+  bytes(length: number): Uint8Array {
+    const out = this.#bytes.subarray(this.at, this.at + length);
+    if (out.byteLength !== length) throw corrupt("value past the end");
+    this.at += length;
+    return out;
   }
 }
 
@@ -223,14 +355,14 @@ function writeFixedVarint(bytes: Uint8Array, at: number, value: number): void {
 function readVarint(bytes: Uint8Array, cursor: { at: number }): number {
   let value = 0;
   let scale = 1;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 8; i++) {
     const byte = bytes[cursor.at++];
     if (byte === undefined) throw corrupt("varint past the end");
     value += (byte & 0x7f) * scale;
     if (byte < 0x80) return value;
     scale *= 128;
   }
-  throw corrupt("varint longer than 5 bytes");
+  throw corrupt("varint longer than 8 bytes");
 }
 
 function readString(bytes: Uint8Array, cursor: { at: number }): string {

@@ -32,6 +32,7 @@ import type {
   InstanceStats,
   MessageContext,
   QueryFn,
+  RecordCodec,
   RestartType,
   RestoredState,
   RouteKey,
@@ -52,6 +53,7 @@ import type {
   TroupeErrorCode,
   TroupeErrorOptions,
   UnhandledRejectionPolicy,
+  ValueWriter,
 } from "troupe";
 import * as troupe from "troupe";
 import type {
@@ -149,11 +151,13 @@ describe("troupe: the runtime", () => {
       "RecordKind",
       "SegmentReplay",
       "TroupeError",
+      "ValueReader",
       "createSystem",
       "defineActor",
       "memoryTables",
       "msgpackTableCodec",
       "readSegment",
+      "recordCodec",
       "segmentOf",
       "segmentRecords",
       "systemClock",
@@ -215,6 +219,10 @@ describe("troupe: the runtime", () => {
     expectTypeOf<RestoredState["chunks"]>().toEqualTypeOf<AsyncIterable<Uint8Array>>();
     expectTypeOf<CompactionOptions["compactRatio"]>().toEqualTypeOf<number | undefined>();
     expectTypeOf<typeof troupe.segmentOf>().returns.toEqualTypeOf<Uint8Array | null>();
+    expectTypeOf<ReturnType<typeof troupe.recordCodec<{ a: number }>>>().toEqualTypeOf<
+      RecordCodec<{ a: number }>
+    >();
+    expectTypeOf<Parameters<RecordCodec<{ a: number }>["encodeInto"]>[1]>().toEqualTypeOf<ValueWriter>();
     expectTypeOf<InstanceType<typeof troupe.SegmentReplay>["tables"]>().toEqualTypeOf<
       Map<string, Map<string, Uint8Array>>
     >();

@@ -8,6 +8,7 @@
  * `tails` and `meta` (the next sweep).
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
+import { recordCodec } from "../../runtime/record-codec.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade, Transfer } from "../schema.ts";
@@ -54,6 +55,8 @@ interface Tail {
   fundees: Set<string>;
 }
 
+const LINK_CODEC = recordCodec<Link>({ wallets: true, received: true, ts: true });
+
 class DaisyChain {
   readonly #o: Required<DaisyChainOptions>;
   readonly #links: DurableTable<Link>;
@@ -62,7 +65,7 @@ class DaisyChain {
 
   constructor(options: Required<DaisyChainOptions>, tables: Tables) {
     this.#o = options;
-    this.#links = tables.table("links");
+    this.#links = tables.table("links", LINK_CODEC);
     this.#tails = tables.table("tails");
     this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
   }

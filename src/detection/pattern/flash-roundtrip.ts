@@ -7,6 +7,7 @@
  * `windowMs`. Durable tables: `open`, `trips`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
+import { recordCodec } from "../../runtime/record-codec.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
@@ -44,6 +45,8 @@ interface Roundtrip {
   sandwich: boolean;
 }
 
+const OPEN_BUY_CODEC = recordCodec<OpenBuy>({ slot: true, ts: true, tok: true, tradesAt: true });
+
 class FlashRoundtrip {
   readonly #o: Required<FlashRoundtripOptions>;
   readonly #open: DurableTable<OpenBuy>;
@@ -51,7 +54,7 @@ class FlashRoundtrip {
 
   constructor(options: Required<FlashRoundtripOptions>, tables: Tables) {
     this.#o = options;
-    this.#open = tables.table("open");
+    this.#open = tables.table("open", OPEN_BUY_CODEC);
     this.#trips = tables.table("trips");
   }
 

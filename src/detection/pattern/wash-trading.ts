@@ -11,6 +11,7 @@
  * its block and the sums instead of the mint's whole window; rebuilt per mint on restore) and `meta`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
+import { recordCodec } from "../../runtime/record-codec.ts";
 import { round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
@@ -72,6 +73,12 @@ interface MintWindow extends Sums {
   first: number;
   next: number;
 }
+
+const SUMS = { buys: true, sells: true, buySol: true, sellSol: true, buyTok: true, sellTok: true } as const;
+const ENTRY_CODEC = recordCodec<Entry>({ ts: true, buy: true, sol: true, tok: true });
+/** The tables written most (a trader window per trade): a record codec encodes them ~2× faster than msgpack. */
+const WINDOW_CODEC = recordCodec<Window>({ entries: ENTRY_CODEC, ...SUMS });
+const MINT_WINDOW_CODEC = recordCodec<MintWindow>({ ...SUMS, first: true, next: true });
 
 function newWindow(): Window {
   return { entries: [], buys: 0, sells: 0, buySol: 0, sellSol: 0, buyTok: 0, sellTok: 0 };
@@ -149,9 +156,9 @@ class WashTrading {
 
   constructor(options: Required<WashTradingOptions>, tables: Tables) {
     this.#o = options;
-    this.#mints = tables.table("mints");
+    this.#mints = tables.table("mints", MINT_WINDOW_CODEC);
     this.#trades = tables.table("mints.trades");
-    this.#wallets = tables.table("wallets");
+    this.#wallets = tables.table("wallets", WINDOW_CODEC);
     this.#meta = new Scalars(tables, "meta", { nextPrune: 0 });
     // Trades are added at the end and dropped from the front, so the table's order is each mint's order.
     for (const [mint, all] of this.#mints) {

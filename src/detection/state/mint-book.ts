@@ -16,9 +16,9 @@
  * insertion order, which is each mint's order of first trades.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
+import { recordCodec } from "../../runtime/record-codec.ts";
 import { PUMP_TOTAL_SUPPLY } from "../chain.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
-import { recordCodec } from "./record-codec.ts";
 import { slotOf } from "./slots.ts";
 import { Scalars } from "./tables.ts";
 import { TouchedKeys, type TouchMark } from "./touched-keys.ts";

@@ -11,8 +11,8 @@
  * book (detectors flag a wallet with {@link WalletBook.flag}).
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
+import { recordCodec } from "../../runtime/record-codec.ts";
 import type { ChainEvent } from "../schema.ts";
-import { recordCodec } from "./record-codec.ts";
 import { TouchedKeys, type TouchMark } from "./touched-keys.ts";
 
 /** Enough to tell "funded directly by the creator" without keeping a wallet's whole inbound history. */
