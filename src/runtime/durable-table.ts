@@ -72,11 +72,17 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   }
 
   set(key: string, value: V): this {
-    if (this.#touched) {
-      if (!this.#map.has(key)) this.#inserted?.add(key);
-      this.#touched.add(key);
+    const map = this.#map;
+    const touched = this.#touched;
+    if (!touched) {
+      map.set(key, value);
+      return this;
     }
-    this.#map.set(key, value);
+    // A grown size tells an insert from an update without a lookup of its own.
+    const size = map.size;
+    map.set(key, value);
+    if (map.size !== size) this.#inserted?.add(key);
+    touched.add(key);
     return this;
   }
 

@@ -95,8 +95,9 @@ function writeNested(value: unknown, codec: RecordCodec<any>, out: ValueWriter):
 function writeField(value: unknown, out: ValueWriter): void {
   switch (typeof value) {
     case "number":
-      // -0 is an integer ≥ 0 too, and would come back as 0.
-      if (Number.isSafeInteger(value) && (value > 0 || (value === 0 && 1 / value > 0))) {
+      // Small counts and sizes as varints (1–5 bytes); -0 is an integer ≥ 0 too, and would come back as 0;
+      // timestamps and other large values as f64, one write instead of a division per 7 bits.
+      if (value >= 0 && value < 0x80000000 && (value | 0) === value && (value !== 0 || 1 / value > 0)) {
         out.u8(Tag.uint);
         out.varint(value);
       } else {

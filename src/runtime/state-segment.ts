@@ -335,6 +335,15 @@ function varintWidth(value: number): number {
 }
 
 function writeVarint(bytes: Uint8Array, at: number, value: number): number {
+  if (value < 0x80000000) {
+    // Bit shifts while it fits 31 bits: most lengths and counts are one or two bytes.
+    while (value >= 0x80) {
+      bytes[at++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    bytes[at++] = value;
+    return at;
+  }
   while (value >= 0x80) {
     bytes[at++] = (value & 0x7f) | 0x80;
     value = Math.floor(value / 128);

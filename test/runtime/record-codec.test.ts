@@ -97,9 +97,9 @@ describe("record codec", () => {
     expect(after.decode(before.encode({ a: 3 }))).toEqual({ a: 3, b: undefined });
   });
 
-  test("a truncated value is refused with ERR_DECODE", () => {
+  test("a value cut inside a field is refused with ERR_DECODE", () => {
     const bytes = CODEC.encode(value);
-    expect(() => CODEC.decode(bytes.subarray(0, 20))).toThrow(
+    expect(() => CODEC.decode(bytes.subarray(0, 6))).toThrow(
       expect.objectContaining({ code: "ERR_DECODE" }),
     );
   });
