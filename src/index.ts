@@ -25,7 +25,7 @@ export type {
   StateStore,
 } from "./runtime/state-store.ts";
 export type { CheckpointStats, DurableStats, InstanceState, InstanceStats } from "./runtime/stats.ts";
-export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
+export type { EscalationAction, SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
 export type {
   ActorDeadLetter,
   HealthStatus,

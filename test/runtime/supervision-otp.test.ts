@@ -71,7 +71,8 @@ describe("maxRestarts: 0", () => {
     await own.tell({ id: 1, op: "exit", code: 3 });
     await failed.atLeast(2);
 
-    expect(failed.seen.map((e) => [e.actor, e.restarts])).toEqual([
+    // The two workers exit in either order.
+    expect(failed.seen.map((e) => [e.actor, e.restarts]).sort()).toEqual([
       ["inherited", 0],
       ["own", 0],
     ]);
@@ -82,15 +83,22 @@ describe("maxRestarts: 0", () => {
   test.each([
     [-1, "must be an integer ≥ 0, got -1"],
     [1.5, "must be an integer ≥ 0, got 1.5"],
-  ])("one rule for the system and for spawn: maxRestarts %p is refused by both alike", async (value, rule) => {
-    expect(() => createSystem({ supervisor: { maxRestarts: value } })).toThrow(
-      new InvalidOptionError("supervisor.maxRestarts", rule),
-    );
-    system = createSystem();
-    const error = await rejectionOf(system.spawn(ECHO, { maxRestarts: value }));
-    expect(error).toBeInstanceOf(InvalidOptionError);
-    expect(error).toMatchObject({ code: "ERR_INVALID_OPTION", option: "maxRestarts", message: `maxRestarts: ${rule}` });
-  });
+  ])(
+    "one rule for the system and for spawn: maxRestarts %p is refused by both alike",
+    async (value, rule) => {
+      expect(() => createSystem({ supervisor: { maxRestarts: value } })).toThrow(
+        new InvalidOptionError("supervisor.maxRestarts", rule),
+      );
+      system = createSystem();
+      const error = await rejectionOf(system.spawn(ECHO, { maxRestarts: value }));
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect(error).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        option: "maxRestarts",
+        message: `maxRestarts: ${rule}`,
+      });
+    },
+  );
 });
 
 describe("restart order of group strategies", () => {
@@ -160,8 +168,14 @@ describe("the intensity window", () => {
     const restarted = collect(system, "restarted");
     const failed = collect(system, "failed");
     const crashed = collect(system, "crashed");
-    const edge = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "edge", init: { trips: trips(1, 1) } });
-    const past = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "past", init: { trips: trips(1, 1) } });
+    const edge = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      name: "edge",
+      init: { trips: trips(1, 1) },
+    });
+    const past = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      name: "past",
+      init: { trips: trips(1, 1) },
+    });
 
     // Both fail at t0 and are restarted 10 ms later.
     await edge.tell({ id: 1, op: "exit", trip: 0 });
@@ -185,5 +199,45 @@ describe("the intensity window", () => {
     await restarted.atLeast(3);
     expect(past.status).toBe("running");
     expect(failed.seen.map((e) => e.actor)).toEqual(["edge"]);
+  });
+});
+
+describe("escalation", () => {
+  test('onEscalation "stop-system": the failed actor takes the whole system down, as a top supervisor giving up', async () => {
+    system = createSystem({ supervisor: { maxRestarts: 0, onEscalation: "stop-system" } });
+    const failed = collect(system, "failed");
+    const stopped = collect(system, "stopped");
+    const crashing = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "crashing" });
+    const bystander = await system.spawn(ECHO, { name: "bystander" });
+    await crashing.tell({ id: 1, op: "exit", code: 3 });
+    await stopped.atLeast(1);
+
+    expect(failed.seen.map((e) => e.actor)).toEqual(["crashing"]);
+    expect(stopped.seen.map((e) => e.actor)).toEqual(["bystander"]);
+    expect(system.health()).toEqual({ status: "stopping", failedActors: ["crashing"] });
+    expect(bystander.status).toBe("stopped");
+    expect(await rejectionOf(system.spawn(ECHO, { name: "late" }))).toMatchObject({
+      code: "ERR_SYSTEM_STOPPED",
+    });
+    // The escalation's stop is the system's one stop: a later stop() waits for it instead of stopping twice.
+    expect(system.stop()).toBe(system.stop());
+  });
+
+  test('onEscalation "degrade" (the default): the system runs on without the failed actor', async () => {
+    system = createSystem({ supervisor: { maxRestarts: 0 } });
+    const failed = collect(system, "failed");
+    const crashing = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "crashing" });
+    const bystander = await system.spawn(ECHO, { name: "bystander" });
+    await crashing.tell({ id: 1, op: "exit", code: 3 });
+    await failed.atLeast(1);
+
+    expect(system.health()).toEqual({ status: "degraded", failedActors: ["crashing"] });
+    expect(await bystander.ask({ still: "here" })).toEqual({ still: "here" });
+  });
+
+  test("an unknown onEscalation fails at creation, naming the setting", () => {
+    expect(() => createSystem({ supervisor: { onEscalation: "panic" as never } })).toThrow(
+      new InvalidOptionError("supervisor.onEscalation", "must be degrade or stop-system, got panic"),
+    );
   });
 });
