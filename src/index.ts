@@ -30,7 +30,7 @@ export {
 } from "./runtime/state-segment.ts";
 export type { Checkpoint, RestoredState, StateScope, StateStore } from "./runtime/state-store.ts";
 export type { CheckpointStats, DurableStats, InstanceState, InstanceStats } from "./runtime/stats.ts";
-export type { SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
+export type { EscalationAction, SupervisorOptions, SupervisorStrategy } from "./runtime/supervisor.ts";
 export type {
   ActorDeadLetter,
   HealthStatus,

@@ -48,7 +48,7 @@ export interface SpawnOptions<M = unknown> {
   frameSize?: number;
   /** The worker returns credits after this many handled messages. @defaultValue clamp(floor(capacity / 4), 1, 1024) */
   ackEvery?: number;
-  /** Restarts allowed within `periodMs` before the actor is failed. @defaultValue the supervisor's (3) */
+  /** Restarts allowed within `periodMs` before the actor is failed (0: none). @defaultValue the supervisor's (3) */
   maxRestarts?: number;
   /** Window of the restart intensity. @defaultValue the supervisor's (5000) */
   periodMs?: number;
@@ -106,6 +106,17 @@ export interface SupervisionDefaults {
 function positiveInt(option: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) {
     throw new InvalidOptionError(option, `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The one rule for `maxRestarts`, wherever it is set (the supervisor's default, a spawn's override): an
+ * integer ≥ 0, as OTP's intensity. 0 allows no restart at all: the first failure escalates.
+ */
+export function checkMaxRestarts(option: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new InvalidOptionError(option, `must be an integer ≥ 0, got ${String(value)}`);
   }
   return value;
 }
@@ -176,7 +187,7 @@ export function resolveSpawnOptions<M>(
     maxWaiting: positiveInt("maxWaiting", options.maxWaiting ?? SPAWN_DEFAULTS.maxWaiting),
     frameSize,
     ackEvery,
-    maxRestarts: positiveInt("maxRestarts", options.maxRestarts ?? supervision.maxRestarts),
+    maxRestarts: checkMaxRestarts("maxRestarts", options.maxRestarts ?? supervision.maxRestarts),
     periodMs: positiveInt("periodMs", options.periodMs ?? supervision.periodMs),
     backoff: options.backoff
       ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff })

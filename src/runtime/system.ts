@@ -63,16 +63,17 @@ export class ActorSystem {
   #watchTimer: ReturnType<Clock["setTimeout"]> | null = null;
   #watchEveryMs = MAX_WATCH_MS;
   #stopping = false;
+  #stopped: Promise<StopResult> | null = null;
 
   constructor(options: SystemOptions = {}) {
     this.#clock = unreferenced(options.clock ?? systemClock);
     this.#onDeadLetter = options.onDeadLetter;
-    this.#supervisor = new Supervisor(
-      resolveSupervisorOptions(options.supervisor),
-      this.#clock,
-      this.#emitter,
-      options.random,
-    );
+    this.#supervisor = new Supervisor(resolveSupervisorOptions(options.supervisor), {
+      clock: this.#clock,
+      events: this.#emitter,
+      random: options.random ?? Math.random,
+      stopSystem: () => void this.stop(),
+    });
     this.#owner = {
       clock: this.#clock,
       crashed: (instance, reason, error, exitCode) =>
@@ -181,8 +182,16 @@ export class ActorSystem {
     return engineOf(ref);
   }
 
-  /** Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. */
-  async stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
+  /**
+   * Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. A
+   * stop is done once: a second call, or one after a `stop-system` escalation, gets the first one's result.
+   */
+  stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
+    this.#stopped ??= this.#stopAll(options);
+    return this.#stopped;
+  }
+
+  async #stopAll(options: { deadlineMs?: number }): Promise<StopResult> {
     this.#stopping = true;
     const results = await Promise.all(this.actors.map((ref) => ref.stop(options)));
     if (this.#watchTimer) this.#clock.clearTimeout(this.#watchTimer);

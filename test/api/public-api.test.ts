@@ -25,6 +25,7 @@ import type {
   CrashReason,
   DurableStats,
   DurableTable,
+  EscalationAction,
   HandlerErrorPolicy,
   HealthStatus,
   InitContext,
@@ -170,6 +171,7 @@ describe("troupe: the runtime", () => {
     expectTypeOf<SystemOptions["supervisor"]>().toEqualTypeOf<SupervisorOptions | undefined>();
     expectTypeOf<SupervisorOptions["strategy"]>().toEqualTypeOf<SupervisorStrategy | undefined>();
     expectTypeOf<SupervisorOptions["backoff"]>().toEqualTypeOf<BackoffOptions | undefined>();
+    expectTypeOf<SupervisorOptions["onEscalation"]>().toEqualTypeOf<EscalationAction | undefined>();
     expectTypeOf<SystemOptions["clock"]>().toEqualTypeOf<Clock | undefined>();
     expectTypeOf<ReturnType<Clock["setTimeout"]>>().toEqualTypeOf<TimerHandle>();
     expectTypeOf<
