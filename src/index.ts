@@ -18,6 +18,7 @@ export { MemoryStateStore } from "./runtime/memory-state-store.ts";
 export type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./runtime/protocol.ts";
 export { type RecordCodec, recordCodec } from "./runtime/record-codec.ts";
 export type { RestartType, RouteKey, SpawnOptions, StateOptions } from "./runtime/spawn-options.ts";
+export { SegmentCompaction } from "./runtime/state-compaction.ts";
 export type { CompactionOptions } from "./runtime/state-log.ts";
 export { SegmentReplay } from "./runtime/state-replay.ts";
 export {

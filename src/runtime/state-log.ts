@@ -6,6 +6,7 @@
  * sized by bytes). The Redis store keeps the same shape in Redis and applies the same policy.
  */
 import { InvalidOptionError } from "../errors.ts";
+import { SegmentCompaction } from "./state-compaction.ts";
 import { SegmentReplay } from "./state-replay.ts";
 
 export interface CompactionOptions {
@@ -68,10 +69,10 @@ export class SegmentLog {
 
   /** Folds the base and every segment into a new base. */
   compact(): void {
-    const replay = new SegmentReplay();
-    for (const segment of this.#base) replay.feed(segment);
-    for (const segment of this.#log) replay.feed(segment);
-    this.#base = [...replay.chunks()];
+    const compaction = new SegmentCompaction();
+    for (const segment of this.#base) compaction.feed(segment);
+    for (const segment of this.#log) compaction.feed(segment);
+    this.#base = [...compaction.chunks()];
     this.#baseBytes = this.#base.reduce((sum, chunk) => sum + chunk.byteLength, 0);
     this.#log = [];
     this.#logBytes = 0;

@@ -1,13 +1,9 @@
 /**
- * Segments replayed into the latest value of every key, table by table, in the tables' iteration order.
- * One replay serves both ends of the changelog: a worker restoring its tables (it then decodes the values)
- * and a store compacting its log (it then writes the live keys back as a base of `insert` records, which is
- * Kafka's log compaction: by key, without reading the values).
+ * Segments replayed into the latest value of every key, table by table, in the tables' iteration order:
+ * what a worker restores its tables from (it then decodes the values with each table's codec). A store
+ * folds its log with state-compaction.ts instead, which decodes nothing.
  */
-import { RecordKind, readSegment, SegmentWriter } from "./state-segment.ts";
-
-/** Bytes per base chunk a compaction writes: one store value each, small enough not to stall Redis. */
-export const BASE_CHUNK_BYTES = 1 << 20;
+import { RecordKind, readSegment } from "./state-segment.ts";
 
 export class SegmentReplay {
   /** Per table, the live keys' values (views on the segments fed) in the table's order. */
@@ -40,23 +36,5 @@ export class SegmentReplay {
     let keys = 0;
     for (const table of this.tables.values()) keys += table.size;
     return keys;
-  }
-
-  /** The live state as segments of `insert` records of at most about `chunkBytes` each. */
-  *chunks(chunkBytes = BASE_CHUNK_BYTES): Generator<Uint8Array> {
-    const writer = new SegmentWriter();
-    for (const [name, table] of this.tables) {
-      if (table.size === 0) continue;
-      writer.section(name);
-      for (const [key, value] of table) {
-        writer.add(RecordKind.insert, key, value);
-        if (writer.byteLength >= chunkBytes) {
-          yield writer.finish() as Uint8Array;
-          writer.section(name);
-        }
-      }
-    }
-    const last = writer.finish();
-    if (last) yield last;
   }
 }

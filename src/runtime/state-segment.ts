@@ -68,6 +68,28 @@ export class SegmentWriter implements ValueWriter {
     this.#sectionRecords = 0;
   }
 
+  /** Starts a section whose name is given as its UTF-8 bytes (a compaction copying names it never decoded). */
+  sectionBytes(name: Uint8Array): void {
+    this.#closeSection();
+    this.#sectionStart = this.#length;
+    this.#varint(name.byteLength);
+    this.bytes(name);
+    this.#countAt = this.#length;
+    this.#reserve(5);
+    this.#length += 5;
+    this.#sectionRecords = 0;
+  }
+
+  /** One record whose key and value come as they were encoded in another segment (see {@link scanSegment}). */
+  addRaw(kind: RecordKind, keyAndValue: Uint8Array): void {
+    if (this.#countAt < 0) throw new TroupeError("ERR_INVALID_OPTION", "segment record outside a section");
+    this.#reserve(1);
+    this.#bytes[this.#length++] = kind;
+    this.bytes(keyAndValue);
+    this.#records++;
+    this.#sectionRecords++;
+  }
+
   /** One record of the current section; `value` (not for `delete`) is copied at once. */
   add(kind: RecordKind, key: string, value?: Uint8Array): void {
     if (this.#countAt < 0) throw new TroupeError("ERR_INVALID_OPTION", "segment record outside a section");
@@ -297,6 +319,44 @@ export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
 }
 
 /**
+ * What {@link scanSegment} calls per record: the table and key as Latin-1 strings of their bytes (one
+ * character per byte: as unique as the bytes, cheaper than UTF-8, never shown to anyone), and where the
+ * record's key begins and the record ends in the segment (for {@link SegmentWriter.addRaw}).
+ */
+export type RawRecordVisitor = (
+  table: string,
+  kind: RecordKind,
+  key: string,
+  keyStart: number,
+  end: number,
+) => void;
+
+/** Like {@link readSegment} without decoding anything but the keys' bytes: for compaction by key. */
+export function scanSegment(bytes: Uint8Array, visit: RawRecordVisitor): void {
+  checkHeader(bytes);
+  const segment = bufferOf(bytes);
+  const cursor = { at: HEADER_BYTES };
+  const end = segment.byteLength;
+  while (cursor.at < end) {
+    const table = readLatin1(segment, cursor);
+    const count = readVarint(segment, cursor);
+    for (let i = 0; i < count; i++) {
+      const kind = segment[cursor.at++] as RecordKind;
+      const keyStart = cursor.at;
+      const key = readLatin1(segment, cursor);
+      if (kind !== RecordKind.delete) {
+        if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
+        const length = readVarint(segment, cursor);
+        cursor.at += length;
+        if (cursor.at > end) throw corrupt("value past the end");
+      }
+      visit(table, kind, key, keyStart, cursor.at);
+    }
+  }
+  if (cursor.at !== end) throw corrupt("trailing bytes");
+}
+
+/**
  * One segment from flat changes `[table, key, value, ...]` (a null value deletes the key; a value
  * inserts it, moving it to the end of its table's order): for stores' tests and tools.
  */
@@ -381,6 +441,14 @@ function readString(bytes: Buffer, cursor: { at: number }): string {
   cursor.at += length;
   if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
   return bytes.toString("utf8", start, cursor.at);
+}
+
+function readLatin1(bytes: Buffer, cursor: { at: number }): string {
+  const length = readVarint(bytes, cursor);
+  const start = cursor.at;
+  cursor.at += length;
+  if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
+  return bytes.toString("latin1", start, cursor.at);
 }
 
 function bufferOf(bytes: Uint8Array): Buffer {

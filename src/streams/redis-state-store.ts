@@ -11,8 +11,8 @@
  */
 
 import { TroupeError } from "../errors.ts";
+import { SegmentCompaction } from "../runtime/state-compaction.ts";
 import { compactionDue } from "../runtime/state-log.ts";
-import { SegmentReplay } from "../runtime/state-replay.ts";
 import { segmentRecords } from "../runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
 import type { Clock } from "../time/clock.ts";
@@ -145,19 +145,19 @@ export class RedisStreamStateStore implements StreamStateStore {
       client.hget(keys.meta, "base"),
       client.llen(keys.log),
     ]);
-    const replay = new SegmentReplay();
+    const compaction = new SegmentCompaction();
     if (oldGeneration)
-      for await (const chunk of this.#pages(keys.base(oldGeneration), -1)) replay.feed(chunk);
+      for await (const chunk of this.#pages(keys.base(oldGeneration), -1)) compaction.feed(chunk);
     let foldedBytes = 0;
     for await (const segment of this.#pages(keys.log, folded)) {
-      replay.feed(segment);
+      compaction.feed(segment);
       foldedBytes += segment.byteLength;
     }
     const generation = `${epoch}.${++this.#generation}`;
     const newBase = keys.base(generation);
     let baseBytes = 0;
     let first = true;
-    for (const chunk of replay.chunks()) {
+    for (const chunk of compaction.chunks()) {
       await client.rpush(newBase, asBuffer(chunk));
       if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
       first = false;

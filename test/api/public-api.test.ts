@@ -150,6 +150,7 @@ describe("troupe: the runtime", () => {
       "MemoryStateStore",
       "MessageRejectedError",
       "RecordKind",
+      "SegmentCompaction",
       "SegmentReplay",
       "TroupeError",
       "ValueReader",

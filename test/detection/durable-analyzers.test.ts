@@ -25,6 +25,7 @@ import {
   type TableCodec,
   type Tables,
 } from "../../src/runtime/durable-table.ts";
+import { SegmentCompaction } from "../../src/runtime/state-compaction.ts";
 import { SegmentReplay } from "../../src/runtime/state-replay.ts";
 import { SegmentWriter } from "../../src/runtime/state-segment.ts";
 
@@ -81,13 +82,16 @@ class Instance {
   readonly names = new Set<string>();
   /** The codec each table was declared with, to encode its live values as a checkpoint does. */
   readonly #codecs = new Map<string, TableCodec<unknown>>();
-  readonly store: SegmentReplay;
+  /** The changelog: every checkpoint's segment, in order. */
+  readonly store: Uint8Array[];
 
-  /** Restored from `store` compacted into a base (small chunks), as a store's compaction leaves it. */
-  constructor(store = new SegmentReplay()) {
-    this.store = store;
+  /** Restored from `log` compacted into a base of small chunks, as a store's compaction leaves it. */
+  constructor(log: Uint8Array[] = []) {
+    const compaction = new SegmentCompaction();
+    for (const segment of log) compaction.feed(segment);
+    this.store = [...compaction.chunks(64 * 1024)];
     this.tables = new DurableTables(true);
-    for (const chunk of store.chunks(64 * 1024)) this.tables.restore(chunk);
+    for (const chunk of this.store) this.tables.restore(chunk);
   }
 
   /** Tables that record the names declared, so `verify` can read every one of them. */
@@ -105,16 +109,18 @@ class Instance {
     const writer = new SegmentWriter();
     this.tables.collect(writer);
     const segment = writer.finish();
-    if (segment) this.store.feed(segment);
+    if (segment) this.store.push(segment);
   }
 
   /** Tables and keys whose stored bytes differ from the live value's encoding (none, if every change was touched). */
   stale(): string[] {
     const stale: string[] = [];
+    const latest = new SegmentReplay();
+    for (const segment of this.store) latest.feed(segment);
     for (const name of this.names) {
       const live = this.tables.table<unknown>(name);
       const codec = this.#codecs.get(name) ?? msgpackTableCodec;
-      const stored = this.store.tables.get(name) ?? new Map<string, Uint8Array>();
+      const stored = latest.tables.get(name) ?? new Map<string, Uint8Array>();
       for (const [key, value] of live) {
         const bytes = stored.get(key);
         if (bytes === undefined || !Buffer.from(codec.encode(value)).equals(bytes))

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { DurableTables, memoryTables, msgpackTableCodec } from "../../src/runtime/durable-table.ts";
+import { SegmentCompaction } from "../../src/runtime/state-compaction.ts";
 import { SegmentReplay } from "../../src/runtime/state-replay.ts";
 import {
   RecordKind,
@@ -33,9 +34,9 @@ function checkpointAndRestore(from: DurableTables, log: Uint8Array[], compact: b
   const segment = segmentFrom(from);
   if (segment) log.push(segment);
   if (compact) {
-    const replay = new SegmentReplay();
-    for (const s of log) replay.feed(s);
-    log.splice(0, log.length, ...replay.chunks(64));
+    const compaction = new SegmentCompaction();
+    for (const s of log) compaction.feed(s);
+    log.splice(0, log.length, ...compaction.chunks(64));
   }
   const restored = new DurableTables(true);
   for (const s of log) restored.restore(s);
@@ -205,26 +206,37 @@ describe("segments", () => {
     );
   });
 
-  test("a replay folds segments into the live keys in Map order, and its chunks replay to the same", () => {
-    const replay = new SegmentReplay();
+  test("a replay folds segments into the live keys in Map order; a compaction's chunks replay to the same", () => {
     const v = (n: number) => new Uint8Array([n]);
-    replay.feed(segmentOf(["t", "a", v(1), "t", "b", v(2), "t", "c", v(3), "u", "x", v(9)]) as Uint8Array);
-    replay.feed(segmentOf(["t", "a", null, "t", "a", v(4), "u", "x", null]) as Uint8Array);
     const w = new SegmentWriter();
     w.section("t");
     w.add(RecordKind.update, "b", v(5));
-    replay.feed(w.finish() as Uint8Array);
+    w.section("ü");
+    w.add(RecordKind.insert, "ключ", v(7));
+    const fed = [
+      segmentOf(["t", "a", v(1), "t", "b", v(2), "t", "c", v(3), "u", "x", v(9)]) as Uint8Array,
+      segmentOf(["t", "a", null, "t", "a", v(4), "u", "x", null]) as Uint8Array,
+      w.finish() as Uint8Array,
+    ];
+    const replay = new SegmentReplay();
+    for (const segment of fed) replay.feed(segment);
     const order = (r: SegmentReplay) => [...(r.tables.get("t") ?? [])].map(([k, value]) => [k, value[0]]);
     expect(order(replay)).toEqual([
       ["b", 5],
       ["c", 3],
       ["a", 4],
     ]);
-    expect(replay.keys).toBe(3);
-    const chunks = [...replay.chunks(8)];
+    expect(replay.keys).toBe(4);
+    expect([...(replay.tables.get("ü") ?? [])]).toEqual([["ключ", v(7)]]);
+    const compaction = new SegmentCompaction();
+    for (const segment of fed) compaction.feed(segment);
+    expect(compaction.keys).toBe(4);
+    const chunks = [...compaction.chunks(8)];
     expect(chunks.length).toBeGreaterThan(1);
     const again = new SegmentReplay();
     for (const chunk of chunks) again.feed(chunk);
     expect(order(again)).toEqual(order(replay));
+    expect([...(again.tables.get("ü") ?? [])]).toEqual([["ключ", v(7)]]);
+    expect(again.tables.get("u")?.size ?? 0).toBe(0);
   });
 });

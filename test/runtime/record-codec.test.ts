@@ -99,8 +99,6 @@ describe("record codec", () => {
 
   test("a value cut inside a field is refused with ERR_DECODE", () => {
     const bytes = CODEC.encode(value);
-    expect(() => CODEC.decode(bytes.subarray(0, 6))).toThrow(
-      expect.objectContaining({ code: "ERR_DECODE" }),
-    );
+    expect(() => CODEC.decode(bytes.subarray(0, 6))).toThrow(expect.objectContaining({ code: "ERR_DECODE" }));
   });
 });
