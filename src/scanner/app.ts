@@ -80,6 +80,8 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       backend,
       pumps: [...(analyzers?.pumps.values() ?? []), ...(sinks?.pumps.values() ?? [])],
       streams: [names.tx, names.alerts],
+      pending: config.TROUPE_PENDING_BANDS,
+      lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
     }),
     token: config.TROUPE_API_TOKEN,
     hostname: config.TROUPE_HTTP_HOST,
