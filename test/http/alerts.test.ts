@@ -231,7 +231,7 @@ describe("detections live and over time", () => {
     await events.next("stats");
     const stats = await events.next("stats");
     await events.cancel();
-    expect((stats?.data as { detections: unknown }).detections).toEqual({
+    expect((stats?.data as { detections?: unknown } | undefined)?.detections).toEqual({
       total: 8,
       byDetector: { dev_dump: 4, fresh_sniper: 2, funding_hub: 2 },
       bySeverity: { high: 4, low: 2, med: 2 },
