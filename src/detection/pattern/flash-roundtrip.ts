@@ -42,6 +42,8 @@ interface Roundtrip {
   ts: number;
   mint: string;
   sandwich: boolean;
+  /** The sell that closed it (absent in state kept before events were); buys are not kept per trip. */
+  sell?: string;
 }
 
 class FlashRoundtrip {
@@ -79,7 +81,7 @@ class FlashRoundtrip {
       trips = [];
       this.#trips.set(sell.trader, trips);
     }
-    trips.push({ ts: sell.ts, mint: sell.mint, sandwich });
+    trips.push({ ts: sell.ts, mint: sell.mint, sandwich, sell: sell.id });
     while (trips.length > 0 && sell.ts - trips[0]!.ts > o.windowMs) trips.shift();
     this.#trips.touch(sell.trader);
     if (trips.length < o.minRoundtrips) return;
@@ -93,6 +95,7 @@ class FlashRoundtrip {
       detectedAt: sell.ts,
       triggerId: sell.id,
       timing: timingOf(sell),
+      events: trips.map((t) => t.sell),
       evidence: { roundtrips: trips.length, sandwiches, mints: [...new Set(trips.map((t) => t.mint))] },
     });
   }
