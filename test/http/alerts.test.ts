@@ -5,6 +5,8 @@
  * times a ManualClock sets, so `since` and `writtenAt` are exact.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { randomUUID } from "node:crypto";
+import Redis from "ioredis";
 import { History } from "../../src/http/history.ts";
 import {
   type ControlApi,
@@ -17,7 +19,9 @@ import {
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { ManualClock } from "../support/manual-clock.ts";
+import { redisAvailable, startTestRedis } from "../support/redis-server.ts";
 import { SseReader } from "./sse.ts";
 import { call, failure } from "./support.ts";
 
@@ -276,5 +280,47 @@ describe("detections live and over time", () => {
       "/history",
     );
     expect(body).toMatchObject({ intervalMs: 5_000, detectors: DETECTORS, severities: SEVERITIES });
+  });
+});
+
+describe.skipIf(!redisAvailable())("detections on Redis", () => {
+  test("the same paging, filters, lookups and live events over XREVRANGE / XRANGE", async () => {
+    const redis = await startTestRedis();
+    const backend = new RedisStreamBackend(redis.url);
+    const stream = `troupe-test-http:${randomUUID()}:alerts`;
+    try {
+      for (const [i, p] of PLANTED.entries()) await backend.append(stream, defaultCodec.encode(record(i, p)));
+      system = createSystem();
+      api = createControlApi({
+        system,
+        detections: createDetectionsSource({ backend, stream, detectors: DETECTORS, pollMs: 10 }),
+        defaultMetrics: false,
+        liveIntervalMs: 100,
+      });
+      const first = await list(api, "?count=4");
+      expect(numbers(first.body)).toEqual([6, 5, 4, 3]);
+      expect(numbers((await list(api, `?count=4&cursor=${first.body.next}`)).body)).toEqual([2, 1, 0]);
+      expect(numbers((await list(api, "?detector=funding_hub&wallet=w3")).body)).toEqual([2]);
+      const since = first.body.alerts[1]?.writtenAt as number;
+      // Entries written in the same millisecond as alert 5 are "since" it too.
+      const recent = (await list(api, `?since=${since}`)).body;
+      expect(numbers(recent).slice(0, 2)).toEqual([6, 5]);
+      expect(recent.alerts.every((a) => a.writtenAt >= since)).toBe(true);
+      expect((await call<DetectionView>(api, "GET", "/alerts/0000000000000003")).body.mint).toBe("MintC");
+
+      const events = new SseReader(await api.app.request("/events"));
+      await events.next("hello");
+      await backend.append(stream, defaultCodec.encode(record(7, PLANTED[1] as Planted)));
+      expect((await events.next("detection"))?.data).toMatchObject({ alertId: "0000000000000007" });
+      await events.cancel();
+    } finally {
+      api?.close();
+      api = undefined;
+      const client = new Redis(redis.url);
+      await client.del(stream);
+      client.disconnect();
+      await backend.close();
+      await redis.close();
+    }
   });
 });
