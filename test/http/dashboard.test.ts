@@ -310,6 +310,33 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
     );
   });
 
+  test("reads that need the token: the alerts and the charts load once it is typed", async () => {
+    const guarded = serveControlApi({
+      system,
+      detections: createDetectionsSource({ backend, stream: "alerts", detectors: DETECTORS, pollMs: 50 }),
+      token: TOKEN,
+      requireTokenForReads: true,
+      port: 0,
+      defaultMetrics: false,
+      historyIntervalMs: 100,
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(guarded.url);
+      await page.waitForFunction(() =>
+        (globalThis as unknown as Dom).document
+          .querySelector("#detections td.empty")
+          ?.textContent?.startsWith("alerts unavailable: missing bearer token"),
+      );
+      await page.fill("#token", TOKEN);
+      await page.waitForSelector("#detections tr[data-entry]");
+      await page.waitForSelector("#chart-alerts[data-history]");
+      expect(await page.locator("#chart-alerts .uplot").count()).toBe(1);
+    } finally {
+      await guarded.shutdown({ deadlineMs: 500 });
+    }
+  });
+
   test.skipIf(!redisAvailable())("Redis down: the header says so at once, no spinner", async () => {
     const server = await RedisServer.start();
     const backend = new RedisStreamBackend(server.url, { commandTimeoutMs: 500 });

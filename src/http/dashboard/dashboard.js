@@ -3,6 +3,7 @@
 // sends the operator's token with every request.
 import {
   addDetection,
+  alertsLoaded,
   closeEvidence,
   loadAlerts,
   setChoices,
@@ -23,7 +24,7 @@ const lagSecondsChart = chart($("chart-lag-seconds"), [["lag (s)", "#c01048"]]);
 
 // ---- history: the charts start from the server's recent samples, then move with the live feed ----
 
-const charts = { detectors: [], alerts: null, history: null };
+const charts = { detectors: [], alerts: null, loaded: false };
 
 /** The alerts chart draws one series per detector the API names (or one for all, when it names none). */
 function alertValues(byDetector) {
@@ -38,6 +39,8 @@ async function loadHistory() {
     charts.detectors = history.detectors;
     setChoices(history.detectors, history.severities);
     const labels = history.detectors.length ? history.detectors : ["alerts"];
+    // A chart drawn while the history was unavailable (no token yet) is replaced.
+    $("chart-alerts").replaceChildren();
     charts.alerts = chart(
       $("chart-alerts"),
       labels.map((label, i) => [label, seriesStyle(i)]),
@@ -48,6 +51,7 @@ async function loadHistory() {
     lagSecondsChart.fill(points.map((p) => [p.at, [p.lagSeconds]]));
     charts.alerts.fill(points.map((p) => [p.at, alertValues(p.detections)]));
     $("chart-alerts").dataset.history = String(points.length);
+    charts.loaded = true;
   } catch (error) {
     charts.alerts ??= chart($("chart-alerts"), [["alerts", seriesStyle(0)]]);
     say(`history unavailable: ${error.message}`, true);
@@ -233,6 +237,9 @@ async function connect() {
       throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     }
     pill("live", "live: connected", "ok");
+    // Reads that failed before the token was typed are made again once the stream accepts it.
+    if (!charts.loaded) loadHistory();
+    if (!alertsLoaded()) loadAlerts();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {

@@ -7,7 +7,7 @@ const PAGE = 50;
 /** Rows kept while alerts stream in live; older ones are a "Load more" away. */
 const MAX_ROWS = 500;
 
-const table = { next: null, shown: new Set(), filters: { detector: "", severity: "" } };
+const table = { next: null, shown: new Set(), filters: { detector: "", severity: "" }, loaded: false };
 /** Evidence figures are rounded to 4 places by the detectors: show them as recorded. */
 const exact = new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 });
 
@@ -79,10 +79,14 @@ function query(cursor) {
   return `alerts?${params}`;
 }
 
+/** Whether the first page came in (reads may need the token, typed after the page opened). */
+export const alertsLoaded = () => table.loaded;
+
 export async function loadAlerts(more = false) {
   const body = $("detections").tBodies[0];
   try {
     const page = await api(query(more ? table.next : null));
+    table.loaded = true;
     if (!more) table.shown.clear();
     const rows = page.alerts.filter((a) => !table.shown.has(a.entryId)).map((a) => row(a, false));
     for (const a of page.alerts) table.shown.add(a.entryId);
