@@ -19,6 +19,22 @@ const optionalUrl = (protocols: string[]) =>
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** `"<warning>,<critical>"`: the two watermarks of a band, the first below the second. */
+const bands = (unit: "entries" | "seconds") =>
+  z
+    .string()
+    .trim()
+    .regex(unit === "entries" ? /^\d+,\d+$/ : /^\d+(\.\d+)?,\d+(\.\d+)?$/, {
+      message: `must be "<warning>,<critical>" in ${unit}, e.g. ${unit === "entries" ? "100,1000" : "10,60"}`,
+    })
+    .transform((value) => {
+      const [high, critical] = value.split(",").map(Number) as [number, number];
+      return { high, critical };
+    })
+    .refine((w) => w.high > 0 && w.high < w.critical, {
+      message: "the warning mark must be above 0 and below the critical one",
+    });
+
 /** Variable name → schema with its default. The README's configuration table lists exactly these. */
 const ENV = z.object({
   REDIS_URL: optionalUrl(["redis://", "rediss://"]).default(null),
@@ -45,6 +61,9 @@ const ENV = z.object({
   TROUPE_DURABLE_STATE: z.enum(["on", "off"]).default("on"),
   TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(STATE_DEFAULTS.checkpointEvery),
   TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(STATE_DEFAULTS.checkpointIntervalMs),
+  /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
+  TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
+  TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),
   TROUPE_ALERTS_FILE: z
     .string()
     .transform((value) => (value === "" ? null : value))

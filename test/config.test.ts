@@ -15,6 +15,8 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
     TROUPE_DURABLE_STATE: "on",
     TROUPE_CHECKPOINT_EVERY: 1000,
     TROUPE_CHECKPOINT_MS: 1000,
+    TROUPE_PENDING_BANDS: { high: 100, critical: 1000 },
+    TROUPE_LAG_SECONDS_BANDS: { high: 10, critical: 60 },
     ALERT_WEBHOOK_URL: null,
   });
   expect(config.TROUPE_CONSUMER).toMatch(/-\d+$/);
@@ -57,5 +59,19 @@ test("durable state settings: on or off, and a checkpoint interval of at least 1
   });
   expect(() => loadConfig({ TROUPE_DURABLE_STATE: "yes", TROUPE_CHECKPOINT_EVERY: "0" })).toThrow(
     /TROUPE_DURABLE_STATE: [^\n]*\n {2}TROUPE_CHECKPOINT_EVERY: Too small/,
+  );
+});
+
+test("group status bands: warning and critical marks, the warning one lower; seconds may be fractional", () => {
+  expect(loadConfig({ TROUPE_PENDING_BANDS: "50,500", TROUPE_LAG_SECONDS_BANDS: "2.5,30" })).toMatchObject({
+    TROUPE_PENDING_BANDS: { high: 50, critical: 500 },
+    TROUPE_LAG_SECONDS_BANDS: { high: 2.5, critical: 30 },
+  });
+  expect(() => loadConfig({ TROUPE_PENDING_BANDS: "1.5,10", TROUPE_LAG_SECONDS_BANDS: "60,10" })).toThrow(
+    [
+      "invalid configuration:",
+      '  TROUPE_PENDING_BANDS: must be "<warning>,<critical>" in entries, e.g. 100,1000',
+      "  TROUPE_LAG_SECONDS_BANDS: the warning mark must be above 0 and below the critical one",
+    ].join("\n"),
   );
 });

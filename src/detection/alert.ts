@@ -50,10 +50,34 @@ export interface Alert {
   /** 'approx' when slots were inferred from receive time (no slot in the source). */
   timing: "exact" | "approx";
   evidence: Record<string, EvidenceValue>;
+  /**
+   * Ids (`signature:ix`) of the chain events the rule counted, the trades and transfers that made it fire:
+   * oldest first, the trigger last, at most {@link MAX_ALERT_EVENTS} (the latest). A detector whose state
+   * keeps sums rather than events (a window's volume, a cluster) lists the trigger only.
+   */
+  events: string[];
 }
 
-/** What a detector reports; the gate adds ids, window and analyzer. */
-export type AlertCandidate = Omit<Alert, "alertId" | "groupId" | "analyzer" | "windowStart" | "detector">;
+/**
+ * What a detector reports; the gate adds ids, window and analyzer, and makes `events` the list an alert
+ * carries (the trigger appended, repeats and ids missing from older state dropped, capped).
+ */
+export type AlertCandidate = Omit<
+  Alert,
+  "alertId" | "groupId" | "analyzer" | "windowStart" | "detector" | "events"
+> & { events?: readonly (string | undefined)[] };
+
+/** Enough events to check a finding by hand, few enough that an alert stays a few kilobytes at most. */
+export const MAX_ALERT_EVENTS = 16;
+
+/** The events an alert carries: `ids` then the trigger, each once, the latest {@link MAX_ALERT_EVENTS}. */
+export function alertEvents(ids: readonly (string | undefined)[], triggerId: string): string[] {
+  const unique = new Set<string>();
+  for (const id of ids) if (id !== undefined && id !== triggerId) unique.add(id);
+  unique.add(triggerId);
+  const all = [...unique];
+  return all.length > MAX_ALERT_EVENTS ? all.slice(-MAX_ALERT_EVENTS) : all;
+}
 
 export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { low: 1, med: 2, high: 3 };
 
@@ -93,13 +117,15 @@ export class AlertGate {
     const windowStart = open?.windowStart ?? c.detectedAt;
     this.#open.set(slot, { windowStart, rank });
     const groupId = alertHash(detector, c.key, windowStart);
+    const { events, ...candidate } = c;
     return {
       alertId: alertHash(detector, c.key, windowStart, c.severity),
       groupId,
       detector,
       analyzer: this.#analyzer,
       windowStart,
-      ...c,
+      ...candidate,
+      events: alertEvents(events ?? [], c.triggerId),
     };
   }
 

@@ -1,6 +1,6 @@
 /**
- * The control API as a Hono app: actors, streams, dead letters, health, metrics, live events and the
- * dashboard, behind the guards of security.ts, with one error handler for every route.
+ * The control API as a Hono app: actors, streams, dead letters, detections, health, metrics, live events,
+ * the charts' history and the dashboard, behind the guards of security.ts, with one error handler for every route.
  *
  * @example
  * ```ts
@@ -14,11 +14,14 @@
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import type { Registry } from "prom-client";
+import { systemClock } from "../time/clock.ts";
 import { actorRoutes } from "./actor-routes.ts";
 import type { ApiContext } from "./context.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { detectionRoutes } from "./detections/routes.ts";
 import { ControlApiError, toErrorResponse } from "./errors.ts";
-import { assess } from "./health.ts";
+import { type Assessment, assess } from "./health.ts";
+import { History, type HistoryPoint } from "./history.ts";
 import { LiveFeed } from "./live.ts";
 import { ControlMetrics } from "./metrics.ts";
 import { opsRoutes } from "./ops-routes.ts";
@@ -27,6 +30,7 @@ import { bodyGuard, originGuard, tokenGuard } from "./security.ts";
 import { deadLetterRoutes } from "./streams/dead-letter-routes.ts";
 import { StreamsReader } from "./streams/reading.ts";
 import { streamRoutes } from "./streams/routes.ts";
+import type { StreamGroupInfo } from "./streams/source.ts";
 import { actorViews, counters } from "./views.ts";
 
 export interface ControlApi {
@@ -64,19 +68,42 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
     system: o.system,
     options: o,
     subscribeStreams: (listener) => o.streams?.subscribe(listener) ?? (() => {}),
+    subscribeDetections: (listener) => o.detections?.subscribe(listener) ?? (() => {}),
     snapshot: async () => {
       const { streams, readiness } = await check();
       const actors = actorViews(o.system);
-      return { at: Date.now(), readiness, counters: counters(actors, startedAt), actors, streams };
+      const detections = o.detections?.counts() ?? null;
+      return {
+        at: Date.now(),
+        readiness,
+        counters: counters(actors, startedAt),
+        actors,
+        streams,
+        detections,
+      };
     },
   });
   const offStreams = o.streams?.subscribe((alert) => metrics.streamAlert(alert)) ?? (() => {});
+  // Following the detections from the start keeps their counts (history, stats) whether or not anyone listens.
+  const offDetections = o.detections?.subscribe(() => {}) ?? (() => {});
+  const history = new History({
+    intervalMs: o.historyIntervalMs,
+    points: o.historyPoints,
+    clock: systemClock,
+    sample: async () =>
+      historyPoint(
+        await check(),
+        counters(actorViews(o.system), startedAt).throughput,
+        o.detections?.counts().byDetector ?? null,
+      ),
+  });
   const ctx: ApiContext = {
     options: o,
     system: o.system,
     reader,
     feed,
     metrics,
+    history,
     assess: check,
     get shuttingDown() {
       return state.shuttingDown;
@@ -103,6 +130,7 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
     actorRoutes(ctx),
     streamRoutes(ctx),
     deadLetterRoutes(ctx),
+    detectionRoutes(ctx),
     dashboardRoutes(o.title),
   ]) {
     app.route("/", routes);
@@ -130,8 +158,28 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
       state.shuttingDown = true;
       feed.close();
       metrics.close();
+      history.close();
       offStreams();
+      offDetections();
     },
+  };
+}
+
+function historyPoint(
+  { streams }: Assessment,
+  throughput: number,
+  detections: HistoryPoint["detections"],
+): HistoryPoint {
+  const groups = streams.groups;
+  const sum = (pick: (g: StreamGroupInfo) => number | null) =>
+    groups === null ? null : groups.reduce((total, g) => total + (pick(g) ?? 0), 0);
+  return {
+    at: Date.now(),
+    throughput,
+    lag: sum((g) => g.lag),
+    pending: sum((g) => g.pending),
+    lagSeconds: groups === null ? null : Math.max(0, ...groups.map((g) => g.lagSeconds ?? 0)),
+    detections,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import type { ActorSystem } from "../runtime/system.ts";
 import type { Assessment } from "./health.ts";
+import type { History } from "./history.ts";
 import type { LiveFeed } from "./live.ts";
 import type { ControlMetrics } from "./metrics.ts";
 import type { ResolvedControlApiOptions } from "./options.ts";
@@ -15,6 +16,8 @@ export interface ApiContext {
   readonly reader: StreamsReader;
   readonly feed: LiveFeed;
   readonly metrics: ControlMetrics;
+  /** Samples of the charted figures, for `GET /history`. */
+  readonly history: History;
   /** True once `beginShutdown()` ran: readiness answers 503, no new event streams. */
   readonly shuttingDown: boolean;
   /** One reading of the streams layer and the readiness it implies. */

@@ -11,6 +11,7 @@ import { ControlApiError } from "./errors.ts";
 const here = import.meta.dir;
 const ASSETS: Record<string, { path: string; type: string; cache: string }> = {
   "dashboard.js": { path: `${here}/dashboard/dashboard.js`, type: "text/javascript", cache: "no-cache" },
+  "detections.js": { path: `${here}/dashboard/detections.js`, type: "text/javascript", cache: "no-cache" },
   "dom.js": { path: `${here}/dashboard/dom.js`, type: "text/javascript", cache: "no-cache" },
   "views.js": { path: `${here}/dashboard/views.js`, type: "text/javascript", cache: "no-cache" },
   "dashboard.css": { path: `${here}/dashboard/dashboard.css`, type: "text/css", cache: "no-cache" },

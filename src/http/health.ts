@@ -65,7 +65,7 @@ export function assessReadiness(input: {
     if (g.watermark !== "critical") continue;
     add(
       "watermark-critical",
-      `${g.stream}/${g.group} over its critical watermark (lag ${g.lag ?? "unknown"}, pending ${g.pending})`,
+      `${g.stream}/${g.group} over its critical watermark (lag ${g.lag ?? "unknown"} entries, ${secondsText(g.lagSeconds)}; pending ${g.pending})`,
     );
   }
   const status: ReadinessStatus = reasons.some((r) => UNHEALTHY.has(r.code))
@@ -74,6 +74,10 @@ export function assessReadiness(input: {
       ? "degraded"
       : "ok";
   return { status, reasons, failedActors: system.failedActors, backend };
+}
+
+function secondsText(seconds: number | null): string {
+  return seconds === null ? "unknown s" : `${Math.round(seconds * 10) / 10} s`;
 }
 
 export interface Assessment {

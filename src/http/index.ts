@@ -10,9 +10,20 @@
 
 export type { ControlApi } from "./app.ts";
 export { createControlApi } from "./app.ts";
+export type {
+  DetectionCounts,
+  DetectionFilter,
+  DetectionPage,
+  DetectionRecord,
+  DetectionsSource,
+  DetectionView,
+} from "./detections/source.ts";
+export type { DetectionsSourceOptions } from "./detections/stream-source.ts";
+export { createDetectionsSource, DETECTIONS_SOURCE_DEFAULTS } from "./detections/stream-source.ts";
 export type { ControlApiErrorCode, ErrorBody } from "./errors.ts";
 export { ControlApiError } from "./errors.ts";
 export type { HealthReason, HealthReasonCode, Readiness, ReadinessStatus } from "./health.ts";
+export type { HistoryPoint } from "./history.ts";
 export type { ControlApiOptions } from "./options.ts";
 export { CONTROL_API_DEFAULTS } from "./options.ts";
 export type { ServedControlApi, ServeOptions } from "./serve.ts";

@@ -5,8 +5,9 @@
  * Events: `hello` (recent alerts, on connect), `stats` (a snapshot every `liveIntervalMs`: header
  * counters, actors, streams, readiness), `lifecycle` (runtime events but `backpressure`, which shows as
  * `waiting` in stats), `alert` (stream alerts and
- * readiness changes), `heartbeat` (every `heartbeatMs`: Bun.serve closes a stream idle for its
- * `idleTimeout`, 10 s by default) and `shutdown` (the last one).
+ * readiness changes), `detection` (each detection written to the detections stream, as `GET /alerts`
+ * shows it), `heartbeat` (every `heartbeatMs`: Bun.serve closes a stream idle for its `idleTimeout`, 10 s by
+ * default) and `shutdown` (the last one).
  *
  * Bounds: at most `maxEventStreams` clients (429 beyond); at most `maxEventsPerInterval` forwarded
  * events per interval (the rest are counted in the next `stats` as `suppressedEvents`: a crash loop or a
@@ -16,6 +17,7 @@
 import type { ActorEventName } from "../runtime/events.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import { healthAlert, LIFECYCLE_EVENTS, type LiveAlert, lifecycleAlert, streamAlert } from "./alerts.ts";
+import type { DetectionView } from "./detections/source.ts";
 import { ControlApiError } from "./errors.ts";
 import type { Readiness } from "./health.ts";
 import type { ResolvedControlApiOptions } from "./options.ts";
@@ -35,6 +37,7 @@ export interface LiveFeedInputs {
   system: ActorSystem;
   snapshot(): Promise<LiveSnapshot>;
   subscribeStreams(listener: (alert: StreamAlert) => void): () => void;
+  subscribeDetections(listener: (detection: DetectionView) => void): () => void;
   options: Pick<
     ResolvedControlApiOptions,
     "maxEventStreams" | "heartbeatMs" | "liveIntervalMs" | "maxEventsPerInterval" | "recentAlerts"
@@ -67,6 +70,7 @@ export class LiveFeed {
       );
     }
     this.#off.push(inputs.subscribeStreams((alert) => this.#publish("alert", streamAlert(alert))));
+    this.#off.push(inputs.subscribeDetections((detection) => this.#forward("detection", detection)));
   }
 
   get clients(): number {
@@ -131,13 +135,18 @@ export class LiveFeed {
 
   #publish(event: "lifecycle" | "alert", alert: LiveAlert): void {
     this.#remember(alert);
+    this.#forward(event, alert);
+  }
+
+  /** Sends within the interval's budget; past it the event is only counted. */
+  #forward(event: "lifecycle" | "alert" | "detection", data: unknown): void {
     if (this.#clients.size === 0) return;
     if (this.#budget <= 0) {
       this.#suppressed++;
       return;
     }
     this.#budget--;
-    this.#broadcast(event, alert);
+    this.#broadcast(event, data);
   }
 
   #remember(alert: LiveAlert): void {

@@ -125,6 +125,11 @@ export class ControlMetrics {
     "Entries not yet delivered to the group (absent when unknown).",
     ["stream", "group"],
   );
+  readonly #lagSeconds = this.#gauge(
+    "troupe_stream_lag_seconds",
+    "Age of the oldest entry not yet delivered to the group (0 when none waits).",
+    ["stream", "group"],
+  );
   readonly #pending = this.#gauge("troupe_stream_pending", "Entries delivered and not acknowledged.", [
     "stream",
     "group",
@@ -268,6 +273,7 @@ export class ControlMetrics {
     for (const g of [
       this.#length,
       this.#lag,
+      this.#lagSeconds,
       this.#pending,
       this.#oldestIdle,
       this.#consumers,
@@ -283,6 +289,7 @@ export class ControlMetrics {
       const labels = { stream: g.stream, group: g.group };
       this.#length.set({ stream: g.stream }, g.length);
       if (g.lag !== null) this.#lag.set(labels, g.lag);
+      if (g.lagSeconds !== null) this.#lagSeconds.set(labels, g.lagSeconds);
       this.#pending.set(labels, g.pending);
       this.#oldestIdle.set(labels, (g.oldestPendingIdleMs ?? 0) / 1000);
       this.#consumers.set(labels, g.consumers);

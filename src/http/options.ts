@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { ActorSystem } from "../runtime/system.ts";
+import type { DetectionsSource } from "./detections/source.ts";
 import type { StreamsSource } from "./streams/source.ts";
 import { parseOptions } from "./validate.ts";
 
@@ -12,6 +13,11 @@ export interface ControlApiOptions {
   system: ActorSystem;
   /** Streams, groups and dead letters (`createStreamsSource(...)`); without it those routes are empty. @defaultValue null */
   streams?: StreamsSource | null;
+  /**
+   * Detections to list on `/alerts`, follow live on `/events` and chart on the dashboard
+   * (`createDetectionsSource(...)`); without it `/alerts` is empty. @defaultValue null
+   */
+  detections?: DetectionsSource | null;
   /**
    * Bearer token for every mutating route (at least 16 characters). Without one, mutating routes answer
    * 403: nothing can be restarted or replayed over HTTP. @defaultValue null
@@ -33,6 +39,10 @@ export interface ControlApiOptions {
   maxEventsPerInterval?: number;
   /** Recent warnings and failures kept for new `/events` clients. @defaultValue 100 */
   recentAlerts?: number;
+  /** Period of the samples kept for the dashboard's charts (`GET /history`). @defaultValue 5000 */
+  historyIntervalMs?: number;
+  /** Samples kept (the default is half an hour at the default period); 0 keeps none and takes none. @defaultValue 360 */
+  historyPoints?: number;
   /** Deadline on every read of the streams source (Redis may be down). @defaultValue 2000 */
   sourceTimeoutMs?: number;
   /** A backend ping slower than this makes readiness degraded. @defaultValue 250 */
@@ -55,6 +65,7 @@ export type ResolvedControlApiOptions = Required<ControlApiOptions>;
 
 export const CONTROL_API_DEFAULTS = {
   streams: null,
+  detections: null,
   token: null,
   requireTokenForReads: false,
   allowedOrigins: [],
@@ -64,6 +75,8 @@ export const CONTROL_API_DEFAULTS = {
   liveIntervalMs: 1_000,
   maxEventsPerInterval: 50,
   recentAlerts: 100,
+  historyIntervalMs: 5_000,
+  historyPoints: 360,
   sourceTimeoutMs: 2_000,
   slowPingMs: 250,
   snapshotTimeoutMs: 2_000,
@@ -89,6 +102,11 @@ const SCHEMA = z
         error: "must be a StreamsSource (createStreamsSource())",
       })
       .nullable(),
+    detections: z
+      .custom<DetectionsSource>((v) => typeof (v as DetectionsSource | null)?.list === "function", {
+        error: "must be a DetectionsSource (createDetectionsSource())",
+      })
+      .nullable(),
     token: z.string().min(16, { error: "must be at least 16 characters" }).nullable(),
     requireTokenForReads: z.boolean(),
     allowedOrigins: z.array(
@@ -102,6 +120,8 @@ const SCHEMA = z
     liveIntervalMs: int(100, 60_000),
     maxEventsPerInterval: int(1, 10_000),
     recentAlerts: int(0, 10_000),
+    historyIntervalMs: int(100, 3_600_000),
+    historyPoints: int(0, 100_000),
     sourceTimeoutMs: int(10, 60_000),
     slowPingMs: int(1, 60_000),
     snapshotTimeoutMs: int(10, 60_000),

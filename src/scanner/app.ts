@@ -5,7 +5,11 @@
  * server, close the backend.
  */
 import type { TroupeConfig } from "../config.ts";
-import { createStreamsSource, serveControlApi } from "../http/index.ts";
+import { SEVERITY_RANK } from "../detection/alert.ts";
+import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
+import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
+import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
+import { createDetectionsSource, createStreamsSource, serveControlApi } from "../http/index.ts";
 import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
@@ -80,6 +84,14 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       backend,
       pumps: [...(analyzers?.pumps.values() ?? []), ...(sinks?.pumps.values() ?? [])],
       streams: [names.tx, names.alerts],
+      pending: config.TROUPE_PENDING_BANDS,
+      lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
+    }),
+    detections: createDetectionsSource({
+      backend,
+      stream: names.alerts,
+      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map((d) => d.name),
+      severities: Object.keys(SEVERITY_RANK),
     }),
     token: config.TROUPE_API_TOKEN,
     hostname: config.TROUPE_HTTP_HOST,

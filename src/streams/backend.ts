@@ -95,6 +95,11 @@ export interface GroupInfo {
   readonly lastDeliveredId: string;
   /** Entries not yet delivered to the group; `null` when the backend cannot tell (Redis after XDEL). */
   readonly lag: number | null;
+  /**
+   * Entries delivered to the group so far (XINFO GROUPS `entries-read`), for rates: only its growth means
+   * something. `null` when the backend cannot tell (Redis before the group's first read, or after an XDEL).
+   */
+  readonly entriesRead: number | null;
   /** Lowest id in the group's pending list. */
   readonly firstPendingId: string | null;
   /** Length of the stream the group reads. */

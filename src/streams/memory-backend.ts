@@ -134,7 +134,7 @@ export class MemoryStreamBackend implements StreamBackend {
     const s = this.#stream(stream, true);
     if (s.groups.has(group)) return false;
     const start = startId === "$" ? s.log.lastId : startId;
-    s.groups.set(group, new MemoryGroup(group, start));
+    s.groups.set(group, new MemoryGroup(group, start, s.log));
     return true;
   }
 

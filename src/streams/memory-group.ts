@@ -50,10 +50,13 @@ export class MemoryGroup {
    */
   readonly #pel = new Map<string, Pending>();
   readonly #consumers = new Map<string, Consumer>();
+  /** Entries delivered by `deliverNew`, counted from those the start id skipped (as Redis counts them). */
+  #entriesRead: number;
 
-  constructor(name: string, startId: StreamId | string) {
+  constructor(name: string, startId: StreamId | string, log: MemoryLog) {
     this.name = name;
     this.#lastDelivered = typeof startId === "string" ? parseStreamId(startId) : startId;
+    this.#entriesRead = log.length - log.countAfter(this.#lastDelivered);
   }
 
   deliverNew(log: MemoryLog, consumer: string, count: number, now: number): StreamEntry[] {
@@ -72,6 +75,7 @@ export class MemoryGroup {
       out[i] = { id: entry.id, fields: entry.fields };
     }
     owner.pending += entries.length;
+    this.#entriesRead += entries.length;
     this.#lastDelivered = entries[entries.length - 1]!.sid;
     return out;
   }
@@ -190,6 +194,7 @@ export class MemoryGroup {
       pending: this.#pel.size,
       lastDeliveredId: formatStreamId(this.#lastDelivered),
       lag: log.countAfter(this.#lastDelivered),
+      entriesRead: this.#entriesRead,
       firstPendingId: first.done ? null : first.value.id,
       length: log.length,
     };

@@ -128,18 +128,22 @@ export interface RawGroup {
   pending: number;
   lastDeliveredId: string;
   lag: number | null;
+  entriesRead: number | null;
 }
 
 export function parseGroups(reply: unknown): RawGroup[] {
   return parseRecords(reply, "XINFO GROUPS").map((r) => {
     // `lag` is NULL after an XDEL or trim in the unread range (and absent before Redis 7): unknown, not 0.
     const lag = r.get("lag");
+    const entriesRead = r.get("entries-read");
     return {
       name: text(r.get("name"), "group name"),
       consumers: int(r.get("consumers"), "group consumers"),
       pending: int(r.get("pending"), "group pending"),
       lastDeliveredId: text(r.get("last-delivered-id"), "last-delivered-id"),
       lag: lag === null || lag === undefined ? null : int(lag, "group lag"),
+      entriesRead:
+        entriesRead === null || entriesRead === undefined ? null : int(entriesRead, "group entries-read"),
     };
   });
 }

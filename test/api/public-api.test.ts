@@ -67,9 +67,17 @@ import type {
   Counters,
   DeadLetterStore,
   DeadLetterView,
+  DetectionCounts,
+  DetectionFilter,
+  DetectionPage,
+  DetectionRecord,
+  DetectionsSource,
+  DetectionsSourceOptions,
+  DetectionView,
   ErrorBody,
   HealthReason,
   HealthReasonCode,
+  HistoryPoint,
   Page,
   PageRequest,
   PendingEntryInfo,
@@ -332,9 +340,11 @@ describe("troupe/http: the control API", () => {
     expect(Object.keys(http).sort()).toEqual([
       "CONTROL_API_DEFAULTS",
       "ControlApiError",
+      "DETECTIONS_SOURCE_DEFAULTS",
       "SERVE_DEFAULTS",
       "STREAMS_SOURCE_DEFAULTS",
       "createControlApi",
+      "createDetectionsSource",
       "createStreamsSource",
       "isLoopback",
       "serveControlApi",
@@ -375,6 +385,18 @@ describe("troupe/http: the control API", () => {
     expectTypeOf<ActorView["totals"]>().toEqualTypeOf<ActorTotals>();
     expectTypeOf<ActorView["status"]>().toEqualTypeOf<ActorStatus>();
     expectTypeOf<Counters["throughput"]>().toEqualTypeOf<number>();
+
+    expectTypeOf<ControlApiOptions["detections"]>().toEqualTypeOf<DetectionsSource | null | undefined>();
+    expectTypeOf<
+      Parameters<typeof http.createDetectionsSource>[0]
+    >().toEqualTypeOf<DetectionsSourceOptions>();
+    expectTypeOf<ReturnType<typeof http.createDetectionsSource>>().toEqualTypeOf<DetectionsSource>();
+    expectTypeOf<Parameters<DetectionsSource["list"]>[0]>().toEqualTypeOf<DetectionFilter>();
+    expectTypeOf<Awaited<ReturnType<DetectionsSource["list"]>>>().toEqualTypeOf<DetectionPage>();
+    expectTypeOf<DetectionPage["alerts"]>().toEqualTypeOf<DetectionView[]>();
+    expectTypeOf<DetectionView>().toExtend<DetectionRecord>();
+    expectTypeOf<ReturnType<DetectionsSource["counts"]>>().toEqualTypeOf<DetectionCounts>();
+    expectTypeOf<HistoryPoint["detections"]>().toEqualTypeOf<Readonly<Record<string, number>> | null>();
   });
 
   test("the HTTP dead letter is the stream one with a unique id and a preview for its fields", () => {

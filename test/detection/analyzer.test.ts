@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { AlertGate } from "../../src/detection/alert.ts";
+import { AlertGate, alertEvents, MAX_ALERT_EVENTS } from "../../src/detection/alert.ts";
 import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
@@ -99,5 +99,16 @@ describe("configuration", () => {
     expect(() => new PatternAnalyzer(wrongType)).toThrow(
       "dev_dump.includeFunded: must be a boolean, got string",
     );
+  });
+});
+
+describe("the events an alert carries", () => {
+  test("each id once, the trigger last, ids missing from older state dropped, the latest 16 kept", () => {
+    expect(alertEvents(["a", undefined, "b", "a", "t"], "t")).toEqual(["a", "b", "t"]);
+    expect(alertEvents([], "t")).toEqual(["t"]);
+    const many = Array.from({ length: 40 }, (_, i) => `e${i}`);
+    const kept = alertEvents(many, "t");
+    expect(kept).toHaveLength(MAX_ALERT_EVENTS);
+    expect(kept).toEqual([...many.slice(-(MAX_ALERT_EVENTS - 1)), "t"]);
   });
 });

@@ -21,15 +21,20 @@ describe("P2 dev_dump", () => {
   });
 
   test("after a minute it is med, and wallets the creator funded directly count with it", () => {
+    const sells = [
+      sell("M", "dev", T0 + 3 * MINUTE, { supply: 0.01 }),
+      sell("M", "side", T0 + 3 * MINUTE + 5_000, { supply: 0.05 }),
+    ];
     const alerts = devDump([
       fund("dev", "side", T0 - MINUTE, 1),
       create("M", "dev"),
       buy("M", "dev", at(0), { supply: 0.01, inCreateTx: true }),
       buy("M", "side", at(10), { supply: 0.05 }),
-      sell("M", "dev", T0 + 3 * MINUTE, { supply: 0.01 }),
-      sell("M", "side", T0 + 3 * MINUTE + 5_000, { supply: 0.05 }),
+      ...sells,
     ]);
     expect(alerts.map((a) => [a.severity, a.wallets])).toEqual([["med", ["dev", "side"]]]);
+    // The dev group's sells: the dump.
+    expect(alerts[0]!.events).toEqual(sells.map((e) => e.id));
   });
 
   test("a sell whose return is below −4·σ_MAD of recent trades → high even after 60 s", () => {

@@ -11,11 +11,8 @@ describe("S1 funding_hub", () => {
   test("templated fan-out → low once the hub pauses; ≥ 3 recipients co-buying → med", () => {
     const farm = wallets(6);
     const analyzer = new SybilAnalyzer();
-    const low = run(
-      analyzer,
-      fanOut("hub", farm, (i) => 1 + (i % 3) * 0.005),
-      T0 + 3 * MINUTE,
-    );
+    const fundings = fanOut("hub", farm, (i) => 1 + (i % 3) * 0.005);
+    const low = run(analyzer, fundings, T0 + 3 * MINUTE);
     expect(low).toHaveLength(1);
     expect(low[0]).toMatchObject({
       detector: "funding_hub",
@@ -24,13 +21,15 @@ describe("S1 funding_hub", () => {
       wallets: ["hub", ...farm],
     });
     expect(low[0]!.mint).toBeUndefined();
-    const med = run(
-      analyzer,
-      farm.slice(0, 3).map((w, i) => buy("M", w, T0 + 4 * MINUTE + i * 15_000, { supply: 0.01 })),
-    );
+    // The fundings from the one that proved the template (the fifth) on.
+    const transfers = fundings.filter((e) => e.kind === "transfer" && e.from === "hub").map((e) => e.id);
+    expect(low[0]!.events).toEqual(transfers.slice(4));
+    const buys = farm.slice(0, 3).map((w, i) => buy("M", w, T0 + 4 * MINUTE + i * 15_000, { supply: 0.01 }));
+    const med = run(analyzer, buys);
     expect(med).toHaveLength(1);
     expect(med[0]).toMatchObject({ severity: "med", mint: "M", groupId: low[0]!.groupId });
     expect(med[0]!.evidence).toMatchObject({ recipients: 6, coBuyers: 3 });
+    expect(med[0]!.events).toEqual(buys.map((e) => e.id));
   });
 
   test("≥ 20 recipients raise the co-buy alert to high", () => {

@@ -25,13 +25,15 @@ describe("P3 coordinated_dump", () => {
   ];
 
   test("five wallets of one funder dumping within seconds while the price falls → high; three → med", () => {
-    const high = only(
-      "coordinated_dump",
-      scenario(() => "hub", 1_500),
-    );
+    const events = scenario(() => "hub", 1_500);
+    const high = only("coordinated_dump", events);
     expect(high.map((a) => a.severity)).toEqual(["med", "high"]);
     expect(high[1]!.wallets).toEqual(dumpers);
     expect(high[1]!.evidence).toMatchObject({ sellers: 5, sharedFunder: 5 });
+    // The evidence names the dump: the five sells, the last one the trigger.
+    const sells = events.filter((e) => e.kind === "trade" && e.side === "sell").map((e) => e.id);
+    expect(high[1]!.events).toEqual(sells);
+    expect(high[0]!.events).toEqual(sells.slice(0, 3));
   });
 
   test("near misses: a minute-long exit, unrelated funders (a panicking crowd)", () => {
@@ -69,15 +71,17 @@ describe("P4 daisy_chain", () => {
   ];
 
   test("three forwarding hops → med; the tail buying → high", () => {
-    const alerts = only("daisy_chain", [
-      ...chain(0.97, MINUTE),
-      buy("M", "d", T0 + 10 * MINUTE, { supply: 0.1 }),
-    ]);
+    const events = [...chain(0.97, MINUTE), buy("M", "d", T0 + 10 * MINUTE, { supply: 0.1 })];
+    const alerts = only("daisy_chain", events);
     expect(alerts.map((a) => [a.severity, a.wallets, a.mint])).toEqual([
       ["med", ["exchange", "a", "b", "c"], undefined],
       ["high", ["exchange", "a", "b", "c", "d"], "M"],
     ]);
     expect(alerts[0]).toMatchObject({ key: "a" });
+    // The hops, then (for high) the tail's buy.
+    const ids = events.map((e) => e.id);
+    expect(alerts[0]!.events).toEqual(ids.slice(0, 3));
+    expect(alerts[1]!.events).toEqual(ids);
   });
 
   test("the tail funding three wallets is high too", () => {
@@ -143,13 +147,18 @@ describe("P6 flash_roundtrip", () => {
       ...trip("C", T0 + 2 * MINUTE, 200),
     ]);
     expect(med.map((a) => [a.severity, a.key])).toEqual([["med", "bot"]]);
-    const high = only("flash_roundtrip", [
+    const trips = [
       ...trip("A", T0, 300),
       ...trip("B", T0 + MINUTE, 500),
       ...trip("C", T0 + 2 * MINUTE, 200, true),
-    ]);
+    ];
+    const high = only("flash_roundtrip", trips);
     expect(high[0]?.evidence).toMatchObject({ roundtrips: 3, sandwiches: 1 });
     expect(high[0]?.severity).toBe("high");
+    // The sells that closed each round trip.
+    expect(high[0]?.events).toEqual(
+      trips.filter((e) => e.kind === "trade" && e.side === "sell").map((e) => e.id),
+    );
   });
 
   test("near misses: holding for 4 slots, or only two trips in 10 min", () => {

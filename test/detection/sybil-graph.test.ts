@@ -34,6 +34,7 @@ const finding = (detector: "sweep_back" | "daisy_chain", wallets: string[], ts: 
   triggerId: "t",
   timing: "exact",
   evidence: {},
+  events: ["t"],
 });
 
 describe("S2 co_entry_signature", () => {

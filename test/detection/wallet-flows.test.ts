@@ -11,15 +11,17 @@ describe("W1 liquidity_injection", () => {
   const aged = history((ts) => fund("exchange", "whale", ts, 0.3), T0 - MINUTE, 8);
 
   test("a 20× inbound spent ≥ 80% on buys within 5 min fires; ≥ 95% within a minute is high", () => {
-    const alerts = only("liquidity_injection", [
-      ...aged,
+    const injection = [
       fund("source", "whale", T0, 12),
       buy("M", "whale", T0 + 30_000, { supply: 0.2, sol: 6 * SOL }),
       buy("M", "whale", T0 + 50_000, { supply: 0.1, sol: 5.6 * SOL }),
-    ]);
+    ];
+    const alerts = only("liquidity_injection", [...aged, ...injection]);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ severity: "high", mint: "M", key: "whale", wallets: ["whale"] });
     expect(alerts[0]!.evidence).toMatchObject({ injectedSol: 12, funder: "source" });
+    // The injecting transfer, then the buys that spent it.
+    expect(alerts[0]!.events).toEqual(injection.map((e) => e.id));
     const slow = only("liquidity_injection", [
       ...aged,
       fund("source", "whale", T0, 12),
@@ -58,12 +60,17 @@ describe("W4 sweep_back", () => {
     ]);
 
   test("three wallets returning their proceeds to their funder → med; six → high", () => {
-    const alerts = only("sweep_back", [create("M", "dev", T0 - MINUTE), ...tradeAndSweep(() => "hub", 1)]);
+    const events = tradeAndSweep(() => "hub", 1);
+    const alerts = only("sweep_back", [create("M", "dev", T0 - MINUTE), ...events]);
     expect(alerts.map((a) => [a.severity, a.wallets.length])).toEqual([
       ["med", 4],
       ["high", 7],
     ]);
     expect(alerts[0]).toMatchObject({ key: "hub", mint: "M" });
+    // The sweeps back to the hub (its own fundings of the farm are not sweeps).
+    const sweeps = events.filter((e) => e.kind === "transfer" && e.to === "hub").map((e) => e.id);
+    expect(alerts[0]!.events).toEqual(sweeps.slice(0, 3));
+    expect(alerts[1]!.events).toEqual(sweeps);
   });
 
   test("sweeping to the mint's creator counts too", () => {

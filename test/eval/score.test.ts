@@ -21,6 +21,7 @@ function alert(detector: DetectorName, detectedAt: number, wallets: string[], mi
     triggerId: "t",
     timing: "exact",
     evidence: {},
+    events: ["t"],
   };
 }
 

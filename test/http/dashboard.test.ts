@@ -1,8 +1,10 @@
 /**
  * The dashboard in a real browser: Debian's chromium driven by playwright-core, headless, with a fresh
  * profile. It watches a running system, sees the throughput figure move while work flows, restarts an
- * actor from its button and sees the restart arrive, pauses live updates while the tab is hidden, and
- * says so plainly (no spinner) when Redis is down. It also saves docs/dashboard.png.
+ * actor from its button and sees the restart arrive, sees an alert written to the alerts stream appear on
+ * top of the alerts table and opens its evidence, filters the table, reads the consumer-group view, draws
+ * the charts from history at load, pauses live updates while the tab is hidden, and says so plainly (no
+ * spinner) when Redis is down. It also saves docs/dashboard.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -10,7 +12,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { createStreamsSource, type ServedControlApi, serveControlApi } from "../../src/http/index.ts";
+import {
+  createDetectionsSource,
+  createStreamsSource,
+  type ServedControlApi,
+  serveControlApi,
+} from "../../src/http/index.ts";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
@@ -31,7 +38,33 @@ interface Dom {
   document: {
     getElementById(id: string): { textContent: string | null } | null;
     querySelector(selector: string): { textContent: string | null } | null;
+    querySelectorAll(selector: string): { length: number };
     dispatchEvent(event: Event): boolean;
+  };
+}
+
+const DETECTORS = ["fresh_sniper", "dev_dump", "funding_hub", "whale_dominance"];
+const MINT = "7xKXtg2CW87d97TXJSDpbD5jBkheTqA83TZRuJosgAsU";
+const wallet = (i: number) => `Wa11et${String(i).padStart(3, "0")}kheTqA83TZRuJosgAsUxyz`;
+
+/** An alert as the scanner's analyzers write it to the alerts stream. */
+function alertRecord(i: number, detector: string, severity: "low" | "med" | "high") {
+  return {
+    alertId: (0xa1e70000 + i).toString(16).padStart(16, "0"),
+    groupId: (0xb0000 + i).toString(16).padStart(16, "0"),
+    detector,
+    analyzer: "wallet",
+    severity,
+    score: 0.5 + (i % 5) / 10,
+    mint: MINT,
+    key: MINT,
+    wallets: [wallet(i), wallet(i + 1), wallet(i + 2)],
+    windowStart: Date.now(),
+    detectedAt: Date.now(),
+    triggerId: `5sig${i}:0`,
+    timing: "exact",
+    evidence: { buyShare: 0.62, buys: 4 + i, supplyFraction: 0.31 },
+    events: [`5sig${i}:0`, `5sig${i - 1}:2`, `5sig${i - 2}:1`],
   };
 }
 const SCREENSHOT = new URL("../../docs/dashboard.png", import.meta.url).pathname;
@@ -49,6 +82,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   let system: ActorSystem;
   let served: ServedControlApi;
   let pump: Pump;
+  let backend: MemoryStreamBackend;
   let producer: ReturnType<typeof setInterval>;
 
   beforeAll(async () => {
@@ -72,8 +106,14 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
       maxDeliveries: 1,
     });
     await system.spawn(ECHO, { name: "echo" });
-    const backend = new MemoryStreamBackend();
+    backend = new MemoryStreamBackend();
     await backend.ensureGroup("tx", "audit");
+    // Alerts written before the page opens: the table and the alerts chart start from them.
+    const severities = ["low", "med", "high"] as const;
+    for (let i = 1; i <= 12; i++) {
+      const record = alertRecord(i, DETECTORS[i % DETECTORS.length] as string, severities[i % 3] ?? "low");
+      await backend.append("alerts", defaultCodec.encode(record));
+    }
     pump = new Pump(backend, worker, { stream: "tx", group: "workers", sweepIntervalMs: 0, blockMs: 50 });
     await backend.append("tx", defaultCodec.encode({ id: 0, op: "throw-always" }));
     await pump.start();
@@ -86,9 +126,17 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
     served = serveControlApi({
       system,
       streams: createStreamsSource({ backend, pumps: [pump] }),
+      detections: createDetectionsSource({
+        backend,
+        stream: "alerts",
+        detectors: DETECTORS,
+        severities: ["low", "med", "high"],
+        pollMs: 50,
+      }),
       token: TOKEN,
       port: 0,
       liveIntervalMs: 250,
+      historyIntervalMs: 100,
     });
   });
 
@@ -102,7 +150,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
 
   const text = (page: Page, selector: string) => page.locator(selector).textContent();
 
-  test("live figures move, a restart from its button shows up, the screenshot is saved", async () => {
+  test("live figures move, a restart from its button shows up", async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
@@ -141,10 +189,90 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
         (globalThis as unknown as Dom).document.querySelector("tr[data-actor=echo] td[data-field=restarts]")
           ?.textContent === "1",
     );
-
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
     expect(errors).toEqual([]);
   });
+
+  test("an alert appears live on top of the table and opens its evidence; the groups view and the charts from history; the screenshot is saved", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(served.url);
+    await page.fill("#token", TOKEN);
+
+    // The charts were drawn from the history the server kept before the page opened (a sample every 100 ms
+    // since the suite started), not from one live point.
+    await page.waitForSelector("#chart-alerts[data-history]");
+    const history = Number(await page.locator("#chart-alerts").getAttribute("data-history"));
+    expect(history).toBeGreaterThanOrEqual(2);
+    expect(
+      Number(await page.locator("#chart-throughput").getAttribute("data-points")),
+    ).toBeGreaterThanOrEqual(history);
+    await page.waitForSelector("#detections tr[data-entry]");
+    expect(await page.locator("#detections tr[data-entry]").count()).toBe(12);
+    await page.waitForFunction(
+      () => (globalThis as unknown as Dom).document.getElementById("c-alerts")?.textContent === "12",
+    );
+
+    const live = alertRecord(99, "dev_dump", "high");
+    await backend.append("alerts", defaultCodec.encode(live));
+    await page.waitForSelector(`#detections tr[data-alert="${live.alertId}"]`);
+    const first = page.locator("#detections tbody tr").first();
+    expect(await first.getAttribute("data-alert")).toBe(live.alertId);
+    expect(await first.locator("td").nth(2).textContent()).toBe("dev_dump");
+    expect(await first.locator("td").nth(3).textContent()).toBe("7xKXt…gAsU");
+    expect(await first.locator("td").nth(4).textContent()).toBe("Wa11e…Uxyz +2");
+
+    await first.click();
+    await page.waitForSelector("#evidence [data-field=evidence] tbody tr");
+    expect(await text(page, "#evidence h3")).toStartWith("dev_dump · high · score 0.9");
+    expect(await page.locator("#evidence [data-field=evidence] tbody tr").allTextContents()).toEqual([
+      "buyShare0.62",
+      "buys103",
+      "supplyFraction0.31",
+    ]);
+    expect(await page.locator("#evidence [data-field=events] li").allTextContents()).toEqual(live.events);
+    expect(await page.locator("#evidence [data-field=wallets] li").allTextContents()).toEqual(live.wallets);
+    await page.waitForFunction(
+      () => (globalThis as unknown as Dom).document.getElementById("c-alerts")?.textContent === "13",
+    );
+
+    // The consumer-group view: status in the seed's words, lag in entries and seconds, the delivery rate.
+    const workers = "#streams tr[data-group=workers]";
+    await page.waitForFunction(
+      (selector) =>
+        /^[\d,.]+$/.test(
+          (globalThis as unknown as Dom).document.querySelector(`${selector} td[data-field=rate]`)
+            ?.textContent ?? "",
+        ),
+      workers,
+    );
+    expect(["healthy", "warning", "critical"]).toContain(
+      (await text(page, `${workers} td[data-field=status]`)) ?? "",
+    );
+    expect(await text(page, `${workers} td[data-field=lag-seconds]`)).toMatch(/^[\d,.]+ s$/);
+
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // Filters: only high-severity alerts of one detector, and the live table keeps to them.
+    await page.selectOption("#f-severity", "high");
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Dom).document.querySelectorAll(
+          "#detections tr[data-entry]:not([data-severity=high])",
+        ).length === 0,
+    );
+    await page.selectOption("#f-detector", "dev_dump");
+    await page.waitForFunction(
+      () =>
+        (globalThis as unknown as Dom).document.querySelectorAll("#detections tr[data-entry]").length === 2,
+    );
+    await backend.append("alerts", defaultCodec.encode(alertRecord(100, "funding_hub", "high")));
+    const another = alertRecord(101, "dev_dump", "high");
+    await backend.append("alerts", defaultCodec.encode(another));
+    await page.waitForSelector(`#detections tr[data-alert="${another.alertId}"]`);
+    expect(await page.locator("#detections tr[data-entry]").count()).toBe(3);
+    expect(errors).toEqual([]);
+  }, 30_000);
 
   test("a button without the token says why it failed; live updates pause while the tab is hidden", async () => {
     const page = await browser.newPage();
@@ -180,6 +308,33 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
         .getElementById("live")
         ?.textContent?.startsWith("live: updated"),
     );
+  });
+
+  test("reads that need the token: the alerts and the charts load once it is typed", async () => {
+    const guarded = serveControlApi({
+      system,
+      detections: createDetectionsSource({ backend, stream: "alerts", detectors: DETECTORS, pollMs: 50 }),
+      token: TOKEN,
+      requireTokenForReads: true,
+      port: 0,
+      defaultMetrics: false,
+      historyIntervalMs: 100,
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(guarded.url);
+      await page.waitForFunction(() =>
+        (globalThis as unknown as Dom).document
+          .querySelector("#detections td.empty")
+          ?.textContent?.startsWith("alerts unavailable: missing bearer token"),
+      );
+      await page.fill("#token", TOKEN);
+      await page.waitForSelector("#detections tr[data-entry]");
+      await page.waitForSelector("#chart-alerts[data-history]");
+      expect(await page.locator("#chart-alerts .uplot").count()).toBe(1);
+    } finally {
+      await guarded.shutdown({ deadlineMs: 500 });
+    }
   });
 
   test.skipIf(!redisAvailable())("Redis down: the header says so at once, no spinner", async () => {

@@ -11,6 +11,7 @@ import { type ActorSystem, createSystem } from "../../src/index.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { ManualClock } from "../support/manual-clock.ts";
 import { RedisServer, redisAvailable } from "../support/redis-server.ts";
 import { collect, SCRIPTED } from "../support/runtime.ts";
 import { call } from "./support.ts";
@@ -73,15 +74,20 @@ describe("readiness and liveness", () => {
 
   test("a group past its critical watermark makes readiness degraded", async () => {
     system = createSystem();
-    const backend = new MemoryStreamBackend();
+    const clock = new ManualClock();
+    const backend = new MemoryStreamBackend({ clock });
     await backend.ensureGroup("tx", "slow");
     for (let i = 0; i < 5; i++) await backend.append("tx", { n: String(i) });
-    const streams = createStreamsSource({ backend, streams: ["tx"], lag: { high: 2, critical: 5 } });
+    clock.advance(2_500);
+    const streams = createStreamsSource({ backend, streams: ["tx"], lag: { high: 2, critical: 5 }, clock });
     api = createControlApi({ system, streams, defaultMetrics: false });
     expect((await health(api)).body).toMatchObject({
       status: "degraded",
       reasons: [
-        { code: "watermark-critical", message: "tx/slow over its critical watermark (lag 5, pending 0)" },
+        {
+          code: "watermark-critical",
+          message: "tx/slow over its critical watermark (lag 5 entries, 2.5 s; pending 0)",
+        },
       ],
     });
   });

@@ -33,6 +33,7 @@ function alert(n: number): Alert {
     triggerId: `sig-${n}:0`,
     timing: "exact",
     evidence: {},
+    events: [`sig-${n}:0`],
   };
 }
 

@@ -202,7 +202,7 @@ export function runStreamContract(
       ]);
     });
 
-    test("group info reports length, pending, lag, last-delivered and consumers", async () => {
+    test("group info reports length, pending, lag, entries read, last-delivered and consumers", async () => {
       await open();
       await b.ensureGroup(s, "g");
       await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }, { n: "4" }]);
@@ -215,6 +215,7 @@ export function runStreamContract(
         pending: 2,
         lastDeliveredId: read[2]!.id,
         lag: 1,
+        entriesRead: 3,
         firstPendingId: read[1]!.id,
         length: 4,
       });

@@ -54,6 +54,8 @@ interface Sell {
   /** Holdings before this sell. */
   heldBefore: number;
   priceBefore: number;
+  /** The sell's event id (absent in state kept before events were). */
+  id?: string;
 }
 
 class CoordinatedDump {
@@ -81,6 +83,7 @@ class CoordinatedDump {
       tok: event.tok,
       heldBefore: held + event.tok,
       priceBefore: mint.prevPrice,
+      id: event.id,
     });
     while (sells.length > 0 && event.ts - sells[0]!.ts > this.#o.windowMs) sells.shift();
     this.#sells.touch(event.mint);
@@ -119,6 +122,8 @@ class CoordinatedDump {
       detectedAt: trigger.ts,
       triggerId: trigger.id,
       timing: timingOf(trigger),
+      // The window's sells by the group: the dump itself.
+      events: sells.filter((s) => group.includes(s.wallet)).map((s) => s.id),
       evidence: {
         sellers: dumpers.length,
         sharedFunder: group.length,

@@ -47,12 +47,15 @@ interface Link {
   wallets: string[];
   received: number;
   ts: number;
+  /** The transfers of the chain, one per hop (absent in state kept before events were). */
+  hops?: string[];
 }
 
 interface Tail {
   wallets: string[];
   ts: number;
   fundees: Set<string>;
+  hops?: string[];
 }
 
 const LINK_CODEC = recordCodec<Link>({ wallets: true, received: true, ts: true });
@@ -99,10 +102,11 @@ class DaisyChain {
     // Only a wallet with a single source can be an intermediate: anything else is mixing, not a chain.
     if ((ctx.wallets.get(t.to)?.funders.length ?? 0) !== 1) return;
     const wallets = forwards ? [...link.wallets, t.to].slice(-o.maxHops - 1) : [t.from, t.to];
+    const hops = forwards ? [...(link.hops ?? []), t.id].slice(-o.maxHops) : [t.id];
     if (forwards) this.#links.delete(t.from);
-    this.#links.set(t.to, { wallets, received: t.amount, ts: t.ts });
+    this.#links.set(t.to, { wallets, received: t.amount, ts: t.ts, hops });
     if (wallets.length - 1 >= o.minHops) {
-      const next: Tail = { wallets, ts: t.ts, fundees: new Set() };
+      const next: Tail = { wallets, ts: t.ts, fundees: new Set(), hops };
       this.#tails.delete(t.from);
       this.#tails.set(t.to, next);
       this.#alert(next, "med", t, ctx);
@@ -121,6 +125,7 @@ class DaisyChain {
       detectedAt: trigger.ts,
       triggerId: trigger.id,
       timing: timingOf(trigger),
+      events: tail.hops ?? [],
       evidence: {
         hops,
         root: tail.wallets[0]!,

@@ -9,7 +9,7 @@
  * trade re-encodes the block it wrote, not the whole ring, and a launch costs ten keys, not a key per slot.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
-import { round4 } from "../alert.ts";
+import { MAX_ALERT_EVENTS, round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
@@ -57,6 +57,8 @@ interface Launch {
   sellers: Set<string>;
   /** Returns recorded so far; the latest `maxReturns` are kept, the next one goes to slot count % max. */
   returnCount: number;
+  /** The dev group's sells (the latest few): the alert's events. Absent until the group first sells. */
+  sells?: string[];
 }
 
 /** Ring slots per stored block. */
@@ -184,6 +186,7 @@ class DevDump {
     launch.sold += trade.tok;
     launch.held = Math.max(0, launch.held - trade.tok);
     launch.sellers.add(trade.trader);
+    launch.sells = [...(launch.sells ?? []), trade.id].slice(-MAX_ALERT_EVENTS);
     if (launch.peak < this.#o.minPeakSupplyFraction * launch.totalSupply) return false;
     return launch.sold >= this.#o.sellFraction * launch.peak;
   }
@@ -204,6 +207,7 @@ class DevDump {
       detectedAt: trade.ts,
       triggerId: trade.id,
       timing: timingOf(trade),
+      events: launch.sells ?? [],
       evidence: {
         soldOfPeak: round4(launch.sold / launch.peak),
         peakSupplyFraction: round4(launch.peak / launch.totalSupply),

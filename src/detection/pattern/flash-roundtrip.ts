@@ -43,6 +43,8 @@ interface Roundtrip {
   ts: number;
   mint: string;
   sandwich: boolean;
+  /** The sell that closed it (absent in state kept before events were); buys are not kept per trip. */
+  sell?: string;
 }
 
 const OPEN_BUY_CODEC = recordCodec<OpenBuy>({ slot: true, ts: true, tok: true, tradesAt: true });
@@ -82,7 +84,7 @@ class FlashRoundtrip {
       trips = [];
       this.#trips.set(sell.trader, trips);
     }
-    trips.push({ ts: sell.ts, mint: sell.mint, sandwich });
+    trips.push({ ts: sell.ts, mint: sell.mint, sandwich, sell: sell.id });
     while (trips.length > 0 && sell.ts - trips[0]!.ts > o.windowMs) trips.shift();
     this.#trips.touch(sell.trader);
     if (trips.length < o.minRoundtrips) return;
@@ -96,6 +98,7 @@ class FlashRoundtrip {
       detectedAt: sell.ts,
       triggerId: sell.id,
       timing: timingOf(sell),
+      events: trips.map((t) => t.sell),
       evidence: { roundtrips: trips.length, sandwiches, mints: [...new Set(trips.map((t) => t.mint))] },
     });
   }

@@ -11,7 +11,7 @@
  * `hubOf` (recipient → hub), `coBuys` and `pending`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
-import { round4 } from "../alert.ts";
+import { MAX_ALERT_EVENTS, round4 } from "../alert.ts";
 import type { DetectorContext, FlushInfo } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade, Transfer } from "../schema.ts";
@@ -81,13 +81,18 @@ interface Hub {
   recipients: Set<string>;
   /** The latest funding that enlisted a recipient: the fan-out alert's trigger. */
   lastEnlist: Transfer | undefined;
+  /**
+   * The fundings that enlisted recipients, from the one that proved the template on (the latest few): the
+   * fan-out alert's events. Only flagged hubs keep them; absent in state kept before events were.
+   */
+  funded?: string[];
 }
 
 class FundingHub {
   readonly #o: Required<FundingHubOptions>;
   readonly #hubs: DurableTable<Hub>;
   readonly #hubOf: DurableTable<string>;
-  readonly #coBuys: DurableTable<{ ts: number; wallet: string }[]>;
+  readonly #coBuys: DurableTable<{ ts: number; wallet: string; id?: string }[]>;
   /** Flagged hubs whose fan-out alert waits for a pause. */
   readonly #pending: DurableTable<true>;
 
@@ -140,6 +145,7 @@ class FundingHub {
       for (const f of hub.window) this.#enlist(t.from, hub, f.to, t.ts, ctx);
     }
     hub.lastEnlist = t;
+    hub.funded = [...(hub.funded ?? []), t.id].slice(-MAX_ALERT_EVENTS);
     this.#pending.set(t.from, true);
   }
 
@@ -151,7 +157,7 @@ class FundingHub {
         this.#pending.delete(wallet);
       } else if (flush.nowTs - trigger.ts >= this.#o.fanoutQuietMs) {
         this.#pending.delete(wallet);
-        this.#alert(wallet, hub, "low", trigger, flush.nowTs, undefined, ctx);
+        this.#alert(wallet, hub, "low", trigger, flush.nowTs, undefined, hub.funded ?? [], ctx);
       }
     }
   }
@@ -174,13 +180,14 @@ class FundingHub {
       buys = [];
       this.#coBuys.set(key, buys);
     }
-    buys.push({ ts: trade.ts, wallet: trade.trader });
+    buys.push({ ts: trade.ts, wallet: trade.trader, id: trade.id });
     while (buys.length > 0 && trade.ts - buys[0]!.ts > o.coBuyWindowMs) buys.shift();
     this.#coBuys.touch(key);
     const buyers = new Set(buys.map((b) => b.wallet));
     const hub = this.#hubs.get(hubWallet);
     if (hub !== undefined && buyers.size >= o.coBuyMin) {
-      this.#alert(hubWallet, hub, "med", trade, trade.ts, buyers, ctx);
+      const events = buys.map((b) => b.id);
+      this.#alert(hubWallet, hub, "med", trade, trade.ts, buyers, events, ctx);
     }
   }
 
@@ -191,6 +198,7 @@ class FundingHub {
     trigger: Transfer | Trade,
     detectedAt: number,
     coBuyers: Set<string> | undefined,
+    events: readonly (string | undefined)[],
     ctx: DetectorContext,
   ): void {
     const o = this.#o;
@@ -205,6 +213,7 @@ class FundingHub {
       detectedAt,
       triggerId: trigger.id,
       timing: timingOf(trigger),
+      events,
       evidence: {
         recipients: hub.recipients.size,
         modalSol: round4(hub.modal / 1e9),

@@ -7,7 +7,7 @@
  * Durable table: `pending`.
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
-import { round4 } from "../alert.ts";
+import { MAX_ALERT_EVENTS, round4 } from "../alert.ts";
 import type { DetectorContext } from "../detector.ts";
 import { defineDetector } from "../detector.ts";
 import type { ChainEvent, Trade } from "../schema.ts";
@@ -38,6 +38,8 @@ interface Injection {
   spent: number;
   /** Lamports spent per mint, to name the mint the money went into. */
   mints: Map<string, number>;
+  /** The injecting transfer, then the buys that spent it (the latest few): the alert's events. */
+  events: string[];
 }
 
 class LiquidityInjection {
@@ -61,6 +63,7 @@ class LiquidityInjection {
         from: event.from,
         spent: 0,
         mints: new Map(),
+        events: [event.id],
       });
     } else if (event.kind === "trade" && event.side === "buy") {
       const injection = this.#pending.get(event.trader);
@@ -76,6 +79,11 @@ class LiquidityInjection {
     }
     injection.spent += trade.sol;
     injection.mints.set(trade.mint, (injection.mints.get(trade.mint) ?? 0) + trade.sol);
+    // An injection from before events were kept has none: the alert then lists the trigger alone.
+    injection.events ??= [];
+    injection.events.push(trade.id);
+    // The transfer stays first; of the buys, the latest are kept.
+    if (injection.events.length > MAX_ALERT_EVENTS) injection.events.splice(1, 1);
     this.#pending.touch(trade.trader);
     const spentFraction = injection.spent / injection.lamports;
     if (spentFraction < o.spendFraction) return;
@@ -91,6 +99,7 @@ class LiquidityInjection {
       detectedAt: trade.ts,
       triggerId: trade.id,
       timing: timingOf(trade),
+      events: injection.events,
       evidence: {
         injectedSol: round4(injection.lamports / 1e9),
         spentFraction: round4(spentFraction),

@@ -52,6 +52,8 @@ interface Sweep {
   ts: number;
   wallet: string;
   mint: string | undefined;
+  /** The sweeping transfer (absent in state kept before events were). */
+  id?: string;
 }
 
 class SweepBack {
@@ -99,7 +101,7 @@ class SweepBack {
       sweeps = [];
       this.#sweeps.set(t.to, sweeps);
     }
-    sweeps.push({ ts: t.ts, wallet: t.from, mint: toCreator?.mint ?? p.sold.at(-1)?.mint });
+    sweeps.push({ ts: t.ts, wallet: t.from, mint: toCreator?.mint ?? p.sold.at(-1)?.mint, id: t.id });
     while (sweeps.length > 0 && t.ts - sweeps[0]!.ts > o.destWindowMs) sweeps.shift();
     this.#sweeps.touch(t.to);
     const wallets = [...new Set(sweeps.map((s) => s.wallet))];
@@ -114,6 +116,7 @@ class SweepBack {
       detectedAt: t.ts,
       triggerId: t.id,
       timing: timingOf(t),
+      events: sweeps.map((s) => s.id),
       evidence: {
         sweepers: wallets.length,
         toCreator: toCreator !== undefined,

@@ -1,8 +1,17 @@
 // The Troupe dashboard: plain browser JavaScript modules, no build step. It reads the control API
 // relative to the page (<base> points at the API's mount point), follows /events for live figures, and
 // sends the operator's token with every request.
-import { $, api, el, emptyRow, headers, num, say } from "./dom.js";
-import { addAlert, chart, pill, renderActors, renderHeader, renderStreams } from "./views.js";
+import {
+  addDetection,
+  alertsLoaded,
+  closeEvidence,
+  loadAlerts,
+  setChoices,
+  setFilter,
+  showEvidence,
+} from "./detections.js";
+import { $, api, el, emptyRow, fmt, headers, num, say } from "./dom.js";
+import { addAlert, chart, pill, renderActors, renderHeader, renderStreams, seriesStyle } from "./views.js";
 
 const RECONNECT_MS = 2000;
 
@@ -11,6 +20,43 @@ const lagChart = chart($("chart-lag"), [
   ["lag", "#b54708"],
   ["pending", "#12805c"],
 ]);
+const lagSecondsChart = chart($("chart-lag-seconds"), [["lag (s)", "#c01048"]]);
+
+// ---- history: the charts start from the server's recent samples, then move with the live feed ----
+
+const charts = { detectors: [], alerts: null, loaded: false };
+
+/** The alerts chart draws one series per detector the API names (or one for all, when it names none). */
+function alertValues(byDetector) {
+  if (!byDetector) return [];
+  if (charts.detectors.length === 0) return [Object.values(byDetector).reduce((a, b) => a + b, 0)];
+  return charts.detectors.map((d) => byDetector[d] ?? 0);
+}
+
+async function loadHistory() {
+  try {
+    const history = await api("history");
+    charts.detectors = history.detectors;
+    setChoices(history.detectors, history.severities);
+    const labels = history.detectors.length ? history.detectors : ["alerts"];
+    // A chart drawn while the history was unavailable (no token yet) is replaced.
+    $("chart-alerts").replaceChildren();
+    charts.alerts = chart(
+      $("chart-alerts"),
+      labels.map((label, i) => [label, seriesStyle(i)]),
+    );
+    const points = history.points;
+    throughputChart.fill(points.map((p) => [p.at, [p.throughput]]));
+    lagChart.fill(points.map((p) => [p.at, [p.lag, p.pending]]));
+    lagSecondsChart.fill(points.map((p) => [p.at, [p.lagSeconds]]));
+    charts.alerts.fill(points.map((p) => [p.at, alertValues(p.detections)]));
+    $("chart-alerts").dataset.history = String(points.length);
+    charts.loaded = true;
+  } catch (error) {
+    charts.alerts ??= chart($("chart-alerts"), [["alerts", seriesStyle(0)]]);
+    say(`history unavailable: ${error.message}`, true);
+  }
+}
 
 // ---- dead letters ----
 
@@ -109,8 +155,26 @@ const ACTIONS = {
     return { message: `replayed ${result.replayed} dead letters` };
   },
   "dl-more": () => loadDeadLetters(true).then(() => null),
+  "alerts-more": () => loadAlerts(true).then(() => null),
+  "evidence-close": () => {
+    closeEvidence();
+    return null;
+  },
   pending: (b) => showPending(b.dataset.stream, b.dataset.group).then(() => null),
 };
+
+// A row of the alerts table opens its evidence, by click or Enter.
+function openRow(event) {
+  const row = event.target.closest("#detections tr[data-entry]");
+  if (row) showEvidence(row.dataset.entry);
+}
+$("detections").addEventListener("click", openRow);
+$("detections").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") openRow(event);
+});
+for (const select of [$("f-detector"), $("f-severity")]) {
+  select.addEventListener("change", () => setFilter(select.dataset.filter, select.value));
+}
 
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
@@ -138,17 +202,22 @@ function onEvent(type, data) {
   if (type === "stats") {
     renderHeader(data);
     renderActors(data.actors);
-    const { lag, pending, deadLetters: total } = renderStreams(data.streams);
+    const { lag, pending, lagSeconds, deadLetters: total } = renderStreams(data.streams);
     if (total !== null && total !== deadLetters.total) {
       deadLetters.total = total;
       loadDeadLetters();
     }
+    if (data.detections) $("c-alerts").textContent = fmt.format(data.detections.total);
     throughputChart.push(data.at, [data.counters.throughput]);
     lagChart.push(data.at, [lag, pending]);
+    lagSecondsChart.push(data.at, [lagSeconds]);
+    charts.alerts?.push(data.at, alertValues(data.detections?.byDetector));
     pill("live", `live: updated ${new Date(data.at).toLocaleTimeString()}`, "ok");
   } else if (type === "hello") {
     $("alerts").replaceChildren();
     for (const alert of data.recent) addAlert(alert);
+  } else if (type === "detection") {
+    addDetection(data);
   } else if (type === "lifecycle" || type === "alert") {
     addAlert(data);
   } else if (type === "shutdown") {
@@ -168,6 +237,9 @@ async function connect() {
       throw new Error(body?.error?.message ?? `HTTP ${response.status}`);
     }
     pill("live", "live: connected", "ok");
+    // Reads that failed before the token was typed are made again once the stream accepts it.
+    if (!charts.loaded) loadHistory();
+    if (!alertsLoaded()) loadAlerts();
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     for (;;) {
@@ -206,4 +278,6 @@ document.addEventListener("visibilitychange", () => {
   }
 });
 
+// History and the first page of alerts first, so live points and rows land on top of them.
+await Promise.all([loadHistory(), loadAlerts()]);
 connect();

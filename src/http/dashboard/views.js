@@ -1,11 +1,22 @@
-// Rendering of the live figures: header counters and pills, the two charts, the actors and streams
-// tables, the alerts list. They draw a `stats` snapshot from /events.
+// Rendering of the live figures: header counters and pills, the charts, the actors and consumer-group
+// tables, the runtime events list. They draw a `stats` snapshot from /events.
 import { $, el, emptyRow, fmt, num } from "./dom.js";
 
-const POINTS = 120;
+/** Half an hour of history at its 5 s period, then a point a second while the page is open. */
+const POINTS = 2_400;
 const MAX_ALERTS = 100;
+const PALETTE = ["#2f5fd0", "#b54708", "#12805c", "#c01048", "#6941c6", "#0e7090", "#a15c07", "#475467"];
 
-/** A small live time-series chart; `uPlot` is the global of uPlot's IIFE build, loaded by the page first. */
+/** A colour per series, cycling the palette with dashes so fourteen detectors stay apart. */
+export function seriesStyle(index) {
+  const stroke = PALETTE[index % PALETTE.length];
+  return index < PALETTE.length ? { stroke } : { stroke, dash: [6, 3] };
+}
+
+/**
+ * A small time-series chart; `uPlot` is the global of uPlot's IIFE build, loaded by the page first.
+ * `series` is `[label, style]` pairs; `push` adds a point, `fill` replaces everything (the history).
+ */
 export function chart(target, series) {
   const data = [[], ...series.map(() => [])];
   const plot = new uPlot(
@@ -14,7 +25,14 @@ export function chart(target, series) {
       height: 170,
       legend: { live: false },
       scales: { x: { time: true } },
-      series: [{}, ...series.map(([label, stroke]) => ({ label, stroke, width: 2 }))],
+      series: [
+        {},
+        ...series.map(([label, style]) => ({
+          label,
+          width: 2,
+          ...(typeof style === "string" ? { stroke: style } : style),
+        })),
+      ],
       axes: [
         {
           // Whole seconds at least, labelled HH:MM:SS: sub-second ticks would repeat the same label.
@@ -29,12 +47,27 @@ export function chart(target, series) {
     data,
     target,
   );
+  target.dataset.points = "0";
+  const add = (at, values) => {
+    data[0].push(at / 1000);
+    for (const [i, column] of data.slice(1).entries()) column.push(values[i] ?? null);
+    if (data[0].length > POINTS) for (const column of data) column.shift();
+  };
+  const draw = () => {
+    plot.setData(data);
+    target.dataset.points = String(data[0].length);
+  };
   return {
     push(at, values) {
-      data[0].push(at / 1000);
-      for (const [i, value] of values.entries()) data[i + 1].push(value);
-      if (data[0].length > POINTS) for (const column of data) column.shift();
-      plot.setData(data);
+      // A live point older than the last one (history loaded after the first stats) is not drawn twice.
+      if (data[0].length > 0 && at / 1000 <= data[0][data[0].length - 1]) return;
+      add(at, values);
+      draw();
+    },
+    fill(points) {
+      for (const column of data) column.length = 0;
+      for (const [at, values] of points) add(at, values);
+      draw();
     },
   };
 }
@@ -107,6 +140,14 @@ export function renderActors(actors) {
   $("actors").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(13, "no actors")]));
 }
 
+/** The seed monitor's words for a group's watermark state. */
+const STATUS = { ok: "healthy", high: "warning", critical: "critical" };
+
+function seconds(value) {
+  if (value === null || value === undefined) return "unknown";
+  return value < 10 ? `${fmt.format(value)} s` : `${Math.round(value)} s`;
+}
+
 export function renderStreams(streams) {
   $("streams-note").textContent = streams.error ? `stream figures unavailable: ${streams.error}` : "";
   const groups = streams.groups ?? [];
@@ -116,17 +157,23 @@ export function renderStreams(streams) {
       { "data-stream": g.stream, "data-group": g.group },
       el("td", {}, g.stream),
       el("td", {}, g.group),
+      el(
+        "td",
+        { class: `state-${g.watermark}`, "data-field": "status", "data-status": g.watermark },
+        STATUS[g.watermark] ?? g.watermark,
+      ),
+      el("td", { class: "n", "data-field": "pending" }, num(g.pending)),
+      el("td", { class: "n", "data-field": "lag" }, num(g.lag)),
+      el("td", { class: "n", "data-field": "lag-seconds" }, seconds(g.lagSeconds)),
+      el("td", { class: "n", "data-field": "rate" }, num(g.rate)),
+      el("td", { class: "n" }, num(g.consumers)),
       el("td", { class: "n" }, num(g.length)),
-      el("td", { class: "n" }, num(g.lag)),
-      el("td", { class: "n" }, num(g.pending)),
       el(
         "td",
         { class: "n" },
         g.oldestPendingIdleMs === null ? "–" : `${num(g.oldestPendingIdleMs / 1000)} s`,
       ),
-      el("td", { class: "n" }, num(g.consumers)),
       el("td", { class: "n" }, num(g.deadLetters)),
-      el("td", { class: `state-${g.watermark}` }, g.watermark),
       el(
         "td",
         {},
@@ -139,13 +186,19 @@ export function renderStreams(streams) {
     ),
   );
   const empty = streams.groups === null ? "unavailable" : "no stream groups";
-  $("streams").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(10, empty)]));
+  $("streams").tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(12, empty)]));
   // Groups of one stream share its dead-letter stream: count each dead-letter stream once.
   const dlq = new Map(groups.map((g) => [g.deadLetterStream, g.deadLetters]));
   const deadLetters = streams.groups === null ? null : [...dlq.values()].reduce((sum, n) => sum + n, 0);
   if (deadLetters !== null) $("c-dlq").textContent = fmt.format(deadLetters);
   const sum = (pick) => groups.reduce((total, g) => total + (pick(g) ?? 0), 0);
-  return { lag: sum((g) => g.lag), pending: sum((g) => g.pending), deadLetters };
+  const known = streams.groups !== null;
+  return {
+    lag: known ? sum((g) => g.lag) : null,
+    pending: known ? sum((g) => g.pending) : null,
+    lagSeconds: known ? Math.max(0, ...groups.map((g) => g.lagSeconds ?? 0)) : null,
+    deadLetters,
+  };
 }
 
 function alertItem(alert) {

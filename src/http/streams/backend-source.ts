@@ -10,11 +10,14 @@
  * ```
  */
 import { z } from "zod";
-import type { StreamBackend } from "../../streams/backend.ts";
+import type { GroupInfo, StreamBackend } from "../../streams/backend.ts";
 import type { PumpEvents } from "../../streams/pump-events.ts";
+import { parseStreamId } from "../../streams/stream-id.ts";
+import { type Clock, checkClock, systemClock } from "../../time/clock.ts";
 import { messageOf, withDeadline } from "../deadline.ts";
 import { parseOptions } from "../validate.ts";
 import { MultiStreamDeadLetters } from "./backend-dead-letters.ts";
+import { RateWindow } from "./rate-window.ts";
 import type {
   BackendHealth,
   Page,
@@ -46,8 +49,20 @@ export interface StreamsSourceOptions {
   streams?: readonly string[];
   /** Undelivered entries at which a group is `high` / `critical` (critical makes `/health` degraded). @defaultValue { high: 10000, critical: 100000 } */
   lag?: Watermark;
+  /**
+   * Age in seconds of the oldest undelivered entry at which a group is `high` / `critical` (critical makes
+   * `/health` degraded). @defaultValue { high: 10, critical: 60 }
+   */
+  lagSeconds?: Watermark;
   /** Pending (delivered, unacked) entries at which a group is `high` / `critical`. @defaultValue { high: 5000, critical: 20000 } */
   pending?: Watermark;
+  /** The window a group's `rate` is measured over. @defaultValue 10000 */
+  rateWindowMs?: number;
+  /**
+   * What "now" is for `lagSeconds` (tests move it by hand). On Redis entry ids carry the server's clock, so
+   * a skew between the hosts shifts the figure by as much. @defaultValue systemClock
+   */
+  clock?: Clock;
   /** A backend ping slower than this counts as failed. @defaultValue 1000 */
   probeTimeoutMs?: number;
   /** Length of a dead letter's payload preview. @defaultValue 200 */
@@ -58,7 +73,10 @@ export const STREAMS_SOURCE_DEFAULTS = {
   pumps: [],
   streams: [],
   lag: { high: 10_000, critical: 100_000 },
+  lagSeconds: { high: 10, critical: 60 },
   pending: { high: 5_000, critical: 20_000 },
+  rateWindowMs: 10_000,
+  clock: systemClock,
   probeTimeoutMs: 1_000,
   previewChars: 200,
 } satisfies Required<Omit<StreamsSourceOptions, "backend">>;
@@ -66,6 +84,11 @@ export const STREAMS_SOURCE_DEFAULTS = {
 const count = z.number().int({ error: "must be an integer" }).min(1, { error: "must be at least 1" });
 const watermark = z
   .object({ high: count, critical: count })
+  .strict()
+  .refine((w) => w.high < w.critical, { error: "high must be below critical" });
+const seconds = z.number({ error: "must be a number of seconds" }).positive({ error: "must be above 0" });
+const secondsWatermark = z
+  .object({ high: seconds, critical: seconds })
   .strict()
   .refine((w) => w.high < w.critical, { error: "high must be below critical" });
 
@@ -79,7 +102,19 @@ const SCHEMA = z
     ),
     streams: z.array(z.string().min(1, { error: "must not be empty" })),
     lag: watermark,
+    lagSeconds: secondsWatermark,
     pending: watermark,
+    rateWindowMs: count,
+    clock: z.custom<Clock>(
+      (v) => {
+        try {
+          return checkClock("clock", v) === v;
+        } catch {
+          return false;
+        }
+      },
+      { error: "must be a Clock: now(), setTimeout() and clearTimeout()" },
+    ),
     probeTimeoutMs: count,
     previewChars: count.min(16, { error: "must be at least 16" }),
   })
@@ -101,9 +136,11 @@ class BackendStreamsSource implements StreamsSource {
   /** `stream\0group` → dead-letter stream, where a pump says so. */
   readonly #groupDlq = new Map<string, string>();
   readonly deadLetters: MultiStreamDeadLetters;
+  readonly #rates: RateWindow;
 
   constructor(options: Required<StreamsSourceOptions>) {
     this.#o = options;
+    this.#rates = new RateWindow(options.rateWindowMs);
     for (const { options: p } of options.pumps) {
       if (!this.#watched.has(p.stream)) this.#watched.set(p.stream, p.deadLetterStream);
       this.#groupDlq.set(`${p.stream}\0${p.group}`, p.deadLetterStream);
@@ -121,31 +158,51 @@ class BackendStreamsSource implements StreamsSource {
         this.deadLetters.streams.map(async (dlq) => [dlq, await backend.length(dlq)] as const),
       ),
     );
+    const seen = new Set<string>();
     const perStream = await Promise.all(
       [...this.#watched].map(async ([stream, streamDlq]) => {
         const groups = await backend.groups(stream);
         return Promise.all(
           groups.map(async (g): Promise<StreamGroupInfo> => {
-            const oldest =
-              g.pending > 0 ? (await backend.pending(stream, g.name, { count: 1 }))[0] : undefined;
-            const deadLetterStream = this.#groupDlq.get(`${stream}\0${g.name}`) ?? streamDlq;
+            const [oldest, lagSeconds] = await Promise.all([
+              g.pending > 0 ? backend.pending(stream, g.name, { count: 1 }).then((p) => p[0]) : undefined,
+              this.#lagSeconds(stream, g),
+            ]);
+            const key = `${stream}\0${g.name}`;
+            seen.add(key);
+            const deadLetterStream = this.#groupDlq.get(key) ?? streamDlq;
             return {
               stream,
               group: g.name,
               length: g.length,
               lag: g.lag,
+              lagSeconds,
+              rate: this.#rates.observe(key, this.#o.clock.now(), g.entriesRead),
               pending: g.pending,
               oldestPendingIdleMs: oldest?.idleMs ?? null,
               consumers: g.consumers,
               deadLetterStream,
               deadLetters: dlqLengths.get(deadLetterStream) ?? 0,
-              watermark: this.#watermark(g.lag, g.pending),
+              watermark: this.#watermark(g.lag, lagSeconds, g.pending),
             };
           }),
         );
       }),
     );
+    this.#rates.retain(seen);
     return perStream.flat();
+  }
+
+  /** The age of the first entry after the group's last-delivered one: its id is its write time. */
+  async #lagSeconds(stream: string, g: GroupInfo): Promise<number> {
+    if (g.lag === 0) return 0;
+    const [first] = await this.#o.backend.range(stream, {
+      start: `(${g.lastDeliveredId}`,
+      end: "+",
+      count: 1,
+    });
+    if (!first) return 0;
+    return Math.max(0, this.#o.clock.now() - parseStreamId(first.id).ms) / 1000;
   }
 
   async pending(stream: string, group: string, page: PageRequest): Promise<Page<PendingEntryInfo>> {
@@ -214,10 +271,14 @@ class BackendStreamsSource implements StreamsSource {
   }
 
   /** Unknown lag (null) does not raise the state: it says nothing about how far behind the group is. */
-  #watermark(lag: number | null, pending: number): WatermarkState {
+  #watermark(lag: number | null, lagSeconds: number | null, pending: number): WatermarkState {
     const level = (value: number | null, mark: Watermark) =>
       value === null ? 0 : value >= mark.critical ? 2 : value >= mark.high ? 1 : 0;
-    const worst = Math.max(level(lag, this.#o.lag), level(pending, this.#o.pending));
+    const worst = Math.max(
+      level(lag, this.#o.lag),
+      level(lagSeconds, this.#o.lagSeconds),
+      level(pending, this.#o.pending),
+    );
     return worst === 2 ? "critical" : worst === 1 ? "high" : "ok";
   }
 }

@@ -6,7 +6,10 @@
  */
 import type { DeadLetterFilter, StreamDeadLetter } from "../../streams/dead-letters.ts";
 
-/** `high` / `critical`: lag or pending passed that watermark (`StreamsSourceOptions.lag` / `.pending`). */
+/**
+ * `high` / `critical`: lag (entries or seconds) or pending passed that watermark (`StreamsSourceOptions.lag`,
+ * `.lagSeconds`, `.pending`); the worst of the three counts.
+ */
 export type WatermarkState = "ok" | "high" | "critical";
 
 export interface StreamGroupInfo {
@@ -16,6 +19,13 @@ export interface StreamGroupInfo {
   readonly length: number;
   /** Entries not yet delivered to the group; `null` when unknown (Redis after an XDEL or trim). */
   readonly lag: number | null;
+  /**
+   * Age in seconds of the oldest entry not yet delivered to the group (from its stream id, which is its
+   * write time); 0 when nothing waits; `null` when it could not be read.
+   */
+  readonly lagSeconds: number | null;
+  /** Entries delivered to the group per second over the last few seconds; `null` until known. */
+  readonly rate: number | null;
   /** Delivered and not acknowledged. */
   readonly pending: number;
   /** Idle time of the group's oldest pending entry; `null` when nothing is pending. */
