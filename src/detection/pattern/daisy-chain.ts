@@ -47,7 +47,7 @@ interface Link {
   wallets: string[];
   received: number;
   ts: number;
-  /** The transfers of the chain, one per hop (absent in state kept before events were). */
+  /** The transfers of the chain, one per hop (undefined in state kept before events were). */
   hops?: string[];
 }
 
@@ -58,7 +58,7 @@ interface Tail {
   hops?: string[];
 }
 
-const LINK_CODEC = recordCodec<Link>({ wallets: true, received: true, ts: true });
+const LINK_CODEC = recordCodec<Link>({ wallets: true, received: true, ts: true, hops: true });
 
 class DaisyChain {
   readonly #o: Required<DaisyChainOptions>;
