@@ -12,7 +12,7 @@ export { ActorRef } from "./runtime/actor-ref.ts";
 export type { ActorDefinition, InitContext, MessageContext, QueryFn } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
 export type { TableCodec, Tables } from "./runtime/durable-table.ts";
-export { DurableTable, memoryTables, msgpackTableCodec } from "./runtime/durable-table.ts";
+export { DurableTable, memoryTables } from "./runtime/durable-table.ts";
 export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from "./runtime/events.ts";
 export { MemoryStateStore } from "./runtime/memory-state-store.ts";
 export type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./runtime/protocol.ts";
@@ -40,6 +40,7 @@ export type {
   SystemOptions,
 } from "./runtime/system.ts";
 export { ActorSystem, createSystem } from "./runtime/system.ts";
+export { valueCodec } from "./runtime/value-codec.ts";
 export type { BackoffOptions } from "./time/backoff.ts";
 export type { Clock, TimerHandle, TimerOptions } from "./time/clock.ts";
 export { systemClock } from "./time/clock.ts";

@@ -7,10 +7,10 @@
  * An actor spawned without a state store gets the same tables, unpersisted and untracked: one actor
  * module runs with or without durability (tests, inline evaluation, memory-only demos).
  */
-import { Packr } from "msgpackr";
 import { TroupeError } from "../errors.ts";
 import { SegmentReplay } from "./state-replay.ts";
 import { RecordKind, type SegmentWriter, type ValueWriter } from "./state-segment.ts";
+import { valueCodec } from "./value-codec.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
 export interface TableCodec<V> {
@@ -19,19 +19,6 @@ export interface TableCodec<V> {
   /** Optional: writes the value straight into the checkpoint's segment (no buffer of its own to copy). */
   encodeInto?(value: V, out: ValueWriter): void;
 }
-
-/**
- * msgpackr with `moreTypes`: round-trips plain objects, arrays, Maps and Sets (the default loses Sets,
- * `useRecords: false` turns Maps into objects). Measured on a wallet-book entry (11 fields, three 44-char
- * strings, 263 bytes): ~1.7 µs to encode and ~4.5–5.5 µs to decode on this machine, on par with
- * `structuredClone: true` (which also keeps cycles, and which the tables do not need).
- */
-const packr = new Packr({ moreTypes: true });
-
-export const msgpackTableCodec: TableCodec<unknown> = {
-  encode: (value) => packr.pack(value),
-  decode: (bytes) => packr.unpack(bytes),
-};
 
 /** Where an actor declares its durable tables: `ctx.tables.table<V>(name)` in `initialState`. */
 export interface Tables {
@@ -202,7 +189,7 @@ export class DurableTables implements Tables {
         `table ${name}: durable tables are declared in initialState, before the first message`,
       );
     }
-    const table = new DurableTable<V>(name, codec ?? (msgpackTableCodec as TableCodec<V>), this.#persisted);
+    const table = new DurableTable<V>(name, codec ?? (valueCodec as TableCodec<V>), this.#persisted);
     const restored = this.#restored?.tables.get(name);
     if (restored) {
       table.load(restored);

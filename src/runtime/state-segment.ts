@@ -127,6 +127,12 @@ export class SegmentWriter implements ValueWriter {
     this.#length++;
     encodeInto(value, this);
     const length = this.#length - lengthAt - 1;
+    if (length < 0x80) {
+      this.#bytes[lengthAt] = length;
+      this.#records++;
+      this.#sectionRecords++;
+      return;
+    }
     const width = varintWidth(length);
     if (width > 1) {
       this.#reserve(width - 1);
@@ -225,7 +231,9 @@ export class SegmentWriter implements ValueWriter {
 
   #varint(value: number): void {
     this.#reserve(8);
-    this.#length = writeVarint(this.#bytes, this.#length, value);
+    // Most are one byte (lengths, small counts): no call for those.
+    if (value < 0x80) this.#bytes[this.#length++] = value;
+    else this.#length = writeVarint(this.#bytes, this.#length, value);
   }
 
   #reserve(bytes: number): void {
@@ -279,6 +287,11 @@ export class ValueReader {
     if (out.byteLength !== length) throw corrupt("value past the end");
     this.at += length;
     return out;
+  }
+
+  /** The error for bytes that do not read as the value they should be. */
+  corrupt(why: string): TroupeError {
+    return corrupt(why);
   }
 }
 

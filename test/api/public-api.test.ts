@@ -165,12 +165,12 @@ describe("troupe: the runtime", () => {
       "createSystem",
       "defineActor",
       "memoryTables",
-      "msgpackTableCodec",
       "readSegment",
       "recordCodec",
       "segmentOf",
       "segmentRecords",
       "systemClock",
+      "valueCodec",
     ]);
   });
 

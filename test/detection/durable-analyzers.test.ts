@@ -21,13 +21,13 @@ import { generate, SCENARIOS } from "../../src/ingest/generator.ts";
 import {
   DurableTables,
   memoryTables,
-  msgpackTableCodec,
   type TableCodec,
   type Tables,
 } from "../../src/runtime/durable-table.ts";
 import { SegmentCompaction } from "../../src/runtime/state-compaction.ts";
 import { SegmentReplay } from "../../src/runtime/state-replay.ts";
 import { SegmentWriter } from "../../src/runtime/state-segment.ts";
+import { valueCodec } from "../../src/runtime/value-codec.ts";
 
 /**
  * Every scenario type over 3 h of event time (a serial creator needs hours to build a record), past the
@@ -119,7 +119,7 @@ class Instance {
     for (const segment of this.store) latest.feed(segment);
     for (const name of this.names) {
       const live = this.tables.table<unknown>(name);
-      const codec = this.#codecs.get(name) ?? msgpackTableCodec;
+      const codec = this.#codecs.get(name) ?? valueCodec;
       const stored = latest.tables.get(name) ?? new Map<string, Uint8Array>();
       for (const [key, value] of live) {
         const bytes = stored.get(key);

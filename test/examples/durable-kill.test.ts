@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { msgpackTableCodec } from "../../src/index.ts";
+import { valueCodec } from "../../src/index.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { ChildOutput } from "../support/child-output.ts";
@@ -72,7 +72,7 @@ test.skipIf(!redisAvailable())(
     const counts: Record<string, number> = {};
     const restored = await backend.stateStore({ anchor: stream }).restore({ actor: "counts", instance: 0 });
     for (const [key, value] of (await replayed(restored.chunks)).tables.get("counts") ?? [])
-      counts[key] = msgpackTableCodec.decode(value) as number;
+      counts[key] = valueCodec.decode(value) as number;
     expect(counts).toEqual(expected);
     const client = new Redis(redis.url);
     for (const pattern of [`${stream}*`, `{${stream}}*`]) {

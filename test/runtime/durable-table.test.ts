@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { DurableTables, memoryTables, msgpackTableCodec } from "../../src/runtime/durable-table.ts";
+import { DurableTables, memoryTables } from "../../src/runtime/durable-table.ts";
 import { SegmentCompaction } from "../../src/runtime/state-compaction.ts";
 import { SegmentReplay } from "../../src/runtime/state-replay.ts";
 import {
@@ -9,6 +9,7 @@ import {
   segmentOf,
   segmentRecords,
 } from "../../src/runtime/state-segment.ts";
+import { valueCodec } from "../../src/runtime/value-codec.ts";
 
 function segmentFrom(tables: DurableTables): Uint8Array | null {
   const writer = new SegmentWriter();
@@ -21,7 +22,7 @@ function collected(tables: DurableTables) {
   const out: [string, string, unknown][] = [];
   if (segment)
     readSegment(segment, (table, _kind, key, value) => {
-      out.push([table, key, value === null ? null : msgpackTableCodec.decode(value)]);
+      out.push([table, key, value === null ? null : valueCodec.decode(value)]);
     });
   return out;
 }
@@ -97,7 +98,7 @@ describe("durable tables", () => {
   test("restored values are decoded when their table is declared in initialState; same name, same table", () => {
     const tables = new DurableTables(true);
     // A copy: the codec's bytes are a view on the encoder's reused buffer.
-    const encode = (value: unknown) => new Uint8Array(msgpackTableCodec.encode(value));
+    const encode = (value: unknown) => new Uint8Array(valueCodec.encode(value));
     tables.restore(segmentOf(["t", "k1", encode({ n: 1 }), "t", "k2", encode([2])]) as Uint8Array);
     tables.restore(segmentOf(["u", "k", encode(new Set([3]))]) as Uint8Array);
     expect(tables.restoredKeys).toBe(3);

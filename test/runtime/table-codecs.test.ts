@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { recordCodec } from "../../src/runtime/record-codec.ts";
-import { RecordKind, readSegment, SegmentWriter } from "../../src/runtime/state-segment.ts";
+import { RecordKind, readSegment, SegmentWriter, type ValueWriter } from "../../src/runtime/state-segment.ts";
+import { valueCodec } from "../../src/runtime/value-codec.ts";
 
 interface Leg {
   at: number;
@@ -100,5 +101,51 @@ describe("record codec", () => {
   test("a value cut inside a field is refused with ERR_DECODE", () => {
     const bytes = CODEC.encode(value);
     expect(() => CODEC.decode(bytes.subarray(0, 6))).toThrow(expect.objectContaining({ code: "ERR_DECODE" }));
+  });
+});
+
+describe("value codec (the default)", () => {
+  test("round-trips plain data, Maps and Sets by itself, and anything else through msgpack", () => {
+    const bare = Object.create(null) as Record<string, unknown>;
+    bare.x = 1;
+    const rich = {
+      n: [0, -0, 1, -1, 2 ** 31, 2 ** 31 - 1, 1.5, Number.NaN, Number.NEGATIVE_INFINITY],
+      s: ["", "ascii", "ünï✓ 🚀", "x".repeat(500)],
+      flags: [true, false, null, undefined],
+      nested: { a: { b: { c: [1, { d: "e" }] } }, empty: {}, missing: undefined },
+      set: new Set(["w1", "w2", 3]),
+      map: new Map<unknown, unknown>([
+        ["k", new Set([1])],
+        [7, { v: [1, 2] }],
+      ]),
+      bare,
+      date: new Date(1_733_000_000_000),
+      bytes: new Uint8Array([1, 2, 3]),
+      big: 12345678901234567890n,
+    };
+    const back = valueCodec.decode(valueCodec.encode(rich)) as typeof rich;
+    expect(back).toEqual(rich);
+    expect(Object.is(back.n[1], -0)).toBe(true);
+    expect(back.set).toBeInstanceOf(Set);
+    expect(back.map).toBeInstanceOf(Map);
+    expect(back.date).toBeInstanceOf(Date);
+    expect("missing" in back.nested).toBe(true);
+  });
+
+  test("a value written in place into a segment reads back the same", () => {
+    const hub = { root: "r", wallets: new Set(Array.from({ length: 100 }, (_, i) => `wallet-${i}`)) };
+    const writer = new SegmentWriter();
+    writer.section("hubs");
+    writer.addEncoded(
+      RecordKind.insert,
+      "h",
+      hub,
+      valueCodec.encodeInto as (v: unknown, out: ValueWriter) => void,
+    );
+    let value: Uint8Array | null = null;
+    readSegment(writer.finish() as Uint8Array, (_t, _k, _key, v) => {
+      value = v;
+    });
+    expect(valueCodec.decode(value as unknown as Uint8Array)).toEqual(hub);
   });
 });
