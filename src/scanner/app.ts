@@ -1,22 +1,30 @@
 /**
- * The scanner as `bun run start` runs it: the stream backend (in memory by default, Redis with REDIS_URL),
- * the roles this process plays (ingest, analyze, or all), the HTTP control API, retention, the progress
- * line, and the shutdown order: readiness 503, stop ingest, drain and ack in-flight work, stop the HTTP
- * server, close the backend.
+ * The scanner as `bun run start` runs it: the stream backend (in memory by default, Redis with REDIS_URL,
+ * checked first), the roles this process plays (ingest, analyze, or all), the HTTP control API, retention,
+ * the terminal (alerts on stdout, the progress line on stderr), and the shutdown order: readiness 503,
+ * stop ingest, drain and ack in-flight work, stop the HTTP server, show the last alerts, close the backend.
+ * A `--replay` ends by itself once the analyzers and sinks drained it, unless told to keep running.
  */
 import type { TroupeConfig } from "../config.ts";
+import type { Alert } from "../detection/alert.ts";
 import { createStreamsSource, serveControlApi } from "../http/index.ts";
-import { TxStreamWriter } from "../ingest/stream-writer.ts";
+import { type ReplaySummary, TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { untilDrained } from "../streams/drained.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
-import { startAnalyzers } from "./analyzers.ts";
+import { alertLine } from "./alert-line.ts";
+import { AlertMetrics } from "./alert-metrics.ts";
+import { AlertTail } from "./alert-tail.ts";
+import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
+import { checkRedisReachable } from "./redis-reachable.ts";
 import { startRetention } from "./retention.ts";
-import { startSinks } from "./sinks.ts";
-import { topology } from "./topology.ts";
+import { type RunningSinks, startSinks } from "./sinks.ts";
+import type { Terminal } from "./terminal.ts";
+import { type Topology, topology } from "./topology.ts";
 
 export type Role = "all" | "ingest" | "analyze";
 
@@ -26,18 +34,35 @@ export interface ScannerRun {
   /** Replay this JSONL file instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
-  /** Print the progress line (off in tests that read stderr). */
+  /** After a replay: keep running (and serving the API) instead of stopping once it is drained. */
+  keepRunning: boolean;
+  /** Alerts (stdout) and the progress line (stderr). */
+  terminal: Terminal;
+  /** Draw the progress line (off in tests that read stderr line by line). */
   progress: boolean;
 }
 
-export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
-  const { config, role } = run;
+export interface ScannerOutcome {
+  /** `drained`: a replay was written and fully processed; `stopped`: a signal ended the run. */
+  readonly ended: "drained" | "stopped";
+  readonly topology: Topology;
+  /** What the replay read and wrote; `null` without `--replay`. */
+  readonly replay: ReplaySummary | null;
+  /** Alerts this process's analyzers emitted. */
+  readonly alerts: number;
+  /** Entries this process's analyzers dead-lettered (rejected in the worker, or failing every delivery). */
+  readonly analyzerDeadLetters: number;
+}
+
+export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<ScannerOutcome> {
+  const { config, role, terminal } = run;
   if (role !== "all" && !config.REDIS_URL) {
     throw new ScannerError(
       "ERR_CONFIG",
       `--role ${role} needs REDIS_URL: the in-memory backend lives inside one process`,
     );
   }
+  if (config.REDIS_URL) await checkRedisReachable(config.REDIS_URL);
   const backend: StreamBackend = config.REDIS_URL
     ? new RedisStreamBackend(config.REDIS_URL)
     : new MemoryStreamBackend();
@@ -45,6 +70,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
+  const alertMetrics = new AlertMetrics();
   const analyzers = analyze
     ? await startAnalyzers({
         system,
@@ -53,6 +79,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         consumer,
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
+        onAlert: (alert) => alertMetrics.count(alert),
         state:
           config.TROUPE_DURABLE_STATE === "on"
             ? {
@@ -85,19 +112,34 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     hostname: config.TROUPE_HTTP_HOST,
     port: config.TROUPE_HTTP_PORT,
   });
+  alertMetrics.register(served.api.registry);
   console.error(
     `troupe scanner: role ${role}, ${config.REDIS_URL ? "redis" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
-  const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }) : () => {};
+  const tail = analyze ? await showAlerts(backend, names, config, terminal) : null;
+  const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }, terminal) : () => {};
 
   const stopIngest = new AbortController();
+  const ingestSignal = AbortSignal.any([signal, stopIngest.signal]);
+  let replay: ReplaySummary | null = null;
   const ingesting = ingest
-    ? feed(ingest, run, config, AbortSignal.any([signal, stopIngest.signal]))
+    ? run.replay
+      ? replayFile(ingest, run.replay, run.pace, ingestSignal).then((summary) => {
+          replay = summary;
+        })
+      : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
     : Promise.resolve();
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) resolve();
-    signal.addEventListener("abort", () => resolve(), { once: true });
-  });
+  const drained =
+    run.replay && !run.keepRunning
+      ? ingesting.then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
+      : new Promise<never>(() => {});
+  const ended = await Promise.race([
+    drained.then(() => "drained" as const),
+    new Promise<"stopped">((resolve) => {
+      if (signal.aborted) resolve("stopped");
+      signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+    }),
+  ]);
 
   await served.shutdown({
     drain: async () => {
@@ -109,21 +151,74 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     },
   });
   stopProgress();
+  // Every alert written is shown before the exit (the last ones came after the tail's last poll).
+  await tail?.catchUp().catch(() => {});
+  tail?.stop();
+  terminal.close();
   stopRetention();
   await backend.close();
+  return {
+    ended,
+    topology: names,
+    replay,
+    alerts: sum(analyzers?.alertCounts.values() ?? []),
+    analyzerDeadLetters: sum([...(analyzers?.pumps.values() ?? [])].map((p) => p.stats.deadLettered)),
+  };
 }
 
-/** The generator at TROUPE_RATE, or a JSONL replay followed by a tick so waiting alerts are flushed. */
-async function feed(
-  ingest: TxStreamWriter,
-  run: ScannerRun,
+/**
+ * Alerts on stdout as they are written: a readable line each on a terminal, JSON lines in a pipe
+ * (TROUPE_ALERTS_STDOUT). Off when TROUPE_ALERTS_FILE=- already writes them there.
+ */
+async function showAlerts(
+  backend: StreamBackend,
+  names: Topology,
   config: TroupeConfig,
+  terminal: Terminal,
+): Promise<AlertTail | null> {
+  const setting = config.TROUPE_ALERTS_STDOUT;
+  if (setting === "off" || config.TROUPE_ALERTS_FILE === "-") return null;
+  const text = setting === "text" || (setting === "auto" && terminal.stdoutIsTTY);
+  const color = text && terminal.stdoutIsTTY && !process.env.NO_COLOR;
+  const format = text
+    ? (alert: Alert) => alertLine(alert, { color })
+    : (alert: Alert) => JSON.stringify(alert);
+  const tail = new AlertTail(backend, names.alerts, (alert) => terminal.print(format(alert)));
+  await tail.start();
+  return tail;
+}
+
+/** The file through ingest, then a tick an event-minute later so alerts waiting for a quiet spell are due. */
+async function replayFile(
+  ingest: TxStreamWriter,
+  file: string,
+  pace: "full" | "recorded",
   signal: AbortSignal,
+): Promise<ReplaySummary> {
+  const summary = await ingest.replay(Bun.file(file).stream(), file, { pace, signal });
+  if (!summary.stopped && summary.lastTs !== null) {
+    await ingest.tick(summary.lastTs + 60_000, signal).catch((error) => {
+      if (!signal.aborted) throw error;
+    });
+  }
+  return summary;
+}
+
+/** Every analyzer group and every sink group has nothing undelivered and nothing pending. */
+function untilAllDrained(
+  backend: StreamBackend,
+  names: Topology,
+  analyzers: RunningAnalyzers,
+  sinks: RunningSinks,
 ): Promise<void> {
-  if (!run.replay) return ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal });
-  const lastTs = await ingest.replay(Bun.file(run.replay).stream(), run.replay, { pace: run.pace });
-  if (lastTs !== null) await ingest.tick(lastTs + 60_000);
-  console.error(
-    `replay of ${run.replay} done: ${ingest.stats.sent} events in, ${ingest.stats.rejected} rejected`,
+  const txGroups = new Set(names.analyzers.map((a) => a.group));
+  return untilDrained(backend, [...analyzers.pumps, ...sinks.pumps], (group) =>
+    txGroups.has(group) ? names.tx : names.alerts,
   );
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
 }
