@@ -1,9 +1,9 @@
 /**
  * The live progress line of `bun run start`: events in, per-analyzer rate and lag, alerts by detector,
  * health. Each field comes in forms from the fullest to the shortest; on a terminal the line is fitted
- * to its width by stepping fields down to shorter forms, the least needed first (an 80-column terminal
- * gets `in 12,345 (200/s) | analyzers 200/s lag 0 | alerts 3 | health ok`). Piped, the fullest form
- * goes out, one line per period.
+ * to its width by taking shorter forms one step at a time, in one order over all fields: the least
+ * needed detail goes first (an 80-column terminal gets `in 12,345 (200/s) | analyzers 200/s lag 0 |
+ * alerts 3 | health ok`). Piped, the fullest forms go out, one line per period.
  */
 
 import type { TxStreamWriter } from "../ingest/stream-writer.ts";
@@ -18,22 +18,35 @@ export interface ProgressSources {
 }
 
 /** One field of the line: its forms, fullest first. */
-interface Field {
+export interface ProgressField {
   readonly forms: readonly string[];
-  /** Shrunk before fields with a higher rank. */
-  readonly shrinkRank: number;
+  /** `steps[i]`: when to go from form i to form i + 1, in the order of every field's steps (lowest first). */
+  readonly steps: readonly number[];
 }
+
+/** The order of the steps: names shortened, then the alerts summed, and so on; health goes last. */
+const STEP = {
+  analyzerNames: 1,
+  alertCount: 2,
+  analyzersSummed: 3,
+  ingestRate: 4,
+  analyzersLagOnly: 5,
+  healthWord: 6,
+} as const;
 
 const SEPARATOR = " | ";
 
 export function progressFields(
   { system, ingest, analyzers }: ProgressSources,
   eventsPerSecond: number,
-): Field[] {
-  const fields: Field[] = [];
+): ProgressField[] {
+  const fields: ProgressField[] = [];
   if (ingest) {
     const sent = ingest.stats.sent.toLocaleString("en");
-    fields.push({ forms: [`in ${sent} (${Math.round(eventsPerSecond)}/s)`, `in ${sent}`], shrinkRank: 3 });
+    fields.push({
+      forms: [`in ${sent} (${Math.round(eventsPerSecond)}/s)`, `in ${sent}`],
+      steps: [STEP.ingestRate],
+    });
   }
   if (analyzers) {
     const rows = [...analyzers.refs.values()].map((ref) => {
@@ -52,18 +65,18 @@ export function progressFields(
         `analyzers ${slowest}/s lag ${worstLag}`,
         `lag ${worstLag}`,
       ],
-      shrinkRank: 1,
+      steps: [STEP.analyzerNames, STEP.analyzersSummed, STEP.analyzersLagOnly],
     });
     const counts = [...analyzers.alertCounts];
     const total = counts.reduce((sum, [, n]) => sum + n, 0);
     const byDetector = counts.map(([detector, n]) => `${detector}=${n}`).join(" ");
     fields.push({
       forms: total === 0 ? ["alerts none"] : [`alerts ${byDetector}`, `alerts ${total}`],
-      shrinkRank: 2,
+      steps: [STEP.alertCount],
     });
   }
   const health = system.health().status;
-  fields.push({ forms: [`health ${health}`, health], shrinkRank: 4 });
+  fields.push({ forms: [`health ${health}`, health], steps: [STEP.healthWord] });
   return fields;
 }
 
@@ -73,16 +86,17 @@ export function progressLine(sources: ProgressSources, eventsPerSecond: number):
 }
 
 /** Joins the fields in the fullest forms that fit `width`; cut with an ellipsis if even the shortest do not. */
-export function fitFields(fields: readonly Field[], width: number): string {
+export function fitFields(fields: readonly ProgressField[], width: number): string {
   const chosen = fields.map(() => 0);
   const line = () => fields.map((f, i) => f.forms[chosen[i] as number]).join(SEPARATOR);
-  const order = fields
-    .map((_, i) => i)
-    .sort((a, b) => (fields[a]?.shrinkRank ?? 0) - (fields[b]?.shrinkRank ?? 0));
-  for (const i of order) {
-    const field = fields[i] as Field;
-    while (line().length > width && (chosen[i] as number) < field.forms.length - 1)
-      chosen[i] = (chosen[i] as number) + 1;
+  const steps = fields
+    .flatMap((field, index) =>
+      field.steps.slice(0, field.forms.length - 1).map((rank, form) => ({ index, form: form + 1, rank })),
+    )
+    .sort((a, b) => a.rank - b.rank);
+  for (const step of steps) {
+    if (line().length <= width) break;
+    chosen[step.index] = step.form;
   }
   return cut(line(), width);
 }
