@@ -71,9 +71,7 @@ describe("the progress line", () => {
 
   test("on 80 columns: the least needed fields shortened first, within 79 columns, health kept", () => {
     const line = fitFields(busy, 79);
-    expect(line).toBe(
-      "in 123,456,789 | analyzers 43000/s lag 345678 | alerts 172830 | health degraded",
-    );
+    expect(line).toBe("in 123,456,789 | analyzers 43000/s lag 345678 | alerts 172830 | health degraded");
     expect(line.length).toBeLessThanOrEqual(79);
   });
 

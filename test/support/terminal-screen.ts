@@ -1,7 +1,7 @@
 /**
  * Runs a command in a real pseudo-terminal (util-linux `script`) of a given width, and reads what a
  * person would see: the output split into screen rows, each row the text left after its carriage returns
- * and line erasures. Colour escapes are dropped from the rows; what they wrap stays.
+ * and line erasures. Other escapes (colour, cursor moves) are dropped from the rows; what they wrap stays.
  */
 import type { Subprocess } from "bun";
 import { ChildOutput } from "./child-output.ts";
@@ -45,18 +45,18 @@ export function runInTerminal(
   };
 }
 
-const SGR = new RegExp(`${"\x1b"}\\[[0-9;]*m`, "g");
+/** Any other control sequence (colour, cursor, screen modes): not text. */
+const CSI = new RegExp(`${"\x1b"}\\[[0-9;?]*[A-Za-z]`, "g");
 const ERASE_LINE = "\x1b[2K";
 
 /** Every piece of text the terminal drew, row by row: a row redrawn in place yields each of its draws. */
 export function draws(output: string): string[][] {
   return output.split("\n").map((row) =>
     row
-      .replace(SGR, "")
       // The terminal's echo of a typed Ctrl-C, not the program's output.
       .replaceAll("^C", "")
       .split("\r")
-      .map((part) => part.replaceAll(ERASE_LINE, ""))
+      .map((part) => part.replaceAll(ERASE_LINE, "").replace(CSI, ""))
       .filter((part) => part.length > 0),
   );
 }
