@@ -6,9 +6,8 @@
  */
 import { parseCommandLine, USAGE_EXIT_CODE, usageError } from "./command-line.ts";
 import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
-import { type Role, runScanner, type ScannerOutcome } from "./scanner/app.ts";
+import { type Role, runScanner } from "./scanner/app.ts";
 import { ScannerError } from "./scanner/errors.ts";
-import { replaySummary } from "./scanner/replay-summary.ts";
 import { Terminal } from "./scanner/terminal.ts";
 
 const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [--pace full|recorded] [--keep-running]]
@@ -19,7 +18,8 @@ const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [
   --replay        feed a recorded JSONL file (canonical or PumpPortal-shaped lines) instead of the generator;
                   stops once the analyzers and alert sinks processed all of it, with a summary
   --pace          full (default) or recorded (keep the recorded gaps)
-  --keep-running  after a replay, keep running (and serving the control API) until SIGINT / SIGTERM
+  --keep-running  after a replay and its summary, keep running (serving the control API) until SIGINT /
+                  SIGTERM
   --seconds       stop after N seconds (default: run until SIGINT / SIGTERM)
 
 Alerts go to stdout: a readable line each on a terminal, JSON lines when piped (TROUPE_ALERTS_STDOUT);
@@ -63,9 +63,8 @@ const stop = new AbortController();
 process.on("SIGINT", () => stop.abort());
 process.on("SIGTERM", () => stop.abort());
 if (seconds > 0) setTimeout(() => stop.abort(), seconds * 1000);
-let outcome: ScannerOutcome;
 try {
-  outcome = await runScanner(
+  await runScanner(
     {
       config,
       role,
@@ -82,7 +81,5 @@ try {
   // Bad configuration is the user's to fix (2); anything else failed at run time (1).
   process.exit(error instanceof ScannerError && error.code === "ERR_CONFIG" ? USAGE_EXIT_CODE : 1);
 }
-const summary = values.replay ? replaySummary(values.replay, outcome, role !== "ingest") : null;
-if (summary) console.error(summary);
 console.error("troupe scanner stopped");
 process.exit(0);

@@ -3,7 +3,8 @@
  * checked first), the roles this process plays (ingest, analyze, or all), the HTTP control API, retention,
  * the terminal (alerts on stdout, the progress line on stderr), and the shutdown order: readiness 503,
  * stop ingest, drain and ack in-flight work, stop the HTTP server, show the last alerts, close the backend.
- * A `--replay` ends by itself once the analyzers and sinks drained it, unless told to keep running.
+ * A `--replay` reports its summary once the analyzers and sinks drained it, and ends then, unless told to
+ * keep running.
  */
 import type { TroupeConfig } from "../config.ts";
 import type { Alert } from "../detection/alert.ts";
@@ -21,6 +22,7 @@ import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
 import { checkRedisReachable } from "./redis-reachable.ts";
+import { replaySummary } from "./replay-summary.ts";
 import { startRetention } from "./retention.ts";
 import { type RunningSinks, startSinks } from "./sinks.ts";
 import type { Terminal } from "./terminal.ts";
@@ -34,7 +36,7 @@ export interface ScannerRun {
   /** Replay this JSONL file instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
-  /** After a replay: keep running (and serving the API) instead of stopping once it is drained. */
+  /** After a replay: keep running (and serving the API) once it is drained and reported. */
   keepRunning: boolean;
   /** Alerts (stdout) and the progress line (stderr). */
   terminal: Terminal;
@@ -45,13 +47,8 @@ export interface ScannerRun {
 export interface ScannerOutcome {
   /** `drained`: a replay was written and fully processed; `stopped`: a signal ended the run. */
   readonly ended: "drained" | "stopped";
-  readonly topology: Topology;
-  /** What the replay read and wrote; `null` without `--replay`. */
+  /** What the replay read and wrote (its summary is on stderr already); `null` without `--replay`. */
   readonly replay: ReplaySummary | null;
-  /** Alerts this process's analyzers emitted. */
-  readonly alerts: number;
-  /** Entries this process's analyzers dead-lettered (rejected in the worker, or failing every delivery). */
-  readonly analyzerDeadLetters: number;
 }
 
 export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<ScannerOutcome> {
@@ -129,17 +126,30 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         })
       : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
     : Promise.resolve();
-  const drained =
-    run.replay && !run.keepRunning
-      ? ingesting.then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
-      : new Promise<never>(() => {});
-  const ended = await Promise.race([
-    drained.then(() => "drained" as const),
-    new Promise<"stopped">((resolve) => {
-      if (signal.aborted) resolve("stopped");
-      signal.addEventListener("abort", () => resolve("stopped"), { once: true });
-    }),
-  ]);
+  const figures = () => ({
+    topology: names,
+    alerts: analyzers ? sum(analyzers.alertCounts.values()) : null,
+    analyzerDeadLetters: sum([...(analyzers?.pumps.values() ?? [])].map((p) => p.stats.deadLettered)),
+  });
+  let reported = false;
+  /** The replay's summary, once: after the last alerts it caused were shown. */
+  const report = async () => {
+    if (reported || !run.replay || !replay) return;
+    reported = true;
+    await tail?.catchUp().catch(() => {});
+    terminal.note(replaySummary(run.replay, replay, figures()));
+  };
+  const stopped = new Promise<"stopped">((resolve) => {
+    if (signal.aborted) resolve("stopped");
+    signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  });
+  // A replay is done once written and processed by every group here (an ingest-only process: once written).
+  const drained = run.replay
+    ? ingesting
+        .then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
+        .then(() => (replay?.stopped ? stopped : report().then(() => "drained" as const)))
+    : stopped;
+  const ended = await Promise.race([run.keepRunning ? drained.then(() => stopped) : drained, stopped]);
 
   await served.shutdown({
     drain: async () => {
@@ -151,19 +161,15 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     },
   });
   stopProgress();
-  // Every alert written is shown before the exit (the last ones came after the tail's last poll).
+  // A stopped replay reports what it wrote; and every alert written is shown before the exit (the last
+  // ones came after the tail's last poll).
+  await report();
   await tail?.catchUp().catch(() => {});
   tail?.stop();
   terminal.close();
   stopRetention();
   await backend.close();
-  return {
-    ended,
-    topology: names,
-    replay,
-    alerts: sum(analyzers?.alertCounts.values() ?? []),
-    analyzerDeadLetters: sum([...(analyzers?.pumps.values() ?? [])].map((p) => p.stats.deadLettered)),
-  };
+  return { ended, replay };
 }
 
 /**

@@ -52,9 +52,18 @@ export class Terminal {
 
   /** Prints a line on stdout, never on the status line's row. */
   print(line: string): void {
-    const shared = this.#status !== null && this.#out.isTTY === true;
+    this.#above(this.#out, line);
+  }
+
+  /** Writes a line on stderr (a message, not a status), above the status line. */
+  note(line: string): void {
+    this.#above(this.#err, line);
+  }
+
+  #above(stream: TerminalStream, line: string): void {
+    const shared = this.#status !== null && stream.isTTY === true;
     if (shared) this.#err.write(CLEAR_ROW);
-    this.#out.write(`${line}\n`);
+    stream.write(`${line}\n`);
     if (shared) this.#err.write(this.#status as string);
   }
 

@@ -100,12 +100,16 @@ describe("Terminal", () => {
     terminal.status("in 100 | health ok and more");
     terminal.print("ALERT one");
     terminal.status("in 200 | health ok");
+    terminal.note("replay done");
     terminal.close();
     expect(err.written).toEqual([
       "\r\x1b[2Kin 100 | health ok…",
       "\r\x1b[2K",
       "in 100 | health ok…",
       "\r\x1b[2Kin 200 | health ok",
+      "\r\x1b[2K",
+      "replay done\n",
+      "in 200 | health ok",
       "\n",
     ]);
     expect(out.written).toEqual(["ALERT one\n"]);
