@@ -6,23 +6,29 @@ import { freePort, redisServerInstalled, startPrivateRedis, type TestRedis } fro
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-test("an unreachable REDIS_URL: host, port and 'connection refused' within two seconds, exit 1", async () => {
-  const port = await freePort();
-  const started = performance.now();
-  const child = Bun.spawn(["bun", "src/main.ts"], {
-    cwd: ROOT,
-    env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  // The process's own start (Bun, the imports) is part of the wait a user sees.
-  expect(performance.now() - started).toBeLessThan(2_000);
-  expect(code).toBe(1);
-  expect(stderr).toBe(
-    `redis at 127.0.0.1:${port} (REDIS_URL): connection refused (is redis-server running on that port?)\n`,
-  );
-});
+test.each([
+  ["start", "src/main.ts"],
+  ["eval", "src/eval/main.ts"],
+])(
+  "bun run %s with an unreachable REDIS_URL: host, port and 'connection refused' within two seconds, exit 1",
+  async (_, script) => {
+    const port = await freePort();
+    const started = performance.now();
+    const child = Bun.spawn(["bun", script], {
+      cwd: ROOT,
+      env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    // The process's own start (Bun, the imports) is part of the wait a user sees.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `redis at 127.0.0.1:${port} (REDIS_URL): connection refused (is redis-server running on that port?)\n`,
+    );
+  },
+);
 
 describe.skipIf(!redisServerInstalled())("consumer names across restarts", () => {
   let redis: TestRedis;

@@ -7,6 +7,7 @@
  * In memory by default; with REDIS_URL through Redis (its keys are removed afterwards).
  */
 import { parseCommandLine, usageError } from "../command-line.ts";
+import { checkRedisReachable } from "../scanner/redis-reachable.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
@@ -58,6 +59,13 @@ if (values.events || values.truth) {
 }
 
 const redisUrl = process.env.REDIS_URL;
+if (redisUrl) {
+  // Named at once (host, port, why) rather than a command timing out later.
+  await checkRedisReachable(redisUrl).catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}
 const backend: StreamBackend = redisUrl ? new RedisStreamBackend(redisUrl) : new MemoryStreamBackend();
 const prefix = `troupe-eval:${crypto.randomUUID()}:`;
 const result = await evaluate(backend, workload, prefix);

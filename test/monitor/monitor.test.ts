@@ -119,11 +119,12 @@ describe("bun run monitor --once", () => {
     ]);
     // The group's box: status (the watermark, past its high band of 2), workers, pending, lag, dead letters.
     const box = lines.slice(lines.findIndex((l) => l.startsWith("├─ consumer groups ")) + 1).slice(0, 6);
+    // Lag in seconds and the rate appear where the API reports them (`lagSeconds`, `rate`).
     expect(box.map((l) => l.slice(2, 36))).toEqual([
       "┌─ tx › workers ─────────────────┐",
       "│ WARNING          workers 0     │",
-      "│ pending 0        rate ?        │",
-      "│ lag 4                          │",
+      expect.stringMatching(/^│ pending 0 {8}rate (\?|[\d,]+\/s) +│$/),
+      expect.stringMatching(/^│ lag 4( · [\d.,?]+ s)? +│$/),
       "│ dead letters 0                 │",
       "└────────────────────────────────┘",
     ]);
