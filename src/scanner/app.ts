@@ -44,14 +44,8 @@ export interface ScannerRun {
   progress: boolean;
 }
 
-export interface ScannerOutcome {
-  /** `drained`: a replay was written and fully processed; `stopped`: a signal ended the run. */
-  readonly ended: "drained" | "stopped";
-  /** What the replay read and wrote (its summary is on stderr already); `null` without `--replay`. */
-  readonly replay: ReplaySummary | null;
-}
-
-export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<ScannerOutcome> {
+/** Runs until `signal` aborts, or until a replay is done (drained and reported) unless `keepRunning`. */
+export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
   const { config, role, terminal } = run;
   if (role !== "all" && !config.REDIS_URL) {
     throw new ScannerError(
@@ -139,17 +133,17 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     await tail?.catchUp().catch(() => {});
     terminal.note(replaySummary(run.replay, replay, figures()));
   };
-  const stopped = new Promise<"stopped">((resolve) => {
-    if (signal.aborted) resolve("stopped");
-    signal.addEventListener("abort", () => resolve("stopped"), { once: true });
+  const stopped = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    signal.addEventListener("abort", () => resolve(), { once: true });
   });
   // A replay is done once written and processed by every group here (an ingest-only process: once written).
-  const drained = run.replay
+  const done = run.replay
     ? ingesting
         .then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
-        .then(() => (replay?.stopped ? stopped : report().then(() => "drained" as const)))
+        .then(() => (replay?.stopped ? stopped : report()))
     : stopped;
-  const ended = await Promise.race([run.keepRunning ? drained.then(() => stopped) : drained, stopped]);
+  await Promise.race([run.keepRunning ? done.then(() => stopped) : done, stopped]);
 
   await served.shutdown({
     drain: async () => {
@@ -169,7 +163,6 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   terminal.close();
   stopRetention();
   await backend.close();
-  return { ended, replay };
 }
 
 /**
