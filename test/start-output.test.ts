@@ -9,9 +9,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Alert } from "../src/detection/alert.ts";
 import { ChildOutput } from "./support/child-output.ts";
+import { reaper } from "./support/reaper.ts";
 import { draws, runInTerminal, scriptInstalled } from "./support/terminal-screen.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+const track = reaper();
 const ENV = { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: "", NO_COLOR: "", TROUPE_ALERTS_FILE: "" };
 /** `09:03:33  HIGH  launch_bundle  mint 7xKX…p9Q2  bundle holds 23.1%`, once its colour is dropped. */
 const ALERT_LINE = /^\d\d:\d\d:\d\d {2}(HIGH|MED |LOW ) {2}[a-z_]+ +(mint|wallet) \S+ +\S/;
@@ -23,6 +25,7 @@ test.skipIf(!scriptInstalled())(
   async () => {
     const started = performance.now();
     const run = runInTerminal("bun run start", { columns: 80, cwd: ROOT, env: ENV });
+    track(run.child);
     // The severity is painted: the line is matched on the text around it.
     await run.output.waitFor(/\d\d:\d\d:\d\d {2}\S*(HIGH|MED|LOW)/);
     expect((performance.now() - started) / 1000).toBeLessThan(60);
@@ -54,12 +57,14 @@ test.skipIf(!scriptInstalled())(
 test("piped: alerts as JSON lines on stdout, TROUPE_ALERTS_FILE still written, the progress one plain line per second", async () => {
   const dir = await mkdtemp(join(tmpdir(), "troupe-start-"));
   const file = join(dir, "alerts.jsonl");
-  const child = Bun.spawn(["bun", "run", "start"], {
-    cwd: ROOT,
-    env: { ...ENV, TROUPE_RATE: "2000", TROUPE_ALERTS_FILE: file },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = track(
+    Bun.spawn(["bun", "run", "start"], {
+      cwd: ROOT,
+      env: { ...ENV, TROUPE_RATE: "2000", TROUPE_ALERTS_FILE: file },
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
   const stdout = new ChildOutput(child.stdout);
   const stderr = new ChildOutput(child.stderr);
   await stdout.waitFor(/\n.*\n/);

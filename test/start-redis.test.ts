@@ -2,9 +2,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
+import { reaper } from "./support/reaper.ts";
 import { freePort, redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+const track = reaper();
 
 test.each([
   ["start", "src/main.ts"],
@@ -14,12 +16,14 @@ test.each([
   async (_, script) => {
     const port = await freePort();
     const started = performance.now();
-    const child = Bun.spawn(["bun", script], {
-      cwd: ROOT,
-      env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = track(
+      Bun.spawn(["bun", script], {
+        cwd: ROOT,
+        env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     // The process's own start (Bun, the imports) is part of the wait a user sees.
     expect(performance.now() - started).toBeLessThan(2_000);
@@ -41,18 +45,20 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
 
   /** Starts an analyze process with the default consumer name, waits until it serves, stops it. */
   async function startAndStop(prefix: string): Promise<string> {
-    const child = Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        TROUPE_HTTP_PORT: "0",
-        REDIS_URL: redis.url,
-        TROUPE_STREAM_PREFIX: prefix,
-        TROUPE_CONSUMER: undefined,
-      },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TROUPE_HTTP_PORT: "0",
+          REDIS_URL: redis.url,
+          TROUPE_STREAM_PREFIX: prefix,
+          TROUPE_CONSUMER: undefined,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
     const stderr = new ChildOutput(child.stderr);
     const banner = await stderr.waitFor(/consumer (\S+),/);
     child.kill("SIGTERM");

@@ -13,9 +13,11 @@ import { generate } from "../src/ingest/generator.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
+import { reaper } from "./support/reaper.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+const track = reaper();
 const SAMPLE = new URL("./fixtures/pumpportal/sample.jsonl", import.meta.url).pathname;
 const ENV = { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: "", TROUPE_ALERTS_FILE: "" };
 
@@ -35,12 +37,14 @@ const SUMMARY = (file: string) =>
   `replay of ${file} done: 15 lines read, 16 events in, 1 rejected (in troupe:tx:dlq, source ${file}), 3 alerts (in troupe:alerts)`;
 
 test("exits 0 once drained, every alert shown, with a summary of lines, events, rejects and where they went", async () => {
-  const child = Bun.spawn(["bun", "src/main.ts", "--replay", recording], {
-    cwd: ROOT,
-    env: ENV,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = track(
+    Bun.spawn(["bun", "src/main.ts", "--replay", recording], {
+      cwd: ROOT,
+      env: ENV,
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
   const [code, stdout, stderr] = await Promise.all([
     child.exited,
     new Response(child.stdout).text(),
@@ -57,12 +61,14 @@ test("exits 0 once drained, every alert shown, with a summary of lines, events, 
 }, 30_000);
 
 test("--keep-running: the summary once drained, and still serving after it", async () => {
-  const child = Bun.spawn(["bun", "src/main.ts", "--replay", recording, "--keep-running"], {
-    cwd: ROOT,
-    env: ENV,
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = track(
+    Bun.spawn(["bun", "src/main.ts", "--replay", recording, "--keep-running"], {
+      cwd: ROOT,
+      env: ENV,
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
   const stdout = new ChildOutput(child.stdout);
   const stderr = new ChildOutput(child.stderr);
   const url = /control API (\S+)/.exec(await stderr.waitFor(/control API \S+\n/))?.[1] as string;
@@ -95,12 +101,14 @@ describe.skipIf(!redisServerInstalled())("SIGINT while the analyzers are down", 
     const big = join(dir, "big.jsonl");
     const events = [...generate({ seed: 5, maxEvents: 110_000 }).events()];
     await Bun.write(big, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
-    const child = Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", big], {
-      cwd: ROOT,
-      env: { ...ENV, REDIS_URL: redis.url, TROUPE_STREAM_PREFIX: prefix },
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", big], {
+        cwd: ROOT,
+        env: { ...ENV, REDIS_URL: redis.url, TROUPE_STREAM_PREFIX: prefix },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
     const stderr = new ChildOutput(child.stderr);
     // The progress line stands still near the critical watermark: the producer waits.
     await stderr.waitFor(/\nin 9[5-9],\d{3} \(0\/s\)/);

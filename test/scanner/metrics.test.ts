@@ -8,8 +8,10 @@ import parsePrometheusTextFormat, { type ParsedFamily } from "parse-prometheus-t
 import type { Alert } from "../../src/detection/alert.ts";
 import { ChildOutput } from "../support/child-output.ts";
 import { conventionProblems, promtoolProblems } from "../support/metric-conventions.ts";
+import { reaper } from "../support/reaper.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
+const track = reaper("all");
 /** Every label our metrics use: names of actors, streams, groups, detectors; never ids or keys. */
 const OUR_LABELS = new Set([
   "actor",
@@ -33,18 +35,20 @@ let families: ParsedFamily[];
 let shown: Alert[];
 
 beforeAll(async () => {
-  const child = Bun.spawn(["bun", "src/main.ts"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      TROUPE_HTTP_PORT: "0",
-      TROUPE_RATE: "2000",
-      REDIS_URL: "",
-      TROUPE_ALERTS_FILE: "",
-    },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const child = track(
+    Bun.spawn(["bun", "src/main.ts"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TROUPE_HTTP_PORT: "0",
+        TROUPE_RATE: "2000",
+        REDIS_URL: "",
+        TROUPE_ALERTS_FILE: "",
+      },
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
   const stdout = new ChildOutput(child.stdout);
   const stderr = new ChildOutput(child.stderr);
   const url = /control API (\S+)/.exec(await stderr.waitFor(/control API \S+\n/))?.[1] as string;
