@@ -4,6 +4,7 @@
  */
 import { hostname } from "node:os";
 import { z } from "zod";
+import { isLoopback } from "./http/serve.ts";
 import { STATE_DEFAULTS } from "./runtime/spawn-options.ts";
 import { ScannerError } from "./scanner/errors.ts";
 
@@ -16,6 +17,20 @@ const optionalUrl = (protocols: string[]) =>
       message: `must start with ${protocols.join(" or ")}`,
     })
     .nullable();
+
+const CONSUMER_NAME = /^[\w.:-]{1,128}$/;
+
+/**
+ * The host name: what a restarted process finds again, so it takes its own pending entries back instead
+ * of leaving a dead `<host>-<pid>` consumer in every group after each restart. Two consuming processes on
+ * one host need their own TROUPE_CONSUMER.
+ */
+function defaultConsumer(): string {
+  const name = hostname()
+    .replace(/[^\w.:-]/g, "-")
+    .slice(0, 128);
+  return CONSUMER_NAME.test(name) ? name : "troupe";
+}
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -48,8 +63,8 @@ const ENV = z.object({
     .default(null),
   TROUPE_CONSUMER: z
     .string()
-    .regex(/^[\w.:-]{1,128}$/, { message: "letters, digits, '_', '.', ':', '-' only (1-128)" })
-    .default(`${hostname()}-${process.pid}`),
+    .regex(CONSUMER_NAME, { message: "letters, digits, '_', '.', ':', '-' only (1-128)" })
+    .default(defaultConsumer()),
   TROUPE_STREAM_PREFIX: z
     .string()
     .regex(/^[\w.:-]{0,64}$/)
@@ -69,7 +84,25 @@ const ENV = z.object({
     .transform((value) => (value === "" ? null : value))
     .nullable()
     .default(null),
+  TROUPE_ALERTS_STDOUT: z.enum(["auto", "text", "json", "off"]).default("auto"),
   ALERT_WEBHOOK_URL: optionalUrl(["http://", "https://"]).default(null),
+});
+
+/** Settings that only make sense together, each problem named by the variable to change. */
+const CONFIG = ENV.superRefine((config, ctx) => {
+  if (!isLoopback(config.TROUPE_HTTP_HOST) && config.TROUPE_API_TOKEN === null)
+    ctx.addIssue({
+      code: "custom",
+      path: ["TROUPE_API_TOKEN"],
+      message: `required when TROUPE_HTTP_HOST (${config.TROUPE_HTTP_HOST}) is not a loopback address: every route then needs it`,
+    });
+  if (config.TROUPE_ALERTS_FILE === "-" && ["text", "json"].includes(config.TROUPE_ALERTS_STDOUT))
+    ctx.addIssue({
+      code: "custom",
+      path: ["TROUPE_ALERTS_STDOUT"],
+      message:
+        "TROUPE_ALERTS_FILE=- already writes the alerts to stdout (JSON lines): leave this at auto, or off",
+    });
 });
 
 export type TroupeConfig = z.infer<typeof ENV>;
@@ -81,7 +114,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const picked = Object.fromEntries(
     CONFIG_VARIABLES.filter((name) => env[name] !== undefined).map((name) => [name, env[name]]),
   );
-  const result = ENV.safeParse(picked);
+  const result = CONFIG.safeParse(picked);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
   throw new ScannerError("ERR_CONFIG", `invalid configuration:\n  ${problems.join("\n  ")}`);

@@ -4,45 +4,40 @@
  * control API. With REDIS_URL: the same on Redis, and `--role ingest|analyze` splits the work across
  * processes. Configuration: environment variables (src/config.ts, README); exit code 2 on bad input.
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine, USAGE_EXIT_CODE, usageError } from "./command-line.ts";
 import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
 import { type Role, runScanner } from "./scanner/app.ts";
+import { ScannerError } from "./scanner/errors.ts";
+import { Terminal } from "./scanner/terminal.ts";
 
-const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [--pace full|recorded]] [--seconds N]
+const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [--pace full|recorded] [--keep-running]]
+                     [--seconds N]
 
-  --role      all (default): ingest and analyze; ingest: only write the tx stream; analyze: only consume it
-              (ingest / analyze need REDIS_URL, so several processes share the streams)
-  --replay    feed a recorded JSONL file (canonical or PumpPortal-shaped lines) instead of the generator
-  --pace      full (default) or recorded (keep the recorded gaps)
-  --seconds   stop after N seconds (default: run until SIGINT / SIGTERM)
+  --role          all (default): ingest and analyze; ingest: only write the tx stream; analyze: only consume
+                  it (ingest / analyze need REDIS_URL, so several processes share the streams)
+  --replay        feed a recorded JSONL file (canonical or PumpPortal-shaped lines) instead of the generator;
+                  stops once the analyzers and alert sinks processed all of it, with a summary
+  --pace          full (default) or recorded (keep the recorded gaps)
+  --keep-running  after a replay and its summary, keep running (serving the control API) until SIGINT /
+                  SIGTERM
+  --seconds       stop after N seconds (default: run until SIGINT / SIGTERM)
+
+Alerts go to stdout: a readable line each on a terminal, JSON lines when piped (TROUPE_ALERTS_STDOUT);
+the progress line to stderr.
 
 environment: ${CONFIG_VARIABLES.join(", ")}`;
 
 function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
+  return usageError(USAGE, message);
 }
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        role: { type: "string", default: "all" },
-        replay: { type: "string" },
-        pace: { type: "string", default: "full" },
-        seconds: { type: "string", default: "0" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    return fail(`${(error as Error).message}\n\n${USAGE}`);
-  }
-})();
-
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const values = parseCommandLine(USAGE, {
+  role: { type: "string", default: "all" },
+  replay: { type: "string" },
+  pace: { type: "string", default: "full" },
+  seconds: { type: "string", default: "0" },
+  "keep-running": { type: "boolean", default: false },
+});
 const role = values.role as Role;
 if (!["all", "ingest", "analyze"].includes(role))
   fail(`--role: must be all, ingest or analyze, got ${values.role}`);
@@ -53,12 +48,15 @@ if (!Number.isInteger(seconds) || seconds < 0)
   fail(`--seconds: must be an integer ≥ 0, got ${values.seconds}`);
 if (values.replay && !(await Bun.file(values.replay).exists()))
   fail(`--replay: no such file: ${values.replay}`);
+if (values.replay && role === "analyze") fail("--replay: feeds the tx stream, so not with --role analyze");
+if (values["keep-running"] && !values.replay) fail("--keep-running: only with --replay");
 
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig();
 } catch (error) {
-  fail((error as Error).message);
+  console.error((error as Error).message);
+  process.exit(USAGE_EXIT_CODE);
 }
 
 const stop = new AbortController();
@@ -67,11 +65,21 @@ process.on("SIGTERM", () => stop.abort());
 if (seconds > 0) setTimeout(() => stop.abort(), seconds * 1000);
 try {
   await runScanner(
-    { config, role, replay: values.replay ?? null, pace: values.pace, progress: true },
+    {
+      config,
+      role,
+      replay: values.replay ?? null,
+      pace: values.pace,
+      keepRunning: values["keep-running"],
+      terminal: new Terminal(),
+      progress: true,
+    },
     stop.signal,
   );
 } catch (error) {
-  fail((error as Error).message);
+  console.error((error as Error).message);
+  // Bad configuration is the user's to fix (2); anything else failed at run time (1).
+  process.exit(error instanceof ScannerError && error.code === "ERR_CONFIG" ? USAGE_EXIT_CODE : 1);
 }
 console.error("troupe scanner stopped");
 process.exit(0);

@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { hostname } from "node:os";
 import { loadConfig } from "../src/config.ts";
 
 test("defaults: embedded backend, loopback HTTP, no token", () => {
@@ -18,8 +19,42 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
     TROUPE_PENDING_BANDS: { high: 100, critical: 1000 },
     TROUPE_LAG_SECONDS_BANDS: { high: 10, critical: 60 },
     ALERT_WEBHOOK_URL: null,
+    TROUPE_ALERTS_FILE: null,
+    TROUPE_ALERTS_STDOUT: "auto",
   });
-  expect(config.TROUPE_CONSUMER).toMatch(/-\d+$/);
+});
+
+test("the default consumer name is the host name: a restarted process takes its own pending entries back", async () => {
+  expect(loadConfig({}).TROUPE_CONSUMER).toBe(hostname());
+  // Another process on this host (a restart) gets the same name.
+  const child = Bun.spawn(
+    [
+      "bun",
+      "-e",
+      'import { loadConfig } from "./src/config.ts"; console.log(loadConfig({}).TROUPE_CONSUMER)',
+    ],
+    { cwd: new URL("..", import.meta.url).pathname, stdout: "pipe" },
+  );
+  expect((await new Response(child.stdout).text()).trim()).toBe(loadConfig({}).TROUPE_CONSUMER);
+});
+
+test("off loopback, the missing token is named by its variable", () => {
+  expect(() => loadConfig({ TROUPE_HTTP_HOST: "0.0.0.0" })).toThrow(
+    "invalid configuration:\n  TROUPE_API_TOKEN: required when TROUPE_HTTP_HOST (0.0.0.0) is not a loopback address: every route then needs it",
+  );
+  expect(loadConfig({ TROUPE_HTTP_HOST: "0.0.0.0", TROUPE_API_TOKEN: "a".repeat(16) }).TROUPE_HTTP_HOST).toBe(
+    "0.0.0.0",
+  );
+  expect(loadConfig({ TROUPE_HTTP_HOST: "localhost" }).TROUPE_API_TOKEN).toBeNull();
+});
+
+test("alerts on stdout: auto, text, json or off; not text or json when TROUPE_ALERTS_FILE=- already writes there", () => {
+  expect(loadConfig({ TROUPE_ALERTS_STDOUT: "json" }).TROUPE_ALERTS_STDOUT).toBe("json");
+  expect(() => loadConfig({ TROUPE_ALERTS_STDOUT: "yes" })).toThrow(/TROUPE_ALERTS_STDOUT: Invalid option/);
+  expect(() => loadConfig({ TROUPE_ALERTS_FILE: "-", TROUPE_ALERTS_STDOUT: "text" })).toThrow(
+    "TROUPE_ALERTS_STDOUT: TROUPE_ALERTS_FILE=- already writes the alerts to stdout (JSON lines): leave this at auto, or off",
+  );
+  expect(loadConfig({ TROUPE_ALERTS_FILE: "-" }).TROUPE_ALERTS_STDOUT).toBe("auto");
 });
 
 test("values are coerced from strings; empty strings mean unset", () => {

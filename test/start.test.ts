@@ -36,6 +36,25 @@ test("bad configuration fails at start with a message naming the setting", async
   expect(await new Response(child.stderr).text()).toContain("TROUPE_HTTP_PORT: Too big");
 });
 
+test("bound off loopback without a token: refused at start, naming TROUPE_API_TOKEN", async () => {
+  const child = Bun.spawn(["bun", "src/main.ts"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      TROUPE_HTTP_HOST: "0.0.0.0",
+      TROUPE_API_TOKEN: "",
+      TROUPE_HTTP_PORT: "0",
+      REDIS_URL: "",
+    },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await child.exited).toBe(2);
+  expect(await new Response(child.stderr).text()).toBe(
+    "invalid configuration:\n  TROUPE_API_TOKEN: required when TROUPE_HTTP_HOST (0.0.0.0) is not a loopback address: every route then needs it\n",
+  );
+});
+
 test("--role analyze without REDIS_URL is refused", async () => {
   const child = Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
     cwd: ROOT,

@@ -89,7 +89,7 @@ async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: stri
     events += line.events.length;
     mints += line.events.filter((e) => e.kind === "create").length;
   }
-  const lastTs = await ingest.replay(new Blob([text]).stream(), w.events);
+  const { lastTs } = await ingest.replay(new Blob([text]).stream(), w.events);
   if (lastTs !== null) await ingest.tick(lastTs + 60_000);
   const truth: TruthRecord[] = truthFromJsonl(await Bun.file(w.truth).text());
   return { events, mints, truth };

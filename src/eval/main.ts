@@ -6,35 +6,38 @@
  *
  * In memory by default; with REDIS_URL through Redis (its keys are removed afterwards).
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../command-line.ts";
+import { checkRedisReachable } from "../scanner/redis-reachable.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
 import { type EvalWorkload, evaluate } from "./evaluate.ts";
 import { formatScorecard } from "./run-inline.ts";
 
+const USAGE = `usage: bun run eval [--seed N] [--hours H] [--scale S] [--json]
+       bun run eval --events FILE.jsonl --truth TRUTH.jsonl [--json]
+
+  --seed     seed of the generated workload (default 1)
+  --hours    event-time length of the generated workload (default 10)
+  --scale    multiplies the organic launch rate (default 1)
+  --events   a recorded workload (JSONL), with --truth its ground truth (JSONL)
+  --json     one JSON line per detector and one for the throughput
+  -h, --help this text
+
+environment: REDIS_URL (unset: in memory)`;
+
 function fail(message: string): never {
-  console.error(message);
-  process.exit(2);
+  return usageError(USAGE, message);
 }
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string", default: "1" },
-    hours: { type: "string", default: "10" },
-    scale: { type: "string", default: "1" },
-    events: { type: "string" },
-    truth: { type: "string" },
-    json: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
+const values = parseCommandLine(USAGE, {
+  seed: { type: "string", default: "1" },
+  hours: { type: "string", default: "10" },
+  scale: { type: "string", default: "1" },
+  events: { type: "string" },
+  truth: { type: "string" },
+  json: { type: "boolean", default: false },
 });
-if (values.help) {
-  console.log(
-    "usage: bun run eval [--seed N] [--hours H] [--scale S] [--json] | --events FILE --truth FILE [--json]",
-  );
-  process.exit(0);
-}
 const number = (name: string, raw: string, min: number) => {
   const n = Number(raw);
   if (!(Number.isFinite(n) && n >= min)) fail(`--${name}: must be a number ≥ ${min}, got ${raw}`);
@@ -56,6 +59,13 @@ if (values.events || values.truth) {
 }
 
 const redisUrl = process.env.REDIS_URL;
+if (redisUrl) {
+  // Named at once (host, port, why) rather than a command timing out later.
+  await checkRedisReachable(redisUrl).catch((error: Error) => {
+    console.error(error.message);
+    process.exit(1);
+  });
+}
 const backend: StreamBackend = redisUrl ? new RedisStreamBackend(redisUrl) : new MemoryStreamBackend();
 const prefix = `troupe-eval:${crypto.randomUUID()}:`;
 const result = await evaluate(backend, workload, prefix);

@@ -18,6 +18,12 @@ import type { StreamAlert } from "./streams/source.ts";
 import { actorViews } from "./views.ts";
 
 const HEALTH_VALUE = { ok: 0, degraded: 1, unhealthy: 2 } as const;
+/** prom-client's default metrics that are gauges with a `_total` suffix; `nodejs_active_handles` etc. stay. */
+const DEFAULT_TOTAL_GAUGES = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
 
 export interface MetricsInputs {
   system: ActorSystem;
@@ -72,10 +78,12 @@ export class ControlMetrics {
   readonly #waiting = this.#gauge("troupe_actor_waiting_senders", "Senders waiting for credit.", ["actor"]);
   readonly #instances = this.#gauge("troupe_actor_instances", "Instances, by state.", ["actor", "state"]);
   readonly #paused = this.#gauge("troupe_actor_paused", "1 while the actor is paused.", ["actor"]);
+  // Percentiles the runtime computed, not a summary's quantiles: `quantile` is the summary's own label
+  // (promtool refuses it on a gauge), so they go under `percentile`.
   readonly #latency = this.#gauge(
     "troupe_handler_latency_seconds",
-    "Handler time percentiles over the worst instance's last 1024 sampled messages.",
-    ["actor", "quantile"],
+    "Handler time percentiles (50, 99) over the worst instance's last 1024 sampled messages.",
+    ["actor", "percentile"],
   );
   readonly #checkpoints = this.#counter(
     "troupe_checkpoints_total",
@@ -174,7 +182,11 @@ export class ControlMetrics {
 
   constructor(inputs: MetricsInputs) {
     this.#inputs = inputs;
-    if (inputs.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+    if (inputs.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry });
+      // Gauges named like counters (promtool refuses them), and sums of the per-type gauges kept beside them.
+      for (const name of DEFAULT_TOTAL_GAUGES) this.registry.removeSingleMetric(name);
+    }
     const events = inputs.system.events;
     this.#off.push(
       events.on("crashed", (e) => this.#crashes.inc({ actor: e.actor, reason: e.reason })),
@@ -244,8 +256,8 @@ export class ControlMetrics {
       this.#inFlight.set({ actor }, t.inFlight);
       this.#waiting.set({ actor }, t.waiting);
       this.#paused.set({ actor }, view.paused ? 1 : 0);
-      this.#latency.set({ actor, quantile: "0.5" }, t.latencyMs.p50 / 1000);
-      this.#latency.set({ actor, quantile: "0.99" }, t.latencyMs.p99 / 1000);
+      this.#latency.set({ actor, percentile: "50" }, t.latencyMs.p50 / 1000);
+      this.#latency.set({ actor, percentile: "99" }, t.latencyMs.p99 / 1000);
     }
   }
 

@@ -2,12 +2,18 @@
  * The transaction monitor's write side: validated events into the tx stream through the backpressured
  * producer (slows at 80%, pauses at 95% of the analyzers' lag / pending capacity). A bad line or event goes
  * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
+ *
+ * Every wait (the producer paused by backpressure, a retry, the recorded pace) ends when the caller's
+ * signal aborts: with the analyzers down a paused producer would otherwise wait for as long as they are
+ * down, and the process could not stop. What was appended stays; the batch in hand is not written.
  */
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { ingestCodec } from "../detection/tx-entry.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
+import { systemClock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
 import { generate } from "./generator.ts";
 import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
 
@@ -36,6 +42,27 @@ export interface TxStreamWriterStats {
   retries: number;
 }
 
+/** What a replay did, for its summary: enough to tell what was written and where to resume. */
+export interface ReplaySummary {
+  /** Lines read (blank lines are skipped, not counted). */
+  lines: number;
+  /** Events appended to the tx stream. */
+  events: number;
+  /** Lines rejected (malformed or invalid), each in the tx dead-letter stream with its reason. */
+  rejected: number;
+  /** The last line whose events were all appended (or rejected): a stopped replay resumes after it. */
+  lastLineWritten: number;
+  /** Event time of the last event appended; `null` when none was. */
+  lastTs: number | null;
+  /** True when the signal stopped the replay before the end of its source. */
+  stopped: boolean;
+}
+
+export interface ReplayRun extends ReplayOptions {
+  /** Stops the replay (between lines, or in any wait); what was appended stays. */
+  signal?: AbortSignal;
+}
+
 export class TxStreamWriter {
   readonly producer: Producer<unknown>;
   readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
@@ -55,8 +82,11 @@ export class TxStreamWriter {
     });
   }
 
-  /** Validates and appends events in order; invalid ones are dead-lettered with their reason. */
-  async send(events: readonly unknown[], source = "ingest"): Promise<void> {
+  /**
+   * Validates and appends events in order; invalid ones are dead-lettered with their reason. An abort of
+   * `signal` rejects with its reason; the events not yet appended then are not written.
+   */
+  async send(events: readonly unknown[], source = "ingest", signal?: AbortSignal): Promise<void> {
     const valid: ChainEvent[] = [];
     for (const candidate of events) {
       const validation = validateEvent(candidate);
@@ -69,38 +99,66 @@ export class TxStreamWriter {
           validation.reason,
         );
     }
-    await this.#append(valid);
+    await this.#append(valid, signal);
   }
 
   /** Appends a tick: event time has reached `ts`, so the analyzers flush what waits for it. */
-  tick(ts: number): Promise<void> {
-    return this.#append([{ kind: "tick", ts }]);
+  tick(ts: number, signal?: AbortSignal): Promise<void> {
+    return this.#append([{ kind: "tick", ts }], signal);
   }
 
-  /** Replays a JSONL source (canonical or PumpPortal-shaped lines); returns the last event time seen. */
+  /**
+   * Replays a JSONL source (canonical or PumpPortal-shaped lines) in order. An abort of `signal` stops it
+   * promptly (`stopped`), keeping what was appended.
+   */
   async replay(
     source: ReadableStream<Uint8Array>,
     name: string,
-    options: ReplayOptions = {},
-  ): Promise<number | null> {
+    options: ReplayRun = {},
+  ): Promise<ReplaySummary> {
+    const { signal, ...pacing } = options;
+    const summary: ReplaySummary = {
+      lines: 0,
+      events: 0,
+      rejected: 0,
+      lastLineWritten: 0,
+      lastTs: null,
+      stopped: false,
+    };
+    // Counted by #append as it goes: an abort in a retry may leave part of a batch written.
+    const sentBefore = this.stats.sent;
     let batch: ChainEvent[] = [];
-    let lastTs: number | null = null;
-    for await (const line of replayJsonl(source, options)) {
-      if (!line.ok) {
-        await this.reject(name, `line-${line.line}`, line.raw, line.reason);
-        continue;
+    let batchLine = 0;
+    const flush = async () => {
+      await this.#append(batch, signal);
+      if (batch.length > 0) summary.lastTs = (batch.at(-1) as ChainEvent).ts;
+      summary.lastLineWritten = batchLine;
+      batch = [];
+    };
+    const replaySleep = (ms: number) => sleep(systemClock, ms, signal);
+    try {
+      for await (const line of replayJsonl(source, { ...pacing, ...(signal && { sleep: replaySleep }) })) {
+        signal?.throwIfAborted();
+        summary.lines++;
+        if (!line.ok) {
+          // Written at once, in line order, so everything before a rejected line must be written first.
+          if (batch.length > 0) await flush();
+          await this.reject(name, `line-${line.line}`, line.raw, line.reason);
+          summary.rejected++;
+          summary.lastLineWritten = line.line;
+          continue;
+        }
+        batch.push(...line.events);
+        batchLine = line.line;
+        if (batch.length >= BATCH || pacing.pace === "recorded") await flush();
       }
-      for (const event of line.events) {
-        batch.push(event);
-        lastTs = event.ts;
-      }
-      if (batch.length >= BATCH || options.pace === "recorded") {
-        await this.#append(batch);
-        batch = [];
-      }
+      await flush();
+    } catch (error) {
+      if (!signal?.aborted) throw error;
+      summary.stopped = true;
     }
-    await this.#append(batch);
-    return lastTs;
+    summary.events = this.stats.sent - sentBefore;
+    return summary;
   }
 
   /**
@@ -109,6 +167,14 @@ export class TxStreamWriter {
    * one-hour workloads, each seeded from `seed` and its index and starting where the last one ended.
    */
   async generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
+    try {
+      await this.#generate(options);
+    } catch (error) {
+      if (!options.signal.aborted) throw error;
+    }
+  }
+
+  async #generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
     const tickMs = 50;
     const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
     const started = performance.now();
@@ -134,10 +200,10 @@ export class TxStreamWriter {
         }
         // Validated like any other input, though the generator's tests hold it to the schema: the analyzers
         // trust what Ingest writes (tx-entry.ts).
-        await this.send(batch, "generator");
+        await this.send(batch, "generator", options.signal);
         sent += batch.length;
         const wait = started + (sent / options.rate) * 1000 - performance.now();
-        if (wait > 0) await Bun.sleep(wait);
+        if (wait > 0) await sleep(systemClock, wait, options.signal);
       }
     }
   }
@@ -155,6 +221,8 @@ export class TxStreamWriter {
         reason: "malformed",
         error: `${reason.code}${reason.field ? ` ${reason.field}` : ""}: ${reason.message}`,
         fields: { raw: Buffer.from(raw) },
+        // `source` names the input (a file, the generator), not a stream: nothing could read it back.
+        replayable: false,
       },
       Date.now(),
       DEAD_LETTER_TTL_MS,
@@ -163,11 +231,11 @@ export class TxStreamWriter {
   }
 
   /** Appends in order, retrying the entries Redis refused (out of memory, a dropped connection). */
-  async #append(payloads: readonly unknown[]): Promise<void> {
+  async #append(payloads: readonly unknown[], signal?: AbortSignal): Promise<void> {
     let pending = payloads;
     let delay = RETRY_MIN_MS;
     while (pending.length > 0) {
-      const results = await this.producer.sendBatch(pending);
+      const results = await this.producer.sendBatch(pending, signal ? { signal } : {});
       // Resend only what was refused: the pipeline's other appends were written, and a second copy of a
       // trade would count twice in every window. (A refusal can therefore reorder a few entries.)
       const refused = pending.filter((_, index) => !results[index]?.ok);
@@ -175,7 +243,7 @@ export class TxStreamWriter {
       if (refused.length === 0) return;
       pending = refused;
       this.stats.retries++;
-      await Bun.sleep(delay);
+      await sleep(systemClock, delay, signal);
       delay = Math.min(RETRY_MAX_MS, delay * 2);
     }
   }

@@ -6,7 +6,7 @@
  * Data goes to stdout, errors to stderr. Exit codes: 0 ok; 1 the API could not be read (`--once`);
  * 2 bad usage. The token defaults to TROUPE_API_TOKEN (needed only when the API is bound off loopback).
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../command-line.ts";
 import { readFrame } from "./client.ts";
 import { renderFrame } from "./render.ts";
 import { openScreen } from "./screen.ts";
@@ -20,30 +20,16 @@ const USAGE = `usage: bun run monitor [options]
   -h, --help       this text`;
 
 function fail(message: string): never {
-  console.error(`${message}\n\n${USAGE}`);
-  process.exit(2);
+  return usageError(USAGE, message);
 }
 
-const parsed = (() => {
-  try {
-    return parseArgs({
-      options: {
-        url: { type: "string", default: process.env.TROUPE_MONITOR_URL ?? "http://127.0.0.1:7070/" },
-        token: { type: "string", default: process.env.TROUPE_API_TOKEN ?? "" },
-        once: { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        interval: { type: "string", default: "1000" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    return fail((error as Error).message);
-  }
-})();
-if (parsed.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
+const parsed = parseCommandLine(USAGE, {
+  url: { type: "string", default: process.env.TROUPE_MONITOR_URL ?? "http://127.0.0.1:7070/" },
+  token: { type: "string", default: process.env.TROUPE_API_TOKEN ?? "" },
+  once: { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  interval: { type: "string", default: "1000" },
+});
 if (!URL.canParse(parsed.url) || !/^https?:$/.test(new URL(parsed.url).protocol)) {
   fail(`--url: must be an http(s) URL, got ${parsed.url}`);
 }

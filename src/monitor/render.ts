@@ -1,12 +1,15 @@
 /**
  * One frame of the terminal monitor as text: a box with the readiness and backend state, header
- * counters, an actors table and a streams table (the seed's backpressure-monitor box, with the figures
- * operators look at: pending, lag, processing rate, workers alive, health). Colour is optional: plain
- * text when stdout is not a terminal or NO_COLOR is set.
+ * counters, the latest alerts (newest first, one line each, as `bun run start` prints them), an actors
+ * table, and the seed's backpressure view: a box per consumer group (status, pending, lag, rate, workers).
+ * Colour is optional: plain text when stdout is not a terminal or NO_COLOR is set.
  */
-import type { StreamGroupInfo } from "../http/streams/source.ts";
+import type { Alert } from "../detection/alert.ts";
 import type { ActorView } from "../http/views.ts";
+import { alertLine } from "../scanner/alert-line.ts";
 import type { MonitorFrame } from "./client.ts";
+import { groupBoxes } from "./group-boxes.ts";
+import { fit, num, type Paint, painter, type Tone } from "./text.ts";
 
 export interface RenderOptions {
   color: boolean;
@@ -14,18 +17,8 @@ export interface RenderOptions {
   width: number;
 }
 
-type Paint = (text: string, tone: Tone) => string;
-type Tone = "ok" | "warn" | "bad" | "dim" | "bold";
-
-/** An SGR escape sequence (colour), captured so `split` keeps it. */
-const SGR = new RegExp(`(${"\x1b"}\\[[0-9;]*m)`);
-const ANSI: Record<Tone, string> = { ok: "32", warn: "33", bad: "31", dim: "2", bold: "1" };
-const fmt = new Intl.NumberFormat("en-US", { maximumFractionDigits: 1 });
-const num = (value: number | null | undefined) =>
-  value === null || value === undefined ? "?" : fmt.format(value);
-
 export function renderFrame(frame: MonitorFrame, options: RenderOptions): string {
-  const paint: Paint = options.color ? (text, tone) => `\x1b[${ANSI[tone]}m${text}\x1b[0m` : (text) => text;
+  const paint = painter(options.color);
   const inner = Math.max(40, options.width - 4);
   const lines: string[] = [];
   const rule = (label: string, left: string, right: string) =>
@@ -38,10 +31,15 @@ export function renderFrame(frame: MonitorFrame, options: RenderOptions): string
     lines.push(row(`  ${paint("·", "warn")} ${reason.message}`));
   lines.push(row(backendLine(frame, paint)));
   if (frame.actors) lines.push(row(countersLine(frame.actors)));
+  lines.push(rule("alerts, newest first", "├", "┤"));
+  for (const line of alertLines(frame.alerts, options.color, paint)) lines.push(row(line));
   lines.push(rule("actors", "├", "┤"));
   for (const line of actorLines(frame.actors, paint)) lines.push(row(line));
-  lines.push(rule("streams", "├", "┤"));
-  for (const line of streamLines(frame.streams?.groups ?? null, paint)) lines.push(row(line));
+  lines.push(rule("consumer groups", "├", "┤"));
+  const groups = frame.streams?.groups ?? null;
+  if (groups === null) lines.push(row(paint("streams unavailable", "bad")));
+  else if (groups.length === 0) lines.push(row(paint("no consumer groups", "dim")));
+  else for (const line of groupBoxes(groups, inner, paint)) lines.push(row(line));
   for (const error of frame.errors) lines.push(row(paint(`error: ${error}`, "bad")));
   lines.push(`└${"─".repeat(inner + 2)}┘`);
   return lines.join("\n");
@@ -116,33 +114,11 @@ function actorLines(actors: readonly ActorView[] | null, paint: Paint): string[]
   return table(head, rows, paint);
 }
 
-function streamLines(groups: readonly StreamGroupInfo[] | null, paint: Paint): string[] {
-  if (groups === null) return [paint("streams unavailable", "bad")];
-  if (groups.length === 0) return [paint("no stream groups", "dim")];
-  const rows = groups.map((g) => {
-    const tone: Tone = g.watermark === "ok" ? "ok" : g.watermark === "high" ? "warn" : "bad";
-    return [
-      `${g.stream}/${g.group}`,
-      num(g.length),
-      num(g.lag),
-      num(g.pending),
-      g.oldestPendingIdleMs === null ? "-" : `${num(g.oldestPendingIdleMs / 1000)} s`,
-      num(g.consumers),
-      num(g.deadLetters),
-      [g.watermark, tone] as const,
-    ];
-  });
-  const head = [
-    "stream/group",
-    "length",
-    "lag",
-    "pending",
-    "oldest idle",
-    "consumers",
-    "dead letters",
-    "watermark",
-  ];
-  return table(head, rows, paint);
+function alertLines(alerts: MonitorFrame["alerts"], color: boolean, paint: Paint): string[] {
+  if (alerts === "not-served") return [paint("this instance serves no alerts (no GET /alerts)", "dim")];
+  if (alerts === null) return [paint("alerts unavailable", "bad")];
+  if (alerts.length === 0) return [paint("none yet", "dim")];
+  return alerts.map((alert: Alert) => alertLine(alert, { color }));
 }
 
 type Cell = string | readonly [string, Tone];
@@ -164,22 +140,4 @@ function table(head: string[], rows: Cell[][], paint: Paint): string[] {
       .join("  ")
       .trimEnd();
   return [line(head, true), ...rows.map((r) => line(r, false))];
-}
-
-/** Cuts (with an ellipsis) or pads to `width` visible columns; ANSI sequences are kept and not counted. */
-function fit(text: string, width: number): string {
-  let visible = 0;
-  let out = "";
-  // Odd parts are escape sequences: kept even past the cut, so a colour is always reset.
-  for (const [i, part] of text.split(SGR).entries()) {
-    if (i % 2 === 1) {
-      out += part;
-    } else if (visible < width) {
-      const room = width - visible;
-      const piece = part.length > room ? `${part.slice(0, room - 1)}…` : part;
-      out += piece;
-      visible += piece.length;
-    }
-  }
-  return out + " ".repeat(width - visible);
 }

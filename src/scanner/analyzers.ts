@@ -30,6 +30,8 @@ export interface AnalyzersOptions {
   config?: Partial<Record<AnalyzerName, Record<string, unknown>>>;
   /** Mailbox capacity of each analyzer actor (and so the most entries each pump holds). @defaultValue 4096 */
   capacity?: number;
+  /** Called with every alert an analyzer emits (again for an entry handled again after a crash). */
+  onAlert?: (alert: Alert) => void;
   /** Extra pump options (tests shorten sweeps and blocks). */
   pump?: Partial<PumpOptions<AnalyzerMessage, unknown>>;
   /**
@@ -75,8 +77,9 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const outputsOf = (result: unknown): Outputs => {
     const outputs = defaultOutputsOf(result);
     for (const output of outputs) {
-      const detector = (output.payload as Alert).detector;
-      alertCounts.set(detector, (alertCounts.get(detector) ?? 0) + 1);
+      const alert = output.payload as Alert;
+      alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
+      options.onAlert?.(alert);
     }
     return outputs;
   };

@@ -1,26 +1,35 @@
 /**
- * The scanner as `bun run start` runs it: the stream backend (in memory by default, Redis with REDIS_URL),
- * the roles this process plays (ingest, analyze, or all), the HTTP control API, retention, the progress
- * line, and the shutdown order: readiness 503, stop ingest, drain and ack in-flight work, stop the HTTP
- * server, close the backend.
+ * The scanner as `bun run start` runs it: the stream backend (in memory by default, Redis with REDIS_URL,
+ * checked first), the roles this process plays (ingest, analyze, or all), the HTTP control API, retention,
+ * the terminal (alerts on stdout, the progress line on stderr), and the shutdown order: readiness 503,
+ * stop ingest, drain and ack in-flight work, stop the HTTP server, show the last alerts, close the backend.
+ * A `--replay` reports its summary once the analyzers and sinks drained it, and ends then, unless told to
+ * keep running.
  */
 import type { TroupeConfig } from "../config.ts";
-import { SEVERITY_RANK } from "../detection/alert.ts";
+import { type Alert, SEVERITY_RANK } from "../detection/alert.ts";
 import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
 import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
 import { createDetectionsSource, createStreamsSource, serveControlApi } from "../http/index.ts";
-import { TxStreamWriter } from "../ingest/stream-writer.ts";
+import { type ReplaySummary, TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { untilDrained } from "../streams/drained.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
-import { startAnalyzers } from "./analyzers.ts";
+import { alertLine } from "./alert-line.ts";
+import { AlertMetrics } from "./alert-metrics.ts";
+import { AlertTail } from "./alert-tail.ts";
+import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
+import { checkRedisReachable } from "./redis-reachable.ts";
+import { replaySummary } from "./replay-summary.ts";
 import { startRetention } from "./retention.ts";
-import { startSinks } from "./sinks.ts";
-import { topology } from "./topology.ts";
+import { type RunningSinks, startSinks } from "./sinks.ts";
+import type { Terminal } from "./terminal.ts";
+import { type Topology, topology } from "./topology.ts";
 
 export type Role = "all" | "ingest" | "analyze";
 
@@ -30,18 +39,24 @@ export interface ScannerRun {
   /** Replay this JSONL file instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
-  /** Print the progress line (off in tests that read stderr). */
+  /** After a replay: keep running (and serving the API) once it is drained and reported. */
+  keepRunning: boolean;
+  /** Alerts (stdout) and the progress line (stderr). */
+  terminal: Terminal;
+  /** Draw the progress line (off in tests that read stderr line by line). */
   progress: boolean;
 }
 
+/** Runs until `signal` aborts, or until a replay is done (drained and reported) unless `keepRunning`. */
 export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
-  const { config, role } = run;
+  const { config, role, terminal } = run;
   if (role !== "all" && !config.REDIS_URL) {
     throw new ScannerError(
       "ERR_CONFIG",
       `--role ${role} needs REDIS_URL: the in-memory backend lives inside one process`,
     );
   }
+  if (config.REDIS_URL) await checkRedisReachable(config.REDIS_URL);
   const backend: StreamBackend = config.REDIS_URL
     ? new RedisStreamBackend(config.REDIS_URL)
     : new MemoryStreamBackend();
@@ -49,6 +64,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
+  const alertMetrics = new AlertMetrics();
   const analyzers = analyze
     ? await startAnalyzers({
         system,
@@ -57,6 +73,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         consumer,
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
+        onAlert: (alert) => alertMetrics.count(alert),
         state:
           config.TROUPE_DURABLE_STATE === "on"
             ? {
@@ -97,19 +114,47 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     hostname: config.TROUPE_HTTP_HOST,
     port: config.TROUPE_HTTP_PORT,
   });
+  alertMetrics.register(served.api.registry);
   console.error(
     `troupe scanner: role ${role}, ${config.REDIS_URL ? "redis" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
-  const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }) : () => {};
+  const tail = analyze ? await showAlerts(backend, names, config, terminal) : null;
+  const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }, terminal) : () => {};
 
   const stopIngest = new AbortController();
+  const ingestSignal = AbortSignal.any([signal, stopIngest.signal]);
+  let replay: ReplaySummary | null = null;
   const ingesting = ingest
-    ? feed(ingest, run, config, AbortSignal.any([signal, stopIngest.signal]))
+    ? run.replay
+      ? replayFile(ingest, run.replay, run.pace, ingestSignal).then((summary) => {
+          replay = summary;
+        })
+      : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
     : Promise.resolve();
-  await new Promise<void>((resolve) => {
+  const figures = () => ({
+    topology: names,
+    alerts: analyzers ? sum(analyzers.alertCounts.values()) : null,
+    analyzerDeadLetters: sum([...(analyzers?.pumps.values() ?? [])].map((p) => p.stats.deadLettered)),
+  });
+  let reported = false;
+  /** The replay's summary, once: after the last alerts it caused were shown. */
+  const report = async () => {
+    if (reported || !run.replay || !replay) return;
+    reported = true;
+    await tail?.catchUp().catch(() => {});
+    terminal.note(replaySummary(run.replay, replay, figures()));
+  };
+  const stopped = new Promise<void>((resolve) => {
     if (signal.aborted) resolve();
     signal.addEventListener("abort", () => resolve(), { once: true });
   });
+  // A replay is done once written and processed by every group here (an ingest-only process: once written).
+  const done = run.replay
+    ? ingesting
+        .then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
+        .then(() => (replay?.stopped ? stopped : report()))
+    : stopped;
+  await Promise.race([run.keepRunning ? done.then(() => stopped) : done, stopped]);
 
   await served.shutdown({
     drain: async () => {
@@ -121,21 +166,69 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     },
   });
   stopProgress();
+  // A stopped replay reports what it wrote; and every alert written is shown before the exit (the last
+  // ones came after the tail's last poll).
+  await report();
+  await tail?.catchUp().catch(() => {});
+  tail?.stop();
+  terminal.close();
   stopRetention();
   await backend.close();
 }
 
-/** The generator at TROUPE_RATE, or a JSONL replay followed by a tick so waiting alerts are flushed. */
-async function feed(
-  ingest: TxStreamWriter,
-  run: ScannerRun,
+/**
+ * Alerts on stdout as they are written: a readable line each on a terminal, JSON lines in a pipe
+ * (TROUPE_ALERTS_STDOUT). Off when TROUPE_ALERTS_FILE=- already writes them there.
+ */
+async function showAlerts(
+  backend: StreamBackend,
+  names: Topology,
   config: TroupeConfig,
+  terminal: Terminal,
+): Promise<AlertTail | null> {
+  const setting = config.TROUPE_ALERTS_STDOUT;
+  if (setting === "off" || config.TROUPE_ALERTS_FILE === "-") return null;
+  const text = setting === "text" || (setting === "auto" && terminal.stdoutIsTTY);
+  const color = text && terminal.stdoutIsTTY && !process.env.NO_COLOR;
+  const format = text
+    ? (alert: Alert) => alertLine(alert, { color })
+    : (alert: Alert) => JSON.stringify(alert);
+  const tail = new AlertTail(backend, names.alerts, (alert) => terminal.print(format(alert)));
+  await tail.start();
+  return tail;
+}
+
+/** The file through ingest, then a tick an event-minute later so alerts waiting for a quiet spell are due. */
+async function replayFile(
+  ingest: TxStreamWriter,
+  file: string,
+  pace: "full" | "recorded",
   signal: AbortSignal,
+): Promise<ReplaySummary> {
+  const summary = await ingest.replay(Bun.file(file).stream(), file, { pace, signal });
+  if (!summary.stopped && summary.lastTs !== null) {
+    await ingest.tick(summary.lastTs + 60_000, signal).catch((error) => {
+      if (!signal.aborted) throw error;
+    });
+  }
+  return summary;
+}
+
+/** Every analyzer group and every sink group has nothing undelivered and nothing pending. */
+function untilAllDrained(
+  backend: StreamBackend,
+  names: Topology,
+  analyzers: RunningAnalyzers,
+  sinks: RunningSinks,
 ): Promise<void> {
-  if (!run.replay) return ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal });
-  const lastTs = await ingest.replay(Bun.file(run.replay).stream(), run.replay, { pace: run.pace });
-  if (lastTs !== null) await ingest.tick(lastTs + 60_000);
-  console.error(
-    `replay of ${run.replay} done: ${ingest.stats.sent} events in, ${ingest.stats.rejected} rejected`,
+  const txGroups = new Set(names.analyzers.map((a) => a.group));
+  return untilDrained(backend, [...analyzers.pumps, ...sinks.pumps], (group) =>
+    txGroups.has(group) ? names.tx : names.alerts,
   );
+}
+
+function sum(values: Iterable<number>): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
 }

@@ -4,6 +4,11 @@
  * record with a deterministic dedup id and only then acks the source entry (one `commit`), so a crash
  * in between leaves the entry pending and the retry writes no second record. Records are plain fields,
  * readable with redis-cli; the original fields are kept under `f:<name>`.
+ *
+ * A replay appends the original fields to the record's source stream. A record whose input never was a
+ * stream entry (a line an ingest rejected: its `source` names a file, not a stream) is written
+ * `replayable: false`: a replay refuses it and keeps it, rather than appending it to a stream named after
+ * the file, which nothing reads, and deleting it.
  */
 import type { EntryFields, OutputWrite, StreamBackend, StreamEntry } from "./backend.ts";
 import { ZERO_ID } from "./stream-id.ts";
@@ -40,10 +45,19 @@ export interface StreamDeadLetter {
   readonly at: number;
   /** The original fields; `null` when the entry was gone before it was dead-lettered. */
   readonly fields: EntryFields | null;
+  /**
+   * Whether a replay has somewhere to go: false when the fields are gone, or when the record is input
+   * rejected before it became a stream entry (its `source` is not a stream).
+   */
+  readonly replayable: boolean;
 }
 
 /** What a pump writes: the record before the stream gives it an id and a time. */
-export type DeadLetterInput = Omit<StreamDeadLetter, "id" | "at" | "error"> & { readonly error?: string };
+export type DeadLetterInput = Omit<StreamDeadLetter, "id" | "at" | "error" | "replayable"> & {
+  readonly error?: string;
+  /** False for input that never was an entry of `source` (it is kept for reading, never replayed). @defaultValue true */
+  readonly replayable?: boolean;
+};
 
 const FIELD_PREFIX = "f:";
 
@@ -63,6 +77,7 @@ export function deadLetterWrite(
     at: String(now),
   };
   if (letter.error !== undefined) fields.error = letter.error;
+  if (letter.replayable === false) fields.replayable = "false";
   for (const [name, value] of Object.entries(letter.fields ?? {})) fields[FIELD_PREFIX + name] = value;
   return { stream: dlq, dedupId: `dlq/${letter.source}/${letter.group}/${letter.entryId}`, fields, ttlMs };
 }
@@ -87,6 +102,7 @@ export function parseDeadLetter(entry: StreamEntry): StreamDeadLetter | null {
     error: f.error?.toString() ?? null,
     at: Number(f.at?.toString() ?? 0),
     fields: original,
+    replayable: original !== null && f.replayable?.toString() !== "false",
   };
 }
 
@@ -135,8 +151,8 @@ export class DeadLetters {
   /**
    * Appends the original entry to its source stream again (a new id, delivery count 1), then deletes
    * the record. Idempotent per record: a retried replay does not append twice. Every group reading the
-   * source stream sees the replayed entry (a stream cannot address one group). Returns false when the
-   * record is missing or has no original fields (deleted while pending).
+   * source stream sees the replayed entry (a stream cannot address one group). Returns false, and keeps
+   * the record, when it is missing or not replayable (see {@link StreamDeadLetter.replayable}).
    */
   async replay(id: string): Promise<boolean> {
     const letter = await this.get(id);
@@ -144,7 +160,7 @@ export class DeadLetters {
     return (await this.#replayBatch([letter])) === 1;
   }
 
-  /** Replays every matching record, `batchSize` at a time; returns how many were replayed. */
+  /** Replays every matching replayable record, `batchSize` at a time (the others stay); returns how many. */
   async replayAll(filter: DeadLetterFilter = {}, options: { batchSize?: number } = {}): Promise<number> {
     let replayed = 0;
     let after: string | undefined;
@@ -161,7 +177,7 @@ export class DeadLetters {
   }
 
   async #replayBatch(letters: readonly StreamDeadLetter[]): Promise<number> {
-    const replayable = letters.filter((l) => l.fields !== null);
+    const replayable = letters.filter((l) => l.replayable);
     // Issued together: ioredis writes them back to back on one connection (one round trip).
     await Promise.all(
       replayable.map((l) =>

@@ -43,7 +43,7 @@ export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-
 export type { MemoryBackendOptions } from "./memory-backend.ts";
 export { MemoryStreamBackend } from "./memory-backend.ts";
 export type { Output, Outputs, OutputsOf } from "./outputs.ts";
-export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions } from "./producer.ts";
+export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions, SendOptions } from "./producer.ts";
 export { Producer } from "./producer.ts";
 export { Pump } from "./pump.ts";
 export type { EntrySource, LossReport, PumpEvents, PumpStats } from "./pump-events.ts";

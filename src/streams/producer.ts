@@ -91,6 +91,11 @@ export interface ProducerEvents {
   resumed(event: Pressure): void;
 }
 
+export interface SendOptions {
+  /** Gives up waiting for the consumers (a paused producer may wait for as long as they are down). */
+  signal?: AbortSignal;
+}
+
 export class Producer<T = unknown> {
   readonly options: Required<ProducerOptions>;
   readonly #backend: StreamBackend;
@@ -113,15 +118,21 @@ export class Producer<T = unknown> {
     return this.#events.on(event, listener);
   }
 
-  async send(payload: T): Promise<string> {
-    const [result] = await this.sendBatch([payload]);
+  async send(payload: T, options: SendOptions = {}): Promise<string> {
+    const [result] = await this.sendBatch([payload], options);
     if (!result?.ok) throw result?.error;
     return result.id;
   }
 
-  /** Waits while the consumers are at the critical watermark, then writes the batch in one pipeline. */
-  async sendBatch(payloads: readonly T[]): Promise<AppendResult[]> {
-    await this.#gate();
+  /**
+   * Waits while the consumers are at the critical watermark, then writes the batch in one pipeline. An
+   * abort while waiting rejects with the signal's reason and writes nothing.
+   */
+  async sendBatch(payloads: readonly T[], options: SendOptions = {}): Promise<AppendResult[]> {
+    const { signal } = options;
+    signal?.throwIfAborted();
+    await (signal ? untilAborted(this.#gate(), signal) : this.#gate());
+    signal?.throwIfAborted();
     const codec = this.options.codec;
     return this.#backend.appendBatch(
       this.options.stream,
@@ -175,6 +186,19 @@ export class Producer<T = unknown> {
     }
     this.#events.emit("resumed", current);
   }
+}
+
+/**
+ * `work`, or the signal's reason once it aborts. The shared wait for relief keeps polling for the other
+ * callers; this one just stops waiting for it.
+ */
+function untilAborted<V>(work: Promise<V>, signal: AbortSignal): Promise<V> {
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }
 
 /** Redis reports lag NULL after a delete in the unread range: count the whole stream then (an upper bound). */

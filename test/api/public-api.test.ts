@@ -139,6 +139,7 @@ import type {
   Retention,
   RetentionEvents,
   RetentionOptions,
+  SendOptions,
   StreamBackend,
   StreamDeadLetter,
   StreamEntry,
@@ -326,6 +327,7 @@ describe("troupe/streams: backends, pumps, producer, retention, dead letters, co
 
     expectTypeOf<ConstructorParameters<typeof Producer>[1]>().toEqualTypeOf<ProducerOptions>();
     expectTypeOf<Producer["pressure"]>().toEqualTypeOf<Pressure>();
+    expectTypeOf<Parameters<Producer["sendBatch"]>[1]>().toEqualTypeOf<SendOptions | undefined>();
     expectTypeOf<Pressure["level"]>().toEqualTypeOf<PressureLevel>();
     expectTypeOf<Parameters<Producer["on"]>[0]>().toEqualTypeOf<keyof ProducerEvents>();
 
@@ -400,7 +402,7 @@ describe("troupe/http: the control API", () => {
   });
 
   test("the HTTP dead letter is the stream one with a unique id and a preview for its fields", () => {
-    expectTypeOf<Omit<DeadLetterView, "id" | "preview" | "replayable">>().toEqualTypeOf<
+    expectTypeOf<Omit<DeadLetterView, "id" | "preview">>().toEqualTypeOf<
       Omit<StreamDeadLetter, "id" | "fields">
     >();
     expectTypeOf<DeadLetterView>().not.toHaveProperty("fields");

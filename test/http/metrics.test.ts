@@ -74,7 +74,7 @@ describe("GET /metrics", () => {
       "outcome",
       "reason",
       "state",
-      "quantile",
+      "percentile",
       "stream",
       "group",
       "kind",

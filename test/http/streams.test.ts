@@ -234,7 +234,7 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
         status: 409,
         body: failure(
           "ERR_NOT_REPLAYABLE",
-          `dead letter ${goneId} has no payload (its entry was deleted while pending): delete it instead`,
+          `dead letter ${goneId} cannot be replayed (its entry was deleted while pending, or it is input rejected before it reached a stream): it is kept; delete it once dealt with`,
         ),
       });
       expect((await remove(goneId)).status).toBe(200);

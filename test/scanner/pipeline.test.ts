@@ -55,7 +55,7 @@ test("a PumpPortal-shaped recording through the full pipeline raises the expecte
   const names = topology(`t${crypto.randomUUID()}:`);
   const analyzers = await start(names);
   const ingest = new TxStreamWriter(backend, names);
-  const lastTs = await ingest.replay(Bun.file(FIXTURE).stream(), "sample.jsonl");
+  const { lastTs } = await ingest.replay(Bun.file(FIXTURE).stream(), "sample.jsonl");
   await ingest.tick((lastTs as number) + 60_000);
   await drained(names, analyzers);
 

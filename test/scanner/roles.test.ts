@@ -41,7 +41,7 @@ test.skipIf(!redisAvailable())(
     await analyzerLog.waitFor(/control API/);
     const ingest = start("ingest", prefix, ["--replay", FIXTURE]);
     const ingestLog = new ChildOutput(ingest.stderr);
-    await ingestLog.waitFor(/replay of .* done: \d+ events in, 0 rejected/);
+    await ingestLog.waitFor(/replay of .* done: [\d,]+ lines read, [\d,]+ events in, 0 rejected/);
 
     const client = new Redis(redis.url);
     try {

@@ -62,7 +62,7 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
   async replay(id: string): Promise<"replayed" | "not-found" | "not-replayable"> {
     const found = await this.#find(id);
     if (!found) return "not-found";
-    if (found.letter.fields === null) return "not-replayable";
+    if (!found.letter.replayable) return "not-replayable";
     return (await found.store.replay(found.letter.id)) ? "replayed" : "not-found";
   }
 
@@ -91,7 +91,6 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
       id: `${stream}:${id}`,
       ...recorded,
       preview: fields === null ? null : preview(fields, this.#previewChars),
-      replayable: fields !== null,
     };
   }
 }

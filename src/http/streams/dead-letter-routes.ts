@@ -63,7 +63,7 @@ export function deadLetterRoutes(ctx: ApiContext): Hono {
       if (outcome === "not-replayable") {
         throw new ControlApiError(
           "ERR_NOT_REPLAYABLE",
-          `dead letter ${id} has no payload (its entry was deleted while pending): delete it instead`,
+          `dead letter ${id} cannot be replayed (its entry was deleted while pending, or it is input rejected before it reached a stream): it is kept; delete it once dealt with`,
         );
       }
       return c.json({ id, replayed: true });

@@ -54,7 +54,7 @@ export type DeadLetterView = Omit<StreamDeadLetter, "id" | "fields"> & {
   readonly id: string;
   /** The decoded payload as JSON, cut to a few hundred characters; `null` when the entry was gone. */
   readonly preview: string | null;
-  /** Whether it can be replayed (its original fields survived). */
+  /** Whether it can be replayed: its original fields survived and came from a stream (not rejected input). */
   readonly replayable: boolean;
 };
 

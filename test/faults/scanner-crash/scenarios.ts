@@ -21,7 +21,7 @@ const GROUPS = 5;
 const API_TOKEN = "crash-consistency-token";
 /** The stream prefix of memory runs (their streams live in their process). */
 const MEMORY_PREFIX = "troupe:";
-const INGEST_DONE = /replay of .* done: \d+ events in, \d+ rejected/;
+const INGEST_DONE = /replay of .* done: [\d,]+ lines read, [\d,]+ events in, [\d,]+ rejected/;
 
 export interface CrashLab {
   /** A Redis these runs may break (SIGKILL their clients, fill it): never the shared one. */
@@ -188,7 +188,8 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
   const scanner = await ScannerProcess.start(
     "all",
     { prefix: MEMORY_PREFIX, consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
-    ["--replay", fifo, "--pace", "full"],
+    // Kept running after the replay: the run reads the drained streams through the API.
+    ["--replay", fifo, "--pace", "full", "--keep-running"],
   );
   const replay = await open(fifo, "w");
   try {

@@ -1,0 +1,49 @@
+/**
+ * The command line of every `bun run` script (start, monitor, eval, demo), handled one way: `-h` /
+ * `--help` prints the usage on stdout and exits 0; an unknown flag, a flag without its value, a stray
+ * argument or a bad value prints the problem, then the usage, on stderr and exits 2. Never a stack trace:
+ * a typo is the user's to fix, not a crash.
+ */
+import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
+
+/** Exit code of bad usage and bad configuration (what most CLIs use for bad arguments). */
+export const USAGE_EXIT_CODE = 2;
+
+/** What `parseArgs` gives for each option: a string or a boolean, never undefined when it has a default. */
+export type OptionValues<O extends ParseArgsOptionsConfig> = {
+  -readonly [K in keyof O]: (O[K] extends { type: "boolean" } ? boolean : string) extends infer V
+    ? O[K] extends { default: unknown }
+      ? V
+      : V | undefined
+    : never;
+};
+
+/** Parses `args` (the script's arguments by default) against `options`, with `-h` / `--help` added. */
+export function parseCommandLine<const O extends ParseArgsOptionsConfig>(
+  usage: string,
+  options: O,
+  args: string[] = process.argv.slice(2),
+): OptionValues<O> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({
+      args,
+      options: { ...options, help: { type: "boolean", short: "h", default: false } },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    return usageError(usage, (error as Error).message);
+  }
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values as OptionValues<O>;
+}
+
+/** Prints `message` and the usage on stderr and exits 2: for a value the parser let through. */
+export function usageError(usage: string, message: string): never {
+  console.error(`${message}\n\n${usage}`);
+  process.exit(USAGE_EXIT_CODE);
+}

@@ -1,0 +1,87 @@
+/** `bun run start` on Redis: an unreachable server is named at once, and a restart leaves no consumer behind. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
+import { ChildOutput } from "./support/child-output.ts";
+import { reaper } from "./support/reaper.ts";
+import { freePort, redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const track = reaper();
+
+test.each([
+  ["start", "src/main.ts"],
+  ["eval", "src/eval/main.ts"],
+])(
+  "bun run %s with an unreachable REDIS_URL: host, port and 'connection refused' within two seconds, exit 1",
+  async (_, script) => {
+    const port = await freePort();
+    const started = performance.now();
+    const child = track(
+      Bun.spawn(["bun", script], {
+        cwd: ROOT,
+        env: { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: `redis://127.0.0.1:${port}` },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    // The process's own start (Bun, the imports) is part of the wait a user sees.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `redis at 127.0.0.1:${port} (REDIS_URL): connection refused (is redis-server running on that port?)\n`,
+    );
+  },
+);
+
+describe.skipIf(!redisServerInstalled())("consumer names across restarts", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  /** Starts an analyze process with the default consumer name, waits until it serves, stops it. */
+  async function startAndStop(prefix: string): Promise<string> {
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TROUPE_HTTP_PORT: "0",
+          REDIS_URL: redis.url,
+          TROUPE_STREAM_PREFIX: prefix,
+          TROUPE_CONSUMER: undefined,
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    const stderr = new ChildOutput(child.stderr);
+    const banner = await stderr.waitFor(/consumer (\S+),/);
+    child.kill("SIGTERM");
+    await stderr.rest();
+    expect(await child.exited).toBe(0);
+    return /consumer (\S+),/.exec(banner)?.[1] as string;
+  }
+
+  test("three restarts with the default name: one consumer per group, the same one", async () => {
+    const prefix = `restarts-${crypto.randomUUID()}:`;
+    const names = [await startAndStop(prefix), await startAndStop(prefix), await startAndStop(prefix)];
+    const [name] = new Set(names);
+    expect(names).toEqual([name, name, name] as string[]);
+    const backend = new RedisStreamBackend(redis.url);
+    try {
+      for (const stream of [`${prefix}tx`, `${prefix}alerts`]) {
+        const groups = await backend.groups(stream);
+        expect(groups.length).toBeGreaterThan(0);
+        for (const group of groups)
+          expect((await backend.consumers(stream, group.name)).map((c) => c.name)).toEqual([name as string]);
+      }
+    } finally {
+      await backend.close();
+    }
+  }, 60_000);
+});

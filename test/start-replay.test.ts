@@ -1,0 +1,131 @@
+/**
+ * `bun run start --replay FILE`: it ends by itself once the file went through the analyzers and the
+ * sinks, with a summary of what was read, written, rejected (and where that went) and found; it keeps
+ * running when asked; and SIGINT stops it promptly even while the producer waits for analyzers that are
+ * down, keeping what was written.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Alert } from "../src/detection/alert.ts";
+import { generate } from "../src/ingest/generator.ts";
+import { topology } from "../src/scanner/topology.ts";
+import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
+import { ChildOutput } from "./support/child-output.ts";
+import { reaper } from "./support/reaper.ts";
+import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const track = reaper();
+const SAMPLE = new URL("./fixtures/pumpportal/sample.jsonl", import.meta.url).pathname;
+const ENV = { ...process.env, TROUPE_HTTP_PORT: "0", REDIS_URL: "", TROUPE_ALERTS_FILE: "" };
+
+let dir: string;
+let recording: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "troupe-replay-"));
+  recording = join(dir, "capture.jsonl");
+  // The PumpPortal sample (14 lines, 3 alerts) after one malformed line.
+  await Bun.write(recording, `{not json\n${await Bun.file(SAMPLE).text()}`);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const SUMMARY = (file: string) =>
+  `replay of ${file} done: 15 lines read, 16 events in, 1 rejected (in troupe:tx:dlq, source ${file}), 3 alerts (in troupe:alerts)`;
+
+test("exits 0 once drained, every alert shown, with a summary of lines, events, rejects and where they went", async () => {
+  const child = track(
+    Bun.spawn(["bun", "src/main.ts", "--replay", recording], {
+      cwd: ROOT,
+      env: ENV,
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  expect(code).toBe(0);
+  const alerts = stdout
+    .trimEnd()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Alert);
+  expect(alerts.map((a) => a.detector).sort()).toEqual(["dev_dump", "fresh_sniper", "launch_bundle"]);
+  expect(stderr).toContain(`\n${SUMMARY(recording)}\n`);
+  expect(stderr).toEndWith("troupe scanner stopped\n");
+}, 30_000);
+
+test("--keep-running: the summary once drained, and still serving after it", async () => {
+  const child = track(
+    Bun.spawn(["bun", "src/main.ts", "--replay", recording, "--keep-running"], {
+      cwd: ROOT,
+      env: ENV,
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
+  const stdout = new ChildOutput(child.stdout);
+  const stderr = new ChildOutput(child.stderr);
+  const url = /control API (\S+)/.exec(await stderr.waitFor(/control API \S+\n/))?.[1] as string;
+  await stderr.waitFor(new RegExp(`${SUMMARY(recording).replace(/[()]/g, "\\$&")}\n`));
+  // Every alert shown (on the other pipe, so maybe not read yet), and the process still there.
+  await stdout.waitFor(/(.*\n){3}/);
+  expect((await fetch(new URL("health", url))).status).toBe(200);
+  child.kill("SIGTERM");
+  await stderr.rest();
+  expect(await child.exited).toBe(0);
+  expect(stderr.text.split("replay of")).toHaveLength(2);
+  expect(stderr.text).toEndWith("troupe scanner stopped\n");
+}, 30_000);
+
+describe.skipIf(!redisServerInstalled())("SIGINT while the analyzers are down", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  test("the producer, paused by backpressure, stops at once; what was written stays and the summary says where to resume", async () => {
+    const prefix = `sigint-${crypto.randomUUID()}:`;
+    const names = topology(prefix);
+    const backend = new RedisStreamBackend(redis.url);
+    // The analyzer groups exist, and no analyzer reads them: at 95,000 entries of lag the producer pauses.
+    for (const { group } of names.analyzers) await backend.ensureGroup(names.tx, group);
+    const big = join(dir, "big.jsonl");
+    const events = [...generate({ seed: 5, maxEvents: 110_000 }).events()];
+    await Bun.write(big, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", big], {
+        cwd: ROOT,
+        env: { ...ENV, REDIS_URL: redis.url, TROUPE_STREAM_PREFIX: prefix },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    const stderr = new ChildOutput(child.stderr);
+    // The progress line stands still near the critical watermark: the producer waits.
+    await stderr.waitFor(/\nin 9[5-9],\d{3} \(0\/s\)/);
+    const interrupted = performance.now();
+    child.kill("SIGINT");
+    await stderr.rest();
+    expect(await child.exited).toBe(0);
+    expect(performance.now() - interrupted).toBeLessThan(3_000);
+    const summary = new RegExp(
+      `replay of ${big} stopped: lines 1-([\\d,]+) written \\(resume after line \\1\\): [\\d,]+ lines read, ([\\d,]+) events in, 0 rejected\\n`,
+    ).exec(stderr.text);
+    expect(summary).not.toBeNull();
+    const written = await backend.length(names.tx);
+    await backend.close();
+    expect(Number(summary?.[2]?.replaceAll(",", ""))).toBe(written);
+    expect(Number(summary?.[1]?.replaceAll(",", ""))).toBe(written);
+    expect(written).toBeGreaterThanOrEqual(95_000);
+    expect(written).toBeLessThan(events.length);
+  }, 60_000);
+});
