@@ -33,6 +33,8 @@ import type {
 export interface WatchedPump {
   readonly options: { readonly stream: string; readonly group: string; readonly deadLetterStream: string };
   on<E extends keyof PumpEvents>(event: E, listener: PumpEvents[E]): () => void;
+  /** `held`: the entries it holds (handled or in its actor's mailbox), pending in the group by design. */
+  readonly stats?: { readonly held: number };
 }
 
 export interface Watermark {
@@ -183,7 +185,9 @@ class BackendStreamsSource implements StreamsSource {
               consumers: g.consumers,
               deadLetterStream,
               deadLetters: dlqLengths.get(deadLetterStream) ?? 0,
-              watermark: this.#watermark(g.lag, lagSeconds, g.pending),
+              // What this process's pumps hold is work under way (a durable actor's entries stay pending
+              // until a checkpoint covers them, up to its mailbox): only pending beyond it is stuck.
+              watermark: this.#watermark(g.lag, lagSeconds, Math.max(0, g.pending - this.#heldBy(key))),
             };
           }),
         );
@@ -268,6 +272,14 @@ class BackendStreamsSource implements StreamsSource {
     return () => {
       for (const off of offs) off();
     };
+  }
+
+  /** Entries the pumps of this process hold in a group (`stream\0group`). */
+  #heldBy(key: string): number {
+    let held = 0;
+    for (const pump of this.#o.pumps)
+      if (`${pump.options.stream}\0${pump.options.group}` === key) held += pump.stats?.held ?? 0;
+    return held;
   }
 
   /** Unknown lag (null) does not raise the state: it says nothing about how far behind the group is. */

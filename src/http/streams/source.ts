@@ -8,7 +8,8 @@ import type { DeadLetterFilter, StreamDeadLetter } from "../../streams/dead-lett
 
 /**
  * `high` / `critical`: lag (entries or seconds) or pending passed that watermark (`StreamsSourceOptions.lag`,
- * `.lagSeconds`, `.pending`); the worst of the three counts.
+ * `.lagSeconds`, `.pending`); the worst of the three counts. Pending counts here only beyond what this
+ * process's pumps hold (work under way, up to their actors' mailboxes): entries nobody live is working on.
  */
 export type WatermarkState = "ok" | "high" | "critical";
 
