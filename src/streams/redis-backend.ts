@@ -43,6 +43,7 @@ import {
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
 import { type RedisStateClient, RedisStreamStateStore } from "./redis-state-store.ts";
+import { ensureTracingChannelSubscribersGetter } from "./redis-tracing.ts";
 import { ZERO_ID } from "./stream-id.ts";
 import type { StreamStateStoreOptions } from "./stream-state-store.ts";
 
@@ -102,6 +103,7 @@ export class RedisStreamBackend implements StreamBackend {
 
   constructor(url: string, options: RedisBackendOptions = {}) {
     this.#options = resolveRedisBackendOptions(options);
+    ensureTracingChannelSubscribersGetter();
     this.#cmd = new Redis(url, {
       ...this.#options.redis,
       protocol: 2,
