@@ -33,6 +33,11 @@ export class MemoryStateStore implements StateStore {
     state.log.append(checkpoint.segments);
   }
 
+  /** Resolves once no compaction is under way (they run in slices after the commits that made them due). */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#scopes.values()].map((scope) => scope.log.idle()));
+  }
+
   /** Live keys per table of a scope (for tests and inspection). */
   keys(scope: StateScope): Record<string, number> {
     return this.#scope(scope).log.keys();

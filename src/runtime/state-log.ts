@@ -42,20 +42,19 @@ export function compactionDue(
   return logBytes >= Math.max(options.compactMinBytes, baseBytes * options.compactRatio);
 }
 
+/** Work a compaction does between two turns of the event loop: about this many segment bytes. */
+const SLICE_BYTES = 2 * 1024 * 1024;
+
 export class SegmentLog {
   readonly #options: Required<CompactionOptions>;
   #base: Uint8Array[] = [];
   #baseBytes = 0;
   #log: Uint8Array[] = [];
   #logBytes = 0;
-  #compactions = 0;
+  #compacting: Promise<void> | null = null;
 
   constructor(options: Required<CompactionOptions>) {
     this.#options = options;
-  }
-
-  get compactions(): number {
-    return this.#compactions;
   }
 
   /** Appends a checkpoint's segments (kept as given: the caller hands them over). */
@@ -64,19 +63,52 @@ export class SegmentLog {
       this.#log.push(segment);
       this.#logBytes += segment.byteLength;
     }
-    if (compactionDue(this.#baseBytes, this.#logBytes, this.#options)) this.compact();
+    if (!this.#compacting && compactionDue(this.#baseBytes, this.#logBytes, this.#options)) {
+      this.#compacting = this.#compact().finally(() => {
+        this.#compacting = null;
+      });
+    }
   }
 
-  /** Folds the base and every segment into a new base. */
-  compact(): void {
+  /** Resolves once no compaction is under way. */
+  async idle(): Promise<void> {
+    await this.#compacting;
+  }
+
+  /**
+   * Folds the base and the segments there are now into a new base, in slices of ~2 MiB with a turn of the
+   * event loop between them: folding a large state at once would stall the process's pumps (it runs on
+   * the main thread). Segments appended meanwhile stay after the new base.
+   */
+  async #compact(): Promise<void> {
+    const base = this.#base;
+    const folded = this.#log.length;
+    const segments = [...base, ...this.#log.slice(0, folded)];
     const compaction = new SegmentCompaction();
-    for (const segment of this.#base) compaction.feed(segment);
-    for (const segment of this.#log) compaction.feed(segment);
-    this.#base = [...compaction.chunks()];
-    this.#baseBytes = this.#base.reduce((sum, chunk) => sum + chunk.byteLength, 0);
-    this.#log = [];
-    this.#logBytes = 0;
-    this.#compactions++;
+    let slice = 0;
+    for (const segment of segments) {
+      compaction.feed(segment);
+      slice += segment.byteLength;
+      if (slice >= SLICE_BYTES) {
+        slice = 0;
+        await nextTurn();
+      }
+    }
+    const chunks: Uint8Array[] = [];
+    for (const chunk of compaction.chunks()) {
+      chunks.push(chunk);
+      slice += chunk.byteLength;
+      if (slice >= SLICE_BYTES) {
+        slice = 0;
+        await nextTurn();
+      }
+    }
+    let foldedBytes = 0;
+    for (let i = 0; i < folded; i++) foldedBytes += (this.#log[i] as Uint8Array).byteLength;
+    this.#base = chunks;
+    this.#baseBytes = chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0);
+    this.#log = this.#log.slice(folded);
+    this.#logBytes -= foldedBytes;
   }
 
   /** Everything a restore replays, in order (a snapshot: later appends are not in it). */
@@ -92,4 +124,8 @@ export class SegmentLog {
     for (const [table, values] of replay.tables) if (values.size > 0) out[table] = values.size;
     return out;
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

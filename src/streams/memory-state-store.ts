@@ -2,7 +2,7 @@
  * Durable actor state in the memory backend: the Redis store's semantics in process (same key names,
  * epochs and fencing, the same changelog and compaction), so a worker that crashes inside the process
  * restores the same way. A commit checks the epoch, appends the segments and acks the entries it covers
- * in one synchronous step, and is refused whole while the backend is out of memory (`maxEntries`), like
+ * in one synchronous step (compaction follows in slices, state-log.ts), and is refused whole while the backend is out of memory (`maxEntries`), like
  * Redis under `noeviction`.
  */
 import { SegmentLog } from "../runtime/state-log.ts";
@@ -100,8 +100,9 @@ export class MemoryStreamStateStore implements StreamStateStore {
     for (const entry of entries) entry.acked();
   }
 
-  /** Compaction runs inside the commit here: never anything in the background. */
-  async idle(): Promise<void> {}
+  async idle(): Promise<void> {
+    await Promise.all([...this.#host.space.scopes.values()].map((scope) => scope.log.idle()));
+  }
 
   #scope(scope: StateScope): ScopeState {
     const meta = scopeKeys(this.#base, scope).meta;

@@ -99,11 +99,16 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #options: Required<RedisBackendOptions>;
   readonly #cmd: ScriptedRedis;
   readonly #readers: BlockingReaders;
+  readonly #url: string;
+  /** State compaction's own connection (opened with the first state store): its MB-sized reads and writes
+   * would otherwise queue every commit and stream command behind them. */
+  #bulk: ScriptedRedis | null = null;
   #closed = false;
 
   constructor(url: string, options: RedisBackendOptions = {}) {
     this.#options = resolveRedisBackendOptions(options);
     ensureTracingChannelSubscribersGetter();
+    this.#url = url;
     this.#cmd = new Redis(url, {
       ...this.#options.redis,
       protocol: 2,
@@ -118,7 +123,6 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
-    this.#cmd.defineCommand("troupeStateCompact", { numberOfKeys: 4, lua: STATE_COMPACT_LUA });
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
     this.#readers = new BlockingReaders(url, { redis, graceMs, clock });
   }
@@ -376,14 +380,30 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {
-    return new RedisStreamStateStore(this.#cmd, options, this.#options.clock);
+    return new RedisStreamStateStore(this.#cmd, options, this.#options.clock, this.#bulkClient());
+  }
+
+  #bulkClient(): ScriptedRedis {
+    if (!this.#bulk) {
+      const bulk = new Redis(this.#url, {
+        ...this.#options.redis,
+        protocol: 2,
+        commandTimeout: this.#options.commandTimeoutMs,
+      }) as ScriptedRedis;
+      bulk.on("error", () => {});
+      bulk.defineCommand("troupeStateCompact", { numberOfKeys: 4, lua: STATE_COMPACT_LUA });
+      this.#bulk = bulk;
+    }
+    return this.#bulk;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#readers.close();
-    await this.#cmd.quit().catch(() => this.#cmd.disconnect());
+    await Promise.all(
+      [this.#cmd, this.#bulk].map((client) => client?.quit().catch(() => client.disconnect())),
+    );
   }
 
   /** Adds each entry's delivery count (one pipelined XPENDING per id: the replies carry none). */

@@ -56,17 +56,25 @@ export class RedisStreamStateStore implements StreamStateStore {
   readonly #base: string;
   readonly #options: ReturnType<typeof resolveStateStoreOptions>;
   readonly #client: RedisStateClient;
+  /** Compaction's connection (the same as `client` unless the backend gives it one of its own). */
+  readonly #bulk: RedisStateClient;
   readonly #clock: Clock;
   /** Compactions under way, by scope meta key: one at a time each. */
   readonly #compacting = new Map<string, Promise<void>>();
   #generation = 0;
 
   /** `clock` stamps each checkpoint's time in the state's meta hash (the backend's clock). */
-  constructor(client: RedisStateClient, options: StreamStateStoreOptions, clock: Clock) {
+  constructor(
+    client: RedisStateClient,
+    options: StreamStateStoreOptions,
+    clock: Clock,
+    bulk: RedisStateClient = client,
+  ) {
     this.#options = resolveStateStoreOptions(options);
     this.anchor = this.#options.anchor;
     this.#base = stateBase(this.anchor);
     this.#client = client;
+    this.#bulk = bulk;
     this.#clock = clock;
   }
 
@@ -140,16 +148,16 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 
   async #compact(keys: ScopeKeys, epoch: number): Promise<void> {
-    const client = this.#client;
+    const client = this.#bulk;
     const [oldGeneration, folded] = await Promise.all([
       client.hget(keys.meta, "base"),
       client.llen(keys.log),
     ]);
     const compaction = new SegmentCompaction();
     if (oldGeneration)
-      for await (const chunk of this.#pages(keys.base(oldGeneration), -1)) compaction.feed(chunk);
+      for await (const chunk of this.#pages(keys.base(oldGeneration), -1, client)) compaction.feed(chunk);
     let foldedBytes = 0;
-    for await (const segment of this.#pages(keys.log, folded)) {
+    for await (const segment of this.#pages(keys.log, folded, client)) {
       compaction.feed(segment);
       foldedBytes += segment.byteLength;
     }
@@ -184,11 +192,11 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 
   /** A list's values, a page per round trip: the first `count` of them, or all with -1. */
-  async *#pages(key: string, count: number): AsyncGenerator<Uint8Array> {
+  async *#pages(key: string, count: number, client = this.#client): AsyncGenerator<Uint8Array> {
     const page = this.#options.restorePageSize;
     for (let from = 0; count < 0 || from < count; from += page) {
       const to = count < 0 ? from + page - 1 : Math.min(from + page, count) - 1;
-      const values = await this.#run(() => this.#client.lrangeBuffer(key, from, to));
+      const values = await this.#run(() => client.lrangeBuffer(key, from, to));
       yield* values;
       if (values.length < to - from + 1) return;
     }

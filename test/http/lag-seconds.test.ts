@@ -219,7 +219,8 @@ describe("pending under way is not stuck", () => {
         resolve();
       });
     });
-    for (let id = 1; id <= 20; id++) await backend.append("tx", defaultCodec.encode({ key: `k${id % 3}`, id }));
+    for (let id = 1; id <= 20; id++)
+      await backend.append("tx", defaultCodec.encode({ key: `k${id % 3}`, id }));
     await held;
     // A group nobody serves, holding as many entries pending: a consumer that took them and died.
     await backend.ensureGroup("tx", "orphans", "0");
