@@ -119,7 +119,6 @@ await scanner.stop();
 if (redisUrl) {
   const redis = connect();
   await deleteByPrefix(redis, prefix);
-  await deleteByPrefix(redis, `{${prefix}`);
   redis.disconnect();
 }
 await backend.close();
