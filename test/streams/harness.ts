@@ -117,7 +117,13 @@ export function redisSuite(): {
     await redis?.close();
     await faultRedis?.close();
   });
-  const create = () => redisHarness(redis);
+  // Bun's runner sometimes reports a server spawned in this file's beforeAll as a dangling process of the
+  // file before and kills it ("killed 1 dangling process", then every test of the file refused): a test
+  // that finds its private server gone starts it again on the same port.
+  const create = async () => {
+    if (redis.server && !redis.server.running) await redis.server.restart();
+    return redisHarness(redis);
+  };
   if (!process.env.REDIS_URL) return { create, faulty: create };
   const faulty = async () => {
     faultRedis ??= await startPrivateRedis();
