@@ -10,7 +10,7 @@
 import { RecordKind, SegmentWriter, scanSegment } from "./state-segment.ts";
 
 /** Bytes per base chunk a compaction writes: one store value each, small enough not to stall Redis. */
-export const BASE_CHUNK_BYTES = 1 << 20;
+const BASE_CHUNK_BYTES = 1 << 20;
 
 /** Where a live record was last written: segment index × 2^32 + offset of its key. */
 const SEGMENT_SHIFT = 2 ** 32;

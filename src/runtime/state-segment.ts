@@ -15,7 +15,7 @@
  */
 import { TroupeError } from "../errors.ts";
 
-export const SEGMENT_VERSION = 1;
+const SEGMENT_VERSION = 1;
 const HEADER_BYTES = 5;
 
 export const RecordKind = { update: 0, insert: 1, delete: 2 } as const;
