@@ -279,7 +279,7 @@ export class ValueReader {
   }
 
   string(): string {
-    return readString(this.#bytes, this);
+    return readText(this.#bytes, this, "utf8");
   }
 
   bytes(length: number): Uint8Array {
@@ -306,29 +306,10 @@ export type RecordVisitor = (table: string, kind: RecordKind, key: string, value
 
 /** Calls `visit` for every record of `segment`, in order. */
 export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
-  checkHeader(bytes);
   const segment = bufferOf(bytes);
-  const cursor = { at: HEADER_BYTES };
-  const end = segment.byteLength;
-  while (cursor.at < end) {
-    const table = readString(segment, cursor);
-    const count = readVarint(segment, cursor);
-    for (let i = 0; i < count; i++) {
-      const kind = segment[cursor.at++] as RecordKind;
-      const key = readString(segment, cursor);
-      if (kind === RecordKind.delete) {
-        visit(table, kind, key, null);
-        continue;
-      }
-      if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
-      const length = readVarint(segment, cursor);
-      const value = segment.subarray(cursor.at, cursor.at + length);
-      if (value.byteLength !== length) throw corrupt("value past the end");
-      cursor.at += length;
-      visit(table, kind, key, value);
-    }
-  }
-  if (cursor.at !== end) throw corrupt("trailing bytes");
+  walkSegment(segment, "utf8", (table, kind, key, _keyStart, valueStart, end) =>
+    visit(table, kind, key, valueStart < 0 ? null : segment.subarray(valueStart, end)),
+  );
 }
 
 /**
@@ -346,24 +327,47 @@ export type RawRecordVisitor = (
 
 /** Like {@link readSegment} without decoding anything but the keys' bytes: for compaction by key. */
 export function scanSegment(bytes: Uint8Array, visit: RawRecordVisitor): void {
-  checkHeader(bytes);
-  const segment = bufferOf(bytes);
+  walkSegment(bufferOf(bytes), "latin1", (table, kind, key, keyStart, _valueStart, end) =>
+    visit(table, kind, key, keyStart, end),
+  );
+}
+
+/**
+ * The one parse of a segment behind both readers: per record its table and key (decoded as `text`), where
+ * the key begins, where the value's bytes begin (-1 for a deletion) and where the record ends.
+ */
+function walkSegment(
+  segment: Buffer,
+  text: "utf8" | "latin1",
+  visit: (
+    table: string,
+    kind: RecordKind,
+    key: string,
+    keyStart: number,
+    valueStart: number,
+    end: number,
+  ) => void,
+): void {
+  checkHeader(segment);
   const cursor = { at: HEADER_BYTES };
   const end = segment.byteLength;
   while (cursor.at < end) {
-    const table = readLatin1(segment, cursor);
+    const table = readText(segment, cursor, text);
     const count = readVarint(segment, cursor);
     for (let i = 0; i < count; i++) {
       const kind = segment[cursor.at++] as RecordKind;
       const keyStart = cursor.at;
-      const key = readLatin1(segment, cursor);
-      if (kind !== RecordKind.delete) {
-        if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
-        const length = readVarint(segment, cursor);
-        cursor.at += length;
-        if (cursor.at > end) throw corrupt("value past the end");
+      const key = readText(segment, cursor, text);
+      if (kind === RecordKind.delete) {
+        visit(table, kind, key, keyStart, -1, cursor.at);
+        continue;
       }
-      visit(table, kind, key, keyStart, cursor.at);
+      if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
+      const length = readVarint(segment, cursor);
+      const valueStart = cursor.at;
+      cursor.at += length;
+      if (cursor.at > end) throw corrupt("value past the end");
+      visit(table, kind, key, keyStart, valueStart, cursor.at);
     }
   }
   if (cursor.at !== end) throw corrupt("trailing bytes");
@@ -448,20 +452,12 @@ function readVarint(bytes: Uint8Array, cursor: { at: number }): number {
 }
 
 /** Strings are read through a Buffer view: its native UTF-8 slice beats TextDecoder on short keys (~3×). */
-function readString(bytes: Buffer, cursor: { at: number }): string {
+function readText(bytes: Buffer, cursor: { at: number }, encoding: "utf8" | "latin1"): string {
   const length = readVarint(bytes, cursor);
   const start = cursor.at;
   cursor.at += length;
   if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
-  return bytes.toString("utf8", start, cursor.at);
-}
-
-function readLatin1(bytes: Buffer, cursor: { at: number }): string {
-  const length = readVarint(bytes, cursor);
-  const start = cursor.at;
-  cursor.at += length;
-  if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
-  return bytes.toString("latin1", start, cursor.at);
+  return bytes.toString(encoding, start, cursor.at);
 }
 
 function bufferOf(bytes: Uint8Array): Buffer {
