@@ -3,7 +3,7 @@
  * they are safe (a private redis-server, never the shared one), and clean-up of every key the test made.
  */
 
-import { afterAll, beforeAll } from "bun:test";
+import { afterAll } from "bun:test";
 import { randomUUID } from "node:crypto";
 import Redis from "ioredis";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
@@ -100,7 +100,7 @@ export async function redisHarness(
 }
 
 /**
- * Harness factories for a Redis suite file (registers its own beforeAll/afterAll): `create` uses the
+ * Harness factories for a Redis suite file (registers its own afterAll; the server starts with the first test): `create` uses the
  * suite's Redis (REDIS_URL, else a private server); `faulty` always a private server, started on first
  * use when REDIS_URL points at a shared one, and absent when no redis-server is installed.
  */
@@ -108,20 +108,18 @@ export function redisSuite(): {
   create: () => Promise<ContractHarness>;
   faulty: (() => Promise<ContractHarness>) | undefined;
 } {
-  let redis: TestRedis;
+  let redis: TestRedis | null = null;
   let faultRedis: TestRedis | null = null;
-  beforeAll(async () => {
-    redis = await startTestRedis();
-  });
   afterAll(async () => {
     await redis?.close();
     await faultRedis?.close();
   });
-  // Bun's runner sometimes reports a server spawned in this file's beforeAll as a dangling process of the
-  // file before and kills it ("killed 1 dangling process", then every test of the file refused): a test
-  // that finds its private server gone starts it again on the same port.
+  // Started by the first test, not in beforeAll: Bun's runner sometimes took a server spawned in a
+  // file's beforeAll for a dangling process of the file before and killed it ("killed 1 dangling process",
+  // then every test of the file refused). A test that still finds its private server gone starts it again.
   const create = async () => {
-    if (redis.server && !redis.server.running) await redis.server.restart();
+    if (!redis) redis = await startTestRedis();
+    else if (redis.server && !redis.server.running) await redis.server.restart();
     return redisHarness(redis);
   };
   if (!process.env.REDIS_URL) return { create, faulty: create };
