@@ -23,4 +23,5 @@ test("inline eval: precision and recall ≥ 0.9 on canonical scenarios, the four
     });
   }
   expect(result.scorecard.detectors.map((d) => d.detector)).toEqual(IMPLEMENTED_DETECTORS);
-});
+  // ~120k events through the three analyzers: 2–5 s on this 2-core box, past bun's default 5 s under load.
+}, 30_000);

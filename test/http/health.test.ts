@@ -108,11 +108,15 @@ describe("readiness and liveness", () => {
 });
 
 describe.skipIf(!redisAvailable())("readiness on the test's own redis-server", () => {
-  async function redisApi(options: { slowPingMs?: number } = {}, probeTimeoutMs = 300) {
+  async function redisApi(
+    options: { slowPingMs?: number } = {},
+    probeTimeoutMs = 300,
+    commandTimeoutMs = 500,
+  ) {
     const server = await RedisServer.start();
     cleanups.push(() => server.cleanup());
     // Short: closing a client whose server is gone waits this long for its QUIT.
-    const backend = new RedisStreamBackend(server.url, { commandTimeoutMs: 500 });
+    const backend = new RedisStreamBackend(server.url, { commandTimeoutMs });
     cleanups.push(() => backend.close());
     const stream = `troupe-test-http:${randomUUID()}:tx`;
     await backend.ensureGroup(stream, "g");
@@ -141,11 +145,13 @@ describe.skipIf(!redisAvailable())("readiness on the test's own redis-server", (
   });
 
   test("a stalled redis (CLIENT PAUSE) → degraded by ping latency", async () => {
-    const { server, api } = await redisApi({ slowPingMs: 100 }, 2000);
+    // The pause outlasts a busy machine's delay before the probe (400 ms did not, under load), and the
+    // probe's deadline and command timeout outlast the pause.
+    const { server, api } = await redisApi({ slowPingMs: 100 }, 4000, 4000);
     const admin = new Redis(server.url, { protocol: 2 });
     cleanups.push(async () => admin.disconnect());
-    // Every other client's commands wait 400 ms from now: the probe's round trip with them.
-    await admin.call("CLIENT", "PAUSE", "400", "ALL");
+    // Every other client's commands wait 1 s from now (the API's own deadline is 1.5 s): the probe's round trip.
+    await admin.call("CLIENT", "PAUSE", "1000", "ALL");
     const { status, body } = await health(api);
     expect(status).toBe(200);
     expect(body.status).toBe("degraded");
