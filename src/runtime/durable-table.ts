@@ -9,7 +9,7 @@
  */
 import { TroupeError } from "../errors.ts";
 import { SegmentReplay } from "./state-replay.ts";
-import { RecordKind, type SegmentWriter, type ValueWriter } from "./state-segment.ts";
+import { RecordKind, type SegmentWriter, ValueReader, type ValueWriter } from "./state-segment.ts";
 import { valueCodec } from "./value-codec.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
@@ -18,6 +18,8 @@ export interface TableCodec<V> {
   decode(bytes: Uint8Array): V;
   /** Optional: writes the value straight into the checkpoint's segment (no buffer of its own to copy). */
   encodeInto?(value: V, out: ValueWriter): void;
+  /** Optional: reads a value `encodeInto` wrote (a restore then reuses one reader for every value). */
+  decodeFrom?(input: ValueReader): V;
 }
 
 /** Where an actor declares its durable tables: `ctx.tables.table<V>(name)` in `initialState`. */
@@ -132,7 +134,16 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   load(values: Map<string, Uint8Array>): void {
     const map = this.#map;
     const codec = this.#codec;
-    for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
+    const decodeFrom = codec.decodeFrom;
+    if (!decodeFrom) {
+      for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
+      return;
+    }
+    let reader: ValueReader | null = null;
+    for (const [key, bytes] of values) {
+      reader = reader ? reader.reset(bytes) : new ValueReader(bytes);
+      map.set(key, decodeFrom.call(codec, reader));
+    }
   }
 
   /**
