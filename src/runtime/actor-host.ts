@@ -1,6 +1,7 @@
 /**
  * Worker side of an actor instance: loads the actor module, handles frames of messages one at a time in
- * order, returns credits in batched acks, and exposes the control plane (snapshot, queries) over comlink.
+ * order (or, with concurrency or a message timeout, through a task pool: task-pool.ts), returns credits in
+ * batched acks, asks for its own recycling, and exposes the control plane (snapshot, queries) over comlink.
  * The main side is instance.ts / mailbox.ts; the wire is protocol.ts.
  */
 import * as Comlink from "comlink";
@@ -21,6 +22,7 @@ import {
   type ToWorker,
 } from "./protocol.ts";
 import { SegmentWriter } from "./state-segment.ts";
+import { type Task, TaskPool } from "./task-pool.ts";
 
 declare const self: Worker;
 
@@ -45,11 +47,21 @@ let restoredKeys = 0;
 const segmentWriter = new SegmentWriter();
 /** The main side asked for a checkpoint while a handler was running: take it at the next boundary. */
 let checkpointWanted = false;
+/** Concurrent mode's scheduler; null in the serial mode (concurrency 1, no message timeout). */
+let pool: TaskPool | null = null;
+let ackScheduled = false;
+/** Messages handled by this worker (for recycling). */
+let handled = 0;
+let recycleAsked = false;
+let heapCheckedAt = 0;
+const HEAP_CHECK_EVERY_MS = 100;
 
-const ctx: { actor: string; instance: number; deliveries: number } = {
+/** The serial mode's context, reused for every message; its signal never fires (nothing gives up there). */
+const ctx: { actor: string; instance: number; deliveries: number; signal: AbortSignal } = {
   actor: "",
   instance: 0,
   deliveries: 0,
+  signal: new AbortController().signal,
 };
 
 let upTo = 0;
@@ -65,11 +77,83 @@ function post(message: FromWorker): void {
 function flushAck(): void {
   if (sinceAck === 0) return;
   const ack: AckMessage = { t: "ack", upTo, results, failures, latencies };
+  handled += sinceAck;
   sinceAck = 0;
   results = null;
   failures = null;
   latencies = null;
   post(ack);
+  if (config.recycle && !recycleAsked) considerRecycling(config.recycle);
+}
+
+/** Asks once for a planned restart when a recycle limit is passed (the heap read at most every 100 ms). */
+function considerRecycling(limits: NonNullable<InitMessage["recycle"]>): void {
+  let reason: "messages" | "heap" | null = null;
+  let heapBytes = 0;
+  if (limits.afterMessages !== null && handled >= limits.afterMessages) reason = "messages";
+  const now = performance.now();
+  if (limits.maxHeapMb !== null && now - heapCheckedAt >= HEAP_CHECK_EVERY_MS) {
+    heapCheckedAt = now;
+    heapBytes = process.memoryUsage().heapUsed;
+    if (reason === null && heapBytes > limits.maxHeapMb * 1024 * 1024) reason = "heap";
+  }
+  if (reason === null) return;
+  recycleAsked = true;
+  post({ t: "recycle", reason, handled, heapBytes });
+}
+
+function scheduleAck(): void {
+  if (ackScheduled || sinceAck === 0) return;
+  ackScheduled = true;
+  setImmediate(scheduledAck);
+}
+
+function scheduledAck(): void {
+  ackScheduled = false;
+  flushAck();
+}
+
+/** A pool task finished (reported in seq order): record its outcome for the next ack. */
+function reportTask(task: Task): void {
+  const seq = task.seq;
+  if (task.ok) {
+    if (task.outcome !== undefined && task.wantsResult) {
+      results ??= [];
+      results.push(seq, task.outcome);
+    }
+  } else {
+    const code = (task.outcome as { code?: unknown } | null)?.code;
+    const givenUp = code === "ERR_HANDLER_TIMEOUT" || code === "ERR_CANCELLED";
+    if (config.handlerError === "crash" && !givenUp) {
+      progress[1] = progressTag(seq);
+      die("handlerError", task.outcome);
+      return;
+    }
+    failures ??= [];
+    failures.push(seq, serializeError(task.outcome));
+  }
+  if ((seq & LATENCY_SAMPLE_MASK) === 0) {
+    latencies ??= [];
+    latencies.push(performance.now() - task.startedAt);
+  }
+  upTo = seq;
+  if (++sinceAck >= config.ackEvery) flushAck();
+}
+
+function addFrame(frame: Frame): void {
+  const taskPool = pool as TaskPool;
+  const [firstSeq, messages, deliveries, wants] = frame;
+  const keys = frame[4] ?? 0;
+  for (let i = 0; i < messages.length; i++) {
+    taskPool.add(
+      firstSeq + i,
+      messages[i],
+      typeof deliveries === "number" ? deliveries : (deliveries[i] as number),
+      (typeof wants === "number" ? wants : wants[i]) === 1,
+      typeof keys === "number" ? keys : (keys[i] as number),
+    );
+  }
+  taskPool.pump();
 }
 
 /**
@@ -147,6 +231,7 @@ async function run(): Promise<void> {
 /** Dies on purpose; progress still names the message being handled, so the main side blames it. */
 function die(reason: "unhandledRejection" | "handlerError", error: unknown): void {
   fatal = true;
+  pool?.halt();
   post({ t: "fatal", reason, error: serializeError(error) });
 }
 
@@ -176,6 +261,16 @@ async function init(message: InitMessage): Promise<void> {
       tables,
     });
     tables.sealed();
+    if (message.concurrency > 1 || message.messageTimeoutMs !== null) {
+      pool = new TaskPool(message.concurrency, message.messageTimeoutMs, {
+        actor: message.actor,
+        instance: message.instance,
+        progress,
+        handle: (payload, context) => definition.handle(state, payload, context),
+        report: reportTask,
+        reported: scheduleAck,
+      });
+    }
   } catch (error) {
     const wire = serializeError(error);
     post({ t: "initError", error: { ...wire, code: wire.code ?? "ERR_ACTOR_MODULE_LOAD" } });
@@ -205,13 +300,22 @@ process.on("unhandledRejection", (reason) => {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.t) {
-    case "frame":
-      frames.push(unpackr.unpack(new Uint8Array(message.buf)) as Frame);
-      if (!running) void run();
+    case "frame": {
+      const frame = unpackr.unpack(new Uint8Array(message.buf)) as Frame;
+      if (pool) addFrame(frame);
+      else {
+        frames.push(frame);
+        if (!running) void run();
+      }
       break;
+    }
     case "checkpoint":
-      if (running) checkpointWanted = true;
+      if (pool) pool.quiesce(takeCheckpoint);
+      else if (running) checkpointWanted = true;
       else takeCheckpoint();
+      break;
+    case "cancel":
+      pool?.cancel(message.seq);
       break;
     case "restore":
       tables.restore(message.segment);

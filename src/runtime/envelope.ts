@@ -22,4 +22,6 @@ export interface Envelope {
   reply: ReplyFn | null;
   /** What a checkpoint covering this message settles (e.g. a pump's stream entry); opaque to the runtime. */
   tag: unknown;
+  /** Hash of its order key (concurrency > 1): same key, handled in order. 0: unordered. */
+  key: number;
 }

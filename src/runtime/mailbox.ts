@@ -10,6 +10,9 @@
  * For an actor with durable state a handled message is not done yet: it stays *uncovered*, holding its
  * credit, until a checkpoint that includes its effect is durable (`covered`). After a crash the uncovered
  * messages are handled again first (`requeueUncovered`), so the restored state catches up exactly.
+ *
+ * A worker with concurrency > 1 finishes messages out of order but acks only the finished prefix (a
+ * cumulative `upTo`), so everything here reads the same; a crash redelivers all it had not acked.
  */
 import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
@@ -44,10 +47,18 @@ export interface MailboxSettings {
   durable: boolean;
 }
 
+/** The live worker, as the mailbox sees it. */
+export interface WorkerLink {
+  frame(frame: ArrayBuffer): void;
+  /** The runtime gave up on the in-flight message `seq` (its asker timed out). */
+  cancel(seq: number): void;
+}
+
 interface Waiter {
   message: unknown;
   reply: ReplyFn | null;
   deliveries: number;
+  key: number;
   resolve: () => void;
   reject: (error: TroupeError) => void;
 }
@@ -66,7 +77,10 @@ export class Mailbox {
   readonly #uncovered: Deque<Envelope> | null;
   #epoch = 0;
   readonly #waiters = new Deque<Waiter>();
-  #link: ((frame: ArrayBuffer) => void) | null = null;
+  #link: WorkerLink | null = null;
+  /** Sending is held back for a planned restart: the worker finishes what it has and gets nothing new. */
+  #holding = false;
+  #quietWaiters: Array<() => void> = [];
   #nextSeq = 1;
   #frames = 0;
   #flushScheduled = false;
@@ -114,16 +128,16 @@ export class Mailbox {
   }
 
   /** Accepts a message if a credit is free and nobody is waiting ahead of it. */
-  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0, tag?: unknown): boolean {
+  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0, tag?: unknown, key = 0): boolean {
     if (this.#closedWith) throw this.#closedWith;
     if (this.#waiters.length > 0 || this.#used() >= this.#settings.capacity) return false;
-    this.#enqueue(message, reply, deliveries, tag);
+    this.#enqueue(message, reply, deliveries, tag, key);
     return true;
   }
 
   /** Accepts a message, waiting (FIFO) for a credit if needed. */
-  accept(message: unknown, reply: ReplyFn | null, deliveries = 0): Promise<void> {
-    if (this.tryAccept(message, reply, deliveries)) return RESOLVED;
+  accept(message: unknown, reply: ReplyFn | null, deliveries = 0, key = 0): Promise<void> {
+    if (this.tryAccept(message, reply, deliveries, undefined, key)) return RESOLVED;
     if (this.#waiters.length >= this.#settings.maxWaiting) {
       return Promise.reject(
         new TroupeError(
@@ -133,15 +147,15 @@ export class Mailbox {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ message, reply, deliveries, resolve, reject });
+      this.#waiters.push({ message, reply, deliveries, key, resolve, reject });
       if (this.#waiters.length === 1) this.#hooks.backpressure(1);
       // Whatever is queued must leave now: the credits we wait for come back only once it is handled.
       this.flush();
     });
   }
 
-  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown): void {
-    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag });
+  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown, key: number): void {
+    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag, key });
     if (this.#window.length - this.#sent >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
@@ -171,7 +185,7 @@ export class Mailbox {
   /** Sends everything queued, in frames of at most `frameSize` messages. */
   flush(): void {
     const link = this.#link;
-    if (!link || this.#paused) return;
+    if (!link || this.#paused || this.#holding) return;
     let refused = false;
     while (this.#window.length > this.#sent) {
       const count = Math.min(this.#settings.frameSize, this.#window.length - this.#sent);
@@ -184,7 +198,7 @@ export class Mailbox {
       this.#nextSeq += count;
       this.#sent += count;
       this.#frames++;
-      link(frame);
+      link.frame(frame);
     }
     // Refused messages freed credits; admit waiters only now, so frames keep leaving in seq order.
     if (refused) this.#admitWaiters();
@@ -201,6 +215,7 @@ export class Mailbox {
     const first = window.at(from) as Envelope;
     const messages: unknown[] = new Array(count);
     let uniformDeliveries = true;
+    let uniformKeys = true;
     let replies = 0;
     for (let i = 0; i < count; i++) {
       const envelope = window.at(from + i) as Envelope;
@@ -208,17 +223,20 @@ export class Mailbox {
       envelope.deliveries++;
       messages[i] = envelope.message;
       if (envelope.deliveries !== first.deliveries) uniformDeliveries = false;
+      if (envelope.key !== first.key) uniformKeys = false;
       if (envelope.reply) replies++;
     }
     const each = (f: (envelope: Envelope) => number) =>
       Array.from({ length: count }, (_, i) => f(window.at(from + i) as Envelope));
+    const keys = uniformKeys ? (first.key === 0 ? null : first.key) : each((e) => e.key);
     const frame: Frame = [
       this.#nextSeq,
       messages,
       uniformDeliveries ? first.deliveries : each((e) => e.deliveries),
       replies === count ? 1 : replies === 0 ? 0 : each((e) => (e.reply ? 1 : 0)),
     ];
-    if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3]);
+    if (keys !== null) frame.push(keys);
+    if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3], keys);
     try {
       return transferable(this.#packr.pack(frame));
     } catch {
@@ -293,8 +311,8 @@ export class Mailbox {
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
-    if (wire.code === "ERR_MESSAGE_REJECTED") {
-      this.#finish(envelope, new TroupeError("ERR_MESSAGE_REJECTED", wire.message));
+    if (wire.code === "ERR_MESSAGE_REJECTED" || wire.code === "ERR_CANCELLED") {
+      this.#finish(envelope, new TroupeError(wire.code, wire.message));
       return;
     }
     envelope.failures++;
@@ -326,15 +344,53 @@ export class Mailbox {
     if (this.held > 0 && this.credits < this.#settings.frameSize) return;
     while (this.#waiters.length > 0 && this.#used() < this.#settings.capacity) {
       const waiter = this.#waiters.shift() as Waiter;
-      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries, undefined);
+      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries, undefined, waiter.key);
       waiter.resolve();
     }
   }
 
   /** Starts sending through `link` (a live worker); queued messages (and redeliveries) leave first. */
-  connect(link: (frame: ArrayBuffer) => void): void {
+  connect(link: WorkerLink): void {
     this.#link = link;
+    this.#holding = false;
     this.flush();
+  }
+
+  /**
+   * The runtime gives up on the message `reply` belongs to (its asker timed out): still queued, it is
+   * dropped; in flight, its worker is told to cancel it (the ack then finishes it with ERR_CANCELLED);
+   * waiting for credit, it stops waiting. `error` is what it is finished with here.
+   */
+  cancel(reply: ReplyFn, error: TroupeError): void {
+    for (let i = 0; i < this.#window.length; i++) {
+      const envelope = this.#window.at(i) as Envelope;
+      if (envelope.reply !== reply) continue;
+      if (i < this.#sent) {
+        this.#link?.cancel(envelope.seq);
+        return;
+      }
+      this.#window.remove(envelope);
+      this.#finish(envelope, error);
+      this.#admitWaiters();
+      this.#hooks.credit();
+      this.#checkDrained();
+      return;
+    }
+    for (const waiter of this.#waiters.drain()) {
+      if (waiter.reply === reply) waiter.reject(error);
+      else this.#waiters.push(waiter);
+    }
+  }
+
+  /** A planned restart: send nothing more; {@link quiet} tells when the worker has nothing left. */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Resolves once nothing is in flight and, durable, every handled message is covered by a checkpoint. */
+  quiet(): Promise<void> {
+    if (this.#sent === 0 && this.uncovered === 0) return RESOLVED;
+    return new Promise((resolve) => this.#quietWaiters.push(resolve));
   }
 
   /**
@@ -344,6 +400,7 @@ export class Mailbox {
    */
   disconnect(progress: number, cause: TroupeError | null): void {
     this.#link = null;
+    this.#holding = false;
     // In flight is the front of the window: it is the front of the queue again once nothing counts as sent.
     const sent = this.#sent;
     this.#sent = 0;
@@ -359,6 +416,7 @@ export class Mailbox {
         this.#finish(culprit, new TroupeError("ERR_MAX_DELIVERIES", message, { cause }));
       }
     }
+    this.#checkDrained();
   }
 
   /** How many uncovered messages, from the oldest, have a seq ≤ `upTo` (what a checkpoint at `upTo` covers). */
@@ -434,6 +492,11 @@ export class Mailbox {
   }
 
   #checkDrained(): void {
+    if (this.#quietWaiters.length > 0 && this.#sent === 0 && this.uncovered === 0) {
+      const waiters = this.#quietWaiters;
+      this.#quietWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
     if (this.#drainWaiters.length === 0 || this.#used() > 0 || this.#waiters.length > 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
