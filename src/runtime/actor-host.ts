@@ -75,7 +75,7 @@ function post(message: FromWorker): void {
 }
 
 function flushAck(): void {
-  if (sinceAck === 0) return;
+  if (sinceAck === 0 && results === null && failures === null) return;
   const ack: AckMessage = { t: "ack", upTo, results, failures, latencies };
   handled += sinceAck;
   sinceAck = 0;
@@ -103,7 +103,7 @@ function considerRecycling(limits: NonNullable<InitMessage["recycle"]>): void {
 }
 
 function scheduleAck(): void {
-  if (ackScheduled || sinceAck === 0) return;
+  if (ackScheduled) return;
   ackScheduled = true;
   setImmediate(scheduledAck);
 }
@@ -113,11 +113,28 @@ function scheduledAck(): void {
   flushAck();
 }
 
-/** A pool task finished (reported in seq order): record its outcome for the next ack. */
+/** A pool task finished out of order: its outcome leaves with the next ack, ahead of `upTo`. */
+function earlyTask(task: Task): void {
+  recordOutcome(task);
+  scheduleAck();
+}
+
+/** A pool task is reported in seq order: `upTo` passes it. */
 function reportTask(task: Task): void {
+  if (!task.early) recordOutcome(task);
+  if (fatal) return;
+  upTo = task.seq;
+  if (++sinceAck >= config.ackEvery) flushAck();
+}
+
+/**
+ * Records a pool task's outcome for the next ack. A result goes only to a sender waiting for one; one that
+ * finished early goes even when undefined, since the main side replies to it before `upTo` passes it.
+ */
+function recordOutcome(task: Task): void {
   const seq = task.seq;
   if (task.ok) {
-    if (task.outcome !== undefined && task.wantsResult) {
+    if (task.wantsResult && (task.early || task.outcome !== undefined)) {
       results ??= [];
       results.push(seq, task.outcome);
     }
@@ -132,12 +149,10 @@ function reportTask(task: Task): void {
     failures ??= [];
     failures.push(seq, serializeError(task.outcome));
   }
-  if ((seq & LATENCY_SAMPLE_MASK) === 0) {
+  if ((seq & LATENCY_SAMPLE_MASK) === 0 && task.startedAt > 0) {
     latencies ??= [];
     latencies.push(performance.now() - task.startedAt);
   }
-  upTo = seq;
-  if (++sinceAck >= config.ackEvery) flushAck();
 }
 
 function addFrame(frame: Frame): void {
@@ -267,6 +282,7 @@ async function init(message: InitMessage): Promise<void> {
         instance: message.instance,
         progress,
         handle: (payload, context) => definition.handle(state, payload, context),
+        early: earlyTask,
         report: reportTask,
         reported: scheduleAck,
       });

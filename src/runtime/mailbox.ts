@@ -11,8 +11,10 @@
  * credit, until a checkpoint that includes its effect is durable (`covered`). After a crash the uncovered
  * messages are handled again first (`requeueUncovered`), so the restored state catches up exactly.
  *
- * A worker with concurrency > 1 finishes messages out of order but acks only the finished prefix (a
- * cumulative `upTo`), so everything here reads the same; a crash redelivers all it had not acked.
+ * A worker with concurrency > 1 finishes messages out of order. Its acks stay cumulative (`upTo`: the
+ * finished prefix), and carry the outcomes of messages past it as they come, so a reply or a retry never
+ * waits for an older, slower message: such an envelope is settled at once and keeps its place in the
+ * window, without a credit, until `upTo` passes it. A crash redelivers every message not finished.
  */
 import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
@@ -73,6 +75,8 @@ export class Mailbox {
    */
   readonly #window = new Deque<Envelope>();
   #sent = 0;
+  /** In flight but finished out of order (see {@link Envelope.finished}): they hold no credit. */
+  #finishedEarly = 0;
   /** Durable actors: handled, replied to, not yet covered by a durable checkpoint; in seq order. */
   readonly #uncovered: Deque<Envelope> | null;
   #epoch = 0;
@@ -99,7 +103,7 @@ export class Mailbox {
   }
   /** Messages holding a credit: queued for sending plus in flight. */
   get held(): number {
-    return this.#window.length;
+    return this.#window.length - this.#finishedEarly;
   }
   get inFlight(): number {
     return this.#sent;
@@ -117,7 +121,7 @@ export class Mailbox {
   }
 
   #used(): number {
-    return this.#window.length + (this.#uncovered?.length ?? 0);
+    return this.held + (this.#uncovered?.length ?? 0);
   }
   get waiting(): number {
     return this.#waiters.length;
@@ -155,7 +159,7 @@ export class Mailbox {
   }
 
   #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown, key: number): void {
-    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag, key });
+    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag, key, finished: null });
     if (this.#window.length - this.#sent >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
@@ -271,35 +275,63 @@ export class Mailbox {
     }
   }
 
-  /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */
+  /**
+   * Applies a worker ack: settles the messages with an outcome (a result, a failure: redelivered or
+   * dead-lettered), then finishes every message up to `upTo`.
+   */
   acknowledge(ack: AckMessage): void {
     const { results, failures } = ack;
+    let ok = 0;
+    const uncovered = this.#uncovered;
+    const firstSeq = this.#sent > 0 ? (this.#window.at(0) as Envelope).seq : 0;
+    if (results) {
+      for (let r = 0; r < results.length; r += 2) {
+        const index = (results[r] as number) - firstSeq;
+        const envelope = this.#inFlightAt(index);
+        if (!envelope) continue;
+        envelope.finished = "ok";
+        this.#finishedEarly++;
+        ok++;
+        const reply = envelope.reply;
+        envelope.reply = null;
+        if (uncovered) reply?.(null, results[r + 1], this.#epoch);
+        else reply?.(null, results[r + 1]);
+      }
+    }
+    if (failures) {
+      for (let f = 0; f < failures.length; f += 2) {
+        const index = (failures[f] as number) - firstSeq;
+        const envelope = this.#inFlightAt(index);
+        if (!envelope) continue;
+        // A placeholder keeps its place in the window until `upTo` passes it; the message moves on.
+        this.#window.set(index, {
+          ...envelope,
+          message: undefined,
+          reply: null,
+          tag: undefined,
+          finished: "failed",
+        });
+        this.#finishedEarly++;
+        const wire = failures[f + 1] as SerializedError;
+        this.#hooks.handlerFailed(wire);
+        this.#retryOrDeadLetter(envelope, wire);
+      }
+    }
     let done = 0;
     while (done < this.#sent && (this.#window.at(done) as Envelope).seq <= ack.upTo) done++;
     this.#sent -= done;
-    let r = 0;
-    let f = 0;
-    let ok = 0;
-    const uncovered = this.#uncovered;
     for (const envelope of this.#window.takeFront(done)) {
-      if (failures && f < failures.length && failures[f] === envelope.seq) {
-        const wire = failures[f + 1] as SerializedError;
-        f += 2;
-        this.#hooks.handlerFailed(wire);
-        this.#retryOrDeadLetter(envelope, wire);
+      if (envelope.finished !== null) {
+        this.#finishedEarly--;
+        if (envelope.finished === "ok") uncovered?.push(envelope);
         continue;
-      }
-      let result: unknown;
-      if (results && r < results.length && results[r] === envelope.seq) {
-        result = results[r + 1];
-        r += 2;
       }
       ok++;
       if (uncovered) {
         uncovered.push(envelope);
-        envelope.reply?.(null, result, this.#epoch);
+        envelope.reply?.(null, undefined, this.#epoch);
       } else {
-        envelope.reply?.(null, result);
+        envelope.reply?.(null, undefined);
       }
     }
     this.#hooks.processed(ok, ack.latencies);
@@ -308,6 +340,13 @@ export class Mailbox {
     if (this.#window.length > this.#sent) this.flush();
     this.#hooks.credit();
     this.#checkDrained();
+  }
+
+  /** The in-flight envelope `index` places from the front, if it is in flight and not finished yet. */
+  #inFlightAt(index: number): Envelope | null {
+    if (index < 0 || index >= this.#sent) return null;
+    const envelope = this.#window.at(index) as Envelope;
+    return envelope.finished === null ? envelope : null;
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
@@ -404,9 +443,10 @@ export class Mailbox {
     // In flight is the front of the window: it is the front of the queue again once nothing counts as sent.
     const sent = this.#sent;
     this.#sent = 0;
+    const unfinished = this.#finishedEarly > 0 ? this.#dropFinished(sent) : sent;
     if (cause && progress !== 0) {
       let culprit: Envelope | undefined;
-      for (let i = 0; i < sent && !culprit; i++) {
+      for (let i = 0; i < unfinished && !culprit; i++) {
         const envelope = this.#window.at(i) as Envelope;
         if (progressTag(envelope.seq) === progress) culprit = envelope;
       }
@@ -417,6 +457,28 @@ export class Mailbox {
       }
     }
     this.#checkDrained();
+  }
+
+  /**
+   * After a crash, of the `sent` messages that were in flight, those finished out of order are done: a
+   * placeholder or a replied-to one leaves the window, except that a durable actor's replied-to ones are
+   * handled again (their effect may be in no checkpoint yet), as uncovered ones are. Returns how many of
+   * the `sent` remain, at the front.
+   */
+  #dropFinished(sent: number): number {
+    const window = this.#window.drain();
+    let remaining = 0;
+    for (let i = 0; i < window.length; i++) {
+      const envelope = window[i] as Envelope;
+      if (i < sent) {
+        if (envelope.finished === "failed" || (envelope.finished === "ok" && !this.#uncovered)) continue;
+        envelope.finished = null;
+        remaining++;
+      }
+      this.#window.push(envelope);
+    }
+    this.#finishedEarly = 0;
+    return remaining;
   }
 
   /** How many uncovered messages, from the oldest, have a seq ≤ `upTo` (what a checkpoint at `upTo` covers). */
@@ -470,6 +532,7 @@ export class Mailbox {
   close(error: TroupeError): void {
     this.#closedWith = error;
     this.#link = null;
+    if (this.#finishedEarly > 0) this.#dropFinished(this.#sent);
     this.#sent = 0;
     // Replied to already, so not finished again: their tags go back unsettled (a stream entry stays
     // pending and is replayed elsewhere), as do those of replayed ones (no reply left) still queued.

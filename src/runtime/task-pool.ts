@@ -1,8 +1,9 @@
 /**
  * Worker side, concurrent mode: up to `limit` messages in progress at once, each with its own context and
  * AbortSignal, an optional deadline, and messages that share an order key handled one at a time in seq
- * order. Outcomes are reported strictly in seq order (a finished message waits for older ones still in
- * progress), so the host's cumulative ack keeps meaning "everything up to here is done".
+ * order. A message that finishes while an older one is still in progress is passed on at once (`early`),
+ * so its reply or retry need not wait; every message is also reported in seq order (`report`), so the
+ * host's cumulative ack keeps meaning "everything up to here is done".
  *
  * A message given up on (its deadline passed, or the runtime cancelled it) is finished at once with a
  * typed error and its slot is free: a handler that ignores the signal runs on unobserved, its outcome
@@ -24,6 +25,8 @@ export interface Task {
   /** Order key hash; 0: unordered. */
   readonly key: number;
   state: "queued" | "running" | "done";
+  /** Finished while an older message was still unreported: its outcome went out through `early`. */
+  early: boolean;
   ok: boolean;
   /** The handler's result, or what it threw / the error the pool gave up with. */
   outcome: unknown;
@@ -37,7 +40,9 @@ export interface TaskPoolHost {
   readonly actor: string;
   readonly instance: number;
   handle(message: unknown, ctx: MessageContext): unknown;
-  /** One finished message, in seq order. */
+  /** A message finished out of order (an older one is still in progress). */
+  early(task: Task): void;
+  /** One finished message, in seq order (after `early` for one that finished out of order). */
   report(task: Task): void;
   /** A batch of reports ended (the host may ack). */
   reported(): void;
@@ -84,6 +89,7 @@ export class TaskPool {
       wantsResult,
       key,
       state: "queued",
+      early: false,
       ok: false,
       outcome: undefined,
       controller: null,
@@ -218,6 +224,10 @@ export class TaskPool {
     if (wasRunning) {
       this.#active--;
       if (task.key !== 0) this.#freeKey(task.key);
+    }
+    if (this.#order.at(0) !== task) {
+      task.early = true;
+      this.#host.early(task);
     }
     this.#advance();
     this.pump();
