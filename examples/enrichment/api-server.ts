@@ -6,8 +6,10 @@
  *
  * `GET /check/:name?mint=…` answers `{ check, mint, score }` (score 0–99, fixed per mint and check).
  * Per request, query parameters override the server's settings: `ms` (latency), `fail=1` (a 503),
- * `hang=1` (no answer until the client gives up), `gate=1` (held until `openGate()`). Without them, a
- * mint fails or hangs when its hash falls under `errorRate` / `hangRate`, so runs are reproducible.
+ * `hang=1` (no answer until the client gives up), `gate=1` (held until `openGate()`). Mints named for it
+ * misbehave on purpose: `flaky-…` gets a 503 on the first call of each check and answers the retry,
+ * `hang-…` never gets an answer from the honeypot check. Other mints fail or hang when the hash of
+ * (check, mint, attempt) falls under `errorRate` / `hangRate`, so runs are reproducible.
  */
 
 export interface ApiServerOptions {
@@ -51,6 +53,7 @@ export function startApiServer(options: ApiServerOptions = {}): ApiServer {
   let aborted = 0;
   let gateOpen = false;
   let gated: Array<() => void> = [];
+  const attempts = new Map<string, number>();
   let watchers: Array<() => void> = [];
   const notify = () => {
     const current = watchers;
@@ -72,10 +75,18 @@ export function startApiServer(options: ApiServerOptions = {}): ApiServer {
       if (!match) return new Response("not found", { status: 404 });
       const check = match[1] as string;
       const mint = url.searchParams.get("mint") ?? "";
-      const roll = hash(`${check}:${mint}`) / 0x100000000;
-      const hang = url.searchParams.get("hang") === "1" || roll < settings.hangRate;
+      const pair = `${check}:${mint}`;
+      const attempt = (attempts.get(pair) ?? 0) + 1;
+      attempts.set(pair, attempt);
+      const roll = hash(`${pair}:${attempt}`) / 0x100000000;
+      const hang =
+        url.searchParams.get("hang") === "1" ||
+        (mint.startsWith("hang-") && check === "honeypot") ||
+        roll < settings.hangRate;
       const fail =
-        url.searchParams.get("fail") === "1" || (!hang && roll < settings.hangRate + settings.errorRate);
+        url.searchParams.get("fail") === "1" ||
+        (mint.startsWith("flaky-") && attempt === 1) ||
+        (!hang && roll < settings.hangRate + settings.errorRate);
       const ms = Number(url.searchParams.get("ms") ?? settings.latencyMs);
       requests++;
       inFlight++;
