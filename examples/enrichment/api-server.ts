@@ -159,3 +159,9 @@ function hash(text: string): number {
   }
   return h >>> 0;
 }
+
+/** `bun examples/enrichment/api-server.ts [latencyMs]`: serves until killed; prints its URL first. */
+if (import.meta.main) {
+  const server = startApiServer({ latencyMs: Number(process.argv[2] ?? API_DEFAULTS.latencyMs) });
+  console.log(server.url);
+}

@@ -1,4 +1,5 @@
 import { defineActor } from "troupe";
+import { enrichToken } from "./checks.ts";
 
 /** A new token, as the tx stream announces it. */
 export interface NewMint {
@@ -12,59 +13,19 @@ export interface EnricherInit {
   checks: readonly string[];
 }
 
-export interface CheckResult {
-  check: string;
-  score: number;
-}
-
-/** What the enricher writes to the scores stream per token. */
-export interface TokenScore {
-  mint: string;
-  /** 0–99: the checks' scores, the honeypot check counting double. */
-  score: number;
-  checks: Record<string, number>;
-}
-
 export const SCORES_STREAM = "token-scores";
 
 /**
  * Token enrichment (the seed's TaskPoolManager): per new mint, every check is one HTTP call, all made at
  * once; the handler awaits them, so with `concurrency` N a worker has up to N tokens (4N calls) in flight.
- * `ctx.signal` goes to every fetch: when the runtime gives up on the token (its `messageTimeoutMs`), the
+ * `ctx.signal` goes to every call: when the runtime gives up on the token (its `messageTimeoutMs`), the
  * calls still hanging are aborted. A failed check fails the token: the runtime redelivers it, and
- * dead-letters it after `maxDeliveries`.
+ * dead-letters it after `maxDeliveries`. The score goes to the scores stream, written by the pump.
  */
 export default defineActor({
-  initialState: ({ init }: { init: EnricherInit }) => ({ apiUrl: init.apiUrl, checks: init.checks }),
+  initialState: ({ init }: { init: EnricherInit }) => init,
   handle: async (state, event: NewMint, ctx) => {
-    const results = await Promise.all(
-      state.checks.map((check) => runCheck(state.apiUrl, check, event.mint, ctx.signal)),
-    );
-    const score: TokenScore = { mint: event.mint, score: synthesise(results), checks: {} };
-    for (const result of results) score.checks[result.check] = result.score;
+    const score = await enrichToken(state.apiUrl, state.checks, event.mint, ctx.signal);
     return [{ stream: SCORES_STREAM, dedupId: "score", payload: score }];
   },
 });
-
-async function runCheck(
-  apiUrl: string,
-  check: string,
-  mint: string,
-  signal: AbortSignal,
-): Promise<CheckResult> {
-  const response = await fetch(`${apiUrl}/check/${check}?mint=${encodeURIComponent(mint)}`, { signal });
-  if (!response.ok) throw new Error(`${check} check of ${mint} answered HTTP ${response.status}`);
-  const body = (await response.json()) as { score: number };
-  return { check, score: body.score };
-}
-
-function synthesise(results: readonly CheckResult[]): number {
-  let sum = 0;
-  let weights = 0;
-  for (const { check, score } of results) {
-    const weight = check === "honeypot" ? 2 : 1;
-    sum += score * weight;
-    weights += weight;
-  }
-  return weights === 0 ? 0 : Math.round(sum / weights);
-}

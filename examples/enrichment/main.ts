@@ -11,15 +11,15 @@
  */
 import { createSystem } from "troupe";
 import { DeadLetters, defaultCodec, MemoryStreamBackend, Pump } from "troupe/streams";
-import { type ApiServer, startApiServer } from "./api-server.ts";
-import { type EnricherInit, type NewMint, SCORES_STREAM, type TokenScore } from "./enricher.actor.ts";
+import { startApiServer } from "./api-server.ts";
+import { CHECKS, type TokenScore } from "./checks.ts";
+import { type EnricherInit, type NewMint, SCORES_STREAM } from "./enricher.actor.ts";
 
-export const CHECKS = ["metadata", "holders", "honeypot", "social"] as const;
 export const MINTS_STREAM = "new-mints";
 
 export interface EnrichmentOptions {
-  /** The API server to call. */
-  api: ApiServer;
+  /** Base URL of the token APIs. */
+  apiUrl: string;
   instances?: number;
   /** Tokens in progress per worker. */
   concurrency?: number;
@@ -43,7 +43,7 @@ export async function enrichMints(
 ): Promise<EnrichmentRun> {
   const backend = new MemoryStreamBackend();
   const system = createSystem();
-  const init: EnricherInit = { apiUrl: options.api.url, checks: CHECKS };
+  const init: EnricherInit = { apiUrl: options.apiUrl, checks: CHECKS };
   const enricher = await system.spawn<NewMint>(new URL("./enricher.actor.ts", import.meta.url), {
     instances: options.instances ?? 2,
     concurrency: options.concurrency ?? 20,
@@ -94,7 +94,7 @@ if (import.meta.main) {
   const mints = Array.from({ length: tokens }, (_, i) =>
     i === 7 ? "flaky-7" : i === 9 ? "hang-9" : `mint-${i}`,
   );
-  const run = await enrichMints(mints, { api });
+  const run = await enrichMints(mints, { apiUrl: api.url });
   await api.stop();
   console.log(
     `${run.scores.length} of ${tokens} tokens scored in ${(run.elapsedMs / 1000).toFixed(2)} s ` +

@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type ApiServer, startApiServer } from "../../examples/enrichment/api-server.ts";
-import { CHECKS, enrichMints } from "../../examples/enrichment/main.ts";
+import { CHECKS } from "../../examples/enrichment/checks.ts";
+import { enrichMints } from "../../examples/enrichment/main.ts";
 
 let api: ApiServer;
 beforeAll(() => {
@@ -20,7 +21,7 @@ test("the enrichment example scores every token with its checks in flight at onc
     i === 11 ? "flaky-11" : i === 23 ? "hang-23" : `mint-${i}`,
   );
   const run = await enrichMints(mints, {
-    api,
+    apiUrl: api.url,
     instances: 2,
     concurrency: 20,
     tokenTimeoutMs: 400,
