@@ -5,8 +5,10 @@
 import { afterAll, afterEach, beforeAll, expect, test } from "bun:test";
 import { type ApiServer, startApiServer } from "../../examples/enrichment/api-server.ts";
 import { type ActorDeadLetter, type ActorSystem, createSystem, TroupeError } from "../../src/index.ts";
+import { defaultCodec, MemoryStreamBackend, Pump } from "../../src/streams/index.ts";
 import type { FetcherInit, FetchMessage } from "../fixtures/fetcher.actor.ts";
-import { collect, range, sharedLog, trips } from "../support/runtime.ts";
+import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { collect, range, SCRIPTED, sharedLog, trips } from "../support/runtime.ts";
 
 const FETCHER = new URL("../fixtures/fetcher.actor.ts", import.meta.url);
 
@@ -75,6 +77,27 @@ test("a hung request is aborted at its deadline, redelivered, then dead-lettered
   expect(stats?.failed).toBe(3);
 }, 30_000);
 
+test("a handler that ignores its signal and keeps the CPU busy is still stopped by the worker deadline, and blamed", async () => {
+  const deadLetters: ActorDeadLetter[] = [];
+  system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
+  const crashed = collect(system, "crashed");
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+    concurrency: 4,
+    messageTimeoutMs: 200,
+    deadlineMs: 600,
+    maxDeliveries: 1,
+    init: { trips: trips(1, 1) },
+  });
+  // 1 awaits forever (the oldest in progress), then 2 spins: its deadline cannot fire, the worker's can.
+  const first = ref.ask({ id: 1, op: "await-forever", trip: 0 }, { timeoutMs: 10_000 });
+  await ref.tell({ id: 2, op: "hang", trip: 1 });
+  await crashed.atLeast(1);
+  expect(crashed.seen[0]).toMatchObject({ reason: "deadline", error: { code: "ERR_DEADLINE_EXCEEDED" } });
+  // The spinning handler is blamed (dead-lettered at its first failure), not the oldest one in progress.
+  expect(deadLetters.map((dl) => dl.message)).toEqual([{ id: 2, op: "hang", trip: 1 }]);
+  expect(await first).toBe(1);
+}, 30_000);
+
 test("a crash with 20 messages in progress redelivers all 20, in order, to the restarted worker", async () => {
   system = createSystem();
   const restarted = collect(system, "restarted");
@@ -123,6 +146,45 @@ test("messages with the same order key run one at a time, in order, while differ
     const ofKey = events.filter((v) => Math.floor(v / 2) % keys === key);
     const expected = range(0, perKey).flatMap((n) => [(n * keys + key) * 2, (n * keys + key) * 2 + 1]);
     expect(ofKey).toEqual(expected);
+  }
+  expect(api.maxInFlight).toBe(keys);
+}, 30_000);
+
+test("a pump-fed actor routed by key keeps stream order per key by default, under concurrency", async () => {
+  system = createSystem();
+  const backend = new MemoryStreamBackend();
+  const log = sharedLog(10_000);
+  const keys = 6;
+  const perKey = 20;
+  const ref = await system.spawn<FetchMessage>(FETCHER, {
+    concurrency: 12,
+    route: (message) => message.key ?? 0,
+    init: init({ log: log.buffer }),
+  });
+  const pump = new Pump(backend, ref, { stream: "ordered", group: "fetcher" });
+  await pump.start();
+  const all = Promise.withResolvers<void>();
+  let acked = 0;
+  pump.on("acked", ({ ids }) => {
+    acked += ids.length;
+    if (acked === keys * perKey) all.resolve();
+  });
+  await backend.appendBatch(
+    "ordered",
+    range(0, keys * perKey).map((id) =>
+      defaultCodec.encode({
+        id,
+        key: id % keys,
+        path: `/check/a?mint=${id}&ms=${30 - Math.floor(id / keys)}`,
+      } satisfies FetchMessage),
+    ),
+  );
+  await all.promise;
+  await pump.stop();
+  const events = log.ids();
+  for (let key = 0; key < keys; key++) {
+    const ofKey = events.filter((v) => Math.floor(v / 2) % keys === key);
+    expect(ofKey).toEqual(range(0, perKey).flatMap((n) => [(n * keys + key) * 2, (n * keys + key) * 2 + 1]));
   }
   expect(api.maxInFlight).toBe(keys);
 }, 30_000);
