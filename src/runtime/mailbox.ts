@@ -313,7 +313,8 @@ export class Mailbox {
         });
         this.#finishedEarly++;
         const wire = failures[f + 1] as SerializedError;
-        this.#hooks.handlerFailed(wire);
+        // Cancelled: the runtime gave up on it (its asker timed out), the handler did not fail.
+        if (wire.code !== "ERR_CANCELLED") this.#hooks.handlerFailed(wire);
         this.#retryOrDeadLetter(envelope, wire);
       }
     }

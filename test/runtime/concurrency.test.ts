@@ -222,6 +222,20 @@ test("askMany settles one result per message, in order, with typed errors for th
   await api.abortedReached(1);
 });
 
+test("an ask that times out cancels its message: the handler's request is aborted, and it is not redelivered", async () => {
+  system = createSystem();
+  const ref = await system.spawn<FetchMessage>(FETCHER, { concurrency: 4, maxDeliveries: 3, init: init() });
+  const error = await ref
+    .ask({ id: 1, path: "/check/a?mint=asked&hang=1" }, { timeoutMs: 200 })
+    .catch((e) => e);
+  expect(error).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
+  await api.abortedReached(1);
+  // Handled since: a redelivery of the cancelled message would have reached the server before this one.
+  expect(await ref.ask({ id: 2, path: "/check/a?mint=after&ms=1" })).toEqual({ id: 2, deliveries: 1 });
+  expect(api.requests).toBe(2);
+  expect(ref.stats().instances[0]?.failed).toBe(0);
+});
+
 test("askMany's overall timeout settles what is left with ERR_ASK_TIMEOUT and never rejects", async () => {
   system = createSystem();
   const ref = await system.spawn<FetchMessage>(FETCHER, { concurrency: 4, init: init() });
