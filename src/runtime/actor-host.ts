@@ -56,13 +56,32 @@ let recycleAsked = false;
 let heapCheckedAt = 0;
 const HEAP_CHECK_EVERY_MS = 100;
 
-/** The serial mode's context, reused for every message; its signal never fires (nothing gives up there). */
-const ctx: { actor: string; instance: number; deliveries: number; signal: AbortSignal } = {
+/** Serial mode: the message being handled, its AbortController once the handler read `ctx.signal`. */
+let runningSeq = 0;
+let runningController: AbortController | null = null;
+/** Serial mode: messages cancelled before their turn; they fail with ERR_CANCELLED without running. */
+const cancelled = new Set<number>();
+
+/** The serial mode's context, reused for every message; the signal is made only for a handler that asks. */
+const ctx = {
   actor: "",
   instance: 0,
   deliveries: 0,
-  signal: new AbortController().signal,
+  get signal(): AbortSignal {
+    runningController ??= new AbortController();
+    return runningController.signal;
+  },
 };
+
+function cancelledError(): TroupeError {
+  return new TroupeError("ERR_CANCELLED", "the runtime gave up on this message (its asker timed out)");
+}
+
+/** Serial mode: a cancel aborts the running handler's signal, or marks a message still to come. */
+function cancelSerial(seq: number): void {
+  if (running && seq === runningSeq) runningController?.abort(cancelledError());
+  else if (seq > upTo) cancelled.add(seq);
+}
 
 let upTo = 0;
 let sinceAck = 0;
@@ -139,9 +158,7 @@ function recordOutcome(task: Task): void {
       results.push(seq, task.outcome);
     }
   } else {
-    const code = (task.outcome as { code?: unknown } | null)?.code;
-    const givenUp = code === "ERR_HANDLER_TIMEOUT" || code === "ERR_CANCELLED";
-    if (config.handlerError === "crash" && !givenUp) {
+    if (config.handlerError === "crash" && !givenUp(task.outcome)) {
       progress[1] = progressTag(seq);
       die("handlerError", task.outcome);
       return;
@@ -153,6 +170,12 @@ function recordOutcome(task: Task): void {
     latencies ??= [];
     latencies.push(performance.now() - task.startedAt);
   }
+}
+
+/** Failed because the runtime gave up on it (deadline, cancel), not because the handler threw on its own. */
+function givenUp(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_HANDLER_TIMEOUT" || code === "ERR_CANCELLED";
 }
 
 function addFrame(frame: Frame): void {
@@ -207,9 +230,12 @@ async function run(): Promise<void> {
       const seq = firstSeq + i;
       ctx.deliveries = typeof deliveries === "number" ? deliveries : (deliveries[i] as number);
       progress[0] = progressTag(seq);
+      runningSeq = seq;
+      runningController = null;
       const sampled = (seq & LATENCY_SAMPLE_MASK) === 0;
       const started = sampled ? performance.now() : 0;
       try {
+        if (cancelled.size > 0 && cancelled.delete(seq)) throw cancelledError();
         let result = definition.handle(state, messages[i], ctx as MessageContext);
         if (isThenable(result)) result = await result;
         // The worker is dying (an unhandled rejection while this handler awaited): record nothing and
@@ -221,7 +247,7 @@ async function run(): Promise<void> {
           results.push(seq, result);
         }
       } catch (error) {
-        if (config.handlerError === "crash") {
+        if (config.handlerError === "crash" && !givenUp(error)) {
           die("handlerError", error);
           return;
         }
@@ -331,7 +357,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       else takeCheckpoint();
       break;
     case "cancel":
-      pool?.cancel(message.seq);
+      if (pool) pool.cancel(message.seq);
+      else cancelSerial(message.seq);
       break;
     case "restore":
       tables.restore(message.segment);

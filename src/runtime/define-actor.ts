@@ -23,8 +23,8 @@ export interface MessageContext {
   /**
    * Aborts when the runtime gives up on this message: at its `messageTimeoutMs`, or when its asker timed
    * out. Pass it to `fetch` and your own awaits; the message then fails with the signal's reason (a
-   * TroupeError: ERR_HANDLER_TIMEOUT or ERR_CANCELLED). It can fire only in a worker that runs a task
-   * pool (`concurrency` > 1 or a `messageTimeoutMs`); elsewhere it never does.
+   * TroupeError: ERR_HANDLER_TIMEOUT, redelivered; or ERR_CANCELLED, not redelivered). Read it only when
+   * needed: with `concurrency` 1 and no `messageTimeoutMs` it is made on first read.
    */
   readonly signal: AbortSignal;
 }

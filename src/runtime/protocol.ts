@@ -81,7 +81,8 @@ export interface CheckpointRequest {
 
 /**
  * The runtime gave up on a message (its asker timed out): abort its handler (`ctx.signal`) or skip it if
- * not started; it fails with ERR_CANCELLED, which is not redelivered. Honoured by a task-pool worker only.
+ * not started; it fails with ERR_CANCELLED, which is not redelivered. A serial worker can abort only a
+ * handler that read `ctx.signal`; one that did not runs to its end.
  */
 export interface CancelMessage {
   t: "cancel";

@@ -222,19 +222,22 @@ test("askMany settles one result per message, in order, with typed errors for th
   await api.abortedReached(1);
 });
 
-test("an ask that times out cancels its message: the handler's request is aborted, and it is not redelivered", async () => {
-  system = createSystem();
-  const ref = await system.spawn<FetchMessage>(FETCHER, { concurrency: 4, maxDeliveries: 3, init: init() });
-  const error = await ref
-    .ask({ id: 1, path: "/check/a?mint=asked&hang=1" }, { timeoutMs: 200 })
-    .catch((e) => e);
-  expect(error).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
-  await api.abortedReached(1);
-  // Handled since: a redelivery of the cancelled message would have reached the server before this one.
-  expect(await ref.ask({ id: 2, path: "/check/a?mint=after&ms=1" })).toEqual({ id: 2, deliveries: 1 });
-  expect(api.requests).toBe(2);
-  expect(ref.stats().instances[0]?.failed).toBe(0);
-});
+for (const concurrency of [1, 4]) {
+  test(`an ask that times out cancels its message (concurrency ${concurrency}): its request is aborted, no redelivery`, async () => {
+    system = createSystem();
+    const ref = await system.spawn<FetchMessage>(FETCHER, { concurrency, maxDeliveries: 3, init: init() });
+    const asked = ref.ask({ id: 1, path: "/check/a?mint=asked&hang=1" }, { timeoutMs: 200 });
+    // Queued behind the hung one (concurrency 1), or running beside it: cancelled either way.
+    const queued = ref.ask({ id: 2, path: "/check/a?mint=queued&hang=1" }, { timeoutMs: 200 });
+    expect(await asked.catch((e) => e)).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
+    expect(await queued.catch((e) => e)).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
+    await api.abortedReached(concurrency === 1 ? 1 : 2);
+    // Handled after both: a redelivery of either would have reached the server before this one.
+    expect(await ref.ask({ id: 3, path: "/check/a?mint=after&ms=1" })).toEqual({ id: 3, deliveries: 1 });
+    expect(api.requests).toBe(concurrency === 1 ? 2 : 3);
+    expect(ref.stats().instances[0]?.failed).toBe(0);
+  });
+}
 
 test("askMany's overall timeout settles what is left with ERR_ASK_TIMEOUT and never rejects", async () => {
   system = createSystem();
