@@ -19,7 +19,8 @@ import { progressTag } from "./protocol.ts";
 
 export interface Task {
   readonly seq: number;
-  readonly message: unknown;
+  /** Dropped once it is finished: a finished task may wait long behind an older one. */
+  message: unknown;
   readonly deliveries: number;
   readonly wantsResult: boolean;
   /** Order key hash; 0: unordered. */
@@ -218,6 +219,7 @@ export class TaskPool {
     task.ok = ok;
     task.outcome = outcome;
     task.controller = null;
+    task.message = undefined;
     if (task.timer !== null) clearTimeout(task.timer);
     task.timer = null;
     this.#bySeq.delete(task.seq);
@@ -228,6 +230,7 @@ export class TaskPool {
     if (this.#order.at(0) !== task) {
       task.early = true;
       this.#host.early(task);
+      task.outcome = undefined;
     }
     this.#advance();
     this.pump();
