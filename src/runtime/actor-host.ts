@@ -22,7 +22,7 @@ import {
   type ToWorker,
 } from "./protocol.ts";
 import { SegmentWriter } from "./state-segment.ts";
-import { type Task, TaskPool } from "./task-pool.ts";
+import { cancelledError, isThenable, type Task, TaskPool } from "./task-pool.ts";
 
 declare const self: Worker;
 
@@ -72,10 +72,6 @@ const ctx = {
     return runningController.signal;
   },
 };
-
-function cancelledError(): TroupeError {
-  return new TroupeError("ERR_CANCELLED", "the runtime gave up on this message (its asker timed out)");
-}
 
 /** Serial mode: a cancel aborts the running handler's signal, or marks a message still to come. */
 function cancelSerial(seq: number): void {
@@ -215,10 +211,6 @@ async function settle(fn: () => unknown): Promise<ControlResult> {
   } catch (error) {
     return { ok: false, error: serializeError(error) };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 async function run(): Promise<void> {

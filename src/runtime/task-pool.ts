@@ -77,11 +77,6 @@ export class TaskPool {
     this.#host = host;
   }
 
-  /** Nothing queued, running or unreported. */
-  get idle(): boolean {
-    return this.#order.length === 0;
-  }
-
   add(seq: number, message: unknown, deliveries: number, wantsResult: boolean, key: number): void {
     const task: Task = {
       seq,
@@ -131,10 +126,7 @@ export class TaskPool {
   cancel(seq: number): void {
     const task = this.#bySeq.get(seq);
     if (!task || task.state === "done") return;
-    this.#giveUp(
-      task,
-      new TroupeError("ERR_CANCELLED", "the runtime gave up on this message (its asker timed out)"),
-    );
+    this.#giveUp(task, cancelledError());
   }
 
   /**
@@ -272,6 +264,10 @@ export class TaskPool {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+export function cancelledError(): TroupeError {
+  return new TroupeError("ERR_CANCELLED", "the runtime gave up on this message (its asker timed out)");
+}
+
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
