@@ -222,6 +222,19 @@ test("askMany settles one result per message, in order, with typed errors for th
   await api.abortedReached(1);
 });
 
+test("askMany spreads a batch over the instances and their concurrency", async () => {
+  system = createSystem();
+  const ref = await system.spawn<FetchMessage, { id: number }>(FETCHER, {
+    instances: 2,
+    concurrency: 10,
+    init: init(),
+  });
+  const settled = await ref.askMany(range(0, 100).map((id) => ({ id, path: `/check/a?mint=${id}&ms=30` })));
+  expect(settled.map((s) => s.ok && s.value.id)).toEqual(range(0, 100));
+  expect(api.maxInFlight).toBe(20);
+  expect(ref.stats().instances.map((i) => i.processed)).toEqual([50, 50]);
+});
+
 for (const concurrency of [1, 4]) {
   test(`an ask that times out cancels its message (concurrency ${concurrency}): its request is aborted, no redelivery`, async () => {
     system = createSystem();
