@@ -87,7 +87,6 @@ export class ActorInstance {
   #lastError: (SerializedError & { at: number }) | null = null;
   /** Planned restarts (recycling) so far. */
   recycles = 0;
-  #recycling = false;
 
   constructor(
     actor: string,
@@ -305,20 +304,16 @@ export class ActorInstance {
    * then start a new one. Dropped if the worker is gone meanwhile (a crash handles its messages instead).
    */
   async #recycle(generation: number, request: RecycleMessage): Promise<void> {
-    if (this.#recycling || generation !== this.#generation || this.state !== "running") return;
-    this.#recycling = true;
-    try {
-      this.mailbox.hold();
-      this.#checkpointer?.drain();
-      await this.mailbox.quiet();
-      if (generation !== this.#generation || this.state !== "running") return;
-      this.#teardown();
-      this.#checkpointer?.disconnected();
-      this.state = "restarting";
-      this.mailbox.disconnect(PROGRESS_IDLE, null);
-    } finally {
-      this.#recycling = false;
-    }
+    // A worker asks once; one that is gone already (crashed, halted, stopped) has nothing to recycle.
+    if (generation !== this.#generation || this.state !== "running") return;
+    this.mailbox.hold();
+    this.#checkpointer?.drain();
+    await this.mailbox.quiet();
+    if (generation !== this.#generation || this.state !== "running") return;
+    this.#teardown();
+    this.#checkpointer?.disconnected();
+    this.state = "restarting";
+    this.mailbox.disconnect(PROGRESS_IDLE, null);
     try {
       await this.start();
       this.recycles++;

@@ -427,7 +427,10 @@ export class Mailbox {
     this.#holding = true;
   }
 
-  /** Resolves once nothing is in flight and, durable, every handled message is covered by a checkpoint. */
+  /**
+   * Resolves once nothing is in flight and, durable, every handled message is covered by a checkpoint; or
+   * once the worker is gone (`disconnect`, `close`): the caller then finds it gone.
+   */
   quiet(): Promise<void> {
     if (this.#sent === 0 && this.uncovered === 0) return RESOLVED;
     return new Promise((resolve) => this.#quietWaiters.push(resolve));
@@ -445,6 +448,7 @@ export class Mailbox {
     const sent = this.#sent;
     this.#sent = 0;
     const unfinished = this.#finishedEarly > 0 ? this.#dropFinished(sent) : sent;
+    this.#releaseQuiet();
     if (cause && progress !== 0) {
       let culprit: Envelope | undefined;
       for (let i = 0; i < unfinished && !culprit; i++) {
@@ -535,6 +539,7 @@ export class Mailbox {
     this.#link = null;
     if (this.#finishedEarly > 0) this.#dropFinished(this.#sent);
     this.#sent = 0;
+    this.#releaseQuiet();
     // Replied to already, so not finished again: their tags go back unsettled (a stream entry stays
     // pending and is replayed elsewhere), as do those of replayed ones (no reply left) still queued.
     const abandoned: unknown[] = [];
@@ -555,12 +560,14 @@ export class Mailbox {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
+  #releaseQuiet(): void {
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   #checkDrained(): void {
-    if (this.#quietWaiters.length > 0 && this.#sent === 0 && this.uncovered === 0) {
-      const waiters = this.#quietWaiters;
-      this.#quietWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+    if (this.#quietWaiters.length > 0 && this.#sent === 0 && this.uncovered === 0) this.#releaseQuiet();
     if (this.#drainWaiters.length === 0 || this.#used() > 0 || this.#waiters.length > 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
