@@ -95,8 +95,8 @@ export class ActorRef<M = unknown, R = unknown> {
   /**
    * Asks every message of a batch (spread over the instances and their concurrency) and resolves with one
    * outcome per message, in order: `{ ok: true, value }` or `{ ok: false, error }` with a typed error
-   * (ERR_ASK_TIMEOUT, ERR_MAX_DELIVERIES, ERR_HANDLER_TIMEOUT…). It never rejects as a whole. A message
-   * given up on is cancelled in its worker (`ctx.signal` aborts).
+   * (ERR_ASK_TIMEOUT, ERR_MESSAGE_REJECTED, ERR_MAX_DELIVERIES with the last failure as its cause…). It
+   * never rejects as a whole. A message given up on is cancelled in its worker (`ctx.signal` aborts).
    */
   askMany(messages: Iterable<M>, options: AskManyOptions = {}): Promise<Settled<R>[]> {
     const timeoutMs = options.timeoutMs ?? ASK_MANY_TIMEOUT_MS;
