@@ -6,8 +6,8 @@
 
 export type { SerializedError, TroupeErrorCode, TroupeErrorOptions } from "./errors.ts";
 export { InvalidOptionError, MessageRejectedError, TroupeError } from "./errors.ts";
-export type { ActorStatus } from "./runtime/actor.ts";
-export type { ActorStats, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
+export type { ActorStatus, Settled } from "./runtime/actor.ts";
+export type { ActorStats, AskManyOptions, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
 export { ActorRef } from "./runtime/actor-ref.ts";
 export type { ActorDefinition, InitContext, MessageContext, QueryFn } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
@@ -17,7 +17,13 @@ export type { ActorEventName, ActorEventSource, ActorEvents, CrashReason } from 
 export { MemoryStateStore } from "./runtime/memory-state-store.ts";
 export type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./runtime/protocol.ts";
 export { type RecordCodec, recordCodec } from "./runtime/record-codec.ts";
-export type { RestartType, RouteKey, SpawnOptions, StateOptions } from "./runtime/spawn-options.ts";
+export type {
+  RecycleOptions,
+  RestartType,
+  RouteKey,
+  SpawnOptions,
+  StateOptions,
+} from "./runtime/spawn-options.ts";
 export { SegmentCompaction } from "./runtime/state-compaction.ts";
 export type { CompactionOptions } from "./runtime/state-log.ts";
 export { SegmentReplay } from "./runtime/state-replay.ts";

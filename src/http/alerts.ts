@@ -37,6 +37,7 @@ const DESCRIBE: { [E in ActorEventName]: (e: Payload<E>) => [AlertLevel, string]
     `${e.actor}#${e.instance} restarting in ${e.delayMs} ms (attempt ${e.attempt}, ${e.reason})`,
   ],
   restarted: (e) => ["info", `${e.actor}#${e.instance} restarted after ${e.downtimeMs} ms`],
+  recycled: (e) => ["info", `${e.actor}#${e.instance} recycled (${e.reason}) after ${e.handled} messages`],
   failed: (e) => ["critical", `${e.actor} failed after ${e.restarts} restarts (${e.reason}): not restarted`],
   deadLettered: (e) => [
     "warning",

@@ -48,6 +48,11 @@ export class ControlMetrics {
   readonly #restarts = this.#counter("troupe_actor_restarts_total", "Instance restarts by the supervisor.", [
     "actor",
   ]);
+  readonly #recycles = this.#counter(
+    "troupe_actor_recycles_total",
+    "Planned worker restarts of the recycle option (not failures, not in restarts).",
+    ["actor"],
+  );
   readonly #crashes = this.#counter("troupe_actor_crashes_total", "Worker crashes, by reason.", [
     "actor",
     "reason",
@@ -247,6 +252,7 @@ export class ControlMetrics {
         this.#grow(this.#processed, { actor, outcome: "failed" }, `${key}\0failed`, i.failed);
         this.#grow(this.#processed, { actor, outcome: "dead_lettered" }, `${key}\0dl`, i.deadLettered);
         this.#grow(this.#restarts, { actor }, `${key}\0restarts`, i.restarts);
+        this.#grow(this.#recycles, { actor }, `${key}\0recycles`, i.recycles);
         this.#instances.inc({ actor, state: i.state });
         if (i.durable) this.#syncDurable(actor, String(i.instance), key, i.durable);
       }

@@ -1,6 +1,7 @@
 /**
  * Worker side of an actor instance: loads the actor module, handles frames of messages one at a time in
- * order, returns credits in batched acks, and exposes the control plane (snapshot, queries) over comlink.
+ * order (or, with concurrency or a message timeout, through a task pool: task-pool.ts), returns credits in
+ * batched acks, asks for its own recycling, and exposes the control plane (snapshot, queries) over comlink.
  * The main side is instance.ts / mailbox.ts; the wire is protocol.ts.
  */
 import * as Comlink from "comlink";
@@ -22,6 +23,7 @@ import {
   type ToWorker,
 } from "./protocol.ts";
 import { SegmentWriter } from "./state-segment.ts";
+import { cancelledError, isThenable, type Task, TaskPool } from "./task-pool.ts";
 
 declare const self: Worker;
 
@@ -44,12 +46,37 @@ let finishRestore: () => void = () => {};
 let restoredKeys = 0;
 /** Writes the checkpoints in slices; its writer is reused by every checkpoint (its buffer grows once). */
 let checkpoints: CheckpointTaker;
+/** Concurrent mode's scheduler; null in the serial mode (concurrency 1, no message timeout). */
+let pool: TaskPool | null = null;
+let ackScheduled = false;
+/** Messages handled by this worker (for recycling). */
+let handled = 0;
+let recycleAsked = false;
+let heapCheckedAt = 0;
+const HEAP_CHECK_EVERY_MS = 100;
 
-const ctx: { actor: string; instance: number; deliveries: number } = {
+/** Serial mode: the message being handled, its AbortController once the handler read `ctx.signal`. */
+let runningSeq = 0;
+let runningController: AbortController | null = null;
+/** Serial mode: messages cancelled before their turn; they fail with ERR_CANCELLED without running. */
+const cancelled = new Set<number>();
+
+/** The serial mode's context, reused for every message; the signal is made only for a handler that asks. */
+const ctx = {
   actor: "",
   instance: 0,
   deliveries: 0,
+  get signal(): AbortSignal {
+    runningController ??= new AbortController();
+    return runningController.signal;
+  },
 };
+
+/** Serial mode: a cancel aborts the running handler's signal, or marks a message still to come. */
+function cancelSerial(seq: number): void {
+  if (running && seq === runningSeq) runningController?.abort(cancelledError());
+  else if (seq > upTo) cancelled.add(seq);
+}
 
 let upTo = 0;
 let sinceAck = 0;
@@ -62,13 +89,104 @@ function post(message: FromWorker): void {
 }
 
 function flushAck(): void {
-  if (sinceAck === 0) return;
+  if (sinceAck === 0 && results === null && failures === null) return;
   const ack: AckMessage = { t: "ack", upTo, results, failures, latencies };
+  handled += sinceAck;
   sinceAck = 0;
   results = null;
   failures = null;
   latencies = null;
   post(ack);
+  if (config.recycle && !recycleAsked) considerRecycling(config.recycle);
+}
+
+/** Asks once for a planned restart when a recycle limit is passed (the heap read at most every 100 ms). */
+function considerRecycling(limits: NonNullable<InitMessage["recycle"]>): void {
+  let reason: "messages" | "heap" | null = null;
+  let heapBytes = 0;
+  if (limits.afterMessages !== null && handled >= limits.afterMessages) reason = "messages";
+  const now = performance.now();
+  if (limits.maxHeapMb !== null && now - heapCheckedAt >= HEAP_CHECK_EVERY_MS) {
+    heapCheckedAt = now;
+    heapBytes = process.memoryUsage().heapUsed;
+    if (reason === null && heapBytes > limits.maxHeapMb * 1024 * 1024) reason = "heap";
+  }
+  if (reason === null) return;
+  recycleAsked = true;
+  post({ t: "recycle", reason, handled, heapBytes });
+}
+
+function scheduleAck(): void {
+  if (ackScheduled) return;
+  ackScheduled = true;
+  setImmediate(scheduledAck);
+}
+
+function scheduledAck(): void {
+  ackScheduled = false;
+  flushAck();
+}
+
+/** A pool task finished out of order: its outcome leaves with the next ack, ahead of `upTo`. */
+function earlyTask(task: Task): void {
+  recordOutcome(task);
+  scheduleAck();
+}
+
+/** A pool task is reported in seq order: `upTo` passes it. */
+function reportTask(task: Task): void {
+  if (!task.early) recordOutcome(task);
+  if (fatal) return;
+  upTo = task.seq;
+  if (++sinceAck >= config.ackEvery) flushAck();
+}
+
+/**
+ * Records a pool task's outcome for the next ack. A result goes only to a sender waiting for one; one that
+ * finished early goes even when undefined, since the main side replies to it before `upTo` passes it.
+ */
+function recordOutcome(task: Task): void {
+  const seq = task.seq;
+  if (task.ok) {
+    if (task.wantsResult && (task.early || task.outcome !== undefined)) {
+      results ??= [];
+      results.push(seq, task.outcome);
+    }
+  } else {
+    if (config.handlerError === "crash" && !givenUp(task.outcome)) {
+      progress[1] = progressTag(seq);
+      die("handlerError", task.outcome);
+      return;
+    }
+    failures ??= [];
+    failures.push(seq, serializeError(task.outcome));
+  }
+  if ((seq & LATENCY_SAMPLE_MASK) === 0 && task.startedAt > 0) {
+    latencies ??= [];
+    latencies.push(performance.now() - task.startedAt);
+  }
+}
+
+/** Failed because the runtime gave up on it (deadline, cancel), not because the handler threw on its own. */
+function givenUp(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_HANDLER_TIMEOUT" || code === "ERR_CANCELLED";
+}
+
+function addFrame(frame: Frame): void {
+  const taskPool = pool as TaskPool;
+  const [firstSeq, messages, deliveries, wants] = frame;
+  const keys = frame[4] ?? 0;
+  for (let i = 0; i < messages.length; i++) {
+    taskPool.add(
+      firstSeq + i,
+      messages[i],
+      typeof deliveries === "number" ? deliveries : (deliveries[i] as number),
+      (typeof wants === "number" ? wants : wants[i]) === 1,
+      typeof keys === "number" ? keys : (keys[i] as number),
+    );
+  }
+  taskPool.pump();
 }
 
 /**
@@ -83,6 +201,15 @@ function checkpointSlice(): void {
   const { segment, pauseMs, workMs } = taken;
   const message: CheckpointMessage = { t: "checkpoint", upTo, segment, pauseMs, workMs };
   self.postMessage(message, segment ? [segment.buffer as ArrayBuffer] : []);
+}
+
+/**
+ * Concurrent mode, once the pool quiesced (nothing in progress: a handler awaiting I/O may have half
+ * changed the tables, which no checkpoint may cover): the checkpoint is written whole while the pool waits.
+ */
+function takeWholeCheckpoint(): void {
+  checkpoints.begin();
+  while (checkpoints.active) checkpointSlice();
 }
 
 /** The worker is idle with a checkpoint under way: a slice per turn of the event loop, so frames get in. */
@@ -101,10 +228,6 @@ async function settle(fn: () => unknown): Promise<ControlResult> {
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
 async function run(): Promise<void> {
   running = true;
   let frame = frames.shift();
@@ -114,9 +237,12 @@ async function run(): Promise<void> {
       const seq = firstSeq + i;
       ctx.deliveries = typeof deliveries === "number" ? deliveries : (deliveries[i] as number);
       progress[0] = progressTag(seq);
+      runningSeq = seq;
+      runningController = null;
       const sampled = (seq & LATENCY_SAMPLE_MASK) === 0;
       const started = sampled ? performance.now() : 0;
       try {
+        if (cancelled.size > 0 && cancelled.delete(seq)) throw cancelledError();
         let result = definition.handle(state, messages[i], ctx as MessageContext);
         if (isThenable(result)) result = await result;
         // The worker is dying (an unhandled rejection while this handler awaited): record nothing and
@@ -128,7 +254,7 @@ async function run(): Promise<void> {
           results.push(seq, result);
         }
       } catch (error) {
-        if (config.handlerError === "crash") {
+        if (config.handlerError === "crash" && !givenUp(error)) {
           die("handlerError", error);
           return;
         }
@@ -154,6 +280,7 @@ async function run(): Promise<void> {
 /** Dies on purpose; progress still names the message being handled, so the main side blames it. */
 function die(reason: "unhandledRejection" | "handlerError", error: unknown): void {
   fatal = true;
+  pool?.halt();
   post({ t: "fatal", reason, error: serializeError(error) });
 }
 
@@ -184,6 +311,17 @@ async function init(message: InitMessage): Promise<void> {
       tables,
     });
     tables.sealed();
+    if (message.concurrency > 1 || message.messageTimeoutMs !== null) {
+      pool = new TaskPool(message.concurrency, message.messageTimeoutMs, {
+        actor: message.actor,
+        instance: message.instance,
+        progress,
+        handle: (payload, context) => definition.handle(state, payload, context),
+        early: earlyTask,
+        report: reportTask,
+        reported: scheduleAck,
+      });
+    }
   } catch (error) {
     const wire = serializeError(error);
     post({ t: "initError", error: { ...wire, code: wire.code ?? "ERR_ACTOR_MODULE_LOAD" } });
@@ -213,13 +351,25 @@ process.on("unhandledRejection", (reason) => {
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   switch (message.t) {
-    case "frame":
-      frames.push(unpackr.unpack(new Uint8Array(message.buf)) as Frame);
-      if (!running) void run();
+    case "frame": {
+      const frame = unpackr.unpack(new Uint8Array(message.buf)) as Frame;
+      if (pool) addFrame(frame);
+      else {
+        frames.push(frame);
+        if (!running) void run();
+      }
       break;
+    }
     case "checkpoint":
-      checkpoints.begin();
-      idleCheckpointSlices();
+      if (pool) pool.quiesce(takeWholeCheckpoint);
+      else {
+        checkpoints.begin();
+        idleCheckpointSlices();
+      }
+      break;
+    case "cancel":
+      if (pool) pool.cancel(message.seq);
+      else cancelSerial(message.seq);
       break;
     case "restore":
       tables.restore(message.segment);

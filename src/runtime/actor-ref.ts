@@ -2,13 +2,20 @@
  * The public handle on a spawned actor: send messages (respecting credits), ask, inspect, stop.
  * A thin facade over the Actor engine, which stays private.
  */
-import { TroupeError } from "../errors.ts";
-import type { Actor, ActorStatus } from "./actor.ts";
+import { InvalidOptionError, TroupeError } from "../errors.ts";
+import type { Actor, ActorStatus, Settled } from "./actor.ts";
 import type { InstanceStats } from "./stats.ts";
 
 export interface AskOptions {
   /** Reject with ERR_ASK_TIMEOUT after this long (waiting for credit included). @defaultValue 5000 */
   timeoutMs?: number;
+}
+
+export interface AskManyOptions {
+  /** Give up on every message still without a reply this long after the call. @defaultValue 30000 */
+  timeoutMs?: number;
+  /** Give up on a message without a reply this long after it got a credit. @defaultValue 5000 */
+  messageTimeoutMs?: number;
 }
 
 export interface ControlOptions {
@@ -33,6 +40,7 @@ export interface ActorStats {
 export let engineOf: (ref: ActorRef) => Actor;
 
 const ASK_TIMEOUT_MS = 5000;
+const ASK_MANY_TIMEOUT_MS = 30_000;
 const CONTROL_TIMEOUT_MS = 2000;
 
 export class ActorRef<M = unknown, R = unknown> {
@@ -82,6 +90,29 @@ export class ActorRef<M = unknown, R = unknown> {
   /** Sends a message and resolves with the handler's return value. */
   ask(message: M, options: AskOptions = {}): Promise<R> {
     return this.#actor.ask(message, options.timeoutMs ?? ASK_TIMEOUT_MS) as Promise<R>;
+  }
+
+  /**
+   * Asks every message of a batch (spread over the instances and their concurrency) and resolves with one
+   * outcome per message, in order: `{ ok: true, value }` or `{ ok: false, error }` with a typed error
+   * (ERR_ASK_TIMEOUT, ERR_MESSAGE_REJECTED, ERR_MAX_DELIVERIES with the last failure as its cause…). It
+   * never rejects as a whole. A message given up on is cancelled in its worker (`ctx.signal` aborts).
+   */
+  askMany(messages: Iterable<M>, options: AskManyOptions = {}): Promise<Settled<R>[]> {
+    const timeoutMs = options.timeoutMs ?? ASK_MANY_TIMEOUT_MS;
+    const messageTimeoutMs = options.messageTimeoutMs ?? ASK_TIMEOUT_MS;
+    for (const [name, value] of [
+      ["timeoutMs", timeoutMs],
+      ["messageTimeoutMs", messageTimeoutMs],
+    ] as const) {
+      if (!(Number.isFinite(value) && value > 0)) {
+        throw new InvalidOptionError(
+          `askMany.${name}`,
+          `must be a positive number of ms, got ${String(value)}`,
+        );
+      }
+    }
+    return this.#actor.askMany(messages, timeoutMs, messageTimeoutMs) as Promise<Settled<R>[]>;
   }
 
   /** The state snapshot of one instance, through the control plane. */

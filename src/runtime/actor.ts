@@ -6,8 +6,11 @@ import { TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import type { ReplyFn } from "./envelope.ts";
 import { ActorInstance, type InstanceOwner } from "./instance.ts";
-import { instanceForKey } from "./router.ts";
-import type { ResolvedSpawnOptions } from "./spawn-options.ts";
+import { instanceForKey, orderKeyHash } from "./router.ts";
+import type { ResolvedSpawnOptions, RouteKey } from "./spawn-options.ts";
+
+/** One message's outcome in `askMany`: its reply, or the typed error the runtime gave up with. */
+export type Settled<R = unknown> = { ok: true; value: R } | { ok: false; error: TroupeError };
 
 /** `stopping`: draining, accepting nothing new, still supervised. */
 export type ActorStatus = "running" | "stopping" | "failed" | "stopped";
@@ -16,6 +19,7 @@ export type ActorStatus = "running" | "stopping" | "failed" | "stopped";
 export interface ActorOwner {
   readonly clock: Clock;
   crashed: InstanceOwner["crashed"];
+  recycled: InstanceOwner["recycled"];
   deadLetter: InstanceOwner["deadLetter"];
   backpressure: InstanceOwner["backpressure"];
   unhandledRejection: InstanceOwner["unhandledRejection"];
@@ -31,15 +35,19 @@ export class Actor {
   status: ActorStatus = "running";
   readonly #clock: Clock;
   readonly #creditListeners = new Set<() => void>();
+  /** The order key function when it matters (concurrency > 1), else null. */
+  readonly #orderKey: ((message: unknown) => RouteKey) | null;
   #next = 0;
 
   constructor(moduleUrl: string, options: ResolvedSpawnOptions, owner: ActorOwner) {
     this.name = options.name;
     this.options = options;
     this.#clock = owner.clock;
+    this.#orderKey = options.concurrency > 1 ? options.orderKey : null;
     const instanceOwner: InstanceOwner = {
       clock: owner.clock,
       crashed: owner.crashed,
+      recycled: owner.recycled,
       deadLetter: owner.deadLetter,
       backpressure: owner.backpressure,
       unhandledRejection: owner.unhandledRejection,
@@ -55,12 +63,16 @@ export class Actor {
   }
 
   tell(message: unknown): Promise<void> {
-    return this.#accept(message, null, 0);
+    try {
+      return this.#submit(message, null).accepted;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   tryTell(message: unknown): boolean {
     this.#assertOpen();
-    return this.#route(message).mailbox.tryAccept(message, null);
+    return this.#route(message).mailbox.tryAccept(message, null, 0, undefined, this.#keyOf(message));
   }
 
   async tellMany(messages: Iterable<unknown>): Promise<void> {
@@ -69,32 +81,103 @@ export class Actor {
     }
   }
 
+  /** Its timeout (waiting for credit included) gives up on the message: a worker cancels it (`ctx.signal`). */
   ask(message: unknown, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = this.#clock.setTimeout(() => {
-        settled = true;
-        reject(
-          new TroupeError("ERR_ASK_TIMEOUT", `ask to ${this.name} got no reply within ${timeoutMs} ms`, {
-            actor: this.name,
-          }),
-        );
-      }, timeoutMs);
-      const reply: ReplyFn = (error, result) => {
-        if (settled) return;
-        settled = true;
-        this.#clock.clearTimeout(timer);
-        if (error) reject(error);
-        else resolve(result);
-      };
-      this.#accept(message, reply, 0).catch((error: TroupeError) => reply(error));
+      this.#request(
+        message,
+        timeoutMs,
+        false,
+        `ask to ${this.name} got no reply within ${timeoutMs} ms`,
+        (settled) => (settled.ok ? resolve(settled.value) : reject(settled.error)),
+      );
     });
+  }
+
+  /**
+   * Asks every message, spread over the instances like `tell`, and resolves once each has an outcome, in
+   * order; never rejects. A message with no reply `messageTimeoutMs` after it got a credit, or still without
+   * one `timeoutMs` after the call, is given up on (ERR_ASK_TIMEOUT) and cancelled in its worker.
+   */
+  askMany(messages: Iterable<unknown>, timeoutMs: number, messageTimeoutMs: number): Promise<Settled[]> {
+    const list = Array.from(messages);
+    const outcomes: Settled[] = new Array(list.length);
+    if (list.length === 0) return Promise.resolve(outcomes);
+    return new Promise((resolve) => {
+      let left = list.length;
+      const cancels: Array<((error: TroupeError) => void) | null> = new Array(list.length).fill(null);
+      const settle = (index: number, settled: Settled) => {
+        if (outcomes[index] !== undefined) return;
+        outcomes[index] = settled;
+        cancels[index] = null;
+        if (--left > 0) return;
+        this.#clock.clearTimeout(overall);
+        resolve(outcomes);
+      };
+      const overall = this.#clock.setTimeout(() => {
+        const error = new TroupeError(
+          "ERR_ASK_TIMEOUT",
+          `askMany to ${this.name}: no reply within the batch's ${timeoutMs} ms`,
+          { actor: this.name },
+        );
+        for (let i = 0; i < list.length; i++) cancels[i]?.(error);
+      }, timeoutMs);
+      for (let i = 0; i < list.length; i++) {
+        const why = `askMany to ${this.name}: message ${i} got no reply within ${messageTimeoutMs} ms`;
+        const cancel = this.#request(list[i], messageTimeoutMs, true, why, (settled) => settle(i, settled));
+        if (outcomes[i] === undefined) cancels[i] = cancel;
+      }
+    });
+  }
+
+  /**
+   * Submits one message whose outcome `settle` gets exactly once. Its timer runs from now, or from when it
+   * holds a credit (`fromCredit`); at the timer, or when the returned function is called, the runtime gives
+   * up on it: `settle` gets the error and the mailbox cancels the message.
+   */
+  #request(
+    message: unknown,
+    timeoutMs: number,
+    fromCredit: boolean,
+    timeoutMessage: string,
+    settle: (settled: Settled) => void,
+  ): (error: TroupeError) => void {
+    let done = false;
+    let timer: ReturnType<Clock["setTimeout"]> | null = null;
+    let instance: ActorInstance | null = null;
+    const reply: ReplyFn = (error, result) => {
+      if (done) return;
+      done = true;
+      if (timer) this.#clock.clearTimeout(timer);
+      settle(error ? { ok: false, error } : { ok: true, value: result });
+    };
+    const giveUp = (error: TroupeError) => {
+      if (done) return;
+      reply(error);
+      instance?.mailbox.cancel(reply, error);
+    };
+    const arm = () => {
+      if (done) return;
+      timer = this.#clock.setTimeout(
+        () => giveUp(new TroupeError("ERR_ASK_TIMEOUT", timeoutMessage, { actor: this.name })),
+        timeoutMs,
+      );
+    };
+    if (!fromCredit) arm();
+    try {
+      const submitted = this.#submit(message, reply);
+      instance = submitted.instance;
+      submitted.accepted.then(fromCredit ? arm : undefined, (error: TroupeError) => reply(error));
+    } catch (error) {
+      reply(error as TroupeError);
+    }
+    return giveUp;
   }
 
   /** PumpTarget: hands over a message only if its instance has a credit now. */
   deliver(message: unknown, done: ReplyFn, deliveries = 0, tag?: unknown): boolean {
     this.#assertOpen();
-    return this.#route(message).mailbox.tryAccept(message, done, deliveries, tag);
+    return this.#route(message).mailbox.tryAccept(message, done, deliveries, tag, this.#keyOf(message));
   }
 
   /** Spawned with a state store: handled messages are settled by checkpoints, replies carry the epoch. */
@@ -136,15 +219,18 @@ export class Actor {
     for (const instance of this.instances) instance.retire(status, error);
   }
 
-  #accept(message: unknown, reply: ReplyFn | null, deliveries: number): Promise<void> {
-    try {
-      this.#assertOpen();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  /** Routes and accepts a message; `accepted` resolves once it holds a credit. Throws when not open. */
+  #submit(message: unknown, reply: ReplyFn | null): { instance: ActorInstance; accepted: Promise<void> } {
+    this.#assertOpen();
     const instance = this.#route(message);
-    if (instance.mailbox.tryAccept(message, reply, deliveries)) return RESOLVED;
-    return instance.mailbox.accept(message, reply, deliveries);
+    const key = this.#keyOf(message);
+    if (instance.mailbox.tryAccept(message, reply, 0, undefined, key))
+      return { instance, accepted: RESOLVED };
+    return { instance, accepted: instance.mailbox.accept(message, reply, 0, key) };
+  }
+
+  #keyOf(message: unknown): number {
+    return this.#orderKey ? orderKeyHash(this.#orderKey(message)) : 0;
   }
 
   /** Key routing is fixed; round-robin prefers the next running instance with a free credit. */

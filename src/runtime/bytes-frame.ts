@@ -19,17 +19,20 @@ export function encodeBytesFrame(
   messages: readonly Uint8Array[],
   deliveries: Frame[2],
   wants: Frame[3],
+  orderKeys: number | number[] | null = null,
 ): ArrayBuffer {
   let size =
     1 + uintSize(firstSeq) + arrayHeaderSize(messages.length) + uintsSize(deliveries) + uintsSize(wants);
+  if (orderKeys !== null) size += uintsSize(orderKeys);
   for (const message of messages) size += binHeaderSize(message.length) + message.length;
   const writer = new Writer(size);
-  writer.arrayHeader(4);
+  writer.arrayHeader(orderKeys === null ? 4 : 5);
   writer.uint(firstSeq);
   writer.arrayHeader(messages.length);
   for (const message of messages) writer.bin(message);
   writer.uints(deliveries);
   writer.uints(wants);
+  if (orderKeys !== null) writer.uints(orderKeys);
   return writer.bytes.buffer as ArrayBuffer;
 }
 

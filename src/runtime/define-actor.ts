@@ -20,6 +20,13 @@ export interface MessageContext {
   readonly instance: number;
   /** 1 on first delivery; higher when redelivered after a failure or a crash. */
   readonly deliveries: number;
+  /**
+   * Aborts when the runtime gives up on this message: at its `messageTimeoutMs`, or when its asker timed
+   * out. Pass it to `fetch` and your own awaits; the message then fails with the signal's reason (a
+   * TroupeError: ERR_HANDLER_TIMEOUT, redelivered; or ERR_CANCELLED, not redelivered). Read it only when
+   * needed: with `concurrency` 1 and no `messageTimeoutMs` it is made on first read.
+   */
+  readonly signal: AbortSignal;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: query argument lists are user-defined and checked at their call site
@@ -29,8 +36,10 @@ export interface ActorDefinition<S = unknown, M = unknown, R = unknown, I = unkn
   /** Builds the state of a fresh instance (on start and after each restart). */
   initialState: (ctx: InitContext<I>) => S | Promise<S>;
   /**
-   * Handles one message. Messages of one instance are handled one at a time, in order. The return value
-   * is the reply to `ask` (and the outputs a stream pump writes); throw to fail this message only.
+   * Handles one message. Messages of one instance are handled one at a time, in order, unless it was
+   * spawned with `concurrency` > 1: then up to that many are in progress at once (in order per order key).
+   * The return value is the reply to `ask` (and the outputs a stream pump writes); throw to fail this
+   * message only.
    */
   handle: (state: S, message: M, ctx: MessageContext) => R | Promise<R>;
   /** Read-only views of the state, callable from the main thread through the control plane. */

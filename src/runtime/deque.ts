@@ -61,6 +61,11 @@ export class Deque<T> {
     return this.#items[this.#head + index];
   }
 
+  /** Replaces the item `index` places from the front. */
+  set(index: number, item: T): void {
+    this.#items[this.#head + index] = item;
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.#items.slice(this.#head);

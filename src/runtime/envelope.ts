@@ -22,4 +22,12 @@ export interface Envelope {
   reply: ReplyFn | null;
   /** What a checkpoint covering this message settles (e.g. a pump's stream entry); opaque to the runtime. */
   tag: unknown;
+  /** Hash of its order key (concurrency > 1): same key, handled in order. 0: unordered. */
+  key: number;
+  /**
+   * Finished out of order (concurrency > 1) while still in flight behind an older message: "ok" (replied
+   * to already) or "failed" (a placeholder; the message itself was requeued or dead-lettered). It keeps
+   * its place until the cumulative ack covers it, but holds no credit. null: not finished.
+   */
+  finished: "ok" | "failed" | null;
 }

@@ -37,6 +37,17 @@ export interface ActorEvents {
   }): void;
   /** The instance is running again; its in-flight messages were sent to it first. */
   restarted(event: { actor: string; instance: number; attempt: number; downtimeMs: number }): void;
+  /**
+   * A planned restart (the `recycle` option) is done: the worker passed a limit after `handled` messages
+   * (its heap then `heapBytes`, 0 when not read), finished what it held, and a new one is up.
+   */
+  recycled(event: {
+    actor: string;
+    instance: number;
+    reason: "messages" | "heap";
+    handled: number;
+    heapBytes: number;
+  }): void;
   /** Restart intensity exceeded (or restart type forbids a restart): the actor is failed, not restarted. */
   failed(event: { actor: string; reason: string; error: SerializedError | null; restarts: number }): void;
   /** A message was given up on and handed to the dead-letter handler. */

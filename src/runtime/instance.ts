@@ -8,6 +8,10 @@
  * With durable state, every start first lets a commit under way settle, puts the messages no durable
  * checkpoint covers back in front of the queue, then restores the last checkpoint into the new worker
  * (which takes a new epoch) before it may handle anything.
+ *
+ * Recycling (the `recycle` option) is a planned restart the worker asks for: nothing new is sent, what
+ * it holds is finished (and, durable, checkpointed), then a new worker starts. It is not a failure: the
+ * supervisor is not involved and the restart intensity does not count it.
  */
 
 import { deserializeError, errorCode, type SerializedError, serializeError, TroupeError } from "../errors.ts";
@@ -17,7 +21,14 @@ import { ControlChannel } from "./control.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
-import { type FromWorker, type InitMessage, PROGRESS_IDLE, type ToWorker } from "./protocol.ts";
+import {
+  type FromWorker,
+  type InitMessage,
+  PROGRESS_IDLE,
+  PROGRESS_SLOTS,
+  type RecycleMessage,
+  type ToWorker,
+} from "./protocol.ts";
 import type { ResolvedSpawnOptions } from "./spawn-options.ts";
 import type { RestoredState } from "./state-store.ts";
 import { type InstanceState, type InstanceStats, LatencyRing, RateWindow } from "./stats.ts";
@@ -28,6 +39,13 @@ const HOST_URL = new URL("./actor-host.ts", import.meta.url);
 export interface InstanceOwner {
   readonly clock: Clock;
   crashed(instance: ActorInstance, reason: CrashReason, error: TroupeError, exitCode: number | null): void;
+  /** A planned restart is done: the new worker is up (a failed start is reported as `crashed` instead). */
+  recycled(
+    instance: ActorInstance,
+    reason: RecycleMessage["reason"],
+    handled: number,
+    heapBytes: number,
+  ): void;
   deadLetter(instance: ActorInstance, envelope: Envelope, error: TroupeError): void;
   backpressure(instance: ActorInstance, waiting: number): void;
   credit(): void;
@@ -54,7 +72,7 @@ export class ActorInstance {
   readonly #moduleUrl: string;
   readonly #options: ResolvedSpawnOptions;
   readonly #owner: InstanceOwner;
-  readonly #progress = new Int32Array(new SharedArrayBuffer(4));
+  readonly #progress = new Int32Array(new SharedArrayBuffer(4 * PROGRESS_SLOTS));
   readonly #latency = new LatencyRing();
   readonly #rate: RateWindow;
   readonly #checkpointer: Checkpointer | null;
@@ -67,6 +85,8 @@ export class ActorInstance {
   #failed = 0;
   #deadLettered = 0;
   #lastError: (SerializedError & { at: number }) | null = null;
+  /** Planned restarts (recycling) so far. */
+  recycles = 0;
 
   constructor(
     actor: string,
@@ -183,7 +203,10 @@ export class ActorInstance {
                 ms: this.startedAt - restoring.startedAt,
               });
             }
-            this.mailbox.connect((frame) => worker.postMessage({ t: "frame", buf: frame }, [frame]));
+            this.mailbox.connect({
+              frame: (frame) => worker.postMessage({ t: "frame", buf: frame }, [frame]),
+              cancel: (seq) => worker.postMessage({ t: "cancel", seq } satisfies ToWorker),
+            });
             resolve();
             break;
           case "initError":
@@ -198,6 +221,9 @@ export class ActorInstance {
           case "log":
             this.#recordError(message.error);
             this.#owner.unhandledRejection(this, message.error);
+            break;
+          case "recycle":
+            void this.#recycle(generation, message);
             break;
         }
       };
@@ -227,6 +253,9 @@ export class ActorInstance {
         control: port2,
         durable: restoring !== null,
         checkpointSliceMs: this.#options.state?.checkpointSliceMs ?? 0,
+        concurrency: this.#options.concurrency,
+        messageTimeoutMs: this.#options.messageTimeoutMs,
+        recycle: this.#options.recycle,
       };
       worker.postMessage(init, [port2]);
       if (restoring) {
@@ -271,6 +300,33 @@ export class ActorInstance {
     this.#owner.fenced(this, epoch, error);
   }
 
+  /**
+   * The worker asked to be recycled: hold back new messages, let it finish (and checkpoint) what it has,
+   * then start a new one. Dropped if the worker is gone meanwhile (a crash handles its messages instead).
+   */
+  async #recycle(generation: number, request: RecycleMessage): Promise<void> {
+    // A worker asks once; one that is gone already (crashed, halted, stopped) has nothing to recycle.
+    if (generation !== this.#generation || this.state !== "running") return;
+    this.mailbox.hold();
+    this.#checkpointer?.drain();
+    await this.mailbox.quiet();
+    if (generation !== this.#generation || this.state !== "running") return;
+    this.#teardown();
+    this.#checkpointer?.disconnected();
+    this.state = "restarting";
+    this.mailbox.disconnect(PROGRESS_IDLE, null);
+    try {
+      await this.start();
+      this.recycles++;
+      this.#owner.recycled(this, request.reason, request.handled, request.heapBytes);
+    } catch (error) {
+      // Stopped or fenced meanwhile: nothing to restart. Otherwise a failed start is a failure like any.
+      if ((this.state as InstanceState) !== "starting") return;
+      this.state = "running";
+      this.crash("initError", error as TroupeError, null);
+    }
+  }
+
   /** The actor is stopping: a durable instance checkpoints what it handled once it has nothing left. */
   drain(): void {
     this.#checkpointer?.drain();
@@ -279,7 +335,8 @@ export class ActorInstance {
   /** Reports a failure of the running worker once: blames the message in progress, keeps the rest for redelivery. */
   crash(reason: CrashReason, error: TroupeError, exitCode: number | null): void {
     if (this.state !== "running") return;
-    const tag = Atomics.load(this.#progress, 0);
+    // Under concurrency, the handler whose synchronous part was running is the culprit, if one was.
+    const tag = Atomics.load(this.#progress, 1) || Atomics.load(this.#progress, 0);
     this.#teardown();
     this.#recordError(serializeError(error));
     this.#checkpointer?.disconnected();
@@ -346,6 +403,7 @@ export class ActorInstance {
       waiting: this.mailbox.waiting,
       frames: this.mailbox.frames,
       restarts: this.restarts,
+      recycles: this.recycles,
       lastError: this.#lastError,
       latencyMs: this.#latency.percentiles(),
       rate: {
@@ -382,7 +440,7 @@ export class ActorInstance {
     this.#worker = null;
     this.#control?.close();
     this.#control = null;
-    Atomics.store(this.#progress, 0, PROGRESS_IDLE);
+    this.#progress.fill(PROGRESS_IDLE);
     this.#watchedTag = PROGRESS_IDLE;
   }
 }

@@ -10,6 +10,11 @@
  * For an actor with durable state a handled message is not done yet: it stays *uncovered*, holding its
  * credit, until a checkpoint that includes its effect is durable (`covered`). After a crash the uncovered
  * messages are handled again first (`requeueUncovered`), so the restored state catches up exactly.
+ *
+ * A worker with concurrency > 1 finishes messages out of order. Its acks stay cumulative (`upTo`: the
+ * finished prefix), and carry the outcomes of messages past it as they come, so a reply or a retry never
+ * waits for an older, slower message: such an envelope is settled at once and keeps its place in the
+ * window, without a credit, until `upTo` passes it. A crash redelivers every message not finished.
  */
 import { Packr } from "msgpackr";
 import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
@@ -44,10 +49,18 @@ export interface MailboxSettings {
   durable: boolean;
 }
 
+/** The live worker, as the mailbox sees it. */
+export interface WorkerLink {
+  frame(frame: ArrayBuffer): void;
+  /** The runtime gave up on the in-flight message `seq` (its asker timed out). */
+  cancel(seq: number): void;
+}
+
 interface Waiter {
   message: unknown;
   reply: ReplyFn | null;
   deliveries: number;
+  key: number;
   resolve: () => void;
   reject: (error: TroupeError) => void;
 }
@@ -62,11 +75,16 @@ export class Mailbox {
    */
   readonly #window = new Deque<Envelope>();
   #sent = 0;
+  /** In flight but finished out of order (see {@link Envelope.finished}): they hold no credit. */
+  #finishedEarly = 0;
   /** Durable actors: handled, replied to, not yet covered by a durable checkpoint; in seq order. */
   readonly #uncovered: Deque<Envelope> | null;
   #epoch = 0;
   readonly #waiters = new Deque<Waiter>();
-  #link: ((frame: ArrayBuffer) => void) | null = null;
+  #link: WorkerLink | null = null;
+  /** Sending is held back for a planned restart: the worker finishes what it has and gets nothing new. */
+  #holding = false;
+  #quietWaiters: Array<() => void> = [];
   #nextSeq = 1;
   #frames = 0;
   #flushScheduled = false;
@@ -85,7 +103,7 @@ export class Mailbox {
   }
   /** Messages holding a credit: queued for sending plus in flight. */
   get held(): number {
-    return this.#window.length;
+    return this.#window.length - this.#finishedEarly;
   }
   get inFlight(): number {
     return this.#sent;
@@ -103,7 +121,7 @@ export class Mailbox {
   }
 
   #used(): number {
-    return this.#window.length + (this.#uncovered?.length ?? 0);
+    return this.held + (this.#uncovered?.length ?? 0);
   }
   get waiting(): number {
     return this.#waiters.length;
@@ -114,16 +132,16 @@ export class Mailbox {
   }
 
   /** Accepts a message if a credit is free and nobody is waiting ahead of it. */
-  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0, tag?: unknown): boolean {
+  tryAccept(message: unknown, reply: ReplyFn | null, deliveries = 0, tag?: unknown, key = 0): boolean {
     if (this.#closedWith) throw this.#closedWith;
     if (this.#waiters.length > 0 || this.#used() >= this.#settings.capacity) return false;
-    this.#enqueue(message, reply, deliveries, tag);
+    this.#enqueue(message, reply, deliveries, tag, key);
     return true;
   }
 
   /** Accepts a message, waiting (FIFO) for a credit if needed. */
-  accept(message: unknown, reply: ReplyFn | null, deliveries = 0): Promise<void> {
-    if (this.tryAccept(message, reply, deliveries)) return RESOLVED;
+  accept(message: unknown, reply: ReplyFn | null, deliveries = 0, key = 0): Promise<void> {
+    if (this.tryAccept(message, reply, deliveries, undefined, key)) return RESOLVED;
     if (this.#waiters.length >= this.#settings.maxWaiting) {
       return Promise.reject(
         new TroupeError(
@@ -133,15 +151,15 @@ export class Mailbox {
       );
     }
     return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ message, reply, deliveries, resolve, reject });
+      this.#waiters.push({ message, reply, deliveries, key, resolve, reject });
       if (this.#waiters.length === 1) this.#hooks.backpressure(1);
       // Whatever is queued must leave now: the credits we wait for come back only once it is handled.
       this.flush();
     });
   }
 
-  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown): void {
-    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag });
+  #enqueue(message: unknown, reply: ReplyFn | null, deliveries: number, tag: unknown, key: number): void {
+    this.#window.push({ seq: 0, message, deliveries, failures: 0, reply, tag, key, finished: null });
     if (this.#window.length - this.#sent >= this.#settings.frameSize) this.flush();
     else if (!this.#flushScheduled && this.#link) {
       this.#flushScheduled = true;
@@ -171,7 +189,7 @@ export class Mailbox {
   /** Sends everything queued, in frames of at most `frameSize` messages. */
   flush(): void {
     const link = this.#link;
-    if (!link || this.#paused) return;
+    if (!link || this.#paused || this.#holding) return;
     let refused = false;
     while (this.#window.length > this.#sent) {
       const count = Math.min(this.#settings.frameSize, this.#window.length - this.#sent);
@@ -184,7 +202,7 @@ export class Mailbox {
       this.#nextSeq += count;
       this.#sent += count;
       this.#frames++;
-      link(frame);
+      link.frame(frame);
     }
     // Refused messages freed credits; admit waiters only now, so frames keep leaving in seq order.
     if (refused) this.#admitWaiters();
@@ -201,6 +219,7 @@ export class Mailbox {
     const first = window.at(from) as Envelope;
     const messages: unknown[] = new Array(count);
     let uniformDeliveries = true;
+    let uniformKeys = true;
     let replies = 0;
     for (let i = 0; i < count; i++) {
       const envelope = window.at(from + i) as Envelope;
@@ -208,17 +227,20 @@ export class Mailbox {
       envelope.deliveries++;
       messages[i] = envelope.message;
       if (envelope.deliveries !== first.deliveries) uniformDeliveries = false;
+      if (envelope.key !== first.key) uniformKeys = false;
       if (envelope.reply) replies++;
     }
     const each = (f: (envelope: Envelope) => number) =>
       Array.from({ length: count }, (_, i) => f(window.at(from + i) as Envelope));
+    const keys = uniformKeys ? (first.key === 0 ? null : first.key) : each((e) => e.key);
     const frame: Frame = [
       this.#nextSeq,
       messages,
       uniformDeliveries ? first.deliveries : each((e) => e.deliveries),
       replies === count ? 1 : replies === 0 ? 0 : each((e) => (e.reply ? 1 : 0)),
     ];
-    if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3]);
+    if (keys !== null) frame.push(keys);
+    if (allBytes(messages)) return encodeBytesFrame(frame[0], messages, frame[2], frame[3], keys);
     try {
       return transferable(this.#packr.pack(frame));
     } catch {
@@ -253,35 +275,64 @@ export class Mailbox {
     }
   }
 
-  /** Applies a worker ack: finishes every message up to `upTo`, redelivering or dead-lettering failures. */
+  /**
+   * Applies a worker ack: settles the messages with an outcome (a result, a failure: redelivered or
+   * dead-lettered), then finishes every message up to `upTo`.
+   */
   acknowledge(ack: AckMessage): void {
     const { results, failures } = ack;
+    let ok = 0;
+    const uncovered = this.#uncovered;
+    const firstSeq = this.#sent > 0 ? (this.#window.at(0) as Envelope).seq : 0;
+    if (results) {
+      for (let r = 0; r < results.length; r += 2) {
+        const index = (results[r] as number) - firstSeq;
+        const envelope = this.#inFlightAt(index);
+        if (!envelope) continue;
+        envelope.finished = "ok";
+        this.#finishedEarly++;
+        ok++;
+        const reply = envelope.reply;
+        envelope.reply = null;
+        if (uncovered) reply?.(null, results[r + 1], this.#epoch);
+        else reply?.(null, results[r + 1]);
+      }
+    }
+    if (failures) {
+      for (let f = 0; f < failures.length; f += 2) {
+        const index = (failures[f] as number) - firstSeq;
+        const envelope = this.#inFlightAt(index);
+        if (!envelope) continue;
+        // A placeholder keeps its place in the window until `upTo` passes it; the message moves on.
+        this.#window.set(index, {
+          ...envelope,
+          message: undefined,
+          reply: null,
+          tag: undefined,
+          finished: "failed",
+        });
+        this.#finishedEarly++;
+        const wire = failures[f + 1] as SerializedError;
+        // Cancelled: the runtime gave up on it (its asker timed out), the handler did not fail.
+        if (wire.code !== "ERR_CANCELLED") this.#hooks.handlerFailed(wire);
+        this.#retryOrDeadLetter(envelope, wire);
+      }
+    }
     let done = 0;
     while (done < this.#sent && (this.#window.at(done) as Envelope).seq <= ack.upTo) done++;
     this.#sent -= done;
-    let r = 0;
-    let f = 0;
-    let ok = 0;
-    const uncovered = this.#uncovered;
     for (const envelope of this.#window.takeFront(done)) {
-      if (failures && f < failures.length && failures[f] === envelope.seq) {
-        const wire = failures[f + 1] as SerializedError;
-        f += 2;
-        this.#hooks.handlerFailed(wire);
-        this.#retryOrDeadLetter(envelope, wire);
+      if (envelope.finished !== null) {
+        this.#finishedEarly--;
+        if (envelope.finished === "ok") uncovered?.push(envelope);
         continue;
-      }
-      let result: unknown;
-      if (results && r < results.length && results[r] === envelope.seq) {
-        result = results[r + 1];
-        r += 2;
       }
       ok++;
       if (uncovered) {
         uncovered.push(envelope);
-        envelope.reply?.(null, result, this.#epoch);
+        envelope.reply?.(null, undefined, this.#epoch);
       } else {
-        envelope.reply?.(null, result);
+        envelope.reply?.(null, undefined);
       }
     }
     this.#hooks.processed(ok, ack.latencies);
@@ -292,9 +343,16 @@ export class Mailbox {
     this.#checkDrained();
   }
 
+  /** The in-flight envelope `index` places from the front, if it is in flight and not finished yet. */
+  #inFlightAt(index: number): Envelope | null {
+    if (index < 0 || index >= this.#sent) return null;
+    const envelope = this.#window.at(index) as Envelope;
+    return envelope.finished === null ? envelope : null;
+  }
+
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
-    if (wire.code === "ERR_MESSAGE_REJECTED") {
-      this.#finish(envelope, new TroupeError("ERR_MESSAGE_REJECTED", wire.message));
+    if (wire.code === "ERR_MESSAGE_REJECTED" || wire.code === "ERR_CANCELLED") {
+      this.#finish(envelope, new TroupeError(wire.code, wire.message));
       return;
     }
     envelope.failures++;
@@ -326,15 +384,56 @@ export class Mailbox {
     if (this.held > 0 && this.credits < this.#settings.frameSize) return;
     while (this.#waiters.length > 0 && this.#used() < this.#settings.capacity) {
       const waiter = this.#waiters.shift() as Waiter;
-      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries, undefined);
+      this.#enqueue(waiter.message, waiter.reply, waiter.deliveries, undefined, waiter.key);
       waiter.resolve();
     }
   }
 
   /** Starts sending through `link` (a live worker); queued messages (and redeliveries) leave first. */
-  connect(link: (frame: ArrayBuffer) => void): void {
+  connect(link: WorkerLink): void {
     this.#link = link;
+    this.#holding = false;
     this.flush();
+  }
+
+  /**
+   * The runtime gives up on the message `reply` belongs to (its asker timed out): still queued, it is
+   * dropped; in flight, its worker is told to cancel it (the ack then finishes it with ERR_CANCELLED);
+   * waiting for credit, it stops waiting. `error` is what it is finished with here.
+   */
+  cancel(reply: ReplyFn, error: TroupeError): void {
+    for (let i = 0; i < this.#window.length; i++) {
+      const envelope = this.#window.at(i) as Envelope;
+      if (envelope.reply !== reply) continue;
+      if (i < this.#sent) {
+        this.#link?.cancel(envelope.seq);
+        return;
+      }
+      this.#window.remove(envelope);
+      this.#finish(envelope, error);
+      this.#admitWaiters();
+      this.#hooks.credit();
+      this.#checkDrained();
+      return;
+    }
+    for (const waiter of this.#waiters.drain()) {
+      if (waiter.reply === reply) waiter.reject(error);
+      else this.#waiters.push(waiter);
+    }
+  }
+
+  /** A planned restart: send nothing more; {@link quiet} tells when the worker has nothing left. */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /**
+   * Resolves once nothing is in flight and, durable, every handled message is covered by a checkpoint; or
+   * once the worker is gone (`disconnect`, `close`): the caller then finds it gone.
+   */
+  quiet(): Promise<void> {
+    if (this.#sent === 0 && this.uncovered === 0) return RESOLVED;
+    return new Promise((resolve) => this.#quietWaiters.push(resolve));
   }
 
   /**
@@ -344,12 +443,15 @@ export class Mailbox {
    */
   disconnect(progress: number, cause: TroupeError | null): void {
     this.#link = null;
+    this.#holding = false;
     // In flight is the front of the window: it is the front of the queue again once nothing counts as sent.
     const sent = this.#sent;
     this.#sent = 0;
+    const unfinished = this.#finishedEarly > 0 ? this.#dropFinished(sent) : sent;
+    this.#releaseQuiet();
     if (cause && progress !== 0) {
       let culprit: Envelope | undefined;
-      for (let i = 0; i < sent && !culprit; i++) {
+      for (let i = 0; i < unfinished && !culprit; i++) {
         const envelope = this.#window.at(i) as Envelope;
         if (progressTag(envelope.seq) === progress) culprit = envelope;
       }
@@ -359,6 +461,29 @@ export class Mailbox {
         this.#finish(culprit, new TroupeError("ERR_MAX_DELIVERIES", message, { cause }));
       }
     }
+    this.#checkDrained();
+  }
+
+  /**
+   * After a crash, of the `sent` messages that were in flight, those finished out of order are done: a
+   * placeholder or a replied-to one leaves the window, except that a durable actor's replied-to ones are
+   * handled again (their effect may be in no checkpoint yet), as uncovered ones are. Returns how many of
+   * the `sent` remain, at the front.
+   */
+  #dropFinished(sent: number): number {
+    const window = this.#window.drain();
+    let remaining = 0;
+    for (let i = 0; i < window.length; i++) {
+      const envelope = window[i] as Envelope;
+      if (i < sent) {
+        if (envelope.finished === "failed" || (envelope.finished === "ok" && !this.#uncovered)) continue;
+        envelope.finished = null;
+        remaining++;
+      }
+      this.#window.push(envelope);
+    }
+    this.#finishedEarly = 0;
+    return remaining;
   }
 
   /** How many uncovered messages, from the oldest, have a seq ≤ `upTo` (what a checkpoint at `upTo` covers). */
@@ -412,7 +537,9 @@ export class Mailbox {
   close(error: TroupeError): void {
     this.#closedWith = error;
     this.#link = null;
+    if (this.#finishedEarly > 0) this.#dropFinished(this.#sent);
     this.#sent = 0;
+    this.#releaseQuiet();
     // Replied to already, so not finished again: their tags go back unsettled (a stream entry stays
     // pending and is replayed elsewhere), as do those of replayed ones (no reply left) still queued.
     const abandoned: unknown[] = [];
@@ -433,7 +560,14 @@ export class Mailbox {
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
+  #releaseQuiet(): void {
+    const waiters = this.#quietWaiters;
+    this.#quietWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   #checkDrained(): void {
+    if (this.#quietWaiters.length > 0 && this.#sent === 0 && this.uncovered === 0) this.#releaseQuiet();
     if (this.#drainWaiters.length === 0 || this.#used() > 0 || this.#waiters.length > 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];

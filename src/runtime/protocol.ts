@@ -9,15 +9,20 @@
 import type { SerializedError } from "../errors.ts";
 
 /**
- * A frame: `[firstSeq, messages, deliveries, wantsResult]`. Message i has seq firstSeq + i. `deliveries`
- * and `wantsResult` (0 | 1) are one number for the whole frame when uniform, else one entry per message.
+ * A frame: `[firstSeq, messages, deliveries, wantsResult, orderKeys?]`. Message i has seq firstSeq + i.
+ * `deliveries`, `wantsResult` (0 | 1) and `orderKeys` are one number for the whole frame when uniform, else
+ * one entry per message. An order key is a 32-bit hash of the message's order key (0: unordered), sent only
+ * to a worker with concurrency > 1; messages with the same one are handled one at a time, in seq order.
  */
-export type Frame = [
-  firstSeq: number,
-  messages: unknown[],
-  deliveries: number | number[],
-  wantsResult: number | number[],
-];
+export type Frame =
+  | [firstSeq: number, messages: unknown[], deliveries: number | number[], wantsResult: number | number[]]
+  | [
+      firstSeq: number,
+      messages: unknown[],
+      deliveries: number | number[],
+      wantsResult: number | number[],
+      orderKeys: number | number[],
+    ];
 
 export type UnhandledRejectionPolicy = "crash" | "log";
 export type HandlerErrorPolicy = "redeliver" | "crash";
@@ -32,7 +37,11 @@ export interface InitMessage {
   ackEvery: number;
   unhandledRejection: UnhandledRejectionPolicy;
   handlerError: HandlerErrorPolicy;
-  /** Int32 slot 0: tag of the message being handled (0 = idle). Read by the watchdog and on crash. */
+  /**
+   * Int32 slot 0: tag of the message being handled, the oldest one in progress under concurrency (0 = idle):
+   * read by the watchdog and on crash. Slot 1 (concurrency only): tag of the handler whose synchronous part
+   * runs right now, so a crash or hang inside it blames that message rather than the oldest.
+   */
   progress: SharedArrayBuffer;
   control: MessagePort;
   /**
@@ -42,6 +51,12 @@ export interface InitMessage {
   durable: boolean;
   /** A durable actor writes a checkpoint in slices of at most this long between messages. */
   checkpointSliceMs: number;
+  /** Messages in progress at once; above 1 (or with a message timeout) the worker runs a task pool. */
+  concurrency: number;
+  /** A handler running longer is aborted (`ctx.signal`) and its message fails with ERR_HANDLER_TIMEOUT. */
+  messageTimeoutMs: number | null;
+  /** When the worker asks to be recycled (a planned restart). */
+  recycle: { afterMessages: number | null; maxHeapMb: number | null } | null;
 }
 
 export interface FrameMessage {
@@ -66,7 +81,23 @@ export interface CheckpointRequest {
   t: "checkpoint";
 }
 
-export type ToWorker = InitMessage | FrameMessage | RestoreMessage | RestoredMessage | CheckpointRequest;
+/**
+ * The runtime gave up on a message (its asker timed out): abort its handler (`ctx.signal`) or skip it if
+ * not started; it fails with ERR_CANCELLED, which is not redelivered. A serial worker can abort only a
+ * handler that read `ctx.signal`; one that did not runs to its end.
+ */
+export interface CancelMessage {
+  t: "cancel";
+  seq: number;
+}
+
+export type ToWorker =
+  | InitMessage
+  | FrameMessage
+  | RestoreMessage
+  | RestoredMessage
+  | CheckpointRequest
+  | CancelMessage;
 
 export interface ReadyMessage {
   t: "ready";
@@ -120,7 +151,17 @@ export interface CheckpointMessage {
   workMs: number;
 }
 
+/** A recycle limit was passed: the worker asks for a planned restart (sent once per worker). */
+export interface RecycleMessage {
+  t: "recycle";
+  reason: "messages" | "heap";
+  /** Messages handled by this worker so far. */
+  handled: number;
+  heapBytes: number;
+}
+
 export type FromWorker =
+  | RecycleMessage
   | ReadyMessage
   | InitErrorMessage
   | AckMessage
@@ -137,6 +178,9 @@ export function progressTag(seq: number): number {
 }
 
 export const PROGRESS_IDLE = 0;
+
+/** Int32 slots of the progress buffer (see {@link InitMessage.progress}). */
+export const PROGRESS_SLOTS = 2;
 
 /** Result of a control-plane call (comlink keeps no error codes, so errors travel as values). */
 export type ControlResult = { ok: true; value: unknown } | { ok: false; error: SerializedError };

@@ -64,6 +64,40 @@ export interface SpawnOptions<M = unknown> {
   init?: unknown;
   /** Durable state (see {@link StateOptions}). @defaultValue none: the tables live in the worker only */
   state?: StateOptions;
+  /**
+   * Messages one instance handles at once: an async handler that awaits I/O lets the next ones start, up
+   * to this many in progress per worker. Credits, acks, redelivery and dead letters keep their meaning (see
+   * docs/architecture.md, "Concurrent handlers"). Must be ≤ capacity. @defaultValue 1
+   */
+  concurrency?: number;
+  /**
+   * With `concurrency` > 1, which messages keep their relative order: `"route"` runs messages with the same
+   * route key one at a time, in order (so a pump's entries stay in stream order per key), and only
+   * different keys overlap; a function gives the key itself; `"none"` orders nothing. A round-robin actor
+   * has no route key, so `"route"` orders nothing there. @defaultValue "route"
+   */
+  orderBy?: "route" | "none" | ((message: M) => RouteKey);
+  /**
+   * A handler still running this long after it started is given up on: `ctx.signal` aborts and the message
+   * fails with ERR_HANDLER_TIMEOUT (redelivered, counted toward `maxDeliveries`); the worker lives on. Must
+   * be < `deadlineMs`, which still terminates a worker whose handler keeps the CPU busy.
+   * @defaultValue none
+   */
+  messageTimeoutMs?: number;
+  /** Planned restarts of a worker that leaks (see {@link RecycleOptions}). @defaultValue none */
+  recycle?: RecycleOptions;
+}
+
+/**
+ * A worker is recycled once either limit is passed: it gets no new message, finishes what it holds (a
+ * durable instance checkpoints it), and is restarted. Nothing is lost or handled twice, and the restart is
+ * not a failure: it does not count toward the restart intensity.
+ */
+export interface RecycleOptions {
+  /** Recycle after this many handled messages. @defaultValue none */
+  afterMessages?: number;
+  /** Recycle once the worker's JS heap in use passes this many MiB. @defaultValue none */
+  maxHeapMb?: number;
 }
 
 export interface ResolvedSpawnOptions<M = unknown> {
@@ -84,6 +118,16 @@ export interface ResolvedSpawnOptions<M = unknown> {
   backoff: Required<BackoffOptions>;
   init: unknown;
   state: Required<StateOptions> | null;
+  concurrency: number;
+  /** The key whose messages stay in order under concurrency; null: none. */
+  orderKey: ((message: M) => RouteKey) | null;
+  messageTimeoutMs: number | null;
+  recycle: ResolvedRecycle | null;
+}
+
+export interface ResolvedRecycle {
+  afterMessages: number | null;
+  maxHeapMb: number | null;
 }
 
 export const SPAWN_DEFAULTS = {
@@ -96,7 +140,11 @@ export const SPAWN_DEFAULTS = {
   onHandlerError: "redeliver",
   unhandledRejection: "crash",
   maxWaiting: 100_000,
+  concurrency: 1,
 } satisfies Partial<ResolvedSpawnOptions>;
+
+/** Default of `orderBy`: messages with the same route key stay in order. */
+export const ORDER_BY_DEFAULT = "route";
 
 export const STATE_DEFAULTS = {
   checkpointEvery: 1000,
@@ -177,12 +225,24 @@ export function resolveSpawnOptions<M>(
   const frameSize = positiveInt("frameSize", options.frameSize ?? ackEvery);
   if (frameSize > capacity)
     throw new InvalidOptionError("frameSize", `must be ≤ capacity (${capacity}), got ${frameSize}`);
+  const deadlineMs = positiveInt("deadlineMs", options.deadlineMs ?? SPAWN_DEFAULTS.deadlineMs);
+  const concurrency = positiveInt("concurrency", options.concurrency ?? SPAWN_DEFAULTS.concurrency);
+  if (concurrency > capacity)
+    throw new InvalidOptionError("concurrency", `must be ≤ capacity (${capacity}), got ${concurrency}`);
+  const messageTimeoutMs =
+    options.messageTimeoutMs === undefined ? null : positiveInt("messageTimeoutMs", options.messageTimeoutMs);
+  if (messageTimeoutMs !== null && messageTimeoutMs >= deadlineMs) {
+    throw new InvalidOptionError(
+      "messageTimeoutMs",
+      `must be < deadlineMs (${deadlineMs}), which terminates the worker; got ${messageTimeoutMs}`,
+    );
+  }
   return {
     name,
     instances: positiveInt("instances", options.instances ?? SPAWN_DEFAULTS.instances),
     capacity,
     route,
-    deadlineMs: positiveInt("deadlineMs", options.deadlineMs ?? SPAWN_DEFAULTS.deadlineMs),
+    deadlineMs,
     maxDeliveries: positiveInt("maxDeliveries", options.maxDeliveries ?? SPAWN_DEFAULTS.maxDeliveries),
     restart: oneOf("restart", options.restart ?? SPAWN_DEFAULTS.restart, [
       "permanent",
@@ -208,7 +268,36 @@ export function resolveSpawnOptions<M>(
       : supervision.backoff,
     init: options.init,
     state: resolveState(options.state),
+    concurrency,
+    orderKey: resolveOrderKey(options.orderBy ?? ORDER_BY_DEFAULT, route),
+    messageTimeoutMs,
+    recycle: resolveRecycle(options.recycle),
   };
+}
+
+function resolveOrderKey<M>(
+  orderBy: SpawnOptions<M>["orderBy"],
+  route: ResolvedSpawnOptions<M>["route"],
+): ((message: M) => RouteKey) | null {
+  if (typeof orderBy === "function") return orderBy;
+  if (orderBy === "none") return null;
+  if (orderBy === "route") return route === "round-robin" ? null : route;
+  throw new InvalidOptionError(
+    "orderBy",
+    `must be "route", "none" or a key function, got ${String(orderBy)}`,
+  );
+}
+
+function resolveRecycle(recycle: RecycleOptions | undefined): ResolvedRecycle | null {
+  if (recycle === undefined) return null;
+  const afterMessages =
+    recycle.afterMessages === undefined ? null : positiveInt("recycle.afterMessages", recycle.afterMessages);
+  const maxHeapMb =
+    recycle.maxHeapMb === undefined ? null : positiveInt("recycle.maxHeapMb", recycle.maxHeapMb);
+  if (afterMessages === null && maxHeapMb === null) {
+    throw new InvalidOptionError("recycle", "needs afterMessages or maxHeapMb");
+  }
+  return { afterMessages, maxHeapMb };
 }
 
 function resolveState(state: StateOptions | undefined): Required<StateOptions> | null {

@@ -23,6 +23,8 @@ export interface InstanceStats {
   /** Frames sent: processed / frames is the batching achieved. */
   frames: number;
   restarts: number;
+  /** Planned restarts (the `recycle` option): not failures, not in `restarts`. */
+  recycles: number;
   lastError: (SerializedError & { at: number }) | null;
   latencyMs: { p50: number; p99: number; samples: number };
   rate: { "1s": number; "10s": number; "60s": number };

@@ -78,6 +78,14 @@ export class ActorSystem {
       clock: this.#clock,
       crashed: (instance, reason, error, exitCode) =>
         this.#supervisor.childFailed(instance, reason, error, exitCode),
+      recycled: (instance, reason, handled, heapBytes) =>
+        this.#emitter.emit("recycled", {
+          actor: instance.actor,
+          instance: instance.index,
+          reason,
+          handled,
+          heapBytes,
+        }),
       deadLetter: (instance, envelope, error) =>
         this.#deadLetter(instance.actor, instance.index, envelope, error),
       backpressure: (instance, waiting) =>

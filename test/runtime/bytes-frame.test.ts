@@ -16,9 +16,15 @@ describe("bytes frame", () => {
       [200, messages, [1, 2, 300, 70_000, 5], [0, 1, 0, 1, 1]],
       [70_000, many.slice(0, 20), 4_000_000_000, 1],
       [2 ** 40 + 3, many, 2, 1],
+      // Order keys (a worker with concurrency): one for the frame, or one per message.
+      [7, messages, 1, 1, 0xfffffffe],
+      [9, messages, 1, 0, [1, 0, 70_000, 4_000_000_000, 12]],
     ];
     for (const frame of cases) {
-      const mine = new Uint8Array(encodeBytesFrame(frame[0], frame[1] as Uint8Array[], frame[2], frame[3]));
+      const keys = frame.length === 5 ? frame[4] : null;
+      const mine = new Uint8Array(
+        encodeBytesFrame(frame[0], frame[1] as Uint8Array[], frame[2], frame[3], keys),
+      );
       expect(unpackr.unpack(mine)).toEqual(unpackr.unpack(packr.pack(frame)));
       if (frame[0] < 2 ** 32) expect(mine).toEqual(new Uint8Array(packr.pack(frame)));
     }
