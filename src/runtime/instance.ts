@@ -263,8 +263,11 @@ export class ActorInstance {
         const feed = async () => {
           for await (const chunk of restoring.restored.chunks) {
             if (generation !== this.#generation) return;
-            // Copied by the post (no transfer): the store may keep the buffers it restores from.
-            worker.postMessage({ t: "restore", segment: chunk } satisfies ToWorker);
+            // A copy of exactly the chunk, transferred: the store may keep the buffers it restores from,
+            // and a structured clone of a view copies its whole buffer (ioredis hands out views on its
+            // read buffers: a 100-byte value on an 88 KB one).
+            const segment = new Uint8Array(chunk);
+            worker.postMessage({ t: "restore", segment } satisfies ToWorker, [segment.buffer as ArrayBuffer]);
           }
           if (generation === this.#generation) worker.postMessage({ t: "restored" } satisfies ToWorker);
         };
