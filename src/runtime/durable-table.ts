@@ -8,8 +8,14 @@
  * module runs with or without durability (tests, inline evaluation, memory-only demos).
  */
 import { TroupeError } from "../errors.ts";
-import { SegmentReplay } from "./state-replay.ts";
-import { RecordKind, type SegmentWriter, ValueReader, type ValueWriter } from "./state-segment.ts";
+import { eachValue, type RestoredValues, SegmentReplay } from "./state-replay.ts";
+import {
+  RecordKind,
+  type SegmentWriter,
+  ValueReader,
+  type ValueWriter,
+  valueBytesAt,
+} from "./state-segment.ts";
 import { valueCodec } from "./value-codec.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
@@ -131,19 +137,19 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   }
 
   /** @internal Loads the restored values, in the table's order (a replay keeps it, state-replay.ts). */
-  load(values: Map<string, Uint8Array>): void {
+  load(values: RestoredValues): void {
     const map = this.#map;
     const codec = this.#codec;
     const decodeFrom = codec.decodeFrom;
     if (!decodeFrom) {
-      for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
+      eachValue(values, (key, segment, at) => map.set(key, codec.decode(valueBytesAt(segment, at))));
       return;
     }
     let reader: ValueReader | null = null;
-    for (const [key, bytes] of values) {
-      reader = reader ? reader.reset(bytes) : new ValueReader(bytes);
-      map.set(key, decodeFrom.call(codec, reader));
-    }
+    eachValue(values, (key, segment, at) => {
+      reader ??= new ValueReader(segment);
+      map.set(key, decodeFrom.call(codec, reader.resetAt(segment, at)));
+    });
   }
 
   /**
@@ -266,11 +272,8 @@ export class DurableTables implements Tables {
       );
     }
     const table = new DurableTable<V>(name, codec ?? (valueCodec as TableCodec<V>), this.#persisted);
-    const restored = this.#restored?.tables.get(name);
-    if (restored) {
-      table.load(restored);
-      this.#restored?.tables.delete(name);
-    }
+    const restored = this.#restored?.take(name);
+    if (restored) table.load(restored);
     this.#tables.set(name, table as DurableTable<unknown>);
     return table;
   }

@@ -67,12 +67,12 @@ export class SegmentCompaction {
         const start = position % SEGMENT_SHIFT;
         writer.addRaw(RecordKind.insert, segment.subarray(start, recordEnd(segment, start)));
         if (writer.byteLength >= chunkBytes) {
-          yield writer.finish() as Uint8Array;
+          yield writer.finish(true) as Uint8Array;
           writer.sectionBytes(table.name);
         }
       }
     }
-    const last = writer.finish();
+    const last = writer.finish(true);
     if (last) yield last;
   }
 }

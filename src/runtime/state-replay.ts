@@ -2,19 +2,38 @@
  * Segments replayed into the latest value of every key, table by table, in the tables' iteration order:
  * what a worker restores its tables from (it then decodes the values with each table's codec). A store
  * folds its log with state-compaction.ts instead, which decodes nothing.
+ *
+ * Per key it keeps where its value is (a number: segment index × 2^32 + the offset of the value's length
+ * prefix), not a view: a view per record was a fifth of a replay's time. A base that comes first (its
+ * chunks say so) holds each key once: its inserts are set without a lookup first.
  */
-import { RecordKind, readSegment } from "./state-segment.ts";
+import { isBaseSegment, locateSegment, RecordKind, valueBytesAt } from "./state-segment.ts";
+
+/** Where a restored value lies: segment index × this + offset in the segment. */
+const SEGMENT_SHIFT = 2 ** 32;
+
+/** One table's restored values, to decode: the segments and, per live key in order, where its value is. */
+export interface RestoredValues {
+  readonly segments: readonly Uint8Array[];
+  readonly positions: ReadonlyMap<string, number>;
+}
 
 export class SegmentReplay {
-  /** Per table, the live keys' values (views on the segments fed) in the table's order. */
-  readonly tables = new Map<string, Map<string, Uint8Array>>();
+  readonly #segments: Uint8Array[] = [];
+  readonly #positions = new Map<string, Map<string, number>>();
+  /** A segment other than a leading base's chunk was fed: inserts must move keys already there. */
+  #changes = false;
 
   /** Applies one segment's records, in order. */
   feed(segment: Uint8Array): void {
-    const tables = this.tables;
+    const index = this.#segments.push(segment) - 1;
+    const base = index * SEGMENT_SHIFT;
+    const leadingBase = !this.#changes && isBaseSegment(segment);
+    if (!leadingBase) this.#changes = true;
+    const tables = this.#positions;
     let name = "";
-    let table: Map<string, Uint8Array> | undefined;
-    readSegment(segment, (tableName, kind, key, value) => {
+    let table: Map<string, number> | undefined;
+    locateSegment(segment, (tableName, kind, key, valueAt) => {
       if (tableName !== name || !table) {
         name = tableName;
         table = tables.get(tableName);
@@ -25,8 +44,8 @@ export class SegmentReplay {
       }
       if (kind === RecordKind.delete) table.delete(key);
       else {
-        if (kind === RecordKind.insert) table.delete(key);
-        table.set(key, value as Uint8Array);
+        if (kind === RecordKind.insert && !leadingBase) table.delete(key);
+        table.set(key, base + valueAt);
       }
     });
   }
@@ -34,7 +53,41 @@ export class SegmentReplay {
   /** Live keys over every table. */
   get keys(): number {
     let keys = 0;
-    for (const table of this.tables.values()) keys += table.size;
+    for (const table of this.#positions.values()) keys += table.size;
     return keys;
   }
+
+  /** Per table, the live keys' values (views on the segments fed) in the table's order: for inspection. */
+  get tables(): Map<string, Map<string, Uint8Array>> {
+    const out = new Map<string, Map<string, Uint8Array>>();
+    for (const [name, positions] of this.#positions) {
+      const values = new Map<string, Uint8Array>();
+      for (const [key, position] of positions) values.set(key, this.#bytesAt(position));
+      out.set(name, values);
+    }
+    return out;
+  }
+
+  /** Hands over a table's values to decode (and forgets them); undefined when none were restored. */
+  take(table: string): RestoredValues | undefined {
+    const positions = this.#positions.get(table);
+    if (!positions) return undefined;
+    this.#positions.delete(table);
+    return { segments: this.#segments, positions };
+  }
+
+  #bytesAt(position: number): Uint8Array {
+    const segment = this.#segments[Math.floor(position / SEGMENT_SHIFT)] as Uint8Array;
+    return valueBytesAt(segment, position % SEGMENT_SHIFT);
+  }
+}
+
+/** Calls `visit` per restored key, in order, with its value's segment and the offset of its length prefix. */
+export function eachValue(
+  values: RestoredValues,
+  visit: (key: string, segment: Uint8Array, at: number) => void,
+): void {
+  const segments = values.segments;
+  for (const [key, position] of values.positions)
+    visit(key, segments[Math.floor(position / SEGMENT_SHIFT)] as Uint8Array, position % SEGMENT_SHIFT);
 }

@@ -11,11 +11,15 @@
  *
  * Layout: a version byte, the record count (u32 LE, so counting needs no parse), then sections until the
  * end: table name (varint length, UTF-8), record count (varint), records (kind byte, key as varint length
- * and UTF-8, and for `update` / `insert` the value as varint length and bytes).
+ * and UTF-8, and for `update` / `insert` the value as varint length and bytes). The version byte of a
+ * compaction's base chunk says so ({@link isBaseSegment}): its records are inserts of keys that appear
+ * once in the whole base, which a replay that starts with the base can set without looking them up first.
  */
 import { TroupeError } from "../errors.ts";
 
 const SEGMENT_VERSION = 1;
+/** Version 1's layout, written by a compaction: a base chunk. */
+const BASE_SEGMENT_VERSION = 2;
 const HEADER_BYTES = 5;
 
 export const RecordKind = { update: 0, insert: 1, delete: 2 } as const;
@@ -171,14 +175,14 @@ export class SegmentWriter implements ValueWriter {
 
   /**
    * The segment as a fresh buffer of its exact size (the caller may transfer it), or null when no
-   * record was added; the writer is then empty and ready for the next one.
+   * record was added; the writer is then empty and ready for the next one. `base`: a compaction's chunk.
    */
-  finish(): Uint8Array | null {
+  finish(base = false): Uint8Array | null {
     this.#closeSection();
     const records = this.#records;
     let out: Uint8Array | null = null;
     if (records > 0) {
-      this.#bytes[0] = SEGMENT_VERSION;
+      this.#bytes[0] = base ? BASE_SEGMENT_VERSION : SEGMENT_VERSION;
       this.#view.setUint32(1, records, true);
       out = this.#bytes.slice(0, this.#length);
     }
@@ -265,6 +269,18 @@ export class ValueReader {
     this.#end = bytes.byteOffset + bytes.byteLength;
   }
 
+  /** Reads the value whose length prefix is at `at` in `segment` (see {@link locateSegment}). */
+  resetAt(segment: Uint8Array, at: number): this {
+    if (segment.buffer !== this.#bytes.buffer) {
+      this.#bytes = Buffer.from(segment.buffer);
+      this.#view = new DataView(segment.buffer);
+    }
+    this.at = segment.byteOffset + at;
+    const length = readVarint(this.#bytes, this);
+    this.#end = this.at + length;
+    return this;
+  }
+
   /** Reads `bytes` from now on (a view on the same buffer as the last value keeps the reader's views). */
   reset(bytes: Uint8Array): this {
     if (bytes.buffer !== this.#bytes.buffer) {
@@ -348,6 +364,26 @@ export type RawRecordVisitor = (
   end: number,
 ) => void;
 
+/**
+ * What {@link locateSegment} calls per record: where the value's length prefix is in the segment (-1 for
+ * a deletion), to read the value later with {@link ValueReader.resetAt} or {@link valueBytesAt}.
+ */
+export type LocatedRecordVisitor = (table: string, kind: RecordKind, key: string, valueAt: number) => void;
+
+/** Like {@link readSegment}, with where each value is instead of a view on it: for a restore's replay. */
+export function locateSegment(bytes: Uint8Array, visit: LocatedRecordVisitor): void {
+  walkSegment(bufferOf(bytes), "utf8", (table, kind, key, _keyStart, _valueStart, _end, lengthAt) =>
+    visit(table, kind, key, lengthAt),
+  );
+}
+
+/** The bytes of the value whose length prefix is at `at` in `segment` (see {@link locateSegment}). */
+export function valueBytesAt(segment: Uint8Array, at: number): Uint8Array {
+  const cursor = { at };
+  const length = readVarint(segment, cursor);
+  return segment.subarray(cursor.at, cursor.at + length);
+}
+
 /** Like {@link readSegment} without decoding anything but the keys' bytes: for compaction by key. */
 export function scanSegment(bytes: Uint8Array, visit: RawRecordVisitor): void {
   walkSegment(bufferOf(bytes), "latin1", (table, kind, key, keyStart, _valueStart, end) =>
@@ -356,8 +392,9 @@ export function scanSegment(bytes: Uint8Array, visit: RawRecordVisitor): void {
 }
 
 /**
- * The one parse of a segment behind both readers: per record its table and key (decoded as `text`), where
- * the key begins, where the value's bytes begin (-1 for a deletion) and where the record ends.
+ * The one parse of a segment behind the readers: per record its table and key (decoded as `text`), where
+ * the key begins, where the value's bytes begin (-1 for a deletion), where the record ends, and where the
+ * value's length prefix is (-1 for a deletion).
  */
 function walkSegment(
   segment: Buffer,
@@ -369,6 +406,7 @@ function walkSegment(
     keyStart: number,
     valueStart: number,
     end: number,
+    lengthAt: number,
   ) => void,
 ): void {
   checkHeader(segment);
@@ -382,15 +420,16 @@ function walkSegment(
       const keyStart = cursor.at;
       const key = readText(segment, cursor, text);
       if (kind === RecordKind.delete) {
-        visit(table, kind, key, keyStart, -1, cursor.at);
+        visit(table, kind, key, keyStart, -1, cursor.at, -1);
         continue;
       }
       if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
+      const lengthAt = cursor.at;
       const length = readVarint(segment, cursor);
       const valueStart = cursor.at;
       cursor.at += length;
       if (cursor.at > end) throw corrupt("value past the end");
-      visit(table, kind, key, keyStart, valueStart, cursor.at);
+      visit(table, kind, key, keyStart, valueStart, cursor.at, lengthAt);
     }
   }
   if (cursor.at !== end) throw corrupt("trailing bytes");
@@ -417,8 +456,16 @@ export function segmentOf(changes: readonly (string | Uint8Array | null)[]): Uin
 }
 
 function checkHeader(segment: Uint8Array): void {
-  if (segment.byteLength < HEADER_BYTES || segment[0] !== SEGMENT_VERSION)
+  if (
+    segment.byteLength < HEADER_BYTES ||
+    (segment[0] !== SEGMENT_VERSION && segment[0] !== BASE_SEGMENT_VERSION)
+  )
     throw corrupt(`not a version ${SEGMENT_VERSION} segment`);
+}
+
+/** A compaction's base chunk: inserts only, of keys no other chunk of the same base holds. */
+export function isBaseSegment(segment: Uint8Array): boolean {
+  return segment[0] === BASE_SEGMENT_VERSION;
 }
 
 function corrupt(why: string): TroupeError {
