@@ -10,6 +10,7 @@
  * checkpoint of an incarnation that was taken over), `ERR_STREAM_BACKEND` for anything else.
  */
 import type { TroupeError } from "../errors.ts";
+import { slotPrefix } from "./key-slot.ts";
 import type { StreamStateStore, StreamStateStoreOptions } from "./stream-state-store.ts";
 
 /** Values as written: strings are stored as UTF-8. */
@@ -223,7 +224,10 @@ export interface StreamBackend {
   close(): Promise<void>;
 }
 
-/** The key that marks a written output; shared so both backends describe the same state. */
+/**
+ * The key that marks a written output; shared so both backends describe the same state. It sits in the
+ * stream's Redis Cluster slot (key-slot.ts), so the append and its marker are one script.
+ */
 export function dedupKey(stream: string, dedupId: string): string {
-  return `${stream}:dedup:${dedupId}`;
+  return `${slotPrefix(stream)}:dedup:${dedupId}`;
 }

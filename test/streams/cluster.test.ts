@@ -1,0 +1,19 @@
+/**
+ * The stream backend contract, its operations and the state store contract on a real 3-master Redis
+ * Cluster (redis-cluster.ts): every script and pipeline the backend sends must touch one slot.
+ */
+import { test } from "bun:test";
+import { redisServerInstalled } from "../support/redis-server.ts";
+import { runStreamContract } from "./contract.ts";
+import { redisClusterSuite } from "./harness.ts";
+import { runOpsSuite } from "./ops-suite.ts";
+import { runStateStoreContract } from "./state-contract.ts";
+
+if (redisServerInstalled()) {
+  const { create } = redisClusterSuite();
+  runStreamContract("redis cluster", create, create);
+  runOpsSuite("redis cluster", create);
+  runStateStoreContract("redis cluster", create, create);
+} else {
+  test.skip("redis cluster streams (no redis-server)", () => {});
+}
