@@ -40,9 +40,12 @@ export function parseSeedNode(seed: string, setting = "cluster"): { host: string
   return { host: match[1]!.replace(/^\[|\]$/g, ""), port };
 }
 
-/** Replies that mean the key's slot is served elsewhere now (or the cluster is reconfiguring). */
+/**
+ * Replies that mean the key's slot is served elsewhere now, or is moving (a MIGRATE of a stream unblocks its
+ * readers with UNBLOCKED), or that the cluster is reconfiguring.
+ */
 export function isSlotMoved(message: string): boolean {
-  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(message);
+  return /^(redis: )?(MOVED|ASK|CLUSTERDOWN|TRYAGAIN|UNBLOCKED)\b/.test(message);
 }
 
 export function redisTarget(address: RedisAddress): RedisTarget {
@@ -75,6 +78,8 @@ class ClusterTarget implements RedisTarget {
   readonly #seeds: readonly { host: string; port: number }[];
   /** The command client whose slot map readers follow (the first one made). */
   #router: Cluster | null = null;
+  /** A refresh of the slot map asked for by {@link stale}: readers locate after it. */
+  #refreshing: Promise<void> | null = null;
 
   constructor(seeds: readonly { host: string; port: number }[]) {
     this.#seeds = seeds;
@@ -92,6 +97,8 @@ class ClusterTarget implements RedisTarget {
     const router = this.#router;
     if (!router) throw new TroupeError("ERR_STREAM_BACKEND", "redis cluster: no command client yet");
     const slot = keySlot(key);
+    // A failed refresh leaves the old map: the read then fails on a redirect and asks again.
+    await this.#refreshing?.catch(() => {});
     let owner = router.slots[slot]?.[0];
     if (owner === undefined) {
       // Before the client's first connect the map is empty: a command waits for it (commandTimeout bounds it).
@@ -107,7 +114,13 @@ class ClusterTarget implements RedisTarget {
   }
 
   stale(): void {
-    if (this.#router) void this.#refresh(this.#router).catch(() => {});
+    const router = this.#router;
+    if (!router || this.#refreshing) return;
+    const refreshing = this.#refresh(router).finally(() => {
+      if (this.#refreshing === refreshing) this.#refreshing = null;
+    });
+    refreshing.catch(() => {});
+    this.#refreshing = refreshing;
   }
 
   #refresh(router: Cluster): Promise<void> {

@@ -84,6 +84,51 @@ export class RedisCluster {
     }
   }
 
+  /** The index in {@link servers} of the master serving `slot`. */
+  async ownerOf(slot: number): Promise<number> {
+    const admin = new Redis(this.servers[0]!.url, { protocol: 2 });
+    try {
+      const ranges = await admin.cluster("SLOTS");
+      const master = ranges.find(([from, to]) => slot >= from && slot <= to)?.[2];
+      if (!master) throw new Error(`no node serves slot ${slot}`);
+      return this.servers.findIndex((s) => s.port === Number(master[1]));
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /**
+   * Moves `slot` to the master `to` while clients keep using it, as `redis-cli --cluster reshard` does for
+   * each slot: IMPORTING / MIGRATING, MIGRATE of its keys in batches (clients get ASK for moved keys), then
+   * SETSLOT … NODE on every master.
+   */
+  async migrateSlot(slot: number, to: number): Promise<void> {
+    const from = await this.ownerOf(slot);
+    if (from === to) return;
+    const admins = this.servers.map((s) => new Redis(s.url, { protocol: 2 }));
+    try {
+      const ids = (await Promise.all(admins.map((a) => a.cluster("MYID")))) as string[];
+      const source = admins[from]!;
+      const target = admins[to]!;
+      await target.cluster("SETSLOT", slot, "IMPORTING", ids[from]!);
+      await source.cluster("SETSLOT", slot, "MIGRATING", ids[to]!);
+      for (;;) {
+        const keys = (await source.cluster("GETKEYSINSLOT", slot, 100)) as string[];
+        if (keys.length === 0) break;
+        await source.migrate("127.0.0.1", this.servers[to]!.port, "", 0, 5_000, "KEYS", ...keys);
+      }
+      await target.cluster("SETSLOT", slot, "NODE", ids[to]!);
+      await source.cluster("SETSLOT", slot, "NODE", ids[to]!);
+      await Promise.all(
+        admins
+          .filter((_, i) => i !== from && i !== to)
+          .map((a) => a.cluster("SETSLOT", slot, "NODE", ids[to]!)),
+      );
+    } finally {
+      for (const admin of admins) admin.disconnect();
+    }
+  }
+
   async cleanup(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.cleanup()));
   }
