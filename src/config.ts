@@ -7,6 +7,7 @@ import { z } from "zod";
 import { isLoopback } from "./http/serve.ts";
 import { STATE_DEFAULTS } from "./runtime/spawn-options.ts";
 import { ScannerError } from "./scanner/errors.ts";
+import { hashTag } from "./streams/key-slot.ts";
 import { parseSeedNode, type RedisAddress } from "./streams/redis-target.ts";
 
 const optionalUrl = (protocols: string[]) =>
@@ -93,7 +94,10 @@ const ENV = z.object({
     .default(defaultConsumer()),
   TROUPE_STREAM_PREFIX: z
     .string()
-    .regex(/^[\w.:-]{0,64}$/)
+    .regex(/^[\w.:{}-]{0,64}$/)
+    .refine((prefix) => !/[{}]/.test(prefix) || hashTag(prefix) !== null, {
+      message: "a '{' or '}' only as one hash tag, e.g. {troupe}:",
+    })
     .default("troupe:"),
   TROUPE_RATE: integer(1, 1_000_000).default(200),
   TROUPE_SEED: integer(0, 2 ** 31 - 1).default(1),
@@ -121,6 +125,13 @@ const CONFIG = ENV.superRefine((config, ctx) => {
       code: "custom",
       path: ["REDIS_CLUSTER_NODES"],
       message: "set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both",
+    });
+  if (config.REDIS_CLUSTER_NODES !== null && hashTag(config.TROUPE_STREAM_PREFIX) === null)
+    ctx.addIssue({
+      code: "custom",
+      path: ["TROUPE_STREAM_PREFIX"],
+      message:
+        "needs a hash tag with REDIS_CLUSTER_NODES, e.g. {troupe}: (a durable analyzer's checkpoint acks entries of the tx and alerts streams in one script, so they must share a slot)",
     });
   if (!isLoopback(config.TROUPE_HTTP_HOST) && config.TROUPE_API_TOKEN === null)
     ctx.addIssue({
