@@ -214,6 +214,11 @@ export interface StreamBackend {
   delete(stream: string, ids: readonly string[]): Promise<number>;
   length(stream: string): Promise<number>;
   /**
+   * Stores `partitions` as the partition count of the logical stream `stream` unless one is stored already
+   * (partitions.ts); returns the stored count, the first caller's. Never changes a stored count.
+   */
+  fixPartitions(stream: string, partitions: number): Promise<number>;
+  /**
    * Writes each item's outputs, then acks exactly the items whose outputs were all written (or
    * already existed). Every reply is checked: a refused write (e.g. Redis out of memory, which still
    * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
@@ -222,6 +227,11 @@ export interface StreamBackend {
   /** A store for durable actor state kept next to the stream `anchor`, on this backend. */
   stateStore(options: StreamStateStoreOptions): StreamStateStore;
   close(): Promise<void>;
+}
+
+/** The key that holds a logical stream's partition count (partitions.ts). */
+export function partitionsKey(stream: string): string {
+  return `${stream}:partitions`;
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * `troupe/streams`: what connects actors to streams. Backends (in memory, Redis: one contract), the pump
+ * `troupe/streams`: what connects actors to streams. Backends (in memory, Redis or a Redis Cluster: one
+ * contract), partitioned streams and their producer, the pump
  * that feeds an actor from a stream group and acks after its outputs are written, the producer with
  * backpressure, retention, dead letters, and the entry codecs.
  *
@@ -43,6 +44,10 @@ export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-
 export type { MemoryBackendOptions } from "./memory-backend.ts";
 export { MemoryStreamBackend } from "./memory-backend.ts";
 export type { Output, Outputs, OutputsOf } from "./outputs.ts";
+export type { PartitionedProducerOptions } from "./partitioned-producer.ts";
+export { PartitionedProducer } from "./partitioned-producer.ts";
+export type { PartitionOptions } from "./partitions.ts";
+export { PartitionedStream, partitionKey, partitionOf } from "./partitions.ts";
 export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions, SendOptions } from "./producer.ts";
 export { Producer } from "./producer.ts";
 export { Pump } from "./pump.ts";

@@ -8,6 +8,8 @@ import { InvalidOptionError } from "../errors.ts";
 
 export const CLUSTER_SLOTS = 16_384;
 
+const utf8 = new TextEncoder();
+
 /** The hash tag Redis Cluster hashes for `key`, or null when the whole key is hashed. */
 export function hashTag(key: string): string | null {
   const open = key.indexOf("{");
@@ -18,7 +20,7 @@ export function hashTag(key: string): string | null {
 
 /** The Redis Cluster slot of `key`. */
 export function keySlot(key: string): number {
-  return crc16(new TextEncoder().encode(hashTag(key) ?? key)) % CLUSTER_SLOTS;
+  return crc16(utf8.encode(hashTag(key) ?? key)) % CLUSTER_SLOTS;
 }
 
 /**

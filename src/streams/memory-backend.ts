@@ -23,6 +23,7 @@ import {
   type PendingInfo,
   type PendingQuery,
   type PendingReadOptions,
+  partitionsKey,
   type RangeOptions,
   type ReadOptions,
   type RedeliveredEntry,
@@ -81,6 +82,8 @@ export class MemoryStreamBackend implements StreamBackend {
   #closed = false;
   readonly #streams = new Map<string, MemoryStream>();
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  /** Partition counts by key (partitionsKey), as Redis stores them. */
+  readonly #partitions = new Map<string, number>();
   readonly #state = new MemoryStateSpace();
 
   constructor(options: MemoryBackendOptions = {}) {
@@ -235,6 +238,15 @@ export class MemoryStreamBackend implements StreamBackend {
   async length(stream: string): Promise<number> {
     this.#open();
     return this.#streams.get(stream)?.log.length ?? 0;
+  }
+
+  async fixPartitions(stream: string, partitions: number): Promise<number> {
+    this.#open();
+    const key = partitionsKey(stream);
+    const stored = this.#partitions.get(key);
+    if (stored !== undefined) return stored;
+    this.#partitions.set(key, partitions);
+    return partitions;
   }
 
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {

@@ -36,7 +36,7 @@ import type {
   UniqueAppendResult,
   WriteFields,
 } from "./backend.ts";
-import { dedupKey } from "./backend.ts";
+import { dedupKey, partitionsKey } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
 import { keySlot } from "./key-slot.ts";
 import { BlockingReaders } from "./redis-readers.ts";
@@ -340,6 +340,21 @@ export class RedisStreamBackend implements StreamBackend {
 
   async length(stream: string): Promise<number> {
     return this.#run(() => this.#cmd.xlen(stream));
+  }
+
+  async fixPartitions(stream: string, partitions: number): Promise<number> {
+    // SET NX GET (Redis ≥ 7.0): sets it unless present, and answers what was there, in one command.
+    const stored = await this.#run(() =>
+      this.#cmd.call("SET", partitionsKey(stream), partitions, "NX", "GET"),
+    );
+    if (stored === null) return partitions;
+    const count = Number(stored);
+    if (!Number.isInteger(count) || count < 1)
+      throw new TroupeError(
+        "ERR_STREAM_BACKEND",
+        `${partitionsKey(stream)} holds "${String(stored)}", not a count`,
+      );
+    return count;
   }
 
   /**

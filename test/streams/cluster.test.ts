@@ -7,6 +7,7 @@ import { redisServerInstalled } from "../support/redis-server.ts";
 import { runStreamContract } from "./contract.ts";
 import { redisClusterSuite } from "./harness.ts";
 import { runOpsSuite } from "./ops-suite.ts";
+import { runPartitionContract } from "./partition-contract.ts";
 import { runStateStoreContract } from "./state-contract.ts";
 
 if (redisServerInstalled()) {
@@ -14,6 +15,7 @@ if (redisServerInstalled()) {
   runStreamContract("redis cluster", create, create);
   runOpsSuite("redis cluster", create);
   runStateStoreContract("redis cluster", create, create);
+  runPartitionContract("redis cluster", create);
 } else {
   test.skip("redis cluster streams (no redis-server)", () => {});
 }

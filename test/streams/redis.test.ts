@@ -3,6 +3,7 @@ import { redisAvailable } from "../support/redis-server.ts";
 import { runStreamContract } from "./contract.ts";
 import { redisSuite } from "./harness.ts";
 import { runOpsSuite } from "./ops-suite.ts";
+import { runPartitionContract } from "./partition-contract.ts";
 import { runStateStoreContract } from "./state-contract.ts";
 
 if (redisAvailable()) {
@@ -10,6 +11,7 @@ if (redisAvailable()) {
   runStreamContract("redis", create, faulty);
   runOpsSuite("redis", create);
   runStateStoreContract("redis", create, faulty);
+  runPartitionContract("redis", create);
 } else {
   test.skip("redis streams (no REDIS_URL and no redis-server)", () => {});
 }
