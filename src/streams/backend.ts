@@ -11,6 +11,7 @@
  */
 import type { TroupeError } from "../errors.ts";
 import { slotPrefix } from "./key-slot.ts";
+import type { LeaseStore } from "./leases.ts";
 import type { StreamStateStore, StreamStateStoreOptions } from "./stream-state-store.ts";
 
 /** Values as written: strings are stored as UTF-8. */
@@ -224,6 +225,8 @@ export interface StreamBackend {
    * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
    */
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]>;
+  /** Partition leases and group membership on this backend (ownership.ts). */
+  leases(): LeaseStore;
   /** A store for durable actor state kept next to the stream `anchor`, on this backend. */
   stateStore(options: StreamStateStoreOptions): StreamStateStore;
   close(): Promise<void>;

@@ -34,6 +34,7 @@ import {
 } from "./backend.ts";
 import { commitSequentially } from "./commit.ts";
 import { MemoryGroup } from "./memory-group.ts";
+import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
 import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
 import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
@@ -85,11 +86,17 @@ export class MemoryStreamBackend implements StreamBackend {
   /** Partition counts by key (partitionsKey), as Redis stores them. */
   readonly #partitions = new Map<string, number>();
   readonly #state = new MemoryStateSpace();
+  readonly #leases: MemoryLeaseStore;
 
   constructor(options: MemoryBackendOptions = {}) {
     const resolved = resolveMemoryBackendOptions(options);
     this.#clock = resolved.clock;
     this.#maxEntries = resolved.maxEntries;
+    this.#leases = new MemoryLeaseStore(this.#clock);
+  }
+
+  leases(): MemoryLeaseStore {
+    return this.#leases;
   }
 
   /** Changes the entry limit at run time (e.g. to free "memory" after an out-of-memory phase). */

@@ -39,6 +39,7 @@ import type {
 import { dedupKey, partitionsKey } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
 import { keySlot } from "./key-slot.ts";
+import { defineLeaseCommands, type RedisLeaseClient, RedisLeaseStore } from "./redis-leases.ts";
 import { BlockingReaders } from "./redis-readers.ts";
 import * as reply from "./redis-replies.ts";
 import { redisError } from "./redis-replies.ts";
@@ -100,7 +101,7 @@ type ScriptCommands<R> = {
   ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
 };
-type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient;
+type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
 
 export class RedisStreamBackend implements StreamBackend {
@@ -109,6 +110,7 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #cmd: ScriptedRedis;
   readonly #readers: BlockingReaders;
   readonly #target: RedisTarget;
+  readonly #leases: RedisLeaseStore;
   /** State compaction's own connection (opened with the first state store): its MB-sized reads and writes
    * would otherwise queue every commit and stream command behind them. */
   #bulk: ScriptedRedis | null = null;
@@ -133,6 +135,8 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
+    defineLeaseCommands(this.#cmd);
+    this.#leases = new RedisLeaseStore(this.#cmd);
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
     this.#readers = new BlockingReaders(this.#target, { redis, graceMs, clock });
   }
@@ -462,6 +466,10 @@ export class RedisStreamBackend implements StreamBackend {
       }),
     );
     return dead;
+  }
+
+  leases(): RedisLeaseStore {
+    return this.#leases;
   }
 
   stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {

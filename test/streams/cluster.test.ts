@@ -6,6 +6,7 @@ import { test } from "bun:test";
 import { redisServerInstalled } from "../support/redis-server.ts";
 import { runStreamContract } from "./contract.ts";
 import { redisClusterSuite } from "./harness.ts";
+import { runLeaseContract } from "./lease-contract.ts";
 import { runOpsSuite } from "./ops-suite.ts";
 import { runPartitionContract } from "./partition-contract.ts";
 import { runStateStoreContract } from "./state-contract.ts";
@@ -16,6 +17,7 @@ if (redisServerInstalled()) {
   runOpsSuite("redis cluster", create);
   runStateStoreContract("redis cluster", create, create);
   runPartitionContract("redis cluster", create);
+  runLeaseContract("redis cluster", create);
 } else {
   test.skip("redis cluster streams (no redis-server)", () => {});
 }

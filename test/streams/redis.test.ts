@@ -2,6 +2,7 @@ import { test } from "bun:test";
 import { redisAvailable } from "../support/redis-server.ts";
 import { runStreamContract } from "./contract.ts";
 import { redisSuite } from "./harness.ts";
+import { runLeaseContract } from "./lease-contract.ts";
 import { runOpsSuite } from "./ops-suite.ts";
 import { runPartitionContract } from "./partition-contract.ts";
 import { runStateStoreContract } from "./state-contract.ts";
@@ -12,6 +13,7 @@ if (redisAvailable()) {
   runOpsSuite("redis", create);
   runStateStoreContract("redis", create, faulty);
   runPartitionContract("redis", create);
+  runLeaseContract("redis", create);
 } else {
   test.skip("redis streams (no REDIS_URL and no redis-server)", () => {});
 }
