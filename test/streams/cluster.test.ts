@@ -8,6 +8,7 @@ import { runStreamContract } from "./contract.ts";
 import { redisClusterSuite } from "./harness.ts";
 import { runLeaseContract } from "./lease-contract.ts";
 import { runOpsSuite } from "./ops-suite.ts";
+import { runOwnershipSuite } from "./ownership-suite.ts";
 import { runPartitionContract } from "./partition-contract.ts";
 import { runStateStoreContract } from "./state-contract.ts";
 
@@ -18,6 +19,7 @@ if (redisServerInstalled()) {
   runStateStoreContract("redis cluster", create, create);
   runPartitionContract("redis cluster", create);
   runLeaseContract("redis cluster", create);
+  runOwnershipSuite("redis cluster", create);
 } else {
   test.skip("redis cluster streams (no redis-server)", () => {});
 }

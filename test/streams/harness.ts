@@ -84,6 +84,7 @@ export async function redisHarness(
     elapse: (ms) => Bun.sleep(ms),
     // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
     ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),
+    connect: () => new RedisStreamBackend(redis.url),
     bulkFill: async (stream, count, fields) => {
       const admin = new Redis(redis.url, { protocol: 2 });
       const args = Object.entries(fields).flatMap(([k, v]) => [
@@ -126,6 +127,7 @@ export async function redisClusterHarness(
     elapse: (ms) => Bun.sleep(ms),
     breakWrites: () => config("1"),
     healWrites: () => config("0"),
+    connect: () => new RedisStreamBackend({ cluster: cluster.nodes }),
     bulkFill: async (stream, count, fields) => {
       const admin = new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } });
       const args = Object.entries(fields).flatMap(([k, v]) => [
