@@ -1,7 +1,8 @@
 /**
  * What only a Redis Cluster has: slots on several nodes, and slots that move. On a private 3-master cluster:
  * blocking readers reach the node of their stream's slot; a reader whose slot migrates follows it; a pump
- * keeps going through a live migration of its stream's slot, losing and doubling nothing; and a checkpoint
+ * keeps going through a live migration of its stream's slot, and through a restart of its stream's master,
+ * losing and doubling nothing; and a checkpoint
  * whose keys span two slots fails with an error that says how to fix it.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
@@ -17,6 +18,9 @@ import { redisClusterHarness } from "./harness.ts";
 import { Entry } from "./state-contract.ts";
 import { TestTarget, until } from "./test-target.ts";
 
+/** Backoff of the test's producer while a master is away. */
+const RETRY_MS = 50;
+
 const text = (fields: Record<string, Buffer> | null) => fields?.n?.toString();
 
 describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
@@ -24,7 +28,8 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
   let h: ContractHarness;
   let b: StreamBackend;
   const open = async () => {
-    cluster ??= await RedisCluster.start();
+    // AOF with fsync always: a restarted master comes back with every write it acknowledged.
+    cluster ??= await RedisCluster.start({ appendonly: true, appendfsync: "always" });
     h = await redisClusterHarness(cluster);
     b = h.backend;
   };
@@ -124,6 +129,62 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
     expect(new Set(effects).size).toBe(N);
     expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
     expect(await cluster!.ownerOf(keySlot(s))).toBe(2);
+  }, 60_000);
+
+  test("a pump loses and doubles nothing while its stream's master restarts (AOF always)", async () => {
+    await open();
+    const s = await streamOn(0, "tx");
+    const out = `${h.prefix}:alerts`;
+    const N = 1_500;
+    const target = new TestTarget<{ n: number }, Output[]>({
+      instances: 2,
+      window: 32,
+      key: (m) => String(m.n % 13),
+      handler: async (m) => [{ stream: out, dedupId: "effect", payload: { n: m.n } }],
+    });
+    const pump = new Pump<{ n: number }, Output[]>(b, target, {
+      stream: s,
+      group: "g",
+      consumer: "me",
+      blockMs: 50,
+      retryMinMs: 5,
+      retryMaxMs: 200,
+    });
+    const acked = (count: number) =>
+      until(
+        (check) => pump.on("acked", check),
+        () => pump.stats.acked >= count,
+      );
+    /** Idempotent per n, retried while the master is away (a lost reply must not write twice). */
+    const send = async (n: number) => {
+      for (;;) {
+        try {
+          return await b.appendUnique(s, `n${n}`, defaultCodec.encode({ n }), 600_000);
+        } catch {
+          await Bun.sleep(RETRY_MS);
+        }
+      }
+    };
+    try {
+      await pump.start();
+      const produce = (async () => {
+        for (let n = 0; n < N; n += 50) await Promise.all(Array.from({ length: 50 }, (_, i) => send(n + i)));
+      })();
+      await acked(N / 3);
+      const owner = await cluster!.ownerOf(keySlot(s));
+      await cluster!.servers[owner]!.restart();
+      await produce;
+      await acked(N);
+    } finally {
+      await pump.stop();
+    }
+    const effects = (await b.range(out, { count: N * 2 })).map(
+      (e) => (defaultCodec.decode(e.fields!) as { n: number }).n,
+    );
+    expect(effects.length).toBe(N);
+    expect(new Set(effects).size).toBe(N);
+    expect(await b.length(s)).toBe(N);
+    expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
   }, 60_000);
 
   test("a checkpoint covering streams in two slots fails naming the fix (a shared hash tag)", async () => {

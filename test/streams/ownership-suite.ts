@@ -186,5 +186,66 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(new Set(keys).size).toBe(N);
       for (const key of stream.keys) expect(await h.backend.pending(key, "g", { count: 10 })).toEqual([]);
     }, 30_000);
+
+    test("entries a live owner holds past 3x claimIdleMs are claimed by nobody and handled once", async () => {
+      await open(4);
+      const out = `${h.prefix}:alerts`;
+      const CLAIM_IDLE_MS = 100;
+      const handled = new Map<string, number>();
+      let finished = 0;
+      const onFinished = new Set<() => void>();
+      const consumer = (name: string) => {
+        const backend = connect();
+        const pumps = new Map<number, Pump<{ k: string }, Output[]>>();
+        const target = new TestTarget<{ k: string }, Output[]>({
+          instances: 1,
+          window: 64,
+          key: (m) => m.k,
+          handler: async (m) => {
+            handled.set(m.k, (handled.get(m.k) ?? 0) + 1);
+            // Held in the "mailbox" for three claim periods, while sweeps run every 25 ms.
+            await Bun.sleep(3 * CLAIM_IDLE_MS);
+            finished++;
+            for (const notify of onFinished) notify();
+            return [{ stream: out, dedupId: "seen", payload: m }];
+          },
+        });
+        return member(name, backend, {
+          assigned: async (partition, key) => {
+            const pump = new Pump<{ k: string }, Output[]>(backend, target, {
+              stream: key,
+              group: "g",
+              consumer: name,
+              blockMs: 50,
+              claimIdleMs: CLAIM_IDLE_MS,
+              sweepIntervalMs: 25,
+            });
+            pumps.set(partition, pump);
+            await pump.start();
+          },
+          revoked: async (partition) => {
+            await pumps.get(partition)?.stop();
+            pumps.delete(partition);
+          },
+        });
+      };
+      const [a, b] = [consumer("a"), consumer("b")];
+      await Promise.all([a.start(), b.start()]);
+      await settled(() => a.owned.length === 2 && b.owned.length === 2);
+      const producer = new PartitionedProducer<{ k: string }>(h.backend, stream, { key: (e) => e.k });
+      const N = 40;
+      await producer.sendBatch(Array.from({ length: N }, (_, i) => ({ k: `w${i}` })));
+      await until(
+        (check) => {
+          onFinished.add(check);
+          return () => onFinished.delete(check);
+        },
+        () => finished >= N,
+      );
+      expect(handled.size).toBe(N);
+      expect([...handled.values()].every((count) => count === 1)).toBe(true);
+      for (const m of [a, b]) await m.stop();
+      expect(await h.backend.length(out)).toBe(N);
+    }, 20_000);
   });
 }
