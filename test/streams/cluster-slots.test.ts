@@ -5,7 +5,7 @@
  * losing and doubling nothing; and a checkpoint
  * whose keys span two slots fails with an error that says how to fix it.
  */
-import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { keySlot } from "../../src/streams/key-slot.ts";
@@ -17,6 +17,10 @@ import type { ContractHarness } from "./contract.ts";
 import { redisClusterHarness } from "./harness.ts";
 import { Entry } from "./state-contract.ts";
 import { TestTarget, until } from "./test-target.ts";
+
+// The first test starts a 3-master cluster (redis-cli waits for the join): 2-5 s on a loaded box, and a
+// test that times out has bun kill every process the file spawned, servers included.
+setDefaultTimeout(30_000);
 
 /** Backoff of the test's producer while a master is away. */
 const RETRY_MS = 50;
@@ -30,6 +34,7 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
   const open = async () => {
     // AOF with fsync always: a restarted master comes back with every write it acknowledged.
     cluster ??= await RedisCluster.start({ appendonly: true, appendfsync: "always" });
+    await cluster.revive();
     h = await redisClusterHarness(cluster);
     b = h.backend;
   };

@@ -160,6 +160,7 @@ export function redisClusterSuite(): { create: () => Promise<ContractHarness> } 
   });
   const create = async () => {
     cluster ??= await RedisCluster.start();
+    await cluster.revive();
     return redisClusterHarness(cluster);
   };
   return { create };

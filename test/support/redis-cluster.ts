@@ -129,6 +129,14 @@ export class RedisCluster {
     }
   }
 
+  /** Restarts any node found dead (Bun's runner kills a file's processes on a timeout), then waits for ok. */
+  async revive(timeoutMs = 15_000): Promise<void> {
+    const dead = this.servers.filter((s) => !s.running);
+    if (dead.length === 0) return;
+    for (const server of dead) await server.restart();
+    await this.#converged(timeoutMs);
+  }
+
   async cleanup(): Promise<void> {
     await Promise.all(this.servers.map((s) => s.cleanup()));
   }
