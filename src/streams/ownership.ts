@@ -92,14 +92,14 @@ export class PartitionOwnership {
   readonly #handler: PartitionHandler;
   readonly #events = createNanoEvents<OwnershipEvents>();
   readonly #owned = new Map<number, Owned>();
+  /** Partitions being given up or lost: not acquired again until their handler's `revoked` returned. */
+  readonly #leaving = new Set<number>();
   readonly #members: string;
   #stopTimer: (() => void) | undefined;
   #round: Promise<void> | null = null;
   #stopped = false;
-  /** Partitions acquired or given up since start (each move counts on both sides). */
-  rebalances = 0;
-  /** Live members seen by the last round. */
-  lastMembers: readonly string[] = [];
+  #rebalances = 0;
+  #lastMembers: readonly string[] = [];
 
   constructor(
     backend: StreamBackend,
@@ -116,6 +116,16 @@ export class PartitionOwnership {
 
   on<E extends keyof OwnershipEvents>(event: E, listener: OwnershipEvents[E]): Unsubscribe {
     return this.#events.on(event, listener);
+  }
+
+  /** Partitions acquired or given up since start (a move counts on both sides). */
+  get rebalances(): number {
+    return this.#rebalances;
+  }
+
+  /** Live members seen by the last round, sorted. */
+  get lastMembers(): readonly string[] {
+    return this.#lastMembers;
   }
 
   /** The partitions this member owns now, ascending. */
@@ -166,7 +176,7 @@ export class PartitionOwnership {
       if (this.#stopped) return;
       if (!members.includes(member)) members.push(member);
       members.sort();
-      this.lastMembers = members;
+      this.#lastMembers = members;
       const share = new Set(
         this.stream.keys.map((_, i) => i).filter((i) => members[i % members.length] === member),
       );
@@ -182,7 +192,7 @@ export class PartitionOwnership {
             else await this.#lose(partition);
             return;
           }
-          await this.#acquire(partition, sentAt);
+          if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt);
         }),
       );
       this.#events.emit("round", { members, owned: this.owned });
@@ -204,7 +214,7 @@ export class PartitionOwnership {
       deadline: this.#deadline(sentAt),
       since: sentAt,
     });
-    this.rebalances++;
+    this.#rebalances++;
     await this.#handler.assigned(partition, key, lease.generation);
     this.#events.emit("assigned", { partition, generation: lease.generation });
   }
@@ -214,19 +224,26 @@ export class PartitionOwnership {
     const owned = this.#owned.get(partition);
     if (!owned) return;
     const key = this.stream.keys[partition]!;
-    await this.#handler.revoked(partition, key, reason);
-    this.#owned.delete(partition);
-    this.rebalances++;
-    this.#events.emit("revoked", { partition, reason });
+    await this.#revoke(partition, reason);
     await this.#leases.release(leaseKey(key, this.options.group), this.options.member, owned.generation);
   }
 
   /** The lease is gone (taken, or past its deadline): stop consuming, release nothing. */
   async #lose(partition: number): Promise<void> {
-    if (!this.#owned.delete(partition)) return;
-    this.rebalances++;
-    await this.#handler.revoked(partition, this.stream.keys[partition]!, "lost");
-    this.#events.emit("revoked", { partition, reason: "lost" });
+    if (this.#owned.has(partition)) await this.#revoke(partition, "lost");
+  }
+
+  /** Once per ownership: whichever of a give-up and a loss comes first runs the handler. */
+  async #revoke(partition: number, reason: RevokeReason): Promise<void> {
+    this.#owned.delete(partition);
+    this.#leaving.add(partition);
+    this.#rebalances++;
+    try {
+      await this.#handler.revoked(partition, this.stream.keys[partition]!, reason);
+    } finally {
+      this.#leaving.delete(partition);
+    }
+    this.#events.emit("revoked", { partition, reason });
   }
 
   /**
