@@ -14,6 +14,7 @@ import { PartitionedProducer } from "../../src/streams/partitioned-producer.ts";
 import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { ContractHarness } from "./contract.ts";
+import { type CountMsg, DurableTarget, storedCounts } from "./durable-target.ts";
 import { TestTarget, until } from "./test-target.ts";
 
 const LEASE_MS = 1_000;
@@ -247,5 +248,87 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       for (const m of [a, b]) await m.stop();
       expect(await h.backend.length(out)).toBe(N);
     }, 20_000);
+
+    test("a partition that moves takes its checkpointed state with it: counts exact after a member's death", async () => {
+      await open(4);
+      let acked = 0;
+      const onAcked = new Set<() => void>();
+      const consumer = (name: string) => {
+        const backend = connect();
+        const pumps = new Map<number, Pump<CountMsg, Output[]>>();
+        const targets = new Map<number, DurableTarget>();
+        const m = member(name, backend, {
+          // The target's restore takes the partition's state over (a new epoch fences the previous owner);
+          // the durable pump then adopts every entry pending in the group and replays it first.
+          assigned: async (partition, key) => {
+            const store = backend.stateStore({ anchor: key });
+            const target = new DurableTarget({ store, instances: 1, window: 64 });
+            await target.ready();
+            const pump = new Pump<CountMsg, Output[]>(backend, target, {
+              stream: key,
+              group: "g",
+              consumer: name,
+              blockMs: 50,
+              sweepIntervalMs: 0,
+              stopTimeoutMs: 500,
+              stateStore: store,
+            });
+            pump.on("acked", ({ ids }) => {
+              acked += ids.length;
+              for (const notify of onAcked) notify();
+            });
+            targets.set(partition, target);
+            pumps.set(partition, pump);
+            await pump.start();
+          },
+          revoked: async (partition) => {
+            await pumps
+              .get(partition)
+              ?.stop()
+              .catch(() => {});
+            pumps.delete(partition);
+            targets.delete(partition);
+          },
+        });
+        /** The process dies: its targets handle and checkpoint nothing more, its connection goes. */
+        const kill = async () => {
+          for (const target of targets.values()) target.kill();
+          await backend.close();
+        };
+        return { m, kill };
+      };
+      const a = consumer("a");
+      const b = consumer("b");
+      await Promise.all([a.m.start(), b.m.start()]);
+      await settled(() => a.m.owned.length === 2 && b.m.owned.length === 2);
+      const producer = new PartitionedProducer<CountMsg>(h.backend, stream, { key: (e) => e.key });
+      const keys = Array.from({ length: 1_200 }, (_, i) => `k${i % 37}`);
+      await producer.sendBatch(keys.slice(0, 600).map((key) => ({ key })));
+      await until(
+        (check) => {
+          onAcked.add(check);
+          return () => onAcked.delete(check);
+        },
+        () => acked >= 300,
+      );
+      await b.kill();
+      await producer.sendBatch(keys.slice(600).map((key) => ({ key })));
+      await settled(() => a.m.owned.length === 4);
+      await until(
+        (check) => {
+          onAcked.add(check);
+          return () => onAcked.delete(check);
+        },
+        () => acked >= keys.length,
+      );
+      await a.m.stop();
+      for (const [partition, key] of stream.keys.entries()) {
+        expect((await h.backend.groupInfo(key, "g"))?.pending).toBe(0);
+        const expected = new Map<string, number>();
+        for (const k of keys.filter((k) => stream.partitionOf(k) === partition))
+          expected.set(k, (expected.get(k) ?? 0) + 1);
+        expect(await storedCounts(h.backend.stateStore({ anchor: key }), "counter", 1)).toEqual(expected);
+      }
+    }, 30_000);
   });
 }
