@@ -1,14 +1,15 @@
 /**
  * What durable checkpoints cost the analyzers: the three analyzers in one process, no workers (as
  * bench/analyzers.ts), over one generated workload, (a) on untracked tables (`memoryTables`) and (b) on
- * tracked tables collected into a `ChangeBatchBuilder` every `--every` events, as the worker does at a
- * checkpoint. Reports events/s of (b) against (a) (process CPU time, best of `--rounds`, the variants
- * alternating), the keys and bytes a checkpoint writes per analyzer and for the heaviest tables, each
- * analyzer's collect pause p50 / p99, and the bytes the last checkpoints leave in the store (keys plus values,
- * the latest per key, as the Redis hashes hold them, without Redis's own per-field overhead) per wallet kept.
+ * tracked tables checkpointed every `--every` events as the worker does it (checkpoint-taker.ts: written in
+ * slices of at most `--slice-ms` between events). Reports events/s of (b) against (a) (process CPU time, best
+ * of `--rounds`, the variants alternating), the keys and bytes a checkpoint writes per analyzer and for the
+ * heaviest tables, each analyzer's checkpoint pause (its longest slice) and work (all its slices) p50 / p99,
+ * and the bytes the last checkpoints leave in the store (keys plus values, the latest per key, without the
+ * store's own overhead) per wallet kept.
  *
- *   bun bench/analyzer-checkpoints.ts [--seed 1] [--hours 1] [--scale 1] [--every 1000] [--rounds 3]
- *     [--count N (first N events)] [--top 8] [--json]
+ *   bun bench/analyzer-checkpoints.ts [--seed 1] [--hours 1] [--scale 1] [--every 1000] [--slice-ms 1]
+ *     [--rounds 3] [--count N (first N events)] [--top 8] [--json]
  */
 import { parseArgs } from "node:util";
 import type { Alert } from "../src/detection/alert.ts";
@@ -18,7 +19,9 @@ import type { ChainEvent } from "../src/detection/schema.ts";
 import { SybilAnalyzer } from "../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../src/detection/wallet-analyzer.ts";
 import { generate } from "../src/ingest/generator.ts";
+import { CheckpointTaker, type TakenCheckpoint } from "../src/runtime/checkpoint-taker.ts";
 import { DurableTables, memoryTables, type Tables } from "../src/runtime/durable-table.ts";
+import { STATE_DEFAULTS } from "../src/runtime/spawn-options.ts";
 import { readSegment, SegmentWriter } from "../src/runtime/state-segment.ts";
 import { type Figure, figure, printReport } from "./lib/report.ts";
 
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     hours: { type: "string", default: "1" },
     scale: { type: "string", default: "1" },
     every: { type: "string", default: "1000" },
+    "slice-ms": { type: "string", default: String(STATE_DEFAULTS.checkpointSliceMs) },
     rounds: { type: "string", default: "3" },
     count: { type: "string" },
     top: { type: "string", default: "8" },
@@ -45,6 +49,7 @@ function positive(name: string, raw: string): number {
 }
 
 const every = Math.floor(positive("every", values.every));
+const sliceMs = positive("slice-ms", values["slice-ms"]);
 const rounds = Math.floor(positive("rounds", values.rounds));
 const top = Math.floor(positive("top", values.top));
 const all = [
@@ -102,8 +107,8 @@ interface TableLoad {
 interface Tracked {
   eventsPerSec: number;
   checkpoints: number;
-  /** Per analyzer: keys and bytes summed over the checkpoints, and each collect's pause (ms). */
-  analyzers: Record<Name, { keys: number; bytes: number; pauses: number[] }>;
+  /** Per analyzer: keys and bytes summed over the checkpoints, each one's longest slice and its work (ms). */
+  analyzers: Record<Name, { keys: number; bytes: number; pauses: number[]; work: number[] }>;
   /** `analyzer table` → load over the checkpoints. */
   tables: Map<string, TableLoad>;
   /** Per analyzer: what the store holds after the last checkpoint (key + value bytes), and its wallets. */
@@ -111,47 +116,56 @@ interface Tracked {
 }
 
 /**
- * Collect time is part of the CPU time measured (it is the checkpoint's cost to the actor); the per-table
- * accounting and the store that keeps the latest bytes per key are not.
+ * Each analyzer takes its checkpoints as its worker does (checkpoint-taker.ts): every `--every` events it
+ * freezes its touched keys and writes them in slices of at most `--slice-ms` after each event that follows,
+ * the last slice catching up what those events touched. The slices are part of the CPU time measured (they
+ * are the checkpoint's cost to the actor); the per-table accounting and the store that keeps the latest
+ * bytes per key are not.
  */
 function tracked(): Tracked {
   const tables = new Map(NAMES.map((name) => [name, new DurableTables(true)]));
   const list = analyzers((name) => tables.get(name) as DurableTables);
   for (const t of tables.values()) t.sealed();
-  const stores = new Map(NAMES.map((name) => [name, new Map<string, number>()]));
+  const takers = NAMES.map(
+    (name) => new CheckpointTaker(tables.get(name) as DurableTables, new SegmentWriter(), sliceMs),
+  );
   const result: Tracked = {
     eventsPerSec: 0,
     checkpoints: 0,
     analyzers: {
-      wallet: { keys: 0, bytes: 0, pauses: [] },
-      pattern: { keys: 0, bytes: 0, pauses: [] },
-      sybil: { keys: 0, bytes: 0, pauses: [] },
+      wallet: { keys: 0, bytes: 0, pauses: [], work: [] },
+      pattern: { keys: 0, bytes: 0, pauses: [], work: [] },
+      sybil: { keys: 0, bytes: 0, pauses: [], work: [] },
     },
     tables: new Map(),
     stored: {} as Tracked["stored"],
   };
-  // Reused, as the worker reuses its own: its buffer grows once.
-  const writer = new SegmentWriter();
+  const taken: Record<Name, TakenCheckpoint[]> = { wallet: [], pattern: [], sybil: [] };
+  const step = (i: number) => {
+    const checkpoint = (takers[i] as CheckpointTaker).step();
+    if (checkpoint) taken[NAMES[i] as Name].push(checkpoint);
+  };
   Bun.gc(true);
-  let cpu = 0;
-  for (let from = 0; from < events.length; from += every) {
-    const to = Math.min(events.length, from + every);
-    const started = process.cpuUsage();
-    feed(list, from, to);
-    const segments = NAMES.map((name) => {
-      const t0 = performance.now();
-      (tables.get(name) as DurableTables).collect(writer);
-      const segment = writer.finish();
-      result.analyzers[name].pauses.push(performance.now() - t0);
-      return segment;
-    });
-    cpu += cpuMicros(started);
-    result.checkpoints++;
-    NAMES.forEach((name, i) => {
-      const store = stores.get(name) as Map<string, number>;
-      const load = result.analyzers[name];
-      const segment = segments[i];
-      if (!segment) return;
+  const started = process.cpuUsage();
+  for (let from = 0; from < events.length; from++) {
+    feed(list, from, from + 1);
+    if ((from + 1) % every === 0) for (const taker of takers) taker.begin();
+    for (let i = 0; i < takers.length; i++) if ((takers[i] as CheckpointTaker).active) step(i);
+  }
+  for (let i = 0; i < takers.length; i++) {
+    const taker = takers[i] as CheckpointTaker;
+    taker.begin();
+    while (taker.active) step(i);
+  }
+  result.eventsPerSec = (events.length * 1e6) / cpuMicros(started);
+  result.checkpoints = Math.ceil(events.length / every);
+  for (const name of NAMES) {
+    const store = new Map<string, number>();
+    const load = result.analyzers[name];
+    for (const { segment, pauseMs, workMs } of taken[name]) {
+      load.pauses.push(pauseMs);
+      load.work.push(workMs);
+      if (!segment) continue;
       load.bytes += segment.byteLength;
       readSegment(segment, (table, _kind, key, value) => {
         const size = value === null ? 0 : value.length;
@@ -168,14 +182,11 @@ function tracked(): Tracked {
         if (value === null) store.delete(field);
         else store.set(field, Buffer.byteLength(table) + Buffer.byteLength(key) + size);
       });
-    });
-  }
-  result.eventsPerSec = (events.length * 1e6) / cpu;
-  NAMES.forEach((name, i) => {
+    }
     let bytes = 0;
-    for (const size of (stores.get(name) as Map<string, number>).values()) bytes += size;
-    result.stored[name] = { bytes, wallets: (list[i] as Analyzer).stateSize().wallets };
-  });
+    for (const size of store.values()) bytes += size;
+    result.stored[name] = { bytes, wallets: (list[NAMES.indexOf(name)] as Analyzer).stateSize().wallets };
+  }
   return result;
 }
 
@@ -211,6 +222,7 @@ for (const name of NAMES) {
   totalKeys += load.keys;
   totalBytes += load.bytes;
   const pauses = [...load.pauses].sort((x, y) => x - y);
+  const work = [...load.work].sort((x, y) => x - y);
   figures.push(
     figure({
       bench: BENCH,
@@ -219,8 +231,20 @@ for (const name of NAMES) {
       unit: "keys",
     }),
     figure({ bench: BENCH, metric: `${name} bytes/checkpoint`, value: perCheckpoint(load.bytes), unit: "B" }),
-    figure({ bench: BENCH, metric: `${name} collect pause p50`, value: quantile(pauses, 0.5), unit: "ms" }),
-    figure({ bench: BENCH, metric: `${name} collect pause p99`, value: quantile(pauses, 0.99), unit: "ms" }),
+    figure({
+      bench: BENCH,
+      metric: `${name} checkpoint pause p50`,
+      value: quantile(pauses, 0.5),
+      unit: "ms",
+    }),
+    figure({
+      bench: BENCH,
+      metric: `${name} checkpoint pause p99`,
+      value: quantile(pauses, 0.99),
+      unit: "ms",
+    }),
+    figure({ bench: BENCH, metric: `${name} checkpoint work p50`, value: quantile(work, 0.5), unit: "ms" }),
+    figure({ bench: BENCH, metric: `${name} checkpoint work p99`, value: quantile(work, 0.99), unit: "ms" }),
   );
 }
 figures.push(

@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { isLoopback } from "./http/serve.ts";
-import { STATE_DEFAULTS } from "./runtime/spawn-options.ts";
+import { ANALYZER_STATE_DEFAULTS } from "./scanner/analyzers.ts";
 import { ScannerError } from "./scanner/errors.ts";
 import { hashTag } from "./streams/key-slot.ts";
 import { parseSeedNode, type RedisAddress } from "./streams/redis-target.ts";
@@ -104,8 +104,8 @@ const ENV = z.object({
   TROUPE_CLAIM_IDLE_MS: integer(100, 86_400_000).default(30_000),
   TROUPE_MAX_DELIVERIES: integer(1, 1000).default(5),
   TROUPE_DURABLE_STATE: z.enum(["on", "off"]).default("on"),
-  TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(STATE_DEFAULTS.checkpointEvery),
-  TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(STATE_DEFAULTS.checkpointIntervalMs),
+  TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(ANALYZER_STATE_DEFAULTS.checkpointEvery),
+  TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(ANALYZER_STATE_DEFAULTS.checkpointIntervalMs),
   /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
   TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
   TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),

@@ -14,7 +14,7 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
     TROUPE_CLAIM_IDLE_MS: 30_000,
     TROUPE_MAX_DELIVERIES: 5,
     TROUPE_DURABLE_STATE: "on",
-    TROUPE_CHECKPOINT_EVERY: 1000,
+    TROUPE_CHECKPOINT_EVERY: 8000,
     TROUPE_CHECKPOINT_MS: 1000,
     TROUPE_PENDING_BANDS: { high: 100, critical: 1000 },
     TROUPE_LAG_SECONDS_BANDS: { high: 10, critical: 60 },

@@ -68,6 +68,7 @@ const STATUS: Record<ControlApiErrorCode | TroupeErrorCode, ContentfulStatusCode
   ERR_MESSAGE_REJECTED: 422,
   ERR_FENCED: 409,
   ERR_STATE_RESTORE: 503,
+  ERR_STATE_COMPACTION: 500,
   ERR_DECODE: 500,
   ERR_ENCODE: 500,
   ERR_OUTPUT_WRITE: 503,

@@ -6,6 +6,7 @@
 import * as Comlink from "comlink";
 import { Unpackr } from "msgpackr";
 import { serializeError, TroupeError } from "../errors.ts";
+import { CheckpointTaker } from "./checkpoint-taker.ts";
 import type { ActorDefinition, MessageContext } from "./define-actor.ts";
 import { DurableTables } from "./durable-table.ts";
 import {
@@ -41,10 +42,8 @@ let restored: Promise<void> = Promise.resolve();
 let finishRestore: () => void = () => {};
 /** Live keys the restore brought back (reported with `ready`). */
 let restoredKeys = 0;
-/** Reused by every checkpoint: its buffer grows to the largest one once. */
-const segmentWriter = new SegmentWriter();
-/** The main side asked for a checkpoint while a handler was running: take it at the next boundary. */
-let checkpointWanted = false;
+/** Writes the checkpoints in slices; its writer is reused by every checkpoint (its buffer grows once). */
+let checkpoints: CheckpointTaker;
 
 const ctx: { actor: string; instance: number; deliveries: number } = {
   actor: "",
@@ -73,17 +72,24 @@ function flushAck(): void {
 }
 
 /**
- * Takes a checkpoint at a message boundary: first the ack covering `upTo` (so the main side knows every
- * message it covers), then the touched keys' values, encoded into one transferred buffer.
+ * A message boundary while a checkpoint is under way: one slice of it. After the last one, the ack covering
+ * `upTo` goes first (so the main side knows every message the checkpoint covers), then the checkpoint, its
+ * segment in one transferred buffer.
  */
-function takeCheckpoint(): void {
-  checkpointWanted = false;
-  const started = performance.now();
+function checkpointSlice(): void {
+  const taken = checkpoints.step();
+  if (!taken) return;
   flushAck();
-  tables.collect(segmentWriter);
-  const segment = segmentWriter.finish();
-  const message: CheckpointMessage = { t: "checkpoint", upTo, segment, pauseMs: performance.now() - started };
+  const { segment, pauseMs, workMs } = taken;
+  const message: CheckpointMessage = { t: "checkpoint", upTo, segment, pauseMs, workMs };
   self.postMessage(message, segment ? [segment.buffer as ArrayBuffer] : []);
+}
+
+/** The worker is idle with a checkpoint under way: a slice per turn of the event loop, so frames get in. */
+function idleCheckpointSlices(): void {
+  if (running || !checkpoints.active) return;
+  checkpointSlice();
+  if (checkpoints.active) setImmediate(idleCheckpointSlices);
 }
 
 /** Comlink drops custom error fields, so errors travel as values with their code. */
@@ -135,13 +141,14 @@ async function run(): Promise<void> {
       }
       upTo = seq;
       if (++sinceAck >= config.ackEvery) flushAck();
-      if (checkpointWanted) takeCheckpoint();
+      if (checkpoints.active) checkpointSlice();
     }
     frame = frames.shift();
   }
   progress[0] = PROGRESS_IDLE;
   flushAck();
   running = false;
+  idleCheckpointSlices();
 }
 
 /** Dies on purpose; progress still names the message being handled, so the main side blames it. */
@@ -156,6 +163,7 @@ async function init(message: InitMessage): Promise<void> {
   ctx.actor = message.actor;
   ctx.instance = message.instance;
   tables = new DurableTables(message.durable);
+  checkpoints = new CheckpointTaker(tables, new SegmentWriter(), message.checkpointSliceMs);
   if (message.durable) restored = new Promise((resolve) => (finishRestore = resolve));
   try {
     const mod = (await import(message.moduleUrl)) as { default?: ActorDefinition<unknown, unknown, unknown> };
@@ -210,8 +218,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       if (!running) void run();
       break;
     case "checkpoint":
-      if (running) checkpointWanted = true;
-      else takeCheckpoint();
+      checkpoints.begin();
+      idleCheckpointSlices();
       break;
     case "restore":
       tables.restore(message.segment);

@@ -38,6 +38,7 @@ interface Pending {
   count: number;
   bytes: number;
   pauseMs: number;
+  workMs: number;
   requestedAt: number;
 }
 
@@ -159,6 +160,7 @@ export class Checkpointer {
       pending.keys += keys;
       pending.bytes += bytes;
       pending.pauseMs = Math.max(pending.pauseMs, message.pauseMs);
+      pending.workMs += message.workMs;
     } else if (count > 0 || segment) {
       this.#pending = {
         segments: segment ? [segment] : [],
@@ -166,6 +168,7 @@ export class Checkpointer {
         keys,
         bytes,
         pauseMs: message.pauseMs,
+        workMs: message.workMs,
         requestedAt,
       };
     }
@@ -213,6 +216,7 @@ export class Checkpointer {
           bytes: pending.bytes,
           durationMs: at - pending.requestedAt,
           pauseMs: pending.pauseMs,
+          workMs: pending.workMs,
         };
         this.#mailbox.covered(pending.count);
         this.consider();

@@ -9,7 +9,7 @@
  */
 import { TroupeError } from "../errors.ts";
 import { SegmentReplay } from "./state-replay.ts";
-import { RecordKind, type SegmentWriter, type ValueWriter } from "./state-segment.ts";
+import { RecordKind, type SegmentWriter, ValueReader, type ValueWriter } from "./state-segment.ts";
 import { valueCodec } from "./value-codec.ts";
 
 /** How a table's values become bytes in a checkpoint and back. */
@@ -18,6 +18,8 @@ export interface TableCodec<V> {
   decode(bytes: Uint8Array): V;
   /** Optional: writes the value straight into the checkpoint's segment (no buffer of its own to copy). */
   encodeInto?(value: V, out: ValueWriter): void;
+  /** Optional: reads a value `encodeInto` wrote (a restore then reuses one reader for every value). */
+  decodeFrom?(input: ValueReader): V;
 }
 
 /** Where an actor declares its durable tables: `ctx.tables.table<V>(name)` in `initialState`. */
@@ -26,17 +28,31 @@ export interface Tables {
   table<V>(name: string, codec?: TableCodec<V>): DurableTable<V>;
 }
 
+/** Records written between two looks at the clock while a checkpoint is written in slices. */
+const CLOCK_CHECK_EVERY = 32;
+
+/** A table's keys set aside for the checkpoint under way. */
+interface Frozen {
+  readonly touched: Set<string>;
+  readonly inserted: Set<string>;
+  /** Where writing stands: in `touched` (deletions and updates), then in `inserted`. */
+  pending: SetIterator<string>;
+  inserts: boolean;
+}
+
 export class DurableTable<V> implements Iterable<[string, V]> {
   readonly name: string;
   readonly #map = new Map<string, V>();
   readonly #codec: TableCodec<V>;
   /** Keys changed since the last checkpoint; null when the table is not persisted. */
-  readonly #touched: Set<string> | null;
+  #touched: Set<string> | null;
   /**
    * Keys added (absent before) since the last checkpoint, in the order they were added: written as
    * `insert` records in that order, so a replay puts them at the end of the table's order as the Map did.
    */
-  readonly #inserted: Set<string> | null;
+  #inserted: Set<string> | null;
+  /** The touched and inserted keys when the checkpoint under way began, while they are being written. */
+  #frozen: Frozen | null = null;
 
   /** @internal Created by {@link Tables.table}. */
   constructor(name: string, codec: TableCodec<V>, tracked: boolean) {
@@ -118,26 +134,86 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   load(values: Map<string, Uint8Array>): void {
     const map = this.#map;
     const codec = this.#codec;
-    for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
+    const decodeFrom = codec.decodeFrom;
+    if (!decodeFrom) {
+      for (const [key, bytes] of values) map.set(key, codec.decode(bytes));
+      return;
+    }
+    let reader: ValueReader | null = null;
+    for (const [key, bytes] of values) {
+      reader = reader ? reader.reset(bytes) : new ValueReader(bytes);
+      map.set(key, decodeFrom.call(codec, reader));
+    }
   }
 
   /**
    * @internal Writes the touched keys to a checkpoint's segment and forgets them: deletions and updates in
-   * place first, then the keys added since the last checkpoint, in the order they were added.
+   * place first, then the keys added since the last checkpoint, in the order they were added. Keys frozen
+   * by {@link freeze} and not yet written go first.
    */
   collect(into: SegmentWriter): void {
+    this.collectFrozen(into, Number.POSITIVE_INFINITY);
     const touched = this.#touched;
     if (!touched || touched.size === 0) return;
-    const map = this.#map;
-    const inserted = this.#inserted as Set<string>;
     into.section(this.name);
+    this.#writeTouched(into, touched, this.#inserted as Set<string>);
+    touched.clear();
+    (this.#inserted as Set<string>).clear();
+  }
+
+  /**
+   * @internal A checkpoint begins: the keys touched so far are set aside to be written in slices
+   * ({@link collectFrozen}) while messages go on being handled; what they touch meanwhile is tracked anew.
+   */
+  freeze(): void {
+    const touched = this.#touched;
+    if (!touched || touched.size === 0 || this.#frozen) return;
+    const inserted = this.#inserted as Set<string>;
+    this.#frozen = { touched, inserted, pending: touched.values(), inserts: false };
+    this.#touched = new Set();
+    this.#inserted = new Set();
+  }
+
+  /**
+   * @internal Writes frozen keys with their current values until `deadline` (performance.now() ms); true
+   * once none is left. A key changed again after it was written is touched anew, so the checkpoint's last
+   * slice ({@link collect}) writes it again: the segment ends with every key's value at that last slice.
+   */
+  collectFrozen(into: SegmentWriter, deadline: number): boolean {
+    const frozen = this.#frozen;
+    if (!frozen) return true;
+    const map = this.#map;
+    into.section(this.name);
+    let budget = CLOCK_CHECK_EVERY;
+    for (;;) {
+      const next = frozen.pending.next();
+      if (next.done) {
+        if (frozen.inserts) break;
+        frozen.inserts = true;
+        frozen.pending = frozen.inserted.values();
+        continue;
+      }
+      const key = next.value;
+      if (frozen.inserts) {
+        if (map.has(key)) this.#write(into, RecordKind.insert, key);
+      } else if (!map.has(key)) into.add(RecordKind.delete, key);
+      else if (!frozen.inserted.has(key)) this.#write(into, RecordKind.update, key);
+      if (--budget === 0) {
+        if (performance.now() >= deadline) return false;
+        budget = CLOCK_CHECK_EVERY;
+      }
+    }
+    this.#frozen = null;
+    return true;
+  }
+
+  #writeTouched(into: SegmentWriter, touched: Set<string>, inserted: Set<string>): void {
+    const map = this.#map;
     for (const key of touched) {
       if (!map.has(key)) into.add(RecordKind.delete, key);
       else if (!inserted.has(key)) this.#write(into, RecordKind.update, key);
     }
     for (const key of inserted) if (map.has(key)) this.#write(into, RecordKind.insert, key);
-    touched.clear();
-    inserted.clear();
   }
 
   #write(into: SegmentWriter, kind: RecordKind, key: string): void {
@@ -214,9 +290,20 @@ export class DurableTables implements Tables {
     this.#restored = null;
   }
 
-  /** @internal Every table's touched keys, as one checkpoint. */
+  /** @internal Every table's touched keys (the frozen ones left first), as one checkpoint. */
   collect(into: SegmentWriter): void {
     for (const table of this.#tables.values()) table.collect(into);
+  }
+
+  /** @internal A checkpoint begins: every table's touched keys are set aside to be written in slices. */
+  freeze(): void {
+    for (const table of this.#tables.values()) table.freeze();
+  }
+
+  /** @internal Writes frozen keys until `deadline` (performance.now() ms); true once none is left. */
+  collectFrozen(into: SegmentWriter, deadline: number): boolean {
+    for (const table of this.#tables.values()) if (!table.collectFrozen(into, deadline)) return false;
+    return true;
   }
 }
 

@@ -226,6 +226,7 @@ export class ActorInstance {
         progress: this.#progress.buffer as SharedArrayBuffer,
         control: port2,
         durable: restoring !== null,
+        checkpointSliceMs: this.#options.state?.checkpointSliceMs ?? 0,
       };
       worker.postMessage(init, [port2]);
       if (restoring) {

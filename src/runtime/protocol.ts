@@ -40,6 +40,8 @@ export interface InitMessage {
    * module loads meanwhile, while the main side reads the last checkpoint from the store).
    */
   durable: boolean;
+  /** A durable actor writes a checkpoint in slices of at most this long between messages. */
+  checkpointSliceMs: number;
 }
 
 export interface FrameMessage {
@@ -112,8 +114,10 @@ export interface CheckpointMessage {
   upTo: number;
   /** The touched keys as one segment (its buffer transferred), or null when nothing was touched. */
   segment: Uint8Array | null;
-  /** Time the worker spent taking it (encoding the touched values): the pause it added to handling. */
+  /** The longest slice of it: the most it held up the handling of a message. */
   pauseMs: number;
+  /** All its slices together: what encoding the touched values cost the worker. */
+  workMs: number;
 }
 
 export type FromWorker =

@@ -18,6 +18,12 @@ export interface StateOptions {
   checkpointEvery?: number;
   /** Ask for a checkpoint at most this long after the first handled message that waits for one. @defaultValue 1000 */
   checkpointIntervalMs?: number;
+  /**
+   * The worker writes a checkpoint in slices of at most this long, one between two messages, so a
+   * checkpoint holds up no message for longer (the keys the messages touch meanwhile are written at its end).
+   * @defaultValue 1
+   */
+  checkpointSliceMs?: number;
 }
 
 export interface SpawnOptions<M = unknown> {
@@ -95,12 +101,20 @@ export const SPAWN_DEFAULTS = {
 export const STATE_DEFAULTS = {
   checkpointEvery: 1000,
   checkpointIntervalMs: 1000,
+  checkpointSliceMs: 1,
 } satisfies Partial<StateOptions>;
 
 export interface SupervisionDefaults {
   maxRestarts: number;
   periodMs: number;
   backoff: Required<BackoffOptions>;
+}
+
+function positiveNumber(option: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive number, got ${String(value)}`);
+  }
+  return value;
 }
 
 function positiveInt(option: string, value: number): number {
@@ -212,6 +226,10 @@ function resolveState(state: StateOptions | undefined): Required<StateOptions> |
     checkpointIntervalMs: positiveInt(
       "state.checkpointIntervalMs",
       state.checkpointIntervalMs ?? STATE_DEFAULTS.checkpointIntervalMs,
+    ),
+    checkpointSliceMs: positiveNumber(
+      "state.checkpointSliceMs",
+      state.checkpointSliceMs ?? STATE_DEFAULTS.checkpointSliceMs,
     ),
   };
 }

@@ -3,9 +3,9 @@
  * into a new base of `insert` records, the live keys in their tables' order. Nothing is decoded but the
  * keys' bytes (as Latin-1: one character per byte, as unique as the bytes and cheaper than UTF-8), and
  * each live record is copied from where it was last written: per record, one Map entry holding its
- * position (a number, no object). Runs on the store's side (the main thread on Redis, the commit in memory), so it is kept cheap:
- * measured, decoding keys as UTF-8 and keeping a view per value made compaction a fifth of the main
- * thread's time in the durable scanner bench.
+ * position (a number, no object). The stores run it on the compaction thread (compaction-thread.ts); it is
+ * kept cheap all the same: measured, decoding keys as UTF-8 and keeping a view per value made compaction a
+ * fifth of the main thread's time in the durable scanner bench when it ran there.
  */
 import { RecordKind, SegmentWriter, scanSegment } from "./state-segment.ts";
 

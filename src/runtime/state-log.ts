@@ -6,7 +6,7 @@
  * sized by bytes). The Redis store keeps the same shape in Redis and applies the same policy.
  */
 import { InvalidOptionError } from "../errors.ts";
-import { SegmentCompaction } from "./state-compaction.ts";
+import { compactionThread } from "./compaction-thread.ts";
 import { SegmentReplay } from "./state-replay.ts";
 
 export interface CompactionOptions {
@@ -42,7 +42,7 @@ export function compactionDue(
   return logBytes >= Math.max(options.compactMinBytes, baseBytes * options.compactRatio);
 }
 
-/** Work a compaction does between two turns of the event loop: about this many segment bytes. */
+/** Segment bytes a compaction copies to its thread between two turns of the event loop. */
 const SLICE_BYTES = 2 * 1024 * 1024;
 
 export class SegmentLog {
@@ -63,45 +63,48 @@ export class SegmentLog {
       this.#log.push(segment);
       this.#logBytes += segment.byteLength;
     }
-    if (!this.#compacting && compactionDue(this.#baseBytes, this.#logBytes, this.#options)) {
-      this.#compacting = this.#compact().finally(() => {
-        this.#compacting = null;
-      });
-    }
+    this.#compactIfDue();
   }
 
   /** Resolves once no compaction is under way. */
   async idle(): Promise<void> {
-    await this.#compacting;
+    while (this.#compacting) await this.#compacting;
+  }
+
+  /** Starts a compaction if the log is due for one; one that leaves it due (appends outran it) is followed by another. */
+  #compactIfDue(): void {
+    if (this.#compacting || !compactionDue(this.#baseBytes, this.#logBytes, this.#options)) return;
+    this.#compacting = this.#compact().finally(() => {
+      this.#compacting = null;
+      this.#compactIfDue();
+    });
   }
 
   /**
-   * Folds the base and the segments there are now into a new base, in slices of ~2 MiB with a turn of the
-   * event loop between them: folding a large state at once would stall the process's pumps (it runs on
-   * the main thread). Segments appended meanwhile stay after the new base.
+   * Folds the base and the segments there are now into a new base on the compaction thread; what it is
+   * fed is copied from here in slices of ~2 MiB with a turn of the event loop between them, so the process's
+   * pumps are never held up for long. Segments appended meanwhile stay after the new base. A compaction
+   * that fails changes nothing (the log stays, a later append retries).
    */
   async #compact(): Promise<void> {
-    const base = this.#base;
     const folded = this.#log.length;
-    const segments = [...base, ...this.#log.slice(0, folded)];
-    const compaction = new SegmentCompaction();
-    let slice = 0;
-    for (const segment of segments) {
-      compaction.feed(segment);
-      slice += segment.byteLength;
-      if (slice >= SLICE_BYTES) {
-        slice = 0;
-        await nextTurn();
-      }
-    }
+    const segments = [...this.#base, ...this.#log.slice(0, folded)];
+    const compaction = compactionThread.begin();
     const chunks: Uint8Array[] = [];
-    for (const chunk of compaction.chunks()) {
-      chunks.push(chunk);
-      slice += chunk.byteLength;
-      if (slice >= SLICE_BYTES) {
-        slice = 0;
-        await nextTurn();
+    try {
+      let slice = 0;
+      for (const segment of segments) {
+        compaction.feed(segment);
+        slice += segment.byteLength;
+        if (slice >= SLICE_BYTES) {
+          slice = 0;
+          await nextTurn();
+        }
       }
+      for await (const chunk of compaction.chunks()) chunks.push(chunk);
+    } catch {
+      compaction.abort();
+      return;
     }
     let foldedBytes = 0;
     for (let i = 0; i < folded; i++) foldedBytes += (this.#log[i] as Uint8Array).byteLength;

@@ -39,8 +39,10 @@ export interface CheckpointStats {
   bytes: number;
   /** From the request to the worker until the store's write succeeded. */
   durationMs: number;
-  /** What taking it cost the worker (encoding the touched values): the pause in message handling. */
+  /** Its longest slice in the worker: the most it held up the handling of a message. */
   pauseMs: number;
+  /** What writing it cost the worker, all slices together (encoding the touched values). */
+  workMs: number;
 }
 
 export interface DurableStats {

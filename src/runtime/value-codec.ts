@@ -151,6 +151,7 @@ export const valueCodec: TableCodec<unknown> = {
     return out.finish();
   },
   decode: (bytes) => readValue(new ValueReader(bytes)),
+  decodeFrom: (input) => readValue(input),
 };
 
 /** A {@link ValueWriter} into a buffer of its own, for `encode` outside a checkpoint. */

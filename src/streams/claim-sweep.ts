@@ -71,15 +71,23 @@ export class ClaimSweep {
   async #sweep(): Promise<void> {
     const { stream, group, consumer, claimIdleMs, deadConsumerIdleMs } = this.#options;
     try {
-      await this.#host.claimInLoop(async (room) => {
-        const result = await this.#backend.claimIdle(stream, group, consumer, {
-          minIdleMs: claimIdleMs,
-          count: room,
-          cursor: this.#cursor,
+      // A full batch, the pending list not scanned to its end: more idle entries may wait, so claim again
+      // at the read loop's next turn. A dead process's backlog then moves at the pump's pace, where one
+      // batch (maxBatch) per sweep interval took minutes for a mailbox's worth.
+      let more = true;
+      while (more) {
+        more = false;
+        await this.#host.claimInLoop(async (room) => {
+          const result = await this.#backend.claimIdle(stream, group, consumer, {
+            minIdleMs: claimIdleMs,
+            count: room,
+            cursor: this.#cursor,
+          });
+          this.#cursor = result.cursor;
+          this.#host.acceptClaimed(result);
+          more = result.cursor !== ZERO_ID && result.entries.length + result.deletedIds.length >= room;
         });
-        this.#cursor = result.cursor;
-        this.#host.acceptClaimed(result);
-      });
+      }
       for (const c of await this.#backend.consumers(stream, group)) {
         if (c.name === consumer || c.pending > 0 || c.idleMs < deadConsumerIdleMs) continue;
         if ((await this.#backend.deleteConsumer(stream, group, c.name)) === "deleted") {

@@ -120,9 +120,9 @@ if (redis.call('HGET', KEYS[1], 'base') or '') ~= ARGV[2] then
 end
 redis.call('LTRIM', KEYS[2], tonumber(ARGV[5]), -1)
 redis.call('HSET', KEYS[1], 'base', ARGV[3], 'baseBytes', ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'logBytes', -tonumber(ARGV[6]))
+local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', -tonumber(ARGV[6]))
 redis.call('HINCRBY', KEYS[1], 'compactions', 1)
 redis.call('PERSIST', KEYS[3])
 if ARGV[2] ~= '' and KEYS[4] ~= KEYS[3] then redis.call('UNLINK', KEYS[4]) end
-return 1
+return {logBytes, tonumber(ARGV[4])}
 `;

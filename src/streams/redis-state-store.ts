@@ -5,13 +5,14 @@
  * the epoch (fencing every earlier incarnation), then pages of the base's chunks and the log's segments.
  *
  * Compaction runs in the background of the incarnation that owns the scope, one at a time: it reads the
- * base and the log's first N segments, folds them by key (values stay opaque bytes), writes the new base
- * under a key of its own and swaps it in with a script that also drops those N segments; commits go on
- * appending meanwhile. A takeover fences the swap like any other write.
+ * base and the log's first N segments, has them folded by key on the compaction thread (values stay opaque
+ * bytes; compaction-thread.ts), writes the new base under a key of its own and swaps it in with a script
+ * that also drops those N segments; commits go on appending meanwhile. A takeover fences the swap like any
+ * other write.
  */
 
 import { TroupeError } from "../errors.ts";
-import { SegmentCompaction } from "../runtime/state-compaction.ts";
+import { compactionThread } from "../runtime/compaction-thread.ts";
 import { compactionDue } from "../runtime/state-log.ts";
 import { segmentRecords } from "../runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
@@ -29,10 +30,7 @@ import {
 
 type Arg = string | number | Buffer;
 
-/**
- * Values per read of a compaction: each page is folded between two awaits, so a small one keeps the turns
- * of the main thread short (a page of 8 segments of up to ~1 MiB folded in one go showed in produce→alert).
- */
+/** Values per read of a compaction (each is copied to the compaction thread: small pages, short turns). */
 const COMPACTION_PAGE = 2;
 
 /** An abandoned compaction's base (its process died before the swap) expires after this long. */
@@ -143,53 +141,65 @@ export class RedisStreamStateStore implements StreamStateStore {
   #startCompaction(keys: ScopeKeys, epoch: number): void {
     if (this.#compacting.has(keys.meta)) return;
     // A failed compaction (Redis away, a takeover) changes nothing: the log stays, a later commit retries.
+    // One that left the log due again (commits outran it) is followed by another at once.
     const running = this.#compact(keys, epoch)
-      .catch(() => {})
-      .finally(() => this.#compacting.delete(keys.meta));
+      .catch(() => false)
+      .then((again) => {
+        this.#compacting.delete(keys.meta);
+        if (again) this.#startCompaction(keys, epoch);
+      });
     this.#compacting.set(keys.meta, running);
   }
 
   async idle(): Promise<void> {
-    await Promise.all(this.#compacting.values());
+    while (this.#compacting.size > 0) await Promise.all(this.#compacting.values());
   }
 
-  async #compact(keys: ScopeKeys, epoch: number): Promise<void> {
+  /** One compaction; true when the log it left is due for another. */
+  async #compact(keys: ScopeKeys, epoch: number): Promise<boolean> {
     const client = this.#bulk;
     const [oldGeneration, folded] = await Promise.all([
       client.hget(keys.meta, "base"),
       client.llen(keys.log),
     ]);
-    const compaction = new SegmentCompaction();
-    if (oldGeneration)
-      for await (const chunk of this.#pages(keys.base(oldGeneration), -1, client, COMPACTION_PAGE))
-        compaction.feed(chunk);
-    let foldedBytes = 0;
-    for await (const segment of this.#pages(keys.log, folded, client, COMPACTION_PAGE)) {
-      compaction.feed(segment);
-      foldedBytes += segment.byteLength;
+    const compaction = compactionThread.begin();
+    try {
+      if (oldGeneration)
+        for await (const chunk of this.#pages(keys.base(oldGeneration), -1, client, COMPACTION_PAGE))
+          compaction.feed(chunk);
+      let foldedBytes = 0;
+      for await (const segment of this.#pages(keys.log, folded, client, COMPACTION_PAGE)) {
+        compaction.feed(segment);
+        foldedBytes += segment.byteLength;
+      }
+      const generation = `${epoch}.${++this.#generation}`;
+      const newBase = keys.base(generation);
+      let baseBytes = 0;
+      let first = true;
+      for await (const chunk of compaction.chunks()) {
+        await client.rpush(newBase, asBuffer(chunk));
+        if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
+        first = false;
+        baseBytes += chunk.byteLength;
+      }
+      const swapped = await client.troupeStateCompact(
+        keys.meta,
+        keys.log,
+        newBase,
+        oldGeneration ? keys.base(oldGeneration) : newBase,
+        epoch,
+        oldGeneration ?? "",
+        baseBytes > 0 ? generation : "",
+        baseBytes,
+        folded,
+        foldedBytes,
+      );
+      if (!Array.isArray(swapped)) return false;
+      const [logBytes, newBaseBytes] = swapped as [number, number];
+      return compactionDue(newBaseBytes, logBytes, this.#options);
+    } finally {
+      compaction.abort();
     }
-    const generation = `${epoch}.${++this.#generation}`;
-    const newBase = keys.base(generation);
-    let baseBytes = 0;
-    let first = true;
-    for (const chunk of compaction.chunks()) {
-      await client.rpush(newBase, asBuffer(chunk));
-      if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
-      first = false;
-      baseBytes += chunk.byteLength;
-    }
-    await client.troupeStateCompact(
-      keys.meta,
-      keys.log,
-      newBase,
-      oldGeneration ? keys.base(oldGeneration) : newBase,
-      epoch,
-      oldGeneration ?? "",
-      baseBytes > 0 ? generation : "",
-      baseBytes,
-      folded,
-      foldedBytes,
-    );
   }
 
   /** The base's chunks, then the log's segments: what a restore replays. */

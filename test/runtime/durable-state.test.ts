@@ -56,50 +56,57 @@ async function settled(ref: ActorRef<CounterMessage>, instances: number): Promis
 }
 
 describe("durable state survives worker crashes", () => {
-  test("crashes at several points (exit, throw under crash policy): state equals a crash-free run's", async () => {
-    const faults = {
-      300: { op: "exit" as const, trip: 0 },
-      1100: { op: "throw" as const, trip: 1 },
-      1900: { op: "exit" as const, trip: 2 },
-      2500: { op: "throw" as const, trip: 3 },
-    };
-    const messages = workload(3000, 40, faults);
-    const run = async (crashes: boolean) => {
-      const sys = system();
-      const store = new TestStateStore();
-      const ref = await sys.spawn<CounterMessage>(COUNTER, {
-        name: crashes ? "crashing" : "clean",
-        instances: 2,
-        capacity: 128,
-        route: (m) => m.key,
-        onHandlerError: "crash",
-        init: { trips: trips(...(crashes ? [1, 1, 1, 1] : [0, 0, 0, 0])) },
-        state: { store, checkpointEvery: 50 },
+  // A slice budget of 1 µs writes each checkpoint 32 records at a time between messages, and a handler that
+  // awaits a turn of the event loop now and then lets checkpoint requests in while messages are handled:
+  // crashes land while checkpoints are half written and messages change keys already written.
+  for (const checkpointSliceMs of [undefined, 0.001])
+    test(`crashes at several points (exit, throw under crash policy): state equals a crash-free run's${checkpointSliceMs ? ", checkpoints written in slices" : ""}`, async () => {
+      const faults = {
+        300: { op: "exit" as const, trip: 0 },
+        1100: { op: "throw" as const, trip: 1 },
+        1900: { op: "exit" as const, trip: 2 },
+        2500: { op: "throw" as const, trip: 3 },
+      };
+      const messages = workload(3000, 400, faults);
+      const run = async (crashes: boolean) => {
+        const sys = system();
+        const store = new TestStateStore();
+        const ref = await sys.spawn<CounterMessage>(COUNTER, {
+          name: crashes ? "crashing" : "clean",
+          instances: 2,
+          capacity: 128,
+          route: (m) => m.key,
+          onHandlerError: "crash",
+          init: {
+            trips: trips(...(crashes ? [1, 1, 1, 1] : [0, 0, 0, 0])),
+            yieldEvery: checkpointSliceMs ? 7 : 0,
+          },
+          state: { store, checkpointEvery: 50, checkpointSliceMs },
+        });
+        for (const message of messages) await ref.tell(message);
+        await settled(ref, 2);
+        return { ref, store, counts: await countsOf(ref, 2) };
+      };
+      const clean = await run(false);
+      const crashed = await run(true);
+      expect(clean.counts).toEqual(expectedCounts(messages));
+      expect(crashed.counts).toEqual(clean.counts);
+      const stats = crashed.ref.stats().instances;
+      expect(stats.reduce((sum, i) => sum + i.restarts, 0)).toBe(4);
+      for (const instance of stats) {
+        expect(instance.durable?.checkpoints).toBeGreaterThan(0);
+        expect(instance.durable?.epoch).toBe(instance.restarts + 1);
+      }
+      const restarted = stats.find((i) => i.restarts > 0);
+      expect(restarted?.durable?.restore?.keys).toBeGreaterThan(0);
+      // Values round-trip: a Set and a Map, mutated in place and touched.
+      const note = await crashed.ref.query<{ ids: number[]; lastBy: [string, number][] }>("note", ["k7"], {
+        instance: 1,
       });
-      for (const message of messages) await ref.tell(message);
-      await settled(ref, 2);
-      return { ref, store, counts: await countsOf(ref, 2) };
-    };
-    const clean = await run(false);
-    const crashed = await run(true);
-    expect(clean.counts).toEqual(expectedCounts(messages));
-    expect(crashed.counts).toEqual(clean.counts);
-    const stats = crashed.ref.stats().instances;
-    expect(stats.reduce((sum, i) => sum + i.restarts, 0)).toBe(4);
-    for (const instance of stats) {
-      expect(instance.durable?.checkpoints).toBeGreaterThan(0);
-      expect(instance.durable?.epoch).toBe(instance.restarts + 1);
-    }
-    const restarted = stats.find((i) => i.restarts > 0);
-    expect(restarted?.durable?.restore?.keys).toBeGreaterThan(0);
-    // Values round-trip: a Set and a Map, mutated in place and touched.
-    const note = await crashed.ref.query<{ ids: number[]; lastBy: [string, number][] }>("note", ["k7"], {
-      instance: 1,
+      const ids = messages.filter((m) => m.key === "k7").map((m) => m.id);
+      expect(note?.ids).toEqual(ids);
+      expect(note?.lastBy).toEqual([["id", ids.at(-1) as number]]);
     });
-    const ids = messages.filter((m) => m.key === "k7").map((m) => m.id);
-    expect(note?.ids).toEqual(ids);
-    expect(note?.lastBy).toEqual([["id", ids.at(-1) as number]]);
-  });
 
   test("a handler stuck past its deadline: the restarted instance continues where it was", async () => {
     const sys = system();

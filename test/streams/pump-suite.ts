@@ -520,6 +520,27 @@ export function runPumpSuite(
       expect((await effects()).sort()).toEqual([1, 2]);
     });
 
+    test("one sweep claims a dead consumer's whole backlog, a batch per turn of the read loop", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await fill(Array.from({ length: 300 }, (_, n) => ({ n })));
+      await b.readNew(s, "g", "dead-process", { count: 300 });
+      await h.elapse(60);
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 2,
+        window: 256,
+        key: (m) => String(m.n % 7),
+        handler: async (m) => effect(m),
+      });
+      const pump = makePump(target, { claimIdleMs: 20, maxBatch: 32 });
+      await startReplayed(pump);
+      await pump.sweep();
+      // Ten batches of 32 in one sweep, where it used to take one batch per sweep interval.
+      expect(pump.stats.claimed).toBe(300);
+      await settled(pump, 300);
+      expect((await effects()).sort((x, y) => x - y)).toEqual(Array.from({ length: 300 }, (_, n) => n));
+    });
+
     test("invalid outputs are dead-lettered with the reason, never acked as if written", async () => {
       await open();
       await fill([{ n: 1 }]);

@@ -76,8 +76,7 @@ export type RunName = (typeof RUN_NAMES)[number];
 /**
  * Every run of the checks, not started yet, with its crash points drawn from `seed` (`crashes` of them
  * where a run takes several). A takeover's victim is taken over early, holding a few hundred entries per
- * group: a claim sweep takes 512 every 10 s, so a process frozen with a full mailbox (4096 per analyzer)
- * would hold its successor up for 80 s.
+ * group, so the run stays short.
  */
 export function crashRuns(
   lab: CrashLab,
