@@ -1,9 +1,9 @@
 /**
  * Partition ownership across processes: each partition of a partitioned stream (partitions.ts) is consumed
  * for a group by exactly one live member at a time, the holder of its lease (leases.ts). Every `renewMs`
- * a member heartbeats the group's membership, works out which partitions are its share (the sorted live
- * members deal the partitions round-robin: partition i to member i mod K, so each owns P/K, give or take
- * one), gives up the ones that are no longer its share (stops consuming, then releases the lease), renews
+ * a member heartbeats the group's membership, works out which partitions are its share (assignment.ts:
+ * rendezvous hashing with bounded loads, so each owns at most ceil(P/K) and a join or a leave moves few
+ * partitions besides the ones that must move), gives up the ones that are no longer its share (stops consuming, then releases the lease), renews
  * the ones it keeps and acquires the ones it lacks once their previous holder released them or its lease
  * expired. A member that joins, leaves (stop) or dies (its membership and leases expire after `leaseMs`)
  * is thus followed by a rebalance within a few rounds.
@@ -18,6 +18,7 @@ import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
+import { assignPartitions } from "./assignment.ts";
 import type { StreamBackend } from "./backend.ts";
 import { type LeaseStore, leaseKey, membersKey } from "./leases.ts";
 import type { PartitionedStream } from "./partitions.ts";
@@ -177,9 +178,8 @@ export class PartitionOwnership {
       if (!members.includes(member)) members.push(member);
       members.sort();
       this.#lastMembers = members;
-      const share = new Set(
-        this.stream.keys.map((_, i) => i).filter((i) => members[i % members.length] === member),
-      );
+      const owners = assignPartitions(this.stream.partitions, members);
+      const share = new Set(owners.flatMap((owner, partition) => (owner === member ? [partition] : [])));
       await Promise.all(this.owned.filter((p) => !share.has(p)).map((p) => this.#giveUp(p, "rebalance")));
       await Promise.all(
         [...share].map(async (partition) => {
