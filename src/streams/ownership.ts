@@ -16,7 +16,7 @@
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
-import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
 import type { StreamBackend } from "./backend.ts";
@@ -58,6 +58,9 @@ export function resolveOwnershipOptions(options: OwnershipOptions): Required<Own
   checkClock("clock", resolved.clock);
   return resolved;
 }
+
+/** The first retry of a partition its previous owner has not released yet (doubling up to renewMs). */
+const ACQUIRE_RETRY_MS = 100;
 
 export type RevokeReason = "rebalance" | "stop" | "lost";
 
@@ -101,6 +104,12 @@ export class PartitionOwnership {
   #stopped = false;
   #rebalances = 0;
   #lastMembers: readonly string[] = [];
+  /** This member's share by the last round. */
+  #share = new Set<number>();
+  #retryTimer: TimerHandle | undefined;
+  #retryMs = ACQUIRE_RETRY_MS;
+  /** The soonest a lease this member failed to acquire expires, unless renewed (ms from the attempt). */
+  #blockedForMs = Number.POSITIVE_INFINITY;
 
   constructor(
     backend: StreamBackend,
@@ -165,6 +174,7 @@ export class PartitionOwnership {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#stopTimer?.();
+    if (this.#retryTimer !== undefined) this.options.clock.clearTimeout(this.#retryTimer);
     await this.#round?.catch(() => {});
     await Promise.all(this.owned.map((partition) => this.#giveUp(partition, "stop")));
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
@@ -195,16 +205,59 @@ export class PartitionOwnership {
           if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt);
         }),
       );
+      this.#share = share;
       this.#events.emit("round", { members, owned: this.owned });
     } catch (error) {
       this.#events.emit("roundFailed", { error });
     }
+    this.#scheduleAcquireRetry();
+  }
+
+  /**
+   * Part of the share is still held by its previous owner (stopping its consumer before it releases, or
+   * dead): tried again after 100 ms, then 200, 400… up to `renewMs`, or as soon as the blocking lease
+   * expires if sooner, rather than at the next round only: a hand-over's gap is the previous owner's stop,
+   * a death's the lease's remaining time.
+   */
+  #scheduleAcquireRetry(): void {
+    const missing = [...this.#share].some((p) => !this.#owned.has(p));
+    if (!missing || this.#stopped) {
+      this.#retryMs = ACQUIRE_RETRY_MS;
+      return;
+    }
+    if (this.#retryTimer !== undefined) return;
+    const { clock, renewMs } = this.options;
+    // A dead owner's lease is free the moment it expires: try then, not a period later.
+    const delay = Math.min(this.#retryMs, this.#blockedForMs + 1);
+    this.#retryMs = Math.min(this.#retryMs * 2, renewMs);
+    this.#blockedForMs = Number.POSITIVE_INFINITY;
+    this.#retryTimer = clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      // A round under way tries them itself.
+      if (this.#stopped || this.#round) return;
+      this.#round = this.#acquireMissing().finally(() => {
+        this.#round = null;
+      });
+    }, delay);
+  }
+
+  async #acquireMissing(): Promise<void> {
+    try {
+      const { clock } = this.options;
+      const missing = [...this.#share].filter((p) => !this.#owned.has(p) && !this.#leaving.has(p));
+      await Promise.all(missing.map((partition) => this.#acquire(partition, clock.now())));
+      this.#events.emit("round", { members: this.#lastMembers, owned: this.owned });
+    } catch (error) {
+      this.#events.emit("roundFailed", { error });
+    }
+    this.#scheduleAcquireRetry();
   }
 
   async #acquire(partition: number, sentAt: number): Promise<void> {
     const { member, leaseMs, group } = this.options;
     const key = this.stream.keys[partition]!;
     const lease = await this.#leases.acquire(leaseKey(key, group), member, leaseMs);
+    if (!lease.held) this.#blockedForMs = Math.min(this.#blockedForMs, lease.ttlMs);
     if (!lease.held || this.#stopped) {
       if (lease.held) await this.#leases.release(leaseKey(key, group), member, lease.generation);
       return;
