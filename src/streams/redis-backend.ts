@@ -141,11 +141,6 @@ export class RedisStreamBackend implements StreamBackend {
     this.#readers = new BlockingReaders(this.#target, { redis, graceMs, clock });
   }
 
-  /** True on a Redis Cluster. */
-  get cluster(): boolean {
-    return this.#target.cluster;
-  }
-
   async append(stream: string, fields: WriteFields): Promise<string> {
     const id = await this.#run(() => this.#cmd.xadd(stream, "*", ...flatten(fields)));
     if (id === null) throw new TroupeError("ERR_STREAM_BACKEND", "XADD returned no id");
@@ -411,11 +406,12 @@ export class RedisStreamBackend implements StreamBackend {
   async #writeOutputs(writes: readonly OutputWrite[]): Promise<[Error | null, unknown][]> {
     const results: [Error | null, unknown][] = new Array(writes.length);
     const split = writes.map((w) => w.fence !== undefined && this.#splitFence(w.stream, w.fence));
-    const dead = await this.#deadFences(writes.filter((_, i) => split[i]).map((w) => w.fence!));
+    const refused = await this.#checkFences(writes.filter((_, i) => split[i]).map((w) => w.fence!));
     const bySlot = new Map<number, number[]>();
     writes.forEach((write, i) => {
-      if (split[i] && dead.has(fenceId(write.fence!))) {
-        results[i] = [fencedRefusal(write.fence!), null];
+      const refusal = split[i] ? refused.get(fenceId(write.fence!)) : undefined;
+      if (refusal) {
+        results[i] = [refusal, null];
         return;
       }
       const slot = this.#target.cluster ? keySlot(write.stream) : 0;
@@ -456,16 +452,23 @@ export class RedisStreamBackend implements StreamBackend {
     return (await this.#run(() => this.#cmd.hexists(fence.key, String(fence.epoch)))) === 1;
   }
 
-  /** The fences among `fences` that are no longer live (each checked once). */
-  async #deadFences(fences: readonly OutputFence[]): Promise<Set<string>> {
+  /**
+   * Checks each fence once; returns, by fence, why its writes must not go: the fenced refusal, or the error
+   * the check met (their items then stay pending, as for a failed write).
+   */
+  async #checkFences(fences: readonly OutputFence[]): Promise<Map<string, Error>> {
     const unique = new Map(fences.map((f) => [fenceId(f), f]));
-    const dead = new Set<string>();
+    const refused = new Map<string, Error>();
     await Promise.all(
       [...unique].map(async ([id, fence]) => {
-        if (!(await this.#fenceLive(fence))) dead.add(id);
+        try {
+          if (!(await this.#fenceLive(fence))) refused.set(id, fencedRefusal(fence));
+        } catch (error) {
+          refused.set(id, error as Error);
+        }
       }),
     );
-    return dead;
+    return refused;
   }
 
   leases(): RedisLeaseStore {
