@@ -143,6 +143,15 @@ export class PartitionOwnership {
     return [...this.#owned.keys()].sort((a, b) => a - b);
   }
 
+  /**
+   * Whether this member may consume `partition` now: it owns it and its last renewal is recent enough that
+   * the lease cannot have expired (synchronous, on this member's clock: a pump's `mayRead`).
+   */
+  holds(partition: number): boolean {
+    const owned = this.#owned.get(partition);
+    return owned !== undefined && this.options.clock.now() < owned.deadline;
+  }
+
   /** Age in ms of each owned partition's ownership. */
   leaseAges(): Map<number, number> {
     const now = this.options.clock.now();

@@ -142,6 +142,8 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
               stream: key,
               group: "g",
               consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
               blockMs: 50,
               retryMinMs: 5,
               retryMaxMs: 50,
@@ -213,12 +215,14 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
             return [{ stream: out, dedupId: "seen", payload: m }];
           },
         });
-        return member(name, backend, {
+        const m = member(name, backend, {
           assigned: async (partition, key) => {
             const pump = new Pump<{ k: string }, Output[]>(backend, target, {
               stream: key,
               group: "g",
               consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
               blockMs: 50,
               claimIdleMs: CLAIM_IDLE_MS,
               sweepIntervalMs: 25,
@@ -231,6 +235,7 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
             pumps.delete(partition);
           },
         });
+        return m;
       };
       const [a, b] = [consumer("a"), consumer("b")];
       await Promise.all([a.start(), b.start()]);
@@ -270,6 +275,8 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
               stream: key,
               group: "g",
               consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
               blockMs: 50,
               sweepIntervalMs: 0,
               stopTimeoutMs: 500,
