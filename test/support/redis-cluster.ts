@@ -129,6 +129,53 @@ export class RedisCluster {
     }
   }
 
+  /** The lowest slot master `node` serves: the one `reshard` moves first. */
+  async lowestSlotOf(node: number): Promise<number> {
+    const admin = new Redis(this.servers[0]!.url, { protocol: 2 });
+    try {
+      const port = this.servers[node]!.port;
+      const ranges = (await admin.cluster("SLOTS")).filter(([, , master]) => Number(master?.[1]) === port);
+      return Math.min(...ranges.map(([from]) => from));
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  /**
+   * `redis-cli --cluster reshard` of `slots` slots from master `from` to master `to`, as an operator would
+   * run it (without a failover); redis-cli takes the source's lowest slots first.
+   */
+  async reshard(from: number, to: number, slots = 1): Promise<void> {
+    const ids = await Promise.all(
+      [from, to].map(async (i) => {
+        const admin = new Redis(this.servers[i]!.url, { protocol: 2 });
+        return String(await admin.cluster("MYID").finally(() => admin.disconnect()));
+      }),
+    );
+    const run = Bun.spawn(
+      [
+        "redis-cli",
+        "--cluster",
+        "reshard",
+        `127.0.0.1:${this.servers[from]!.port}`,
+        "--cluster-from",
+        ids[0]!,
+        "--cluster-to",
+        ids[1]!,
+        "--cluster-slots",
+        String(slots),
+        "--cluster-yes",
+      ],
+      { stdout: "pipe", stderr: "pipe" },
+    );
+    const [code, out, err] = await Promise.all([
+      run.exited,
+      new Response(run.stdout).text(),
+      new Response(run.stderr).text(),
+    ]);
+    if (code !== 0) throw new Error(`redis-cli --cluster reshard failed (${code}): ${out.slice(-500)}${err}`);
+  }
+
   /** Restarts any node found dead (Bun's runner kills a file's processes on a timeout), then waits for ok. */
   async revive(timeoutMs = 15_000): Promise<void> {
     const dead = this.servers.filter((s) => !s.running);
