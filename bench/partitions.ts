@@ -5,9 +5,10 @@
  *   through a PartitionedProducer, consumed by one pump per partition into an in-process target that
  *   writes one output per entry. CPU is this process's plus the three redis-servers' (INFO CPU deltas).
  * - The rebalance gap per moved partition (the last entry its old owner handled → the first its new owner
- *   handled) while entries flow at a steady rate: when a second member joins (a hand-over) and when a member
- *   dies (cut off from Redis: its lease expires), against the steady gap between two handled entries of one
- *   partition before any move. Leases of 2 s renewed every 500 ms.
+ *   handled) while entries flow at a steady rate: when a second member joins (a hand-over), when it stops
+ *   (the others learn it at their next round) and when a member dies (cut off from Redis: its lease
+ *   expires), against the steady gap between two handled entries of one partition before any move. Leases
+ *   of 2 s renewed every 500 ms.
  *
  * Each variant runs in a fresh process against the one cluster, `--rounds` times (median kept).
  *
@@ -155,8 +156,9 @@ function p99(values: readonly number[]): number {
 /** Variant: gaps per moved partition on a join and on a death, and the steady gap before any move. */
 export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
   const partitions = 16;
-  const backends = [0, 1, 2].map(() => new RedisStreamBackend({ cluster: nodes }));
-  const [main, aBackend, bBackend] = backends as [RedisStreamBackend, RedisStreamBackend, RedisStreamBackend];
+  const [main, aBackend, bBackend, cBackend] = [0, 1, 2, 3].map(
+    () => new RedisStreamBackend({ cluster: nodes }),
+  ) as [RedisStreamBackend, RedisStreamBackend, RedisStreamBackend, RedisStreamBackend];
   const stream = await PartitionedStream.open(main, `bench:${crypto.randomUUID()}:tx`, { partitions });
   /** Per partition, the times each member handled its entries. */
   const times = stream.keys.map(() => new Map<string, number[]>());
@@ -168,6 +170,7 @@ export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
   };
   const a = member("a", aBackend, stream, handled);
   const b = member("b", bBackend, stream, handled);
+  const c = member("c", cBackend, stream, handled);
   const round = (m: PartitionOwnership, predicate: () => boolean) =>
     until((check) => m.on("round", check), predicate);
   await a.start();
@@ -190,24 +193,33 @@ export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
   await round(a, () => a.owned.length === 8 && b.owned.length === 8);
   await Bun.sleep(1_000);
   const joinGaps = b.owned.map((p) => firstOf(times[p]!, "b") - lastOf(times[p]!, "a"));
-  const moved = b.owned;
-  const killedAt = performance.now();
-  await bBackend.close();
+  const left = b.owned;
+  const leftAt = performance.now();
+  await b.stop();
   await round(a, () => a.owned.length === 16);
   await Bun.sleep(1_000);
-  const deathGaps = moved.map((p) => firstOf(times[p]!, "a", killedAt) - lastOf(times[p]!, "b"));
+  const leaveGaps = left.map((p) => firstOf(times[p]!, "a", leftAt) - lastOf(times[p]!, "b"));
+  await c.start();
+  await round(a, () => a.owned.length === 8 && c.owned.length === 8);
+  await Bun.sleep(500);
+  const died = c.owned;
+  const killedAt = performance.now();
+  await cBackend.close();
+  await round(a, () => a.owned.length === 16);
+  await Bun.sleep(1_000);
+  const deathGaps = died.map((p) => firstOf(times[p]!, "a", killedAt) - lastOf(times[p]!, "c"));
   producing = false;
   await traffic;
-  await b.stop().catch(() => {});
+  await c.stop().catch(() => {});
   await a.stop();
-  for (const backend of [main, aBackend]) await backend.close();
-  log(
-    `join gaps (ms): ${joinGaps.map(Math.round).join(", ")}; death gaps: ${deathGaps.map(Math.round).join(", ")}`,
-  );
+  for (const backend of [main, aBackend, bBackend]) await backend.close();
+  const ms = (gaps: number[]) => gaps.map(Math.round).join(", ");
+  log(`gaps (ms): join ${ms(joinGaps)}; leave ${ms(leaveGaps)}; death ${ms(deathGaps)}`);
   const m = (metric: string, value: number) => ({ bench: BENCH, metric, value, unit: "ms" });
   return [
     m(STEADY, p99(steady)),
     m("rebalance gap on a join p99", p99(joinGaps)),
+    m(`rebalance gap on a leave p99 (renew ${RENEW_MS} ms)`, p99(leaveGaps)),
     m(`rebalance gap on a death p99 (lease ${LEASE_MS} ms)`, p99(deathGaps)),
   ];
 }
@@ -244,6 +256,7 @@ if (import.meta.main) {
       figure(get("P=16 events/s"), get("P=1 events/s")),
       figure(get(STEADY)),
       figure(get("rebalance gap on a join p99"), get(STEADY)),
+      figure(get(`rebalance gap on a leave p99 (renew ${RENEW_MS} ms)`), get(STEADY)),
       figure(get(`rebalance gap on a death p99 (lease ${LEASE_MS} ms)`), get(STEADY)),
     ];
     printReport(figures, { json: args.json });
