@@ -185,8 +185,10 @@ export class PartitionOwnership {
     this.#stopTimer?.();
     if (this.#retryTimer !== undefined) this.options.clock.clearTimeout(this.#retryTimer);
     await this.#round?.catch(() => {});
-    await Promise.all(this.owned.map((partition) => this.#giveUp(partition, "stop")));
+    // Leaving first lets the others' next round start acquiring while the partitions are being given up
+    // (they retry each one until its lease is released).
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
+    await Promise.all(this.owned.map((partition) => this.#giveUp(partition, "stop")));
   }
 
   async #runRound(): Promise<void> {
