@@ -7,6 +7,8 @@ import { z } from "zod";
 import { isLoopback } from "./http/serve.ts";
 import { ANALYZER_STATE_DEFAULTS } from "./scanner/analyzers.ts";
 import { ScannerError } from "./scanner/errors.ts";
+import { hashTag } from "./streams/key-slot.ts";
+import { parseSeedNode, type RedisAddress } from "./streams/redis-target.ts";
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -17,6 +19,30 @@ const optionalUrl = (protocols: string[]) =>
       message: `must start with ${protocols.join(" or ")}`,
     })
     .nullable();
+
+/** `host:port,host:port,…` (or redis:// URLs): a Redis Cluster's seed nodes; empty = none. */
+const seedNodes = z
+  .string()
+  .transform((value, ctx) => {
+    const seeds = value
+      .split(",")
+      .map((seed) => seed.trim())
+      .filter((seed) => seed !== "");
+    if (seeds.length === 0) return null;
+    for (const seed of seeds) {
+      try {
+        parseSeedNode(seed);
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${seed}" is not host:port (e.g. 10.0.0.1:7000,10.0.0.2:7000)`,
+        });
+        return z.NEVER;
+      }
+    }
+    return seeds;
+  })
+  .nullable();
 
 const CONSUMER_NAME = /^[\w.:-]{1,128}$/;
 
@@ -53,6 +79,7 @@ const bands = (unit: "entries" | "seconds") =>
 /** Variable name → schema with its default. The README's configuration table lists exactly these. */
 const ENV = z.object({
   REDIS_URL: optionalUrl(["redis://", "rediss://"]).default(null),
+  REDIS_CLUSTER_NODES: seedNodes.default(null),
   TROUPE_HTTP_HOST: z.string().trim().min(1).default("127.0.0.1"),
   TROUPE_HTTP_PORT: integer(0, 65535).default(7070),
   TROUPE_API_TOKEN: z
@@ -67,7 +94,10 @@ const ENV = z.object({
     .default(defaultConsumer()),
   TROUPE_STREAM_PREFIX: z
     .string()
-    .regex(/^[\w.:-]{0,64}$/)
+    .regex(/^[\w.:{}-]{0,64}$/)
+    .refine((prefix) => !/[{}]/.test(prefix) || hashTag(prefix) !== null, {
+      message: "a '{' or '}' only as one hash tag, e.g. {troupe}:",
+    })
     .default("troupe:"),
   TROUPE_RATE: integer(1, 1_000_000).default(200),
   TROUPE_SEED: integer(0, 2 ** 31 - 1).default(1),
@@ -90,6 +120,19 @@ const ENV = z.object({
 
 /** Settings that only make sense together, each problem named by the variable to change. */
 const CONFIG = ENV.superRefine((config, ctx) => {
+  if (config.REDIS_URL !== null && config.REDIS_CLUSTER_NODES !== null)
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_CLUSTER_NODES"],
+      message: "set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both",
+    });
+  if (config.REDIS_CLUSTER_NODES !== null && hashTag(config.TROUPE_STREAM_PREFIX) === null)
+    ctx.addIssue({
+      code: "custom",
+      path: ["TROUPE_STREAM_PREFIX"],
+      message:
+        "needs a hash tag with REDIS_CLUSTER_NODES, e.g. {troupe}: (a durable analyzer's checkpoint acks entries of the tx and alerts streams in one script, so they must share a slot)",
+    });
   if (!isLoopback(config.TROUPE_HTTP_HOST) && config.TROUPE_API_TOKEN === null)
     ctx.addIssue({
       code: "custom",
@@ -109,6 +152,11 @@ export type TroupeConfig = z.infer<typeof ENV>;
 
 /** Variables this program reads, for `--help` and the README. */
 export const CONFIG_VARIABLES = Object.keys(ENV.shape) as Array<keyof TroupeConfig>;
+
+/** Where the streams live: a cluster's seed nodes, a server's URL, or `null` (in memory). */
+export function redisAddressOf(config: TroupeConfig): RedisAddress | null {
+  return config.REDIS_CLUSTER_NODES ? { cluster: config.REDIS_CLUSTER_NODES } : config.REDIS_URL;
+}
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): TroupeConfig {
   const picked = Object.fromEntries(

@@ -37,7 +37,8 @@ export type TroupeErrorCode =
   | "ERR_DECODE"
   | "ERR_ENCODE"
   | "ERR_OUTPUT_WRITE"
-  | "ERR_INVALID_OUTPUT";
+  | "ERR_INVALID_OUTPUT"
+  | "ERR_PARTITION_MISMATCH";
 
 export interface TroupeErrorOptions {
   cause?: unknown;

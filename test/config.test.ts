@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { hostname } from "node:os";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig, redisAddressOf } from "../src/config.ts";
 
 test("defaults: embedded backend, loopback HTTP, no token", () => {
   const config = loadConfig({});
@@ -108,5 +108,31 @@ test("group status bands: warning and critical marks, the warning one lower; sec
       '  TROUPE_PENDING_BANDS: must be "<warning>,<critical>" in entries, e.g. 100,1000',
       "  TROUPE_LAG_SECONDS_BANDS: the warning mark must be above 0 and below the critical one",
     ].join("\n"),
+  );
+});
+
+test("REDIS_CLUSTER_NODES: seed nodes as host:port or redis:// URLs; bad ones and REDIS_URL beside it are named", () => {
+  const config = loadConfig({
+    REDIS_CLUSTER_NODES: " 10.0.0.1:7000, redis://cache-2:7001 ,,",
+    TROUPE_STREAM_PREFIX: "{troupe}:",
+  });
+  expect(config.REDIS_CLUSTER_NODES).toEqual(["10.0.0.1:7000", "redis://cache-2:7001"]);
+  expect(redisAddressOf(config)).toEqual({ cluster: ["10.0.0.1:7000", "redis://cache-2:7001"] });
+  expect(loadConfig({ REDIS_CLUSTER_NODES: "" }).REDIS_CLUSTER_NODES).toBeNull();
+  expect(redisAddressOf(loadConfig({ REDIS_URL: "redis://h:1" }))).toBe("redis://h:1");
+  expect(() => loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000,10.0.0.2" })).toThrow(
+    'REDIS_CLUSTER_NODES: "10.0.0.2" is not host:port',
+  );
+  expect(() =>
+    loadConfig({ REDIS_CLUSTER_NODES: "h:7000", REDIS_URL: "redis://h:6379", TROUPE_STREAM_PREFIX: "{t}:" }),
+  ).toThrow(
+    "REDIS_CLUSTER_NODES: set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both",
+  );
+  // The analyzers' streams must share a slot: a checkpoint acks tx and alerts entries in one script.
+  expect(() => loadConfig({ REDIS_CLUSTER_NODES: "h:7000" })).toThrow(
+    "TROUPE_STREAM_PREFIX: needs a hash tag",
+  );
+  expect(() => loadConfig({ TROUPE_STREAM_PREFIX: "a}b:" })).toThrow(
+    "TROUPE_STREAM_PREFIX: a '{' or '}' only",
   );
 });

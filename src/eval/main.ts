@@ -102,14 +102,17 @@ if (values.json) {
 }
 process.exit(0);
 
+/** The run's keys: its streams, and those named in their slots (`{prefix…}`: dedup markers, durable state). */
 async function removeKeys(url: string, keyPrefix: string): Promise<void> {
   const { default: Redis } = await import("ioredis");
   const redis = new Redis(url, { protocol: 2 });
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix}*`, "COUNT", 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  for (const pattern of [`${keyPrefix}*`, `{${keyPrefix}*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
   redis.disconnect();
 }

@@ -75,6 +75,7 @@ const STATUS: Record<ControlApiErrorCode | TroupeErrorCode, ContentfulStatusCode
   ERR_ENCODE: 500,
   ERR_OUTPUT_WRITE: 503,
   ERR_INVALID_OUTPUT: 500,
+  ERR_PARTITION_MISMATCH: 409,
 };
 
 export interface ErrorBody {

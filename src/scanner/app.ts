@@ -6,7 +6,7 @@
  * A `--replay` reports its summary once the analyzers and sinks drained it, and ends then, unless told to
  * keep running.
  */
-import type { TroupeConfig } from "../config.ts";
+import { redisAddressOf, type TroupeConfig } from "../config.ts";
 import { type Alert, SEVERITY_RANK } from "../detection/alert.ts";
 import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
 import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
@@ -24,7 +24,7 @@ import { AlertTail } from "./alert-tail.ts";
 import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
-import { checkRedisReachable } from "./redis-reachable.ts";
+import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
 import { replaySummary } from "./replay-summary.ts";
 import { startRetention } from "./retention.ts";
 import { type RunningSinks, startSinks } from "./sinks.ts";
@@ -50,16 +50,16 @@ export interface ScannerRun {
 /** Runs until `signal` aborts, or until a replay is done (drained and reported) unless `keepRunning`. */
 export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<void> {
   const { config, role, terminal } = run;
-  if (role !== "all" && !config.REDIS_URL) {
+  const redis = redisAddressOf(config);
+  if (role !== "all" && !redis) {
     throw new ScannerError(
       "ERR_CONFIG",
-      `--role ${role} needs REDIS_URL: the in-memory backend lives inside one process`,
+      `--role ${role} needs REDIS_URL or REDIS_CLUSTER_NODES: the in-memory backend lives inside one process`,
     );
   }
-  if (config.REDIS_URL) await checkRedisReachable(config.REDIS_URL);
-  const backend: StreamBackend = config.REDIS_URL
-    ? new RedisStreamBackend(config.REDIS_URL)
-    : new MemoryStreamBackend();
+  if (typeof redis === "string") await checkRedisReachable(redis);
+  else if (redis) await checkClusterReachable(redis.cluster);
+  const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
   const names = topology(config.TROUPE_STREAM_PREFIX);
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
   const consumer = config.TROUPE_CONSUMER;
@@ -116,7 +116,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   });
   alertMetrics.register(served.api.registry);
   console.error(
-    `troupe scanner: role ${role}, ${config.REDIS_URL ? "redis" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
+    `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
   const tail = analyze ? await showAlerts(backend, names, config, terminal) : null;
   const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }, terminal) : () => {};

@@ -5,12 +5,18 @@
  * no retry, a short deadline, and an error that says which host and port and why.
  */
 import Redis from "ioredis";
+import { parseSeedNode } from "../streams/redis-target.ts";
 import { ScannerError } from "./errors.ts";
 
 /** How long the check waits for a connection and a PONG. */
 export const REDIS_CHECK_TIMEOUT_MS = 2000;
 
-export async function checkRedisReachable(url: string, timeoutMs = REDIS_CHECK_TIMEOUT_MS): Promise<void> {
+/** `setting` names where the URL came from in the error. */
+export async function checkRedisReachable(
+  url: string,
+  timeoutMs = REDIS_CHECK_TIMEOUT_MS,
+  setting = "REDIS_URL",
+): Promise<void> {
   const address = redisAddress(url);
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -33,7 +39,7 @@ export async function checkRedisReachable(url: string, timeoutMs = REDIS_CHECK_T
     const cause = socketError ?? error;
     throw new ScannerError(
       "ERR_REDIS_UNREACHABLE",
-      `redis at ${address} (REDIS_URL): ${why(cause, timeoutMs)}`,
+      `redis at ${address} (${setting}): ${why(cause, timeoutMs)}`,
       {
         cause,
       },
@@ -41,6 +47,20 @@ export async function checkRedisReachable(url: string, timeoutMs = REDIS_CHECK_T
   } finally {
     redis.disconnect();
   }
+}
+
+/** A cluster is reachable when one of its seed nodes answers (the client learns the others from it). */
+export async function checkClusterReachable(seeds: readonly string[], timeoutMs = REDIS_CHECK_TIMEOUT_MS) {
+  let last: unknown;
+  for (const seed of seeds) {
+    const { host, port } = parseSeedNode(seed, "REDIS_CLUSTER_NODES");
+    try {
+      return await checkRedisReachable(`redis://${host}:${port}`, timeoutMs, "REDIS_CLUSTER_NODES");
+    } catch (error) {
+      last = error;
+    }
+  }
+  throw last;
 }
 
 /** `host:port` of a redis URL, without its credentials. */

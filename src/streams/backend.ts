@@ -10,6 +10,8 @@
  * checkpoint of an incarnation that was taken over), `ERR_STREAM_BACKEND` for anything else.
  */
 import type { TroupeError } from "../errors.ts";
+import { slotPrefix } from "./key-slot.ts";
+import type { LeaseStore } from "./leases.ts";
 import type { StreamStateStore, StreamStateStoreOptions } from "./stream-state-store.ts";
 
 /** Values as written: strings are stored as UTF-8. */
@@ -213,17 +215,32 @@ export interface StreamBackend {
   delete(stream: string, ids: readonly string[]): Promise<number>;
   length(stream: string): Promise<number>;
   /**
+   * Stores `partitions` as the partition count of the logical stream `stream` unless one is stored already
+   * (partitions.ts); returns the stored count, the first caller's. Never changes a stored count.
+   */
+  fixPartitions(stream: string, partitions: number): Promise<number>;
+  /**
    * Writes each item's outputs, then acks exactly the items whose outputs were all written (or
    * already existed). Every reply is checked: a refused write (e.g. Redis out of memory, which still
    * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
    */
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]>;
+  /** Partition leases and group membership on this backend (ownership.ts). */
+  leases(): LeaseStore;
   /** A store for durable actor state kept next to the stream `anchor`, on this backend. */
   stateStore(options: StreamStateStoreOptions): StreamStateStore;
   close(): Promise<void>;
 }
 
-/** The key that marks a written output; shared so both backends describe the same state. */
+/** The key that holds a logical stream's partition count (partitions.ts). */
+export function partitionsKey(stream: string): string {
+  return `${stream}:partitions`;
+}
+
+/**
+ * The key that marks a written output; shared so both backends describe the same state. It sits in the
+ * stream's Redis Cluster slot (key-slot.ts), so the append and its marker are one script.
+ */
 export function dedupKey(stream: string, dedupId: string): string {
-  return `${stream}:dedup:${dedupId}`;
+  return `${slotPrefix(stream)}:dedup:${dedupId}`;
 }

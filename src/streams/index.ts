@@ -1,5 +1,6 @@
 /**
- * `troupe/streams`: what connects actors to streams. Backends (in memory, Redis: one contract), the pump
+ * `troupe/streams`: what connects actors to streams. Backends (in memory, Redis or a Redis Cluster: one
+ * contract), partitioned streams and their producer, the pump
  * that feeds an actor from a stream group and acks after its outputs are written, the producer with
  * backpressure, retention, dead letters, and the entry codecs.
  *
@@ -40,9 +41,16 @@ export type { DeadLetterFilter, DeadLetterPage, DeadLetterReason, StreamDeadLett
 export { DEAD_LETTER_REASONS, DeadLetters } from "./dead-letters.ts";
 export type { EntryCodec } from "./entry-codec.ts";
 export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-codec.ts";
+export type { LeaseStore, LeaseView } from "./leases.ts";
 export type { MemoryBackendOptions } from "./memory-backend.ts";
 export { MemoryStreamBackend } from "./memory-backend.ts";
 export type { Output, Outputs, OutputsOf } from "./outputs.ts";
+export type { OwnershipEvents, OwnershipOptions, PartitionHandler, RevokeReason } from "./ownership.ts";
+export { PartitionOwnership } from "./ownership.ts";
+export type { PartitionedProducerOptions } from "./partitioned-producer.ts";
+export { PartitionedProducer } from "./partitioned-producer.ts";
+export type { PartitionOptions } from "./partitions.ts";
+export { PartitionedStream, partitionKey, partitionOf } from "./partitions.ts";
 export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions, SendOptions } from "./producer.ts";
 export { Producer } from "./producer.ts";
 export { Pump } from "./pump.ts";
@@ -51,5 +59,6 @@ export type { PumpEntry, PumpOptions, ResolvedPumpOptions } from "./pump-options
 export type { PumpTarget } from "./pump-target.ts";
 export type { RedisBackendOptions } from "./redis-backend.ts";
 export { RedisStreamBackend } from "./redis-backend.ts";
+export type { RedisAddress } from "./redis-target.ts";
 export type { RetentionEvents, RetentionOptions, TrimResult } from "./retention.ts";
 export { Retention } from "./retention.ts";

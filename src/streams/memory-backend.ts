@@ -23,6 +23,7 @@ import {
   type PendingInfo,
   type PendingQuery,
   type PendingReadOptions,
+  partitionsKey,
   type RangeOptions,
   type ReadOptions,
   type RedeliveredEntry,
@@ -33,6 +34,7 @@ import {
 } from "./backend.ts";
 import { commitSequentially } from "./commit.ts";
 import { MemoryGroup } from "./memory-group.ts";
+import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
 import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
 import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
@@ -81,12 +83,20 @@ export class MemoryStreamBackend implements StreamBackend {
   #closed = false;
   readonly #streams = new Map<string, MemoryStream>();
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
+  /** Partition counts by key (partitionsKey), as Redis stores them. */
+  readonly #partitions = new Map<string, number>();
   readonly #state = new MemoryStateSpace();
+  readonly #leases: MemoryLeaseStore;
 
   constructor(options: MemoryBackendOptions = {}) {
     const resolved = resolveMemoryBackendOptions(options);
     this.#clock = resolved.clock;
     this.#maxEntries = resolved.maxEntries;
+    this.#leases = new MemoryLeaseStore(this.#clock);
+  }
+
+  leases(): MemoryLeaseStore {
+    return this.#leases;
   }
 
   /** Changes the entry limit at run time (e.g. to free "memory" after an out-of-memory phase). */
@@ -235,6 +245,15 @@ export class MemoryStreamBackend implements StreamBackend {
   async length(stream: string): Promise<number> {
     this.#open();
     return this.#streams.get(stream)?.log.length ?? 0;
+  }
+
+  async fixPartitions(stream: string, partitions: number): Promise<number> {
+    this.#open();
+    const key = partitionsKey(stream);
+    const stored = this.#partitions.get(key);
+    if (stored !== undefined) return stored;
+    this.#partitions.set(key, partitions);
+    return partitions;
   }
 
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {

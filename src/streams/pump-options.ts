@@ -77,6 +77,13 @@ export interface PumpOptions<M = unknown, R = unknown> {
    * the epoch, so an incarnation that was taken over writes none. @defaultValue null
    */
   stateStore?: StreamStateStore | null;
+  /**
+   * Asked before every read (new entries, own history, claims): false skips it and asks again after
+   * `blockMs`. For a pump on a partition whose lease may have lapsed (`PartitionOwnership.holds`): a process
+   * frozen past its lease reads nothing when it thaws, before its ownership learns it was replaced.
+   * @defaultValue always true
+   */
+  mayRead?: () => boolean;
 }
 
 type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
@@ -103,6 +110,7 @@ export const PUMP_DEFAULTS = {
   stopTimeoutMs: 10_000,
   clock: systemClock,
   stateStore: null,
+  mayRead: () => true,
 } satisfies Defaulted<unknown, unknown>;
 
 export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {
@@ -139,6 +147,7 @@ export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPu
   checkInteger("maxCommitAttempts", merged.maxCommitAttempts, 1);
   checkInteger("retryMaxMs", merged.retryMaxMs, merged.retryMinMs);
   checkClock("clock", merged.clock);
+  if (typeof merged.mayRead !== "function") throw new InvalidOptionError("mayRead", "must be a function");
   if (merged.deadLetterStream === merged.stream) {
     throw new InvalidOptionError("deadLetterStream", "must differ from stream");
   }

@@ -242,6 +242,11 @@ export class Pump<M = unknown, R = unknown> {
         await this.#wakeup.wait();
         continue;
       }
+      if (!this.options.mayRead()) {
+        this.#finishClaim();
+        await this.#wakeup.wait(blockMs);
+        continue;
+      }
       if (this.#replay.wanted) {
         this.#finishClaim();
         // Quiesce first: a held entry read again from history would be delivered twice at once.

@@ -1,11 +1,17 @@
 /**
- * The Redis Streams backend (ioredis). Commands go over one connection with a `commandTimeout`;
- * blocking reads go over a connection per reader, behind a watchdog (`redis-readers.ts`).
+ * The Redis Streams backend (ioredis), on one server or a Redis Cluster (redis-target.ts). Commands go
+ * over one client with a `commandTimeout`; blocking reads go over a connection per reader (to the node
+ * serving its stream, in a cluster), behind a watchdog (`redis-readers.ts`).
+ *
+ * On a cluster every script and pipeline touches one slot: a stream's dedup markers and durable state are
+ * named in its slot (key-slot.ts), a commit sends one pipeline per slot its outputs go to, and the one check
+ * that spans two slots, a fenced output written to another slot than its actor's epoch registry, is made
+ * first, on its own (see {@link RedisStreamBackend.commit}).
  *
  * Connections speak RESP2 (ioredis 6 defaults to RESP3, whose stream replies have another shape), and
  * payload-bearing replies use the Buffer variants so msgpack bytes are never UTF-8 decoded.
  */
-import Redis, { type ChainableCommander, type RedisOptions } from "ioredis";
+import type { ChainableCommander, RedisOptions } from "ioredis";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import type {
@@ -18,6 +24,7 @@ import type {
   ConsumerInfo,
   GroupInfo,
   OutputFence,
+  OutputWrite,
   PendingInfo,
   PendingQuery,
   PendingReadOptions,
@@ -29,8 +36,10 @@ import type {
   UniqueAppendResult,
   WriteFields,
 } from "./backend.ts";
-import { dedupKey } from "./backend.ts";
+import { dedupKey, partitionsKey } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
+import { keySlot } from "./key-slot.ts";
+import { defineLeaseCommands, type RedisLeaseClient, RedisLeaseStore } from "./redis-leases.ts";
 import { BlockingReaders } from "./redis-readers.ts";
 import * as reply from "./redis-replies.ts";
 import { redisError } from "./redis-replies.ts";
@@ -43,6 +52,7 @@ import {
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
 import { type RedisStateClient, RedisStreamStateStore } from "./redis-state-store.ts";
+import { type RedisAddress, type RedisClient, type RedisTarget, redisTarget } from "./redis-target.ts";
 import { ensureTracingChannelSubscribersGetter } from "./redis-tracing.ts";
 import { ZERO_ID } from "./stream-id.ts";
 import type { StreamStateStoreOptions } from "./stream-state-store.ts";
@@ -91,7 +101,7 @@ type ScriptCommands<R> = {
   ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
 };
-type ScriptedRedis = Redis & ScriptCommands<Promise<unknown>> & RedisStateClient;
+type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
 
 export class RedisStreamBackend implements StreamBackend {
@@ -99,17 +109,19 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #options: Required<RedisBackendOptions>;
   readonly #cmd: ScriptedRedis;
   readonly #readers: BlockingReaders;
-  readonly #url: string;
+  readonly #target: RedisTarget;
+  readonly #leases: RedisLeaseStore;
   /** State compaction's own connection (opened with the first state store): its MB-sized reads and writes
    * would otherwise queue every commit and stream command behind them. */
   #bulk: ScriptedRedis | null = null;
   #closed = false;
 
-  constructor(url: string, options: RedisBackendOptions = {}) {
+  /** A URL (`redis://host:port`), or `{ cluster: ["host:port", …] }`: a Redis Cluster's seed nodes. */
+  constructor(address: RedisAddress, options: RedisBackendOptions = {}) {
     this.#options = resolveRedisBackendOptions(options);
     ensureTracingChannelSubscribersGetter();
-    this.#url = url;
-    this.#cmd = new Redis(url, {
+    this.#target = redisTarget(address);
+    this.#cmd = this.#target.client({
       ...this.#options.redis,
       protocol: 2,
       commandTimeout: this.#options.commandTimeoutMs,
@@ -123,8 +135,10 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
+    defineLeaseCommands(this.#cmd);
+    this.#leases = new RedisLeaseStore(this.#cmd);
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
-    this.#readers = new BlockingReaders(url, { redis, graceMs, clock });
+    this.#readers = new BlockingReaders(this.#target, { redis, graceMs, clock });
   }
 
   async append(stream: string, fields: WriteFields): Promise<string> {
@@ -152,8 +166,10 @@ export class RedisStreamBackend implements StreamBackend {
     fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     const marker = dedupKey(stream, dedupId);
+    const split = fence !== undefined && this.#splitFence(stream, fence);
+    if (split && !(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
     const result = await this.#run(() =>
-      fence
+      fence && !split
         ? this.#cmd.troupeAppendFenced(stream, marker, fence.key, ttlMs, fence.epoch, ...flatten(fields))
         : this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
     );
@@ -325,31 +341,38 @@ export class RedisStreamBackend implements StreamBackend {
     return this.#run(() => this.#cmd.xlen(stream));
   }
 
+  async fixPartitions(stream: string, partitions: number): Promise<number> {
+    // SET NX GET (Redis ≥ 7.0): sets it unless present, and answers what was there, in one command.
+    const stored = await this.#run(() =>
+      this.#cmd.call("SET", partitionsKey(stream), partitions, "NX", "GET"),
+    );
+    if (stored === null) return partitions;
+    const count = Number(stored);
+    if (!Number.isInteger(count) || count < 1)
+      throw new TroupeError(
+        "ERR_STREAM_BACKEND",
+        `${partitionsKey(stream)} holds "${String(stored)}", not a count`,
+      );
+    return count;
+  }
+
   /**
-   * Two round trips: all outputs (append-unique scripts) in one pipeline, then one XACK for the items
-   * whose every output reply was a success. They cannot share a pipeline: Redis would run the XACK
-   * even when an XADD before it was refused (out of memory refuses XADD but accepts XACK).
+   * Two round trips: all outputs (append-unique scripts) in one pipeline (one per slot on a cluster, sent
+   * together), then one XACK for the items whose every output reply was a success. They cannot share a
+   * pipeline: Redis would run the XACK even when an XADD before it was refused (out of memory refuses XADD
+   * but accepts XACK).
+   *
+   * On a cluster, a fenced output whose stream is in another slot than its fence's registry cannot check
+   * the fence in its script: the fence is checked first (HEXISTS), then the output written unfenced. A
+   * takeover between the two lets that one write through; it carries the same dedup id as the new owner's
+   * write of the same entry, so only an output the two incarnations compute differently can show twice.
    */
   async commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {
     const failed = new Map<string, TroupeError>();
     const written = new Map<string, number>();
     const outputs = items.flatMap((item) => item.outputs.map((output) => ({ item, output })));
     if (outputs.length > 0) {
-      const pipeline = this.#cmd.pipeline() as ScriptedPipeline;
-      for (const { output } of outputs) {
-        const marker = dedupKey(output.stream, output.dedupId);
-        const { fence } = output;
-        if (fence) {
-          const fields = flatten(output.fields);
-          pipeline.troupeAppendFenced(output.stream, marker, fence.key, output.ttlMs, fence.epoch, ...fields);
-        } else pipeline.troupeAppendUnique(output.stream, marker, output.ttlMs, ...flatten(output.fields));
-      }
-      let results: [Error | null, unknown][];
-      try {
-        results = await this.#exec(pipeline, outputs.length);
-      } catch (error) {
-        results = outputs.map(() => [error as Error, null]);
-      }
+      const results = await this.#writeOutputs(outputs.map((o) => o.output));
       outputs.forEach(({ item }, i) => {
         const [error, value] = results[i]!;
         if (failed.has(item.id)) return;
@@ -379,13 +402,86 @@ export class RedisStreamBackend implements StreamBackend {
     });
   }
 
+  /** Each write's reply, in order: one pipeline per slot (a single server has one), sent together. */
+  async #writeOutputs(writes: readonly OutputWrite[]): Promise<[Error | null, unknown][]> {
+    const results: [Error | null, unknown][] = new Array(writes.length);
+    const split = writes.map((w) => w.fence !== undefined && this.#splitFence(w.stream, w.fence));
+    const refused = await this.#checkFences(writes.filter((_, i) => split[i]).map((w) => w.fence!));
+    const bySlot = new Map<number, number[]>();
+    writes.forEach((write, i) => {
+      const refusal = split[i] ? refused.get(fenceId(write.fence!)) : undefined;
+      if (refusal) {
+        results[i] = [refusal, null];
+        return;
+      }
+      const slot = this.#target.cluster ? keySlot(write.stream) : 0;
+      const indexes = bySlot.get(slot);
+      if (indexes) indexes.push(i);
+      else bySlot.set(slot, [i]);
+    });
+    await Promise.all(
+      [...bySlot.values()].map(async (indexes) => {
+        const pipeline = this.#cmd.pipeline() as ScriptedPipeline;
+        for (const i of indexes) {
+          const { stream, dedupId, fields, ttlMs, fence } = writes[i]!;
+          const marker = dedupKey(stream, dedupId);
+          if (fence && !split[i])
+            pipeline.troupeAppendFenced(stream, marker, fence.key, ttlMs, fence.epoch, ...flatten(fields));
+          else pipeline.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields));
+        }
+        let replies: [Error | null, unknown][];
+        try {
+          replies = await this.#exec(pipeline, indexes.length);
+        } catch (error) {
+          replies = indexes.map(() => [error as Error, null]);
+        }
+        indexes.forEach((i, j) => {
+          results[i] = replies[j]!;
+        });
+      }),
+    );
+    return results;
+  }
+
+  /** On a cluster, a fence whose registry is in another slot than the stream it guards. */
+  #splitFence(stream: string, fence: OutputFence): boolean {
+    return this.#target.cluster && keySlot(fence.key) !== keySlot(stream);
+  }
+
+  async #fenceLive(fence: OutputFence): Promise<boolean> {
+    return (await this.#run(() => this.#cmd.hexists(fence.key, String(fence.epoch)))) === 1;
+  }
+
+  /**
+   * Checks each fence once; returns, by fence, why its writes must not go: the fenced refusal, or the error
+   * the check met (their items then stay pending, as for a failed write).
+   */
+  async #checkFences(fences: readonly OutputFence[]): Promise<Map<string, Error>> {
+    const unique = new Map(fences.map((f) => [fenceId(f), f]));
+    const refused = new Map<string, Error>();
+    await Promise.all(
+      [...unique].map(async ([id, fence]) => {
+        try {
+          if (!(await this.#fenceLive(fence))) refused.set(id, fencedRefusal(fence));
+        } catch (error) {
+          refused.set(id, error as Error);
+        }
+      }),
+    );
+    return refused;
+  }
+
+  leases(): RedisLeaseStore {
+    return this.#leases;
+  }
+
   stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {
     return new RedisStreamStateStore(this.#cmd, options, this.#options.clock, this.#bulkClient());
   }
 
   #bulkClient(): ScriptedRedis {
     if (!this.#bulk) {
-      const bulk = new Redis(this.#url, {
+      const bulk = this.#target.client({
         ...this.#options.redis,
         protocol: 2,
         commandTimeout: this.#options.commandTimeoutMs,
@@ -444,6 +540,15 @@ export class RedisStreamBackend implements StreamBackend {
     }
     return results;
   }
+}
+
+function fenceId(fence: OutputFence): string {
+  return `${fence.key}\u0000${fence.epoch}`;
+}
+
+/** What the fenced script replies for a dead epoch, for a fence checked on its own. */
+function fencedRefusal(fence: OutputFence): Error {
+  return new Error(`FENCED output write refused: epoch ${fence.epoch} is no longer live`);
 }
 
 /** Field map to XADD arguments. Bytes are copied: ioredis may queue them past a caller's buffer reuse. */

@@ -7,10 +7,17 @@
  * come. Entries a lost read may still deliver when Redis wakes stay in the consumer's pending list:
  * the pump replays its history after any read failure, and its own-consumer claim sweep catches later
  * stragglers.
+ *
+ * On a Redis Cluster a reader's connection goes to the node serving its stream's slot (redis-target.ts);
+ * when the slot moves, the read's MOVED / ASK reply fails it, the target refreshes its slot map, and the
+ * next read opens a connection to the new owner.
  */
-import Redis, { type RedisOptions } from "ioredis";
+import type Redis from "ioredis";
+import type { RedisOptions } from "ioredis";
 import { TroupeError } from "../errors.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
+import { messageOf } from "./commit.ts";
+import { isSlotMoved, type RedisTarget } from "./redis-target.ts";
 
 export interface ReadersOptions {
   /** ioredis options of every reader connection. */
@@ -21,14 +28,20 @@ export interface ReadersOptions {
   clock: Clock;
 }
 
+interface ReaderConnection {
+  /** The node it is connected to. */
+  readonly address: string;
+  readonly redis: Redis;
+}
+
 export class BlockingReaders {
-  readonly #url: string;
+  readonly #target: RedisTarget;
   readonly #options: ReadersOptions;
-  readonly #connections = new Map<string, Redis>();
+  readonly #connections = new Map<string, ReaderConnection>();
   #closed = false;
 
-  constructor(url: string, options: ReadersOptions) {
-    this.#url = url;
+  constructor(target: RedisTarget, options: ReadersOptions) {
+    this.#target = target;
     this.#options = options;
   }
 
@@ -41,7 +54,8 @@ export class BlockingReaders {
     blockMs: number,
   ): Promise<unknown> {
     const key = `${stream}\u0000${group}\u0000${consumer}`;
-    const connection = this.#connection(key);
+    const reader = await this.#connection(key, stream);
+    const connection = reader.redis;
     const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
     const read = connection.callBuffer("XREADGROUP", ...args);
     const { graceMs, clock } = this.#options;
@@ -52,7 +66,7 @@ export class BlockingReaders {
       const abandon = (error: TroupeError) => {
         // Replace the connection: a wedged one would hold every later read behind this one, and
         // disconnecting it rejects a read still queued there, so it can never be sent later.
-        if (this.#connections.get(key) === connection) this.#connections.delete(key);
+        if (this.#connections.get(key) === reader) this.#connections.delete(key);
         connection.disconnect();
         reject(error);
       };
@@ -76,6 +90,9 @@ export class BlockingReaders {
     });
     try {
       return await Promise.race([read, watchdog]);
+    } catch (error) {
+      if (isSlotMoved(messageOf(error))) this.#target.stale();
+      throw error;
     } finally {
       if (timer !== undefined) clock.clearTimeout(timer);
       if (closed) connection.off("close", closed);
@@ -85,24 +102,24 @@ export class BlockingReaders {
 
   close(): void {
     this.#closed = true;
-    for (const connection of this.#connections.values()) connection.disconnect();
+    for (const connection of this.#connections.values()) connection.redis.disconnect();
     this.#connections.clear();
   }
 
-  #connection(key: string): Redis {
+  /** The reader's connection to the node serving `stream` now (a new one when the slot moved). */
+  async #connection(key: string, stream: string): Promise<ReaderConnection> {
     if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "redis stream backend is closed");
-    let connection = this.#connections.get(key);
-    if (!connection) {
-      // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits.
-      connection = new Redis(this.#url, {
-        ...this.#options.redis,
-        protocol: 2,
-        autoResendUnfulfilledCommands: false,
-      });
-      // Errors reach the read that fails; unheard, ioredis prints each one (see redis-backend.ts).
-      connection.on("error", () => {});
-      this.#connections.set(key, connection);
-    }
+    const node = await this.#target.node(stream);
+    if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "redis stream backend is closed");
+    const current = this.#connections.get(key);
+    if (current?.address === node.address) return current;
+    current?.redis.disconnect();
+    // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits.
+    const redis = node.open({ ...this.#options.redis, protocol: 2, autoResendUnfulfilledCommands: false });
+    // Errors reach the read that fails; unheard, ioredis prints each one (see redis-backend.ts).
+    redis.on("error", () => {});
+    const connection = { address: node.address, redis };
+    this.#connections.set(key, connection);
     return connection;
   }
 }

@@ -13,6 +13,12 @@ export function redisError(error: unknown): TroupeError {
   const message = messageOf(error);
   if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
   if (message.startsWith("FENCED")) return new TroupeError("ERR_FENCED", message, { cause: error });
+  if (message.startsWith("CROSSSLOT"))
+    return new TroupeError(
+      "ERR_STREAM_BACKEND",
+      `redis cluster: ${message} (streams one durable actor reads must share a hash tag, e.g. {tx}:a and {tx}:b)`,
+      { cause: error },
+    );
   return new TroupeError("ERR_STREAM_BACKEND", `redis: ${message}`, { cause: error });
 }
 

@@ -133,6 +133,7 @@ import type {
   RangeOptions,
   ReadOptions,
   RedeliveredEntry,
+  RedisAddress,
   RedisBackendOptions,
   RedisStreamBackend,
   ResolvedPumpOptions,
@@ -264,12 +265,17 @@ describe("troupe/streams: backends, pumps, producer, retention, dead letters, co
       "DEAD_LETTER_REASONS",
       "DeadLetters",
       "MemoryStreamBackend",
+      "PartitionOwnership",
+      "PartitionedProducer",
+      "PartitionedStream",
       "Producer",
       "Pump",
       "RedisStreamBackend",
       "Retention",
       "defaultCodec",
       "jsonCodec",
+      "partitionKey",
+      "partitionOf",
       "rawJsonCodec",
       "rawPayloadCodec",
     ]);
@@ -282,6 +288,7 @@ describe("troupe/streams: backends, pumps, producer, retention, dead letters, co
     expectTypeOf<ConstructorParameters<typeof RedisStreamBackend>[1]>().toEqualTypeOf<
       RedisBackendOptions | undefined
     >();
+    expectTypeOf<ConstructorParameters<typeof RedisStreamBackend>[0]>().toEqualTypeOf<RedisAddress>();
     expectTypeOf<MemoryStreamBackend>().toExtend<StreamBackend>();
     expectTypeOf<RedisStreamBackend>().toExtend<StreamBackend>();
     expectTypeOf<Parameters<StreamBackend["append"]>[1]>().toEqualTypeOf<WriteFields>();

@@ -21,6 +21,8 @@ export interface ContractHarness {
   healWrites?(): Promise<void>;
   /** Appends `count` copies of `fields` fast (server-side on Redis), for large backlogs. */
   bulkFill(stream: string, count: number, fields: Record<string, string | Uint8Array>): Promise<void>;
+  /** Another connection to the same store, as another process has (closed by its user); Redis only. */
+  connect?(): StreamBackend;
   cleanup(): Promise<void>;
 }
 

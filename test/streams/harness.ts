@@ -10,6 +10,7 @@ import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { type Clock, systemClock } from "../../src/time/clock.ts";
 import { ManualClock } from "../support/manual-clock.ts";
+import { RedisCluster } from "../support/redis-cluster.ts";
 import {
   redisServerInstalled,
   startPrivateRedis,
@@ -41,16 +42,22 @@ export async function memoryHarness(): Promise<ContractHarness & { backend: Memo
   };
 }
 
-/** Deletes every key under `prefix` (SCAN + UNLINK): never FLUSHDB, the server may be shared. */
+/**
+ * Deletes every key under `prefix`, and those named in its slot (`{prefix…}`: dedup markers, durable state),
+ * by SCAN + UNLINK one key at a time (a cluster node refuses a multi-key UNLINK across slots): never
+ * FLUSHDB, the server may be shared. For a cluster, call it on every master.
+ */
 export async function deleteKeys(url: string, prefix: string): Promise<void> {
   const admin = new Redis(url, { protocol: 2 });
   try {
-    let cursor = "0";
-    do {
-      const [next, keys] = await admin.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-      if (keys.length > 0) await admin.unlink(...keys);
-      cursor = next;
-    } while (cursor !== "0");
+    for (const pattern of [`${prefix}*`, `{${prefix}*`]) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await admin.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+        if (keys.length > 0) await keys.reduce((p, key) => p.unlink(key), admin.pipeline()).exec();
+        cursor = next;
+      } while (cursor !== "0");
+    }
   } finally {
     admin.disconnect();
   }
@@ -77,6 +84,7 @@ export async function redisHarness(
     elapse: (ms) => Bun.sleep(ms),
     // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
     ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),
+    connect: () => new RedisStreamBackend(redis.url),
     bulkFill: async (stream, count, fields) => {
       const admin = new Redis(redis.url, { protocol: 2 });
       const args = Object.entries(fields).flatMap(([k, v]) => [
@@ -97,6 +105,65 @@ export async function redisHarness(
       await deleteKeys(redis.url, prefix);
     },
   };
+}
+
+/** A harness on a private Redis Cluster: every master's maxmemory breaks writes; keys go from every master. */
+export async function redisClusterHarness(
+  cluster: RedisCluster,
+): Promise<ContractHarness & { backend: RedisStreamBackend }> {
+  const backend = new RedisStreamBackend({ cluster: cluster.nodes });
+  const prefix = testPrefix();
+  const config = (value: string) =>
+    Promise.all(
+      cluster.servers.map(async (server) => {
+        const admin = new Redis(server.url, { protocol: 2 });
+        await admin.config("SET", "maxmemory", value).finally(() => admin.disconnect());
+      }),
+    ).then(() => {});
+  return {
+    backend,
+    prefix,
+    clock: systemClock,
+    elapse: (ms) => Bun.sleep(ms),
+    breakWrites: () => config("1"),
+    healWrites: () => config("0"),
+    connect: () => new RedisStreamBackend({ cluster: cluster.nodes }),
+    bulkFill: async (stream, count, fields) => {
+      const admin = new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } });
+      const args = Object.entries(fields).flatMap(([k, v]) => [
+        k,
+        typeof v === "string" ? v : Buffer.from(v),
+      ]);
+      try {
+        for (let done = 0; done < count; done += BULK_CHUNK) {
+          await admin.eval(BULK_FILL_LUA, 1, stream, Math.min(BULK_CHUNK, count - done), ...args);
+        }
+      } finally {
+        admin.disconnect();
+      }
+    },
+    cleanup: async () => {
+      await backend.close();
+      await Promise.all(cluster.servers.map((server) => deleteKeys(server.url, prefix)));
+    },
+  };
+}
+
+/**
+ * Harness factories for a suite file on a private 3-master Redis Cluster (started by the first test, as in
+ * {@link redisSuite}, and stopped after the file); its faults are safe, so `faulty` is the same factory.
+ */
+export function redisClusterSuite(): { create: () => Promise<ContractHarness> } {
+  let cluster: RedisCluster | null = null;
+  afterAll(async () => {
+    await cluster?.cleanup();
+  });
+  const create = async () => {
+    cluster ??= await RedisCluster.start();
+    await cluster.revive();
+    return redisClusterHarness(cluster);
+  };
+  return { create };
 }
 
 /**

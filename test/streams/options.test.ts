@@ -6,11 +6,21 @@ import {
   MemoryStreamBackend,
   resolveMemoryBackendOptions,
 } from "../../src/streams/memory-backend.ts";
+import {
+  OWNERSHIP_DEFAULTS,
+  type OwnershipOptions,
+  resolveOwnershipOptions,
+} from "../../src/streams/ownership.ts";
+import { PARTITION_DEFAULTS, resolvePartitionOptions } from "../../src/streams/partitions.ts";
 import { PRODUCER_DEFAULTS, resolveProducerOptions } from "../../src/streams/producer.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import { PUMP_DEFAULTS, resolvePumpOptions } from "../../src/streams/pump-options.ts";
 import type { PumpTarget } from "../../src/streams/pump-target.ts";
-import { REDIS_BACKEND_DEFAULTS, resolveRedisBackendOptions } from "../../src/streams/redis-backend.ts";
+import {
+  REDIS_BACKEND_DEFAULTS,
+  RedisStreamBackend,
+  resolveRedisBackendOptions,
+} from "../../src/streams/redis-backend.ts";
 import { RETENTION_DEFAULTS, resolveRetentionOptions } from "../../src/streams/retention.ts";
 
 const idleTarget: PumpTarget = {
@@ -148,5 +158,46 @@ describe("typed events", () => {
     // @ts-expect-error `acked` carries ids, not a count
     pump.on("acked", (e: { count: number }) => e.count);
     expect(reasons).toEqual([]);
+  });
+});
+
+describe("scale-out options", () => {
+  test("ownership: defaults in one place; a renewal period that a lease could not survive is named", () => {
+    expect(resolveOwnershipOptions({ group: "g", member: "m" })).toEqual({
+      ...OWNERSHIP_DEFAULTS,
+      group: "g",
+      member: "m",
+    });
+    const cases: [Partial<OwnershipOptions>, string][] = [
+      [{ member: "" }, "member"],
+      [{ leaseMs: 0 }, "leaseMs"],
+      [{ leaseMs: 1_000, renewMs: 500 }, "renewMs"],
+    ];
+    for (const [bad, option] of cases) {
+      const error = (() => {
+        try {
+          resolveOwnershipOptions({ group: "g", member: "m", ...bad });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(error).toBeInstanceOf(InvalidOptionError);
+      expect((error as InvalidOptionError).option).toBe(option);
+    }
+  });
+
+  test("partitions: 1 by default, an integer from 1 to 4096", () => {
+    expect(resolvePartitionOptions()).toEqual(PARTITION_DEFAULTS);
+    expect(resolvePartitionOptions({ partitions: 4096 }).partitions).toBe(4096);
+    expect(() => resolvePartitionOptions({ partitions: 4097 })).toThrow(
+      "partitions: must be an integer from 1 to 4096",
+    );
+  });
+
+  test("a redis cluster needs seed nodes as host:port", () => {
+    expect(() => new RedisStreamBackend({ cluster: [] })).toThrow("cluster: needs at least one seed node");
+    expect(() => new RedisStreamBackend({ cluster: ["localhost"] })).toThrow(
+      'cluster: "localhost" is not host:port',
+    );
   });
 });

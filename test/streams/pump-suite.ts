@@ -399,6 +399,37 @@ export function runPumpSuite(
       expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
     });
 
+    test("mayRead false: nothing is read, the history replay included; true again: reading goes on", async () => {
+      await open();
+      await fill([{ n: 1 }, { n: 2 }]);
+      let allowed = false;
+      let asked = 0;
+      let onAsked = () => {};
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async (m) => effect(m),
+      });
+      const pump = makePump(target, {
+        mayRead: () => {
+          asked++;
+          onAsked();
+          return allowed;
+        },
+      });
+      await pump.start();
+      // Asked three times: at least two waits of blockMs in which it read nothing.
+      await new Promise<void>((resolve) => {
+        onAsked = () => asked >= 3 && resolve();
+      });
+      expect(pump.stats.read).toBe(0);
+      expect((await pump.refresh())?.lag).toBe(2);
+      allowed = true;
+      await settled(pump, 2);
+      expect(await effects()).toEqual([1, 2]);
+    });
+
     test("a restarted consumer replays its own pending entries first; deleted ones are reported", async () => {
       await open();
       await b.ensureGroup(s, "g");

@@ -5,30 +5,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { InvalidOptionError } from "../../src/errors.ts";
+import { hashTag, keySlot } from "../../src/streams/key-slot.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
-import { epochsKey, hashTag, scopeKeys, stateBase } from "../../src/streams/state-keys.ts";
+import { epochsKey, scopeKeys, stateBase } from "../../src/streams/state-keys.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { seg } from "../support/state.ts";
 import { deleteKeys, testPrefix } from "./harness.ts";
 
-/** CRC16-XMODEM, the checksum Redis Cluster takes mod 16384 to place a key. */
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
-  return crc;
-}
-
-function keySlot(key: string): number {
-  return crc16(new TextEncoder().encode(hashTag(key) ?? key)) % 16384;
-}
-
 describe("state keys", () => {
   test("the slot function agrees with Redis' documented examples", () => {
-    expect(crc16(new TextEncoder().encode("123456789"))).toBe(0x31c3);
+    expect(keySlot("123456789")).toBe(0x31c3); // the CRC16-XMODEM check value, below 16384
     expect(keySlot("somekey")).toBe(11058);
     expect(keySlot("foo{hash_tag}")).toBe(2515);
     expect(keySlot("{hash_tag}")).toBe(2515);

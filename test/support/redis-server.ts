@@ -18,6 +18,8 @@ export interface RedisServerOptions {
   maxmemory?: number | string;
   /** Allow DEBUG SLEEP / DEBUG SEGFAULT from localhost. @defaultValue false */
   enableDebugCommand?: boolean;
+  /** Run as a Redis Cluster node (its `nodes.conf` in the server's dir); see redis-cluster.ts. @defaultValue false */
+  cluster?: boolean;
   /** How long to wait for "Ready to accept connections". @defaultValue 10000 */
   startTimeoutMs?: number;
 }
@@ -88,6 +90,7 @@ export class RedisServer {
     args.push("--appendonly", o.appendonly ? "yes" : "no", "--appendfsync", o.appendfsync ?? "everysec");
     if (o.maxmemory !== undefined) args.push("--maxmemory", String(o.maxmemory));
     if (o.enableDebugCommand) args.push("--enable-debug-command", "local");
+    if (o.cluster) args.push("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf");
     return args;
   }
 

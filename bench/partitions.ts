@@ -1,0 +1,267 @@
+/**
+ * Partitioned streams on a private 3-master Redis Cluster (started here on free ports, stopped after):
+ *
+ * - Events per CPU-second with P = 16 partitions against P = 1, the same entries either way: produced by key
+ *   through a PartitionedProducer, consumed by one pump per partition into an in-process target that
+ *   writes one output per entry. CPU is this process's plus the three redis-servers' (INFO CPU deltas).
+ * - The rebalance gap per moved partition (the last entry its old owner handled → the first its new owner
+ *   handled) while entries flow at a steady rate: when a second member joins (a hand-over), when it stops
+ *   (the others learn it at their next round) and when a member dies (cut off from Redis: its lease
+ *   expires), against the steady gap between two handled entries of one partition before any move. Leases
+ *   of 2 s renewed every 500 ms.
+ *
+ * Each variant runs in a fresh process against the one cluster, `--rounds` times (median kept).
+ *
+ *   bun bench/partitions.ts [--json] [--rounds 3] [--count 20000]
+ */
+import Redis from "ioredis";
+import type { StreamBackend } from "../src/streams/backend.ts";
+import type { Output } from "../src/streams/outputs.ts";
+import { PartitionOwnership } from "../src/streams/ownership.ts";
+import { PartitionedProducer } from "../src/streams/partitioned-producer.ts";
+import { PartitionedStream } from "../src/streams/partitions.ts";
+import { Pump } from "../src/streams/pump.ts";
+import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
+import { TestTarget, until } from "../test/streams/test-target.ts";
+import { RedisCluster } from "../test/support/redis-cluster.ts";
+import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
+import { runIsolated, variant } from "./lib/run-isolated.ts";
+
+const BENCH = "partitions";
+const DEFAULT_COUNT = 20_000;
+const LEASE_MS = 2_000;
+const RENEW_MS = 500;
+/** Steady traffic of the gap phase: a batch every TICK_MS. */
+const TICK_MS = 10;
+const PER_TICK = 20;
+
+interface Event {
+  k: string;
+  n: number;
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** CPU seconds used so far by this process and the cluster's servers (`host:port` each). */
+async function cpuSeconds(nodes: readonly string[]): Promise<number> {
+  const usage = process.cpuUsage();
+  let total = (usage.user + usage.system) / 1e6;
+  for (const node of nodes) {
+    const admin = new Redis(`redis://${node}`, { protocol: 2 });
+    const info = await admin.info("cpu").finally(() => admin.disconnect());
+    for (const field of ["used_cpu_user", "used_cpu_sys"])
+      total += Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  }
+  return total;
+}
+
+/** Variant: entries per CPU-second (and per second) through P partitions, pumps on every one. */
+export async function throughput(nodes: string[], partitions: number, count: number): Promise<Measurement[]> {
+  const backend = new RedisStreamBackend({ cluster: nodes });
+  const stream = await PartitionedStream.open(backend, `bench:${crypto.randomUUID()}:tx`, { partitions });
+  const out = `bench:${crypto.randomUUID()}:out`;
+  const target = new TestTarget<Event, Output[]>({
+    instances: 4,
+    window: 256,
+    key: (e) => e.k,
+    handler: async (e) => [{ stream: out, dedupId: "o", payload: e }],
+  });
+  let acked = 0;
+  const onAcked = new Set<() => void>();
+  const pumps = stream.keys.map((key) => {
+    const pump = new Pump<Event, Output[]>(backend, target, { stream: key, group: "g", consumer: "bench" });
+    pump.on("acked", ({ ids }) => {
+      acked += ids.length;
+      for (const notify of onAcked) notify();
+    });
+    return pump;
+  });
+  await Promise.all(pumps.map((p) => p.start()));
+  const producer = new PartitionedProducer<Event>(backend, stream, { key: (e) => e.k });
+  const cpuBefore = await cpuSeconds(nodes);
+  const started = performance.now();
+  for (let n = 0; n < count; n += 500)
+    await producer.sendBatch(
+      Array.from({ length: Math.min(500, count - n) }, (_, i) => ({ k: `w${(n + i) % 5000}`, n: n + i })),
+    );
+  await until(
+    (check) => {
+      onAcked.add(check);
+      return () => onAcked.delete(check);
+    },
+    () => acked >= count,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = (await cpuSeconds(nodes)) - cpuBefore;
+  await Promise.all(pumps.map((p) => p.stop()));
+  await backend.close();
+  log(`P=${partitions}: ${count} entries in ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s`);
+  return [
+    { bench: BENCH, metric: `P=${partitions} events per CPU-second`, value: count / cpu, unit: "events/s" },
+    { bench: BENCH, metric: `P=${partitions} events/s`, value: count / seconds, unit: "events/s" },
+  ];
+}
+
+/** A member: ownership of the stream's partitions, a pump per owned partition, handled times recorded. */
+function member(
+  name: string,
+  backend: StreamBackend,
+  stream: PartitionedStream,
+  handled: (partition: number, member: string) => void,
+) {
+  const pumps = new Map<number, Pump<Event, Output[]>>();
+  const target = new TestTarget<Event, Output[]>({
+    instances: 2,
+    window: 128,
+    key: (e) => e.k,
+    handler: async (e) => {
+      handled(stream.partitionOf(e.k), name);
+      return [];
+    },
+  });
+  return new PartitionOwnership(
+    backend,
+    stream,
+    {
+      assigned: async (partition, key) => {
+        await backend.ensureGroup(key, "g");
+        await backend.adoptPending(key, "g", name);
+        const pump = new Pump<Event, Output[]>(backend, target, {
+          stream: key,
+          group: "g",
+          consumer: name,
+          blockMs: 100,
+          stopTimeoutMs: 200,
+        });
+        pumps.set(partition, pump);
+        await pump.start();
+      },
+      revoked: async (partition) => {
+        await pumps
+          .get(partition)
+          ?.stop()
+          .catch(() => {});
+        pumps.delete(partition);
+      },
+    },
+    { group: "g", member: name, leaseMs: LEASE_MS, renewMs: RENEW_MS },
+  );
+}
+
+function p99(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
+}
+
+/** Variant: gaps per moved partition on a join and on a death, and the steady gap before any move. */
+export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
+  const partitions = 16;
+  const [main, aBackend, bBackend, cBackend] = [0, 1, 2, 3].map(
+    () => new RedisStreamBackend({ cluster: nodes }),
+  ) as [RedisStreamBackend, RedisStreamBackend, RedisStreamBackend, RedisStreamBackend];
+  const stream = await PartitionedStream.open(main, `bench:${crypto.randomUUID()}:tx`, { partitions });
+  /** Per partition, the times each member handled its entries. */
+  const times = stream.keys.map(() => new Map<string, number[]>());
+  const handled = (partition: number, name: string) => {
+    const perMember = times[partition]!;
+    const list = perMember.get(name) ?? [];
+    list.push(performance.now());
+    perMember.set(name, list);
+  };
+  const a = member("a", aBackend, stream, handled);
+  const b = member("b", bBackend, stream, handled);
+  const c = member("c", cBackend, stream, handled);
+  const round = (m: PartitionOwnership, predicate: () => boolean) =>
+    until((check) => m.on("round", check), predicate);
+  await a.start();
+  const producer = new PartitionedProducer<Event>(main, stream, { key: (e) => e.k });
+  let n = 0;
+  let producing = true;
+  const traffic = (async () => {
+    while (producing) {
+      await producer.sendBatch(Array.from({ length: PER_TICK }, () => ({ k: `w${n % 997}`, n: n++ })));
+      await Bun.sleep(TICK_MS);
+    }
+  })();
+  await Bun.sleep(1_500);
+  const steady = times.flatMap((perMember) => {
+    const list = perMember.get("a") ?? [];
+    return list.slice(1).map((t, i) => t - list[i]!);
+  });
+  for (const perMember of times) perMember.clear();
+  await b.start();
+  await round(a, () => a.owned.length === 8 && b.owned.length === 8);
+  await Bun.sleep(1_000);
+  const joinGaps = b.owned.map((p) => firstOf(times[p]!, "b") - lastOf(times[p]!, "a"));
+  const left = b.owned;
+  const leftAt = performance.now();
+  await b.stop();
+  await round(a, () => a.owned.length === 16);
+  await Bun.sleep(1_000);
+  const leaveGaps = left.map((p) => firstOf(times[p]!, "a", leftAt) - lastOf(times[p]!, "b"));
+  await c.start();
+  await round(a, () => a.owned.length === 8 && c.owned.length === 8);
+  await Bun.sleep(500);
+  const died = c.owned;
+  const killedAt = performance.now();
+  await cBackend.close();
+  await round(a, () => a.owned.length === 16);
+  await Bun.sleep(1_000);
+  const deathGaps = died.map((p) => firstOf(times[p]!, "a", killedAt) - lastOf(times[p]!, "c"));
+  producing = false;
+  await traffic;
+  await c.stop().catch(() => {});
+  await a.stop();
+  for (const backend of [main, aBackend, bBackend]) await backend.close();
+  const ms = (gaps: number[]) => gaps.map(Math.round).join(", ");
+  log(`gaps (ms): join ${ms(joinGaps)}; leave ${ms(leaveGaps)}; death ${ms(deathGaps)}`);
+  const m = (metric: string, value: number) => ({ bench: BENCH, metric, value, unit: "ms" });
+  return [
+    m(STEADY, p99(steady)),
+    m("rebalance gap on a join p99", p99(joinGaps)),
+    m(`rebalance gap on a leave p99 (renew ${RENEW_MS} ms)`, p99(leaveGaps)),
+    m(`rebalance gap on a death p99 (lease ${LEASE_MS} ms)`, p99(deathGaps)),
+  ];
+}
+
+const STEADY = "steady gap between two entries of a partition p99";
+
+/** The first time `name` handled an entry of the partition after `after`. */
+function firstOf(perMember: Map<string, number[]>, name: string, after = 0): number {
+  return perMember.get(name)?.find((t) => t > after) ?? Number.NaN;
+}
+
+function lastOf(perMember: Map<string, number[]>, name: string): number {
+  return perMember.get(name)?.at(-1) ?? Number.NaN;
+}
+
+if (import.meta.main) {
+  const args = parseBenchArgs();
+  const count = args.count ?? DEFAULT_COUNT;
+  const cluster = await RedisCluster.start();
+  try {
+    const results = await runIsolated(
+      [
+        variant(import.meta.url, "throughput", cluster.nodes, 1, count),
+        variant(import.meta.url, "throughput", cluster.nodes, 16, count),
+        variant(import.meta.url, "rebalanceGaps", cluster.nodes),
+      ],
+      { rounds: args.rounds },
+    );
+    const get = (metric: string) => results.get(BENCH, metric);
+    const figures: Figure[] = [
+      figure(get("P=1 events per CPU-second")),
+      figure(get("P=16 events per CPU-second"), get("P=1 events per CPU-second")),
+      figure(get("P=1 events/s")),
+      figure(get("P=16 events/s"), get("P=1 events/s")),
+      figure(get(STEADY)),
+      figure(get("rebalance gap on a join p99"), get(STEADY)),
+      figure(get(`rebalance gap on a leave p99 (renew ${RENEW_MS} ms)`), get(STEADY)),
+      figure(get(`rebalance gap on a death p99 (lease ${LEASE_MS} ms)`), get(STEADY)),
+    ];
+    printReport(figures, { json: args.json });
+  } finally {
+    await cluster.cleanup();
+  }
+  process.exit(0);
+}

@@ -1,0 +1,53 @@
+/**
+ * Leases and membership for partition ownership (ownership.ts), on the stream backend. A lease is held by
+ * one holder at a time until it expires (`ttlMs` after its last acquire or renew, on the backend's clock:
+ * Redis key expiry, so no two processes' clocks are compared); each new holder gets a higher generation,
+ * so a renew or release by an earlier holder is refused. Membership is a set of members, each alive until
+ * `ttlMs` after its last heartbeat.
+ *
+ * Keys sit in the slot of what they guard: a partition's lease next to the partition (`<partition's slot
+ * prefix>:lease:<group>`, its generation counter at `…:gen`), a group's members next to the logical stream.
+ */
+import { slotPrefix } from "./key-slot.ts";
+
+export interface LeaseView {
+  /** True when the caller holds it now (acquired or already held). */
+  readonly held: boolean;
+  /** Who holds it now; `null` when nobody does. */
+  readonly holder: string | null;
+  /** The holder's generation: higher for every new holder. 0 when nobody holds it. */
+  readonly generation: number;
+  /** Time left before it expires, in ms; 0 when nobody holds it. */
+  readonly ttlMs: number;
+}
+
+export interface LeaseStore {
+  /** Takes the lease for `holder` if nobody holds it (or renews it if `holder` does). */
+  acquire(key: string, holder: string, ttlMs: number): Promise<LeaseView>;
+  /** Extends the lease if `holder` still holds it at `generation`; false when it was lost. */
+  renew(key: string, holder: string, generation: number, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` holds it at `generation`. */
+  release(key: string, holder: string, generation: number): Promise<void>;
+  inspect(key: string): Promise<LeaseView>;
+  /** `member` is alive for `ttlMs` more; returns every live member, sorted by name. */
+  heartbeat(key: string, member: string, ttlMs: number): Promise<string[]>;
+  /** `member` leaves now. */
+  leave(key: string, member: string): Promise<void>;
+}
+
+/** The lease of `partitionKey`'s partition for `group`. */
+export function leaseKey(partitionKey: string, group: string): string {
+  return `${slotPrefix(partitionKey)}:lease:${group}`;
+}
+
+/** The generation counter of a lease: kept past its expiry, so generations only grow. */
+export function leaseGenerationKey(lease: string): string {
+  return `${lease}:gen`;
+}
+
+/** The members of `group` on the logical stream `name`. */
+export function membersKey(name: string, group: string): string {
+  return `${slotPrefix(name)}:members:${group}`;
+}
+
+export const NO_LEASE: LeaseView = { held: false, holder: null, generation: 0, ttlMs: 0 };

@@ -1,0 +1,85 @@
+/** Leases and membership for the memory backend (leases.ts), on the backend's clock. */
+import type { Clock } from "../time/clock.ts";
+import { type LeaseStore, type LeaseView, leaseGenerationKey, NO_LEASE } from "./leases.ts";
+
+interface Lease {
+  holder: string;
+  generation: number;
+  expiresAt: number;
+}
+
+export class MemoryLeaseStore implements LeaseStore {
+  readonly #clock: Clock;
+  readonly #leases = new Map<string, Lease>();
+  readonly #generations = new Map<string, number>();
+  readonly #members = new Map<string, Map<string, number>>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  async acquire(key: string, holder: string, ttlMs: number): Promise<LeaseView> {
+    const now = this.#clock.now();
+    let lease = this.#live(key, now);
+    if (!lease) {
+      const counter = leaseGenerationKey(key);
+      const generation = (this.#generations.get(counter) ?? 0) + 1;
+      this.#generations.set(counter, generation);
+      lease = { holder, generation, expiresAt: now + ttlMs };
+      this.#leases.set(key, lease);
+    } else if (lease.holder === holder) lease.expiresAt = now + ttlMs;
+    return view(lease, holder, now);
+  }
+
+  async renew(key: string, holder: string, generation: number, ttlMs: number): Promise<boolean> {
+    const now = this.#clock.now();
+    const lease = this.#live(key, now);
+    if (lease?.holder !== holder || lease.generation !== generation) return false;
+    lease.expiresAt = now + ttlMs;
+    return true;
+  }
+
+  async release(key: string, holder: string, generation: number): Promise<void> {
+    const lease = this.#live(key, this.#clock.now());
+    if (lease?.holder === holder && lease.generation === generation) this.#leases.delete(key);
+  }
+
+  async inspect(key: string): Promise<LeaseView> {
+    const now = this.#clock.now();
+    const lease = this.#live(key, now);
+    return lease ? view(lease, null, now) : NO_LEASE;
+  }
+
+  async heartbeat(key: string, member: string, ttlMs: number): Promise<string[]> {
+    const now = this.#clock.now();
+    let members = this.#members.get(key);
+    if (!members) {
+      members = new Map();
+      this.#members.set(key, members);
+    }
+    members.set(member, now + ttlMs);
+    for (const [name, expiresAt] of members) if (expiresAt <= now) members.delete(name);
+    return [...members.keys()].sort();
+  }
+
+  async leave(key: string, member: string): Promise<void> {
+    this.#members.get(key)?.delete(member);
+  }
+
+  #live(key: string, now: number): Lease | null {
+    const lease = this.#leases.get(key);
+    if (!lease) return null;
+    if (lease.expiresAt > now) return lease;
+    this.#leases.delete(key);
+    return null;
+  }
+}
+
+function view(lease: Lease, caller: string | null, now: number): LeaseView {
+  return {
+    held: lease.holder === caller,
+    holder: lease.holder,
+    generation: lease.generation,
+    ttlMs: lease.expiresAt - now,
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * Partition ownership across processes: each partition of a partitioned stream (partitions.ts) is consumed
+ * for a group by exactly one live member at a time, the holder of its lease (leases.ts). Every `renewMs`
+ * a member heartbeats the group's membership, works out which partitions are its share (assignment.ts:
+ * rendezvous hashing with bounded loads, so each owns at most ceil(P/K) and a join or a leave moves few
+ * partitions besides the ones that must move), gives up the ones that are no longer its share (stops consuming, then releases the lease), renews
+ * the ones it keeps and acquires the ones it lacks once their previous holder released them or its lease
+ * expired. A member that joins, leaves (stop) or dies (its membership and leases expire after `leaseMs`)
+ * is thus followed by a rebalance within a few rounds.
+ *
+ * A member stops consuming a partition by its own clock before its lease can have expired in the backend
+ * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
+ * partition at once while their clocks run at the same rate. What a new owner does on `assigned` (restore
+ * the partition's checkpoint, whose new epoch fences the previous owner's writes, and take over its
+ * pending entries) is up to the handler: a durable pump does both when it starts.
+ */
+import { createNanoEvents, type Unsubscribe } from "nanoevents";
+import { InvalidOptionError } from "../errors.ts";
+import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/clock.ts";
+import { every } from "../time/timers.ts";
+import { assignPartitions } from "./assignment.ts";
+import type { StreamBackend } from "./backend.ts";
+import { type LeaseStore, leaseKey, membersKey } from "./leases.ts";
+import type { PartitionedStream } from "./partitions.ts";
+
+export interface OwnershipOptions {
+  /** The consumer group whose partitions are shared out. Required. */
+  group: string;
+  /** This member's name, unique among the group's live members (the consumer name). Required. */
+  member: string;
+  /** A lease (and a membership) lasts this long after its last renewal. @defaultValue 10000 */
+  leaseMs?: number;
+  /** How often a member renews and rebalances; below leaseMs / 2. @defaultValue 3000 */
+  renewMs?: number;
+  /** Times the rounds and the local lease deadlines (tests inject one). @defaultValue systemClock */
+  clock?: Clock;
+}
+
+export const OWNERSHIP_DEFAULTS = {
+  leaseMs: 10_000,
+  renewMs: 3_000,
+  clock: systemClock,
+} satisfies Required<Omit<OwnershipOptions, "group" | "member">>;
+
+export function resolveOwnershipOptions(options: OwnershipOptions): Required<OwnershipOptions> {
+  for (const key of ["group", "member"] as const)
+    if (typeof options[key] !== "string" || options[key] === "")
+      throw new InvalidOptionError(key, "must be a non-empty string");
+  const resolved = { ...OWNERSHIP_DEFAULTS, ...options };
+  for (const key of ["leaseMs", "renewMs"] as const)
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1)
+      throw new InvalidOptionError(key, `must be a positive integer, got ${resolved[key]}`);
+  if (resolved.renewMs * 2 >= resolved.leaseMs)
+    throw new InvalidOptionError(
+      "renewMs",
+      `must be below leaseMs / 2 (${resolved.leaseMs / 2}), got ${resolved.renewMs}: a lease must survive a missed renewal`,
+    );
+  checkClock("clock", resolved.clock);
+  return resolved;
+}
+
+/** The first retry of a partition its previous owner has not released yet (doubling up to renewMs). */
+const ACQUIRE_RETRY_MS = 100;
+
+export type RevokeReason = "rebalance" | "stop" | "lost";
+
+/** What a member does with the partitions it owns. */
+export interface PartitionHandler {
+  /** This member owns `partition` (stream key `key`) from now: start consuming it. */
+  assigned(partition: number, key: string, generation: number): Promise<void>;
+  /** It no longer does: stop consuming it before resolving (for `lost`, at once: another may own it soon). */
+  revoked(partition: number, key: string, reason: RevokeReason): Promise<void>;
+}
+
+export interface OwnershipEvents {
+  assigned(event: { partition: number; generation: number }): void;
+  revoked(event: { partition: number; reason: RevokeReason }): void;
+  /** A round failed (the backend away); owned partitions stay until their local deadline. */
+  roundFailed(event: { error: unknown }): void;
+  /** A round ended: the live members it saw and the partitions owned after it. */
+  round(event: { members: readonly string[]; owned: readonly number[] }): void;
+}
+
+interface Owned {
+  readonly generation: number;
+  /** When this member must stop consuming unless a renewal sent before it is confirmed. */
+  deadline: number;
+  /** When it was acquired, for lease ages. */
+  readonly since: number;
+}
+
+export class PartitionOwnership {
+  readonly stream: PartitionedStream;
+  readonly options: Required<OwnershipOptions>;
+  readonly #leases: LeaseStore;
+  readonly #handler: PartitionHandler;
+  readonly #events = createNanoEvents<OwnershipEvents>();
+  readonly #owned = new Map<number, Owned>();
+  /** Partitions being given up or lost: not acquired again until their handler's `revoked` returned. */
+  readonly #leaving = new Set<number>();
+  readonly #members: string;
+  #stopTimer: (() => void) | undefined;
+  #round: Promise<void> | null = null;
+  #stopped = false;
+  #rebalances = 0;
+  #lastMembers: readonly string[] = [];
+  /** This member's share by the last round. */
+  #share = new Set<number>();
+  #retryTimer: TimerHandle | undefined;
+  #retryMs = ACQUIRE_RETRY_MS;
+  /** The soonest a lease this member failed to acquire expires, unless renewed (ms from the attempt). */
+  #blockedForMs = Number.POSITIVE_INFINITY;
+
+  constructor(
+    backend: StreamBackend,
+    stream: PartitionedStream,
+    handler: PartitionHandler,
+    options: OwnershipOptions,
+  ) {
+    this.options = resolveOwnershipOptions(options);
+    this.stream = stream;
+    this.#leases = backend.leases();
+    this.#handler = handler;
+    this.#members = membersKey(stream.name, this.options.group);
+  }
+
+  on<E extends keyof OwnershipEvents>(event: E, listener: OwnershipEvents[E]): Unsubscribe {
+    return this.#events.on(event, listener);
+  }
+
+  /** Partitions acquired or given up since start (a move counts on both sides). */
+  get rebalances(): number {
+    return this.#rebalances;
+  }
+
+  /** Live members seen by the last round, sorted. */
+  get lastMembers(): readonly string[] {
+    return this.#lastMembers;
+  }
+
+  /** The partitions this member owns now, ascending. */
+  get owned(): number[] {
+    return [...this.#owned.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Whether this member may consume `partition` now: it owns it and its last renewal is recent enough that
+   * the lease cannot have expired (synchronous, on this member's clock: a pump's `mayRead`).
+   */
+  holds(partition: number): boolean {
+    const owned = this.#owned.get(partition);
+    return owned !== undefined && this.options.clock.now() < owned.deadline;
+  }
+
+  /** Age in ms of each owned partition's ownership. */
+  leaseAges(): Map<number, number> {
+    const now = this.options.clock.now();
+    return new Map([...this.#owned].map(([partition, owned]) => [partition, now - owned.since]));
+  }
+
+  /** Runs a first round, then one every `renewMs`. */
+  async start(): Promise<void> {
+    if (this.#stopTimer || this.#stopped) return;
+    await this.rebalance();
+    const { clock, renewMs } = this.options;
+    this.#stopTimer = every(clock, renewMs, () => {
+      this.#expireOverdue();
+      void this.rebalance();
+    });
+  }
+
+  /** One round now, or the one under way. */
+  rebalance(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    this.#round ??= this.#runRound().finally(() => {
+      this.#round = null;
+    });
+    return this.#round;
+  }
+
+  /** Gives up every partition (stops consuming, releases its lease) and leaves the group. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#stopTimer?.();
+    if (this.#retryTimer !== undefined) this.options.clock.clearTimeout(this.#retryTimer);
+    await this.#round?.catch(() => {});
+    // Leaving first lets the others' next round start acquiring while the partitions are being given up
+    // (they retry each one until its lease is released).
+    await this.#leases.leave(this.#members, this.options.member).catch(() => {});
+    await Promise.all(this.owned.map((partition) => this.#giveUp(partition, "stop")));
+  }
+
+  async #runRound(): Promise<void> {
+    const { member, leaseMs, clock } = this.options;
+    try {
+      const members = await this.#leases.heartbeat(this.#members, member, leaseMs);
+      if (this.#stopped) return;
+      if (!members.includes(member)) members.push(member);
+      members.sort();
+      this.#lastMembers = members;
+      const owners = assignPartitions(this.stream.partitions, members);
+      const share = new Set(owners.flatMap((owner, partition) => (owner === member ? [partition] : [])));
+      await Promise.all(this.owned.filter((p) => !share.has(p)).map((p) => this.#giveUp(p, "rebalance")));
+      await Promise.all(
+        [...share].map(async (partition) => {
+          const owned = this.#owned.get(partition);
+          const sentAt = clock.now();
+          if (owned) {
+            const key = leaseKey(this.stream.keys[partition]!, this.options.group);
+            if (await this.#leases.renew(key, member, owned.generation, leaseMs))
+              owned.deadline = this.#deadline(sentAt);
+            else await this.#lose(partition);
+            return;
+          }
+          if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt);
+        }),
+      );
+      this.#share = share;
+      this.#events.emit("round", { members, owned: this.owned });
+    } catch (error) {
+      this.#events.emit("roundFailed", { error });
+    }
+    this.#scheduleAcquireRetry();
+  }
+
+  /**
+   * Part of the share is still held by its previous owner (stopping its consumer before it releases, or
+   * dead): tried again after 100 ms, then 200, 400… up to `renewMs`, or as soon as the blocking lease
+   * expires if sooner, rather than at the next round only: a hand-over's gap is the previous owner's stop,
+   * a death's the lease's remaining time.
+   */
+  #scheduleAcquireRetry(): void {
+    const missing = [...this.#share].some((p) => !this.#owned.has(p));
+    if (!missing || this.#stopped) {
+      this.#retryMs = ACQUIRE_RETRY_MS;
+      return;
+    }
+    if (this.#retryTimer !== undefined) return;
+    const { clock, renewMs } = this.options;
+    // A dead owner's lease is free the moment it expires: try then, not a period later.
+    const delay = Math.min(this.#retryMs, this.#blockedForMs + 1);
+    this.#retryMs = Math.min(this.#retryMs * 2, renewMs);
+    this.#blockedForMs = Number.POSITIVE_INFINITY;
+    this.#retryTimer = clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      // A round under way tries them itself.
+      if (this.#stopped || this.#round) return;
+      this.#round = this.#acquireMissing().finally(() => {
+        this.#round = null;
+      });
+    }, delay);
+  }
+
+  async #acquireMissing(): Promise<void> {
+    try {
+      const { clock } = this.options;
+      const missing = [...this.#share].filter((p) => !this.#owned.has(p) && !this.#leaving.has(p));
+      await Promise.all(missing.map((partition) => this.#acquire(partition, clock.now())));
+      this.#events.emit("round", { members: this.#lastMembers, owned: this.owned });
+    } catch (error) {
+      this.#events.emit("roundFailed", { error });
+    }
+    this.#scheduleAcquireRetry();
+  }
+
+  async #acquire(partition: number, sentAt: number): Promise<void> {
+    const { member, leaseMs, group } = this.options;
+    const key = this.stream.keys[partition]!;
+    const lease = await this.#leases.acquire(leaseKey(key, group), member, leaseMs);
+    if (!lease.held) this.#blockedForMs = Math.min(this.#blockedForMs, lease.ttlMs);
+    if (!lease.held || this.#stopped) {
+      if (lease.held) await this.#leases.release(leaseKey(key, group), member, lease.generation);
+      return;
+    }
+    this.#owned.set(partition, {
+      generation: lease.generation,
+      deadline: this.#deadline(sentAt),
+      since: sentAt,
+    });
+    this.#rebalances++;
+    await this.#handler.assigned(partition, key, lease.generation);
+    this.#events.emit("assigned", { partition, generation: lease.generation });
+  }
+
+  /** Stops consuming `partition`, then releases its lease for the next owner. */
+  async #giveUp(partition: number, reason: RevokeReason): Promise<void> {
+    const owned = this.#owned.get(partition);
+    if (!owned) return;
+    const key = this.stream.keys[partition]!;
+    await this.#revoke(partition, reason);
+    await this.#leases.release(leaseKey(key, this.options.group), this.options.member, owned.generation);
+  }
+
+  /** The lease is gone (taken, or past its deadline): stop consuming, release nothing. */
+  async #lose(partition: number): Promise<void> {
+    if (this.#owned.has(partition)) await this.#revoke(partition, "lost");
+  }
+
+  /** Once per ownership: whichever of a give-up and a loss comes first runs the handler. */
+  async #revoke(partition: number, reason: RevokeReason): Promise<void> {
+    this.#owned.delete(partition);
+    this.#leaving.add(partition);
+    this.#rebalances++;
+    try {
+      await this.#handler.revoked(partition, this.stream.keys[partition]!, reason);
+    } finally {
+      this.#leaving.delete(partition);
+    }
+    this.#events.emit("revoked", { partition, reason });
+  }
+
+  /**
+   * When a lease renewed (or acquired) at `sentAt` must be given up locally: a round early, since overdue
+   * leases are only noticed once a round.
+   */
+  #deadline(sentAt: number): number {
+    return sentAt + this.options.leaseMs - this.options.renewMs;
+  }
+
+  /** Partitions whose renewal was not confirmed in time (a slow or absent backend) stop now. */
+  #expireOverdue(): void {
+    const now = this.options.clock.now();
+    for (const [partition, owned] of this.#owned) if (now >= owned.deadline) void this.#lose(partition);
+  }
+}

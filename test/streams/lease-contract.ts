@@ -1,0 +1,72 @@
+/**
+ * The lease and membership contract, run against every backend (memory.test.ts, redis.test.ts,
+ * cluster.test.ts): one holder at a time, a higher generation per holder, expiry on the backend's clock,
+ * members alive until their heartbeat's ttl.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { type LeaseStore, leaseKey, membersKey } from "../../src/streams/leases.ts";
+import type { ContractHarness } from "./contract.ts";
+
+export function runLeaseContract(name: string, create: () => Promise<ContractHarness>): void {
+  describe(`leases: ${name}`, () => {
+    let h: ContractHarness;
+    let leases: LeaseStore;
+    let key: string;
+    const open = async () => {
+      h = await create();
+      leases = h.backend.leases();
+      key = leaseKey(`${h.prefix}:tx`, "g");
+    };
+    afterEach(async () => {
+      await h?.cleanup();
+    });
+
+    test("one holder at a time; a release lets the next in with a higher generation", async () => {
+      await open();
+      const a = await leases.acquire(key, "a", 60_000);
+      expect(a).toMatchObject({ held: true, holder: "a", generation: 1 });
+      expect(a.ttlMs).toBeGreaterThan(59_000);
+      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({
+        held: false,
+        holder: "a",
+        generation: 1,
+      });
+      expect(await leases.acquire(key, "a", 60_000)).toMatchObject({ held: true, generation: 1 });
+      expect(await leases.renew(key, "a", 1, 60_000)).toBe(true);
+      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
+      await leases.release(key, "b", 1);
+      expect((await leases.inspect(key)).holder).toBe("a");
+      await leases.release(key, "a", 1);
+      expect(await leases.inspect(key)).toMatchObject({ holder: null, generation: 0 });
+      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({
+        held: true,
+        holder: "b",
+        generation: 2,
+      });
+      // The earlier holder's generation is refused even under its own name.
+      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
+      await leases.release(key, "a", 1);
+      expect((await leases.inspect(key)).holder).toBe("b");
+    });
+
+    test("a lease not renewed expires; its holder's renew is refused after someone else took it", async () => {
+      await open();
+      await leases.acquire(key, "a", 150);
+      await h.elapse(200);
+      expect(await leases.inspect(key)).toMatchObject({ holder: null });
+      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: 2 });
+      expect(await leases.renew(key, "a", 1, 60_000)).toBe(false);
+    });
+
+    test("members live until their heartbeat's ttl; a leaver goes at once; names come sorted", async () => {
+      await open();
+      const members = membersKey(`${h.prefix}:tx`, "g");
+      expect(await leases.heartbeat(members, "b", 60_000)).toEqual(["b"]);
+      expect(await leases.heartbeat(members, "a", 60_000)).toEqual(["a", "b"]);
+      expect(await leases.heartbeat(members, "c", 150)).toEqual(["a", "b", "c"]);
+      await leases.leave(members, "b");
+      await h.elapse(200);
+      expect(await leases.heartbeat(members, "a", 60_000)).toEqual(["a"]);
+    });
+  });
+}

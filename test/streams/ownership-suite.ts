@@ -1,0 +1,343 @@
+/**
+ * Partition ownership across members, each on a connection of its own as separate processes would be
+ * (redis.test.ts, cluster.test.ts): an even share per live member, exactly one owner per partition,
+ * rebalances on join, leave and death (a member cut off from Redis stops consuming by its own deadline),
+ * and pumps on owned partitions that handle every entry once through a member's death.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { assignPartitions } from "../../src/streams/assignment.ts";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { leaseKey } from "../../src/streams/leases.ts";
+import type { Output } from "../../src/streams/outputs.ts";
+import { type PartitionHandler, PartitionOwnership, type RevokeReason } from "../../src/streams/ownership.ts";
+import { PartitionedProducer } from "../../src/streams/partitioned-producer.ts";
+import { PartitionedStream } from "../../src/streams/partitions.ts";
+import { Pump } from "../../src/streams/pump.ts";
+import type { ContractHarness } from "./contract.ts";
+import { type CountMsg, DurableTarget, storedCounts } from "./durable-target.ts";
+import { TestTarget, until } from "./test-target.ts";
+
+const LEASE_MS = 1_000;
+const RENEW_MS = 200;
+const idle: PartitionHandler = { assigned: async () => {}, revoked: async () => {} };
+
+export function runOwnershipSuite(name: string, create: () => Promise<ContractHarness>): void {
+  describe(`partition ownership: ${name}`, () => {
+    let h: ContractHarness;
+    let stream: PartitionedStream;
+    const backends: StreamBackend[] = [];
+    const members: PartitionOwnership[] = [];
+    const open = async (partitions = 8) => {
+      h = await create();
+      stream = await PartitionedStream.open(h.backend, `${h.prefix}:tx`, { partitions });
+    };
+    const connect = () => {
+      const backend = h.connect!();
+      backends.push(backend);
+      return backend;
+    };
+    const member = (name: string, backend = connect(), handler = idle) => {
+      const m = new PartitionOwnership(backend, stream, handler, {
+        group: "g",
+        member: name,
+        leaseMs: LEASE_MS,
+        renewMs: RENEW_MS,
+      });
+      members.push(m);
+      return m;
+    };
+    /** Resolves once `predicate` holds after some member's round. */
+    const settled = (predicate: () => boolean) =>
+      until((check) => {
+        const offs = members.map((m) => m.on("round", check));
+        return () => {
+          for (const off of offs) off();
+        };
+      }, predicate);
+    const holders = async () =>
+      Promise.all(
+        stream.keys.map(async (key) => (await h.backend.leases().inspect(leaseKey(key, "g"))).holder),
+      );
+    afterEach(async () => {
+      for (const m of members.splice(0)) await m.stop();
+      for (const backend of backends.splice(0)) await backend.close();
+      await h?.cleanup();
+    });
+
+    test("two members share eight partitions four and four, one owner each, as the leases say", async () => {
+      await open();
+      const a = member("a");
+      await a.start();
+      expect(a.owned).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      const b = member("b");
+      await b.start();
+      await settled(() => a.owned.length === 4 && b.owned.length === 4);
+      const owners = assignPartitions(8, ["a", "b"]);
+      expect(await holders()).toEqual(owners);
+      expect(a.owned).toEqual(owners.flatMap((o, p) => (o === "a" ? [p] : [])));
+      expect(a.lastMembers).toEqual(["a", "b"]);
+    });
+
+    test("a member that stops hands its partitions over; a third that joins gets its share", async () => {
+      await open();
+      const [a, b] = [member("a"), member("b")];
+      await Promise.all([a.start(), b.start()]);
+      await settled(() => a.owned.length === 4 && b.owned.length === 4);
+      await b.stop();
+      await settled(() => a.owned.length === 8);
+      const [c, d] = [member("c"), member("d")];
+      await Promise.all([c.start(), d.start()]);
+      const expected = assignPartitions(8, ["a", "c", "d"]);
+      const share = (name: string) => expected.filter((o) => o === name).length;
+      await settled(() => [a, c, d].every((m) => m.owned.length === share(m.options.member)));
+      expect(await holders()).toEqual(expected);
+      expect(Math.max(...["a", "c", "d"].map(share))).toBe(3);
+    });
+
+    test("a member cut off from Redis stops consuming by its own deadline; the others take over after expiry", async () => {
+      await open();
+      const revoked: RevokeReason[] = [];
+      const cutBackend = connect();
+      const cut = member("cut", cutBackend, {
+        assigned: async () => {},
+        revoked: async (_p, _k, reason) => {
+          revoked.push(reason);
+        },
+      });
+      const a = member("a");
+      await Promise.all([a.start(), cut.start()]);
+      await settled(() => a.owned.length === 4 && cut.owned.length === 4);
+      revoked.length = 0; // a hand-over while they settled counts as a rebalance
+      const cutAt = performance.now();
+      await cutBackend.close();
+      await settled(() => cut.owned.length === 0 && a.owned.length === 8);
+      // Its own deadline (lease - renew) passes before the lease can expire in Redis, where a takes over.
+      expect(revoked).toEqual(["lost", "lost", "lost", "lost"]);
+      expect(performance.now() - cutAt).toBeLessThan(LEASE_MS + 5 * RENEW_MS);
+      expect(new Set(await holders())).toEqual(new Set(["a"]));
+    });
+
+    test("pumps on owned partitions handle every entry once through a member's death", async () => {
+      await open(4);
+      const out = `${h.prefix}:alerts`;
+      const N = 2_000;
+      let acked = 0;
+      const onAcked = new Set<() => void>();
+      const consumer = (name: string) => {
+        const backend = connect();
+        const pumps = new Map<number, Pump<{ k: string }, Output[]>>();
+        const target = new TestTarget<{ k: string }, Output[]>({
+          instances: 2,
+          window: 16,
+          key: (m) => m.k,
+          handler: async (m) => [{ stream: out, dedupId: "seen", payload: m }],
+        });
+        const m = member(name, backend, {
+          // The previous owner stopped (or its lease expired): its pending entries are ours now.
+          assigned: async (partition, key) => {
+            await backend.ensureGroup(key, "g");
+            await backend.adoptPending(key, "g", name);
+            const pump = new Pump<{ k: string }, Output[]>(backend, target, {
+              stream: key,
+              group: "g",
+              consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
+              blockMs: 50,
+              retryMinMs: 5,
+              retryMaxMs: 50,
+              stopTimeoutMs: 500,
+            });
+            pump.on("acked", ({ ids }) => {
+              acked += ids.length;
+              for (const notify of onAcked) notify();
+            });
+            pumps.set(partition, pump);
+            await pump.start();
+          },
+          revoked: async (partition) => {
+            await pumps
+              .get(partition)
+              ?.stop()
+              .catch(() => {});
+            pumps.delete(partition);
+          },
+        });
+        return { m, backend };
+      };
+      const a = consumer("a");
+      const b = consumer("b");
+      await Promise.all([a.m.start(), b.m.start()]);
+      await settled(() => a.m.owned.length === 2 && b.m.owned.length === 2);
+      const producer = new PartitionedProducer<{ k: string }>(h.backend, stream, { key: (e) => e.k });
+      const events = Array.from({ length: N }, (_, i) => ({ k: `w${i}` }));
+      await producer.sendBatch(events.slice(0, N / 2));
+      await b.backend.close();
+      await producer.sendBatch(events.slice(N / 2));
+      await settled(() => a.m.owned.length === 4);
+      // Every entry acked once: what b had handled before its death, and the rest by a (adopted or new).
+      await until(
+        (check) => {
+          onAcked.add(check);
+          return () => onAcked.delete(check);
+        },
+        () => acked >= N,
+      );
+      const keys = (await h.backend.range(out, { count: N * 2 })).map(
+        (e) => (defaultCodec.decode(e.fields!) as { k: string }).k,
+      );
+      expect(keys.length).toBe(N);
+      expect(new Set(keys).size).toBe(N);
+      for (const key of stream.keys) expect(await h.backend.pending(key, "g", { count: 10 })).toEqual([]);
+    }, 30_000);
+
+    test("entries a live owner holds past 3x claimIdleMs are claimed by nobody and handled once", async () => {
+      await open(4);
+      const out = `${h.prefix}:alerts`;
+      const CLAIM_IDLE_MS = 100;
+      const handled = new Map<string, number>();
+      let finished = 0;
+      const onFinished = new Set<() => void>();
+      const consumer = (name: string) => {
+        const backend = connect();
+        const pumps = new Map<number, Pump<{ k: string }, Output[]>>();
+        const target = new TestTarget<{ k: string }, Output[]>({
+          instances: 1,
+          window: 64,
+          key: (m) => m.k,
+          handler: async (m) => {
+            handled.set(m.k, (handled.get(m.k) ?? 0) + 1);
+            // Held in the "mailbox" for three claim periods, while sweeps run every 25 ms.
+            await Bun.sleep(3 * CLAIM_IDLE_MS);
+            finished++;
+            for (const notify of onFinished) notify();
+            return [{ stream: out, dedupId: "seen", payload: m }];
+          },
+        });
+        const m = member(name, backend, {
+          assigned: async (partition, key) => {
+            const pump = new Pump<{ k: string }, Output[]>(backend, target, {
+              stream: key,
+              group: "g",
+              consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
+              blockMs: 50,
+              claimIdleMs: CLAIM_IDLE_MS,
+              sweepIntervalMs: 25,
+            });
+            pumps.set(partition, pump);
+            await pump.start();
+          },
+          revoked: async (partition) => {
+            await pumps.get(partition)?.stop();
+            pumps.delete(partition);
+          },
+        });
+        return m;
+      };
+      const [a, b] = [consumer("a"), consumer("b")];
+      await Promise.all([a.start(), b.start()]);
+      await settled(() => a.owned.length === 2 && b.owned.length === 2);
+      const producer = new PartitionedProducer<{ k: string }>(h.backend, stream, { key: (e) => e.k });
+      const N = 40;
+      await producer.sendBatch(Array.from({ length: N }, (_, i) => ({ k: `w${i}` })));
+      await until(
+        (check) => {
+          onFinished.add(check);
+          return () => onFinished.delete(check);
+        },
+        () => finished >= N,
+      );
+      expect(handled.size).toBe(N);
+      expect([...handled.values()].every((count) => count === 1)).toBe(true);
+      for (const m of [a, b]) await m.stop();
+      expect(await h.backend.length(out)).toBe(N);
+    }, 20_000);
+
+    test("a partition that moves takes its checkpointed state with it: counts exact after a member's death", async () => {
+      await open(4);
+      let acked = 0;
+      const onAcked = new Set<() => void>();
+      const consumer = (name: string) => {
+        const backend = connect();
+        const pumps = new Map<number, Pump<CountMsg, Output[]>>();
+        const targets = new Map<number, DurableTarget>();
+        const m = member(name, backend, {
+          // The target's restore takes the partition's state over (a new epoch fences the previous owner);
+          // the durable pump then adopts every entry pending in the group and replays it first.
+          assigned: async (partition, key) => {
+            const store = backend.stateStore({ anchor: key });
+            const target = new DurableTarget({ store, instances: 1, window: 64 });
+            await target.ready();
+            const pump = new Pump<CountMsg, Output[]>(backend, target, {
+              stream: key,
+              group: "g",
+              consumer: name,
+              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
+              mayRead: () => m.holds(partition),
+              blockMs: 50,
+              sweepIntervalMs: 0,
+              stopTimeoutMs: 500,
+              stateStore: store,
+            });
+            pump.on("acked", ({ ids }) => {
+              acked += ids.length;
+              for (const notify of onAcked) notify();
+            });
+            targets.set(partition, target);
+            pumps.set(partition, pump);
+            await pump.start();
+          },
+          revoked: async (partition) => {
+            await pumps
+              .get(partition)
+              ?.stop()
+              .catch(() => {});
+            pumps.delete(partition);
+            targets.delete(partition);
+          },
+        });
+        /** The process dies: its targets handle and checkpoint nothing more, its connection goes. */
+        const kill = async () => {
+          for (const target of targets.values()) target.kill();
+          await backend.close();
+        };
+        return { m, kill };
+      };
+      const a = consumer("a");
+      const b = consumer("b");
+      await Promise.all([a.m.start(), b.m.start()]);
+      await settled(() => a.m.owned.length === 2 && b.m.owned.length === 2);
+      const producer = new PartitionedProducer<CountMsg>(h.backend, stream, { key: (e) => e.key });
+      const keys = Array.from({ length: 1_200 }, (_, i) => `k${i % 37}`);
+      await producer.sendBatch(keys.slice(0, 600).map((key) => ({ key })));
+      await until(
+        (check) => {
+          onAcked.add(check);
+          return () => onAcked.delete(check);
+        },
+        () => acked >= 300,
+      );
+      await b.kill();
+      await producer.sendBatch(keys.slice(600).map((key) => ({ key })));
+      await settled(() => a.m.owned.length === 4);
+      await until(
+        (check) => {
+          onAcked.add(check);
+          return () => onAcked.delete(check);
+        },
+        () => acked >= keys.length,
+      );
+      await a.m.stop();
+      for (const [partition, key] of stream.keys.entries()) {
+        expect((await h.backend.groupInfo(key, "g"))?.pending).toBe(0);
+        const expected = new Map<string, number>();
+        for (const k of keys.filter((k) => stream.partitionOf(k) === partition))
+          expected.set(k, (expected.get(k) ?? 0) + 1);
+        expect(await storedCounts(h.backend.stateStore({ anchor: key }), "counter", 1)).toEqual(expected);
+      }
+    }, 30_000);
+  });
+}
