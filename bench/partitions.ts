@@ -14,7 +14,6 @@
  *
  *   bun bench/partitions.ts [--json] [--rounds 3] [--count 20000]
  */
-import Redis from "ioredis";
 import type { StreamBackend } from "../src/streams/backend.ts";
 import type { Output } from "../src/streams/outputs.ts";
 import { PartitionOwnership } from "../src/streams/ownership.ts";
@@ -24,6 +23,7 @@ import { Pump } from "../src/streams/pump.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { TestTarget, until } from "../test/streams/test-target.ts";
 import { RedisCluster } from "../test/support/redis-cluster.ts";
+import { cpuSeconds } from "./lib/measure.ts";
 import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated, variant } from "./lib/run-isolated.ts";
 
@@ -41,19 +41,6 @@ interface Event {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
-
-/** CPU seconds used so far by this process and the cluster's servers (`host:port` each). */
-async function cpuSeconds(nodes: readonly string[]): Promise<number> {
-  const usage = process.cpuUsage();
-  let total = (usage.user + usage.system) / 1e6;
-  for (const node of nodes) {
-    const admin = new Redis(`redis://${node}`, { protocol: 2 });
-    const info = await admin.info("cpu").finally(() => admin.disconnect());
-    for (const field of ["used_cpu_user", "used_cpu_sys"])
-      total += Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? 0);
-  }
-  return total;
-}
 
 /** Variant: entries per CPU-second (and per second) through P partitions, pumps on every one. */
 export async function throughput(nodes: string[], partitions: number, count: number): Promise<Measurement[]> {
@@ -78,7 +65,7 @@ export async function throughput(nodes: string[], partitions: number, count: num
   });
   await Promise.all(pumps.map((p) => p.start()));
   const producer = new PartitionedProducer<Event>(backend, stream, { key: (e) => e.k });
-  const cpuBefore = await cpuSeconds(nodes);
+  const cpuBefore = await cpuSeconds(nodes.map((node) => `redis://${node}`));
   const started = performance.now();
   for (let n = 0; n < count; n += 500)
     await producer.sendBatch(
@@ -92,7 +79,7 @@ export async function throughput(nodes: string[], partitions: number, count: num
     () => acked >= count,
   );
   const seconds = (performance.now() - started) / 1000;
-  const cpu = (await cpuSeconds(nodes)) - cpuBefore;
+  const cpu = (await cpuSeconds(nodes.map((node) => `redis://${node}`))) - cpuBefore;
   await Promise.all(pumps.map((p) => p.stop()));
   await backend.close();
   log(`P=${partitions}: ${count} entries in ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s`);

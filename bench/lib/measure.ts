@@ -3,7 +3,25 @@
  * its ceiling are timed the same way.
  */
 import { build } from "hdr-histogram-js";
+import Redis from "ioredis";
 import type { Measurement } from "./report.ts";
+
+/**
+ * CPU seconds used so far by this process (every thread: main, workers) and by the Redis servers at
+ * `servers` (`redis://host:port` each, read from INFO cpu): the cost of a run, which a loaded machine
+ * distorts far less than its wall time.
+ */
+export async function cpuSeconds(servers: readonly string[] = []): Promise<number> {
+  const usage = process.cpuUsage();
+  let total = (usage.user + usage.system) / 1e6;
+  for (const server of servers) {
+    const admin = new Redis(server, { protocol: 2 });
+    const info = await admin.info("cpu").finally(() => admin.disconnect());
+    for (const field of ["used_cpu_user", "used_cpu_sys"])
+      total += Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+  }
+  return total;
+}
 
 /** `count` items in `elapsedMs` as a rate per second. */
 export function throughput(
