@@ -15,16 +15,20 @@ describe("P3 coordinated_dump", () => {
   const scenario = (
     funder: (w: string) => string,
     gapMs: number,
-    o: { n?: number; boughtAt?: number; fraction?: number } = {},
+    o: { n?: number; boughtAt?: number; fraction?: number; sizes?: number[] } = {},
   ) => [
     ...dumpers.map((w, i) => fund(funder(w), w, T0 - 10 * MINUTE, 1.5 + i * 0.17)),
     create("M", "dev"),
-    ...dumpers.map((w) =>
-      buy("M", w, o.boughtAt ?? at(30), { supply: 0.03, vSolAfter: 40 * SOL, vTokAfter: V_TOK }),
+    ...dumpers.map((w, i) =>
+      buy("M", w, o.boughtAt ?? at(30), {
+        supply: o.sizes?.[i] ?? 0.03,
+        vSolAfter: 40 * SOL,
+        vTokAfter: V_TOK,
+      }),
     ),
     ...dumpers.slice(0, o.n ?? 5).map((w, k) =>
       sell("M", w, DUMP + k * gapMs, {
-        supply: 0.03 * (o.fraction ?? 1),
+        supply: (o.sizes?.[k] ?? 0.03) * (o.fraction ?? 1),
         vSolAfter: (40 - 4 * (k + 1)) * SOL,
         vTokAfter: V_TOK,
       }),
@@ -50,6 +54,16 @@ describe("P3 coordinated_dump", () => {
     expect(alerts.map((a) => a.severity)).toEqual(["med", "high"]);
     expect(alerts[1]!.wallets).toEqual(dumpers);
     expect(alerts[1]!.evidence).toMatchObject({ sellers: 5, exits: 5, sharedFunder: 1 });
+  });
+
+  test("near miss: holders following one whale out (it sells more than the others together)", () => {
+    const sizes = [0.12, 0.02, 0.02, 0.02, 0.02];
+    expect(
+      only(
+        "coordinated_dump",
+        scenario((w) => `cex-${w}`, 1_500, { n: 3, sizes }),
+      ),
+    ).toEqual([]);
   });
 
   test("near misses: a minute-long exit; a panicking crowd (bought seconds before, or selling part)", () => {

@@ -6,8 +6,9 @@
  * A crowd panicking out of a hot launch does that too: on the generator's seeds the literal rule's
  * precision is about 0.83. What tells a crew from a crowd is how the positions were built and left: the
  * crew liquidates positions it built minutes before and exits them whole, the crowd is momentum traders
- * flipping what they bought seconds ago, often in part. So ≥ `minSellers` of the dumpers must be
- * "exits": ≥ `exitFraction` of a position whose last buy is ≥ `minHoldMs` old. Dumpers who share a
+ * flipping what they bought seconds ago, often in part, or holders following one whale out. So ≥
+ * `minSellers` of the dumpers must be "exits": ≥ `exitFraction` of a position whose last buy is ≥
+ * `minHoldMs` old, none of them more than `maxExitShare` of the exits' tokens. Dumpers who share a
  * private first funder (one that funded at most `maxFunderFanout` wallets: the local stand-in for a
  * cluster root) qualify without that, and raise the severity: the funder is evidence, not a condition
  * (issue 18; it was one, `requireSharedFunder`, which missed crews funded from exchanges).
@@ -38,6 +39,8 @@ export interface CoordinatedDumpOptions {
   exitFraction?: number;
   /** ...of a position whose last buy is at least this old, ms. @defaultValue 120_000 */
   minHoldMs?: number;
+  /** No exit may be more than this share of the exits' tokens: a crew splits its dump. @defaultValue 0.5 */
+  maxExitShare?: number;
   /** A funder that sent more transfers than this is exchange-like, not private. @defaultValue 200 */
   maxFunderFanout?: number;
 }
@@ -51,6 +54,7 @@ export const COORDINATED_DUMP_DEFAULTS = {
   minPriceDrop: 0.3,
   exitFraction: 0.9,
   minHoldMs: 120_000,
+  maxExitShare: 0.5,
   maxFunderFanout: 200,
 } satisfies Required<CoordinatedDumpOptions>;
 
@@ -126,19 +130,25 @@ class CoordinatedDump {
     const dumpers: string[] = [];
     const exits: string[] = [];
     let sold = 0;
+    let exited = 0;
+    let largestExit = 0;
     for (const [wallet, p] of per) {
       if (p.heldBefore > 0 && p.sold >= o.minPositionFraction * p.heldBefore) {
         dumpers.push(wallet);
         sold += p.sold;
-        if (p.sold >= o.exitFraction * p.heldBefore && p.firstSellTs - p.lastBuyTs >= o.minHoldMs)
+        if (p.sold >= o.exitFraction * p.heldBefore && p.firstSellTs - p.lastBuyTs >= o.minHoldMs) {
           exits.push(wallet);
+          exited += p.sold;
+          largestExit = Math.max(largestExit, p.sold);
+        }
       }
     }
     if (dumpers.length < o.minSellers || sold < o.minSupplyFraction * supply) return;
     const funded = sharedFunderGroup(dumpers, o.maxFunderFanout, ctx);
     const sharedFunder = funded.length >= o.minSellers;
-    if (!sharedFunder && exits.length < o.minSellers) return;
-    const group = sharedFunder ? [...new Set([...funded, ...exits])] : exits;
+    const crew = exits.length >= o.minSellers && largestExit <= o.maxExitShare * exited;
+    if (!sharedFunder && !crew) return;
+    const group = sharedFunder ? [...new Set([...funded, ...(crew ? exits : [])])] : exits;
     ctx.emit({
       severity: group.length >= o.highSellers || sharedFunder ? "high" : "med",
       score: Math.min(1, sharedFunder ? drop + 0.25 : drop),
