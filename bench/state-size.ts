@@ -1,6 +1,6 @@
 /**
  * Analyzer state over a long run: 4M generated events (default, about 36 hours of event time: past the
- * 24-hour wallet horizon) through the full scanner on the in-memory backend (with retention, as `bun run
+ * 24-hour wallet horizon, though not the 30-day horizon of wallet summaries, which only grow here) through the full scanner on the in-memory backend (with retention, as `bun run
  * start` runs it), sampling ten times each analyzer's state size (through the control plane) and the
  * process RSS. Pruning works when the figures flatten: the last sample is compared with the one at the
  * half-way point (ratio near 1 = bounded). Then every analyzer is restarted (its worker replaced, its
@@ -62,7 +62,10 @@ async function sample(events: number): Promise<void> {
   const hours = (lastTs - T0) / 3_600_000;
   samples.push({ events, hours, rssMb, workerHeapMb, state });
   const line = Object.entries(state)
-    .map(([name, s]) => `${name} mints ${s.mints} positions ${s.positions} wallets ${s.wallets}`)
+    .map(
+      ([name, s]) =>
+        `${name} mints ${s.mints} positions ${s.positions} wallets ${s.wallets} (+${s.walletSummaries} summaries)`,
+    )
     .join(" | ");
   process.stderr.write(
     `${events.toLocaleString("en")} events (${hours.toFixed(1)} h of event time): rss ${rssMb.toFixed(0)} MB, analyzer heaps ${workerHeapMb.toFixed(0)} MB | ${line}\n`,
@@ -130,9 +133,10 @@ const half =
   (samples[Math.floor(samples.length / 2) - 1] as Sample);
 const last = samples.at(-1) as Sample;
 const figures: Figure[] = [];
-const sum = (s: Sample, key: "mints" | "positions" | "wallets") =>
+const sum = (s: Sample, key: "mints" | "positions" | "wallets" | "walletSummaries") =>
   Object.values(s.state).reduce((n, size) => n + size[key], 0);
-for (const key of ["mints", "positions", "wallets"] as const) {
+// Wallet summaries (issue 18) are kept 30 days: in a run of a day and a half they only grow.
+for (const key of ["mints", "positions", "wallets", "walletSummaries"] as const) {
   figures.push(
     figure(
       {

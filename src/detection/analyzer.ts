@@ -37,6 +37,11 @@ export interface AnalyzerOptions {
   walletIdleMs?: number;
   /** Idle horizon for wallets a detector flagged. @defaultValue 604_800_000 (7 d) */
   flaggedWalletIdleMs?: number;
+  /**
+   * A pruned wallet's summary (age, first funder, event count) is kept this long after its last event,
+   * so an aged wallet that paused is not mistaken for a new one. @defaultValue 2_592_000_000 (30 d)
+   */
+  walletSummaryIdleMs?: number;
   /** Wallet pruning sweeps less often than mints: the horizon is a day, not hours. @defaultValue 600_000 */
   walletPruneIntervalMs?: number;
   /** One alert per (detector, key) per window unless severity rises. @defaultValue 300_000 */
@@ -51,6 +56,7 @@ export const ANALYZER_DEFAULTS = {
   mintIdleMs: 2 * 3_600_000,
   walletIdleMs: 24 * 3_600_000,
   flaggedWalletIdleMs: 7 * 24 * 3_600_000,
+  walletSummaryIdleMs: 30 * 24 * 3_600_000,
   walletPruneIntervalMs: 600_000,
   alertWindowMs: 300_000,
   maxPositionsPerMint: 5_000,
@@ -61,6 +67,11 @@ export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<
   for (const [key, value] of Object.entries(resolved)) {
     if (!(Number.isFinite(value) && value > 0)) throw new InvalidOptionError(key, `must be a number > 0`);
   }
+  if (resolved.walletSummaryIdleMs < resolved.walletIdleMs)
+    throw new InvalidOptionError(
+      "walletSummaryIdleMs",
+      "must be >= walletIdleMs (a summary outlives its entry)",
+    );
   return resolved;
 }
 
@@ -78,6 +89,8 @@ export interface StateSize {
   mints: number;
   positions: number;
   wallets: number;
+  /** Pruned wallets remembered by their summary (age, first funder, event count) only. */
+  walletSummaries: number;
   openAlertWindows: number;
   detectors: Record<string, number>;
 }
@@ -263,7 +276,7 @@ export class Analyzer {
       clock.nextFull = now + o.fullFlushMs;
       this.#mints.prune(now, o.mintIdleMs);
       if (now >= clock.nextWalletPrune) {
-        this.#wallets.prune(now, o.walletIdleMs, o.flaggedWalletIdleMs);
+        this.#wallets.prune(now, o.walletIdleMs, o.flaggedWalletIdleMs, o.walletSummaryIdleMs);
         clock.nextWalletPrune = now + o.walletPruneIntervalMs;
       }
       for (const slot of this.#slots) slot.detector.prune(now);
@@ -287,6 +300,7 @@ export class Analyzer {
       mints: this.#mints.size,
       positions: this.#mints.positionCount(),
       wallets: this.#wallets.size,
+      walletSummaries: this.#wallets.summaries,
       openAlertWindows: this.#gate.size,
       detectors,
     };

@@ -35,16 +35,21 @@ describe("P1 launch_bundle", () => {
     expect(alerts[0]!.evidence).toMatchObject({ slotBuys: 4, slotDelta: 10 });
   });
 
-  test("near miss: aged sniper bots in slot 1 are not a bundle", () => {
+  test("aged wallets in slot 1 are a bundle too (DETECTORS.md exempts them from W2 only); in slot 2 they are not", () => {
     const bots = ["bot1", "bot2"];
-    const alerts = launchBundle(
-      run(new PatternAnalyzer(), [
-        ...bots.flatMap((bot) => history((ts) => fund("exchange", bot, ts, 3), T0, 8)),
-        create("M", "dev"),
-        ...bots.map((bot) => buy("M", bot, at(1), { supply: 0.15 })),
-      ]),
-    );
-    expect(alerts).toEqual([]);
+    const launch = (slot: number) =>
+      launchBundle(
+        run(new PatternAnalyzer(), [
+          ...bots.flatMap((bot) => history((ts) => fund("exchange", bot, ts, 3), T0, 8)),
+          create("M", "dev"),
+          ...bots.map((bot) => buy("M", bot, at(slot), { supply: 0.15 })),
+        ]),
+      );
+    expect(launch(1).map((a) => [a.severity, a.wallets])).toEqual([
+      ["med", ["bot1"]],
+      ["high", bots],
+    ]);
+    expect(launch(2)).toEqual([]);
   });
 
   test("near miss: a same-slot rush of established wallets, and buys after slot 20, stay quiet", () => {

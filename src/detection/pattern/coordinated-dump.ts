@@ -1,9 +1,17 @@
 /**
  * P3 coordinated_dump: within 10 s on one mint, ≥ 3 distinct sellers (5 for high) each dumping
  * ≥ 50% of their position, together ≥ 5% of supply, while the price falls ≥ 30% across the window
- * ([RK], [CON] MultiSell, [MAR]). A crowd panicking out of a hot launch does that too, so by default
- * the dumpers must also share a private first funder (one that funded at most `maxFunderFanout`
- * wallets): the local stand-in for "share a cluster root", until sybil findings are streamed in.
+ * ([RK], [CON] MultiSell, [MAR]).
+ *
+ * A crowd panicking out of a hot launch does that too: on the generator's seeds the literal rule's
+ * precision is about 0.83. What tells a crew from a crowd is how the positions were built and left: the
+ * crew liquidates positions it built minutes before and exits them whole, the crowd is momentum traders
+ * flipping what they bought seconds ago, often in part, or holders following one whale out. So ≥
+ * `minSellers` of the dumpers must be "exits": ≥ `exitFraction` of a position whose last buy is ≥
+ * `minHoldMs` old, none of them more than `maxExitShare` of the exits' tokens. Dumpers who share a
+ * private first funder (one that funded at most `maxFunderFanout` wallets: the local stand-in for a
+ * cluster root) qualify without that, and raise the severity: the funder is evidence, not a condition
+ * (issue 18; it was one, `requireSharedFunder`, which missed crews funded from exchanges).
  *
  * State: per mint, the sells of the last `windowMs` (the durable table `sells`).
  */
@@ -27,11 +35,12 @@ export interface CoordinatedDumpOptions {
   minSupplyFraction?: number;
   /** Price drop across the window. @defaultValue 0.3 */
   minPriceDrop?: number;
-  /**
-   * Require ≥ minSellers dumpers funded by one private source. Turn off for trade-only sources
-   * (no transfers to see funders in). @defaultValue true
-   */
-  requireSharedFunder?: boolean;
+  /** An exit sells at least this fraction of the position. @defaultValue 0.9 */
+  exitFraction?: number;
+  /** ...of a position whose last buy is at least this old, ms. @defaultValue 120_000 */
+  minHoldMs?: number;
+  /** No exit may be more than this share of the exits' tokens: a crew splits its dump. @defaultValue 0.5 */
+  maxExitShare?: number;
   /** A funder that sent more transfers than this is exchange-like, not private. @defaultValue 200 */
   maxFunderFanout?: number;
 }
@@ -43,7 +52,9 @@ export const COORDINATED_DUMP_DEFAULTS = {
   minPositionFraction: 0.5,
   minSupplyFraction: 0.05,
   minPriceDrop: 0.3,
-  requireSharedFunder: true,
+  exitFraction: 0.9,
+  minHoldMs: 120_000,
+  maxExitShare: 0.5,
   maxFunderFanout: 200,
 } satisfies Required<CoordinatedDumpOptions>;
 
@@ -54,6 +65,8 @@ interface Sell {
   /** Holdings before this sell. */
   heldBefore: number;
   priceBefore: number;
+  /** Event time of the seller's last buy of the mint before this sell (absent in older state). */
+  lastBuyTs?: number;
   /** The sell's event id (absent in state kept before events were). */
   id?: string;
 }
@@ -71,7 +84,8 @@ class CoordinatedDump {
     if (event.kind !== "trade" || event.side !== "sell") return;
     const mint = ctx.mints.get(event.mint);
     if (mint === undefined) return;
-    const held = ctx.mints.positions(event.mint).get(event.trader)?.held ?? 0;
+    const position = ctx.mints.positions(event.mint).get(event.trader);
+    const held = position?.held ?? 0;
     let sells = this.#sells.get(event.mint);
     if (sells === undefined) {
       sells = [];
@@ -83,6 +97,7 @@ class CoordinatedDump {
       tok: event.tok,
       heldBefore: held + event.tok,
       priceBefore: mint.prevPrice,
+      lastBuyTs: position?.lastBuyTs ?? 0,
       id: event.id,
     });
     while (sells.length > 0 && event.ts - sells[0]!.ts > this.#o.windowMs) sells.shift();
@@ -97,25 +112,46 @@ class CoordinatedDump {
     const drop = startPrice > 0 ? 1 - price / startPrice : 0;
     if (!(drop >= o.minPriceDrop)) return;
     // Per seller: tokens sold in the window against what it held before its first sell in it.
-    const per = new Map<string, { sold: number; heldBefore: number }>();
+    const per = new Map<
+      string,
+      { sold: number; heldBefore: number; firstSellTs: number; lastBuyTs: number }
+    >();
     for (const s of sells) {
       const p = per.get(s.wallet);
-      if (p === undefined) per.set(s.wallet, { sold: s.tok, heldBefore: s.heldBefore });
+      if (p === undefined)
+        per.set(s.wallet, {
+          sold: s.tok,
+          heldBefore: s.heldBefore,
+          firstSellTs: s.ts,
+          lastBuyTs: s.lastBuyTs ?? s.ts,
+        });
       else p.sold += s.tok;
     }
     const dumpers: string[] = [];
+    const exits: string[] = [];
     let sold = 0;
+    let exited = 0;
+    let largestExit = 0;
     for (const [wallet, p] of per) {
       if (p.heldBefore > 0 && p.sold >= o.minPositionFraction * p.heldBefore) {
         dumpers.push(wallet);
         sold += p.sold;
+        if (p.sold >= o.exitFraction * p.heldBefore && p.firstSellTs - p.lastBuyTs >= o.minHoldMs) {
+          exits.push(wallet);
+          exited += p.sold;
+          largestExit = Math.max(largestExit, p.sold);
+        }
       }
     }
-    const group = o.requireSharedFunder ? sharedFunderGroup(dumpers, o.maxFunderFanout, ctx) : dumpers;
-    if (group.length < o.minSellers || sold < o.minSupplyFraction * supply) return;
+    if (dumpers.length < o.minSellers || sold < o.minSupplyFraction * supply) return;
+    const funded = sharedFunderGroup(dumpers, o.maxFunderFanout, ctx);
+    const sharedFunder = funded.length >= o.minSellers;
+    const crew = exits.length >= o.minSellers && largestExit <= o.maxExitShare * exited;
+    if (!sharedFunder && !crew) return;
+    const group = sharedFunder ? [...new Set([...funded, ...(crew ? exits : [])])] : exits;
     ctx.emit({
-      severity: group.length >= o.highSellers ? "high" : "med",
-      score: Math.min(1, drop),
+      severity: group.length >= o.highSellers || sharedFunder ? "high" : "med",
+      score: Math.min(1, sharedFunder ? drop + 0.25 : drop),
       mint: trigger.mint,
       key: trigger.mint,
       wallets: group,
@@ -126,7 +162,8 @@ class CoordinatedDump {
       events: sells.filter((s) => group.includes(s.wallet)).map((s) => s.id),
       evidence: {
         sellers: dumpers.length,
-        sharedFunder: group.length,
+        exits: exits.length,
+        sharedFunder: funded.length,
         supplyFraction: round4(sold / supply),
         priceDrop: round4(drop),
       },
@@ -151,7 +188,7 @@ function sharedFunderGroup(wallets: string[], maxFanout: number, ctx: DetectorCo
   let best: string[] = [];
   for (const wallet of wallets) {
     const funder = ctx.wallets.get(wallet)?.firstFunder;
-    if (funder === undefined || (ctx.wallets.get(funder)?.sent ?? 0) > maxFanout) continue;
+    if (funder === undefined || ctx.wallets.sent(funder) > maxFanout) continue;
     const group = groups.get(funder) ?? [];
     group.push(wallet);
     groups.set(funder, group);
@@ -160,8 +197,7 @@ function sharedFunderGroup(wallets: string[], maxFanout: number, ctx: DetectorCo
   return best;
 }
 
-// Explicit type arguments: inferred from the defaults, `requireSharedFunder` would be the literal `true`.
-export const coordinatedDump = defineDetector<CoordinatedDumpOptions, "coordinated_dump">({
+export const coordinatedDump = defineDetector({
   name: "coordinated_dump",
   analyzer: "pattern",
   defaults: COORDINATED_DUMP_DEFAULTS,

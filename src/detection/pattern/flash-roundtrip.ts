@@ -1,7 +1,9 @@
 /**
  * P6 flash_roundtrip: a wallet buys and sells the same mint within ≤ 2 slots for a net of ≤ 1% of
- * the tokens, ≥ 3 times in 10 min ([GEI]); high when one of them wrapped another wallet's buy
- * (the sandwich: A buys, B buys, A sells). Humans and ordinary bots hold for seconds at least.
+ * the tokens, ≥ 3 times in 10 min ([GEI]); high when one of them wrapped another wallet's trade
+ * within one slot (the sandwich: A buys, B buys, A sells, in one block as DETECTORS.md has it; a wrap
+ * across two slots is a plain round trip with traffic in between). Humans and ordinary bots hold for
+ * seconds at least.
  *
  * State: the last buy per (wallet, mint) for a few slots; per wallet its round trips of the last
  * `windowMs`. Durable tables: `open`, `trips`.
@@ -71,10 +73,11 @@ class FlashRoundtrip {
     const buy = this.#open.get(key);
     if (buy === undefined) return;
     this.#open.delete(key);
-    if (slotOf(event) - buy.slot > this.#o.maxSlots) return;
+    const slots = slotOf(event) - buy.slot;
+    if (slots > this.#o.maxSlots) return;
     if (Math.abs(buy.tok - event.tok) > this.#o.maxNetFraction * buy.tok) return;
     // trades counts this sell too: a gap of more than one trade means others traded in between.
-    this.#record(event, trades - buy.tradesAt > 1, ctx);
+    this.#record(event, slots === 0 && trades - buy.tradesAt > 1, ctx);
   }
 
   #record(sell: Trade, sandwich: boolean, ctx: DetectorContext): void {

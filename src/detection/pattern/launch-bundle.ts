@@ -4,9 +4,11 @@
  * during the first 20 slots ([INT]); alert when those wallets hold ≥ 10% of supply (med) or ≥ 25%
  * (high) ([NOE]).
  *
- * Aged wallets (observed ≥ `agedMs`) are left out of the bundle set: they are the independent sniper
- * bots that also land in slot 1 ([DOOM] "bundlers vs snipers"), and a bundler's wallets are made for
- * the launch. A bundle built from aged wallets is therefore a known blind spot.
+ * Wallets of any age count in the create tx and slots 0–1, as DETECTORS.md has it (it exempts aged
+ * wallets from W2 only): a bundle may be bought with aged wallets (issue 18), and leaving them out
+ * bought no precision on the generator's seeds. The same-slot rush counts young wallets only
+ * (`burstMaxAgeMs`): there established wallets are a crowd on a hot launch (with them the rule's
+ * precision on seed 2 falls to 0.52).
  *
  * State: per mint, only for its first `burstWindowSlots` slots (state/launch-tracker.ts).
  */
@@ -26,8 +28,6 @@ export interface LaunchBundleOptions {
    * is a crowd on a hot launch, of wallets made for the launch a bundle. @defaultValue 3_600_000
    */
   burstMaxAgeMs?: number;
-  /** Wallets observed for at least this long are treated as independent snipers. @defaultValue 604_800_000 */
-  agedMs?: number;
   /** Bundle holdings at or above this fraction of supply → med. @defaultValue 0.1 */
   medSupplyFraction?: number;
   /** ... → high. @defaultValue 0.25 */
@@ -41,7 +41,6 @@ export const LAUNCH_BUNDLE_DEFAULTS = {
   burstMinBuys: 4,
   burstWindowSlots: 20,
   burstMaxAgeMs: 3_600_000,
-  agedMs: 7 * 24 * 3_600_000,
   medSupplyFraction: 0.1,
   highSupplyFraction: 0.25,
   maxBundlePerMint: 256,
@@ -78,7 +77,6 @@ function onBuy(
   const { launch, trade, slot, slotDelta } = buy;
   const bundle = launch.wallets;
   const age = ctx.wallets.ageAt(trade.trader, trade.ts);
-  if (age >= o.agedMs) return;
   const before = bundle.size;
   if (trade.inCreateTx || slotDelta <= o.maxSlotDelta) launches.count(launch, trade.trader);
   let buyers = launch.extra.get(slot);

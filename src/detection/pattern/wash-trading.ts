@@ -113,15 +113,39 @@ function apply(w: Sums, e: Entry, sign: 1 | -1): void {
   }
 }
 
-function leadingSells(w: Window): { count: number; sol: number; tok: number } {
-  const lead = { count: 0, sol: 0, tok: 0 };
-  for (const e of w.entries) {
-    if (e.buy) break;
-    lead.count++;
-    lead.sol += e.sol;
-    lead.tok += e.tok;
+/** A qualifying stretch of a wallet's window: its sums, and its net position as a fraction of bought. */
+interface Stretch extends Sums {
+  net: number;
+}
+
+/**
+ * The longest stretch of the window ending at its newest trade and starting with a buy that passes the
+ * rule, if any. Every stretch of 10 min ends at some trade, so checking the ones ending at each new
+ * trade finds any qualifying window, not only the whole trailing one: a closed older position in the
+ * window no longer hides three flat round trips after it (issue 18). A stretch starts with a buy and
+ * from a flat position (held before it ≤ `maxNetFraction` of what it buys: `held` is the holding now,
+ * undefined when the mint book does not track the wallet): else its sells may be selling inventory, as a
+ * market maker does, and its "neutrality" is only that inventory shrinking. O(trades in window).
+ */
+function qualifyingStretch(
+  w: Window,
+  held: number | undefined,
+  o: Required<WashTradingOptions>,
+): Stretch | undefined {
+  if (w.buys < o.minBuys || w.sells < o.minSells || volume(w) < o.minVolumeLamports) return undefined;
+  const s: Sums = { buys: 0, sells: 0, buySol: 0, sellSol: 0, buyTok: 0, sellTok: 0 };
+  let found: Stretch | undefined;
+  for (let i = w.entries.length - 1; i >= 0; i--) {
+    const e = w.entries[i] as Entry;
+    apply(s, e, 1);
+    if (!e.buy || s.buys < o.minBuys || s.sells < o.minSells || volume(s) < o.minVolumeLamports) continue;
+    if (Math.min(s.buySol, s.sellSol) / Math.max(s.buySol, s.sellSol) < o.minBalance) continue;
+    const net = Math.abs(s.buyTok - s.sellTok) / s.buyTok;
+    if (net > o.maxNetFraction) continue;
+    const heldBefore = held === undefined ? 0 : held - (s.buyTok - s.sellTok);
+    if (heldBefore <= o.maxNetFraction * s.buyTok) found = { ...s, net };
   }
-  return lead;
+  return found;
 }
 
 function volume(w: Sums): number {
@@ -202,17 +226,9 @@ class WashTrading {
       this.#wallets.touch(key);
     }
     add(w, w.entries, entry, o.windowMs);
-    // Sells at the head of the window close positions opened before it: leave them out.
-    const lead = leadingSells(w);
-    const sells = w.sells - lead.count;
-    const sellSol = w.sellSol - lead.sol;
-    const sellTok = w.sellTok - lead.tok;
-    if (w.buys < o.minBuys || sells < o.minSells || w.buySol + sellSol < o.minVolumeLamports) return;
-    if (Math.min(w.buySol, sellSol) / Math.max(w.buySol, sellSol) < o.minBalance) return;
-    const net = Math.abs(w.buyTok - sellTok) / w.buyTok;
-    if (net > o.maxNetFraction) return;
-    const share = (w.buySol + sellSol) / volume(all);
-    this.#emit(event, w, sells, net, share, ctx);
+    const stretch = qualifyingStretch(w, ctx.mints.positions(event.mint).get(event.trader)?.held, o);
+    if (stretch === undefined) return;
+    this.#emit(event, stretch, volume(stretch) / volume(all), ctx);
   }
 
   /** Stores the trade numbered `all.next` and drops the blocks of the `expired` oldest once all theirs are. */
@@ -231,7 +247,7 @@ class WashTrading {
       this.#trades.delete(blockKey(mint, block));
   }
 
-  #emit(trade: Trade, w: Window, sells: number, net: number, share: number, ctx: DetectorContext): void {
+  #emit(trade: Trade, w: Stretch, share: number, ctx: DetectorContext): void {
     ctx.emit({
       severity: share >= this.#o.highVolumeShare ? "high" : "med",
       score: Math.min(1, share / this.#o.highVolumeShare),
@@ -243,9 +259,9 @@ class WashTrading {
       timing: timingOf(trade),
       evidence: {
         buys: w.buys,
-        sells,
+        sells: w.sells,
         volumeSol: round4(volume(w) / 1e9),
-        netFraction: round4(net),
+        netFraction: round4(w.net),
         mintVolumeShare: round4(share),
       },
     });

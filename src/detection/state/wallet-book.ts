@@ -3,12 +3,16 @@
  * first seen, how active it is, who funded it. Age is only what this analyzer has observed, which is
  * why the generator gives aged wallets a history prefix and why alerts carry a warm-up flag.
  *
- * Bounded: an entry is pruned after `idleMs` without events, unless a detector flagged it (then after
- * `flaggedIdleMs`); recent funders are capped at {@link MAX_FUNDERS}.
+ * Bounded in two tiers. A full entry is pruned after `idleMs` without events, unless a detector flagged
+ * it (then after `flaggedIdleMs`); recent funders are capped at {@link MAX_FUNDERS}. What a pruned wallet
+ * leaves is its summary (first seen, last seen, event count, first funder, transfers sent, inbound EWMA:
+ * one short string), kept until `summaryIdleMs` (30 days) without events: an aged wallet that paused
+ * for a day comes back with its age and its first funder (issue 18), not as a new wallet. A wallet seen
+ * again is rebuilt from its summary, with that first funder as its only known funder.
  *
  * Durable: the entries are the table `wallets` (with the marks of {@link TouchedKeys}: which were touched
- * since the last delta flush), the flush count the table `wallets.drains`; every change goes through the
- * book (detectors flag a wallet with {@link WalletBook.flag}).
+ * since the last delta flush), the summaries the table `wallets.summary`, the flush count the table
+ * `wallets.drains`; every change goes through the book (detectors flag a wallet with {@link WalletBook.flag}).
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 import { recordCodec } from "../../runtime/record-codec.ts";
@@ -53,13 +57,61 @@ const WALLET_CODEC = recordCodec<WalletState>({
   order: true,
 });
 
+/**
+ * A pruned wallet, as one string: base-36 numbers then the first funder (last, so it may hold any
+ * character). A string is the smallest value a Map holds, and its codec is the default one.
+ */
+type WalletSummary = string;
+
+interface Summary {
+  firstSeen: number;
+  lastSeen: number;
+  events: number;
+  sent: number;
+  inboundEwma: number;
+  firstFunder: string | undefined;
+}
+
+const SUMMARY_NUMBERS = 5;
+
+function encodeSummary(s: Readonly<Summary>): WalletSummary {
+  const n = [s.lastSeen, s.firstSeen, s.events, s.sent, Math.round(s.inboundEwma)];
+  return `${n.map((x) => x.toString(36)).join(" ")} ${s.firstFunder ?? ""}`;
+}
+
+function decodeSummary(text: WalletSummary): Summary {
+  const n: number[] = [];
+  let from = 0;
+  for (let i = 0; i < SUMMARY_NUMBERS; i++) {
+    const space = text.indexOf(" ", from);
+    n.push(Number.parseInt(text.slice(from, space), 36));
+    from = space + 1;
+  }
+  const funder = text.slice(from);
+  return {
+    lastSeen: n[0] as number,
+    firstSeen: n[1] as number,
+    events: n[2] as number,
+    sent: n[3] as number,
+    inboundEwma: n[4] as number,
+    firstFunder: funder === "" ? undefined : funder,
+  };
+}
+
+/** The summary's last-seen time without decoding the rest: the prune sweep reads only that. */
+function summaryLastSeen(text: WalletSummary): number {
+  return Number.parseInt(text.slice(0, text.indexOf(" ")), 36);
+}
+
 export class WalletBook {
   readonly #wallets: DurableTable<WalletState>;
+  readonly #summaries: DurableTable<WalletSummary>;
   readonly #touched: TouchedKeys;
   readonly #ewmaAlpha: number;
 
   constructor(tables: Tables, ewmaAlpha = 0.2) {
     this.#wallets = tables.table("wallets", WALLET_CODEC);
+    this.#summaries = tables.table("wallets.summary");
     this.#touched = new TouchedKeys(tables, "wallets.drains", this.#wallets);
     this.#ewmaAlpha = ewmaAlpha;
   }
@@ -77,10 +129,20 @@ export class WalletBook {
     this.#wallets.touch(wallet);
   }
 
-  /** Age in ms as observed by this analyzer (0 for a wallet never seen before `ts`). */
+  /** Age in ms as observed by this analyzer (0 for a wallet never seen before `ts`), summaries included. */
   ageAt(wallet: string, ts: number): number {
     const state = this.#wallets.get(wallet);
-    return state === undefined ? 0 : ts - state.firstSeen;
+    if (state !== undefined) return ts - state.firstSeen;
+    const summary = this.#summaries.get(wallet);
+    return summary === undefined ? 0 : ts - decodeSummary(summary).firstSeen;
+  }
+
+  /** SOL transfers the wallet sent, as far as this analyzer remembers (summaries included). */
+  sent(wallet: string): number {
+    const state = this.#wallets.get(wallet);
+    if (state !== undefined) return state.sent;
+    const summary = this.#summaries.get(wallet);
+    return summary === undefined ? 0 : decodeSummary(summary).sent;
   }
 
   /** Records the event against every wallet it involves. */
@@ -103,21 +165,7 @@ export class WalletBook {
   #touch(wallet: string, ts: number): WalletState {
     let state = this.#wallets.get(wallet);
     if (state === undefined) {
-      state = {
-        firstSeen: ts,
-        lastSeen: ts,
-        events: 0,
-        firstFunder: undefined,
-        funders: [],
-        lastInboundTs: 0,
-        lastInboundSol: 0,
-        inboundEwma: 0,
-        prevInboundEwma: 0,
-        sent: 0,
-        flagged: false,
-        drain: -1,
-        order: 0,
-      };
+      state = this.#revive(wallet, ts);
       this.#wallets.set(wallet, state);
     } else {
       this.#wallets.touch(wallet);
@@ -126,6 +174,28 @@ export class WalletBook {
     if (ts > state.lastSeen) state.lastSeen = ts;
     this.#touched.mark(wallet, state);
     return state;
+  }
+
+  /** A new entry: from the wallet's summary when it has one (the summary then goes), else blank. */
+  #revive(wallet: string, ts: number): WalletState {
+    const text = this.#summaries.get(wallet);
+    const s = text === undefined ? undefined : decodeSummary(text);
+    if (text !== undefined) this.#summaries.delete(wallet);
+    return {
+      firstSeen: s?.firstSeen ?? ts,
+      lastSeen: s?.lastSeen ?? ts,
+      events: s?.events ?? 0,
+      firstFunder: s?.firstFunder,
+      funders: s?.firstFunder === undefined ? [] : [s.firstFunder],
+      lastInboundTs: 0,
+      lastInboundSol: 0,
+      inboundEwma: s?.inboundEwma ?? 0,
+      prevInboundEwma: s?.inboundEwma ?? 0,
+      sent: s?.sent ?? 0,
+      flagged: false,
+      drain: -1,
+      order: 0,
+    };
   }
 
   #inbound(state: WalletState, from: string, lamports: number, ts: number): void {
@@ -149,20 +219,34 @@ export class WalletBook {
     return this.#touched.drain();
   }
 
-  prune(nowTs: number, idleMs: number, flaggedIdleMs: number): number {
+  /**
+   * Turns entries idle past `idleMs` (`flaggedIdleMs` when flagged) into summaries, and drops summaries
+   * idle past `summaryIdleMs`. Returns how many entries were summarised.
+   */
+  prune(nowTs: number, idleMs: number, flaggedIdleMs: number, summaryIdleMs: number): number {
+    for (const [wallet, text] of this.#summaries) {
+      if (nowTs - summaryLastSeen(text) > summaryIdleMs) this.#summaries.delete(wallet);
+    }
     let removed = 0;
     for (const [wallet, state] of this.#wallets) {
       const idle = nowTs - state.lastSeen;
       if (idle > (state.flagged ? flaggedIdleMs : idleMs)) {
         this.#wallets.delete(wallet);
         this.#touched.delete(wallet);
+        if (idle <= summaryIdleMs) this.#summaries.set(wallet, encodeSummary(state));
         removed++;
       }
     }
     return removed;
   }
 
+  /** Wallets with a full entry. */
   get size(): number {
     return this.#wallets.size;
+  }
+
+  /** Wallets remembered by their summary only. */
+  get summaries(): number {
+    return this.#summaries.size;
   }
 }

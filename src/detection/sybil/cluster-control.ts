@@ -108,7 +108,7 @@ class ClusterControl {
   onLink(link: Link, ctx: DetectorContext): void {
     const o = this.#o;
     if (link.source === "co_entry_signature" && link.weight < o.minCoEntryWeight) return;
-    for (const wallet of [link.a, link.b]) if ((ctx.wallets.get(wallet)?.sent ?? 0) > o.maxLinkFanout) return;
+    for (const wallet of [link.a, link.b]) if (ctx.wallets.sent(wallet) > o.maxLinkFanout) return;
     this.#uf.union(link.a, link.b, link.ts, SOURCE_BIT[link.source] ?? 0);
     if (link.mint !== undefined) {
       this.#mark(link.mint, link.a, link.ts, undefined);

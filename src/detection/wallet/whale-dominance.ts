@@ -38,6 +38,12 @@ export interface WhaleDominanceOptions {
   minSupplyFraction?: number;
   /** ... for high. @defaultValue 0.2 */
   highSupplyFraction?: number;
+  /**
+   * DETECTORS.md's rule as written: ≥ `minBuyShare` of the volume and ≥ `minLamports`, or ≥
+   * `minSupplyFraction` held, from the first buy on (`minBuys` ignored). For measuring the deviation
+   * (docs/detection.md): it fires on ordinary large buys. @defaultValue false
+   */
+  literal?: boolean;
 }
 
 export const WHALE_DOMINANCE_DEFAULTS = {
@@ -47,6 +53,7 @@ export const WHALE_DOMINANCE_DEFAULTS = {
   minBuys: 3,
   minSupplyFraction: 0.05,
   highSupplyFraction: 0.2,
+  literal: false,
 } satisfies Required<WhaleDominanceOptions>;
 
 /** A repeat buyer's buys on one mint within the window. */
@@ -74,7 +81,8 @@ class WhaleDominance {
     const o = this.#o;
     const mint = ctx.mints.get(event.mint);
     const position = ctx.mints.positions(event.mint).get(event.trader);
-    if (mint === undefined || position === undefined || position.buys < Math.max(1, o.minBuys - 1)) return;
+    const minBuys = o.literal ? 1 : o.minBuys;
+    if (mint === undefined || position === undefined || position.buys < Math.max(1, minBuys - 1)) return;
     // A repeat buyer: track its buys (the earlier ones, from the mint book, as one at its first buy).
     let tracks = this.#tracks.get(event.mint);
     if (tracks === undefined) {
@@ -103,9 +111,10 @@ class WhaleDominance {
     this.#tracks.touch(event.mint);
     let buys = 0;
     for (const n of track.n) buys += n;
-    if (buys < o.minBuys) return;
+    if (buys < minBuys) return;
     const supplyFraction = position.held / mint.totalSupply;
-    if (supplyFraction < o.minSupplyFraction) return;
+    const holds = supplyFraction >= o.minSupplyFraction;
+    if (!(holds || o.literal)) return;
     let sol = 0;
     for (const s of track.sol) sol += s;
     let total = sol;
@@ -114,7 +123,8 @@ class WhaleDominance {
         total += p.boughtSol;
     }
     const share = Math.min(1, sol / total);
-    if (sol < o.minLamports || share < o.minBuyShare) return;
+    const dominates = sol >= o.minLamports && share >= o.minBuyShare;
+    if (!(o.literal ? dominates || holds : dominates)) return;
     ctx.emit({
       severity: supplyFraction >= o.highSupplyFraction ? "high" : "med",
       score: Math.min(1, Math.max(share, supplyFraction / o.highSupplyFraction)),
