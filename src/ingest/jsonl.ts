@@ -1,5 +1,6 @@
 /**
- * JSONL replay: each line is a canonical event (has `kind`) or a PumpPortal message (has `txType`).
+ * JSONL replay: each line is a canonical event (has `kind`), a PumpPortal message (has `txType`) or a
+ * Solana `getTransaction` response (solana-tx.ts); a source may also be one JSON array of such records.
  * A bad line never stops the replay: it comes out as a result with its line number and reason, for
  * the dead-letter stream. Two modes: full speed, or the recorded pace (sleeping the event-time gap
  * between consecutive events, divided by `speed`).
@@ -14,6 +15,7 @@
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { InvalidOptionError } from "../errors.ts";
 import { mapPumpPortal } from "./pumpportal.ts";
+import { isSolanaTx, mapSolanaTx } from "./solana-tx.ts";
 
 export type LineResult =
   | { ok: true; line: number; events: ChainEvent[] }
@@ -46,6 +48,46 @@ export function resolveReplayOptions(options: ReplayOptions = {}): Required<Repl
   return o;
 }
 
+/** Canonical events only: a mapped source's events pass the schema's checks too, as canonical lines do. */
+function checked(events: ChainEvent[], line: number, raw: string): LineResult {
+  // The analyzers trust what Ingest writes (tx-entry.ts).
+  const valid: ChainEvent[] = [];
+  for (const event of events) {
+    const validation = validateEvent(event);
+    if (!validation.ok) return { ok: false, line, raw, reason: validation.reason };
+    valid.push(validation.event);
+  }
+  return { ok: true, line, events: valid };
+}
+
+/** Maps one parsed record: a canonical event, a PumpPortal message or a Solana transaction. */
+export function parseRecord(
+  value: unknown,
+  raw: string,
+  line: number,
+  now: () => number = Date.now,
+): LineResult {
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    if ("kind" in value) {
+      const result = validateEvent(value);
+      return result.ok
+        ? { ok: true, line, events: [result.event] }
+        : { ok: false, line, raw, reason: result.reason };
+    }
+    const mapped =
+      "txType" in value ? mapPumpPortal(value, now()) : isSolanaTx(value) ? mapSolanaTx(value) : null;
+    if (mapped !== null) {
+      return mapped.ok ? checked(mapped.events, line, raw) : { ok: false, line, raw, reason: mapped.reason };
+    }
+  }
+  const reason: InvalidEventReason = {
+    code: "unknown_kind",
+    message:
+      "neither a canonical event (kind), a PumpPortal message (txType) nor a getTransaction response (jsonrpc, or transaction and meta)",
+  };
+  return { ok: false, line, raw, reason };
+}
+
 /** Parses one line (1-based `line` for reports). */
 export function parseLine(raw: string, line: number, now: () => number = Date.now): LineResult {
   let value: unknown;
@@ -54,31 +96,7 @@ export function parseLine(raw: string, line: number, now: () => number = Date.no
   } catch (error) {
     return { ok: false, line, raw, reason: { code: "bad_json", message: (error as Error).message } };
   }
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    if ("kind" in value) {
-      const result = validateEvent(value);
-      return result.ok
-        ? { ok: true, line, events: [result.event] }
-        : { ok: false, line, raw, reason: result.reason };
-    }
-    if ("txType" in value) {
-      const result = mapPumpPortal(value, now());
-      if (!result.ok) return { ok: false, line, raw, reason: result.reason };
-      // The schema's checks too, as for canonical lines: the analyzers trust what Ingest writes (tx-entry.ts).
-      const events: ChainEvent[] = [];
-      for (const event of result.events) {
-        const validation = validateEvent(event);
-        if (!validation.ok) return { ok: false, line, raw, reason: validation.reason };
-        events.push(validation.event);
-      }
-      return { ok: true, line, events };
-    }
-  }
-  const reason: InvalidEventReason = {
-    code: "unknown_kind",
-    message: "neither a canonical event (kind) nor a PumpPortal message (txType)",
-  };
-  return { ok: false, line, raw, reason };
+  return parseRecord(value, raw, line, now);
 }
 
 /** Splits a byte stream into lines without holding more than one partial line. */
@@ -98,8 +116,33 @@ async function* lines(source: ReadableStream<Uint8Array>): AsyncGenerator<string
   if (rest.length > 0) yield rest;
 }
 
-/** Parses a whole JSONL text at full speed (blank lines are skipped, not reported). */
+/**
+ * A JSON array of records (what `getTransaction` recordings usually are): each element is numbered like a
+ * line, 1-based. The array is parsed whole, so it is for captures that fit in memory; long ones belong in
+ * JSON lines.
+ */
+export function* parseArray(text: string, now: () => number = Date.now): Generator<LineResult> {
+  let values: unknown;
+  try {
+    values = JSON.parse(text);
+  } catch (error) {
+    const raw = text.slice(0, 200);
+    yield { ok: false, line: 1, raw, reason: { code: "bad_json", message: (error as Error).message } };
+    return;
+  }
+  let line = 0;
+  for (const value of values as unknown[]) {
+    line++;
+    yield parseRecord(value, JSON.stringify(value), line, now);
+  }
+}
+
+/** Parses a whole JSONL text (or JSON array) at full speed (blank lines are skipped, not reported). */
 export function* parseJsonl(text: string, now: () => number = Date.now): Generator<LineResult> {
+  if (text.trimStart().startsWith("[")) {
+    yield* parseArray(text, now);
+    return;
+  }
   let line = 0;
   for (const raw of text.split("\n")) {
     line++;
@@ -107,18 +150,32 @@ export function* parseJsonl(text: string, now: () => number = Date.now): Generat
   }
 }
 
-/** Streams a JSONL source, at full speed or at the recorded pace. */
+/** The records of a source in order: its lines, or the elements of a JSON array when it starts with one. */
+async function* results(source: ReadableStream<Uint8Array>, now: () => number): AsyncGenerator<LineResult> {
+  let line = 0;
+  let array: string[] | null = null;
+  for await (const raw of lines(source)) {
+    line++;
+    if (array !== null) {
+      array.push(raw);
+      continue;
+    }
+    if (raw.trim().length === 0) continue;
+    // No JSON line starts with "[": every record is an object.
+    if (raw.trimStart().startsWith("[")) array = [raw];
+    else yield parseLine(raw, line, now);
+  }
+  if (array !== null) yield* parseArray(array.join("\n"), now);
+}
+
+/** Streams a JSONL source (or a JSON array), at full speed or at the recorded pace. */
 export async function* replayJsonl(
   source: ReadableStream<Uint8Array>,
   options: ReplayOptions = {},
 ): AsyncGenerator<LineResult> {
   const o = resolveReplayOptions(options);
-  let line = 0;
   let previousTs: number | undefined;
-  for await (const raw of lines(source)) {
-    line++;
-    if (raw.trim().length === 0) continue;
-    const result = parseLine(raw, line, o.now);
+  for await (const result of results(source, o.now)) {
     const first = result.ok ? result.events[0] : undefined;
     if (o.pace === "recorded" && first !== undefined) {
       if (previousTs !== undefined && first.ts > previousTs) await o.sleep((first.ts - previousTs) / o.speed);
