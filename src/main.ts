@@ -15,8 +15,9 @@ const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [
 
   --role          all (default): ingest and analyze; ingest: only write the tx stream; analyze: only consume
                   it (ingest / analyze need REDIS_URL, so several processes share the streams)
-  --replay        feed a recorded JSONL file (canonical or PumpPortal-shaped lines) instead of the generator;
-                  stops once the analyzers and alert sinks processed all of it, with a summary
+  --replay        feed a recording instead of the generator: JSON lines (or one JSON array) of canonical
+                  events, PumpPortal messages or Solana getTransaction responses (encoding "json"); stops
+                  once the analyzers and alert sinks processed all of it, with a summary
   --pace          full (default) or recorded (keep the recorded gaps)
   --keep-running  after a replay and its summary, keep running (serving the control API) until SIGINT /
                   SIGTERM

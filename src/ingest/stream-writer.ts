@@ -108,8 +108,8 @@ export class TxStreamWriter {
   }
 
   /**
-   * Replays a JSONL source (canonical or PumpPortal-shaped lines) in order. An abort of `signal` stops it
-   * promptly (`stopped`), keeping what was appended.
+   * Replays a recording (jsonl.ts: canonical events, PumpPortal messages or Solana transactions) in order.
+   * An abort of `signal` stops it promptly (`stopped`), keeping what was appended.
    */
   async replay(
     source: ReadableStream<Uint8Array>,

@@ -36,7 +36,7 @@ export type Role = "all" | "ingest" | "analyze";
 export interface ScannerRun {
   config: TroupeConfig;
   role: Role;
-  /** Replay this JSONL file instead of running the generator. */
+  /** Replay this recording (JSON lines or a JSON array, jsonl.ts) instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
   /** After a replay: keep running (and serving the API) once it is drained and reported. */
