@@ -154,10 +154,17 @@ function instruction(value: unknown, keys: string[], field: string): Instruction
   };
 }
 
-/** An event with the top-level instruction that produced it, so that all sources sort into one order. */
+/** An event with where in the run it happened, so that logs and instructions sort into one order. */
 interface Placed {
-  top: number;
+  /** The log line the event happened at (its `Program data:` line, or its instruction's `invoke`). */
+  at: number;
   event: PumpEvent | SolTransfer | TokenMove;
+}
+
+/** The log line of each instruction's `invoke`: per top-level instruction, its own and its inner ones'. */
+interface Invocations {
+  top: number[];
+  inner: number[][];
 }
 
 interface SolTransfer {
@@ -236,11 +243,8 @@ function at(accounts: string[], i: number, ix: Instruction): string {
 }
 
 /** Transfers of the top-level instructions and of the inner ones no trading program ran. */
-function transfers(message: Obj, meta: Obj, keys: string[]): Placed[] {
+function transfers(tops: Instruction[], meta: Obj, keys: string[], invoked: Invocations): Placed[] {
   const placed: Placed[] = [];
-  const tops = array(message.instructions, "transaction.message.instructions").map((v, i) =>
-    instruction(v, keys, `transaction.message.instructions[${i}]`),
-  );
   const inner = new Map<number, Instruction[]>();
   const groups =
     meta.innerInstructions === null || meta.innerInstructions === undefined
@@ -258,18 +262,21 @@ function transfers(message: Obj, meta: Obj, keys: string[]): Placed[] {
   });
   tops.forEach((top, index) => {
     if (TRADING_PROGRAMS.has(top.program)) return;
+    // Logs that do not match the instructions (a node's quirk) still give the top-level order.
+    const topLine = invoked.top[index] ?? Number.MAX_SAFE_INTEGER;
+    const innerLines = invoked.inner[index] ?? [];
     const own = transfer(top);
-    if (own !== null) placed.push({ top: index, event: own });
+    if (own !== null) placed.push({ at: topLine, event: own });
     // callers[h] is the program running at stack height h: an inner instruction at height h was called
     // by callers[1..h-1]. Without recorded heights only the top-level program is known.
     const callers: string[] = ["", top.program];
-    for (const ix of inner.get(index) ?? []) {
+    for (const [k, ix] of (inner.get(index) ?? []).entries()) {
       const height = ix.height ?? 2;
       callers.length = height;
       callers[height] = ix.program;
       if (callers.slice(1, height).some((p) => TRADING_PROGRAMS.has(p))) continue;
       const moved = transfer(ix);
-      if (moved !== null) placed.push({ top: index, event: moved });
+      if (moved !== null) placed.push({ at: innerLines[k] ?? topLine, event: moved });
     }
   });
   return placed;
@@ -280,12 +287,12 @@ const EXIT = /^Program (\S+) (success|failed)/;
 const DATA = "Program data: ";
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** pump.fun's events from the logs, each with the top-level instruction that was running. */
-function pumpEvents(meta: Obj): Placed[] {
+/** pump.fun's events from the logs, and where each instruction was invoked. */
+function readLogs(meta: Obj): { events: Placed[]; invoked: Invocations } {
   const logs = array(meta.logMessages, "meta.logMessages");
   const placed: Placed[] = [];
+  const invoked: Invocations = { top: [], inner: [] };
   const running: string[] = [];
-  let top = -1;
   logs.forEach((line, i) => {
     const field = `meta.logMessages[${i}]`;
     if (typeof line !== "string") throw new Reject("wrong_type", field, `"${field}" must be a string`);
@@ -295,7 +302,10 @@ function pumpEvents(meta: Obj): Placed[] {
     const invoke = INVOKE.exec(line);
     if (invoke) {
       const depth = Number(invoke[2]);
-      if (depth === 1) top++;
+      if (depth === 1) {
+        invoked.top.push(i);
+        invoked.inner.push([]);
+      } else invoked.inner.at(-1)?.push(i);
       running.length = depth - 1;
       running.push(invoke[1] as string);
       return;
@@ -311,14 +321,14 @@ function pumpEvents(meta: Obj): Placed[] {
     }
     try {
       const event = decodePumpEvent(Buffer.from(payload, "base64"));
-      if (event !== null) placed.push({ top, event });
+      if (event !== null) placed.push({ at: i, event });
     } catch (error) {
       if (error instanceof PumpEventError)
         throw new Reject("out_of_range", field, `"${field}": ${error.message}`);
       throw error;
     }
   });
-  return placed;
+  return { events: placed, invoked };
 }
 
 interface TokenAccount {
@@ -490,17 +500,14 @@ function map(o: Obj): ChainEvent[] {
     throw new Reject("missing_field", "transaction.signatures", "the transaction has no signature");
   }
   const keys = accountKeys(message, meta);
-  // Instruction order first, then, within one top-level instruction, its transfers before the events its
-  // logs carry (a stable sort keeps each source's own order).
-  const placed = [...transfers(message, meta, keys), ...pumpEvents(meta)].sort((a, b) => a.top - b.top);
+  const tops = array(message.instructions, "transaction.message.instructions").map((v, i) =>
+    instruction(v, keys, `transaction.message.instructions[${i}]`),
+  );
+  const logs = readLogs(meta);
+  // In the order the transaction ran them: the log lines say when each instruction and event happened.
+  const placed = [...transfers(tops, meta, keys, logs.invoked), ...logs.events].sort((a, b) => a.at - b.at);
   if (placed.length === 0) {
-    const programs = [
-      ...new Set(
-        array(message.instructions, "transaction.message.instructions").map(
-          (v) => keys[(v as Obj).programIdIndex as number],
-        ),
-      ),
-    ];
+    const programs = [...new Set(tops.map((ix) => ix.program))];
     throw new Reject(
       "unknown_kind",
       "transaction.message.instructions",

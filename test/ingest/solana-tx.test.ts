@@ -187,6 +187,64 @@ describe("mapSolanaTx", () => {
     expect(plain).toMatchObject({ asset: key(MINT), from: key("bundle-2"), to: key("friend"), decimals: 6 });
   });
 
+  test("pump.fun called by a router: its events read at depth 2, its own payments skipped, the router's tip kept", () => {
+    const chain = new Chain();
+    launchTx(chain);
+    chain.fund("w", SOL);
+    const response = chain.tx(
+      "routed",
+      ["w"],
+      [{ kind: "buy", mint: MINT, wallet: "w", lamports: 0.1 * SOL }],
+      {
+        slot: SLOT0 + 3,
+        blockTime: T0 + 1,
+      },
+    ) as Response & {
+      result: { transaction: { message: { accountKeys: string[]; instructions: object[] } } };
+    };
+    const direct = events(response);
+    // Rewrite the buy as a router's instruction that calls pump.fun and tips: as bots send them.
+    const message = response.result.transaction.message;
+    const meta = response.result.meta as {
+      innerInstructions: { index: number; instructions: { stackHeight: number }[] }[];
+      logMessages: string[];
+    };
+    const router = message.accountKeys.push(key("router")) - 1;
+    const tipAccount = message.accountKeys.push(key("tip")) - 1;
+    const wallet = message.accountKeys.indexOf(key("w"));
+    const pumpIx = { ...(message.instructions[0] as object), stackHeight: 2 };
+    message.instructions[0] = { programIdIndex: router, accounts: [wallet], data: "2", stackHeight: null };
+    const group = meta.innerInstructions[0]!;
+    const tip = new Uint8Array(12);
+    tip[0] = 2;
+    new DataView(tip.buffer).setBigUint64(4, 1_000_000n, true);
+    group.instructions = [
+      pumpIx,
+      ...group.instructions.map((ix) => ({ ...ix, stackHeight: ix.stackHeight + 1 })),
+      { programIdIndex: 2, accounts: [wallet, tipAccount], data: encodeBase58(tip), stackHeight: 2 },
+    ] as { stackHeight: number }[];
+    (group.instructions.at(-1) as unknown as { programIdIndex: number }).programIdIndex =
+      message.accountKeys.indexOf("11111111111111111111111111111111");
+    meta.logMessages = [
+      `Program ${key("router")} invoke [1]`,
+      ...meta.logMessages.map((l) => l.replace(/invoke \[(\d+)\]$/, (_, n) => `invoke [${Number(n) + 1}]`)),
+      "Program 11111111111111111111111111111111 invoke [2]",
+      "Program 11111111111111111111111111111111 success",
+      `Program ${key("router")} success`,
+    ];
+    const [trade, sent, ...rest] = events(response);
+    expect(rest).toEqual([]);
+    expect(trade).toEqual(direct[0]);
+    expect(sent).toMatchObject({
+      ix: 1,
+      kind: "transfer",
+      asset: "SOL",
+      from: key("w"),
+      to: key("tip"),
+      amount: 1_000_000,
+    });
+  });
+
   test("a bare result (no JSON-RPC envelope) maps alike; a null blockTime falls back to the event's clock", () => {
     const response = launchTx();
     expect(events(response.result)).toEqual(events(response));
