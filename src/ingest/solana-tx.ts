@@ -453,12 +453,11 @@ function canonical(placed: Placed["event"], ix: number, c: TxContext): ChainEven
       const destination = c.accounts.get(placed.destination);
       const mint = placed.mint ?? source?.mint ?? destination?.mint;
       const decimals = placed.decimals ?? source?.decimals ?? destination?.decimals;
-      const to = destination?.owner;
-      if (mint === undefined || decimals === undefined || to === undefined || to === null) {
+      if (mint === undefined || decimals === undefined) {
         throw new Reject(
           "missing_field",
           placed.field,
-          `"${placed.field}": no token balance names the mint and owner of account ${placed.destination}`,
+          `"${placed.field}": no token balance names the mint of account ${placed.source} or ${placed.destination}`,
         );
       }
       const sent: Transfer = {
@@ -466,7 +465,8 @@ function canonical(placed: Placed["event"], ix: number, c: TxContext): ChainEven
         kind: "transfer",
         asset: mint,
         from: source?.owner ?? placed.authority,
-        to,
+        // An account opened and closed within the transaction has no balance to name its owner.
+        to: destination?.owner ?? placed.destination,
         amount: placed.amount,
         decimals,
       };

@@ -15,6 +15,7 @@ import {
   key,
   SOL,
   signature,
+  tokenAccount,
   tradeEventData,
 } from "../fixtures/solana-tx/encoder.ts";
 import {
@@ -185,6 +186,22 @@ describe("mapSolanaTx", () => {
     // A plain Transfer names no mint: it comes from the token balances.
     const [plain] = events(transfers[2] as object);
     expect(plain).toMatchObject({ asset: key(MINT), from: key("bundle-2"), to: key("friend"), decimals: 6 });
+  });
+
+  test("a token transfer to an account no balance names (opened and closed in the tx): the account as `to`", () => {
+    const response = recordings().transfers[2] as Response;
+    const meta = response.result.meta as Record<string, { owner: string }[]>;
+    for (const side of ["preTokenBalances", "postTokenBalances"]) {
+      meta[side] = meta[side]!.filter((b) => b.owner !== key("friend"));
+    }
+    expect(events(response)).toMatchObject([
+      { asset: key(MINT), from: key("bundle-2"), to: tokenAccount(key("friend"), key(MINT)), decimals: 6 },
+    ]);
+    for (const side of ["preTokenBalances", "postTokenBalances"]) meta[side] = [];
+    expect(reason(response)).toMatchObject({
+      code: "missing_field",
+      field: "transaction.message.instructions[0]",
+    });
   });
 
   test("pump.fun called by a router: its events read at depth 2, its own payments skipped, the router's tip kept", () => {
