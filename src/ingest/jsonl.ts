@@ -154,6 +154,7 @@ export function* parseJsonl(text: string, now: () => number = Date.now): Generat
 async function* results(source: ReadableStream<Uint8Array>, now: () => number): AsyncGenerator<LineResult> {
   let line = 0;
   let array: string[] | null = null;
+  let first = true;
   for await (const raw of lines(source)) {
     line++;
     if (array !== null) {
@@ -161,9 +162,10 @@ async function* results(source: ReadableStream<Uint8Array>, now: () => number): 
       continue;
     }
     if (raw.trim().length === 0) continue;
-    // No JSON line starts with "[": every record is an object.
-    if (raw.trimStart().startsWith("[")) array = [raw];
+    // Only the source's start decides: a record is an object, so a JSON-lines source never starts with "[".
+    if (first && raw.trimStart().startsWith("[")) array = [raw];
     else yield parseLine(raw, line, now);
+    first = false;
   }
   if (array !== null) yield* parseArray(array.join("\n"), now);
 }

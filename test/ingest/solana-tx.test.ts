@@ -410,6 +410,16 @@ describe("the recorded fixtures", () => {
     expect(streamed.flatMap((r) => (r.ok ? r.events : [])).length).toBe(11);
   });
 
+  test("only a source that starts with one is an array: a later line of JSON lines starting with [ is one bad line", async () => {
+    const text = `${(await Bun.file(TRANSFERS_FILE).text()).split("\n")[0]}\n[1, 2]\n`;
+    const streamed = await Array.fromAsync(replayJsonl(new Blob([text]).stream()));
+    expect(streamed.map((r) => [r.line, r.ok])).toEqual([
+      [1, true],
+      [2, false],
+    ]);
+    expect([...parseJsonl(text)]).toEqual(streamed);
+  });
+
   test("a broken array is one bad_json record", () => {
     expect([...parseJsonl('[{"jsonrpc": "2.0",')]).toMatchObject([
       { ok: false, line: 1, reason: { code: "bad_json" } },
