@@ -5,7 +5,7 @@
  * - pump.fun creates and trades come from the program's `Program data:` log lines (pump-events.ts). A line
  *   counts only while pump.fun is the running program, as the `invoke [n]` / `success` lines tell: another
  *   program may log bytes that look alike. `src = 'pump_idl'`.
- * - SOL transfers are System Program `Transfer` instructions, token transfers SPL Token (or Token-2022)
+ * - SOL and token transfers (solana-instructions.ts): System Program `Transfer`, SPL Token (or Token-2022)
  *   `Transfer` / `TransferChecked` ones, with wallets (not token accounts) as `from` / `to`, read from the
  *   token balances. Instructions run by pump.fun (its curve payments, fees and token legs, which its events
  *   already report as the trade) are skipped; so are those of the pump.fun AMM, whose swaps are not decoded.
@@ -19,70 +19,16 @@
  *   data:` line, and a transaction with nothing this ingest reads (the reason lists its programs).
  */
 import { PUMP_TOTAL_SUPPLY } from "../detection/chain.ts";
-import type { ChainEvent, InvalidEventCode, TokenCreated, Trade, Transfer } from "../detection/schema.ts";
-import { decodeBase58 } from "./base58.ts";
-import { decodePumpEvent, PUMP_PROGRAM_ID, type PumpEvent, PumpEventError } from "./pump-events.ts";
+import type { ChainEvent, TokenCreated, Trade, Transfer } from "../detection/schema.ts";
+import { decodePumpEvent, PUMP_PROGRAM_ID, PumpEventError } from "./pump-events.ts";
 import type { MapResult } from "./pumpportal.ts";
 import { INITIAL_VSOL, INITIAL_VTOK } from "./sim/curve.ts";
-
-export const SYSTEM_PROGRAM_ID = "11111111111111111111111111111111";
-export const TOKEN_PROGRAM_ID = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA";
-export const TOKEN_2022_PROGRAM_ID = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb";
-const PUMP_AMM_PROGRAM_ID = "pAMMBay6oceH9fJKBRHGP5D4bD4sWpmSwMn52FMfXEA";
-/** Programs whose inner transfers are the legs of a trade, not transfers of their own. */
-const TRADING_PROGRAMS: ReadonlySet<string> = new Set([PUMP_PROGRAM_ID, PUMP_AMM_PROGRAM_ID]);
-
-const SYSTEM_TRANSFER = 2;
-const TOKEN_TRANSFER = 3;
-const TOKEN_TRANSFER_CHECKED = 12;
-
-type Obj = Record<string, unknown>;
-
-/** Thrown inside this module only, to unwind a bad field; never escapes {@link mapSolanaTx}. */
-class Reject {
-  constructor(
-    readonly code: InvalidEventCode,
-    readonly field: string,
-    readonly message: string,
-  ) {}
-}
+import { array, count, type Obj, object, Reject } from "./solana-fields.ts";
+import { type Invocations, instruction, type Placed, transfers } from "./solana-instructions.ts";
 
 /** True for what looks like a `getTransaction` response or its bare `result`. */
 export function isSolanaTx(o: object): boolean {
   return ("jsonrpc" in o && ("result" in o || "error" in o)) || ("transaction" in o && "meta" in o);
-}
-
-function object(value: unknown, field: string): Obj {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Reject(
-      value === undefined ? "missing_field" : "wrong_type",
-      field,
-      `"${field}" must be an object`,
-    );
-  }
-  return value as Obj;
-}
-
-function array(value: unknown, field: string): unknown[] {
-  if (!Array.isArray(value)) {
-    throw new Reject(
-      value === undefined ? "missing_field" : "wrong_type",
-      field,
-      `"${field}" must be an array`,
-    );
-  }
-  return value;
-}
-
-function count(value: unknown, field: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new Reject(
-      value === undefined ? "missing_field" : "wrong_type",
-      field,
-      `"${field}" must be an integer >= 0`,
-    );
-  }
-  return value;
 }
 
 /** The transaction inside a response, or the response itself when it is a bare `result`. */
@@ -122,164 +68,6 @@ function accountKeys(message: Obj, meta: Obj): string[] {
     }
   }
   return keys as string[];
-}
-
-interface Instruction {
-  program: string;
-  accounts: string[];
-  data: Uint8Array;
-  /** 1 for a top-level instruction; null when the node did not record it (older transactions). */
-  height: number | null;
-  field: string;
-}
-
-function instruction(value: unknown, keys: string[], field: string): Instruction {
-  const o = object(value, field);
-  const key = (index: unknown, at: string): string => {
-    const k = keys[count(index, at)];
-    if (k === undefined) throw new Reject("out_of_range", at, `"${at}" indexes no account key`);
-    return k;
-  };
-  const text = o.data;
-  if (typeof text !== "string")
-    throw new Reject("wrong_type", `${field}.data`, `"${field}.data" must be a string`);
-  const data = decodeBase58(text);
-  if (data === null) throw new Reject("wrong_type", `${field}.data`, `"${field}.data" is not base58`);
-  return {
-    program: key(o.programIdIndex, `${field}.programIdIndex`),
-    accounts: array(o.accounts, `${field}.accounts`).map((a, i) => key(a, `${field}.accounts[${i}]`)),
-    data,
-    height: typeof o.stackHeight === "number" ? o.stackHeight : null,
-    field,
-  };
-}
-
-/** An event with where in the run it happened, so that logs and instructions sort into one order. */
-interface Placed {
-  /** The log line the event happened at (its `Program data:` line, or its instruction's `invoke`). */
-  at: number;
-  event: PumpEvent | SolTransfer | TokenMove;
-}
-
-/** The log line of each instruction's `invoke`: per top-level instruction, its own and its inner ones'. */
-interface Invocations {
-  top: number[];
-  inner: number[][];
-}
-
-interface SolTransfer {
-  name: "sol";
-  from: string;
-  to: string;
-  lamports: number;
-}
-
-interface TokenMove {
-  name: "token";
-  source: string;
-  destination: string;
-  authority: string;
-  amount: number;
-  mint: string | null;
-  decimals: number | null;
-  field: string;
-}
-
-function u64(bytes: Uint8Array, at: number, field: string): number {
-  const value = new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getBigUint64(at, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new Reject("unsafe_integer", field, `"${field}": ${value} exceeds the safe integer range`);
-  }
-  return Number(value);
-}
-
-/** The transfer an instruction makes, or null when it is another instruction. */
-function transfer(ix: Instruction): SolTransfer | TokenMove | null {
-  const { data, accounts } = ix;
-  if (ix.program === SYSTEM_PROGRAM_ID) {
-    if (data.length !== 12 || data[0] !== SYSTEM_TRANSFER || data[1] !== 0 || data[2] !== 0 || data[3] !== 0)
-      return null;
-    return {
-      name: "sol",
-      from: at(accounts, 0, ix),
-      to: at(accounts, 1, ix),
-      lamports: u64(data, 4, ix.field),
-    };
-  }
-  if (ix.program !== TOKEN_PROGRAM_ID && ix.program !== TOKEN_2022_PROGRAM_ID) return null;
-  if (data[0] === TOKEN_TRANSFER && data.length === 9) {
-    return {
-      name: "token",
-      source: at(accounts, 0, ix),
-      destination: at(accounts, 1, ix),
-      authority: at(accounts, 2, ix),
-      amount: u64(data, 1, ix.field),
-      mint: null,
-      decimals: null,
-      field: ix.field,
-    };
-  }
-  if (data[0] === TOKEN_TRANSFER_CHECKED && data.length === 10) {
-    return {
-      name: "token",
-      source: at(accounts, 0, ix),
-      mint: at(accounts, 1, ix),
-      destination: at(accounts, 2, ix),
-      authority: at(accounts, 3, ix),
-      amount: u64(data, 1, ix.field),
-      decimals: data[9] as number,
-      field: ix.field,
-    };
-  }
-  return null;
-}
-
-function at(accounts: string[], i: number, ix: Instruction): string {
-  const account = accounts[i];
-  if (account === undefined) {
-    throw new Reject("missing_field", `${ix.field}.accounts`, `"${ix.field}.accounts" lacks account ${i}`);
-  }
-  return account;
-}
-
-/** Transfers of the top-level instructions and of the inner ones no trading program ran. */
-function transfers(tops: Instruction[], meta: Obj, keys: string[], invoked: Invocations): Placed[] {
-  const placed: Placed[] = [];
-  const inner = new Map<number, Instruction[]>();
-  const groups =
-    meta.innerInstructions === null || meta.innerInstructions === undefined
-      ? []
-      : array(meta.innerInstructions, "meta.innerInstructions");
-  groups.forEach((g, gi) => {
-    const group = object(g, `meta.innerInstructions[${gi}]`);
-    const field = `meta.innerInstructions[${gi}]`;
-    inner.set(
-      count(group.index, `${field}.index`),
-      array(group.instructions, `${field}.instructions`).map((v, i) =>
-        instruction(v, keys, `${field}.instructions[${i}]`),
-      ),
-    );
-  });
-  tops.forEach((top, index) => {
-    if (TRADING_PROGRAMS.has(top.program)) return;
-    // Logs that do not match the instructions (a node's quirk) still give the top-level order.
-    const topLine = invoked.top[index] ?? Number.MAX_SAFE_INTEGER;
-    const innerLines = invoked.inner[index] ?? [];
-    const own = transfer(top);
-    if (own !== null) placed.push({ at: topLine, event: own });
-    // callers[h] is the program running at stack height h: an inner instruction at height h was called
-    // by callers[1..h-1]. Without recorded heights only the top-level program is known.
-    const callers: string[] = ["", top.program];
-    for (const [k, ix] of (inner.get(index) ?? []).entries()) {
-      const height = ix.height ?? 2;
-      callers.length = height;
-      callers[height] = ix.program;
-      if (callers.slice(1, height).some((p) => TRADING_PROGRAMS.has(p))) continue;
-      const moved = transfer(ix);
-      if (moved !== null) placed.push({ at: innerLines[k] ?? topLine, event: moved });
-    }
-  });
-  return placed;
 }
 
 const INVOKE = /^Program (\S+) invoke \[(\d+)\]$/;
