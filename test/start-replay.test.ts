@@ -13,7 +13,7 @@ import { generate } from "../src/ingest/generator.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
-import { reaper } from "./support/reaper.ts";
+import { reaper, runToEnd } from "./support/reaper.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -37,19 +37,10 @@ const SUMMARY = (file: string) =>
   `replay of ${file} done: 15 lines read, 16 events in, 1 rejected (in troupe:tx:dlq, source ${file}), 3 alerts (in troupe:alerts)`;
 
 test("exits 0 once drained, every alert shown, with a summary of lines, events, rejects and where they went", async () => {
-  const child = track(
-    Bun.spawn(["bun", "src/main.ts", "--replay", recording], {
-      cwd: ROOT,
-      env: ENV,
-      stdout: "pipe",
-      stderr: "pipe",
-    }),
-  );
-  const [code, stdout, stderr] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
+  const { code, stdout, stderr } = await runToEnd(track, ["bun", "src/main.ts", "--replay", recording], {
+    cwd: ROOT,
+    env: ENV,
+  });
   expect(code).toBe(0);
   const alerts = stdout
     .trimEnd()

@@ -14,7 +14,7 @@ import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { scenarios, timeline } from "../fixtures/scenarios/index.ts";
 import { type Expected, type Scenario, SUPPLY } from "../fixtures/scenarios/kit.ts";
-import { reaper } from "../support/reaper.ts";
+import { reaper, runToEnd } from "../support/reaper.ts";
 import { run } from "./run.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -35,19 +35,14 @@ beforeAll(async () => {
       .map((e) => JSON.stringify(e))
       .join("\n")}\n`,
   );
-  const child = track(
-    Bun.spawn(["bun", "src/main.ts", "--replay", file], {
-      cwd: ROOT,
-      env: ENV,
-      stdout: "pipe",
-      stderr: "pipe",
-    }),
-  );
-  const [code, out, err] = await Promise.all([
-    child.exited,
-    new Response(child.stdout).text(),
-    new Response(child.stderr).text(),
-  ]);
+  const {
+    code,
+    stdout: out,
+    stderr: err,
+  } = await runToEnd(track, ["bun", "src/main.ts", "--replay", file], {
+    cwd: ROOT,
+    env: ENV,
+  });
   stderr = err;
   expect(code).toBe(0);
   alerts = out

@@ -23,7 +23,7 @@ import {
   TRANSFERS_FILE,
   UNKNOWN_PROGRAM,
 } from "../fixtures/solana-tx/recordings.ts";
-import { reaper } from "../support/reaper.ts";
+import { reaper, runToEnd } from "../support/reaper.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "../support/redis-server.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -54,25 +54,16 @@ describe.skipIf(!redisServerInstalled())("bun run start --replay on the real-pay
 
   async function replay(file: string): Promise<Run> {
     const prefix = `fixtures-${crypto.randomUUID()}:`;
-    const child = track(
-      Bun.spawn(["bun", "src/main.ts", "--replay", file], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          TROUPE_HTTP_PORT: "0",
-          REDIS_URL: redis.url,
-          TROUPE_STREAM_PREFIX: prefix,
-          TROUPE_ALERTS_FILE: "",
-        },
-        stdout: "pipe",
-        stderr: "pipe",
-      }),
-    );
-    const [code, stdout, stderr] = await Promise.all([
-      child.exited,
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
+    const { code, stdout, stderr } = await runToEnd(track, ["bun", "src/main.ts", "--replay", file], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TROUPE_HTTP_PORT: "0",
+        REDIS_URL: redis.url,
+        TROUPE_STREAM_PREFIX: prefix,
+        TROUPE_ALERTS_FILE: "",
+      },
+    });
     const names = topology(prefix);
     const entries = await backend.range(names.tx, { count: 10_000 });
     const events = entries

@@ -28,3 +28,25 @@ export function reaper(when: "each" | "all" = "each"): <C extends Subprocess>(ch
     return child;
   };
 }
+
+/** What a child printed and how it ended. */
+export interface Finished {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a child (registered with `track`) to its end, its output read whole. */
+export async function runToEnd(
+  track: <C extends Subprocess>(child: C) => C,
+  cmd: string[],
+  options: { cwd: string; env: Record<string, string | undefined> },
+): Promise<Finished> {
+  const child = track(Bun.spawn(cmd, { ...options, stdout: "pipe", stderr: "pipe" }));
+  const [code, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { code, stdout, stderr };
+}
