@@ -24,6 +24,7 @@ const results = await runIsolated(
     variant(pipeline, "scannerThroughput", "memory", "durable", ...count),
     variant(pipeline, "scannerThroughput", "memory", "volatile", ...count),
     variant(pipeline, "produceToAlert", "redis"),
+    variant(pipeline, "produceToAlert", "redis", "volatile"),
     variant(pipeline, "produceToAlert", "memory"),
   ],
   { ...args, timeoutMs: 600_000 },
@@ -52,6 +53,11 @@ printReport(
     figure(memory, target("target (issue 6)", 50_000, "events/s")),
     figure(results.get(BENCH, "produce→alert at 5000/s, redis p50")),
     figure(results.get(BENCH, "produce→alert at 5000/s, redis p99"), target("target p99", 50, "ms")),
+    // What checkpoints add to it: the same traffic without them.
+    figure(
+      results.get(BENCH, "produce→alert at 5000/s, redis p99"),
+      results.get(BENCH, "produce→alert at 5000/s, redis, volatile p99"),
+    ),
     figure(results.get(BENCH, "produce→alert at 5000/s, memory p50")),
     figure(results.get(BENCH, "produce→alert at 5000/s, memory p99"), target("target p99", 50, "ms")),
   ],
