@@ -1,7 +1,7 @@
 /**
  * Scanner throughput and latency: the three analyzers together over generated traffic, through Redis and
  * in memory, next to the raw Redis XREADGROUP+XACK ceiling measured in the same run; and produce→alert
- * p50/p99 at a steady 5,000 events/s (target p99 < 50 ms). Throughput with durable analyzer state (the
+ * p50/p99 at a steady 5,000 events/s for a minute, through Redis with and without checkpoints (target p99 < 50 ms). Throughput with durable analyzer state (the
  * default) and without (volatile), as a ratio of events/s and of events per CPU-second (every thread of the
  * process and the Redis server): what checkpoints cost. Every variant in a fresh process,
  * median of --rounds. Note the ratio to the raw loop: each event is read and acked by three groups.
