@@ -252,7 +252,7 @@ export class SegmentWriter implements ValueWriter {
 
 /**
  * Reads back what a {@link ValueWriter} wrote, from a record's value bytes. One reader can read value after
- * value ({@link reset}): a restore decodes a segment's values one after another, and keeping the views on
+ * value ({@link resetAt}): a restore decodes a segment's values one after another, and keeping the views on
  * their common buffer spares three allocations per value.
  */
 export class ValueReader {
@@ -278,17 +278,6 @@ export class ValueReader {
     this.at = segment.byteOffset + at;
     const length = readVarint(this.#bytes, this);
     this.#end = this.at + length;
-    return this;
-  }
-
-  /** Reads `bytes` from now on (a view on the same buffer as the last value keeps the reader's views). */
-  reset(bytes: Uint8Array): this {
-    if (bytes.buffer !== this.#bytes.buffer) {
-      this.#bytes = Buffer.from(bytes.buffer);
-      this.#view = new DataView(bytes.buffer);
-    }
-    this.at = bytes.byteOffset;
-    this.#end = bytes.byteOffset + bytes.byteLength;
     return this;
   }
 
