@@ -38,6 +38,35 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
     h = await redisClusterHarness(cluster);
     b = h.backend;
   };
+  /**
+   * A pump on `stream` whose handler writes one output per entry to `<prefix>:alerts`; `acked(n)` resolves
+   * once n entries are acked, `effects(most)` reads the outputs' numbers back.
+   */
+  const effectPump = (stream: string, retryMaxMs: number) => {
+    const out = `${h.prefix}:alerts`;
+    const target = new TestTarget<{ n: number }, Output[]>({
+      instances: 2,
+      window: 32,
+      key: (m) => String(m.n % 13),
+      handler: async (m) => [{ stream: out, dedupId: "effect", payload: { n: m.n } }],
+    });
+    const pump = new Pump<{ n: number }, Output[]>(b, target, {
+      stream,
+      group: "g",
+      consumer: "me",
+      blockMs: 50,
+      retryMinMs: 5,
+      retryMaxMs,
+    });
+    const acked = (count: number) =>
+      until(
+        (check) => pump.on("acked", check),
+        () => pump.stats.acked >= count,
+      );
+    const effects = async (most: number) =>
+      (await b.range(out, { count: most })).map((e) => (defaultCodec.decode(e.fields!) as { n: number }).n);
+    return { pump, acked, effects };
+  };
   /** A stream name under the test's prefix whose slot is served by master `node`. */
   const streamOn = async (node: number, name: string) => {
     for (let i = 0; ; i++) {
@@ -93,27 +122,8 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
     const slot = await cluster!.lowestSlotOf(0);
     let s = "";
     for (let i = 0; keySlot(s) !== slot || s === ""; i++) s = `${h.prefix}:tx{${i}}`;
-    const out = `${h.prefix}:alerts`;
     const N = 3_000;
-    const target = new TestTarget<{ n: number }, Output[]>({
-      instances: 2,
-      window: 32,
-      key: (m) => String(m.n % 13),
-      handler: async (m) => [{ stream: out, dedupId: "effect", payload: { n: m.n } }],
-    });
-    const pump = new Pump<{ n: number }, Output[]>(b, target, {
-      stream: s,
-      group: "g",
-      consumer: "me",
-      blockMs: 50,
-      retryMinMs: 5,
-      retryMaxMs: 50,
-    });
-    const acked = (count: number) =>
-      until(
-        (check) => pump.on("acked", check),
-        () => pump.stats.acked >= count,
-      );
+    const { pump, acked, effects } = effectPump(s, 50);
     try {
       await pump.start();
       const produce = (async () => {
@@ -130,11 +140,9 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
     } finally {
       await pump.stop();
     }
-    const effects = (await b.range(out, { count: N * 2 })).map(
-      (e) => (defaultCodec.decode(e.fields!) as { n: number }).n,
-    );
-    expect(effects.length).toBe(N);
-    expect(new Set(effects).size).toBe(N);
+    const written = await effects(N * 2);
+    expect(written.length).toBe(N);
+    expect(new Set(written).size).toBe(N);
     expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
     expect(await cluster!.ownerOf(keySlot(s))).toBe(2);
   }, 60_000);
@@ -142,27 +150,8 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
   test("a pump loses and doubles nothing while its stream's master restarts (AOF always)", async () => {
     await open();
     const s = await streamOn(0, "tx");
-    const out = `${h.prefix}:alerts`;
     const N = 1_500;
-    const target = new TestTarget<{ n: number }, Output[]>({
-      instances: 2,
-      window: 32,
-      key: (m) => String(m.n % 13),
-      handler: async (m) => [{ stream: out, dedupId: "effect", payload: { n: m.n } }],
-    });
-    const pump = new Pump<{ n: number }, Output[]>(b, target, {
-      stream: s,
-      group: "g",
-      consumer: "me",
-      blockMs: 50,
-      retryMinMs: 5,
-      retryMaxMs: 200,
-    });
-    const acked = (count: number) =>
-      until(
-        (check) => pump.on("acked", check),
-        () => pump.stats.acked >= count,
-      );
+    const { pump, acked, effects } = effectPump(s, 200);
     /** Idempotent per n, retried while the master is away (a lost reply must not write twice). */
     const send = async (n: number) => {
       for (;;) {
@@ -186,11 +175,9 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
     } finally {
       await pump.stop();
     }
-    const effects = (await b.range(out, { count: N * 2 })).map(
-      (e) => (defaultCodec.decode(e.fields!) as { n: number }).n,
-    );
-    expect(effects.length).toBe(N);
-    expect(new Set(effects).size).toBe(N);
+    const written = await effects(N * 2);
+    expect(written.length).toBe(N);
+    expect(new Set(written).size).toBe(N);
     expect(await b.length(s)).toBe(N);
     expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
   }, 60_000);

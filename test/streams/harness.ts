@@ -5,7 +5,7 @@
 
 import { afterAll } from "bun:test";
 import { randomUUID } from "node:crypto";
-import Redis from "ioredis";
+import Redis, { type Cluster } from "ioredis";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { type Clock, systemClock } from "../../src/time/clock.ts";
@@ -85,25 +85,27 @@ export async function redisHarness(
     // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
     ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),
     connect: () => new RedisStreamBackend(redis.url),
-    bulkFill: async (stream, count, fields) => {
-      const admin = new Redis(redis.url, { protocol: 2 });
-      const args = Object.entries(fields).flatMap(([k, v]) => [
-        k,
-        typeof v === "string" ? v : Buffer.from(v),
-      ]);
-      try {
-        // Server-side loop in chunks: 200k XADDs without 200k round trips, never blocking Redis long.
-        for (let done = 0; done < count; done += BULK_CHUNK) {
-          await admin.eval(BULK_FILL_LUA, 1, stream, Math.min(BULK_CHUNK, count - done), ...args);
-        }
-      } finally {
-        admin.disconnect();
-      }
-    },
+    bulkFill: bulkFillWith(() => new Redis(redis.url, { protocol: 2 })),
     cleanup: async () => {
       await backend.close();
       await deleteKeys(redis.url, prefix);
     },
+  };
+}
+
+/** `bulkFill` through a connection of its own (a server's or a cluster's), closed after. */
+function bulkFillWith(connect: () => Redis | Cluster): ContractHarness["bulkFill"] {
+  return async (stream, count, fields) => {
+    const admin = connect();
+    const args = Object.entries(fields).flatMap(([k, v]) => [k, typeof v === "string" ? v : Buffer.from(v)]);
+    try {
+      // Server-side loop in chunks: 200k XADDs without 200k round trips, never blocking Redis long.
+      for (let done = 0; done < count; done += BULK_CHUNK) {
+        await admin.eval(BULK_FILL_LUA, 1, stream, Math.min(BULK_CHUNK, count - done), ...args);
+      }
+    } finally {
+      admin.disconnect();
+    }
   };
 }
 
@@ -128,20 +130,7 @@ export async function redisClusterHarness(
     breakWrites: () => config("1"),
     healWrites: () => config("0"),
     connect: () => new RedisStreamBackend({ cluster: cluster.nodes }),
-    bulkFill: async (stream, count, fields) => {
-      const admin = new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } });
-      const args = Object.entries(fields).flatMap(([k, v]) => [
-        k,
-        typeof v === "string" ? v : Buffer.from(v),
-      ]);
-      try {
-        for (let done = 0; done < count; done += BULK_CHUNK) {
-          await admin.eval(BULK_FILL_LUA, 1, stream, Math.min(BULK_CHUNK, count - done), ...args);
-        }
-      } finally {
-        admin.disconnect();
-      }
-    },
+    bulkFill: bulkFillWith(() => new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } })),
     cleanup: async () => {
       await backend.close();
       await Promise.all(cluster.servers.map((server) => deleteKeys(server.url, prefix)));
