@@ -4,7 +4,7 @@
  * oldest entry any group still needs: for each group the lower of its oldest pending id and the id
  * right after its last-delivered one. Everything below that was delivered to every group and acked
  * by all of them. An optional floor keeps acked entries for a while (`keepForMs`) or keeps the newest
- * `keepLast`. A stream without groups is never trimmed. The same rule runs on both backends, so the
+ * `keepLast` (keep-last.ts). A stream without groups is never trimmed. The same rule runs on both backends, so the
  * in-memory default stays bounded too. An entry a durable actor handled stays pending until the state
  * checkpoint that covers it acks it, so no entry is trimmed before a durable checkpoint covers it.
  */
@@ -13,6 +13,7 @@ import { InvalidOptionError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import type { StreamBackend } from "./backend.ts";
+import { KeepLastFloor } from "./keep-last.ts";
 import { formatStreamId, minIdString, nextId, parseStreamId } from "./stream-id.ts";
 
 export interface RetentionOptions {
@@ -56,11 +57,16 @@ export interface RetentionEvents {
   trimFailed(event: { stream: string; error: unknown }): void;
 }
 
-/** The lowest id any group of `stream` still needs, floor applied; `null` = trim nothing. */
+/**
+ * The lowest id any group of `stream` still needs, floor applied; `null` = trim nothing. `keepLast` is
+ * found from the groups' read counters once `floor` has seen them on earlier calls (a `Retention` keeps
+ * one per stream); a fresh one reads the newest `keepLast` entries once.
+ */
 export async function retentionPoint(
   backend: StreamBackend,
   stream: string,
   options: RetentionOptions = {},
+  floor: KeepLastFloor = new KeepLastFloor(options.keepLast ?? 0),
 ): Promise<string | null> {
   const { keepForMs, keepLast, clock } = resolveRetentionOptions(options);
   const groups = await backend.groups(stream);
@@ -74,9 +80,9 @@ export async function retentionPoint(
   if (point === null) return null;
   if (keepForMs > 0) point = minIdString(point, `${Math.max(0, clock.now() - keepForMs)}-0`);
   if (keepLast > 0) {
-    const newest = await backend.range(stream, { count: keepLast, reverse: true });
-    if (newest.length < keepLast) return null;
-    point = minIdString(point, newest.at(-1)!.id);
+    const kept = await floor.floor(backend, stream, groups);
+    if (kept === null) return null;
+    point = minIdString(point, kept);
   }
   return point;
 }
@@ -86,8 +92,9 @@ export async function trimAcked(
   backend: StreamBackend,
   stream: string,
   options: RetentionOptions = {},
+  floor?: KeepLastFloor,
 ): Promise<TrimResult> {
-  const minId = await retentionPoint(backend, stream, options);
+  const minId = await retentionPoint(backend, stream, options, floor);
   const removed = minId === null ? 0 : await backend.trim(stream, minId);
   return { stream, minId, removed };
 }
@@ -98,6 +105,7 @@ export class Retention {
   readonly #streams: readonly string[];
   readonly #options: Required<RetentionOptions>;
   readonly #events = createNanoEvents<RetentionEvents>();
+  readonly #floors = new Map<string, KeepLastFloor>();
   #stopTimer: (() => void) | undefined;
 
   constructor(backend: StreamBackend, streams: readonly string[], options: RetentionOptions = {}) {
@@ -125,7 +133,9 @@ export class Retention {
     const results: TrimResult[] = [];
     for (const stream of this.#streams) {
       try {
-        const result = await trimAcked(this.#backend, stream, this.#options);
+        const floor = this.#floors.get(stream) ?? new KeepLastFloor(this.#options.keepLast);
+        this.#floors.set(stream, floor);
+        const result = await trimAcked(this.#backend, stream, this.#options, floor);
         results.push(result);
         this.#events.emit("trimmed", result);
       } catch (error) {

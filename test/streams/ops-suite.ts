@@ -154,6 +154,46 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       expect(await b.length(s)).toBe(0);
     });
 
+    test("retention's keepLast floor reads the newest entries once at a start, then goes by the groups' counters", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      let ranges = 0;
+      const counted = new Proxy(b, {
+        get(target, prop) {
+          if (prop === "range") ranges++;
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const consume = async (count: number) => {
+        await b.appendBatch(
+          s,
+          Array.from({ length: count }, (_, n) => ({ n: String(n) })),
+        );
+        const read = await b.readNew(s, "g", "c", { count });
+        await b.ack(
+          s,
+          "g",
+          read.map((e) => e.id),
+        );
+      };
+      await consume(50);
+      const retention = new Retention(counted, [s], { keepLast: 10 });
+      expect((await retention.runOnce())[0]!.removed).toBe(40);
+      expect(await b.length(s)).toBe(10);
+      expect(ranges).toBe(1);
+      for (let tick = 0; tick < 6; tick++) {
+        await consume(7);
+        const [result] = await retention.runOnce();
+        expect(result!.minId).not.toBeNull();
+        // At least the newest 10, and at most one tick's appends more.
+        const length = await b.length(s);
+        expect(length).toBeGreaterThanOrEqual(10);
+        expect(length).toBeLessThanOrEqual(10 + 7 + 1);
+      }
+      expect(ranges).toBe(1);
+    });
+
     test("the producer slows at the high watermark, pauses at the critical one, and resumes", async () => {
       await open();
       await b.ensureGroup(s, "g");
