@@ -58,6 +58,7 @@ export class ActorSystem {
   readonly #emitter: ActorEmitter = createActorEvents();
   readonly #supervisor: Supervisor;
   readonly #actors = new Map<string, ActorRef>();
+  readonly #stops = new WeakMap<Actor, Promise<StopResult>>();
   readonly #onDeadLetter: ((deadLetter: ActorDeadLetter) => void) | undefined;
   readonly #owner: ActorOwner;
   #watchTimer: ReturnType<Clock["setTimeout"]> | null = null;
@@ -130,7 +131,7 @@ export class ActorSystem {
     }
     // Routing is typed by M at the call site; the engine handles messages as unknown.
     const actor = new Actor(url.href, resolved as ResolvedSpawnOptions, this.#owner);
-    const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopActor(actor, deadlineMs));
+    const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopOnce(actor, deadlineMs));
     this.#actors.set(actor.name, ref as ActorRef);
     const started = await Promise.allSettled(actor.instances.map((instance) => instance.start()));
     const failure = started.find((result) => result.status === "rejected");
@@ -208,6 +209,16 @@ export class ActorSystem {
       drained: results.every((r) => r.drained),
       undelivered: results.reduce((sum, r) => sum + r.undelivered, 0),
     };
+  }
+
+  /** A stop already under way (or done) answers every later call, so the actor stops and reports once. */
+  #stopOnce(actor: Actor, deadlineMs: number): Promise<StopResult> {
+    let stopping = this.#stops.get(actor);
+    if (stopping === undefined) {
+      stopping = this.#stopActor(actor, deadlineMs);
+      this.#stops.set(actor, stopping);
+    }
+    return stopping;
   }
 
   async #stopActor(actor: Actor, deadlineMs: number): Promise<StopResult> {

@@ -31,6 +31,18 @@ test("stop drains in-flight work before its deadline", async () => {
   expect(system.actor("scripted")).toBeUndefined();
 });
 
+test("two stops at once are one stop: the same result, one stopped event", async () => {
+  system = createSystem();
+  const stopped = collect(system, "stopped");
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 64 });
+  for (const id of range(0, 20)) await ref.tell({ id, op: "sleep", ms: 2 });
+  const [first, second] = await Promise.all([ref.stop({ deadlineMs: 5000 }), ref.stop({ deadlineMs: 5000 })]);
+  expect(first).toEqual({ drained: true, undelivered: 0 });
+  expect(second).toEqual(first);
+  expect(await ref.stop()).toEqual(first);
+  expect(stopped.seen).toEqual([{ actor: "scripted", drained: true, undelivered: 0 }]);
+});
+
 test("stop past its deadline terminates and reports what it could not finish", async () => {
   const deadLetters: ActorDeadLetter[] = [];
   system = createSystem({ onDeadLetter: (dl) => deadLetters.push(dl) });
