@@ -68,29 +68,36 @@ return {epoch, redis.call('HGET', KEYS[1], 'base') or ''}
 
 /**
  * One checkpoint, atomically: refused whole (an error reply `FENCED`) unless ARGV epoch is the scope's
- * current one; else its segments are appended to the log, the covered entries acked, the meta updated.
- * The first write is to the meta hash, so under OOM Redis refuses it and with it the whole checkpoint:
- * nothing is written, nothing acked. Lua's unpack is limited to ~8000 values, so long id lists go in chunks.
+ * current one; else its segments move from the staging list to the log, the covered entries are acked and
+ * the meta updated. The segments were RPUSHed to the staging list beforehand, one command each: passed
+ * through the script they were copied twice (into Lua strings, then back into list values), a few MB per
+ * checkpoint that held Redis 10–60 ms; LMOVE moves a value without copying it. The first write is to the
+ * meta hash, so under OOM Redis refuses it and with it the whole checkpoint: nothing moved, nothing acked.
+ * A refused checkpoint's staging list is deleted (or expires, when its process died before the script).
+ * Lua's unpack is limited to ~8000 values, so long id lists go in chunks.
  *
- * KEYS: scope meta, scope log, the source streams.
- * ARGV: epoch, now ms, keys written, segment count, stream count, the segments, then per stream: group,
- * n, n ids. Returns `{entries acked, log bytes, base bytes}` (the client decides on compaction).
+ * KEYS: scope meta, scope log, staging list, the source streams.
+ * ARGV: epoch, now ms, keys written, segment count, their bytes, stream count, then per stream: group, n,
+ * n ids. Returns `{entries acked, log bytes, base bytes}` (the client decides on compaction).
  */
 export const STATE_COMMIT_LUA = `
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+  redis.call('DEL', KEYS[3])
   return redis.error_reply('FENCED checkpoint refused: epoch ' .. ARGV[1] .. ' is not current')
 end
 local CHUNK = 6000
-local segments, streams = tonumber(ARGV[4]), tonumber(ARGV[5])
+local segments, streams = tonumber(ARGV[4]), tonumber(ARGV[6])
+if redis.call('LLEN', KEYS[3]) ~= segments then
+  redis.call('DEL', KEYS[3])
+  return redis.error_reply('STAGING checkpoint refused: its staging list does not hold its ' .. segments .. ' segments')
+end
 redis.call('HINCRBY', KEYS[1], 'checkpoints', 1)
-local bytes = 0
-for i = 6, 5 + segments do bytes = bytes + string.len(ARGV[i]) end
-if segments > 0 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 6, 5 + segments)) end
-local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', bytes)
-local at = 6 + segments
+for i = 1, segments do redis.call('LMOVE', KEYS[3], KEYS[2], 'LEFT', 'RIGHT') end
+local logBytes = redis.call('HINCRBY', KEYS[1], 'logBytes', ARGV[5])
+local at = 7
 local acked = 0
 for s = 1, streams do
-  local key, group, n = KEYS[2 + s], ARGV[at], tonumber(ARGV[at + 1])
+  local key, group, n = KEYS[3 + s], ARGV[at], tonumber(ARGV[at + 1])
   at = at + 2
   for i = at, at + n - 1, CHUNK do
     acked = acked + redis.call('XACK', key, group, unpack(ARGV, i, math.min(i + CHUNK - 1, at + n - 1)))

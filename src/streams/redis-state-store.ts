@@ -33,6 +33,9 @@ type Arg = string | number | Buffer;
 /** Values per read of a compaction (each is copied to the compaction thread: small pages, short turns). */
 const COMPACTION_PAGE = 2;
 
+/** A checkpoint's staged segments whose process died before the commit script expire after this long. */
+const UNCOMMITTED_STAGING_TTL_MS = 600_000;
+
 /** An abandoned compaction's base (its process died before the swap) expires after this long. */
 const UNSWAPPED_BASE_TTL_MS = 3_600_000;
 
@@ -66,6 +69,8 @@ export class RedisStreamStateStore implements StreamStateStore {
   /** Compactions under way, by scope meta key: one at a time each. */
   readonly #compacting = new Map<string, Promise<void>>();
   #generation = 0;
+  /** Numbers each checkpoint's staging list. */
+  #staged = 0;
 
   /** `clock` stamps each checkpoint's time in the state's meta hash (the backend's clock). */
   constructor(
@@ -111,10 +116,23 @@ export class RedisStreamStateStore implements StreamStateStore {
     const { scope, epoch, segments } = checkpoint;
     const keys = scopeKeys(this.#base, scope);
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
-    const keyList = [keys.meta, keys.log, ...acks.map((a) => a.stream)];
+    const staging = `${keys.log}:staging:${epoch}:${++this.#staged}`;
     let records = 0;
-    for (const segment of segments) records += segmentRecords(segment);
-    const header: Arg[] = [epoch, this.#clock.now(), records, segments.length, acks.length];
+    let bytes = 0;
+    for (const segment of segments) {
+      records += segmentRecords(segment);
+      bytes += segment.byteLength;
+    }
+    // One RPUSH per segment on the bulk connection, so stream commands on the other one pass in between.
+    if (segments.length > 0)
+      await Promise.all([
+        ...segments.map((segment) => this.#bulk.rpush(staging, asBuffer(segment))),
+        this.#bulk.pexpire(staging, UNCOMMITTED_STAGING_TTL_MS),
+      ]).catch((error: unknown) => {
+        throw redisError(error);
+      });
+    const keyList = [keys.meta, keys.log, staging, ...acks.map((a) => a.stream)];
+    const header: Arg[] = [epoch, this.#clock.now(), records, segments.length, bytes, acks.length];
     const acked: Arg[] = [];
     for (const ack of acks) {
       acked.push(ack.group, ack.ids.length);
@@ -122,13 +140,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     }
     let reply: unknown;
     try {
-      reply = await this.#client.troupeStateCommit(
-        keyList.length,
-        keyList,
-        header,
-        segments.map(asBuffer),
-        acked,
-      );
+      reply = await this.#client.troupeStateCommit(keyList.length, keyList, header, acked);
     } catch (error) {
       const failure = redisError(error);
       throw failure.code === "ERR_FENCED" ? fencedError(scope, epoch) : failure;
