@@ -3,6 +3,7 @@
  * stores hand it, each a {@link SegmentCompaction} fed the segments posted to it; its chunks go back one per
  * request, transferred, so the store's side holds no more of the new base than it is writing.
  */
+import { compressSegmentSync } from "./segment-compression.ts";
 import { SegmentCompaction } from "./state-compaction.ts";
 
 declare const self: Worker;
@@ -10,7 +11,7 @@ declare const self: Worker;
 /** What the compaction thread is sent; `id` names one compaction. */
 export type ToCompactor =
   | { t: "feed"; id: number; segment: Uint8Array }
-  | { t: "next"; id: number; chunkBytes: number | undefined }
+  | { t: "next"; id: number; chunkBytes: number | undefined; compress: boolean }
   | { t: "abort"; id: number };
 
 /** Its answers to `next`: the next chunk of the new base, or its end; or the compaction failed. */
@@ -37,7 +38,7 @@ function job(id: number): Job {
   return found;
 }
 
-function next(id: number, chunkBytes: number | undefined): void {
+function next(id: number, chunkBytes: number | undefined, compress: boolean): void {
   const current = job(id);
   if (current.failure !== null) throw new Error(current.failure);
   current.chunks ??= current.compaction.chunks(chunkBytes);
@@ -46,7 +47,7 @@ function next(id: number, chunkBytes: number | undefined): void {
     jobs.delete(id);
     self.postMessage({ t: "done", id } satisfies FromCompactor);
   } else {
-    const chunk = step.value;
+    const chunk = compress ? compressSegmentSync(step.value) : step.value;
     self.postMessage({ t: "chunk", id, chunk } satisfies FromCompactor, [chunk.buffer as ArrayBuffer]);
   }
 }
@@ -67,7 +68,7 @@ self.onmessage = (event: MessageEvent<ToCompactor>) => {
     }
     case "next":
       try {
-        next(id, message.chunkBytes);
+        next(id, message.chunkBytes, message.compress);
       } catch (error) {
         jobs.delete(id);
         self.postMessage({ t: "failed", id, message: (error as Error).message } satisfies FromCompactor);

@@ -14,8 +14,11 @@ const HOST_URL = new URL("./compaction-host.ts", import.meta.url);
 export interface Compaction {
   /** Posts a copy of `segment` (the caller keeps its buffer). */
   feed(segment: Uint8Array): void;
-  /** The new base, in chunks of about `chunkBytes` (each asked for once the previous one was taken). */
-  chunks(chunkBytes?: number): AsyncGenerator<Uint8Array>;
+  /**
+   * The new base, in chunks of about `chunkBytes` (each asked for once the previous one was taken);
+   * with `compress`, each chunk as a zstd frame (segment-compression.ts), compressed on this thread.
+   */
+  chunks(chunkBytes?: number, compress?: boolean): AsyncGenerator<Uint8Array>;
   /** Drops it unfinished (the store gave up on it). */
   abort(): void;
 }
@@ -39,12 +42,12 @@ class CompactionThread {
       if (!this.#open.delete(id)) return;
       if (this.#open.size === 0) this.#worker?.unref();
     };
-    const next = (chunkBytes: number | undefined) =>
+    const next = (chunkBytes: number | undefined, compress: boolean) =>
       new Promise<Reply>((resolve) => {
         if (!this.#open.has(id))
           return resolve({ ok: false, error: failed("the compaction thread stopped") });
         this.#open.set(id, resolve);
-        post({ t: "next", id, chunkBytes });
+        post({ t: "next", id, chunkBytes, compress });
       });
     return {
       feed: (segment) => {
@@ -53,11 +56,11 @@ class CompactionThread {
         const copy = new Uint8Array(segment);
         post({ t: "feed", id, segment: copy }, [copy.buffer as ArrayBuffer]);
       },
-      chunks: async function* (chunkBytes) {
+      chunks: async function* (chunkBytes, compress = false) {
         let ended = false;
         try {
           for (;;) {
-            const reply = await next(chunkBytes);
+            const reply = await next(chunkBytes, compress);
             // A failed or finished job is gone from the thread already; one left half-read is not.
             ended = !reply.ok || reply.chunk === null;
             if (!reply.ok) throw reply.error;

@@ -7,6 +7,7 @@
  * kept cheap all the same: measured, decoding keys as UTF-8 and keeping a view per value made compaction a
  * fifth of the main thread's time in the durable scanner bench when it ran there.
  */
+import { openSegment } from "./segment-compression.ts";
 import { RecordKind, SegmentWriter, scanSegment } from "./state-segment.ts";
 
 /** Bytes per base chunk a compaction writes: one store value each, small enough not to stall Redis. */
@@ -26,7 +27,8 @@ export class SegmentCompaction {
   readonly #tables = new Map<string, Table>();
 
   /** Applies one segment's records, in order (the segment is kept until the chunks are written). */
-  feed(segment: Uint8Array): void {
+  feed(stored: Uint8Array): void {
+    const segment = openSegment(stored);
     const index = this.#segments.push(segment) - 1;
     const base = index * SEGMENT_SHIFT;
     const tables = this.#tables;

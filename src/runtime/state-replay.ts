@@ -7,6 +7,7 @@
  * prefix), not a view: a view per record was a fifth of a replay's time. A base that comes first (its
  * chunks say so) holds each key once: its inserts are set without a lookup first.
  */
+import { openSegment } from "./segment-compression.ts";
 import { isBaseSegment, locateSegment, RecordKind, valueBytesAt } from "./state-segment.ts";
 
 /** Where a restored value lies: segment index × this + offset in the segment. */
@@ -24,8 +25,9 @@ export class SegmentReplay {
   /** A segment other than a leading base's chunk was fed: inserts must move keys already there. */
   #changes = false;
 
-  /** Applies one segment's records, in order. */
-  feed(segment: Uint8Array): void {
+  /** Applies one stored segment's records, in order. */
+  feed(stored: Uint8Array): void {
+    const segment = openSegment(stored);
     const index = this.#segments.push(segment) - 1;
     const base = index * SEGMENT_SHIFT;
     const leadingBase = !this.#changes && isBaseSegment(segment);

@@ -13,6 +13,7 @@
 
 import { TroupeError } from "../errors.ts";
 import { compactionThread } from "../runtime/compaction-thread.ts";
+import { compressSegment } from "../runtime/segment-compression.ts";
 import { compactionDue } from "../runtime/state-log.ts";
 import { segmentRecords } from "../runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
@@ -118,15 +119,14 @@ export class RedisStreamStateStore implements StreamStateStore {
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
     const staging = `${keys.log}:staging:${epoch}:${++this.#staged}`;
     let records = 0;
+    for (const segment of segments) records += segmentRecords(segment);
+    const stored = await Promise.all(segments.map(compressSegment));
     let bytes = 0;
-    for (const segment of segments) {
-      records += segmentRecords(segment);
-      bytes += segment.byteLength;
-    }
+    for (const value of stored) bytes += value.byteLength;
     // One RPUSH per segment on the bulk connection, so stream commands on the other one pass in between.
-    if (segments.length > 0)
+    if (stored.length > 0)
       await Promise.all([
-        ...segments.map((segment) => this.#bulk.rpush(staging, asBuffer(segment))),
+        ...stored.map((value) => this.#bulk.rpush(staging, asBuffer(value))),
         this.#bulk.pexpire(staging, UNCOMMITTED_STAGING_TTL_MS),
       ]).catch((error: unknown) => {
         throw redisError(error);
@@ -188,7 +188,7 @@ export class RedisStreamStateStore implements StreamStateStore {
       const newBase = keys.base(generation);
       let baseBytes = 0;
       let first = true;
-      for await (const chunk of compaction.chunks()) {
+      for await (const chunk of compaction.chunks(undefined, true)) {
         await client.rpush(newBase, asBuffer(chunk));
         if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
         first = false;
