@@ -16,7 +16,8 @@
  */
 import type { StreamBackend } from "../src/streams/backend.ts";
 import type { Output } from "../src/streams/outputs.ts";
-import { PartitionOwnership } from "../src/streams/ownership.ts";
+import type { PartitionOwnership } from "../src/streams/ownership.ts";
+import { PartitionedConsumer } from "../src/streams/partitioned-consumer.ts";
 import { PartitionedProducer } from "../src/streams/partitioned-producer.ts";
 import { PartitionedStream } from "../src/streams/partitions.ts";
 import { Pump } from "../src/streams/pump.ts";
@@ -95,8 +96,7 @@ function member(
   backend: StreamBackend,
   stream: PartitionedStream,
   handled: (partition: number, member: string) => void,
-) {
-  const pumps = new Map<number, Pump<Event, Output[]>>();
+): PartitionOwnership {
   const target = new TestTarget<Event, Output[]>({
     instances: 2,
     window: 128,
@@ -106,33 +106,12 @@ function member(
       return [];
     },
   });
-  return new PartitionOwnership(
+  return new PartitionedConsumer<Event, Output[]>(
     backend,
     stream,
-    {
-      assigned: async (partition, key) => {
-        await backend.ensureGroup(key, "g");
-        await backend.adoptPending(key, "g", name);
-        const pump = new Pump<Event, Output[]>(backend, target, {
-          stream: key,
-          group: "g",
-          consumer: name,
-          blockMs: 100,
-          stopTimeoutMs: 200,
-        });
-        pumps.set(partition, pump);
-        await pump.start();
-      },
-      revoked: async (partition) => {
-        await pumps
-          .get(partition)
-          ?.stop()
-          .catch(() => {});
-        pumps.delete(partition);
-      },
-    },
+    () => ({ target, options: { blockMs: 100, stopTimeoutMs: 200 } }),
     { group: "g", member: name, leaseMs: LEASE_MS, renewMs: RENEW_MS },
-  );
+  ).ownership;
 }
 
 function p99(values: readonly number[]): number {

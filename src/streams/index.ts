@@ -47,6 +47,8 @@ export { MemoryStreamBackend } from "./memory-backend.ts";
 export type { Output, Outputs, OutputsOf } from "./outputs.ts";
 export type { OwnershipEvents, OwnershipOptions, PartitionHandler, RevokeReason } from "./ownership.ts";
 export { PartitionOwnership } from "./ownership.ts";
+export type { PartitionedConsumerEvents, PartitionPump } from "./partitioned-consumer.ts";
+export { PartitionedConsumer } from "./partitioned-consumer.ts";
 export type { PartitionedProducerOptions } from "./partitioned-producer.ts";
 export { PartitionedProducer } from "./partitioned-producer.ts";
 export type { PartitionOptions } from "./partitions.ts";

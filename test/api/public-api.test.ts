@@ -266,6 +266,7 @@ describe("troupe/streams: backends, pumps, producer, retention, dead letters, co
       "DeadLetters",
       "MemoryStreamBackend",
       "PartitionOwnership",
+      "PartitionedConsumer",
       "PartitionedProducer",
       "PartitionedStream",
       "Producer",

@@ -11,9 +11,9 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import { type PartitionHandler, PartitionOwnership, type RevokeReason } from "../../src/streams/ownership.ts";
+import { PartitionedConsumer, type PartitionPump } from "../../src/streams/partitioned-consumer.ts";
 import { PartitionedProducer } from "../../src/streams/partitioned-producer.ts";
 import { PartitionedStream } from "../../src/streams/partitions.ts";
-import { Pump } from "../../src/streams/pump.ts";
 import type { ContractHarness } from "./contract.ts";
 import { type CountMsg, DurableTarget, storedCounts } from "./durable-target.ts";
 import { TestTarget, until } from "./test-target.ts";
@@ -46,6 +46,21 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       });
       members.push(m);
       return m;
+    };
+    /** A member consuming its partitions through a pump each (`setup` gives a partition's target). */
+    const consumer = <M, R>(
+      name: string,
+      backend: StreamBackend,
+      setup: (partition: number, key: string) => PartitionPump<M, R> | Promise<PartitionPump<M, R>>,
+    ) => {
+      const c = new PartitionedConsumer<M, R>(backend, stream, setup, {
+        group: "g",
+        member: name,
+        leaseMs: LEASE_MS,
+        renewMs: RENEW_MS,
+      });
+      members.push(c.ownership);
+      return c;
     };
     /** Resolves once `predicate` holds after some member's round. */
     const settled = (predicate: () => boolean) =>
@@ -124,50 +139,30 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       const N = 2_000;
       let acked = 0;
       const onAcked = new Set<() => void>();
-      const consumer = (name: string) => {
+      const node = (name: string) => {
         const backend = connect();
-        const pumps = new Map<number, Pump<{ k: string }, Output[]>>();
         const target = new TestTarget<{ k: string }, Output[]>({
           instances: 2,
           window: 16,
           key: (m) => m.k,
           handler: async (m) => [{ stream: out, dedupId: "seen", payload: m }],
         });
-        const m = member(name, backend, {
-          // The previous owner stopped (or its lease expired): its pending entries are ours now.
-          assigned: async (partition, key) => {
-            await backend.ensureGroup(key, "g");
-            await backend.adoptPending(key, "g", name);
-            const pump = new Pump<{ k: string }, Output[]>(backend, target, {
-              stream: key,
-              group: "g",
-              consumer: name,
-              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
-              mayRead: () => m.holds(partition),
-              blockMs: 50,
-              retryMinMs: 5,
-              retryMaxMs: 50,
-              stopTimeoutMs: 500,
-            });
-            pump.on("acked", ({ ids }) => {
-              acked += ids.length;
-              for (const notify of onAcked) notify();
-            });
-            pumps.set(partition, pump);
-            await pump.start();
-          },
-          revoked: async (partition) => {
-            await pumps
-              .get(partition)
-              ?.stop()
-              .catch(() => {});
-            pumps.delete(partition);
-          },
+        // The previous owner stopped (or its lease expired): the consumer adopts its pending entries.
+        const c = consumer(name, backend, () => ({
+          target,
+          options: { blockMs: 50, retryMinMs: 5, retryMaxMs: 50, stopTimeoutMs: 500 },
+        }));
+        c.on("started", ({ pump }) => {
+          pump.on("acked", ({ ids }) => {
+            acked += ids.length;
+            for (const notify of onAcked) notify();
+          });
         });
+        const m = c.ownership;
         return { m, backend };
       };
-      const a = consumer("a");
-      const b = consumer("b");
+      const a = node("a");
+      const b = node("b");
       await Promise.all([a.m.start(), b.m.start()]);
       await settled(() => a.m.owned.length === 2 && b.m.owned.length === 2);
       const producer = new PartitionedProducer<{ k: string }>(h.backend, stream, { key: (e) => e.k });
@@ -199,9 +194,7 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       const handled = new Map<string, number>();
       let finished = 0;
       const onFinished = new Set<() => void>();
-      const consumer = (name: string) => {
-        const backend = connect();
-        const pumps = new Map<number, Pump<{ k: string }, Output[]>>();
+      const node = (name: string) => {
         const target = new TestTarget<{ k: string }, Output[]>({
           instances: 1,
           window: 64,
@@ -215,29 +208,12 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
             return [{ stream: out, dedupId: "seen", payload: m }];
           },
         });
-        const m = member(name, backend, {
-          assigned: async (partition, key) => {
-            const pump = new Pump<{ k: string }, Output[]>(backend, target, {
-              stream: key,
-              group: "g",
-              consumer: name,
-              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
-              mayRead: () => m.holds(partition),
-              blockMs: 50,
-              claimIdleMs: CLAIM_IDLE_MS,
-              sweepIntervalMs: 25,
-            });
-            pumps.set(partition, pump);
-            await pump.start();
-          },
-          revoked: async (partition) => {
-            await pumps.get(partition)?.stop();
-            pumps.delete(partition);
-          },
-        });
-        return m;
+        return consumer(name, connect(), () => ({
+          target,
+          options: { blockMs: 50, claimIdleMs: CLAIM_IDLE_MS, sweepIntervalMs: 25 },
+        })).ownership;
       };
-      const [a, b] = [consumer("a"), consumer("b")];
+      const [a, b] = [node("a"), node("b")];
       await Promise.all([a.start(), b.start()]);
       await settled(() => a.owned.length === 2 && b.owned.length === 2);
       const producer = new PartitionedProducer<{ k: string }>(h.backend, stream, { key: (e) => e.k });
@@ -260,45 +236,29 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       await open(4);
       let acked = 0;
       const onAcked = new Set<() => void>();
-      const consumer = (name: string) => {
+      const node = (name: string) => {
         const backend = connect();
-        const pumps = new Map<number, Pump<CountMsg, Output[]>>();
         const targets = new Map<number, DurableTarget>();
-        const m = member(name, backend, {
-          // The target's restore takes the partition's state over (a new epoch fences the previous owner);
-          // the durable pump then adopts every entry pending in the group and replays it first.
-          assigned: async (partition, key) => {
-            const store = backend.stateStore({ anchor: key });
-            const target = new DurableTarget({ store, instances: 1, window: 64 });
-            await target.ready();
-            const pump = new Pump<CountMsg, Output[]>(backend, target, {
-              stream: key,
-              group: "g",
-              consumer: name,
-              // Reads only while the lease cannot have lapsed: a thawed zombie reads nothing.
-              mayRead: () => m.holds(partition),
-              blockMs: 50,
-              sweepIntervalMs: 0,
-              stopTimeoutMs: 500,
-              stateStore: store,
-            });
-            pump.on("acked", ({ ids }) => {
-              acked += ids.length;
-              for (const notify of onAcked) notify();
-            });
-            targets.set(partition, target);
-            pumps.set(partition, pump);
-            await pump.start();
-          },
-          revoked: async (partition) => {
-            await pumps
-              .get(partition)
-              ?.stop()
-              .catch(() => {});
-            pumps.delete(partition);
-            targets.delete(partition);
-          },
+        // The target's restore takes the partition's state over (a new epoch fences the previous owner);
+        // the durable pump then adopts every entry pending in the group and replays it first.
+        const c = consumer<CountMsg, Output[]>(name, backend, async (partition, key) => {
+          const store = backend.stateStore({ anchor: key });
+          const target = new DurableTarget({ store, instances: 1, window: 64 });
+          await target.ready();
+          targets.set(partition, target);
+          return {
+            target,
+            options: { blockMs: 50, sweepIntervalMs: 0, stopTimeoutMs: 500, stateStore: store },
+          };
         });
+        c.on("started", ({ pump }) => {
+          pump.on("acked", ({ ids }) => {
+            acked += ids.length;
+            for (const notify of onAcked) notify();
+          });
+        });
+        c.on("stopped", ({ partition }) => targets.delete(partition));
+        const m = c.ownership;
         /** The process dies: its targets handle and checkpoint nothing more, its connection goes. */
         const kill = async () => {
           for (const target of targets.values()) target.kill();
@@ -306,8 +266,8 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
         };
         return { m, kill };
       };
-      const a = consumer("a");
-      const b = consumer("b");
+      const a = node("a");
+      const b = node("b");
       await Promise.all([a.m.start(), b.m.start()]);
       await settled(() => a.m.owned.length === 2 && b.m.owned.length === 2);
       const producer = new PartitionedProducer<CountMsg>(h.backend, stream, { key: (e) => e.key });
