@@ -48,7 +48,12 @@ test.skipIf(!redisAvailable())(
         await store.commit({ scope, epoch, segments, covers: [] });
       }
       // A tiny checkpoint gains nothing from compression and is stored as written.
-      await store.commit({ scope, epoch, segments: seg(["wallets", "tiny", new Uint8Array([1])]), covers: [] });
+      await store.commit({
+        scope,
+        epoch,
+        segments: seg(["wallets", "tiny", new Uint8Array([1])]),
+        covers: [],
+      });
       expected.set("tiny", "\u0001");
 
       const stored = await redis.lrangeBuffer(keys.log, 0, -1);
