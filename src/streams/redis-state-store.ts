@@ -34,6 +34,9 @@ type Arg = string | number | Buffer;
 /** Values per read of a compaction (each is copied to the compaction thread: small pages, short turns). */
 const COMPACTION_PAGE = 2;
 
+/** Numbers the checkpoints' staging lists, process-wide (an epoch is one incarnation's, in one process). */
+let staged = 0;
+
 /** A checkpoint's staged segments whose process died before the commit script expire after this long. */
 const UNCOMMITTED_STAGING_TTL_MS = 600_000;
 
@@ -70,8 +73,6 @@ export class RedisStreamStateStore implements StreamStateStore {
   /** Compactions under way, by scope meta key: one at a time each. */
   readonly #compacting = new Map<string, Promise<void>>();
   #generation = 0;
-  /** Numbers each checkpoint's staging list. */
-  #staged = 0;
 
   /** `clock` stamps each checkpoint's time in the state's meta hash (the backend's clock). */
   constructor(
@@ -117,7 +118,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     const { scope, epoch, segments } = checkpoint;
     const keys = scopeKeys(this.#base, scope);
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
-    const staging = `${keys.log}:staging:${epoch}:${++this.#staged}`;
+    const staging = `${keys.log}:staging:${epoch}:${++staged}`;
     let records = 0;
     for (const segment of segments) records += segmentRecords(segment);
     const stored = await Promise.all(segments.map(compressSegment));
