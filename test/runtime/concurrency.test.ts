@@ -239,11 +239,15 @@ for (const concurrency of [1, 4]) {
   test(`an ask that times out cancels its message (concurrency ${concurrency}): its request is aborted, no redelivery`, async () => {
     system = createSystem();
     const ref = await system.spawn<FetchMessage>(FETCHER, { concurrency, maxDeliveries: 3, init: init() });
-    const asked = ref.ask({ id: 1, path: "/check/a?mint=asked&hang=1" }, { timeoutMs: 200 });
-    // Queued behind the hung one (concurrency 1), or running beside it: cancelled either way.
-    const queued = ref.ask({ id: 2, path: "/check/a?mint=queued&hang=1" }, { timeoutMs: 200 });
-    expect(await asked.catch((e) => e)).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
-    expect(await queued.catch((e) => e)).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
+    const asked = ref.ask({ id: 1, path: "/check/a?mint=asked&hang=1" }, { timeoutMs: 300 }).catch((e) => e);
+    // Queued behind the hung one (concurrency 1), or running beside it: cancelled either way. It times out
+    // first: with equal timeouts, the hung one's cancellation could free the slot a moment before this
+    // one's arrived, and it would start (a request more) on a loaded machine.
+    const queued = ref
+      .ask({ id: 2, path: "/check/a?mint=queued&hang=1" }, { timeoutMs: 100 })
+      .catch((e) => e);
+    expect(await asked).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
+    expect(await queued).toMatchObject({ code: "ERR_ASK_TIMEOUT" });
     await api.abortedReached(concurrency === 1 ? 1 : 2);
     // Handled after both: a redelivery of either would have reached the server before this one.
     expect(await ref.ask({ id: 3, path: "/check/a?mint=after&ms=1" })).toEqual({ id: 3, deliveries: 1 });
