@@ -14,11 +14,8 @@ const HOST_URL = new URL("./compaction-host.ts", import.meta.url);
 export interface Compaction {
   /** Posts a copy of `segment` (the caller keeps its buffer). */
   feed(segment: Uint8Array): void;
-  /**
-   * The new base, in chunks of about `chunkBytes` (each asked for once the previous one was taken);
-   * with `compress`, each chunk as a zstd frame (segment-compression.ts), compressed on this thread.
-   */
-  chunks(chunkBytes?: number, compress?: boolean): AsyncGenerator<Uint8Array>;
+  /** The new base, in chunks of about `chunkBytes` (each asked for once the previous one was taken). */
+  chunks(chunkBytes?: number): AsyncGenerator<Uint8Array>;
   /** Drops it unfinished (the store gave up on it). */
   abort(): void;
 }
@@ -31,7 +28,9 @@ class CompactionThread {
   /** Per open compaction: who waits for its next reply. */
   readonly #open = new Map<number, ((reply: Reply) => void) | null>();
 
-  begin(): Compaction {
+  /** `compress`: the chunks come as zstd frames (segment-compression.ts), compressed on the thread. */
+  begin(options: { compress?: boolean } = {}): Compaction {
+    const compress = options.compress ?? false;
     const id = this.#nextId++;
     const worker = this.#start();
     this.#open.set(id, null);
@@ -42,7 +41,7 @@ class CompactionThread {
       if (!this.#open.delete(id)) return;
       if (this.#open.size === 0) this.#worker?.unref();
     };
-    const next = (chunkBytes: number | undefined, compress: boolean) =>
+    const next = (chunkBytes: number | undefined) =>
       new Promise<Reply>((resolve) => {
         if (!this.#open.has(id))
           return resolve({ ok: false, error: failed("the compaction thread stopped") });
@@ -56,11 +55,11 @@ class CompactionThread {
         const copy = new Uint8Array(segment);
         post({ t: "feed", id, segment: copy }, [copy.buffer as ArrayBuffer]);
       },
-      chunks: async function* (chunkBytes, compress = false) {
+      chunks: async function* (chunkBytes) {
         let ended = false;
         try {
           for (;;) {
-            const reply = await next(chunkBytes, compress);
+            const reply = await next(chunkBytes);
             // A failed or finished job is gone from the thread already; one left half-read is not.
             ended = !reply.ok || reply.chunk === null;
             if (!reply.ok) throw reply.error;

@@ -20,24 +20,23 @@ interface Mark {
 }
 
 export class KeepLastFloor {
-  readonly #keep: number;
   /** Per group, oldest first; only the newest mark far enough back and the ones after it are kept. */
   readonly #marks = new Map<string, Mark[]>();
-
-  constructor(keep: number) {
-    this.#keep = keep;
-  }
 
   /**
    * The lowest id to keep so that at least the newest `keep` entries stay (MINID keeps it and everything
    * after it); `null` when the stream holds fewer than `keep` entries (nothing may go).
    */
-  async floor(backend: StreamBackend, stream: string, groups: readonly GroupInfo[]): Promise<string | null> {
-    const keep = this.#keep;
+  async floor(
+    backend: StreamBackend,
+    stream: string,
+    groups: readonly GroupInfo[],
+    keep: number,
+  ): Promise<string | null> {
     if (groups.length === 0 || groups[0]!.length < keep) return null;
     let best: string | null = null;
     for (const group of groups) {
-      const id = this.#recorded(group);
+      const id = this.#recorded(group, keep);
       if (id !== null && (best === null || compareIdStrings(id, best) > 0)) best = id;
     }
     if (best !== null) return best;
@@ -54,11 +53,11 @@ export class KeepLastFloor {
   }
 
   /** Records the group's position and returns the newest mark `keep` behind its head, or null. */
-  #recorded(group: GroupInfo): string | null {
+  #recorded(group: GroupInfo, keep: number): string | null {
     if (group.entriesRead === null || group.lag === null) return null;
     this.#mark(group.name, { position: group.entriesRead, id: group.lastDeliveredId });
     const marks = this.#marks.get(group.name)!;
-    const limit = group.entriesRead + group.lag - this.#keep;
+    const limit = group.entriesRead + group.lag - keep;
     let found = -1;
     for (let i = 0; i < marks.length && marks[i]!.position <= limit; i++) found = i;
     if (found < 0) return null;

@@ -126,12 +126,12 @@ export class RedisStreamStateStore implements StreamStateStore {
     for (const value of stored) bytes += value.byteLength;
     // One RPUSH per segment on the bulk connection, so stream commands on the other one pass in between.
     if (stored.length > 0)
-      await Promise.all([
-        ...stored.map((value) => this.#bulk.rpush(staging, asBuffer(value))),
-        this.#bulk.pexpire(staging, UNCOMMITTED_STAGING_TTL_MS),
-      ]).catch((error: unknown) => {
-        throw redisError(error);
-      });
+      await this.#run(() =>
+        Promise.all([
+          ...stored.map((value) => this.#bulk.rpush(staging, asBuffer(value))),
+          this.#bulk.pexpire(staging, UNCOMMITTED_STAGING_TTL_MS),
+        ]),
+      );
     const keyList = [keys.meta, keys.log, staging, ...acks.map((a) => a.stream)];
     const header: Arg[] = [epoch, this.#clock.now(), records, segments.length, bytes, acks.length];
     const acked: Arg[] = [];
@@ -175,7 +175,8 @@ export class RedisStreamStateStore implements StreamStateStore {
       client.hget(keys.meta, "base"),
       client.llen(keys.log),
     ]);
-    const compaction = compactionThread.begin();
+    // Compressed like the checkpoints' segments: a base is as many bytes into Redis.
+    const compaction = compactionThread.begin({ compress: true });
     try {
       if (oldGeneration)
         for await (const chunk of this.#pages(keys.base(oldGeneration), -1, client, COMPACTION_PAGE))
@@ -189,7 +190,7 @@ export class RedisStreamStateStore implements StreamStateStore {
       const newBase = keys.base(generation);
       let baseBytes = 0;
       let first = true;
-      for await (const chunk of compaction.chunks(undefined, true)) {
+      for await (const chunk of compaction.chunks()) {
         await client.rpush(newBase, asBuffer(chunk));
         if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
         first = false;

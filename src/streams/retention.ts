@@ -4,9 +4,10 @@
  * oldest entry any group still needs: for each group the lower of its oldest pending id and the id
  * right after its last-delivered one. Everything below that was delivered to every group and acked
  * by all of them. An optional floor keeps acked entries for a while (`keepForMs`) or keeps the newest
- * `keepLast` (keep-last.ts). A stream without groups is never trimmed. The same rule runs on both backends, so the
- * in-memory default stays bounded too. An entry a durable actor handled stays pending until the state
- * checkpoint that covers it acks it, so no entry is trimmed before a durable checkpoint covers it.
+ * `keepLast` (keep-last.ts). A stream without groups is never trimmed. The same rule runs on both
+ * backends, so the in-memory default stays bounded too. An entry a durable actor handled stays pending
+ * until the state checkpoint that covers it acks it, so no entry is trimmed before a durable checkpoint
+ * covers it.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
@@ -60,13 +61,13 @@ export interface RetentionEvents {
 /**
  * The lowest id any group of `stream` still needs, floor applied; `null` = trim nothing. `keepLast` is
  * found from the groups' read counters once `floor` has seen them on earlier calls (a `Retention` keeps
- * one per stream); a fresh one reads the newest `keepLast` entries once.
+ * one per stream); a fresh one reads the newest `keepLast` entries.
  */
 export async function retentionPoint(
   backend: StreamBackend,
   stream: string,
   options: RetentionOptions = {},
-  floor: KeepLastFloor = new KeepLastFloor(options.keepLast ?? 0),
+  floor: KeepLastFloor = new KeepLastFloor(),
 ): Promise<string | null> {
   const { keepForMs, keepLast, clock } = resolveRetentionOptions(options);
   const groups = await backend.groups(stream);
@@ -80,7 +81,7 @@ export async function retentionPoint(
   if (point === null) return null;
   if (keepForMs > 0) point = minIdString(point, `${Math.max(0, clock.now() - keepForMs)}-0`);
   if (keepLast > 0) {
-    const kept = await floor.floor(backend, stream, groups);
+    const kept = await floor.floor(backend, stream, groups, keepLast);
     if (kept === null) return null;
     point = minIdString(point, kept);
   }
@@ -133,7 +134,7 @@ export class Retention {
     const results: TrimResult[] = [];
     for (const stream of this.#streams) {
       try {
-        const floor = this.#floors.get(stream) ?? new KeepLastFloor(this.#options.keepLast);
+        const floor = this.#floors.get(stream) ?? new KeepLastFloor();
         this.#floors.set(stream, floor);
         const result = await trimAcked(this.#backend, stream, this.#options, floor);
         results.push(result);

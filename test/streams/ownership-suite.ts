@@ -37,13 +37,9 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       backends.push(backend);
       return backend;
     };
+    const options = (name: string) => ({ group: "g", member: name, leaseMs: LEASE_MS, renewMs: RENEW_MS });
     const member = (name: string, backend = connect(), handler = idle) => {
-      const m = new PartitionOwnership(backend, stream, handler, {
-        group: "g",
-        member: name,
-        leaseMs: LEASE_MS,
-        renewMs: RENEW_MS,
-      });
+      const m = new PartitionOwnership(backend, stream, handler, options(name));
       members.push(m);
       return m;
     };
@@ -53,12 +49,7 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       backend: StreamBackend,
       setup: (partition: number, key: string) => PartitionPump<M, R> | Promise<PartitionPump<M, R>>,
     ) => {
-      const c = new PartitionedConsumer<M, R>(backend, stream, setup, {
-        group: "g",
-        member: name,
-        leaseMs: LEASE_MS,
-        renewMs: RENEW_MS,
-      });
+      const c = new PartitionedConsumer<M, R>(backend, stream, setup, options(name));
       members.push(c.ownership);
       return c;
     };
