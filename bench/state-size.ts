@@ -49,7 +49,7 @@ const samples: Sample[] = [];
 async function sample(events: number): Promise<void> {
   await scanner.drained();
   // Everything acked goes before RSS is read, so what is left is the analyzers' state.
-  for (const stream of [names.tx, names.alerts]) await trimAcked(backend, stream);
+  for (const stream of [names.tx, names.findings, names.alerts]) await trimAcked(backend, stream);
   Bun.gc(true);
   const state: Record<string, StateSize> = {};
   let workerHeap = 0;

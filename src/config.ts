@@ -131,7 +131,7 @@ const CONFIG = ENV.superRefine((config, ctx) => {
       code: "custom",
       path: ["TROUPE_STREAM_PREFIX"],
       message:
-        "needs a hash tag with REDIS_CLUSTER_NODES, e.g. {troupe}: (a durable analyzer's checkpoint acks entries of the tx and alerts streams in one script, so they must share a slot)",
+        "needs a hash tag with REDIS_CLUSTER_NODES, e.g. {troupe}: (a durable analyzer's checkpoint acks entries of the tx and findings streams in one script, so they must share a slot)",
     });
   if (!isLoopback(config.TROUPE_HTTP_HOST) && config.TROUPE_API_TOKEN === null)
     ctx.addIssue({

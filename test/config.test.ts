@@ -128,7 +128,7 @@ test("REDIS_CLUSTER_NODES: seed nodes as host:port or redis:// URLs; bad ones an
   ).toThrow(
     "REDIS_CLUSTER_NODES: set either REDIS_URL (one server) or REDIS_CLUSTER_NODES (a cluster), not both",
   );
-  // The analyzers' streams must share a slot: a checkpoint acks tx and alerts entries in one script.
+  // The analyzers' streams must share a slot: a checkpoint acks tx and findings entries in one script.
   expect(() => loadConfig({ REDIS_CLUSTER_NODES: "h:7000" })).toThrow(
     "TROUPE_STREAM_PREFIX: needs a hash tag",
   );

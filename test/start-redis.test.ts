@@ -74,7 +74,7 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
     expect(names).toEqual([name, name, name] as string[]);
     const backend = new RedisStreamBackend(redis.url);
     try {
-      for (const stream of [`${prefix}tx`, `${prefix}alerts`]) {
+      for (const stream of [`${prefix}tx`, `${prefix}findings`]) {
         const groups = await backend.groups(stream);
         expect(groups.length).toBeGreaterThan(0);
         for (const group of groups)

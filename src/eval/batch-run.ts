@@ -49,7 +49,7 @@ export async function startBatchScanner(
     ingest,
     drained: () =>
       untilDrained(backend, analyzers.pumps, (group) =>
-        group === names.findingsGroup ? names.alerts : names.tx,
+        group === names.findingsGroup ? names.findings : names.tx,
       ),
     async stop() {
       stopRetention();

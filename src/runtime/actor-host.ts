@@ -61,11 +61,19 @@ let runningController: AbortController | null = null;
 /** Serial mode: messages cancelled before their turn; they fail with ERR_CANCELLED without running. */
 const cancelled = new Set<number>();
 
+/** Serial mode: messages after the running one in its frame. */
+let runningFrameRest = 0;
+
 /** The serial mode's context, reused for every message; the signal is made only for a handler that asks. */
 const ctx = {
   actor: "",
   instance: 0,
   deliveries: 0,
+  get queued(): number {
+    let queued = runningFrameRest;
+    for (const frame of frames) queued += frame[1].length;
+    return queued;
+  },
   get signal(): AbortSignal {
     runningController ??= new AbortController();
     return runningController.signal;
@@ -238,6 +246,7 @@ async function run(): Promise<void> {
       ctx.deliveries = typeof deliveries === "number" ? deliveries : (deliveries[i] as number);
       progress[0] = progressTag(seq);
       runningSeq = seq;
+      runningFrameRest = messages.length - 1 - i;
       runningController = null;
       const sampled = (seq & LATENCY_SAMPLE_MASK) === 0;
       const started = sampled ? performance.now() : 0;

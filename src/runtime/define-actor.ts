@@ -21,6 +21,11 @@ export interface MessageContext {
   /** 1 on first delivery; higher when redelivered after a failure or a crash. */
   readonly deliveries: number;
   /**
+   * Messages this worker has received that have not started yet: 0 when this is the last one for now.
+   * A hint for work done once per burst rather than per message (a progress mark, a flush).
+   */
+  readonly queued: number;
+  /**
    * Aborts when the runtime gives up on this message: at its `messageTimeoutMs`, or when its asker timed
    * out. Pass it to `fetch` and your own awaits; the message then fails with the signal's reason (a
    * TroupeError: ERR_HANDLER_TIMEOUT, redelivered; or ERR_CANCELLED, not redelivered). Read it only when

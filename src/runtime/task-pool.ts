@@ -165,6 +165,7 @@ export class TaskPool {
       actor: host.actor,
       instance: host.instance,
       deliveries: task.deliveries,
+      queued: this.#queue.length,
       signal: controller.signal,
     };
     if (this.#order.at(0) === task) host.progress[0] = progressTag(task.seq);

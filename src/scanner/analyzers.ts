@@ -1,10 +1,14 @@
 /**
  * Starts the three analyzer actors and connects each to the tx stream through its own consumer group;
- * the sybil actor also reads the alerts stream as findings (one more group), as DETECTORS.md wants:
- * eventually consistent and replayable, never a shared read between actors.
+ * the wallet and pattern actors also write their findings and progress marks to the findings stream,
+ * which the sybil actor reads (one more group), as DETECTORS.md wants: replayable, never a shared read
+ * between actors. With durable state the sybil actor applies those findings in step with its tx entries,
+ * so its result does not depend on when they arrive (src/detection/aligned-findings.ts).
  */
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
+import type { FeedRecord } from "../detection/findings-feed.ts";
+import { SYBIL_FINDING_DETECTORS, SYBIL_FINDING_PRODUCERS } from "../detection/sybil-analyzer.ts";
 import { analyzerCodec } from "../detection/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
@@ -93,6 +97,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const outputsOf = (result: unknown): Outputs => {
     const outputs = defaultOutputsOf(result);
     for (const output of outputs) {
+      if (output.stream !== topology.alerts) continue;
       const alert = output.payload as Alert;
       alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
       options.onAlert?.(alert);
@@ -111,7 +116,17 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     ...options.pump,
   };
   for (const { analyzer, actor, group } of topology.analyzers) {
-    const init: AnalyzerInit = { analyzer, alerts: topology.alerts, config: options.config?.[analyzer] };
+    const init: AnalyzerInit = {
+      analyzer,
+      alerts: topology.alerts,
+      config: options.config?.[analyzer],
+      ...(SYBIL_FINDING_PRODUCERS.includes(analyzer) && {
+        feed: { stream: topology.findings, detectors: [...SYBIL_FINDING_DETECTORS] },
+      }),
+      ...(actor === topology.findingsActor && {
+        aligned: { producers: stateStore ? [...SYBIL_FINDING_PRODUCERS] : [] },
+      }),
+    };
     // One instance: an analyzer's per-wallet and per-mint state needs the whole stream (wallet ages, funders).
     const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
       name: actor,
@@ -137,10 +152,10 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     topology.findingsGroup,
     new Pump(backend, refs.get(topology.findingsActor) as ActorRef<AnalyzerMessage>, {
       ...common,
-      stream: topology.alerts,
+      stream: topology.findings,
       group: topology.findingsGroup,
-      toMessage: (entry) => ({ kind: "finding", alert: entry.payload as Alert }),
-      deadLetterStream: topology.alertDeadLetters,
+      toMessage: (entry) => entry.payload as FeedRecord,
+      deadLetterStream: topology.findingDeadLetters,
     }),
   );
   for (const pump of pumps.values()) await pump.start();

@@ -100,7 +100,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     streams: createStreamsSource({
       backend,
       pumps: [...(analyzers?.pumps.values() ?? []), ...(sinks?.pumps.values() ?? [])],
-      streams: [names.tx, names.alerts],
+      streams: [names.tx, names.alerts, names.findings],
       pending: config.TROUPE_PENDING_BANDS,
       lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
     }),
@@ -223,7 +223,7 @@ function untilAllDrained(
 ): Promise<void> {
   const txGroups = new Set(names.analyzers.map((a) => a.group));
   return untilDrained(backend, [...analyzers.pumps, ...sinks.pumps], (group) =>
-    txGroups.has(group) ? names.tx : names.alerts,
+    txGroups.has(group) ? names.tx : group === names.findingsGroup ? names.findings : names.alerts,
   );
 }
 

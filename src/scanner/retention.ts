@@ -10,15 +10,18 @@ import type { Topology } from "./topology.ts";
 
 export const TX_RETENTION: RetentionOptions = { keepLast: 10_000, intervalMs: 5_000 };
 export const ALERTS_RETENTION: RetentionOptions = { keepLast: 100_000, intervalMs: 5_000 };
+/** Findings and progress marks only matter to the sybil analyzer, which acks them with its checkpoints. */
+export const FINDINGS_RETENTION: RetentionOptions = { keepLast: 1_000, intervalMs: 5_000 };
 
-/** Starts trimming the tx and alerts streams; returns the stop function. */
+/** Starts trimming the tx, alerts and findings streams; returns the stop function. */
 export function startRetention(backend: StreamBackend, names: Topology): () => void {
-  const tx = new Retention(backend, [names.tx], TX_RETENTION);
-  const alerts = new Retention(backend, [names.alerts], ALERTS_RETENTION);
-  tx.start();
-  alerts.start();
+  const all = [
+    new Retention(backend, [names.tx], TX_RETENTION),
+    new Retention(backend, [names.alerts], ALERTS_RETENTION),
+    new Retention(backend, [names.findings], FINDINGS_RETENTION),
+  ];
+  for (const retention of all) retention.start();
   return () => {
-    tx.stop();
-    alerts.stop();
+    for (const retention of all) retention.stop();
   };
 }

@@ -7,15 +7,22 @@ import type { AnalyzerName } from "../detection/alert.ts";
 export interface Topology {
   /** Trades, creates and transfers from the transaction monitor. */
   tx: string;
-  /** Alerts from the three analyzers (and read back by the sybil analyzer as findings). */
+  /** Alerts from the three analyzers. */
   alerts: string;
+  /**
+   * What the sybil analyzer reads from the others: their findings (P4, W4 alerts) and progress marks
+   * (src/detection/findings-feed.ts).
+   */
+  findings: string;
   /** Dead letters of the tx stream (malformed events, entries that kept failing). */
   txDeadLetters: string;
   /** Dead letters of the alerts stream (alerts a sink could not deliver). */
   alertDeadLetters: string;
+  /** Dead letters of the findings stream (records the sybil analyzer rejected). */
+  findingDeadLetters: string;
   /** One consumer group (and actor) per analyzer on the tx stream. */
   analyzers: ReadonlyArray<{ analyzer: AnalyzerName; actor: string; group: string }>;
-  /** The sybil analyzer's second group: other analyzers' alerts, read as findings. */
+  /** The sybil analyzer's second group, on `findings`. */
   findingsGroup: string;
   /** The actor that reads `findingsGroup`: one of `analyzers`, the sybil analyzer's. */
   findingsActor: string;
@@ -29,6 +36,8 @@ export function topology(prefix: string): Topology {
     alerts: `${prefix}alerts`,
     txDeadLetters: `${prefix}tx:dlq`,
     alertDeadLetters: `${prefix}alerts:dlq`,
+    findings: `${prefix}findings`,
+    findingDeadLetters: `${prefix}findings:dlq`,
     analyzers: [
       { analyzer: "wallet", actor: "wallet-analyzer", group: "wallet-analyzer" },
       { analyzer: "pattern", actor: "pattern-recognition", group: "pattern-recognition" },

@@ -23,7 +23,7 @@ test.skipIf(!redisServerInstalled())(
     await memory.close();
     cluster = await RedisCluster.start();
     const redis = new RedisStreamBackend({ cluster: cluster.nodes });
-    // One hash tag for the scanner's streams: a sybil checkpoint acks tx and alerts entries in one script.
+    // One hash tag for the scanner's streams: a sybil checkpoint acks tx and findings entries in one script.
     const onCluster = await evaluate(redis, workload, "{eval}:");
     await redis.close();
     expect(inMemory.alerts).toBeGreaterThan(0);

@@ -30,7 +30,7 @@ let api: ControlApi;
 
 const drained = () =>
   untilDrained(backend, analyzers.pumps, (group) =>
-    group === names.findingsGroup ? names.alerts : names.tx,
+    group === names.findingsGroup ? names.findings : names.tx,
   );
 const letters = async () =>
   (await call<{ entries: DeadLetterView[] }>(api, "GET", "/dead-letters?count=500")).body.entries;

@@ -42,7 +42,7 @@ async function start(names: Topology) {
 
 function drained(names: Topology, analyzers: RunningAnalyzers) {
   return untilDrained(backend, analyzers.pumps, (group) =>
-    group === names.findingsGroup ? names.alerts : names.tx,
+    group === names.findingsGroup ? names.findings : names.tx,
   );
 }
 

@@ -26,11 +26,13 @@ export interface GroupState {
 
 export class ScannerRedis {
   readonly tx: string;
+  readonly findings: string;
   readonly alerts: string;
   readonly #client: Redis;
 
   constructor(url: string, prefix: string) {
     this.tx = `${prefix}tx`;
+    this.findings = `${prefix}findings`;
     this.alerts = `${prefix}alerts`;
     this.#client = new Redis(url, { protocol: 2 });
   }
@@ -60,13 +62,13 @@ export class ScannerRedis {
   }
 
   /**
-   * Every group of both streams has read everything and holds nothing pending. The tx groups are read
-   * first: an alert is written before the tx entry that caused it is acked, so once they are done the
-   * alerts groups' figures are final too.
+   * Every group of the three streams has read everything and holds nothing pending. They are read in the
+   * order entries cause writes (tx → findings → alerts): an output is written before the entry that caused
+   * it is acked, so once a stream's groups are done, the next stream's figures are final too.
    */
   async drained(expectedGroups: number): Promise<boolean> {
     const all: GroupState[] = [];
-    for (const stream of [this.tx, this.alerts]) {
+    for (const stream of [this.tx, this.findings, this.alerts]) {
       const last = await this.#lastGeneratedId(stream);
       for (const g of await this.groups(stream)) {
         const caughtUp = g.lag === 0 || (g.lag === null && g.lastDeliveredId === last);

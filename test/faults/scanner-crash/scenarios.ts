@@ -365,7 +365,7 @@ class RedisRun {
 
   async pendingOf(consumer: string): Promise<number> {
     let held = 0;
-    for (const stream of [this.redis.tx, this.redis.alerts]) {
+    for (const stream of [this.redis.tx, this.redis.findings, this.redis.alerts]) {
       for (const group of await this.redis.groups(stream))
         held += (await this.redis.pendingIds(stream, group.name, consumer)).length;
     }

@@ -1,0 +1,81 @@
+/**
+ * Issue 13: the sybil analyzer's result does not depend on when the findings reach it, end to end. The
+ * whole workload is in the tx stream before the analyzers start, so the sybil actor (the least work per
+ * entry) runs ahead of the wallet and pattern actors whose findings it needs; it must still write exactly
+ * the alerts of the inline order, in memory and on Redis, with real workers and durable state.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Alert } from "../../src/detection/alert.ts";
+import type { TxEntry } from "../../src/detection/aligned-findings.ts";
+import { startBatchScanner } from "../../src/eval/batch-run.ts";
+import { generate } from "../../src/ingest/generator.ts";
+import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
+import { topology } from "../../src/scanner/topology.ts";
+import type { StreamBackend } from "../../src/streams/backend.ts";
+import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import { MINUTE } from "../fixtures/scenarios/kit.ts";
+import { s3AfterSweep } from "../fixtures/scenarios/s3-after-sweep.ts";
+import { inlineOrderAlerts } from "../support/inline-order.ts";
+import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+
+const events = [...generate({ seed: 5, durationMs: 40 * 60_000, scale: 0.07, scenarioRate: 8 }).events()];
+events.push(...s3AfterSweep((events.at(-1) as { ts: number }).ts + MINUTE));
+const tick: TxEntry = { kind: "tick", ts: (events.at(-1) as { ts: number }).ts + MINUTE };
+const inline = inlineOrderAlerts([...events, tick]);
+const reference = inline.map((alert) => alert.alertId).sort();
+
+let redis: TestRedis | undefined;
+const backends: StreamBackend[] = [];
+beforeAll(async () => {
+  if (redisAvailable()) redis = await startTestRedis();
+});
+afterAll(async () => {
+  for (const backend of backends) await backend.close();
+  await redis?.close();
+});
+
+async function alertIds(backend: StreamBackend, stream: string): Promise<string[]> {
+  const entries = await backend.range(stream, { count: 100_000 });
+  return entries.map((entry) => (defaultCodec.decode(entry.fields!) as Alert).alertId).sort();
+}
+
+describe("the sybil analyzer ahead of its findings (issue 13)", () => {
+  const cases: [string, () => StreamBackend][] = [
+    ["in memory", () => new MemoryStreamBackend()],
+    ["on Redis", () => new RedisStreamBackend((redis as TestRedis).url)],
+  ];
+  test("the workload has the alert that the order decides", () => {
+    expect(
+      inline.filter((a) => a.detector === "cluster_control" && a.mint?.startsWith("s3-after-sweep")),
+    ).toHaveLength(1);
+  });
+  for (const [name, open] of cases) {
+    test.skipIf(name === "on Redis" && !redisAvailable())(
+      `${name}: the alerts of the inline order, none held back`,
+      async () => {
+        const backend = open();
+        backends.push(backend);
+        const names = topology(`test-aligned:${crypto.randomUUID()}:`);
+        const writer = new TxStreamWriter(backend, names);
+        await writer.send(events);
+        await writer.tick(tick.ts);
+        const scanner = await startBatchScanner(backend, names);
+        try {
+          await scanner.drained();
+          expect(await alertIds(backend, names.alerts)).toEqual(reference);
+          const sybil = scanner.analyzers.refs.get(names.findingsActor)!;
+          expect(((await sybil.snapshot()) as { alignment: unknown }).alignment).toEqual({
+            held: 0,
+            unaligned: 0,
+            late: 0,
+          });
+        } finally {
+          await scanner.stop();
+        }
+      },
+      60_000,
+    );
+  }
+});
