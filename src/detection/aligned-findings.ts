@@ -12,8 +12,8 @@
  * Findings may arrive in any order (a write retried after a Redis error lands behind newer ones): a mark
  * counts only once every finding it counts has arrived, and a redelivered finding is recognised by its
  * number. Two things give up exactness for liveness, each counted: more than `maxHeld` entries waiting
- * (a producer stopped) applies the oldest at once (`unaligned`), and a finding for an entry already
- * applied (only after that) is applied when it arrives (`late`).
+ * (a producer stopped, or a finding it counts not come) applies the oldest at once (`unaligned`), and a
+ * finding for an entry already applied (only after that) is applied when it arrives (`late`).
  */
 import type { DurableTable, Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
@@ -81,6 +81,8 @@ export class AlignedFindings {
   readonly #found: DurableTable<Received[]>;
   /** Numbers of findings received ahead of an earlier one (`from:seq`). */
   readonly #ahead: DurableTable<true>;
+  /** Numbers of findings given up on (`from:seq`): one that comes after all is applied late. */
+  readonly #missing: DurableTable<true>;
   #out: Alert[] = [];
 
   /**
@@ -108,6 +110,7 @@ export class AlignedFindings {
     this.#held = tables.table("aligned.held");
     this.#found = tables.table("aligned.found");
     this.#ahead = tables.table("aligned.ahead");
+    this.#missing = tables.table("aligned.missing");
   }
 
   /** One tx entry, in stream order. Returns the alerts of whatever it let through. */
@@ -127,7 +130,14 @@ export class AlignedFindings {
     const producer = this.#state.producers[record.from];
     if (producer === undefined) return this.#analyzer.handleFinding(record.alert);
     const key = `${record.from}:${record.seq}`;
-    if (record.seq <= producer.seqs || this.#ahead.has(key)) return [];
+    if (record.seq <= producer.seqs) {
+      // A redelivery, unless it is one given up on.
+      if (!this.#missing.delete(key)) return [];
+      this.#state.late++;
+      this.#scalars.changed();
+      return this.#analyzer.handleFinding(record.alert);
+    }
+    if (this.#ahead.has(key)) return [];
     const received: Received = { from: record.from, seq: record.seq, alert: record.alert };
     if (record.cause <= this.#state.applied) {
       this.#state.late++;
@@ -180,15 +190,18 @@ export class AlignedFindings {
   }
 
   /**
-   * Too much waits: a finding some mark counts and that never came (it cannot come, so far as this side
-   * knows) no longer holds that mark back, so the entries flow again once the producers' marks pass.
+   * Too much waits: findings some mark counts that have not come no longer hold that mark back, so the
+   * entries flow again once the producers' marks pass; one that comes after all is applied late.
    */
   #giveUpMissing(): void {
     for (const from in this.#state.producers) {
       const producer = this.#state.producers[from]!;
       const last = producer.waiting.at(-1);
       if (last === undefined || last[1] <= producer.seqs) continue;
-      for (let seq = producer.seqs + 1; seq <= last[1]; seq++) this.#ahead.delete(`${from}:${seq}`);
+      for (let seq = producer.seqs + 1; seq <= last[1]; seq++) {
+        const key = `${from}:${seq}`;
+        if (!this.#ahead.delete(key)) this.#missing.set(key, true);
+      }
       producer.seqs = last[1];
       this.#settleMarks(producer);
     }
