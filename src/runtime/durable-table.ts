@@ -136,20 +136,27 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     for (const [key, value] of this.#map) fn(value, key, this);
   }
 
-  /** @internal Loads the restored values, in the table's order (a replay keeps it, state-replay.ts). */
+  /**
+   * @internal Loads the restored values, in the table's order (a replay keeps it, state-replay.ts). All
+   * are decoded first, then set: decoding and filling the Map in one pass took about twice as long for the
+   * analyzers' wallet entries (190 against 92 ms at 177k; measured, the cause not pinned down).
+   */
   load(values: RestoredValues): void {
-    const map = this.#map;
     const codec = this.#codec;
     const decodeFrom = codec.decodeFrom;
-    if (!decodeFrom) {
-      eachValue(values, (key, segment, at) => map.set(key, codec.decode(valueBytesAt(segment, at))));
-      return;
-    }
+    const keys: string[] = [];
+    const decoded: V[] = [];
     let reader: ValueReader | null = null;
     eachValue(values, (key, segment, at) => {
-      reader ??= new ValueReader(segment);
-      map.set(key, decodeFrom.call(codec, reader.resetAt(segment, at)));
+      keys.push(key);
+      if (!decodeFrom) decoded.push(codec.decode(valueBytesAt(segment, at)));
+      else {
+        reader ??= new ValueReader(segment);
+        decoded.push(decodeFrom.call(codec, reader.resetAt(segment, at)));
+      }
     });
+    const map = this.#map;
+    for (let i = 0; i < keys.length; i++) map.set(keys[i] as string, decoded[i] as V);
   }
 
   /**
