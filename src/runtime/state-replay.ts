@@ -32,10 +32,23 @@ export class SegmentReplay {
     const base = index * SEGMENT_SHIFT;
     const leadingBase = !this.#changes && isBaseSegment(segment);
     if (!leadingBase) this.#changes = true;
+    // The records are read first, then applied: as with a table's load (durable-table.ts), the keys'
+    // decoding and the Maps' lookups took longer interleaved than one after the other (~10%, measured).
+    const names: string[] = [];
+    const kinds: RecordKind[] = [];
+    const keys: string[] = [];
+    const positions: number[] = [];
+    locateSegment(segment, (tableName, kind, key, valueAt) => {
+      names.push(tableName);
+      kinds.push(kind);
+      keys.push(key);
+      positions.push(base + valueAt);
+    });
     const tables = this.#positions;
     let name = "";
     let table: Map<string, number> | undefined;
-    locateSegment(segment, (tableName, kind, key, valueAt) => {
+    for (let i = 0; i < keys.length; i++) {
+      const tableName = names[i] as string;
       if (tableName !== name || !table) {
         name = tableName;
         table = tables.get(tableName);
@@ -44,12 +57,20 @@ export class SegmentReplay {
           tables.set(tableName, table);
         }
       }
+      const kind = kinds[i];
+      const key = keys[i] as string;
+      const position = positions[i] as number;
       if (kind === RecordKind.delete) table.delete(key);
+      else if (kind === RecordKind.update || leadingBase) table.set(key, position);
       else {
-        if (kind === RecordKind.insert && !leadingBase) table.delete(key);
-        table.set(key, base + valueAt);
+        // Most inserts add a key: one lookup tells it, and the rare key already there moves to the end.
+        const size = table.size;
+        if (table.set(key, position).size === size) {
+          table.delete(key);
+          table.set(key, position);
+        }
       }
-    });
+    }
   }
 
   /** Live keys over every table. */
