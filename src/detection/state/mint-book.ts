@@ -116,14 +116,23 @@ export class MintBook {
     this.#touched = new TouchedKeys(tables, "mints.drains", this.#mints);
     this.#ids = new Scalars(tables, "mints.ids", { next: 0 });
     this.#maxPositions = maxPositions;
-    const byId = new Map<string, MintState>();
-    for (const state of this.#mints.values()) byId.set(state.id.toString(36), state);
+    this.#indexPositions();
+  }
+
+  /**
+   * Rebuilds the per-mint index from the restored tables: one lookup per position, by its key's prefix
+   * (every restored mint gets its holders up front, with or without positions).
+   */
+  #indexPositions(): void {
+    if (this.#positions.size === 0) return;
+    const byPrefix = new Map<string, Holders>();
+    for (const state of this.#mints.values()) {
+      const holders = this.#holdersOf(state);
+      byPrefix.set(holders.prefix, holders);
+    }
     for (const [key, position] of this.#positions) {
-      const slash = key.indexOf("/");
-      this.#holdersOf(byId.get(key.slice(0, slash)) as MintState).positions.set(
-        key.slice(slash + 1),
-        position,
-      );
+      const slash = key.indexOf("/") + 1;
+      (byPrefix.get(key.slice(0, slash)) as Holders).positions.set(key.slice(slash), position);
     }
   }
 
