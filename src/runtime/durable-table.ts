@@ -144,11 +144,9 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   load(values: RestoredValues): void {
     const codec = this.#codec;
     const decodeFrom = codec.decodeFrom;
-    const keys: string[] = [];
     const decoded: V[] = [];
     let reader: ValueReader | null = null;
-    eachValue(values, (key, segment, at) => {
-      keys.push(key);
+    eachValue(values, (_key, segment, at) => {
       if (!decodeFrom) decoded.push(codec.decode(valueBytesAt(segment, at)));
       else {
         reader ??= new ValueReader(segment);
@@ -156,6 +154,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
       }
     });
     const map = this.#map;
+    const keys = values.keys;
     for (let i = 0; i < keys.length; i++) map.set(keys[i] as string, decoded[i] as V);
   }
 

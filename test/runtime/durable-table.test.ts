@@ -297,4 +297,54 @@ describe("segments", () => {
     expect([...(again.tables.get("ü") ?? [])]).toEqual([["ключ", v(7)]]);
     expect(again.tables.get("u")?.size ?? 0).toBe(0);
   });
+
+  test("changes after a base replay as they would on the base's Map: in place, to the end, or gone", () => {
+    const v = (n: number) => new Uint8Array([n]);
+    const changes = (records: [RecordKind, string, number?][]) => {
+      const w = new SegmentWriter();
+      w.section("t");
+      for (const [kind, key, value] of records) w.add(kind, key, value === undefined ? undefined : v(value));
+      return w.finish() as Uint8Array;
+    };
+    const { update, insert, delete: del } = RecordKind;
+    const log = [segmentOf(["t", "a", v(1), "t", "b", v(2), "t", "c", v(3), "t", "d", v(4), "t", "e", v(5)])];
+    const after = [
+      changes([
+        [update, "b", 20],
+        [del, "c"],
+        [insert, "a", 10],
+        [insert, "f", 6],
+      ]),
+      changes([
+        [insert, "c", 30],
+        [update, "f", 60],
+        [insert, "g", 7],
+        [del, "g"],
+        [del, "e"],
+        [insert, "h", 8],
+        [update, "d", 40],
+      ]),
+    ];
+    const compaction = new SegmentCompaction();
+    compaction.feed(log[0] as Uint8Array);
+    const base = [...compaction.chunks(8)];
+    expect(base.length).toBeGreaterThan(1);
+    const expected = [
+      ["b", 20],
+      ["d", 40],
+      ["a", 10],
+      ["f", 60],
+      ["c", 30],
+      ["h", 8],
+    ];
+    for (const segments of [
+      [...base, ...after],
+      [...log, ...after],
+    ]) {
+      const replay = new SegmentReplay();
+      for (const segment of segments) replay.feed(segment as Uint8Array);
+      expect([...(replay.tables.get("t") ?? [])].map(([key, value]) => [key, value[0]])).toEqual(expected);
+      expect(replay.keys).toBe(expected.length);
+    }
+  });
 });
