@@ -6,8 +6,9 @@
  * (src/eval/run-inline.ts).
  * Entry `p` may only be applied once every producer's findings up to `p` are in hand, which a producer's
  * progress mark tells (a watermark, as Flink's; aligned like its multi-input barriers): until then the
- * entries wait in a durable table, in the checkpoint with the findings received and the marks, so a
- * restarted analyzer waits for exactly what the crashed one waited for.
+ * entries wait, in memory, and in a durable table once a checkpoint comes (most wait a few milliseconds,
+ * and a table write each would cost more than the wait), in the checkpoint with the findings received
+ * and the marks, so a restarted analyzer waits for exactly what the crashed one waited for.
  *
  * Findings may arrive in any order (a write retried after a Redis error lands behind newer ones): a mark
  * counts only once every finding it counts has arrived, and a redelivered finding is recognised by its
@@ -15,6 +16,7 @@
  * (a producer stopped, or a finding it counts not come) applies the oldest at once (`unaligned`), and a
  * finding for an entry already applied (only after that) is applied when it arrives (`late`).
  */
+import { Deque } from "../runtime/deque.ts";
 import type { DurableTable, Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
 import type { Analyzer } from "./analyzer.ts";
@@ -75,8 +77,11 @@ export class AlignedFindings {
   readonly #maxHeld: number;
   readonly #scalars: Scalars<Alignment>;
   readonly #state: Alignment;
-  /** Tx entries waiting, by position. */
+  /** Tx entries that were waiting when a checkpoint came, by position. */
   readonly #held: DurableTable<TxEntry>;
+  /** Tx entries waiting since the last checkpoint, from position `#memoryFrom` on. */
+  readonly #memory = new Deque<TxEntry>();
+  #memoryFrom: number;
   /** Findings waiting for their cause to be applied, by cause. */
   readonly #found: DurableTable<Received[]>;
   /** Numbers of findings received ahead of an earlier one (`from:seq`). */
@@ -111,6 +116,8 @@ export class AlignedFindings {
     this.#found = tables.table("aligned.found");
     this.#ahead = tables.table("aligned.ahead");
     this.#missing = tables.table("aligned.missing");
+    this.#memoryFrom = this.#state.received + 1;
+    tables.beforeCheckpoint(() => this.#persistWaiting());
   }
 
   /** One tx entry, in stream order. Returns the alerts of whatever it let through. */
@@ -118,9 +125,11 @@ export class AlignedFindings {
     const state = this.#state;
     state.received++;
     this.#scalars.changed();
-    if (state.applied === state.received - 1 && state.received <= this.#watermark()) this.#apply(entry);
-    else {
-      this.#held.set(String(state.received), entry);
+    if (state.applied === state.received - 1 && state.received <= this.#watermark()) {
+      this.#memoryFrom = state.received + 1;
+      this.#apply(entry);
+    } else {
+      this.#memory.push(entry);
       this.#drain();
     }
     return this.#take();
@@ -222,11 +231,25 @@ export class AlignedFindings {
         state.unaligned++;
         this.#giveUpMissing();
       }
-      const key = String(next);
-      const entry = this.#held.get(key) as TxEntry;
-      this.#held.delete(key);
+      let entry: TxEntry;
+      if (next < this.#memoryFrom) {
+        const key = String(next);
+        entry = this.#held.get(key) as TxEntry;
+        this.#held.delete(key);
+      } else {
+        entry = this.#memory.shift() as TxEntry;
+        this.#memoryFrom = next + 1;
+      }
       this.#apply(entry);
     }
+  }
+
+  /** A checkpoint completes: the entries waiting in memory go into the table, for it to hold them. */
+  #persistWaiting(): void {
+    const memory = this.#memory;
+    for (let position = this.#memoryFrom; memory.length > 0; position++)
+      this.#held.set(String(position), memory.shift() as TxEntry);
+    this.#memoryFrom = this.#state.received + 1;
   }
 
   /** Entry `applied + 1`, then the findings it caused, in an order of their own. */

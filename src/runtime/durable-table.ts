@@ -32,6 +32,12 @@ export interface TableCodec<V> {
 export interface Tables {
   /** The table named `name` (the same one on every call), with its restored contents. */
   table<V>(name: string, codec?: TableCodec<V>): DurableTable<V>;
+  /**
+   * Calls `write` as each checkpoint completes, before its last changes are collected: state that lives
+   * outside the tables between checkpoints (a short-lived buffer not worth a table write per change) is
+   * put into them then, and the checkpoint, which covers every message handled so far, holds it.
+   */
+  beforeCheckpoint(write: () => void): void;
 }
 
 /** Records written between two looks at the clock while a checkpoint is written in slices. */
@@ -250,6 +256,7 @@ export class DurableTables implements Tables {
   readonly #tables = new Map<string, DurableTable<unknown>>();
   /** The restored segments replayed, until `initialState` returned; values are decoded as tables are declared. */
   #restored: SegmentReplay | null = new SegmentReplay();
+  readonly #beforeCheckpoint: (() => void)[] = [];
 
   constructor(persisted: boolean) {
     this.#persisted = persisted;
@@ -284,6 +291,10 @@ export class DurableTables implements Tables {
     return table;
   }
 
+  beforeCheckpoint(write: () => void): void {
+    this.#beforeCheckpoint.push(write);
+  }
+
   /** @internal One segment of the last durable checkpoint, received before `initialState`. */
   restore(segment: Uint8Array): void {
     if (!this.#restored)
@@ -301,6 +312,7 @@ export class DurableTables implements Tables {
 
   /** @internal Every table's touched keys (the frozen ones left first), as one checkpoint. */
   collect(into: SegmentWriter): void {
+    for (const write of this.#beforeCheckpoint) write();
     for (const table of this.#tables.values()) table.collect(into);
   }
 

@@ -102,6 +102,7 @@ class Instance {
         if (codec) this.#codecs.set(name, codec as TableCodec<unknown>);
         return this.tables.table(name, codec);
       },
+      beforeCheckpoint: (write) => this.tables.beforeCheckpoint(write),
     };
   }
 

@@ -8,7 +8,10 @@ import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
 
 /** The tables of `tables` under `prefix`: a detector declares `launches`, the store sees `fresh_sniper.launches`. */
 export function scopedTables(tables: Tables, prefix: string): Tables {
-  return { table: (name, codec) => tables.table(`${prefix}.${name}`, codec) };
+  return {
+    table: (name, codec) => tables.table(`${prefix}.${name}`, codec),
+    beforeCheckpoint: (write) => tables.beforeCheckpoint(write),
+  };
 }
 
 /** The one key a table of {@link Scalars} holds. */
