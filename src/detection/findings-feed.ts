@@ -110,9 +110,13 @@ export class FindingsFeed {
   }
 }
 
-/** A stable id for a record on the findings stream: its writes deduplicate on it. */
+/**
+ * A stable id for a record on the findings stream: its writes deduplicate on it. A finding's names its
+ * alert too: a producer without durable state numbers its findings from 1 again after a restart, and its
+ * new findings must not be taken for the old ones.
+ */
 export function feedRecordId(record: FeedRecord): string {
   return record.kind === "finding"
-    ? `${record.from}:f:${record.seq}`
+    ? `${record.from}:f:${record.seq}:${record.alert.alertId}`
     : `${record.from}:p:${record.position}:${record.seq}`;
 }

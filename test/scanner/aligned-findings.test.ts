@@ -78,4 +78,28 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
       60_000,
     );
   }
+
+  test("without durable state, a restarted analyzer's findings, numbered from 1 again, still reach the sybil actor", async () => {
+    const backend = new MemoryStreamBackend();
+    backends.push(backend);
+    const names = topology(`test-aligned:${crypto.randomUUID()}:`);
+    const findings = async () =>
+      (await backend.range(names.findings, { count: 100_000 })).filter(
+        (entry) => (defaultCodec.decode(entry.fields!) as { kind: string }).kind === "finding",
+      ).length;
+    const counts: number[] = [];
+    for (let run = 0; run < 2; run++) {
+      const scanner = await startBatchScanner(backend, names, {}, null);
+      try {
+        // A day later the same crew again: another finding, which the restarted producer numbers 1 too.
+        await scanner.ingest.send(s3AfterSweep(Date.UTC(2026, 0, 1 + run)));
+        await scanner.drained();
+        counts.push(await findings());
+      } finally {
+        await scanner.stop();
+      }
+    }
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[1]).toBe(2 * counts[0]!);
+  });
 });
