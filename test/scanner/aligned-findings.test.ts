@@ -12,6 +12,7 @@ import { generate } from "../../src/ingest/generator.ts";
 import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
 import { topology } from "../../src/scanner/topology.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
+import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
@@ -101,5 +102,28 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
     }
     expect(counts[0]).toBeGreaterThan(0);
     expect(counts[1]).toBe(2 * counts[0]!);
+  });
+
+  test("a malformed findings record goes to the findings dead letters with its reason", async () => {
+    const backend = new MemoryStreamBackend();
+    backends.push(backend);
+    const names = topology(`test-aligned:${crypto.randomUUID()}:`);
+    const scanner = await startBatchScanner(backend, names);
+    try {
+      await backend.append(names.findings, defaultCodec.encode({ kind: "progress", from: "wallet", seq: 1 }));
+      await backend.append(
+        names.findings,
+        defaultCodec.encode({ kind: "finding", from: "pattern", seq: 1, cause: 1, alert: { detector: 7 } }),
+      );
+      await scanner.drained();
+      const letters = (await new DeadLetters(backend, names.findingDeadLetters).list({}, { count: 10 }))
+        .letters;
+      expect(letters.map((letter) => letter.error)).toEqual([
+        "progress: position must be an integer >= 0",
+        "finding: alert must be an alert with a detector and wallets",
+      ]);
+    } finally {
+      await scanner.stop();
+    }
   });
 });
