@@ -19,13 +19,9 @@
 import { Deque } from "../runtime/deque.ts";
 import type { DurableTable, Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName } from "./alert.ts";
-import type { Analyzer } from "./analyzer.ts";
+import type { Analyzer, TxEntry } from "./analyzer.ts";
 import type { FindingRecord, ProgressRecord } from "./findings-feed.ts";
-import type { ChainEvent } from "./schema.ts";
 import { Scalars } from "./state/tables.ts";
-
-/** A tx entry as the analyzer takes it: an event, or a tick (event time passed: flush). */
-export type TxEntry = ChainEvent | { kind: "tick"; ts: number };
 
 export interface AlignedFindingsOptions {
   /**
@@ -258,8 +254,7 @@ export class AlignedFindings {
     const analyzer = this.#analyzer;
     state.applied++;
     this.#scalars.changed();
-    const alerts = entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
-    for (const alert of alerts) this.#out.push(alert);
+    for (const alert of analyzer.handleEntry(entry)) this.#out.push(alert);
     const cause = String(state.applied);
     const found = this.#found.get(cause);
     if (found === undefined) return;

@@ -17,20 +17,14 @@ import { MessageRejectedError } from "../errors.ts";
 import { defineActor } from "../runtime/define-actor.ts";
 import type { Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName, DetectorName } from "./alert.ts";
-import { AlignedFindings, type AlignmentStats, type TxEntry } from "./aligned-findings.ts";
-import type { Analyzer, AnalyzerSnapshot } from "./analyzer.ts";
+import { AlignedFindings, type AlignmentStats } from "./aligned-findings.ts";
+import type { Analyzer, AnalyzerSnapshot, Tick, TxEntry } from "./analyzer.ts";
 import { type FeedRecord, FindingsFeed, feedRecordId } from "./findings-feed.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
 import { type ChainEvent, validateEvent } from "./schema.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
 import { decodeIngested } from "./tx-entry.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
-
-export interface Tick {
-  kind: "tick";
-  /** Event time to flush up to. */
-  ts: number;
-}
 
 /**
  * A tx entry Ingest wrote, still encoded (its JSON bytes); any other tx entry, decoded (and not yet
@@ -117,11 +111,7 @@ export default defineActor({
 
 function onTxEntry(state: State, entry: TxEntry, queued: number): AnalyzerOutput[] | undefined {
   const { analyzer, aligned, feed } = state;
-  const alerts = aligned
-    ? aligned.entry(entry)
-    : entry.kind === "tick"
-      ? analyzer.flush(entry.ts)
-      : analyzer.handle(entry);
+  const alerts = aligned ? aligned.entry(entry) : analyzer.handleEntry(entry);
   const outputs = alertOutputs(state, alerts);
   if (feed === null) return outputs;
   const records = feed.records.handled(alerts, entry.kind === "tick", queued);

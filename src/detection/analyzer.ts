@@ -75,6 +75,16 @@ export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<
   return resolved;
 }
 
+/** Event time has reached `ts`: whatever flush waits for it is due (a tx entry of its own). */
+export interface Tick {
+  kind: "tick";
+  /** Event time to flush up to. */
+  ts: number;
+}
+
+/** One tx entry as an analyzer takes it: an event, or a tick. */
+export type TxEntry = ChainEvent | Tick;
+
 /**
  * What an analyzer reads from other analyzers' alerts (the findings stream): per detector whose alerts it
  * takes, the edges of the wallet graph one such alert stands for. Alerts of any other detector are ignored.
@@ -239,6 +249,11 @@ export class Analyzer {
     this.#mints.observe(event);
     for (const slot of this.#slots) slot.detector.onEvent(event, slot.ctx);
     return this.#take();
+  }
+
+  /** One tx entry: an event (`handle`) or a tick (`flush`). */
+  handleEntry(entry: TxEntry): Alert[] {
+    return entry.kind === "tick" ? this.flush(entry.ts) : this.handle(entry);
   }
 
   /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer. */

@@ -8,7 +8,8 @@
  * runs them), and so must one restored from a checkpoint taken while entries and findings waited.
  */
 import { describe, expect, test } from "bun:test";
-import { AlignedFindings, type TxEntry } from "../../src/detection/aligned-findings.ts";
+import { AlignedFindings } from "../../src/detection/aligned-findings.ts";
+import type { TxEntry } from "../../src/detection/analyzer.ts";
 import { type FeedRecord, FindingsFeed } from "../../src/detection/findings-feed.ts";
 import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import {
@@ -22,7 +23,7 @@ import { DurableTables, memoryTables, type Tables } from "../../src/runtime/dura
 import { SegmentWriter } from "../../src/runtime/state-segment.ts";
 import { MINUTE } from "../fixtures/scenarios/kit.ts";
 import { s3AfterSweep } from "../fixtures/scenarios/s3-after-sweep.ts";
-import { handleEntry, inlineOrderAlerts } from "../support/inline-order.ts";
+import { inlineOrderAlerts } from "../support/inline-order.ts";
 
 /** Every scenario type (daisy chains and sweeps among them) over 2 h of event time: ~47k entries. */
 const WORKLOAD = { seed: 5, durationMs: 120 * 60_000, scale: 0.07, scenarioRate: 8 };
@@ -58,7 +59,7 @@ function produce(): Produced[][] {
     entries.forEach((entry, i) => {
       if (burst === 0) burst = 1 + Math.floor(next() * 400);
       burst--;
-      for (const record of feed.handled(handleEntry(producer, entry), entry.kind === "tick", burst))
+      for (const record of feed.handled(producer.handleEntry(entry), entry.kind === "tick", burst))
         out.push({ at: i + 1, record });
     });
     return out;

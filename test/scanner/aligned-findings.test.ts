@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
-import type { TxEntry } from "../../src/detection/aligned-findings.ts";
+import type { TxEntry } from "../../src/detection/analyzer.ts";
 import { startBatchScanner } from "../../src/eval/batch-run.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";

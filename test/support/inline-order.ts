@@ -1,13 +1,8 @@
 import type { Alert } from "../../src/detection/alert.ts";
-import type { TxEntry } from "../../src/detection/aligned-findings.ts";
-import type { Analyzer } from "../../src/detection/analyzer.ts";
+import type { TxEntry } from "../../src/detection/analyzer.ts";
 import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import { SYBIL_FINDING_DETECTORS, SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
-
-export function handleEntry(analyzer: Analyzer, entry: TxEntry): Alert[] {
-  return entry.kind === "tick" ? analyzer.flush(entry.ts) : analyzer.handle(entry);
-}
 
 /**
  * The three analyzers' alerts in the inline order, the reference for any delivery of the findings: every
@@ -19,9 +14,9 @@ export function inlineOrderAlerts(entries: Iterable<TxEntry>): Alert[] {
   const findings = new Set(SYBIL_FINDING_DETECTORS);
   const out: Alert[] = [];
   for (const entry of entries) {
-    const raised = producers.flatMap((producer) => handleEntry(producer, entry));
+    const raised = producers.flatMap((producer) => producer.handleEntry(entry));
     for (const alert of raised) out.push(alert);
-    for (const alert of handleEntry(sybil, entry)) out.push(alert);
+    for (const alert of sybil.handleEntry(entry)) out.push(alert);
     for (const alert of raised)
       if (findings.has(alert.detector)) for (const more of sybil.handleFinding(alert)) out.push(more);
   }
