@@ -10,7 +10,10 @@
  *
  * A member stops consuming a partition by its own clock before its lease can have expired in the backend
  * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
- * partition at once while their clocks run at the same rate. What a new owner does on `assigned` (restore
+ * partition at once while their clocks run at the same rate. The handler's work (a restore, a pump's start
+ * or stop) runs beside the rounds, in order per partition, never inside one: a round only heartbeats and
+ * moves leases, so a slow restore cannot delay the renewals of the partitions already owned (it did: a
+ * member taking four partitions over missed its deadlines and dropped all eight). What a new owner does on `assigned` (restore
  * the partition's checkpoint, whose new epoch fences the previous owner's writes, and take over its
  * pending entries) is up to the handler: a durable pump does both when it starts.
  */
@@ -77,6 +80,11 @@ export interface OwnershipEvents {
   revoked(event: { partition: number; reason: RevokeReason }): void;
   /** A round failed (the backend away); owned partitions stay until their local deadline. */
   roundFailed(event: { error: unknown }): void;
+  /**
+   * The handler failed for `partition`: an `assigned` that threw is followed by `revoked` and the lease's
+   * release (the next round takes the partition again); a `revoked` that threw leaves the lease to expire.
+   */
+  handlerFailed(event: { partition: number; error: unknown }): void;
   /** A round ended: the live members it saw and the partitions owned after it. */
   round(event: { members: readonly string[]; owned: readonly number[] }): void;
 }
@@ -98,6 +106,8 @@ export class PartitionOwnership {
   readonly #owned = new Map<number, Owned>();
   /** Partitions being given up or lost: not acquired again until their handler's `revoked` returned. */
   readonly #leaving = new Set<number>();
+  /** Per partition, the handler call under way and those queued after it (an `assigned`, its `revoked`). */
+  readonly #handling = new Map<number, Promise<void>>();
   readonly #members: string;
   #stopTimer: (() => void) | undefined;
   #round: Promise<void> | null = null;
@@ -188,7 +198,8 @@ export class PartitionOwnership {
     // Leaving first lets the others' next round start acquiring while the partitions are being given up
     // (they retry each one until its lease is released).
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
-    await Promise.all(this.owned.map((partition) => this.#giveUp(partition, "stop")));
+    await Promise.all(this.owned.map((partition) => this.#revoke(partition, "stop")));
+    await Promise.all(this.#handling.values());
   }
 
   async #runRound(): Promise<void> {
@@ -201,7 +212,8 @@ export class PartitionOwnership {
       this.#lastMembers = members;
       const owners = assignPartitions(this.stream.partitions, members);
       const share = new Set(owners.flatMap((owner, partition) => (owner === member ? [partition] : [])));
-      await Promise.all(this.owned.filter((p) => !share.has(p)).map((p) => this.#giveUp(p, "rebalance")));
+      for (const partition of this.owned)
+        if (!share.has(partition)) void this.#revoke(partition, "rebalance");
       await Promise.all(
         [...share].map(async (partition) => {
           const owned = this.#owned.get(partition);
@@ -210,7 +222,7 @@ export class PartitionOwnership {
             const key = leaseKey(this.stream.keys[partition]!, this.options.group);
             if (await this.#leases.renew(key, member, owned.generation, leaseMs))
               owned.deadline = this.#deadline(sentAt);
-            else await this.#lose(partition);
+            else void this.#revoke(partition, "lost");
             return;
           }
           if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt);
@@ -273,41 +285,60 @@ export class PartitionOwnership {
       if (lease.held) await this.#leases.release(leaseKey(key, group), member, lease.generation);
       return;
     }
-    this.#owned.set(partition, {
-      generation: lease.generation,
-      deadline: this.#deadline(sentAt),
-      since: sentAt,
-    });
+    const owned: Owned = { generation: lease.generation, deadline: this.#deadline(sentAt), since: sentAt };
+    this.#owned.set(partition, owned);
     this.#rebalances++;
-    await this.#handler.assigned(partition, key, lease.generation);
-    this.#events.emit("assigned", { partition, generation: lease.generation });
+    void this.#handle(partition, async () => {
+      // Given up or lost while an earlier call ran: its `revoked` is queued behind this one.
+      if (this.#owned.get(partition) !== owned) return;
+      try {
+        await this.#handler.assigned(partition, key, owned.generation);
+      } catch (error) {
+        this.#events.emit("handlerFailed", { partition, error });
+        void this.#revoke(partition, "rebalance");
+        return;
+      }
+      this.#events.emit("assigned", { partition, generation: owned.generation });
+    });
   }
 
-  /** Stops consuming `partition`, then releases its lease for the next owner. */
-  async #giveUp(partition: number, reason: RevokeReason): Promise<void> {
+  /** Runs `call` after the handler calls already queued for `partition`. */
+  #handle(partition: number, call: () => Promise<void>): Promise<void> {
+    const next = (this.#handling.get(partition) ?? Promise.resolve()).then(call);
+    this.#handling.set(partition, next);
+    return next.finally(() => {
+      if (this.#handling.get(partition) === next) this.#handling.delete(partition);
+    });
+  }
+
+  /**
+   * Once per ownership, whichever of a give-up and a loss comes first: stops consuming (after the
+   * partition's `assigned`, if that still runs) and then, unless the lease is already gone (`lost`),
+   * releases it for the next owner.
+   */
+  #revoke(partition: number, reason: RevokeReason): Promise<void> {
     const owned = this.#owned.get(partition);
-    if (!owned) return;
-    const key = this.stream.keys[partition]!;
-    await this.#revoke(partition, reason);
-    await this.#leases.release(leaseKey(key, this.options.group), this.options.member, owned.generation);
-  }
-
-  /** The lease is gone (taken, or past its deadline): stop consuming, release nothing. */
-  async #lose(partition: number): Promise<void> {
-    if (this.#owned.has(partition)) await this.#revoke(partition, "lost");
-  }
-
-  /** Once per ownership: whichever of a give-up and a loss comes first runs the handler. */
-  async #revoke(partition: number, reason: RevokeReason): Promise<void> {
+    if (owned === undefined) return Promise.resolve();
     this.#owned.delete(partition);
     this.#leaving.add(partition);
     this.#rebalances++;
-    try {
-      await this.#handler.revoked(partition, this.stream.keys[partition]!, reason);
-    } finally {
-      this.#leaving.delete(partition);
-    }
-    this.#events.emit("revoked", { partition, reason });
+    const key = this.stream.keys[partition]!;
+    return this.#handle(partition, async () => {
+      try {
+        await this.#handler.revoked(partition, key, reason);
+        if (reason !== "lost")
+          await this.#leases.release(
+            leaseKey(key, this.options.group),
+            this.options.member,
+            owned.generation,
+          );
+        this.#events.emit("revoked", { partition, reason });
+      } catch (error) {
+        this.#events.emit("handlerFailed", { partition, error });
+      } finally {
+        this.#leaving.delete(partition);
+      }
+    });
   }
 
   /**
@@ -321,6 +352,7 @@ export class PartitionOwnership {
   /** Partitions whose renewal was not confirmed in time (a slow or absent backend) stop now. */
   #expireOverdue(): void {
     const now = this.options.clock.now();
-    for (const [partition, owned] of this.#owned) if (now >= owned.deadline) void this.#lose(partition);
+    for (const [partition, owned] of this.#owned)
+      if (now >= owned.deadline) void this.#revoke(partition, "lost");
   }
 }

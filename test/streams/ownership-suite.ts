@@ -85,6 +85,42 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(a.lastMembers).toEqual(["a", "b"]);
     });
 
+    test("a handler slower than the lease holds up no renewal: nothing owned is lost meanwhile", async () => {
+      await open();
+      let restored!: () => void;
+      const restoring = new Promise<void>((resolve) => {
+        restored = resolve;
+      });
+      const lost: number[] = [];
+      const a = member("a", connect(), {
+        // Partition 0's restore takes three leases; the other seven must stay owned and renewed meanwhile.
+        assigned: (partition) => (partition === 0 ? restoring : Promise.resolve()),
+        revoked: async (partition, _key, reason) => {
+          if (reason === "lost") lost.push(partition);
+        },
+      });
+      const started: number[] = [];
+      a.on("assigned", ({ partition }) => started.push(partition));
+      await a.start();
+      let rounds = 0;
+      await until(
+        (check) =>
+          a.on("round", () => {
+            rounds++;
+            check();
+          }),
+        () => rounds >= (3 * LEASE_MS) / RENEW_MS,
+      );
+      expect(lost).toEqual([]);
+      expect(a.owned).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(started.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      restored();
+      await until(
+        (check) => a.on("assigned", check),
+        () => started.includes(0),
+      );
+    });
+
     test("a member that stops hands its partitions over; a third that joins gets its share", async () => {
       await open();
       const [a, b] = [member("a"), member("b")];

@@ -9,10 +9,15 @@ export class ChildOutput {
   }
 
   /** Resolves once `pattern` has appeared; rejects if the stream ends first. */
-  async waitFor(pattern: RegExp): Promise<string> {
-    while (!pattern.test(this.text)) {
+  waitFor(pattern: RegExp): Promise<string> {
+    return this.waitUntil((text) => pattern.test(text), String(pattern));
+  }
+
+  /** Resolves once the output so far satisfies `holds`; rejects (naming `what`) if the stream ends first. */
+  async waitUntil(holds: (text: string) => boolean, what = "the awaited output"): Promise<string> {
+    while (!holds(this.text)) {
       const { value, done } = await this.#reader.read();
-      if (done) throw new Error(`output ended before ${pattern}:\n${this.text}`);
+      if (done) throw new Error(`output ended before ${what}:\n${this.text}`);
       this.text += this.#decoder.decode(value, { stream: true });
     }
     return this.text;
