@@ -159,6 +159,26 @@ export class ControlMetrics {
   readonly #dlqLength = this.#gauge("troupe_dead_letter_queue_length", "Records in the dead-letter stream.", [
     "stream",
   ]);
+  readonly #partitionOwner = this.#gauge(
+    "troupe_partition_owner",
+    "1 for the member holding the partition's lease (a partition of a partitioned stream: stream is its key).",
+    ["stream", "group", "partition", "owner"],
+  );
+  readonly #leaseTtl = this.#gauge(
+    "troupe_partition_lease_ttl_seconds",
+    "Time left on the partition's lease (0 while nobody holds it).",
+    ["stream", "group", "partition"],
+  );
+  readonly #ownedFor = this.#gauge(
+    "troupe_partition_owned_seconds",
+    "How long this process's member has owned the partition (absent when it does not).",
+    ["stream", "group", "partition"],
+  );
+  readonly #partitionMoves = this.#counter(
+    "troupe_partition_moves_total",
+    "Partitions this process's members took (assigned) or gave up (revoked), by partition.",
+    ["stream", "group", "move"],
+  );
   readonly #backendUp = this.#gauge("troupe_stream_backend_up", "1 when the stream backend answers.", [
     "kind",
   ]);
@@ -204,7 +224,10 @@ export class ControlMetrics {
   }
 
   streamAlert(alert: StreamAlert): void {
-    if (alert.kind === "deadLettered") this.#deadLetters.inc({ stream: alert.stream, group: alert.group });
+    const labels = { stream: alert.stream, group: alert.group };
+    if (alert.kind === "deadLettered") this.#deadLetters.inc(labels);
+    else if (alert.kind === "partitionAssigned") this.#partitionMoves.inc({ ...labels, move: "assigned" });
+    else if (alert.kind === "partitionRevoked") this.#partitionMoves.inc({ ...labels, move: "revoked" });
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -297,6 +320,9 @@ export class ControlMetrics {
       this.#consumers,
       this.#dlqLength,
       this.#backendUp,
+      this.#partitionOwner,
+      this.#leaseTtl,
+      this.#ownedFor,
     ])
       g.reset();
     if (reading.backend) {
@@ -312,6 +338,13 @@ export class ControlMetrics {
       this.#oldestIdle.set(labels, (g.oldestPendingIdleMs ?? 0) / 1000);
       this.#consumers.set(labels, g.consumers);
       this.#dlqLength.set({ stream: g.deadLetterStream }, g.deadLetters);
+      const p = g.partition;
+      if (p) {
+        const at = { ...labels, partition: String(p.index) };
+        if (p.owner !== null) this.#partitionOwner.set({ ...at, owner: p.owner }, 1);
+        this.#leaseTtl.set(at, p.leaseTtlMs / 1000);
+        if (p.ownedForMs !== null) this.#ownedFor.set(at, p.ownedForMs / 1000);
+      }
     }
   }
 

@@ -11,6 +11,8 @@
  */
 import { z } from "zod";
 import type { GroupInfo, StreamBackend } from "../../streams/backend.ts";
+import { leaseKey } from "../../streams/leases.ts";
+import type { OwnershipEvents, PartitionOwnership } from "../../streams/ownership.ts";
 import type { PumpEvents } from "../../streams/pump-events.ts";
 import { parseStreamId } from "../../streams/stream-id.ts";
 import { type Clock, checkClock, systemClock } from "../../time/clock.ts";
@@ -22,6 +24,7 @@ import type {
   BackendHealth,
   Page,
   PageRequest,
+  PartitionInfo,
   PendingEntryInfo,
   StreamAlert,
   StreamGroupInfo,
@@ -37,6 +40,15 @@ export interface WatchedPump {
   readonly stats?: { readonly held: number };
 }
 
+/** What the adapter needs of a partitioned consumer (a `PartitionedConsumer` satisfies it). */
+export interface WatchedPartitions {
+  readonly ownership: Pick<PartitionOwnership, "stream" | "options" | "leaseAges"> & {
+    on<E extends keyof OwnershipEvents>(event: E, listener: OwnershipEvents[E]): () => void;
+  };
+  /** The pump of a partition this member owns. */
+  pump(partition: number): WatchedPump | undefined;
+}
+
 export interface Watermark {
   high: number;
   critical: number;
@@ -49,6 +61,12 @@ export interface StreamsSourceOptions {
   pumps?: readonly WatchedPump[];
   /** More streams to watch (read by other processes); their dead letters are in `<stream>:dlq`. @defaultValue [] */
   streams?: readonly string[];
+  /**
+   * This process's members of partitioned groups: every partition of their streams is watched, and their
+   * group's row on each says who owns the partition (`partition`); ownership changes are alerts.
+   * @defaultValue []
+   */
+  partitioned?: readonly WatchedPartitions[];
   /** Undelivered entries at which a group is `high` / `critical` (critical makes `/health` degraded). @defaultValue { high: 10000, critical: 100000 } */
   lag?: Watermark;
   /**
@@ -74,6 +92,7 @@ export interface StreamsSourceOptions {
 export const STREAMS_SOURCE_DEFAULTS = {
   pumps: [],
   streams: [],
+  partitioned: [],
   lag: { high: 10_000, critical: 100_000 },
   lagSeconds: { high: 10, critical: 60 },
   pending: { high: 5_000, critical: 20_000 },
@@ -103,6 +122,12 @@ const SCHEMA = z
       z.custom<WatchedPump>((v) => typeof (v as WatchedPump | null)?.options?.stream === "string"),
     ),
     streams: z.array(z.string().min(1, { error: "must not be empty" })),
+    partitioned: z.array(
+      z.custom<WatchedPartitions>(
+        (v) => typeof (v as WatchedPartitions | null)?.ownership?.leaseAges === "function",
+        { error: "must be a PartitionedConsumer" },
+      ),
+    ),
     lag: watermark,
     lagSeconds: secondsWatermark,
     pending: watermark,
@@ -139,6 +164,8 @@ class BackendStreamsSource implements StreamsSource {
   readonly #groupDlq = new Map<string, string>();
   readonly deadLetters: MultiStreamDeadLetters;
   readonly #rates: RateWindow;
+  /** `partition key\0group` → the member consuming it and the partition's index. */
+  readonly #partitions = new Map<string, { consumer: WatchedPartitions; index: number }>();
 
   constructor(options: Required<StreamsSourceOptions>) {
     this.#o = options;
@@ -149,6 +176,13 @@ class BackendStreamsSource implements StreamsSource {
     }
     for (const stream of options.streams)
       if (!this.#watched.has(stream)) this.#watched.set(stream, `${stream}:dlq`);
+    for (const consumer of options.partitioned) {
+      const { stream, options: o } = consumer.ownership;
+      stream.keys.forEach((key, index) => {
+        if (!this.#watched.has(key)) this.#watched.set(key, `${key}:dlq`);
+        this.#partitions.set(`${key}\0${o.group}`, { consumer, index });
+      });
+    }
     const dlqs = [...this.#watched.values(), ...this.#groupDlq.values()];
     this.deadLetters = new MultiStreamDeadLetters(options.backend, dlqs, options.previewChars);
   }
@@ -166,11 +200,12 @@ class BackendStreamsSource implements StreamsSource {
         const groups = await backend.groups(stream);
         return Promise.all(
           groups.map(async (g): Promise<StreamGroupInfo> => {
-            const [oldest, lagSeconds] = await Promise.all([
+            const key = `${stream}\0${g.name}`;
+            const [oldest, lagSeconds, partition] = await Promise.all([
               g.pending > 0 ? backend.pending(stream, g.name, { count: 1 }).then((p) => p[0]) : undefined,
               this.#lagSeconds(stream, g),
+              this.#partition(key, stream, g.name),
             ]);
-            const key = `${stream}\0${g.name}`;
             seen.add(key);
             const deadLetterStream = this.#groupDlq.get(key) ?? streamDlq;
             return {
@@ -188,6 +223,7 @@ class BackendStreamsSource implements StreamsSource {
               // What this process's pumps hold is work under way (a durable actor's entries stay pending
               // until a checkpoint covers them, up to its mailbox): only pending beyond it is stuck.
               watermark: this.#watermark(g.lag, lagSeconds, Math.max(0, g.pending - this.#heldBy(key))),
+              ...(partition && { partition }),
             };
           }),
         );
@@ -195,6 +231,22 @@ class BackendStreamsSource implements StreamsSource {
     );
     this.#rates.retain(seen);
     return perStream.flat();
+  }
+
+  /** Who owns the partition `stream` is, for `group`, when one of this process's members consumes it. */
+  async #partition(key: string, stream: string, group: string): Promise<PartitionInfo | undefined> {
+    const watched = this.#partitions.get(key);
+    if (!watched) return undefined;
+    const { consumer, index } = watched;
+    const lease = await this.#o.backend.leases().inspect(leaseKey(stream, group));
+    return {
+      of: consumer.ownership.stream.name,
+      index,
+      partitions: consumer.ownership.stream.partitions,
+      owner: lease.holder,
+      leaseTtlMs: lease.ttlMs,
+      ownedForMs: consumer.ownership.leaseAges().get(index) ?? null,
+    };
   }
 
   /** The age of the first entry after the group's last-delivered one: its id is its write time. */
@@ -234,6 +286,36 @@ class BackendStreamsSource implements StreamsSource {
   }
 
   subscribe(listener: (alert: StreamAlert) => void): () => void {
+    const moves = this.#o.partitioned.flatMap(({ ownership }) => {
+      const { stream, options: o } = ownership;
+      const emit = (
+        partition: number,
+        kind: StreamAlert["kind"],
+        level: StreamAlert["level"],
+        message: string,
+      ) => listener({ kind, level, stream: stream.keys[partition] as string, group: o.group, message });
+      return [
+        ownership.on("assigned", (e) =>
+          emit(e.partition, "partitionAssigned", "info", `partition ${e.partition} taken by ${o.member}`),
+        ),
+        ownership.on("revoked", (e) =>
+          emit(
+            e.partition,
+            "partitionRevoked",
+            e.reason === "lost" ? "warning" : "info",
+            `partition ${e.partition} given up by ${o.member} (${e.reason === "lost" ? "lease lost" : e.reason})`,
+          ),
+        ),
+        ownership.on("handlerFailed", (e) =>
+          emit(
+            e.partition,
+            "partitionHandlerFailed",
+            "critical",
+            `partition ${e.partition}: ${o.member} could not start or stop consuming it: ${messageOf(e.error)}`,
+          ),
+        ),
+      ];
+    });
     const offs = this.#o.pumps.flatMap((pump) => {
       const { stream, group } = pump.options;
       const emit = (kind: StreamAlert["kind"], level: StreamAlert["level"], message: string) =>
@@ -270,7 +352,7 @@ class BackendStreamsSource implements StreamsSource {
       ];
     });
     return () => {
-      for (const off of offs) off();
+      for (const off of [...moves, ...offs]) off();
     };
   }
 
@@ -279,6 +361,8 @@ class BackendStreamsSource implements StreamsSource {
     let held = 0;
     for (const pump of this.#o.pumps)
       if (`${pump.options.stream}\0${pump.options.group}` === key) held += pump.stats?.held ?? 0;
+    const partition = this.#partitions.get(key);
+    if (partition) held += partition.consumer.pump(partition.index)?.stats?.held ?? 0;
     return held;
   }
 

@@ -36,6 +36,22 @@ export interface StreamGroupInfo {
   readonly deadLetterStream: string;
   readonly deadLetters: number;
   readonly watermark: WatermarkState;
+  /** On a partition of a partitioned stream that this process's members consume: who owns it. */
+  readonly partition?: PartitionInfo;
+}
+
+/** A group on one partition of a partitioned stream: its owner now, and its lease. */
+export interface PartitionInfo {
+  /** The logical stream (`PartitionedStream.name`) this is a partition of. */
+  readonly of: string;
+  readonly index: number;
+  readonly partitions: number;
+  /** The member holding the partition's lease; `null` while nobody does (between two owners). */
+  readonly owner: string | null;
+  /** Time left on the lease (its owner renews it every `renewMs`); 0 when nobody holds it. */
+  readonly leaseTtlMs: number;
+  /** How long this process's member has owned it; `null` when another member does, or nobody. */
+  readonly ownedForMs: number | null;
 }
 
 /** Why an entry is pending: who holds it, for how long, how often it was delivered. */
@@ -89,7 +105,10 @@ export interface StreamAlert {
     | "deletedWhilePending"
     | "claimed"
     | "paused"
-    | "resumed";
+    | "resumed"
+    | "partitionAssigned"
+    | "partitionRevoked"
+    | "partitionHandlerFailed";
   readonly level: "info" | "warning" | "critical";
   readonly stream: string;
   readonly group: string;
