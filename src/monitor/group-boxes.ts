@@ -1,8 +1,8 @@
 /**
  * The seed's backpressure-monitor view: a box per consumer group with what an operator watches, its
  * status (the group's watermark: healthy, warning, critical) on top, then pending, lag in entries and in
- * seconds, the delivery rate, workers (the group's consumers) and dead letters. Boxes stand side by side
- * as the width allows.
+ * seconds, the delivery rate, workers (the group's consumers) and dead letters; on a partition of a
+ * partitioned stream, its owner and the time left on its lease. Boxes stand side by side as the width allows.
  */
 import type { StreamGroupInfo } from "../http/streams/source.ts";
 import { fit, num, type Paint, type Tone } from "./text.ts";
@@ -48,12 +48,17 @@ function box(g: GroupFigures, paint: Paint): string[] {
   const rate = g.rate === undefined || g.rate === null ? "?" : `${num(Math.round(g.rate))}/s`;
   const cells = (left: string, right?: string) =>
     `│ ${right === undefined ? fit(left, INNER) : fit(left, LEFT) + fit(right, INNER - LEFT)} │`;
+  const p = g.partition;
   return [
     `┌─${title}${"─".repeat(INNER + 1 - title.length)}┐`,
     cells(paint(status, tone), `workers ${num(g.consumers)}`),
     cells(`pending ${num(g.pending)}`, `rate ${rate}`),
-    cells(`lag ${num(g.lag)}${seconds}`),
-    cells(`dead letters ${num(g.deadLetters)}`),
+    p
+      ? cells(`lag ${num(g.lag)}${seconds}`, `owner ${p.owner ?? "none"}`)
+      : cells(`lag ${num(g.lag)}${seconds}`),
+    p
+      ? cells(`dead letters ${num(g.deadLetters)}`, `lease ${num(p.leaseTtlMs / 1000)} s`)
+      : cells(`dead letters ${num(g.deadLetters)}`),
     `└${"─".repeat(INNER + 2)}┘`,
   ];
 }

@@ -21,9 +21,12 @@ import {
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { PartitionedConsumer } from "../../src/streams/partitioned-consumer.ts";
+import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { TestTarget } from "../streams/test-target.ts";
 import { RedisServer, redisAvailable } from "../support/redis-server.ts";
 import { ECHO, SCRIPTED } from "../support/runtime.ts";
 import { TOKEN } from "./support.ts";
@@ -83,6 +86,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   let served: ServedControlApi;
   let pump: Pump;
   let backend: MemoryStreamBackend;
+  let orders: PartitionedConsumer;
   let producer: ReturnType<typeof setInterval>;
 
   beforeAll(async () => {
@@ -123,9 +127,25 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
       const batch = Array.from({ length: 40 }, () => defaultCodec.encode({ id: id++, op: "sleep", ms: 1 }));
       void backend.appendBatch("tx", batch);
     }, 20);
+    // A member of a partitioned group: its two partitions' rows say who owns them.
+    orders = new PartitionedConsumer(
+      backend,
+      await PartitionedStream.open(backend, "orders", { partitions: 2 }),
+      () => ({
+        target: new TestTarget<unknown, unknown>({
+          instances: 1,
+          window: 8,
+          key: () => "",
+          handler: async () => undefined,
+        }),
+        options: { blockMs: 50, sweepIntervalMs: 0 },
+      }),
+      { group: "tally", member: "host-a" },
+    );
+    await orders.start();
     served = serveControlApi({
       system,
-      streams: createStreamsSource({ backend, pumps: [pump] }),
+      streams: createStreamsSource({ backend, pumps: [pump], partitioned: [orders] }),
       detections: createDetectionsSource({
         backend,
         stream: "alerts",
@@ -144,6 +164,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
     clearInterval(producer);
     await browser?.close();
     await served?.shutdown({ deadlineMs: 1000, drain: () => pump.stop() });
+    await orders?.stop();
     await system?.stop({ deadlineMs: 1000 });
     await rm(profile, { recursive: true, force: true });
   });
@@ -250,6 +271,13 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
       (await text(page, `${workers} td[data-field=status]`)) ?? "",
     );
     expect(await text(page, `${workers} td[data-field=lag-seconds]`)).toMatch(/^[\d,.]+ s$/);
+    // A partition's row: its place in the stream, its owner and the time left on its lease.
+    const partition = "#streams tr[data-group=tally] [data-field=partition]";
+    await page.waitForSelector(partition);
+    expect(await page.locator(partition).allTextContents()).toEqual([
+      expect.stringMatching(/^partition 1 of 2 · owner host-a · lease [\d.]+ s$/),
+      expect.stringMatching(/^partition 2 of 2 · owner host-a · lease [\d.]+ s$/),
+    ]);
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

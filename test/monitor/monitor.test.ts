@@ -213,6 +213,37 @@ describe("renderFrame", () => {
     expect(text).toContain("│ │ lag 1,200 · 75.3 s             │");
   });
 
+  test("a partition's box names its owner and the time left on its lease", () => {
+    const group = {
+      stream: "{shop:p3}:orders",
+      group: "tally",
+      length: 10,
+      lag: 0,
+      pending: 2,
+      oldestPendingIdleMs: null,
+      consumers: 2,
+      deadLetterStream: "{shop:p3}:orders:dlq",
+      deadLetters: 0,
+      watermark: "ok" as const,
+      lagSeconds: 0,
+      rate: null,
+      partition: {
+        of: "{shop}:orders",
+        index: 3,
+        partitions: 8,
+        owner: "host-a",
+        leaseTtlMs: 1_640,
+        ownedForMs: 12_000,
+      },
+    };
+    const text = renderFrame(
+      { ...frame, streams: { backend: null, groups: [group] } },
+      { color: false, width: 100 },
+    );
+    expect(text).toContain("│ │ lag 0 · 0 s      owner host-a  │");
+    expect(text).toContain("│ │ dead letters 0   lease 1.6 s   │");
+  });
+
   test("every line fits the width, long ones cut with an ellipsis", () => {
     const lines = renderFrame(frame, { color: false, width: 60 }).split("\n");
     for (const line of lines) expect(line.length).toBe(60);

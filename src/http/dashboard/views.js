@@ -148,6 +148,16 @@ function seconds(value) {
   return value < 10 ? `${fmt.format(value)} s` : `${Math.round(value)} s`;
 }
 
+/** A partition's place in its stream, who owns it and the time left on its lease. */
+function partitionNote(p) {
+  const owner = p.owner === null ? "no owner" : `owner ${p.owner}`;
+  return el(
+    "div",
+    { class: "partition", "data-field": "partition" },
+    `partition ${p.index + 1} of ${p.partitions} · ${owner} · lease ${seconds(p.leaseTtlMs / 1000)}`,
+  );
+}
+
 export function renderStreams(streams) {
   $("streams-note").textContent = streams.error ? `stream figures unavailable: ${streams.error}` : "";
   const groups = streams.groups ?? [];
@@ -156,7 +166,7 @@ export function renderStreams(streams) {
       "tr",
       { "data-stream": g.stream, "data-group": g.group },
       el("td", {}, g.stream),
-      el("td", {}, g.group),
+      el("td", {}, g.group, g.partition ? partitionNote(g.partition) : null),
       el(
         "td",
         { class: `state-${g.watermark}`, "data-field": "status", "data-status": g.watermark },
