@@ -106,6 +106,7 @@ const ENV = z.object({
   TROUPE_DURABLE_STATE: z.enum(["on", "off"]).default("on"),
   TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(ANALYZER_STATE_DEFAULTS.checkpointEvery),
   TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(ANALYZER_STATE_DEFAULTS.checkpointIntervalMs),
+  TROUPE_ANALYZER_LEASE_MS: integer(400, 3_600_000).default(10_000),
   /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
   TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
   TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),

@@ -16,6 +16,7 @@ test("defaults: embedded backend, loopback HTTP, no token", () => {
     TROUPE_DURABLE_STATE: "on",
     TROUPE_CHECKPOINT_EVERY: 8000,
     TROUPE_CHECKPOINT_MS: 1000,
+    TROUPE_ANALYZER_LEASE_MS: 10_000,
     TROUPE_PENDING_BANDS: { high: 100, critical: 1000 },
     TROUPE_LAG_SECONDS_BANDS: { high: 10, critical: 60 },
     ALERT_WEBHOOK_URL: null,

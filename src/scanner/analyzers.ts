@@ -4,6 +4,11 @@
  * which the sybil actor reads (one more group), as DETECTORS.md wants: replayable, never a shared read
  * between actors. With durable state the sybil actor applies those findings in step with its tx entries,
  * so its result does not depend on when they arrive (src/detection/aligned-findings.ts).
+ *
+ * Several analyze processes share the analyzers by lease (`placement`): each analyzer runs in one live
+ * process at a time, the holder of its lease (streams/ownership.ts, the analyzers as the units); whoever
+ * takes one over restores its checkpoint, which fences the previous holder, and its durable pumps adopt
+ * the pending entries. An analyzer is exactly the actor it is in one process, so the alerts are too.
  */
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
@@ -16,8 +21,11 @@ import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
+import { PartitionOwnership } from "../streams/ownership.ts";
+import { type Partitions, partitionKey } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
+import { GroupPump } from "./group-pump.ts";
 import type { Topology } from "./topology.ts";
 
 const ANALYZER_MODULE = new URL("../detection/analyzer.actor.ts", import.meta.url);
@@ -48,6 +56,20 @@ export interface AnalyzersOptions {
    * @defaultValue {@link ANALYZER_STATE_DEFAULTS}
    */
   state?: AnalyzerStateOptions | null;
+  /**
+   * Share the analyzers with the other analyze processes of this topology, by lease: each process runs its
+   * share of them (one process alone runs all three), and takes over a dead one's once their leases expire.
+   * Needs durable state. `null`: every analyzer runs here. @defaultValue null
+   */
+  placement?: AnalyzerPlacement | null;
+}
+
+export interface AnalyzerPlacement {
+  /**
+   * An analyzer's lease: a process that stops renewing (dead, frozen) loses its analyzers this long after
+   * its last renewal, renewed every quarter of it.
+   */
+  leaseMs: number;
 }
 
 export interface AnalyzerStateOptions {
@@ -76,9 +98,18 @@ export const ANALYZER_STATE_DEFAULTS: AnalyzerStateOptions = {
  */
 export const ANALYZER_CAPACITY = 16_384;
 
+/** Stops an analyzer's pumps and actor; `moved`: it runs elsewhere from now, so it is no longer listed here. */
+type StopAnalyzer = (moved: boolean) => Promise<void>;
+
 export interface RunningAnalyzers {
+  /** The analyzer actors running in this process now (with `placement`, its share), by name. */
   readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;
+  /** Their pumps, by group. */
   readonly pumps: ReadonlyMap<string, Pump<AnalyzerMessage, unknown>>;
+  /** Every analyzer group, whichever pump serves it now (none while another process runs its analyzer). */
+  readonly groups: readonly GroupPump[];
+  /** With `placement`: who runs which analyzer (the analyzers are its units, in topology order). */
+  readonly placement: PartitionOwnership | null;
   /** Alerts written by this process, by detector (a redelivered entry may count twice). */
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
   stop(): Promise<void>;
@@ -115,7 +146,19 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     outputsOf,
     ...options.pump,
   };
-  for (const { analyzer, actor, group } of topology.analyzers) {
+  const groups = new Map<string, GroupPump>();
+  for (const { group } of topology.analyzers)
+    groups.set(group, new GroupPump(topology.tx, group, topology.txDeadLetters));
+  groups.set(
+    topology.findingsGroup,
+    new GroupPump(topology.findings, topology.findingsGroup, topology.findingDeadLetters),
+  );
+  /**
+   * Spawns analyzer `index` (restoring its state) and starts its pumps, which read only while `mayRead`
+   * says so (a lease held); returns how to stop them.
+   */
+  const start = async (index: number, mayRead?: () => boolean): Promise<StopAnalyzer> => {
+    const { analyzer, actor, group } = topology.analyzers[index]!;
     const init: AnalyzerInit = {
       analyzer,
       alerts: topology.alerts,
@@ -135,11 +178,12 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       init,
       ...(stateStore && stateOptions && { state: { store: stateStore, ...stateOptions } }),
     });
-    refs.set(actor, ref);
-    pumps.set(
+    const own = new Map<string, Pump<AnalyzerMessage, unknown>>();
+    own.set(
       group,
       new Pump(backend, ref, {
         ...common,
+        ...(mayRead && { mayRead }),
         stream: topology.tx,
         group,
         // Ingest's entries still encoded: the analyzer actor parses them in its worker (tx-entry.ts).
@@ -147,25 +191,93 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         deadLetterStream: topology.txDeadLetters,
       }),
     );
-  }
-  pumps.set(
-    topology.findingsGroup,
-    new Pump(backend, refs.get(topology.findingsActor) as ActorRef<AnalyzerMessage>, {
-      ...common,
-      stream: topology.findings,
-      group: topology.findingsGroup,
-      toMessage: (entry) => entry.payload as FeedRecord,
-      deadLetterStream: topology.findingDeadLetters,
-    }),
-  );
-  for (const pump of pumps.values()) await pump.start();
+    if (actor === topology.findingsActor)
+      own.set(
+        topology.findingsGroup,
+        new Pump(backend, ref, {
+          ...common,
+          ...(mayRead && { mayRead }),
+          stream: topology.findings,
+          group: topology.findingsGroup,
+          toMessage: (entry) => entry.payload as FeedRecord,
+          deadLetterStream: topology.findingDeadLetters,
+        }),
+      );
+    refs.set(actor, ref);
+    for (const [name, pump] of own) {
+      pumps.set(name, pump);
+      groups.get(name)?.serve(pump);
+    }
+    for (const pump of own.values()) await pump.start();
+    return async (moved) => {
+      await Promise.all([...own.values()].map((pump) => pump.stop()));
+      await ref.stop({ deadlineMs: 5000 });
+      // Stopped with the process, it stays listed (the progress line names what was drained last).
+      if (!moved) return;
+      refs.delete(actor);
+      for (const name of own.keys()) {
+        pumps.delete(name);
+        groups.get(name)?.serve(null);
+      }
+    };
+  };
+  const running = new Map<number, StopAnalyzer>();
+  const placement = options.placement ? placeAnalyzers(options, start, running) : null;
+  // Started once the analyzers given to this process at its first round run (one alone: all three).
+  if (placement) await placement.start().then(() => placement.settled());
+  else for (const index of topology.analyzers.keys()) running.set(index, await start(index));
   return {
     refs,
     pumps,
+    groups: [...groups.values()],
+    placement,
     alertCounts,
     async stop() {
-      await Promise.all([...pumps.values()].map((pump) => pump.stop()));
-      await Promise.all([...refs.values()].map((ref) => ref.stop({ deadlineMs: 5000 })));
+      if (placement) await placement.stop();
+      else await Promise.all([...running.values()].map((stop) => stop(false)));
     },
   };
+}
+
+/**
+ * The analyzers as units of a lease-based ownership among the analyze processes of `options.topology`
+ * (their consumer names are the members): `start` runs on each analyzer this process is given, the stop it
+ * returned on each it gives up or loses.
+ */
+function placeAnalyzers(
+  options: AnalyzersOptions,
+  start: (index: number, mayRead: () => boolean) => Promise<StopAnalyzer>,
+  running: Map<number, StopAnalyzer>,
+): PartitionOwnership {
+  const { topology, placement } = options;
+  if (options.state === null)
+    throw new InvalidOptionError(
+      "placement",
+      "needs durable state: a moved analyzer restores its checkpoint",
+    );
+  const leaseMs = (placement as AnalyzerPlacement).leaseMs;
+  const name = topology.analyzerUnits;
+  const count = topology.analyzers.length;
+  const units: Partitions = {
+    name,
+    partitions: count,
+    keys: Array.from({ length: count }, (_, i) => partitionKey(name, i, count)),
+  };
+  const ownership: PartitionOwnership = new PartitionOwnership(
+    options.backend,
+    units,
+    {
+      // A process frozen past its lease reads nothing once it thaws, before its next round gives it up.
+      assigned: async (index) => {
+        running.set(index, await start(index, () => ownership.holds(index)));
+      },
+      revoked: async (index, _key, reason) => {
+        const stop = running.get(index);
+        running.delete(index);
+        await stop?.(reason !== "stop");
+      },
+    },
+    { group: "analyze", member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
+  );
+  return ownership;
 }

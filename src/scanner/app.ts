@@ -74,6 +74,11 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
         onAlert: (alert) => alertMetrics.count(alert),
+        // Analyze processes share the analyzers, a process that dies hands its own over (by lease).
+        placement:
+          role === "analyze" && config.TROUPE_DURABLE_STATE === "on"
+            ? { leaseMs: config.TROUPE_ANALYZER_LEASE_MS }
+            : null,
         state:
           config.TROUPE_DURABLE_STATE === "on"
             ? {
@@ -99,7 +104,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     system,
     streams: createStreamsSource({
       backend,
-      pumps: [...(analyzers?.pumps.values() ?? []), ...(sinks?.pumps.values() ?? [])],
+      pumps: [...(analyzers?.groups ?? []), ...(sinks?.pumps.values() ?? [])],
       streams: [names.tx, names.alerts, names.findings],
       pending: config.TROUPE_PENDING_BANDS,
       lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,

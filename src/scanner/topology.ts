@@ -27,6 +27,8 @@ export interface Topology {
   /** The actor that reads `findingsGroup`: one of `analyzers`, the sybil analyzer's. */
   findingsActor: string;
   sinkGroups: { jsonl: string; webhook: string };
+  /** Under which name the analyze processes share the analyzers by lease (their members, the leases' keys). */
+  analyzerUnits: string;
 }
 
 export function topology(prefix: string): Topology {
@@ -46,5 +48,6 @@ export function topology(prefix: string): Topology {
     findingsGroup: `${sybil.group}-findings`,
     findingsActor: sybil.actor,
     sinkGroups: { jsonl: "sink-jsonl", webhook: "sink-webhook" },
+    analyzerUnits: `${prefix}analyzers`,
   };
 }

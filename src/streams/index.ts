@@ -51,7 +51,7 @@ export type { PartitionedConsumerEvents, PartitionPump } from "./partitioned-con
 export { PartitionedConsumer } from "./partitioned-consumer.ts";
 export type { PartitionedProducerOptions } from "./partitioned-producer.ts";
 export { PartitionedProducer } from "./partitioned-producer.ts";
-export type { PartitionOptions } from "./partitions.ts";
+export type { PartitionOptions, Partitions } from "./partitions.ts";
 export { PartitionedStream, partitionKey, partitionOf } from "./partitions.ts";
 export type { Pressure, PressureLevel, ProducerEvents, ProducerOptions, SendOptions } from "./producer.ts";
 export { Producer } from "./producer.ts";

@@ -24,7 +24,7 @@ import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
 import type { StreamBackend } from "./backend.ts";
 import { type LeaseStore, leaseKey, membersKey } from "./leases.ts";
-import type { PartitionedStream } from "./partitions.ts";
+import type { Partitions } from "./partitions.ts";
 
 export interface OwnershipOptions {
   /** The consumer group whose partitions are shared out. Required. */
@@ -98,7 +98,7 @@ interface Owned {
 }
 
 export class PartitionOwnership {
-  readonly stream: PartitionedStream;
+  readonly stream: Partitions;
   readonly options: Required<OwnershipOptions>;
   readonly #leases: LeaseStore;
   readonly #handler: PartitionHandler;
@@ -123,7 +123,7 @@ export class PartitionOwnership {
 
   constructor(
     backend: StreamBackend,
-    stream: PartitionedStream,
+    stream: Partitions,
     handler: PartitionHandler,
     options: OwnershipOptions,
   ) {
@@ -177,6 +177,11 @@ export class PartitionOwnership {
       this.#expireOverdue();
       void this.rebalance();
     });
+  }
+
+  /** Resolves once the handler calls queued so far (starting or stopping the partitions owned) have run. */
+  async settled(): Promise<void> {
+    await Promise.all(this.#handling.values());
   }
 
   /** One round now, or the one under way. */

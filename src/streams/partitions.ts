@@ -61,8 +61,20 @@ export function partitionOf(key: string, partitions: number): number {
   return fnv1a32(key) % partitions;
 }
 
+/**
+ * What partition ownership shares out among members: `partitions` units, each with a key of its own (its
+ * lease sits in that key's slot), under a `name` (the members' key sits in its slot). A partitioned stream
+ * is one; so is any fixed set of units of work that one member at a time must own.
+ */
+export interface Partitions {
+  readonly name: string;
+  readonly partitions: number;
+  /** The units' keys, by index. */
+  readonly keys: readonly string[];
+}
+
 /** A logical stream and its partitions, as stored: {@link PartitionedStream.open} checks the count. */
-export class PartitionedStream {
+export class PartitionedStream implements Partitions {
   readonly name: string;
   readonly partitions: number;
   /** The partitions' stream keys, by partition. */

@@ -43,7 +43,15 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
     const lab: CrashLab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS };
     const queued = limit(CONCURRENT_RUNS);
     // The runs that wait for a claim sweep first, so that their waiting overlaps the others' work.
-    const order: RunName[] = ["sigkill", "zombie", "clean", "clean-again", "api-restart", "memory-restart"];
+    const order: RunName[] = [
+      "sigkill",
+      "zombie",
+      "placement",
+      "clean",
+      "clean-again",
+      "api-restart",
+      "memory-restart",
+    ];
     const start = crashRuns(lab, SEED);
     for (const name of order) runs.set(name, queued(start[name]));
     // Each test reports its own run's failure; nothing is left unhandled meanwhile.
@@ -95,6 +103,15 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
     async () => {
       const [clean, zombie] = await Promise.all([outcome("clean"), outcome("zombie")]);
       expectConsistent(clean, zombie);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "two analyze processes share the analyzers; one SIGKILLed, a third joins: every analyzer moves with its state",
+    async () => {
+      const [clean, placed] = await Promise.all([outcome("clean"), outcome("placement")]);
+      expectConsistent(clean, placed);
     },
     TEST_MS,
   );

@@ -16,6 +16,8 @@ export interface ScannerConfig {
   prefix: string;
   consumer: string;
   claimIdleMs?: number;
+  /** TROUPE_ANALYZER_LEASE_MS: how soon analyze processes take over a dead one's analyzers. */
+  analyzerLeaseMs?: number;
   /** JSONL alert sink: give every process its own file (a second writer on a path overwrites it). */
   alertsFile?: string;
   apiToken?: string;
@@ -149,6 +151,7 @@ function childEnv(config: ScannerConfig): Record<string, string> {
   env.TROUPE_HTTP_PORT = "0";
   if (config.redisUrl) env.REDIS_URL = config.redisUrl;
   if (config.claimIdleMs !== undefined) env.TROUPE_CLAIM_IDLE_MS = String(config.claimIdleMs);
+  if (config.analyzerLeaseMs !== undefined) env.TROUPE_ANALYZER_LEASE_MS = String(config.analyzerLeaseMs);
   if (config.alertsFile) env.TROUPE_ALERTS_FILE = config.alertsFile;
   if (config.apiToken) env.TROUPE_API_TOKEN = config.apiToken;
   return env;

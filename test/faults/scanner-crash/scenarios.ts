@@ -31,6 +31,8 @@ export interface CrashLab {
   workload: WrittenWorkload;
   /** TROUPE_CLAIM_IDLE_MS of every analyze process; unset, the scanner's default (30 s). */
   claimIdleMs?: number;
+  /** TROUPE_ANALYZER_LEASE_MS of every analyze process; unset, the scanner's default (10 s). */
+  analyzerLeaseMs?: number;
   /** For each wait on progress or drain. */
   timeoutMs: number;
 }
@@ -62,6 +64,8 @@ export function seededPoints(seed: number, count: number, from = 0.1, to = 0.9):
  * the default (30 s), so no claim sweep ever runs into it.
  */
 export const TAKEOVER_CLAIM_IDLE_MS = 500;
+/** TROUPE_ANALYZER_LEASE_MS of the runs with a takeover: a dead process's analyzers move after 2 s. */
+export const TAKEOVER_LEASE_MS = 2_000;
 
 export const RUN_NAMES = [
   "clean",
@@ -69,6 +73,7 @@ export const RUN_NAMES = [
   "sigkill",
   "api-restart",
   "zombie",
+  "placement",
   "memory-restart",
 ] as const;
 export type RunName = (typeof RUN_NAMES)[number];
@@ -83,7 +88,11 @@ export function crashRuns(
   seed: number,
   crashes = 3,
 ): Record<RunName, () => Promise<RunOutcome>> {
-  const takeover: CrashLab = { ...lab, claimIdleMs: TAKEOVER_CLAIM_IDLE_MS };
+  const takeover: CrashLab = {
+    ...lab,
+    claimIdleMs: TAKEOVER_CLAIM_IDLE_MS,
+    analyzerLeaseMs: TAKEOVER_LEASE_MS,
+  };
   const early = (n: number) => seededPoints(n, 1, 0.01, 0.03)[0]!;
   return {
     clean: () => cleanRun(lab),
@@ -91,6 +100,10 @@ export function crashRuns(
     sigkill: () => killRun(takeover, early(seed), seededPoints(seed, crashes)),
     "api-restart": () => apiRestartRun(takeover, seededPoints(seed + 2, crashes)),
     zombie: () => zombieRun(takeover, early(seed + 1), seededPoints(seed + 1, 1, 0.4, 0.7)[0]!),
+    placement: () => {
+      const [killAt, joinAt] = seededPoints(seed + 4, 2, 0.2, 0.7) as [number, number];
+      return placementRun(takeover, killAt, joinAt);
+    },
     "memory-restart": () => memoryRestartRun(takeover, seededPoints(seed + 3, crashes)),
   };
 }
@@ -119,6 +132,29 @@ export function killRun(lab: CrashLab, claimAt: number, points: readonly number[
       run.step(`SIGKILL ${current.consumer} (pid ${current.pid})`);
       current = await run.startAnalyze(current.consumer);
     }
+  });
+}
+
+/**
+ * Two analyze processes share the three analyzers by lease; the one running more of them is SIGKILLed at
+ * `killAt`, the other takes them over (with their state) once their leases expire, and a third process
+ * joins at `joinAt` and takes its share from the survivor: the dead process's analyzers move once, the
+ * third's share once more.
+ */
+export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Promise<RunOutcome> {
+  return redisRun(lab, "placement", async (run) => {
+    const second = await run.startAnalyze("analyze-2");
+    const [first] = run.analyzers;
+    const ran = await run.untilShared([first!, second]);
+    run.step(`analyze-1 runs ${ran[0]!.join(", ")}; analyze-2 runs ${ran[1]!.join(", ")}`);
+    await run.untilProgress(killAt, second);
+    const victim = ran[0]!.length >= ran[1]!.length ? first! : second;
+    await victim.kill();
+    run.step(`SIGKILL ${victim.consumer} (pid ${victim.pid})`);
+    const survivor = victim === second ? first! : second;
+    await run.untilProgress(joinAt, survivor);
+    run.step(`${survivor.consumer} runs ${(await run.analyzersOf(survivor)).join(", ")}`);
+    await run.startAnalyze("analyze-3");
   });
 }
 
@@ -303,6 +339,7 @@ class RedisRun {
       consumer,
       apiToken: API_TOKEN,
       ...(this.lab.claimIdleMs === undefined ? {} : { claimIdleMs: this.lab.claimIdleMs }),
+      ...(this.lab.analyzerLeaseMs === undefined ? {} : { analyzerLeaseMs: this.lab.analyzerLeaseMs }),
       ...(alertsFile ? { alertsFile } : {}),
     };
   }
@@ -361,6 +398,32 @@ class RedisRun {
       timeoutMs: this.lab.timeoutMs,
       abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
     });
+  }
+
+  /** Until `processes` run every analyzer between them, each at least one; what each runs then. */
+  async untilShared(processes: readonly ScannerProcess[]): Promise<string[][]> {
+    let ran: string[][] = [];
+    await until(
+      "the analyzers shared",
+      async () => {
+        ran = await Promise.all(processes.map((p) => this.analyzersOf(p)));
+        return ran.every((names) => names.length > 0) && ran.flat().length === ANALYZER_ACTORS.length;
+      },
+      {
+        timeoutMs: this.lab.timeoutMs,
+        abort: () => {
+          const dead = processes.find((p) => !p.alive);
+          return dead ? died(dead) : null;
+        },
+      },
+    );
+    return ran;
+  }
+
+  /** The analyzer actors running in `scanner` now (its share of them), by name. */
+  async analyzersOf(scanner: ScannerProcess): Promise<string[]> {
+    const { actors } = await scanner.api<{ actors: Array<{ name: string }> }>("GET", "/actors");
+    return actors.map((a) => a.name).filter((name) => (ANALYZER_ACTORS as readonly string[]).includes(name));
   }
 
   async pendingOf(consumer: string): Promise<number> {
