@@ -46,6 +46,7 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
     const order: RunName[] = [
       "sigkill",
       "zombie",
+      "zombie-thawed-mid-run",
       "placement",
       "clean",
       "clean-again",
@@ -103,6 +104,15 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
     async () => {
       const [clean, zombie] = await Promise.all([outcome("clean"), outcome("zombie")]);
       expectConsistent(clean, zombie);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "a frozen analyze process thawed while entries flow reads nothing it no longer owns, then takes a share",
+    async () => {
+      const [clean, thawed] = await Promise.all([outcome("clean"), outcome("zombie-thawed-mid-run")]);
+      expectConsistent(clean, thawed);
     },
     TEST_MS,
   );

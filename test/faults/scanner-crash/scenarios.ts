@@ -73,6 +73,7 @@ export const RUN_NAMES = [
   "sigkill",
   "api-restart",
   "zombie",
+  "zombie-thawed-mid-run",
   "placement",
   "memory-restart",
 ] as const;
@@ -100,6 +101,10 @@ export function crashRuns(
     sigkill: () => killRun(takeover, early(seed), seededPoints(seed, crashes)),
     "api-restart": () => apiRestartRun(takeover, seededPoints(seed + 2, crashes)),
     zombie: () => zombieRun(takeover, early(seed + 1), seededPoints(seed + 1, 1, 0.4, 0.7)[0]!),
+    "zombie-thawed-mid-run": () => {
+      const [freezeAt, thawAt] = seededPoints(seed + 5, 2, 0.05, 0.6) as [number, number];
+      return thawedZombieRun(takeover, freezeAt, thawAt);
+    },
     placement: () => {
       const [killAt, joinAt] = seededPoints(seed + 4, 2, 0.2, 0.7) as [number, number];
       return placementRun(takeover, killAt, joinAt);
@@ -132,6 +137,32 @@ export function killRun(lab: CrashLab, claimAt: number, points: readonly number[
       run.step(`SIGKILL ${current.consumer} (pid ${current.pid})`);
       current = await run.startAnalyze(current.consumer);
     }
+  });
+}
+
+/**
+ * A zombie thawed while entries flow. The analyze process is frozen at `freezeAt`; a successor takes its
+ * analyzers over once their leases expire; at `thawAt` (entries still unread) the zombie is thawed. Its
+ * pumps ask their lease before every read and read nothing; its next round gives its analyzers up as lost,
+ * and it joins again as a member with a share of its own, taken over from the successor with their state.
+ */
+export function thawedZombieRun(lab: CrashLab, freezeAt: number, thawAt: number): Promise<RunOutcome> {
+  return redisRun(lab, "zombie-thawed-mid-run", async (run) => {
+    const zombie = run.analyzers[0]!;
+    await run.untilProgress(freezeAt, zombie);
+    zombie.signal("SIGSTOP");
+    run.step(`SIGSTOP ${zombie.consumer} holding ${await run.pendingOf(zombie.consumer)} pending entries`);
+    const successor = await run.startAnalyze("analyze-successor");
+    await run.untilProgress(thawAt, successor);
+    // Entries still undelivered to the groups: what a thawed zombie used to read before its first refusal.
+    const read = await run.redis.progress();
+    if (read >= run.total) throw new Error("every entry was read before the thaw: nothing flows");
+    zombie.signal("SIGCONT");
+    run.step(`SIGCONT ${zombie.consumer} with ${read} of ${run.total} entries read by every group`);
+    const ran = await run.untilShared([zombie, successor]);
+    run.step(
+      `${zombie.consumer} runs ${ran[0]!.join(", ")}; ${successor.consumer} runs ${ran[1]!.join(", ")}`,
+    );
   });
 }
 
