@@ -17,9 +17,11 @@ import { InvalidOptionError } from "../errors.ts";
 import { mapPumpPortal } from "./pumpportal.ts";
 import { isSolanaTx, mapSolanaTx } from "./solana-tx.ts";
 
-export type LineResult =
+/** One record of a source: `line` is its line, or its element's number (1-based) in a JSON array (`element`). */
+export type LineResult = (
   | { ok: true; line: number; events: ChainEvent[] }
-  | { ok: false; line: number; raw: string; reason: InvalidEventReason };
+  | { ok: false; line: number; raw: string; reason: InvalidEventReason }
+) & { element?: true };
 
 export interface ReplayOptions {
   /** "full": as fast as the consumer pulls; "recorded": keep the recorded gaps. @defaultValue "full" */
@@ -133,7 +135,7 @@ export function* parseArray(text: string, now: () => number = Date.now): Generat
   let line = 0;
   for (const value of values as unknown[]) {
     line++;
-    yield parseRecord(value, JSON.stringify(value), line, now);
+    yield { ...parseRecord(value, JSON.stringify(value), line, now), element: true };
   }
 }
 

@@ -44,7 +44,9 @@ export interface TxStreamWriterStats {
 
 /** What a replay did, for its summary: enough to tell what was written and where to resume. */
 export interface ReplaySummary {
-  /** Lines read (blank lines are skipped, not counted). */
+  /** What the source is made of: lines (JSON lines), or the elements of one JSON array. */
+  unit: "line" | "element";
+  /** Lines (or elements) read; blank lines are skipped, not counted. */
   lines: number;
   /** Events appended to the tx stream. */
   events: number;
@@ -118,6 +120,7 @@ export class TxStreamWriter {
   ): Promise<ReplaySummary> {
     const { signal, ...pacing } = options;
     const summary: ReplaySummary = {
+      unit: "line",
       lines: 0,
       events: 0,
       rejected: 0,
@@ -140,6 +143,7 @@ export class TxStreamWriter {
       for await (const line of replayJsonl(source, { ...pacing, ...(signal && { sleep: replaySleep }) })) {
         signal?.throwIfAborted();
         summary.lines++;
+        if (line.element) summary.unit = "element";
         if (!line.ok) {
           // Written at once, in line order, so everything before a rejected line must be written first.
           if (batch.length > 0) await flush();

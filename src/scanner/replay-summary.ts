@@ -18,7 +18,7 @@ export function replaySummary(file: string, replay: ReplaySummary, figures: Repl
   const n = (value: number) => value.toLocaleString("en");
   const { txDeadLetters, alerts } = figures.topology;
   const parts = [
-    `${n(replay.lines)} lines read`,
+    `${n(replay.lines)} ${replay.unit}s read`,
     `${n(replay.events)} events in`,
     `${n(replay.rejected)} rejected${replay.rejected > 0 ? ` (in ${txDeadLetters}, source ${file})` : ""}`,
   ];
@@ -26,7 +26,7 @@ export function replaySummary(file: string, replay: ReplaySummary, figures: Repl
     parts.push(`${n(figures.analyzerDeadLetters)} dead-lettered by the analyzers (in ${txDeadLetters})`);
   if (figures.alerts !== null) parts.push(`${n(figures.alerts)} alerts (in ${alerts})`);
   const head = replay.stopped
-    ? `replay of ${file} stopped: lines 1-${n(replay.lastLineWritten)} written (resume after line ${n(replay.lastLineWritten)})`
+    ? `replay of ${file} stopped: ${replay.unit}s 1-${n(replay.lastLineWritten)} written (resume after ${replay.unit} ${n(replay.lastLineWritten)})`
     : `replay of ${file} done`;
   return `${head}: ${parts.join(", ")}`;
 }

@@ -84,7 +84,7 @@ describe.skipIf(!redisServerInstalled())("bun run start --replay on the real-pay
     const run = await replay(LAUNCH_FILE);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain(
-      `replay of ${LAUNCH_FILE} done: 7 lines read, 11 events in, 0 rejected, 2 alerts (in ${run.prefix}alerts)`,
+      `replay of ${LAUNCH_FILE} done: 7 elements read, 11 events in, 0 rejected, 2 alerts (in ${run.prefix}alerts)`,
     );
     const expected = recordings().launch.flatMap((response) => {
       const mapped = mapSolanaTx(response);
