@@ -13,9 +13,9 @@
  * partition at once while their clocks run at the same rate. The handler's work (a restore, a pump's start
  * or stop) runs beside the rounds, in order per partition, never inside one: a round only heartbeats and
  * moves leases, so a slow restore cannot delay the renewals of the partitions already owned (it did: a
- * member taking four partitions over missed its deadlines and dropped all eight). What a new owner does on `assigned` (restore
- * the partition's checkpoint, whose new epoch fences the previous owner's writes, and take over its
- * pending entries) is up to the handler: a durable pump does both when it starts.
+ * member taking four partitions over missed its deadlines and dropped all eight). What a new owner does on
+ * `assigned` (restore the partition's checkpoint, whose new epoch fences the previous owner's writes, and
+ * take over its pending entries) is up to the handler: a durable pump does both when it starts.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
