@@ -62,8 +62,11 @@ export function resolveOwnershipOptions(options: OwnershipOptions): Required<Own
   return resolved;
 }
 
-/** The first retry of a partition its previous owner has not released yet (doubling up to renewMs). */
-const ACQUIRE_RETRY_MS = 100;
+/**
+ * How often a partition its previous owner has not released yet is tried again during the first renewal
+ * period of waiting (then doubling up to renewMs).
+ */
+const ACQUIRE_RETRY_MS = 50;
 
 export type RevokeReason = "rebalance" | "stop" | "lost";
 
@@ -118,6 +121,8 @@ export class PartitionOwnership {
   #share = new Set<number>();
   #retryTimer: TimerHandle | undefined;
   #retryMs = ACQUIRE_RETRY_MS;
+  /** How long the partitions of the share still missing have been retried so far. */
+  #retriedForMs = 0;
   /** The soonest a lease this member failed to acquire expires, unless renewed (ms from the attempt). */
   #blockedForMs = Number.POSITIVE_INFINITY;
 
@@ -243,21 +248,24 @@ export class PartitionOwnership {
 
   /**
    * Part of the share is still held by its previous owner (stopping its consumer before it releases, or
-   * dead): tried again after 100 ms, then 200, 400… up to `renewMs`, or as soon as the blocking lease
-   * expires if sooner, rather than at the next round only: a hand-over's gap is the previous owner's stop,
-   * a death's the lease's remaining time.
+   * dead): tried again every 50 ms for a renewal period, then 100, 200… up to `renewMs`, or as soon as the
+   * blocking lease expires if sooner, rather than at the next round only: a hand-over's gap is the previous
+   * owner's stop (plus at most 50 ms: with a first retry at 100 ms doubling, a release landing just after
+   * it waited 200 ms more, and a join's gaps were 25 or 220 ms), a death's the lease's remaining time.
    */
   #scheduleAcquireRetry(): void {
     const missing = [...this.#share].some((p) => !this.#owned.has(p));
     if (!missing || this.#stopped) {
       this.#retryMs = ACQUIRE_RETRY_MS;
+      this.#retriedForMs = 0;
       return;
     }
     if (this.#retryTimer !== undefined) return;
     const { clock, renewMs } = this.options;
     // A dead owner's lease is free the moment it expires: try then, not a period later.
     const delay = Math.min(this.#retryMs, this.#blockedForMs + 1);
-    this.#retryMs = Math.min(this.#retryMs * 2, renewMs);
+    this.#retriedForMs += delay;
+    if (this.#retriedForMs >= renewMs) this.#retryMs = Math.min(this.#retryMs * 2, renewMs);
     this.#blockedForMs = Number.POSITIVE_INFINITY;
     this.#retryTimer = clock.setTimeout(() => {
       this.#retryTimer = undefined;
