@@ -16,6 +16,7 @@ import type { FeedRecord } from "../detection/findings-feed.ts";
 import { SYBIL_FINDING_DETECTORS, SYBIL_FINDING_PRODUCERS } from "../detection/sybil-analyzer.ts";
 import { analyzerCodec } from "../detection/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
+import type { WatchedPartitions } from "../http/streams/backend-source.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
@@ -110,6 +111,8 @@ export interface RunningAnalyzers {
   readonly groups: readonly GroupPump[];
   /** With `placement`: who runs which analyzer (the analyzers are its units, in topology order). */
   readonly placement: PartitionOwnership | null;
+  /** The same as the control API watches it: each analyzer's groups, and which process runs it. */
+  readonly placed: WatchedPartitions | null;
   /** Alerts written by this process, by detector (a redelivered entry may count twice). */
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
   stop(): Promise<void>;
@@ -231,6 +234,18 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     pumps,
     groups: [...groups.values()],
     placement,
+    placed: placement && {
+      ownership: placement,
+      // Their pumps are watched as `groups`.
+      pump: () => undefined,
+      groupsOf: (index) => {
+        const { actor, group } = topology.analyzers[index]!;
+        const reads = [{ stream: topology.tx, group }];
+        if (actor === topology.findingsActor)
+          reads.push({ stream: topology.findings, group: topology.findingsGroup });
+        return reads;
+      },
+    },
     alertCounts,
     async stop() {
       if (placement) await placement.stop();

@@ -106,6 +106,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       backend,
       pumps: [...(analyzers?.groups ?? []), ...(sinks?.pumps.values() ?? [])],
       streams: [names.tx, names.alerts, names.findings],
+      partitioned: analyzers?.placed ? [analyzers.placed] : [],
       pending: config.TROUPE_PENDING_BANDS,
       lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
     }),

@@ -275,8 +275,8 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
     const partition = "#streams tr[data-group=tally] [data-field=partition]";
     await page.waitForSelector(partition);
     expect(await page.locator(partition).allTextContents()).toEqual([
-      expect.stringMatching(/^partition 1 of 2 · owner host-a · lease [\d.]+ s$/),
-      expect.stringMatching(/^partition 2 of 2 · owner host-a · lease [\d.]+ s$/),
+      expect.stringMatching(/^orders 1\/2 · owner host-a · lease [\d.]+ s$/),
+      expect.stringMatching(/^orders 2\/2 · owner host-a · lease [\d.]+ s$/),
     ]);
 
     await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -148,13 +148,16 @@ function seconds(value) {
   return value < 10 ? `${fmt.format(value)} s` : `${Math.round(value)} s`;
 }
 
-/** A partition's place in its stream, who owns it and the time left on its lease. */
+/**
+ * Which of its ownership's units reads the group (a partition of a stream, or one of the scanner's
+ * analyzers), who owns it and the time left on the lease.
+ */
 function partitionNote(p) {
   const owner = p.owner === null ? "no owner" : `owner ${p.owner}`;
   return el(
     "div",
     { class: "partition", "data-field": "partition" },
-    `partition ${p.index + 1} of ${p.partitions} · ${owner} · lease ${seconds(p.leaseTtlMs / 1000)}`,
+    `${p.of} ${p.index + 1}/${p.partitions} · ${owner} · lease ${seconds(p.leaseTtlMs / 1000)}`,
   );
 }
 

@@ -45,8 +45,13 @@ export interface WatchedPartitions {
   readonly ownership: Pick<PartitionOwnership, "stream" | "options" | "leaseAges"> & {
     on<E extends keyof OwnershipEvents>(event: E, listener: OwnershipEvents[E]): () => void;
   };
-  /** The pump of a partition this member owns. */
+  /** The pump of a partition this member owns (none: its groups' pumps are watched in `pumps`). */
   pump(partition: number): WatchedPump | undefined;
+  /**
+   * The consumer groups a partition's owner reads. @defaultValue the partition's own key, in the ownership's
+   * group (a partitioned stream); the scanner's analyzers, say, are units that each read groups of their own
+   */
+  groupsOf?(partition: number): readonly { stream: string; group: string }[];
 }
 
 export interface Watermark {
@@ -179,8 +184,10 @@ class BackendStreamsSource implements StreamsSource {
     for (const consumer of options.partitioned) {
       const { stream, options: o } = consumer.ownership;
       stream.keys.forEach((key, index) => {
-        if (!this.#watched.has(key)) this.#watched.set(key, `${key}:dlq`);
-        this.#partitions.set(`${key}\0${o.group}`, { consumer, index });
+        for (const read of consumer.groupsOf?.(index) ?? [{ stream: key, group: o.group }]) {
+          if (!this.#watched.has(read.stream)) this.#watched.set(read.stream, `${read.stream}:dlq`);
+          this.#partitions.set(`${read.stream}\0${read.group}`, { consumer, index });
+        }
       });
     }
     const dlqs = [...this.#watched.values(), ...this.#groupDlq.values()];
@@ -204,7 +211,7 @@ class BackendStreamsSource implements StreamsSource {
             const [oldest, lagSeconds, partition] = await Promise.all([
               g.pending > 0 ? backend.pending(stream, g.name, { count: 1 }).then((p) => p[0]) : undefined,
               this.#lagSeconds(stream, g),
-              this.#partition(key, stream, g.name),
+              this.#partition(key),
             ]);
             seen.add(key);
             const deadLetterStream = this.#groupDlq.get(key) ?? streamDlq;
@@ -233,16 +240,17 @@ class BackendStreamsSource implements StreamsSource {
     return perStream.flat();
   }
 
-  /** Who owns the partition `stream` is, for `group`, when one of this process's members consumes it. */
-  async #partition(key: string, stream: string, group: string): Promise<PartitionInfo | undefined> {
+  /** Who owns the partition that reads group `key` (`stream\0group`), when one of this process's members may. */
+  async #partition(key: string): Promise<PartitionInfo | undefined> {
     const watched = this.#partitions.get(key);
     if (!watched) return undefined;
     const { consumer, index } = watched;
-    const lease = await this.#o.backend.leases().inspect(leaseKey(stream, group));
+    const { stream, options } = consumer.ownership;
+    const lease = await this.#o.backend.leases().inspect(leaseKey(stream.keys[index]!, options.group));
     return {
-      of: consumer.ownership.stream.name,
+      of: stream.name,
       index,
-      partitions: consumer.ownership.stream.partitions,
+      partitions: stream.partitions,
       owner: lease.holder,
       leaseTtlMs: lease.ttlMs,
       ownedForMs: consumer.ownership.leaseAges().get(index) ?? null,
@@ -286,14 +294,18 @@ class BackendStreamsSource implements StreamsSource {
   }
 
   subscribe(listener: (alert: StreamAlert) => void): () => void {
-    const moves = this.#o.partitioned.flatMap(({ ownership }) => {
-      const { stream, options: o } = ownership;
+    const moves = this.#o.partitioned.flatMap((consumer) => {
+      const { stream, options: o } = consumer.ownership;
       const emit = (
         partition: number,
         kind: StreamAlert["kind"],
         level: StreamAlert["level"],
         message: string,
-      ) => listener({ kind, level, stream: stream.keys[partition] as string, group: o.group, message });
+      ) => {
+        const read = consumer.groupsOf?.(partition)[0] ?? { stream: stream.keys[partition]!, group: o.group };
+        listener({ kind, level, ...read, message });
+      };
+      const { ownership } = consumer;
       return [
         ownership.on("assigned", (e) =>
           emit(e.partition, "partitionAssigned", "info", `partition ${e.partition} taken by ${o.member}`),

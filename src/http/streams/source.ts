@@ -36,13 +36,16 @@ export interface StreamGroupInfo {
   readonly deadLetterStream: string;
   readonly deadLetters: number;
   readonly watermark: WatermarkState;
-  /** On a partition of a partitioned stream that this process's members consume: who owns it. */
+  /**
+   * Read by the owner of one unit of a shared-out set (a partition of a partitioned stream, one of the
+   * scanner's analyzers) that this process's members may own: who owns it now.
+   */
   readonly partition?: PartitionInfo;
 }
 
-/** A group on one partition of a partitioned stream: its owner now, and its lease. */
+/** The unit (partition) whose owner reads a group: which one, its owner now, and its lease. */
 export interface PartitionInfo {
-  /** The logical stream (`PartitionedStream.name`) this is a partition of. */
+  /** What it is a unit of: the logical stream (`PartitionedStream.name`), or the scanner's `<prefix>analyzers`. */
   readonly of: string;
   readonly index: number;
   readonly partitions: number;

@@ -178,6 +178,16 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
     const [first] = run.analyzers;
     const ran = await run.untilShared([first!, second]);
     run.step(`analyze-1 runs ${ran[0]!.join(", ")}; analyze-2 runs ${ran[1]!.join(", ")}`);
+    // One process's control API names the process running each analyzer (from the leases).
+    const { groups } = await first!.api<{ groups: PlacedGroup[] }>("GET", "/streams");
+    for (const [i, process] of [first!, second].entries()) {
+      for (const actor of ran[i]!) {
+        const owner = groups.find((g) => g.stream === run.redis.tx && g.group === actor)?.partition?.owner;
+        if (owner !== process.consumer)
+          throw new Error(`/streams says ${actor} runs in ${owner}, not in ${process.consumer}`);
+      }
+    }
+    run.step("analyze-1's /streams names the process running each analyzer");
     await run.untilProgress(killAt, second);
     const victim = ran[0]!.length >= ran[1]!.length ? first! : second;
     await victim.kill();
@@ -321,6 +331,13 @@ function lineEnds(bytes: Uint8Array, counts: readonly number[]): number[] {
     ends.push(at);
   }
   return ends;
+}
+
+/** An analyzer group as `GET /streams` shows it with the analyzers placed by lease. */
+interface PlacedGroup {
+  stream: string;
+  group: string;
+  partition?: { owner: string | null };
 }
 
 interface MemoryActor {
