@@ -211,8 +211,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       pumps.set(name, pump);
       groups.get(name)?.serve(pump);
     }
-    for (const pump of own.values()) await pump.start();
-    return async (moved) => {
+    const stop: StopAnalyzer = async (moved) => {
       await Promise.all([...own.values()].map((pump) => pump.stop()));
       await ref.stop({ deadlineMs: 5000 });
       // Stopped with the process, it stays listed (the progress line names what was drained last).
@@ -223,6 +222,14 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         groups.get(name)?.serve(null);
       }
     };
+    try {
+      for (const pump of own.values()) await pump.start();
+    } catch (error) {
+      // Nothing left behind (a placement tries the analyzer again, and its actor's name must be free).
+      await stop(true);
+      throw error;
+    }
+    return stop;
   };
   const running = new Map<number, StopAnalyzer>();
   const placement = options.placement ? placeAnalyzers(options, start, running) : null;
