@@ -169,7 +169,7 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
       })();
       await acked(N / 3);
       const owner = await cluster!.ownerOf(keySlot(s));
-      await cluster!.servers[owner]!.restart();
+      await cluster!.restart(owner);
       await produce;
       await acked(N);
     } finally {

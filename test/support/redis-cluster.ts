@@ -176,6 +176,16 @@ export class RedisCluster {
     if (code !== 0) throw new Error(`redis-cli --cluster reshard failed (${code}): ${out.slice(-500)}${err}`);
   }
 
+  /**
+   * Restarts master `node` (its data as its persistence keeps it), then waits until every node says the
+   * cluster is ok again: until the others see it back they answer CLUSTERDOWN, for longer than a client
+   * retries on a loaded box.
+   */
+  async restart(node: number, timeoutMs = 15_000): Promise<void> {
+    await this.servers[node]!.restart();
+    await this.#converged(timeoutMs);
+  }
+
   /** Restarts any node found dead (Bun's runner kills a file's processes on a timeout), then waits for ok. */
   async revive(timeoutMs = 15_000): Promise<void> {
     const dead = this.servers.filter((s) => !s.running);
