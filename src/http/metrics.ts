@@ -161,7 +161,7 @@ export class ControlMetrics {
   ]);
   readonly #partitionOwner = this.#gauge(
     "troupe_partition_owner",
-    "1 for the member holding the partition's lease (a partition of a partitioned stream: stream is its key).",
+    "1 for the member holding the lease of the unit that reads the group (a partition, an analyzer).",
     ["stream", "group", "partition", "owner"],
   );
   readonly #leaseTtl = this.#gauge(

@@ -53,12 +53,8 @@ function box(g: GroupFigures, paint: Paint): string[] {
     `┌─${title}${"─".repeat(INNER + 1 - title.length)}┐`,
     cells(paint(status, tone), `workers ${num(g.consumers)}`),
     cells(`pending ${num(g.pending)}`, `rate ${rate}`),
-    p
-      ? cells(`lag ${num(g.lag)}${seconds}`, `owner ${p.owner ?? "none"}`)
-      : cells(`lag ${num(g.lag)}${seconds}`),
-    p
-      ? cells(`dead letters ${num(g.deadLetters)}`, `lease ${num(p.leaseTtlMs / 1000)} s`)
-      : cells(`dead letters ${num(g.deadLetters)}`),
+    cells(`lag ${num(g.lag)}${seconds}`, p && `owner ${p.owner ?? "none"}`),
+    cells(`dead letters ${num(g.deadLetters)}`, p && `lease ${num(p.leaseTtlMs / 1000)} s`),
     `└${"─".repeat(INNER + 2)}┘`,
   ];
 }

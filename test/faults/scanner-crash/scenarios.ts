@@ -148,10 +148,7 @@ export function killRun(lab: CrashLab, claimAt: number, points: readonly number[
  */
 export function thawedZombieRun(lab: CrashLab, freezeAt: number, thawAt: number): Promise<RunOutcome> {
   return redisRun(lab, "zombie-thawed-mid-run", async (run) => {
-    const zombie = run.analyzers[0]!;
-    await run.untilProgress(freezeAt, zombie);
-    zombie.signal("SIGSTOP");
-    run.step(`SIGSTOP ${zombie.consumer} holding ${await run.pendingOf(zombie.consumer)} pending entries`);
+    const zombie = await run.freezeFirst(freezeAt);
     const successor = await run.startAnalyze("analyze-successor");
     await run.untilProgress(thawAt, successor);
     // Entries still undelivered to the groups: what a thawed zombie used to read before its first refusal.
@@ -222,17 +219,13 @@ export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise
  *
  * The ingest is not frozen: a SIGSTOP in the middle of a pipelined append makes ioredis time the appends
  * out on thawing although Redis wrote them, and the writer sends them again (a producer that is not
- * idempotent on an ambiguous failure: docs/reliability.md). And the zombie is thawed only once nothing new
- * is written: a thawed zombie reads new entries until its first write is refused, and those come back to
- * the successor only through a late claim, out of stream order (fencing reads is the lease work of the
- * partitions issue). `holdAt` is kept in the signature for the soak's seeds.
+ * idempotent on an ambiguous failure: docs/reliability.md). The zombie is thawed once nothing new is
+ * written, so it finds no work; a zombie thawed while entries flow is {@link thawedZombieRun}. `holdAt` is
+ * kept in the signature for the soak's seeds.
  */
 export function zombieRun(lab: CrashLab, freezeAt: number, _holdAt: number): Promise<RunOutcome> {
   return redisRun(lab, "zombie", async (run) => {
-    const zombie = run.analyzers[0]!;
-    await run.untilProgress(freezeAt, zombie);
-    zombie.signal("SIGSTOP");
-    run.step(`SIGSTOP ${zombie.consumer} holding ${await run.pendingOf(zombie.consumer)} pending entries`);
+    const zombie = await run.freezeFirst(freezeAt);
     let successor = await run.startAnalyze("analyze-successor");
     await run.ingestDone();
     await run.untilDrained([successor]);
@@ -446,6 +439,15 @@ class RedisRun {
       timeoutMs: this.lab.timeoutMs,
       abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
     });
+  }
+
+  /** Freezes (SIGSTOP) the first analyze process once `fraction` of the workload is read; returns it. */
+  async freezeFirst(fraction: number): Promise<ScannerProcess> {
+    const zombie = this.analyzers[0]!;
+    await this.untilProgress(fraction, zombie);
+    zombie.signal("SIGSTOP");
+    this.step(`SIGSTOP ${zombie.consumer} holding ${await this.pendingOf(zombie.consumer)} pending entries`);
+    return zombie;
   }
 
   /** Until `processes` run every analyzer between them, each at least one; what each runs then. */
