@@ -45,10 +45,11 @@ function owned(lines: readonly Line[]): number[] {
 describe.skipIf(!redisServerInstalled())("scale-out example on a 3-master cluster", () => {
   let cluster: RedisCluster;
   let backend: RedisStreamBackend;
+  // Three servers and a `--cluster create` can take longer than bun's 5 s hook timeout on a loaded machine.
   beforeAll(async () => {
     cluster = await RedisCluster.start();
     backend = new RedisStreamBackend({ cluster: cluster.nodes });
-  });
+  }, 60_000);
   afterAll(async () => {
     await backend?.close();
     await cluster?.cleanup();

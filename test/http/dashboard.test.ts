@@ -89,6 +89,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   let orders: PartitionedConsumer;
   let producer: ReturnType<typeof setInterval>;
 
+  // Launching chromium can take longer than bun's 5 s hook timeout on a loaded machine.
   beforeAll(async () => {
     profile = await mkdtemp(join(tmpdir(), "troupe-chromium-"));
     browser = await chromium.launchPersistentContext(profile, {
@@ -158,7 +159,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
       liveIntervalMs: 250,
       historyIntervalMs: 100,
     });
-  });
+  }, 30_000);
 
   afterAll(async () => {
     clearInterval(producer);
