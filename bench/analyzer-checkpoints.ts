@@ -127,7 +127,8 @@ function tracked(): Tracked {
   const list = analyzers((name) => tables.get(name) as DurableTables);
   for (const t of tables.values()) t.sealed();
   const takers = NAMES.map(
-    (name) => new CheckpointTaker(tables.get(name) as DurableTables, new SegmentWriter(), sliceMs),
+    (name) =>
+      new CheckpointTaker(tables.get(name) as DurableTables, new SegmentWriter(), { sliceMs, deferMs: 0 }),
   );
   const result: Tracked = {
     eventsPerSec: 0,

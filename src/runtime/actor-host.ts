@@ -46,6 +46,8 @@ let finishRestore: () => void = () => {};
 let restoredKeys = 0;
 /** Writes the checkpoints in slices; its writer is reused by every checkpoint (its buffer grows once). */
 let checkpoints: CheckpointTaker;
+/** An idle slice is queued (a turn of the event loop away). */
+let idleSlicing = false;
 /** Concurrent mode's scheduler; null in the serial mode (concurrency 1, no message timeout). */
 let pool: TaskPool | null = null;
 let ackScheduled = false;
@@ -198,7 +200,7 @@ function addFrame(frame: Frame): void {
 }
 
 /**
- * A message boundary while a checkpoint is under way: one slice of it. After the last one, the ack covering
+ * One slice of the checkpoint under way. After the last one, the ack covering
  * `upTo` goes first (so the main side knows every message the checkpoint covers), then the checkpoint, its
  * segment in one transferred buffer.
  */
@@ -220,11 +222,21 @@ function takeWholeCheckpoint(): void {
   while (checkpoints.active) checkpointSlice();
 }
 
-/** The worker is idle with a checkpoint under way: a slice per turn of the event loop, so frames get in. */
+/**
+ * The worker is idle with a checkpoint under way: a slice per turn of the event loop, so frames get in
+ * between. One chain of turns at a time: `run` ending starts one while an earlier one may still be queued.
+ */
 function idleCheckpointSlices(): void {
+  if (idleSlicing) return;
+  idleSlicing = true;
+  setImmediate(idleCheckpointSlice);
+}
+
+function idleCheckpointSlice(): void {
+  idleSlicing = false;
   if (running || !checkpoints.active) return;
   checkpointSlice();
-  if (checkpoints.active) setImmediate(idleCheckpointSlices);
+  if (checkpoints.active) idleCheckpointSlices();
 }
 
 /** Comlink drops custom error fields, so errors travel as values with their code. */
@@ -276,7 +288,7 @@ async function run(): Promise<void> {
       }
       upTo = seq;
       if (++sinceAck >= config.ackEvery) flushAck();
-      if (checkpoints.active) checkpointSlice();
+      if (checkpoints.overdue) checkpointSlice();
     }
     frame = frames.shift();
   }
@@ -299,7 +311,10 @@ async function init(message: InitMessage): Promise<void> {
   ctx.actor = message.actor;
   ctx.instance = message.instance;
   tables = new DurableTables(message.durable);
-  checkpoints = new CheckpointTaker(tables, new SegmentWriter(), message.checkpointSliceMs);
+  checkpoints = new CheckpointTaker(tables, new SegmentWriter(), {
+    sliceMs: message.checkpointSliceMs,
+    deferMs: message.checkpointDeferMs,
+  });
   if (message.durable) restored = new Promise((resolve) => (finishRestore = resolve));
   try {
     const mod = (await import(message.moduleUrl)) as { default?: ActorDefinition<unknown, unknown, unknown> };

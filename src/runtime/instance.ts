@@ -253,6 +253,7 @@ export class ActorInstance {
         control: port2,
         durable: restoring !== null,
         checkpointSliceMs: this.#options.state?.checkpointSliceMs ?? 0,
+        checkpointDeferMs: this.#options.state?.checkpointDeferMs ?? 0,
         concurrency: this.#options.concurrency,
         messageTimeoutMs: this.#options.messageTimeoutMs,
         recycle: this.#options.recycle,

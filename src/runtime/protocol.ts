@@ -49,8 +49,10 @@ export interface InitMessage {
    * module loads meanwhile, while the main side reads the last checkpoint from the store).
    */
   durable: boolean;
-  /** A durable actor writes a checkpoint in slices of at most this long between messages. */
+  /** A durable actor writes a checkpoint in slices of at most this long where it idles... */
   checkpointSliceMs: number;
+  /** ...and between messages too once the checkpoint is this old. */
+  checkpointDeferMs: number;
   /** Messages in progress at once; above 1 (or with a message timeout) the worker runs a task pool. */
   concurrency: number;
   /** A handler running longer is aborted (`ctx.signal`) and its message fails with ERR_HANDLER_TIMEOUT. */

@@ -19,11 +19,17 @@ export interface StateOptions {
   /** Ask for a checkpoint at most this long after the first handled message that waits for one. @defaultValue 1000 */
   checkpointIntervalMs?: number;
   /**
-   * The worker writes a checkpoint in slices of at most this long, one between two messages, so a
-   * checkpoint holds up no message for longer (the keys the messages touch meanwhile are written at its end).
+   * The worker writes a checkpoint in slices of at most this long, so a checkpoint holds up no message for
+   * longer (the keys the messages touch meanwhile are written at its end).
    * @defaultValue 1
    */
   checkpointSliceMs?: number;
+  /**
+   * Slices go where the worker idles (a turn of its event loop without a message); a checkpoint under way
+   * for this long takes one between two messages as well, so a worker that never idles still finishes it.
+   * @defaultValue 100
+   */
+  checkpointDeferMs?: number;
 }
 
 export interface SpawnOptions<M = unknown> {
@@ -150,6 +156,7 @@ export const STATE_DEFAULTS = {
   checkpointEvery: 1000,
   checkpointIntervalMs: 1000,
   checkpointSliceMs: 1,
+  checkpointDeferMs: 100,
 } satisfies Partial<StateOptions>;
 
 export interface SupervisionDefaults {
@@ -161,6 +168,13 @@ export interface SupervisionDefaults {
 function positiveNumber(option: string, value: number): number {
   if (!Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(option, `must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegativeNumber(option: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(option, `must be a number ≥ 0, got ${String(value)}`);
   }
   return value;
 }
@@ -319,6 +333,10 @@ function resolveState(state: StateOptions | undefined): Required<StateOptions> |
     checkpointSliceMs: positiveNumber(
       "state.checkpointSliceMs",
       state.checkpointSliceMs ?? STATE_DEFAULTS.checkpointSliceMs,
+    ),
+    checkpointDeferMs: nonNegativeNumber(
+      "state.checkpointDeferMs",
+      state.checkpointDeferMs ?? STATE_DEFAULTS.checkpointDeferMs,
     ),
   };
 }

@@ -111,7 +111,7 @@ describe("durable tables", () => {
       live.sealed();
       const store: Uint8Array[] = [];
       // A budget far below a record's encoding time: a look at the clock (every 32 records) ends each slice.
-      const taker = new CheckpointTaker(live, new SegmentWriter(), 1e-9);
+      const taker = new CheckpointTaker(live, new SegmentWriter(), { sliceMs: 1e-9, deferMs: 0 });
       const change = () => {
         const table = tables[random(2)] as DurableTable<{ n: number }>;
         const key = `k${random(300)}`;
@@ -217,7 +217,7 @@ describe("durable tables", () => {
       for (const n of buffer.splice(0)) table.set(String(n), n);
     });
     buffer.push(1, 2);
-    const taker = new CheckpointTaker(tables, new SegmentWriter(), 1e-9);
+    const taker = new CheckpointTaker(tables, new SegmentWriter(), { sliceMs: 1e-9, deferMs: 0 });
     taker.begin();
     // Handled while the checkpoint is written in slices: the checkpoint covers it too.
     buffer.push(3);
