@@ -179,6 +179,11 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     (this.#inserted as Set<string>).clear();
   }
 
+  /** @internal Keys touched since the last checkpoint began (or its last round: see {@link freeze}). */
+  get touchedKeys(): number {
+    return this.#touched?.size ?? 0;
+  }
+
   /**
    * @internal A checkpoint begins: the keys touched so far are set aside to be written in slices
    * ({@link collectFrozen}) while messages go on being handled; what they touch meanwhile is tracked anew.
@@ -316,7 +321,18 @@ export class DurableTables implements Tables {
     for (const table of this.#tables.values()) table.collect(into);
   }
 
-  /** @internal A checkpoint begins: every table's touched keys are set aside to be written in slices. */
+  /** @internal Keys touched over every table since the last {@link freeze}. */
+  get touchedKeys(): number {
+    let keys = 0;
+    for (const table of this.#tables.values()) keys += table.touchedKeys;
+    return keys;
+  }
+
+  /**
+   * @internal A checkpoint begins, or its next round once the frozen keys are written: every table's
+   * touched keys are set aside to be written in slices. A round's records follow the previous round's, as
+   * the last slice's follow them all, so the segment replays to the tables as they were at its end.
+   */
   freeze(): void {
     for (const table of this.#tables.values()) table.freeze();
   }

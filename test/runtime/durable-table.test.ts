@@ -96,14 +96,21 @@ describe("durable tables", () => {
       expect([...again.keys()]).toEqual(["b", "a", "d", "z"]);
     });
 
-  for (const compact of [false, true])
-    test(`a checkpoint written in slices while the tables change restores to their state at its last slice${compact ? ", compacted" : ""}`, () => {
+  // With 3,000 keys and up to 200 changes between slices, what is touched during a round outgrows the last
+  // slice's share: checkpoints go through rounds (up to the most there may be).
+  for (const [compact, keys, burst] of [
+    [false, 300, 20],
+    [true, 300, 20],
+    [false, 3000, 200],
+    [true, 3000, 200],
+  ] as const)
+    test(`a checkpoint written in slices while the tables change restores to their state at its last slice${compact ? ", compacted" : ""}${keys > 300 ? ", in rounds" : ""}`, () => {
       // Seeded, so a failure replays: sets, in-place touches, deletes, re-inserts and clears interleaved
       // with slices of 32 records.
       let seed = 7;
       const random = (n: number) => {
         seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-        return seed % n;
+        return Math.floor((seed / 2 ** 31) * n);
       };
       const live = new DurableTables(true);
       const names = ["t", "u"];
@@ -114,26 +121,29 @@ describe("durable tables", () => {
       const taker = new CheckpointTaker(live, new SegmentWriter(), { sliceMs: 1e-9, deferMs: 0 });
       const change = () => {
         const table = tables[random(2)] as DurableTable<{ n: number }>;
-        const key = `k${random(300)}`;
-        const op = random(100);
+        const key = `k${random(keys)}`;
+        // A clear one change in 100, or in 10,000 with the larger bursts (else it wipes most rounds' keys).
+        const op = random(keys > 300 ? 10_000 : 100);
         const value = table.get(key);
-        if (op < 45) table.set(key, { n: random(1000) });
-        else if (op < 70 && value) {
+        if (op === 0) table.clear();
+        else if (op % 100 < 45) table.set(key, { n: random(1000) });
+        else if (op % 100 < 70 && value) {
           value.n++;
           table.touch(key);
-        } else if (op < 99) table.delete(key);
-        else table.clear();
+        } else table.delete(key);
       };
       let totalSlices = 0;
+      let rounds = 0;
       for (let checkpoint = 0; checkpoint < 40; checkpoint++) {
-        for (let i = random(400); i > 0; i--) change();
+        for (let i = random(keys + 100); i > 0; i--) change();
         taker.begin();
         let taken = taker.step();
         while (!taken) {
           totalSlices++;
-          for (let i = random(20); i > 0; i--) change();
+          for (let i = random(burst); i > 0; i--) change();
           taken = taker.step();
         }
+        rounds = Math.max(rounds, taken.rounds);
         if (taken.segment) store.push(taken.segment);
         const log = [...store];
         if (compact) {
@@ -150,6 +160,8 @@ describe("durable tables", () => {
       }
       // Most checkpoints were written in several slices, with changes between them.
       expect(totalSlices).toBeGreaterThan(40);
+      if (keys > 300) expect(rounds).toBeGreaterThan(1);
+      else expect(rounds).toBe(1);
     });
 
   test("restored values are decoded when their table is declared in initialState; same name, same table", () => {
