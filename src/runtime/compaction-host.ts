@@ -1,7 +1,9 @@
 /**
  * Worker side of the compaction thread (compaction-thread.ts): runs the compactions the process's state
  * stores hand it, each a {@link SegmentCompaction} fed the segments posted to it; its chunks go back one per
- * request, transferred, so the store's side holds no more of the new base than it is writing.
+ * request, transferred, so the store's side holds no more of the new base than it is writing. A store that
+ * can reach its storage from here (the Redis store, with a connection of its own) runs its whole compaction
+ * here instead: a job module's default export, called with the job's arguments.
  */
 import { compressSegmentSync } from "./segment-compression.ts";
 import { SegmentCompaction } from "./state-compaction.ts";
@@ -12,12 +14,14 @@ declare const self: Worker;
 export type ToCompactor =
   | { t: "feed"; id: number; segment: Uint8Array }
   | { t: "next"; id: number; chunkBytes: number | undefined; compress: boolean }
-  | { t: "abort"; id: number };
+  | { t: "abort"; id: number }
+  | { t: "run"; id: number; module: string; args: unknown };
 
 /** Its answers to `next`: the next chunk of the new base, or its end; or the compaction failed. */
 export type FromCompactor =
   | { t: "chunk"; id: number; chunk: Uint8Array }
   | { t: "done"; id: number }
+  | { t: "result"; id: number; value: unknown }
   | { t: "failed"; id: number; message: string };
 
 interface Job {
@@ -52,6 +56,19 @@ function next(id: number, chunkBytes: number | undefined, compress: boolean): vo
   }
 }
 
+/** A job module: its default export runs the job (a structured-clonable result, or a rejection). */
+type JobModule = { default: (args: unknown) => Promise<unknown> };
+
+async function run(id: number, module: string, args: unknown): Promise<void> {
+  try {
+    const job = (await import(module)) as JobModule;
+    const value = await job.default(args);
+    self.postMessage({ t: "result", id, value } satisfies FromCompactor);
+  } catch (error) {
+    self.postMessage({ t: "failed", id, message: (error as Error).message } satisfies FromCompactor);
+  }
+}
+
 self.onmessage = (event: MessageEvent<ToCompactor>) => {
   const message = event.data;
   const { id } = message;
@@ -76,6 +93,9 @@ self.onmessage = (event: MessageEvent<ToCompactor>) => {
       return;
     case "abort":
       jobs.delete(id);
+      return;
+    case "run":
+      void run(id, message.module, message.args);
       return;
   }
 };

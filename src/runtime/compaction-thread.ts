@@ -3,7 +3,9 @@
  * megabytes of records decoded and copied, which on the main thread stalled every pump of the process
  * between two awaits. Here one worker per process, started with the first compaction, does the folding;
  * the store's side only moves bytes (reads segments, posts them, writes the chunks it gets back, one at a
- * time). The worker is referenced only while a compaction is open, so it never keeps a process alive.
+ * time). Moving those bytes was still tens of megabytes through the main thread per compaction, so a store
+ * that can reach its storage from the worker hands it the whole job ({@link CompactionThread.run}). The
+ * worker is referenced only while a compaction is open, so it never keeps a process alive.
  */
 import { TroupeError } from "../errors.ts";
 import type { FromCompactor, ToCompactor } from "./compaction-host.ts";
@@ -20,7 +22,8 @@ export interface Compaction {
   abort(): void;
 }
 
-type Reply = { ok: true; chunk: Uint8Array | null } | { ok: false; error: TroupeError };
+/** A chunk (null: the last was sent), or a job's result (`run`). */
+type Reply = { ok: true; chunk: Uint8Array | null; value?: unknown } | { ok: false; error: TroupeError };
 
 class CompactionThread {
   #worker: Worker | null = null;
@@ -79,6 +82,23 @@ class CompactionThread {
     };
   }
 
+  /**
+   * Runs a whole compaction on the thread: `module`'s default export called with `args` (structured-cloned),
+   * its result sent back; rejects with ERR_STATE_COMPACTION when it throws or the thread dies.
+   */
+  async run<T>(module: URL, args: unknown): Promise<T> {
+    const id = this.#nextId++;
+    const worker = this.#start();
+    const reply = await new Promise<Reply>((resolve) => {
+      this.#open.set(id, resolve);
+      if (this.#open.size === 1) worker.ref();
+      worker.postMessage({ t: "run", id, module: module.href, args } satisfies ToCompactor);
+    });
+    if (this.#open.delete(id) && this.#open.size === 0) this.#worker?.unref();
+    if (!reply.ok) throw reply.error;
+    return reply.value as T;
+  }
+
   #start(): Worker {
     if (this.#worker) return this.#worker;
     const worker = new Worker(HOST_URL);
@@ -90,6 +110,7 @@ class CompactionThread {
       this.#open.set(message.id, null);
       if (message.t === "chunk") waiter({ ok: true, chunk: message.chunk });
       else if (message.t === "done") waiter({ ok: true, chunk: null });
+      else if (message.t === "result") waiter({ ok: true, chunk: null, value: message.value });
       else waiter({ ok: false, error: failed(message.message) });
     };
     worker.onerror = (event) => this.#failAll(event.message);

@@ -39,6 +39,7 @@ import type {
 import { dedupKey, partitionsKey } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
 import { keySlot } from "./key-slot.ts";
+import type { RedisConnection } from "./redis-compaction.ts";
 import { defineLeaseCommands, type RedisLeaseClient, RedisLeaseStore } from "./redis-leases.ts";
 import { BlockingReaders } from "./redis-readers.ts";
 import * as reply from "./redis-replies.ts";
@@ -48,7 +49,6 @@ import {
   APPEND_UNIQUE_LUA,
   DELETE_IDLE_CONSUMER_LUA,
   STATE_COMMIT_LUA,
-  STATE_COMPACT_LUA,
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
 import { type RedisStateClient, RedisStreamStateStore } from "./redis-state-store.ts";
@@ -111,15 +111,18 @@ export class RedisStreamBackend implements StreamBackend {
   readonly #readers: BlockingReaders;
   readonly #target: RedisTarget;
   readonly #leases: RedisLeaseStore;
-  /** State compaction's own connection (opened with the first state store): its MB-sized reads and writes
-   * would otherwise queue every commit and stream command behind them. */
+  /** The checkpoints' staging writes' own connection (opened with the first state store): their MB-sized
+   * writes would otherwise queue every stream command behind them. */
   #bulk: ScriptedRedis | null = null;
+  /** Where this backend connects, for the compaction thread's own connections. */
+  readonly #address: RedisAddress;
   #closed = false;
 
   /** A URL (`redis://host:port`), or `{ cluster: ["host:port", …] }`: a Redis Cluster's seed nodes. */
   constructor(address: RedisAddress, options: RedisBackendOptions = {}) {
     this.#options = resolveRedisBackendOptions(options);
     ensureTracingChannelSubscribersGetter();
+    this.#address = typeof address === "string" ? address : { cluster: [...address.cluster] };
     this.#target = redisTarget(address);
     this.#cmd = this.#target.client({
       ...this.#options.redis,
@@ -476,7 +479,12 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   stateStore(options: StreamStateStoreOptions): RedisStreamStateStore {
-    return new RedisStreamStateStore(this.#cmd, options, this.#options.clock, this.#bulkClient());
+    const connection: RedisConnection = {
+      address: this.#address,
+      redis: clonableOptions(this.#options.redis),
+      commandTimeoutMs: this.#options.commandTimeoutMs,
+    };
+    return new RedisStreamStateStore(this.#cmd, options, this.#options.clock, connection, this.#bulkClient());
   }
 
   #bulkClient(): ScriptedRedis {
@@ -487,7 +495,6 @@ export class RedisStreamBackend implements StreamBackend {
         commandTimeout: this.#options.commandTimeoutMs,
       }) as ScriptedRedis;
       bulk.on("error", () => {});
-      bulk.defineCommand("troupeStateCompact", { numberOfKeys: 4, lua: STATE_COMPACT_LUA });
       this.#bulk = bulk;
     }
     return this.#bulk;
@@ -557,4 +564,12 @@ function flatten(fields: WriteFields): (string | Buffer)[] {
   for (const [key, value] of Object.entries(fields))
     args.push(key, typeof value === "string" ? value : Buffer.from(value));
   return args;
+}
+
+/**
+ * The connection options another thread can be sent: functions (a retry strategy, a reconnect test) stay
+ * here; the compaction thread's connection lives for one compaction and fails it rather than retry.
+ */
+function clonableOptions(options: RedisOptions): RedisOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => typeof value !== "function"));
 }

@@ -4,11 +4,8 @@
  * entries (one round trip, all or nothing, whatever the number of keys); a restore is one script that bumps
  * the epoch (fencing every earlier incarnation), then pages of the base's chunks and the log's segments.
  *
- * Compaction runs in the background of the incarnation that owns the scope, one at a time: it reads the
- * base and the log's first N segments, has them folded by key on the compaction thread (values stay opaque
- * bytes; compaction-thread.ts), writes the new base under a key of its own and swaps it in with a script
- * that also drops those N segments; commits go on appending meanwhile. A takeover fences the swap like any
- * other write.
+ * Compaction runs in the background of the incarnation that owns the scope, one at a time, whole on the
+ * compaction thread with a connection of its own (redis-compaction.ts); commits go on appending meanwhile.
  */
 
 import { TroupeError } from "../errors.ts";
@@ -19,6 +16,7 @@ import { segmentRecords } from "../runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { OutputFence } from "./backend.ts";
+import { listPages, type RedisCompactionJob, type RedisConnection } from "./redis-compaction.ts";
 import { redisError } from "./redis-replies.ts";
 import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, type ScopeKeys, scopeKeys, stateBase } from "./state-keys.ts";
@@ -31,8 +29,7 @@ import {
 
 type Arg = string | number | Buffer;
 
-/** Values per read of a compaction (each is copied to the compaction thread: small pages, short turns). */
-const COMPACTION_PAGE = 2;
+const COMPACTION_JOB = new URL("./redis-compaction.ts", import.meta.url);
 
 /** Numbers the checkpoints' staging lists, process-wide (an epoch is one incarnation's, in one process). */
 let staged = 0;
@@ -40,24 +37,12 @@ let staged = 0;
 /** A checkpoint's staged segments whose process died before the commit script expire after this long. */
 const UNCOMMITTED_STAGING_TTL_MS = 600_000;
 
-/** An abandoned compaction's base (its process died before the swap) expires after this long. */
-const UNSWAPPED_BASE_TTL_MS = 3_600_000;
-
 /** The commands the store sends (the scripts are defined on the backend's connection). */
 export interface RedisStateClient {
   troupeStateRestore(meta: string, epochs: string, instance: number, after: number | ""): Promise<unknown>;
   /** Arrays are sent flattened (one level), so long argument lists need no spread. */
   troupeStateCommit(keyCount: number, keys: readonly string[], ...args: (readonly Arg[])[]): Promise<unknown>;
-  troupeStateCompact(
-    meta: string,
-    log: string,
-    newBase: string,
-    oldBase: string,
-    ...args: Arg[]
-  ): Promise<unknown>;
   lrangeBuffer(key: string, start: number, stop: number): Promise<Buffer[]>;
-  llen(key: string): Promise<number>;
-  hget(key: string, field: string): Promise<string | null>;
   rpush(key: string, ...values: Buffer[]): Promise<number>;
   pexpire(key: string, ms: number): Promise<number>;
 }
@@ -67,8 +52,10 @@ export class RedisStreamStateStore implements StreamStateStore {
   readonly #base: string;
   readonly #options: ReturnType<typeof resolveStateStoreOptions>;
   readonly #client: RedisStateClient;
-  /** Compaction's connection (the same as `client` unless the backend gives it one of its own). */
+  /** The commits' staging writes' connection (the same as `client` unless the backend gives it one of its own). */
   readonly #bulk: RedisStateClient;
+  /** Where the compaction thread connects. */
+  readonly #connection: RedisConnection;
   readonly #clock: Clock;
   /** Compactions under way, by scope meta key: one at a time each. */
   readonly #compacting = new Map<string, Promise<void>>();
@@ -79,6 +66,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     client: RedisStateClient,
     options: StreamStateStoreOptions,
     clock: Clock,
+    connection: RedisConnection,
     bulk: RedisStateClient = client,
   ) {
     this.#options = resolveStateStoreOptions(options);
@@ -86,6 +74,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     this.#base = stateBase(this.anchor);
     this.#client = client;
     this.#bulk = bulk;
+    this.#connection = connection;
     this.#clock = clock;
   }
 
@@ -148,18 +137,30 @@ export class RedisStreamStateStore implements StreamStateStore {
     }
     for (const entry of entries) entry.acked();
     const [, logBytes, baseBytes] = reply as [number, number, number];
-    if (compactionDue(baseBytes, logBytes, this.#options)) this.#startCompaction(keys, epoch);
+    if (compactionDue(baseBytes, logBytes, this.#options)) this.#startCompaction(scope, keys, epoch);
   }
 
-  #startCompaction(keys: ScopeKeys, epoch: number): void {
+  #startCompaction(scope: StateScope, keys: ScopeKeys, epoch: number): void {
     if (this.#compacting.has(keys.meta)) return;
+    const job: RedisCompactionJob = {
+      connection: this.#connection,
+      base: this.#base,
+      scope: { actor: scope.actor, instance: scope.instance },
+      epoch,
+      generation: `${epoch}.${++this.#generation}`,
+      compaction: {
+        compactRatio: this.#options.compactRatio,
+        compactMinBytes: this.#options.compactMinBytes,
+      },
+    };
     // A failed compaction (Redis away, a takeover) changes nothing: the log stays, a later commit retries.
     // One that left the log due again (commits outran it) is followed by another at once.
-    const running = this.#compact(keys, epoch)
+    const running = compactionThread
+      .run<boolean>(COMPACTION_JOB, job)
       .catch(() => false)
       .then((again) => {
         this.#compacting.delete(keys.meta);
-        if (again) this.#startCompaction(keys, epoch);
+        if (again) this.#startCompaction(scope, keys, epoch);
       });
     this.#compacting.set(keys.meta, running);
   }
@@ -168,73 +169,17 @@ export class RedisStreamStateStore implements StreamStateStore {
     while (this.#compacting.size > 0) await Promise.all(this.#compacting.values());
   }
 
-  /** One compaction; true when the log it left is due for another. */
-  async #compact(keys: ScopeKeys, epoch: number): Promise<boolean> {
-    const client = this.#bulk;
-    const [oldGeneration, folded] = await Promise.all([
-      client.hget(keys.meta, "base"),
-      client.llen(keys.log),
-    ]);
-    // Compressed like the checkpoints' segments: a base is as many bytes into Redis.
-    const compaction = compactionThread.begin({ compress: true });
-    try {
-      if (oldGeneration)
-        for await (const chunk of this.#pages(keys.base(oldGeneration), -1, client, COMPACTION_PAGE))
-          compaction.feed(chunk);
-      let foldedBytes = 0;
-      for await (const segment of this.#pages(keys.log, folded, client, COMPACTION_PAGE)) {
-        compaction.feed(segment);
-        foldedBytes += segment.byteLength;
-      }
-      const generation = `${epoch}.${++this.#generation}`;
-      const newBase = keys.base(generation);
-      let baseBytes = 0;
-      let first = true;
-      for await (const chunk of compaction.chunks()) {
-        await client.rpush(newBase, asBuffer(chunk));
-        if (first) await client.pexpire(newBase, UNSWAPPED_BASE_TTL_MS);
-        first = false;
-        baseBytes += chunk.byteLength;
-      }
-      const swapped = await client.troupeStateCompact(
-        keys.meta,
-        keys.log,
-        newBase,
-        oldGeneration ? keys.base(oldGeneration) : newBase,
-        epoch,
-        oldGeneration ?? "",
-        baseBytes > 0 ? generation : "",
-        baseBytes,
-        folded,
-        foldedBytes,
-      );
-      if (!Array.isArray(swapped)) return false;
-      const [logBytes, newBaseBytes] = swapped as [number, number];
-      return compactionDue(newBaseBytes, logBytes, this.#options);
-    } finally {
-      compaction.abort();
-    }
-  }
-
   /** The base's chunks, then the log's segments: what a restore replays. */
   async *#chunks(keys: ScopeKeys, generation: string): AsyncGenerator<Uint8Array> {
-    if (generation) yield* this.#pages(keys.base(generation), -1);
-    yield* this.#pages(keys.log, -1);
+    if (generation) yield* this.#pages(keys.base(generation));
+    yield* this.#pages(keys.log);
   }
 
-  /** A list's values, a page per round trip: the first `count` of them, or all with -1. */
-  async *#pages(
-    key: string,
-    count: number,
-    client = this.#client,
-    page = this.#options.restorePageSize,
-  ): AsyncGenerator<Uint8Array> {
-    for (let from = 0; count < 0 || from < count; from += page) {
-      const to = count < 0 ? from + page - 1 : Math.min(from + page, count) - 1;
-      const values = await this.#run(() => client.lrangeBuffer(key, from, to));
-      yield* values;
-      if (values.length < to - from + 1) return;
-    }
+  /** A list's values, a page per round trip. */
+  #pages(key: string): AsyncGenerator<Uint8Array> {
+    const lrange = (list: string, from: number, to: number) =>
+      this.#run(() => this.#client.lrangeBuffer(list, from, to));
+    return listPages(lrange, key, -1, this.#options.restorePageSize);
   }
 
   async #run<T>(command: () => Promise<T>): Promise<T> {
