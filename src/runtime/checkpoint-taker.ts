@@ -10,13 +10,12 @@
  * between messages only once the checkpoint is `deferMs` old (100 ms by default), so a worker that never
  * idles still finishes it (its credits hold half its capacity back for that: checkpointer.ts). A slice at
  * every message boundary made each message of a burst wait a slice: a checkpoint of 30-50 ms of work (an
- * analyzer's second of traffic at 5,000 events/s) held the messages that came during it back by as much,
- * the produce→alert tail of the durable scanner.
+ * analyzer's second of traffic at 5,000 events/s) held the messages that came during it back by as much.
  *
- * Rounds keep the last slice short too (the iterative pre-copy of a live VM migration): once the frozen
- * keys are written, the keys the messages touched meanwhile are frozen and sliced in turn, while they are
- * more than {@link LAST_SLICE_KEYS} and for at most {@link MAX_ROUNDS} rounds. Written whole, they made the
- * last slice of a checkpoint spread over idle turns 15-45 ms long.
+ * Rounds keep the last slice short too (the iterative pre-copy of a live VM migration): a checkpoint spread
+ * over idle turns lasts longer, and the messages handled meanwhile touch more keys, which the last slice
+ * writes whole. So once the frozen keys are written, the keys touched meanwhile are frozen and sliced in
+ * turn, while they are more than {@link LAST_SLICE_KEYS} and for at most {@link MAX_ROUNDS} rounds.
  */
 import type { DurableTables } from "./durable-table.ts";
 import type { SegmentWriter } from "./state-segment.ts";

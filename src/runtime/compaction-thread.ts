@@ -89,14 +89,19 @@ class CompactionThread {
   async run<T>(module: URL, args: unknown): Promise<T> {
     const id = this.#nextId++;
     const worker = this.#start();
-    const reply = await new Promise<Reply>((resolve) => {
-      this.#open.set(id, resolve);
-      if (this.#open.size === 1) worker.ref();
-      worker.postMessage({ t: "run", id, module: module.href, args } satisfies ToCompactor);
-    });
-    if (this.#open.delete(id) && this.#open.size === 0) this.#worker?.unref();
-    if (!reply.ok) throw reply.error;
-    return reply.value as T;
+    this.#open.set(id, null);
+    if (this.#open.size === 1) worker.ref();
+    try {
+      // A postMessage that cannot clone `args` throws in here: the job fails, and is not left open.
+      const reply = await new Promise<Reply>((resolve) => {
+        this.#open.set(id, resolve);
+        worker.postMessage({ t: "run", id, module: module.href, args } satisfies ToCompactor);
+      });
+      if (!reply.ok) throw reply.error;
+      return reply.value as T;
+    } finally {
+      if (this.#open.delete(id) && this.#open.size === 0) this.#worker?.unref();
+    }
   }
 
   #start(): Worker {

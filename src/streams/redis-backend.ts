@@ -567,8 +567,10 @@ function flatten(fields: WriteFields): (string | Buffer)[] {
 }
 
 /**
- * The connection options another thread can be sent: functions (a retry strategy, a reconnect test) stay
- * here; the compaction thread's connection lives for one compaction and fails it rather than retry.
+ * The connection options another thread can be sent: top-level functions (a retry strategy, a reconnect
+ * test) stay here, and the compaction thread's connection, which lives for one compaction, uses ioredis's
+ * defaults for them. A compaction that fails (its options cannot be sent either) changes nothing: a later
+ * commit starts another.
  */
 function clonableOptions(options: RedisOptions): RedisOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => typeof value !== "function"));

@@ -59,4 +59,22 @@ describe("the compaction thread", () => {
     for (const segment of changelog(3)) after.feed(segment);
     expect((await all(after.chunks())).length).toBe(1);
   });
+
+  test("runs a whole job module on the thread; a failing job, or one whose arguments cannot be sent, fails alone", async () => {
+    const job = new URL("../fixtures/compaction-job.ts", import.meta.url);
+    const failure = (args: object) =>
+      compactionThread.run(job, args).then(
+        () => null,
+        (error: unknown) => error,
+      );
+    expect(await Promise.all([1, 2, 3].map((n) => compactionThread.run<number>(job, { n })))).toEqual([
+      2, 4, 6,
+    ]);
+    expect(await failure({ n: 4, fail: true })).toMatchObject({
+      code: "ERR_STATE_COMPACTION",
+      message: expect.stringContaining("job for 4 failed"),
+    });
+    expect(await failure({ n: 5, retry: () => 1 })).toBeInstanceOf(Error);
+    expect(await compactionThread.run<number>(job, { n: 6 })).toBe(12);
+  });
 });
