@@ -1,7 +1,8 @@
 /**
  * Scanner throughput and latency: the three analyzers together over generated traffic, through Redis and
  * in memory, next to the raw Redis XREADGROUP+XACK ceiling measured in the same run; and produce→alert
- * p50/p99 at a steady 5,000 events/s for a minute, through Redis with and without checkpoints (target p99 < 50 ms). Throughput with durable analyzer state (the
+ * p50/p99 at a steady 5,000 events/s for a minute, through Redis with and without checkpoints (target p99 < 50 ms),
+ * with each analyzer's p99 and the main thread's stalls beside the volatile run's. Throughput with durable analyzer state (the
  * default) and without (volatile), as a ratio of events/s and of events per CPU-second (every thread of the
  * process and the Redis server): what checkpoints cost. Every variant in a fresh process,
  * median of --rounds. Note the ratio to the raw loop: each event is read and acked by three groups.
@@ -57,6 +58,17 @@ printReport(
     figure(
       results.get(BENCH, "produce→alert at 5000/s, redis p99"),
       results.get(BENCH, "produce→alert at 5000/s, redis, volatile p99"),
+    ),
+    // Where the tail comes from: each analyzer's alerts, and the main thread's stalls, beside volatile's.
+    ...["wallet", "pattern", "sybil"].map((analyzer) =>
+      figure(
+        results.get(BENCH, `produce→alert at 5000/s, redis, ${analyzer} p99`),
+        results.get(BENCH, `produce→alert at 5000/s, redis, volatile, ${analyzer} p99`),
+      ),
+    ),
+    figure(
+      results.get(BENCH, "produce→alert at 5000/s, redis, main thread stalled > 15 ms"),
+      results.get(BENCH, "produce→alert at 5000/s, redis, volatile, main thread stalled > 15 ms"),
     ),
     figure(results.get(BENCH, "produce→alert at 5000/s, memory p50")),
     figure(results.get(BENCH, "produce→alert at 5000/s, memory p99"), target("target p99", 50, "ms")),

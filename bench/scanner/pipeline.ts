@@ -2,7 +2,7 @@
  * Variants of bench/scanner.ts, each run in a fresh process: the whole scanner (validated ingest → tx
  * stream → three analyzer actors → alerts stream) on the in-memory backend or on Redis.
  */
-import { build } from "hdr-histogram-js";
+import { build, type Histogram } from "hdr-histogram-js";
 import type { Alert } from "../../src/detection/alert.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { startBatchScanner } from "../../src/eval/batch-run.ts";
@@ -131,6 +131,43 @@ export async function scannerThroughput(
   );
 }
 
+function latencyHistogram(): Histogram {
+  return build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 60_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
+}
+
+/** A main-thread turn longer than this counts as a stall (a 5 ms timer that fired this late). */
+const STALL_MS = 15;
+
+/**
+ * The main thread's stalls while traffic flows: the time its 5 ms timer came late by more than
+ * {@link STALL_MS}, summed. The pumps, the mailboxes and the bench's own reader share that thread, so a stall
+ * there delays every alert at once; a late alert without one waited in a worker (or for another's mark).
+ */
+function loopStalls(): { stop(): { ms: number; count: number } } {
+  let last = performance.now();
+  let ms = 0;
+  let count = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const late = now - last - 5;
+    if (late > STALL_MS) {
+      ms += late;
+      count++;
+    }
+    last = now;
+  }, 5);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { ms, count };
+    },
+  };
+}
+
 /**
  * Produce → alert latency at a steady `rate`: from the moment an event was appended to the moment the
  * alert it raised on arrival can be read from the alerts stream (alerts that waited for a window or flush
@@ -153,11 +190,10 @@ export async function produceToAlert(
       await drained();
       forget(prefix);
       const sent = new Map<string, { at: number; ts: number }>();
-      const histogram = build({
-        lowestDiscernibleValue: 1,
-        highestTrackableValue: 60_000_000,
-        numberOfSignificantValueDigits: 3,
-      });
+      const histogram = latencyHistogram();
+      // Per analyzer too: the sybil analyzer's alerts wait for the other two's progress marks when state is
+      // durable (aligned findings), so its tail and theirs have different causes.
+      const byAnalyzer = new Map<string, Histogram>();
       await backend.ensureGroup(names.alerts, "bench", "$");
       let reading = true;
       const reader = (async () => {
@@ -171,11 +207,19 @@ export async function produceToAlert(
             // waited for a window or a flush in event time, which is detection delay, not pipeline latency.
             const trigger = sent.get(alert.triggerId);
             if (trigger && alert.detectedAt === trigger.ts) {
-              histogram.recordValue(Math.max(1, Math.round((performance.now() - trigger.at) * 1000)));
+              const micros = Math.max(1, Math.round((performance.now() - trigger.at) * 1000));
+              histogram.recordValue(micros);
+              let own = byAnalyzer.get(alert.analyzer);
+              if (!own) {
+                own = latencyHistogram();
+                byAnalyzer.set(alert.analyzer, own);
+              }
+              own.recordValue(micros);
             }
           }
         }
       })();
+      const stalls = loopStalls();
       const tickMs = 20;
       const perTick = (rate * tickMs) / 1000;
       const started = performance.now();
@@ -188,16 +232,31 @@ export async function produceToAlert(
         if (wait > 0) await Bun.sleep(wait);
       }
       await drained();
+      const stalled = stalls.stop();
       reading = false;
       await reader;
       const metric = `produce→alert at ${rate}/s, ${kind}${state === "volatile" ? ", volatile" : ""}`;
-      return [50, 99].map((p) => ({
+      const percentile = (name: string, h: Histogram, p: number) => ({
         bench: BENCH,
-        metric: `${metric} p${p}`,
-        value: histogram.getValueAtPercentile(p) / 1000,
+        metric: `${name} p${p}`,
+        value: h.getValueAtPercentile(p) / 1000,
         unit: "ms",
-        samples: histogram.totalCount,
-      }));
+        samples: h.totalCount,
+      });
+      return [
+        percentile(metric, histogram, 50),
+        percentile(metric, histogram, 99),
+        ...[...byAnalyzer]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([name, h]) => percentile(`${metric}, ${name}`, h, 99)),
+        {
+          bench: BENCH,
+          metric: `${metric}, main thread stalled > ${STALL_MS} ms`,
+          value: stalled.ms,
+          unit: "ms",
+          samples: stalled.count,
+        },
+      ];
     },
     state,
   );
