@@ -5,7 +5,6 @@
  * can reach its storage from here (the Redis store, with a connection of its own) runs its whole compaction
  * here instead: a job module's default export, called with the job's arguments.
  */
-import { compressSegmentSync } from "./segment-compression.ts";
 import { SegmentCompaction } from "./state-compaction.ts";
 
 declare const self: Worker;
@@ -13,7 +12,7 @@ declare const self: Worker;
 /** What the compaction thread is sent; `id` names one compaction. */
 export type ToCompactor =
   | { t: "feed"; id: number; segment: Uint8Array }
-  | { t: "next"; id: number; chunkBytes: number | undefined; compress: boolean }
+  | { t: "next"; id: number; chunkBytes: number | undefined }
   | { t: "abort"; id: number }
   | { t: "run"; id: number; module: string; args: unknown };
 
@@ -42,7 +41,7 @@ function job(id: number): Job {
   return found;
 }
 
-function next(id: number, chunkBytes: number | undefined, compress: boolean): void {
+function next(id: number, chunkBytes: number | undefined): void {
   const current = job(id);
   if (current.failure !== null) throw new Error(current.failure);
   current.chunks ??= current.compaction.chunks(chunkBytes);
@@ -51,7 +50,7 @@ function next(id: number, chunkBytes: number | undefined, compress: boolean): vo
     jobs.delete(id);
     self.postMessage({ t: "done", id } satisfies FromCompactor);
   } else {
-    const chunk = compress ? compressSegmentSync(step.value) : step.value;
+    const chunk = step.value;
     self.postMessage({ t: "chunk", id, chunk } satisfies FromCompactor, [chunk.buffer as ArrayBuffer]);
   }
 }
@@ -85,7 +84,7 @@ self.onmessage = (event: MessageEvent<ToCompactor>) => {
     }
     case "next":
       try {
-        next(id, message.chunkBytes, message.compress);
+        next(id, message.chunkBytes);
       } catch (error) {
         jobs.delete(id);
         self.postMessage({ t: "failed", id, message: (error as Error).message } satisfies FromCompactor);

@@ -31,9 +31,7 @@ class CompactionThread {
   /** Per open compaction: who waits for its next reply. */
   readonly #open = new Map<number, ((reply: Reply) => void) | null>();
 
-  /** `compress`: the chunks come as zstd frames (segment-compression.ts), compressed on the thread. */
-  begin(options: { compress?: boolean } = {}): Compaction {
-    const compress = options.compress ?? false;
+  begin(): Compaction {
     const id = this.#nextId++;
     const worker = this.#start();
     this.#open.set(id, null);
@@ -49,7 +47,7 @@ class CompactionThread {
         if (!this.#open.has(id))
           return resolve({ ok: false, error: failed("the compaction thread stopped") });
         this.#open.set(id, resolve);
-        post({ t: "next", id, chunkBytes, compress });
+        post({ t: "next", id, chunkBytes });
       });
     return {
       feed: (segment) => {

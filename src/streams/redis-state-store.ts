@@ -16,7 +16,7 @@ import { segmentRecords } from "../runtime/state-segment.ts";
 import type { Checkpoint, RestoredState, StateScope } from "../runtime/state-store.ts";
 import type { Clock } from "../time/clock.ts";
 import type { OutputFence } from "./backend.ts";
-import { listPages, type RedisCompactionJob, type RedisConnection } from "./redis-compaction.ts";
+import { asBuffer, listPages, type RedisCompactionJob, type RedisConnection } from "./redis-compaction.ts";
 import { redisError } from "./redis-replies.ts";
 import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, type ScopeKeys, scopeKeys, stateBase } from "./state-keys.ts";
@@ -189,10 +189,6 @@ export class RedisStreamStateStore implements StreamStateStore {
       throw redisError(error);
     }
   }
-}
-
-function asBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 function parseRestore(reply: unknown): { epoch: number; generation: string } {
