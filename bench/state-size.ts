@@ -55,7 +55,8 @@ async function sample(events: number): Promise<void> {
   let workerHeap = 0;
   for (const [name, ref] of analyzers.refs) {
     state[name] = await ref.query<StateSize>("stateSize");
-    workerHeap += await ref.query<number>("heapBytes", [true]);
+    // A full collection of a worker heap of hundreds of MB: seconds on a busy box, not the 2 s default.
+    workerHeap += await ref.query<number>("heapBytes", [true], { timeoutMs: 60_000 });
   }
   const rssMb = process.memoryUsage().rss / 1024 / 1024;
   const workerHeapMb = workerHeap / 1024 / 1024;

@@ -58,6 +58,7 @@ function walletRecord(n: number): Uint8Array {
 
 /** An entry the checkpoint acks; its outputs are already durable. */
 class Entry implements CoveredEntry {
+  readonly inStream = true;
   constructor(
     readonly stream: string,
     readonly group: string,

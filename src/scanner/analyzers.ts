@@ -21,7 +21,8 @@ import type { ActorRef } from "../runtime/actor-ref.ts";
 import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
+import { entryFields } from "../streams/entry-codec.ts";
+import { defaultOutputsOf, type Output, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership } from "../streams/ownership.ts";
 import { type Partitions, partitionKey } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
@@ -128,9 +129,25 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const refs = new Map<string, ActorRef<AnalyzerMessage>>();
   const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
   const alertCounts = new Map<DetectorName, number>();
+  const stateOptions = options.state === undefined ? ANALYZER_STATE_DEFAULTS : options.state;
+  // One store for every analyzer: each actor's state under its own scope, all in the tx stream's slot.
+  const stateStore = stateOptions ? backend.stateStore({ anchor: topology.tx }) : null;
+  /**
+   * A finding or progress mark raised here goes to the sybil actor at once when it runs in this process
+   * too (`Pump.handOver`), besides the findings stream: the sybil analyzer's entries wait for the other two's
+   * marks, and through the stream a mark waited for its write's batch, the write and a read. Its stream copy
+   * comes after and changes nothing (aligned-findings.ts knows a record by its producer's numbering). Only
+   * with durable state: the sybil actor's checkpoint covers what was handed over.
+   */
+  const handOverFinding = (output: Output): void => {
+    if (stateStore === null || output.stream !== topology.findings) return;
+    const fields = output.fields ?? analyzerCodec.encode(output.payload);
+    pumps.get(topology.findingsGroup)?.handOver(entryFields(fields));
+  };
   const outputsOf = (result: unknown): Outputs => {
     const outputs = defaultOutputsOf(result);
     for (const output of outputs) {
+      handOverFinding(output);
       if (output.stream !== topology.alerts) continue;
       const alert = output.payload as Alert;
       alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
@@ -138,9 +155,6 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     }
     return outputs;
   };
-  const stateOptions = options.state === undefined ? ANALYZER_STATE_DEFAULTS : options.state;
-  // One store for every analyzer: each actor's state under its own scope, all in the tx stream's slot.
-  const stateStore = stateOptions ? backend.stateStore({ anchor: topology.tx }) : null;
   const common = {
     consumer: options.consumer,
     stateStore,

@@ -112,3 +112,13 @@ export const rawJsonCodec: EntryCodec = {
   encode: jsonCodec.encode,
   decode: (fields: EntryFields): unknown => fields[JSON_FIELD] ?? defaultCodec.decode(fields),
 };
+
+/** Fields to write as a read gives them back: a copy in bytes (a caller may reuse its buffer: msgpackr does). */
+export function entryFields(fields: WriteFields): EntryFields {
+  const out: EntryFields = {};
+  for (const key in fields) {
+    const value = fields[key]!;
+    out[key] = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
+  }
+  return out;
+}

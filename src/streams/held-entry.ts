@@ -26,6 +26,8 @@ export class HeldEntry<M> implements CoveredEntry {
   readonly stream: string;
   readonly group: string;
   readonly id: string;
+  /** False when handed over in process (`PumpLedger.handOver`), not read from the stream. */
+  readonly inStream: boolean;
   readonly deliveries: number;
   readonly fields: EntryFields | null;
   message?: M;
@@ -51,11 +53,13 @@ export class HeldEntry<M> implements CoveredEntry {
     id: string,
     deliveries: number,
     fields: EntryFields | null,
+    inStream = true,
   ) {
     this.#host = host;
     this.stream = stream;
     this.group = group;
     this.id = id;
+    this.inStream = inStream;
     this.deliveries = deliveries;
     this.fields = fields;
   }

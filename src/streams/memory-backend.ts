@@ -17,7 +17,6 @@ import {
   type CommitOutcome,
   type ConsumerInfo,
   dedupKey,
-  type EntryFields,
   type GroupInfo,
   type OutputFence,
   type PendingInfo,
@@ -33,6 +32,7 @@ import {
   type WriteFields,
 } from "./backend.ts";
 import { commitSequentially } from "./commit.ts";
+import { entryFields } from "./entry-codec.ts";
 import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
@@ -288,7 +288,7 @@ export class MemoryStreamBackend implements StreamBackend {
       );
     }
     const s = this.#stream(stream, true);
-    const entry = s.log.append(this.#clock.now(), toEntryFields(fields));
+    const entry = s.log.append(this.#clock.now(), entryFields(fields));
     this.#entries++;
     for (const wake of s.waiters) wake();
     return entry.id;
@@ -373,14 +373,4 @@ function outOfMemory(entries: number): TroupeError {
 
 function noGroup(stream: string, group: string): TroupeError {
   return new TroupeError("ERR_NOGROUP", `NOGROUP no such stream '${stream}' or consumer group '${group}'`);
-}
-
-function toEntryFields(fields: WriteFields): EntryFields {
-  const out: EntryFields = {};
-  for (const key in fields) {
-    const value = fields[key]!;
-    // Copy: the caller may reuse its buffer (msgpackr packs into a shared one).
-    out[key] = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
-  }
-  return out;
 }

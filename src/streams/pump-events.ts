@@ -91,6 +91,8 @@ export interface LossReport {
 
 export interface PumpStats {
   read: number;
+  /** Entries handed over in process before the stream brought them (`Pump.handOver`); not in `read`. */
+  handedOver: number;
   delivered: number;
   acked: number;
   deadLettered: number;
@@ -120,6 +122,7 @@ export interface PumpStats {
 export function emptyStats(): PumpStats {
   return {
     read: 0,
+    handedOver: 0,
     delivered: 0,
     acked: 0,
     deadLettered: 0,

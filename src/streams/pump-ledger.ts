@@ -8,6 +8,10 @@
  * An entry settled by a durable instance (`done` carries its epoch) has its outputs written, fenced by
  * that epoch, but is not acked here: it stays held, keeping its credit, until the state checkpoint that
  * covers it (its {@link HeldEntry} is the message's tag) acks it in the same write as the state.
+ *
+ * An entry handed over in process ({@link PumpLedger.handOver}) is held the same way, but it has no stream id
+ * to ack and it is never dead-lettered for failing or released into a replay: its stream copy comes anyway,
+ * and is delivered, dead-lettered or acked as any entry read.
  */
 import type { Emitter } from "nanoevents";
 import { errorCode, serializeError, TroupeError } from "../errors.ts";
@@ -48,6 +52,9 @@ export interface LedgerHost {
 
 const NO_WRITES: readonly OutputWrite[] = Object.freeze([]);
 
+/** Ids of handed-over entries: never a stream id (`<ms>-<seq>`). */
+const HANDED_OVER = "handed-over:";
+
 export class PumpLedger<M, R> implements CoverHost {
   readonly #backend: StreamBackend;
   readonly #options: ResolvedPumpOptions<M, R>;
@@ -64,6 +71,7 @@ export class PumpLedger<M, R> implements CoverHost {
   /** Entries acked by checkpoints since the last `acked` event (one event per tick, not per entry). */
   #coveredIds: string[] = [];
   #coveredWritten = 0;
+  #handedOver = 0;
   #draining = false;
   #drainAgain = false;
   #closed = false;
@@ -146,6 +154,29 @@ export class PumpLedger<M, R> implements CoverHost {
     return count;
   }
 
+  /**
+   * Takes in an entry of this pump's stream before a read brings it (see `Pump.handOver`): only for a durable
+   * target (a state store), whose checkpoint covers it once its outputs are written, and only while there is
+   * room. False when not taken, or when its fields do not decode: its stream copy is then dead-lettered with
+   * the reason, as any entry read.
+   */
+  handOver(fields: EntryFields): boolean {
+    const { codec, toMessage, stream, group, stateStore } = this.#options;
+    if (stateStore === null || this.#closed || !this.#host.delivering() || this.room() <= 0) return false;
+    const id = `${HANDED_OVER}${++this.#handedOver}`;
+    const held = new HeldEntry<M>(this, stream, group, id, 1, fields, false);
+    try {
+      held.message = toMessage({ stream, id, payload: codec.decode(fields), deliveries: 1 });
+    } catch {
+      return false;
+    }
+    this.#held.set(id, held);
+    this.#stats.handedOver++;
+    this.#waiting.push(held);
+    this.drain();
+    return true;
+  }
+
   /** Hands waiting entries to the target in order, until one is refused for lack of credit. */
   drain(): void {
     if (this.#draining) {
@@ -201,9 +232,11 @@ export class PumpLedger<M, R> implements CoverHost {
   close(): number {
     this.#closed = true;
     this.#committer.stop();
-    const abandoned = this.#held.size;
-    for (const held of this.#held.values())
+    let abandoned = 0;
+    for (const held of this.#held.values()) {
+      if (held.inStream) abandoned++;
       if (held.outputs === "writing" || held.outputs === "fenced") held.setOutputs("abandoned");
+    }
     this.#held.clear();
     return abandoned;
   }
@@ -236,6 +269,7 @@ export class PumpLedger<M, R> implements CoverHost {
   coverAcked(held: HeldEntry<unknown>): void {
     if (this.#held.get(held.id) !== held) return;
     this.#leave(held);
+    if (!held.inStream) return;
     this.#stats.acked++;
     if (this.#coveredIds.length === 0) queueMicrotask(() => this.#emitCovered());
     this.#coveredIds.push(held.id);
@@ -260,6 +294,16 @@ export class PumpLedger<M, R> implements CoverHost {
       this.#inActors--;
     }
     if (this.#closed) return;
+    // Handed over: a result without an epoch (a target that is not durable) has no checkpoint to cover it, and
+    // a failure is its stream copy's to report (dead-lettered there); that copy comes either way.
+    if (
+      !held.inStream &&
+      (error === null || error.code === "ERR_MAX_DELIVERIES" || error.code === "ERR_MESSAGE_REJECTED")
+    ) {
+      this.#release(held, error?.code ?? "ERR_NOT_COVERED");
+      this.#host.changed();
+      return;
+    }
     if (error === null) {
       let writes: readonly OutputWrite[];
       try {
@@ -366,7 +410,7 @@ export class PumpLedger<M, R> implements CoverHost {
     this.#held.delete(held.id);
     this.#stats.released++;
     this.#events.emit("released", { entryId: held.id, code });
-    this.#host.released();
+    if (held.inStream) this.#host.released();
   }
 
   /** Lets an entry go from the ledger, and its credit from the count. */

@@ -24,7 +24,7 @@ import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { serializeError, TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import { sleep } from "../time/timers.ts";
-import type { AdoptResult, ClaimResult, GroupInfo, StreamBackend } from "./backend.ts";
+import type { AdoptResult, ClaimResult, EntryFields, GroupInfo, StreamBackend } from "./backend.ts";
 import { ClaimSweep } from "./claim-sweep.ts";
 import { messageOf } from "./commit.ts";
 import { DeadLetters } from "./dead-letters.ts";
@@ -61,6 +61,8 @@ export class Pump<M = unknown, R = unknown> {
   #lastSeen: { info: GroupInfo; at: number; finished: number } | null = null;
   #state: State = "idle";
   #paused = false;
+  /** The target reported it failed (or was fenced): nothing is handed to it until resumed. */
+  #targetFailed = false;
   /** Own-history replay: wanted after a failure or release; `cursor` is set while it runs. */
   readonly #replay = { wanted: false, notBefore: 0, streak: 0, cursor: null as string | null, count: 0 };
   #readFailures = 0;
@@ -190,8 +192,24 @@ export class Pump<M = unknown, R = unknown> {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    this.#targetFailed = false;
     this.#events.emit("resumed", {});
     this.#wakeup.notify();
+  }
+
+  /**
+   * An entry this process wrote to the pump's stream, handed to the target now instead of when a read brings
+   * it: a local channel, as Flink's between co-located tasks, which spares the entry's trip through the
+   * backend (its write batched behind others, then a read) when a consumer waits on it. Only for a durable
+   * target (a `stateStore`): the entry is held as any other and covered by its checkpoint once its outputs are
+   * written, and nothing is acked for it. Its stream copy is read, delivered and acked as usual, so the
+   * target must take a second delivery as a no-op (dedup by the record's own numbering), and a failure is
+   * reported on that copy. A pause for a request stops reads, not this; a failed target gets nothing. False
+   * when not taken (stopped, failed, no room, not durable, fields that do not decode).
+   */
+  handOver(fields: EntryFields): boolean {
+    if (this.#state !== "running" || this.#targetFailed) return false;
+    return this.#ledger.handOver(fields);
   }
 
   /** Runs one claim / consumer-cleanup / stats sweep now (it also runs every `sweepIntervalMs`). */
@@ -372,6 +390,7 @@ export class Pump<M = unknown, R = unknown> {
   }
 
   #setPaused(reason: "requested" | "target-failed"): void {
+    if (reason === "target-failed") this.#targetFailed = true;
     if (this.#paused) return;
     this.#paused = true;
     this.#events.emit("paused", { reason });

@@ -11,6 +11,12 @@ export interface CoveredEntry {
   readonly group: string;
   readonly id: string;
   /**
+   * False for an entry handed to the actor in process before the stream brought it (`Pump.handOver`): it is
+   * covered like any other, its outputs written first, but there is nothing to ack (its stream copy is read
+   * and acked on its own).
+   */
+  readonly inStream: boolean;
+  /**
    * `null` when the entry's outputs are durable (written, or the entry was dead-lettered), else a promise
    * that resolves once they are. A commit under `epoch` calls it first: outputs refused for an older epoch
    * (its incarnation crashed and this one handled the entry again) are written again under `epoch`; it
@@ -61,6 +67,7 @@ export async function prepareCovers(covers: readonly unknown[], epoch: number): 
     entries.push(tag);
     const wait = tag.untilWritten(epoch);
     if (wait !== null) waits.push(wait);
+    if (!tag.inStream) continue;
     let groups = byStream.get(tag.stream);
     if (!groups) {
       groups = new Map();

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
-import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { defaultCodec, entryFields } from "../../src/streams/entry-codec.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { PumpOptions } from "../../src/streams/pump-options.ts";
@@ -151,6 +151,52 @@ export function runDurablePumpSuite(
       expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts(keys));
     });
 
+    test("an entry handed over in process is handled and covered as one read, and nothing is acked for it", async () => {
+      await open();
+      const keys = Array.from({ length: 10 }, (_, i) => `k${i % 2}`);
+      await fill(keys);
+      const t = target({ autoCheckpoint: false });
+      await t.ready();
+      const pump = makePump(t);
+      await pump.start();
+      // Handed over: never written to the stream here, so only the hand-over can bring them.
+      const local = Array.from({ length: MILESTONE }, () => "local");
+      for (const key of local) expect(pump.handOver(entryFields(defaultCodec.encode({ key })))).toBe(true);
+      await until(
+        (check) => t.on("handled", check),
+        () => t.handled === keys.length + local.length,
+      );
+      await until(
+        (check) => pump.on("written", check),
+        () => pump.stats.outputsWritten === 1,
+      );
+      expect(pump.stats.handedOver).toBe(local.length);
+      expect(pump.stats.held).toBe(keys.length + local.length);
+      await t.checkpoint();
+      await acked(pump, keys.length);
+      // The checkpoint covered both kinds; only the stream's entries were acked (an id that is not a stream
+      // id in the XACK would have failed the whole commit on Redis).
+      expect(pump.stats.acked).toBe(keys.length);
+      expect(pump.stats.held).toBe(0);
+      expect(await drained()).toBe(true);
+      expect(await outputs()).toEqual(["local:10"]);
+      expect(await storedCounts(store, "counter", 2)).toEqual(expectedCounts([...keys, ...local]));
+      // A pause for a request stops reads, not hand-overs; a stopped pump takes none.
+      await pump.pause();
+      expect(pump.handOver(entryFields(defaultCodec.encode({ key: "paused" })))).toBe(true);
+      await pump.stop();
+      expect(pump.handOver(entryFields(defaultCodec.encode({ key: "stopped" })))).toBe(false);
+    });
+
+    test("a pump without a state store takes no hand-over: nothing would cover it", async () => {
+      await open();
+      const t = target();
+      await t.ready();
+      const pump = makePump(t, { stateStore: null });
+      await pump.start();
+      expect(pump.handOver(entryFields(defaultCodec.encode({ key: "k" })))).toBe(false);
+      expect(pump.stats.handedOver).toBe(0);
+    });
     test("crashes inside the process at random points: the state is the crash-free one, outputs once", async () => {
       await open();
       const random = prng(7);
