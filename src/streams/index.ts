@@ -40,7 +40,7 @@ export type {
 export type { DeadLetterFilter, DeadLetterPage, DeadLetterReason, StreamDeadLetter } from "./dead-letters.ts";
 export { DEAD_LETTER_REASONS, DeadLetters } from "./dead-letters.ts";
 export type { EntryCodec } from "./entry-codec.ts";
-export { defaultCodec, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-codec.ts";
+export { defaultCodec, entryFields, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-codec.ts";
 export type { LeaseStore, LeaseView } from "./leases.ts";
 export type { MemoryBackendOptions } from "./memory-backend.ts";
 export { MemoryStreamBackend } from "./memory-backend.ts";

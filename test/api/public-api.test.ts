@@ -274,6 +274,7 @@ describe("troupe/streams: backends, pumps, producer, retention, dead letters, co
       "RedisStreamBackend",
       "Retention",
       "defaultCodec",
+      "entryFields",
       "jsonCodec",
       "partitionKey",
       "partitionOf",
