@@ -10,8 +10,8 @@
  * covers it (its {@link HeldEntry} is the message's tag) acks it in the same write as the state.
  *
  * An entry handed over in process ({@link PumpLedger.handOver}) is held the same way, but it has no stream id
- * to ack and it is never dead-lettered for failing or released into a replay: its stream copy comes anyway,
- * and is delivered, dead-lettered or acked as any entry read.
+ * to ack, and a handler failure is left to its stream copy (released, not dead-lettered, no replay asked for):
+ * that copy comes anyway, and is delivered, dead-lettered or acked as any entry read.
  */
 import type { Emitter } from "nanoevents";
 import { errorCode, serializeError, TroupeError } from "../errors.ts";
@@ -71,7 +71,8 @@ export class PumpLedger<M, R> implements CoverHost {
   /** Entries acked by checkpoints since the last `acked` event (one event per tick, not per entry). */
   #coveredIds: string[] = [];
   #coveredWritten = 0;
-  #handedOver = 0;
+  /** Numbers the handed-over entries' ids. */
+  #handOvers = 0;
   #draining = false;
   #drainAgain = false;
   #closed = false;
@@ -163,7 +164,7 @@ export class PumpLedger<M, R> implements CoverHost {
   handOver(fields: EntryFields): boolean {
     const { codec, toMessage, stream, group, stateStore } = this.#options;
     if (stateStore === null || this.#closed || !this.#host.delivering() || this.room() <= 0) return false;
-    const id = `${HANDED_OVER}${++this.#handedOver}`;
+    const id = `${HANDED_OVER}${++this.#handOvers}`;
     const held = new HeldEntry<M>(this, stream, group, id, 1, fields, false);
     try {
       held.message = toMessage({ stream, id, payload: codec.decode(fields), deliveries: 1 });

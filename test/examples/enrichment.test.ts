@@ -40,8 +40,12 @@ test("the enrichment example scores every token with its checks in flight at onc
       error: expect.stringContaining("handler ran longer than 400 ms"),
     },
   ]);
-  // 2 workers × 20 tokens × 4 checks were in flight together at some point.
-  expect(api.maxInFlight).toBe(160);
+  // 2 workers × 20 tokens × 4 checks were in flight together at some point. A token given up on frees its
+  // slot at once, while the server may not have seen its calls end yet: the failing first attempt of the
+  // flaky token leaves its 3 other checks running, the hanging token's honeypot call is aborted, not
+  // answered. So up to 4 more can show (161 was seen in a full run).
+  expect(api.maxInFlight).toBeGreaterThanOrEqual(160);
+  expect(api.maxInFlight).toBeLessThanOrEqual(164);
   // Each of the hanging token's 3 deliveries had its honeypot call aborted by the deadline.
   await api.abortedReached(3);
   // Call by call, 400 tokens × 4 checks × 30 ms take 48 s; a quarter of that is a wide margin (~2 s here,
