@@ -67,7 +67,7 @@ export async function prepareCovers(covers: readonly unknown[], epoch: number): 
     entries.push(tag);
     const wait = tag.untilWritten(epoch);
     if (wait !== null) waits.push(wait);
-    if (!tag.inStream) continue;
+    if (tag.inStream === false) continue;
     let groups = byStream.get(tag.stream);
     if (!groups) {
       groups = new Map();
