@@ -208,8 +208,8 @@ export class Pump<M = unknown, R = unknown> {
    * when not taken (stopped, failed, no room, not durable, fields that do not decode).
    */
   handOver(fields: EntryFields): boolean {
-    if (this.#state !== "running" || this.#targetFailed) return false;
-    return this.#ledger.handOver(fields);
+    // Stopped or stopping: the ledger refuses it (it delivers only while the pump runs).
+    return !this.#targetFailed && this.#ledger.handOver(fields);
   }
 
   /** Runs one claim / consumer-cleanup / stats sweep now (it also runs every `sweepIntervalMs`). */
