@@ -1,59 +1,52 @@
 /**
  * Compaction of a changelog by key (Kafka's log compaction): the base and the segments after it folded
- * into a new base of `insert` records, the live keys in their tables' order. Nothing is decoded but the
- * keys' bytes (as Latin-1: one character per byte, as unique as the bytes and cheaper than UTF-8), and
- * each live record is copied from where it was last written: per record, one Map entry holding its
- * position (a number, no object). The stores run it on the compaction thread (compaction-thread.ts); it is
- * kept cheap all the same: measured, decoding keys as UTF-8 and keeping a view per value made compaction a
- * fifth of the main thread's time in the durable scanner bench when it ran there.
+ * into a new base of `insert` records, the live keys in their tables' order. Nothing is decoded: keys are
+ * compared as bytes where they lie (record-index.ts), and each live record is copied from where it was last
+ * written. The stores run it on the compaction thread (compaction-thread.ts); it is kept cheap all the same:
+ * on a 2-core box that thread competes with the actors (the durable scanner spent ~10% of its CPU there).
  */
+import { hashBytes, RecordIndex, SEGMENT_SHIFT } from "./record-index.ts";
 import { openSegment } from "./segment-compression.ts";
-import { RecordKind, SegmentWriter, scanSegment } from "./state-segment.ts";
+import { isBaseSegment, RecordKind, SegmentWriter, scanSegment } from "./state-segment.ts";
 
 /** Bytes per base chunk a compaction writes: one store value each, small enough not to stall Redis. */
 const BASE_CHUNK_BYTES = 1 << 20;
 
-/** Where a live record was last written: segment index × 2^32 + offset of its key. */
-const SEGMENT_SHIFT = 2 ** 32;
-
-interface Table {
-  /** The table's name as its UTF-8 bytes, for the output sections. */
-  readonly name: Uint8Array;
-  readonly records: Map<string, number>;
-}
-
 export class SegmentCompaction {
   readonly #segments: Uint8Array[] = [];
-  readonly #tables = new Map<string, Table>();
+  readonly #tables = new Map<string, RecordIndex>();
+  /** A segment that is not a base chunk was fed: keys may repeat from here on. */
+  #pastBase = false;
 
   /** Applies one segment's records, in order (the segment is kept until the chunks are written). */
   feed(stored: Uint8Array): void {
     const segment = openSegment(stored);
     const index = this.#segments.push(segment) - 1;
-    const base = index * SEGMENT_SHIFT;
+    const segments = this.#segments;
     const tables = this.#tables;
-    let name = "";
-    let records: Map<string, number> | undefined;
-    scanSegment(segment, (tableName, kind, key, keyStart) => {
-      if (tableName !== name || !records) {
-        name = tableName;
-        let table = tables.get(tableName);
+    // A base's chunks hold each key once: fed before anything else, their keys need no lookup.
+    if (!isBaseSegment(segment)) this.#pastBase = true;
+    const fresh = !this.#pastBase;
+    let table: RecordIndex | undefined;
+    scanSegment(segment, {
+      section(name) {
+        table = tables.get(name);
         if (!table) {
-          table = { name: Buffer.from(tableName, "latin1"), records: new Map() };
-          tables.set(tableName, table);
+          table = new RecordIndex(Buffer.from(name, "latin1"));
+          tables.set(name, table);
         }
-        records = table.records;
-      }
-      // As a Map replays them: an insert moves its key to the end, an update keeps its place.
-      if (kind !== RecordKind.update) records.delete(key);
-      if (kind !== RecordKind.delete) records.set(key, base + keyStart);
+      },
+      record(kind, keyStart, keyAt, keyLength) {
+        const hash = hashBytes(segment, keyAt, keyLength);
+        (table as RecordIndex).apply(segments, index, keyStart, keyAt, keyLength, hash, kind, fresh);
+      },
     });
   }
 
   /** Live keys over every table. */
   get keys(): number {
     let keys = 0;
-    for (const table of this.#tables.values()) keys += table.records.size;
+    for (const table of this.#tables.values()) keys += table.size;
     return keys;
   }
 
@@ -62,9 +55,9 @@ export class SegmentCompaction {
     const writer = new SegmentWriter();
     const segments = this.#segments;
     for (const table of this.#tables.values()) {
-      if (table.records.size === 0) continue;
+      if (table.size === 0) continue;
       writer.sectionBytes(table.name);
-      for (const position of table.records.values()) {
+      for (const position of table.ordered()) {
         const segment = segments[Math.floor(position / SEGMENT_SHIFT)] as Uint8Array;
         const start = position % SEGMENT_SHIFT;
         writer.addRaw(RecordKind.insert, segment.subarray(start, recordEnd(segment, start)));

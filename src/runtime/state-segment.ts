@@ -335,23 +335,20 @@ export type RecordVisitor = (table: string, kind: RecordKind, key: string, value
 /** Calls `visit` for every record of `segment`, in order. */
 export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
   const segment = bufferOf(bytes);
-  walkSegment(segment, "utf8", (table, kind, key, _keyStart, valueStart, end) =>
+  walkSegment(segment, (table, kind, key, _keyStart, valueStart, end) =>
     visit(table, kind, key, valueStart < 0 ? null : segment.subarray(valueStart, end)),
   );
 }
 
 /**
- * What {@link scanSegment} calls per record: the table and key as Latin-1 strings of their bytes (one
- * character per byte: as unique as the bytes, cheaper than UTF-8, never shown to anyone), and where the
- * record's key begins and the record ends in the segment (for {@link SegmentWriter.addRaw}).
+ * What {@link scanSegment} calls: `section` at each table's records, with its name; `record` per record,
+ * with its kind and where its key is (the length prefix at `keyStart`, for {@link SegmentWriter.addRaw};
+ * its `keyLength` bytes at `keyAt`). Keys stay bytes: a compaction compares them as such.
  */
-export type RawRecordVisitor = (
-  table: string,
-  kind: RecordKind,
-  key: string,
-  keyStart: number,
-  end: number,
-) => void;
+export interface RecordKeyVisitor {
+  section(table: string): void;
+  record(kind: RecordKind, keyStart: number, keyAt: number, keyLength: number): void;
+}
 
 /**
  * What {@link locateSegment} calls per record: where the value's length prefix is in the segment (-1 for
@@ -361,7 +358,7 @@ export type LocatedRecordVisitor = (table: string, kind: RecordKind, key: string
 
 /** Like {@link readSegment}, with where each value is instead of a view on it: for a restore's replay. */
 export function locateSegment(bytes: Uint8Array, visit: LocatedRecordVisitor): void {
-  walkSegment(bufferOf(bytes), "utf8", (table, kind, key, _keyStart, _valueStart, _end, lengthAt) =>
+  walkSegment(bufferOf(bytes), (table, kind, key, _keyStart, _valueStart, _end, lengthAt) =>
     visit(table, kind, key, lengthAt),
   );
 }
@@ -373,21 +370,41 @@ export function valueBytesAt(segment: Uint8Array, at: number): Uint8Array {
   return segment.subarray(cursor.at, cursor.at + length);
 }
 
-/** Like {@link readSegment} without decoding anything but the keys' bytes: for compaction by key. */
-export function scanSegment(bytes: Uint8Array, visit: RawRecordVisitor): void {
-  walkSegment(bufferOf(bytes), "latin1", (table, kind, key, keyStart, _valueStart, end) =>
-    visit(table, kind, key, keyStart, end),
-  );
+/** Like {@link readSegment} without decoding keys or values: for compaction by key. */
+export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
+  const segment = bufferOf(bytes);
+  checkHeader(segment);
+  const cursor = { at: HEADER_BYTES };
+  const end = segment.byteLength;
+  while (cursor.at < end) {
+    visit.section(readText(segment, cursor, "latin1"));
+    const count = readVarint(segment, cursor);
+    for (let i = 0; i < count; i++) {
+      const kind = segment[cursor.at++] as RecordKind;
+      if (kind !== RecordKind.update && kind !== RecordKind.insert && kind !== RecordKind.delete)
+        throw corrupt(`record kind ${kind}`);
+      const keyStart = cursor.at;
+      const keyLength = readVarint(segment, cursor);
+      const keyAt = cursor.at;
+      cursor.at += keyLength;
+      if (kind !== RecordKind.delete) {
+        const valueLength = readVarint(segment, cursor);
+        cursor.at += valueLength;
+      }
+      if (cursor.at > end) throw corrupt("record past the end");
+      visit.record(kind, keyStart, keyAt, keyLength);
+    }
+  }
+  if (cursor.at !== end) throw corrupt("trailing bytes");
 }
 
 /**
- * The one parse of a segment behind the readers: per record its table and key (decoded as `text`), where
+ * The one parse of a segment behind the readers: per record its table and key (as UTF-8), where
  * the key begins, where the value's bytes begin (-1 for a deletion), where the record ends, and where the
  * value's length prefix is (-1 for a deletion).
  */
 function walkSegment(
   segment: Buffer,
-  text: "utf8" | "latin1",
   visit: (
     table: string,
     kind: RecordKind,
@@ -402,12 +419,12 @@ function walkSegment(
   const cursor = { at: HEADER_BYTES };
   const end = segment.byteLength;
   while (cursor.at < end) {
-    const table = readText(segment, cursor, text);
+    const table = readText(segment, cursor, "utf8");
     const count = readVarint(segment, cursor);
     for (let i = 0; i < count; i++) {
       const kind = segment[cursor.at++] as RecordKind;
       const keyStart = cursor.at;
-      const key = readText(segment, cursor, text);
+      const key = readText(segment, cursor, "utf8");
       if (kind === RecordKind.delete) {
         visit(table, kind, key, keyStart, -1, cursor.at, -1);
         continue;

@@ -11,6 +11,7 @@ import {
   segmentRecords,
 } from "../../src/runtime/state-segment.ts";
 import { valueCodec } from "../../src/runtime/value-codec.ts";
+import { random as seeded } from "../fixtures/scenarios/kit.ts";
 
 function segmentFrom(tables: DurableTables): Uint8Array | null {
   const writer = new SegmentWriter();
@@ -334,6 +335,54 @@ describe("segments", () => {
     expect(order(again)).toEqual(order(replay));
     expect([...(again.tables.get("ü") ?? [])]).toEqual([["ключ", v(7)]]);
     expect(again.tables.get("u")?.size ?? 0).toBe(0);
+  });
+
+  test("compactions of a long random changelog, each on the last one's base, replay to a Map's keys, values and order", () => {
+    // Enough keys to grow the index many times, and deletions among them (the index moves records up).
+    const random = seeded(7);
+    const { update, insert, delete: del } = RecordKind;
+    const tables = ["t", "u", "wallets"];
+    let base: Uint8Array[] = [];
+    const reference = new SegmentReplay();
+    const live = new Set<string>();
+    for (let round = 0; round < 6; round++) {
+      const log: Uint8Array[] = [];
+      for (let s = 0; s < 5; s++) {
+        const w = new SegmentWriter();
+        for (const table of tables) {
+          w.section(table);
+          for (let i = 0; i < 400; i++) {
+            const key = `${table}-${Math.floor(random() * 3000)}`;
+            // What tables write: an update of a live key only; an insert of a new key, or of one deleted
+            // and set again since the last checkpoint (to the end); a delete, also of a key set and deleted.
+            const roll = random();
+            const kind = live.has(key)
+              ? roll < 0.5
+                ? update
+                : roll < 0.75
+                  ? del
+                  : insert
+              : roll < 0.7
+                ? insert
+                : del;
+            if (kind === del) live.delete(key);
+            else live.add(key);
+            w.add(kind, key, kind === del ? undefined : new Uint8Array([round, s, i & 0xff]));
+          }
+        }
+        log.push(w.finish() as Uint8Array);
+      }
+      for (const segment of log) reference.feed(segment);
+      const compaction = new SegmentCompaction();
+      for (const segment of [...base, ...log]) compaction.feed(segment);
+      base = [...compaction.chunks(4096)];
+      expect(compaction.keys).toBe(reference.keys);
+      const replayed = new SegmentReplay();
+      for (const chunk of base) replayed.feed(chunk);
+      for (const table of tables)
+        expect([...(replayed.tables.get(table) ?? [])]).toEqual([...(reference.tables.get(table) ?? [])]);
+    }
+    expect(reference.keys).toBeGreaterThan(3000);
   });
 
   test("changes after a base replay as they would on the base's Map: in place, to the end, or gone", () => {
