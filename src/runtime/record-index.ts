@@ -1,9 +1,10 @@
 /**
  * The live records of one table while a compaction folds a changelog (state-compaction.ts), indexed by
  * their keys' bytes where they lie in the segments: no key is decoded into a string. An open-addressing hash
- * table with linear probing over typed arrays (per slot: the key's hash, where its record is, its place in
- * the table's order), as RocksDB's compactions compare keys as bytes. A Map keyed by Latin-1 strings did the
- * same job at a string and two hash lookups per record: the fold was 35% slower (bench: docs/benchmarks.md).
+ * table with linear probing over typed arrays (per slot: the key's hash, where its record lies and how long
+ * it is, where its key's bytes are, its place in the table's order), as RocksDB's compactions compare keys
+ * as bytes. A Map keyed by Latin-1 strings did the same job at a string and two hash lookups per record:
+ * scanning and indexing took 4.3 s where this takes 2.4–2.7 s (docs/benchmarks.md).
  *
  * Order is a Map's: an insert gives its key the next place (moved to the end if it was there), an update
  * keeps the place it had (a new key gets the next one), a delete drops it.
@@ -20,6 +21,11 @@ export class RecordIndex {
   readonly name: Uint8Array;
   #hashes = new Int32Array(16);
   #positions = new Float64Array(16).fill(EMPTY);
+  /** The record's bytes from its key's length prefix to its value's end. */
+  #lengths = new Int32Array(16);
+  /** The key's bytes: how far after the position they begin (its length prefix), and how many. */
+  #keyOffsets = new Uint8Array(16);
+  #keyLengths = new Int32Array(16);
   #places = new Float64Array(16);
   #mask = 15;
   #size = 0;
@@ -34,13 +40,14 @@ export class RecordIndex {
   }
 
   /**
-   * Applies a record of `kind` whose key is `keyLength` bytes at `keyAt` of `segments[segment]` (its length
-   * prefix at `keyStart`). `fresh`: the key is known to be absent (a base's records, fed first).
+   * Applies a record of `kind` that spans `length` bytes from `keyStart` in `segments[segment]`, its key
+   * the `keyLength` bytes at `keyAt`. `fresh`: the key is known to be absent (a base's records, fed first).
    */
   apply(
     segments: readonly Uint8Array[],
     segment: number,
     keyStart: number,
+    length: number,
     keyAt: number,
     keyLength: number,
     hash: number,
@@ -55,10 +62,20 @@ export class RecordIndex {
       const hashes = this.#hashes;
       const bytes = segments[segment] as Uint8Array;
       for (let at = positions[slot] as number; at !== EMPTY; at = positions[slot] as number) {
-        if (hashes[slot] === hash && sameKey(segments, at, bytes, keyAt, keyLength)) {
+        if (
+          hashes[slot] === hash &&
+          this.#keyLengths[slot] === keyLength &&
+          sameBytes(
+            segments[Math.floor(at / SEGMENT_SHIFT)] as Uint8Array,
+            (at % SEGMENT_SHIFT) + (this.#keyOffsets[slot] as number),
+            bytes,
+            keyAt,
+            keyLength,
+          )
+        ) {
           if (kind === RecordKind.delete) this.#remove(slot);
           else {
-            positions[slot] = position;
+            this.#set(slot, position, length, keyAt - keyStart, keyLength);
             if (kind === RecordKind.insert) this.#places[slot] = this.#nextPlace++;
           }
           return;
@@ -69,69 +86,102 @@ export class RecordIndex {
     } else {
       while (positions[slot] !== EMPTY) slot = (slot + 1) & mask;
     }
-    positions[slot] = position;
+    this.#set(slot, position, length, keyAt - keyStart, keyLength);
     this.#hashes[slot] = hash;
     this.#places[slot] = this.#nextPlace++;
     if (++this.#size * 2 > mask) this.#grow();
   }
 
-  /** The live records' positions, in the table's order. */
-  ordered(): Float64Array {
-    // Places are distinct and below #nextPlace: laid out by place, then read in order with the gaps skipped.
-    const byPlace = new Float64Array(this.#nextPlace).fill(EMPTY);
+  /** The live records' positions and lengths, in the table's order. */
+  ordered(): { positions: Float64Array; lengths: Int32Array } {
+    // Places are distinct and below #nextPlace: slots laid out by place, then read in order, gaps skipped.
+    const byPlace = new Int32Array(this.#nextPlace).fill(EMPTY);
     const positions = this.#positions;
     const places = this.#places;
-    for (let slot = 0; slot < positions.length; slot++) {
-      const position = positions[slot] as number;
-      if (position !== EMPTY) byPlace[places[slot] as number] = position;
-    }
-    const out = new Float64Array(this.#size);
+    for (let slot = 0; slot < positions.length; slot++)
+      if (positions[slot] !== EMPTY) byPlace[places[slot] as number] = slot;
+    const out = { positions: new Float64Array(this.#size), lengths: new Int32Array(this.#size) };
     let n = 0;
     for (let place = 0; place < byPlace.length; place++) {
-      const position = byPlace[place] as number;
-      if (position !== EMPTY) out[n++] = position;
+      const slot = byPlace[place] as number;
+      if (slot === EMPTY) continue;
+      out.positions[n] = positions[slot] as number;
+      out.lengths[n++] = this.#lengths[slot] as number;
     }
     return out;
   }
 
+  #set(slot: number, position: number, length: number, keyOffset: number, keyLength: number): void {
+    this.#positions[slot] = position;
+    this.#lengths[slot] = length;
+    this.#keyOffsets[slot] = keyOffset;
+    this.#keyLengths[slot] = keyLength;
+  }
+
   /** Empties `slot`, moving up the records after it that probed past it (no tombstones to skip later). */
   #remove(slot: number): void {
-    const positions = this.#positions;
-    const hashes = this.#hashes;
-    const places = this.#places;
+    const slots = this.#slots();
+    const { positions, hashes } = slots;
     const mask = this.#mask;
     let hole = slot;
     for (let next = (slot + 1) & mask; positions[next] !== EMPTY; next = (next + 1) & mask) {
       const home = (hashes[next] as number) & mask;
       const reachable = hole <= next ? home > hole && home <= next : home > hole || home <= next;
       if (reachable) continue;
-      positions[hole] = positions[next] as number;
-      hashes[hole] = hashes[next] as number;
-      places[hole] = places[next] as number;
+      this.#move(next, hole, slots);
       hole = next;
     }
     positions[hole] = EMPTY;
     this.#size--;
   }
 
+  /** Copies slot `from` of `source` (this index's arrays, or the ones it had before it grew) into slot `to`. */
+  #move(from: number, to: number, source: Slots): void {
+    this.#positions[to] = source.positions[from] as number;
+    this.#hashes[to] = source.hashes[from] as number;
+    this.#lengths[to] = source.lengths[from] as number;
+    this.#keyOffsets[to] = source.keyOffsets[from] as number;
+    this.#keyLengths[to] = source.keyLengths[from] as number;
+    this.#places[to] = source.places[from] as number;
+  }
+
+  #slots(): Slots {
+    return {
+      positions: this.#positions,
+      hashes: this.#hashes,
+      lengths: this.#lengths,
+      keyOffsets: this.#keyOffsets,
+      keyLengths: this.#keyLengths,
+      places: this.#places,
+    };
+  }
+
   #grow(): void {
-    const positions = this.#positions;
-    const hashes = this.#hashes;
-    const places = this.#places;
-    const capacity = positions.length * 2;
+    const old = this.#slots();
+    const capacity = old.positions.length * 2;
     this.#positions = new Float64Array(capacity).fill(EMPTY);
     this.#hashes = new Int32Array(capacity);
+    this.#lengths = new Int32Array(capacity);
+    this.#keyOffsets = new Uint8Array(capacity);
+    this.#keyLengths = new Int32Array(capacity);
     this.#places = new Float64Array(capacity);
     this.#mask = capacity - 1;
-    for (let from = 0; from < positions.length; from++) {
-      if (positions[from] === EMPTY) continue;
-      let slot = (hashes[from] as number) & this.#mask;
+    for (let from = 0; from < old.positions.length; from++) {
+      if (old.positions[from] === EMPTY) continue;
+      let slot = (old.hashes[from] as number) & this.#mask;
       while (this.#positions[slot] !== EMPTY) slot = (slot + 1) & this.#mask;
-      this.#positions[slot] = positions[from] as number;
-      this.#hashes[slot] = hashes[from] as number;
-      this.#places[slot] = places[from] as number;
+      this.#move(from, slot, old);
     }
   }
+}
+
+interface Slots {
+  readonly positions: Float64Array;
+  readonly hashes: Int32Array;
+  readonly lengths: Int32Array;
+  readonly keyOffsets: Uint8Array;
+  readonly keyLengths: Int32Array;
+  readonly places: Float64Array;
 }
 
 /** FNV-1a over `length` bytes at `at`. */
@@ -141,25 +191,8 @@ export function hashBytes(bytes: Uint8Array, at: number, length: number): number
   return hash;
 }
 
-/** Whether the key at `position` (a length prefix, then its bytes) is the `keyLength` bytes at `keyAt`. */
-function sameKey(
-  segments: readonly Uint8Array[],
-  position: number,
-  bytes: Uint8Array,
-  keyAt: number,
-  keyLength: number,
-): boolean {
-  const other = segments[Math.floor(position / SEGMENT_SHIFT)] as Uint8Array;
-  let at = position % SEGMENT_SHIFT;
-  let length = 0;
-  let scale = 1;
-  let byte: number;
-  do {
-    byte = other[at++] as number;
-    length += (byte & 0x7f) * scale;
-    scale *= 128;
-  } while (byte >= 0x80);
-  if (length !== keyLength) return false;
-  for (let i = 0; i < length; i++) if (other[at + i] !== bytes[keyAt + i]) return false;
+/** Whether the `length` bytes at `at` of `a` are those at `bAt` of `b`. */
+function sameBytes(a: Uint8Array, at: number, b: Uint8Array, bAt: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[at + i] !== b[bAt + i]) return false;
   return true;
 }

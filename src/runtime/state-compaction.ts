@@ -36,9 +36,10 @@ export class SegmentCompaction {
           tables.set(name, table);
         }
       },
-      record(kind, keyStart, keyAt, keyLength) {
+      record(kind, keyStart, end, keyAt, keyLength) {
         const hash = hashBytes(segment, keyAt, keyLength);
-        (table as RecordIndex).apply(segments, index, keyStart, keyAt, keyLength, hash, kind, fresh);
+        const length = end - keyStart;
+        (table as RecordIndex).apply(segments, index, keyStart, length, keyAt, keyLength, hash, kind, fresh);
       },
     });
   }
@@ -57,10 +58,12 @@ export class SegmentCompaction {
     for (const table of this.#tables.values()) {
       if (table.size === 0) continue;
       writer.sectionBytes(table.name);
-      for (const position of table.ordered()) {
+      const { positions, lengths } = table.ordered();
+      for (let i = 0; i < positions.length; i++) {
+        const position = positions[i] as number;
         const segment = segments[Math.floor(position / SEGMENT_SHIFT)] as Uint8Array;
         const start = position % SEGMENT_SHIFT;
-        writer.addRaw(RecordKind.insert, segment.subarray(start, recordEnd(segment, start)));
+        writer.addRaw(RecordKind.insert, segment.subarray(start, start + (lengths[i] as number)));
         if (writer.byteLength >= chunkBytes) {
           yield writer.finish(true) as Uint8Array;
           writer.sectionBytes(table.name);
@@ -70,20 +73,4 @@ export class SegmentCompaction {
     const last = writer.finish(true);
     if (last) yield last;
   }
-}
-
-/** Where the record whose key starts at `at` ends: after its key and its value, each a varint length and bytes. */
-function recordEnd(segment: Uint8Array, at: number): number {
-  for (let field = 0; field < 2; field++) {
-    let length = 0;
-    let scale = 1;
-    let byte: number;
-    do {
-      byte = segment[at++] as number;
-      length += (byte & 0x7f) * scale;
-      scale *= 128;
-    } while (byte >= 0x80);
-    at += length;
-  }
-  return at;
 }

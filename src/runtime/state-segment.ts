@@ -342,12 +342,13 @@ export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
 
 /**
  * What {@link scanSegment} calls: `section` at each table's records, with its name; `record` per record,
- * with its kind and where its key is (the length prefix at `keyStart`, for {@link SegmentWriter.addRaw};
- * its `keyLength` bytes at `keyAt`). Keys stay bytes: a compaction compares them as such.
+ * with its kind, where it lies (from its key's length prefix at `keyStart` to `end`: what
+ * {@link SegmentWriter.addRaw} copies) and where its key is (`keyLength` bytes at `keyAt`). Keys stay bytes:
+ * a compaction compares them as such.
  */
 export interface RecordKeyVisitor {
   section(table: string): void;
-  record(kind: RecordKind, keyStart: number, keyAt: number, keyLength: number): void;
+  record(kind: RecordKind, keyStart: number, end: number, keyAt: number, keyLength: number): void;
 }
 
 /**
@@ -392,7 +393,7 @@ export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
         cursor.at += valueLength;
       }
       if (cursor.at > end) throw corrupt("record past the end");
-      visit.record(kind, keyStart, keyAt, keyLength);
+      visit.record(kind, keyStart, cursor.at, keyAt, keyLength);
     }
   }
   if (cursor.at !== end) throw corrupt("trailing bytes");
