@@ -400,7 +400,8 @@ export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
 }
 
 /**
- * The one parse of a segment behind the readers: per record its table and key (as UTF-8), where
+ * The parse behind the readers that decode keys ({@link scanSegment} walks the same format without): per
+ * record its table and key (as UTF-8), where
  * the key begins, where the value's bytes begin (-1 for a deletion), where the record ends, and where the
  * value's length prefix is (-1 for a deletion).
  */
