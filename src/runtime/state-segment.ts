@@ -401,9 +401,8 @@ export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
 
 /**
  * The parse behind the readers that decode keys ({@link scanSegment} walks the same format without): per
- * record its table and key (as UTF-8), where
- * the key begins, where the value's bytes begin (-1 for a deletion), where the record ends, and where the
- * value's length prefix is (-1 for a deletion).
+ * record its table and key (as UTF-8), where the key begins, where the value's bytes begin (-1 for a
+ * deletion), where the record ends, and where the value's length prefix is (-1 for a deletion).
  */
 function walkSegment(
   segment: Buffer,
