@@ -32,11 +32,11 @@ export class SegmentCompaction {
       section(name) {
         table = tables.get(name);
         if (!table) {
-          table = new RecordIndex(Buffer.from(name, "latin1"));
+          table = new RecordIndex(Buffer.from(name));
           tables.set(name, table);
         }
       },
-      record(kind, keyStart, end, keyAt, keyLength) {
+      record(kind, keyStart, keyAt, keyLength, _valueAt, end) {
         const hash = hashBytes(segment, keyAt, keyLength);
         const length = end - keyStart;
         (table as RecordIndex).apply(segments, index, keyStart, length, keyAt, keyLength, hash, kind, fresh);

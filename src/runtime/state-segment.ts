@@ -302,7 +302,7 @@ export class ValueReader {
   }
 
   string(): string {
-    return this.#within(readText(this.#bytes, this, "utf8"));
+    return this.#within(readText(this.#bytes, this));
   }
 
   bytes(length: number): Uint8Array {
@@ -335,20 +335,35 @@ export type RecordVisitor = (table: string, kind: RecordKind, key: string, value
 /** Calls `visit` for every record of `segment`, in order. */
 export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
   const segment = bufferOf(bytes);
-  walkSegment(segment, (table, kind, key, _keyStart, valueStart, end) =>
-    visit(table, kind, key, valueStart < 0 ? null : segment.subarray(valueStart, end)),
-  );
+  let table = "";
+  scanSegment(segment, {
+    section(name) {
+      table = name;
+    },
+    record(kind, _keyStart, keyAt, keyLength, valueAt) {
+      const key = segment.toString("utf8", keyAt, keyAt + keyLength);
+      visit(table, kind, key, valueAt < 0 ? null : valueBytesAt(segment, valueAt));
+    },
+  });
 }
 
 /**
  * What {@link scanSegment} calls: `section` at each table's records, with its name; `record` per record,
  * with its kind, where it lies (from its key's length prefix at `keyStart` to `end`: what
- * {@link SegmentWriter.addRaw} copies) and where its key is (`keyLength` bytes at `keyAt`). Keys stay bytes:
- * a compaction compares them as such.
+ * {@link SegmentWriter.addRaw} copies), where its key's `keyLength` bytes are (`keyAt`: a compaction
+ * compares them as bytes, a reader decodes them) and where its value's length prefix is (`valueAt`, -1 for
+ * a deletion: see {@link valueBytesAt}).
  */
-export interface RecordKeyVisitor {
+export interface SegmentVisitor {
   section(table: string): void;
-  record(kind: RecordKind, keyStart: number, end: number, keyAt: number, keyLength: number): void;
+  record(
+    kind: RecordKind,
+    keyStart: number,
+    keyAt: number,
+    keyLength: number,
+    valueAt: number,
+    end: number,
+  ): void;
 }
 
 /**
@@ -359,9 +374,16 @@ export type LocatedRecordVisitor = (table: string, kind: RecordKind, key: string
 
 /** Like {@link readSegment}, with where each value is instead of a view on it: for a restore's replay. */
 export function locateSegment(bytes: Uint8Array, visit: LocatedRecordVisitor): void {
-  walkSegment(bufferOf(bytes), (table, kind, key, _keyStart, _valueStart, _end, lengthAt) =>
-    visit(table, kind, key, lengthAt),
-  );
+  const segment = bufferOf(bytes);
+  let table = "";
+  scanSegment(segment, {
+    section(name) {
+      table = name;
+    },
+    record(kind, _keyStart, keyAt, keyLength, valueAt) {
+      visit(table, kind, segment.toString("utf8", keyAt, keyAt + keyLength), valueAt);
+    },
+  });
 }
 
 /** The bytes of the value whose length prefix is at `at` in `segment` (see {@link locateSegment}). */
@@ -371,14 +393,17 @@ export function valueBytesAt(segment: Uint8Array, at: number): Uint8Array {
   return segment.subarray(cursor.at, cursor.at + length);
 }
 
-/** Like {@link readSegment} without decoding keys or values: for compaction by key. */
-export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
+/**
+ * The one parse of a segment, behind the readers and the compaction: tables by name (UTF-8), records by
+ * where their parts lie; nothing else is decoded.
+ */
+export function scanSegment(bytes: Uint8Array, visit: SegmentVisitor): void {
   const segment = bufferOf(bytes);
   checkHeader(segment);
   const cursor = { at: HEADER_BYTES };
   const end = segment.byteLength;
   while (cursor.at < end) {
-    visit.section(readText(segment, cursor, "latin1"));
+    visit.section(readText(segment, cursor));
     const count = readVarint(segment, cursor);
     for (let i = 0; i < count; i++) {
       const kind = segment[cursor.at++] as RecordKind;
@@ -388,55 +413,14 @@ export function scanSegment(bytes: Uint8Array, visit: RecordKeyVisitor): void {
       const keyLength = readVarint(segment, cursor);
       const keyAt = cursor.at;
       cursor.at += keyLength;
+      let valueAt = -1;
       if (kind !== RecordKind.delete) {
+        valueAt = cursor.at;
         const valueLength = readVarint(segment, cursor);
         cursor.at += valueLength;
       }
       if (cursor.at > end) throw corrupt("record past the end");
-      visit.record(kind, keyStart, cursor.at, keyAt, keyLength);
-    }
-  }
-  if (cursor.at !== end) throw corrupt("trailing bytes");
-}
-
-/**
- * The parse behind the readers that decode keys ({@link scanSegment} walks the same format without): per
- * record its table and key (as UTF-8), where the key begins, where the value's bytes begin (-1 for a
- * deletion), where the record ends, and where the value's length prefix is (-1 for a deletion).
- */
-function walkSegment(
-  segment: Buffer,
-  visit: (
-    table: string,
-    kind: RecordKind,
-    key: string,
-    keyStart: number,
-    valueStart: number,
-    end: number,
-    lengthAt: number,
-  ) => void,
-): void {
-  checkHeader(segment);
-  const cursor = { at: HEADER_BYTES };
-  const end = segment.byteLength;
-  while (cursor.at < end) {
-    const table = readText(segment, cursor, "utf8");
-    const count = readVarint(segment, cursor);
-    for (let i = 0; i < count; i++) {
-      const kind = segment[cursor.at++] as RecordKind;
-      const keyStart = cursor.at;
-      const key = readText(segment, cursor, "utf8");
-      if (kind === RecordKind.delete) {
-        visit(table, kind, key, keyStart, -1, cursor.at, -1);
-        continue;
-      }
-      if (kind !== RecordKind.update && kind !== RecordKind.insert) throw corrupt(`record kind ${kind}`);
-      const lengthAt = cursor.at;
-      const length = readVarint(segment, cursor);
-      const valueStart = cursor.at;
-      cursor.at += length;
-      if (cursor.at > end) throw corrupt("value past the end");
-      visit(table, kind, key, keyStart, valueStart, cursor.at, lengthAt);
+      visit.record(kind, keyStart, keyAt, keyLength, valueAt, cursor.at);
     }
   }
   if (cursor.at !== end) throw corrupt("trailing bytes");
@@ -529,12 +513,12 @@ function readVarint(bytes: Uint8Array, cursor: { at: number }): number {
 }
 
 /** Strings are read through a Buffer view: its native UTF-8 slice beats TextDecoder on short keys (~3×). */
-function readText(bytes: Buffer, cursor: { at: number }, encoding: "utf8" | "latin1"): string {
+function readText(bytes: Buffer, cursor: { at: number }): string {
   const length = readVarint(bytes, cursor);
   const start = cursor.at;
   cursor.at += length;
   if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
-  return bytes.toString(encoding, start, cursor.at);
+  return bytes.toString("utf8", start, cursor.at);
 }
 
 function bufferOf(bytes: Uint8Array): Buffer {
