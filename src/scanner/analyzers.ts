@@ -23,7 +23,7 @@ import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { entryFields } from "../streams/entry-codec.ts";
 import { defaultOutputsOf, type Output, type Outputs } from "../streams/outputs.ts";
-import { PartitionOwnership } from "../streams/ownership.ts";
+import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { type Partitions, partitionKey } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
@@ -64,6 +64,18 @@ export interface AnalyzersOptions {
    * Needs durable state. `null`: every analyzer runs here. @defaultValue null
    */
   placement?: AnalyzerPlacement | null;
+  /**
+   * With `placement`: called when this process takes an analyzer over (its state restored, its pumps
+   * started) or gives one up, so that an operator's log tells where each analyzer ran when.
+   */
+  onMove?: (move: AnalyzerMove) => void;
+}
+
+/** An analyzer this process took over (`reason` null) or gave up (why), under the lease's generation. */
+export interface AnalyzerMove {
+  actor: string;
+  generation: number;
+  reason: RevokeReason | null;
 }
 
 export interface AnalyzerPlacement {
@@ -299,18 +311,28 @@ function placeAnalyzers(
     partitions: count,
     keys: Array.from({ length: count }, (_, i) => partitionKey(name, i, count)),
   };
+  const generations = new Map<number, number>();
+  const moved = (index: number, reason: RevokeReason | null) =>
+    options.onMove?.({
+      actor: topology.analyzers[index]!.actor,
+      generation: generations.get(index) ?? 0,
+      reason,
+    });
   const ownership: PartitionOwnership = new PartitionOwnership(
     options.backend,
     units,
     {
       // A process frozen past its lease reads nothing once it thaws, before its next round gives it up.
-      assigned: async (index) => {
+      assigned: async (index, _key, generation) => {
         running.set(index, await start(index, () => ownership.holds(index)));
+        generations.set(index, generation);
+        moved(index, null);
       },
       revoked: async (index, _key, reason) => {
         const stop = running.get(index);
         running.delete(index);
         await stop?.(reason !== "stop");
+        if (stop) moved(index, reason);
       },
     },
     { group: "analyze", member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },

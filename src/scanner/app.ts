@@ -18,6 +18,7 @@ import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
+import { systemClock } from "../time/clock.ts";
 import { alertLine } from "./alert-line.ts";
 import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
@@ -74,6 +75,14 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
         onAlert: (alert) => alertMetrics.count(alert),
+        onMove: ({ actor, generation, reason }) => {
+          const at = new Date(systemClock.now()).toISOString();
+          terminal.note(
+            reason === null
+              ? `${at} ${actor} runs here from now (lease generation ${generation}, state restored)`
+              : `${at} ${actor} no longer runs here (${reason}, lease generation ${generation})`,
+          );
+        },
         // Analyze processes share the analyzers, a process that dies hands its own over (by lease).
         placement:
           role === "analyze" && config.TROUPE_DURABLE_STATE === "on"

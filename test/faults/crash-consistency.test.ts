@@ -147,6 +147,11 @@ interface Verdict {
   sink: AlertDiff;
   /** Processes that did not exit 0 on SIGTERM. */
   failedExits: Record<string, number>;
+  /**
+   * Dead letters beyond the crash-free run's, by stream (Redis runs): an entry given up on by a pump is one
+   * an analyzer never counted, so every later position it numbers findings by is off.
+   */
+  extraDeadLetters: Record<string, number>;
 }
 
 const CONSISTENT: Verdict = {
@@ -155,6 +160,7 @@ const CONSISTENT: Verdict = {
   sinkDuplicates: [],
   sink: { missing: [], extra: [] },
   failedExits: {},
+  extraDeadLetters: {},
 };
 
 function verdict(baseline: RunOutcome, run: RunOutcome): Verdict {
@@ -165,6 +171,11 @@ function verdict(baseline: RunOutcome, run: RunOutcome): Verdict {
     sinkDuplicates: duplicates(run.sink),
     sink: run.stream ? diffAlerts(run.stream, run.sink) : { missing: [], extra: [] },
     failedExits: Object.fromEntries(Object.entries(run.exits).filter(([, code]) => code !== 0)),
+    extraDeadLetters: Object.fromEntries(
+      Object.entries(run.deadLetters ?? {})
+        .map(([stream, count]) => [stream, count - (baseline.deadLetters?.[stream] ?? 0)] as const)
+        .filter(([, extra]) => extra !== 0),
+    ),
   };
 }
 

@@ -28,12 +28,14 @@ export class ScannerRedis {
   readonly tx: string;
   readonly findings: string;
   readonly alerts: string;
+  readonly #prefix: string;
   readonly #client: Redis;
 
   constructor(url: string, prefix: string) {
     this.tx = `${prefix}tx`;
     this.findings = `${prefix}findings`;
     this.alerts = `${prefix}alerts`;
+    this.#prefix = prefix;
     this.#client = new Redis(url, { protocol: 2 });
   }
 
@@ -99,6 +101,16 @@ export class ScannerRedis {
       if (page.length < 1000) return records;
       start = `(${page.at(-1)?.[0].toString()}`;
     }
+  }
+
+  /**
+   * Entries in each dead-letter stream, by stream: an entry a pump dead-letters (given up after too many
+   * deliveries, say) is one an analyzer skipped, which changes every later position it counts.
+   */
+  async deadLetters(): Promise<Record<string, number>> {
+    const names = ["tx:dlq", "findings:dlq", "alerts:dlq"];
+    const lengths = await Promise.all(names.map((name) => this.#client.xlen(`${this.#prefix}${name}`)));
+    return Object.fromEntries(names.map((name, i) => [name, lengths[i]!]));
   }
 
   async close(): Promise<void> {

@@ -21,6 +21,8 @@ const GROUPS = 5;
 const API_TOKEN = "crash-consistency-token";
 /** The stream prefix of memory runs (their streams live in their process). */
 const MEMORY_PREFIX = "troupe:";
+/** The line an analyze process logs when it takes an analyzer over or gives one up (src/scanner/app.ts). */
+const ANALYZER_MOVE = / runs here from now | no longer runs here /;
 const INGEST_DONE = /replay of .* done: [\d,]+ lines read, [\d,]+ events in, [\d,]+ rejected/;
 
 export interface CrashLab {
@@ -49,6 +51,8 @@ export interface RunOutcome {
   /** What was done when, for the report of a failing check. */
   steps: string[];
   ms: number;
+  /** Entries of each dead-letter stream (Redis runs; null in memory mode). */
+  deadLetters: Record<string, number> | null;
 }
 
 /** `count` points in [from, to) of the workload, sorted, drawn from `seed` alone (reproducible). */
@@ -191,7 +195,14 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
     run.step(`SIGKILL ${victim.consumer} (pid ${victim.pid})`);
     const survivor = victim === second ? first! : second;
     await run.untilProgress(joinAt, survivor);
-    run.step(`${survivor.consumer} runs ${(await run.analyzersOf(survivor)).join(", ")}`);
+    const runs = await run.analyzersOf(survivor);
+    run.step(`${survivor.consumer} runs ${runs.join(", ")}`);
+    // It logs taking each of the victim's over, under a later lease generation than the first one's.
+    for (const actor of ran[victim === first ? 0 : 1]!)
+      await survivor.waitFor(
+        new RegExp(` ${actor} runs here from now \\(lease generation ([2-9]|\\d{2,})`),
+        run.lab.timeoutMs,
+      );
     await run.startAnalyze("analyze-3");
   });
 }
@@ -304,6 +315,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
       exits: { memory: exit },
       steps,
       ms: Date.now() - started,
+      deadLetters: null,
     };
   } finally {
     await scanner.kill();
@@ -506,6 +518,11 @@ class RedisRun {
       this.exits[analyze.consumer] = await analyze.stop();
     }
     this.step("analyzers stopped");
+    // Where each analyzer ran when, as each process logged it: what a failing check needs first.
+    for (const analyze of this.analyzers) {
+      const moves = analyze.log.split("\n").filter((line) => ANALYZER_MOVE.test(line));
+      if (moves.length > 0) this.step(`${analyze.consumer} (pid ${analyze.pid}) logged: ${moves.join("; ")}`);
+    }
     const stream = await this.redis.alertEntries();
     return {
       scenario: this.scenario,
@@ -515,6 +532,7 @@ class RedisRun {
       exits: this.exits,
       steps: this.steps,
       ms: Date.now() - this.started,
+      deadLetters: await this.redis.deadLetters(),
     };
   }
 
