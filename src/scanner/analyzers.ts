@@ -30,6 +30,9 @@ import type { PumpOptions } from "../streams/pump-options.ts";
 import { GroupPump } from "./group-pump.ts";
 import type { Topology } from "./topology.ts";
 
+/** An analyzer that is not placed by lease may always read. */
+const always = () => true;
+
 const ANALYZER_MODULE = new URL("../detection/analyzer.actor.ts", import.meta.url);
 
 export interface AnalyzersOptions {
@@ -149,30 +152,35 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
    * too (`Pump.handOver`), besides the findings stream: the sybil analyzer's entries wait for the other two's
    * marks, and through the stream a mark waited for its write's batch, the write and a read. Its stream copy
    * comes after and changes nothing (aligned-findings.ts knows a record by its producer's numbering). Only
-   * with durable state: the sybil actor's checkpoint covers what was handed over.
+   * with durable state: the sybil actor's checkpoint covers what was handed over. Only while the producer
+   * may read (`mayRead`, its lease held): its stream writes are fenced once another process took it over,
+   * and so is this shortcut, or a producer still draining its mailbox after its lease lapsed (a process
+   * thawed after a freeze) would feed the sybil actor that runs here now.
    */
-  const handOverFinding = (output: Output): void => {
-    if (stateStore === null || output.stream !== topology.findings) return;
+  const handOverFinding = (output: Output, mayRead: () => boolean): void => {
+    if (stateStore === null || output.stream !== topology.findings || !mayRead()) return;
     const fields = output.fields ?? analyzerCodec.encode(output.payload);
     pumps.get(topology.findingsGroup)?.handOver(entryFields(fields));
   };
-  const outputsOf = (result: unknown): Outputs => {
-    const outputs = defaultOutputsOf(result);
-    for (const output of outputs) {
-      handOverFinding(output);
-      if (output.stream !== topology.alerts) continue;
-      const alert = output.payload as Alert;
-      alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
-      options.onAlert?.(alert);
-    }
-    return outputs;
-  };
+  /** The outputs of one analyzer's results, which reads while `mayRead` says so. */
+  const outputsFrom =
+    (mayRead: () => boolean) =>
+    (result: unknown): Outputs => {
+      const outputs = defaultOutputsOf(result);
+      for (const output of outputs) {
+        handOverFinding(output, mayRead);
+        if (output.stream !== topology.alerts) continue;
+        const alert = output.payload as Alert;
+        alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
+        options.onAlert?.(alert);
+      }
+      return outputs;
+    };
   const common = {
     consumer: options.consumer,
     stateStore,
     claimIdleMs: options.claimIdleMs,
     maxDeliveries: options.maxDeliveries,
-    outputsOf,
     ...options.pump,
   };
   const groups = new Map<string, GroupPump>();
@@ -186,7 +194,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
    * Spawns analyzer `index` (restoring its state) and starts its pumps, which read only while `mayRead`
    * says so (a lease held); returns how to stop them.
    */
-  const start = async (index: number, mayRead?: () => boolean): Promise<StopAnalyzer> => {
+  const start = async (index: number, mayRead: () => boolean = always): Promise<StopAnalyzer> => {
     const { analyzer, actor, group } = topology.analyzers[index]!;
     const init: AnalyzerInit = {
       analyzer,
@@ -207,12 +215,14 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       init,
       ...(stateStore && stateOptions && { state: { store: stateStore, ...stateOptions } }),
     });
+    const outputsOf = outputsFrom(mayRead);
     const own = new Map<string, Pump<AnalyzerMessage, unknown>>();
     own.set(
       group,
       new Pump(backend, ref, {
         ...common,
-        ...(mayRead && { mayRead }),
+        mayRead,
+        outputsOf,
         stream: topology.tx,
         group,
         // Ingest's entries still encoded: the analyzer actor parses them in its worker (tx-entry.ts).
@@ -225,7 +235,8 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         topology.findingsGroup,
         new Pump(backend, ref, {
           ...common,
-          ...(mayRead && { mayRead }),
+          mayRead,
+          outputsOf,
           stream: topology.findings,
           group: topology.findingsGroup,
           toMessage: (entry) => entry.payload as FeedRecord,
