@@ -7,7 +7,13 @@
 export type { SerializedError, TroupeErrorCode, TroupeErrorOptions } from "./errors.ts";
 export { InvalidOptionError, MessageRejectedError, TroupeError } from "./errors.ts";
 export type { ActorStatus, Settled } from "./runtime/actor.ts";
-export type { ActorStats, AskManyOptions, AskOptions, ControlOptions } from "./runtime/actor-ref.ts";
+export type {
+  ActorStats,
+  AskManyOptions,
+  AskOptions,
+  ControlOptions,
+  StopOptions,
+} from "./runtime/actor-ref.ts";
 export { ActorRef } from "./runtime/actor-ref.ts";
 export type { ActorDefinition, InitContext, MessageContext, QueryFn } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";

@@ -17,13 +17,14 @@ import {
   type ControlResult,
   type Frame,
   type FromWorker,
+  HAND_BACK_SLOT,
   type InitMessage,
   PROGRESS_IDLE,
   progressTag,
   type ToWorker,
 } from "./protocol.ts";
 import { SegmentWriter } from "./state-segment.ts";
-import { cancelledError, isThenable, type Task, TaskPool } from "./task-pool.ts";
+import { cancelledError, handedBackError, isThenable, type Task, TaskPool } from "./task-pool.ts";
 
 declare const self: Worker;
 
@@ -264,6 +265,7 @@ async function run(): Promise<void> {
       const started = sampled ? performance.now() : 0;
       try {
         if (cancelled.size > 0 && cancelled.delete(seq)) throw cancelledError();
+        if (Atomics.load(progress, HAND_BACK_SLOT) !== 0) throw handedBackError();
         let result = definition.handle(state, messages[i], ctx as MessageContext);
         if (isThenable(result)) result = await result;
         // The worker is dying (an unhandled rejection while this handler awaited): record nothing and

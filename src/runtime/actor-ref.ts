@@ -39,6 +39,22 @@ export interface ActorStats {
  */
 export let engineOf: (ref: ActorRef) => Actor;
 
+export interface StopOptions {
+  /** How long in-flight work may take before the workers are terminated. @defaultValue 10000 */
+  deadlineMs?: number;
+  /**
+   * Hand back what the workers have not started instead of handling it first: each such message finishes
+   * with ERR_CANCELLED (a stream pump leaves its entry pending, for this consumer's next start or the
+   * next owner of the stream), and a durable actor checkpoints what it did handle. For an actor that moves
+   * to another process, whose new owner handles the rest after restoring that checkpoint. Messages run
+   * one at a time only (`concurrency` 1, no `timeoutMs`); otherwise in-flight work is handled as without it.
+   * @defaultValue false
+   */
+  handBack?: boolean;
+}
+
+const STOP_DEFAULTS: Required<StopOptions> = { deadlineMs: 10_000, handBack: false };
+
 const ASK_TIMEOUT_MS = 5000;
 const ASK_MANY_TIMEOUT_MS = 30_000;
 const CONTROL_TIMEOUT_MS = 2000;
@@ -49,12 +65,12 @@ export class ActorRef<M = unknown, R = unknown> {
   }
 
   readonly #actor: Actor;
-  readonly #stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>;
+  readonly #stop: (options: Required<StopOptions>) => Promise<{ drained: boolean; undelivered: number }>;
 
   /** @internal Created by `ActorSystem.spawn`. */
   constructor(
     actor: Actor,
-    stop: (deadlineMs: number) => Promise<{ drained: boolean; undelivered: number }>,
+    stop: (options: Required<StopOptions>) => Promise<{ drained: boolean; undelivered: number }>,
   ) {
     this.#actor = actor;
     this.#stop = stop;
@@ -138,9 +154,12 @@ export class ActorRef<M = unknown, R = unknown> {
     };
   }
 
-  /** Stops accepting, waits for in-flight work up to `deadlineMs`, then terminates the workers. */
-  stop(options: { deadlineMs?: number } = {}): Promise<{ drained: boolean; undelivered: number }> {
-    return this.#stop(options.deadlineMs ?? 10_000);
+  /**
+   * Stops accepting, waits for in-flight work up to `deadlineMs` (with `handBack`, only for the message each
+   * worker is in), then terminates the workers.
+   */
+  stop(options: StopOptions = {}): Promise<{ drained: boolean; undelivered: number }> {
+    return this.#stop({ ...STOP_DEFAULTS, ...options });
   }
 
   /**

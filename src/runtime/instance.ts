@@ -23,6 +23,7 @@ import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
   type FromWorker,
+  HAND_BACK_SLOT,
   type InitMessage,
   PROGRESS_IDLE,
   PROGRESS_SLOTS,
@@ -334,6 +335,16 @@ export class ActorInstance {
   /** The actor is stopping: a durable instance checkpoints what it handled once it has nothing left. */
   drain(): void {
     this.#checkpointer?.drain();
+  }
+
+  /**
+   * The actor stops handing back what its worker has not started: each such message finishes as
+   * ERR_CANCELLED (a pump leaves its entry pending for whoever consumes next), so a durable instance
+   * checkpoints what it handled at once instead of first working through its mailbox. Messages run one at a
+   * time only; under concurrency the task pool drains as before.
+   */
+  handBack(): void {
+    Atomics.store(this.#progress, HAND_BACK_SLOT, 1);
   }
 
   /** Reports a failure of the running worker once: blames the message in progress, keeps the rest for redelivery. */

@@ -40,7 +40,8 @@ export interface InitMessage {
   /**
    * Int32 slot 0: tag of the message being handled, the oldest one in progress under concurrency (0 = idle):
    * read by the watchdog and on crash. Slot 1 (concurrency only): tag of the handler whose synchronous part
-   * runs right now, so a crash or hang inside it blames that message rather than the oldest.
+   * runs right now, so a crash or hang inside it blames that message rather than the oldest. Slot 2, set by
+   * the main side ({@link HAND_BACK_SLOT}): start no further message, finish each as cancelled.
    */
   progress: SharedArrayBuffer;
   control: MessagePort;
@@ -182,7 +183,13 @@ export function progressTag(seq: number): number {
 export const PROGRESS_IDLE = 0;
 
 /** Int32 slots of the progress buffer (see {@link InitMessage.progress}). */
-export const PROGRESS_SLOTS = 2;
+export const PROGRESS_SLOTS = 3;
+
+/**
+ * Non-zero: the actor is stopping and hands back what its worker has not started (`ActorRef.stop`'s
+ * `handBack`). Shared memory rather than a message, which would wait behind every frame already posted.
+ */
+export const HAND_BACK_SLOT = 2;
 
 /** Result of a control-plane call (comlink keeps no error codes, so errors travel as values). */
 export type ControlResult = { ok: true; value: unknown } | { ok: false; error: SerializedError };

@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import { type Clock, systemClock, unreferenced } from "../time/clock.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
-import { ActorRef, type ActorStats, engineOf } from "./actor-ref.ts";
+import { ActorRef, type ActorStats, engineOf, type StopOptions } from "./actor-ref.ts";
 import type { Envelope } from "./envelope.ts";
 import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
 import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
@@ -131,7 +131,7 @@ export class ActorSystem {
     }
     // Routing is typed by M at the call site; the engine handles messages as unknown.
     const actor = new Actor(url.href, resolved as ResolvedSpawnOptions, this.#owner);
-    const ref = new ActorRef<M, R>(actor, (deadlineMs) => this.#stopOnce(actor, deadlineMs));
+    const ref = new ActorRef<M, R>(actor, (options) => this.#stopOnce(actor, options));
     this.#actors.set(actor.name, ref as ActorRef);
     const started = await Promise.allSettled(actor.instances.map((instance) => instance.start()));
     const failure = started.find((result) => result.status === "rejected");
@@ -195,12 +195,12 @@ export class ActorSystem {
    * Stops every actor: stop accepting, drain in-flight work within `deadlineMs`, terminate the workers. A
    * stop is done once: a second call, or one after a `stop-system` escalation, gets the first one's result.
    */
-  stop(options: { deadlineMs?: number } = {}): Promise<StopResult> {
+  stop(options: Pick<StopOptions, "deadlineMs"> = {}): Promise<StopResult> {
     this.#stopped ??= this.#stopAll(options);
     return this.#stopped;
   }
 
-  async #stopAll(options: { deadlineMs?: number }): Promise<StopResult> {
+  async #stopAll(options: Pick<StopOptions, "deadlineMs">): Promise<StopResult> {
     this.#stopping = true;
     const results = await Promise.all(this.actors.map((ref) => ref.stop(options)));
     if (this.#watchTimer) this.#clock.clearTimeout(this.#watchTimer);
@@ -212,19 +212,22 @@ export class ActorSystem {
   }
 
   /** A stop already under way (or done) answers every later call, so the actor stops and reports once. */
-  #stopOnce(actor: Actor, deadlineMs: number): Promise<StopResult> {
+  #stopOnce(actor: Actor, options: Required<StopOptions>): Promise<StopResult> {
     let stopping = this.#stops.get(actor);
     if (stopping === undefined) {
-      stopping = this.#stopActor(actor, deadlineMs);
+      stopping = this.#stopActor(actor, options);
       this.#stops.set(actor, stopping);
     }
     return stopping;
   }
 
-  async #stopActor(actor: Actor, deadlineMs: number): Promise<StopResult> {
+  async #stopActor(actor: Actor, { deadlineMs, handBack }: Required<StopOptions>): Promise<StopResult> {
     if (actor.status === "stopped" || actor.status === "failed") return { drained: true, undelivered: 0 };
     actor.status = "stopping";
-    for (const instance of actor.instances) instance.drain();
+    for (const instance of actor.instances) {
+      if (handBack) instance.handBack();
+      instance.drain();
+    }
     let timer: ReturnType<Clock["setTimeout"]> | undefined;
     const drained = await Promise.race([
       Promise.all(actor.instances.map((instance) => instance.mailbox.drained())).then(() => true),

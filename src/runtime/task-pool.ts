@@ -269,6 +269,11 @@ export function cancelledError(): TroupeError {
   return new TroupeError("ERR_CANCELLED", "the runtime gave up on this message (its asker timed out)");
 }
 
+/** A message the worker did not start because its actor stops handing back what it has not started. */
+export function handedBackError(): TroupeError {
+  return new TroupeError("ERR_CANCELLED", "handed back unhandled: the actor is stopping");
+}
+
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }

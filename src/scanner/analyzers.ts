@@ -21,12 +21,12 @@ import type { ActorRef } from "../runtime/actor-ref.ts";
 import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
-import { entryFields } from "../streams/entry-codec.ts";
-import { defaultOutputsOf, type Output, type Outputs } from "../streams/outputs.ts";
+import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { type Partitions, partitionKey } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
+import { findingsHandOver, type HandOverFinding } from "./findings-hand-over.ts";
 import { GroupPump } from "./group-pump.ts";
 import type { Topology } from "./topology.ts";
 
@@ -145,30 +145,20 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
   const alertCounts = new Map<DetectorName, number>();
   const stateOptions = options.state === undefined ? ANALYZER_STATE_DEFAULTS : options.state;
+  const placed = Boolean(options.placement);
   // One store for every analyzer: each actor's state under its own scope, all in the tx stream's slot.
   const stateStore = stateOptions ? backend.stateStore({ anchor: topology.tx }) : null;
-  /**
-   * A finding or progress mark raised here goes to the sybil actor at once when it runs in this process
-   * too (`Pump.handOver`), besides the findings stream: the sybil analyzer's entries wait for the other two's
-   * marks, and through the stream a mark waited for its write's batch, the write and a read. Its stream copy
-   * comes after and changes nothing (aligned-findings.ts knows a record by its producer's numbering). Only
-   * with durable state: the sybil actor's checkpoint covers what was handed over. Only while the producer
-   * may read (`mayRead`, its lease held): its stream writes are fenced once another process took it over,
-   * and so is this shortcut, or a producer still draining its mailbox after its lease lapsed (a process
-   * thawed after a freeze) would feed the sybil actor that runs here now.
-   */
-  const handOverFinding = (output: Output, mayRead: () => boolean): void => {
-    if (stateStore === null || output.stream !== topology.findings || !mayRead()) return;
-    const fields = output.fields ?? analyzerCodec.encode(output.payload);
-    pumps.get(topology.findingsGroup)?.handOver(entryFields(fields));
-  };
+  // Durable only: the sybil actor's checkpoint covers what was handed over.
+  const handOverFinding: HandOverFinding | null = stateStore
+    ? findingsHandOver(topology.findings, () => pumps.get(topology.findingsGroup))
+    : null;
   /** The outputs of one analyzer's results, which reads while `mayRead` says so. */
   const outputsFrom =
     (mayRead: () => boolean) =>
     (result: unknown): Outputs => {
       const outputs = defaultOutputsOf(result);
       for (const output of outputs) {
-        handOverFinding(output, mayRead);
+        handOverFinding?.(output, mayRead);
         if (output.stream !== topology.alerts) continue;
         const alert = output.payload as Alert;
         alertCounts.set(alert.detector, (alertCounts.get(alert.detector) ?? 0) + 1);
@@ -249,8 +239,13 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       groups.get(name)?.serve(pump);
     }
     const stop: StopAnalyzer = async (moved) => {
-      await Promise.all([...own.values()].map((pump) => pump.stop()));
-      await ref.stop({ deadlineMs: 5000 });
+      const pumpsStopped = Promise.all([...own.values()].map((pump) => pump.stop()));
+      // Alone, the actor works through its mailbox before it stops. Placed by lease, it hands back what it
+      // has not started (whoever runs it next restores its checkpoint and handles the rest): a move waits
+      // for the message in hand and one checkpoint, not for a mailbox of up to 16,384 entries.
+      if (!placed) await pumpsStopped;
+      await ref.stop({ deadlineMs: 5000, handBack: placed });
+      await pumpsStopped;
       // Stopped with the process, it stays listed (the progress line names what was drained last).
       if (!moved) return;
       refs.delete(actor);
@@ -269,7 +264,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     return stop;
   };
   const running = new Map<number, StopAnalyzer>();
-  const placement = options.placement ? placeAnalyzers(options, start, running) : null;
+  const placement = placed ? placeAnalyzers(options, start, running) : null;
   // Started once the analyzers given to this process at its first round run (one alone: all three).
   if (placement) await placement.start().then(() => placement.settled());
   else for (const index of topology.analyzers.keys()) running.set(index, await start(index));

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { errorCode } from "../../src/errors.ts";
 import {
   type ActorRef,
   type ActorSystem,
@@ -234,6 +235,55 @@ describe("restore", () => {
       counts: 24,
       notes: 24,
     });
+  });
+});
+
+describe("a stop that hands back (a move to another process)", () => {
+  test("checkpoints what was handled, hands back what was not started; the next incarnation handles exactly that", async () => {
+    const store = new MemoryStateStore();
+    const messages = workload(2000, 20);
+    const first = system();
+    const ref = await first.spawn<CounterMessage>(COUNTER, {
+      name: "counter",
+      capacity: 4096,
+      // Outcomes reported every 50 messages: the stop comes after about a hundred, not a whole frame.
+      ackEvery: 50,
+      init: { spinMs: 1 },
+      state: { store },
+    });
+    // Delivered as a pump does: each outcome by id (a result, or the code it was finished with).
+    const outcomes = new Map<number, string>();
+    let started: () => void = () => {};
+    const someHandled = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    for (const message of messages)
+      expect(
+        ref.deliver(
+          message,
+          (error) => {
+            outcomes.set(message.id, error ? errorCode(error)! : "handled");
+            if (outcomes.size === 100) started();
+          },
+          0,
+          message.id,
+        ),
+      ).toBe(true);
+    await someHandled;
+    // Two seconds of work were queued; the worker finishes the message it is in and starts no other.
+    expect(await ref.stop({ handBack: true })).toEqual({ drained: true, undelivered: 0 });
+    const handled = messages.filter((m) => outcomes.get(m.id) === "handled");
+    const handedBack = messages.filter((m) => outcomes.get(m.id) === "ERR_CANCELLED");
+    expect(handled.length + handedBack.length).toBe(messages.length);
+    expect(handedBack.length).toBeGreaterThan(messages.length / 2);
+    // What was handled is a prefix, and exactly what the checkpoint holds.
+    expect(handled.map((m) => m.id)).toEqual(range(1, handled.length + 1));
+    const next = system();
+    const again = await next.spawn<CounterMessage>(COUNTER, { name: "counter", state: { store } });
+    expect(await countsOf(again, 1)).toEqual(expectedCounts(handled));
+    for (const message of handedBack) await again.tell(message);
+    await settled(again, 1);
+    expect(await countsOf(again, 1)).toEqual(expectedCounts(messages));
   });
 });
 
