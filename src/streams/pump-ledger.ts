@@ -281,6 +281,9 @@ export class PumpLedger<M, R> implements CoverHost {
     if (this.#held.get(held.id) !== held) return;
     this.#leave(held);
     this.#release(held, "ERR_NOT_COVERED");
+    // A stop waits for the ledger to empty: a fenced instance gives back what it handled after anything
+    // else that would have woken it.
+    this.#host.changed();
   }
 
   #settle(held: HeldEntry<M>, error: TroupeError | null, result: R | undefined, epoch?: number): void {

@@ -9,11 +9,13 @@ import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { PumpTarget } from "../../src/streams/pump-target.ts";
+import type { CounterMessage } from "../fixtures/counter.actor.ts";
 import type { EffectMessage } from "../fixtures/stream-effects.actor.ts";
 import type { ContractHarness } from "./contract.ts";
 import { memoryHarness, redisSuite } from "./harness.ts";
 
 const EFFECTS_ACTOR = new URL("../fixtures/stream-effects.actor.ts", import.meta.url);
+const COUNTER_ACTOR = new URL("../fixtures/counter.actor.ts", import.meta.url);
 
 let system: ActorSystem | undefined;
 let pump: Pump<EffectMessage, unknown> | undefined;
@@ -131,3 +133,48 @@ describe("redis backend", () => {
     60_000,
   );
 });
+
+test("a durable actor fenced while its pump stops gives its entries back, and the stop ends then", async () => {
+  harness = await memoryHarness();
+  const { backend, prefix } = harness;
+  const stream = `${prefix}:tx`;
+  const keys = Array.from({ length: 200 }, (_, i) => ({ key: `k${i % 10}`, id: i + 1 }));
+  await backend.appendBatch(
+    stream,
+    keys.map((message) => defaultCodec.encode(message)),
+  );
+  const store = backend.stateStore({ anchor: stream });
+  system = createSystem();
+  // No checkpoint before the stop's own: everything handled stays uncovered.
+  const ref = await system.spawn<CounterMessage>(COUNTER_ACTOR, {
+    name: "counter",
+    state: { store, checkpointEvery: 1_000_000, checkpointIntervalMs: 600_000 },
+  });
+  const counter = new Pump<CounterMessage, unknown>(
+    backend,
+    ref as unknown as PumpTarget<CounterMessage, unknown>,
+    {
+      stream,
+      group: "g",
+      consumer: "me",
+      blockMs: 50,
+      sweepIntervalMs: 0,
+      stopTimeoutMs: 600_000,
+      stateStore: store,
+    },
+  );
+  pump = counter as unknown as Pump<EffectMessage, unknown>;
+  await counter.start();
+  // Queued behind every entry: once answered, all of them are handled.
+  await ref.ask({ key: "k0", id: 0, op: "get" });
+  // Another incarnation takes the state over: the stop's checkpoint is refused and the instance fenced, with
+  // every entry it handled uncovered; they go back to the pump, pending in the stream.
+  await store.restore({ actor: "counter", instance: 0 });
+  // Paused, the pump's stop goes straight to waiting for what it holds.
+  await counter.pause();
+  const stopped = counter.stop();
+  await ref.stop({ deadlineMs: 600_000 });
+  await stopped;
+  expect(counter.stats.released).toBe(keys.length);
+  expect(await backend.groupInfo(stream, "g")).toMatchObject({ pending: keys.length });
+}, 10_000);
