@@ -45,6 +45,12 @@ export interface ReadOptions {
   readonly count: number;
   /** Block up to this many ms for new entries; 0 returns at once. Keep it short (see RELIABILITY.md). */
   readonly blockMs?: number;
+  /**
+   * Asked again right before the read goes out, after any wait for its connection: false sends nothing and
+   * returns no entries. For a read gated by a lease (a pump's `mayRead`): a read that waited for a
+   * connection to come up must not take entries after the lease lapsed.
+   */
+  readonly mayRead?: () => boolean;
 }
 
 export interface PendingReadOptions {

@@ -154,6 +154,7 @@ export class MemoryStreamBackend implements StreamBackend {
     consumer: string,
     options: ReadOptions,
   ): Promise<StreamEntry[]> {
+    if (options.mayRead && !options.mayRead()) return [];
     const entries = this.#deliverNew(stream, group, consumer, options.count);
     const blockMs = options.blockMs ?? 0;
     if (entries.length > 0 || blockMs <= 0) return entries;

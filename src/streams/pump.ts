@@ -307,7 +307,11 @@ export class Pump<M = unknown, R = unknown> {
           this.#ledger.accept(entries, "replayed");
         } else {
           const entries = await this.#read(
-            this.#backend.readNew(stream, group, consumer, { count: room, blockMs }),
+            this.#backend.readNew(stream, group, consumer, {
+              count: room,
+              blockMs,
+              mayRead: this.options.mayRead,
+            }),
           );
           this.#ledger.accept(entries, "new");
         }

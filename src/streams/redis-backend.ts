@@ -197,22 +197,24 @@ export class RedisStreamBackend implements StreamBackend {
     consumer: string,
     options: ReadOptions,
   ): Promise<StreamEntry[]> {
-    const { count, blockMs = 0 } = options;
+    const { count, blockMs = 0, mayRead } = options;
     const read =
       blockMs > 0
-        ? () => this.#readers.read(stream, group, consumer, count, blockMs)
-        : () =>
-            this.#cmd.callBuffer(
-              "XREADGROUP",
-              "GROUP",
-              group,
-              consumer,
-              "COUNT",
-              count,
-              "STREAMS",
-              stream,
-              ">",
-            );
+        ? () => this.#readers.read(stream, group, consumer, count, blockMs, mayRead)
+        : async () =>
+            mayRead && !mayRead()
+              ? null
+              : this.#cmd.callBuffer(
+                  "XREADGROUP",
+                  "GROUP",
+                  group,
+                  consumer,
+                  "COUNT",
+                  count,
+                  "STREAMS",
+                  stream,
+                  ">",
+                );
     return reply.parseReadGroup(await this.#run(read));
   }
 

@@ -45,16 +45,23 @@ export class BlockingReaders {
     this.#options = options;
   }
 
-  /** XREADGROUP … BLOCK `blockMs` … STREAMS `stream` > on the reader's own connection; the raw reply. */
+  /**
+   * XREADGROUP … BLOCK `blockMs` … STREAMS `stream` > on the reader's own connection; the raw reply (null:
+   * nothing read). Sent only once the connection is ready and `mayRead` still says so: a read queued on a
+   * connection coming up would go out whenever it came up, after a lease that allowed it had lapsed (a
+   * process frozen meanwhile took new entries from its successor that way).
+   */
   async read(
     stream: string,
     group: string,
     consumer: string,
     count: number,
     blockMs: number,
+    mayRead?: () => boolean,
   ): Promise<unknown> {
     const key = `${stream}\u0000${group}\u0000${consumer}`;
-    const reader = await this.#connection(key, stream);
+    const reader = await this.#connection(key, stream, blockMs);
+    if (mayRead && !mayRead()) return null;
     const connection = reader.redis;
     const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
     const read = connection.callBuffer("XREADGROUP", ...args);
@@ -106,20 +113,72 @@ export class BlockingReaders {
     this.#connections.clear();
   }
 
-  /** The reader's connection to the node serving `stream` now (a new one when the slot moved). */
-  async #connection(key: string, stream: string): Promise<ReaderConnection> {
+  /**
+   * The reader's connection to the node serving `stream` now (a new one when the slot moved), once it is
+   * ready. Not ready within the read's own limit (`blockMs` + grace), it fails as a stalled read would
+   * (ERR_READ_STALLED), and closed meanwhile as a read on a closed connection (ERR_STREAM_BACKEND).
+   */
+  async #connection(key: string, stream: string, blockMs: number): Promise<ReaderConnection> {
     if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "redis stream backend is closed");
     const node = await this.#target.node(stream);
     if (this.#closed) throw new TroupeError("ERR_STREAM_BACKEND", "redis stream backend is closed");
-    const current = this.#connections.get(key);
-    if (current?.address === node.address) return current;
-    current?.redis.disconnect();
-    // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits.
-    const redis = node.open({ ...this.#options.redis, protocol: 2, autoResendUnfulfilledCommands: false });
-    // Errors reach the read that fails; unheard, ioredis prints each one (see redis-backend.ts).
-    redis.on("error", () => {});
-    const connection = { address: node.address, redis };
-    this.#connections.set(key, connection);
+    let connection = this.#connections.get(key);
+    if (connection?.address !== node.address) {
+      connection?.redis.disconnect();
+      // No resend after a reconnect: a re-sent `>` read would deliver entries nobody awaits. No offline
+      // queue: a read is sent when it is made, or fails, never later.
+      const redis = node.open({
+        ...this.#options.redis,
+        protocol: 2,
+        autoResendUnfulfilledCommands: false,
+        enableOfflineQueue: false,
+      });
+      // Errors reach the read that fails; unheard, ioredis prints each one (see redis-backend.ts).
+      redis.on("error", () => {});
+      connection = { address: node.address, redis };
+      this.#connections.set(key, connection);
+    }
+    if (connection.redis.status !== "ready") await this.#ready(key, connection, blockMs);
     return connection;
+  }
+
+  #ready(key: string, reader: ReaderConnection, blockMs: number): Promise<void> {
+    const { clock, graceMs } = this.#options;
+    const { redis } = reader;
+    const limitMs = blockMs + graceMs;
+    return new Promise((resolve, reject) => {
+      const settle = (error?: TroupeError) => {
+        clock.clearTimeout(timer);
+        redis.off("ready", onReady);
+        redis.off("close", onClose);
+        if (!error) return resolve();
+        // As after a stalled read: a new connection for the next one.
+        if (this.#connections.get(key) === reader) this.#connections.delete(key);
+        redis.disconnect();
+        reject(error);
+      };
+      const onReady = () => settle();
+      const onClose = () =>
+        settle(
+          new TroupeError(
+            "ERR_STREAM_BACKEND",
+            `redis: connection closed before XREADGROUP BLOCK ${blockMs} was sent`,
+          ),
+        );
+      const timer = clock.setTimeout(
+        () =>
+          settle(
+            new TroupeError(
+              "ERR_READ_STALLED",
+              `redis: no connection ready for XREADGROUP BLOCK ${blockMs} in ${limitMs} ms`,
+            ),
+          ),
+        limitMs,
+      );
+      redis.once("ready", onReady);
+      redis.once("close", onClose);
+      // A lazy connection (the caller's `lazyConnect`) connects on its first command, which waits for this.
+      if (redis.status === "wait") redis.connect().catch(() => {});
+    });
   }
 }

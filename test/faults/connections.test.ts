@@ -138,7 +138,7 @@ describe.skipIf(!canBreakRedis())("dropped connections and a stalled redis", () 
       );
       const read = await backend.readNew("s", "g", "c", { count: 1, blockMs: 100 }).catch((e) => e);
       expect((read as { message: string }).message).toBe(
-        "redis: connection closed during XREADGROUP BLOCK 100",
+        "redis: connection closed before XREADGROUP BLOCK 100 was sent",
       );
       await backend.close();
     } finally {

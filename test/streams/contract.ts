@@ -105,6 +105,18 @@ export function runStreamContract(
       expect((await b.readNew(s, "other", "c1", { count: 10 })).length).toBe(3);
     });
 
+    test("a read whose mayRead says no when it goes out takes nothing", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }]);
+      // Blocking (its own connection, first come up) and not: neither delivers to the consumer.
+      expect(await b.readNew(s, "g", "c", { count: 10, blockMs: 200, mayRead: () => false })).toEqual([]);
+      expect(await b.readNew(s, "g", "c", { count: 10, mayRead: () => false })).toEqual([]);
+      expect(await b.groupInfo(s, "g")).toMatchObject({ pending: 0 });
+      const read = await b.readNew(s, "g", "c", { count: 10, blockMs: 200, mayRead: () => true });
+      expect(read.map((e) => text(e.fields)?.n)).toEqual(["1", "2"]);
+    });
+
     test("a blocking read is woken by an append and times out empty", async () => {
       await open();
       await b.ensureGroup(s, "g");
