@@ -47,7 +47,7 @@ export interface StopOptions {
    * with ERR_CANCELLED (a stream pump leaves its entry pending, for this consumer's next start or the
    * next owner of the stream), and a durable actor checkpoints what it did handle. For an actor that moves
    * to another process, whose new owner handles the rest after restoring that checkpoint. Messages run
-   * one at a time only (`concurrency` 1, no `timeoutMs`); otherwise in-flight work is handled as without it.
+   * one at a time only (`concurrency` 1, no `messageTimeoutMs`); otherwise in-flight work is handled as without it.
    * @defaultValue false
    */
   handBack?: boolean;
