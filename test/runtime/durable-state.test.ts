@@ -253,23 +253,20 @@ describe("a stop that hands back (a move to another process)", () => {
     });
     // Delivered as a pump does: each outcome by id (a result, or the code it was finished with).
     const outcomes = new Map<number, string>();
-    let started: () => void = () => {};
-    const someHandled = new Promise<void>((resolve) => {
-      started = resolve;
-    });
+    const someHandled = Promise.withResolvers<void>();
     for (const message of messages)
       expect(
         ref.deliver(
           message,
           (error) => {
             outcomes.set(message.id, error ? errorCode(error)! : "handled");
-            if (outcomes.size === 100) started();
+            if (outcomes.size === 100) someHandled.resolve();
           },
           0,
           message.id,
         ),
       ).toBe(true);
-    await someHandled;
+    await someHandled.promise;
     // Two seconds of work were queued; the worker finishes the message it is in and starts no other.
     expect(await ref.stop({ handBack: true })).toEqual({ drained: true, undelivered: 0 });
     const handled = messages.filter((m) => outcomes.get(m.id) === "handled");

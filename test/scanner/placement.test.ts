@@ -11,8 +11,8 @@ import type { TxEntry } from "../../src/detection/analyzer.ts";
 import { createSystem } from "../../src/index.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
-import { type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
-import { topology } from "../../src/scanner/topology.ts";
+import { type AnalyzersOptions, type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
+import { type Topology, topology } from "../../src/scanner/topology.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
@@ -57,10 +57,13 @@ afterEach(async () => {
   await system.stop();
 });
 
-test("an analyzer whose pump failed to start is started again at the next round, under its name", async () => {
-  const names = topology(`t${crypto.randomUUID()}:`);
-  const backend = new RefusingBackend("pattern-recognition", 1);
-  running = await startAnalyzers({
+/** The analyzers of `names` placed by lease in one process ("a"), with short reads and no sweeps. */
+function startPlaced(
+  backend: MemoryStreamBackend,
+  names: Topology,
+  options: Pick<AnalyzersOptions, "placement" | "onMove">,
+): Promise<RunningAnalyzers> {
+  return startAnalyzers({
     system,
     backend,
     topology: names,
@@ -68,8 +71,14 @@ test("an analyzer whose pump failed to start is started again at the next round,
     claimIdleMs: 30_000,
     maxDeliveries: 5,
     pump: { sweepIntervalMs: 0, blockMs: 50 },
-    placement: { leaseMs: 800 },
+    ...options,
   });
+}
+
+test("an analyzer whose pump failed to start is started again at the next round, under its name", async () => {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  const backend = new RefusingBackend("pattern-recognition", 1);
+  running = await startPlaced(backend, names, { placement: { leaseMs: 800 } });
   const placement = running.placement!;
   // The failed attempt released the lease; the next round takes it again and this time it starts.
   const pattern = names.analyzers.findIndex((a) => a.actor === "pattern-recognition");
@@ -115,22 +124,9 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   const producers = names.analyzers.filter((a) => a.actor !== names.findingsActor);
   const lost = new Map<string, Promise<number>>();
   const back = new Set<string>();
-  let allLost: () => void = () => {};
-  let allBack: () => void = () => {};
-  const producersLost = new Promise<void>((resolve) => {
-    allLost = resolve;
-  });
-  const producersBack = new Promise<void>((resolve) => {
-    allBack = resolve;
-  });
-  running = await startAnalyzers({
-    system,
-    backend,
-    topology: names,
-    consumer: "a",
-    claimIdleMs: 30_000,
-    maxDeliveries: 5,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  const producersLost = Promise.withResolvers<void>();
+  const producersBack = Promise.withResolvers<void>();
+  running = await startPlaced(backend, names, {
     // Long leases: the only lapse is the test's.
     placement: { leaseMs: 60_000 },
     onMove: ({ actor, reason }) => {
@@ -142,10 +138,10 @@ test("producers whose leases lapse hand back what they had not started; taken ag
           actor,
           backend.groupInfo(names.tx, producer.group).then((info) => info?.pending ?? 0),
         );
-        if (lost.size === producers.length) allLost();
+        if (lost.size === producers.length) producersLost.resolve();
       } else if (lost.has(actor)) {
         back.add(actor);
-        if (back.size === producers.length) allBack();
+        if (back.size === producers.length) producersBack.resolve();
       }
     },
   });
@@ -158,12 +154,12 @@ test("producers whose leases lapse hand back what they had not started; taken ag
     backend.store.lapsed.add(leaseKey(placement.stream.keys[unit]!, "analyze"));
   }
   await placement.rebalance();
-  await producersLost;
+  await producersLost.promise;
   backend.store.lapsed.clear();
   // More than the pump's own waiting entries (one read's worth at most): the actors' mailboxes too.
   for (const pending of lost.values()) expect(await pending).toBeGreaterThan(PUMP_DEFAULTS.maxBatch);
   // The next acquisitions restore the checkpoints the stops wrote and handle the rest.
-  await producersBack;
+  await producersBack.promise;
   await untilDrained(backend, running.pumps, (group) =>
     group === names.findingsGroup ? names.findings : names.tx,
   );
