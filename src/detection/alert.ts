@@ -8,7 +8,7 @@
  * id; `groupId` (without severity) ties an escalation to the alert it raises.
  */
 import type { DurableTable, Tables } from "../runtime/durable-table.ts";
-export type AnalyzerName = "wallet" | "pattern" | "sybil";
+export type AnalyzerName = "wallet" | "pattern" | "sybil" | "mint";
 export type Severity = "low" | "med" | "high";
 export type DetectorName =
   | "liquidity_injection"

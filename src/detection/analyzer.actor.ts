@@ -1,5 +1,5 @@
 /**
- * The actor that runs one analyzer (wallet, pattern or sybil) in its worker. Each message is a tx entry (a
+ * The actor that runs one analyzer (wallet, pattern, sybil, or a partition of the mint analyzer) in its worker. Each message is a tx entry (a
  * chain event, or a tick: event time passed, flush) or a record of the findings stream (another analyzer's
  * finding, or its progress mark, read by the sybil actor's own consumer group). A tx entry Ingest wrote
  * arrives as its raw JSON bytes: parsing here, in parallel in each worker, keeps that work off the main
@@ -18,8 +18,9 @@ import { defineActor } from "../runtime/define-actor.ts";
 import type { Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName, DetectorName } from "./alert.ts";
 import { AlignedFindings, type AlignmentStats } from "./aligned-findings.ts";
-import type { Analyzer, AnalyzerSnapshot, Tick, TxEntry } from "./analyzer.ts";
+import type { Analyzer, AnalyzerSnapshot, KeyedEntry, Tick, TxEntry } from "./analyzer.ts";
 import { type FeedRecord, FindingsFeed, feedRecordId } from "./findings-feed.ts";
+import { MintAnalyzer } from "./mint-analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
 import { type ChainEvent, validateEvent } from "./schema.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
@@ -68,6 +69,7 @@ const ANALYZERS = {
   wallet: (config, tables) => new WalletAnalyzer(config, tables),
   pattern: (config, tables) => new PatternAnalyzer(config, tables),
   sybil: (config, tables) => new SybilAnalyzer(config, tables),
+  mint: (config, tables) => new MintAnalyzer(config, tables),
 } satisfies Record<AnalyzerName, Build>;
 
 export default defineActor({
@@ -109,7 +111,7 @@ export default defineActor({
       : state.analyzer.snapshot(),
 });
 
-function onTxEntry(state: State, entry: TxEntry, queued: number): AnalyzerOutput[] | undefined {
+function onTxEntry(state: State, entry: TxEntry | KeyedEntry, queued: number): AnalyzerOutput[] | undefined {
   const { analyzer, aligned, feed } = state;
   const alerts = aligned ? aligned.entry(entry) : analyzer.handleEntry(entry);
   const outputs = alertOutputs(state, alerts);
@@ -159,24 +161,30 @@ function validateFeedRecord(message: FeedRecord): FeedRecord {
   return message;
 }
 
-function parseIngested(bytes: Uint8Array): TxEntry {
+function parseIngested(bytes: Uint8Array): TxEntry | KeyedEntry {
   try {
-    return decodeIngested(bytes) as TxEntry;
+    return decodeIngested(bytes) as TxEntry | KeyedEntry;
   } catch (error) {
     throw new MessageRejectedError(`bad_json: ${(error as Error).message}`);
   }
 }
 
-/** Validates a tx entry's payload; anything that is not a valid event or tick is rejected. */
-function toEvent(payload: unknown): TxEntry {
-  const candidate = payload as { kind?: unknown; ts?: unknown } | null;
+/**
+ * Validates a tx entry's payload; anything that is not a valid event or tick is rejected. An event of a
+ * keyed stream keeps its watermark (the analyzer checks it).
+ */
+function toEvent(payload: unknown): TxEntry | KeyedEntry {
+  const candidate = payload as { kind?: unknown; ts?: unknown; wm?: unknown } | null;
   if (candidate?.kind === "tick") {
     if (!Number.isSafeInteger(candidate.ts))
       throw new MessageRejectedError("tick: ts must be a safe integer");
     return { kind: "tick", ts: candidate.ts as number };
   }
   const validation = validateEvent(payload);
-  if (validation.ok) return validation.event;
+  if (validation.ok)
+    return candidate?.wm === undefined
+      ? validation.event
+      : { ...validation.event, wm: candidate.wm as number };
   const { code, field, message } = validation.reason;
   throw new MessageRejectedError(`${code}${field ? ` ${field}` : ""}: ${message}`);
 }

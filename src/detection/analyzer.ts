@@ -10,7 +10,7 @@
  * Durable state (issue 13): all of it is in durable tables, so a restarted analyzer is the one that
  * crashed; see {@link Analyzer}.
  */
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, MessageRejectedError } from "../errors.ts";
 import { memoryTables, type Tables } from "../runtime/durable-table.ts";
 import { type Alert, type AlertCandidate, AlertGate, type AnalyzerName, type DetectorName } from "./alert.ts";
 import {
@@ -48,6 +48,24 @@ export interface AnalyzerOptions {
   alertWindowMs?: number;
   /** Positions tracked per mint before new holders go uncounted. @defaultValue 5_000 */
   maxPositionsPerMint?: number;
+  /**
+   * On the watermark clock, the most event time whose boundaries one entry runs one by one: a partition whose
+   * watermark jumps further (its keys idle for a day while others traded, or an event from far in the
+   * future) runs the first day's flushes, then one full flush at the last boundary. Exact as long as a day
+   * idle leaves a key nothing to flush: a mint's state is pruned after `mintIdleMs`. @defaultValue 86_400_000
+   */
+  maxCatchUpMs?: number;
+}
+
+/** What kind of analyzer a subclass is: how its time moves, and which books its detectors read. */
+export interface AnalyzerKind {
+  /** @defaultValue "events" */
+  clock?: AnalyzerClock;
+  /**
+   * False for a mint-keyed analyzer: a partition sees only its mints' trades, so a wallet book there would
+   * be partial; a detector that reads `ctx.wallets` fails at its first read. @defaultValue true
+   */
+  wallets?: boolean;
 }
 
 export const ANALYZER_DEFAULTS = {
@@ -60,6 +78,7 @@ export const ANALYZER_DEFAULTS = {
   walletPruneIntervalMs: 600_000,
   alertWindowMs: 300_000,
   maxPositionsPerMint: 5_000,
+  maxCatchUpMs: 24 * 3_600_000,
 } satisfies Required<AnalyzerOptions>;
 
 export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<AnalyzerOptions> {
@@ -84,6 +103,31 @@ export interface Tick {
 
 /** One tx entry as an analyzer takes it: an event, or a tick. */
 export type TxEntry = ChainEvent | Tick;
+
+/**
+ * An event of a keyed stream (a partition of the tx stream by mint): the event, and the watermark Ingest
+ * had reached when it wrote it (the greatest event time of every event written before it and of itself,
+ * over all partitions). See {@link AnalyzerClock}.
+ */
+export type KeyedEvent = ChainEvent & { wm: number };
+
+/** One entry of a keyed stream: an event with its watermark, or a tick (sent to every partition). */
+export type KeyedEntry = KeyedEvent | Tick;
+
+/**
+ * How an analyzer's event time moves and when its flushes run.
+ *
+ * - `events`: the greatest event time it has seen; a flush runs when an event crosses the next one, and
+ *   the one after is scheduled from there. Exact for an analyzer that sees the whole tx stream.
+ * - `watermark`: for one partition of a keyed analyzer, which sees only its keys' events. Time is the
+ *   watermark each entry carries (Ingest's, over the whole stream), and flushes run at fixed boundaries
+ *   (multiples of `deltaFlushMs` since the epoch), each at its boundary's time, every one passed in turn.
+ *   An event is handled before the flush at boundary B exactly when its watermark is below B, whatever
+ *   partition it went to, so each key meets the same flushes, at the same times, between the same events
+ *   of its own, with 1 partition or with 16 (Flink's event-time timers fire on the watermark, not on a
+ *   partition's own events).
+ */
+export type AnalyzerClock = "events" | "watermark";
 
 /**
  * What an analyzer reads from other analyzers' alerts (the findings stream): per detector whose alerts it
@@ -149,7 +193,8 @@ export class Analyzer {
   readonly #findings: FindingEdges;
   readonly #options: Required<AnalyzerOptions>;
   readonly #mints: MintBook;
-  readonly #wallets: WalletBook;
+  readonly #wallets: WalletBook | null;
+  readonly #clockKind: AnalyzerClock;
   readonly #gate: AlertGate;
   readonly #slots: Slot[] = [];
   readonly #scalars: Scalars<Clock>;
@@ -162,14 +207,16 @@ export class Analyzer {
     config: AnalyzerOptions & { detectors?: Record<string, object | false | undefined> } = {},
     findings: FindingEdges = {},
     tables: Tables = memoryTables(),
+    kind: AnalyzerKind = {},
   ) {
     const { detectors = {}, ...options } = config;
+    this.#clockKind = kind.clock ?? "events";
     this.name = name;
     this.#findings = findings;
     this.findingDetectors = Object.keys(findings) as DetectorName[];
     this.#options = resolveAnalyzerOptions(options);
     this.#mints = new MintBook(tables, this.#options.maxPositionsPerMint);
-    this.#wallets = new WalletBook(tables);
+    this.#wallets = kind.wallets === false ? null : new WalletBook(tables);
     this.#gate = new AlertGate(tables, name, this.#options.alertWindowMs);
     this.#scalars = new Scalars<Clock>(tables, "analyzer", {
       observedSince: null,
@@ -197,9 +244,18 @@ export class Analyzer {
   }
 
   #context(name: DetectorName): Slot["ctx"] {
+    const wallets = this.#wallets;
+    const analyzer = this.name;
     return {
       mints: this.#mints,
-      wallets: this.#wallets,
+      get wallets(): WalletBook {
+        if (wallets === null)
+          throw new InvalidOptionError(
+            `detectors.${name}`,
+            `reads the wallet book, which the ${analyzer} analyzer does not keep (it is keyed by mint)`,
+          );
+        return wallets;
+      },
       observedSince: 0,
       emit: (candidate: AlertCandidate) => {
         const alert = this.#gate.admit(name, candidate);
@@ -233,47 +289,71 @@ export class Analyzer {
     return this.#take();
   }
 
-  /** Processes one validated event; returns the alerts it (and any flush it crossed) produced. */
-  handle(event: ChainEvent): Alert[] {
+  /**
+   * Processes one validated event; returns the alerts it (and any flush it crossed) produced. A
+   * `watermark` analyzer takes the entry's watermark too ({@link KeyedEvent}).
+   */
+  handle(event: ChainEvent, watermark?: number): Alert[] {
     const clock = this.#clock;
+    const time = this.#clockKind === "watermark" ? watermarkOf(event, watermark) : event.ts;
     if (clock.observedSince === null) {
       clock.observedSince = event.ts;
       for (const slot of this.#slots) slot.ctx.observedSince = event.ts;
-      this.#schedule(event.ts);
+      this.#schedule(time);
     }
     clock.events++;
-    if (clock.now === null || event.ts > clock.now) clock.now = event.ts;
-    this.#scalars.changed();
-    if (clock.now >= clock.nextDelta) this.#flush(clock.now);
-    this.#wallets.observe(event);
+    this.#advance(time);
+    this.#wallets?.observe(event);
     this.#mints.observe(event);
     for (const slot of this.#slots) slot.detector.onEvent(event, slot.ctx);
     return this.#take();
   }
 
-  /** One tx entry: an event (`handle`) or a tick (`flush`). */
-  handleEntry(entry: TxEntry): Alert[] {
-    return entry.kind === "tick" ? this.flush(entry.ts) : this.handle(entry);
+  /** One tx entry: an event (`handle`) or a tick (`flush`); a keyed stream's events carry their watermark. */
+  handleEntry(entry: TxEntry | KeyedEntry): Alert[] {
+    if (entry.kind === "tick") return this.flush(entry.ts);
+    return this.handle(entry, (entry as Partial<KeyedEvent>).wm);
   }
 
-  /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer. */
+  /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer and for ticks. */
   flush(nowTs: number): Alert[] {
-    const clock = this.#clock;
-    if (clock.now === null) return [];
-    if (nowTs > clock.now) {
-      clock.now = nowTs;
-      this.#scalars.changed();
-    }
-    if (clock.now >= clock.nextDelta) this.#flush(clock.now);
+    if (this.#clock.now === null) return [];
+    this.#advance(nowTs);
     return this.#take();
+  }
+
+  /** Event time has reached `time`: the flushes due run first. */
+  #advance(time: number): void {
+    const clock = this.#clock;
+    if (clock.now === null || time > clock.now) clock.now = time;
+    this.#scalars.changed();
+    if (this.#clockKind === "events") {
+      if (clock.now >= clock.nextDelta) this.#flush(clock.now);
+      return;
+    }
+    const o = this.#options;
+    for (let due = 1; clock.now >= clock.nextDelta; due++) {
+      if (due > o.maxCatchUpMs / o.deltaFlushMs) {
+        // The rest are flushes of keys idle for that long: go on from the last boundary, a full flush.
+        clock.nextDelta = Math.floor(clock.now / o.deltaFlushMs) * o.deltaFlushMs;
+        clock.nextFull = clock.nextDelta;
+      }
+      this.#flush(clock.nextDelta);
+    }
   }
 
   #schedule(ts: number): void {
     const clock = this.#clock;
-    clock.nextDelta = ts + this.#options.deltaFlushMs;
-    clock.nextFull = ts + this.#options.fullFlushMs;
-    clock.nextWalletPrune = ts + this.#options.walletPruneIntervalMs;
+    const o = this.#options;
+    clock.nextDelta = this.#next(ts, o.deltaFlushMs);
+    clock.nextFull = this.#next(ts, o.fullFlushMs);
+    clock.nextWalletPrune = this.#next(ts, o.walletPruneIntervalMs);
     this.#scalars.changed();
+  }
+
+  /** The time of the next flush of period `periodMs` after one at `ts`: aligned to the epoch on a watermark. */
+  #next(ts: number, periodMs: number): number {
+    return this.#clockKind === "events" ? ts + periodMs : (Math.floor(ts / periodMs) + 1) * periodMs;
   }
 
   #flush(now: number): void {
@@ -281,18 +361,18 @@ export class Analyzer {
     const full = now >= clock.nextFull;
     const o = this.#options;
     const touchedMints = this.#mints.drainTouched();
-    const touchedWallets = this.#wallets.drainTouched();
+    const touchedWallets = this.#wallets?.drainTouched() ?? [];
     const info = { nowTs: now, full, mints: touchedMints, wallets: touchedWallets };
     for (const slot of this.#slots) slot.detector.onFlush?.(slot.ctx, info);
-    clock.nextDelta = now + o.deltaFlushMs;
+    clock.nextDelta = this.#next(now, o.deltaFlushMs);
     this.#scalars.changed();
     if (full) {
       clock.fullFlushes++;
-      clock.nextFull = now + o.fullFlushMs;
+      clock.nextFull = this.#next(now, o.fullFlushMs);
       this.#mints.prune(now, o.mintIdleMs);
-      if (now >= clock.nextWalletPrune) {
+      if (this.#wallets && now >= clock.nextWalletPrune) {
         this.#wallets.prune(now, o.walletIdleMs, o.flaggedWalletIdleMs, o.walletSummaryIdleMs);
-        clock.nextWalletPrune = now + o.walletPruneIntervalMs;
+        clock.nextWalletPrune = this.#next(now, o.walletPruneIntervalMs);
       }
       for (const slot of this.#slots) slot.detector.prune(now);
       this.#gate.prune(now);
@@ -314,8 +394,8 @@ export class Analyzer {
     return {
       mints: this.#mints.size,
       positions: this.#mints.positionCount(),
-      wallets: this.#wallets.size,
-      walletSummaries: this.#wallets.summaries,
+      wallets: this.#wallets?.size ?? 0,
+      walletSummaries: this.#wallets?.summaries ?? 0,
       openAlertWindows: this.#gate.size,
       detectors,
     };
@@ -334,4 +414,11 @@ export class Analyzer {
       state: this.stateSize(),
     };
   }
+}
+
+/** A keyed event's watermark; an entry without one is refused (dead-lettered by the analyzer actor). */
+function watermarkOf(event: ChainEvent, watermark: number | undefined): number {
+  if (watermark === undefined || !Number.isSafeInteger(watermark))
+    throw new MessageRejectedError(`wm: an event of a keyed stream needs its watermark (event ${event.id})`);
+  return watermark;
 }

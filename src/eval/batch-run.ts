@@ -1,6 +1,6 @@
 /**
- * The scanner over a finite workload (`bun run eval`, the scanner and state-size benches): the three
- * analyzers and the ingest on one backend, with no sweeps (one consumer), the scanner's retention, and a
+ * The scanner over a finite workload (`bun run eval`, the scanner and state-size benches): the analyzers
+ * (the mint analyzer in `partitions` partitions) and the ingest on one backend, with no sweeps (one consumer), the scanner's retention, and a
  * way to wait until every group has consumed and acked everything that was written.
  */
 
@@ -12,6 +12,7 @@ import { startRetention } from "../scanner/retention.ts";
 import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
+import { PartitionedStream } from "../streams/partitions.ts";
 import type { ProducerOptions } from "../streams/producer.ts";
 
 export interface BatchScanner {
@@ -28,8 +29,10 @@ export async function startBatchScanner(
   names: Topology,
   producer: Partial<ProducerOptions> = {},
   state?: AnalyzerStateOptions | null,
+  partitions = 1,
 ): Promise<BatchScanner> {
   const system = createSystem();
+  const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions });
   const analyzers = await startAnalyzers({
     system,
     backend,
@@ -38,19 +41,17 @@ export async function startBatchScanner(
     claimIdleMs: 60_000,
     maxDeliveries: 5,
     pump: { sweepIntervalMs: 0, blockMs: 100 },
+    mints,
     ...(state !== undefined && { state }),
   });
-  const ingest = new TxStreamWriter(backend, names, producer);
+  const ingest = new TxStreamWriter(backend, names, producer, { stream: mints, group: names.mints.group });
   // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
-  const stopRetention = startRetention(backend, names);
+  const stopRetention = startRetention(backend, names, mints);
   return {
     system,
     analyzers,
     ingest,
-    drained: () =>
-      untilDrained(backend, analyzers.pumps, (group) =>
-        group === names.findingsGroup ? names.findings : names.tx,
-      ),
+    drained: () => untilDrained(backend, analyzers.pumps.values()),
     async stop() {
       stopRetention();
       await analyzers.stop();

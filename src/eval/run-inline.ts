@@ -1,12 +1,19 @@
 /**
- * Inline evaluation: generator → the three analyzers in this process (no actors, no streams) →
- * scores. The fast loop for tuning detectors; the full-pipeline `bun run eval` builds on the same
+ * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. The
+ * mint analyzer runs as `partitions` instances, each given the events of its mints (by the partitioned
+ * streams' hash) with Ingest's watermark, as the pipeline does. The fast loop for tuning detectors; the full-pipeline `bun run eval` builds on the same
  * generator and scorer.
  *
- * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--json]
+ * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions 1] [--json]
  */
 import type { Alert } from "../detection/alert.ts";
 import type { StateSize } from "../detection/analyzer.ts";
+import {
+  MINT_DETECTORS,
+  MintAnalyzer,
+  type MintAnalyzerConfig,
+  mintKeyOf,
+} from "../detection/mint-analyzer.ts";
 import {
   PATTERN_DETECTORS,
   PatternAnalyzer,
@@ -20,17 +27,24 @@ import {
 } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS, WalletAnalyzer, type WalletAnalyzerConfig } from "../detection/wallet-analyzer.ts";
 import { type GeneratorOptions, generate } from "../ingest/generator.ts";
+import { partitionOf } from "../streams/partitions.ts";
 import { type Scorecard, type ScoreOptions, score } from "./score.ts";
 
 /** Every detector the analyzers implement: the rows of the scorecard. */
-export const IMPLEMENTED_DETECTORS = [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map(
-  (m) => m.name,
-);
+export const IMPLEMENTED_DETECTORS = [
+  ...WALLET_DETECTORS,
+  ...PATTERN_DETECTORS,
+  ...SYBIL_DETECTORS,
+  ...MINT_DETECTORS,
+].map((m) => m.name);
 
 export interface InlineEvalOptions extends GeneratorOptions {
   wallet?: WalletAnalyzerConfig;
   pattern?: PatternAnalyzerConfig;
   sybil?: SybilAnalyzerConfig;
+  mint?: MintAnalyzerConfig;
+  /** Partitions of the mint analyzer. @defaultValue 1 */
+  partitions?: number;
   score?: Omit<ScoreOptions, "totalMints">;
 }
 
@@ -42,7 +56,8 @@ export interface InlineEvalResult {
   eventsPerSec: number;
   alerts: Alert[];
   scorecard: Scorecard;
-  state: Record<"wallet" | "pattern" | "sybil", StateSize>;
+  /** The mint analyzer's is its partitions' sums. */
+  state: Record<"wallet" | "pattern" | "sybil" | "mint", StateSize>;
 }
 
 export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
@@ -53,6 +68,9 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     sybil: new SybilAnalyzer(options.sybil),
   };
   const list = [analyzers.wallet, analyzers.pattern, analyzers.sybil];
+  const partitions = options.partitions ?? 1;
+  const mint = Array.from({ length: partitions }, () => new MintAnalyzer(options.mint));
+  let watermark = Number.NEGATIVE_INFINITY;
   const findings = new Set(SYBIL_FINDING_DETECTORS);
   const alerts: Alert[] = [];
   let events = 0;
@@ -65,6 +83,10 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     lastTs = event.ts;
     const before = alerts.length;
     for (const analyzer of list) for (const alert of analyzer.handle(event)) alerts.push(alert);
+    if (event.ts > watermark) watermark = event.ts;
+    const key = mintKeyOf(event);
+    if (key !== undefined)
+      for (const alert of mint[partitionOf(key, partitions)]!.handle(event, watermark)) alerts.push(alert);
     // The findings stream, in event order: P4 / W4 alerts of the other analyzers become S3 edges.
     for (let i = before, n = alerts.length; i < n; i++) {
       const alert = alerts[i]!;
@@ -73,7 +95,8 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     }
   }
   // Alerts that wait for a flush (e.g. a fan-out that just went quiet) are due by the end.
-  for (const analyzer of list) for (const alert of analyzer.flush(lastTs + 60_000)) alerts.push(alert);
+  for (const analyzer of [...list, ...mint])
+    for (const alert of analyzer.flush(lastTs + 60_000)) alerts.push(alert);
   const elapsedMs = performance.now() - started;
   return {
     events,
@@ -90,8 +113,30 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
       wallet: analyzers.wallet.stateSize(),
       pattern: analyzers.pattern.stateSize(),
       sybil: analyzers.sybil.stateSize(),
+      mint: sumStateSizes(mint.map((m) => m.stateSize())),
     },
   };
+}
+
+function sumStateSizes(sizes: readonly StateSize[]): StateSize {
+  const sum: StateSize = {
+    mints: 0,
+    positions: 0,
+    wallets: 0,
+    walletSummaries: 0,
+    openAlertWindows: 0,
+    detectors: {},
+  };
+  for (const size of sizes) {
+    sum.mints += size.mints;
+    sum.positions += size.positions;
+    sum.wallets += size.wallets;
+    sum.walletSummaries += size.walletSummaries;
+    sum.openAlertWindows += size.openAlertWindows;
+    for (const [name, n] of Object.entries(size.detectors))
+      sum.detectors[name] = (sum.detectors[name] ?? 0) + n;
+  }
+  return sum;
 }
 
 function fmt(x: number | null, digits = 3): string {
@@ -127,6 +172,7 @@ if (import.meta.main) {
     seed: flag("seed", 1),
     durationMs: flag("hours", 8) * 3_600_000,
     scale: flag("scale", 1),
+    partitions: flag("partitions", 1),
   });
   if (args.includes("--json")) {
     const { alerts: _alerts, ...rest } = result;

@@ -23,7 +23,8 @@ import type { ActorSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
-import { type Partitions, partitionKey } from "../streams/partitions.ts";
+import { PartitionedConsumer } from "../streams/partitioned-consumer.ts";
+import { type PartitionedStream, type Partitions, partitionKey } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
 import { findingsHandOver, type HandOverFinding } from "./findings-hand-over.ts";
@@ -72,7 +73,17 @@ export interface AnalyzersOptions {
    * started) or gives one up, so that an operator's log tells where each analyzer ran when.
    */
   onMove?: (move: AnalyzerMove) => void;
+  /**
+   * The tx stream keyed by mint (`topology.mints`), for the mint analyzer: the analyze processes share its
+   * partitions by lease (`placement`'s, else {@link MINT_PARTITION_LEASE_MS}), and each partition this
+   * process owns is analyzed by an actor of its own, its state checkpointed next to the partition. `null`:
+   * no mint analyzer. @defaultValue null
+   */
+  mints?: PartitionedStream | null;
 }
+
+/** The lease of a mint partition when the analyzers are not placed (one process owns them all). */
+export const MINT_PARTITION_LEASE_MS = 10_000;
 
 /** An analyzer this process took over (`reason` null) or gave up (why), under the lease's generation. */
 export interface AnalyzerMove {
@@ -127,8 +138,13 @@ export interface RunningAnalyzers {
   readonly groups: readonly GroupPump[];
   /** With `placement`: who runs which analyzer (the analyzers are its units, in topology order). */
   readonly placement: PartitionOwnership | null;
-  /** The same as the control API watches it: each analyzer's groups, and which process runs it. */
-  readonly placed: WatchedPartitions | null;
+  /** With `mints`: the mint analyzer's partitions, which this process owns, their pumps. */
+  readonly mintPartitions: PartitionedConsumer<AnalyzerMessage, unknown> | null;
+  /**
+   * The same as the control API watches them: each analyzer's groups and which process runs it (with
+   * `placement`), the mint analyzer's partitions and their owners (with `mints`).
+   */
+  readonly placed: readonly WatchedPartitions[];
   /** Alerts written by this process, by detector (a redelivered entry may count twice). */
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
   stop(): Promise<void>;
@@ -265,15 +281,16 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   };
   const running = new Map<number, StopAnalyzer>();
   const placement = placed ? placeAnalyzers(options, start, running) : null;
+  const mintPartitions = options.mints
+    ? partitionMints(options, options.mints, { refs, pumps, outputsFrom, common, stateStore: stateOptions })
+    : null;
   // Started once the analyzers given to this process at its first round run (one alone: all three).
   if (placement) await placement.start().then(() => placement.settled());
   else for (const index of topology.analyzers.keys()) running.set(index, await start(index));
-  return {
-    refs,
-    pumps,
-    groups: [...groups.values()],
-    placement,
-    placed: placement && {
+  if (mintPartitions) await mintPartitions.start().then(() => mintPartitions.ownership.settled());
+  const watched: WatchedPartitions[] = [];
+  if (placement)
+    watched.push({
       ownership: placement,
       // Their pumps are watched as `groups`.
       pump: () => undefined,
@@ -284,13 +301,91 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
           reads.push({ stream: topology.findings, group: topology.findingsGroup });
         return reads;
       },
-    },
+    });
+  if (mintPartitions)
+    watched.push({ ownership: mintPartitions.ownership, pump: (p) => mintPartitions.pump(p) });
+  return {
+    refs,
+    pumps,
+    groups: [...groups.values()],
+    placement,
+    mintPartitions,
+    placed: watched,
     alertCounts,
     async stop() {
-      if (placement) await placement.stop();
-      else await Promise.all([...running.values()].map((stop) => stop(false)));
+      await Promise.all([
+        placement ? placement.stop() : Promise.all([...running.values()].map((stop) => stop(false))),
+        mintPartitions?.stop(),
+      ]);
     },
   };
+}
+
+/** What the mint partitions share with the other analyzers of this process. */
+interface Shared {
+  refs: Map<string, ActorRef<AnalyzerMessage>>;
+  pumps: Map<string, Pump<AnalyzerMessage, unknown>>;
+  outputsFrom: (mayRead: () => boolean) => (result: unknown) => Outputs;
+  common: Partial<PumpOptions<AnalyzerMessage, unknown>>;
+  stateStore: AnalyzerStateOptions | null;
+}
+
+/**
+ * The mint analyzer's partitions as a consumer group shared with the other analyze processes: each
+ * partition this process is given gets an actor of its own (`<actor>-p<i>`, its state restored from the
+ * checkpoint next to the partition, which fences the previous owner) and a pump; one given up or lost is
+ * stopped with `handBack`, as a placed analyzer is.
+ */
+function partitionMints(
+  options: AnalyzersOptions,
+  mints: PartitionedStream,
+  shared: Shared,
+): PartitionedConsumer<AnalyzerMessage, unknown> {
+  const { system, backend, topology } = options;
+  const { actor, group } = topology.mints;
+  const leaseMs = options.placement?.leaseMs ?? MINT_PARTITION_LEASE_MS;
+  const stateOptions = shared.stateStore;
+  const consumer: PartitionedConsumer<AnalyzerMessage, unknown> = new PartitionedConsumer(
+    backend,
+    mints,
+    async (partition, key) => {
+      const name = `${actor}-p${partition}`;
+      const pumpName = `${group}:p${partition}`;
+      const store = stateOptions ? backend.stateStore({ anchor: key }) : null;
+      const init: AnalyzerInit = { analyzer: "mint", alerts: topology.alerts, config: options.config?.mint };
+      const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
+        name,
+        capacity: options.capacity ?? Math.max(ANALYZER_CAPACITY, 2 * (stateOptions?.checkpointEvery ?? 0)),
+        maxDeliveries: options.maxDeliveries,
+        init,
+        ...(store && stateOptions && { state: { store, ...stateOptions } }),
+      });
+      shared.refs.set(name, ref);
+      const mayRead = () => consumer.ownership.holds(partition);
+      const off = consumer.on("started", (event) => {
+        if (event.partition !== partition) return;
+        off();
+        shared.pumps.set(pumpName, event.pump);
+      });
+      return {
+        target: ref,
+        options: {
+          ...shared.common,
+          stateStore: store,
+          outputsOf: shared.outputsFrom(mayRead),
+          codec: analyzerCodec,
+          deadLetterStream: `${key}:dlq`,
+        },
+        release: async () => {
+          shared.pumps.delete(pumpName);
+          await ref.stop({ deadlineMs: 5000, handBack: true });
+          shared.refs.delete(name);
+        },
+      };
+    },
+    { group, member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
+  );
+  return consumer;
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import { redisAddressOf, type TroupeConfig } from "../config.ts";
 import { type Alert, SEVERITY_RANK } from "../detection/alert.ts";
+import { MINT_DETECTORS } from "../detection/mint-analyzer.ts";
 import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
 import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
@@ -17,18 +18,19 @@ import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
+import { PartitionedStream } from "../streams/partitions.ts";
 import { RedisStreamBackend } from "../streams/redis-backend.ts";
 import { systemClock } from "../time/clock.ts";
 import { alertLine } from "./alert-line.ts";
 import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
-import { type RunningAnalyzers, startAnalyzers } from "./analyzers.ts";
+import { startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
 import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
 import { replaySummary } from "./replay-summary.ts";
 import { startRetention } from "./retention.ts";
-import { type RunningSinks, startSinks } from "./sinks.ts";
+import { startSinks } from "./sinks.ts";
 import type { Terminal } from "./terminal.ts";
 import { type Topology, topology } from "./topology.ts";
 
@@ -62,6 +64,13 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   else if (redis) await checkClusterReachable(redis.cluster);
   const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
   const names = topology(config.TROUPE_STREAM_PREFIX);
+  // Opened (created, or its stored partition count checked) before anything reads or writes it.
+  const mints = await PartitionedStream.open(backend, names.mints.stream, {
+    partitions: config.TROUPE_PARTITIONS,
+  }).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
+  });
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
@@ -74,6 +83,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         consumer,
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
+        mints,
         onAlert: (alert) => alertMetrics.count(alert),
         onMove: ({ actor, generation, reason }) => {
           const at = new Date(systemClock.now()).toISOString();
@@ -106,8 +116,11 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         webhookUrl: config.ALERT_WEBHOOK_URL,
       })
     : null;
-  const ingest = role !== "analyze" ? new TxStreamWriter(backend, names) : null;
-  const stopRetention = startRetention(backend, names);
+  const ingest =
+    role !== "analyze"
+      ? new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group })
+      : null;
+  const stopRetention = startRetention(backend, names, mints);
 
   const served = serveControlApi({
     system,
@@ -115,14 +128,16 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       backend,
       pumps: [...(analyzers?.groups ?? []), ...(sinks?.pumps.values() ?? [])],
       streams: [names.tx, names.alerts, names.findings],
-      partitioned: analyzers?.placed ? [analyzers.placed] : [],
+      partitioned: analyzers?.placed ?? [],
       pending: config.TROUPE_PENDING_BANDS,
       lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
     }),
     detections: createDetectionsSource({
       backend,
       stream: names.alerts,
-      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map((d) => d.name),
+      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS, ...MINT_DETECTORS].map(
+        (d) => d.name,
+      ),
       severities: Object.keys(SEVERITY_RANK),
     }),
     token: config.TROUPE_API_TOKEN,
@@ -166,7 +181,11 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   // A replay is done once written and processed by every group here (an ingest-only process: once written).
   const done = run.replay
     ? ingesting
-        .then(() => (analyzers && sinks ? untilAllDrained(backend, names, analyzers, sinks) : null))
+        .then(() =>
+          analyzers && sinks
+            ? untilDrained(backend, [...analyzers.pumps.values(), ...sinks.pumps.values()])
+            : null,
+        )
         .then(() => (replay?.stopped ? stopped : report()))
     : stopped;
   await Promise.race([run.keepRunning ? done.then(() => stopped) : done, stopped]);
@@ -227,19 +246,6 @@ async function replayFile(
     });
   }
   return summary;
-}
-
-/** Every analyzer group and every sink group has nothing undelivered and nothing pending. */
-function untilAllDrained(
-  backend: StreamBackend,
-  names: Topology,
-  analyzers: RunningAnalyzers,
-  sinks: RunningSinks,
-): Promise<void> {
-  const txGroups = new Set(names.analyzers.map((a) => a.group));
-  return untilDrained(backend, [...analyzers.pumps, ...sinks.pumps], (group) =>
-    txGroups.has(group) ? names.tx : group === names.findingsGroup ? names.findings : names.alerts,
-  );
 }
 
 function sum(values: Iterable<number>): number {

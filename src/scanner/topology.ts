@@ -29,6 +29,12 @@ export interface Topology {
   sinkGroups: { jsonl: string; webhook: string };
   /** Under which name the analyze processes share the analyzers by lease (their members, the leases' keys). */
   analyzerUnits: string;
+  /**
+   * The mint analyzer (mint-analyzer.ts): `stream` is the tx stream keyed by mint, in `TROUPE_PARTITIONS`
+   * partitions, each read by `group` and analyzed by an actor of its own (`<actor>-p<i>`); the analyze
+   * processes share the partitions by lease.
+   */
+  mints: { stream: string; group: string; actor: string };
 }
 
 export function topology(prefix: string): Topology {
@@ -49,5 +55,6 @@ export function topology(prefix: string): Topology {
     findingsActor: sybil.actor,
     sinkGroups: { jsonl: "sink-jsonl", webhook: "sink-webhook" },
     analyzerUnits: `${prefix}analyzers`,
+    mints: { stream: `${prefix}tx:mint`, group: "mint-analyzer", actor: "mint-analyzer" },
   };
 }

@@ -4,17 +4,14 @@
  */
 import type { StreamBackend } from "./backend.ts";
 
-/** What waiting needs from a pump: its completion events. */
-interface PumpEvents {
+/** What waiting needs from a pump: what it reads, and its completion events. */
+export interface DrainingPump {
+  readonly options: { readonly stream: string; readonly group: string };
   on(event: "acked" | "deadLettered", listener: () => void): () => void;
 }
 
-/** Resolves once every (stream, group) of `pumps` has nothing undelivered and nothing pending. */
-export function untilDrained(
-  backend: StreamBackend,
-  pumps: Iterable<readonly [string, PumpEvents]>,
-  streamOf: (group: string) => string,
-): Promise<void> {
+/** Resolves once the (stream, group) of every pump has nothing undelivered and nothing pending. */
+export function untilDrained(backend: StreamBackend, pumps: Iterable<DrainingPump>): Promise<void> {
   const entries = [...pumps];
   return new Promise((resolve) => {
     let checking = false;
@@ -28,7 +25,9 @@ export function untilDrained(
       checking = true;
       do {
         again = false;
-        const infos = await Promise.all(entries.map(([group]) => backend.groupInfo(streamOf(group), group)));
+        const infos = await Promise.all(
+          entries.map(({ options }) => backend.groupInfo(options.stream, options.group)),
+        );
         if (infos.every((info) => info !== null && info.lag === 0 && info.pending === 0)) {
           for (const off of unsubscribe) off();
           resolve();
@@ -37,7 +36,7 @@ export function untilDrained(
       } while (again);
       checking = false;
     };
-    for (const [, pump] of entries) {
+    for (const pump of entries) {
       unsubscribe.push(pump.on("acked", check), pump.on("deadLettered", check));
     }
     void check();

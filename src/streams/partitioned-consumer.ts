@@ -19,6 +19,12 @@ export interface PartitionPump<M, R> {
   target: PumpTarget<M, R>;
   /** Its pump's options, but the stream, group, consumer and `mayRead`, which the consumer sets. */
   options?: Omit<PumpOptions<M, R>, "stream" | "group" | "consumer" | "mayRead">;
+  /**
+   * Called as the partition is given up, while its pump stops: a durable actor stopped with `handBack`
+   * finishes the message in hand and checkpoints, and the pump's stop then waits for nothing more (the next
+   * owner takes what was not started from the pending entries).
+   */
+  release?: () => Promise<void>;
 }
 
 export interface PartitionedConsumerEvents<M, R> {
@@ -33,6 +39,7 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
   readonly #backend: StreamBackend;
   readonly #setup: (partition: number, key: string) => PartitionPump<M, R> | Promise<PartitionPump<M, R>>;
   readonly #pumps = new Map<number, Pump<M, R>>();
+  readonly #releases = new Map<number, () => Promise<void>>();
   readonly #events = createNanoEvents<PartitionedConsumerEvents<M, R>>();
 
   /** `options.member` is also the consumer name of every pump. */
@@ -77,7 +84,7 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
   }
 
   async #assigned(partition: number, key: string): Promise<void> {
-    const { target, options = {} } = await this.#setup(partition, key);
+    const { target, options = {}, release } = await this.#setup(partition, key);
     const { group, member } = this.ownership.options;
     if (options.stateStore === undefined) {
       // A durable pump adopts by itself (and waits out a frozen predecessor's parked read); a plain one
@@ -93,15 +100,18 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
       mayRead: () => this.ownership.holds(partition),
     });
     this.#pumps.set(partition, pump);
+    if (release) this.#releases.set(partition, release);
     this.#events.emit("started", { partition, pump });
     await pump.start();
   }
 
   async #revoked(partition: number): Promise<void> {
     const pump = this.#pumps.get(partition);
+    const release = this.#releases.get(partition);
     this.#pumps.delete(partition);
+    this.#releases.delete(partition);
     // A stop that fails (the backend away) leaves the entries pending: the next owner adopts them.
-    await pump?.stop().catch(() => {});
+    await Promise.all([pump?.stop().catch(() => {}), release?.().catch(() => {})]);
     if (pump) this.#events.emit("stopped", { partition });
   }
 }

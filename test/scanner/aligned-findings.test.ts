@@ -16,6 +16,7 @@ import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { MINUTE } from "../fixtures/scenarios/kit.ts";
 import { s3AfterSweep } from "../fixtures/scenarios/s3-after-sweep.ts";
@@ -60,7 +61,8 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
         const backend = open();
         backends.push(backend);
         const names = topology(`test-aligned:${crypto.randomUUID()}:`);
-        const writer = new TxStreamWriter(backend, names);
+        const mints = await PartitionedStream.open(backend, names.mints.stream);
+        const writer = new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group });
         await writer.send(events);
         await writer.tick(tick.ts);
         const scanner = await startBatchScanner(backend, names);
@@ -96,7 +98,10 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
           await scanner.ingest.send(events);
           await scanner.ingest.tick(tick.ts);
           const txPumps = [...scanner.analyzers.pumps].filter(([group]) => group !== names.findingsGroup);
-          await untilDrained(backend, txPumps, () => names.tx);
+          await untilDrained(
+            backend,
+            txPumps.map(([, pump]) => pump),
+          );
         } finally {
           // Stopping drains each actor into its last checkpoint, whose commit writes what it still holds.
           await scanner.stop();

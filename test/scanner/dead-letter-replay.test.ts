@@ -28,10 +28,7 @@ let names: Topology;
 let analyzers: RunningAnalyzers;
 let api: ControlApi;
 
-const drained = () =>
-  untilDrained(backend, analyzers.pumps, (group) =>
-    group === names.findingsGroup ? names.findings : names.tx,
-  );
+const drained = () => untilDrained(backend, analyzers.pumps.values());
 const letters = async () =>
   (await call<{ entries: DeadLetterView[] }>(api, "GET", "/dead-letters?count=500")).body.entries;
 

@@ -40,10 +40,8 @@ async function start(names: Topology) {
   return running;
 }
 
-function drained(names: Topology, analyzers: RunningAnalyzers) {
-  return untilDrained(backend, analyzers.pumps, (group) =>
-    group === names.findingsGroup ? names.findings : names.tx,
-  );
+function drained(analyzers: RunningAnalyzers) {
+  return untilDrained(backend, analyzers.pumps.values());
 }
 
 async function alertsIn(names: Topology): Promise<Alert[]> {
@@ -57,7 +55,7 @@ test("a PumpPortal-shaped recording through the full pipeline raises the expecte
   const ingest = new TxStreamWriter(backend, names);
   const { lastTs } = await ingest.replay(Bun.file(FIXTURE).stream(), "sample.jsonl");
   await ingest.tick((lastTs as number) + 60_000);
-  await drained(names, analyzers);
+  await drained(analyzers);
 
   const alerts = await alertsIn(names);
   expect(alerts.map((a) => [a.detector, a.severity, a.timing]).sort()).toEqual([
@@ -86,7 +84,7 @@ test("a PumpPortal-shaped recording through the full pipeline raises the expecte
     findingsActor: `${names.findingsActor}-again`,
   };
   const second = await start(again);
-  await drained(again, second);
+  await drained(second);
   expect(second.alertCounts.get("fresh_sniper")).toBe(1);
   expect((await alertsIn(names)).length).toBe(3);
 });
@@ -113,7 +111,7 @@ test("malformed events end in the dead-letter stream with their reason; the pipe
   await ingest.replay(new Blob([lines.join("\n")]).stream(), "bad.jsonl");
   // Written by another tool straight into the stream: an unsafe integer, caught by the consumers.
   await backend.append(names.tx, defaultCodec.encode({ v: 1, kind: "transfer", amount: 2 ** 60 }));
-  await drained(names, analyzers);
+  await drained(analyzers);
 
   const letters = (await new DeadLetters(backend, names.txDeadLetters).list({}, { count: 100 })).letters;
   const byGroup = (group: string) => letters.filter((l) => l.group === group).map((l) => [l.reason, l.error]);
@@ -145,7 +143,7 @@ test("the analyzers only parse the entries Ingest marked as validated; any other
   // With the mark, the tool takes on Ingest's validation: parsed, not validated again.
   await backend.append(names.tx, ingestCodec.encode(transfer));
   await backend.append(names.tx, { json: "{not json", [VALIDATED_FIELD]: "ingest" });
-  await drained(names, analyzers);
+  await drained(analyzers);
 
   const letters = (await new DeadLetters(backend, names.txDeadLetters).list({}, { count: 100 })).letters;
   for (const { group } of names.analyzers) {

@@ -18,6 +18,7 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { MemoryLeaseStore } from "../../src/streams/memory-leases.ts";
+import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { PUMP_DEFAULTS } from "../../src/streams/pump-options.ts";
 import { systemClock } from "../../src/time/clock.ts";
 import { until } from "../streams/test-target.ts";
@@ -61,7 +62,7 @@ afterEach(async () => {
 function startPlaced(
   backend: MemoryStreamBackend,
   names: Topology,
-  options: Pick<AnalyzersOptions, "placement" | "onMove">,
+  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints">,
 ): Promise<RunningAnalyzers> {
   return startAnalyzers({
     system,
@@ -126,7 +127,9 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   const back = new Set<string>();
   const producersLost = Promise.withResolvers<void>();
   const producersBack = Promise.withResolvers<void>();
+  const mints = await PartitionedStream.open(backend, names.mints.stream);
   running = await startPlaced(backend, names, {
+    mints,
     // Long leases: the only lapse is the test's.
     placement: { leaseMs: 60_000 },
     onMove: ({ actor, reason }) => {
@@ -146,7 +149,7 @@ test("producers whose leases lapse hand back what they had not started; taken ag
     },
   });
   const placement = running.placement!;
-  const writer = new TxStreamWriter(backend, names);
+  const writer = new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group });
   await writer.send(events);
   await writer.tick(tick.ts);
   for (const { actor } of producers) {
@@ -160,9 +163,7 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   for (const pending of lost.values()) expect(await pending).toBeGreaterThan(PUMP_DEFAULTS.maxBatch);
   // The next acquisitions restore the checkpoints the stops wrote and handle the rest.
   await producersBack.promise;
-  await untilDrained(backend, running.pumps, (group) =>
-    group === names.findingsGroup ? names.findings : names.tx,
-  );
+  await untilDrained(backend, running.pumps.values());
   const written = await backend.range(names.alerts, { count: 100_000 });
   expect(written.map((entry) => (defaultCodec.decode(entry.fields!) as Alert).alertId).sort()).toEqual(
     reference,

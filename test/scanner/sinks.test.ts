@@ -59,7 +59,7 @@ async function deliver(count: number, sink: { alertsFile?: string; webhookUrl?: 
     webhook: fast,
     pump: { sweepIntervalMs: 0, blockMs: 50 },
   });
-  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  await untilDrained(backend, sinks.pumps.values());
   return names;
 }
 
@@ -127,7 +127,7 @@ test("the JSONL sink appends after a restart, cuts a torn last line, and never w
     webhook: fast,
     pump: { sweepIntervalMs: 0, blockMs: 50 },
   });
-  await untilDrained(backend, sinks.pumps, () => names.alerts);
+  await untilDrained(backend, sinks.pumps.values());
   await sinks.stop();
   sinks = undefined;
   const ids = (await Bun.file(path).text())

@@ -439,6 +439,6 @@ export function runDurablePumpSuite(
       },
     );
 
-    const drainedBy = (pump: Pump<CountMsg, Output[]>) => untilDrained(b, [["g", pump]], () => s);
+    const drainedBy = (pump: Pump<CountMsg, Output[]>) => untilDrained(b, [pump]);
   });
 }

@@ -11,8 +11,12 @@ const READY = /control API (http:\/\/\S+)/;
 export type Role = "all" | "ingest" | "analyze";
 
 export interface ScannerConfig {
-  /** Absent: the in-memory backend (role "all" only). */
+  /** Absent (and no `clusterNodes`): the in-memory backend (role "all" only). */
   redisUrl?: string;
+  /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes (`host:port`). */
+  clusterNodes?: readonly string[];
+  /** TROUPE_PARTITIONS: the mint analyzer's partitions. */
+  partitions?: number;
   prefix: string;
   consumer: string;
   claimIdleMs?: number;
@@ -140,6 +144,7 @@ function childEnv(config: ScannerConfig): Record<string, string> {
     if (
       value !== undefined &&
       name !== "REDIS_URL" &&
+      name !== "REDIS_CLUSTER_NODES" &&
       !name.startsWith("TROUPE_") &&
       name !== "ALERT_WEBHOOK_URL"
     )
@@ -150,6 +155,8 @@ function childEnv(config: ScannerConfig): Record<string, string> {
   env.TROUPE_HTTP_HOST = "127.0.0.1";
   env.TROUPE_HTTP_PORT = "0";
   if (config.redisUrl) env.REDIS_URL = config.redisUrl;
+  if (config.clusterNodes) env.REDIS_CLUSTER_NODES = config.clusterNodes.join(",");
+  if (config.partitions !== undefined) env.TROUPE_PARTITIONS = String(config.partitions);
   if (config.claimIdleMs !== undefined) env.TROUPE_CLAIM_IDLE_MS = String(config.claimIdleMs);
   if (config.analyzerLeaseMs !== undefined) env.TROUPE_ANALYZER_LEASE_MS = String(config.analyzerLeaseMs);
   if (config.alertsFile) env.TROUPE_ALERTS_FILE = config.alertsFile;

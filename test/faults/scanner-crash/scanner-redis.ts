@@ -2,8 +2,9 @@
  * What a scanner run left in Redis, read with a plain client: the groups' progress (XINFO GROUPS), who
  * holds which pending entries, whether everything is drained, and the alerts stream's entries.
  */
-import Redis from "ioredis";
+import Redis, { Cluster } from "ioredis";
 import { Packr } from "msgpackr";
+import { partitionKey } from "../../../src/streams/partitions.ts";
 import { type AlertRecord, asAlertRecord } from "./alert-records.ts";
 
 /** Troupe's entry payloads: msgpack (plain maps) in field `d`, or JSON text in field `json`. */
@@ -26,17 +27,32 @@ export interface GroupState {
 
 export class ScannerRedis {
   readonly tx: string;
+  /** The tx stream keyed by mint: its partitions' keys (the mint analyzer's). */
+  readonly mints: readonly string[];
   readonly findings: string;
   readonly alerts: string;
   readonly #prefix: string;
-  readonly #client: Redis;
+  readonly #client: Redis | Cluster;
 
-  constructor(url: string, prefix: string) {
+  /** `server`: a Redis URL, or a cluster's seed nodes. */
+  constructor(server: string | readonly string[], prefix: string, partitions = 1) {
     this.tx = `${prefix}tx`;
+    this.mints = Array.from({ length: partitions }, (_, i) =>
+      partitionKey(`${prefix}tx:mint`, i, partitions),
+    );
     this.findings = `${prefix}findings`;
     this.alerts = `${prefix}alerts`;
     this.#prefix = prefix;
-    this.#client = new Redis(url, { protocol: 2 });
+    this.#client =
+      typeof server === "string"
+        ? new Redis(server, { protocol: 2 })
+        : new Cluster(
+            server.map((node) => {
+              const [host, port] = node.split(":");
+              return { host: host!, port: Number(port) };
+            }),
+            { redisOptions: { protocol: 2 } },
+          );
   }
 
   async groups(stream: string): Promise<GroupState[]> {
@@ -64,13 +80,13 @@ export class ScannerRedis {
   }
 
   /**
-   * Every group of the three streams has read everything and holds nothing pending. They are read in the
-   * order entries cause writes (tx → findings → alerts): an output is written before the entry that caused
-   * it is acked, so once a stream's groups are done, the next stream's figures are final too.
+   * Every group of the streams has read everything and holds nothing pending. They are read in the order
+   * entries cause writes (tx and its keyed partitions → findings → alerts): an output is written before the
+   * entry that caused it is acked, so once a stream's groups are done, the next stream's figures are final.
    */
   async drained(expectedGroups: number): Promise<boolean> {
     const all: GroupState[] = [];
-    for (const stream of [this.tx, this.findings, this.alerts]) {
+    for (const stream of [this.tx, ...this.mints, this.findings, this.alerts]) {
       const last = await this.#lastGeneratedId(stream);
       for (const g of await this.groups(stream)) {
         const caughtUp = g.lag === 0 || (g.lag === null && g.lastDeliveredId === last);
@@ -108,9 +124,11 @@ export class ScannerRedis {
    * deliveries, say) is one an analyzer skipped, which changes every later position it counts.
    */
   async deadLetters(): Promise<Record<string, number>> {
-    const names = ["tx:dlq", "findings:dlq", "alerts:dlq"];
-    const lengths = await Promise.all(names.map((name) => this.#client.xlen(`${this.#prefix}${name}`)));
-    return Object.fromEntries(names.map((name, i) => [name, lengths[i]!]));
+    const names = ["tx:dlq", "findings:dlq", "alerts:dlq"].map((name) => `${this.#prefix}${name}`);
+    names.push(...this.mints.map((key) => `${key}:dlq`));
+    const lengths = await Promise.all(names.map((name) => this.#client.xlen(name)));
+    const short = (name: string) => (name.startsWith(this.#prefix) ? name.slice(this.#prefix.length) : name);
+    return Object.fromEntries(names.map((name, i) => [short(name), lengths[i]!]));
   }
 
   async close(): Promise<void> {

@@ -16,8 +16,11 @@ import type { WrittenWorkload } from "./workload.ts";
 
 /** The analyzer actors (and their tx groups), as the scanner's topology names them. */
 const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
-/** Three tx groups, the sybil analyzer's findings group and the JSONL sink's group. */
-const GROUPS = 5;
+/**
+ * Three tx groups, the mint analyzer's group on each partition of the keyed tx stream (one by default), the
+ * sybil analyzer's findings group and the JSONL sink's group.
+ */
+const groupCount = (partitions: number) => 5 + partitions;
 const API_TOKEN = "crash-consistency-token";
 /** The stream prefix of memory runs (their streams live in their process). */
 const MEMORY_PREFIX = "troupe:";
@@ -28,6 +31,10 @@ const INGEST_DONE = /replay of .* done: [\d,]+ lines read, [\d,]+ events in, [\d
 export interface CrashLab {
   /** A Redis these runs may break (SIGKILL their clients, fill it): never the shared one. */
   redisUrl: string;
+  /** A Redis Cluster's seed nodes instead of `redisUrl` (the keys then carry a hash tag per run). */
+  clusterNodes?: readonly string[];
+  /** TROUPE_PARTITIONS of every process: the mint analyzer's partitions. @defaultValue 1 */
+  partitions?: number;
   /** Where sink files go. */
   dir: string;
   workload: WrittenWorkload;
@@ -207,6 +214,30 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
   });
 }
 
+/**
+ * Two analyze processes from the start: they share the three analyzers and the mint analyzer's partitions
+ * (`lab.partitions`) by lease, each running at least one partition's actor, until the run is drained.
+ */
+export function sharedPartitionsRun(lab: CrashLab): Promise<RunOutcome> {
+  return redisRun(lab, "shared-partitions", async (run) => {
+    const second = await run.startAnalyze("analyze-2");
+    const [first] = run.analyzers;
+    let shares: string[][] = [];
+    await until(
+      "the mint partitions shared",
+      async () => {
+        shares = await Promise.all([first!, second].map((p) => run.mintPartitionsOf(p)));
+        return shares.every((s) => s.length > 0) && shares.flat().length === (lab.partitions ?? 1);
+      },
+      {
+        timeoutMs: lab.timeoutMs,
+        abort: () => (first!.alive && second.alive ? null : "an analyze process died"),
+      },
+    );
+    run.step(`analyze-1 runs ${shares[0]!.join(", ")}; analyze-2 runs ${shares[1]!.join(", ")}`);
+  });
+}
+
 /** Restart each analyzer actor through `POST /actors/:name/restart` at its point, in one analyze process. */
 export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
   return redisRun(lab, "api-restart", async (run) => {
@@ -259,7 +290,11 @@ export function zombieRun(lab: CrashLab, freezeAt: number, _holdAt: number): Pro
  * alerts come from the JSONL sink; the alerts stream's length (GET /streams) says whether any was written
  * twice.
  */
-export async function memoryRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
+export async function memoryRestartRun(
+  lab: CrashLab,
+  points: readonly number[],
+  scenario = "memory-restart",
+): Promise<RunOutcome> {
   const started = Date.now();
   const steps: string[] = [];
   const sinkFile = join(lab.dir, `memory-${randomUUID()}.jsonl`);
@@ -267,7 +302,13 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
   if (Bun.spawnSync(["mkfifo", fifo]).exitCode !== 0) throw new Error(`mkfifo ${fifo} failed`);
   const scanner = await ScannerProcess.start(
     "all",
-    { prefix: MEMORY_PREFIX, consumer: "memory", alertsFile: sinkFile, apiToken: API_TOKEN },
+    {
+      prefix: MEMORY_PREFIX,
+      consumer: "memory",
+      alertsFile: sinkFile,
+      apiToken: API_TOKEN,
+      ...(lab.partitions === undefined ? {} : { partitions: lab.partitions }),
+    },
     // Kept running after the replay: the run reads the drained streams through the API.
     ["--replay", fifo, "--pace", "full", "--keep-running"],
   );
@@ -300,7 +341,10 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
       async () => {
         const { groups } = await scanner.api<{ groups: MemoryGroup[] }>("GET", "/streams");
         streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
-        return groups.length === GROUPS && groups.every((g) => g.pending === 0 && g.lag === 0);
+        return (
+          groups.length === groupCount(lab.partitions ?? 1) &&
+          groups.every((g) => g.pending === 0 && g.lag === 0)
+        );
       },
       { timeoutMs: lab.timeoutMs, abort: () => (scanner.alive ? null : died(scanner)) },
     );
@@ -308,7 +352,7 @@ export async function memoryRestartRun(lab: CrashLab, points: readonly number[])
     const exit = await scanner.stop();
     steps.push(`${ms(started)} stopped`);
     return {
-      scenario: "memory-restart",
+      scenario,
       stream: null,
       streamLength,
       sink: await readSinkFiles([sinkFile]),
@@ -362,7 +406,7 @@ interface MemoryGroup {
 class RedisRun {
   readonly lab: CrashLab;
   readonly scenario: string;
-  readonly prefix = `troupe-test-crash:${randomUUID()}:`;
+  readonly prefix: string;
   readonly redis: ScannerRedis;
   readonly analyzers: ScannerProcess[] = [];
   readonly sinkFiles: string[] = [];
@@ -374,7 +418,11 @@ class RedisRun {
   constructor(lab: CrashLab, scenario: string) {
     this.lab = lab;
     this.scenario = scenario;
-    this.redis = new ScannerRedis(lab.redisUrl, this.prefix);
+    // On a cluster the scanner's streams share one slot (a sybil checkpoint acks two of them in one script).
+    this.prefix = lab.clusterNodes
+      ? `{troupe-test-crash:${randomUUID()}}:`
+      : `troupe-test-crash:${randomUUID()}:`;
+    this.redis = new ScannerRedis(lab.clusterNodes ?? lab.redisUrl, this.prefix, lab.partitions ?? 1);
   }
 
   get total(): number {
@@ -387,7 +435,8 @@ class RedisRun {
 
   config(consumer: string, alertsFile?: string): ScannerConfig {
     return {
-      redisUrl: this.lab.redisUrl,
+      ...(this.lab.clusterNodes ? { clusterNodes: this.lab.clusterNodes } : { redisUrl: this.lab.redisUrl }),
+      ...(this.lab.partitions === undefined ? {} : { partitions: this.lab.partitions }),
       prefix: this.prefix,
       consumer,
       apiToken: API_TOKEN,
@@ -447,7 +496,7 @@ class RedisRun {
   }
 
   async untilDrained(working: readonly ScannerProcess[]): Promise<void> {
-    await until("every group drained", () => this.redis.drained(GROUPS), {
+    await until("every group drained", () => this.redis.drained(groupCount(this.lab.partitions ?? 1)), {
       timeoutMs: this.lab.timeoutMs,
       abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
     });
@@ -486,6 +535,12 @@ class RedisRun {
   async analyzersOf(scanner: ScannerProcess): Promise<string[]> {
     const { actors } = await scanner.api<{ actors: Array<{ name: string }> }>("GET", "/actors");
     return actors.map((a) => a.name).filter((name) => (ANALYZER_ACTORS as readonly string[]).includes(name));
+  }
+
+  /** The mint analyzer's partition actors running in `scanner` now. */
+  async mintPartitionsOf(scanner: ScannerProcess): Promise<string[]> {
+    const { actors } = await scanner.api<{ actors: Array<{ name: string }> }>("GET", "/actors");
+    return actors.map((a) => a.name).filter((name) => /^mint-analyzer-p\d+$/.test(name));
   }
 
   async pendingOf(consumer: string): Promise<number> {

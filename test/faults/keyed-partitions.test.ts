@@ -1,0 +1,90 @@
+/**
+ * Issue 14's exactness check: the mint analyzer keyed by mint in 8 partitions, shared by two analyze
+ * processes on a real 3-master Redis Cluster (each running some partitions, each partition an actor of its
+ * own), writes the same alert ids as one process with one partition; so does one process in memory with 8.
+ * The workload is the crash checks' (every scenario type), replayed through `--role ingest`.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RedisCluster } from "../support/redis-cluster.ts";
+import {
+  type CrashLab,
+  cleanRun,
+  memoryRestartRun,
+  type RunOutcome,
+  sharedPartitionsRun,
+} from "./scanner-crash/scenarios.ts";
+import { expectConsistent } from "./scanner-crash/verdict.ts";
+import { TEST_WORKLOAD, writeWorkload } from "./scanner-crash/workload.ts";
+import { canBreakRedis } from "./support.ts";
+
+const WAIT_MS = 120_000;
+const TEST_MS = 300_000;
+const PARTITIONS = 8;
+
+describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", () => {
+  let cluster: RedisCluster | undefined;
+  let dir = "";
+  let whole: Promise<RunOutcome>;
+  let shared: Promise<RunOutcome>;
+  let memory: Promise<RunOutcome>;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "troupe-keyed-"));
+    cluster = await RedisCluster.start();
+    const workload = await writeWorkload(join(dir, "workload.jsonl"), TEST_WORKLOAD);
+    const lab: CrashLab = {
+      redisUrl: "",
+      clusterNodes: cluster.nodes,
+      dir,
+      workload,
+      timeoutMs: WAIT_MS,
+      partitions: 1,
+    };
+    const keyed: CrashLab = { ...lab, partitions: PARTITIONS, analyzerLeaseMs: 2_000 };
+    whole = cleanRun(lab, "one process, one partition");
+    shared = sharedPartitionsRun(keyed);
+    // After the cluster runs: three runs of real processes at once already fill two cores.
+    memory = Promise.allSettled([whole, shared]).then(() =>
+      memoryRestartRun(keyed, [], `in memory, ${PARTITIONS} partitions`),
+    );
+    for (const run of [whole, shared, memory]) run.catch(() => {});
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([whole, shared, memory]);
+    await cluster?.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  }, TEST_MS);
+
+  test(
+    "one process, one partition: W3 and P5 alert (what the partitions must reproduce)",
+    async () => {
+      const run = await whole;
+      const detectors = new Set(run.sink.map((a) => a.detector));
+      expect(detectors.has("whale_dominance") && detectors.has("wash_trading")).toBe(true);
+      expectConsistent(run, run);
+    },
+    TEST_MS,
+  );
+
+  test(
+    `${PARTITIONS} partitions shared by two analyze processes on the cluster: the same alert ids`,
+    async () => {
+      const [baseline, run] = await Promise.all([whole, shared]);
+      expectConsistent(baseline, run);
+    },
+    TEST_MS,
+  );
+
+  test(
+    `${PARTITIONS} partitions in one process in memory: the same alert ids`,
+    async () => {
+      const [baseline, run] = await Promise.all([whole, memory]);
+      expectConsistent(baseline, run);
+    },
+    TEST_MS,
+  );
+});
