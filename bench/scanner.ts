@@ -4,7 +4,8 @@
  * p50/p99 at a steady 5,000 events/s for a minute, through Redis with and without checkpoints (target p99 < 50 ms),
  * with each analyzer's p99 and the main thread's stalls beside the volatile run's. Throughput with durable analyzer state (the
  * default) and without (volatile), as a ratio of events/s and of events per CPU-second (every thread of the
- * process and the Redis server): what checkpoints cost. Every variant in a fresh process,
+ * process and the Redis server): what checkpoints cost. With the mint analyzer in 1 and in 8 partitions
+ * (TROUPE_PARTITIONS) against none: what the keyed layout costs. Every variant in a fresh process,
  * median of --rounds. Note the ratio to the raw loop: each event is read and acked by three groups.
  *
  *   bun bench/scanner.ts [--json] [--rounds 3] [--count 300000]   (timed events, after 100,000 of warm-up)
@@ -17,11 +18,16 @@ import { BENCH } from "./scanner/pipeline.ts";
 const args = parseBenchArgs();
 const pipeline = new URL("./scanner/pipeline.ts", import.meta.url);
 const count = args.count === undefined ? [] : [args.count];
+/** The keyed layout's variants: count and warm-up spelled out, then the partitions. */
+const keyed = (partitions: number) =>
+  variant(pipeline, "scannerThroughput", "redis", "durable", args.count ?? 300_000, 100_000, partitions);
 const results = await runIsolated(
   [
     variant(new URL("./ceilings/redis-raw.ts", import.meta.url), "xreadgroupAck"),
     variant(pipeline, "scannerThroughput", "redis", "durable", ...count),
     variant(pipeline, "scannerThroughput", "redis", "volatile", ...count),
+    keyed(1),
+    keyed(8),
     variant(pipeline, "scannerThroughput", "memory", "durable", ...count),
     variant(pipeline, "scannerThroughput", "memory", "volatile", ...count),
     variant(pipeline, "produceToAlert", "redis"),
@@ -50,6 +56,18 @@ printReport(
       results.get(BENCH, "three analyzers, memory, durable, per CPU-second"),
       results.get(BENCH, "three analyzers, memory, volatile, per CPU-second"),
     ),
+    // The keyed layout's cost (issue 14): the mint analyzer on a keyed copy of the stream, against none; and
+    // 8 partitions against 1, in one process (what partitioning itself costs).
+    ...["", ", per CPU-second"].flatMap((per) => [
+      figure(
+        results.get(BENCH, `three analyzers + mint analyzer, 1 partition, redis, durable${per}`),
+        results.get(BENCH, `three analyzers, redis, durable${per}`),
+      ),
+      figure(
+        results.get(BENCH, `three analyzers + mint analyzer, 8 partitions, redis, durable${per}`),
+        results.get(BENCH, `three analyzers + mint analyzer, 1 partition, redis, durable${per}`),
+      ),
+    ]),
     figure(redis, target("target (issue 6)", 20_000, "events/s")),
     figure(memory, target("target (issue 6)", 50_000, "events/s")),
     figure(results.get(BENCH, "produce→alert at 5000/s, redis p50")),

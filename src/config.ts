@@ -107,8 +107,11 @@ const ENV = z.object({
   TROUPE_CHECKPOINT_EVERY: integer(1, 1_000_000).default(ANALYZER_STATE_DEFAULTS.checkpointEvery),
   TROUPE_CHECKPOINT_MS: integer(1, 3_600_000).default(ANALYZER_STATE_DEFAULTS.checkpointIntervalMs),
   TROUPE_ANALYZER_LEASE_MS: integer(400, 3_600_000).default(10_000),
-  /** Partitions of the tx stream keyed by mint (the mint analyzer's); fixed when the stream is created. */
-  TROUPE_PARTITIONS: integer(1, 256).default(1),
+  /**
+   * Partitions of the tx stream keyed by mint, for the mint analyzer (W3 and P5 keyed by mint); fixed when
+   * the stream is created. Unset: no mint analyzer, W3 and P5 run in the wallet and pattern analyzers.
+   */
+  TROUPE_PARTITIONS: integer(1, 256).nullable().default(null),
   /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
   TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
   TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),

@@ -98,6 +98,13 @@ test("durable state settings: on or off, and a checkpoint interval of at least 1
   );
 });
 
+test("partitions of the keyed tx stream: unset by default, else an integer from 1 to 256", () => {
+  expect(loadConfig({}).TROUPE_PARTITIONS).toBeNull();
+  expect(loadConfig({ TROUPE_PARTITIONS: "8" }).TROUPE_PARTITIONS).toBe(8);
+  for (const bad of ["0", "257", "2.5", "many"])
+    expect(() => loadConfig({ TROUPE_PARTITIONS: bad })).toThrow(/TROUPE_PARTITIONS: /);
+});
+
 test("group status bands: warning and critical marks, the warning one lower; seconds may be fractional", () => {
   expect(loadConfig({ TROUPE_PENDING_BANDS: "50,500", TROUPE_LAG_SECONDS_BANDS: "2.5,30" })).toMatchObject({
     TROUPE_PENDING_BANDS: { high: 50, critical: 500 },

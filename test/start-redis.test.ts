@@ -1,5 +1,10 @@
-/** `bun run start` on Redis: an unreachable server is named at once, and a restart leaves no consumer behind. */
+/**
+ * `bun run start` on Redis: an unreachable server is named at once, a restart leaves no consumer behind, and
+ * a partition count other than the stream's stops the process at start.
+ */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { USAGE_EXIT_CODE } from "../src/command-line.ts";
+import { PartitionedStream } from "../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
 import { reaper } from "./support/reaper.ts";
@@ -84,4 +89,41 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
       await backend.close();
     }
   }, 60_000);
+});
+
+describe.skipIf(!redisServerInstalled())("TROUPE_PARTITIONS against the stream's own count", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  test("a process started with another partition count than the stream's stops at once, naming the setting", async () => {
+    const prefix = `partitions-${crypto.randomUUID()}:`;
+    const backend = new RedisStreamBackend(redis.url);
+    try {
+      await PartitionedStream.open(backend, `${prefix}tx:mint`, { partitions: 4 });
+    } finally {
+      await backend.close();
+    }
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TROUPE_HTTP_PORT: "0",
+          REDIS_URL: redis.url,
+          TROUPE_STREAM_PREFIX: prefix,
+          TROUPE_PARTITIONS: "2",
+        },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(USAGE_EXIT_CODE);
+    expect(stderr).toContain(`TROUPE_PARTITIONS=2: partitions: stream "${prefix}tx:mint" was created with 4`);
+  }, 30_000);
 });

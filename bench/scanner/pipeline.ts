@@ -34,6 +34,7 @@ async function withScanner<T>(
   kind: Backend,
   use: (scanner: Scanner) => Promise<T>,
   state: StateMode = "durable",
+  partitions: number | null = null,
 ): Promise<T> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const backend: StreamBackend =
@@ -44,6 +45,7 @@ async function withScanner<T>(
     names,
     { lagCapacity: 500_000, pendingCapacity: 100_000 },
     state === "durable" ? undefined : null,
+    partitions,
   );
   try {
     return await use({ backend, ingest: scanner.ingest, names, drained: scanner.drained });
@@ -131,11 +133,13 @@ async function sendAll(ingest: TxStreamWriter, events: readonly ChainEvent[]): P
  * not timed, and neither is a warm-up of the history prefix and the first `warmup` events, sent and
  * drained first, so the figure is the steady state and not the JIT compiling four threads' code.
  */
+/** `partitions`: W3 and P5 in the mint analyzer, in that many partitions (TROUPE_PARTITIONS). */
 export async function scannerThroughput(
   kind: Backend,
   state: StateMode = "durable",
   count = 300_000,
   warmup = 100_000,
+  partitions: number | null = null,
 ): Promise<Measurement[]> {
   const { prefix, events } = workload(warmup + count);
   const servers = kind === "redis" ? [redisUrl()] : [];
@@ -152,7 +156,9 @@ export async function scannerThroughput(
       await drained();
       const elapsed = time();
       const cpu = (await cpuSeconds(servers)) - cpuBefore;
-      const metric = `three analyzers, ${kind}, ${state}`;
+      const keyed =
+        partitions === null ? "" : ` + mint analyzer, ${partitions} partition${partitions === 1 ? "" : "s"}`;
+      const metric = `three analyzers${keyed}, ${kind}, ${state}`;
       return [
         throughput(BENCH, metric, timed.length, elapsed, "events/s"),
         // The cost, which a loaded box distorts less than the wall time: every thread of this process, and
@@ -166,6 +172,7 @@ export async function scannerThroughput(
       ];
     },
     state,
+    partitions,
   );
 }
 

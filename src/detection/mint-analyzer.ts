@@ -1,9 +1,10 @@
 /**
- * mint-analyzer: the detectors whose whole state is keyed by a mint (DETECTORS.md W3 and P5), so the
- * analyzer runs as P partitions of the tx stream keyed by mint, each partition an instance of its own,
- * spread over the analyze processes (issue 14). It keeps only the mint book (a partition sees only its
- * mints' events: a wallet book there would be partial) and runs on the watermark clock, so its alerts are
- * the same with 1 partition or 16 ({@link AnalyzerClock}).
+ * mint-analyzer: the detectors whose whole state is keyed by a mint (DETECTORS.md W3 and P5), run as P
+ * partitions of the tx stream keyed by mint, each partition an instance of its own, spread over the analyze
+ * processes (issue 14). It keeps only the mint book (a partition sees only its mints' events: a wallet book
+ * there would be partial) and runs on the watermark clock, so its alerts are the same with 1 partition or
+ * 16 ({@link AnalyzerClock}), and the same as those detectors give in the wallet and pattern analyzers,
+ * which leave them off when the mint analyzer runs ({@link withoutMintDetectors}).
  *
  * @example
  * const analyzer = new MintAnalyzer();
@@ -29,6 +30,17 @@ export class MintAnalyzer extends Analyzer {
   constructor(config: MintAnalyzerConfig = {}, tables: Tables = memoryTables()) {
     super("mint", MINT_DETECTORS, config, {}, tables, { clock: "watermark", wallets: false });
   }
+}
+
+/**
+ * A whole-stream analyzer's configuration with the mint-keyed detectors off: they run in the mint analyzer.
+ */
+export function withoutMintDetectors<C extends { detectors?: Record<string, unknown> }>(
+  config: C = {} as C,
+): C {
+  const detectors: Record<string, unknown> = { ...config.detectors };
+  for (const module of MINT_DETECTORS) detectors[module.name] = false;
+  return { ...config, detectors };
 }
 
 /**

@@ -9,6 +9,7 @@ import { daisyChain } from "./pattern/daisy-chain.ts";
 import { devDump } from "./pattern/dev-dump.ts";
 import { flashRoundtrip } from "./pattern/flash-roundtrip.ts";
 import { launchBundle } from "./pattern/launch-bundle.ts";
+import { washTrading } from "./pattern/wash-trading.ts";
 
 /** Adding a pattern detector: write its module, list it here. */
 export const PATTERN_DETECTORS = [
@@ -16,6 +17,7 @@ export const PATTERN_DETECTORS = [
   devDump,
   coordinatedDump,
   daisyChain,
+  washTrading,
   flashRoundtrip,
 ] as const;
 

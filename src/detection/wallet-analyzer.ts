@@ -13,9 +13,16 @@ import { creatorReputation } from "./wallet/creator-reputation.ts";
 import { freshSniper } from "./wallet/fresh-sniper.ts";
 import { liquidityInjection } from "./wallet/liquidity-injection.ts";
 import { sweepBack } from "./wallet/sweep-back.ts";
+import { whaleDominance } from "./wallet/whale-dominance.ts";
 
 /** Adding a wallet detector: write its module, list it here. */
-export const WALLET_DETECTORS = [liquidityInjection, freshSniper, sweepBack, creatorReputation] as const;
+export const WALLET_DETECTORS = [
+  liquidityInjection,
+  freshSniper,
+  whaleDominance,
+  sweepBack,
+  creatorReputation,
+] as const;
 
 export type WalletAnalyzerConfig = AnalyzerConfig<typeof WALLET_DETECTORS>;
 

@@ -1,6 +1,6 @@
 /**
  * The scanner over a finite workload (`bun run eval`, the scanner and state-size benches): the analyzers
- * (the mint analyzer in `partitions` partitions) and the ingest on one backend, with no sweeps (one consumer), the scanner's retention, and a
+ * (with `partitions`, the mint analyzer in that many) and the ingest on one backend, with no sweeps (one consumer), the scanner's retention, and a
  * way to wait until every group has consumed and acked everything that was written.
  */
 
@@ -29,10 +29,11 @@ export async function startBatchScanner(
   names: Topology,
   producer: Partial<ProducerOptions> = {},
   state?: AnalyzerStateOptions | null,
-  partitions = 1,
+  partitions: number | null = null,
 ): Promise<BatchScanner> {
   const system = createSystem();
-  const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions });
+  const mints =
+    partitions === null ? null : await PartitionedStream.open(backend, names.mints.stream, { partitions });
   const analyzers = await startAnalyzers({
     system,
     backend,
@@ -44,7 +45,12 @@ export async function startBatchScanner(
     mints,
     ...(state !== undefined && { state }),
   });
-  const ingest = new TxStreamWriter(backend, names, producer, { stream: mints, group: names.mints.group });
+  const ingest = new TxStreamWriter(
+    backend,
+    names,
+    producer,
+    mints && { stream: mints, group: names.mints.group },
+  );
   // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
   const stopRetention = startRetention(backend, names, mints);
   return {

@@ -1,18 +1,18 @@
 /**
- * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. The
- * mint analyzer runs as `partitions` instances, each given the events of its mints (by the partitioned
- * streams' hash) with Ingest's watermark, as the pipeline does. The fast loop for tuning detectors; the full-pipeline `bun run eval` builds on the same
+ * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. With
+ * `partitions`, W3 and P5 run in the mint analyzer as that many instances, each given the events of its
+ * mints (by the partitioned streams' hash) with Ingest's watermark, as the pipeline does. The fast loop for tuning detectors; the full-pipeline `bun run eval` builds on the same
  * generator and scorer.
  *
- * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions 1] [--json]
+ * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions P] [--json]
  */
 import type { Alert } from "../detection/alert.ts";
 import type { StateSize } from "../detection/analyzer.ts";
 import {
-  MINT_DETECTORS,
   MintAnalyzer,
   type MintAnalyzerConfig,
   mintKeyOf,
+  withoutMintDetectors,
 } from "../detection/mint-analyzer.ts";
 import {
   PATTERN_DETECTORS,
@@ -31,19 +31,16 @@ import { partitionOf } from "../streams/partitions.ts";
 import { type Scorecard, type ScoreOptions, score } from "./score.ts";
 
 /** Every detector the analyzers implement: the rows of the scorecard. */
-export const IMPLEMENTED_DETECTORS = [
-  ...WALLET_DETECTORS,
-  ...PATTERN_DETECTORS,
-  ...SYBIL_DETECTORS,
-  ...MINT_DETECTORS,
-].map((m) => m.name);
+export const IMPLEMENTED_DETECTORS = [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map(
+  (m) => m.name,
+);
 
 export interface InlineEvalOptions extends GeneratorOptions {
   wallet?: WalletAnalyzerConfig;
   pattern?: PatternAnalyzerConfig;
   sybil?: SybilAnalyzerConfig;
   mint?: MintAnalyzerConfig;
-  /** Partitions of the mint analyzer. @defaultValue 1 */
+  /** Partitions of the mint analyzer; unset, W3 and P5 run in the wallet and pattern analyzers. */
   partitions?: number;
   score?: Omit<ScoreOptions, "totalMints">;
 }
@@ -56,19 +53,21 @@ export interface InlineEvalResult {
   eventsPerSec: number;
   alerts: Alert[];
   scorecard: Scorecard;
-  /** The mint analyzer's is its partitions' sums. */
-  state: Record<"wallet" | "pattern" | "sybil" | "mint", StateSize>;
+  /** The mint analyzer's (with `partitions`) is its partitions' sums. */
+  state: Record<"wallet" | "pattern" | "sybil", StateSize> & { mint?: StateSize };
 }
 
 export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
   const workload = generate(options);
+  const partitions = options.partitions ?? 0;
+  const keyed = <C extends { detectors?: Record<string, unknown> }>(config?: C) =>
+    partitions > 0 ? withoutMintDetectors(config) : config;
   const analyzers = {
-    wallet: new WalletAnalyzer(options.wallet),
-    pattern: new PatternAnalyzer(options.pattern),
+    wallet: new WalletAnalyzer(keyed(options.wallet)),
+    pattern: new PatternAnalyzer(keyed(options.pattern)),
     sybil: new SybilAnalyzer(options.sybil),
   };
   const list = [analyzers.wallet, analyzers.pattern, analyzers.sybil];
-  const partitions = options.partitions ?? 1;
   const mint = Array.from({ length: partitions }, () => new MintAnalyzer(options.mint));
   let watermark = Number.NEGATIVE_INFINITY;
   const findings = new Set(SYBIL_FINDING_DETECTORS);
@@ -85,7 +84,7 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     for (const analyzer of list) for (const alert of analyzer.handle(event)) alerts.push(alert);
     if (event.ts > watermark) watermark = event.ts;
     const key = mintKeyOf(event);
-    if (key !== undefined)
+    if (key !== undefined && partitions > 0)
       for (const alert of mint[partitionOf(key, partitions)]!.handle(event, watermark)) alerts.push(alert);
     // The findings stream, in event order: P4 / W4 alerts of the other analyzers become S3 edges.
     for (let i = before, n = alerts.length; i < n; i++) {
@@ -113,7 +112,7 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
       wallet: analyzers.wallet.stateSize(),
       pattern: analyzers.pattern.stateSize(),
       sybil: analyzers.sybil.stateSize(),
-      mint: sumStateSizes(mint.map((m) => m.stateSize())),
+      ...(partitions > 0 && { mint: sumStateSizes(mint.map((m) => m.stateSize())) }),
     },
   };
 }
@@ -172,7 +171,7 @@ if (import.meta.main) {
     seed: flag("seed", 1),
     durationMs: flag("hours", 8) * 3_600_000,
     scale: flag("scale", 1),
-    partitions: flag("partitions", 1),
+    ...(args.includes("--partitions") && { partitions: flag("partitions", 1) }),
   });
   if (args.includes("--json")) {
     const { alerts: _alerts, ...rest } = result;

@@ -13,6 +13,7 @@
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
 import type { FeedRecord } from "../detection/findings-feed.ts";
+import { withoutMintDetectors } from "../detection/mint-analyzer.ts";
 import { SYBIL_FINDING_DETECTORS, SYBIL_FINDING_PRODUCERS } from "../detection/sybil-analyzer.ts";
 import { analyzerCodec } from "../detection/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
@@ -76,8 +77,9 @@ export interface AnalyzersOptions {
   /**
    * The tx stream keyed by mint (`topology.mints`), for the mint analyzer: the analyze processes share its
    * partitions by lease (`placement`'s, else {@link MINT_PARTITION_LEASE_MS}), and each partition this
-   * process owns is analyzed by an actor of its own, its state checkpointed next to the partition. `null`:
-   * no mint analyzer. @defaultValue null
+   * process owns is analyzed by an actor of its own, its state checkpointed next to the partition; the
+   * wallet and pattern analyzers then leave W3 and P5 off. `null`: no mint analyzer, W3 and P5 run in the
+   * wallet and pattern analyzers. @defaultValue null
    */
   mints?: PartitionedStream | null;
 }
@@ -132,7 +134,7 @@ type StopAnalyzer = (moved: boolean) => Promise<void>;
 export interface RunningAnalyzers {
   /** The analyzer actors running in this process now (with `placement`, its share), by name. */
   readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;
-  /** Their pumps, by group. */
+  /** Their pumps, by group (a mint partition's by its actor's name: they share one group). */
   readonly pumps: ReadonlyMap<string, Pump<AnalyzerMessage, unknown>>;
   /** Every analyzer group, whichever pump serves it now (none while another process runs its analyzer). */
   readonly groups: readonly GroupPump[];
@@ -202,10 +204,12 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
    */
   const start = async (index: number, mayRead: () => boolean = always): Promise<StopAnalyzer> => {
     const { analyzer, actor, group } = topology.analyzers[index]!;
+    const config = options.config?.[analyzer];
     const init: AnalyzerInit = {
       analyzer,
       alerts: topology.alerts,
-      config: options.config?.[analyzer],
+      // W3 and P5 run in the mint analyzer's partitions when there are some.
+      config: options.mints ? withoutMintDetectors(config) : config,
       ...(SYBIL_FINDING_PRODUCERS.includes(analyzer) && {
         feed: { stream: topology.findings, detectors: [...SYBIL_FINDING_DETECTORS] },
       }),
@@ -350,7 +354,6 @@ function partitionMints(
     mints,
     async (partition, key) => {
       const name = `${actor}-p${partition}`;
-      const pumpName = `${group}:p${partition}`;
       const store = stateOptions ? backend.stateStore({ anchor: key }) : null;
       const init: AnalyzerInit = { analyzer: "mint", alerts: topology.alerts, config: options.config?.mint };
       const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
@@ -365,7 +368,7 @@ function partitionMints(
       const off = consumer.on("started", (event) => {
         if (event.partition !== partition) return;
         off();
-        shared.pumps.set(pumpName, event.pump);
+        shared.pumps.set(name, event.pump);
       });
       return {
         target: ref,
@@ -377,7 +380,7 @@ function partitionMints(
           deadLetterStream: `${key}:dlq`,
         },
         release: async () => {
-          shared.pumps.delete(pumpName);
+          shared.pumps.delete(name);
           await ref.stop({ deadlineMs: 5000, handBack: true });
           shared.refs.delete(name);
         },

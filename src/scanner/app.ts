@@ -8,12 +8,12 @@
  */
 import { redisAddressOf, type TroupeConfig } from "../config.ts";
 import { type Alert, SEVERITY_RANK } from "../detection/alert.ts";
-import { MINT_DETECTORS } from "../detection/mint-analyzer.ts";
 import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
 import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
 import { createDetectionsSource, createStreamsSource, serveControlApi } from "../http/index.ts";
 import { type ReplaySummary, TxStreamWriter } from "../ingest/stream-writer.ts";
+import { TroupeError } from "../errors.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
@@ -65,12 +65,17 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
   const names = topology(config.TROUPE_STREAM_PREFIX);
   // Opened (created, or its stored partition count checked) before anything reads or writes it.
-  const mints = await PartitionedStream.open(backend, names.mints.stream, {
-    partitions: config.TROUPE_PARTITIONS,
-  }).catch(async (error: unknown) => {
-    await backend.close();
-    throw error;
-  });
+  const partitions = config.TROUPE_PARTITIONS;
+  const mints =
+    partitions === null
+      ? null
+      : await PartitionedStream.open(backend, names.mints.stream, { partitions }).catch(
+          async (error: unknown) => {
+            await backend.close();
+            if (!(error instanceof TroupeError && error.code === "ERR_PARTITION_MISMATCH")) throw error;
+            throw new ScannerError("ERR_CONFIG", `TROUPE_PARTITIONS=${partitions}: ${error.message}`);
+          },
+        );
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
@@ -118,7 +123,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     : null;
   const ingest =
     role !== "analyze"
-      ? new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group })
+      ? new TxStreamWriter(backend, names, {}, mints && { stream: mints, group: names.mints.group })
       : null;
   const stopRetention = startRetention(backend, names, mints);
 
@@ -135,9 +140,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     detections: createDetectionsSource({
       backend,
       stream: names.alerts,
-      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS, ...MINT_DETECTORS].map(
-        (d) => d.name,
-      ),
+      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map((d) => d.name),
       severities: Object.keys(SEVERITY_RANK),
     }),
     token: config.TROUPE_API_TOKEN,

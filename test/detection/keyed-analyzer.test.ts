@@ -9,6 +9,7 @@ import { defineDetector } from "../../src/detection/detector.ts";
 import { MintAnalyzer, mintKeyOf } from "../../src/detection/mint-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { MessageRejectedError } from "../../src/errors.ts";
+import { runInline } from "../../src/eval/run-inline.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import { memoryTables } from "../../src/runtime/durable-table.ts";
 import { partitionOf } from "../../src/streams/partitions.ts";
@@ -42,6 +43,15 @@ test("the mint analyzer in 1, 3 or 8 partitions raises the same alerts, with the
     expect(ids(partitioned(parts, events))).toEqual(whole);
   }
 });
+
+test("W3 and P5 in the mint analyzer's partitions raise what they raise in the wallet and pattern analyzers", () => {
+  const options = { seed: 2, durationMs: 2 * 3_600_000 };
+  const whole = runInline(options).alerts;
+  const keyed = runInline({ ...options, partitions: 4 }).alerts;
+  expect(keyed.filter((a) => a.analyzer === "mint").length).toBeGreaterThan(0);
+  expect(whole.some((a) => a.analyzer === "mint")).toBe(false);
+  expect(ids(keyed)).toEqual(ids(whole));
+}, 30_000);
 
 /**
  * A detector that only records, per mint, its events and the flushes that saw the mint touched: what a

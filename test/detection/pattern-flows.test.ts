@@ -1,17 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import type { Analyzer } from "../../src/detection/analyzer.ts";
-import { MintAnalyzer } from "../../src/detection/mint-analyzer.ts";
 import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { at, buy, create, fund, MINUTE, SOL, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 
-/** P5 runs in the mint-keyed analyzer (mint-analyzer.ts), the others in the pattern analyzer. */
-const only = (
-  name: string,
-  events: ChainEvent[],
-  analyzer: Analyzer = name === "wash_trading" ? new MintAnalyzer() : new PatternAnalyzer(),
-) => run(analyzer, events).filter((a) => a.detector === name);
+const only = (name: string, events: ChainEvent[], analyzer = new PatternAnalyzer()) =>
+  run(analyzer, events).filter((a) => a.detector === name);
 const V_TOK = 1_000_000_000_000_000;
 
 describe("P3 coordinated_dump", () => {

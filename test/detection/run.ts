@@ -2,17 +2,9 @@ import type { Alert } from "../../src/detection/alert.ts";
 import type { Analyzer } from "../../src/detection/analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 
-/**
- * Feeds events in order, each with the watermark (the greatest event time so far, which a mint-keyed
- * analyzer runs on and the others ignore), then flushes at `flushAt` (event time) when given; returns
- * every alert.
- */
+/** Feeds events in order, then flushes at `flushAt` (event time) when given; returns every alert. */
 export function run(analyzer: Analyzer, events: readonly ChainEvent[], flushAt?: number): Alert[] {
-  let watermark = Number.NEGATIVE_INFINITY;
-  const alerts = events.flatMap((event) => {
-    watermark = Math.max(watermark, event.ts);
-    return analyzer.handle(event, watermark);
-  });
+  const alerts = events.flatMap((event) => analyzer.handle(event));
   if (flushAt !== undefined) alerts.push(...analyzer.flush(flushAt));
   return alerts;
 }

@@ -8,7 +8,6 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Alert, SEVERITY_RANK } from "../../src/detection/alert.ts";
-import { MintAnalyzer } from "../../src/detection/mint-analyzer.ts";
 import { PatternAnalyzer } from "../../src/detection/pattern-analyzer.ts";
 import type { Trade } from "../../src/detection/schema.ts";
 import { SybilAnalyzer } from "../../src/detection/sybil-analyzer.ts";
@@ -78,7 +77,6 @@ const ANALYZERS = {
   wallet: (detectors: Record<string, object>) => new WalletAnalyzer({ detectors }),
   pattern: (detectors: Record<string, object>) => new PatternAnalyzer({ detectors }),
   sybil: (detectors: Record<string, object>) => new SybilAnalyzer({ detectors }),
-  mint: (detectors: Record<string, object>) => new MintAnalyzer({ detectors }),
 };
 
 describe.each(SET.filter((s) => !s.decoy).map((s) => [s.name, s] as const))("%s", (_name, scenario) => {

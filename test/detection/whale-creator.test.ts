@@ -1,14 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { MintAnalyzer } from "../../src/detection/mint-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { buy, create, MINUTE, SOL, sell, T0 } from "./events.ts";
 import { run } from "./run.ts";
 
 const only = (name: string, events: ChainEvent[]) =>
-  run(name === "whale_dominance" ? new MintAnalyzer() : new WalletAnalyzer(), events).filter(
-    (a) => a.detector === name,
-  );
+  run(new WalletAnalyzer(), events).filter((a) => a.detector === name);
 
 describe("W3 whale_dominance", () => {
   const crowd = [

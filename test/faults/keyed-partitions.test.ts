@@ -1,8 +1,9 @@
 /**
  * Issue 14's exactness check: the mint analyzer keyed by mint in 8 partitions, shared by two analyze
  * processes on a real 3-master Redis Cluster (each running some partitions, each partition an actor of its
- * own), writes the same alert ids as one process with one partition; so does one process in memory with 8.
- * The workload is the crash checks' (every scenario type), replayed through `--role ingest`.
+ * own), writes the same alert ids as one process with one partition; so do one process in memory with 8,
+ * and one process without partitions (W3 and P5 in the wallet and pattern analyzers). The workload is the
+ * crash checks' (every scenario type), replayed through `--role ingest`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -30,6 +31,7 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
   let whole: Promise<RunOutcome>;
   let shared: Promise<RunOutcome>;
   let memory: Promise<RunOutcome>;
+  let unkeyed: Promise<RunOutcome>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-keyed-"));
@@ -47,14 +49,14 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     whole = cleanRun(lab, "one process, one partition");
     shared = sharedPartitionsRun(keyed);
     // After the cluster runs: three runs of real processes at once already fill two cores.
-    memory = Promise.allSettled([whole, shared]).then(() =>
-      memoryRestartRun(keyed, [], `in memory, ${PARTITIONS} partitions`),
-    );
-    for (const run of [whole, shared, memory]) run.catch(() => {});
+    const after = Promise.allSettled([whole, shared]);
+    memory = after.then(() => memoryRestartRun(keyed, [], `in memory, ${PARTITIONS} partitions`));
+    unkeyed = after.then(() => cleanRun({ ...lab, partitions: undefined }, "no partitions"));
+    for (const run of [whole, shared, memory, unkeyed]) run.catch(() => {});
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled([whole, shared, memory]);
+    await Promise.allSettled([whole, shared, memory, unkeyed]);
     await cluster?.cleanup();
     await rm(dir, { recursive: true, force: true });
   }, TEST_MS);
@@ -83,6 +85,15 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     `${PARTITIONS} partitions in one process in memory: the same alert ids`,
     async () => {
       const [baseline, run] = await Promise.all([whole, memory]);
+      expectConsistent(baseline, run);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "without partitions, W3 and P5 in the wallet and pattern analyzers: the same alert ids",
+    async () => {
+      const [baseline, run] = await Promise.all([whole, unkeyed]);
       expectConsistent(baseline, run);
     },
     TEST_MS,

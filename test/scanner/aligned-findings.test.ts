@@ -16,7 +16,6 @@ import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
-import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { MINUTE } from "../fixtures/scenarios/kit.ts";
 import { s3AfterSweep } from "../fixtures/scenarios/s3-after-sweep.ts";
@@ -61,8 +60,7 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
         const backend = open();
         backends.push(backend);
         const names = topology(`test-aligned:${crypto.randomUUID()}:`);
-        const mints = await PartitionedStream.open(backend, names.mints.stream);
-        const writer = new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group });
+        const writer = new TxStreamWriter(backend, names);
         await writer.send(events);
         await writer.tick(tick.ts);
         const scanner = await startBatchScanner(backend, names);

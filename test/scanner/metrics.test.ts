@@ -28,9 +28,6 @@ const OUR_LABELS = new Set([
   "status",
   "detector",
   "severity",
-  // The mint analyzer's partitions (at most TROUPE_PARTITIONS, 256) and their owners (the analyze processes).
-  "partition",
-  "owner",
 ]);
 
 let exposition: string;

@@ -18,7 +18,6 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { MemoryLeaseStore } from "../../src/streams/memory-leases.ts";
-import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { PUMP_DEFAULTS } from "../../src/streams/pump-options.ts";
 import { systemClock } from "../../src/time/clock.ts";
 import { until } from "../streams/test-target.ts";
@@ -62,7 +61,7 @@ afterEach(async () => {
 function startPlaced(
   backend: MemoryStreamBackend,
   names: Topology,
-  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints">,
+  options: Pick<AnalyzersOptions, "placement" | "onMove">,
 ): Promise<RunningAnalyzers> {
   return startAnalyzers({
     system,
@@ -127,9 +126,7 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   const back = new Set<string>();
   const producersLost = Promise.withResolvers<void>();
   const producersBack = Promise.withResolvers<void>();
-  const mints = await PartitionedStream.open(backend, names.mints.stream);
   running = await startPlaced(backend, names, {
-    mints,
     // Long leases: the only lapse is the test's.
     placement: { leaseMs: 60_000 },
     onMove: ({ actor, reason }) => {
@@ -149,7 +146,7 @@ test("producers whose leases lapse hand back what they had not started; taken ag
     },
   });
   const placement = running.placement!;
-  const writer = new TxStreamWriter(backend, names, {}, { stream: mints, group: names.mints.group });
+  const writer = new TxStreamWriter(backend, names);
   await writer.send(events);
   await writer.tick(tick.ts);
   for (const { actor } of producers) {

@@ -295,7 +295,7 @@ class WashTrading {
 
 export const washTrading = defineDetector({
   name: "wash_trading",
-  analyzer: "mint",
+  analyzer: "pattern",
   defaults: WASH_TRADING_DEFAULTS,
   create: (options, tables) => new WashTrading(options, tables),
 });

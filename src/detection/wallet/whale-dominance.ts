@@ -168,7 +168,7 @@ class WhaleDominance {
 
 export const whaleDominance = defineDetector({
   name: "whale_dominance",
-  analyzer: "mint",
+  analyzer: "wallet",
   defaults: WHALE_DOMINANCE_DEFAULTS,
   create: (options, tables) => new WhaleDominance(options, tables),
 });

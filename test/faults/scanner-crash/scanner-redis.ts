@@ -35,7 +35,7 @@ export class ScannerRedis {
   readonly #client: Redis | Cluster;
 
   /** `server`: a Redis URL, or a cluster's seed nodes. */
-  constructor(server: string | readonly string[], prefix: string, partitions = 1) {
+  constructor(server: string | readonly string[], prefix: string, partitions = 0) {
     this.tx = `${prefix}tx`;
     this.mints = Array.from({ length: partitions }, (_, i) =>
       partitionKey(`${prefix}tx:mint`, i, partitions),

@@ -17,8 +17,8 @@ import type { WrittenWorkload } from "./workload.ts";
 /** The analyzer actors (and their tx groups), as the scanner's topology names them. */
 const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
 /**
- * Three tx groups, the mint analyzer's group on each partition of the keyed tx stream (one by default), the
- * sybil analyzer's findings group and the JSONL sink's group.
+ * Three tx groups, the mint analyzer's group on each partition of the keyed tx stream (none without
+ * TROUPE_PARTITIONS), the sybil analyzer's findings group and the JSONL sink's group.
  */
 const groupCount = (partitions: number) => 5 + partitions;
 const API_TOKEN = "crash-consistency-token";
@@ -33,7 +33,7 @@ export interface CrashLab {
   redisUrl: string;
   /** A Redis Cluster's seed nodes instead of `redisUrl` (the keys then carry a hash tag per run). */
   clusterNodes?: readonly string[];
-  /** TROUPE_PARTITIONS of every process: the mint analyzer's partitions. @defaultValue 1 */
+  /** TROUPE_PARTITIONS of every process: the mint analyzer's partitions. Unset: no mint analyzer. */
   partitions?: number;
   /** Where sink files go. */
   dir: string;
@@ -342,7 +342,7 @@ export async function memoryRestartRun(
         const { groups } = await scanner.api<{ groups: MemoryGroup[] }>("GET", "/streams");
         streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
         return (
-          groups.length === groupCount(lab.partitions ?? 1) &&
+          groups.length === groupCount(lab.partitions ?? 0) &&
           groups.every((g) => g.pending === 0 && g.lag === 0)
         );
       },
@@ -422,7 +422,7 @@ class RedisRun {
     this.prefix = lab.clusterNodes
       ? `{troupe-test-crash:${randomUUID()}}:`
       : `troupe-test-crash:${randomUUID()}:`;
-    this.redis = new ScannerRedis(lab.clusterNodes ?? lab.redisUrl, this.prefix, lab.partitions ?? 1);
+    this.redis = new ScannerRedis(lab.clusterNodes ?? lab.redisUrl, this.prefix, lab.partitions ?? 0);
   }
 
   get total(): number {
@@ -496,7 +496,7 @@ class RedisRun {
   }
 
   async untilDrained(working: readonly ScannerProcess[]): Promise<void> {
-    await until("every group drained", () => this.redis.drained(groupCount(this.lab.partitions ?? 1)), {
+    await until("every group drained", () => this.redis.drained(groupCount(this.lab.partitions ?? 0)), {
       timeoutMs: this.lab.timeoutMs,
       abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
     });
