@@ -244,18 +244,10 @@ export class Analyzer {
   }
 
   #context(name: DetectorName): Slot["ctx"] {
-    const wallets = this.#wallets;
-    const analyzer = this.name;
     return {
       mints: this.#mints,
-      get wallets(): WalletBook {
-        if (wallets === null)
-          throw new InvalidOptionError(
-            `detectors.${name}`,
-            `reads the wallet book, which the ${analyzer} analyzer does not keep (it is keyed by mint)`,
-          );
-        return wallets;
-      },
+      // A plain property either way: detectors read it on every event.
+      wallets: this.#wallets ?? absentWalletBook(this.name, name),
       observedSince: 0,
       emit: (candidate: AlertCandidate) => {
         const alert = this.#gate.admit(name, candidate);
@@ -414,6 +406,18 @@ export class Analyzer {
       state: this.stateSize(),
     };
   }
+}
+
+/** Stands for the wallet book where there is none: any use names the detector and the analyzer. */
+function absentWalletBook(analyzer: AnalyzerName, detector: DetectorName): WalletBook {
+  return new Proxy({} as WalletBook, {
+    get() {
+      throw new InvalidOptionError(
+        `detectors.${detector}`,
+        `reads the wallet book, which the ${analyzer} analyzer does not keep (it is keyed by mint)`,
+      );
+    },
+  });
 }
 
 /** A keyed event's watermark; an entry without one is refused (dead-lettered by the analyzer actor). */

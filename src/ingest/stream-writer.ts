@@ -280,7 +280,7 @@ export class TxStreamWriter {
           this.stats.sent += sent;
         },
       ),
-      this.#appendKeyed(keyed, options, signal),
+      this.#appendKeyed(keyed, signal),
     ]);
   }
 
@@ -299,13 +299,10 @@ export class TxStreamWriter {
   }
 
   /** Events to their mint's partition, in order; a tick to every partition, after what came before it. */
-  async #appendKeyed(
-    entries: readonly KeyedEntry[],
-    options: { signal?: AbortSignal },
-    signal?: AbortSignal,
-  ): Promise<void> {
+  async #appendKeyed(entries: readonly KeyedEntry[], signal?: AbortSignal): Promise<void> {
     const producer = this.keyed;
     if (!producer || entries.length === 0) return;
+    const options = signal ? { signal } : {};
     let from = 0;
     for (let i = 0; i <= entries.length; i++) {
       const entry = entries[i];

@@ -128,6 +128,11 @@ export const ANALYZER_STATE_DEFAULTS: AnalyzerStateOptions = {
  */
 export const ANALYZER_CAPACITY = 16_384;
 
+/** An analyzer actor's mailbox: `options.capacity`, else {@link ANALYZER_CAPACITY} or twice a checkpoint. */
+function analyzerCapacity(options: AnalyzersOptions, state: AnalyzerStateOptions | null): number {
+  return options.capacity ?? Math.max(ANALYZER_CAPACITY, 2 * (state?.checkpointEvery ?? 0));
+}
+
 /** Stops an analyzer's pumps and actor; `moved`: it runs elsewhere from now, so it is no longer listed here. */
 type StopAnalyzer = (moved: boolean) => Promise<void>;
 
@@ -220,7 +225,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     // One instance: an analyzer's per-wallet and per-mint state needs the whole stream (wallet ages, funders).
     const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
       name: actor,
-      capacity: options.capacity ?? Math.max(ANALYZER_CAPACITY, 2 * (stateOptions?.checkpointEvery ?? 0)),
+      capacity: analyzerCapacity(options, stateOptions),
       maxDeliveries: options.maxDeliveries,
       init,
       ...(stateStore && stateOptions && { state: { store: stateStore, ...stateOptions } }),
@@ -286,7 +291,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const running = new Map<number, StopAnalyzer>();
   const placement = placed ? placeAnalyzers(options, start, running) : null;
   const mintPartitions = options.mints
-    ? partitionMints(options, options.mints, { refs, pumps, outputsFrom, common, stateStore: stateOptions })
+    ? partitionMints(options, options.mints, { refs, pumps, outputsFrom, common, state: stateOptions })
     : null;
   // Started once the analyzers given to this process at its first round run (one alone: all three).
   if (placement) await placement.start().then(() => placement.settled());
@@ -331,7 +336,7 @@ interface Shared {
   pumps: Map<string, Pump<AnalyzerMessage, unknown>>;
   outputsFrom: (mayRead: () => boolean) => (result: unknown) => Outputs;
   common: Partial<PumpOptions<AnalyzerMessage, unknown>>;
-  stateStore: AnalyzerStateOptions | null;
+  state: AnalyzerStateOptions | null;
 }
 
 /**
@@ -348,7 +353,7 @@ function partitionMints(
   const { system, backend, topology } = options;
   const { actor, group } = topology.mints;
   const leaseMs = options.placement?.leaseMs ?? MINT_PARTITION_LEASE_MS;
-  const stateOptions = shared.stateStore;
+  const stateOptions = shared.state;
   const consumer: PartitionedConsumer<AnalyzerMessage, unknown> = new PartitionedConsumer(
     backend,
     mints,
@@ -358,7 +363,7 @@ function partitionMints(
       const init: AnalyzerInit = { analyzer: "mint", alerts: topology.alerts, config: options.config?.mint };
       const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
         name,
-        capacity: options.capacity ?? Math.max(ANALYZER_CAPACITY, 2 * (stateOptions?.checkpointEvery ?? 0)),
+        capacity: analyzerCapacity(options, stateOptions),
         maxDeliveries: options.maxDeliveries,
         init,
         ...(store && stateOptions && { state: { store, ...stateOptions } }),

@@ -108,6 +108,18 @@ describe("the watermark clock", () => {
     expect(record("events", 4)).not.toEqual(record("events", 1));
   });
 
+  test("a watermark that jumps ten years runs a day of flushes, then one full flush at the last boundary", () => {
+    const analyzer = new MintAnalyzer();
+    analyzer.handle(create("M", "dev"), T0);
+    const later = T0 + 10 * 365 * 86_400_000;
+    analyzer.handle(create("N", "dev", later), later);
+    const { deltaFlushes, fullFlushes, lastTs } = analyzer.snapshot();
+    // A day of 5 s boundaries (a full one every minute), then the full flush at the last boundary.
+    expect(deltaFlushes + fullFlushes).toBe(86_400_000 / 5_000 + 1);
+    expect(lastTs).toBe(later);
+    expect(analyzer.stateSize().mints).toBe(1);
+  });
+
   test("a keyed event without its watermark is refused", () => {
     const analyzer = new MintAnalyzer();
     expect(() => analyzer.handle(create("M", "dev"))).toThrow(MessageRejectedError);
