@@ -70,8 +70,8 @@ export interface AnalyzersOptions {
    */
   placement?: AnalyzerPlacement | null;
   /**
-   * With `placement`: called when this process takes an analyzer over (its state restored, its pumps
-   * started) or gives one up, so that an operator's log tells where each analyzer ran when.
+   * With `placement` or `mints`: called when this process takes an analyzer or a mint partition over (its
+   * state restored, its pumps started) or gives one up, so that an operator's log tells where each ran when.
    */
   onMove?: (move: AnalyzerMove) => void;
   /**
@@ -392,6 +392,19 @@ function partitionMints(
       };
     },
     { group, member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
+  );
+  // Logged as the analyzers' moves are: which process ran which partition when.
+  const generations = new Map<number, number>();
+  consumer.ownership.on("assigned", ({ partition, generation }) => {
+    generations.set(partition, generation);
+    options.onMove?.({ actor: `${actor}-p${partition}`, generation, reason: null });
+  });
+  consumer.ownership.on("revoked", ({ partition, reason }) =>
+    options.onMove?.({
+      actor: `${actor}-p${partition}`,
+      generation: generations.get(partition) ?? 0,
+      reason,
+    }),
   );
   return consumer;
 }

@@ -14,6 +14,7 @@ import {
   type CrashLab,
   cleanRun,
   memoryRestartRun,
+  placementRun,
   type RunOutcome,
   sharedPartitionsRun,
 } from "./scanner-crash/scenarios.ts";
@@ -32,6 +33,7 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
   let shared: Promise<RunOutcome>;
   let memory: Promise<RunOutcome>;
   let unkeyed: Promise<RunOutcome>;
+  let moved: Promise<RunOutcome>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-keyed-"));
@@ -52,11 +54,16 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     const after = Promise.allSettled([whole, shared]);
     memory = after.then(() => memoryRestartRun(keyed, [], `in memory, ${PARTITIONS} partitions`));
     unkeyed = after.then(() => cleanRun({ ...lab, partitions: undefined }, "no partitions"));
-    for (const run of [whole, shared, memory, unkeyed]) run.catch(() => {});
+    // One of two processes SIGKILLed at 30% of the workload, a third started at 55%: the analyzers and
+    // the partitions move with their state (claims after 500 ms idle, as in the crash checks' takeovers).
+    moved = Promise.allSettled([memory, unkeyed]).then(() =>
+      placementRun({ ...keyed, claimIdleMs: 500 }, 0.3, 0.55),
+    );
+    for (const run of [whole, shared, memory, unkeyed, moved]) run.catch(() => {});
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled([whole, shared, memory, unkeyed]);
+    await Promise.allSettled([whole, shared, memory, unkeyed, moved]);
     await cluster?.cleanup();
     await rm(dir, { recursive: true, force: true });
   }, TEST_MS);
@@ -95,6 +102,21 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     async () => {
       const [baseline, run] = await Promise.all([whole, unkeyed]);
       expectConsistent(baseline, run);
+    },
+    TEST_MS,
+  );
+
+  test(
+    `${PARTITIONS} partitions: one of two processes SIGKILLed, a third joins: the partitions move with their state`,
+    async () => {
+      const [baseline, run] = await Promise.all([whole, moved]);
+      expectConsistent(baseline, run);
+      // The survivor logged taking partitions over from the dead process, under later lease generations.
+      expect(
+        run.steps.some((step) =>
+          / mint-analyzer-p\d+ runs here from now \(lease generation ([2-9]|\d{2,})/.test(step),
+        ),
+      ).toBe(true);
     },
     TEST_MS,
   );
