@@ -21,7 +21,7 @@ import type { WatchedPartitions } from "../http/streams/backend-source.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
 import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
-import type { StreamBackend } from "../streams/backend.ts";
+import type { ReadLease, StreamBackend } from "../streams/backend.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { PartitionedConsumer } from "../streams/partitioned-consumer.ts";
@@ -205,9 +205,13 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   );
   /**
    * Spawns analyzer `index` (restoring its state) and starts its pumps, which read only while `mayRead`
-   * says so (a lease held); returns how to stop them.
+   * says so (a lease held), under `readLease` (the lease, checked with each read); returns how to stop them.
    */
-  const start = async (index: number, mayRead: () => boolean = always): Promise<StopAnalyzer> => {
+  const start = async (
+    index: number,
+    mayRead: () => boolean = always,
+    readLease: (() => ReadLease | undefined) | null = null,
+  ): Promise<StopAnalyzer> => {
     const { analyzer, actor, group } = topology.analyzers[index]!;
     const config = options.config?.[analyzer];
     const init: AnalyzerInit = {
@@ -237,6 +241,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       new Pump(backend, ref, {
         ...common,
         mayRead,
+        readLease,
         outputsOf,
         stream: topology.tx,
         group,
@@ -251,6 +256,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
         new Pump(backend, ref, {
           ...common,
           mayRead,
+          readLease,
           outputsOf,
           stream: topology.findings,
           group: topology.findingsGroup,
@@ -416,7 +422,11 @@ function partitionMints(
  */
 function placeAnalyzers(
   options: AnalyzersOptions,
-  start: (index: number, mayRead: () => boolean) => Promise<StopAnalyzer>,
+  start: (
+    index: number,
+    mayRead: () => boolean,
+    readLease: () => ReadLease | undefined,
+  ) => Promise<StopAnalyzer>,
   running: Map<number, StopAnalyzer>,
 ): PartitionOwnership {
   const { topology, placement } = options;
@@ -446,7 +456,8 @@ function placeAnalyzers(
     {
       // A process frozen past its lease reads nothing once it thaws, before its next round gives it up.
       assigned: async (index, _key, generation) => {
-        running.set(index, await start(index, () => ownership.holds(index)));
+        const holds = () => ownership.holds(index);
+        running.set(index, await start(index, holds, () => ownership.lease(index)));
         generations.set(index, generation);
         moved(index, null);
       },

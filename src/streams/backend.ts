@@ -51,6 +51,22 @@ export interface ReadOptions {
    * connection to come up must not take entries after the lease lapsed.
    */
   readonly mayRead?: () => boolean;
+  /**
+   * The lease the read is taken under (a partition's, leases.ts): checked in the backend with the read
+   * itself (on Redis, one script with the XREADGROUP), so a read that reaches Redis after the lease moved
+   * on, however late, takes nothing and returns no entries (a blocking one after its block, as an empty read
+   * does); a blocking read re-checks it when woken. On a
+   * Redis Cluster the lease must share the stream's slot for that; otherwise only `mayRead` guards the read.
+   */
+  readonly lease?: ReadLease;
+}
+
+/** A lease as its holder knows it: held by `holder` at `generation` (a later holder has a higher one). */
+export interface ReadLease {
+  /** The lease's key (`leaseKey`). */
+  readonly key: string;
+  readonly holder: string;
+  readonly generation: number;
 }
 
 export interface PendingReadOptions {

@@ -8,6 +8,7 @@
  */
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
 import {
   type AdoptResult,
   type AppendResult,
@@ -154,11 +155,20 @@ export class MemoryStreamBackend implements StreamBackend {
     consumer: string,
     options: ReadOptions,
   ): Promise<StreamEntry[]> {
-    if (options.mayRead && !options.mayRead()) return [];
-    const entries = this.#deliverNew(stream, group, consumer, options.count);
+    const { mayRead, lease } = options;
+    // Checked right before each delivery, as Redis checks a lease with the read (nothing runs in between).
+    const leases = this.leases();
+    const allowed = () =>
+      (!mayRead || mayRead()) && (!lease || leases.holds(lease.key, lease.holder, lease.generation));
     const blockMs = options.blockMs ?? 0;
+    if (!allowed()) {
+      // A lease that moved on: waits out the block as an empty read does, so a stale reader does not spin.
+      if (lease && blockMs > 0) await sleep(this.#clock, blockMs);
+      return [];
+    }
+    const entries = this.#deliverNew(stream, group, consumer, options.count);
     if (entries.length > 0 || blockMs <= 0) return entries;
-    return this.#blockForNew(stream, group, consumer, options.count, blockMs);
+    return this.#blockForNew(stream, group, consumer, options.count, blockMs, allowed);
   }
 
   async readPending(
@@ -307,6 +317,7 @@ export class MemoryStreamBackend implements StreamBackend {
     consumer: string,
     count: number,
     blockMs: number,
+    allowed: () => boolean,
   ): Promise<StreamEntry[]> {
     const s = this.#stream(stream, false);
     let expired = false;
@@ -327,6 +338,7 @@ export class MemoryStreamBackend implements StreamBackend {
           wake = waiter;
           s.waiters.add(waiter);
         });
+        if (!allowed()) return [];
         const entries = this.#deliverNew(stream, group, consumer, count);
         if (entries.length > 0 || expired || this.#closed) return entries;
       }

@@ -44,6 +44,12 @@ export class MemoryLeaseStore implements LeaseStore {
     if (lease?.holder === holder && lease.generation === generation) this.#leases.delete(key);
   }
 
+  /** Whether `holder` holds the lease at `generation` now: a read under it may go (memory-backend.ts). */
+  holds(key: string, holder: string, generation: number): boolean {
+    const lease = this.#live(key, this.#clock.now());
+    return lease?.holder === holder && lease.generation === generation;
+  }
+
   async inspect(key: string): Promise<LeaseView> {
     const now = this.#clock.now();
     const lease = this.#live(key, now);

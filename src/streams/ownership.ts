@@ -22,7 +22,7 @@ import { InvalidOptionError } from "../errors.ts";
 import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
-import type { StreamBackend } from "./backend.ts";
+import type { ReadLease, StreamBackend } from "./backend.ts";
 import { type LeaseStore, leaseKey, membersKey } from "./leases.ts";
 import type { Partitions } from "./partitions.ts";
 
@@ -165,6 +165,17 @@ export class PartitionOwnership {
   holds(partition: number): boolean {
     const owned = this.#owned.get(partition);
     return owned !== undefined && this.options.clock.now() < owned.deadline;
+  }
+
+  /**
+   * The lease a read of `partition` is taken under, for the backend to check with the read itself
+   * (ReadOptions.lease); undefined unless {@link holds}.
+   */
+  lease(partition: number): ReadLease | undefined {
+    const owned = this.#owned.get(partition);
+    if (owned === undefined || !this.holds(partition)) return undefined;
+    const key = leaseKey(this.stream.keys[partition]!, this.options.group);
+    return { key, holder: this.options.member, generation: owned.generation };
   }
 
   /** Age in ms of each owned partition's ownership. */

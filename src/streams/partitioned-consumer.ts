@@ -3,7 +3,8 @@
  * (ownership.ts) and one pump per partition this member owns. On `assigned` the caller's `setup` gives the
  * partition's target (a durable target restores the partition's state there, its new epoch fencing the
  * previous owner) and pump options; the pump adopts what the previous owner left pending, reads only while
- * the lease cannot have lapsed (`mayRead`: a thawed zombie reads nothing), and stops before the partition
+ * the lease cannot have lapsed (`mayRead`: a thawed zombie reads nothing) and under the lease, which the
+ * backend checks with each read (`readLease`: a read that arrives late takes nothing), and stops before the partition
  * is given up. Kafka's consumer-group rebalance listener, with the lease as the generation.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
@@ -17,8 +18,8 @@ import type { PumpTarget } from "./pump-target.ts";
 /** What feeds one owned partition. */
 export interface PartitionPump<M, R> {
   target: PumpTarget<M, R>;
-  /** Its pump's options, but the stream, group, consumer and `mayRead`, which the consumer sets. */
-  options?: Omit<PumpOptions<M, R>, "stream" | "group" | "consumer" | "mayRead">;
+  /** Its pump's options, but the stream, group, consumer, `mayRead` and `readLease`, which it sets. */
+  options?: Omit<PumpOptions<M, R>, "stream" | "group" | "consumer" | "mayRead" | "readLease">;
   /**
    * Called as the partition is given up, while its pump stops: a durable actor stopped with `handBack`
    * finishes the message in hand and checkpoints, and the pump's stop then waits for nothing more (the next
@@ -98,6 +99,7 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
       group,
       consumer: member,
       mayRead: () => this.ownership.holds(partition),
+      readLease: () => this.ownership.lease(partition),
     });
     this.#pumps.set(partition, pump);
     if (release) this.#releases.set(partition, release);

@@ -6,6 +6,7 @@ import { hostname } from "node:os";
 import { InvalidOptionError } from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import type { ReadLease } from "./backend.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
 import type { StreamStateStore } from "./stream-state-store.ts";
@@ -84,6 +85,13 @@ export interface PumpOptions<M = unknown, R = unknown> {
    * @defaultValue always true
    */
   mayRead?: () => boolean;
+  /**
+   * The lease its reads of new entries are taken under (`PartitionOwnership.lease`), checked by the
+   * backend with each read (ReadOptions.lease): a read that reaches Redis after the lease moved on, sent
+   * however long before, takes nothing. Undefined (no lease held) skips the read as `mayRead` does.
+   * @defaultValue null (no lease)
+   */
+  readLease?: (() => ReadLease | undefined) | null;
 }
 
 type Defaulted<M, R> = Required<Omit<PumpOptions<M, R>, "stream" | "group">>;
@@ -111,6 +119,7 @@ export const PUMP_DEFAULTS = {
   clock: systemClock,
   stateStore: null,
   mayRead: () => true,
+  readLease: null,
 } satisfies Defaulted<unknown, unknown>;
 
 export type ResolvedPumpOptions<M, R> = Required<Omit<PumpOptions<M, R>, "deadLetterStream">> & {
@@ -148,6 +157,8 @@ export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPu
   checkInteger("retryMaxMs", merged.retryMaxMs, merged.retryMinMs);
   checkClock("clock", merged.clock);
   if (typeof merged.mayRead !== "function") throw new InvalidOptionError("mayRead", "must be a function");
+  if (merged.readLease !== null && typeof merged.readLease !== "function")
+    throw new InvalidOptionError("readLease", "must be a function or null");
   if (merged.deadLetterStream === merged.stream) {
     throw new InvalidOptionError("deadLetterStream", "must differ from stream");
   }

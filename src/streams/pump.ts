@@ -260,7 +260,10 @@ export class Pump<M = unknown, R = unknown> {
         await this.#wakeup.wait();
         continue;
       }
-      if (!this.options.mayRead()) {
+      // Null: no lease to read under; undefined: a lease it does not hold now.
+      const { readLease } = this.options;
+      const lease = readLease === null ? null : readLease();
+      if (!this.options.mayRead() || lease === undefined) {
         this.#finishClaim();
         await this.#wakeup.wait(blockMs);
         continue;
@@ -311,6 +314,7 @@ export class Pump<M = unknown, R = unknown> {
               count: room,
               blockMs,
               mayRead: this.options.mayRead,
+              ...(lease && { lease }),
             }),
           );
           this.#ledger.accept(entries, "new");

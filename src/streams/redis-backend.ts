@@ -14,6 +14,7 @@
 import type { ChainableCommander, RedisOptions } from "ioredis";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
 import type {
   AdoptResult,
   AppendResult,
@@ -29,6 +30,7 @@ import type {
   PendingQuery,
   PendingReadOptions,
   RangeOptions,
+  ReadLease,
   ReadOptions,
   RedeliveredEntry,
   StreamBackend,
@@ -48,6 +50,7 @@ import {
   APPEND_FENCED_LUA,
   APPEND_UNIQUE_LUA,
   DELETE_IDLE_CONSUMER_LUA,
+  LEASED_READ_LUA,
   STATE_COMMIT_LUA,
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
@@ -100,6 +103,15 @@ type ScriptCommands<R> = {
     ...fields: (string | Uint8Array)[]
   ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
+  troupeLeasedReadBuffer(
+    stream: string,
+    lease: string,
+    holder: string,
+    generation: number,
+    group: string,
+    consumer: string,
+    count: number,
+  ): R;
 };
 type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
@@ -135,6 +147,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
     this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
+    this.#cmd.defineCommand("troupeLeasedRead", { numberOfKeys: 2, lua: LEASED_READ_LUA });
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
@@ -197,7 +210,9 @@ export class RedisStreamBackend implements StreamBackend {
     consumer: string,
     options: ReadOptions,
   ): Promise<StreamEntry[]> {
-    const { count, blockMs = 0, mayRead } = options;
+    const { count, blockMs = 0, mayRead, lease } = options;
+    if (lease && !(this.#target.cluster && keySlot(lease.key) !== keySlot(stream)))
+      return this.#leasedRead(stream, group, consumer, options, lease);
     const read =
       blockMs > 0
         ? () => this.#readers.read(stream, group, consumer, count, blockMs, mayRead)
@@ -216,6 +231,48 @@ export class RedisStreamBackend implements StreamBackend {
                   ">",
                 );
     return reply.parseReadGroup(await this.#run(read));
+  }
+
+  /**
+   * A read under a lease, checked in Redis with the XREADGROUP (LEASED_READ_LUA), which cannot block in a
+   * script: when it finds nothing, a plain XREAD BLOCK on the reader's connection waits for an entry after
+   * the stream's last one, and the leased read runs once more, so a read parked while the lease moved on
+   * takes nothing when it wakes.
+   */
+  async #leasedRead(
+    stream: string,
+    group: string,
+    consumer: string,
+    options: ReadOptions,
+    lease: ReadLease,
+  ): Promise<StreamEntry[]> {
+    const { count, blockMs = 0, mayRead } = options;
+    const once = () =>
+      this.#run(async () =>
+        mayRead && !mayRead()
+          ? 0
+          : this.#cmd.troupeLeasedReadBuffer(
+              stream,
+              lease.key,
+              lease.holder,
+              lease.generation,
+              group,
+              consumer,
+              count,
+            ),
+      );
+    let answer = await once();
+    if (Array.isArray(answer)) return reply.parseReadGroup(answer);
+    if (blockMs <= 0) return [];
+    // Refused (the lease moved on): waits out the block as an empty read does, so a stale reader does not spin.
+    if (answer === 0) {
+      await sleep(this.#options.clock, blockMs);
+      return [];
+    }
+    const lastId = String(answer);
+    await this.#run(() => this.#readers.waitAfter(stream, group, consumer, lastId, blockMs, mayRead));
+    answer = await once();
+    return Array.isArray(answer) ? reply.parseReadGroup(answer) : [];
   }
 
   async readPending(

@@ -51,7 +51,7 @@ export class BlockingReaders {
    * connection coming up would go out whenever it came up, after a lease that allowed it had lapsed (a
    * process frozen meanwhile took new entries from its successor that way).
    */
-  async read(
+  read(
     stream: string,
     group: string,
     consumer: string,
@@ -59,12 +59,44 @@ export class BlockingReaders {
     blockMs: number,
     mayRead?: () => boolean,
   ): Promise<unknown> {
-    const key = `${stream}\u0000${group}\u0000${consumer}`;
+    const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
+    return this.#blocking(`${stream}\u0000${group}\u0000${consumer}`, stream, blockMs, mayRead, [
+      "XREADGROUP",
+      ...args,
+    ]);
+  }
+
+  /**
+   * Waits up to `blockMs` for an entry after `afterId` (XREAD BLOCK, which takes nothing), on the reader's
+   * own connection: the wait of a leased read, whose reading is a script that cannot block (redis-backend.ts).
+   */
+  async waitAfter(
+    stream: string,
+    group: string,
+    consumer: string,
+    afterId: string,
+    blockMs: number,
+    mayRead?: () => boolean,
+  ): Promise<void> {
+    const args = ["COUNT", 1, "BLOCK", blockMs, "STREAMS", stream, afterId];
+    await this.#blocking(`${stream}\u0000${group}\u0000${consumer}`, stream, blockMs, mayRead, [
+      "XREAD",
+      ...args,
+    ]);
+  }
+
+  /** One blocking command on the reader's connection, under the watchdog; null when `mayRead` said no. */
+  async #blocking(
+    key: string,
+    stream: string,
+    blockMs: number,
+    mayRead: (() => boolean) | undefined,
+    [command, ...args]: [string, ...(string | number)[]],
+  ): Promise<unknown> {
     const reader = await this.#connection(key, stream, blockMs);
     if (mayRead && !mayRead()) return null;
     const connection = reader.redis;
-    const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
-    const read = connection.callBuffer("XREADGROUP", ...args);
+    const read = connection.callBuffer(command, ...args);
     const { graceMs, clock } = this.#options;
     const limitMs = blockMs + graceMs;
     let timer: TimerHandle | undefined;
@@ -80,7 +112,7 @@ export class BlockingReaders {
       timer = clock.setTimeout(
         () =>
           abandon(
-            new TroupeError("ERR_READ_STALLED", `XREADGROUP BLOCK ${blockMs} got no reply in ${limitMs} ms`),
+            new TroupeError("ERR_READ_STALLED", `${command} BLOCK ${blockMs} got no reply in ${limitMs} ms`),
           ),
         limitMs,
       );
@@ -90,7 +122,7 @@ export class BlockingReaders {
         abandon(
           new TroupeError(
             "ERR_STREAM_BACKEND",
-            `redis: connection closed during XREADGROUP BLOCK ${blockMs}`,
+            `redis: connection closed during ${command} BLOCK ${blockMs}`,
           ),
         );
       connection.once("close", closed);

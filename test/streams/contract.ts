@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
+import { leaseKey } from "../../src/streams/leases.ts";
 import { compareIdStrings } from "../../src/streams/stream-id.ts";
 import type { Clock } from "../../src/time/clock.ts";
 
@@ -115,6 +116,31 @@ export function runStreamContract(
       expect(await b.groupInfo(s, "g")).toMatchObject({ pending: 0 });
       const read = await b.readNew(s, "g", "c", { count: 10, blockMs: 200, mayRead: () => true });
       expect(read.map((e) => text(e.fields)?.n)).toEqual(["1", "2"]);
+    });
+
+    test("a read under a lease that moved on takes nothing, parked or not; the new holder's read does", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      const leases = b.leases();
+      const key = leaseKey(s, "g");
+      const first = await leases.acquire(key, "a", 60_000);
+      const underA = { key, holder: "a", generation: first.generation };
+      await b.append(s, { n: "1" });
+      expect(
+        (await b.readNew(s, "g", "a", { count: 10, lease: underA })).map((e) => text(e.fields)?.n),
+      ).toEqual(["1"]);
+      // Parked until an entry comes (the move below most often finds it waiting; either way it takes nothing).
+      const parked = b.readNew(s, "g", "a", { count: 10, blockMs: 1_000, lease: underA });
+      await h.elapse(100);
+      await leases.release(key, "a", first.generation);
+      const second = await leases.acquire(key, "b", 60_000);
+      await b.append(s, { n: "2" });
+      expect(await parked).toEqual([]);
+      expect(await b.readNew(s, "g", "a", { count: 10, lease: underA })).toEqual([]);
+      expect(await b.groupInfo(s, "g")).toMatchObject({ pending: 1 });
+      const underB = { key, holder: "b", generation: second.generation };
+      const read = await b.readNew(s, "g", "b", { count: 10, blockMs: 200, lease: underB });
+      expect(read.map((e) => text(e.fields)?.n)).toEqual(["2"]);
     });
 
     test("a blocking read is woken by an append and times out empty", async () => {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { leaseKey } from "../../src/streams/leases.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import type { PumpOptions } from "../../src/streams/pump-options.ts";
@@ -427,6 +428,44 @@ export function runPumpSuite(
       expect((await pump.refresh())?.lag).toBe(2);
       allowed = true;
       await settled(pump, 2);
+      expect(await effects()).toEqual([1, 2]);
+    });
+
+    test("readLease: new entries are read under the lease; once it moved on, a stale one reads nothing", async () => {
+      await open();
+      await fill([{ n: 1 }, { n: 2 }]);
+      const leases = b.leases();
+      const key = leaseKey(s, "g");
+      const mine = await leases.acquire(key, "me", 60_000);
+      let asked = 0;
+      let onAsked = () => {};
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async (m) => effect(m),
+      });
+      // Always the lease it took first, as a process frozen past it would still think it holds.
+      const pump = makePump(target, {
+        readLease: () => {
+          asked++;
+          onAsked();
+          return { key, holder: "me", generation: mine.generation };
+        },
+      });
+      await pump.start();
+      await settled(pump, 2);
+      await leases.release(key, "me", mine.generation);
+      await leases.acquire(key, "successor", 60_000);
+      await fill([{ n: 3 }]);
+      const before = asked;
+      // Three more reads at least (each refused by the backend's check of the lease).
+      await new Promise<void>((resolve) => {
+        onAsked = () => asked >= before + 3 && resolve();
+        onAsked();
+      });
+      expect(pump.stats.read).toBe(2);
+      expect(await b.groupInfo(s, "g")).toMatchObject({ pending: 0, lag: 1 });
       expect(await effects()).toEqual([1, 2]);
     });
 
