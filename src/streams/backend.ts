@@ -53,10 +53,10 @@ export interface ReadOptions {
   readonly mayRead?: () => boolean;
   /**
    * The lease the read is taken under (a partition's, leases.ts): checked in the backend with the read
-   * itself (on Redis, one script with the XREADGROUP), so a read that reaches Redis after the lease moved
+   * itself (on Redis, WATCH on the lease and the XREADGROUP in MULTI / EXEC), so a read that reaches Redis after the lease moved
    * on, however late, takes nothing and returns no entries (a blocking one after its block, as an empty read
-   * does); a blocking read re-checks it when woken. On a
-   * Redis Cluster the lease must share the stream's slot for that; otherwise only `mayRead` guards the read.
+   * does); a blocking read re-checks it when woken. On a Redis Cluster the lease must share the stream's
+   * slot for that; otherwise only `mayRead` guards the read.
    */
   readonly lease?: ReadLease;
 }

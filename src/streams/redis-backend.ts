@@ -50,7 +50,6 @@ import {
   APPEND_FENCED_LUA,
   APPEND_UNIQUE_LUA,
   DELETE_IDLE_CONSUMER_LUA,
-  LEASED_READ_LUA,
   STATE_COMMIT_LUA,
   STATE_RESTORE_LUA,
 } from "./redis-scripts.ts";
@@ -103,15 +102,6 @@ type ScriptCommands<R> = {
     ...fields: (string | Uint8Array)[]
   ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
-  troupeLeasedReadBuffer(
-    stream: string,
-    lease: string,
-    holder: string,
-    generation: number,
-    group: string,
-    consumer: string,
-    count: number,
-  ): R;
 };
 type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
 type ScriptedPipeline = ChainableCommander & ScriptCommands<ChainableCommander>;
@@ -147,7 +137,6 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
     this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
-    this.#cmd.defineCommand("troupeLeasedRead", { numberOfKeys: 2, lua: LEASED_READ_LUA });
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
@@ -234,10 +223,11 @@ export class RedisStreamBackend implements StreamBackend {
   }
 
   /**
-   * A read under a lease, checked in Redis with the XREADGROUP (LEASED_READ_LUA), which cannot block in a
-   * script: when it finds nothing, a plain XREAD BLOCK on the reader's connection waits for an entry after
-   * the stream's last one, and the leased read runs once more, so a read parked while the lease moved on
-   * takes nothing when it wakes.
+   * A read under a lease, checked in Redis atomically with the XREADGROUP (BlockingReaders.leasedRead:
+   * WATCH, then MULTI / EXEC). A MULTI cannot block: when it reads nothing, a plain XREAD BLOCK after the
+   * stream's last entry waits on the reader's connection (it takes nothing) and the leased read runs once
+   * more, so a read parked while the lease moved on takes nothing when it wakes. A refused read waits out
+   * its block as an empty one does, so a stale reader does not spin.
    */
   async #leasedRead(
     stream: string,
@@ -248,31 +238,18 @@ export class RedisStreamBackend implements StreamBackend {
   ): Promise<StreamEntry[]> {
     const { count, blockMs = 0, mayRead } = options;
     const once = () =>
-      this.#run(async () =>
-        mayRead && !mayRead()
-          ? 0
-          : this.#cmd.troupeLeasedReadBuffer(
-              stream,
-              lease.key,
-              lease.holder,
-              lease.generation,
-              group,
-              consumer,
-              count,
-            ),
-      );
+      this.#run(() => this.#readers.leasedRead(stream, group, consumer, count, lease, mayRead));
     let answer = await once();
-    if (Array.isArray(answer)) return reply.parseReadGroup(answer);
-    if (blockMs <= 0) return [];
-    // Refused (the lease moved on): waits out the block as an empty read does, so a stale reader does not spin.
-    if (answer === 0) {
-      await sleep(this.#options.clock, blockMs);
+    if (answer.refused) {
+      if (blockMs > 0) await sleep(this.#options.clock, blockMs);
       return [];
     }
-    const lastId = String(answer);
+    const entries = reply.parseReadGroup(answer.read);
+    if (entries.length > 0 || blockMs <= 0 || answer.last === null) return entries;
+    const lastId = answer.last;
     await this.#run(() => this.#readers.waitAfter(stream, group, consumer, lastId, blockMs, mayRead));
     answer = await once();
-    return Array.isArray(answer) ? reply.parseReadGroup(answer) : [];
+    return answer.refused ? [] : reply.parseReadGroup(answer.read);
   }
 
   async readPending(

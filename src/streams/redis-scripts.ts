@@ -20,24 +20,6 @@ return {0, id}
 `;
 
 /**
- * XREADGROUP > only while a lease is held by the reader (leases.ts: a hash of `holder` and `gen` that
- * expires): a read that reaches Redis after the lease lapsed or moved takes nothing, however late it was
- * sent. KEYS: stream, lease. ARGV: holder, generation, group, consumer, count. Returns 0 when refused, the
- * XREADGROUP reply when it read entries, else the stream's last entry id ('0-0' when it has none), after
- * which a plain XREAD BLOCK waits for the next entry.
- */
-export const LEASED_READ_LUA = `
-if redis.call('HGET', KEYS[2], 'holder') ~= ARGV[1] or redis.call('HGET', KEYS[2], 'gen') ~= ARGV[2] then
-  return 0
-end
-local read = redis.call('XREADGROUP', 'GROUP', ARGV[3], ARGV[4], 'COUNT', ARGV[5], 'STREAMS', KEYS[1], '>')
-if read then return read end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if #last == 0 then return '0-0' end
-return last[1][1]
-`;
-
-/**
  * XGROUP DELCONSUMER unless the consumer still owns pending entries: DELCONSUMER silently drops
  * them (RELIABILITY.md), so the check and the delete must be one step.
  * KEYS: stream. ARGV: group, consumer. Returns -1 when refused, else DELCONSUMER's reply.
