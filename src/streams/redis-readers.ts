@@ -30,6 +30,11 @@ const LEASED_READ_ATTEMPTS = 3;
 const REFUSED = Symbol("refused");
 const ABORTED = Symbol("aborted");
 
+/** Each reader (stream, group, consumer) has a connection of its own. */
+function readerKey(stream: string, group: string, consumer: string): string {
+  return `${stream}\u0000${group}\u0000${consumer}`;
+}
+
 /** The id of XREVRANGE … COUNT 1's entry; `0-0` for an empty stream. */
 function lastIdOf(reply: unknown): string {
   const first = (reply as unknown[][] | null)?.[0];
@@ -77,7 +82,7 @@ export class BlockingReaders {
     mayRead?: () => boolean,
   ): Promise<unknown> {
     const args = ["GROUP", group, consumer, "COUNT", count, "BLOCK", blockMs, "STREAMS", stream, ">"];
-    return this.#blocking(`${stream}\u0000${group}\u0000${consumer}`, stream, blockMs, mayRead, [
+    return this.#blocking(readerKey(stream, group, consumer), stream, blockMs, mayRead, [
       "XREADGROUP",
       ...args,
     ]);
@@ -85,7 +90,7 @@ export class BlockingReaders {
 
   /**
    * Waits up to `blockMs` for an entry after `afterId` (XREAD BLOCK, which takes nothing), on the reader's
-   * own connection: the wait of a leased read, whose reading is a script that cannot block (redis-backend.ts).
+   * own connection: the wait of a leased read, whose reading is a transaction that cannot block.
    */
   async waitAfter(
     stream: string,
@@ -96,10 +101,7 @@ export class BlockingReaders {
     mayRead?: () => boolean,
   ): Promise<void> {
     const args = ["COUNT", 1, "BLOCK", blockMs, "STREAMS", stream, afterId];
-    await this.#blocking(`${stream}\u0000${group}\u0000${consumer}`, stream, blockMs, mayRead, [
-      "XREAD",
-      ...args,
-    ]);
+    await this.#blocking(readerKey(stream, group, consumer), stream, blockMs, mayRead, ["XREAD", ...args]);
   }
 
   /**
@@ -109,7 +111,7 @@ export class BlockingReaders {
    * the WATCH, expiry included. A Lua script could do the same, but its reply goes through Lua tables and
    * back: half the throughput (bench/leased-read.ts). The EXEC also returns the stream's last entry, the id
    * after which a blocking read waits ({@link waitAfter}). A renewal touches the lease too and aborts the
-   * read; it is tried again, up to `ATTEMPTS` times, then reads nothing.
+   * read; it is tried again, up to {@link LEASED_READ_ATTEMPTS} times, then reads nothing.
    */
   async leasedRead(
     stream: string,
@@ -119,7 +121,7 @@ export class BlockingReaders {
     lease: ReadLease,
     mayRead?: () => boolean,
   ): Promise<LeasedReadReply> {
-    const key = `${stream}\u0000${group}\u0000${consumer}`;
+    const key = readerKey(stream, group, consumer);
     for (let attempt = 0; attempt < LEASED_READ_ATTEMPTS; attempt++) {
       const reply = await this.#watched(
         key,
