@@ -39,7 +39,7 @@ test.each([
   },
 );
 
-describe.skipIf(!redisServerInstalled())("consumer names across restarts", () => {
+describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis", () => {
   let redis: TestRedis;
   beforeAll(async () => {
     redis = await startPrivateRedis();
@@ -48,9 +48,9 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
     await redis?.close();
   });
 
-  /** Starts an analyze process with the default consumer name, waits until it serves, stops it. */
-  async function startAndStop(prefix: string): Promise<string> {
-    const child = track(
+  /** `bun run start --role analyze` on the private Redis, under `prefix`, with `env` on top. */
+  function analyzeProcess(prefix: string, env: Record<string, string | undefined>) {
+    return track(
       Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
         cwd: ROOT,
         env: {
@@ -58,12 +58,17 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
           TROUPE_HTTP_PORT: "0",
           REDIS_URL: redis.url,
           TROUPE_STREAM_PREFIX: prefix,
-          TROUPE_CONSUMER: undefined,
+          ...env,
         },
         stdout: "pipe",
         stderr: "pipe",
       }),
     );
+  }
+
+  /** Starts an analyze process with the default consumer name, waits until it serves, stops it. */
+  async function startAndStop(prefix: string): Promise<string> {
+    const child = analyzeProcess(prefix, { TROUPE_CONSUMER: undefined });
     const stderr = new ChildOutput(child.stderr);
     const banner = await stderr.waitFor(/consumer (\S+),/);
     child.kill("SIGTERM");
@@ -89,16 +94,6 @@ describe.skipIf(!redisServerInstalled())("consumer names across restarts", () =>
       await backend.close();
     }
   }, 60_000);
-});
-
-describe.skipIf(!redisServerInstalled())("TROUPE_PARTITIONS against the stream's own count", () => {
-  let redis: TestRedis;
-  beforeAll(async () => {
-    redis = await startPrivateRedis();
-  });
-  afterAll(async () => {
-    await redis?.close();
-  });
 
   test("a process started with another partition count than the stream's stops at once, naming the setting", async () => {
     const prefix = `partitions-${crypto.randomUUID()}:`;
@@ -108,20 +103,7 @@ describe.skipIf(!redisServerInstalled())("TROUPE_PARTITIONS against the stream's
     } finally {
       await backend.close();
     }
-    const child = track(
-      Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          TROUPE_HTTP_PORT: "0",
-          REDIS_URL: redis.url,
-          TROUPE_STREAM_PREFIX: prefix,
-          TROUPE_PARTITIONS: "2",
-        },
-        stdout: "pipe",
-        stderr: "pipe",
-      }),
-    );
+    const child = analyzeProcess(prefix, { TROUPE_PARTITIONS: "2" });
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     expect(code).toBe(USAGE_EXIT_CODE);
     expect(stderr).toContain(`TROUPE_PARTITIONS=2: partitions: stream "${prefix}tx:mint" was created with 4`);

@@ -1,7 +1,8 @@
 /**
- * The actor that runs one analyzer (wallet, pattern, sybil, or a partition of the mint analyzer) in its worker. Each message is a tx entry (a
- * chain event, or a tick: event time passed, flush) or a record of the findings stream (another analyzer's
- * finding, or its progress mark, read by the sybil actor's own consumer group). A tx entry Ingest wrote
+ * The actor that runs one analyzer (wallet, pattern, sybil, or a partition of the mint analyzer) in its
+ * worker. Each message is a tx entry (a chain event, or a tick: event time passed, flush) or a record of
+ * the findings stream (another analyzer's finding, or its progress mark, read by the sybil actor's own
+ * consumer group). A tx entry Ingest wrote
  * arrives as its raw JSON bytes: parsing here, in parallel in each worker, keeps that work off the main
  * thread, which every entry of every group crosses, and Ingest validated it already (tx-entry.ts). Any
  * other tx entry arrives decoded and is validated here: an invalid one, or bytes that are not JSON, is

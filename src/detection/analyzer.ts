@@ -294,6 +294,7 @@ export class Analyzer {
       this.#schedule(time);
     }
     clock.events++;
+    this.#scalars.changed();
     this.#advance(time);
     this.#wallets?.observe(event);
     this.#mints.observe(event);
@@ -317,8 +318,10 @@ export class Analyzer {
   /** Event time has reached `time`: the flushes due run first. */
   #advance(time: number): void {
     const clock = this.#clock;
-    if (clock.now === null || time > clock.now) clock.now = time;
-    this.#scalars.changed();
+    if (clock.now === null || time > clock.now) {
+      clock.now = time;
+      this.#scalars.changed();
+    }
     if (this.#clockKind === "events") {
       if (clock.now >= clock.nextDelta) this.#flush(clock.now);
       return;

@@ -1,8 +1,8 @@
 /**
- * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. With
+ * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. The fast
+ * loop for tuning detectors; the full-pipeline `bun run eval` builds on the same generator and scorer. With
  * `partitions`, W3 and P5 run in the mint analyzer as that many instances, each given the events of its
- * mints (by the partitioned streams' hash) with Ingest's watermark, as the pipeline does. The fast loop for tuning detectors; the full-pipeline `bun run eval` builds on the same
- * generator and scorer.
+ * mints (by the partitioned streams' hash) with Ingest's watermark, as the pipeline does.
  *
  * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions P] [--json]
  */

@@ -360,11 +360,12 @@ function partitionMints(
   const { actor, group } = topology.mints;
   const leaseMs = options.placement?.leaseMs ?? MINT_PARTITION_LEASE_MS;
   const stateOptions = shared.state;
+  const actorOf = (partition: number) => `${actor}-p${partition}`;
   const consumer: PartitionedConsumer<AnalyzerMessage, unknown> = new PartitionedConsumer(
     backend,
     mints,
     async (partition, key) => {
-      const name = `${actor}-p${partition}`;
+      const name = actorOf(partition);
       const store = stateOptions ? backend.stateStore({ anchor: key }) : null;
       const init: AnalyzerInit = { analyzer: "mint", alerts: topology.alerts, config: options.config?.mint };
       const ref = await system.spawn<AnalyzerMessage, unknown>(ANALYZER_MODULE, {
@@ -376,11 +377,6 @@ function partitionMints(
       });
       shared.refs.set(name, ref);
       const mayRead = () => consumer.ownership.holds(partition);
-      const off = consumer.on("started", (event) => {
-        if (event.partition !== partition) return;
-        off();
-        shared.pumps.set(name, event.pump);
-      });
       return {
         target: ref,
         options: {
@@ -391,7 +387,6 @@ function partitionMints(
           deadLetterStream: `${key}:dlq`,
         },
         release: async () => {
-          shared.pumps.delete(name);
           await ref.stop({ deadlineMs: 5000, handBack: true });
           shared.refs.delete(name);
         },
@@ -399,20 +394,33 @@ function partitionMints(
     },
     { group, member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
   );
+  consumer.on("started", ({ partition, pump }) => shared.pumps.set(actorOf(partition), pump));
+  consumer.on("stopped", ({ partition }) => shared.pumps.delete(actorOf(partition)));
   // Logged as the analyzers' moves are: which process ran which partition when.
-  const generations = new Map<number, number>();
-  consumer.ownership.on("assigned", ({ partition, generation }) => {
-    generations.set(partition, generation);
-    options.onMove?.({ actor: `${actor}-p${partition}`, generation, reason: null });
-  });
-  consumer.ownership.on("revoked", ({ partition, reason }) =>
-    options.onMove?.({
-      actor: `${actor}-p${partition}`,
-      generation: generations.get(partition) ?? 0,
-      reason,
-    }),
-  );
+  const moves = moveLog(options.onMove, actorOf);
+  consumer.ownership.on("assigned", ({ partition, generation }) => moves.taken(partition, generation));
+  consumer.ownership.on("revoked", ({ partition, reason }) => moves.given(partition, reason));
   return consumer;
+}
+
+/**
+ * Reports each unit (an analyzer, a mint partition) this process takes over or gives up to `onMove`, by its
+ * actor's name and the generation of the lease it ran under.
+ */
+function moveLog(
+  onMove: ((move: AnalyzerMove) => void) | undefined,
+  actorOf: (unit: number) => string,
+): { taken(unit: number, generation: number): void; given(unit: number, reason: RevokeReason): void } {
+  const generations = new Map<number, number>();
+  return {
+    taken(unit, generation) {
+      generations.set(unit, generation);
+      onMove?.({ actor: actorOf(unit), generation, reason: null });
+    },
+    given(unit, reason) {
+      onMove?.({ actor: actorOf(unit), generation: generations.get(unit) ?? 0, reason });
+    },
+  };
 }
 
 /**
@@ -443,13 +451,7 @@ function placeAnalyzers(
     partitions: count,
     keys: Array.from({ length: count }, (_, i) => partitionKey(name, i, count)),
   };
-  const generations = new Map<number, number>();
-  const moved = (index: number, reason: RevokeReason | null) =>
-    options.onMove?.({
-      actor: topology.analyzers[index]!.actor,
-      generation: generations.get(index) ?? 0,
-      reason,
-    });
+  const moves = moveLog(options.onMove, (index) => topology.analyzers[index]!.actor);
   const ownership: PartitionOwnership = new PartitionOwnership(
     options.backend,
     units,
@@ -458,14 +460,13 @@ function placeAnalyzers(
       assigned: async (index, _key, generation) => {
         const holds = () => ownership.holds(index);
         running.set(index, await start(index, holds, () => ownership.lease(index)));
-        generations.set(index, generation);
-        moved(index, null);
+        moves.taken(index, generation);
       },
       revoked: async (index, _key, reason) => {
         const stop = running.get(index);
         running.delete(index);
         await stop?.(reason !== "stop");
-        if (stop) moved(index, reason);
+        if (stop) moves.given(index, reason);
       },
     },
     { group: "analyze", member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
