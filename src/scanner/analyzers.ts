@@ -25,7 +25,7 @@ import type { ReadLease, StreamBackend } from "../streams/backend.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { PartitionedConsumer } from "../streams/partitioned-consumer.ts";
-import { type PartitionedStream, type Partitions, partitionKey } from "../streams/partitions.ts";
+import type { PartitionedStream, Partitions } from "../streams/partitions.ts";
 import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
 import { findingsHandOver, type HandOverFinding } from "./findings-hand-over.ts";
@@ -404,6 +404,20 @@ function partitionMints(
 }
 
 /**
+ * The analyzers as units of a `PartitionOwnership`: one key per analyzer, named after its actor, inside the
+ * prefix's hash tag when it has one. On a cluster the prefix must have one, so every unit's lease shares
+ * the tx and findings streams' slot, and Redis checks the lease with each read (`ReadOptions.lease`).
+ */
+export function analyzerUnits(topology: Topology): Partitions {
+  const name = topology.analyzerUnits;
+  return {
+    name,
+    partitions: topology.analyzers.length,
+    keys: topology.analyzers.map(({ actor }) => `${name}:${actor}`),
+  };
+}
+
+/**
  * Reports each unit (an analyzer, a mint partition) this process takes over or gives up to `onMove`, by its
  * actor's name and the generation of the lease it ran under.
  */
@@ -444,13 +458,7 @@ function placeAnalyzers(
       "needs durable state: a moved analyzer restores its checkpoint",
     );
   const leaseMs = (placement as AnalyzerPlacement).leaseMs;
-  const name = topology.analyzerUnits;
-  const count = topology.analyzers.length;
-  const units: Partitions = {
-    name,
-    partitions: count,
-    keys: Array.from({ length: count }, (_, i) => partitionKey(name, i, count)),
-  };
+  const units = analyzerUnits(topology);
   const moves = moveLog(options.onMove, (index) => topology.analyzers[index]!.actor);
   const ownership: PartitionOwnership = new PartitionOwnership(
     options.backend,

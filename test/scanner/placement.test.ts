@@ -11,10 +11,16 @@ import type { TxEntry } from "../../src/detection/analyzer.ts";
 import { createSystem } from "../../src/index.ts";
 import { generate } from "../../src/ingest/generator.ts";
 import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
-import { type AnalyzersOptions, type RunningAnalyzers, startAnalyzers } from "../../src/scanner/analyzers.ts";
+import {
+  type AnalyzersOptions,
+  analyzerUnits,
+  type RunningAnalyzers,
+  startAnalyzers,
+} from "../../src/scanner/analyzers.ts";
 import { type Topology, topology } from "../../src/scanner/topology.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
+import { keySlot } from "../../src/streams/key-slot.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { MemoryLeaseStore } from "../../src/streams/memory-leases.ts";
@@ -166,3 +172,12 @@ test("producers whose leases lapse hand back what they had not started; taken ag
     reference,
   );
 }, 60_000);
+
+test("on a hash-tagged prefix each analyzer's lease shares the tx and findings streams' slot, so Redis checks it with the read", () => {
+  const tagged = topology("{troupe}:");
+  const units = analyzerUnits(tagged);
+  expect(new Set(units.keys).size).toBe(tagged.analyzers.length);
+  const slot = keySlot(tagged.tx);
+  expect(keySlot(tagged.findings)).toBe(slot);
+  for (const key of units.keys) expect(keySlot(leaseKey(key, "analyze"))).toBe(slot);
+});
