@@ -19,11 +19,13 @@ import { defineActor } from "../runtime/define-actor.ts";
 import type { Tables } from "../runtime/durable-table.ts";
 import type { Alert, AnalyzerName, DetectorName } from "./alert.ts";
 import { AlignedFindings, type AlignmentStats } from "./aligned-findings.ts";
-import type { Analyzer, AnalyzerSnapshot, KeyedEntry, Tick, TxEntry } from "./analyzer.ts";
+import type { Analyzer, AnalyzerSnapshot, Keyed, KeyedEntry, Tick, TxEntry } from "./analyzer.ts";
 import { type FeedRecord, FindingsFeed, feedRecordId } from "./findings-feed.ts";
+import { KeyedFeed, type KeyedOutput, type KeyedStreamRef } from "./keyed-feed.ts";
 import { MintAnalyzer } from "./mint-analyzer.ts";
 import { PatternAnalyzer } from "./pattern-analyzer.ts";
 import { type ChainEvent, validateEvent } from "./schema.ts";
+import { isTraderFacts } from "./state/trader-facts.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
 import { decodeIngested } from "./tx-entry.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
@@ -48,20 +50,20 @@ export interface AnalyzerInit {
    * findings then apply as they arrive.
    */
   aligned?: { producers: AnalyzerName[] };
+  /** The forwarder to the keyed stream (the wallet analyzer, with partitions): keyed-feed.ts. */
+  keyed?: KeyedStreamRef;
 }
 
-export interface AnalyzerOutput {
-  stream: string;
-  dedupId: string;
-  scope: "global";
-  payload: Alert | FeedRecord;
-}
+export type AnalyzerOutput =
+  | { stream: string; dedupId: string; scope: "global"; payload: Alert | FeedRecord }
+  | KeyedOutput;
 
 interface State {
   analyzer: Analyzer;
   alerts: string;
   feed: { stream: string; records: FindingsFeed } | null;
   aligned: AlignedFindings | null;
+  keyed: KeyedFeed | null;
 }
 
 type Build = (config: Record<string, unknown> | undefined, tables: Tables) => Analyzer;
@@ -87,6 +89,7 @@ export default defineActor({
         ? { stream: init.feed.stream, records: new FindingsFeed(analyzer.name, init.feed.detectors, tables) }
         : null,
       aligned: init.aligned ? new AlignedFindings(analyzer, init.aligned.producers, tables) : null,
+      keyed: init.keyed ? new KeyedFeed(init.keyed) : null,
     };
   },
   handle: (state, message: AnalyzerMessage, ctx): AnalyzerOutput[] | undefined => {
@@ -113,9 +116,13 @@ export default defineActor({
 });
 
 function onTxEntry(state: State, entry: TxEntry | KeyedEntry, queued: number): AnalyzerOutput[] | undefined {
-  const { analyzer, aligned, feed } = state;
+  const { analyzer, aligned, feed, keyed } = state;
   const alerts = aligned ? aligned.entry(entry) : analyzer.handleEntry(entry);
-  const outputs = alertOutputs(state, alerts);
+  let outputs = alertOutputs(state, alerts);
+  if (keyed) {
+    const forwarded = keyed.outputs(entry, analyzer);
+    if (forwarded.length > 0) outputs = outputs ? [...outputs, ...forwarded] : forwarded;
+  }
   if (feed === null) return outputs;
   const records = feed.records.handled(alerts, entry.kind === "tick", queued);
   if (records.length === 0) return outputs;
@@ -172,20 +179,25 @@ function parseIngested(bytes: Uint8Array): TxEntry | KeyedEntry {
 
 /**
  * Validates a tx entry's payload; anything that is not a valid event or tick is rejected. An event of a
- * keyed stream keeps its watermark (the analyzer checks it).
+ * keyed stream keeps what it carries ({@link Keyed}: the analyzer checks the watermark).
  */
 function toEvent(payload: unknown): TxEntry | KeyedEntry {
-  const candidate = payload as { kind?: unknown; ts?: unknown; wm?: unknown } | null;
+  const candidate = payload as ({ kind?: unknown; ts?: unknown } & Partial<Keyed>) | null;
   if (candidate?.kind === "tick") {
     if (!Number.isSafeInteger(candidate.ts))
       throw new MessageRejectedError("tick: ts must be a safe integer");
     return { kind: "tick", ts: candidate.ts as number };
   }
   const validation = validateEvent(payload);
-  if (validation.ok)
-    return candidate?.wm === undefined
-      ? validation.event
-      : { ...validation.event, wm: candidate.wm as number };
-  const { code, field, message } = validation.reason;
-  throw new MessageRejectedError(`${code}${field ? ` ${field}` : ""}: ${message}`);
+  if (!validation.ok) {
+    const { code, field, message } = validation.reason;
+    throw new MessageRejectedError(`${code}${field ? ` ${field}` : ""}: ${message}`);
+  }
+  if (candidate?.wm === undefined) return validation.event;
+  const { since, facts } = candidate;
+  if (since !== undefined && !Number.isSafeInteger(since))
+    throw new MessageRejectedError("since: must be a safe integer");
+  if (facts !== undefined && !isTraderFacts(facts))
+    throw new MessageRejectedError("facts: must be a trader's firstSeen, events and funders");
+  return { ...validation.event, wm: candidate.wm, since, facts } as KeyedEntry;
 }

@@ -24,6 +24,7 @@ import {
 import type { ChainEvent } from "./schema.ts";
 import { MintBook } from "./state/mint-book.ts";
 import { Scalars, scopedTables } from "./state/tables.ts";
+import { ForwardedWallets, type TraderFacts, traderFactsOf } from "./state/trader-facts.ts";
 import { WalletBook } from "./state/wallet-book.ts";
 
 export interface AnalyzerOptions {
@@ -62,10 +63,12 @@ export interface AnalyzerKind {
   /** @defaultValue "events" */
   clock?: AnalyzerClock;
   /**
-   * False for a mint-keyed analyzer: a partition sees only its mints' trades, so a wallet book there would
-   * be partial; a detector that reads `ctx.wallets` fails at its first read. @defaultValue true
+   * Where its detectors' `ctx.wallets` comes from. `book`: a wallet book of its own, fed by every event.
+   * `forwarded`: for a mint-keyed analyzer, whose partition sees only its mints' trades (a book there would
+   * be partial): each trade's trader as the facts that travel with it say ({@link ForwardedWallets}); a
+   * detector reading anything else fails, naming itself. @defaultValue "book"
    */
-  wallets?: boolean;
+  wallets?: "book" | "forwarded";
 }
 
 export const ANALYZER_DEFAULTS = {
@@ -105,11 +108,22 @@ export interface Tick {
 export type TxEntry = ChainEvent | Tick;
 
 /**
- * An event of a keyed stream (a partition of the tx stream by mint): the event, and the watermark Ingest
- * had reached when it wrote it (the greatest event time of every event written before it and of itself,
- * over all partitions). See {@link AnalyzerClock}.
+ * What an event of a keyed stream (a partition of the tx stream by mint) carries besides the event, as the
+ * wallet analyzer forwards it after handling it ({@link Analyzer.keyedFields}).
  */
-export type KeyedEvent = ChainEvent & { wm: number };
+export interface Keyed {
+  /**
+   * The watermark: the greatest event time of the whole stream up to this event (the forwarding analyzer's
+   * clock). See {@link AnalyzerClock}.
+   */
+  wm: number;
+  /** Event time of the stream's first event: what "observed since" means for age checks and warm-ups. */
+  since?: number;
+  /** A trade's trader, as the forwarding analyzer's wallet book has it right after the trade. */
+  facts?: TraderFacts;
+}
+
+export type KeyedEvent = ChainEvent & Keyed;
 
 /** One entry of a keyed stream: an event with its watermark, or a tick (sent to every partition). */
 export type KeyedEntry = KeyedEvent | Tick;
@@ -194,6 +208,7 @@ export class Analyzer {
   readonly #options: Required<AnalyzerOptions>;
   readonly #mints: MintBook;
   readonly #wallets: WalletBook | null;
+  readonly #forwarded: ForwardedWallets | null;
   readonly #clockKind: AnalyzerClock;
   readonly #gate: AlertGate;
   readonly #slots: Slot[] = [];
@@ -216,7 +231,9 @@ export class Analyzer {
     this.findingDetectors = Object.keys(findings) as DetectorName[];
     this.#options = resolveAnalyzerOptions(options);
     this.#mints = new MintBook(tables, this.#options.maxPositionsPerMint);
-    this.#wallets = kind.wallets === false ? null : new WalletBook(tables);
+    const forwarded = kind.wallets === "forwarded";
+    this.#wallets = forwarded ? null : new WalletBook(tables);
+    this.#forwarded = forwarded ? new ForwardedWallets() : null;
     this.#gate = new AlertGate(tables, name, this.#options.alertWindowMs);
     this.#scalars = new Scalars<Clock>(tables, "analyzer", {
       observedSince: null,
@@ -247,7 +264,7 @@ export class Analyzer {
     return {
       mints: this.#mints,
       // A plain property either way: detectors read it on every event.
-      wallets: this.#wallets ?? absentWalletBook(this.name, name),
+      wallets: this.#wallets ?? (this.#forwarded as ForwardedWallets).bookFor(this.name, name),
       observedSince: 0,
       emit: (candidate: AlertCandidate) => {
         const alert = this.#gate.admit(name, candidate);
@@ -283,29 +300,47 @@ export class Analyzer {
 
   /**
    * Processes one validated event; returns the alerts it (and any flush it crossed) produced. A
-   * `watermark` analyzer takes the entry's watermark too ({@link KeyedEvent}).
+   * `watermark` analyzer takes what the keyed stream's entry carries too ({@link Keyed}).
    */
-  handle(event: ChainEvent, watermark?: number): Alert[] {
+  handle(event: ChainEvent, keyed?: Keyed): Alert[] {
     const clock = this.#clock;
-    const time = this.#clockKind === "watermark" ? watermarkOf(event, watermark) : event.ts;
+    const time = this.#clockKind === "watermark" ? watermarkOf(event, keyed?.wm) : event.ts;
     if (clock.observedSince === null) {
-      clock.observedSince = event.ts;
-      for (const slot of this.#slots) slot.ctx.observedSince = event.ts;
+      const since = keyed?.since ?? event.ts;
+      clock.observedSince = since;
+      for (const slot of this.#slots) slot.ctx.observedSince = since;
       this.#schedule(time);
     }
     clock.events++;
     this.#scalars.changed();
     this.#advance(time);
     this.#wallets?.observe(event);
+    this.#forwarded?.set(event, keyed?.facts);
     this.#mints.observe(event);
     for (const slot of this.#slots) slot.detector.onEvent(event, slot.ctx);
     return this.#take();
   }
 
-  /** One tx entry: an event (`handle`) or a tick (`flush`); a keyed stream's events carry their watermark. */
+  /** One tx entry: an event (`handle`) or a tick (`flush`); a keyed stream's events carry {@link Keyed}. */
   handleEntry(entry: TxEntry | KeyedEntry): Alert[] {
     if (entry.kind === "tick") return this.flush(entry.ts);
-    return this.handle(entry, (entry as Partial<KeyedEvent>).wm);
+    return this.handle(entry, entry as Partial<Keyed> as Keyed);
+  }
+
+  /**
+   * What `event`, just handled here, carries on a keyed stream: this analyzer's clock as the watermark (it
+   * sees the whole stream in order), its first event's time, and for a trade the trader's facts as its
+   * wallet book has them now (after the book recorded the trade, as a detector reads them).
+   */
+  keyedFields(event: ChainEvent): Keyed {
+    const { now, observedSince } = this.#clock;
+    if (now === null || observedSince === null || this.#wallets === null)
+      throw new InvalidOptionError(
+        "keyed",
+        `the ${this.name} analyzer cannot forward: it keeps no wallet book`,
+      );
+    const facts = event.kind === "trade" ? traderFactsOf(this.#wallets, event.trader) : undefined;
+    return facts ? { wm: now, since: observedSince, facts } : { wm: now, since: observedSince };
   }
 
   /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer and for ticks. */
@@ -409,18 +444,6 @@ export class Analyzer {
       state: this.stateSize(),
     };
   }
-}
-
-/** Stands for the wallet book where there is none: any use names the detector and the analyzer. */
-function absentWalletBook(analyzer: AnalyzerName, detector: DetectorName): WalletBook {
-  return new Proxy({} as WalletBook, {
-    get() {
-      throw new InvalidOptionError(
-        `detectors.${detector}`,
-        `reads the wallet book, which the ${analyzer} analyzer does not keep (it is keyed by mint)`,
-      );
-    },
-  });
 }
 
 /** A keyed event's watermark; an entry without one is refused (dead-lettered by the analyzer actor). */

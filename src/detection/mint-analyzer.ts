@@ -1,34 +1,48 @@
 /**
- * mint-analyzer: the detectors whose whole state is keyed by a mint (DETECTORS.md W3 and P5), run as P
- * partitions of the tx stream keyed by mint, each partition an instance of its own, spread over the analyze
- * processes (issue 14). It keeps only the mint book (a partition sees only its mints' events: a wallet book
- * there would be partial) and runs on the watermark clock, so its alerts are the same with 1 partition or
- * 16 ({@link AnalyzerClock}), and the same as those detectors give in the wallet and pattern analyzers,
- * which leave them off when the mint analyzer runs ({@link withoutMintDetectors}).
+ * mint-analyzer: the detectors whose state is keyed by a mint (DETECTORS.md W2 fresh_sniper, W3
+ * whale_dominance, P1 launch_bundle, P2 dev_dump, P5 wash_trading), run as P partitions of the tx stream
+ * keyed by mint, each partition an instance of its own, spread over the analyze processes (issue 14). The
+ * wallet analyzer forwards each event with a mint to its partition once it has handled it, with its clock as
+ * the watermark and, for a trade, the trader's facts from its wallet book (age, event count, recent
+ * funders: all W2, P1 and P2 read of a wallet). A partition keeps only the mint book and runs on the
+ * watermark clock, so its alerts are the same with 1 partition or 16 ({@link AnalyzerClock}), and the same
+ * as those detectors give in the wallet and pattern analyzers, which leave them off when the mint analyzer
+ * runs ({@link withoutMintDetectors}).
  *
  * @example
- * const analyzer = new MintAnalyzer();
- * let wm = 0;
+ * const wallet = new WalletAnalyzer(withoutMintDetectors());
+ * const mint = new MintAnalyzer();
  * for (const event of events) {
- *   wm = Math.max(wm, event.ts);
- *   for (const alert of analyzer.handle(event, wm)) sink(alert);
+ *   for (const alert of wallet.handle(event)) sink(alert);
+ *   if (mintKeyOf(event) === undefined) continue;
+ *   for (const alert of mint.handle(event, wallet.keyedFields(event))) sink(alert);
  * }
  */
 import { memoryTables, type Tables } from "../runtime/durable-table.ts";
+import type { AnalyzerName } from "./alert.ts";
 import { Analyzer, type AnalyzerConfig } from "./analyzer.ts";
+import { devDump } from "./pattern/dev-dump.ts";
+import { launchBundle } from "./pattern/launch-bundle.ts";
 import { washTrading } from "./pattern/wash-trading.ts";
 import type { ChainEvent } from "./schema.ts";
+import { freshSniper } from "./wallet/fresh-sniper.ts";
 import { whaleDominance } from "./wallet/whale-dominance.ts";
 
-/** Adding a mint-keyed detector: its state keyed by mint only, reading the mint book only; list it here. */
-export const MINT_DETECTORS = [whaleDominance, washTrading] as const;
+/**
+ * Adding a mint-keyed detector: its state keyed by mint only, reading the mint book and, of the wallet book,
+ * only its trade's trader's forwarded facts (`TraderFacts`); list it here.
+ */
+export const MINT_DETECTORS = [freshSniper, whaleDominance, launchBundle, devDump, washTrading] as const;
+
+/** The analyzer that forwards its events to the mint analyzer's partitions (keyed-feed.ts). */
+export const MINT_FORWARDER: AnalyzerName = "wallet";
 
 export type MintAnalyzerConfig = AnalyzerConfig<typeof MINT_DETECTORS>;
 
 export class MintAnalyzer extends Analyzer {
   /** `tables`: where its state lives (an actor's durable tables); in memory only by default. */
   constructor(config: MintAnalyzerConfig = {}, tables: Tables = memoryTables()) {
-    super("mint", MINT_DETECTORS, config, {}, tables, { clock: "watermark", wallets: false });
+    super("mint", MINT_DETECTORS, config, {}, tables, { clock: "watermark", wallets: "forwarded" });
   }
 }
 

@@ -7,7 +7,12 @@
 import { TxStreamWriter } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import { createSystem } from "../runtime/system.ts";
-import { type AnalyzerStateOptions, type RunningAnalyzers, startAnalyzers } from "../scanner/analyzers.ts";
+import {
+  type AnalyzerStateOptions,
+  mintsDownstream,
+  type RunningAnalyzers,
+  startAnalyzers,
+} from "../scanner/analyzers.ts";
 import { startRetention } from "../scanner/retention.ts";
 import type { Topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
@@ -45,19 +50,17 @@ export async function startBatchScanner(
     mints,
     ...(state !== undefined && { state }),
   });
-  const ingest = new TxStreamWriter(
-    backend,
-    names,
-    producer,
-    mints && { stream: mints, group: names.mints.group },
-  );
+  const ingest = new TxStreamWriter(backend, names, {
+    downstream: mintsDownstream(names, mints),
+    ...producer,
+  });
   // Trimmed as `bun run start` trims: without it a long in-memory run keeps every event in the heap.
   const stopRetention = startRetention(backend, names, mints);
   return {
     system,
     analyzers,
     ingest,
-    drained: () => untilDrained(backend, analyzers.pumps.values()),
+    drained: () => untilDrained(backend, analyzers.upstreamFirst()),
     async stop() {
       stopRetention();
       await analyzers.stop();

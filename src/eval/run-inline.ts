@@ -1,8 +1,9 @@
 /**
  * Inline evaluation: generator → the analyzers in this process (no actors, no streams) → scores. The fast
  * loop for tuning detectors; the full-pipeline `bun run eval` builds on the same generator and scorer. With
- * `partitions`, W3 and P5 run in the mint analyzer as that many instances, each given the events of its
- * mints (by the partitioned streams' hash) with Ingest's watermark, as the pipeline does.
+ * `partitions`, the mint-keyed detectors run in the mint analyzer as that many instances, each given the
+ * events of its mints (by the partitioned streams' hash) as the wallet analyzer forwards them in the
+ * pipeline: with its clock as the watermark and the trader's facts.
  *
  * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions P] [--json]
  */
@@ -40,7 +41,7 @@ export interface InlineEvalOptions extends GeneratorOptions {
   pattern?: PatternAnalyzerConfig;
   sybil?: SybilAnalyzerConfig;
   mint?: MintAnalyzerConfig;
-  /** Partitions of the mint analyzer; unset, W3 and P5 run in the wallet and pattern analyzers. */
+  /** Partitions of the mint analyzer; unset, its detectors run in the wallet and pattern analyzers. */
   partitions?: number;
   score?: Omit<ScoreOptions, "totalMints">;
 }
@@ -69,7 +70,6 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
   };
   const list = [analyzers.wallet, analyzers.pattern, analyzers.sybil];
   const mint = Array.from({ length: partitions }, () => new MintAnalyzer(options.mint));
-  let watermark = Number.NEGATIVE_INFINITY;
   const findings = new Set(SYBIL_FINDING_DETECTORS);
   const alerts: Alert[] = [];
   let events = 0;
@@ -82,10 +82,11 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     lastTs = event.ts;
     const before = alerts.length;
     for (const analyzer of list) for (const alert of analyzer.handle(event)) alerts.push(alert);
-    if (event.ts > watermark) watermark = event.ts;
     const key = mintKeyOf(event);
-    if (key !== undefined && partitions > 0)
-      for (const alert of mint[partitionOf(key, partitions)]!.handle(event, watermark)) alerts.push(alert);
+    if (key !== undefined && partitions > 0) {
+      const keyed = analyzers.wallet.keyedFields(event);
+      for (const alert of mint[partitionOf(key, partitions)]!.handle(event, keyed)) alerts.push(alert);
+    }
     // The findings stream, in event order: P4 / W4 alerts of the other analyzers become S3 edges.
     for (let i = before, n = alerts.length; i < n; i++) {
       const alert = alerts[i]!;

@@ -7,14 +7,11 @@
  * signal aborts: with the analyzers down a paused producer would otherwise wait for as long as they are
  * down, and the process could not stop. What was appended stays; the batch in hand is not written.
  */
-import type { KeyedEntry, Tick } from "../detection/analyzer.ts";
-import { mintKeyOf } from "../detection/mint-analyzer.ts";
+import type { Tick } from "../detection/analyzer.ts";
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { ingestCodec } from "../detection/tx-entry.ts";
 import type { AppendResult, StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
-import { PartitionedProducer } from "../streams/partitioned-producer.ts";
-import type { PartitionedStream } from "../streams/partitions.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
 import { systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
@@ -38,16 +35,6 @@ export interface TxStreams {
   txDeadLetters: string;
   /** The groups whose lag and pending gate the producer. */
   analyzers: ReadonlyArray<{ group: string }>;
-}
-
-/**
- * A keyed copy of the tx stream: every event with a mint (mint-analyzer.ts, `mintKeyOf`) goes to its
- * mint's partition too, with the watermark (the greatest event time written so far); a tick goes to every
- * partition. `group` reads each partition; its lag and pending gate that partition's producer.
- */
-export interface KeyedTxStream {
-  stream: PartitionedStream;
-  group: string;
 }
 
 export interface TxStreamWriterStats {
@@ -81,20 +68,11 @@ export interface ReplayRun extends ReplayOptions {
 
 export class TxStreamWriter {
   readonly producer: Producer<unknown>;
-  /** The keyed copy's producer, when there is one. */
-  readonly keyed: PartitionedProducer<KeyedEntry> | null;
   readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
   readonly #backend: StreamBackend;
   readonly #topology: TxStreams;
-  /** The greatest event time appended so far: each keyed event carries it. */
-  #watermark = Number.NEGATIVE_INFINITY;
 
-  constructor(
-    backend: StreamBackend,
-    topology: TxStreams,
-    producer: Partial<ProducerOptions> = {},
-    keyed: KeyedTxStream | null = null,
-  ) {
+  constructor(backend: StreamBackend, topology: TxStreams, producer: Partial<ProducerOptions> = {}) {
     this.#backend = backend;
     this.#topology = topology;
     // JSON: the analyzers parse it ~2× faster than msgpack (entry-codec.ts), and operators can read it;
@@ -105,15 +83,6 @@ export class TxStreamWriter {
       codec: ingestCodec,
       ...producer,
     });
-    this.keyed =
-      keyed &&
-      new PartitionedProducer<KeyedEntry>(backend, keyed.stream, {
-        groups: [keyed.group],
-        codec: ingestCodec,
-        ...producer,
-        // Ticks are not sent through `key`: they go to every partition (#appendKeyed).
-        key: (entry) => (entry.kind === "tick" ? "" : (mintKeyOf(entry) as string)),
-      });
   }
 
   /**
@@ -266,58 +235,17 @@ export class TxStreamWriter {
     await this.#backend.appendUnique(write.stream, write.dedupId, write.fields, write.ttlMs);
   }
 
-  /** Appends to the tx stream and its keyed copy, each in order. */
+  /** Appends to the tx stream, in order. */
   async #append(payloads: readonly (ChainEvent | Tick)[], signal?: AbortSignal): Promise<void> {
-    const options = signal ? { signal } : {};
-    const keyed = this.keyed ? this.#keyedEntries(payloads) : [];
-    await Promise.all([
-      // Counted as it goes: an abort in a retry may leave part of a batch written.
-      this.#retried(
-        payloads,
-        (batch) => this.producer.sendBatch(batch, options),
-        signal,
-        (sent) => {
-          this.stats.sent += sent;
-        },
-      ),
-      this.#appendKeyed(keyed, signal),
-    ]);
-  }
-
-  /** The keyed copy's entries of `payloads`: events with a mint, with the watermark; ticks. */
-  #keyedEntries(payloads: readonly (ChainEvent | Tick)[]): KeyedEntry[] {
-    const keyed: KeyedEntry[] = [];
-    for (const payload of payloads) {
-      if (payload.kind === "tick") {
-        keyed.push(payload);
-        continue;
-      }
-      if (payload.ts > this.#watermark) this.#watermark = payload.ts;
-      if (mintKeyOf(payload) !== undefined) keyed.push({ ...payload, wm: this.#watermark });
-    }
-    return keyed;
-  }
-
-  /** Events to their mint's partition, in order; a tick to every partition, after what came before it. */
-  async #appendKeyed(entries: readonly KeyedEntry[], signal?: AbortSignal): Promise<void> {
-    const producer = this.keyed;
-    if (!producer || entries.length === 0) return;
-    const options = signal ? { signal } : {};
-    let from = 0;
-    for (let i = 0; i <= entries.length; i++) {
-      const entry = entries[i];
-      if (entry !== undefined && entry.kind !== "tick") continue;
-      const events = entries.slice(from, i);
-      if (events.length > 0)
-        await this.#retried(events, (batch) => producer.sendBatch(batch, options), signal);
-      if (entry !== undefined)
-        await Promise.all(
-          producer.producers.map((partition) =>
-            this.#retried([entry], (batch) => partition.sendBatch(batch, options), signal),
-          ),
-        );
-      from = i + 1;
-    }
+    // Counted as it goes: an abort in a retry may leave part of a batch written.
+    await this.#retried(
+      payloads,
+      (batch) => this.producer.sendBatch(batch, signal ? { signal } : {}),
+      signal,
+      (sent) => {
+        this.stats.sent += sent;
+      },
+    );
   }
 
   /** Sends in order, retrying the entries Redis refused (out of memory, a dropped connection). */

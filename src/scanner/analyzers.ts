@@ -13,7 +13,7 @@
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
 import type { FeedRecord } from "../detection/findings-feed.ts";
-import { withoutMintDetectors } from "../detection/mint-analyzer.ts";
+import { MINT_FORWARDER, withoutMintDetectors } from "../detection/mint-analyzer.ts";
 import { SYBIL_FINDING_DETECTORS, SYBIL_FINDING_PRODUCERS } from "../detection/sybil-analyzer.ts";
 import { analyzerCodec } from "../detection/tx-entry.ts";
 import { InvalidOptionError } from "../errors.ts";
@@ -154,6 +154,11 @@ export interface RunningAnalyzers {
   readonly placed: readonly WatchedPartitions[];
   /** Alerts written by this process, by detector (a redelivered entry may count twice). */
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
+  /**
+   * The pumps, each before those its actor's outputs feed (the tx groups', the findings group's, the mint
+   * partitions'): the order `untilDrained` needs.
+   */
+  upstreamFirst(): Array<Pump<AnalyzerMessage, unknown>>;
   stop(): Promise<void>;
 }
 
@@ -217,8 +222,13 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     const init: AnalyzerInit = {
       analyzer,
       alerts: topology.alerts,
-      // W3 and P5 run in the mint analyzer's partitions when there are some.
+      // The mint-keyed detectors run in the mint analyzer's partitions when there are some, fed by the
+      // wallet analyzer (keyed-feed.ts).
       config: options.mints ? withoutMintDetectors(config) : config,
+      ...(options.mints &&
+        analyzer === MINT_FORWARDER && {
+          keyed: { stream: options.mints.name, partitions: options.mints.partitions },
+        }),
       ...(SYBIL_FINDING_PRODUCERS.includes(analyzer) && {
         feed: { stream: topology.findings, detectors: [...SYBIL_FINDING_DETECTORS] },
       }),
@@ -327,6 +337,14 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     mintPartitions,
     placed: watched,
     alertCounts,
+    upstreamFirst: () => {
+      const order = [topology.tx, topology.findings];
+      const stage = (pump: Pump<AnalyzerMessage, unknown>) => {
+        const at = order.indexOf(pump.options.stream);
+        return at === -1 ? order.length : at;
+      };
+      return [...pumps.values()].sort((a, b) => stage(a) - stage(b));
+    },
     async stop() {
       await Promise.all([
         placement ? placement.stop() : Promise.all([...running.values()].map((stop) => stop(false))),
@@ -401,6 +419,17 @@ function partitionMints(
   consumer.ownership.on("assigned", ({ partition, generation }) => moves.taken(partition, generation));
   consumer.ownership.on("revoked", ({ partition, reason }) => moves.given(partition, reason));
   return consumer;
+}
+
+/**
+ * The mint partitions' groups as Ingest's producer watches them (`ProducerOptions.downstream`): the wallet
+ * analyzer forwards to them what Ingest writes, so their lag slows Ingest as the tx groups' does.
+ */
+export function mintsDownstream(
+  topology: Topology,
+  mints: PartitionedStream | null,
+): Array<{ stream: string; group: string }> {
+  return mints ? mints.keys.map((stream) => ({ stream, group: topology.mints.group })) : [];
 }
 
 /**

@@ -24,7 +24,7 @@ import { systemClock } from "../time/clock.ts";
 import { alertLine } from "./alert-line.ts";
 import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
-import { startAnalyzers } from "./analyzers.ts";
+import { mintsDownstream, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
 import { startProgress } from "./progress.ts";
 import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
@@ -123,7 +123,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     : null;
   const ingest =
     role !== "analyze"
-      ? new TxStreamWriter(backend, names, {}, mints && { stream: mints, group: names.mints.group })
+      ? new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) })
       : null;
   const stopRetention = startRetention(backend, names, mints);
 
@@ -186,7 +186,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     ? ingesting
         .then(() =>
           analyzers && sinks
-            ? untilDrained(backend, [...analyzers.pumps.values(), ...sinks.pumps.values()])
+            ? untilDrained(backend, [...analyzers.upstreamFirst(), ...sinks.pumps.values()])
             : null,
         )
         .then(() => (replay?.stopped ? stopped : report()))

@@ -10,7 +10,12 @@ export interface DrainingPump {
   on(event: "acked" | "deadLettered", listener: () => void): () => void;
 }
 
-/** Resolves once the (stream, group) of every pump has nothing undelivered and nothing pending. */
+/**
+ * Resolves once the (stream, group) of every pump has nothing undelivered and nothing pending. Give the pumps
+ * upstream first (a pump whose actor writes to another pump's stream before it): they are checked one after
+ * the other in that order, so a stage seen drained had written all it forwards before the stages it feeds
+ * were checked.
+ */
 export function untilDrained(backend: StreamBackend, pumps: Iterable<DrainingPump>): Promise<void> {
   const entries = [...pumps];
   return new Promise((resolve) => {
@@ -25,10 +30,7 @@ export function untilDrained(backend: StreamBackend, pumps: Iterable<DrainingPum
       checking = true;
       do {
         again = false;
-        const infos = await Promise.all(
-          entries.map(({ options }) => backend.groupInfo(options.stream, options.group)),
-        );
-        if (infos.every((info) => info !== null && info.lag === 0 && info.pending === 0)) {
+        if (await allDrained(backend, entries)) {
           for (const off of unsubscribe) off();
           resolve();
           return;
@@ -41,4 +43,13 @@ export function untilDrained(backend: StreamBackend, pumps: Iterable<DrainingPum
     }
     void check();
   });
+}
+
+/** Checks the groups in order, stopping at the first that still has work. */
+async function allDrained(backend: StreamBackend, pumps: readonly DrainingPump[]): Promise<boolean> {
+  for (const { options } of pumps) {
+    const info = await backend.groupInfo(options.stream, options.group);
+    if (info === null || info.lag !== 0 || info.pending !== 0) return false;
+  }
+  return true;
 }

@@ -29,6 +29,12 @@ export interface ProducerOptions {
   stream: string;
   /** Groups to watch; empty means every group of the stream. @defaultValue [] */
   groups?: readonly string[];
+  /**
+   * Groups of other streams that this stream's consumers feed (the keyed stream the wallet analyzer
+   * forwards to): their lag and pending gate the producer as its own groups' do, so a slow stage
+   * downstream slows the source rather than letting the stream between them grow. @defaultValue []
+   */
+  downstream?: ReadonlyArray<{ readonly stream: string; readonly group: string }>;
   /** Undelivered entries a group may have before the producer counts as at 100%. @defaultValue 100000 */
   lagCapacity?: number;
   /** Delivered-but-unacked entries a group may have at 100%. @defaultValue 10000 */
@@ -51,6 +57,7 @@ export interface ProducerOptions {
 
 export const PRODUCER_DEFAULTS = {
   groups: [],
+  downstream: [],
   lagCapacity: 100_000,
   pendingCapacity: 10_000,
   highWatermark: 0.8,
@@ -142,10 +149,14 @@ export class Producer<T = unknown> {
 
   /** Reads the watched groups' lag and pending now and updates the level. */
   async checkPressure(): Promise<Pressure> {
-    const { stream, groups, lagCapacity, pendingCapacity, highWatermark, criticalWatermark } = this.options;
-    const watched = (await this.#backend.groups(stream)).filter(
-      (g) => groups.length === 0 || groups.includes(g.name),
-    );
+    const { stream, groups, downstream, lagCapacity, pendingCapacity, highWatermark, criticalWatermark } =
+      this.options;
+    const [own, fed] = await Promise.all([
+      this.#backend.groups(stream),
+      Promise.all(downstream.map((d) => this.#backend.groupInfo(d.stream, d.group))),
+    ]);
+    const watched = own.filter((g) => groups.length === 0 || groups.includes(g.name));
+    for (const g of fed) if (g !== null) watched.push(g);
     let pressure: Pressure = { level: "normal", ratio: 0, lag: 0, pending: 0 };
     for (const g of watched) {
       const lag = lagOf(g);

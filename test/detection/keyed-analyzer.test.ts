@@ -1,13 +1,20 @@
 /**
  * A keyed analyzer (issue 14): the mint analyzer split into partitions by mint must give the alerts it
- * gives whole, which needs its flushes to run on Ingest's watermark, not on a partition's own events.
+ * gives whole, which needs its flushes to run on the watermark, not on a partition's own events, and its
+ * wallet reads to be the facts the wallet analyzer forwards with each trade.
  */
 import { describe, expect, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
 import { Analyzer, type AnalyzerClock } from "../../src/detection/analyzer.ts";
 import { defineDetector } from "../../src/detection/detector.ts";
-import { MintAnalyzer, mintKeyOf } from "../../src/detection/mint-analyzer.ts";
+import {
+  MINT_DETECTORS,
+  MintAnalyzer,
+  mintKeyOf,
+  withoutMintDetectors,
+} from "../../src/detection/mint-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
+import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
 import { MessageRejectedError } from "../../src/errors.ts";
 import { runInline } from "../../src/eval/run-inline.ts";
 import { generate } from "../../src/ingest/generator.ts";
@@ -17,17 +24,22 @@ import { buy, create, T0 } from "./events.ts";
 
 const events = [...generate({ seed: 5, durationMs: 2 * 3_600_000 }).events()];
 
-/** Routes each event with a mint to its partition's analyzer, with the watermark, as Ingest writes it. */
+/**
+ * Routes each event with a mint to its partition's analyzer, with what the wallet analyzer forwards with it
+ * (the watermark, the first event's time, the trader's facts), as the pipeline does.
+ */
 function partitioned(analyzers: readonly Analyzer[], all: readonly ChainEvent[]): Alert[] {
   const alerts: Alert[] = [];
-  let watermark = Number.NEGATIVE_INFINITY;
+  const forwarder = new WalletAnalyzer(withoutMintDetectors());
   for (const event of all) {
-    watermark = Math.max(watermark, event.ts);
+    forwarder.handle(event);
     const key = mintKeyOf(event);
     if (key === undefined) continue;
-    alerts.push(...analyzers[partitionOf(key, analyzers.length)]!.handle(event, watermark));
+    alerts.push(
+      ...analyzers[partitionOf(key, analyzers.length)]!.handle(event, forwarder.keyedFields(event)),
+    );
   }
-  const end = watermark + 60_000;
+  const end = (all.at(-1)?.ts ?? T0) + 60_000;
   for (const analyzer of analyzers) alerts.push(...analyzer.flush(end));
   return alerts;
 }
@@ -36,21 +48,26 @@ const ids = (alerts: readonly Alert[]) => alerts.map((a) => `${a.detector} ${a.a
 
 test("the mint analyzer in 1, 3 or 8 partitions raises the same alerts, with the same ids", () => {
   const whole = ids(partitioned([new MintAnalyzer()], events));
-  expect(whole.some((id) => id.startsWith("whale_dominance"))).toBe(true);
-  expect(whole.some((id) => id.startsWith("wash_trading"))).toBe(true);
+  for (const module of MINT_DETECTORS)
+    expect(whole.some((id) => id.startsWith(`${module.name} `))).toBe(true);
   for (const p of [3, 8]) {
     const parts = Array.from({ length: p }, () => new MintAnalyzer());
     expect(ids(partitioned(parts, events))).toEqual(whole);
   }
 });
 
-test("W3 and P5 in the mint analyzer's partitions raise what they raise in the wallet and pattern analyzers", () => {
+test("the mint-keyed detectors in the mint analyzer's partitions raise what they raise in the wallet and pattern analyzers, field for field", () => {
   const options = { seed: 2, durationMs: 2 * 3_600_000 };
   const whole = runInline(options).alerts;
   const keyed = runInline({ ...options, partitions: 4 }).alerts;
-  expect(keyed.filter((a) => a.analyzer === "mint").length).toBeGreaterThan(0);
+  const moved = new Set(keyed.filter((a) => a.analyzer === "mint").map((a) => a.detector));
+  expect([...moved].sort()).toEqual(MINT_DETECTORS.map((m) => m.name).sort());
   expect(whole.some((a) => a.analyzer === "mint")).toBe(false);
-  expect(ids(keyed)).toEqual(ids(whole));
+  // Evidence included: W2's warm-up flag needs the stream's first event time, P1 and W2 the trader's age
+  // and event count, P2 its funders.
+  const content = (alerts: readonly Alert[]) =>
+    alerts.map((a) => JSON.stringify({ ...a, analyzer: null })).sort();
+  expect(content(keyed)).toEqual(content(whole));
 }, 30_000);
 
 /**
@@ -80,7 +97,7 @@ function recorder(clock: AnalyzerClock) {
       size: () => 0,
     }),
   });
-  const make = () => new Analyzer("mint", [module], {}, {}, memoryTables(), { clock, wallets: false });
+  const make = () => new Analyzer("mint", [module], {}, {}, memoryTables(), { clock, wallets: "forwarded" });
   return { seen, make };
 }
 
@@ -110,9 +127,9 @@ describe("the watermark clock", () => {
 
   test("a watermark that jumps ten years runs a day of flushes, then one full flush at the last boundary", () => {
     const analyzer = new MintAnalyzer();
-    analyzer.handle(create("M", "dev"), T0);
+    analyzer.handle(create("M", "dev"), { wm: T0 });
     const later = T0 + 10 * 365 * 86_400_000;
-    analyzer.handle(create("N", "dev", later), later);
+    analyzer.handle(create("N", "dev", later), { wm: later });
     const { deltaFlushes, fullFlushes, lastTs } = analyzer.snapshot();
     // A day of 5 s boundaries (a full one every minute), then the full flush at the last boundary.
     expect(deltaFlushes + fullFlushes).toBe(86_400_000 / 5_000 + 1);
@@ -123,7 +140,46 @@ describe("the watermark clock", () => {
   test("a keyed event without its watermark is refused", () => {
     const analyzer = new MintAnalyzer();
     expect(() => analyzer.handle(create("M", "dev"))).toThrow(MessageRejectedError);
-    expect(analyzer.handle(buy("M", "a", T0 + 1_000, { supply: 0.01 }), T0 + 1_000)).toEqual([]);
+    const facts = { firstSeen: T0, events: 1, funders: [] };
+    expect(analyzer.handle(buy("M", "a", T0 + 1_000, { supply: 0.01 }), { wm: T0 + 1_000, facts })).toEqual(
+      [],
+    );
+  });
+
+  test("a detector of a mint-keyed analyzer reads its trade's trader's forwarded facts, and nothing else of the wallet book", () => {
+    const reads: unknown[] = [];
+    const module = defineDetector({
+      name: "fresh_sniper",
+      analyzer: "mint",
+      defaults: {},
+      create: () => ({
+        onEvent: (event: ChainEvent, ctx) => {
+          if (event.kind !== "trade") return;
+          reads.push(ctx.wallets.get(event.trader)?.events, ctx.wallets.ageAt(event.trader, event.ts));
+          if (event.trader === "b") ctx.wallets.get("a");
+          if (event.trader === "c") ctx.wallets.sent(event.trader);
+        },
+        prune: () => {},
+        size: () => 0,
+      }),
+    });
+    const analyzer = new Analyzer("mint", [module], {}, {}, memoryTables(), {
+      clock: "watermark",
+      wallets: "forwarded",
+    });
+    const facts = { firstSeen: T0 - 5_000, events: 7, funders: ["f"] };
+    analyzer.handle(buy("M", "a", T0, { supply: 0.01 }), { wm: T0, facts });
+    expect(reads).toEqual([7, 5_000]);
+    expect(() => analyzer.handle(buy("M", "b", T0, { supply: 0.01 }), { wm: T0, facts })).toThrow(
+      /fresh_sniper.*wallet a/,
+    );
+    expect(() => analyzer.handle(buy("M", "c", T0, { supply: 0.01 }), { wm: T0, facts })).toThrow(
+      /fresh_sniper.*sent/,
+    );
+    // A trade whose facts did not travel with it.
+    expect(() => analyzer.handle(buy("M", "d", T0, { supply: 0.01 }), { wm: T0 })).toThrow(
+      /fresh_sniper.*wallet d/,
+    );
   });
 
   test("a detector of a mint-keyed analyzer cannot read the wallet book", () => {
@@ -141,8 +197,8 @@ describe("the watermark clock", () => {
     });
     const analyzer = new Analyzer("mint", [module], {}, {}, memoryTables(), {
       clock: "watermark",
-      wallets: false,
+      wallets: "forwarded",
     });
-    expect(() => analyzer.handle(create("M", "dev"), T0)).toThrow(/does not keep/);
+    expect(() => analyzer.handle(create("M", "dev"), { wm: T0 })).toThrow(/does not keep/);
   });
 });

@@ -237,5 +237,38 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       expect(levels).toEqual(["high", "critical", "normal"]);
       expect(await b.length(s)).toBe(99);
     });
+
+    test("a downstream group's lag pauses the producer as its own groups' does, and its reading resumes it", async () => {
+      await open();
+      await b.ensureGroup(s, "g");
+      // A stage fed by this stream's consumer (the keyed stream the wallet analyzer forwards to).
+      const down = `${s}:down`;
+      await b.ensureGroup(down, "d");
+      await b.appendBatch(
+        down,
+        Array.from({ length: 96 }, (_, n) => defaultCodec.encode({ n })),
+      );
+      const producer = new Producer<Msg>(b, {
+        stream: s,
+        groups: ["g"],
+        downstream: [{ stream: down, group: "d" }],
+        lagCapacity: 100,
+        checkIntervalMs: 0,
+        pauseCheckMs: 5,
+      });
+      const paused = new Promise((resolve) => producer.on("paused", resolve));
+      const blocked = producer.sendBatch([{ n: 0 }]);
+      await paused;
+      expect(producer.pressure).toMatchObject({ level: "critical", lag: 96 });
+      expect(await b.length(s)).toBe(0);
+      const read = await b.readNew(down, "d", "c", { count: 96 });
+      await b.ack(
+        down,
+        "d",
+        read.map((e) => e.id),
+      );
+      expect((await blocked).every((r) => r.ok)).toBe(true);
+      expect(await b.length(s)).toBe(1);
+    });
   });
 }
