@@ -2,9 +2,11 @@
  * The wallet analyzer's forwarding to the keyed stream (issue 14): once it has handled an event with a mint
  * (`mintKeyOf`), the event goes to its mint's partition with what the mint analyzer needs besides it
  * ({@link Keyed}: the watermark, the stream's first event time, a trade's trader facts); a tick goes to
- * every partition. Each is an output of the tx entry that caused it, so the runtime writes it once (a
- * redelivered or replayed entry writes nothing twice) before the entry is acked, and in the order the
- * entries were handled. Encoded here, in the worker, as Ingest encodes its entries (JSON, marked
+ * every partition. Each is an output of the tx entry that caused it, written under that entry's id (scope
+ * `source`: `StreamBackend.appendAt`), so each partition holds its entries in the tx stream's order and a
+ * redelivered or replayed entry writes nothing twice, with no dedup marker per event (one a trade, kept an
+ * hour, would cost Redis a key per event); a write that would land after a later one is refused, never
+ * reordered. Encoded here, in the worker, as Ingest encodes its entries (JSON, marked
  * validated: the event was), so the main thread only moves bytes and the mint actor parses them in its own
  * worker.
  */
@@ -23,7 +25,7 @@ export interface KeyedStreamRef {
 export interface KeyedOutput {
   stream: string;
   dedupId: string;
-  scope: "entry";
+  scope: "source";
   fields: WriteFields;
 }
 
@@ -40,7 +42,7 @@ export class KeyedFeed {
   outputs(entry: TxEntry, analyzer: Analyzer): KeyedOutput[] {
     if (entry.kind === "tick") {
       const fields = ingestCodec.encode(entry);
-      return this.#keys.map((stream, i) => ({ stream, dedupId: `tick:${i}`, scope: "entry", fields }));
+      return this.#keys.map((stream, i) => ({ stream, dedupId: `tick:${i}`, scope: "source", fields }));
     }
     const mint = mintKeyOf(entry);
     if (mint === undefined) return [];
@@ -48,7 +50,7 @@ export class KeyedFeed {
       {
         stream: this.#keys[partitionOf(mint, this.#keys.length)]!,
         dedupId: "keyed",
-        scope: "entry",
+        scope: "source",
         fields: ingestCodec.encode({ ...entry, ...analyzer.keyedFields(entry) }),
       },
     ];

@@ -155,13 +155,18 @@ export interface OutputFence {
   readonly epoch: number;
 }
 
-/** One idempotent write: `dedupId` is unique per logical output, so a retry never writes twice. */
+/**
+ * One idempotent write: `dedupId` is unique per logical output, so a retry never writes twice; or, with
+ * `at`, written under that stream id ({@link StreamBackend.appendAt}), which needs no marker.
+ */
 export interface OutputWrite {
   readonly stream: string;
   readonly dedupId: string;
   readonly fields: WriteFields;
   readonly ttlMs: number;
   readonly fence?: OutputFence;
+  /** The id to write the entry under: its source entry's, for a stream in its source's order. */
+  readonly at?: string;
 }
 
 export interface CommitItem {
@@ -202,6 +207,14 @@ export interface StreamBackend {
     ttlMs: number,
     fence?: OutputFence,
   ): Promise<UniqueAppendResult>;
+  /**
+   * Writes under stream id `id`, which orders the writes and makes them idempotent without a marker (Kafka's
+   * idempotent producer, by Redis's own id rule): an id above the stream's last is written; one the stream
+   * holds, or below its oldest entry (trimmed since), is a duplicate; one inside the stream but absent came
+   * after a later write, and is refused (`ERR_OUTPUT_WRITE`, out of order). For a stream written by one
+   * producer in the order of its source, under the source's ids. `fence` as in `appendUnique`.
+   */
+  appendAt(stream: string, id: string, fields: WriteFields, fence?: OutputFence): Promise<UniqueAppendResult>;
   /** Creates the group (and the stream) if missing; returns false when it already existed. */
   ensureGroup(stream: string, group: string, startId?: string): Promise<boolean>;
   /** New entries (`>`), delivered to `consumer` and added to its pending list. */

@@ -21,8 +21,11 @@ export async function commitSequentially(
     let count = 0;
     try {
       for (const output of item.outputs) {
-        const { stream: to, dedupId, fields, ttlMs, fence } = output;
-        const result = await backend.appendUnique(to, dedupId, fields, ttlMs, fence);
+        const { stream: to, dedupId, fields, ttlMs, fence, at } = output;
+        const result =
+          at === undefined
+            ? await backend.appendUnique(to, dedupId, fields, ttlMs, fence)
+            : await backend.appendAt(to, at, fields, fence);
         if (!result.duplicate) count++;
       }
       if (item.ack !== false) ackable.push(item.id);
@@ -46,6 +49,14 @@ export async function commitSequentially(
       return { id: item.id, acked: false, written: result, error: ackError };
     return { id: item.id, acked: true, written: result };
   });
+}
+
+/** An `appendAt` refused: `id` falls inside `stream` but is absent, so a later entry was written before it. */
+export function outOfOrderError(stream: string, id: string): TroupeError {
+  return new TroupeError(
+    "ERR_OUTPUT_WRITE",
+    `out of order: ${stream} holds entries on both sides of ${id}, which was never written (a later write came first)`,
+  );
 }
 
 /** A refused write as `ERR_OUTPUT_WRITE` (or `ERR_FENCED`), tagged with the source entry when there is one. */

@@ -32,12 +32,13 @@ import {
   type UniqueAppendResult,
   type WriteFields,
 } from "./backend.ts";
-import { commitSequentially } from "./commit.ts";
+import { commitSequentially, outOfOrderError } from "./commit.ts";
 import { entryFields } from "./entry-codec.ts";
 import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
 import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
+import { parseStreamId } from "./stream-id.ts";
 import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
 
 export interface MemoryBackendOptions {
@@ -137,6 +138,24 @@ export class MemoryStreamBackend implements StreamBackend {
     const id = this.#append(stream, fields);
     this.#dedup.delete(key);
     this.#dedup.set(key, { id, expiresAt: now + ttlMs });
+    return { id, duplicate: false };
+  }
+
+  async appendAt(
+    stream: string,
+    id: string,
+    fields: WriteFields,
+    fence?: OutputFence,
+  ): Promise<UniqueAppendResult> {
+    this.#open();
+    if (fence && !this.#state.isLive(fence)) throw fencedOutputError(fence);
+    this.#checkRoom();
+    const s = this.#stream(stream, true);
+    const outcome = s.log.appendAt(parseStreamId(id), entryFields(fields));
+    if (outcome === "out-of-order") throw outOfOrderError(stream, id);
+    if (outcome === "duplicate") return { id, duplicate: true };
+    this.#entries++;
+    for (const wake of s.waiters) wake();
     return { id, duplicate: false };
   }
 
@@ -292,17 +311,21 @@ export class MemoryStreamBackend implements StreamBackend {
 
   #append(stream: string, fields: WriteFields): string {
     this.#open();
+    this.#checkRoom();
+    const s = this.#stream(stream, true);
+    const entry = s.log.append(this.#clock.now(), entryFields(fields));
+    this.#entries++;
+    for (const wake of s.waiters) wake();
+    return entry.id;
+  }
+
+  #checkRoom(): void {
     if (this.#entries >= this.#maxEntries) {
       throw new TroupeError(
         "ERR_OUTPUT_WRITE",
         `OOM: memory backend holds ${this.#entries} entries (maxEntries)`,
       );
     }
-    const s = this.#stream(stream, true);
-    const entry = s.log.append(this.#clock.now(), entryFields(fields));
-    this.#entries++;
-    for (const wake of s.waiters) wake();
-    return entry.id;
   }
 
   #deliverNew(stream: string, group: string, consumer: string, count: number): StreamEntry[] {

@@ -46,6 +46,21 @@ export class MemoryLog {
     return entry;
   }
 
+  /**
+   * Appends under `sid` when it is above the last id; else `duplicate` when the log holds it or it is below
+   * the oldest entry (trimmed), `out-of-order` when it falls inside the log but is absent.
+   */
+  appendAt(sid: StreamId, fields: EntryFields): "appended" | "duplicate" | "out-of-order" {
+    if (compareIds(sid, this.#last) > 0) {
+      this.#last = sid;
+      this.#entries.push({ id: formatStreamId(sid), sid, fields });
+      return "appended";
+    }
+    const oldest = this.#entries[0];
+    if (oldest === undefined || compareIds(sid, oldest.sid) < 0 || this.get(sid)) return "duplicate";
+    return "out-of-order";
+  }
+
   /** Index of the first entry with id >= `sid`. */
   lowerBound(sid: StreamId): number {
     let lo = 0;

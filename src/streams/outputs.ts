@@ -15,9 +15,12 @@ export interface Output {
    * `"entry"`: `dedupId` is scoped by source stream, group and entry id (a redelivery of this entry writes
    * nothing twice). `"global"`: `dedupId` alone identifies the output in its stream, for outputs that a
    * different entry may produce again (an alert re-derived after a restart rebuilt the actor's state).
+   * `"source"`: written under the source entry's own id (`StreamBackend.appendAt`), so the output stream
+   * keeps the source's order and a redelivery writes nothing twice, with no dedup marker: for a stream
+   * that one actor's group feeds in its source's order (a re-keyed copy), one output per stream per entry.
    * @defaultValue "entry"
    */
-  readonly scope?: "entry" | "global";
+  readonly scope?: "entry" | "global" | "source";
   /** Encoded with the pump's codec; give either `payload` or raw `fields`. */
   readonly payload?: unknown;
   readonly fields?: WriteFields;
@@ -55,8 +58,8 @@ function validateOutput(output: unknown, index: number): void {
           ? "has no dedupId"
           : (o.payload === undefined) === (o.fields === undefined)
             ? "needs exactly one of payload or fields"
-            : o.scope !== undefined && o.scope !== "entry" && o.scope !== "global"
-              ? 'has a scope other than "entry" or "global"'
+            : o.scope !== undefined && o.scope !== "entry" && o.scope !== "global" && o.scope !== "source"
+              ? 'has a scope other than "entry", "global" or "source"'
               : null;
   if (problem) throw new TroupeError("ERR_INVALID_OUTPUT", `output ${index} ${problem}`);
 }

@@ -387,6 +387,7 @@ export class PumpLedger<M, R> implements CoverHost {
       dedupId: output.scope === "global" ? output.dedupId : `${stream}/${group}/${held.id}/${output.dedupId}`,
       fields: output.fields ?? codec.encode(output.payload),
       ttlMs: dedupTtlMs,
+      ...(output.scope === "source" && { at: held.id }),
     };
   }
 

@@ -47,6 +47,7 @@ import { BlockingReaders } from "./redis-readers.ts";
 import * as reply from "./redis-replies.ts";
 import { redisError } from "./redis-replies.ts";
 import {
+  APPEND_AT_LUA,
   APPEND_FENCED_LUA,
   APPEND_UNIQUE_LUA,
   DELETE_IDLE_CONSUMER_LUA,
@@ -101,6 +102,7 @@ type ScriptCommands<R> = {
     epoch: number,
     ...fields: (string | Uint8Array)[]
   ): R;
+  troupeAppendAt(stream: string, fence: string, id: string, epoch: number | "", ...fields: (string | Uint8Array)[]): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
 };
 type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
@@ -136,6 +138,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.on("error", () => {});
     this.#cmd.defineCommand("troupeAppendUnique", { numberOfKeys: 2, lua: APPEND_UNIQUE_LUA });
     this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
+    this.#cmd.defineCommand("troupeAppendAt", { numberOfKeys: 2, lua: APPEND_AT_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
     this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
@@ -179,6 +182,31 @@ export class RedisStreamBackend implements StreamBackend {
         : this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
     );
     return reply.parseUniqueAppend(result);
+  }
+
+  async appendAt(
+    stream: string,
+    id: string,
+    fields: WriteFields,
+    fence?: OutputFence,
+  ): Promise<UniqueAppendResult> {
+    const split = fence !== undefined && this.#splitFence(stream, fence);
+    if (split && !(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
+    const result = await this.#run(() => this.#appendAt(this.#cmd, stream, id, fields, split ? undefined : fence));
+    return reply.parseUniqueAppend(result);
+  }
+
+  /** APPEND_AT_LUA on `client` (a pipeline too), the fence checked in the script when given. */
+  #appendAt<R>(
+    client: ScriptCommands<R>,
+    stream: string,
+    id: string,
+    fields: WriteFields,
+    fence: OutputFence | undefined,
+  ): R {
+    return fence
+      ? client.troupeAppendAt(stream, fence.key, id, fence.epoch, ...flatten(fields))
+      : client.troupeAppendAt(stream, stream, id, "", ...flatten(fields));
   }
 
   async ensureGroup(stream: string, group: string, startId = "0"): Promise<boolean> {
@@ -462,7 +490,11 @@ export class RedisStreamBackend implements StreamBackend {
       [...bySlot.values()].map(async (indexes) => {
         const pipeline = this.#cmd.pipeline() as ScriptedPipeline;
         for (const i of indexes) {
-          const { stream, dedupId, fields, ttlMs, fence } = writes[i]!;
+          const { stream, dedupId, fields, ttlMs, fence, at } = writes[i]!;
+          if (at !== undefined) {
+            this.#appendAt(pipeline, stream, at, fields, split[i] ? undefined : fence);
+            continue;
+          }
           const marker = dedupKey(stream, dedupId);
           if (fence && !split[i])
             pipeline.troupeAppendFenced(stream, marker, fence.key, ttlMs, fence.epoch, ...flatten(fields));

@@ -5,7 +5,7 @@
  */
 import { TroupeError } from "../errors.ts";
 import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./backend.ts";
-import { messageOf } from "./commit.ts";
+import { messageOf, outOfOrderError } from "./commit.ts";
 
 /** A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), else `ERR_STREAM_BACKEND`. */
 export function redisError(error: unknown): TroupeError {
@@ -13,6 +13,9 @@ export function redisError(error: unknown): TroupeError {
   const message = messageOf(error);
   if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
   if (message.startsWith("FENCED")) return new TroupeError("ERR_FENCED", message, { cause: error });
+  // APPEND_AT_LUA's refusal: "ORDER <stream> <id>".
+  const order = /^ORDER (\S+) (\S+)$/.exec(message);
+  if (order) return outOfOrderError(order[1]!, order[2]!);
   if (message.startsWith("CROSSSLOT"))
     return new TroupeError(
       "ERR_STREAM_BACKEND",

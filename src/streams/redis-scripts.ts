@@ -49,6 +49,25 @@ return {0, id}
 `;
 
 /**
+ * An append under a given stream id (`StreamBackend.appendAt`): ordered and idempotent without a marker.
+ * KEYS: stream, epoch registry (the stream again when unfenced: one slot either way). ARGV: id, epoch or ''
+ * when unfenced, then field/value pairs. Returns `{0, id}` when written, `{1, id}` for a duplicate (the
+ * stream holds the id, or nothing below it: trimmed), else the error `ORDER <stream> <id>` (the id falls
+ * inside the stream but is absent: a later entry was written first).
+ */
+export const APPEND_AT_LUA = `
+if ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then
+  return redis.error_reply('FENCED output write refused: epoch ' .. ARGV[2] .. ' is no longer live')
+end
+local added = redis.pcall('XADD', KEYS[1], ARGV[1], unpack(ARGV, 3))
+if type(added) ~= 'table' or not added.err then return {0, added} end
+if not string.find(added.err, 'equal or smaller', 1, true) then return added end
+if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0 then return {1, ARGV[1]} end
+if #redis.call('XRANGE', KEYS[1], '-', '(' .. ARGV[1], 'COUNT', 1) == 0 then return {1, ARGV[1]} end
+return redis.error_reply('ORDER ' .. KEYS[1] .. ' ' .. ARGV[1])
+`;
+
+/**
  * A new incarnation takes over a state scope: the actor's epoch counter is bumped, the scope's previous
  * epoch leaves the registry of live epochs and the new one enters it, so every earlier incarnation's
  * commits, compactions and fenced outputs are refused from here on. A restart in the same process passes

@@ -54,7 +54,13 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     shared = sharedPartitionsRun(keyed);
     // After the cluster runs: three runs of real processes at once already fill two cores.
     const after = Promise.allSettled([whole, shared]);
-    memory = after.then(() => memoryRestartRun(keyed, [], `in memory, ${PARTITIONS} partitions`));
+    // The wallet analyzer (the partitions' feed) and a partition restarted on the way, as after a crash.
+    memory = after.then(() =>
+      memoryRestartRun(keyed, [0.3, 0.6], `in memory, ${PARTITIONS} partitions`, [
+        "wallet-analyzer",
+        "mint-analyzer-p3",
+      ]),
+    );
     unkeyed = after.then(() => cleanRun({ ...lab, partitions: undefined }, "no partitions"));
     // One of two processes SIGKILLed at 30% of the workload, a third started at 55%: the analyzers and
     // the partitions move with their state (claims after 500 ms idle, as in the crash checks' takeovers).
@@ -91,9 +97,10 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
   );
 
   test(
-    `${PARTITIONS} partitions in one process in memory: the same alert ids`,
+    `${PARTITIONS} partitions in one process in memory, their feed and one of them restarted: the same alert ids`,
     async () => {
       const [baseline, run] = await Promise.all([whole, memory]);
+      expect(run.steps.filter((step) => step.includes("/restart")).length).toBe(2);
       expectConsistent(baseline, run);
     },
     TEST_MS,

@@ -81,6 +81,29 @@ export function runStreamContract(
       expect((await b.range(s, { count: 10 })).map((e) => text(e.fields))).toEqual([{ v: "1" }, { v: "2" }]);
     });
 
+    test("appendAt writes under the given id in order; again, or below a trim, is a duplicate; inside but absent is refused", async () => {
+      await open();
+      for (const id of ["5-0", "7-1", "9-0"])
+        expect(await b.appendAt(s, id, { id })).toEqual({ id, duplicate: false });
+      // A redelivered entry's output: its id is there, nothing is written.
+      expect(await b.appendAt(s, "7-1", { id: "again" })).toEqual({ id: "7-1", duplicate: true });
+      // Written after a later one: refused, never slipped in out of order.
+      const late = await b.appendAt(s, "8-0", { id: "8-0" }).catch((e) => e);
+      expect(late).toBeInstanceOf(TroupeError);
+      expect(late.code).toBe("ERR_OUTPUT_WRITE");
+      expect(late.message).toContain("out of order");
+      expect((await b.range(s, { count: 10 })).map((e) => [e.id, text(e.fields)?.id])).toEqual([
+        ["5-0", "5-0"],
+        ["7-1", "7-1"],
+        ["9-0", "9-0"],
+      ]);
+      // Trimmed since it was written (retention): a late redelivery of it is a duplicate too.
+      await b.trim(s, "7-1");
+      expect(await b.appendAt(s, "5-0", { id: "again" })).toEqual({ id: "5-0", duplicate: true });
+      expect(await b.appendAt(s, "10-0", { id: "10-0" })).toEqual({ id: "10-0", duplicate: false });
+      expect(await b.length(s)).toBe(3);
+    });
+
     test("ensureGroup creates stream and group once; reads on a missing group fail with ERR_NOGROUP", async () => {
       await open();
       expect(await b.ensureGroup(s, "g")).toBe(true);

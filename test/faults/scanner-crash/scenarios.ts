@@ -283,7 +283,7 @@ export function zombieRun(lab: CrashLab, freezeAt: number, _holdAt: number): Pro
 
 /**
  * `--role all` on the in-memory backend: restart the analyzer actors through the control API at `points`
- * (the supervisor terminates the worker and starts a new one, as after a crash). In memory the analyzers
+ * (the supervisor terminates the worker and starts a new one, as after a crash), `actors` in turn. In memory the analyzers
  * outrun the control API (a full-speed replay keeps the event loop busy), so the replay reads a FIFO that
  * the run fills up to each point in turn: each restart comes once the workload up to its point is written
  * (wherever the actor is in it then) and before the rest is, so the actor always has work ahead of it. The
@@ -294,6 +294,7 @@ export async function memoryRestartRun(
   lab: CrashLab,
   points: readonly number[],
   scenario = "memory-restart",
+  actors: readonly string[] = ANALYZER_ACTORS,
 ): Promise<RunOutcome> {
   const started = Date.now();
   const steps: string[] = [];
@@ -322,7 +323,7 @@ export async function memoryRestartRun(
     );
     let written = 0;
     for (const [i, at] of points.entries()) {
-      const actor = ANALYZER_ACTORS[i % ANALYZER_ACTORS.length]!;
+      const actor = actors[i % actors.length]!;
       await replay.write(workload.subarray(written, ends[i]));
       written = ends[i]!;
       const { totals } = await scanner.api<MemoryActor>("GET", `/actors/${actor}`);
