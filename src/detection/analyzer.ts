@@ -334,11 +334,13 @@ export class Analyzer {
    */
   keyedFields(event: ChainEvent): Keyed {
     const { now, observedSince } = this.#clock;
-    if (now === null || observedSince === null || this.#wallets === null)
+    if (this.#wallets === null)
       throw new InvalidOptionError(
         "keyed",
         `the ${this.name} analyzer cannot forward: it keeps no wallet book`,
       );
+    if (now === null || observedSince === null)
+      throw new InvalidOptionError("keyed", `the ${this.name} analyzer forwards only events it has handled`);
     const facts = event.kind === "trade" ? traderFactsOf(this.#wallets, event.trader) : undefined;
     return facts ? { wm: now, since: observedSince, facts } : { wm: now, since: observedSince };
   }
