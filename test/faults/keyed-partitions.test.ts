@@ -3,8 +3,9 @@
  * which forwards each event with the trader's facts), shared by two analyze processes on a real 3-master
  * Redis Cluster (each running some partitions, each partition an actor of its own), writes the same alert
  * ids as one process with one partition; so do one process in memory with 8, and one process without
- * partitions (the mint-keyed detectors in the wallet and pattern analyzers). The workload is the crash
- * checks' (every scenario type), replayed through `--role ingest`.
+ * partitions (the mint-keyed detectors in the wallet and pattern analyzers); and so do runs where the process
+ * feeding and running the partitions is SIGKILLed, or frozen, taken over and thawed mid-run. The workload is
+ * the crash checks' (every scenario type), replayed through `--role ingest`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -15,10 +16,13 @@ import { RedisCluster } from "../support/redis-cluster.ts";
 import {
   type CrashLab,
   cleanRun,
+  killRun,
   memoryRestartRun,
   placementRun,
   type RunOutcome,
   sharedPartitionsRun,
+  TAKEOVER_CLAIM_IDLE_MS,
+  thawedZombieRun,
 } from "./scanner-crash/scenarios.ts";
 import { expectConsistent } from "./scanner-crash/verdict.ts";
 import { TEST_WORKLOAD, writeWorkload } from "./scanner-crash/workload.ts";
@@ -36,6 +40,8 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
   let memory: Promise<RunOutcome>;
   let unkeyed: Promise<RunOutcome>;
   let moved: Promise<RunOutcome>;
+  let killed: Promise<RunOutcome>;
+  let thawed: Promise<RunOutcome>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-keyed-"));
@@ -67,11 +73,23 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     moved = Promise.allSettled([memory, unkeyed]).then(() =>
       placementRun({ ...keyed, claimIdleMs: 500 }, 0.3, 0.55),
     );
-    for (const run of [whole, shared, memory, unkeyed, moved]) run.catch(() => {});
+    // The process running the wallet analyzer (the partitions' feed) and every partition: SIGKILLed and
+    // taken over under another name, then killed twice more and restarted under its own; and frozen, taken
+    // over, thawed while entries flow (its late forwarded entries are duplicates by their tx ids).
+    const takeover: CrashLab = { ...keyed, claimIdleMs: TAKEOVER_CLAIM_IDLE_MS };
+    killed = moved.then(
+      () => killRun(takeover, 0.05, [0.35, 0.7]),
+      () => killRun(takeover, 0.05, [0.35, 0.7]),
+    );
+    thawed = killed.then(
+      () => thawedZombieRun(takeover, 0.1, 0.5),
+      () => thawedZombieRun(takeover, 0.1, 0.5),
+    );
+    for (const run of [whole, shared, memory, unkeyed, moved, killed, thawed]) run.catch(() => {});
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.allSettled([whole, shared, memory, unkeyed, moved]);
+    await Promise.allSettled([whole, shared, memory, unkeyed, moved, killed, thawed]);
     await cluster?.cleanup();
     await rm(dir, { recursive: true, force: true });
   }, TEST_MS);
@@ -126,6 +144,25 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
           / mint-analyzer-p\d+ runs here from now \(lease generation ([2-9]|\d{2,})/.test(step),
         ),
       ).toBe(true);
+    },
+    TEST_MS,
+  );
+
+  test(
+    `${PARTITIONS} partitions: the process feeding and running them SIGKILLed three times: the same alert ids`,
+    async () => {
+      const [baseline, run] = await Promise.all([whole, killed]);
+      expect(run.steps.filter((step) => step.includes(" SIGKILL ")).length).toBe(3);
+      expectConsistent(baseline, run);
+    },
+    TEST_MS,
+  );
+
+  test(
+    `${PARTITIONS} partitions: the process feeding them frozen, taken over, thawed mid-run: the same alert ids`,
+    async () => {
+      const [baseline, run] = await Promise.all([whole, thawed]);
+      expectConsistent(baseline, run);
     },
     TEST_MS,
   );
