@@ -102,7 +102,13 @@ type ScriptCommands<R> = {
     epoch: number,
     ...fields: (string | Uint8Array)[]
   ): R;
-  troupeAppendAt(stream: string, fence: string, id: string, epoch: number | "", ...fields: (string | Uint8Array)[]): R;
+  troupeAppendAt(
+    stream: string,
+    fence: string,
+    id: string,
+    epoch: number | "",
+    ...fields: (string | Uint8Array)[]
+  ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
 };
 type ScriptedRedis = RedisClient & ScriptCommands<Promise<unknown>> & RedisStateClient & RedisLeaseClient;
@@ -192,7 +198,9 @@ export class RedisStreamBackend implements StreamBackend {
   ): Promise<UniqueAppendResult> {
     const split = fence !== undefined && this.#splitFence(stream, fence);
     if (split && !(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
-    const result = await this.#run(() => this.#appendAt(this.#cmd, stream, id, fields, split ? undefined : fence));
+    const result = await this.#run(() =>
+      this.#appendAt(this.#cmd, stream, id, fields, split ? undefined : fence),
+    );
     return reply.parseUniqueAppend(result);
   }
 

@@ -161,7 +161,9 @@ describe("the watermark clock", () => {
         onEvent: (event: ChainEvent, ctx) => {
           if (event.kind === "create") ctx.wallets.get(event.creator);
           if (event.kind !== "trade") return;
-          reads.push(ctx.wallets.get(event.trader)?.events, ctx.wallets.ageAt(event.trader, event.ts));
+          const trader = ctx.wallets.get(event.trader);
+          reads.push(trader?.events, ctx.wallets.ageAt(event.trader, event.ts));
+          if (trader?.firstFunder !== undefined) reads.push(ctx.wallets.sent(trader.firstFunder));
           if (event.trader === "b") ctx.wallets.get("a");
           if (event.trader === "c") ctx.wallets.sent(event.trader);
         },
@@ -173,9 +175,10 @@ describe("the watermark clock", () => {
       clock: "watermark",
       wallets: "forwarded",
     });
-    const facts = { firstSeen: T0 - 5_000, events: 7, funders: ["f"] };
+    const facts = { firstSeen: T0 - 5_000, events: 7, funders: ["f"], firstFunder: "f", funderFanout: 3 };
     analyzer.handle(buy("M", "a", T0, { supply: 0.01 }), { wm: T0, facts });
-    expect(reads).toEqual([7, 5_000]);
+    // Its age, its events, and its first funder's fan-out.
+    expect(reads).toEqual([7, 5_000, 3]);
     expect(() => analyzer.handle(buy("M", "b", T0, { supply: 0.01 }), { wm: T0, facts })).toThrow(
       /fresh_sniper.*wallet a/,
     );

@@ -13,6 +13,11 @@
  * cluster root) qualify without that, and raise the severity: the funder is evidence, not a condition
  * (issue 18; it was one, `requireSharedFunder`, which missed crews funded from exchanges).
  *
+ * A seller's first funder and that funder's fan-out are taken as of the seller's sell, with the sell (issue
+ * 14): facts of the trading wallet at its trade, which travel with the trade to a mint's partition, where
+ * the wallet book is not. They were read at each evaluation before; seeds 1–3 (10 h) give the same alerts
+ * either way (the funder never changes, and a fan-out rarely crosses the threshold within 10 s).
+ *
  * State: per mint, the sells of the last `windowMs` (the durable table `sells`).
  */
 import type { DurableTable, Tables } from "../../runtime/durable-table.ts";
@@ -69,6 +74,10 @@ interface Sell {
   lastBuyTs?: number;
   /** The sell's event id (absent in state kept before events were). */
   id?: string;
+  /** The seller's first funder at the sell, if any (absent in state kept before issue 14's facts). */
+  funder?: string;
+  /** Transfers that funder had sent at the sell. */
+  fanout?: number;
 }
 
 class CoordinatedDump {
@@ -91,6 +100,7 @@ class CoordinatedDump {
       sells = [];
       this.#sells.set(event.mint, sells);
     }
+    const funder = ctx.wallets.get(event.trader)?.firstFunder;
     sells.push({
       ts: event.ts,
       wallet: event.trader,
@@ -99,6 +109,7 @@ class CoordinatedDump {
       priceBefore: mint.prevPrice,
       lastBuyTs: position?.lastBuyTs ?? 0,
       id: event.id,
+      ...(funder !== undefined && { funder, fanout: ctx.wallets.sent(funder) }),
     });
     while (sells.length > 0 && event.ts - sells[0]!.ts > this.#o.windowMs) sells.shift();
     this.#sells.touch(event.mint);
@@ -144,7 +155,7 @@ class CoordinatedDump {
       }
     }
     if (dumpers.length < o.minSellers || sold < o.minSupplyFraction * supply) return;
-    const funded = sharedFunderGroup(dumpers, o.maxFunderFanout, ctx);
+    const funded = sharedFunderGroup(dumpers, o.maxFunderFanout, sells);
     const sharedFunder = funded.length >= o.minSellers;
     const crew = exits.length >= o.minSellers && largestExit <= o.maxExitShare * exited;
     if (!sharedFunder && !crew) return;
@@ -182,13 +193,15 @@ class CoordinatedDump {
   }
 }
 
-/** The largest set of wallets with one private first funder. */
-function sharedFunderGroup(wallets: string[], maxFanout: number, ctx: DetectorContext): string[] {
+/** The largest set of wallets with one private first funder, as of each one's latest sell in the window. */
+function sharedFunderGroup(wallets: string[], maxFanout: number, sells: readonly Sell[]): string[] {
+  const latest = new Map<string, Sell>();
+  for (const sell of sells) latest.set(sell.wallet, sell);
   const groups = new Map<string, string[]>();
   let best: string[] = [];
   for (const wallet of wallets) {
-    const funder = ctx.wallets.get(wallet)?.firstFunder;
-    if (funder === undefined || ctx.wallets.sent(funder) > maxFanout) continue;
+    const { funder, fanout = 0 } = latest.get(wallet) as Sell;
+    if (funder === undefined || fanout > maxFanout) continue;
     const group = groups.get(funder) ?? [];
     group.push(wallet);
     groups.set(funder, group);

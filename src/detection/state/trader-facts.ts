@@ -1,8 +1,10 @@
 /**
  * A trader's facts travelling with its trade (issue 14): what a mint-keyed detector reads of the wallet that
  * trades, taken from the wallet analyzer's book right after the book recorded the trade, as the detector
- * would have read it there. A mint partition keeps no wallet book (it sees only its mints' trades, so one
- * would be partial); it answers from these facts, for the trade's own trader only.
+ * would have read it there: its age, events and recent funders, and its first funder with that funder's
+ * fan-out (the transfers it has sent: a private funder or an exchange). A mint partition keeps no wallet
+ * book (it sees only its mints' trades, so one would be partial); it answers from these facts, for the
+ * trade's own trader (and its first funder's fan-out) only.
  */
 import { InvalidOptionError } from "../../errors.ts";
 import type { ChainEvent } from "../schema.ts";
@@ -13,12 +15,27 @@ export interface TraderFacts {
   events: number;
   /** Most recent distinct SOL senders, newest last (at most `MAX_FUNDERS`). */
   funders: string[];
+  /** The wallet's first funder, when it has one... */
+  firstFunder?: string;
+  /** ...and the SOL transfers that funder has sent. */
+  funderFanout?: number;
 }
 
 /** The facts of `wallet` in `book` (it holds every wallet it has just seen), or undefined. */
 export function traderFactsOf(book: WalletBook, wallet: string): TraderFacts | undefined {
   const state = book.get(wallet);
-  return state && { firstSeen: state.firstSeen, events: state.events, funders: [...state.funders] };
+  if (state === undefined) return undefined;
+  const facts: TraderFacts = {
+    firstSeen: state.firstSeen,
+    events: state.events,
+    funders: [...state.funders],
+  };
+  const funder = state.firstFunder;
+  if (funder !== undefined) {
+    facts.firstFunder = funder;
+    facts.funderFanout = book.sent(funder);
+  }
+  return facts;
 }
 
 /** True when `value` has the shape of {@link TraderFacts}. */
@@ -30,14 +47,18 @@ export function isTraderFacts(value: unknown): value is TraderFacts {
     Number.isSafeInteger(facts.firstSeen) &&
     Number.isSafeInteger(facts.events) &&
     Array.isArray(facts.funders) &&
-    facts.funders.every((f) => typeof f === "string")
+    facts.funders.every((f) => typeof f === "string") &&
+    (facts.firstFunder === undefined
+      ? facts.funderFanout === undefined
+      : typeof facts.firstFunder === "string" && Number.isSafeInteger(facts.funderFanout))
   );
 }
 
 /**
  * The wallet book as a mint partition has it: the current trade's trader, as its facts say. `get` gives
- * `firstSeen`, `events` and `funders` only; any other wallet, or any other use of the book, fails naming
- * the detector (the fact it needs has to travel with the event first).
+ * `firstSeen`, `events`, `funders` and `firstFunder` only, `ageAt` its age, `sent` its first funder's
+ * fan-out; any other wallet, or any other use of the book, fails naming the detector (the fact it needs has
+ * to travel with the event first).
  */
 export class ForwardedWallets {
   #trader: string | undefined;
@@ -61,11 +82,17 @@ export class ForwardedWallets {
       if (wallet !== this.#trader || this.#facts === undefined) return refuse(`wallet ${wallet}`);
       return this.#facts;
     };
-    const get = (wallet: string) => facts(wallet) as unknown as Readonly<WalletState>;
-    const ageAt = (wallet: string, ts: number) => ts - facts(wallet).firstSeen;
+    const reads: Partial<Record<keyof WalletBook, unknown>> = {
+      get: (wallet: string) => facts(wallet) as unknown as Readonly<WalletState>,
+      ageAt: (wallet: string, ts: number) => ts - facts(wallet).firstSeen,
+      sent: (wallet: string) => {
+        const own = this.#facts;
+        if (own?.firstFunder !== wallet) return refuse(`the transfers sent by ${wallet}`);
+        return own.funderFanout as number;
+      },
+    };
     return new Proxy({} as WalletBook, {
-      get: (_target, property) =>
-        property === "get" ? get : property === "ageAt" ? ageAt : refuse(String(property)),
+      get: (_target, property) => reads[property as keyof WalletBook] ?? refuse(String(property)),
     });
   }
 }
