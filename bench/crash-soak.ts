@@ -7,8 +7,10 @@
  * crash-free run's alert ids it wrote, how many others, how many ids twice, and how long it took.
  *
  *   bun bench/crash-soak.ts [--json] [--hours 4] [--scale 1] [--seed 13] [--kills 3] [--count N]
- *                           [--runs clean-again,sigkill,api-restart,zombie,memory-restart]
+ *                           [--runs clean-again,sigkill,api-restart,zombie,memory-restart] [--partitions P]
  *
+ * `--partitions P` runs every scenario, the crash-free baseline included, with TROUPE_PARTITIONS=P (the
+ * mint-keyed detectors in P partitions fed by the wallet analyzer).
  * `--count N` cuts the workload to its first N events (a smoke run). Progress goes to stderr; the figures
  * to stdout (a table, or JSON lines with --json).
  */
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     kills: { type: "string", default: "3" },
     count: { type: "string" },
     runs: { type: "string", default: RUNS.join(",") },
+    partitions: { type: "string" },
   },
   strict: true,
 });
@@ -52,6 +55,7 @@ const scale = positive("--scale", values.scale);
 const seed = positive("--seed", values.seed);
 const kills = positive("--kills", values.kills);
 const count = values.count === undefined ? undefined : positive("--count", values.count);
+const partitions = values.partitions === undefined ? undefined : positive("--partitions", values.partitions);
 const wanted = values.runs.split(",").filter((name) => name !== "");
 for (const name of wanted)
   if (!(RUNS as readonly string[]).includes(name)) throw new Error(`--runs: unknown run ${name} (${RUNS})`);
@@ -72,7 +76,13 @@ try {
   log(
     `${workload.events} events, ${workload.scenarioTypes.length} scenario types; redis-server ${server.url}`,
   );
-  const lab: CrashLab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS };
+  const lab: CrashLab = {
+    redisUrl: server.url,
+    dir,
+    workload,
+    timeoutMs: WAIT_MS,
+    ...(partitions === undefined ? {} : { partitions }),
+  };
   const start = crashRuns(lab, seed, kills);
   const clean = await logged(start.clean);
   const cleanIds = new Set((clean.stream ?? []).map((a) => a.alertId));
