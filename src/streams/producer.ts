@@ -85,6 +85,10 @@ export function resolveProducerOptions(options: ProducerOptions): Required<Produ
   if (!(o.highWatermark > 0 && o.highWatermark < o.criticalWatermark && o.criticalWatermark <= 1)) {
     throw new InvalidOptionError("highWatermark", "must satisfy 0 < highWatermark < criticalWatermark <= 1");
   }
+  o.downstream.forEach(({ stream, group }, i) => {
+    if (typeof stream !== "string" || stream === "" || typeof group !== "string" || group === "")
+      throw new InvalidOptionError(`downstream[${i}]`, "must name a non-empty stream and group");
+  });
   checkClock("clock", o.clock);
   return o;
 }

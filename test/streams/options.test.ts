@@ -129,6 +129,11 @@ describe("backend, producer and retention options", () => {
       "must be an integer >= 0, got -1",
     );
     rejects(
+      () => resolveProducerOptions({ stream: "tx", downstream: [{ stream: "tx:mint", group: "" }] }),
+      "downstream[0]",
+      "must name a non-empty stream and group",
+    );
+    rejects(
       () => resolveProducerOptions({ stream: "tx", highWatermark: 0.96 }),
       "highWatermark",
       "must satisfy 0 < highWatermark < criticalWatermark <= 1",
