@@ -5,15 +5,18 @@
  * (three on tx, the sybil analyzer's on findings) has nothing unread or pending. Reports events/s and events
  * per CPU-second (the analyze processes, from /proc, plus the Redis server) for K = 2 against K = 1, and
  * what each process of the last K = 2 round ran and spent: on a 2-core box one process's three analyzer
- * threads use both cores already, so the ratio says what sharing costs rather than what it gains.
+ * threads use both cores already, so the ratio says what sharing costs rather than what it gains. With
+ * `--partitions P`, the processes run TROUPE_PARTITIONS=P (the mint analyzer's partitions, fed by the wallet
+ * analyzer, shared by lease too), and the partitions' groups count among those that must drain.
  *
- *   bun bench/analyze-processes.ts [--json] [--rounds 3] [--count 200000]
+ *   bun bench/analyze-processes.ts [--json] [--rounds 3] [--count 200000] [--partitions P]
  */
 import { readFileSync } from "node:fs";
 import type { ChainEvent } from "../src/detection/schema.ts";
 import { generate } from "../src/ingest/generator.ts";
 import { TxStreamWriter } from "../src/ingest/stream-writer.ts";
 import { topology } from "../src/scanner/topology.ts";
+import { PartitionedStream } from "../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "../test/support/child-output.ts";
 import { cpuSeconds } from "./lib/measure.ts";
@@ -40,7 +43,11 @@ interface Round {
   split: { consumer: string; analyzers: string[]; cpu: number }[];
 }
 
-async function round(events: readonly ChainEvent[], processes: number): Promise<Round> {
+async function round(
+  events: readonly ChainEvent[],
+  processes: number,
+  partitions: number | null,
+): Promise<Round> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const names = topology(prefix);
   const backend = new RedisStreamBackend(redisUrl());
@@ -48,6 +55,9 @@ async function round(events: readonly ChainEvent[], processes: number): Promise<
   try {
     for (const { group } of names.analyzers) await backend.ensureGroup(names.tx, group);
     await backend.ensureGroup(names.findings, names.findingsGroup);
+    const mints =
+      partitions === null ? null : await PartitionedStream.open(backend, names.mints.stream, { partitions });
+    for (const key of mints?.keys ?? []) await backend.ensureGroup(key, names.mints.group);
     const writer = new TxStreamWriter(backend, names, {
       lagCapacity: 10_000_000,
       pendingCapacity: 10_000_000,
@@ -67,6 +77,7 @@ async function round(events: readonly ChainEvent[], processes: number): Promise<
           TROUPE_CONSUMER: consumer,
           TROUPE_HTTP_PORT: "0",
           TROUPE_ALERTS_STDOUT: "off",
+          ...(partitions === null ? {} : { TROUPE_PARTITIONS: String(partitions) }),
         },
         stdout: "ignore",
         stderr: "pipe",
@@ -76,6 +87,8 @@ async function round(events: readonly ChainEvent[], processes: number): Promise<
     const groups: [string, string][] = [
       ...names.analyzers.map(({ group }): [string, string] => [names.tx, group]),
       [names.findings, names.findingsGroup],
+      // Fed by the wallet analyzer: listed after the tx groups, so seen drained only once it has forwarded all.
+      ...(mints?.keys ?? []).map((key): [string, string] => [key, names.mints.group]),
     ];
     // The analyze processes are other processes: their progress shows only in the groups.
     for (;;) {
@@ -117,15 +130,23 @@ function median(values: number[]): number {
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  // `--partitions P` is this bench's own; the rest are every bench's.
+  const argv = Bun.argv.slice(2);
+  const at = argv.indexOf("--partitions");
+  const partitions = at === -1 ? null : Number(argv[at + 1]);
+  if (partitions !== null && !(Number.isInteger(partitions) && partitions >= 1))
+    throw new Error(`--partitions must be an integer >= 1, got "${argv[at + 1]}"`);
+  const args = parseBenchArgs(at === -1 ? argv : argv.toSpliced(at, 2));
   const count = args.count ?? DEFAULT_COUNT;
   const all = [...generate({ seed: 1, durationMs: 3 * 3_600_000 }).events()];
   const events = all.slice(0, count);
   const runs: Record<1 | 2, Round[]> = { 1: [], 2: [] };
-  for (let r = 0; r < args.rounds; r++) for (const k of [1, 2] as const) runs[k].push(await round(events, k));
+  for (let r = 0; r < args.rounds; r++)
+    for (const k of [1, 2] as const) runs[k].push(await round(events, k, partitions));
+  const keyed = partitions === null ? "" : `, ${partitions} mint partitions`;
   const measure = (k: 1 | 2, per: "s" | "CPU-s"): Measurement => ({
     bench: BENCH,
-    metric: `${k} analyze process${k === 1 ? "" : "es"}, events per ${per === "s" ? "second" : "CPU-second"}`,
+    metric: `${k} analyze process${k === 1 ? "" : "es"}${keyed}, events per ${per === "s" ? "second" : "CPU-second"}`,
     value: median(runs[k].map((r) => (per === "s" ? r.eventsPerSecond : r.eventsPerCpuSecond))),
     unit: "events/s",
   });
