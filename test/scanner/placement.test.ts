@@ -24,6 +24,7 @@ import { keySlot } from "../../src/streams/key-slot.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { MemoryLeaseStore } from "../../src/streams/memory-leases.ts";
+import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { PUMP_DEFAULTS } from "../../src/streams/pump-options.ts";
 import { systemClock } from "../../src/time/clock.ts";
 import { until } from "../streams/test-target.ts";
@@ -67,7 +68,7 @@ afterEach(async () => {
 function startPlaced(
   backend: MemoryStreamBackend,
   names: Topology,
-  options: Pick<AnalyzersOptions, "placement" | "onMove">,
+  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints">,
 ): Promise<RunningAnalyzers> {
   return startAnalyzers({
     system,
@@ -180,4 +181,33 @@ test("on a hash-tagged prefix each analyzer's lease shares the tx and findings s
   const slot = keySlot(tagged.tx);
   expect(keySlot(tagged.findings)).toBe(slot);
   for (const key of units.keys) expect(keySlot(leaseKey(key, "analyze"))).toBe(slot);
+});
+
+test("the pumps upstream first, however they were started: tx groups, findings, then the partitions they feed", async () => {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  const backend = new LapsingBackend();
+  const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions: 3 });
+  const wallet = names.analyzers.findIndex((a) => a.actor === "wallet-analyzer");
+  const back = Promise.withResolvers<void>();
+  let lost = false;
+  running = await startPlaced(backend, names, {
+    placement: { leaseMs: 60_000 },
+    mints,
+    onMove: ({ actor, reason }) => {
+      if (actor !== "wallet-analyzer") return;
+      if (reason === "lost") lost = true;
+      else if (lost) back.resolve();
+    },
+  });
+  // The wallet analyzer's lease lapses and it is taken again: its pump now comes after the partitions'.
+  const placement = running.placement!;
+  backend.store.lapsed.add(leaseKey(placement.stream.keys[wallet]!, "analyze"));
+  await placement.rebalance();
+  backend.store.lapsed.clear();
+  await back.promise;
+  const started = [...running.pumps.values()].map((pump) => pump.options.stream);
+  expect(started.indexOf(names.tx, 3)).toBeGreaterThan(started.indexOf(mints.keys[0]!));
+  const streams = running.upstreamFirst().map((pump) => pump.options.stream);
+  expect(streams.slice(0, 4)).toEqual([names.tx, names.tx, names.tx, names.findings]);
+  expect(streams.slice(4).sort()).toEqual([...mints.keys].sort());
 });
