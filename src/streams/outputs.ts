@@ -47,6 +47,24 @@ export function defaultOutputsOf(result: unknown): Outputs {
   return list as Outputs;
 }
 
+/**
+ * Refuses a second `"source"` output to one stream from one entry: both would be written under the entry's
+ * id, so the second would be taken for a duplicate and lost.
+ */
+export function checkSourceOutputs(outputs: Outputs): void {
+  let streams: Set<string> | undefined;
+  outputs.forEach((output, index) => {
+    if (output.scope !== "source") return;
+    streams ??= new Set();
+    if (streams.has(output.stream))
+      throw new TroupeError(
+        "ERR_INVALID_OUTPUT",
+        `output ${index} is a second "source" output to ${output.stream} (one per stream per entry)`,
+      );
+    streams.add(output.stream);
+  });
+}
+
 function validateOutput(output: unknown, index: number): void {
   const o = output as Partial<Output> | null;
   const problem =

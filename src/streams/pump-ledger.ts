@@ -21,7 +21,7 @@ import { asOutputError, messageOf } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
 import { type DeadLetterReason, deadLetterWrite } from "./dead-letters.ts";
 import { type CoverHost, HeldEntry } from "./held-entry.ts";
-import type { Output } from "./outputs.ts";
+import { checkSourceOutputs, type Output } from "./outputs.ts";
 import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
 import { type ResolvedPumpOptions, retryBackoff } from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
@@ -376,7 +376,9 @@ export class PumpLedger<M, R> implements CoverHost {
 
   #writesOf(held: HeldEntry<M>, result: R | undefined): readonly OutputWrite[] {
     const outputs: readonly Output[] = this.#options.outputsOf(result);
-    return outputs.length === 0 ? NO_WRITES : outputs.map((o) => this.#outputWrite(held, o));
+    if (outputs.length === 0) return NO_WRITES;
+    checkSourceOutputs(outputs);
+    return outputs.map((o) => this.#outputWrite(held, o));
   }
 
   #outputWrite(held: HeldEntry<M>, output: Output): OutputWrite {

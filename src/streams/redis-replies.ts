@@ -7,7 +7,10 @@ import { TroupeError } from "../errors.ts";
 import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./backend.ts";
 import { messageOf, outOfOrderError } from "./commit.ts";
 
-/** A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), else `ERR_STREAM_BACKEND`. */
+/**
+ * A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), `ERR_OUTPUT_WRITE` (an
+ * `appendAt` out of order), else `ERR_STREAM_BACKEND`.
+ */
 export function redisError(error: unknown): TroupeError {
   if (error instanceof TroupeError) return error;
   const message = messageOf(error);

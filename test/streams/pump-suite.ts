@@ -628,6 +628,51 @@ export function runPumpSuite(
       expect([letter?.reason, letter?.error]).toEqual(["invalid-outputs", "output 0 has no stream"]);
     });
 
+    test(`"source" outputs land under their entries' ids, in the source's order`, async () => {
+      await open();
+      await fill(Array.from({ length: 300 }, (_, n) => ({ n })));
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 32,
+        key: () => "k",
+        handler: async (m) =>
+          m.n % 3 === 0 ? [] : [{ stream: out, dedupId: "fwd", scope: "source", payload: m }],
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await settled(pump, 300);
+      const source = await b.range(s, { count: 1_000 });
+      const forwarded = await b.range(out, { count: 1_000 });
+      const expected = source
+        .filter((e) => (defaultCodec.decode(e.fields!) as Msg).n % 3 !== 0)
+        .map((e) => e.id);
+      expect(forwarded.map((e) => e.id)).toEqual(expected);
+    });
+
+    test('a second "source" output to one stream is refused: written under the same id it would be lost', async () => {
+      await open();
+      await fill([{ n: 1 }]);
+      const target = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 8,
+        key: () => "k",
+        handler: async (m) => [
+          { stream: out, dedupId: "a", scope: "source", payload: m },
+          { stream: out, dedupId: "b", scope: "source", payload: m },
+        ],
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await settled(pump, 1);
+      expect(pump.stats.acked).toBe(0);
+      expect(await b.length(out)).toBe(0);
+      const [letter] = (await pump.deadLetters.list()).letters;
+      expect([letter?.reason, letter?.error]).toEqual([
+        "invalid-outputs",
+        `output 1 is a second "source" output to ${out} (one per stream per entry)`,
+      ]);
+    });
+
     test("ERR_ACTOR_FAILED leaves the entry pending and pauses; resume replays it first", async () => {
       await open();
       await fill([{ n: 1 }]);
