@@ -99,6 +99,9 @@ export function runPumpSuite(
       await pump.start();
       await replayed;
     };
+    /** One instance, every message under one key: handled one after the other, `window` at a time. */
+    const oneInstance = (handler: (m: Msg) => Promise<Output[]>, window = 8) =>
+      new TestTarget<Msg, Output[]>({ instances: 1, window, key: () => "k", handler });
     const effects = async () =>
       (await b.range(out, { count: 1_000_000 })).map((e) => (defaultCodec.decode(e.fields!) as Msg).n);
 
@@ -168,14 +171,9 @@ export function runPumpSuite(
       await b.append(s, { other: Buffer.from([0xff, 0xfe]) });
       await fill([{ n: 2 }]);
       const handled: number[] = [];
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async (m) => {
-          handled.push(m.n);
-          return effect(m);
-        },
+      const target = oneInstance(async (m) => {
+        handled.push(m.n);
+        return effect(m);
       });
       const pump = makePump(target);
       await pump.start();
@@ -238,16 +236,11 @@ export function runPumpSuite(
       const inHandler = new Promise<void>((resolve) => {
         entered = resolve;
       });
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 4,
-        key: () => "k",
-        handler: async (m) => {
-          entered();
-          await gate;
-          return effect(m);
-        },
-      });
+      const target = oneInstance(async (m) => {
+        entered();
+        await gate;
+        return effect(m);
+      }, 4);
       const pump = makePump(target, { claimIdleMs: 20 });
       await startReplayed(pump);
       await pump.sweep();
@@ -269,12 +262,7 @@ export function runPumpSuite(
       async () => {
         await open(faulty);
         await fill([{ n: 1 }, { n: 2 }, { n: 3 }]);
-        const target = new TestTarget<Msg, Output[]>({
-          instances: 1,
-          window: 8,
-          key: () => "k",
-          handler: async (m) => effect(m),
-        });
+        const target = oneInstance(async (m) => effect(m));
         const pump = makePump(target, { maxCommitAttempts: 1_000 });
         const failedTwice = until(
           (check) => pump.on("outputFailed", check),
@@ -302,12 +290,7 @@ export function runPumpSuite(
       async () => {
         await open(faulty);
         await fill([{ n: 1 }]);
-        const target = new TestTarget<Msg, Output[]>({
-          instances: 1,
-          window: 8,
-          key: () => "k",
-          handler: async (m) => effect(m),
-        });
+        const target = oneInstance(async (m) => effect(m));
         const pump = makePump(target, { maxCommitAttempts: 2 });
         const gaveUp = until(
           (check) => pump.on("outputFailed", check),
@@ -368,14 +351,9 @@ export function runPumpSuite(
       const gate = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async (m) => {
-          if (m.n === 3) await gate;
-          return effect(m);
-        },
+      const target = oneInstance(async (m) => {
+        if (m.n === 3) await gate;
+        return effect(m);
       });
       const pump = makePump(target);
       await pump.start();
@@ -406,12 +384,7 @@ export function runPumpSuite(
       let allowed = false;
       let asked = 0;
       let onAsked = () => {};
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async (m) => effect(m),
-      });
+      const target = oneInstance(async (m) => effect(m));
       const pump = makePump(target, {
         mayRead: () => {
           asked++;
@@ -439,12 +412,7 @@ export function runPumpSuite(
       const mine = await leases.acquire(key, "me", 60_000);
       let asked = 0;
       let onAsked = () => {};
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async (m) => effect(m),
-      });
+      const target = oneInstance(async (m) => effect(m));
       // Always the lease it took first, as a process frozen past it would still think it holds.
       const pump = makePump(target, {
         readLease: () => {
@@ -476,15 +444,10 @@ export function runPumpSuite(
       const [, gone] = await b.readNew(s, "g", "me", { count: 2 });
       await b.delete(s, [gone!.id]);
       const order: number[] = [];
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 1,
-        key: () => "k",
-        handler: async (m) => {
-          order.push(m.n);
-          return effect(m);
-        },
-      });
+      const target = oneInstance(async (m) => {
+        order.push(m.n);
+        return effect(m);
+      }, 1);
       const pump = makePump(target);
       const replayed = new Promise<{ count: number }>((resolve) => pump.on("replayed", resolve));
       await pump.start();
@@ -507,16 +470,11 @@ export function runPumpSuite(
       const handling = new Promise<void>((resolve) => (started = resolve));
       let release!: () => void;
       const released = new Promise<void>((resolve) => (release = resolve));
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 4,
-        key: () => "k",
-        handler: async (m) => {
-          started();
-          await released;
-          return effect(m);
-        },
-      });
+      const target = oneInstance(async (m) => {
+        started();
+        await released;
+        return effect(m);
+      }, 4);
       // The real backend, with the claim's reply held back until the test lets it go: XAUTOCLAIM has
       // taken the pump's own entry (idle in its name) and the pump acks it before the reply arrives.
       let claimDone!: () => void;
@@ -568,12 +526,7 @@ export function runPumpSuite(
       const [done] = await b.readNew(s, "g", "empty-old", { count: 1 });
       await b.ack(s, "g", [done!.id]);
       await h.elapse(60);
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 1,
-        key: () => "k",
-        handler: async (m) => effect(m),
-      });
+      const target = oneInstance(async (m) => effect(m), 1);
       const pump = makePump(target, { claimIdleMs: 20, deadConsumerIdleMs: 50 });
       const removed: string[] = [];
       pump.on("consumerRemoved", (e) => removed.push(e.consumer));
@@ -614,12 +567,7 @@ export function runPumpSuite(
     test("invalid outputs are dead-lettered with the reason, never acked as if written", async () => {
       await open();
       await fill([{ n: 1 }]);
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async () => [{ stream: "", dedupId: "x", payload: 1 }],
-      });
+      const target = oneInstance(async () => [{ stream: "", dedupId: "x", payload: 1 }]);
       const pump = makePump(target);
       await pump.start();
       await settled(pump, 1);
@@ -631,13 +579,10 @@ export function runPumpSuite(
     test(`"source" outputs land under their entries' ids, in the source's order`, async () => {
       await open();
       await fill(Array.from({ length: 300 }, (_, n) => ({ n })));
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 32,
-        key: () => "k",
-        handler: async (m) =>
-          m.n % 3 === 0 ? [] : [{ stream: out, dedupId: "fwd", scope: "source", payload: m }],
-      });
+      const target = oneInstance(
+        async (m) => (m.n % 3 === 0 ? [] : [{ stream: out, dedupId: "fwd", scope: "source", payload: m }]),
+        32,
+      );
       const pump = makePump(target);
       await pump.start();
       await settled(pump, 300);
@@ -652,15 +597,10 @@ export function runPumpSuite(
     test('a second "source" output to one stream is refused: written under the same id it would be lost', async () => {
       await open();
       await fill([{ n: 1 }]);
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        key: () => "k",
-        handler: async (m) => [
-          { stream: out, dedupId: "a", scope: "source", payload: m },
-          { stream: out, dedupId: "b", scope: "source", payload: m },
-        ],
-      });
+      const target = oneInstance(async (m) => [
+        { stream: out, dedupId: "a", scope: "source", payload: m },
+        { stream: out, dedupId: "b", scope: "source", payload: m },
+      ]);
       const pump = makePump(target);
       await pump.start();
       await settled(pump, 1);
