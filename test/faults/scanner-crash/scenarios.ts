@@ -184,17 +184,42 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
   return redisRun(lab, "placement", async (run) => {
     const second = await run.startAnalyze("analyze-2");
     const [first] = run.analyzers;
-    const ran = await run.untilShared([first!, second]);
+    await run.untilShared([first!, second]);
+    // One process's control API names the process running each analyzer (from the leases). The actors
+    // and the leases are read in one round, again until they agree: a lease that lapsed under load between
+    // two reads moves its analyzer, and both views must then show the move.
+    let ran: string[][] = [];
+    let disagreement = "";
+    await until(
+      "/streams naming the process running each analyzer",
+      async () => {
+        const [actors, { groups }] = await Promise.all([
+          Promise.all([first!, second].map((p) => run.analyzersOf(p))),
+          first!.api<{ groups: PlacedGroup[] }>("GET", "/streams"),
+        ]);
+        ran = actors;
+        disagreement = [first!, second]
+          .flatMap((process, i) =>
+            actors[i]!.map((actor) => {
+              const group = groups.find((g) => g.stream === run.redis.tx && g.group === actor);
+              const owner = group?.partition?.owner;
+              return owner === process.consumer
+                ? ""
+                : `${actor} runs in ${process.consumer}, /streams says ${owner}`;
+            }),
+          )
+          .filter(Boolean)
+          .join("; ");
+        return disagreement === "" && actors.every((names) => names.length > 0);
+      },
+      {
+        timeoutMs: run.lab.timeoutMs,
+        abort: () => (first!.alive && second.alive ? null : "an analyze process died"),
+      },
+    ).catch((error: Error) => {
+      throw new Error(`${error.message} (last: ${disagreement})`);
+    });
     run.step(`analyze-1 runs ${ran[0]!.join(", ")}; analyze-2 runs ${ran[1]!.join(", ")}`);
-    // One process's control API names the process running each analyzer (from the leases).
-    const { groups } = await first!.api<{ groups: PlacedGroup[] }>("GET", "/streams");
-    for (const [i, process] of [first!, second].entries()) {
-      for (const actor of ran[i]!) {
-        const owner = groups.find((g) => g.stream === run.redis.tx && g.group === actor)?.partition?.owner;
-        if (owner !== process.consumer)
-          throw new Error(`/streams says ${actor} runs in ${owner}, not in ${process.consumer}`);
-      }
-    }
     run.step("analyze-1's /streams names the process running each analyzer");
     await run.untilProgress(killAt, second);
     const victim = ran[0]!.length >= ran[1]!.length ? first! : second;
