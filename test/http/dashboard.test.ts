@@ -6,7 +6,7 @@
  * the charts from history at load, pauses live updates while the tab is hidden, and says so plainly (no
  * spinner) when Redis is down. It also saves docs/dashboard.png.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -30,6 +30,10 @@ import { TestTarget } from "../streams/test-target.ts";
 import { RedisServer, redisAvailable } from "../support/redis-server.ts";
 import { ECHO, SCRIPTED } from "../support/runtime.ts";
 import { TOKEN } from "./support.ts";
+
+// A test that times out has bun 1.4.5 kill every process the file spawned (chromium and redis-server too),
+// so one slow test on a loaded box fails the rest of the file: 30 s each, not bun's 5 s.
+setDefaultTimeout(30_000);
 
 const CHROMIUM = "/usr/bin/chromium";
 

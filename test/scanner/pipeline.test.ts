@@ -2,7 +2,7 @@
  * The scanner end to end on the in-memory backend: ingest → tx stream → three analyzer actors (real
  * workers) → alerts stream, with malformed input dead-lettered and redeliveries writing no second alert.
  */
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
 import { ingestCodec, VALIDATED_FIELD } from "../../src/detection/tx-entry.ts";
 import { InvalidOptionError } from "../../src/errors.ts";
@@ -15,6 +15,9 @@ import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { untilDrained } from "../../src/streams/drained.ts";
 import { defaultCodec, jsonCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
+
+// Each test runs the three analyzers in real workers: ~2.5 s here, too near bun's 5 s on a loaded box.
+setDefaultTimeout(30_000);
 
 const FIXTURE = new URL("../fixtures/pumpportal/sample.jsonl", import.meta.url);
 

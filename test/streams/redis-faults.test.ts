@@ -3,7 +3,7 @@
  * the blocking-read watchdog, a destroyed group (as after a restart without persistence) is recreated,
  * and a pump still starts while Redis refuses writes.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import type { Output } from "../../src/streams/outputs.ts";
@@ -12,6 +12,10 @@ import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { RedisServer, redisAvailable, redisServerInstalled } from "../support/redis-server.ts";
 import { deleteKeys, testPrefix } from "./harness.ts";
 import { TestTarget, until } from "./test-target.ts";
+
+// A test that times out has bun 1.4.5 kill every process the file spawned (its private redis-server too),
+// so one slow test on a loaded box fails the rest of the file: 30 s each, not bun's 5 s.
+setDefaultTimeout(30_000);
 
 const canRun = redisAvailable() && redisServerInstalled();
 
