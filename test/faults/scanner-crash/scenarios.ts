@@ -210,7 +210,8 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
           )
           .filter(Boolean)
           .join("; ");
-        return disagreement === "" && actors.every((names) => names.length > 0);
+        const all = actors.flat().length === ANALYZER_ACTORS.length;
+        return disagreement === "" && all && actors.every((names) => names.length > 0);
       },
       {
         timeoutMs: run.lab.timeoutMs,
