@@ -180,11 +180,17 @@ export class RedisStreamBackend implements StreamBackend {
     fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     const marker = dedupKey(stream, dedupId);
-    const split = fence !== undefined && this.#splitFence(stream, fence);
-    if (split && !(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
+    const inScript = await this.#fenceForScript(stream, fence);
     const result = await this.#run(() =>
-      fence && !split
-        ? this.#cmd.troupeAppendFenced(stream, marker, fence.key, ttlMs, fence.epoch, ...flatten(fields))
+      inScript
+        ? this.#cmd.troupeAppendFenced(
+            stream,
+            marker,
+            inScript.key,
+            ttlMs,
+            inScript.epoch,
+            ...flatten(fields),
+          )
         : this.#cmd.troupeAppendUnique(stream, marker, ttlMs, ...flatten(fields)),
     );
     return reply.parseUniqueAppend(result);
@@ -196,11 +202,8 @@ export class RedisStreamBackend implements StreamBackend {
     fields: WriteFields,
     fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
-    const split = fence !== undefined && this.#splitFence(stream, fence);
-    if (split && !(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
-    const result = await this.#run(() =>
-      this.#appendAt(this.#cmd, stream, id, fields, split ? undefined : fence),
-    );
+    const inScript = await this.#fenceForScript(stream, fence);
+    const result = await this.#run(() => this.#appendAt(this.#cmd, stream, id, fields, inScript));
     return reply.parseUniqueAppend(result);
   }
 
@@ -525,6 +528,16 @@ export class RedisStreamBackend implements StreamBackend {
   /** On a cluster, a fence whose registry is in another slot than the stream it guards. */
   #splitFence(stream: string, fence: OutputFence): boolean {
     return this.#target.cluster && keySlot(fence.key) !== keySlot(stream);
+  }
+
+  /**
+   * The fence a single write's script checks with the write, or undefined when there is none or it lives in
+   * another slot: that one is checked here first (a refusal throws), as a script may touch one slot only.
+   */
+  async #fenceForScript(stream: string, fence: OutputFence | undefined): Promise<OutputFence | undefined> {
+    if (fence === undefined || !this.#splitFence(stream, fence)) return fence;
+    if (!(await this.#fenceLive(fence))) throw redisError(fencedRefusal(fence));
+    return undefined;
   }
 
   async #fenceLive(fence: OutputFence): Promise<boolean> {
