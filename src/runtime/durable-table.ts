@@ -65,6 +65,11 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   #inserted: Set<string> | null;
   /** The touched and inserted keys when the checkpoint under way began, while they are being written. */
   #frozen: Frozen | null = null;
+  /**
+   * The key last added to `#touched`: a third of the analyzers' touches repeat their table's previous key
+   * (a handler changes a value in several steps), and a string compare is cheaper than a Set's hash probe.
+   */
+  #lastTouched: string | undefined;
 
   /** @internal Created by {@link Tables.table}. */
   constructor(name: string, codec: TableCodec<V>, tracked: boolean) {
@@ -97,7 +102,10 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     const size = map.size;
     map.set(key, value);
     if (map.size !== size) this.#inserted?.add(key);
-    touched.add(key);
+    if (key !== this.#lastTouched) {
+      touched.add(key);
+      this.#lastTouched = key;
+    }
     return this;
   }
 
@@ -105,6 +113,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     const had = this.#map.delete(key);
     if (had && this.#touched) {
       this.#touched.add(key);
+      this.#lastTouched = key;
       // Added again later, it goes to the end of the order, as in a Map.
       this.#inserted?.delete(key);
     }
@@ -113,7 +122,11 @@ export class DurableTable<V> implements Iterable<[string, V]> {
 
   /** Marks a value changed in place (`table.get(k).count++`): the next checkpoint writes it. */
   touch(key: string): void {
-    this.#touched?.add(key);
+    if (key === this.#lastTouched) return;
+    const touched = this.#touched;
+    if (!touched) return;
+    touched.add(key);
+    this.#lastTouched = key;
   }
 
   clear(): void {
@@ -177,6 +190,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     this.#writeTouched(into, touched, this.#inserted as Set<string>);
     touched.clear();
     (this.#inserted as Set<string>).clear();
+    this.#lastTouched = undefined;
   }
 
   /** @internal Keys touched since the last checkpoint began (or its last round: see {@link freeze}). */
@@ -195,6 +209,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     this.#frozen = { touched, inserted, pending: touched.values(), inserts: false };
     this.#touched = new Set();
     this.#inserted = new Set();
+    this.#lastTouched = undefined;
   }
 
   /**

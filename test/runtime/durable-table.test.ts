@@ -165,6 +165,36 @@ describe("durable tables", () => {
       else expect(rounds).toBe(1);
     });
 
+  test("a key changed again right after a checkpoint began, as the last key changed before it, is in that checkpoint", () => {
+    const live = new DurableTables(true);
+    const t = live.table<{ n: number }>("t");
+    live.sealed();
+    for (let i = 0; i < 100; i++) t.set(`k${i}`, { n: 0 });
+    const taker = new CheckpointTaker(live, new SegmentWriter(), { sliceMs: 1e-9, deferMs: 0 });
+    const take = () => {
+      taker.begin();
+      let taken = taker.step();
+      while (!taken) taken = taker.step();
+      return taken.segment as Uint8Array;
+    };
+    const log = [take()];
+    // Updated in place, k0 first and last: the next checkpoint writes it first.
+    for (let i = 0; i < 100; i++) t.touch(`k${i}`);
+    (t.get("k0") as { n: number }).n = 1;
+    t.touch("k0");
+    taker.begin();
+    // The first slice writes k0 as it is now (n: 1) and stops at the clock's first look, 32 records in.
+    expect(taker.step()).toBeNull();
+    (t.get("k0") as { n: number }).n = 2;
+    t.touch("k0");
+    let taken = taker.step();
+    while (!taken) taken = taker.step();
+    log.push(taken.segment as Uint8Array);
+    const restored = new DurableTables(true);
+    for (const segment of log) restored.restore(segment);
+    expect(restored.table<{ n: number }>("t").get("k0")).toEqual({ n: 2 });
+  });
+
   test("restored values are decoded when their table is declared in initialState; same name, same table", () => {
     const tables = new DurableTables(true);
     // A copy: the codec's bytes are a view on the encoder's reused buffer.

@@ -37,11 +37,12 @@ export class TouchedKeys {
 
   /** Records a touch of `key`; the caller writes `mark`'s value in this same change. */
   mark(key: string, mark: TouchMark): void {
-    const keys = this.#keys;
-    const size = keys.size;
-    // One hash lookup: `add` of a key already there leaves the size as it was.
-    if (keys.add(key).size === size) return;
-    mark.drain = this.#periods.value.drains;
+    // Marked in this period already, so in the set: no hash lookup (a value leaves the book with its key,
+    // and a new one starts unmarked, so the mark cannot outlive the key's place in the set).
+    const drains = this.#periods.value.drains;
+    if (mark.drain === drains) return;
+    this.#keys.add(key);
+    mark.drain = drains;
     mark.order = this.#next++;
   }
 
