@@ -49,7 +49,7 @@ async function round(
   partitions: number | null,
 ): Promise<Round> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
-  const names = topology(prefix);
+  const names = topology(prefix, { keyed: partitions !== null });
   const backend = new RedisStreamBackend(redisUrl());
   const children: { consumer: string; child: ReturnType<typeof Bun.spawn>; stderr: ChildOutput }[] = [];
   try {

@@ -56,16 +56,17 @@ printReport(
       results.get(BENCH, "three analyzers, memory, durable, per CPU-second"),
       results.get(BENCH, "three analyzers, memory, volatile, per CPU-second"),
     ),
-    // The keyed layout's cost (issue 14): the mint analyzer on a keyed copy of the stream, against none; and
+    // The keyed layout's cost (issue 14): the mint analyzer on a keyed copy of the stream (and no pattern
+    // analyzer), against none; and
     // 8 partitions against 1, in one process (what partitioning itself costs).
     ...["", ", per CPU-second"].flatMap((per) => [
       figure(
-        results.get(BENCH, `three analyzers + mint analyzer, 1 partition, redis, durable${per}`),
+        results.get(BENCH, `wallet stage + sybil + mint analyzer, 1 partition, redis, durable${per}`),
         results.get(BENCH, `three analyzers, redis, durable${per}`),
       ),
       figure(
-        results.get(BENCH, `three analyzers + mint analyzer, 8 partitions, redis, durable${per}`),
-        results.get(BENCH, `three analyzers + mint analyzer, 1 partition, redis, durable${per}`),
+        results.get(BENCH, `wallet stage + sybil + mint analyzer, 8 partitions, redis, durable${per}`),
+        results.get(BENCH, `wallet stage + sybil + mint analyzer, 1 partition, redis, durable${per}`),
       ),
     ]),
     figure(redis, target("target (issue 6)", 20_000, "events/s")),

@@ -39,7 +39,7 @@ async function withScanner<T>(
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const backend: StreamBackend =
     kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
-  const names = topology(prefix);
+  const names = topology(prefix, { keyed: partitions !== null });
   const scanner = await startBatchScanner(
     backend,
     names,
@@ -133,7 +133,10 @@ async function sendAll(ingest: TxStreamWriter, events: readonly ChainEvent[]): P
  * not timed, and neither is a warm-up of the history prefix and the first `warmup` events, sent and
  * drained first, so the figure is the steady state and not the JIT compiling four threads' code.
  */
-/** `partitions`: W3 and P5 in the mint analyzer, in that many partitions (TROUPE_PARTITIONS). */
+/**
+ * `partitions`: the mint-keyed detectors in the mint analyzer, in that many partitions (TROUPE_PARTITIONS),
+ * and P4 / P6 in the wallet stage (no pattern analyzer).
+ */
 export async function scannerThroughput(
   kind: Backend,
   state: StateMode = "durable",
@@ -156,9 +159,12 @@ export async function scannerThroughput(
       await drained();
       const elapsed = time();
       const cpu = (await cpuSeconds(servers)) - cpuBefore;
-      const keyed =
-        partitions === null ? "" : ` + mint analyzer, ${partitions} partition${partitions === 1 ? "" : "s"}`;
-      const metric = `three analyzers${keyed}, ${kind}, ${state}`;
+      // Keyed: the wallet stage (P4 and P6 in it) and the sybil analyzer, no pattern analyzer.
+      const layout =
+        partitions === null
+          ? "three analyzers"
+          : `wallet stage + sybil + mint analyzer, ${partitions} partition${partitions === 1 ? "" : "s"}`;
+      const metric = `${layout}, ${kind}, ${state}`;
       return [
         throughput(BENCH, metric, timed.length, elapsed, "events/s"),
         // The cost, which a loaded box distorts less than the wall time: every thread of this process, and

@@ -29,6 +29,7 @@ import { isTraderFacts } from "./state/trader-facts.ts";
 import { SybilAnalyzer } from "./sybil-analyzer.ts";
 import { decodeIngested } from "./tx-entry.ts";
 import { WalletAnalyzer } from "./wallet-analyzer.ts";
+import { WalletStage } from "./wallet-stage.ts";
 
 /**
  * A tx entry Ingest wrote, still encoded (its JSON bytes); any other tx entry, decoded (and not yet
@@ -50,7 +51,10 @@ export interface AnalyzerInit {
    * findings then apply as they arrive.
    */
   aligned?: { producers: AnalyzerName[] };
-  /** The forwarder to the keyed stream (the wallet analyzer, with partitions): keyed-feed.ts. */
+  /**
+   * The forwarder to the keyed stream (the wallet analyzer, with partitions): keyed-feed.ts. It then runs
+   * as the wallet stage (wallet-stage.ts), `config` being its `walletStageConfig`.
+   */
   keyed?: KeyedStreamRef;
 }
 
@@ -81,7 +85,10 @@ export default defineActor({
    * restored from the last checkpoint before this runs, and the analyzer continues from there.
    */
   initialState: ({ init, tables }: { init: AnalyzerInit; tables: Tables }): State => {
-    const analyzer: Analyzer = ANALYZERS[init.analyzer](init.config, tables);
+    // The forwarder to the keyed stream is the keyed layout's wallet stage: it runs P4 and P6 too.
+    const analyzer: Analyzer = init.keyed
+      ? new WalletStage(init.config, tables)
+      : ANALYZERS[init.analyzer](init.config, tables);
     return {
       analyzer,
       alerts: init.alerts,

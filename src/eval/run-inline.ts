@@ -9,12 +9,7 @@
  */
 import type { Alert } from "../detection/alert.ts";
 import type { StateSize } from "../detection/analyzer.ts";
-import {
-  MintAnalyzer,
-  type MintAnalyzerConfig,
-  mintKeyOf,
-  withoutMintDetectors,
-} from "../detection/mint-analyzer.ts";
+import { MintAnalyzer, type MintAnalyzerConfig, mintKeyOf } from "../detection/mint-analyzer.ts";
 import {
   PATTERN_DETECTORS,
   PatternAnalyzer,
@@ -27,6 +22,7 @@ import {
   type SybilAnalyzerConfig,
 } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS, WalletAnalyzer, type WalletAnalyzerConfig } from "../detection/wallet-analyzer.ts";
+import { WalletStage, walletStageConfig } from "../detection/wallet-stage.ts";
 import { type GeneratorOptions, generate } from "../ingest/generator.ts";
 import { partitionOf } from "../streams/partitions.ts";
 import { type Scorecard, type ScoreOptions, score } from "./score.ts";
@@ -54,21 +50,23 @@ export interface InlineEvalResult {
   eventsPerSec: number;
   alerts: Alert[];
   scorecard: Scorecard;
-  /** The mint analyzer's (with `partitions`) is its partitions' sums. */
-  state: Record<"wallet" | "pattern" | "sybil", StateSize> & { mint?: StateSize };
+  /** The mint analyzer's (with `partitions`) is its partitions' sums; then no pattern analyzer runs. */
+  state: Record<"wallet" | "sybil", StateSize> & { pattern?: StateSize; mint?: StateSize };
 }
 
 export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
   const workload = generate(options);
   const partitions = options.partitions ?? 0;
-  const keyed = <C extends { detectors?: Record<string, unknown> }>(config?: C) =>
-    partitions > 0 ? withoutMintDetectors(config) : config;
+  // Keyed, the wallet analyzer is the wallet stage (wallet-stage.ts): the pattern analyzer has no detector left.
   const analyzers = {
-    wallet: new WalletAnalyzer(keyed(options.wallet)),
-    pattern: new PatternAnalyzer(keyed(options.pattern)),
+    wallet:
+      partitions > 0
+        ? new WalletStage(walletStageConfig(options.wallet, options.pattern))
+        : new WalletAnalyzer(options.wallet),
+    pattern: partitions > 0 ? null : new PatternAnalyzer(options.pattern),
     sybil: new SybilAnalyzer(options.sybil),
   };
-  const list = [analyzers.wallet, analyzers.pattern, analyzers.sybil];
+  const list = [analyzers.wallet, ...(analyzers.pattern ? [analyzers.pattern] : []), analyzers.sybil];
   const mint = Array.from({ length: partitions }, () => new MintAnalyzer(options.mint));
   const findings = new Set(SYBIL_FINDING_DETECTORS);
   const alerts: Alert[] = [];
@@ -111,7 +109,7 @@ export function runInline(options: InlineEvalOptions = {}): InlineEvalResult {
     }),
     state: {
       wallet: analyzers.wallet.stateSize(),
-      pattern: analyzers.pattern.stateSize(),
+      ...(analyzers.pattern && { pattern: analyzers.pattern.stateSize() }),
       sybil: analyzers.sybil.stateSize(),
       ...(partitions > 0 && { mint: sumStateSizes(mint.map((m) => m.stateSize())) }),
     },

@@ -1,5 +1,6 @@
 /**
- * Starts the three analyzer actors and connects each to the tx stream through its own consumer group;
+ * Starts the analyzer actors of the topology (wallet, pattern and sybil; keyed, the wallet stage and sybil,
+ * and the mint analyzer's partitions) and connects each to the tx stream through its own consumer group;
  * the wallet and pattern actors also write their findings and progress marks to the findings stream,
  * which the sybil actor reads (one more group), as DETECTORS.md wants: replayable, never a shared read
  * between actors. With durable state the sybil actor applies those findings in step with its tx entries,
@@ -13,9 +14,10 @@
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
 import type { FeedRecord } from "../detection/findings-feed.ts";
-import { MINT_FORWARDER, withoutMintDetectors } from "../detection/mint-analyzer.ts";
+import { MINT_FORWARDER } from "../detection/mint-analyzer.ts";
 import { SYBIL_FINDING_DETECTORS, SYBIL_FINDING_PRODUCERS } from "../detection/sybil-analyzer.ts";
 import { analyzerCodec } from "../detection/tx-entry.ts";
+import { walletStageConfig } from "../detection/wallet-stage.ts";
 import { InvalidOptionError } from "../errors.ts";
 import type { WatchedPartitions } from "../http/streams/backend-source.ts";
 import type { ActorRef } from "../runtime/actor-ref.ts";
@@ -78,8 +80,9 @@ export interface AnalyzersOptions {
    * The tx stream keyed by mint (`topology.mints`), for the mint analyzer: the analyze processes share its
    * partitions by lease (`placement`'s, else {@link MINT_PARTITION_LEASE_MS}), and each partition this
    * process owns is analyzed by an actor of its own, its state checkpointed next to the partition; the
-   * wallet and pattern analyzers then leave W3 and P5 off. `null`: no mint analyzer, W3 and P5 run in the
-   * wallet and pattern analyzers. @defaultValue null
+   * wallet analyzer then runs as the wallet stage (wallet-stage.ts) and no pattern analyzer runs: the
+   * topology must be keyed (`topology(prefix, { keyed: true })`). `null`: no mint analyzer, the mint-keyed
+   * detectors run in the wallet and pattern analyzers. @defaultValue null
    */
   mints?: PartitionedStream | null;
 }
@@ -169,6 +172,17 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       "topology.findingsActor",
       `no analyzer actor is named ${topology.findingsActor}`,
     );
+  const keyed = Boolean(options.mints);
+  if (keyed === topology.analyzers.some((a) => a.analyzer === "pattern"))
+    throw new InvalidOptionError(
+      "topology",
+      keyed
+        ? "with mint partitions the topology is keyed (topology(prefix, { keyed: true })): no pattern analyzer"
+        : "without mint partitions the topology has a pattern analyzer (topology(prefix))",
+    );
+  // The producers of findings that run (keyed, the wallet stage raises P4's too): the sybil analyzer's
+  // entries wait for their marks.
+  const producers = SYBIL_FINDING_PRODUCERS.filter((p) => topology.analyzers.some((a) => a.analyzer === p));
   const refs = new Map<string, ActorRef<AnalyzerMessage>>();
   const pumps = new Map<string, Pump<AnalyzerMessage, unknown>>();
   const alertCounts = new Map<DetectorName, number>();
@@ -218,22 +232,24 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     readLease: (() => ReadLease | undefined) | null = null,
   ): Promise<StopAnalyzer> => {
     const { analyzer, actor, group } = topology.analyzers[index]!;
-    const config = options.config?.[analyzer];
     const init: AnalyzerInit = {
       analyzer,
       alerts: topology.alerts,
-      // The mint-keyed detectors run in the mint analyzer's partitions when there are some, fed by the
-      // wallet analyzer (keyed-feed.ts).
-      config: options.mints ? withoutMintDetectors(config) : config,
+      // Keyed, the mint-keyed detectors run in the mint analyzer's partitions, fed by the wallet analyzer
+      // (keyed-feed.ts), which runs the pattern analyzer's other detectors too (wallet-stage.ts).
+      config:
+        options.mints && analyzer === MINT_FORWARDER
+          ? (walletStageConfig(options.config?.wallet, options.config?.pattern) as Record<string, unknown>)
+          : options.config?.[analyzer],
       ...(options.mints &&
         analyzer === MINT_FORWARDER && {
           keyed: { stream: options.mints.name, partitions: options.mints.partitions },
         }),
-      ...(SYBIL_FINDING_PRODUCERS.includes(analyzer) && {
+      ...(producers.includes(analyzer) && {
         feed: { stream: topology.findings, detectors: [...SYBIL_FINDING_DETECTORS] },
       }),
       ...(actor === topology.findingsActor && {
-        aligned: { producers: stateStore ? [...SYBIL_FINDING_PRODUCERS] : [] },
+        aligned: { producers: stateStore ? producers : [] },
       }),
     };
     // One instance: an analyzer's per-wallet and per-mint state needs the whole stream (wallet ages, funders).

@@ -63,7 +63,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   if (typeof redis === "string") await checkRedisReachable(redis);
   else if (redis) await checkClusterReachable(redis.cluster);
   const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
-  const names = topology(config.TROUPE_STREAM_PREFIX);
+  const names = topology(config.TROUPE_STREAM_PREFIX, { keyed: config.TROUPE_PARTITIONS !== null });
   // Opened (created, or its stored partition count checked) before anything reads or writes it.
   const partitions = config.TROUPE_PARTITIONS;
   const mints =

@@ -20,7 +20,7 @@ export interface Topology {
   alertDeadLetters: string;
   /** Dead letters of the findings stream (records the sybil analyzer rejected). */
   findingDeadLetters: string;
-  /** One consumer group (and actor) per analyzer on the tx stream. */
+  /** One consumer group (and actor) per analyzer on the tx stream (no pattern analyzer when keyed). */
   analyzers: ReadonlyArray<{ analyzer: AnalyzerName; actor: string; group: string }>;
   /** The sybil analyzer's second group, on `findings`. */
   findingsGroup: string;
@@ -37,8 +37,17 @@ export interface Topology {
   mints: { stream: string; group: string; actor: string };
 }
 
-export function topology(prefix: string): Topology {
+/**
+ * `keyed`: the layout with the mint analyzer's partitions (TROUPE_PARTITIONS set), where the wallet analyzer
+ * is the wallet stage (detection/wallet-stage.ts) and no pattern analyzer runs, so it has no group.
+ */
+export function topology(prefix: string, { keyed = false }: { keyed?: boolean } = {}): Topology {
   const sybil = { analyzer: "sybil", actor: "sybil-detection", group: "sybil-detection" } as const;
+  const pattern = {
+    analyzer: "pattern",
+    actor: "pattern-recognition",
+    group: "pattern-recognition",
+  } as const;
   return {
     tx: `${prefix}tx`,
     alerts: `${prefix}alerts`,
@@ -48,7 +57,7 @@ export function topology(prefix: string): Topology {
     findingDeadLetters: `${prefix}findings:dlq`,
     analyzers: [
       { analyzer: "wallet", actor: "wallet-analyzer", group: "wallet-analyzer" },
-      { analyzer: "pattern", actor: "pattern-recognition", group: "pattern-recognition" },
+      ...(keyed ? [] : [pattern]),
       sybil,
     ],
     findingsGroup: `${sybil.group}-findings`,

@@ -61,18 +61,30 @@ test("the mint analyzer in 1, 3 or 8 partitions raises the same alerts, with the
   }
 }, 30_000);
 
-test("the mint-keyed detectors in the mint analyzer's partitions raise what they raise in the wallet and pattern analyzers, field for field", () => {
+test("keyed, the mint-keyed detectors in the mint analyzer's partitions and P4 / P6 in the wallet stage raise what they raise in the wallet and pattern analyzers, field for field", () => {
   const options = { seed: 2, durationMs: 2 * 3_600_000 };
-  const whole = runInline(options).alerts;
-  const keyed = runInline({ ...options, partitions: 4 }).alerts;
-  const moved = new Set(keyed.filter((a) => a.analyzer === "mint").map((a) => a.detector));
+  const whole = runInline(options);
+  const keyed = runInline({ ...options, partitions: 4 });
+  const moved = new Set(keyed.alerts.filter((a) => a.analyzer === "mint").map((a) => a.detector));
   expect([...moved].sort()).toEqual(MINT_DETECTORS.map((m) => m.name).sort());
-  expect(whole.some((a) => a.analyzer === "mint")).toBe(false);
+  expect(whole.alerts.some((a) => a.analyzer === "mint")).toBe(false);
+  // No pattern analyzer runs keyed: the pattern detectors not keyed by mint raise their alerts in the wallet
+  // stage.
+  expect(keyed.state.pattern).toBeUndefined();
+  expect(keyed.alerts.some((a) => a.analyzer === "pattern")).toBe(false);
+  const staged = (alerts: readonly Alert[]) =>
+    new Set(
+      alerts
+        .filter((a) => a.detector === "daisy_chain" || a.detector === "flash_roundtrip")
+        .map((a) => a.analyzer),
+    );
+  expect([...staged(whole.alerts)]).toEqual(["pattern"]);
+  expect([...staged(keyed.alerts)]).toEqual(["wallet"]);
   // Evidence included: W2's warm-up flag needs the stream's first event time, P1 and W2 the trader's age
   // and event count, P2 its funders.
   const content = (alerts: readonly Alert[]) =>
     alerts.map((a) => JSON.stringify({ ...a, analyzer: null })).sort();
-  expect(content(keyed)).toEqual(content(whole));
+  expect(content(keyed.alerts)).toEqual(content(whole.alerts));
 }, 30_000);
 
 /**

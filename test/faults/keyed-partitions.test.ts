@@ -3,7 +3,8 @@
  * which forwards each event with the trader's facts), shared by two analyze processes on a real 3-master
  * Redis Cluster (each running some partitions, each partition an actor of its own), writes the same alert
  * ids as one process with one partition; so do one process in memory with 8, and one process without
- * partitions (the mint-keyed detectors in the wallet and pattern analyzers); and so do runs where the process
+ * partitions (the mint-keyed detectors in the wallet and pattern analyzers, where keyed the wallet analyzer
+ * runs the pattern analyzer's other two, P4 and P6, and no pattern analyzer runs); and so do runs where the process
  * feeding and running the partitions is SIGKILLed, or frozen, taken over and thawed mid-run. The workload is
  * the crash checks' (every scenario type), replayed through `--role ingest`.
  */
@@ -95,11 +96,12 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
   }, TEST_MS);
 
   test(
-    "one process, one partition: every mint-keyed detector alerts (what the partitions must reproduce)",
+    "one process, one partition: every mint-keyed detector alerts (what the partitions must reproduce), and P4 and P6 in the wallet stage",
     async () => {
       const run = await whole;
       const detectors = new Set(run.sink.map((a) => a.detector));
       for (const module of MINT_DETECTORS) expect(detectors.has(module.name)).toBe(true);
+      for (const name of ["daisy_chain", "flash_roundtrip"]) expect(detectors.has(name)).toBe(true);
       expectConsistent(run, run);
     },
     TEST_MS,

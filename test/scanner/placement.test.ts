@@ -184,7 +184,7 @@ test("on a hash-tagged prefix each analyzer's lease shares the tx and findings s
 });
 
 test("the pumps upstream first, however they were started: tx groups, findings, then the partitions they feed", async () => {
-  const names = topology(`t${crypto.randomUUID()}:`);
+  const names = topology(`t${crypto.randomUUID()}:`, { keyed: true });
   const backend = new LapsingBackend();
   const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions: 3 });
   const wallet = names.analyzers.findIndex((a) => a.actor === "wallet-analyzer");
@@ -206,8 +206,31 @@ test("the pumps upstream first, however they were started: tx groups, findings, 
   backend.store.lapsed.clear();
   await back.promise;
   const started = [...running.pumps.values()].map((pump) => pump.options.stream);
-  expect(started.indexOf(names.tx, 3)).toBeGreaterThan(started.indexOf(mints.keys[0]!));
+  expect(started.lastIndexOf(names.tx)).toBeGreaterThan(started.indexOf(mints.keys[0]!));
+  // Keyed: the wallet analyzer's and the sybil analyzer's tx groups (no pattern analyzer runs).
   const streams = running.upstreamFirst().map((pump) => pump.options.stream);
-  expect(streams.slice(0, 4)).toEqual([names.tx, names.tx, names.tx, names.findings]);
-  expect(streams.slice(4).sort()).toEqual([...mints.keys].sort());
+  expect(streams.slice(0, 3)).toEqual([names.tx, names.tx, names.findings]);
+  expect(streams.slice(3).sort()).toEqual([...mints.keys].sort());
+});
+
+test("mint partitions go with a keyed topology (no pattern analyzer), and no partitions with the whole one: a mismatch is refused, naming the topology", async () => {
+  const backend = new MemoryStreamBackend();
+  const whole = topology(`t${crypto.randomUUID()}:`);
+  const keyed = topology(`t${crypto.randomUUID()}:`, { keyed: true });
+  expect(whole.analyzers.map((a) => a.actor)).toEqual([
+    "wallet-analyzer",
+    "pattern-recognition",
+    "sybil-detection",
+  ]);
+  expect(keyed.analyzers.map((a) => a.actor)).toEqual(["wallet-analyzer", "sybil-detection"]);
+  const mints = await PartitionedStream.open(backend, whole.mints.stream, { partitions: 2 });
+  for (const [names, withMints] of [
+    [whole, mints],
+    [keyed, null],
+  ] as const) {
+    const error = await startPlaced(backend, names, { mints: withMints }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_INVALID_OPTION" });
+    expect(String(error)).toContain("topology");
+  }
+  expect(system.actors.length).toBe(0);
 });

@@ -14,13 +14,20 @@ import { type ScannerConfig, ScannerProcess } from "./scanner-process.ts";
 import { ScannerRedis } from "./scanner-redis.ts";
 import type { WrittenWorkload } from "./workload.ts";
 
-/** The analyzer actors (and their tx groups), as the scanner's topology names them. */
-const ANALYZER_ACTORS = ["wallet-analyzer", "pattern-recognition", "sybil-detection"] as const;
 /**
- * Three tx groups, the mint analyzer's group on each partition of the keyed tx stream (none without
+ * The analyzer actors (and their tx groups), as the scanner's topology names them: with TROUPE_PARTITIONS,
+ * no pattern analyzer (its detectors run in the wallet stage and the mint partitions).
+ */
+function analyzerActors(lab: { partitions?: number }): readonly string[] {
+  return lab.partitions === undefined
+    ? ["wallet-analyzer", "pattern-recognition", "sybil-detection"]
+    : ["wallet-analyzer", "sybil-detection"];
+}
+/**
+ * A tx group per analyzer, the mint analyzer's group on each partition of the keyed tx stream (none without
  * TROUPE_PARTITIONS), the sybil analyzer's findings group and the JSONL sink's group.
  */
-const groupCount = (partitions: number) => 5 + partitions;
+const groupCount = (lab: { partitions?: number }) => analyzerActors(lab).length + 2 + (lab.partitions ?? 0);
 const API_TOKEN = "crash-consistency-token";
 /** The stream prefix of memory runs (their streams live in their process). */
 const MEMORY_PREFIX = "troupe:";
@@ -210,7 +217,7 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
           )
           .filter(Boolean)
           .join("; ");
-        const all = actors.flat().length === ANALYZER_ACTORS.length;
+        const all = actors.flat().length === analyzerActors(run.lab).length;
         return disagreement === "" && all && actors.every((names) => names.length > 0);
       },
       {
@@ -268,8 +275,9 @@ export function sharedPartitionsRun(lab: CrashLab): Promise<RunOutcome> {
 export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
   return redisRun(lab, "api-restart", async (run) => {
     const analyze = run.analyzers[0]!;
+    const actors = analyzerActors(lab);
     for (const [i, at] of points.entries()) {
-      const actor = ANALYZER_ACTORS[i % ANALYZER_ACTORS.length]!;
+      const actor = actors[i % actors.length]!;
       await run.untilProgress(at, analyze);
       await analyze.api("POST", `/actors/${actor}/restart`);
       run.step(`POST /actors/${actor}/restart`);
@@ -320,7 +328,7 @@ export async function memoryRestartRun(
   lab: CrashLab,
   points: readonly number[],
   scenario = "memory-restart",
-  actors: readonly string[] = ANALYZER_ACTORS,
+  actors: readonly string[] = analyzerActors(lab),
 ): Promise<RunOutcome> {
   const started = Date.now();
   const steps: string[] = [];
@@ -368,10 +376,7 @@ export async function memoryRestartRun(
       async () => {
         const { groups } = await scanner.api<{ groups: MemoryGroup[] }>("GET", "/streams");
         streamLength = groups.find((g) => g.stream === `${MEMORY_PREFIX}alerts`)?.length ?? 0;
-        return (
-          groups.length === groupCount(lab.partitions ?? 0) &&
-          groups.every((g) => g.pending === 0 && g.lag === 0)
-        );
+        return groups.length === groupCount(lab) && groups.every((g) => g.pending === 0 && g.lag === 0);
       },
       { timeoutMs: lab.timeoutMs, abort: () => (scanner.alive ? null : died(scanner)) },
     );
@@ -523,7 +528,7 @@ class RedisRun {
   }
 
   async untilDrained(working: readonly ScannerProcess[]): Promise<void> {
-    await until("every group drained", () => this.redis.drained(groupCount(this.lab.partitions ?? 0)), {
+    await until("every group drained", () => this.redis.drained(groupCount(this.lab)), {
       timeoutMs: this.lab.timeoutMs,
       abort: () => (working.some((p) => p.alive) ? null : working.map(died).join("\n")),
     });
@@ -545,7 +550,9 @@ class RedisRun {
       "the analyzers shared",
       async () => {
         ran = await Promise.all(processes.map((p) => this.analyzersOf(p)));
-        return ran.every((names) => names.length > 0) && ran.flat().length === ANALYZER_ACTORS.length;
+        return (
+          ran.every((names) => names.length > 0) && ran.flat().length === analyzerActors(this.lab).length
+        );
       },
       {
         timeoutMs: this.lab.timeoutMs,
@@ -561,7 +568,8 @@ class RedisRun {
   /** The analyzer actors running in `scanner` now (its share of them), by name. */
   async analyzersOf(scanner: ScannerProcess): Promise<string[]> {
     const { actors } = await scanner.api<{ actors: Array<{ name: string }> }>("GET", "/actors");
-    return actors.map((a) => a.name).filter((name) => (ANALYZER_ACTORS as readonly string[]).includes(name));
+    const analyzers = analyzerActors(this.lab);
+    return actors.map((a) => a.name).filter((name) => analyzers.includes(name));
   }
 
   /** The mint analyzer's partition actors running in `scanner` now. */
