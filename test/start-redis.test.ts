@@ -108,4 +108,23 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     expect(code).toBe(USAGE_EXIT_CODE);
     expect(stderr).toContain(`TROUPE_PARTITIONS=2: partitions: stream "${prefix}tx:mint" was created with 4`);
   }, 30_000);
+
+  test("partitions on a prefix analyzed without them stop the process at once, naming the setting and the group nothing would read", async () => {
+    const prefix = `unkeyed-${crypto.randomUUID()}:`;
+    const backend = new RedisStreamBackend(redis.url);
+    try {
+      // What a run without partitions leaves: the pattern analyzer's group on the tx stream.
+      await backend.ensureGroup(`${prefix}tx`, "pattern-recognition");
+      const child = analyzeProcess(prefix, { TROUPE_PARTITIONS: "2" });
+      const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+      expect(code).toBe(USAGE_EXIT_CODE);
+      expect(stderr).toContain(
+        `TROUPE_PARTITIONS=2: stream "${prefix}tx" has the group "pattern-recognition"`,
+      );
+      // Refused before the keyed stream was created: another count is still free to choose.
+      expect(await backend.fixPartitions(`${prefix}tx:mint`, 3)).toBe(3);
+    } finally {
+      await backend.close();
+    }
+  }, 30_000);
 });

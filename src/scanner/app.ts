@@ -64,8 +64,15 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   else if (redis) await checkClusterReachable(redis.cluster);
   const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
   const names = topology(config.TROUPE_STREAM_PREFIX, { keyed: config.TROUPE_PARTITIONS !== null });
-  // Opened (created, or its stored partition count checked) before anything reads or writes it.
   const partitions = config.TROUPE_PARTITIONS;
+  if (partitions !== null)
+    await refuseUnkeyedHistory(backend, names, topology(config.TROUPE_STREAM_PREFIX), partitions).catch(
+      async (error: unknown) => {
+        await backend.close();
+        throw error;
+      },
+    );
+  // Opened (created, or its stored partition count checked) before anything reads or writes it.
   const mints =
     partitions === null
       ? null
@@ -217,6 +224,27 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
  * Alerts on stdout as they are written: a readable line each on a terminal, JSON lines in a pipe
  * (TROUPE_ALERTS_STDOUT). Off when TROUPE_ALERTS_FILE=- already writes them there.
  */
+/**
+ * A prefix analyzed without partitions keeps the pattern analyzer's group on its tx stream. Keyed, no pattern
+ * analyzer runs, nothing reads that group, and retention (which keeps what every group still needs) would
+ * never trim the stream again: refused at start, naming the setting.
+ */
+async function refuseUnkeyedHistory(
+  backend: StreamBackend,
+  keyed: Topology,
+  whole: Topology,
+  partitions: number,
+): Promise<void> {
+  const ours = new Set(keyed.analyzers.map((a) => a.group));
+  const unread = whole.analyzers.map((a) => a.group).filter((group) => !ours.has(group));
+  const found = (await backend.groups(keyed.tx)).filter((g) => unread.includes(g.name));
+  if (found.length === 0) return;
+  throw new ScannerError(
+    "ERR_CONFIG",
+    `TROUPE_PARTITIONS=${partitions}: stream "${keyed.tx}" has the group${found.length > 1 ? "s" : ""} ${found.map((g) => `"${g.name}"`).join(", ")} of a run without partitions, which no analyzer reads with partitions (retention would stop trimming the stream): use another TROUPE_STREAM_PREFIX, or destroy the group if what it has not read is not needed`,
+  );
+}
+
 async function showAlerts(
   backend: StreamBackend,
   names: Topology,

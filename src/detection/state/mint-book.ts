@@ -88,8 +88,8 @@ const POSITION_CODEC = recordCodec<Position>({
 /**
  * A position as the book holds it: with its key in `mints.positions` (not stored: the codec writes the
  * Position fields only). Touching a position by that one string costs a cached hash; a key built anew
- * on each touch (`prefix + wallet`) is a rope to flatten and hash every time, which made the positions'
- * change tracking a tenth of a durable analyzer's CPU.
+ * on each touch (`prefix + wallet`) is a rope to flatten and hash every time (~120 ns a lookup against
+ * 8–25 ns for a kept string, in a micro-bench), twice a trade.
  */
 interface HeldPosition extends Position {
   key: string;
