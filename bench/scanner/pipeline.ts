@@ -224,13 +224,15 @@ function loopStalls(): { stop(): { ms: number; count: number } } {
  * alert it raised on arrival can be read from the alerts stream (alerts that waited for a window or flush
  * in event time are left out: that is detection delay). Scenarios are planted 20× as often as by default;
  * a minute of traffic yields ~1,500 samples, so the p99 is not just the five worst (20 s gave ~500, and the
- * same code's p99 then swung between 30 and 180 ms from one run to the next).
+ * same code's p99 then swung between 30 and 180 ms from one run to the next). `partitions`: the keyed layout
+ * (as {@link scannerThroughput}).
  */
 export async function produceToAlert(
   kind: Backend,
   state: StateMode = "durable",
   rate = 5000,
   seconds = 60,
+  partitions: number | null = null,
 ): Promise<Measurement[]> {
   const { prefix, events } = workload(rate * seconds, 120);
   return withScanner(
@@ -301,7 +303,8 @@ export async function produceToAlert(
       const stalled = stalls.stop();
       reading = false;
       await reader;
-      const metric = `produce→alert at ${rate}/s, ${kind}${state === "volatile" ? ", volatile" : ""}`;
+      const keyed = partitions === null ? "" : `, ${partitions} mint partition${partitions === 1 ? "" : "s"}`;
+      const metric = `produce→alert at ${rate}/s, ${kind}${state === "volatile" ? ", volatile" : ""}${keyed}`;
       const percentile = (name: string, h: Histogram, p: number) => ({
         bench: BENCH,
         metric: `${name} p${p}`,
@@ -325,5 +328,6 @@ export async function produceToAlert(
       ];
     },
     state,
+    partitions,
   );
 }
