@@ -15,6 +15,7 @@ import {
 } from "../../src/detection/mint-analyzer.ts";
 import type { ChainEvent } from "../../src/detection/schema.ts";
 import { WalletAnalyzer } from "../../src/detection/wallet-analyzer.ts";
+import { WalletStage, walletStageConfig } from "../../src/detection/wallet-stage.ts";
 import { MessageRejectedError } from "../../src/errors.ts";
 import { runInline } from "../../src/eval/run-inline.ts";
 import { generate } from "../../src/ingest/generator.ts";
@@ -204,3 +205,30 @@ describe("the watermark clock", () => {
     );
   });
 });
+
+test("the wallet stage takes P4's and P6's options from the pattern section, and leaves the mint-keyed detectors to the partitions", () => {
+  const config = walletStageConfig(
+    { detectors: { liquidity_injection: false } },
+    { detectors: { daisy_chain: false, flash_roundtrip: { minRoundtrips: 2 }, launch_bundle: {} } },
+  );
+  expect(config.detectors).toMatchObject({
+    liquidity_injection: false,
+    daisy_chain: false,
+    flash_roundtrip: { minRoundtrips: 2 },
+  });
+  for (const module of MINT_DETECTORS) expect(config.detectors?.[module.name]).toBe(false);
+  const stage = new WalletStage(config);
+  const alerts = events.flatMap((event) => stage.handle(event));
+  const detectors = new Set(alerts.map((a) => a.detector));
+  expect(detectors.has("daisy_chain")).toBe(false);
+  expect(detectors.has("liquidity_injection")).toBe(false);
+  for (const module of MINT_DETECTORS) expect(detectors.has(module.name)).toBe(false);
+  // By default the stage raises both (so their absence above is the configuration's doing); two round trips
+  // are enough now: more flash_roundtrip alerts than with the default of three.
+  const byDefault = new WalletStage();
+  const defaults = events.flatMap((event) => byDefault.handle(event));
+  for (const name of ["daisy_chain", "liquidity_injection"])
+    expect(defaults.some((a) => a.detector === name)).toBe(true);
+  const flash = (list: readonly Alert[]) => list.filter((a) => a.detector === "flash_roundtrip").length;
+  expect(flash(alerts)).toBeGreaterThan(flash(defaults));
+}, 30_000);
