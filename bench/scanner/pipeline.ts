@@ -27,6 +27,11 @@ interface Scanner {
   drained: () => Promise<void>;
 }
 
+/** "1 partition", "8 partitions": how the keyed layout's metrics name it. */
+function partitionCount(partitions: number, noun = "partition"): string {
+  return `${partitions} ${noun}${partitions === 1 ? "" : "s"}`;
+}
+
 /** `durable`: the analyzers checkpoint their state (the default of `bun run start`); `volatile`: they do not. */
 export type StateMode = "durable" | "volatile";
 
@@ -163,7 +168,7 @@ export async function scannerThroughput(
       const layout =
         partitions === null
           ? "three analyzers"
-          : `wallet stage + sybil + mint analyzer, ${partitions} partition${partitions === 1 ? "" : "s"}`;
+          : `wallet stage + sybil + mint analyzer, ${partitionCount(partitions)}`;
       const metric = `${layout}, ${kind}, ${state}`;
       return [
         throughput(BENCH, metric, timed.length, elapsed, "events/s"),
@@ -303,7 +308,7 @@ export async function produceToAlert(
       const stalled = stalls.stop();
       reading = false;
       await reader;
-      const keyed = partitions === null ? "" : `, ${partitions} mint partition${partitions === 1 ? "" : "s"}`;
+      const keyed = partitions === null ? "" : `, ${partitionCount(partitions, "mint partition")}`;
       const metric = `produce→alert at ${rate}/s, ${kind}${state === "volatile" ? ", volatile" : ""}${keyed}`;
       const percentile = (name: string, h: Histogram, p: number) => ({
         bench: BENCH,

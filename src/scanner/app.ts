@@ -221,10 +221,6 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
 }
 
 /**
- * Alerts on stdout as they are written: a readable line each on a terminal, JSON lines in a pipe
- * (TROUPE_ALERTS_STDOUT). Off when TROUPE_ALERTS_FILE=- already writes them there.
- */
-/**
  * A prefix analyzed without partitions keeps the pattern analyzer's group on its tx stream. Keyed, no pattern
  * analyzer runs, nothing reads that group, and retention (which keeps what every group still needs) would
  * never trim the stream again: refused at start, naming the setting.
@@ -245,6 +241,10 @@ async function refuseUnkeyedHistory(
   );
 }
 
+/**
+ * Alerts on stdout as they are written: a readable line each on a terminal, JSON lines in a pipe
+ * (TROUPE_ALERTS_STDOUT). Off when TROUPE_ALERTS_FILE=- already writes them there.
+ */
 async function showAlerts(
   backend: StreamBackend,
   names: Topology,

@@ -8,6 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
+import { topology } from "../../../src/scanner/topology.ts";
 import { type AlertRecord, readSinkFiles } from "./alert-records.ts";
 import { until } from "./poll.ts";
 import { type ScannerConfig, ScannerProcess } from "./scanner-process.ts";
@@ -19,9 +20,7 @@ import type { WrittenWorkload } from "./workload.ts";
  * no pattern analyzer (its detectors run in the wallet stage and the mint partitions).
  */
 function analyzerActors(lab: { partitions?: number }): readonly string[] {
-  return lab.partitions === undefined
-    ? ["wallet-analyzer", "pattern-recognition", "sybil-detection"]
-    : ["wallet-analyzer", "sybil-detection"];
+  return topology("", { keyed: lab.partitions !== undefined }).analyzers.map((a) => a.actor);
 }
 /**
  * A tx group per analyzer, the mint analyzer's group on each partition of the keyed tx stream (none without
@@ -191,7 +190,6 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
   return redisRun(lab, "placement", async (run) => {
     const second = await run.startAnalyze("analyze-2");
     const [first] = run.analyzers;
-    await run.untilShared([first!, second]);
     // One process's control API names the process running each analyzer (from the leases). The actors
     // and the leases are read in one round, again until they agree: a lease that lapsed under load between
     // two reads moves its analyzer, and both views must then show the move.
