@@ -4,6 +4,10 @@
  * neither acked nor dropped (the seed's bug B): it is retried with backoff and reported on every
  * failure, and after `maxAttempts` it is turned into a dead letter, which is retried until written.
  * A write refused as `ERR_FENCED` (a durable actor's incarnation that was taken over) is never retried.
+ * Jobs that write under their source entries' ids (`OutputWrite.at`) keep their order through a retry: a
+ * later job's write to the same stream would make the earlier one's id fall behind the stream's last,
+ * refused for good as out of order. So when such a job fails, nothing is committed until its retry is
+ * due, and it goes first (Kafka's idempotent producer retries a failed batch before the ones behind it).
  */
 import { TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
@@ -44,6 +48,8 @@ export class Committer {
   #queue: CommitJob[] = [];
   #scheduled = false;
   #flushing = false;
+  /** Until an ordered job's retry is due, nothing is committed (the jobs behind it wait in the queue). */
+  #holding = false;
   #stopped = false;
   readonly #timers = new Set<TimerHandle>();
 
@@ -68,7 +74,7 @@ export class Committer {
   }
 
   #kick(): void {
-    if (this.#scheduled || this.#flushing) return;
+    if (this.#scheduled || this.#flushing || this.#holding) return;
     this.#scheduled = true;
     // A microtask, so the done callbacks of one tick share a round.
     queueMicrotask(() => {
@@ -80,7 +86,7 @@ export class Committer {
   async #flush(): Promise<void> {
     this.#flushing = true;
     try {
-      while (this.#queue.length > 0 && !this.#stopped) {
+      while (this.#queue.length > 0 && !this.#stopped && !this.#holding) {
         const batch = this.#queue.splice(0, this.#options.batch);
         await this.#round(batch);
       }
@@ -125,16 +131,21 @@ export class Committer {
 
   #retry(failed: { job: CommitJob; error: TroupeError }[]): void {
     const { maxAttempts, retry, clock } = this.#options;
+    const ordered = failed.some(({ job }) => job.item.outputs.some((output) => output.at !== undefined));
     const later: CommitJob[] = [];
+    const letters: CommitJob[] = [];
     let attempt = 0;
     for (const { job, error } of failed) {
       job.attempts++;
       attempt = Math.max(attempt, job.attempts);
       // Dead letters are the last resort: they are retried for as long as it takes.
-      if (job.deadLetter === null && job.attempts >= maxAttempts)
-        this.#queue.push(this.#hooks.gaveUp(job, error));
-      else later.push(job);
+      if (job.deadLetter === null && job.attempts >= maxAttempts) {
+        const letter = this.#hooks.gaveUp(job, error);
+        // An ordered job's letter keeps its place too: the jobs behind it wait for the retry either way.
+        (ordered ? later : letters).push(letter);
+      } else later.push(job);
     }
+    this.#queue.push(...letters);
     const retryInMs = backoffDelay(attempt - 1, retry);
     this.#hooks.failed(
       failed.map((f) => f.job),
@@ -143,10 +154,15 @@ export class Committer {
       retryInMs,
     );
     if (later.length === 0) return;
+    if (ordered) {
+      this.#queue.unshift(...later);
+      this.#holding = true;
+    }
     const timer = clock.setTimeout(() => {
       this.#timers.delete(timer);
       if (this.#stopped) return;
-      this.#queue.push(...later);
+      if (ordered) this.#holding = false;
+      else this.#queue.push(...later);
       this.#kick();
     }, retryInMs);
     this.#timers.add(timer);

@@ -314,6 +314,38 @@ export function runPumpSuite(
       },
     );
 
+    test.skipIf(!faulty)(
+      '"source" outputs keep their order through a refused write: the entry behind waits for the retry',
+      async () => {
+        await open(faulty);
+        await fill([{ n: 1 }]);
+        const target = oneInstance(async (m) => [
+          { stream: out, dedupId: "fwd", scope: "source", payload: m },
+        ]);
+        // A retry far enough off that the second entry is read and handled long before it is due.
+        const pump = makePump(target, { retryMinMs: 1_000, retryMaxMs: 1_000, maxCommitAttempts: 3 });
+        const refused = until(
+          (check) => pump.on("outputFailed", check),
+          () => pump.stats.outputFailures >= 1,
+        );
+        await b.ensureGroup(s, "g");
+        await h.breakWrites!();
+        try {
+          await pump.start();
+          await refused;
+        } finally {
+          await h.healWrites!();
+        }
+        await fill([{ n: 2 }]);
+        await settled(pump, 2);
+        // Written ahead of the first, the second entry's output would leave the first's id behind the
+        // stream's last: refused as out of order at every retry, then dead-lettered.
+        expect(pump.stats.deadLettered).toBe(0);
+        const source = await b.range(s, { count: 10 });
+        expect((await b.range(out, { count: 10 })).map((e) => e.id)).toEqual(source.map((e) => e.id));
+      },
+    );
+
     test("bounded: a slow target and 200,000 unread entries; the pump holds at most the credits", async () => {
       await open();
       await b.ensureGroup(s, "g");
