@@ -15,6 +15,7 @@ export type {
   StopOptions,
 } from "./runtime/actor-ref.ts";
 export { ActorRef } from "./runtime/actor-ref.ts";
+export { ThreadPool, type ThreadPoolOptions } from "./runtime/actor-thread.ts";
 export type { ActorDefinition, InitContext, MessageContext, QueryFn } from "./runtime/define-actor.ts";
 export { defineActor } from "./runtime/define-actor.ts";
 export type { TableCodec, Tables } from "./runtime/durable-table.ts";

@@ -9,7 +9,7 @@
  *
  * Prints one JSON line per partition it takes or gives up: {"member","partition","event","at"}.
  */
-import { type ActorRef, createSystem } from "troupe";
+import { type ActorRef, createSystem, ThreadPool } from "troupe";
 import {
   PartitionedConsumer,
   PartitionedStream,
@@ -27,6 +27,8 @@ const server: RedisAddress = process.env.REDIS_CLUSTER_NODES
 const backend = new RedisStreamBackend(server);
 const orders = await PartitionedStream.open(backend, ordersStream(tag), { partitions: PARTITIONS });
 const system = createSystem();
+// The partitions this member owns share a thread per core, each still an actor with its own state.
+const threads = new ThreadPool();
 const tallies = new Map<number, ActorRef<Order>>();
 const say = (partition: number, event: string) =>
   console.log(JSON.stringify({ member, partition, event, at: Date.now() }));
@@ -42,6 +44,7 @@ const consumer = new PartitionedConsumer<Order>(
       name: `tally-p${partition}`,
       init: { out: talliesStream(tag) } satisfies TallyInit,
       state: { store },
+      threads,
     });
     tallies.set(partition, tally);
     say(partition, "assigned");

@@ -1,9 +1,10 @@
 /**
- * Main-thread side of one actor instance: its worker's lifecycle (start, crash detection, deadline
- * watch, terminate), its mailbox and its stats. The worker side is actor-host.ts.
+ * Main-thread side of one actor instance: its host's lifecycle (start, crash detection, deadline watch,
+ * release), its mailbox and its stats. The host runs on a worker thread of its own or of a shared pool
+ * (actor-thread.ts); the worker side is actor-host.ts.
  *
- * Every worker incarnation gets a generation number; events from an older incarnation (a `close` that
- * follows our own `terminate()`) are ignored, so one failure is reported exactly once.
+ * Every host incarnation gets a generation number; events from an older incarnation (a thread's end that
+ * follows our own release) are ignored, so one failure is reported exactly once.
  *
  * With durable state, every start first lets a commit under way settle, puts the messages no durable
  * checkpoint covers back in front of the queue, then restores the last checkpoint into the new worker
@@ -16,25 +17,22 @@
 
 import { deserializeError, errorCode, type SerializedError, serializeError, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
+import { type HostLink, type HostListener, ownThread } from "./actor-thread.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { ControlChannel } from "./control.ts";
 import type { Envelope } from "./envelope.ts";
 import type { CrashReason } from "./events.ts";
 import { Mailbox } from "./mailbox.ts";
 import {
-  type FromWorker,
   HAND_BACK_SLOT,
   type InitMessage,
   PROGRESS_IDLE,
   PROGRESS_SLOTS,
   type RecycleMessage,
-  type ToWorker,
 } from "./protocol.ts";
 import type { ResolvedSpawnOptions } from "./spawn-options.ts";
 import type { RestoredState } from "./state-store.ts";
 import { type InstanceState, type InstanceStats, LatencyRing, RateWindow } from "./stats.ts";
-
-const HOST_URL = new URL("./actor-host.ts", import.meta.url);
 
 /** What an instance needs from its owner (the actor and, through it, the supervisor). */
 export interface InstanceOwner {
@@ -77,7 +75,7 @@ export class ActorInstance {
   readonly #latency = new LatencyRing();
   readonly #rate: RateWindow;
   readonly #checkpointer: Checkpointer | null;
-  #worker: Worker | null = null;
+  #link: HostLink | null = null;
   #control: ControlChannel | null = null;
   #generation = 0;
   #watchedTag = PROGRESS_IDLE;
@@ -133,7 +131,7 @@ export class ActorInstance {
     this.#checkpointer = options.state
       ? new Checkpointer(options.state, { actor, instance: index }, this.mailbox, options.backoff, {
           clock: owner.clock,
-          request: () => this.#post({ t: "checkpoint" }),
+          request: () => this.#requestCheckpoint(),
           fenced: (error) => this.#fence(error),
         })
       : null;
@@ -174,8 +172,6 @@ export class ActorInstance {
   }
 
   #launch(generation: number, restoring: Restoring | null): Promise<void> {
-    const worker = new Worker(HOST_URL);
-    this.#worker = worker;
     const { port1, port2 } = new MessageChannel();
     return new Promise<void>((resolve, reject) => {
       let ready = false;
@@ -183,66 +179,62 @@ export class ActorInstance {
         this.#teardown();
         reject(error);
       };
-      worker.onmessage = (event: MessageEvent<FromWorker>) => {
-        if (generation !== this.#generation) return;
-        const message = event.data;
-        switch (message.t) {
-          case "ack":
-            this.mailbox.acknowledge(message);
-            break;
-          case "checkpoint":
-            this.#checkpointer?.received(message);
-            break;
-          case "ready":
-            ready = true;
-            this.#control = new ControlChannel(port1, this.#owner.clock, `${this.actor}#${this.index}`);
-            this.state = "running";
-            this.startedAt = this.#owner.clock.now();
-            if (restoring) {
-              this.#checkpointer?.connected(restoring.restored.epoch, {
-                keys: message.restoredKeys,
-                ms: this.startedAt - restoring.startedAt,
+      const listener: HostListener = {
+        message: (message) => {
+          if (generation !== this.#generation) return;
+          switch (message.t) {
+            case "ack":
+              this.mailbox.acknowledge(message);
+              break;
+            case "checkpoint":
+              this.#checkpointer?.received(message);
+              break;
+            case "ready":
+              ready = true;
+              this.#control = new ControlChannel(port1, this.#owner.clock, `${this.actor}#${this.index}`);
+              this.state = "running";
+              this.startedAt = this.#owner.clock.now();
+              if (restoring) {
+                this.#checkpointer?.connected(restoring.restored.epoch, {
+                  keys: message.restoredKeys,
+                  ms: this.startedAt - restoring.startedAt,
+                });
+              }
+              this.mailbox.connect({
+                frame: (frame) => link.post({ t: "frame", h: link.h, buf: frame }, [frame]),
+                cancel: (seq) => link.post({ t: "cancel", h: link.h, seq }),
               });
+              resolve();
+              break;
+            case "initError":
+              failBeforeReady(deserializeError(message.error, "ERR_ACTOR_MODULE_LOAD") as TroupeError);
+              break;
+            case "fatal": {
+              const code =
+                message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
+              this.crash(message.reason, new TroupeError(code, message.error.message), null);
+              break;
             }
-            this.mailbox.connect({
-              frame: (frame) => worker.postMessage({ t: "frame", buf: frame }, [frame]),
-              cancel: (seq) => worker.postMessage({ t: "cancel", seq } satisfies ToWorker),
-            });
-            resolve();
-            break;
-          case "initError":
-            failBeforeReady(deserializeError(message.error, "ERR_ACTOR_MODULE_LOAD") as TroupeError);
-            break;
-          case "fatal": {
-            const code =
-              message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
-            this.crash(message.reason, new TroupeError(code, message.error.message), null);
-            break;
+            case "log":
+              this.#recordError(message.error);
+              this.#owner.unhandledRejection(this, message.error);
+              break;
+            case "recycle":
+              void this.#recycle(generation, message);
+              break;
           }
-          case "log":
-            this.#recordError(message.error);
-            this.#owner.unhandledRejection(this, message.error);
-            break;
-          case "recycle":
-            void this.#recycle(generation, message);
-            break;
-        }
+        },
+        ended: (reason, error, exitCode) => {
+          if (generation !== this.#generation) return;
+          if (ready) this.crash(reason, error, exitCode);
+          else failBeforeReady(error);
+        },
       };
-      worker.addEventListener("error", (event: ErrorEvent) => {
-        if (generation !== this.#generation) return;
-        const error = new TroupeError("ERR_WORKER_CRASHED", workerErrorMessage(event.message));
-        if (ready) this.crash("uncaught", error, null);
-        else failBeforeReady(error);
-      });
-      worker.addEventListener("close", (event: Event) => {
-        if (generation !== this.#generation) return;
-        const exitCode = (event as Event & { code?: number }).code ?? null;
-        const error = new TroupeError("ERR_WORKER_EXITED", `worker exited with code ${exitCode}`);
-        if (ready) this.crash("exit", error, exitCode);
-        else failBeforeReady(error);
-      });
+      const link = this.#options.threads?.attach(listener) ?? ownThread(listener);
+      this.#link = link;
       const init: InitMessage = {
         t: "init",
+        h: link.h,
         moduleUrl: this.#moduleUrl,
         actor: this.actor,
         instance: this.index,
@@ -259,7 +251,7 @@ export class ActorInstance {
         messageTimeoutMs: this.#options.messageTimeoutMs,
         recycle: this.#options.recycle,
       };
-      worker.postMessage(init, [port2]);
+      link.post(init, [port2]);
       if (restoring) {
         // Streamed while the worker loads the module; `initialState` waits for `restored`.
         const feed = async () => {
@@ -269,9 +261,9 @@ export class ActorInstance {
             // and a structured clone of a view copies its whole buffer (ioredis hands out views on its
             // read buffers: a 100-byte value on an 88 KB one).
             const segment = new Uint8Array(chunk);
-            worker.postMessage({ t: "restore", segment } satisfies ToWorker, [segment.buffer as ArrayBuffer]);
+            link.post({ t: "restore", h: link.h, segment }, [segment.buffer as ArrayBuffer]);
           }
-          if (generation === this.#generation) worker.postMessage({ t: "restored" } satisfies ToWorker);
+          if (generation === this.#generation) link.post({ t: "restored", h: link.h });
         };
         feed().catch((error: unknown) => {
           if (generation !== this.#generation) return;
@@ -281,10 +273,10 @@ export class ActorInstance {
     });
   }
 
-  /** Posts to the live worker; false when there is none. */
-  #post(message: ToWorker): boolean {
-    if (!this.#worker || this.state !== "running") return false;
-    this.#worker.postMessage(message);
+  /** Asks the live host for a checkpoint; false when there is none. */
+  #requestCheckpoint(): boolean {
+    if (!this.#link || this.state !== "running") return false;
+    this.#link.post({ t: "checkpoint", h: this.#link.h });
     return true;
   }
 
@@ -352,7 +344,7 @@ export class ActorInstance {
     if (this.state !== "running") return;
     // Under concurrency, the handler whose synchronous part was running is the culprit, if one was.
     const tag = Atomics.load(this.#progress, 1) || Atomics.load(this.#progress, 0);
-    this.#teardown();
+    this.#teardown(reason === "deadline");
     this.#recordError(serializeError(error));
     this.#checkpointer?.disconnected();
     this.state = "restarting";
@@ -449,22 +441,16 @@ export class ActorInstance {
     };
   }
 
-  #teardown(): void {
+  /** Lets go of the host; `kill` ends its thread too (a hung handler holds the thread's event loop). */
+  #teardown(kill = false): void {
     this.#generation++;
-    this.#worker?.terminate();
-    this.#worker = null;
+    this.#link?.release(kill, `${this.actor}#${this.index} ${kill ? "hung" : "stopped"}`);
+    this.#link = null;
     this.#control?.close();
     this.#control = null;
     this.#progress.fill(PROGRESS_IDLE);
     this.#watchedTag = PROGRESS_IDLE;
   }
-}
-
-/** Bun puts a source code frame before the error line of an uncaught worker error; keep the error line. */
-function workerErrorMessage(raw: string | undefined): string {
-  if (!raw) return "worker threw";
-  const line = raw.split("\n").find((l) => /^\w*(error|Error):/.test(l.trim()));
-  return (line ?? raw.split("\n")[0] ?? raw).trim();
 }
 
 function restoreFailed(actor: string, instance: number, cause: unknown): TroupeError {

@@ -5,6 +5,8 @@
  * Data plane: `frame` carries many messages as one msgpackr-encoded {@link Frame}, transferred (never cloned),
  * and `ack` returns a cumulative "processed up to seq" with only the results someone waits for.
  * Control plane: comlink over a dedicated MessagePort (see control.ts), never used for messages.
+ * A worker thread may host several instances (a shared thread pool): every message names its host, `h`,
+ * a number the main side's thread gives each instance it hosts (actor-thread.ts).
  */
 import type { SerializedError } from "../errors.ts";
 
@@ -29,6 +31,7 @@ export type HandlerErrorPolicy = "redeliver" | "crash";
 
 export interface InitMessage {
   t: "init";
+  h: number;
   moduleUrl: string;
   actor: string;
   instance: number;
@@ -64,12 +67,14 @@ export interface InitMessage {
 
 export interface FrameMessage {
   t: "frame";
+  h: number;
   buf: ArrayBuffer;
 }
 
 /** One chunk of the last durable checkpoint (durable actors, after `init`, before `restored`). */
 export interface RestoreMessage {
   t: "restore";
+  h: number;
   /** A segment to replay (state-segment.ts), in the order the store gave them. */
   segment: Uint8Array;
 }
@@ -77,11 +82,13 @@ export interface RestoreMessage {
 /** Every restore chunk was sent: `initialState` may run. */
 export interface RestoredMessage {
   t: "restored";
+  h: number;
 }
 
 /** Take a checkpoint at the next message boundary. */
 export interface CheckpointRequest {
   t: "checkpoint";
+  h: number;
 }
 
 /**
@@ -91,11 +98,19 @@ export interface CheckpointRequest {
  */
 export interface CancelMessage {
   t: "cancel";
+  h: number;
   seq: number;
+}
+
+/** The main side let go of a host (its instance stopped or restarts): it handles and reports nothing more. */
+export interface DropMessage {
+  t: "drop";
+  h: number;
 }
 
 export type ToWorker =
   | InitMessage
+  | DropMessage
   | FrameMessage
   | RestoreMessage
   | RestoredMessage
@@ -104,6 +119,7 @@ export type ToWorker =
 
 export interface ReadyMessage {
   t: "ready";
+  h: number;
   queries: string[];
   /** Live keys restored from the store (0 without durable state). */
   restoredKeys: number;
@@ -111,11 +127,13 @@ export interface ReadyMessage {
 
 export interface InitErrorMessage {
   t: "initError";
+  h: number;
   error: SerializedError;
 }
 
 export interface AckMessage {
   t: "ack";
+  h: number;
   /** Every message with seq ≤ upTo has been handled (successfully or not). */
   upTo: number;
   /** Flat [seq, result, ...] for messages that asked for their result. */
@@ -129,6 +147,7 @@ export interface AckMessage {
 /** The worker is about to die on purpose (unhandled rejection or handler error under the crash policy). */
 export interface FatalMessage {
   t: "fatal";
+  h: number;
   reason: "unhandledRejection" | "handlerError";
   error: SerializedError;
 }
@@ -136,6 +155,7 @@ export interface FatalMessage {
 /** An unhandled rejection under the log policy: reported, the worker lives on. */
 export interface LogMessage {
   t: "log";
+  h: number;
   error: SerializedError;
 }
 
@@ -145,6 +165,7 @@ export interface LogMessage {
  */
 export interface CheckpointMessage {
   t: "checkpoint";
+  h: number;
   upTo: number;
   /** The touched keys as one segment (its buffer transferred), or null when nothing was touched. */
   segment: Uint8Array | null;
@@ -157,6 +178,7 @@ export interface CheckpointMessage {
 /** A recycle limit was passed: the worker asks for a planned restart (sent once per worker). */
 export interface RecycleMessage {
   t: "recycle";
+  h: number;
   reason: "messages" | "heap";
   /** Messages handled by this worker so far. */
   handled: number;

@@ -1,6 +1,7 @@
 /** Options of `system.spawn`, their defaults, and the resolver that validates them. */
 import { InvalidOptionError } from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
+import { ThreadPool } from "./actor-thread.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
 import type { StateStore } from "./state-store.ts";
 
@@ -92,6 +93,14 @@ export interface SpawnOptions<M = unknown> {
   messageTimeoutMs?: number;
   /** Planned restarts of a worker that leaks (see {@link RecycleOptions}). @defaultValue none */
   recycle?: RecycleOptions;
+  /**
+   * Hosts the instances on this pool's threads, shared with the other instances given the same pool,
+   * instead of on a worker thread each: for many small instances on a few cores. Instances on one thread
+   * share its event loop (a busy one delays the others) and its module scope, and all restart when it ends
+   * (an uncaught error, an exit, a hung handler). Not with `recycle` (a thread's heap is not one
+   * instance's). @defaultValue none: a thread per instance
+   */
+  threads?: ThreadPool;
 }
 
 /**
@@ -129,6 +138,7 @@ export interface ResolvedSpawnOptions<M = unknown> {
   orderKey: ((message: M) => RouteKey) | null;
   messageTimeoutMs: number | null;
   recycle: ResolvedRecycle | null;
+  threads: ThreadPool | null;
 }
 
 export interface ResolvedRecycle {
@@ -251,6 +261,14 @@ export function resolveSpawnOptions<M>(
       `must be < deadlineMs (${deadlineMs}), which terminates the worker; got ${messageTimeoutMs}`,
     );
   }
+  const threads = options.threads ?? null;
+  if (threads !== null && !(threads instanceof ThreadPool))
+    throw new InvalidOptionError("threads", "must be a ThreadPool");
+  if (threads !== null && options.recycle !== undefined)
+    throw new InvalidOptionError(
+      "threads",
+      "cannot be combined with recycle: a thread's heap is not one instance's",
+    );
   return {
     name,
     instances: positiveInt("instances", options.instances ?? SPAWN_DEFAULTS.instances),
@@ -286,6 +304,7 @@ export function resolveSpawnOptions<M>(
     orderKey: resolveOrderKey(options.orderBy ?? ORDER_BY_DEFAULT, route),
     messageTimeoutMs,
     recycle: resolveRecycle(options.recycle),
+    threads,
   };
 }
 

@@ -162,6 +162,7 @@ describe("troupe: the runtime", () => {
       "RecordKind",
       "SegmentCompaction",
       "SegmentReplay",
+      "ThreadPool",
       "TroupeError",
       "ValueReader",
       "createSystem",
@@ -201,6 +202,7 @@ describe("troupe: the runtime", () => {
 
     expectTypeOf<Parameters<ActorSystem["spawn"]>[1]>().toEqualTypeOf<SpawnOptions<unknown> | undefined>();
     expectTypeOf<SpawnOptions["restart"]>().toEqualTypeOf<RestartType | undefined>();
+    expectTypeOf<SpawnOptions["threads"]>().toEqualTypeOf<troupe.ThreadPool | undefined>();
     expectTypeOf<SpawnOptions<string>["route"]>().toEqualTypeOf<
       "round-robin" | ((message: string) => RouteKey) | undefined
     >();
