@@ -22,6 +22,8 @@ export interface HostListener {
 export interface HostLink {
   /** The host's number on its thread: every message to and from it carries it. */
   readonly h: number;
+  /** The thread's id (`threadId` inside it). */
+  readonly thread: number;
   post(message: ToWorker, transfer?: (ArrayBuffer | MessagePort)[]): void;
   /**
    * The instance lets go of its host: the host handles and reports nothing more. `kill` ends the thread
@@ -69,6 +71,7 @@ class ActorThread {
     this.#hosts.set(h, listener);
     return {
       h,
+      thread: this.#worker.threadId,
       post: (message, transfer) => {
         if (this.#ended) return;
         if (transfer) this.#worker.postMessage(message, transfer);

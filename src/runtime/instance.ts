@@ -419,6 +419,7 @@ export class ActorInstance {
         "60s": this.#rate.perSecond(60),
       },
       durable: this.#checkpointer?.stats() ?? null,
+      thread: this.#link?.thread ?? null,
     };
   }
 

@@ -30,6 +30,8 @@ export interface InstanceStats {
   rate: { "1s": number; "10s": number; "60s": number };
   /** Checkpoints and restores of an actor with durable state; null without one. */
   durable: DurableStats | null;
+  /** The worker thread hosting it (its `threadId`), which a `ThreadPool` shares; null while it has none. */
+  thread: number | null;
 }
 
 export interface CheckpointStats {

@@ -60,6 +60,8 @@ describe("a thread pool", () => {
     const threads = new Set<number>();
     for (const ref of refs) for (const instance of [0, 1]) threads.add(await threadOf(ref, instance));
     expect(threads.size).toBe(2);
+    const listed = refs.flatMap((ref) => ref.stats().instances.map((i) => i.thread));
+    expect(new Set(listed)).toEqual(threads);
     // Each instance keeps its own state on the shared threads.
     for (const [i, ref] of refs.entries()) await tellAll(ref, increments("k", 1, 10 * (i + 1)));
     expect(await Promise.all(refs.map((ref) => countOf(ref, "k")))).toEqual([10, 20, 30]);
