@@ -112,6 +112,8 @@ const ENV = z.object({
    * the stream is created. Unset: no mint analyzer, W3 and P5 run in the wallet and pattern analyzers.
    */
   TROUPE_PARTITIONS: integer(1, 256).nullable().default(null),
+  /** Worker threads that the mint partitions a process owns share (each partition an actor of its own). */
+  TROUPE_PARTITION_THREADS: integer(1, 256).default(navigator.hardwareConcurrency),
   /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
   TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
   TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),

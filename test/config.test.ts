@@ -105,6 +105,13 @@ test("partitions of the keyed tx stream: unset by default, else an integer from 
     expect(() => loadConfig({ TROUPE_PARTITIONS: bad })).toThrow(/TROUPE_PARTITIONS: /);
 });
 
+test("threads the partitions share: the machine's cores by default, else an integer from 1 to 256", () => {
+  expect(loadConfig({}).TROUPE_PARTITION_THREADS).toBe(navigator.hardwareConcurrency);
+  expect(loadConfig({ TROUPE_PARTITION_THREADS: "3" }).TROUPE_PARTITION_THREADS).toBe(3);
+  for (const bad of ["0", "257", "1.5", "all"])
+    expect(() => loadConfig({ TROUPE_PARTITION_THREADS: bad })).toThrow(/TROUPE_PARTITION_THREADS: /);
+});
+
 test("group status bands: warning and critical marks, the warning one lower; seconds may be fractional", () => {
   expect(loadConfig({ TROUPE_PENDING_BANDS: "50,500", TROUPE_LAG_SECONDS_BANDS: "2.5,30" })).toMatchObject({
     TROUPE_PENDING_BANDS: { high: 50, critical: 500 },

@@ -96,6 +96,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         claimIdleMs: config.TROUPE_CLAIM_IDLE_MS,
         maxDeliveries: config.TROUPE_MAX_DELIVERIES,
         mints,
+        partitionThreads: config.TROUPE_PARTITION_THREADS,
         onAlert: (alert) => alertMetrics.count(alert),
         onMove: ({ actor, generation, reason }) => {
           const at = new Date(systemClock.now()).toISOString();

@@ -14,6 +14,7 @@ import { TxStreamWriter } from "../../src/ingest/stream-writer.ts";
 import {
   type AnalyzersOptions,
   analyzerUnits,
+  mintsDownstream,
   type RunningAnalyzers,
   startAnalyzers,
 } from "../../src/scanner/analyzers.ts";
@@ -68,7 +69,7 @@ afterEach(async () => {
 function startPlaced(
   backend: MemoryStreamBackend,
   names: Topology,
-  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints">,
+  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints" | "partitionThreads">,
 ): Promise<RunningAnalyzers> {
   return startAnalyzers({
     system,
@@ -234,3 +235,35 @@ test("mint partitions go with a keyed topology (no pattern analyzer), and no par
   }
   expect(system.actors.length).toBe(0);
 });
+
+test("the mint partitions of a process share its partition threads, each an actor of its own; the alerts are the same", async () => {
+  const names = topology(`t${crypto.randomUUID()}:`, { keyed: true });
+  const backend = new MemoryStreamBackend();
+  const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions: 6 });
+  running = await startPlaced(backend, names, { mints, partitionThreads: 2 });
+  const threadsOf = (actors: string[]) =>
+    new Set(
+      actors.flatMap((actor) =>
+        running!.refs
+          .get(actor)!
+          .stats()
+          .instances.map((i) => i.thread),
+      ),
+    );
+  const partitions = mints.keys.map((_, i) => `${names.mints.actor}-p${i}`);
+  expect(partitions.every((actor) => running!.refs.has(actor))).toBe(true);
+  const shared = threadsOf(partitions);
+  expect(shared.size).toBe(2);
+  // The whole-stream analyzers keep a thread each.
+  const own = threadsOf(names.analyzers.map((a) => a.actor));
+  expect(own.size).toBe(names.analyzers.length);
+  expect([...own].some((thread) => shared.has(thread))).toBe(false);
+  const writer = new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) });
+  await writer.send(events);
+  await writer.tick(tick.ts);
+  await untilDrained(backend, running.upstreamFirst());
+  const written = await backend.range(names.alerts, { count: 100_000 });
+  expect(written.map((entry) => (defaultCodec.decode(entry.fields!) as Alert).alertId).sort()).toEqual(
+    reference,
+  );
+}, 60_000);
