@@ -14,8 +14,12 @@ const HOST_URL = new URL("./actor-host.ts", import.meta.url);
 /** What a thread tells one of its hosts' instances. */
 export interface HostListener {
   message(message: FromWorker): void;
-  /** The thread ended under this host (`uncaught`: a worker error; `exit`: it exited or was terminated). */
-  ended(reason: "uncaught" | "exit", error: TroupeError, exitCode: number | null): void;
+  /**
+   * The thread ended under this host (`uncaught`: a worker error; `exit`: it exited or was terminated).
+   * `blame` is false when another host's hung handler had it terminated: the message this host had in
+   * progress (an async handler awaiting) did nothing wrong and must not count as a failed delivery.
+   */
+  ended(reason: "uncaught" | "exit", error: TroupeError, exitCode: number | null, blame: boolean): void;
 }
 
 /** One instance's place on a thread. */
@@ -45,7 +49,12 @@ class ActorThread {
       this.#hosts.get(event.data.h)?.message(event.data);
     };
     this.#worker.addEventListener("error", (event: ErrorEvent) => {
-      this.#end("uncaught", new TroupeError("ERR_WORKER_CRASHED", workerErrorMessage(event.message)), null);
+      this.#end(
+        "uncaught",
+        new TroupeError("ERR_WORKER_CRASHED", workerErrorMessage(event.message)),
+        null,
+        true,
+      );
     });
     this.#worker.addEventListener("close", (event: Event) => {
       const exitCode = (event as Event & { code?: number }).code ?? null;
@@ -53,6 +62,7 @@ class ActorThread {
         "exit",
         new TroupeError("ERR_WORKER_EXITED", `worker exited with code ${exitCode}`),
         exitCode,
+        true,
       );
     });
   }
@@ -60,10 +70,6 @@ class ActorThread {
   /** Instances hosted now. */
   get hosts(): number {
     return this.#hosts.size;
-  }
-
-  get ended(): boolean {
-    return this.#ended;
   }
 
   attach(listener: HostListener): HostLink {
@@ -84,20 +90,26 @@ class ActorThread {
   #release(h: number, kill: boolean, why: string): void {
     if (!this.#hosts.delete(h) || this.#ended) return;
     if (kill) {
-      this.#end("exit", new TroupeError("ERR_WORKER_EXITED", `worker thread terminated: ${why}`), null);
-    } else if (this.#hosts.size === 0) this.#end("exit", new TroupeError("ERR_WORKER_EXITED", why), null);
+      this.#end(
+        "exit",
+        new TroupeError("ERR_WORKER_EXITED", `worker thread terminated: ${why}`),
+        null,
+        false,
+      );
+    } else if (this.#hosts.size === 0)
+      this.#end("exit", new TroupeError("ERR_WORKER_EXITED", why), null, false);
     else this.#worker.postMessage({ t: "drop", h } satisfies ToWorker);
   }
 
   /** Ends the thread once, failing every instance still on it. */
-  #end(reason: "uncaught" | "exit", error: TroupeError, exitCode: number | null): void {
+  #end(reason: "uncaught" | "exit", error: TroupeError, exitCode: number | null, blame: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#worker.terminate();
     const listeners = [...this.#hosts.values()];
     this.#hosts.clear();
     this.#emptied(this);
-    for (const listener of listeners) listener.ended(reason, error, exitCode);
+    for (const listener of listeners) listener.ended(reason, error, exitCode, blame);
   }
 }
 

@@ -224,9 +224,9 @@ export class ActorInstance {
               break;
           }
         },
-        ended: (reason, error, exitCode) => {
+        ended: (reason, error, exitCode, blame) => {
           if (generation !== this.#generation) return;
-          if (ready) this.crash(reason, error, exitCode);
+          if (ready) this.crash(reason, error, exitCode, blame);
           else failBeforeReady(error);
         },
       };
@@ -339,11 +339,14 @@ export class ActorInstance {
     Atomics.store(this.#progress, HAND_BACK_SLOT, 1);
   }
 
-  /** Reports a failure of the running worker once: blames the message in progress, keeps the rest for redelivery. */
-  crash(reason: CrashReason, error: TroupeError, exitCode: number | null): void {
+  /**
+   * Reports a failure of the running worker once: blames the message in progress (unless `blame` is false:
+   * another instance's hung handler ended the thread they shared), keeps the rest for redelivery.
+   */
+  crash(reason: CrashReason, error: TroupeError, exitCode: number | null, blame = true): void {
     if (this.state !== "running") return;
     // Under concurrency, the handler whose synchronous part was running is the culprit, if one was.
-    const tag = Atomics.load(this.#progress, 1) || Atomics.load(this.#progress, 0);
+    const tag = blame ? Atomics.load(this.#progress, 1) || Atomics.load(this.#progress, 0) : PROGRESS_IDLE;
     this.#teardown(reason === "deadline");
     this.#recordError(serializeError(error));
     this.#checkpointer?.disconnected();

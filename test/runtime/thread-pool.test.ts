@@ -13,7 +13,8 @@ import {
   ThreadPool,
 } from "../../src/index.ts";
 import type { CounterMessage } from "../fixtures/counter.actor.ts";
-import { collect, rejectionOf, trips } from "../support/runtime.ts";
+import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
+import { collect, entered, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
 
 const COUNTER = new URL("../fixtures/counter.actor.ts", import.meta.url);
 
@@ -128,6 +129,36 @@ describe("a thread pool", () => {
       expect(await threadOf(bystander)).not.toBe(before);
       expect(pool.threads).toBe(1);
     });
+
+  test("a message awaiting on a thread that another instance's hung handler ended is not blamed: redelivered, not dead-lettered", async () => {
+    const sys = system();
+    const pool = new ThreadPool({ size: 1 });
+    const started = entered();
+    const awaiting = await sys.spawn<ScriptedMessage>(SCRIPTED, {
+      name: "awaiting",
+      // One blamed failure would dead-letter it.
+      maxDeliveries: 1,
+      init: { trips: trips(1), entered: started.buffer },
+      threads: pool,
+    });
+    const culprit = await sys.spawn<CounterMessage>(COUNTER, {
+      name: "culprit",
+      deadlineMs: 300,
+      init: { trips: trips(1) },
+      threads: pool,
+    });
+    const reply = awaiting.ask({ id: 1, op: "await-forever" }, { timeoutMs: 10_000 });
+    await started.first();
+    const deadLettered = collect(sys, "deadLettered");
+    const crashed = collect(sys, "crashed");
+    await culprit.tell({ key: "k", id: 1, op: "hang" });
+    expect(await reply).toBe(1);
+    expect(deadLettered.seen).toEqual([]);
+    expect(crashed.seen.map((c) => [c.actor, c.reason]).sort()).toEqual([
+      ["awaiting", "exit"],
+      ["culprit", "deadline"],
+    ]);
+  });
 
   test("an instance stopped on a shared thread leaves the others running there", async () => {
     const sys = system();
