@@ -40,6 +40,7 @@ async function withScanner<T>(
   use: (scanner: Scanner) => Promise<T>,
   state: StateMode = "durable",
   partitions: number | null = null,
+  partitionThreads?: number,
 ): Promise<T> {
   const prefix = `troupe-bench:${crypto.randomUUID()}:`;
   const backend: StreamBackend =
@@ -51,6 +52,7 @@ async function withScanner<T>(
     { lagCapacity: 500_000, pendingCapacity: 100_000 },
     state === "durable" ? undefined : null,
     partitions,
+    partitionThreads,
   );
   try {
     return await use({ backend, ingest: scanner.ingest, names, drained: scanner.drained });
@@ -140,7 +142,9 @@ async function sendAll(ingest: TxStreamWriter, events: readonly ChainEvent[]): P
  */
 /**
  * `partitions`: the mint-keyed detectors in the mint analyzer, in that many partitions (TROUPE_PARTITIONS),
- * and P4 / P6 in the wallet stage (no pattern analyzer).
+ * and P4 / P6 in the wallet stage (no pattern analyzer); `partitionThreads`: the threads they share
+ * (TROUPE_PARTITION_THREADS; null: its default, named in the metric only when given). Also reports the
+ * process's max RSS.
  */
 export async function scannerThroughput(
   kind: Backend,
@@ -148,6 +152,7 @@ export async function scannerThroughput(
   count = 300_000,
   warmup = 100_000,
   partitions: number | null = null,
+  partitionThreads: number | null = null,
 ): Promise<Measurement[]> {
   const { prefix, events } = workload(warmup + count);
   const servers = kind === "redis" ? [redisUrl()] : [];
@@ -169,7 +174,8 @@ export async function scannerThroughput(
         partitions === null
           ? "three analyzers"
           : `wallet stage + sybil + mint analyzer, ${partitionCount(partitions)}`;
-      const metric = `${layout}, ${kind}, ${state}`;
+      const threads = partitionThreads === null ? "" : ` on ${partitionCount(partitionThreads, "thread")}`;
+      const metric = `${layout}${threads}, ${kind}, ${state}`;
       return [
         throughput(BENCH, metric, timed.length, elapsed, "events/s"),
         // The cost, which a loaded box distorts less than the wall time: every thread of this process, and
@@ -180,10 +186,18 @@ export async function scannerThroughput(
           value: timed.length / cpu,
           unit: "events/CPU-s",
         },
+        // Linux reports it in KiB.
+        {
+          bench: BENCH,
+          metric: `${metric}, max RSS`,
+          value: process.resourceUsage().maxRSS / 1024,
+          unit: "MB",
+        },
       ];
     },
     state,
     partitions,
+    partitionThreads ?? undefined,
   );
 }
 

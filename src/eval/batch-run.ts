@@ -35,6 +35,7 @@ export async function startBatchScanner(
   producer: Partial<ProducerOptions> = {},
   state?: AnalyzerStateOptions | null,
   partitions: number | null = null,
+  partitionThreads?: number,
 ): Promise<BatchScanner> {
   const system = createSystem();
   const mints =
@@ -48,6 +49,7 @@ export async function startBatchScanner(
     maxDeliveries: 5,
     pump: { sweepIntervalMs: 0, blockMs: 100 },
     mints,
+    ...(partitionThreads !== undefined && { partitionThreads }),
     ...(state !== undefined && { state }),
   });
   const ingest = new TxStreamWriter(backend, names, {
