@@ -17,7 +17,8 @@ import { messageOf } from "./commit.ts";
 import type { DeadLetterInput } from "./dead-letters.ts";
 
 export interface CommitJob {
-  readonly item: CommitItem;
+  /** Rebuilt by {@link Committer.rebuild} while it waits (a newer epoch for a durable entry's outputs). */
+  item: CommitItem;
   /** Set when this job writes a dead letter (then acks the source entry). */
   readonly deadLetter: DeadLetterInput | null;
   attempts: number;
@@ -63,6 +64,18 @@ export class Committer {
     if (this.#stopped) return;
     this.#queue.push(job);
     this.#kick();
+  }
+
+  /** Jobs that go before every queued one (older writes found refused, to be written again first). */
+  addFirst(jobs: readonly CommitJob[]): void {
+    if (this.#stopped || jobs.length === 0) return;
+    this.#queue.unshift(...jobs);
+    this.#kick();
+  }
+
+  /** Rebuilds the items of the queued jobs, not yet sent: `rebuild` returns the new item, or null to keep it. */
+  rebuild(rebuild: (job: CommitJob) => CommitItem | null): void {
+    for (const job of this.#queue) job.item = rebuild(job) ?? job.item;
   }
 
   /** Cancels retries; jobs not yet committed stay pending in the stream. */

@@ -25,6 +25,7 @@ import { checkSourceOutputs, type Output } from "./outputs.ts";
 import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
 import { type ResolvedPumpOptions, retryBackoff } from "./pump-options.ts";
 import type { PumpTarget } from "./pump-target.ts";
+import { compareIdStrings } from "./stream-id.ts";
 
 /**
  * An entry as read: `fields` null when deleted while pending; `deliveries` counts this one, and is left
@@ -76,6 +77,8 @@ export class PumpLedger<M, R> implements CoverHost {
   #draining = false;
   #drainAgain = false;
   #closed = false;
+  /** The newest epoch a durable target settled an entry under: its current incarnation in this process. */
+  #newestEpoch = 0;
 
   constructor(
     backend: StreamBackend,
@@ -252,7 +255,8 @@ export class PumpLedger<M, R> implements CoverHost {
         // handled the entry again, from the same state, so its outputs are these; write them under its epoch.
         if (epoch <= held.epoch) return Promise.reject(staleEpoch(held, epoch));
         if (this.#closed) return this.#writeDirectly(held, epoch);
-        this.#writeOutputs(held, epoch);
+        if (epoch > this.#newestEpoch) this.#newIncarnation(epoch);
+        else this.#writeOutputs(held, epoch);
         break;
       case "abandoned":
         return this.#writeDirectly(held, epoch);
@@ -344,10 +348,47 @@ export class PumpLedger<M, R> implements CoverHost {
       }
       return;
     }
+    if (epoch > this.#newestEpoch && !this.#closed) this.#newIncarnation(epoch);
     if (held.writes.length === 0) held.setOutputs("written");
     else if (this.#closed) held.setOutputs("abandoned");
     else this.#writeOutputs(held, epoch);
     this.#host.changed();
+  }
+
+  /**
+   * A newer incarnation of the target in this process (restored after a crash or a restart) settled an
+   * entry, or a checkpoint of it covers one. The outputs its predecessors left unwritten, queued or refused
+   * as fenced, are its outputs too (it handles those entries again from the same state), and they must be
+   * written before any of its own: an output under its source entry's id written after a later one is
+   * refused as out of order, or, below every entry of its stream, taken for a trimmed duplicate. So the
+   * queued ones go out under the new epoch, and the refused ones first of all, in stream order.
+   */
+  #newIncarnation(epoch: number): void {
+    this.#newestEpoch = epoch;
+    const refused: HeldEntry<M>[] = [];
+    for (const held of this.#held.values()) {
+      if (held.epoch >= epoch) continue;
+      if (held.outputs === "fenced") refused.push(held);
+      else if (held.outputs === "writing") held.epoch = epoch;
+    }
+    this.#committer.rebuild((job) => {
+      const held = this.#held.get(job.item.id);
+      return job.deadLetter === null && held?.outputs === "writing"
+        ? this.#fencedItem(held, held.epoch)
+        : null;
+    });
+    refused.sort((a, b) => compareIdStrings(a.id, b.id));
+    this.#writeFirst(refused, epoch);
+  }
+
+  /** Writes again, ahead of everything queued, outputs refused for an epoch older than `epoch`. */
+  #writeFirst(refused: readonly HeldEntry<unknown>[], epoch: number): void {
+    const jobs = refused.map((held): CommitJob => {
+      held.epoch = epoch;
+      held.setOutputs("writing");
+      return { item: this.#fencedItem(held, epoch), deadLetter: null, attempts: 0 };
+    });
+    this.#committer.addFirst(jobs);
   }
 
   #writeOutputs(held: HeldEntry<unknown>, epoch: number): void {
@@ -470,9 +511,21 @@ export class PumpLedger<M, R> implements CoverHost {
     this.#host.changed();
   }
 
-  /** Outputs of an incarnation that was taken over: kept, unwritten, for a newer commit that covers them. */
+  /**
+   * Outputs of an incarnation that was taken over: written again at once, first, when a newer incarnation
+   * in this process already settled entries (its outputs are queued behind); else kept, unwritten, for
+   * the newer incarnation's first settle or a commit that covers them.
+   */
   #outputsFenced(jobs: readonly CommitJob[], error: TroupeError): void {
-    for (const job of jobs) this.#held.get(job.item.id)?.setOutputs("fenced");
+    const again: HeldEntry<M>[] = [];
+    for (const job of jobs) {
+      const held = this.#held.get(job.item.id);
+      if (!held) continue;
+      const sent = job.item.outputs.find((write) => write.fence)?.fence?.epoch ?? 0;
+      if (sent < this.#newestEpoch && !this.#closed) again.push(held);
+      else held.setOutputs("fenced");
+    }
+    this.#writeFirst(again, this.#newestEpoch);
     this.#stats.outputsFenced += jobs.length;
     this.#events.emit("outputFenced", { entryIds: jobs.map((j) => j.item.id), error });
   }

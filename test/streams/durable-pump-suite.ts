@@ -230,6 +230,46 @@ export function runDurablePumpSuite(
       await expectCrashFree(keys);
     }, 60_000);
 
+    test("\"source\" outputs through crashes inside the process: each entry's, once, in the source's order", async () => {
+      await open();
+      const random = prng(11);
+      const keys = Array.from({ length: 20_000 }, () => `k${Math.floor(random() * 150)}`);
+      await fill(keys);
+      const forwarded = `${h.prefix}:forwarded`;
+      let nextCrash = 1_500;
+      let crashes = 0;
+      const t: DurableTarget = target({
+        // One instance: outputs under their entries' ids need one writer in the source's order.
+        instances: 1,
+        checkpointEvery: 24,
+        outputs: (key, count) => [
+          { stream: forwarded, dedupId: "fwd", scope: "source", payload: { key, count } },
+        ],
+        afterHandle: (instance, handled) => {
+          if (handled < nextCrash) return;
+          nextCrash = handled + 1_000 + Math.floor(random() * 2_000);
+          crashes++;
+          queueMicrotask(() => void t.crash(instance));
+        },
+      });
+      await t.ready();
+      const pump = makePump(t);
+      await pump.start();
+      await until(
+        (check) => {
+          const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
+          return () => {
+            for (const off of offs) off();
+          };
+        },
+        () => pump.stats.acked + pump.stats.deadLettered >= keys.length,
+      );
+      expect(crashes).toBeGreaterThanOrEqual(5);
+      expect(pump.stats.deadLettered).toBe(0);
+      const source = (await b.range(s, { count: 100_000 })).map((e) => e.id);
+      expect((await b.range(forwarded, { count: 100_000 })).map((e) => e.id)).toEqual(source);
+    }, 60_000);
+
     /**
      * A process that handled `keys` under `consumer` until `ackedBeforeKill` entries were acked, then died
      * (kill -9: no stop, no last checkpoint). Returns the keys; the entries it held stay pending.
