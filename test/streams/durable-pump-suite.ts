@@ -2,7 +2,8 @@
  * The pump feeding a durable target (durable-target.ts), run against every backend: an entry is acked only
  * by the state checkpoint that covers it; after crashes inside the process, a killed process or a zombie
  * the stored state is what a crash-free run gives, every output written once; outputs refused for an old
- * epoch are written by the newer incarnation's checkpoint; a refused checkpoint acks nothing; retention
+ * epoch are written by the newer incarnation, before its own (outputs under their entries' ids keep the
+ * source's order); a refused checkpoint acks nothing; retention
  * never trims an entry a checkpoint has not covered yet.
  */
 import { afterEach, describe, expect, test } from "bun:test";
