@@ -198,15 +198,19 @@ export function runDurablePumpSuite(
       expect(pump.handOver(entryFields(defaultCodec.encode({ key: "k" })))).toBe(false);
       expect(pump.stats.handedOver).toBe(0);
     });
-    test("crashes inside the process at random points: the state is the crash-free one, outputs once", async () => {
-      await open();
-      const random = prng(7);
+    /**
+     * A target whose instances crash inside the process every 1,000-3,000 handled messages (`crashes()`
+     * counts them), over 20,000 entries on 150 keys filled from `seed`.
+     */
+    const crashingTarget = async (seed: number, options: Partial<DurableTargetOptions> = {}) => {
+      const random = prng(seed);
       const keys = Array.from({ length: 20_000 }, () => `k${Math.floor(random() * 150)}`);
       await fill(keys);
       let nextCrash = 1_500;
       let crashes = 0;
       const t: DurableTarget = target({
         checkpointEvery: 24,
+        ...options,
         afterHandle: (instance, handled) => {
           if (handled < nextCrash) return;
           nextCrash = handled + 1_000 + Math.floor(random() * 2_000);
@@ -215,6 +219,12 @@ export function runDurablePumpSuite(
         },
       });
       await t.ready();
+      return { t, keys, crashes: () => crashes };
+    };
+
+    test("crashes inside the process at random points: the state is the crash-free one, outputs once", async () => {
+      await open();
+      const { t, keys, crashes } = await crashingTarget(7);
       const pump = makePump(t);
       let maxHeld = 0;
       pump.on("read", () => {
@@ -222,7 +232,7 @@ export function runDurablePumpSuite(
       });
       await pump.start();
       await acked(pump, keys.length);
-      expect(crashes).toBeGreaterThanOrEqual(5);
+      expect(crashes()).toBeGreaterThanOrEqual(5);
       expect(await drained()).toBe(true);
       expect(maxHeld).toBeLessThanOrEqual(2 * 64);
       // More handled than entries: the uncovered ones were handled again after each crash, from the restored state.
@@ -233,27 +243,14 @@ export function runDurablePumpSuite(
 
     test("\"source\" outputs through crashes inside the process: each entry's, once, in the source's order", async () => {
       await open();
-      const random = prng(11);
-      const keys = Array.from({ length: 20_000 }, () => `k${Math.floor(random() * 150)}`);
-      await fill(keys);
       const forwarded = `${h.prefix}:forwarded`;
-      let nextCrash = 1_500;
-      let crashes = 0;
-      const t: DurableTarget = target({
+      const { t, keys, crashes } = await crashingTarget(11, {
         // One instance: outputs under their entries' ids need one writer in the source's order.
         instances: 1,
-        checkpointEvery: 24,
         outputs: (key, count) => [
           { stream: forwarded, dedupId: "fwd", scope: "source", payload: { key, count } },
         ],
-        afterHandle: (instance, handled) => {
-          if (handled < nextCrash) return;
-          nextCrash = handled + 1_000 + Math.floor(random() * 2_000);
-          crashes++;
-          queueMicrotask(() => void t.crash(instance));
-        },
       });
-      await t.ready();
       const pump = makePump(t);
       await pump.start();
       await until(
@@ -265,7 +262,7 @@ export function runDurablePumpSuite(
         },
         () => pump.stats.acked + pump.stats.deadLettered >= keys.length,
       );
-      expect(crashes).toBeGreaterThanOrEqual(5);
+      expect(crashes()).toBeGreaterThanOrEqual(5);
       expect(pump.stats.deadLettered).toBe(0);
       const source = (await b.range(s, { count: 100_000 })).map((e) => e.id);
       expect((await b.range(forwarded, { count: 100_000 })).map((e) => e.id)).toEqual(source);
