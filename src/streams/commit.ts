@@ -16,16 +16,24 @@ export async function commitSequentially(
   // Per item: outputs written, or the error that stopped them (then it is not acked).
   const results: (number | TroupeError)[] = new Array(items.length);
   const ackable: string[] = [];
+  // Per stream, the ordered write that did not land: the later ones of this commit wait for its retry. One
+  // refused as out of order is a hole already (later entries exist), as APPEND_AT_LUA has it.
+  const refusedAt = new Map<string, string>();
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
     let count = 0;
     try {
       for (const output of item.outputs) {
         const { stream: to, dedupId, fields, ttlMs, fence, at } = output;
+        const refused = at === undefined ? undefined : refusedAt.get(to);
+        if (at !== undefined && refused !== undefined) throw notAfterError(to, at, refused);
         const result =
           at === undefined
             ? await backend.appendUnique(to, dedupId, fields, ttlMs, fence)
-            : await backend.appendAt(to, at, fields, fence);
+            : await backend.appendAt(to, at, fields, fence).catch((error: unknown) => {
+                if (!isOutOfOrder(error)) refusedAt.set(to, at);
+                throw error;
+              });
         if (!result.duplicate) count++;
       }
       if (item.ack !== false) ackable.push(item.id);
@@ -51,11 +59,32 @@ export async function commitSequentially(
   });
 }
 
+const OUT_OF_ORDER = "out of order: ";
+
 /** An `appendAt` refused: `id` falls inside `stream` but is absent, so a later entry was written before it. */
 export function outOfOrderError(stream: string, id: string): TroupeError {
   return new TroupeError(
     "ERR_OUTPUT_WRITE",
-    `out of order: ${stream} holds entries on both sides of ${id}, which was never written (a later write came first)`,
+    `${OUT_OF_ORDER}${stream} holds entries on both sides of ${id}, which was never written (a later write came first)`,
+  );
+}
+
+function isOutOfOrder(error: unknown): boolean {
+  return (
+    error instanceof TroupeError &&
+    error.code === "ERR_OUTPUT_WRITE" &&
+    error.message.startsWith(OUT_OF_ORDER)
+  );
+}
+
+/**
+ * An `appendAt` not tried: the write before it to `stream` in the same commit (`previous`) did not land, and
+ * writing this one would leave that id behind the stream's last for good.
+ */
+export function notAfterError(stream: string, id: string, previous: string): TroupeError {
+  return new TroupeError(
+    "ERR_OUTPUT_WRITE",
+    `not written: ${stream}'s write before ${id} in the same commit (${previous}) did not land`,
   );
 }
 

@@ -107,6 +107,7 @@ type ScriptCommands<R> = {
     fence: string,
     id: string,
     epoch: number | "",
+    after: string,
     ...fields: (string | Uint8Array)[]
   ): R;
   troupeDeleteIdleConsumer(stream: string, group: string, consumer: string): R;
@@ -203,21 +204,25 @@ export class RedisStreamBackend implements StreamBackend {
     fence?: OutputFence,
   ): Promise<UniqueAppendResult> {
     const inScript = await this.#fenceForScript(stream, fence);
-    const result = await this.#run(() => this.#appendAt(this.#cmd, stream, id, fields, inScript));
+    const result = await this.#run(() => this.#appendAt(this.#cmd, stream, id, fields, inScript, ""));
     return reply.parseUniqueAppend(result);
   }
 
-  /** APPEND_AT_LUA on `client` (a pipeline too), the fence checked in the script when given. */
+  /**
+   * APPEND_AT_LUA on `client` (a pipeline too), the fence checked in the script when given; `after`: the id
+   * of the write before it to this stream in the same pipeline ('' for none), which must have landed.
+   */
   #appendAt<R>(
     client: ScriptCommands<R>,
     stream: string,
     id: string,
     fields: WriteFields,
     fence: OutputFence | undefined,
+    after: string,
   ): R {
     return fence
-      ? client.troupeAppendAt(stream, fence.key, id, fence.epoch, ...flatten(fields))
-      : client.troupeAppendAt(stream, stream, id, "", ...flatten(fields));
+      ? client.troupeAppendAt(stream, fence.key, id, fence.epoch, after, ...flatten(fields))
+      : client.troupeAppendAt(stream, stream, id, "", after, ...flatten(fields));
   }
 
   async ensureGroup(stream: string, group: string, startId = "0"): Promise<boolean> {
@@ -484,6 +489,14 @@ export class RedisStreamBackend implements StreamBackend {
   async #writeOutputs(writes: readonly OutputWrite[]): Promise<[Error | null, unknown][]> {
     const results: [Error | null, unknown][] = new Array(writes.length);
     const split = writes.map((w) => w.fence !== undefined && this.#splitFence(w.stream, w.fence));
+    // Each ordered write names the one before it to its stream, which must have landed (APPEND_AT_LUA).
+    const lastAt = new Map<string, string>();
+    const after = writes.map((w) => {
+      if (w.at === undefined) return "";
+      const previous = lastAt.get(w.stream) ?? "";
+      lastAt.set(w.stream, w.at);
+      return previous;
+    });
     const refused = await this.#checkFences(writes.filter((_, i) => split[i]).map((w) => w.fence!));
     const bySlot = new Map<number, number[]>();
     writes.forEach((write, i) => {
@@ -503,7 +516,7 @@ export class RedisStreamBackend implements StreamBackend {
         for (const i of indexes) {
           const { stream, dedupId, fields, ttlMs, fence, at } = writes[i]!;
           if (at !== undefined) {
-            this.#appendAt(pipeline, stream, at, fields, split[i] ? undefined : fence);
+            this.#appendAt(pipeline, stream, at, fields, split[i] ? undefined : fence, after[i]!);
             continue;
           }
           const marker = dedupKey(stream, dedupId);

@@ -5,11 +5,11 @@
  */
 import { TroupeError } from "../errors.ts";
 import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./backend.ts";
-import { messageOf, outOfOrderError } from "./commit.ts";
+import { messageOf, notAfterError, outOfOrderError } from "./commit.ts";
 
 /**
  * A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), `ERR_OUTPUT_WRITE` (an
- * `appendAt` out of order), else `ERR_STREAM_BACKEND`.
+ * `appendAt` out of order, or after a write that did not land), else `ERR_STREAM_BACKEND`.
  */
 export function redisError(error: unknown): TroupeError {
   if (error instanceof TroupeError) return error;
@@ -19,6 +19,9 @@ export function redisError(error: unknown): TroupeError {
   // APPEND_AT_LUA's refusal: "ORDER <stream> <id>".
   const order = /^ORDER (\S+) (\S+)$/.exec(message);
   if (order) return outOfOrderError(order[1]!, order[2]!);
+  // Its refusal of a write whose predecessor in the pipeline did not land: "AFTER <stream> <id> <previous>".
+  const after = /^AFTER (\S+) (\S+) (\S+)$/.exec(message);
+  if (after) return notAfterError(after[1]!, after[2]!, after[3]!);
   if (message.startsWith("CROSSSLOT"))
     return new TroupeError(
       "ERR_STREAM_BACKEND",

@@ -51,15 +51,28 @@ return {0, id}
 /**
  * An append under a given stream id (`StreamBackend.appendAt`): ordered and idempotent without a marker.
  * KEYS: stream, epoch registry (the stream again when unfenced: one slot either way). ARGV: id, epoch or ''
- * when unfenced, then field/value pairs. Returns `{0, id}` when written, `{1, id}` for a duplicate (the
- * stream holds the id, or nothing below it: trimmed), else the error `ORDER <stream> <id>` (the id falls
- * inside the stream but is absent: a later entry was written first).
+ * when unfenced, the id of the write before it to this stream in the same pipeline or '', then field/value
+ * pairs. Returns `{0, id}` when written, `{1, id}` for a duplicate (the stream holds the id, or nothing
+ * below it: trimmed), else the error `ORDER <stream> <id>` (the id falls inside the stream but is absent: a
+ * later entry was written first), or `AFTER <stream> <id> <previous>` when the write before it did not
+ * land (the stream ends below it): a pipeline's commands interleave with other clients' and the server's
+ * own work, so a write refused (out of memory) can be followed by one accepted once memory freed, and the
+ * stream would skip the first for good.
  */
 export const APPEND_AT_LUA = `
 if ARGV[2] ~= '' and redis.call('HEXISTS', KEYS[2], ARGV[2]) == 0 then
   return redis.error_reply('FENCED output write refused: epoch ' .. ARGV[2] .. ' is no longer live')
 end
-local added = redis.pcall('XADD', KEYS[1], ARGV[1], unpack(ARGV, 3))
+if ARGV[3] ~= '' then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+  local lm, ls, pm, ps
+  if last then lm, ls = string.match(last[1], '^(%d+)-(%d+)$') end
+  pm, ps = string.match(ARGV[3], '^(%d+)-(%d+)$')
+  if not last or tonumber(lm) < tonumber(pm) or (tonumber(lm) == tonumber(pm) and tonumber(ls) < tonumber(ps)) then
+    return redis.error_reply('AFTER ' .. KEYS[1] .. ' ' .. ARGV[1] .. ' ' .. ARGV[3])
+  end
+end
+local added = redis.pcall('XADD', KEYS[1], ARGV[1], unpack(ARGV, 4))
 if type(added) ~= 'table' or not added.err then return {0, added} end
 if not string.find(added.err, 'equal or smaller', 1, true) then return added end
 if #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0 then return {1, ARGV[1]} end

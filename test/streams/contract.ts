@@ -104,6 +104,52 @@ export function runStreamContract(
       expect(await b.length(s)).toBe(3);
     });
 
+    test("in one commit, a write under its entry's id after one to the same stream that did not land is not written", async () => {
+      await open();
+      const out = `${h.prefix}:ordered`;
+      await b.ensureGroup(s, "g");
+      await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }]);
+      const entries = await b.readNew(s, "g", "c", { count: 3 });
+      // Two incarnations of one actor: the first one's epoch is no longer live.
+      const store = b.stateStore({ anchor: s });
+      const old = await store.restore({ actor: "a", instance: 0 });
+      const live = await store.restore({ actor: "a", instance: 0 });
+      const item = (i: number, epoch: number) => ({
+        id: entries[i]!.id,
+        outputs: [
+          {
+            stream: out,
+            dedupId: "fwd",
+            fields: { n: String(i) },
+            ttlMs: 60_000,
+            at: entries[i]!.id,
+            fence: store.outputFence("a", epoch),
+          },
+        ],
+        ack: false,
+      });
+      const outcomes = await b.commit(s, "g", [item(0, old.epoch), item(1, live.epoch), item(2, live.epoch)]);
+      expect(outcomes.map((o) => o.error?.code)).toEqual([
+        "ERR_FENCED",
+        "ERR_OUTPUT_WRITE",
+        "ERR_OUTPUT_WRITE",
+      ]);
+      expect(outcomes[1]!.error?.message).toContain(`(${entries[0]!.id}) did not land`);
+      expect(await b.length(out)).toBe(0);
+      // Written again under the live epoch, first: all three, in order.
+      const again = await b.commit(
+        s,
+        "g",
+        [0, 1, 2].map((i) => item(i, live.epoch)),
+      );
+      expect(again.map((o) => [o.acked, o.written])).toEqual([
+        [true, 1],
+        [true, 1],
+        [true, 1],
+      ]);
+      expect((await b.range(out, { count: 10 })).map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    });
+
     test("ensureGroup creates stream and group once; reads on a missing group fail with ERR_NOGROUP", async () => {
       await open();
       expect(await b.ensureGroup(s, "g")).toBe(true);
