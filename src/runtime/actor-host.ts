@@ -120,7 +120,8 @@ class ActorHost {
     return this.#config.unhandledRejection;
   }
 
-  receive(message: ToWorker): void {
+  /** A message for this host; `init` and `drop` are the thread's own (the dispatcher below). */
+  receive(message: Exclude<ToWorker, { t: "init" | "drop" }>): void {
     switch (message.t) {
       case "frame": {
         const frame = unpackr.unpack(new Uint8Array(message.buf)) as Frame;
@@ -147,9 +148,6 @@ class ActorHost {
         break;
       case "restored":
         this.#finishRestore();
-        break;
-      case "init":
-      case "drop":
         break;
     }
   }

@@ -1,31 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { errorCode } from "../../src/errors.ts";
-import {
-  type ActorRef,
-  type ActorSystem,
-  createSystem,
-  MemoryStateStore,
-  type StateStore,
-  segmentOf,
-  valueCodec,
-} from "../../src/index.ts";
+import { type ActorRef, MemoryStateStore, type StateStore, segmentOf, valueCodec } from "../../src/index.ts";
 import type { CounterMessage } from "../fixtures/counter.actor.ts";
-import { collect, range, rejectionOf, trips } from "../support/runtime.ts";
+import { COUNTER, collect, fastRestartingSystems, range, rejectionOf, trips } from "../support/runtime.ts";
 import { TestStateStore } from "./state-stores.ts";
 
-const COUNTER = new URL("../fixtures/counter.actor.ts", import.meta.url);
-
-let systems: ActorSystem[] = [];
-afterEach(async () => {
-  await Promise.all(systems.map((s) => s.stop({ deadlineMs: 1000 })));
-  systems = [];
-});
-
-function system(): ActorSystem {
-  const created = createSystem({ supervisor: { backoff: { minMs: 10, maxMs: 50 }, maxRestarts: 20 } });
-  systems.push(created);
-  return created;
-}
+const system = fastRestartingSystems();
 
 /** `n` messages over `keys` keys, with the given faults at the given ids. */
 function workload(n: number, keys: number, faults: Record<number, Partial<CounterMessage>> = {}) {

@@ -3,32 +3,21 @@
  * each with its own mailbox and durable state; a host's own failure restarts only its instance, a thread's
  * end (an exit, a hung handler) restarts every instance on it, each restored from its own checkpoint.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import {
-  type ActorRef,
-  type ActorSystem,
-  createSystem,
-  InvalidOptionError,
-  MemoryStateStore,
-  ThreadPool,
-} from "../../src/index.ts";
+import { describe, expect, test } from "bun:test";
+import { type ActorRef, InvalidOptionError, MemoryStateStore, ThreadPool } from "../../src/index.ts";
 import type { CounterMessage } from "../fixtures/counter.actor.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
-import { collect, entered, rejectionOf, SCRIPTED, trips } from "../support/runtime.ts";
+import {
+  COUNTER,
+  collect,
+  entered,
+  fastRestartingSystems,
+  rejectionOf,
+  SCRIPTED,
+  trips,
+} from "../support/runtime.ts";
 
-const COUNTER = new URL("../fixtures/counter.actor.ts", import.meta.url);
-
-let systems: ActorSystem[] = [];
-afterEach(async () => {
-  await Promise.all(systems.map((s) => s.stop({ deadlineMs: 1000 })));
-  systems = [];
-});
-
-function system(): ActorSystem {
-  const created = createSystem({ supervisor: { backoff: { minMs: 10, maxMs: 50 }, maxRestarts: 20 } });
-  systems.push(created);
-  return created;
-}
+const system = fastRestartingSystems();
 
 /** `n` increments of key `key`, ids from `from`. */
 function increments(

@@ -1,8 +1,27 @@
 /** Helpers for runtime tests: shared-memory logs that survive worker restarts, and event latches. */
-import type { ActorEventName, ActorEvents, ActorSystem } from "../../src/index.ts";
+import { afterEach } from "bun:test";
+import { type ActorEventName, type ActorEvents, type ActorSystem, createSystem } from "../../src/index.ts";
 
 export const SCRIPTED = new URL("../fixtures/scripted.actor.ts", import.meta.url);
+export const COUNTER = new URL("../fixtures/counter.actor.ts", import.meta.url);
 export const ECHO = new URL("../fixtures/echo.actor.ts", import.meta.url);
+
+/**
+ * Call at a test file's top level: a factory of systems that restart fast (backoff 10-50 ms, up to 20
+ * restarts), each stopped after its test.
+ */
+export function fastRestartingSystems(): () => ActorSystem {
+  let systems: ActorSystem[] = [];
+  afterEach(async () => {
+    await Promise.all(systems.map((s) => s.stop({ deadlineMs: 1000 })));
+    systems = [];
+  });
+  return () => {
+    const created = createSystem({ supervisor: { backoff: { minMs: 10, maxMs: 50 }, maxRestarts: 20 } });
+    systems.push(created);
+    return created;
+  };
+}
 
 /** A log the fixture actor appends handled ids to: slot 0 is the count. */
 export function sharedLog(capacity: number): { buffer: SharedArrayBuffer; ids(): number[] } {
