@@ -46,9 +46,9 @@ const CLOCK_CHECK_EVERY = 32;
 /** A table's keys set aside for the checkpoint under way. */
 interface Frozen {
   readonly touched: Set<string>;
-  readonly inserted: Set<string>;
+  readonly inserted: Map<string, boolean>;
   /** Where writing stands: in `touched` (deletions and updates), then in `inserted`. */
-  pending: SetIterator<string>;
+  pending: SetIterator<string> | MapIterator<string>;
   inserts: boolean;
 }
 
@@ -61,8 +61,13 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   /**
    * Keys added (absent before) since the last checkpoint, in the order they were added: written as
    * `insert` records in that order, so a replay puts them at the end of the table's order as the Map did.
+   * True for a key added between two checkpoints and not changed before in that interval: no checkpoint
+   * has it, so if it goes again before the next one, nothing needs writing (a third to a half of the
+   * analyzers' short-lived keys, such as open buys and trade windows, live less than a checkpoint).
    */
-  #inserted: Set<string> | null;
+  #inserted: Map<string, boolean> | null;
+  /** A checkpoint began (its keys may be in a segment already) and its last slice has not been collected. */
+  #checkpointing = false;
   /** The touched and inserted keys when the checkpoint under way began, while they are being written. */
   #frozen: Frozen | null = null;
   /**
@@ -76,7 +81,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     this.name = name;
     this.#codec = codec;
     this.#touched = tracked ? new Set() : null;
-    this.#inserted = tracked ? new Set() : null;
+    this.#inserted = tracked ? new Map() : null;
   }
 
   get size(): number {
@@ -98,11 +103,19 @@ export class DurableTable<V> implements Iterable<[string, V]> {
       map.set(key, value);
       return this;
     }
-    // A grown size tells an insert from an update without a lookup of its own.
+    // A grown size tells an insert from an update without a lookup of its own, and the touched keys' grown
+    // size a key not changed before since the last checkpoint.
     const size = map.size;
     map.set(key, value);
-    if (map.size !== size) this.#inserted?.add(key);
-    if (key !== this.#lastTouched) {
+    if (map.size !== size) {
+      const touchedBefore = touched.size;
+      touched.add(key);
+      this.#lastTouched = key;
+      (this.#inserted as Map<string, boolean>).set(
+        key,
+        touched.size !== touchedBefore && !this.#checkpointing,
+      );
+    } else if (key !== this.#lastTouched) {
       touched.add(key);
       this.#lastTouched = key;
     }
@@ -111,11 +124,19 @@ export class DurableTable<V> implements Iterable<[string, V]> {
 
   delete(key: string): boolean {
     const had = this.#map.delete(key);
-    if (had && this.#touched) {
-      this.#touched.add(key);
-      this.#lastTouched = key;
+    const touched = this.#touched;
+    if (had && touched) {
+      const inserted = this.#inserted as Map<string, boolean>;
       // Added again later, it goes to the end of the order, as in a Map.
-      this.#inserted?.delete(key);
+      const fresh = inserted.get(key);
+      if (fresh !== undefined) inserted.delete(key);
+      if (fresh === true) {
+        touched.delete(key);
+        this.#lastTouched = undefined;
+      } else {
+        touched.add(key);
+        this.#lastTouched = key;
+      }
     }
     return had;
   }
@@ -184,12 +205,13 @@ export class DurableTable<V> implements Iterable<[string, V]> {
    */
   collect(into: SegmentWriter): void {
     this.collectFrozen(into, Number.POSITIVE_INFINITY);
+    this.#checkpointing = false;
     const touched = this.#touched;
     if (!touched || touched.size === 0) return;
     into.section(this.name);
-    this.#writeTouched(into, touched, this.#inserted as Set<string>);
+    this.#writeTouched(into, touched, this.#inserted as Map<string, boolean>);
     touched.clear();
-    (this.#inserted as Set<string>).clear();
+    (this.#inserted as Map<string, boolean>).clear();
     this.#lastTouched = undefined;
   }
 
@@ -204,11 +226,13 @@ export class DurableTable<V> implements Iterable<[string, V]> {
    */
   freeze(): void {
     const touched = this.#touched;
-    if (!touched || touched.size === 0 || this.#frozen) return;
-    const inserted = this.#inserted as Set<string>;
+    if (!touched) return;
+    this.#checkpointing = true;
+    if (touched.size === 0 || this.#frozen) return;
+    const inserted = this.#inserted as Map<string, boolean>;
     this.#frozen = { touched, inserted, pending: touched.values(), inserts: false };
     this.#touched = new Set();
-    this.#inserted = new Set();
+    this.#inserted = new Map();
     this.#lastTouched = undefined;
   }
 
@@ -228,7 +252,7 @@ export class DurableTable<V> implements Iterable<[string, V]> {
       if (next.done) {
         if (frozen.inserts) break;
         frozen.inserts = true;
-        frozen.pending = frozen.inserted.values();
+        frozen.pending = frozen.inserted.keys();
         continue;
       }
       const key = next.value;
@@ -245,13 +269,13 @@ export class DurableTable<V> implements Iterable<[string, V]> {
     return true;
   }
 
-  #writeTouched(into: SegmentWriter, touched: Set<string>, inserted: Set<string>): void {
+  #writeTouched(into: SegmentWriter, touched: Set<string>, inserted: Map<string, boolean>): void {
     const map = this.#map;
     for (const key of touched) {
       if (!map.has(key)) into.add(RecordKind.delete, key);
       else if (!inserted.has(key)) this.#write(into, RecordKind.update, key);
     }
-    for (const key of inserted) if (map.has(key)) this.#write(into, RecordKind.insert, key);
+    for (const key of inserted.keys()) if (map.has(key)) this.#write(into, RecordKind.insert, key);
   }
 
   #write(into: SegmentWriter, kind: RecordKind, key: string): void {
