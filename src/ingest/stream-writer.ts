@@ -1,7 +1,8 @@
 /**
  * The transaction monitor's write side: validated events into the tx stream through the backpressured
  * producer (slows at 80%, pauses at 95% of the analyzers' lag / pending capacity). A bad line or event goes
- * to the tx dead-letter stream with its reason; an append Redis refuses is retried, never dropped.
+ * to the tx dead-letter stream with its reason; an append that fails is sent again under the id the writer
+ * gave it, so it is never dropped and never written twice (an idempotent producer: one writer per stream).
  *
  * Every wait (the producer paused by backpressure, a retry, the recorded pace) ends when the caller's
  * signal aborts: with the analyzers down a paused producer would otherwise wait for as long as they are
@@ -10,7 +11,7 @@
 import type { Tick } from "../detection/analyzer.ts";
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { ingestCodec } from "../detection/tx-entry.ts";
-import type { AppendResult, StreamBackend } from "../streams/backend.ts";
+import type { StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
 import { systemClock } from "../time/clock.ts";
@@ -19,8 +20,6 @@ import { generate } from "./generator.ts";
 import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
 
 const BATCH = 500;
-const RETRY_MIN_MS = 50;
-const RETRY_MAX_MS = 2000;
 const DEAD_LETTER_TTL_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
 
@@ -82,6 +81,10 @@ export class TxStreamWriter {
       groups: topology.analyzers.map((a) => a.group),
       codec: ingestCodec,
       ...producer,
+      idempotent: true,
+    });
+    this.producer.on("retrying", () => {
+      this.stats.retries++;
     });
   }
 
@@ -129,7 +132,7 @@ export class TxStreamWriter {
       lastTs: null,
       stopped: false,
     };
-    // Counted by #append as it goes: an abort in a retry may leave part of a batch written.
+    // Counted by #append once a batch is written whole: a stop while it is resent leaves part of it uncounted.
     const sentBefore = this.stats.sent;
     let batch: ChainEvent[] = [];
     let batchLine = 0;
@@ -235,39 +238,10 @@ export class TxStreamWriter {
     await this.#backend.appendUnique(write.stream, write.dedupId, write.fields, write.ttlMs);
   }
 
-  /** Appends to the tx stream, in order. */
+  /** Appends to the tx stream, in order, each event once (the producer resends what failed). */
   async #append(payloads: readonly (ChainEvent | Tick)[], signal?: AbortSignal): Promise<void> {
-    // Counted as it goes: an abort in a retry may leave part of a batch written.
-    await this.#retried(
-      payloads,
-      (batch) => this.producer.sendBatch(batch, signal ? { signal } : {}),
-      signal,
-      (sent) => {
-        this.stats.sent += sent;
-      },
-    );
-  }
-
-  /** Sends in order, retrying the entries Redis refused (out of memory, a dropped connection). */
-  async #retried<T>(
-    payloads: readonly T[],
-    send: (batch: readonly T[]) => Promise<AppendResult[]>,
-    signal?: AbortSignal,
-    sent?: (count: number) => void,
-  ): Promise<void> {
-    let pending = payloads;
-    let delay = RETRY_MIN_MS;
-    while (pending.length > 0) {
-      const results = await send(pending);
-      // Resend only what was refused: the pipeline's other appends were written, and a second copy of a
-      // trade would count twice in every window. (A refusal can therefore reorder a few entries.)
-      const refused = pending.filter((_, index) => !results[index]?.ok);
-      sent?.(pending.length - refused.length);
-      if (refused.length === 0) return;
-      pending = refused;
-      this.stats.retries++;
-      await sleep(systemClock, delay, signal);
-      delay = Math.min(RETRY_MAX_MS, delay * 2);
-    }
+    if (payloads.length === 0) return;
+    await this.producer.sendBatch(payloads, signal ? { signal } : {});
+    this.stats.sent += payloads.length;
   }
 }

@@ -1,6 +1,6 @@
 /** Options of `system.spawn`, their defaults, and the resolver that validates them. */
 import { InvalidOptionError } from "../errors.ts";
-import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
+import { type BackoffOptions, resolveBackoff } from "../time/backoff.ts";
 import { ThreadPool } from "./actor-thread.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
 import type { StateStore } from "./state-store.ts";
@@ -212,17 +212,6 @@ function oneOf<T extends string>(option: string, value: T, allowed: readonly T[]
     throw new InvalidOptionError(option, `must be one of ${allowed.join(", ")}, got ${String(value)}`);
   }
   return value;
-}
-
-export function resolveBackoff(option: string, value: BackoffOptions | undefined): Required<BackoffOptions> {
-  const merged = { ...BACKOFF_DEFAULTS, ...value };
-  positiveInt(`${option}.minMs`, merged.minMs);
-  positiveInt(`${option}.maxMs`, merged.maxMs);
-  if (merged.maxMs < merged.minMs) throw new InvalidOptionError(`${option}.maxMs`, "must be ≥ minMs");
-  if (!(merged.factor >= 1)) throw new InvalidOptionError(`${option}.factor`, "must be ≥ 1");
-  if (!(merged.jitter >= 0 && merged.jitter < 1))
-    throw new InvalidOptionError(`${option}.jitter`, "must be in [0, 1)");
-  return merged;
 }
 
 export function resolveSpawnOptions<M>(

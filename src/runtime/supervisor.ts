@@ -10,12 +10,12 @@
  * order, each start finished before the next begins, so a child can rely on its older siblings being up.
  */
 import { InvalidOptionError, serializeError, TroupeError } from "../errors.ts";
-import { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay } from "../time/backoff.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, resolveBackoff } from "../time/backoff.ts";
 import type { Clock } from "../time/clock.ts";
 import type { Actor } from "./actor.ts";
 import type { ActorEmitter, CrashReason } from "./events.ts";
 import type { ActorInstance } from "./instance.ts";
-import { checkMaxRestarts, resolveBackoff } from "./spawn-options.ts";
+import { checkMaxRestarts } from "./spawn-options.ts";
 import type { InstanceState } from "./stats.ts";
 
 export type SupervisorStrategy = "one_for_one" | "one_for_all" | "rest_for_one";

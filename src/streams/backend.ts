@@ -194,8 +194,18 @@ export interface StreamBackend {
   /** "redis" or "memory", for stats and logs. */
   readonly kind: string;
   append(stream: string, fields: WriteFields): Promise<string>;
-  /** One pipelined batch; each entry reports its own result. */
-  appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]>;
+  /**
+   * One pipelined batch; each entry reports its own result. With `ids`, entry `i` is written under
+   * `ids[i]`, which must be above the stream's last id (else that entry is refused): how an idempotent
+   * producer names its entries, so a resend can tell a write that landed ({@link appendAt}).
+   */
+  appendBatch(
+    stream: string,
+    batch: readonly WriteFields[],
+    ids?: readonly string[],
+  ): Promise<AppendResult[]>;
+  /** The greatest id the stream has given, its deleted and trimmed entries' included; `0-0` for none. */
+  lastId(stream: string): Promise<string>;
   /**
    * Writes once per `dedupId` while its marker lives (`ttlMs`); later calls return the first id. With a
    * `fence`, writes nothing and rejects with `ERR_FENCED` once the fence's epoch is no longer live.

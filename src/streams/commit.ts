@@ -69,7 +69,7 @@ export function outOfOrderError(stream: string, id: string): TroupeError {
   );
 }
 
-function isOutOfOrder(error: unknown): boolean {
+export function isOutOfOrder(error: unknown): boolean {
   return (
     error instanceof TroupeError &&
     error.code === "ERR_OUTPUT_WRITE" &&

@@ -38,7 +38,7 @@ import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
 import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
-import { parseStreamId } from "./stream-id.ts";
+import { compareIds, formatStreamId, parseStreamId, ZERO_ID } from "./stream-id.ts";
 import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
 
 export interface MemoryBackendOptions {
@@ -111,14 +111,27 @@ export class MemoryStreamBackend implements StreamBackend {
     return this.#append(stream, fields);
   }
 
-  async appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]> {
-    return batch.map((fields): AppendResult => {
+  async appendBatch(
+    stream: string,
+    batch: readonly WriteFields[],
+    ids?: readonly string[],
+  ): Promise<AppendResult[]> {
+    return batch.map((fields, i): AppendResult => {
       try {
-        return { ok: true, id: this.#append(stream, fields) };
+        return {
+          ok: true,
+          id: ids ? this.#appendUnder(stream, ids[i] as string, fields) : this.#append(stream, fields),
+        };
       } catch (error) {
         return { ok: false, error: error as TroupeError };
       }
     });
+  }
+
+  async lastId(stream: string): Promise<string> {
+    this.#open();
+    const s = this.#streams.get(stream);
+    return s ? formatStreamId(s.log.lastId) : ZERO_ID;
   }
 
   async appendUnique(
@@ -317,6 +330,23 @@ export class MemoryStreamBackend implements StreamBackend {
     this.#entries++;
     for (const wake of s.waiters) wake();
     return entry.id;
+  }
+
+  /** XADD under `id`: refused, as Redis does, unless it is above the stream's last id. */
+  #appendUnder(stream: string, id: string, fields: WriteFields): string {
+    this.#open();
+    this.#checkRoom();
+    const s = this.#stream(stream, true);
+    const sid = parseStreamId(id);
+    if (compareIds(sid, s.log.lastId) <= 0)
+      throw new TroupeError(
+        "ERR_OUTPUT_WRITE",
+        `${stream}: id ${id} is equal or smaller than the stream's last id ${formatStreamId(s.log.lastId)}`,
+      );
+    s.log.appendAt(sid, entryFields(fields));
+    this.#entries++;
+    for (const wake of s.waiters) wake();
+    return id;
   }
 
   #checkRoom(): void {

@@ -4,15 +4,18 @@
  * critical one (95%) sending pauses until the pressure falls below the high watermark again. Slowing
  * the source is the only way to keep a stream, and Redis memory, bounded when consumers fall behind.
  *
- * Plain XADD is not idempotent: a batch whose reply was lost (ioredis re-sends unanswered commands
- * after a reconnect) may be written twice. Tag payloads with a producer-side id if duplicates matter.
+ * Plain XADD is not idempotent: a batch whose reply was lost (a stall past the command timeout, a
+ * reconnect) and that is sent again may be written twice. `idempotent: true` names the entries' ids on
+ * the producer's side, so a resend writes nothing twice (idempotent-append.ts), for one producer per stream.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
+import { BACKOFF_DEFAULTS, type BackoffOptions, resolveBackoff } from "../time/backoff.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import type { AppendResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
+import { type AppendRetry, IdempotentAppender } from "./idempotent-append.ts";
 
 export type PressureLevel = "normal" | "high" | "critical";
 
@@ -53,6 +56,14 @@ export interface ProducerOptions {
   codec?: EntryCodec;
   /** Time for the pressure readings' age and the delays (tests inject one). @defaultValue systemClock */
   clock?: Clock;
+  /**
+   * The producer names each entry's id (after the stream's last, on `clock`), and `sendBatch` resends what
+   * failed under the same ids until all is written: nothing twice, in order but for an entry Redis refused
+   * while it took later ones. For the one producer of a stream (idempotent-append.ts). @defaultValue false
+   */
+  idempotent?: boolean;
+  /** Waits between an idempotent producer's resends. @defaultValue the backoff defaults, maxMs 2000 */
+  retry?: BackoffOptions;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -67,13 +78,23 @@ export const PRODUCER_DEFAULTS = {
   pauseCheckMs: 100,
   codec: defaultCodec,
   clock: systemClock,
+  idempotent: false,
+  retry: { ...BACKOFF_DEFAULTS, maxMs: 2000 },
 } satisfies Required<Omit<ProducerOptions, "stream">>;
 
-export function resolveProducerOptions(options: ProducerOptions): Required<ProducerOptions> {
+export type ResolvedProducerOptions = Required<Omit<ProducerOptions, "retry">> & {
+  retry: Required<BackoffOptions>;
+};
+
+export function resolveProducerOptions(options: ProducerOptions): ResolvedProducerOptions {
   if (typeof options.stream !== "string" || options.stream === "") {
     throw new InvalidOptionError("stream", "must be a non-empty string");
   }
-  const o = { ...PRODUCER_DEFAULTS, ...options };
+  const o = {
+    ...PRODUCER_DEFAULTS,
+    ...options,
+    retry: resolveBackoff("retry", { ...PRODUCER_DEFAULTS.retry, ...options.retry }),
+  };
   for (const key of ["lagCapacity", "pendingCapacity", "pauseCheckMs"] as const) {
     if (!Number.isInteger(o[key]) || o[key] < 1)
       throw new InvalidOptionError(key, `must be an integer >= 1, got ${o[key]}`);
@@ -90,6 +111,7 @@ export function resolveProducerOptions(options: ProducerOptions): Required<Produ
       throw new InvalidOptionError(`downstream[${i}]`, "must name a non-empty stream and group");
   });
   checkClock("clock", o.clock);
+  if (typeof o.idempotent !== "boolean") throw new InvalidOptionError("idempotent", "must be a boolean");
   return o;
 }
 
@@ -100,6 +122,8 @@ export interface ProducerEvents {
   paused(event: Pressure): void;
   /** Sending resumed once the pressure fell below the high watermark. */
   resumed(event: Pressure): void;
+  /** An idempotent producer's entry failed and is sent again after `retryInMs` (0: at once). */
+  retrying(event: AppendRetry): void;
 }
 
 export interface SendOptions {
@@ -108,17 +132,22 @@ export interface SendOptions {
 }
 
 export class Producer<T = unknown> {
-  readonly options: Required<ProducerOptions>;
+  readonly options: ResolvedProducerOptions;
   readonly #backend: StreamBackend;
   readonly #events = createNanoEvents<ProducerEvents>();
   #pressure: Pressure = { level: "normal", ratio: 0, lag: 0, pending: 0 };
   #checkedAt = Number.NEGATIVE_INFINITY;
   /** Shared by every batch waiting at the critical watermark: one poll, one paused/resumed pair. */
   #relief: Promise<void> | null = null;
+  readonly #idempotent: IdempotentAppender | null;
 
   constructor(backend: StreamBackend, options: ProducerOptions) {
     this.#backend = backend;
     this.options = resolveProducerOptions(options);
+    const { idempotent, stream, clock, retry } = this.options;
+    this.#idempotent = idempotent
+      ? new IdempotentAppender(backend, stream, clock, retry, (event) => this.#events.emit("retrying", event))
+      : null;
   }
 
   get pressure(): Pressure {
@@ -137,7 +166,8 @@ export class Producer<T = unknown> {
 
   /**
    * Waits while the consumers are at the critical watermark, then writes the batch in one pipeline. An
-   * abort while waiting rejects with the signal's reason and writes nothing.
+   * abort while waiting rejects with the signal's reason and writes nothing. Idempotent, it resolves once
+   * every entry is written (each result ok), and an abort while it resends rejects, leaving what was written.
    */
   async sendBatch(payloads: readonly T[], options: SendOptions = {}): Promise<AppendResult[]> {
     const { signal } = options;
@@ -145,10 +175,10 @@ export class Producer<T = unknown> {
     await (signal ? untilAborted(this.#gate(), signal) : this.#gate());
     signal?.throwIfAborted();
     const codec = this.options.codec;
-    return this.#backend.appendBatch(
-      this.options.stream,
-      payloads.map((p) => codec.encode(p)),
-    );
+    const batch = payloads.map((p) => codec.encode(p));
+    if (!this.#idempotent) return this.#backend.appendBatch(this.options.stream, batch);
+    const ids = await this.#idempotent.append(batch, signal);
+    return ids.map((id) => ({ ok: true, id }));
   }
 
   /** Reads the watched groups' lag and pending now and updates the level. */

@@ -162,15 +162,29 @@ export class RedisStreamBackend implements StreamBackend {
     return id;
   }
 
-  async appendBatch(stream: string, batch: readonly WriteFields[]): Promise<AppendResult[]> {
+  async appendBatch(
+    stream: string,
+    batch: readonly WriteFields[],
+    ids?: readonly string[],
+  ): Promise<AppendResult[]> {
     if (batch.length === 0) return [];
     const pipeline = this.#cmd.pipeline();
-    for (const fields of batch) pipeline.xadd(stream, "*", ...flatten(fields));
+    for (let i = 0; i < batch.length; i++)
+      pipeline.xadd(stream, ids ? (ids[i] as string) : "*", ...flatten(batch[i] as WriteFields));
     const results = await this.#exec(pipeline, batch.length);
     return results.map(([error, id]): AppendResult => {
       if (error || typeof id !== "string") return { ok: false, error: asOutputError(error ?? id) };
       return { ok: true, id };
     });
+  }
+
+  async lastId(stream: string): Promise<string> {
+    try {
+      return reply.parseLastGeneratedId(await this.#run(() => this.#cmd.call("XINFO", "STREAM", stream)));
+    } catch (error) {
+      if (messageOf(error).includes("no such key")) return ZERO_ID;
+      throw redisError(error);
+    }
   }
 
   async appendUnique(

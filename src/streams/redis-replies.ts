@@ -171,6 +171,12 @@ export function parseConsumers(reply: unknown): ConsumerInfo[] {
   }));
 }
 
+/** XINFO STREAM's `last-generated-id`. */
+export function parseLastGeneratedId(reply: unknown): string {
+  const [record] = parseRecords([reply], "XINFO STREAM");
+  return text(record?.get("last-generated-id"), "last-generated-id");
+}
+
 /** Reply of the append-unique script: `[duplicate 0|1, id]`. */
 export function parseUniqueAppend(reply: unknown): { id: string; duplicate: boolean } {
   if (!Array.isArray(reply) || reply.length !== 2) throw unexpected("append-unique", reply);

@@ -33,6 +33,15 @@ export function compareIdStrings(a: string, b: string): number {
   return compareIds(parseStreamId(a), parseStreamId(b));
 }
 
+/**
+ * The id a producer that names its own entries gives the next one: the clock's millisecond, after `last`
+ * even when the clock stalls or steps back (the rule Redis applies to `*`).
+ */
+export function idAfter(last: StreamId, now: number): StreamId {
+  const ms = Math.max(Math.floor(now), last.ms);
+  return ms === last.ms ? nextId(last) : { ms, seq: 0 };
+}
+
 /** The smallest id strictly greater than `id` (what `(id` means in a range). */
 export function nextId(id: StreamId): StreamId {
   return id.seq >= Number.MAX_SAFE_INTEGER ? { ms: id.ms + 1, seq: 0 } : { ms: id.ms, seq: id.seq + 1 };

@@ -2,6 +2,8 @@
  * Exponential backoff with jitter, the one every layer uses (the supervisor between restarts, the pump
  * and its committer between retries): min·factorⁿ capped at max, then shortened by up to `jitter`.
  */
+import { InvalidOptionError } from "../errors.ts";
+
 export interface BackoffOptions {
   /** First delay. @defaultValue 50 */
   minMs?: number;
@@ -31,4 +33,20 @@ export function backoffDelay(
 ): number {
   const base = Math.min(options.maxMs, options.minMs * options.factor ** attempt);
   return Math.round(base * (1 - options.jitter * random()));
+}
+
+/** Backoff options over the defaults, validated; errors name `option` (`supervisor.backoff.minMs`). */
+export function resolveBackoff(option: string, value: BackoffOptions | undefined): Required<BackoffOptions> {
+  const merged = { ...BACKOFF_DEFAULTS, ...value };
+  for (const key of ["minMs", "maxMs"] as const)
+    if (!Number.isInteger(merged[key]) || merged[key] <= 0)
+      throw new InvalidOptionError(
+        `${option}.${key}`,
+        `must be a positive integer, got ${String(merged[key])}`,
+      );
+  if (merged.maxMs < merged.minMs) throw new InvalidOptionError(`${option}.maxMs`, "must be ≥ minMs");
+  if (!(merged.factor >= 1)) throw new InvalidOptionError(`${option}.factor`, "must be ≥ 1");
+  if (!(merged.jitter >= 0 && merged.jitter < 1))
+    throw new InvalidOptionError(`${option}.jitter`, "must be in [0, 1)");
+  return merged;
 }

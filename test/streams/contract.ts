@@ -5,9 +5,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { TroupeError } from "../../src/errors.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
+import { jsonCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
+import { Producer } from "../../src/streams/producer.ts";
 import { compareIdStrings } from "../../src/streams/stream-id.ts";
-import type { Clock } from "../../src/time/clock.ts";
+import { type Clock, systemClock } from "../../src/time/clock.ts";
 
 export interface ContractHarness {
   backend: StreamBackend;
@@ -68,6 +70,58 @@ export function runStreamContract(
       expect((await b.range(s, { start: `(${a}`, count: 10 })).length).toBe(2);
       expect(await b.delete(s, [a])).toBe(1);
       expect(await b.length(s)).toBe(2);
+    });
+
+    test("appendBatch under given ids writes those above the last id and refuses the others; lastId counts deleted ones", async () => {
+      await open();
+      expect(await b.lastId(s)).toBe("0-0");
+      const first = await b.appendBatch(s, [{ n: "1" }, { n: "2" }], ["5-0", "5-1"]);
+      expect(first).toEqual([
+        { ok: true, id: "5-0" },
+        { ok: true, id: "5-1" },
+      ]);
+      const again = await b.appendBatch(s, [{ n: "2" }, { n: "3" }], ["5-1", "6-0"]);
+      expect(again[0]!.ok).toBe(false);
+      expect(again[1]).toEqual({ ok: true, id: "6-0" });
+      expect((await b.range(s, { count: 10 })).map((e) => [e.id, text(e.fields)?.n])).toEqual([
+        ["5-0", "1"],
+        ["5-1", "2"],
+        ["6-0", "3"],
+      ]);
+      expect(await b.lastId(s)).toBe("6-0");
+      await b.delete(s, ["6-0"]);
+      expect(await b.lastId(s)).toBe("6-0");
+    });
+
+    test("an idempotent producer names ids after the stream's last and writes each entry once", async () => {
+      await open();
+      await b.appendAt(s, "9999999999999-5", { n: "before" });
+      const producer = new Producer<string>(b, { stream: s, idempotent: true, codec: jsonCodec });
+      const [one, two] = await Promise.all([producer.sendBatch(["a", "b"]), producer.sendBatch(["c"])]);
+      const ids = [...one!, ...two!].map((r) => (r.ok ? r.id : ""));
+      expect(ids).toEqual(["9999999999999-6", "9999999999999-7", "9999999999999-8"]);
+      expect((await b.range(s, { count: 10 })).map((e) => text(e.fields)?.json)).toEqual([
+        undefined,
+        '"a"',
+        '"b"',
+        '"c"',
+      ]);
+    });
+
+    test("two idempotent producers on one stream lose nothing: an id the other took is never taken for a write", async () => {
+      await open();
+      // One millisecond for both: each names the ids the other just wrote.
+      const stopped: Clock = { ...systemClock, now: () => 1_000 };
+      const [p, q] = [1, 2].map(
+        () => new Producer<string>(b, { stream: s, idempotent: true, codec: jsonCodec, clock: stopped }),
+      ) as [Producer<string>, Producer<string>];
+      await p.sendBatch(["p1", "p2"]);
+      await q.sendBatch(["q1", "q2"]);
+      await p.sendBatch(["p3"]);
+      await q.sendBatch(["q3"]);
+      expect((await b.range(s, { count: 10 })).map((e) => text(e.fields)?.json)).toEqual(
+        ["p1", "p2", "q1", "q2", "p3", "q3"].map((v) => JSON.stringify(v)),
+      );
     });
 
     test("appendUnique writes once per dedup id and returns the first id", async () => {
@@ -403,6 +457,37 @@ export function runStreamContract(
       expect(await b.length(out)).toBe(1);
       expect(await b.pending(s, "g", { count: 10 })).toEqual([]);
     });
+
+    test.skipIf(!faulty)(
+      "an idempotent producer resends refused entries (out of memory) until written, each once, in order",
+      async () => {
+        await open(faulty);
+        const producer = new Producer<string>(b, {
+          stream: s,
+          idempotent: true,
+          codec: jsonCodec,
+          retry: { minMs: 10, maxMs: 20 },
+        });
+        await producer.sendBatch(["a"]);
+        const retried = new Promise<void>((resolve) => producer.on("retrying", () => resolve()));
+        await h.breakWrites!();
+        let sending: Promise<unknown>;
+        try {
+          sending = producer.sendBatch(["b", "c"]);
+          await retried;
+        } finally {
+          await h.healWrites!();
+        }
+        await sending;
+        await producer.sendBatch(["d"]);
+        expect((await b.range(s, { count: 10 })).map((e) => text(e.fields)?.json)).toEqual([
+          '"a"',
+          '"b"',
+          '"c"',
+          '"d"',
+        ]);
+      },
+    );
 
     test.skipIf(!faulty)("a refused output write (out of memory) leaves only its entry pending", async () => {
       await open(faulty);

@@ -138,6 +138,16 @@ describe("backend, producer and retention options", () => {
       "highWatermark",
       "must satisfy 0 < highWatermark < criticalWatermark <= 1",
     );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", idempotent: "yes" as unknown as boolean }),
+      "idempotent",
+      "must be a boolean",
+    );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", retry: { minMs: 0 } }),
+      "retry.minMs",
+      "must be a positive integer, got 0",
+    );
     rejects(() => resolveRetentionOptions({ keepLast: -1 }), "keepLast", "must be an integer >= 0, got -1");
     rejects(
       () => resolveMemoryBackendOptions({ maxEntries: -1 }),
