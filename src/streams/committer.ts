@@ -8,12 +8,16 @@
  * later job's write to the same stream would make the earlier one's id fall behind the stream's last,
  * refused for good as out of order. So when such a job fails, nothing is committed until its retry is
  * due, and it goes first (Kafka's idempotent producer retries a failed batch before the ones behind it).
+ * Nor is such a job dead-lettered past `maxAttempts` while its refusal may pass (out of memory, a lost
+ * connection): the entry missing from the ordered stream would change what its readers compute for good,
+ * so it holds the commits behind it for as long as it takes (backpressure, as a refused checkpoint does);
+ * refused as out of order, which no retry can mend, it is.
  */
 import { TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
 import type { CommitItem, CommitOutcome, StreamBackend } from "./backend.ts";
-import { messageOf } from "./commit.ts";
+import { isOutOfOrder, messageOf } from "./commit.ts";
 import type { DeadLetterInput } from "./dead-letters.ts";
 
 export interface CommitJob {
@@ -144,7 +148,7 @@ export class Committer {
 
   #retry(failed: { job: CommitJob; error: TroupeError }[]): void {
     const { maxAttempts, retry, clock } = this.#options;
-    const ordered = failed.some(({ job }) => job.item.outputs.some((output) => output.at !== undefined));
+    const ordered = failed.some(({ job }) => writesInOrder(job));
     const later: CommitJob[] = [];
     const letters: CommitJob[] = [];
     let attempt = 0;
@@ -152,7 +156,11 @@ export class Committer {
       job.attempts++;
       attempt = Math.max(attempt, job.attempts);
       // Dead letters are the last resort: they are retried for as long as it takes.
-      if (job.deadLetter === null && job.attempts >= maxAttempts) {
+      if (
+        job.deadLetter === null &&
+        job.attempts >= maxAttempts &&
+        (!writesInOrder(job) || isOutOfOrder(error))
+      ) {
         const letter = this.#hooks.gaveUp(job, error);
         // An ordered job's letter keeps its place too: the jobs behind it wait for the retry either way.
         (ordered ? later : letters).push(letter);
@@ -180,4 +188,9 @@ export class Committer {
     }, retryInMs);
     this.#timers.add(timer);
   }
+}
+
+/** Whether the job writes under its source entry's id (`OutputWrite.at`): its place in that stream is fixed. */
+function writesInOrder(job: CommitJob): boolean {
+  return job.item.outputs.some((output) => output.at !== undefined);
 }

@@ -59,7 +59,10 @@ export interface PumpOptions<M = unknown, R = unknown> {
   dedupTtlMs?: number;
   /** Most entries per output-write + ack round. @defaultValue 512 */
   commitBatch?: number;
-  /** Attempts of an entry's output writes before it is dead-lettered as "output-failed". @defaultValue 10 */
+  /**
+   * Attempts of an entry's output writes before it is dead-lettered as "output-failed"; an entry with an
+   * output under its own id (`scope: "source"`) is retried for as long as the refusal may pass. @defaultValue 10
+   */
   maxCommitAttempts?: number;
   /**
    * First retry delay (reads, commits, replays after a release); doubles up to `retryMaxMs`, each delay
