@@ -82,18 +82,24 @@ export class IdempotentAppender {
     for (let attempt = 1; ; ) {
       signal?.throwIfAborted();
       try {
-        const { duplicate } = await this.#backend.appendAt(this.#stream, id, fields);
-        if (!duplicate || (await this.#holds(id, fields))) return id;
+        if (await this.#landed(id, fields)) return id;
         id = await this.#after();
       } catch (error) {
-        if (isOutOfOrder(error)) {
-          id = await this.#after();
-          continue;
-        }
         const retryInMs = backoffDelay(attempt - 1, this.#backoff);
         this.#onRetry({ id, error: error as TroupeError, attempt: ++attempt, retryInMs });
         await sleep(this.#clock, retryInMs, signal);
       }
+    }
+  }
+
+  /** Writes the entry under `id` unless it is there already; false when `id` is lost to it (taken, passed). */
+  async #landed(id: string, fields: WriteFields): Promise<boolean> {
+    try {
+      const { duplicate } = await this.#backend.appendAt(this.#stream, id, fields);
+      return !duplicate || (await this.#holds(id, fields));
+    } catch (error) {
+      if (isOutOfOrder(error)) return false;
+      throw error;
     }
   }
 

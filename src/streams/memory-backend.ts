@@ -167,8 +167,7 @@ export class MemoryStreamBackend implements StreamBackend {
     const outcome = s.log.appendAt(parseStreamId(id), entryFields(fields));
     if (outcome === "out-of-order") throw outOfOrderError(stream, id);
     if (outcome === "duplicate") return { id, duplicate: true };
-    this.#entries++;
-    for (const wake of s.waiters) wake();
+    this.#added(s);
     return { id, duplicate: false };
   }
 
@@ -327,8 +326,7 @@ export class MemoryStreamBackend implements StreamBackend {
     this.#checkRoom();
     const s = this.#stream(stream, true);
     const entry = s.log.append(this.#clock.now(), entryFields(fields));
-    this.#entries++;
-    for (const wake of s.waiters) wake();
+    this.#added(s);
     return entry.id;
   }
 
@@ -344,9 +342,14 @@ export class MemoryStreamBackend implements StreamBackend {
         `${stream}: id ${id} is equal or smaller than the stream's last id ${formatStreamId(s.log.lastId)}`,
       );
     s.log.appendAt(sid, entryFields(fields));
+    this.#added(s);
+    return id;
+  }
+
+  /** An entry was added to `s`: counted against `maxEntries`, and its blocked readers woken. */
+  #added(s: MemoryStream): void {
     this.#entries++;
     for (const wake of s.waiters) wake();
-    return id;
   }
 
   #checkRoom(): void {
