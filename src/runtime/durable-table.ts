@@ -62,8 +62,8 @@ export class DurableTable<V> implements Iterable<[string, V]> {
    * Keys added (absent before) since the last checkpoint, in the order they were added: written as
    * `insert` records in that order, so a replay puts them at the end of the table's order as the Map did.
    * True for a key added between two checkpoints and not changed before in that interval: no checkpoint
-   * has it, so if it goes again before the next one, nothing needs writing (a third to a half of the
-   * analyzers' short-lived keys, such as open buys and trade windows, live less than a checkpoint).
+   * has it, so if it goes again before the next one, nothing needs writing (a tenth of the analyzers' keys
+   * per checkpoint: open buys, trade windows and chain links that live less than one).
    */
   #inserted: Map<string, boolean> | null;
   /** A checkpoint began (its keys may be in a segment already) and its last slice has not been collected. */
