@@ -26,6 +26,7 @@ import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
 import { mintsDownstream, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
+import { registerIngestMetrics } from "./ingest-metrics.ts";
 import { startProgress } from "./progress.ts";
 import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
 import { replaySummary } from "./replay-summary.ts";
@@ -156,6 +157,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     port: config.TROUPE_HTTP_PORT,
   });
   alertMetrics.register(served.api.registry);
+  if (ingest) registerIngestMetrics(served.api.registry, ingest.stats);
   console.error(
     `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );

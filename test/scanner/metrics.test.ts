@@ -77,6 +77,18 @@ test("troupe_alerts_total counts the alerts by detector and severity", () => {
   }
 });
 
+test("the tx writer's counters: events appended, input rejected, appends sent again", () => {
+  const value = (name: string) => {
+    const family = families.find((f) => f.name === name);
+    expect(family?.type).toBe("COUNTER");
+    return Number(family?.metrics[0]?.value);
+  };
+  // Alerts were shown, so events were appended; the generator writes only valid events, none twice.
+  expect(value("troupe_ingest_events_total")).toBeGreaterThan(0);
+  expect(value("troupe_ingest_rejected_total")).toBe(0);
+  expect(value("troupe_ingest_append_retries_total")).toBe(0);
+});
+
 test("every metric name follows the conventions: units in names, base units, _total counters, our labels", () => {
   expect(families.length).toBeGreaterThan(40);
   expect(families.filter((f) => f.name.startsWith("troupe_")).length).toBeGreaterThan(25);
