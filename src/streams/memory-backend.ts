@@ -38,7 +38,7 @@ import { MemoryGroup } from "./memory-group.ts";
 import { MemoryLeaseStore } from "./memory-leases.ts";
 import { MemoryLog } from "./memory-log.ts";
 import { MemoryStateSpace, MemoryStreamStateStore } from "./memory-state-store.ts";
-import { compareIds, formatStreamId, parseStreamId, ZERO_ID } from "./stream-id.ts";
+import { formatStreamId, parseStreamId, ZERO_ID } from "./stream-id.ts";
 import { fencedOutputError, type StreamStateStoreOptions } from "./stream-state-store.ts";
 
 export interface MemoryBackendOptions {
@@ -335,13 +335,12 @@ export class MemoryStreamBackend implements StreamBackend {
     this.#open();
     this.#checkRoom();
     const s = this.#stream(stream, true);
-    const sid = parseStreamId(id);
-    if (compareIds(sid, s.log.lastId) <= 0)
+    // Refused, the log is unchanged: its last id is still the one the write fell below.
+    if (s.log.appendAt(parseStreamId(id), entryFields(fields)) !== "appended")
       throw new TroupeError(
         "ERR_OUTPUT_WRITE",
         `${stream}: id ${id} is equal or smaller than the stream's last id ${formatStreamId(s.log.lastId)}`,
       );
-    s.log.appendAt(sid, entryFields(fields));
     this.#added(s);
     return id;
   }
