@@ -7,6 +7,12 @@
  *
  * Keys sit in the slot of what they guard: a partition's lease next to the partition (`<partition's slot
  * prefix>:lease:<group>`, its generation counter at `…:gen`), a group's members next to the logical stream.
+ *
+ * A member is also present while its process lives ({@link Presence}: on Redis, a named connection of its
+ * own, which the server drops when the process dies), so the others can tell a member that is gone from
+ * one that is only slow: a gone member's leases are taken at once (its writes are fenced like a zombie's),
+ * where a slow or frozen member's are left to expire, as ZooKeeper's ephemeral nodes end with their
+ * session, not with a timer.
  */
 import { slotPrefix } from "./key-slot.ts";
 
@@ -22,8 +28,11 @@ export interface LeaseView {
 }
 
 export interface LeaseStore {
-  /** Takes the lease for `holder` if nobody holds it (or renews it if `holder` does). */
-  acquire(key: string, holder: string, ttlMs: number): Promise<LeaseView>;
+  /**
+   * Takes the lease for `holder` if nobody holds it, or a holder named in `departed` (gone: see
+   * {@link Presence.departed}), or renews it if `holder` holds it.
+   */
+  acquire(key: string, holder: string, ttlMs: number, departed?: readonly string[]): Promise<LeaseView>;
   /** Extends the lease if `holder` still holds it at `generation`; false when it was lost. */
   renew(key: string, holder: string, generation: number, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if `holder` holds it at `generation`. */
@@ -33,6 +42,19 @@ export interface LeaseStore {
   heartbeat(key: string, member: string, ttlMs: number): Promise<string[]>;
   /** `member` leaves now. */
   leave(key: string, member: string): Promise<void>;
+  /** Makes `member` of the members at `key` present until the presence is closed or its process ends. */
+  present(key: string, member: string): Promise<Presence>;
+}
+
+/** A member's presence, and its view of the others'. */
+export interface Presence {
+  /**
+   * Of `members` (of the same members key), those not present now: their process ended or lost its
+   * connection. Empty when presence cannot be told (the backend refuses to list connections, or this
+   * member's own presence is not seen): nobody is then taken for gone.
+   */
+  departed(members: readonly string[]): Promise<string[]>;
+  close(): Promise<void>;
 }
 
 /** The lease of `partitionKey`'s partition for `group`. */
@@ -48,6 +70,11 @@ export function leaseGenerationKey(lease: string): string {
 /** The members of `group` on the logical stream `name`. */
 export function membersKey(name: string, group: string): string {
   return `${slotPrefix(name)}:members:${group}`;
+}
+
+/** How a member's presence is named (on Redis: its connection's name, which allows no spaces). */
+export function presenceName(membersKey: string, member: string): string {
+  return `troupe:presence:${encodeURIComponent(membersKey)}:${encodeURIComponent(member)}`;
 }
 
 export const NO_LEASE: LeaseView = { held: false, holder: null, generation: 0, ttlMs: 0 };

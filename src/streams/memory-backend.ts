@@ -318,6 +318,7 @@ export class MemoryStreamBackend implements StreamBackend {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#leases.clearPresence();
     for (const s of this.#streams.values()) for (const wake of s.waiters) wake();
   }
 

@@ -1,6 +1,9 @@
-/** Leases and membership for the memory backend (leases.ts), on the backend's clock. */
+/**
+ * Leases and membership for the memory backend (leases.ts), on the backend's clock. A member is present
+ * from `present` until its presence is closed or the backend is (the process's end, for its members).
+ */
 import type { Clock } from "../time/clock.ts";
-import { type LeaseStore, type LeaseView, leaseGenerationKey, NO_LEASE } from "./leases.ts";
+import { type LeaseStore, type LeaseView, leaseGenerationKey, NO_LEASE, type Presence } from "./leases.ts";
 
 interface Lease {
   holder: string;
@@ -13,15 +16,22 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Lease>();
   readonly #generations = new Map<string, number>();
   readonly #members = new Map<string, Map<string, number>>();
+  /** Per members key, the members present (with how many presences each holds open). */
+  readonly #present = new Map<string, Map<string, number>>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
   }
 
-  async acquire(key: string, holder: string, ttlMs: number): Promise<LeaseView> {
+  async acquire(
+    key: string,
+    holder: string,
+    ttlMs: number,
+    departed?: readonly string[],
+  ): Promise<LeaseView> {
     const now = this.#clock.now();
     let lease = this.#live(key, now);
-    if (!lease) {
+    if (!lease || (lease.holder !== holder && departed?.includes(lease.holder))) {
       const counter = leaseGenerationKey(key);
       const generation = (this.#generations.get(counter) ?? 0) + 1;
       this.#generations.set(counter, generation);
@@ -70,6 +80,35 @@ export class MemoryLeaseStore implements LeaseStore {
 
   async leave(key: string, member: string): Promise<void> {
     this.#members.get(key)?.delete(member);
+  }
+
+  async present(key: string, member: string): Promise<Presence> {
+    let present = this.#present.get(key);
+    if (!present) {
+      present = new Map();
+      this.#present.set(key, present);
+    }
+    present.set(member, (present.get(member) ?? 0) + 1);
+    let open = true;
+    return {
+      departed: async (members) => {
+        const now = this.#present.get(key);
+        if (!now?.has(member)) return [];
+        return members.filter((name) => !now.has(name));
+      },
+      close: async () => {
+        if (!open) return;
+        open = false;
+        const count = present.get(member) ?? 0;
+        if (count > 1) present.set(member, count - 1);
+        else present.delete(member);
+      },
+    };
+  }
+
+  /** The backend closed: its members are gone. */
+  clearPresence(): void {
+    this.#present.clear();
   }
 
   #live(key: string, now: number): Lease | null {

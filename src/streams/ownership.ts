@@ -4,9 +4,12 @@
  * a member heartbeats the group's membership, works out which partitions are its share (assignment.ts:
  * rendezvous hashing with bounded loads, so each owns at most ceil(P/K) and a join or a leave moves few
  * partitions besides the ones that must move), gives up the ones that are no longer its share (stops consuming, then releases the lease), renews
- * the ones it keeps and acquires the ones it lacks once their previous holder released them or its lease
- * expired. A member that joins, leaves (stop) or dies (its membership and leases expire after `leaseMs`)
- * is thus followed by a rebalance within a few rounds.
+ * the ones it keeps and acquires the ones it lacks once their previous holder released them, its lease
+ * expired or its holder is gone. A member that joins, leaves (stop) or dies is thus followed by a rebalance
+ * within a few rounds. A member is present while it runs (leases.ts: on Redis, a connection of its own that
+ * the server drops when the process dies): one that is not is gone, dropped from the members and its leases
+ * taken at once, at the next round; one still present but silent (frozen, or its commands timing out) keeps
+ * its partitions until its membership and leases expire after `leaseMs`.
  *
  * A member stops consuming a partition by its own clock before its lease can have expired in the backend
  * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
@@ -23,7 +26,7 @@ import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/c
 import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
 import type { ReadLease, StreamBackend } from "./backend.ts";
-import { type LeaseStore, leaseKey, membersKey } from "./leases.ts";
+import { type LeaseStore, leaseKey, membersKey, type Presence } from "./leases.ts";
 import type { Partitions } from "./partitions.ts";
 
 export interface OwnershipOptions {
@@ -88,6 +91,8 @@ export interface OwnershipEvents {
    * release (the next round takes the partition again); a `revoked` that threw leaves the lease to expire.
    */
   handlerFailed(event: { partition: number; error: unknown }): void;
+  /** Members found gone (no presence) in a round: dropped from the members, their leases taken at once. */
+  departed(event: { members: readonly string[] }): void;
   /** A round ended: the live members it saw and the partitions owned after it. */
   round(event: { members: readonly string[]; owned: readonly number[] }): void;
 }
@@ -112,6 +117,8 @@ export class PartitionOwnership {
   /** Per partition, the handler call under way and those queued after it (an `assigned`, its `revoked`). */
   readonly #handling = new Map<number, Promise<void>>();
   readonly #members: string;
+  /** This member's presence, made before its first heartbeat: no member is seen without one. */
+  #presence: Presence | null = null;
   #stopTimer: (() => void) | undefined;
   #round: Promise<void> | null = null;
   #stopped = false;
@@ -221,13 +228,21 @@ export class PartitionOwnership {
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
     await Promise.all(this.owned.map((partition) => this.#revoke(partition, "stop")));
     await Promise.all(this.#handling.values());
+    await this.#presence?.close();
   }
 
   async #runRound(): Promise<void> {
     const { member, leaseMs, clock } = this.options;
     try {
-      const members = await this.#leases.heartbeat(this.#members, member, leaseMs);
+      this.#presence ??= await this.#leases.present(this.#members, member);
+      const seen = await this.#leases.heartbeat(this.#members, member, leaseMs);
       if (this.#stopped) return;
+      const departed = await this.#presence.departed(seen.filter((name) => name !== member));
+      if (departed.length > 0) {
+        await Promise.all(departed.map((name) => this.#leases.leave(this.#members, name)));
+        this.#events.emit("departed", { members: departed });
+      }
+      const members = seen.filter((name) => !departed.includes(name));
       if (!members.includes(member)) members.push(member);
       members.sort();
       this.#lastMembers = members;
@@ -246,7 +261,7 @@ export class PartitionOwnership {
             else void this.#revoke(partition, "lost");
             return;
           }
-          if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt);
+          if (!this.#leaving.has(partition)) await this.#acquire(partition, sentAt, departed);
         }),
       );
       this.#share = share;
@@ -300,10 +315,11 @@ export class PartitionOwnership {
     this.#scheduleAcquireRetry();
   }
 
-  async #acquire(partition: number, sentAt: number): Promise<void> {
+  /** Takes `partition`'s lease if free, or held by a member of `departed` (found gone by this round). */
+  async #acquire(partition: number, sentAt: number, departed?: readonly string[]): Promise<void> {
     const { member, leaseMs, group } = this.options;
     const key = this.stream.keys[partition]!;
-    const lease = await this.#leases.acquire(leaseKey(key, group), member, leaseMs);
+    const lease = await this.#leases.acquire(leaseKey(key, group), member, leaseMs, departed);
     if (!lease.held) this.#blockedForMs = Math.min(this.#blockedForMs, lease.ttlMs);
     if (!lease.held || this.#stopped) {
       if (lease.held) await this.#leases.release(leaseKey(key, group), member, lease.generation);

@@ -151,7 +151,11 @@ export class RedisStreamBackend implements StreamBackend {
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
     defineLeaseCommands(this.#cmd);
-    this.#leases = new RedisLeaseStore(this.#cmd);
+    this.#leases = new RedisLeaseStore(this.#cmd, {
+      masters: () => this.#target.masters(),
+      options: { ...this.#options.redis, commandTimeout: this.#options.commandTimeoutMs },
+      clock: this.#options.clock,
+    });
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
     this.#readers = new BlockingReaders(this.#target, { redis, graceMs, clock });
   }
@@ -620,6 +624,7 @@ export class RedisStreamBackend implements StreamBackend {
     if (this.#closed) return;
     this.#closed = true;
     this.#readers.close();
+    await this.#leases.closePresences();
     await Promise.all(
       [this.#cmd, this.#bulk].map((client) => client?.quit().catch(() => client.disconnect())),
     );

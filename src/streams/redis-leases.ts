@@ -3,18 +3,45 @@
  * expires on Redis's clock; its generation counter is a key of its own in the same slot. Membership is a
  * sorted set scored by each member's expiry on Redis's clock (TIME inside the script). Each operation is
  * one script on one slot.
+ *
+ * A member's presence is a connection of its own to every master, named after it (CLIENT SETNAME, set
+ * again by ioredis on each reconnect): Redis drops it when the process dies, however the process ends. A
+ * member reads the others' from CLIENT LIST on every master (a script cannot: CLIENT is refused in
+ * scripts); one master's list would do on a single server, but in a cluster the members key's slot can move
+ * to another node, which the presences opened before the move would not follow. A member missing from every
+ * list is looked for again {@link CONFIRM_GONE_MS} later before it counts as gone: a connection the server
+ * dropped (its `timeout`, an idle cut by a NAT) is back by then, since presences reconnect within 20 ms
+ * (ioredis's own first retry comes after 50-250 ms, jitter included: measured up to 243 ms).
  */
 import type Redis from "ioredis";
-import type { Cluster } from "ioredis";
+import type { Cluster, RedisOptions } from "ioredis";
 import { TroupeError } from "../errors.ts";
-import { type LeaseStore, type LeaseView, leaseGenerationKey, NO_LEASE } from "./leases.ts";
+import type { Clock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
+import { messageOf } from "./commit.ts";
+import {
+  type LeaseStore,
+  type LeaseView,
+  leaseGenerationKey,
+  NO_LEASE,
+  type Presence,
+  presenceName,
+} from "./leases.ts";
 import { redisError } from "./redis-replies.ts";
+import type { ReaderNode } from "./redis-target.ts";
 
-/** KEYS: lease, generation counter. ARGV: holder, ttl ms. Returns `{held 0/1, holder, generation, pttl}`. */
+/**
+ * KEYS: lease, generation counter. ARGV: holder, ttl ms, then the members gone (their lease is taken).
+ * Returns `{held 0/1, holder, generation, pttl}`.
+ */
 export const LEASE_ACQUIRE_LUA = `
 local holder = redis.call('HGET', KEYS[1], 'holder')
 if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if holder then
+local gone = false
+if holder and holder ~= ARGV[1] then
+  for i = 3, #ARGV do if ARGV[i] == holder then gone = true end end
+end
+if holder and not gone then
   return {holder == ARGV[1] and 1 or 0, holder, tonumber(redis.call('HGET', KEYS[1], 'gen')), redis.call('PTTL', KEYS[1])}
 end
 local gen = redis.call('INCR', KEYS[2])
@@ -51,7 +78,13 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
 export interface RedisLeaseClient {
-  troupeLeaseAcquire(lease: string, counter: string, holder: string, ttlMs: number): Promise<unknown>;
+  troupeLeaseAcquire(
+    lease: string,
+    counter: string,
+    holder: string,
+    ttlMs: number,
+    ...departed: string[]
+  ): Promise<unknown>;
   troupeLeaseRenew(lease: string, holder: string, generation: number, ttlMs: number): Promise<unknown>;
   troupeMembersHeartbeat(members: string, member: string, ttlMs: number): Promise<unknown>;
 }
@@ -63,16 +96,42 @@ export function defineLeaseCommands(client: Redis | Cluster): void {
   client.defineCommand("troupeMembersHeartbeat", { numberOfKeys: 1, lua: MEMBERS_HEARTBEAT_LUA });
 }
 
+/** Where presences connect: every master, with the backend's connection options. */
+export interface PresenceTarget {
+  masters(): Promise<ReaderNode[]>;
+  readonly options: RedisOptions;
+  readonly clock: Clock;
+}
+
+/** How long after a first look a member missing from every master's connections is looked for again. */
+export const CONFIRM_GONE_MS = 200;
+
+/**
+ * A presence's reconnect delays: 20, 40, 80 ms… up to 1 s, without jitter (a process has one presence
+ * connection per master and group, no herd to spread).
+ */
+function presenceRetry(times: number): number {
+  return Math.min(20 * 2 ** (times - 1), 1_000);
+}
+
 export class RedisLeaseStore implements LeaseStore {
   readonly #client: RedisLeaseClient & Pick<Redis, "hmget" | "pttl">;
+  readonly #presenceTarget: PresenceTarget;
+  readonly #presences = new Set<RedisPresence>();
 
-  constructor(client: RedisLeaseClient & Pick<Redis, "hmget" | "pttl">) {
+  constructor(client: RedisLeaseClient & Pick<Redis, "hmget" | "pttl">, presenceTarget: PresenceTarget) {
     this.#client = client;
+    this.#presenceTarget = presenceTarget;
   }
 
-  async acquire(key: string, holder: string, ttlMs: number): Promise<LeaseView> {
+  async acquire(
+    key: string,
+    holder: string,
+    ttlMs: number,
+    departed: readonly string[] = [],
+  ): Promise<LeaseView> {
     const reply = await run(() =>
-      this.#client.troupeLeaseAcquire(key, leaseGenerationKey(key), holder, ttlMs),
+      this.#client.troupeLeaseAcquire(key, leaseGenerationKey(key), holder, ttlMs, ...departed),
     );
     if (!Array.isArray(reply) || reply.length !== 4)
       throw new TroupeError("ERR_STREAM_BACKEND", `unexpected lease reply: ${String(reply)}`);
@@ -106,6 +165,94 @@ export class RedisLeaseStore implements LeaseStore {
   async leave(key: string, member: string): Promise<void> {
     await run(() => this.#client.troupeMembersHeartbeat(key, member, 0));
   }
+
+  async present(key: string, member: string): Promise<Presence> {
+    const name = presenceName(key, member);
+    const masters = await run(() => this.#presenceTarget.masters());
+    const connections = masters.map((node) => {
+      const connection = node.open({
+        ...this.#presenceTarget.options,
+        connectionName: name,
+        retryStrategy: presenceRetry,
+      });
+      connection.on("error", () => {});
+      return connection;
+    });
+    const presence = new RedisPresence(name, key, connections, this.#presenceTarget.clock, () =>
+      this.#presences.delete(presence),
+    );
+    // Named once connected (ioredis names a connection before its first command): one master reached is
+    // enough to be seen; the others connect on their own.
+    const reached = await Promise.allSettled(connections.map((connection) => connection.ping()));
+    if (!reached.some((result) => result.status === "fulfilled")) {
+      await presence.close();
+      throw redisError((reached[0] as PromiseRejectedResult).reason);
+    }
+    this.#presences.add(presence);
+    return presence;
+  }
+
+  /** The backend closes: its members' presences end with it, as with the process's. */
+  async closePresences(): Promise<void> {
+    await Promise.all([...this.#presences].map((presence) => presence.close()));
+  }
+}
+
+/** Replies that mean connections cannot be listed here at all (an ACL, a proxy), not that a node is away. */
+const CANNOT_LIST = /^(NOPERM|ERR unknown (sub)?command)/;
+
+class RedisPresence implements Presence {
+  readonly #name: string;
+  readonly #key: string;
+  readonly #connections: Redis[];
+  readonly #clock: Clock;
+  readonly #closed: () => void;
+  /** False once a node refused CLIENT LIST: nobody is taken for gone, leases are left to expire. */
+  #listable = true;
+
+  constructor(name: string, key: string, connections: Redis[], clock: Clock, closed: () => void) {
+    this.#name = name;
+    this.#key = key;
+    this.#connections = connections;
+    this.#clock = clock;
+    this.#closed = closed;
+  }
+
+  async departed(members: readonly string[]): Promise<string[]> {
+    const missing = await this.#missing(members);
+    if (missing.length === 0) return missing;
+    await sleep(this.#clock, CONFIRM_GONE_MS);
+    return this.#missing(missing);
+  }
+
+  /** Of `members`, those no master lists a connection of now. */
+  async #missing(members: readonly string[]): Promise<string[]> {
+    if (!this.#listable || members.length === 0) return [];
+    const present = new Set<string>();
+    const lists = await Promise.allSettled(
+      this.#connections.map((connection) => connection.call("CLIENT", "LIST", "TYPE", "normal")),
+    );
+    for (const list of lists) {
+      if (list.status === "fulfilled")
+        for (const name of connectionNames(String(list.value))) present.add(name);
+      else if (CANNOT_LIST.test(messageOf(list.reason))) this.#listable = false;
+    }
+    // Not seeing itself, it cannot trust what it does not see of the others.
+    if (!this.#listable || !present.has(this.#name)) return [];
+    return members.filter((member) => !present.has(presenceName(this.#key, member)));
+  }
+
+  async close(): Promise<void> {
+    this.#closed();
+    for (const connection of this.#connections) connection.disconnect();
+  }
+}
+
+/** The names in a CLIENT LIST reply (one connection a line, `name=` empty when unnamed). */
+function connectionNames(list: string): string[] {
+  const names: string[] = [];
+  for (const match of list.matchAll(/(?:^| )name=(\S+)/gm)) names.push(match[1] as string);
+  return names;
 }
 
 async function run<T>(command: () => Promise<T>): Promise<T> {

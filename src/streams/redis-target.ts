@@ -27,6 +27,8 @@ export interface RedisTarget {
   client(options: RedisOptions): RedisClient;
   /** The node serving `key` now, from the command client's slot map (a single server: always itself). */
   node(key: string): Promise<ReaderNode>;
+  /** Every master node now (a single server: itself). */
+  masters(): Promise<ReaderNode[]>;
   /** A reply said the slot map is out of date (MOVED, ASK, CLUSTERDOWN): fetch it again. */
   stale(): void;
 }
@@ -70,6 +72,10 @@ class ServerTarget implements RedisTarget {
     return { address: this.#url, open: (options) => new Redis(this.#url, options) };
   }
 
+  async masters(): Promise<ReaderNode[]> {
+    return [await this.node()];
+  }
+
   stale(): void {}
 }
 
@@ -94,8 +100,7 @@ class ClusterTarget implements RedisTarget {
   }
 
   async node(key: string): Promise<ReaderNode> {
-    const router = this.#router;
-    if (!router) throw new TroupeError("ERR_STREAM_BACKEND", "redis cluster: no command client yet");
+    const router = this.#routerOrThrow();
     const slot = keySlot(key);
     // A failed refresh leaves the old map: the read then fails on a redirect and asks again.
     await this.#refreshing?.catch(() => {});
@@ -109,8 +114,22 @@ class ClusterTarget implements RedisTarget {
     }
     if (owner === undefined)
       throw new TroupeError("ERR_STREAM_BACKEND", `redis cluster: no node serves slot ${slot} (of "${key}")`);
-    const { host, port } = parseSeedNode(owner);
-    return { address: owner, open: (options) => new Redis({ ...options, host, port }) };
+    return nodeAt(owner);
+  }
+
+  async masters(): Promise<ReaderNode[]> {
+    const router = this.#routerOrThrow();
+    await this.#refreshing?.catch(() => {});
+    if (router.nodes("master").length === 0)
+      await router.ping().catch((error: Error) => {
+        throw redisClusterError(error);
+      });
+    return router.nodes("master").map((node) => nodeAt(`${node.options.host}:${node.options.port}`));
+  }
+
+  #routerOrThrow(): Cluster {
+    if (!this.#router) throw new TroupeError("ERR_STREAM_BACKEND", "redis cluster: no command client yet");
+    return this.#router;
   }
 
   stale(): void {
@@ -128,6 +147,11 @@ class ClusterTarget implements RedisTarget {
       router.refreshSlotsCache((error) => (error ? reject(redisClusterError(error)) : resolve()));
     });
   }
+}
+
+function nodeAt(address: string): ReaderNode {
+  const { host, port } = parseSeedNode(address);
+  return { address, open: (options) => new Redis({ ...options, host, port }) };
 }
 
 function redisClusterError(error: Error): TroupeError {

@@ -58,6 +58,39 @@ export function runLeaseContract(name: string, create: () => Promise<ContractHar
       expect(await leases.renew(key, "a", 1, 60_000)).toBe(false);
     });
 
+    test("a member is present until it closes its presence or its backend closes; a gone holder's lease is taken at once", async () => {
+      await open();
+      const members = membersKey(`${h.prefix}:tx`, "g");
+      // Another process where the backend can have one (Redis); the same store otherwise.
+      const otherBackend = h.connect?.();
+      const a = await leases.present(members, "a");
+      const b = await (otherBackend ?? h.backend).leases().present(members, "b");
+      expect(await a.departed(["b", "c"])).toEqual(["c"]);
+      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: 1 });
+      // Named gone, its holder loses the lease at once, to a higher generation; otherwise it keeps it.
+      expect(await leases.acquire(key, "a", 60_000, ["c"])).toMatchObject({ held: false, holder: "b" });
+      expect(await leases.acquire(key, "b", 60_000, ["b"])).toMatchObject({ held: true, generation: 1 });
+      expect(await leases.acquire(key, "a", 60_000, ["b"])).toMatchObject({
+        held: true,
+        holder: "a",
+        generation: 2,
+      });
+      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
+      // The server drops a closed connection's name on its own time: asked until it has.
+      if (otherBackend) await otherBackend.close();
+      else await b.close();
+      const deadline = performance.now() + 5_000;
+      let gone = await a.departed(["b"]);
+      while (gone.length === 0 && performance.now() < deadline) {
+        await Bun.sleep(10);
+        gone = await a.departed(["b"]);
+      }
+      expect(gone).toEqual(["b"]);
+      // A member that is not present itself cannot tell who is: it takes nobody for gone.
+      await a.close();
+      expect(await a.departed(["b", "c"])).toEqual([]);
+    });
+
     test("members live until their heartbeat's ttl; a leaver goes at once; names come sorted", async () => {
       await open();
       const members = membersKey(`${h.prefix}:tx`, "g");

@@ -137,7 +137,7 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(Math.max(...["a", "c", "d"].map(share))).toBe(3);
     });
 
-    test("a member cut off from Redis stops consuming by its own deadline; the others take over after expiry", async () => {
+    test("a member cut off from Redis stops consuming by its own deadline; the others take over", async () => {
       await open();
       const revoked: RevokeReason[] = [];
       const cutBackend = connect();
@@ -158,6 +158,41 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(revoked).toEqual(["lost", "lost", "lost", "lost"]);
       expect(performance.now() - cutAt).toBeLessThan(LEASE_MS + 5 * RENEW_MS);
       expect(new Set(await holders())).toEqual(new Set(["a"]));
+    });
+
+    test("a member whose process ends loses its partitions at the next round, long before its lease expires", async () => {
+      await open();
+      const long = (name: string, backend: StreamBackend) => {
+        const m = new PartitionOwnership(backend, stream, idle, {
+          ...options(name),
+          leaseMs: 60_000,
+        });
+        members.push(m);
+        return m;
+      };
+      const goneBackend = connect();
+      const [a, gone] = [long("a", connect()), long("gone", goneBackend)];
+      await Promise.all([a.start(), gone.start()]);
+      await settled(() => a.owned.length === 4 && gone.owned.length === 4);
+      const before = await Promise.all(
+        stream.keys.map(async (key) => (await h.backend.leases().inspect(leaseKey(key, "g"))).generation),
+      );
+      const departed: string[] = [];
+      a.on("departed", ({ members }) => {
+        departed.push(...members);
+      });
+      // Its connections close as a killed process's do; its timers go on, their rounds failing.
+      const goneAt = performance.now();
+      await goneBackend.close();
+      await settled(() => a.owned.length === 8);
+      expect(performance.now() - goneAt).toBeLessThan(10 * RENEW_MS);
+      expect(departed).toEqual(["gone"]);
+      expect(new Set(await holders())).toEqual(new Set(["a"]));
+      const after = await Promise.all(
+        stream.keys.map(async (key) => (await h.backend.leases().inspect(leaseKey(key, "g"))).generation),
+      );
+      // The partitions taken from it changed generation (its writes fenced); a's own did not.
+      expect(after.filter((generation, p) => generation !== before[p]).length).toBe(4);
     });
 
     test("pumps on owned partitions handle every entry once through a member's death", async () => {
