@@ -42,8 +42,11 @@ export interface LeaseStore {
   heartbeat(key: string, member: string, ttlMs: number): Promise<string[]>;
   /** `member` leaves now. */
   leave(key: string, member: string): Promise<void>;
-  /** Makes `member` of the members at `key` present until the presence is closed or its process ends. */
-  present(key: string, member: string): Promise<Presence>;
+  /**
+   * Makes `member` of the members at `key` present until the presence is closed or its process ends;
+   * `changed` is called when another member announces a change of the members ({@link Presence.announce}).
+   */
+  present(key: string, member: string, changed: () => void): Promise<Presence>;
 }
 
 /** A member's presence, and its view of the others'. */
@@ -54,7 +57,18 @@ export interface Presence {
    * member's own presence is not seen): nobody is then taken for gone.
    */
   departed(members: readonly string[]): Promise<string[]>;
+  /**
+   * Tells the other members present that the members changed (this one joined or is leaving, or found one
+   * gone), so they rebalance now rather than at their next round. Best effort: a member that misses it
+   * learns the change at its next round.
+   */
+  announce(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The channel a members key's changes are announced on. */
+export function membersChannel(membersKey: string): string {
+  return `troupe:members-changed:${membersKey}`;
 }
 
 /** The lease of `partitionKey`'s partition for `group`. */

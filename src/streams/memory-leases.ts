@@ -18,6 +18,8 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #members = new Map<string, Map<string, number>>();
   /** Per members key, the members present (with how many presences each holds open). */
   readonly #present = new Map<string, Map<string, number>>();
+  /** Per members key, each presence's member and its `changed` callback. */
+  readonly #listeners = new Map<string, Set<{ member: string; changed: () => void }>>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -82,13 +84,20 @@ export class MemoryLeaseStore implements LeaseStore {
     this.#members.get(key)?.delete(member);
   }
 
-  async present(key: string, member: string): Promise<Presence> {
+  async present(key: string, member: string, changed: () => void): Promise<Presence> {
     let present = this.#present.get(key);
     if (!present) {
       present = new Map();
       this.#present.set(key, present);
     }
     present.set(member, (present.get(member) ?? 0) + 1);
+    let listeners = this.#listeners.get(key);
+    if (!listeners) {
+      listeners = new Set();
+      this.#listeners.set(key, listeners);
+    }
+    const listener = { member, changed };
+    listeners.add(listener);
     let open = true;
     return {
       departed: async (members) => {
@@ -96,9 +105,15 @@ export class MemoryLeaseStore implements LeaseStore {
         if (!now?.has(member)) return [];
         return members.filter((name) => !now.has(name));
       },
+      announce: async () => {
+        // Delivered as a message is: after the announcing call returns.
+        for (const other of this.#listeners.get(key) ?? [])
+          if (other.member !== member) queueMicrotask(other.changed);
+      },
       close: async () => {
         if (!open) return;
         open = false;
+        listeners.delete(listener);
         const count = present.get(member) ?? 0;
         if (count > 1) present.set(member, count - 1);
         else present.delete(member);
@@ -109,6 +124,7 @@ export class MemoryLeaseStore implements LeaseStore {
   /** The backend closed: its members are gone. */
   clearPresence(): void {
     this.#present.clear();
+    this.#listeners.clear();
   }
 
   #live(key: string, now: number): Lease | null {

@@ -9,7 +9,8 @@
  * within a few rounds. A member is present while it runs (leases.ts: on Redis, a connection of its own that
  * the server drops when the process dies): one that is not is gone, dropped from the members and its leases
  * taken at once, at the next round; one still present but silent (frozen, or its commands timing out) keeps
- * its partitions until its membership and leases expire after `leaseMs`.
+ * its partitions until its membership and leases expire after `leaseMs`. A member that joins, leaves or
+ * finds one gone announces it, and the others run a round at once instead of at their next one.
  *
  * A member stops consuming a partition by its own clock before its lease can have expired in the backend
  * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
@@ -119,6 +120,10 @@ export class PartitionOwnership {
   readonly #members: string;
   /** This member's presence, made before its first heartbeat: no member is seen without one. */
   #presence: Presence | null = null;
+  /** Its first heartbeat went through and was announced. */
+  #joined = false;
+  /** Another member announced a change while a round was under way: one more round after it. */
+  #again = false;
   #stopTimer: (() => void) | undefined;
   #round: Promise<void> | null = null;
   #stopped = false;
@@ -210,10 +215,22 @@ export class PartitionOwnership {
   /** One round now, or the one under way. */
   rebalance(): Promise<void> {
     if (this.#stopped) return Promise.resolve();
-    this.#round ??= this.#runRound().finally(() => {
-      this.#round = null;
-    });
+    this.#round ??= this.#runRound().finally(() => this.#roundEnded());
     return this.#round;
+  }
+
+  /** Another member joined, is leaving or found one gone: a round now, or right after the one under way. */
+  #changed(): void {
+    if (this.#stopped) return;
+    if (this.#round) this.#again = true;
+    else void this.rebalance();
+  }
+
+  #roundEnded(): void {
+    this.#round = null;
+    if (!this.#again) return;
+    this.#again = false;
+    void this.rebalance();
   }
 
   /** Gives up every partition (stops consuming, releases its lease) and leaves the group. */
@@ -223,9 +240,10 @@ export class PartitionOwnership {
     this.#stopTimer?.();
     if (this.#retryTimer !== undefined) this.options.clock.clearTimeout(this.#retryTimer);
     await this.#round?.catch(() => {});
-    // Leaving first lets the others' next round start acquiring while the partitions are being given up
-    // (they retry each one until its lease is released).
+    // Leaving first, and saying so, lets the others start acquiring at once while the partitions are being
+    // given up (they retry each one until its lease is released).
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
+    await this.#presence?.announce().catch(() => {});
     await Promise.all(this.owned.map((partition) => this.#revoke(partition, "stop")));
     await Promise.all(this.#handling.values());
     await this.#presence?.close();
@@ -234,13 +252,18 @@ export class PartitionOwnership {
   async #runRound(): Promise<void> {
     const { member, leaseMs, clock } = this.options;
     try {
-      this.#presence ??= await this.#leases.present(this.#members, member);
+      this.#presence ??= await this.#leases.present(this.#members, member, () => this.#changed());
       const seen = await this.#leases.heartbeat(this.#members, member, leaseMs);
       if (this.#stopped) return;
+      if (!this.#joined) {
+        this.#joined = true;
+        void this.#presence.announce().catch(() => {});
+      }
       const departed = await this.#presence.departed(seen.filter((name) => name !== member));
       if (departed.length > 0) {
         await Promise.all(departed.map((name) => this.#leases.leave(this.#members, name)));
         this.#events.emit("departed", { members: departed });
+        void this.#presence.announce().catch(() => {});
       }
       const members = seen.filter((name) => !departed.includes(name));
       if (!members.includes(member)) members.push(member);
@@ -297,9 +320,7 @@ export class PartitionOwnership {
       this.#retryTimer = undefined;
       // A round under way tries them itself.
       if (this.#stopped || this.#round) return;
-      this.#round = this.#acquireMissing().finally(() => {
-        this.#round = null;
-      });
+      this.#round = this.#acquireMissing().finally(() => this.#roundEnded());
     }, delay);
   }
 

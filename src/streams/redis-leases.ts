@@ -23,6 +23,7 @@ import {
   type LeaseStore,
   type LeaseView,
   leaseGenerationKey,
+  membersChannel,
   NO_LEASE,
   type Presence,
   presenceName,
@@ -166,10 +167,10 @@ export class RedisLeaseStore implements LeaseStore {
     await run(() => this.#client.troupeMembersHeartbeat(key, member, 0));
   }
 
-  async present(key: string, member: string): Promise<Presence> {
+  async present(key: string, member: string, changed: () => void): Promise<Presence> {
     const name = presenceName(key, member);
     const masters = await run(() => this.#presenceTarget.masters());
-    const connections = masters.map((node) => {
+    const open = (node: ReaderNode) => {
       const connection = node.open({
         ...this.#presenceTarget.options,
         connectionName: name,
@@ -177,13 +178,26 @@ export class RedisLeaseStore implements LeaseStore {
       });
       connection.on("error", () => {});
       return connection;
+    };
+    const connections = masters.map(open);
+    // Announcements reach every node of a cluster (PUBLISH goes over the cluster bus): one master will do.
+    // ioredis subscribes again after a reconnect.
+    const subscriber = open(masters[0] as ReaderNode);
+    const channel = membersChannel(key);
+    subscriber.on("message", (from: string, message: string) => {
+      if (from === channel && message !== member) changed();
     });
-    const presence = new RedisPresence(name, key, connections, this.#presenceTarget.clock, () =>
-      this.#presences.delete(presence),
+    const presence = new RedisPresence(
+      { name, key, member, connections, subscriber, clock: this.#presenceTarget.clock },
+      () => this.#presences.delete(presence),
     );
     // Named once connected (ioredis names a connection before its first command): one master reached is
-    // enough to be seen; the others connect on their own.
-    const reached = await Promise.allSettled(connections.map((connection) => connection.ping()));
+    // enough to be seen; the others connect on their own. Subscribed before a first heartbeat, so no
+    // announcement after it is missed.
+    const [reached] = await Promise.all([
+      Promise.allSettled(connections.map((connection) => connection.ping())),
+      subscriber.subscribe(channel).catch(() => {}),
+    ]);
     if (!reached.some((result) => result.status === "fulfilled")) {
       await presence.close();
       throw redisError((reached[0] as PromiseRejectedResult).reason);
@@ -201,21 +215,49 @@ export class RedisLeaseStore implements LeaseStore {
 /** Replies that mean connections cannot be listed here at all (an ACL, a proxy), not that a node is away. */
 const CANNOT_LIST = /^(NOPERM|ERR unknown (sub)?command)/;
 
+interface PresenceConnections {
+  /** The connections' name. */
+  readonly name: string;
+  /** The members key. */
+  readonly key: string;
+  readonly member: string;
+  /** One to each master, listed by the others. */
+  readonly connections: readonly Redis[];
+  /** Subscribed to the members' announcements. */
+  readonly subscriber: Redis;
+  readonly clock: Clock;
+}
+
 class RedisPresence implements Presence {
   readonly #name: string;
   readonly #key: string;
-  readonly #connections: Redis[];
+  readonly #member: string;
+  readonly #connections: readonly Redis[];
+  readonly #subscriber: Redis;
   readonly #clock: Clock;
   readonly #closed: () => void;
   /** False once a node refused CLIENT LIST: nobody is taken for gone, leases are left to expire. */
   #listable = true;
 
-  constructor(name: string, key: string, connections: Redis[], clock: Clock, closed: () => void) {
-    this.#name = name;
-    this.#key = key;
-    this.#connections = connections;
-    this.#clock = clock;
+  constructor(presence: PresenceConnections, closed: () => void) {
+    this.#name = presence.name;
+    this.#key = presence.key;
+    this.#member = presence.member;
+    this.#connections = presence.connections;
+    this.#subscriber = presence.subscriber;
+    this.#clock = presence.clock;
     this.#closed = closed;
+  }
+
+  async announce(): Promise<void> {
+    for (const connection of this.#connections) {
+      try {
+        await connection.publish(membersChannel(this.#key), this.#member);
+        return;
+      } catch {
+        // That master is away: another one carries it.
+      }
+    }
   }
 
   async departed(members: readonly string[]): Promise<string[]> {
@@ -244,7 +286,7 @@ class RedisPresence implements Presence {
 
   async close(): Promise<void> {
     this.#closed();
-    for (const connection of this.#connections) connection.disconnect();
+    for (const connection of [...this.#connections, this.#subscriber]) connection.disconnect();
   }
 }
 

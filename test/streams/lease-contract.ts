@@ -63,8 +63,8 @@ export function runLeaseContract(name: string, create: () => Promise<ContractHar
       const members = membersKey(`${h.prefix}:tx`, "g");
       // Another process where the backend can have one (Redis); the same store otherwise.
       const otherBackend = h.connect?.();
-      const a = await leases.present(members, "a");
-      const b = await (otherBackend ?? h.backend).leases().present(members, "b");
+      const a = await leases.present(members, "a", () => {});
+      const b = await (otherBackend ?? h.backend).leases().present(members, "b", () => {});
       expect(await a.departed(["b", "c"])).toEqual(["c"]);
       expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: 1 });
       // Named gone, its holder loses the lease at once, to a higher generation; otherwise it keeps it.
@@ -89,6 +89,33 @@ export function runLeaseContract(name: string, create: () => Promise<ContractHar
       // A member that is not present itself cannot tell who is: it takes nobody for gone.
       await a.close();
       expect(await a.departed(["b", "c"])).toEqual([]);
+    });
+
+    test("a member's announcement reaches the other members present, not itself nor another group", async () => {
+      await open();
+      const members = membersKey(`${h.prefix}:tx`, "g");
+      const heard: string[] = [];
+      let notify = () => {};
+      const hear = (name: string) => () => {
+        heard.push(name);
+        notify();
+      };
+      const a = await leases.present(members, "a", hear("a"));
+      const b = await (h.connect?.() ?? h.backend).leases().present(members, "b", hear("b"));
+      const other = await leases.present(membersKey(`${h.prefix}:tx`, "other"), "c", hear("c"));
+      const heardBy = (name: string) =>
+        new Promise<void>((resolve) => {
+          notify = () => {
+            if (heard.includes(name)) resolve();
+          };
+          notify();
+        });
+      await b.announce();
+      await heardBy("a");
+      await a.announce();
+      await heardBy("b");
+      expect(heard).toEqual(["a", "b"]);
+      for (const presence of [a, b, other]) await presence.close();
     });
 
     test("members live until their heartbeat's ttl; a leaver goes at once; names come sorted", async () => {

@@ -160,6 +160,31 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(new Set(await holders())).toEqual(new Set(["a"]));
     });
 
+    test("with rounds 20 s apart, a join and a leave rebalance at once: the member announces them", async () => {
+      await open();
+      const slow = (name: string) => {
+        const m = new PartitionOwnership(connect(), stream, idle, {
+          ...options(name),
+          leaseMs: 60_000,
+          renewMs: 20_000,
+        });
+        members.push(m);
+        return m;
+      };
+      const [a, b] = [slow("a"), slow("b")];
+      await a.start();
+      await settled(() => a.owned.length === 8);
+      const joinedAt = performance.now();
+      await b.start();
+      await settled(() => a.owned.length === 4 && b.owned.length === 4);
+      expect(performance.now() - joinedAt).toBeLessThan(5_000);
+      const leftAt = performance.now();
+      await b.stop();
+      await settled(() => a.owned.length === 8);
+      expect(performance.now() - leftAt).toBeLessThan(5_000);
+      expect(new Set(await holders())).toEqual(new Set(["a"]));
+    });
+
     test("a member whose process ends loses its partitions at the next round, long before its lease expires", async () => {
       await open();
       const long = (name: string, backend: StreamBackend) => {

@@ -23,8 +23,8 @@ test.skipIf(!redisAvailable())(
     const [one, two] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
     const admin = new Redis(redis.url, { protocol: 2 });
     try {
-      const a = await one.leases().present(key, "a");
-      await two.leases().present(key, "b");
+      const a = await one.leases().present(key, "a", () => {});
+      await two.leases().present(key, "b", () => {});
       const list = String(await admin.call("CLIENT", "LIST", "TYPE", "normal"));
       const id = new RegExp(`^id=(\\d+) .* name=${presenceName(key, "b")} `, "m").exec(list)?.[1];
       expect(id).toBeDefined();
