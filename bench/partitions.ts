@@ -158,11 +158,14 @@ export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
     const list = perMember.get("a") ?? [];
     return list.slice(1).map((t, i) => t - list[i]!);
   });
-  for (const perMember of times) perMember.clear();
   await b.start();
   await round(a, () => a.owned.length === 8 && b.owned.length === 8);
   await Bun.sleep(1_000);
-  const joinGaps = b.owned.map((p) => firstOf(times[p]!, "b") - lastOf(times[p]!, "a"));
+  // A join moves a partition in less than its steady gap: a's last entry is the one before b's first.
+  const joinGaps = b.owned.map((p) => {
+    const first = firstOf(times[p]!, "b");
+    return first - lastOf(times[p]!, "a", first);
+  });
   const left = b.owned;
   const leftAt = performance.now();
   await b.stop();
@@ -203,8 +206,9 @@ function firstOf(perMember: Map<string, number[]>, name: string, after = 0): num
   return perMember.get(name)?.find((t) => t > after) ?? Number.NaN;
 }
 
-function lastOf(perMember: Map<string, number[]>, name: string): number {
-  return perMember.get(name)?.at(-1) ?? Number.NaN;
+/** The last time `name` handled an entry of the partition before `before`. */
+function lastOf(perMember: Map<string, number[]>, name: string, before = Number.POSITIVE_INFINITY): number {
+  return perMember.get(name)?.findLast((t) => t < before) ?? Number.NaN;
 }
 
 if (import.meta.main) {
