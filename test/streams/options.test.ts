@@ -187,6 +187,7 @@ describe("scale-out options", () => {
       [{ member: "" }, "member"],
       [{ leaseMs: 0 }, "leaseMs"],
       [{ leaseMs: 1_000, renewMs: 500 }, "renewMs"],
+      [{ presenceCheckMs: 0.5 }, "presenceCheckMs"],
     ];
     for (const [bad, option] of cases) {
       const error = (() => {

@@ -185,12 +185,14 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(new Set(await holders())).toEqual(new Set(["a"]));
     });
 
-    test("a member whose process ends loses its partitions at the next round, long before its lease expires", async () => {
+    test("a member whose process ends loses its partitions within a presence check, long before its lease expires or a round", async () => {
       await open();
       const long = (name: string, backend: StreamBackend) => {
         const m = new PartitionOwnership(backend, stream, idle, {
           ...options(name),
           leaseMs: 60_000,
+          renewMs: 20_000,
+          presenceCheckMs: RENEW_MS,
         });
         members.push(m);
         return m;
