@@ -199,7 +199,7 @@ export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
 
 const STEADY = "steady gap between two entries of a partition p99";
 const LEAVE = "rebalance gap on a leave p99";
-const DEATH = `rebalance gap on a death p99 (renew ${RENEW_MS} ms, lease ${LEASE_MS} ms)`;
+const DEATH = `rebalance gap on a death p99 (presence checked every 500 ms, lease ${LEASE_MS} ms)`;
 
 /** The first time `name` handled an entry of the partition after `after`. */
 function firstOf(perMember: Map<string, number[]>, name: string, after = 0): number {
