@@ -179,6 +179,11 @@ export class ControlMetrics {
     "Partitions this process's members took (assigned) or gave up (revoked), by partition.",
     ["stream", "group", "move"],
   );
+  readonly #departures = this.#counter(
+    "troupe_partition_departures_total",
+    "Members this process's members found gone (no presence: their process ended) and took partitions from.",
+    ["stream", "group"],
+  );
   readonly #backendUp = this.#gauge("troupe_stream_backend_up", "1 when the stream backend answers.", [
     "kind",
   ]);
@@ -228,6 +233,7 @@ export class ControlMetrics {
     if (alert.kind === "deadLettered") this.#deadLetters.inc(labels);
     else if (alert.kind === "partitionAssigned") this.#partitionMoves.inc({ ...labels, move: "assigned" });
     else if (alert.kind === "partitionRevoked") this.#partitionMoves.inc({ ...labels, move: "revoked" });
+    else if (alert.kind === "memberDeparted") this.#departures.inc(labels);
   }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {

@@ -136,4 +136,26 @@ describe.skipIf(!redisServerInstalled())("partitions in /streams and /metrics", 
     expect([moves("assigned"), moves("revoked")]).toEqual([6, 2]);
     expect(samples(families.get("troupe_partition_owned_seconds")).length).toBe(4);
   }, 30_000);
+
+  test("a member whose process ends is reported gone on /events and counted, and its partitions come back", async () => {
+    const a = members[0]!;
+    const c = member("c");
+    await c.start();
+    await settled(() => a.ownership.owned.length === 2 && c.ownership.owned.length === 2);
+    const alerts: string[] = [];
+    const off = createStreamsSource({ backend: backends[1]!, partitioned: [a] }).subscribe((alert) => {
+      if (alert.kind === "memberDeparted") alerts.push(`${alert.level} ${alert.stream} ${alert.message}`);
+    });
+    // c's connections close as a killed process's do.
+    await backends.at(-1)!.close();
+    await settled(() => a.ownership.owned.length === 4);
+    off();
+    expect(alerts).toEqual([
+      "warning {shop}:orders c gone (no connection left): a takes its partitions at once",
+    ]);
+    const families = await scrape();
+    expect(samples(families.get("troupe_partition_departures_total"))).toEqual([
+      { labels: { stream: "{shop}:orders", group: GROUP }, value: "1" },
+    ]);
+  }, 30_000);
 });

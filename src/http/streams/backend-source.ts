@@ -318,6 +318,15 @@ class BackendStreamsSource implements StreamsSource {
             `partition ${e.partition} given up by ${o.member} (${e.reason === "lost" ? "lease lost" : e.reason})`,
           ),
         ),
+        ownership.on("departed", (e) =>
+          listener({
+            kind: "memberDeparted",
+            level: "warning",
+            stream: stream.name,
+            group: o.group,
+            message: `${e.members.join(", ")} gone (no connection left): ${o.member} takes ${e.members.length > 1 ? "their" : "its"} partitions at once`,
+          }),
+        ),
         ownership.on("handlerFailed", (e) =>
           emit(
             e.partition,

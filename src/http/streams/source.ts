@@ -111,7 +111,8 @@ export interface StreamAlert {
     | "resumed"
     | "partitionAssigned"
     | "partitionRevoked"
-    | "partitionHandlerFailed";
+    | "partitionHandlerFailed"
+    | "memberDeparted";
   readonly level: "info" | "warning" | "critical";
   readonly stream: string;
   readonly group: string;
