@@ -8,9 +8,10 @@
  * expired or its holder is gone. A member that joins, leaves (stop) or dies is thus followed by a rebalance
  * within a few rounds. A member is present while it runs (leases.ts: on Redis, a connection of its own that
  * the server drops when the process dies), which the others look for every `presenceCheckMs`: one that is
- * not is gone, dropped from the members and its leases taken at once; one still present but silent (frozen, or its commands timing out) keeps
- * its partitions until its membership and leases expire after `leaseMs`. A member that joins, leaves or
- * finds one gone announces it, and the others run a round at once instead of at their next one.
+ * not is gone, dropped from the members and its leases taken at once; one still present but silent
+ * (frozen, or its commands timing out) keeps its partitions until its membership and leases expire after
+ * `leaseMs`. A member that joins, leaves or finds one gone announces it, and the others run a round at once
+ * instead of at their next one.
  *
  * A member stops consuming a partition by its own clock before its lease can have expired in the backend
  * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
@@ -98,7 +99,7 @@ export interface OwnershipEvents {
    * release (the next round takes the partition again); a `revoked` that threw leaves the lease to expire.
    */
   handlerFailed(event: { partition: number; error: unknown }): void;
-  /** Members found gone (no presence) in a round: dropped from the members, their leases taken at once. */
+  /** Members found gone (no presence) by a check: dropped from the members, their leases taken at once. */
   departed(event: { members: readonly string[] }): void;
   /** A round ended: the live members it saw and the partitions owned after it. */
   round(event: { members: readonly string[]; owned: readonly number[] }): void;
