@@ -283,6 +283,7 @@ export class PartitionOwnership {
     await this.#presence?.announce().catch(() => {});
     await Promise.all(this.owned.map((partition) => this.#revoke(partition, "stop")));
     await Promise.all(this.#handling.values());
+    await this.#presence?.announce().catch(() => {});
     await this.#presence?.close();
   }
 
@@ -303,8 +304,13 @@ export class PartitionOwnership {
       this.#lastMembers = members;
       const owners = assignPartitions(this.stream.partitions, members);
       const share = new Set(owners.flatMap((owner, partition) => (owner === member ? [partition] : [])));
-      for (const partition of this.owned)
-        if (!share.has(partition)) void this.#revoke(partition, "rebalance");
+      const givenUp = this.owned.filter((partition) => !share.has(partition));
+      // Said once they are all released, so the members taking them acquire them at once rather than at
+      // their next retry.
+      if (givenUp.length > 0)
+        void Promise.all(givenUp.map((partition) => this.#revoke(partition, "rebalance"))).then(() =>
+          this.#presence?.announce().catch(() => {}),
+        );
       await Promise.all(
         [...share].map(async (partition) => {
           const owned = this.#owned.get(partition);
