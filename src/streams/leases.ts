@@ -58,9 +58,9 @@ export interface Presence {
    */
   departed(members: readonly string[]): Promise<string[]>;
   /**
-   * Tells the other members present that the members changed (this one joined or is leaving, or found one
-   * gone), so they rebalance now rather than at their next round. Best effort: a member that misses it
-   * learns the change at its next round.
+   * Tells the other members present that the members or the leases changed (this one joined, is leaving,
+   * released what it gave up, or found one gone), so they rebalance now rather than at their next round or
+   * acquire retry. Best effort: a member that misses it learns the change at its next round.
    */
   announce(): Promise<void>;
   close(): Promise<void>;

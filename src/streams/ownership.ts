@@ -10,8 +10,8 @@
  * the server drops when the process dies), which the others look for every `presenceCheckMs`: one that is
  * not is gone, dropped from the members and its leases taken at once; one still present but silent
  * (frozen, or its commands timing out) keeps its partitions until its membership and leases expire after
- * `leaseMs`. A member that joins, leaves or finds one gone announces it, and the others run a round at once
- * instead of at their next one.
+ * `leaseMs`. A member that joins, leaves, releases what it gave up or finds one gone announces it, and the
+ * others run a round at once instead of at their next one.
  *
  * A member stops consuming a partition by its own clock before its lease can have expired in the backend
  * (a renewal not confirmed within `leaseMs - renewMs` of being sent counts as lost), so two members never consume one
