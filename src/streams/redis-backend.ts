@@ -153,7 +153,7 @@ export class RedisStreamBackend implements StreamBackend {
     defineLeaseCommands(this.#cmd);
     this.#leases = new RedisLeaseStore(this.#cmd, {
       masters: () => this.#target.masters(),
-      options: { ...this.#options.redis, commandTimeout: this.#options.commandTimeoutMs },
+      options: { ...this.#options.redis, protocol: 2, commandTimeout: this.#options.commandTimeoutMs },
       clock: this.#options.clock,
     });
     const { redis, readWatchdogGraceMs: graceMs, clock } = this.#options;
