@@ -68,7 +68,8 @@ export interface AnalyzersOptions {
   state?: AnalyzerStateOptions | null;
   /**
    * Share the analyzers with the other analyze processes of this topology, by lease: each process runs its
-   * share of them (one process alone runs all three), and takes over a dead one's once their leases expire.
+   * share of them (one process alone runs all three), and takes over a dead one's at once (its connections
+   * closed), a frozen one's once their leases expire.
    * Needs durable state. `null`: every analyzer runs here. @defaultValue null
    */
   placement?: AnalyzerPlacement | null;
@@ -77,6 +78,11 @@ export interface AnalyzersOptions {
    * state restored, its pumps started) or gives one up, so that an operator's log tells where each ran when.
    */
   onMove?: (move: AnalyzerMove) => void;
+  /**
+   * With `placement` or `mints`: called when this process finds other analyze processes gone (their
+   * connections closed: they died, rather than froze), whose analyzers or mint partitions then move at once.
+   */
+  onDeparted?: (departure: AnalyzerDeparture) => void;
   /**
    * The tx stream keyed by mint (`topology.mints`), for the mint analyzer: the analyze processes share its
    * partitions by lease (`placement`'s, else {@link MINT_PARTITION_LEASE_MS}), and each partition this
@@ -103,6 +109,12 @@ export interface AnalyzerMove {
   actor: string;
   generation: number;
   reason: RevokeReason | null;
+}
+
+/** Analyze processes found gone, and what of theirs moves: the placed analyzers or the mint partitions. */
+export interface AnalyzerDeparture {
+  processes: readonly string[];
+  units: "analyzers" | "mint partitions";
 }
 
 export interface AnalyzerPlacement {
@@ -444,6 +456,9 @@ function partitionMints(
   const moves = moveLog(options.onMove, actorOf);
   consumer.ownership.on("assigned", ({ partition, generation }) => moves.taken(partition, generation));
   consumer.ownership.on("revoked", ({ partition, reason }) => moves.given(partition, reason));
+  consumer.ownership.on("departed", ({ members }) =>
+    options.onDeparted?.({ processes: members, units: "mint partitions" }),
+  );
   return consumer;
 }
 
@@ -534,5 +549,6 @@ function placeAnalyzers(
     },
     { group: "analyze", member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
   );
+  ownership.on("departed", ({ members }) => options.onDeparted?.({ processes: members, units: "analyzers" }));
   return ownership;
 }

@@ -107,6 +107,12 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
               : `${at} ${actor} no longer runs here (${reason}, lease generation ${generation})`,
           );
         },
+        onDeparted: ({ processes, units }) => {
+          const at = new Date(systemClock.now()).toISOString();
+          terminal.note(
+            `${at} ${processes.join(", ")} gone (${processes.length > 1 ? "their" : "its"} connections closed): ${processes.length > 1 ? "their" : "its"} ${units} move at once`,
+          );
+        },
         // Analyze processes share the analyzers, a process that dies hands its own over (by lease).
         placement:
           role === "analyze" && config.TROUPE_DURABLE_STATE === "on"

@@ -140,7 +140,11 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     async () => {
       const [baseline, run] = await Promise.all([whole, moved]);
       expectConsistent(baseline, run);
-      // The survivor logged taking partitions over from the dead process, under later lease generations.
+      // The survivor found the dead process gone and took partitions over from it, under later lease
+      // generations.
+      expect(
+        run.steps.some((step) => / gone \(its connections closed\): its mint partitions move/.test(step)),
+      ).toBe(true);
       expect(
         run.steps.some((step) =>
           / mint-analyzer-p\d+ runs here from now \(lease generation ([2-9]|\d{2,})/.test(step),

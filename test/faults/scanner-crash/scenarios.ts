@@ -30,8 +30,11 @@ const groupCount = (lab: { partitions?: number }) => analyzerActors(lab).length 
 const API_TOKEN = "crash-consistency-token";
 /** The stream prefix of memory runs (their streams live in their process). */
 const MEMORY_PREFIX = "troupe:";
-/** The line an analyze process logs when it takes an analyzer over or gives one up (src/scanner/app.ts). */
-const ANALYZER_MOVE = / runs here from now | no longer runs here /;
+/**
+ * The lines an analyze process logs when it takes an analyzer over or gives one up, or finds another process
+ * gone (src/scanner/app.ts).
+ */
+const ANALYZER_MOVE = / runs here from now | no longer runs here | connections closed\): /;
 const INGEST_DONE = /replay of .* done: [\d,]+ lines read, [\d,]+ events in, [\d,]+ rejected/;
 
 export interface CrashLab {
@@ -235,6 +238,11 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
     await run.untilProgress(joinAt, survivor);
     const runs = await run.analyzersOf(survivor);
     run.step(`${survivor.consumer} runs ${runs.join(", ")}`);
+    // It found the victim gone (its connections closed with it), not only its leases lapsed.
+    await survivor.waitFor(
+      new RegExp(` ${victim.consumer} gone \\(its connections closed\\): its analyzers move at once`),
+      run.lab.timeoutMs,
+    );
     // It logs taking each of the victim's over, under a later lease generation than the first one's.
     for (const actor of ran[victim === first ? 0 : 1]!)
       await survivor.waitFor(
