@@ -92,7 +92,7 @@ export interface PartitionHandler {
 export interface OwnershipEvents {
   assigned(event: { partition: number; generation: number }): void;
   revoked(event: { partition: number; reason: RevokeReason }): void;
-  /** A round failed (the backend away); owned partitions stay until their local deadline. */
+  /** A round or a presence check failed (the backend away); owned partitions stay until their local deadline. */
   roundFailed(event: { error: unknown }): void;
   /**
    * The handler failed for `partition`: an `assigned` that threw is followed by `revoked` and the lease's
