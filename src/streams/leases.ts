@@ -86,6 +86,14 @@ export function membersKey(name: string, group: string): string {
   return `${slotPrefix(name)}:members:${group}`;
 }
 
+/**
+ * Where each member of a members key records which connections are its presence (on Redis: the server's
+ * run id and client id of each), so the others look up those connections alone. Same slot as the members.
+ */
+export function presenceRecordsKey(membersKey: string): string {
+  return `${membersKey}:presence`;
+}
+
 /** How a member's presence is named (on Redis: its connection's name, which allows no spaces). */
 export function presenceName(membersKey: string, member: string): string {
   return `troupe:presence:${encodeURIComponent(membersKey)}:${encodeURIComponent(member)}`;

@@ -5,13 +5,17 @@
  * one script on one slot.
  *
  * A member's presence is a connection of its own to every master, named after it (CLIENT SETNAME, set
- * again by ioredis on each reconnect): Redis drops it when the process dies, however the process ends. A
- * member reads the others' from CLIENT LIST on every master (a script cannot: CLIENT is refused in
- * scripts); one master's list would do on a single server, but in a cluster the members key's slot can move
- * to another node, which the presences opened before the move would not follow. A member missing from every
- * list is looked for again {@link CONFIRM_GONE_MS} later before it counts as gone: a connection the server
- * dropped (its `timeout`, an idle cut by a NAT) is back by then, since presences reconnect within 20 ms
- * (ioredis's own first retry comes after 50-250 ms, jitter included: measured up to 243 ms).
+ * again by ioredis on each reconnect): Redis drops it when the process dies, however the process ends. Each
+ * connection, once ready, records where it is (the server's run id and its CLIENT ID) in the members' presence
+ * hash; a member looks the others' up by those ids alone (CLIENT LIST ID on each master: a script cannot, CLIENT
+ * is refused in scripts), so a check costs the servers what the members are, not what every client of theirs
+ * is (a whole CLIENT LIST every check grew with the clients: 162 KB of reply with 500 of them). Run ids, not
+ * addresses, name the servers, since two members may reach one server by two names. One master would do
+ * on a single server, but in a cluster the members key's slot can move to another node, which the presences
+ * opened before the move would not follow. A member none of whose connections is listed is looked for again
+ * {@link CONFIRM_GONE_MS} later before it counts as gone: a connection the server dropped (its `timeout`, an
+ * idle cut by a NAT) is back and recorded again by then, since presences reconnect within 20 ms (ioredis's
+ * own first retry comes after 50-250 ms, jitter included: measured up to 243 ms).
  */
 import type Redis from "ioredis";
 import type { Cluster, RedisOptions } from "ioredis";
@@ -27,6 +31,7 @@ import {
   NO_LEASE,
   type Presence,
   presenceName,
+  presenceRecordsKey,
 } from "./leases.ts";
 import { redisError } from "./redis-replies.ts";
 import type { ReaderNode } from "./redis-target.ts";
@@ -61,19 +66,29 @@ return 1
 `;
 
 /**
- * KEYS: members. ARGV: member, ttl ms (0 leaves). Drops expired members, then returns the live ones.
- * The set itself expires a while after its last heartbeat, so a group nobody runs leaves nothing behind.
+ * KEYS: members, their presence records. ARGV: member, ttl ms (0 leaves), the member's presence record (its
+ * connections' places; empty: none to write). Drops expired members and their records, then returns the
+ * live ones. A record written with each heartbeat is there for as long as the member is, even after its
+ * own expiry dropped it. Both keys expire a while after the last heartbeat, so a group nobody runs leaves
+ * nothing behind.
  */
 export const MEMBERS_HEARTBEAT_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, member in ipairs(expired) do
+  redis.call('ZREM', KEYS[1], member)
+  redis.call('HDEL', KEYS[2], member)
+end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
   redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
   redis.call('PEXPIRE', KEYS[1], ttl * 10)
+  redis.call('PEXPIRE', KEYS[2], ttl * 10)
 else
   redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('HDEL', KEYS[2], ARGV[1])
 end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
@@ -87,14 +102,23 @@ export interface RedisLeaseClient {
     ...departed: string[]
   ): Promise<unknown>;
   troupeLeaseRenew(lease: string, holder: string, generation: number, ttlMs: number): Promise<unknown>;
-  troupeMembersHeartbeat(members: string, member: string, ttlMs: number): Promise<unknown>;
+  troupeMembersHeartbeat(
+    members: string,
+    records: string,
+    member: string,
+    ttlMs: number,
+    places: string,
+  ): Promise<unknown>;
 }
+
+/** The command client's part the lease store and the presences use. */
+type LeaseClient = RedisLeaseClient & Pick<Redis, "hmget" | "hset" | "pttl">;
 
 /** Defines the scripts on a client (the backend's command client). */
 export function defineLeaseCommands(client: Redis | Cluster): void {
   client.defineCommand("troupeLeaseAcquire", { numberOfKeys: 2, lua: LEASE_ACQUIRE_LUA });
   client.defineCommand("troupeLeaseRenew", { numberOfKeys: 1, lua: LEASE_RENEW_LUA });
-  client.defineCommand("troupeMembersHeartbeat", { numberOfKeys: 1, lua: MEMBERS_HEARTBEAT_LUA });
+  client.defineCommand("troupeMembersHeartbeat", { numberOfKeys: 2, lua: MEMBERS_HEARTBEAT_LUA });
 }
 
 /** Where presences connect: every master, with the backend's connection options. */
@@ -116,11 +140,11 @@ function presenceRetry(times: number): number {
 }
 
 export class RedisLeaseStore implements LeaseStore {
-  readonly #client: RedisLeaseClient & Pick<Redis, "hmget" | "pttl">;
+  readonly #client: LeaseClient;
   readonly #presenceTarget: PresenceTarget;
   readonly #presences = new Set<RedisPresence>();
 
-  constructor(client: RedisLeaseClient & Pick<Redis, "hmget" | "pttl">, presenceTarget: PresenceTarget) {
+  constructor(client: LeaseClient, presenceTarget: PresenceTarget) {
     this.#client = client;
     this.#presenceTarget = presenceTarget;
   }
@@ -157,14 +181,18 @@ export class RedisLeaseStore implements LeaseStore {
   }
 
   async heartbeat(key: string, member: string, ttlMs: number): Promise<string[]> {
-    const reply = await run(() => this.#client.troupeMembersHeartbeat(key, member, ttlMs));
+    let places = "";
+    for (const presence of this.#presences) if (presence.is(key, member)) places = presence.places();
+    const reply = await run(() =>
+      this.#client.troupeMembersHeartbeat(key, presenceRecordsKey(key), member, ttlMs, places),
+    );
     if (!Array.isArray(reply))
       throw new TroupeError("ERR_STREAM_BACKEND", `unexpected members reply: ${String(reply)}`);
     return (reply as string[]).sort();
   }
 
   async leave(key: string, member: string): Promise<void> {
-    await run(() => this.#client.troupeMembersHeartbeat(key, member, 0));
+    await run(() => this.#client.troupeMembersHeartbeat(key, presenceRecordsKey(key), member, 0, ""));
   }
 
   async present(key: string, member: string, changed: () => void): Promise<Presence> {
@@ -188,19 +216,30 @@ export class RedisLeaseStore implements LeaseStore {
       if (from === channel && message !== member) changed();
     });
     const presence = new RedisPresence(
-      { name, key, member, connections, subscriber, clock: this.#presenceTarget.clock },
+      {
+        name,
+        key,
+        member,
+        connections,
+        subscriber,
+        records: this.#client,
+        clock: this.#presenceTarget.clock,
+      },
       () => this.#presences.delete(presence),
     );
-    // Named once connected (ioredis names a connection before its first command): one master reached is
-    // enough to be seen; the others connect on their own. Subscribed before a first heartbeat, so no
-    // announcement after it is missed.
+    // One master reached and recorded is enough to be seen; the others connect and record on their own.
+    // Subscribed before a first heartbeat, so no announcement after it is missed.
     const [reached] = await Promise.all([
       Promise.allSettled(connections.map((connection) => connection.ping())),
       subscriber.subscribe(channel).catch(() => {}),
     ]);
-    if (!reached.some((result) => result.status === "fulfilled")) {
+    try {
+      if (!reached.some((result) => result.status === "fulfilled"))
+        throw (reached[0] as PromiseRejectedResult).reason;
+      await presence.recorded();
+    } catch (error) {
       await presence.close();
-      throw redisError((reached[0] as PromiseRejectedResult).reason);
+      throw redisError(error);
     }
     this.#presences.add(presence);
     return presence;
@@ -212,8 +251,8 @@ export class RedisLeaseStore implements LeaseStore {
   }
 }
 
-/** Replies that mean connections cannot be listed here at all (an ACL, a proxy), not that a node is away. */
-const CANNOT_LIST = /^(NOPERM|ERR unknown (sub)?command)/;
+/** Replies that mean connections cannot be listed here at all (an ACL, a proxy, a server before 6.2), not that a node is away. */
+const CANNOT_LIST = /^(NOPERM|ERR unknown (sub)?command|ERR syntax)/;
 
 interface PresenceConnections {
   /** The connections' name. */
@@ -221,32 +260,78 @@ interface PresenceConnections {
   /** The members key. */
   readonly key: string;
   readonly member: string;
-  /** One to each master, listed by the others. */
+  /** One to each master, looked up by the others. */
   readonly connections: readonly Redis[];
   /** Subscribed to the members' announcements. */
   readonly subscriber: Redis;
+  /** Where the members' connections are recorded (the command client). */
+  readonly records: LeaseClient;
   readonly clock: Clock;
 }
+
+/** A connection's place: the run id of its server and its client id there, `<run id>:<client id>`. */
+type Place = string;
 
 class RedisPresence implements Presence {
   readonly #name: string;
   readonly #key: string;
+  readonly #recordsKey: string;
   readonly #member: string;
   readonly #connections: readonly Redis[];
   readonly #subscriber: Redis;
+  readonly #records: LeaseClient;
   readonly #clock: Clock;
   readonly #closed: () => void;
+  /** Where each connection is since its last (re)connect. */
+  readonly #places = new Map<Redis, Place>();
   /** False once a node refused CLIENT LIST: nobody is taken for gone, leases are left to expire. */
   #listable = true;
 
   constructor(presence: PresenceConnections, closed: () => void) {
     this.#name = presence.name;
     this.#key = presence.key;
+    this.#recordsKey = presenceRecordsKey(presence.key);
     this.#member = presence.member;
     this.#connections = presence.connections;
     this.#subscriber = presence.subscriber;
+    this.#records = presence.records;
     this.#clock = presence.clock;
     this.#closed = closed;
+    // A reconnect is a new client id (and, after a restart, a new run id): recorded again each time.
+    for (const connection of this.#connections)
+      connection.on("ready", () => void this.#locate(connection).catch(() => {}));
+  }
+
+  /** Records the connections that are up now; rejects when none is or the record cannot be written. */
+  async recorded(): Promise<void> {
+    const ready = this.#connections.filter((connection) => connection.status === "ready");
+    await Promise.all(ready.filter((c) => !this.#places.has(c)).map((c) => this.#place(c)));
+    await this.#record();
+  }
+
+  async #locate(connection: Redis): Promise<void> {
+    await this.#place(connection);
+    await this.#record();
+  }
+
+  async #place(connection: Redis): Promise<void> {
+    const [id, info] = await Promise.all([connection.client("ID"), connection.info("server")]);
+    const runId = /^run_id:(\w+)/m.exec(info)?.[1];
+    if (runId === undefined) throw new TroupeError("ERR_STREAM_BACKEND", "INFO server gave no run_id");
+    this.#places.set(connection, `${runId}:${id}`);
+  }
+
+  #record(): Promise<unknown> {
+    return this.#records.hset(this.#recordsKey, this.#member, this.places());
+  }
+
+  /** What this member's record says: its connections' places, in a stable order. */
+  places(): string {
+    return [...this.#places.values()].sort().join(" ");
+  }
+
+  is(key: string, member: string): boolean {
+    return this.#key === key && this.#member === member;
   }
 
   async announce(): Promise<void> {
@@ -267,21 +352,72 @@ class RedisPresence implements Presence {
     return this.#missing(missing);
   }
 
-  /** Of `members`, those no master lists a connection of now. */
+  /**
+   * Of `members`, those none of whose recorded connections a master lists now, or without a record (never
+   * present: a member records its presence before its first heartbeat, and again with each). A member with
+   * a connection on a server this one cannot ask (none of its own connections is there, or it did not
+   * answer) is not taken for gone.
+   */
   async #missing(members: readonly string[]): Promise<string[]> {
     if (!this.#listable || members.length === 0) return [];
-    const present = new Set<string>();
-    const lists = await Promise.allSettled(
-      this.#connections.map((connection) => connection.call("CLIENT", "LIST", "TYPE", "normal")),
-    );
-    for (const list of lists) {
-      if (list.status === "fulfilled")
-        for (const name of connectionNames(String(list.value))) present.add(name);
-      else if (CANNOT_LIST.test(messageOf(list.reason))) this.#listable = false;
+    let records: (string | null)[];
+    try {
+      records = await this.#records.hmget(this.#recordsKey, this.#member, ...members);
+    } catch {
+      return [];
     }
+    // Its own record out of date (a reconnect not recorded yet, or dropped while it was taken for expired):
+    // the others may not see it either; it writes it again and tells nothing this time.
+    if (records[0] !== this.places()) {
+      await this.#record().catch(() => {});
+      return [];
+    }
+    const asked = await this.#listed(records);
+    if (asked === null) return [];
+    // Seen: one of its places listed under its name; unknown: a place on a server that did not answer.
+    const look = (member: string, record: string | null | undefined): "seen" | "unknown" | "gone" => {
+      const name = presenceName(this.#key, member);
+      let unknown = false;
+      for (const place of record ? record.split(" ") : []) {
+        const listed = asked.get(place.slice(0, place.indexOf(":")));
+        if (listed === undefined) unknown = true;
+        else if (listed.get(place) === name) return "seen";
+      }
+      return unknown ? "unknown" : "gone";
+    };
     // Not seeing itself, it cannot trust what it does not see of the others.
-    if (!this.#listable || !present.has(this.#name)) return [];
-    return members.filter((member) => !present.has(presenceName(this.#key, member)));
+    if (look(this.#member, records[0]) !== "seen") return [];
+    return members.filter((member, i) => look(member, records[i + 1]) === "gone");
+  }
+
+  /**
+   * Asks each server this member has a connection to for the recorded connections there: per run id, the
+   * places listed with their names. A server that did not answer is left out. Null when connections cannot be
+   * listed at all.
+   */
+  async #listed(records: readonly (string | null)[]): Promise<Map<string, Map<Place, string>> | null> {
+    const ids = new Map<string, string[]>();
+    for (const record of records)
+      for (const place of record ? record.split(" ") : []) {
+        const at = place.indexOf(":");
+        const runId = place.slice(0, at);
+        ids.get(runId)?.push(place.slice(at + 1)) ?? ids.set(runId, [place.slice(at + 1)]);
+      }
+    const asked = new Map<string, Map<Place, string>>();
+    await Promise.all(
+      [...this.#places].map(async ([connection, own]) => {
+        const runId = own.slice(0, own.indexOf(":"));
+        const wanted = ids.get(runId);
+        if (!wanted) return;
+        try {
+          const list = String(await connection.call("CLIENT", "LIST", "ID", ...wanted));
+          asked.set(runId, connectionNames(runId, list));
+        } catch (error) {
+          if (CANNOT_LIST.test(messageOf(error))) this.#listable = false;
+        }
+      }),
+    );
+    return this.#listable ? asked : null;
   }
 
   async close(): Promise<void> {
@@ -290,10 +426,11 @@ class RedisPresence implements Presence {
   }
 }
 
-/** The names in a CLIENT LIST reply (one connection a line, `name=` empty when unnamed). */
-function connectionNames(list: string): string[] {
-  const names: string[] = [];
-  for (const match of list.matchAll(/(?:^| )name=(\S+)/gm)) names.push(match[1] as string);
+/** The connections in a CLIENT LIST reply of the server `runId`: each one's place and name. */
+function connectionNames(runId: string, list: string): Map<Place, string> {
+  const names = new Map<Place, string>();
+  for (const match of list.matchAll(/^id=(\d+) .*?(?:^| )name=(\S*)/gm))
+    names.set(`${runId}:${match[1]}`, match[2] as string);
   return names;
 }
 

@@ -1,45 +1,112 @@
 /**
- * A member's presence on Redis (redis-leases.ts) is connections named after it: what the server drops when
- * the process dies. A connection dropped while the process lives (the server's `timeout`, an idle cut)
- * comes back within ioredis's first retry, and must not count as gone meanwhile.
+ * A member's presence on Redis (redis-leases.ts) is connections named after it, which the server drops when
+ * the process dies, recorded by place (the server's run id, the connection's client id) so the others look
+ * those connections up alone. A connection dropped while the process lives (the server's `timeout`, an idle
+ * cut) comes back within ioredis's first retry, recorded again, and must not count as gone meanwhile.
  */
-import { afterAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { membersKey, presenceName } from "../../src/streams/leases.ts";
+import { membersKey, presenceName, presenceRecordsKey } from "../../src/streams/leases.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { testPrefix } from "./harness.ts";
 
-let redis: TestRedis | null = null;
+let redis: TestRedis;
+let admin: Redis;
+beforeAll(async () => {
+  if (!redisAvailable()) return;
+  redis = await startTestRedis();
+  admin = new Redis(redis.url, { protocol: 2 });
+});
 afterAll(async () => {
+  admin?.disconnect();
   await redis?.close();
 });
+
+/** The client id of the connection named `name` (the server's own list, by name). */
+async function clientIdOf(name: string): Promise<string | undefined> {
+  const list = String(await admin.call("CLIENT", "LIST", "TYPE", "normal"));
+  return new RegExp(`^id=(\\d+) .* name=${name} `, "m").exec(list)?.[1];
+}
+
+async function runId(): Promise<string> {
+  return /^run_id:(\w+)/m.exec(await admin.info("server"))?.[1] as string;
+}
 
 test.skipIf(!redisAvailable())(
   "a presence connection the server cut, back at ioredis's reconnect, is not taken for gone",
   async () => {
-    redis = await startTestRedis();
     const key = membersKey(`${testPrefix()}:tx`, "g");
     const [one, two] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
-    const admin = new Redis(redis.url, { protocol: 2 });
     try {
       const a = await one.leases().present(key, "a", () => {});
       await two.leases().present(key, "b", () => {});
-      const list = String(await admin.call("CLIENT", "LIST", "TYPE", "normal"));
-      const id = new RegExp(`^id=(\\d+) .* name=${presenceName(key, "b")} `, "m").exec(list)?.[1];
+      const id = await clientIdOf(presenceName(key, "b"));
       expect(id).toBeDefined();
       await admin.call("CLIENT", "KILL", "ID", id as string);
-      // Looked for at once, b is missing; looked for again before it counts as gone, it is back.
+      // Looked for at once, b is missing; looked for again before it counts as gone, it is back, recorded anew.
       expect(await a.departed(["b"])).toEqual([]);
-      expect(String(await admin.call("CLIENT", "LIST", "TYPE", "normal"))).toContain(
-        `name=${presenceName(key, "b")} `,
-      );
+      const again = await clientIdOf(presenceName(key, "b"));
+      expect(again).not.toBe(id);
+      expect(await admin.hget(presenceRecordsKey(key), "b")).toBe(`${await runId()}:${again}`);
       await two.close();
       expect(await a.departed(["b"])).toEqual(["b"]);
     } finally {
-      admin.disconnect();
       await one.close();
       await two.close();
+    }
+  },
+);
+
+test.skipIf(!redisAvailable())(
+  "a connection under a member's name is not its presence unless recorded as one",
+  async () => {
+    const key = membersKey(`${testPrefix()}:tx`, "g");
+    const [one, two] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
+    // What a check by name alone would take for b: a connection of that name that b never recorded (a
+    // process restarted under b's name and not yet present, say).
+    const namesake = new Redis(redis.url, { protocol: 2, connectionName: presenceName(key, "b") });
+    try {
+      await namesake.ping();
+      const a = await one.leases().present(key, "a", () => {});
+      await two.leases().present(key, "b", () => {});
+      expect(await a.departed(["b"])).toEqual([]);
+      await two.close();
+      expect(await clientIdOf(presenceName(key, "b"))).toBeDefined();
+      expect(await a.departed(["b"])).toEqual(["b"]);
+    } finally {
+      namesake.disconnect();
+      await one.close();
+      await two.close();
+    }
+  },
+);
+
+test.skipIf(!redisAvailable())(
+  "a member's record is written with its heartbeats and dropped when it leaves or expires",
+  async () => {
+    const key = membersKey(`${testPrefix()}:tx`, "g");
+    const records = presenceRecordsKey(key);
+    const backend = new RedisStreamBackend(redis.url);
+    try {
+      const leases = backend.leases();
+      await leases.present(key, "a", () => {});
+      await leases.present(key, "b", () => {});
+      const a = `${await runId()}:${await clientIdOf(presenceName(key, "a"))}`;
+      expect(await admin.hget(records, "a")).toBe(a);
+      // Deleted behind its back (a member that expired and came back): its next heartbeat writes it again.
+      await admin.hdel(records, "a");
+      await leases.heartbeat(key, "a", 60_000);
+      expect(await admin.hget(records, "a")).toBe(a);
+      await leases.leave(key, "a");
+      expect(await admin.hget(records, "a")).toBeNull();
+      await leases.heartbeat(key, "b", 1);
+      await Bun.sleep(5);
+      // Any heartbeat drops the expired members with their records.
+      expect(await leases.heartbeat(key, "c", 60_000)).toEqual(["c"]);
+      expect(await admin.hkeys(records)).toEqual([]);
+    } finally {
+      await backend.close();
     }
   },
 );
