@@ -47,6 +47,8 @@ export interface LedgerHost {
   targetFailed(): void;
   /** Something the read loop may be waiting for changed (room, an empty ledger). */
   changed(): void;
+  /** The target refused an entry: call `drain` again once it has credits. */
+  wantCredit(): void;
   /** Entries were committed: progress, so replay backoff starts over. */
   progressed(): void;
 }
@@ -207,7 +209,10 @@ export class PumpLedger<M, R> implements CoverHost {
             this.#release(held, errorCode(error) ?? "ERR_DELIVER_THREW");
             continue;
           }
-          if (!accepted) break;
+          if (!accepted) {
+            this.#host.wantCredit();
+            break;
+          }
           given++;
           // `done` may already have run inside deliver(); then the entry holds a credit only if durable.
           if (!held.settled || held.outputs !== "none") {
@@ -221,6 +226,11 @@ export class PumpLedger<M, R> implements CoverHost {
     } finally {
       this.#draining = false;
     }
+  }
+
+  /** Entries read and not yet accepted by the target. */
+  get waiting(): number {
+    return this.#waiting.length;
   }
 
   /** Gives back every entry the target never accepted: they stay pending for the next replay. */

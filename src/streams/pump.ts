@@ -71,7 +71,7 @@ export class Pump<M = unknown, R = unknown> {
   #loop: Promise<void> = Promise.resolve();
   #reading: Promise<unknown> | null = null;
   #stopping: Promise<void> | null = null;
-  #unsubscribeCredit: () => void = () => {};
+  #unsubscribeCredit: (() => void) | null = null;
   /** A claim the sweep asked for, run by the read loop before its next read. */
   #claim: { run: (room: number) => Promise<void>; done: (error?: unknown) => void } | null = null;
   /** Ids this pump held when the running claim was sent (see the read loop). */
@@ -95,6 +95,7 @@ export class Pump<M = unknown, R = unknown> {
         released: () => this.#wantReplay(),
         targetFailed: () => this.#setPaused("target-failed"),
         changed: () => this.#wakeup.notify(),
+        wantCredit: () => this.#listenForCredit(),
         progressed: () => {
           if (!this.#replay.wanted) this.#replay.streak = 0;
         },
@@ -150,10 +151,6 @@ export class Pump<M = unknown, R = unknown> {
     const adopted = this.options.stateStore ? await this.#adoptPredecessors(created) : null;
     this.#state = "running";
     this.#replay.cursor = ZERO_ID;
-    this.#unsubscribeCredit = this.#target.onCredit(() => {
-      this.#ledger.drain();
-      this.#wakeup.notify();
-    });
     this.#events.emit("started", { stream, group, consumer });
     if (adopted && adopted.deletedIds.length > 0)
       this.#acceptClaimed({ entries: [], deletedIds: adopted.deletedIds, cursor: ZERO_ID });
@@ -240,7 +237,7 @@ export class Pump<M = unknown, R = unknown> {
     this.#state = "stopping";
     this.#sweep.stop();
     this.#probe.stop();
-    this.#unsubscribeCredit();
+    this.#stopListeningForCredit();
     this.#wakeup.notify();
     await this.#loop;
     this.#finishClaim();
@@ -250,6 +247,29 @@ export class Pump<M = unknown, R = unknown> {
     while (this.#ledger.size > 0 && clock.now() < deadline) await this.#wakeup.wait(deadline - clock.now());
     this.#state = "stopped";
     this.#events.emit("stopped", { abandoned: this.#ledger.close() });
+  }
+
+  /**
+   * Listens for the target's credits while it needs them: entries it refused, or no room to read. A target
+   * shared by many pumps (a consumer's partitions on one actor) calls every listener at each credit, so a
+   * pump that listened all the time cost each finished message a call per pump (16 partitions: 1.6M calls
+   * for 100k entries). It stops listening from its own listener once nothing waits, and listens again only
+   * from the loop, after a wake-up: a listener dropped and added back while the target is calling its
+   * listeners would be called again in the same round.
+   */
+  #listenForCredit(): void {
+    if (this.#unsubscribeCredit !== null || this.#state !== "running") return;
+    this.#unsubscribeCredit = this.#target.onCredit(() => {
+      this.#ledger.drain();
+      this.#wakeup.notify();
+      // The loop, woken, listens again by itself if it still has no room.
+      if (this.#ledger.waiting === 0) this.#stopListeningForCredit();
+    });
+  }
+
+  #stopListeningForCredit(): void {
+    this.#unsubscribeCredit?.();
+    this.#unsubscribeCredit = null;
   }
 
   async #run(): Promise<void> {
@@ -282,9 +302,12 @@ export class Pump<M = unknown, R = unknown> {
       if (room <= 0) {
         this.#finishClaim();
         // Credits coming back notify; the timeout only guards against a target that never does.
+        this.#listenForCredit();
         await this.#wakeup.wait(blockMs);
         continue;
       }
+      // Room again without a credit (a commit took entries off its books): nothing to listen for.
+      if (this.#ledger.waiting === 0) this.#stopListeningForCredit();
       const claim = this.#claim;
       if (claim && this.#replay.cursor === null) {
         this.#claim = null;

@@ -407,6 +407,35 @@ export function runPumpSuite(
       expect(pump.stats.held).toBeLessThanOrEqual(target.capacity);
     });
 
+    test("pumps sharing a target listen for its credits only while they wait for them; each entry once", async () => {
+      await open();
+      const streams = [0, 1, 2, 3].map((i) => `${s}:${i}`);
+      for (const [i, stream] of streams.entries())
+        await b.appendBatch(
+          stream,
+          Array.from({ length: 100 }, (_, n) => defaultCodec.encode({ n: i * 100 + n })),
+        );
+      let listening = 0;
+      // Two credits for four pumps: most entries are refused first and delivered on a credit.
+      const target: TestTarget<Msg, Output[]> = new TestTarget<Msg, Output[]>({
+        instances: 1,
+        window: 2,
+        key: () => "k",
+        handler: async (m) => {
+          listening = Math.max(listening, target.creditListeners);
+          await Promise.resolve();
+          return [{ stream: out, dedupId: "effect", payload: { n: m.n } }];
+        },
+      });
+      const shared = streams.map((stream) => makePump(target, { stream }));
+      await Promise.all(shared.map((pump) => pump.start()));
+      await Promise.all(shared.map((pump) => settled(pump, 100)));
+      expect((await effects()).sort((x, y) => x - y)).toEqual(Array.from({ length: 400 }, (_, n) => n));
+      expect(listening).toBeGreaterThan(0);
+      // Nothing left to deliver: nobody listens (every credit would call each pump that did).
+      expect(target.creditListeners).toBe(0);
+    });
+
     test("pause stops reading (lag grows), resume continues, stop waits for in-flight entries", async () => {
       await open();
       await fill([{ n: 1 }]);

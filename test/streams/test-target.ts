@@ -50,6 +50,11 @@ export class TestTarget<M, R> implements PumpTarget<M, R> {
     return this.#instances.reduce((n, i) => n + i.inFlight.size, 0);
   }
 
+  /** How many listeners wait for credits now. */
+  get creditListeners(): number {
+    return this.#listeners.size;
+  }
+
   freeCredits(): number {
     return this.capacity - this.inFlight;
   }
