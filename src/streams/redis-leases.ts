@@ -272,6 +272,9 @@ interface PresenceConnections {
 /** A connection's place: the run id of its server and its client id there, `<run id>:<client id>`. */
 type Place = string;
 
+/** The record of a member whose connections cannot be looked up (CLIENT refused): never taken for gone. */
+const UNLISTED = "?";
+
 class RedisPresence implements Presence {
   readonly #name: string;
   readonly #key: string;
@@ -315,7 +318,16 @@ class RedisPresence implements Presence {
   }
 
   async #place(connection: Redis): Promise<void> {
-    const [id, info] = await Promise.all([connection.client("ID"), connection.info("server")]);
+    let id: number;
+    let info: string;
+    try {
+      [id, info] = await Promise.all([connection.client("ID"), connection.info("server")]);
+    } catch (error) {
+      // Refused here (an ACL): this member cannot be looked up, and says so in its record.
+      if (!CANNOT_LIST.test(messageOf(error))) throw error;
+      this.#listable = false;
+      return;
+    }
     const runId = /^run_id:(\w+)/m.exec(info)?.[1];
     if (runId === undefined) throw new TroupeError("ERR_STREAM_BACKEND", "INFO server gave no run_id");
     this.#places.set(connection, `${runId}:${id}`);
@@ -327,6 +339,7 @@ class RedisPresence implements Presence {
 
   /** What this member's record says: its connections' places, in a stable order. */
   places(): string {
+    if (!this.#listable) return UNLISTED;
     return [...this.#places.values()].sort().join(" ");
   }
 
@@ -377,8 +390,8 @@ class RedisPresence implements Presence {
     // Seen: one of its places listed under its name; unknown: a place on a server that did not answer.
     const look = (member: string, record: string | null | undefined): "seen" | "unknown" | "gone" => {
       const name = presenceName(this.#key, member);
-      let unknown = false;
-      for (const place of record ? record.split(" ") : []) {
+      let unknown = record === UNLISTED;
+      for (const place of record && !unknown ? record.split(" ") : []) {
         const listed = asked.get(place.slice(0, place.indexOf(":")));
         if (listed === undefined) unknown = true;
         else if (listed.get(place) === name) return "seen";

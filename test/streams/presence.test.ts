@@ -8,7 +8,12 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
 import { membersKey, presenceName, presenceRecordsKey } from "../../src/streams/leases.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
-import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
+import {
+  redisAvailable,
+  startPrivateRedis,
+  startTestRedis,
+  type TestRedis,
+} from "../support/redis-server.ts";
 import { testPrefix } from "./harness.ts";
 
 let redis: TestRedis;
@@ -107,6 +112,35 @@ test.skipIf(!redisAvailable())(
       expect(await admin.hkeys(records)).toEqual([]);
     } finally {
       await backend.close();
+    }
+  },
+);
+
+test.skipIf(!redisAvailable())(
+  "where an ACL refuses CLIENT, members are still present and nobody is taken for gone",
+  async () => {
+    const own = await startPrivateRedis();
+    const root = new Redis(own.url, { protocol: 2 });
+    const [one, two] = [0, 1].map(() => {
+      const url = new URL(own.url);
+      url.username = "limited";
+      url.password = "pw";
+      return new RedisStreamBackend(url.toString());
+    }) as [RedisStreamBackend, RedisStreamBackend];
+    try {
+      await root.call("ACL", "SETUSER", "limited", "on", ">pw", "~*", "&*", "+@all", "-client");
+      const key = membersKey(`${testPrefix()}:tx`, "g");
+      const a = await one.leases().present(key, "a", () => {});
+      await two.leases().present(key, "b", () => {});
+      expect(await one.leases().heartbeat(key, "a", 60_000)).toEqual(["a"]);
+      expect(await a.departed(["b", "c"])).toEqual([]);
+      // What it records says it cannot be looked up: a member that can is not to take it for gone either.
+      expect(await root.hget(presenceRecordsKey(key), "a")).toBe("?");
+    } finally {
+      await one.close();
+      await two.close();
+      root.disconnect();
+      await own.close();
     }
   },
 );
