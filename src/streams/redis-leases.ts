@@ -9,7 +9,7 @@
  * connection, once ready, records where it is (the server's run id and its CLIENT ID) in the members' presence
  * hash; a member looks the others' up by those ids alone (CLIENT LIST ID on each master: a script cannot, CLIENT
  * is refused in scripts), so a check costs the servers what the members are, not what every client of theirs
- * is (a whole CLIENT LIST every check grew with the clients: 162 KB of reply with 500 of them). Run ids, not
+ * is (a whole CLIENT LIST every check grew with the clients: 139 KB of reply with 500 of them). Run ids, not
  * addresses, name the servers, since two members may reach one server by two names. One master would do
  * on a single server, but in a cluster the members key's slot can move to another node, which the presences
  * opened before the move would not follow. A member none of whose connections is listed is looked for again
@@ -217,7 +217,6 @@ export class RedisLeaseStore implements LeaseStore {
     });
     const presence = new RedisPresence(
       {
-        name,
         key,
         member,
         connections,
@@ -255,8 +254,6 @@ export class RedisLeaseStore implements LeaseStore {
 const CANNOT_LIST = /^(NOPERM|ERR unknown (sub)?command|ERR syntax)/;
 
 interface PresenceConnections {
-  /** The connections' name. */
-  readonly name: string;
   /** The members key. */
   readonly key: string;
   readonly member: string;
@@ -276,7 +273,6 @@ type Place = string;
 const UNLISTED = "?";
 
 class RedisPresence implements Presence {
-  readonly #name: string;
   readonly #key: string;
   readonly #recordsKey: string;
   readonly #member: string;
@@ -287,11 +283,10 @@ class RedisPresence implements Presence {
   readonly #closed: () => void;
   /** Where each connection is since its last (re)connect. */
   readonly #places = new Map<Redis, Place>();
-  /** False once a node refused CLIENT LIST: nobody is taken for gone, leases are left to expire. */
+  /** False once a node refused CLIENT (an ACL): nobody is taken for gone, leases are left to expire. */
   #listable = true;
 
   constructor(presence: PresenceConnections, closed: () => void) {
-    this.#name = presence.name;
     this.#key = presence.key;
     this.#recordsKey = presenceRecordsKey(presence.key);
     this.#member = presence.member;
@@ -305,7 +300,7 @@ class RedisPresence implements Presence {
       connection.on("ready", () => void this.#locate(connection).catch(() => {}));
   }
 
-  /** Records the connections that are up now; rejects when none is or the record cannot be written. */
+  /** Records the connections that are up now (the caller saw one answer); rejects when it cannot. */
   async recorded(): Promise<void> {
     const ready = this.#connections.filter((connection) => connection.status === "ready");
     await Promise.all(ready.filter((c) => !this.#places.has(c)).map((c) => this.#place(c)));
@@ -333,8 +328,10 @@ class RedisPresence implements Presence {
     this.#places.set(connection, `${runId}:${id}`);
   }
 
-  #record(): Promise<unknown> {
-    return this.#records.hset(this.#recordsKey, this.#member, this.places());
+  async #record(): Promise<void> {
+    const places = this.places();
+    // Nothing placed (no connection up yet): an empty record would say it has no presence at all.
+    if (places !== "") await this.#records.hset(this.#recordsKey, this.#member, places);
   }
 
   /** What this member's record says: its connections' places, in a stable order. */
@@ -389,10 +386,11 @@ class RedisPresence implements Presence {
     if (asked === null) return [];
     // Seen: one of its places listed under its name; unknown: a place on a server that did not answer.
     const look = (member: string, record: string | null | undefined): "seen" | "unknown" | "gone" => {
+      if (record === UNLISTED) return "unknown";
       const name = presenceName(this.#key, member);
-      let unknown = record === UNLISTED;
-      for (const place of record && !unknown ? record.split(" ") : []) {
-        const listed = asked.get(place.slice(0, place.indexOf(":")));
+      let unknown = false;
+      for (const { place, runId } of placesIn(record)) {
+        const listed = asked.get(runId);
         if (listed === undefined) unknown = true;
         else if (listed.get(place) === name) return "seen";
       }
@@ -411,11 +409,8 @@ class RedisPresence implements Presence {
   async #listed(records: readonly (string | null)[]): Promise<Map<string, Map<Place, string>> | null> {
     const ids = new Map<string, string[]>();
     for (const record of records)
-      for (const place of record ? record.split(" ") : []) {
-        const at = place.indexOf(":");
-        const runId = place.slice(0, at);
-        ids.get(runId)?.push(place.slice(at + 1)) ?? ids.set(runId, [place.slice(at + 1)]);
-      }
+      for (const { runId, clientId } of placesIn(record))
+        ids.get(runId)?.push(clientId) ?? ids.set(runId, [clientId]);
     const asked = new Map<string, Map<Place, string>>();
     await Promise.all(
       [...this.#places].map(async ([connection, own]) => {
@@ -436,6 +431,16 @@ class RedisPresence implements Presence {
   async close(): Promise<void> {
     this.#closed();
     for (const connection of [...this.#connections, this.#subscriber]) connection.disconnect();
+  }
+}
+
+/** The places a record names (anything else in it, `?` included, is no place). */
+function* placesIn(
+  record: string | null | undefined,
+): Generator<{ place: Place; runId: string; clientId: string }> {
+  for (const place of record ? record.split(" ") : []) {
+    const match = /^(\w+):(\d+)$/.exec(place);
+    if (match) yield { place, runId: match[1] as string, clientId: match[2] as string };
   }
 }
 
