@@ -10,6 +10,16 @@ export const CLUSTER_SLOTS = 16_384;
 
 const utf8 = new TextEncoder();
 
+/**
+ * CRC16-XMODEM a byte at a time from a table, as Redis's own crc16.c does: a key's slot is computed for
+ * every output written on a cluster, and the bit-by-bit loop over a 48-byte untagged key took 1.8 µs.
+ */
+const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
+
 /** The hash tag Redis Cluster hashes for `key`, or null when the whole key is hashed. */
 export function hashTag(key: string): string | null {
   const open = key.indexOf("{");
@@ -20,7 +30,7 @@ export function hashTag(key: string): string | null {
 
 /** The Redis Cluster slot of `key`. */
 export function keySlot(key: string): number {
-  return crc16(utf8.encode(hashTag(key) ?? key)) % CLUSTER_SLOTS;
+  return crc16(hashTag(key) ?? key) % CLUSTER_SLOTS;
 }
 
 /**
@@ -36,12 +46,19 @@ export function slotPrefix(key: string, setting = "stream"): string {
   return `{${key}}`;
 }
 
-function crc16(bytes: Uint8Array): number {
+/** CRC16 of the UTF-8 bytes of `text`: straight from its char codes while they are ASCII (no copy). */
+function crc16(text: string): number {
   let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0x7f) return crc16Bytes(utf8.encode(text));
+    crc = ((crc << 8) ^ (CRC16_TABLE[((crc >> 8) ^ code) & 0xff] as number)) & 0xffff;
   }
+  return crc;
+}
+
+function crc16Bytes(bytes: Uint8Array): number {
+  let crc = 0;
+  for (const byte of bytes) crc = ((crc << 8) ^ (CRC16_TABLE[((crc >> 8) ^ byte) & 0xff] as number)) & 0xffff;
   return crc;
 }

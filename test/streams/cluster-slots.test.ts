@@ -6,6 +6,7 @@
  * whose keys span two slots fails with an error that says how to fix it.
  */
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import Redis from "ioredis";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { keySlot } from "../../src/streams/key-slot.ts";
@@ -79,6 +80,26 @@ describe.skipIf(!redisServerInstalled())("redis cluster slots", () => {
   });
   afterAll(async () => {
     await cluster?.cleanup();
+  });
+
+  test("a key's slot is the one Redis gives it: tagged, untagged, empty tags, non-ASCII", async () => {
+    await open();
+    const admin = new Redis(cluster!.servers[0]!.url, { protocol: 2 });
+    try {
+      for (const key of [
+        "somekey",
+        "foo{hash_tag}",
+        "{}x",
+        "a{}{b}",
+        "123456789",
+        `${h.prefix}:alerts`,
+        "ünï{ß}",
+        "☃:tx",
+      ])
+        expect(keySlot(key)).toBe(Number(await admin.call("CLUSTER", "KEYSLOT", key)));
+    } finally {
+      admin.disconnect();
+    }
   });
 
   test("blocking readers reach the node of their stream's slot, on every master", async () => {
