@@ -3,7 +3,8 @@
  *
  * - Events per CPU-second with P = 16 partitions against P = 1, the same entries either way: produced by key
  *   through a PartitionedProducer, consumed by one pump per partition into an in-process target that
- *   writes one output per entry. CPU is this process's plus the three redis-servers' (INFO CPU deltas).
+ *   writes one output per entry. CPU is this process's plus the three redis-servers' (INFO CPU deltas), each
+ *   also reported apart, with the entries each XREADGROUP brought (INFO commandstats): where P = 16 costs more.
  * - The rebalance gap per moved partition (the last entry its old owner handled → the first its new owner
  *   handled) while entries flow at a steady rate: when a second member joins (a hand-over), when it stops
  *   (it announces its leave: the others rebalance at once) and when a member dies (its connections closed, as a killed
@@ -24,7 +25,7 @@ import { Pump } from "../src/streams/pump.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { TestTarget, until } from "../test/streams/test-target.ts";
 import { RedisCluster } from "../test/support/redis-cluster.ts";
-import { cpuSeconds } from "./lib/measure.ts";
+import { serverCounters } from "./lib/measure.ts";
 import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated, variant } from "./lib/run-isolated.ts";
 
@@ -70,7 +71,8 @@ export async function throughput(nodes: string[], partitions: number, count: num
   });
   await Promise.all(pumps.map((p) => p.start()));
   const producer = new PartitionedProducer<Event>(backend, stream, { key: (e) => e.k });
-  const cpuBefore = await cpuSeconds(nodes.map((node) => `redis://${node}`));
+  const servers = nodes.map((node) => `redis://${node}`);
+  const before = await serverCounters(servers);
   const started = performance.now();
   for (let n = 0; n < count; n += 500)
     await producer.sendBatch(
@@ -84,13 +86,33 @@ export async function throughput(nodes: string[], partitions: number, count: num
     () => acked >= count,
   );
   const seconds = (performance.now() - started) / 1000;
-  const cpu = (await cpuSeconds(nodes.map((node) => `redis://${node}`))) - cpuBefore;
+  const after = await serverCounters(servers);
+  const client = after.process - before.process;
+  const server = after.servers - before.servers;
+  const cpu = client + server;
+  const reads = (after.calls.get("xreadgroup") ?? 0) - (before.calls.get("xreadgroup") ?? 0);
   await Promise.all(pumps.map((p) => p.stop()));
   await backend.close();
-  log(`P=${partitions}: ${count} entries in ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s`);
+  log(
+    `P=${partitions}: ${count} entries in ${seconds.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s (this process ${client.toFixed(2)}, the servers ${server.toFixed(2)}), ${reads} XREADGROUP`,
+  );
+  const p = `P=${partitions}`;
   return [
-    { bench: BENCH, metric: `P=${partitions} events per CPU-second`, value: count / cpu, unit: "events/s" },
-    { bench: BENCH, metric: `P=${partitions} events/s`, value: count / seconds, unit: "events/s" },
+    { bench: BENCH, metric: `${p} events per CPU-second`, value: count / cpu, unit: "events/s" },
+    { bench: BENCH, metric: `${p} events/s`, value: count / seconds, unit: "events/s" },
+    {
+      bench: BENCH,
+      metric: `${p} events per CPU-second of this process`,
+      value: count / client,
+      unit: "events/s",
+    },
+    {
+      bench: BENCH,
+      metric: `${p} events per CPU-second of the servers`,
+      value: count / server,
+      unit: "events/s",
+    },
+    { bench: BENCH, metric: `${p} entries per XREADGROUP`, value: count / reads, unit: "entries/read" },
   ];
 }
 
@@ -230,6 +252,12 @@ if (import.meta.main) {
       figure(get("P=16 events per CPU-second"), get("P=1 events per CPU-second")),
       figure(get("P=1 events/s")),
       figure(get("P=16 events/s"), get("P=1 events/s")),
+      // Where the difference goes: the client's CPU, the servers', and how much each read brings.
+      ...[
+        " events per CPU-second of this process",
+        " events per CPU-second of the servers",
+        " entries per XREADGROUP",
+      ].map((what) => figure(get(`P=16${what}`), get(`P=1${what}`))),
       figure(get(STEADY)),
       figure(get("rebalance gap on a join p99"), get(STEADY)),
       figure(get(LEAVE), get(STEADY)),

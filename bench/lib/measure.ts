@@ -12,15 +12,38 @@ import type { Measurement } from "./report.ts";
  * distorts far less than its wall time.
  */
 export async function cpuSeconds(servers: readonly string[] = []): Promise<number> {
+  const { process: own, servers: theirs } = await serverCounters(servers);
+  return own + theirs;
+}
+
+export interface ServerCounters {
+  /** CPU seconds of this process so far (every thread). */
+  process: number;
+  /** CPU seconds of the servers so far. */
+  servers: number;
+  /** Calls of each command so far, summed over the servers (INFO commandstats: `xreadgroup`, `xack`…). */
+  calls: Map<string, number>;
+}
+
+/** This process's CPU and the servers' CPU and command calls so far: a run's cost, split, by difference. */
+export async function serverCounters(servers: readonly string[] = []): Promise<ServerCounters> {
   const usage = process.cpuUsage();
-  let total = (usage.user + usage.system) / 1e6;
+  const counters: ServerCounters = {
+    process: (usage.user + usage.system) / 1e6,
+    servers: 0,
+    calls: new Map(),
+  };
   for (const server of servers) {
     const admin = new Redis(server, { protocol: 2 });
-    const info = await admin.info("cpu").finally(() => admin.disconnect());
+    const [cpu, stats] = await Promise.all([admin.info("cpu"), admin.info("commandstats")]).finally(() =>
+      admin.disconnect(),
+    );
     for (const field of ["used_cpu_user", "used_cpu_sys"])
-      total += Number(new RegExp(`${field}:([\\d.]+)`).exec(info)?.[1] ?? 0);
+      counters.servers += Number(new RegExp(`${field}:([\\d.]+)`).exec(cpu)?.[1] ?? 0);
+    for (const [, command, calls] of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+      counters.calls.set(command as string, (counters.calls.get(command as string) ?? 0) + Number(calls));
   }
-  return total;
+  return counters;
 }
 
 /** `count` items in `elapsedMs` as a rate per second. */
