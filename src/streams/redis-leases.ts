@@ -300,10 +300,10 @@ class RedisPresence implements Presence {
       connection.on("ready", () => void this.#locate(connection).catch(() => {}));
   }
 
-  /** Records the connections that are up now (the caller saw one answer); rejects when it cannot. */
+  /** Places the connections that are up now and records them; rejects when it cannot. */
   async recorded(): Promise<void> {
     const ready = this.#connections.filter((connection) => connection.status === "ready");
-    await Promise.all(ready.filter((c) => !this.#places.has(c)).map((c) => this.#place(c)));
+    await Promise.all(ready.map((connection) => this.#place(connection)));
     await this.#record();
   }
 
@@ -396,8 +396,12 @@ class RedisPresence implements Presence {
       }
       return unknown ? "unknown" : "gone";
     };
-    // Not seeing itself, it cannot trust what it does not see of the others.
-    if (look(this.#member, records[0]) !== "seen") return [];
+    // Not seeing itself, it cannot trust what it does not see of the others; and its places may be out of
+    // date (placing a reconnected connection failed), so it places the connections that are up again.
+    if (look(this.#member, records[0]) !== "seen") {
+      await this.recorded().catch(() => {});
+      return [];
+    }
     return members.filter((member, i) => look(member, records[i + 1]) === "gone");
   }
 
