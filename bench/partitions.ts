@@ -25,7 +25,7 @@ import { Pump } from "../src/streams/pump.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { TestTarget, until } from "../test/streams/test-target.ts";
 import { RedisCluster } from "../test/support/redis-cluster.ts";
-import { serverCounters } from "./lib/measure.ts";
+import { costCounters } from "./lib/measure.ts";
 import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated, variant } from "./lib/run-isolated.ts";
 
@@ -72,7 +72,7 @@ export async function throughput(nodes: string[], partitions: number, count: num
   await Promise.all(pumps.map((p) => p.start()));
   const producer = new PartitionedProducer<Event>(backend, stream, { key: (e) => e.k });
   const servers = nodes.map((node) => `redis://${node}`);
-  const before = await serverCounters(servers);
+  const before = await costCounters(servers);
   const started = performance.now();
   for (let n = 0; n < count; n += 500)
     await producer.sendBatch(
@@ -86,7 +86,7 @@ export async function throughput(nodes: string[], partitions: number, count: num
     () => acked >= count,
   );
   const seconds = (performance.now() - started) / 1000;
-  const after = await serverCounters(servers);
+  const after = await costCounters(servers);
   const client = after.process - before.process;
   const server = after.servers - before.servers;
   const cpu = client + server;

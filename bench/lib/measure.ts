@@ -12,11 +12,11 @@ import type { Measurement } from "./report.ts";
  * distorts far less than its wall time.
  */
 export async function cpuSeconds(servers: readonly string[] = []): Promise<number> {
-  const { process: own, servers: theirs } = await serverCounters(servers);
+  const { process: own, servers: theirs } = await costCounters(servers);
   return own + theirs;
 }
 
-export interface ServerCounters {
+export interface CostCounters {
   /** CPU seconds of this process so far (every thread). */
   process: number;
   /** CPU seconds of the servers so far. */
@@ -26,9 +26,9 @@ export interface ServerCounters {
 }
 
 /** This process's CPU and the servers' CPU and command calls so far: a run's cost, split, by difference. */
-export async function serverCounters(servers: readonly string[] = []): Promise<ServerCounters> {
+export async function costCounters(servers: readonly string[] = []): Promise<CostCounters> {
   const usage = process.cpuUsage();
-  const counters: ServerCounters = {
+  const counters: CostCounters = {
     process: (usage.user + usage.system) / 1e6,
     servers: 0,
     calls: new Map(),
