@@ -44,7 +44,8 @@ export interface LeaseStore {
   leave(key: string, member: string): Promise<void>;
   /**
    * Makes `member` of the members at `key` present until the presence is closed or its process ends;
-   * `changed` is called when another member announces a change of the members ({@link Presence.announce}).
+   * `changed` is called when another member announces a change of the members ({@link Presence.announce}),
+   * from the connection's event: it must not throw (a throw there is the process's uncaught exception).
    */
   present(key: string, member: string, changed: () => void): Promise<Presence>;
 }

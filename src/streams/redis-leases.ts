@@ -438,12 +438,16 @@ class RedisPresence implements Presence {
   }
 }
 
-/** The places a record names (anything else in it, `?` included, is no place). */
+/**
+ * The places a record names (anything else in it, `?` included, is no place). A client id is a positive
+ * 64-bit number: one Redis would refuse (past 2^63, leading zeros) would fail the CLIENT LIST ID that asks
+ * for every member's places on that server, so that nobody there could be found gone.
+ */
 function* placesIn(
   record: string | null | undefined,
 ): Generator<{ place: Place; runId: string; clientId: string }> {
   for (const place of record ? record.split(" ") : []) {
-    const match = /^(\w+):(\d+)$/.exec(place);
+    const match = /^(\w+):([1-9]\d{0,17})$/.exec(place);
     if (match) yield { place, runId: match[1] as string, clientId: match[2] as string };
   }
 }
