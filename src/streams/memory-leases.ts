@@ -16,9 +16,7 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Lease>();
   readonly #generations = new Map<string, number>();
   readonly #members = new Map<string, Map<string, number>>();
-  /** Per members key, the members present (with how many presences each holds open). */
-  readonly #present = new Map<string, Map<string, number>>();
-  /** Per members key, each presence's member and its `changed` callback. */
+  /** Per members key, the presences open: each one's member and its `changed` callback. */
   readonly #listeners = new Map<string, Set<{ member: string; changed: () => void }>>();
 
   constructor(clock: Clock) {
@@ -85,12 +83,6 @@ export class MemoryLeaseStore implements LeaseStore {
   }
 
   async present(key: string, member: string, changed: () => void): Promise<Presence> {
-    let present = this.#present.get(key);
-    if (!present) {
-      present = new Map();
-      this.#present.set(key, present);
-    }
-    present.set(member, (present.get(member) ?? 0) + 1);
     let listeners = this.#listeners.get(key);
     if (!listeners) {
       listeners = new Set();
@@ -98,12 +90,11 @@ export class MemoryLeaseStore implements LeaseStore {
     }
     const listener = { member, changed };
     listeners.add(listener);
-    let open = true;
     return {
       departed: async (members) => {
-        const now = this.#present.get(key);
-        if (!now?.has(member)) return [];
-        return members.filter((name) => !now.has(name));
+        const present = new Set([...(this.#listeners.get(key) ?? [])].map((other) => other.member));
+        if (!present.has(member)) return [];
+        return members.filter((name) => !present.has(name));
       },
       announce: async () => {
         // Delivered as a message is: after the announcing call returns.
@@ -111,19 +102,13 @@ export class MemoryLeaseStore implements LeaseStore {
           if (other.member !== member) queueMicrotask(other.changed);
       },
       close: async () => {
-        if (!open) return;
-        open = false;
         listeners.delete(listener);
-        const count = present.get(member) ?? 0;
-        if (count > 1) present.set(member, count - 1);
-        else present.delete(member);
       },
     };
   }
 
   /** The backend closed: its members are gone. */
   clearPresence(): void {
-    this.#present.clear();
     this.#listeners.clear();
   }
 

@@ -376,12 +376,6 @@ class RedisPresence implements Presence {
     } catch {
       return [];
     }
-    // Its own record out of date (a reconnect not recorded yet, or dropped while it was taken for expired):
-    // the others may not see it either; it writes it again and tells nothing this time.
-    if (records[0] !== this.places()) {
-      await this.#record().catch(() => {});
-      return [];
-    }
     const asked = await this.#listed(records);
     if (asked === null) return [];
     // Seen: one of its places listed under its name; unknown: a place on a server that did not answer.
@@ -396,8 +390,9 @@ class RedisPresence implements Presence {
       }
       return unknown ? "unknown" : "gone";
     };
-    // Not seeing itself, it cannot trust what it does not see of the others; and its places may be out of
-    // date (placing a reconnected connection failed), so it places the connections that are up again.
+    // Not seeing itself, it cannot trust what it does not see of the others. Its record may be gone (dropped
+    // while it was taken for expired) or its places out of date (placing a reconnected connection failed):
+    // it places the connections that are up again and records them.
     if (look(this.#member, records[0]) !== "seen") {
       await this.recorded().catch(() => {});
       return [];

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import Redis from "ioredis";
-import { membersKey, presenceName, presenceRecordsKey } from "../../src/streams/leases.ts";
+import { membersKey, type Presence, presenceName, presenceRecordsKey } from "../../src/streams/leases.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import {
   redisAvailable,
@@ -34,18 +34,47 @@ async function clientIdOf(name: string): Promise<string | undefined> {
   return new RegExp(`^id=(\\d+) .* name=${name} `, "m").exec(list)?.[1];
 }
 
-async function runId(): Promise<string> {
-  return /^run_id:(\w+)/m.exec(await admin.info("server"))?.[1] as string;
+async function runId(client = admin): Promise<string> {
+  return /^run_id:(\w+)/m.exec(await client.info("server"))?.[1] as string;
+}
+
+interface Members {
+  key: string;
+  one: RedisStreamBackend;
+  two: RedisStreamBackend;
+  a: Presence;
+  b: Presence;
+}
+
+/** Members "a" and "b" of a fresh members key, each present from a backend of its own (a process each). */
+async function twoMembers(url: string, body: (members: Members) => Promise<void>): Promise<void> {
+  const key = membersKey(`${testPrefix()}:tx`, "g");
+  const [one, two] = [new RedisStreamBackend(url), new RedisStreamBackend(url)];
+  try {
+    const a = await one.leases().present(key, "a", () => {});
+    const b = await two.leases().present(key, "b", () => {});
+    await body({ key, one, two, a, b });
+  } finally {
+    await one.close();
+    await two.close();
+  }
+}
+
+/**
+ * `presence.departed(members)` asked until it names `member` (the server drops a closed connection on its
+ * own time), for 3 s at most: its last answer.
+ */
+async function untilGone(presence: Presence, members: string[], member: string): Promise<string[]> {
+  const deadline = performance.now() + 3_000;
+  let gone = await presence.departed(members);
+  while (!gone.includes(member) && performance.now() < deadline) gone = await presence.departed(members);
+  return gone;
 }
 
 test.skipIf(!redisAvailable())(
   "a presence connection the server cut, back at ioredis's reconnect, is not taken for gone",
-  async () => {
-    const key = membersKey(`${testPrefix()}:tx`, "g");
-    const [one, two] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
-    try {
-      const a = await one.leases().present(key, "a", () => {});
-      await two.leases().present(key, "b", () => {});
+  () =>
+    twoMembers(redis.url, async ({ key, two, a }) => {
       const id = await clientIdOf(presenceName(key, "b"));
       expect(id).toBeDefined();
       await admin.call("CLIENT", "KILL", "ID", id as string);
@@ -56,35 +85,26 @@ test.skipIf(!redisAvailable())(
       expect(await admin.hget(presenceRecordsKey(key), "b")).toBe(`${await runId()}:${again}`);
       await two.close();
       expect(await a.departed(["b"])).toEqual(["b"]);
-    } finally {
-      await one.close();
-      await two.close();
-    }
-  },
+    }),
 );
 
 test.skipIf(!redisAvailable())(
   "a connection under a member's name is not its presence unless recorded as one",
-  async () => {
-    const key = membersKey(`${testPrefix()}:tx`, "g");
-    const [one, two] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
-    // What a check by name alone would take for b: a connection of that name that b never recorded (a
-    // process restarted under b's name and not yet present, say).
-    const namesake = new Redis(redis.url, { protocol: 2, connectionName: presenceName(key, "b") });
-    try {
-      await namesake.ping();
-      const a = await one.leases().present(key, "a", () => {});
-      await two.leases().present(key, "b", () => {});
-      expect(await a.departed(["b"])).toEqual([]);
-      await two.close();
-      expect(await clientIdOf(presenceName(key, "b"))).toBeDefined();
-      expect(await a.departed(["b"])).toEqual(["b"]);
-    } finally {
-      namesake.disconnect();
-      await one.close();
-      await two.close();
-    }
-  },
+  () =>
+    twoMembers(redis.url, async ({ key, two, a }) => {
+      // What a check by name alone would take for b: a connection of that name that b never recorded (a
+      // process restarted under b's name and not yet present, say).
+      const namesake = new Redis(redis.url, { protocol: 2, connectionName: presenceName(key, "b") });
+      try {
+        await namesake.ping();
+        expect(await a.departed(["b"])).toEqual([]);
+        await two.close();
+        expect(await clientIdOf(presenceName(key, "b"))).toBeDefined();
+        expect(await a.departed(["b"])).toEqual(["b"]);
+      } finally {
+        namesake.disconnect();
+      }
+    }),
 );
 
 test.skipIf(!redisAvailable())(
@@ -121,24 +141,18 @@ test.skipIf(!redisAvailable())(
   async () => {
     const own = await startPrivateRedis();
     const root = new Redis(own.url, { protocol: 2 });
-    const [one, two] = [0, 1].map(() => {
-      const url = new URL(own.url);
-      url.username = "limited";
-      url.password = "pw";
-      return new RedisStreamBackend(url.toString());
-    }) as [RedisStreamBackend, RedisStreamBackend];
     try {
       await root.call("ACL", "SETUSER", "limited", "on", ">pw", "~*", "&*", "+@all", "-client");
-      const key = membersKey(`${testPrefix()}:tx`, "g");
-      const a = await one.leases().present(key, "a", () => {});
-      await two.leases().present(key, "b", () => {});
-      expect(await one.leases().heartbeat(key, "a", 60_000)).toEqual(["a"]);
-      expect(await a.departed(["b", "c"])).toEqual([]);
-      // What it records says it cannot be looked up: a member that can is not to take it for gone either.
-      expect(await root.hget(presenceRecordsKey(key), "a")).toBe("?");
+      const limited = new URL(own.url);
+      limited.username = "limited";
+      limited.password = "pw";
+      await twoMembers(limited.toString(), async ({ key, one, a }) => {
+        expect(await one.leases().heartbeat(key, "a", 60_000)).toEqual(["a"]);
+        expect(await a.departed(["b", "c"])).toEqual([]);
+        // What it records says it cannot be looked up: a member that can is not to take it for gone either.
+        expect(await root.hget(presenceRecordsKey(key), "a")).toBe("?");
+      });
     } finally {
-      await one.close();
-      await two.close();
       root.disconnect();
       await own.close();
     }
@@ -150,32 +164,26 @@ test.skipIf(!redisAvailable())(
   async () => {
     const own = await startPrivateRedis({ appendonly: true, appendfsync: "always" });
     const root = new Redis(own.url, { protocol: 2 });
-    const [one, two] = [new RedisStreamBackend(own.url), new RedisStreamBackend(own.url)];
     try {
-      const key = membersKey(`${testPrefix()}:tx`, "g");
-      const records = presenceRecordsKey(key);
-      const a = await one.leases().present(key, "a", () => {});
-      await two.leases().present(key, "b", () => {});
-      const before = (await root.hget(records, "b")) as string;
-      await own.server!.restart();
-      const runIdNow = /^run_id:(\w+)/m.exec(await root.info("server"))?.[1] as string;
-      // Both reconnect and record their new places (no event says so: asked until they have).
-      const renewed = async (member: string) =>
-        (await root.hget(records, member))?.startsWith(`${runIdNow}:`);
-      while (!(await renewed("a")) || !(await renewed("b"))) await Bun.sleep(5);
-      // b's record as the AOF gave it back, before b recorded anew: the old server's run id, no server's now.
-      await root.hset(records, "b", before);
-      expect(await a.departed(["b"])).toEqual([]);
-      await two.leases().heartbeat(key, "b", 60_000);
-      expect(await renewed("b")).toBe(true);
-      expect(await a.departed(["b"])).toEqual([]);
-      await two.close();
-      let gone = await a.departed(["b"]);
-      while (gone.length === 0) gone = await a.departed(["b"]);
-      expect(gone).toEqual(["b"]);
+      await twoMembers(own.url, async ({ key, two, a }) => {
+        const records = presenceRecordsKey(key);
+        const before = (await root.hget(records, "b")) as string;
+        await own.server!.restart();
+        const runIdNow = await runId(root);
+        // Both reconnect and record their new places (no event says so: asked until they have).
+        const renewed = async (member: string) =>
+          (await root.hget(records, member))?.startsWith(`${runIdNow}:`);
+        while (!(await renewed("a")) || !(await renewed("b"))) await Bun.sleep(5);
+        // b's record as the AOF gave it back, before b recorded anew: the old server's run id, no server's now.
+        await root.hset(records, "b", before);
+        expect(await a.departed(["b"])).toEqual([]);
+        await two.leases().heartbeat(key, "b", 60_000);
+        expect(await renewed("b")).toBe(true);
+        expect(await a.departed(["b"])).toEqual([]);
+        await two.close();
+        expect(await untilGone(a, ["b"], "b")).toEqual(["b"]);
+      });
     } finally {
-      await one.close();
-      await two.close();
       root.disconnect();
       await own.close();
     }
@@ -184,26 +192,13 @@ test.skipIf(!redisAvailable())(
 
 test.skipIf(!redisAvailable())(
   "a record with a client id Redis would refuse does not hide the members that are gone",
-  async () => {
-    const key = membersKey(`${testPrefix()}:tx`, "g");
-    const [one, dead] = [new RedisStreamBackend(redis.url), new RedisStreamBackend(redis.url)];
-    try {
-      const a = await one.leases().present(key, "a", () => {});
-      await dead.leases().present(key, "dead", () => {});
-      await dead.close();
+  () =>
+    twoMembers(redis.url, async ({ key, two, a }) => {
+      await two.close();
       // Past 2^63 and with leading zeros: CLIENT LIST ID refuses either, for the whole call.
       for (const id of ["9223372036854775808", "18446744073709551616", "00000000000000000000001", "0"]) {
         await admin.hset(presenceRecordsKey(key), "junk", `${await runId()}:${id}`);
-        // The server drops a closed connection on its own time: asked until it has (or a deadline).
-        const deadline = performance.now() + 3_000;
-        let gone = await a.departed(["junk", "dead"]);
-        while (!gone.includes("dead") && performance.now() < deadline)
-          gone = await a.departed(["junk", "dead"]);
-        expect(gone).toEqual(["junk", "dead"]);
+        expect(await untilGone(a, ["junk", "b"], "b")).toEqual(["junk", "b"]);
       }
-    } finally {
-      await one.close();
-      await dead.close();
-    }
-  },
+    }),
 );
