@@ -5,6 +5,9 @@
  *   through a PartitionedProducer, consumed by one pump per partition into an in-process target that
  *   writes one output per entry. CPU is this process's plus the three redis-servers' (INFO CPU deltas), each
  *   also reported apart, with the entries each XREADGROUP brought (INFO commandstats): where P = 16 costs more.
+ * - The same ratio on the scanner's keyed layout, the work partitions are for: the generated workload through
+ *   the wallet stage, the sybil analyzer and the mint analyzer in P = 16 mint partitions against P = 1,
+ *   durable, on the cluster (bench/scanner/pipeline.ts), per CPU-second of this process and the servers.
  * - The rebalance gap per moved partition (the last entry its old owner handled → the first its new owner
  *   handled) while entries flow at a steady rate: when a second member joins (a hand-over), when it stops
  *   (it announces its leave: the others rebalance at once) and when a member dies (its connections closed, as a killed
@@ -28,6 +31,7 @@ import { RedisCluster } from "../test/support/redis-cluster.ts";
 import { costCounters } from "./lib/measure.ts";
 import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated, variant } from "./lib/run-isolated.ts";
+import { BENCH as SCANNER } from "./scanner/pipeline.ts";
 
 const BENCH = "partitions";
 /**
@@ -35,6 +39,8 @@ const BENCH = "partitions";
  * to 0.96 between rounds; at 100,000 three rounds gave 0.80–0.82.
  */
 const DEFAULT_COUNT = 100_000;
+/** The scanner variants' timed events, after as many again of warm-up (~20 s a variant on 2 cores). */
+const SCANNER_COUNT = 200_000;
 const LEASE_MS = 2_000;
 const RENEW_MS = 500;
 /** Steady traffic of the gap phase: a batch every TICK_MS. */
@@ -196,7 +202,9 @@ export async function rebalanceGaps(nodes: string[]): Promise<Measurement[]> {
   const leaveGaps = left.map((p) => firstOf(times[p]!, "a", leftAt) - lastOf(times[p]!, "b"));
   await c.start();
   await round(a, () => a.owned.length === 8 && c.owned.length === 8);
-  await Bun.sleep(500);
+  // At a random phase of the survivors' presence checks: a death waits for the next one, and a fixed 500 ms
+  // here put every round on one phase (a's check just before the close: ~710 ms; just after: ~210 ms).
+  await Bun.sleep(500 + Math.random() * 500);
   const died = c.owned;
   const killedAt = performance.now();
   await cBackend.close();
@@ -242,9 +250,20 @@ if (import.meta.main) {
       [
         variant(import.meta.url, "throughput", cluster.nodes, 1, count),
         variant(import.meta.url, "throughput", cluster.nodes, 16, count),
+        ...[1, 16].map((partitions) =>
+          variant(
+            new URL("./scanner/pipeline.ts", import.meta.url),
+            "scannerThroughput",
+            { cluster: cluster.nodes },
+            "durable",
+            SCANNER_COUNT,
+            SCANNER_COUNT,
+            partitions,
+          ),
+        ),
         variant(import.meta.url, "rebalanceGaps", cluster.nodes),
       ],
-      { rounds: args.rounds },
+      { rounds: args.rounds, timeoutMs: 600_000 },
     );
     const get = (metric: string) => results.get(BENCH, metric);
     const figures: Figure[] = [
@@ -258,6 +277,12 @@ if (import.meta.main) {
         " events per CPU-second of the servers",
         " entries per XREADGROUP",
       ].map((what) => figure(get(`P=16${what}`), get(`P=1${what}`))),
+      // The scanner's keyed layout: the partitions' cost where each entry carries the analyzers' work.
+      ...["", ", per CPU-second"].map((per) => {
+        const scanner = (p: string) =>
+          results.get(SCANNER, `wallet stage + sybil + mint analyzer, ${p}, redis cluster, durable${per}`);
+        return figure(scanner("16 partitions"), scanner("1 partition"));
+      }),
       figure(get(STEADY)),
       figure(get("rebalance gap on a join p99"), get(STEADY)),
       figure(get(LEAVE), get(STEADY)),

@@ -18,7 +18,22 @@ import { connect, deleteByPrefix, redisUrl } from "../lib/redis.ts";
 import type { Measurement } from "../lib/report.ts";
 
 export const BENCH = "scanner";
-type Backend = "memory" | "redis";
+/**
+ * Where the streams live: in memory, on the one Redis of `REDIS_URL`, or on a Redis Cluster (its seed nodes:
+ * bench/partitions.ts starts a private one).
+ */
+type Backend = "memory" | "redis" | { cluster: string[] };
+
+/** How a metric names the backend. */
+function backendName(kind: Backend): string {
+  return typeof kind === "string" ? kind : "redis cluster";
+}
+
+/** The servers whose CPU counts in a run's cost. */
+function serversOf(kind: Backend): string[] {
+  if (kind === "memory") return [];
+  return kind === "redis" ? [redisUrl()] : kind.cluster.map((node) => `redis://${node}`);
+}
 
 interface Scanner {
   backend: StreamBackend;
@@ -42,9 +57,13 @@ async function withScanner<T>(
   partitions: number | null = null,
   partitionThreads?: number,
 ): Promise<T> {
-  const prefix = `troupe-bench:${crypto.randomUUID()}:`;
+  // On a cluster the streams share one hash tag: a sybil checkpoint acks tx and findings entries in one script.
+  const id = `troupe-bench:${crypto.randomUUID()}`;
+  const prefix = typeof kind === "string" ? `${id}:` : `{${id}}:`;
   const backend: StreamBackend =
-    kind === "redis" ? new RedisStreamBackend(redisUrl()) : new MemoryStreamBackend();
+    kind === "memory"
+      ? new MemoryStreamBackend()
+      : new RedisStreamBackend(kind === "redis" ? redisUrl() : { cluster: kind.cluster });
   const names = topology(prefix, { keyed: partitions !== null });
   const scanner = await startBatchScanner(
     backend,
@@ -59,6 +78,7 @@ async function withScanner<T>(
   } finally {
     await scanner.stop();
     await backend.close();
+    // A cluster's keys go with the private cluster the bench stops.
     if (kind === "redis") {
       const redis = connect();
       await deleteByPrefix(redis, prefix);
@@ -155,7 +175,7 @@ export async function scannerThroughput(
   partitionThreads: number | null = null,
 ): Promise<Measurement[]> {
   const { prefix, events } = workload(warmup + count);
-  const servers = kind === "redis" ? [redisUrl()] : [];
+  const servers = serversOf(kind);
   return withScanner(
     kind,
     async ({ ingest, drained }) => {
@@ -175,7 +195,7 @@ export async function scannerThroughput(
           ? "three analyzers"
           : `wallet stage + sybil + mint analyzer, ${partitionCount(partitions)}`;
       const threads = partitionThreads === null ? "" : ` on ${partitionCount(partitionThreads, "thread")}`;
-      const metric = `${layout}${threads}, ${kind}, ${state}`;
+      const metric = `${layout}${threads}, ${backendName(kind)}, ${state}`;
       return [
         throughput(BENCH, metric, timed.length, elapsed, "events/s"),
         // The cost, which a loaded box distorts less than the wall time: every thread of this process, and
@@ -323,7 +343,7 @@ export async function produceToAlert(
       reading = false;
       await reader;
       const keyed = partitions === null ? "" : `, ${partitionCount(partitions, "mint partition")}`;
-      const metric = `produce→alert at ${rate}/s, ${kind}${state === "volatile" ? ", volatile" : ""}${keyed}`;
+      const metric = `produce→alert at ${rate}/s, ${backendName(kind)}${state === "volatile" ? ", volatile" : ""}${keyed}`;
       const percentile = (name: string, h: Histogram, p: number) => ({
         bench: BENCH,
         metric: `${name} p${p}`,
