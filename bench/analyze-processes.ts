@@ -7,9 +7,11 @@
  * what each process of the last K = 2 round ran and spent: on a 2-core box one process's three analyzer
  * threads use both cores already, so the ratio says what sharing costs rather than what it gains. With
  * `--partitions P`, the processes run TROUPE_PARTITIONS=P (the mint analyzer's partitions, fed by the wallet
- * analyzer, shared by lease too), and the partitions' groups count among those that must drain.
+ * analyzer, shared by lease too), and the partitions' groups count among those that must drain. With
+ * `--cluster`, on a private 3-master Redis Cluster started here (REDIS_CLUSTER_NODES, a tagged prefix; the
+ * three servers' CPU counted) instead of `REDIS_URL`.
  *
- *   bun bench/analyze-processes.ts [--json] [--rounds 3] [--count 200000] [--partitions P]
+ *   bun bench/analyze-processes.ts [--json] [--rounds 3] [--count 200000] [--partitions P] [--cluster]
  */
 import { readFileSync } from "node:fs";
 import type { ChainEvent } from "../src/detection/schema.ts";
@@ -19,6 +21,7 @@ import { topology } from "../src/scanner/topology.ts";
 import { PartitionedStream } from "../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "../test/support/child-output.ts";
+import { RedisCluster } from "../test/support/redis-cluster.ts";
 import { cpuSeconds } from "./lib/measure.ts";
 import { connect, deleteByPrefix, redisUrl } from "./lib/redis.ts";
 import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
@@ -43,14 +46,21 @@ interface Round {
   split: { consumer: string; analyzers: string[]; cpu: number }[];
 }
 
+/** The shared Redis of `REDIS_URL`, or a private cluster's seed nodes. */
+type Servers = { url: string } | { cluster: string[] };
+
 async function round(
   events: readonly ChainEvent[],
   processes: number,
   partitions: number | null,
+  servers: Servers,
 ): Promise<Round> {
-  const prefix = `troupe-bench:${crypto.randomUUID()}:`;
+  // On a cluster the scanner's streams share a hash tag (the configuration refuses an untagged prefix there).
+  const id = `troupe-bench:${crypto.randomUUID()}`;
+  const prefix = "url" in servers ? `${id}:` : `{${id}}:`;
   const names = topology(prefix, { keyed: partitions !== null });
-  const backend = new RedisStreamBackend(redisUrl());
+  const backend = new RedisStreamBackend("url" in servers ? servers.url : { cluster: servers.cluster });
+  const serverUrls = "url" in servers ? [servers.url] : servers.cluster.map((node) => `redis://${node}`);
   const children: { consumer: string; child: ReturnType<typeof Bun.spawn>; stderr: ChildOutput }[] = [];
   try {
     for (const { group } of names.analyzers) await backend.ensureGroup(names.tx, group);
@@ -63,7 +73,7 @@ async function round(
       pendingCapacity: 10_000_000,
     });
     for (let i = 0; i < events.length; i += 5_000) await writer.send(events.slice(i, i + 5_000));
-    const cpuBefore = await cpuSeconds([redisUrl()]);
+    const cpuBefore = await cpuSeconds(serverUrls);
     const selfBefore = process.cpuUsage();
     const started = performance.now();
     for (let i = 1; i <= processes; i++) {
@@ -72,7 +82,9 @@ async function round(
         cwd: ROOT,
         env: {
           ...process.env,
-          REDIS_URL: redisUrl(),
+          ...("url" in servers
+            ? { REDIS_URL: servers.url }
+            : { REDIS_URL: "", REDIS_CLUSTER_NODES: servers.cluster.join(",") }),
           TROUPE_STREAM_PREFIX: prefix,
           TROUPE_CONSUMER: consumer,
           TROUPE_HTTP_PORT: "0",
@@ -108,7 +120,7 @@ async function round(
     );
     // This process's own CPU (polling) is not the analyzers': taken out of the Redis delta's total.
     const self = process.cpuUsage(selfBefore);
-    const redisCpu = (await cpuSeconds([redisUrl()])) - cpuBefore - (self.user + self.system) / 1e6;
+    const redisCpu = (await cpuSeconds(serverUrls)) - cpuBefore - (self.user + self.system) / 1e6;
     const cpu = split.reduce((sum, p) => sum + p.cpu, 0) + redisCpu;
     log(
       `${processes} process(es): ${events.length} events in ${elapsed.toFixed(2)} s, ${cpu.toFixed(2)} CPU-s (redis ${redisCpu.toFixed(2)}); ${split.map((p) => `${p.consumer} ${p.cpu.toFixed(2)} CPU-s [${p.analyzers.join(", ")}]`).join("; ")}`,
@@ -118,9 +130,12 @@ async function round(
     for (const { child } of children) child.kill("SIGTERM");
     await Promise.all(children.map(({ child }) => child.exited));
     await backend.close();
-    const redis = connect();
-    await deleteByPrefix(redis, prefix);
-    redis.disconnect();
+    // A cluster's keys go with the cluster, stopped at the end.
+    if ("url" in servers) {
+      const redis = connect();
+      await deleteByPrefix(redis, prefix);
+      redis.disconnect();
+    }
   }
 }
 
@@ -130,8 +145,9 @@ function median(values: number[]): number {
 }
 
 if (import.meta.main) {
-  // `--partitions P` is this bench's own; the rest are every bench's.
-  const argv = Bun.argv.slice(2);
+  // `--partitions P` and `--cluster` are this bench's own; the rest are every bench's.
+  const onCluster = Bun.argv.includes("--cluster");
+  const argv = Bun.argv.slice(2).filter((arg) => arg !== "--cluster");
   const at = argv.indexOf("--partitions");
   const partitions = at === -1 ? null : Number(argv[at + 1]);
   if (partitions !== null && !(Number.isInteger(partitions) && partitions >= 1))
@@ -140,10 +156,16 @@ if (import.meta.main) {
   const count = args.count ?? DEFAULT_COUNT;
   const all = [...generate({ seed: 1, durationMs: 3 * 3_600_000 }).events()];
   const events = all.slice(0, count);
+  const cluster = onCluster ? await RedisCluster.start() : null;
+  const servers: Servers = cluster ? { cluster: cluster.nodes } : { url: redisUrl() };
   const runs: Record<1 | 2, Round[]> = { 1: [], 2: [] };
-  for (let r = 0; r < args.rounds; r++)
-    for (const k of [1, 2] as const) runs[k].push(await round(events, k, partitions));
-  const keyed = partitions === null ? "" : `, ${partitions} mint partitions`;
+  try {
+    for (let r = 0; r < args.rounds; r++)
+      for (const k of [1, 2] as const) runs[k].push(await round(events, k, partitions, servers));
+  } finally {
+    await cluster?.cleanup();
+  }
+  const keyed = `${partitions === null ? "" : `, ${partitions} mint partitions`}${cluster ? ", redis cluster" : ""}`;
   const measure = (k: 1 | 2, per: "s" | "CPU-s"): Measurement => ({
     bench: BENCH,
     metric: `${k} analyze process${k === 1 ? "" : "es"}${keyed}, events per ${per === "s" ? "second" : "CPU-second"}`,
