@@ -5,6 +5,7 @@
  * such a record, or an array of them, written the same way. Against the default codec it saves the field
  * names (about half the bytes of a wallet entry) and reads each field by its literal name.
  */
+import { InvalidOptionError } from "../errors.ts";
 import type { TableCodec } from "./durable-table.ts";
 import { ValueReader, type ValueWriter } from "./state-segment.ts";
 import { BufferWriter, readValue, Tag, writeValue } from "./value-codec.ts";
@@ -30,6 +31,9 @@ export function recordCodec<T extends object>(
   },
 ): RecordCodec<T> {
   const fields = Object.keys(shape) as (keyof T & string)[];
+  // The decoder is an object literal, where a `"__proto__"` field would set the prototype.
+  if (fields.includes("__proto__" as keyof T & string))
+    throw new InvalidOptionError("shape", "a record field cannot be named __proto__");
   const nested = fields.map((field) => {
     const spec = shape[field] as FieldSpec;
     return spec === true ? null : spec;

@@ -126,7 +126,10 @@ export function readValue(
       const object: Record<string, unknown> = {};
       for (let n = input.varint(); n > 0; n--) {
         const key = input.string();
-        object[key] = readValue(input);
+        // Assigned, an own `__proto__` key (JSON.parse makes them from untrusted text) would set the
+        // restored object's prototype instead of coming back as the key it was.
+        if (key === "__proto__") Object.defineProperty(object, key, ownProperty(readValue(input)));
+        else object[key] = readValue(input);
       }
       return object;
     }
@@ -135,6 +138,10 @@ export function readValue(
   }
   if (nested) return nested(tag, input);
   throw input.corrupt(`value of unknown type ${tag}`);
+}
+
+function ownProperty(value: unknown): PropertyDescriptor {
+  return { value, enumerable: true, writable: true, configurable: true };
 }
 
 function isPlainObject(value: object): boolean {

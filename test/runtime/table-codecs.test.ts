@@ -92,6 +92,12 @@ describe("record codec", () => {
     expect([...(seen[0] as Uint8Array)]).toEqual([...bytes]);
   });
 
+  test("a field named __proto__ is refused: the decoder's object literal would set the prototype", () => {
+    expect(() => recordCodec<Record<string, number>>({ ["__proto__"]: true, a: true })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION" }),
+    );
+  });
+
   test("a value stored before fields were added decodes them as undefined", () => {
     const before = recordCodec<{ a: number }>({ a: true });
     const after = recordCodec<{ a: number; b: string | undefined }>({ a: true, b: true });
@@ -130,6 +136,18 @@ describe("value codec (the default)", () => {
     expect(back.map).toBeInstanceOf(Map);
     expect(back.date).toBeInstanceOf(Date);
     expect("missing" in back.nested).toBe(true);
+  });
+
+  test("an own __proto__ key comes back as that key, not as the object's prototype", () => {
+    // What JSON.parse makes of untrusted text: an own property named __proto__.
+    const value = JSON.parse('{"a":1,"__proto__":{"polluted":true},"b":{"__proto__":[2]}}');
+    const back = valueCodec.decode(valueCodec.encode(value)) as Record<string, unknown>;
+    expect(Object.keys(back)).toEqual(["a", "__proto__", "b"]);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(back.polluted).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(back, "__proto__")?.value).toEqual({ polluted: true });
+    expect(Object.keys(back.b as object)).toEqual(["__proto__"]);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   test("a value written in place into a segment reads back the same", () => {
