@@ -56,8 +56,10 @@ export function partitionKey(name: string, partition: number, partitions: number
   return `${name.slice(0, close)}:p${partition}${name.slice(close)}`;
 }
 
-/** The partition of `key` among `partitions`. */
+/** The partition of `key` among `partitions` (an integer ≥ 1: else NaN or a fraction would route nowhere). */
 export function partitionOf(key: string, partitions: number): number {
+  if (!Number.isInteger(partitions) || partitions < 1)
+    throw new InvalidOptionError("partitions", `must be an integer >= 1, got ${partitions}`);
   return fnv1a32(key) % partitions;
 }
 

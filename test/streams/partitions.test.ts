@@ -39,4 +39,7 @@ test("routing is FNV-1a of the key mod P: stable, and within range", () => {
 test("bad partitions and names are named", () => {
   expect(() => partitionKey("s", 8, 8)).toThrow(InvalidOptionError);
   expect(() => partitionKey("a}b", 0, 2)).toThrow("give it a {tag}");
+  // A count that is no count routed to NaN or a fraction, which no partition is.
+  for (const partitions of [0, -1, 1.5, 2.5, Number.NaN, Number.POSITIVE_INFINITY])
+    expect(() => partitionOf("k", partitions)).toThrow(InvalidOptionError);
 });
