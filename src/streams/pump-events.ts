@@ -47,7 +47,10 @@ export interface PumpEvents {
   claimed(event: { count: number; deleted: number }): void;
   /** A pending entry no longer exists in the stream (XDEL / trim); it is dead-lettered by id. */
   deletedWhilePending(event: { entryId: string }): void;
-  /** The target gave an entry back without a result; it stays pending and is replayed later. */
+  /**
+   * The target gave an entry back without a result; it stays pending and is replayed later. The entries read
+   * after it that the target had not taken yet go back with it (`ERR_BEHIND_RELEASED`), to follow it again.
+   */
   released(event: { entryId: string; code: string }): void;
   /** A read failed; the pump backs off, then replays its own history (a lost reply may have delivered). */
   readFailed(event: { error: TroupeError; retryInMs: number }): void;

@@ -55,6 +55,9 @@ export interface LedgerHost {
 
 const NO_WRITES: readonly OutputWrite[] = Object.freeze([]);
 
+/** The code an entry is released with when it waited behind one released before it was handed over. */
+const BEHIND_RELEASED = "ERR_BEHIND_RELEASED";
+
 /** Ids of handed-over entries: never a stream id (`<ms>-<seq>`). */
 const HANDED_OVER = "handed-over:";
 
@@ -78,6 +81,8 @@ export class PumpLedger<M, R> implements CoverHost {
   #handOvers = 0;
   #draining = false;
   #drainAgain = false;
+  /** An entry was released while draining: what still waits is given back once the loop lets go of it. */
+  #givingBack = false;
   #closed = false;
   /** The newest epoch a durable target settled an entry under: its current incarnation in this process. */
   #newestEpoch = 0;
@@ -194,7 +199,7 @@ export class PumpLedger<M, R> implements CoverHost {
       do {
         this.#drainAgain = false;
         let given = 0;
-        while (given < this.#waiting.length && this.#host.delivering()) {
+        while (!this.#givingBack && given < this.#waiting.length && this.#host.delivering()) {
           const held = this.#waiting.at(given)!;
           let accepted: boolean;
           try {
@@ -222,6 +227,11 @@ export class PumpLedger<M, R> implements CoverHost {
           this.#stats.delivered++;
         }
         this.#waiting.dropFront(given);
+        if (this.#givingBack) {
+          for (const held of this.#waiting.drain()) this.#release(held, BEHIND_RELEASED);
+          // Set again by those releases, with nothing left waiting.
+          this.#givingBack = false;
+        }
       } while (this.#drainAgain);
     } finally {
       this.#draining = false;
@@ -463,12 +473,18 @@ export class PumpLedger<M, R> implements CoverHost {
     return { item: { id: held.id, outputs: [write] }, deadLetter: letter, attempts: 0 };
   }
 
-  /** Gives an entry back unacked: it stays pending and is replayed later. */
+  /**
+   * Gives an entry back unacked: it stays pending and is replayed later, and so do the entries read after it
+   * and not handed to the target yet, which would otherwise go before its replay (the same key's order).
+   */
   #release(held: HeldEntry<unknown>, code: string): void {
     this.#held.delete(held.id);
     this.#stats.released++;
     this.#events.emit("released", { entryId: held.id, code });
-    if (held.inStream) this.#host.released();
+    if (!held.inStream) return;
+    this.#host.released();
+    if (this.#draining) this.#givingBack = true;
+    else for (const behind of this.#waiting.drain()) this.#release(behind, BEHIND_RELEASED);
   }
 
   /** Lets an entry go from the ledger, and its credit from the count. */

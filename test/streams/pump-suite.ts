@@ -705,6 +705,42 @@ export function runPumpSuite(
       ]);
     });
 
+    test("an entry given back is replayed before the ones read after it that waited for credit", async () => {
+      await open();
+      await fill([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      const handled: number[] = [];
+      let holdFirst: (() => void) | null = null;
+      const first = new Promise<void>((resolve) => {
+        holdFirst = resolve;
+      });
+      // Two credits, one per instance, and one key: 1 in the target, 2 read and waiting for its instance's
+      // credit when 1 is given back (the instance crashed).
+      const target: TestTarget<Msg, Output[]> = new TestTarget<Msg, Output[]>({
+        instances: 2,
+        window: 1,
+        key: () => "k",
+        handler: async (m, { attempt }) => {
+          if (m.n === 1 && attempt === 1) {
+            holdFirst?.();
+            await new Promise(() => {});
+          }
+          handled.push(m.n);
+          return effect(m);
+        },
+      });
+      const pump = makePump(target);
+      await pump.start();
+      await first;
+      await until(
+        (check) => pump.on("read", check),
+        () => pump.stats.read >= 2,
+      );
+      target.crash(0);
+      await settled(pump, 3);
+      expect(handled).toEqual([1, 2, 3]);
+      expect(await effects()).toEqual([1, 2, 3]);
+    });
+
     test("ERR_ACTOR_FAILED leaves the entry pending and pauses; resume replays it first", async () => {
       await open();
       await fill([{ n: 1 }]);
