@@ -7,6 +7,7 @@
  */
 import type { Alert } from "../detection/alert.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { replayedFor } from "../streams/dead-letters.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
 import { ZERO_ID } from "../streams/stream-id.ts";
 
@@ -78,7 +79,9 @@ export class AlertTail {
       const entries = await this.#backend.range(this.#stream, { start: `(${this.#after}`, count: batch });
       for (const entry of entries) {
         this.#after = entry.id;
-        if (entry.fields) this.#onAlert(defaultCodec.decode(entry.fields) as Alert);
+        // A dead letter's replay for one sink's group repeats an alert already shown.
+        if (entry.fields && replayedFor(entry.fields) === undefined)
+          this.#onAlert(defaultCodec.decode(entry.fields) as Alert);
       }
       if (entries.length < batch) return;
     }

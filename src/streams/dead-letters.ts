@@ -5,7 +5,12 @@
  * in between leaves the entry pending and the retry writes no second record. Records are plain fields,
  * readable with redis-cli; the original fields are kept under `f:<name>`.
  *
- * A replay appends the original fields to the record's source stream. A record whose input never was a
+ * A replay appends the original fields to the record's source stream, marked for the record's group
+ * ({@link REPLAY_FOR_FIELD}): every group of a stream reads each entry, and the others, which handled the
+ * original or dead-lettered it themselves, ack the copy unhandled (pump-ledger.ts). Unmarked, a replay went
+ * to every group: an entry that failed again in each came back as a letter per group, so each replay of
+ * all of them multiplied them by the groups, and a replay of all kept finding the new letters it caused.
+ * A record whose input never was a
  * stream entry (a line an ingest rejected: its `source` names a file, not a stream) is written
  * `replayable: false`: a replay refuses it and keeps it, rather than appending it to a stream named after
  * the file, which nothing reads, and deleting it.
@@ -60,6 +65,20 @@ export type DeadLetterInput = Omit<StreamDeadLetter, "id" | "at" | "error" | "re
 };
 
 const FIELD_PREFIX = "f:";
+
+/** The field a replayed entry names its group in: only that group handles it. */
+export const REPLAY_FOR_FIELD = "troupe-replay-for";
+
+/** The group a replayed entry is for, or undefined for any other entry. */
+export function replayedFor(fields: EntryFields): string | undefined {
+  return fields[REPLAY_FOR_FIELD]?.toString();
+}
+
+/** The entry's own fields, without the replay's mark. */
+export function withoutReplayMark(fields: EntryFields): EntryFields {
+  const { [REPLAY_FOR_FIELD]: _mark, ...own } = fields;
+  return own;
+}
 
 /** The idempotent write of one dead letter (same source entry and group → same dedup id). */
 export function deadLetterWrite(
@@ -130,13 +149,20 @@ export class DeadLetters {
     this.#replayTtlMs = options.replayDedupTtlMs ?? 86_400_000;
   }
 
-  /** Oldest first; scans `count` records per page and returns those matching the filter. */
+  /**
+   * Oldest first; scans `count` records per page (after `after`, up to `through` included) and returns
+   * those matching the filter.
+   */
   async list(
     filter: DeadLetterFilter = {},
-    page: { after?: string; count?: number } = {},
+    page: { after?: string; through?: string; count?: number } = {},
   ): Promise<DeadLetterPage> {
     const count = page.count ?? 100;
-    const entries = await this.#backend.range(this.stream, { start: `(${page.after ?? ZERO_ID}`, count });
+    const entries = await this.#backend.range(this.stream, {
+      start: `(${page.after ?? ZERO_ID}`,
+      ...(page.through !== undefined && { end: page.through }),
+      count,
+    });
     const letters = entries
       .map(parseDeadLetter)
       .filter((l): l is StreamDeadLetter => l !== null && matches(l, filter));
@@ -149,10 +175,10 @@ export class DeadLetters {
   }
 
   /**
-   * Appends the original entry to its source stream again (a new id, delivery count 1), then deletes
-   * the record. Idempotent per record: a retried replay does not append twice. Every group reading the
-   * source stream sees the replayed entry (a stream cannot address one group). Returns false, and keeps
-   * the record, when it is missing or not replayable (see {@link StreamDeadLetter.replayable}).
+   * Appends the original entry to its source stream again (a new id, delivery count 1), for the record's
+   * group alone, then deletes the record. Idempotent per record: a retried replay does not append twice.
+   * Returns false, and keeps the record, when it is missing or not replayable (see
+   * {@link StreamDeadLetter.replayable}).
    */
   async replay(id: string): Promise<boolean> {
     const letter = await this.get(id);
@@ -160,12 +186,20 @@ export class DeadLetters {
     return (await this.#replayBatch([letter])) === 1;
   }
 
-  /** Replays every matching replayable record, `batchSize` at a time (the others stay); returns how many. */
+  /**
+   * Replays every matching replayable record there is when it starts, `batchSize` at a time (the others
+   * stay); returns how many. The letters its replays cause (an entry that fails again) are left for the next.
+   */
   async replayAll(filter: DeadLetterFilter = {}, options: { batchSize?: number } = {}): Promise<number> {
+    const last = await this.#backend.lastId(this.stream);
     let replayed = 0;
     let after: string | undefined;
     do {
-      const page = await this.list(filter, { count: options.batchSize ?? 500, ...(after && { after }) });
+      const page = await this.list(filter, {
+        count: options.batchSize ?? 500,
+        through: last,
+        ...(after && { after }),
+      });
       replayed += await this.#replayBatch(page.letters);
       after = page.next ?? undefined;
     } while (after);
@@ -181,7 +215,12 @@ export class DeadLetters {
     // Issued together: ioredis writes them back to back on one connection (one round trip).
     await Promise.all(
       replayable.map((l) =>
-        this.#backend.appendUnique(l.source, `replay/${this.stream}/${l.id}`, l.fields!, this.#replayTtlMs),
+        this.#backend.appendUnique(
+          l.source,
+          `replay/${this.stream}/${l.id}`,
+          { ...l.fields!, [REPLAY_FOR_FIELD]: l.group },
+          this.#replayTtlMs,
+        ),
       ),
     );
     await this.#backend.delete(

@@ -19,7 +19,7 @@ import { Deque } from "../runtime/deque.ts";
 import type { CommitItem, EntryFields, OutputFence, OutputWrite, StreamBackend } from "./backend.ts";
 import { asOutputError, messageOf } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
-import { type DeadLetterReason, deadLetterWrite } from "./dead-letters.ts";
+import { type DeadLetterReason, deadLetterWrite, replayedFor, withoutReplayMark } from "./dead-letters.ts";
 import { type CoverHost, HeldEntry } from "./held-entry.ts";
 import { checkSourceOutputs, type Output } from "./outputs.ts";
 import type { EntrySource, PumpEvents, PumpStats } from "./pump-events.ts";
@@ -140,17 +140,22 @@ export class PumpLedger<M, R> implements CoverHost {
     for (const entry of entries) {
       if (this.#held.has(entry.id)) continue;
       count++;
-      const held = new HeldEntry<M>(this, stream, group, entry.id, entry.deliveries ?? 1, entry.fields);
+      const replayFor = entry.fields === null ? undefined : replayedFor(entry.fields);
+      const fields = replayFor === undefined ? entry.fields : withoutReplayMark(entry.fields!);
+      const held = new HeldEntry<M>(this, stream, group, entry.id, entry.deliveries ?? 1, fields);
       this.#held.set(held.id, held);
-      if (entry.fields === null) {
+      if (fields === null) {
         this.#stats.deletedWhilePending++;
         this.#events.emit("deletedWhilePending", { entryId: entry.id });
         this.#deadLetter(held, "deleted-while-pending");
+      } else if (replayFor !== undefined && replayFor !== group) {
+        // Another group's dead letter, replayed (dead-letters.ts): nothing for this one to do but ack it.
+        this.#committer.add({ item: { id: held.id, outputs: NO_WRITES }, deadLetter: null, attempts: 0 });
       } else if (held.deliveries > maxDeliveries) {
         this.#deadLetter(held, "max-deliveries", `delivered ${held.deliveries} times (max ${maxDeliveries})`);
       } else {
         try {
-          const payload = codec.decode(entry.fields);
+          const payload = codec.decode(fields);
           held.message = toMessage({ stream, id: entry.id, payload, deliveries: held.deliveries });
           this.#waiting.push(held);
         } catch (error) {

@@ -17,6 +17,7 @@ import {
   type HistoryPoint,
 } from "../../src/http/index.ts";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
+import { REPLAY_FOR_FIELD } from "../../src/streams/dead-letters.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
@@ -131,6 +132,16 @@ describe("GET /alerts", () => {
     expect(numbers((await list(target, `?since=${iso}`)).body)).toEqual([6, 5]);
     expect(numbers((await list(target, "?detector=dev_dump&severity=high&wallet=w3")).body)).toEqual([6]);
     expect((await list(target, "?mint=nowhere")).body).toEqual({ alerts: [], next: null, scanned: 7 });
+  });
+
+  test("a dead letter's replay for one sink's group is not listed again", async () => {
+    const { backend, target } = await serve();
+    // What DeadLetters.replay appends for a sink that failed alert 6: the record, marked for its group.
+    await backend.append("alerts", {
+      ...defaultCodec.encode(record(6, PLANTED[6] as Planted)),
+      [REPLAY_FOR_FIELD]: "sink-webhook",
+    });
+    expect(numbers((await list(target, "?count=3")).body)).toEqual([6, 5, 4]);
   });
 
   test("a narrow filter reads at most scanLimit entries per request and says where to go on", async () => {

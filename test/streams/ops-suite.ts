@@ -109,6 +109,58 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       }
     });
 
+    test("a replay goes to its letter's group alone; a replay of all ends with the letters it found", async () => {
+      await open();
+      // Two groups of one stream, each failing the poison entry every time: each dead-letters it.
+      const seen = new Map<string, number>();
+      const pumps = ["g1", "g2"].map((group) => {
+        const target = new TestTarget<Msg, Output[]>({
+          instances: 1,
+          window: 8,
+          maxAttempts: 1,
+          key: () => "k",
+          handler: async (m) => {
+            seen.set(group, (seen.get(group) ?? 0) + 1);
+            if (m.poison) throw new Error(`bad ${m.n}`);
+            return [];
+          },
+        });
+        return new Pump<Msg, Output[]>(b, target, { stream: s, group, blockMs: 50, sweepIntervalMs: 0 });
+      });
+      const finished = (n: number) =>
+        Promise.all(
+          pumps.map((pump) =>
+            until(
+              (check) => {
+                const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
+                return () => {
+                  for (const off of offs) off();
+                };
+              },
+              () => pump.stats.acked + pump.stats.deadLettered >= n,
+            ),
+          ),
+        );
+      try {
+        for (const pump of pumps) await pump.start();
+        await b.append(s, defaultCodec.encode({ n: 1, poison: true }));
+        await finished(1);
+        const dlq = pumps[0]!.deadLetters;
+        expect((await dlq.list()).letters.map((l) => l.group).sort()).toEqual(["g1", "g2"]);
+        // Each copy is for one group: the other acks it unhandled.
+        expect(await dlq.replayAll()).toBe(2);
+        await finished(3);
+        expect(Object.fromEntries(seen)).toEqual({ g1: 2, g2: 2 });
+        const again = (await dlq.list()).letters;
+        expect(again.map((l) => l.group).sort()).toEqual(["g1", "g2"]);
+        // The letters keep the entry's own fields, not the replay's mark.
+        for (const letter of again) expect(Object.keys(letter.fields ?? {})).toEqual(["d"]);
+        for (const pump of pumps) expect(await b.pending(s, pump.options.group, { count: 10 })).toEqual([]);
+      } finally {
+        for (const pump of pumps) await pump.stop();
+      }
+    });
+
     test("retention keeps every entry a lagging group still needs and trims what all groups acked", async () => {
       await open();
       await b.ensureGroup(s, "fast");

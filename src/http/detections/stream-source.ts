@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { StreamBackend, StreamEntry } from "../../streams/backend.ts";
+import { replayedFor } from "../../streams/dead-letters.ts";
 import { defaultCodec, type EntryCodec } from "../../streams/entry-codec.ts";
 import { parseStreamId } from "../../streams/stream-id.ts";
 import { parseOptions } from "../validate.ts";
@@ -184,9 +185,12 @@ class StreamDetections implements DetectionsSource {
     return { read, exhausted: false };
   }
 
-  /** The entry as a detection; `null` for an entry that is not one (undecodable, or missing the fields). */
+  /**
+   * The entry as a detection; `null` for an entry that is not one (undecodable, or missing the fields) or
+   * that repeats one for a single group (a dead letter's replay for a sink: dead-letters.ts).
+   */
   #view(entry: StreamEntry): DetectionView | null {
-    if (!entry.fields) return null;
+    if (!entry.fields || replayedFor(entry.fields) !== undefined) return null;
     let record: unknown;
     try {
       record = this.#o.codec.decode(entry.fields);
