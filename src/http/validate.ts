@@ -7,6 +7,7 @@ import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import { z } from "zod";
 import { InvalidOptionError } from "../errors.ts";
+import { isEntryId } from "../streams/stream-id.ts";
 import { ControlApiError } from "./errors.ts";
 
 /** One line per issue, `path: message`; unknown keys are named. */
@@ -63,10 +64,10 @@ export function intString(min: number, max: number) {
     .pipe(z.number().min(min, { error: message }).max(max, { error: message }));
 }
 
-/** A Redis stream entry id (`<ms>-<seq>`). */
+/** A Redis stream entry id (`<ms>-<seq>`, each part below 2^64). */
 export const streamId = z
   .string()
-  .regex(/^\d{1,20}-\d{1,20}$/, { error: "must be a stream entry id like 1719000000000-0" });
+  .refine(isEntryId, { error: "must be a stream entry id like 1719000000000-0 (each part below 2^64)" });
 
 /** A stream, group or actor name as it appears in a path: non-empty, bounded. */
 export const name = z

@@ -14,6 +14,21 @@ export const ZERO_ID = "0-0";
 
 const ID_PATTERN = /^(\d+)(?:-(\d+))?$/;
 
+const U64_MAX = 2n ** 64n - 1n;
+
+/**
+ * Whether `id` is an entry id Redis takes (`<ms>-<seq>`, each part a 64-bit unsigned number) and one an
+ * exclusive bound can follow (not the greatest id). Twenty digits fit the pattern of an id and still pass
+ * 2^64: Redis refuses those (`ERR Invalid stream ID`), which a client's input must not reach.
+ */
+export function isEntryId(id: string): boolean {
+  const match = /^(\d{1,20})-(\d{1,20})$/.exec(id);
+  if (!match) return false;
+  const ms = BigInt(match[1] as string);
+  const seq = BigInt(match[2] as string);
+  return ms <= U64_MAX && seq <= U64_MAX && (ms < U64_MAX || seq < U64_MAX);
+}
+
 /** Parses `ms-seq` (or a bare `ms`, meaning `ms-0`, as Redis accepts). */
 export function parseStreamId(id: string): StreamId {
   const match = ID_PATTERN.exec(id);

@@ -170,8 +170,16 @@ describe("GET /alerts", () => {
       "?since=yesterday",
       "query.since: must be a time: ms since the epoch or an ISO 8601 date like 2026-12-02T10:00:00Z",
     );
+    // A day that does not exist (Date.parse rolled it over to 1 March).
+    await bad(
+      "?since=2024-02-30T00:00:00Z",
+      "query.since: must be a time: ms since the epoch or an ISO 8601 date like 2026-12-02T10:00:00Z",
+    );
     await bad("?count=0", "query.count: must be an integer from 1 to 500");
-    await bad("?cursor=latest", "query.cursor: must be a stream entry id like 1719000000000-0");
+    const idMessage = "query.cursor: must be a stream entry id like 1719000000000-0 (each part below 2^64)";
+    await bad("?cursor=latest", idMessage);
+    // Shaped like an id, past what Redis takes (on Redis: a 503 from the backend).
+    await bad("?cursor=18446744073709551616-0", idMessage);
     await bad("?detector=", "query.detector: must be detector names separated by commas");
     await bad("?color=red", "query.color: unknown field");
   });

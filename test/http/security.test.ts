@@ -231,6 +231,17 @@ describe("request bodies", () => {
       status: 415,
       body: failure("ERR_UNSUPPORTED_MEDIA_TYPE", "body: must be application/json"),
     });
+    // Types that only start like JSON: the validator read no body from them, and the filter was dropped
+    // (a replay of one group's letters replayed all of them).
+    for (const type of ["application/json-seq", "application/json.x", "application/json,text/plain"])
+      expect(await replayAll(JSON.stringify({ group: "nope" }), { "content-type": type })).toMatchObject({
+        status: 415,
+      });
+    for (const type of ["application/json; charset=utf-8", "application/merge-patch+json"])
+      expect(await replayAll(JSON.stringify({ group: "nope" }), { "content-type": type })).toMatchObject({
+        status: 200,
+        body: { replayed: 0, filter: { group: "nope" } },
+      });
   });
 
   test("unknown routes are 404 JSON", async () => {

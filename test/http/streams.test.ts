@@ -122,7 +122,23 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
       expect(await call(api, "GET", `${path}?count=501`)).toMatchObject({ status: 400 });
       expect(await call(api, "GET", `${path}?cursor=abc`)).toMatchObject({
         status: 400,
-        body: failure("ERR_VALIDATION", "query.cursor: must be a stream entry id like 1719000000000-0"),
+        body: failure(
+          "ERR_VALIDATION",
+          "query.cursor: must be a stream entry id like 1719000000000-0 (each part below 2^64)",
+        ),
+      });
+      // Shaped like ids, past what Redis takes (it refused them: a 503 from the backend).
+      for (const cursor of [
+        "18446744073709551616-0",
+        "0-18446744073709551616",
+        "18446744073709551615-18446744073709551615",
+      ])
+        expect(await call(api, "GET", `${path}?cursor=${cursor}`)).toMatchObject({ status: 400 });
+      expect(
+        await call(api, "GET", `${path}?cursor=18446744073709551615-18446744073709551614`),
+      ).toMatchObject({
+        status: 200,
+        body: { entries: [], next: null },
       });
       expect(await call(api, "GET", `${path}?page=2`)).toMatchObject({
         status: 400,
@@ -131,6 +147,9 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
       const unknown = await call(api, "GET", `/streams/${encodeURIComponent(stream)}/groups/nope/pending`);
       expect(unknown.status).toBe(404);
       expect(unknown.body).toMatchObject({ error: { code: "ERR_NOGROUP" } });
+      // A key the API does not show (here its dead-letter stream; on Redis it read any key: WRONGTYPE, 503).
+      const other = await call(api, "GET", `/streams/${encodeURIComponent(dlq)}/groups/inspect/pending`);
+      expect(other).toMatchObject({ status: 404, body: { error: { code: "ERR_NOGROUP" } } });
     });
 
     test("GET /dead-letters: reason, deliveries, error and a payload preview; filters; pages", async () => {
@@ -175,6 +194,9 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
           "ERR_VALIDATION",
           "query.cursor: must be <dead-letter stream>:<entry id>, e.g. tx:dlq:1719000000000-0",
         ),
+      });
+      expect(await list(`?cursor=${encodeURIComponent(`${dlq}:18446744073709551616-0`)}`)).toMatchObject({
+        status: 400,
       });
       expect(await list("?cursor=elsewhere:1-0")).toMatchObject({
         status: 400,

@@ -29,9 +29,18 @@ function nameList(what: string, known: readonly string[]) {
 
 const TIME_MESSAGE = "must be a time: ms since the epoch or an ISO 8601 date like 2026-12-02T10:00:00Z";
 
+/** Whether `raw` starts with a calendar date that exists (Date.parse takes 2024-02-30 as 1 March). */
+function realDate(raw: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})/.exec(raw);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
 /** Milliseconds since the epoch, or an ISO 8601 date. */
 const time = z.string().transform((raw, ctx) => {
-  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : NaN;
+  const ms = /^\d{1,15}$/.test(raw) ? Number(raw) : realDate(raw) ? Date.parse(raw) : NaN;
   if (Number.isNaN(ms)) {
     ctx.addIssue({ code: "custom", message: TIME_MESSAGE });
     return z.NEVER;

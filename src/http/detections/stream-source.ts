@@ -14,7 +14,7 @@ import { z } from "zod";
 import type { StreamBackend, StreamEntry } from "../../streams/backend.ts";
 import { replayedFor } from "../../streams/dead-letters.ts";
 import { defaultCodec, type EntryCodec } from "../../streams/entry-codec.ts";
-import { parseStreamId } from "../../streams/stream-id.ts";
+import { isEntryId, parseStreamId } from "../../streams/stream-id.ts";
 import { parseOptions } from "../validate.ts";
 import { DetectionTail } from "./detection-tail.ts";
 import type {
@@ -90,7 +90,6 @@ export function createDetectionsSource(options: DetectionsSourceOptions): Detect
 
 /** Entries per range call while listing. */
 const BATCH = 500;
-const ENTRY_ID = /^\d{1,20}-\d{1,20}$/;
 
 class StreamDetections implements DetectionsSource {
   readonly #o: Resolved;
@@ -135,12 +134,12 @@ class StreamDetections implements DetectionsSource {
 
   async get(id: string): Promise<DetectionView | null> {
     const { backend, stream } = this.#o;
-    const entryId = ENTRY_ID.test(id) ? id : this.#tail.entryOf(id);
+    const entryId = isEntryId(id) ? id : this.#tail.entryOf(id);
     if (entryId !== undefined) {
       const [entry] = await backend.range(stream, { start: entryId, end: entryId, count: 1 });
       const view = entry ? this.#view(entry) : null;
       if (view && (view.entryId === id || view.alertId === id)) return view;
-      if (ENTRY_ID.test(id)) return null;
+      if (isEntryId(id)) return null;
     }
     let found: DetectionView | null = null;
     await this.#scanNewestFirst(undefined, undefined, (entry) => {

@@ -10,6 +10,7 @@
  * ```
  */
 import { z } from "zod";
+import { TroupeError } from "../../errors.ts";
 import type { GroupInfo, StreamBackend } from "../../streams/backend.ts";
 import { leaseKey } from "../../streams/leases.ts";
 import type { OwnershipEvents, PartitionOwnership } from "../../streams/ownership.ts";
@@ -270,6 +271,8 @@ class BackendStreamsSource implements StreamsSource {
   }
 
   async pending(stream: string, group: string, page: PageRequest): Promise<Page<PendingEntryInfo>> {
+    // Only the streams shown: any other key (not a stream at all, say) is no group of theirs.
+    if (!this.#watched.has(stream)) throw new TroupeError("ERR_NOGROUP", `no group ${group} on ${stream}`);
     const query = { count: page.count, ...(page.cursor !== undefined && { after: page.cursor }) };
     const entries = await this.#o.backend.pending(stream, group, query);
     const last = entries.at(-1);

@@ -6,22 +6,31 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { DEAD_LETTER_REASONS } from "../../streams/dead-letters.ts";
+import { isEntryId } from "../../streams/stream-id.ts";
 import type { ApiContext } from "../context.ts";
 import { withDeadline } from "../deadline.ts";
 import { ControlApiError } from "../errors.ts";
 import { intString, name, validate } from "../validate.ts";
 import type { DeadLetterStore } from "./source.ts";
 
-const deadLetterId = z.string().regex(/^.{1,256}:\d{1,20}-\d{1,20}$/, {
-  error: "must be <dead-letter stream>:<entry id>, e.g. tx:dlq:1719000000000-0",
-});
+const deadLetterId = z
+  .string()
+  .refine((id) => /^.{1,256}:[^:]+$/.test(id) && isEntryId(id.slice(id.lastIndexOf(":") + 1)), {
+    error: "must be <dead-letter stream>:<entry id>, e.g. tx:dlq:1719000000000-0",
+  });
 const reason = z.enum(DEAD_LETTER_REASONS, { error: `must be one of ${DEAD_LETTER_REASONS.join(", ")}` });
 const filter = { stream: name.optional(), group: name.optional(), reason: reason.optional() };
 const idParam = z.object({ id: deadLetterId });
 
-/** A mutating body must be JSON when there is one (a form post is not a way in). */
+/**
+ * A mutating body must be JSON when there is one (a form post is not a way in): `application/json` or a
+ * `+json` type, with parameters or none. `application/json-seq` passed a check for the prefix alone, and
+ * the validator, which reads only JSON types, then saw no body: a filtered replay replayed everything.
+ */
+const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+
 const jsonBodyOnly: MiddlewareHandler = async (c, next) => {
-  if (c.req.raw.body !== null && !/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+  if (c.req.raw.body !== null && !JSON_TYPE.test(c.req.header("content-type") ?? "")) {
     throw new ControlApiError("ERR_UNSUPPORTED_MEDIA_TYPE", "body: must be application/json");
   }
   await next();
