@@ -2,13 +2,24 @@
  * Environment configuration of `bun run start` (12-factor): every variable, its default and its check in
  * one place. A bad value fails at start with one message naming every bad variable at once.
  */
+import { statSync } from "node:fs";
 import { hostname } from "node:os";
+import { dirname, resolve } from "node:path";
 import { z } from "zod";
 import { isLoopback } from "./http/serve.ts";
 import { ANALYZER_STATE_DEFAULTS } from "./scanner/analyzers.ts";
 import { ScannerError } from "./scanner/errors.ts";
 import { hashTag } from "./streams/key-slot.ts";
 import { parseSeedNode, type RedisAddress } from "./streams/redis-target.ts";
+
+/** Whether `value` parses as a URL with a host (`redis://` alone would mean localhost:6379 to ioredis). */
+function hasHost(value: string): boolean {
+  try {
+    return new URL(value).hostname !== "";
+  } catch {
+    return false;
+  }
+}
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -17,6 +28,9 @@ const optionalUrl = (protocols: string[]) =>
     .transform((value) => (value === "" ? null : value))
     .refine((value) => value === null || protocols.some((p) => value.startsWith(p)), {
       message: `must start with ${protocols.join(" or ")}`,
+    })
+    .refine((value) => value === null || !protocols.some((p) => value.startsWith(p)) || hasHost(value), {
+      message: `must be a URL with a host and a port from 1 to 65535, e.g. ${protocols[0]}127.0.0.1:${protocols[0]?.startsWith("redis") ? 6379 : 8080}`,
     })
     .nullable();
 
@@ -28,7 +42,11 @@ const seedNodes = z
       .split(",")
       .map((seed) => seed.trim())
       .filter((seed) => seed !== "");
-    if (seeds.length === 0) return null;
+    if (seeds.length === 0) {
+      if (value.trim() === "") return null;
+      ctx.addIssue({ code: "custom", message: "names no seed node (e.g. 10.0.0.1:7000,10.0.0.2:7000)" });
+      return z.NEVER;
+    }
     for (const seed of seeds) {
       try {
         parseSeedNode(seed);
@@ -58,7 +76,34 @@ function defaultConsumer(): string {
   return CONSUMER_NAME.test(name) ? name : "troupe";
 }
 
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number in decimal digits: a coercion took "" for 0 (TROUPE_HTTP_PORT= bound a random port) and
+ * read 0x10, 0b11 and 1e3 as numbers.
+ */
+const integer = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d{1,16}$/, { message })
+    .transform(Number)
+    .pipe(z.number().min(min, { message }).max(max, { message }));
+};
+
+/** A path to write to: its folder exists and the path is no folder ("-" is stdout). */
+function writablePath(path: string): string | null {
+  if (path === "-") return null;
+  try {
+    if (statSync(path).isDirectory()) return "is a directory";
+    return null;
+  } catch {
+    try {
+      return statSync(dirname(resolve(path))).isDirectory() ? null : `${dirname(path)} is not a directory`;
+    } catch {
+      return `its directory ${dirname(path)} does not exist`;
+    }
+  }
+}
 
 /** `"<warning>,<critical>"`: the two watermarks of a band, the first below the second. */
 const bands = (unit: "entries" | "seconds") =>
@@ -85,7 +130,9 @@ const ENV = z.object({
   TROUPE_API_TOKEN: z
     .string()
     .transform((value) => (value === "" ? null : value))
-    .refine((value) => value === null || value.length >= 16, { message: "must be at least 16 characters" })
+    .refine((value) => value === null || value.trim().length >= 16, {
+      message: "must be at least 16 characters, not counting spaces around it",
+    })
     .nullable()
     .default(null),
   TROUPE_CONSUMER: z
@@ -95,9 +142,12 @@ const ENV = z.object({
   TROUPE_STREAM_PREFIX: z
     .string()
     .regex(/^[\w.:{}-]{0,64}$/)
-    .refine((prefix) => !/[{}]/.test(prefix) || hashTag(prefix) !== null, {
-      message: "a '{' or '}' only as one hash tag, e.g. {troupe}:",
-    })
+    .refine(
+      (prefix) => !/[{}]/.test(prefix) || (hashTag(prefix) !== null && prefix.match(/[{}]/g)?.length === 2),
+      {
+        message: "a '{' or '}' only as one hash tag, e.g. {troupe}:",
+      },
+    )
     .default("troupe:"),
   TROUPE_RATE: integer(1, 1_000_000).default(200),
   TROUPE_SEED: integer(0, 2 ** 31 - 1).default(1),
@@ -120,6 +170,10 @@ const ENV = z.object({
   TROUPE_ALERTS_FILE: z
     .string()
     .transform((value) => (value === "" ? null : value))
+    .superRefine((value, ctx) => {
+      const problem = value === null ? null : writablePath(value);
+      if (problem !== null) ctx.addIssue({ code: "custom", message: `${value}: ${problem}` });
+    })
     .nullable()
     .default(null),
   TROUPE_ALERTS_STDOUT: z.enum(["auto", "text", "json", "off"]).default("auto"),

@@ -1,5 +1,7 @@
 import { expect, test } from "bun:test";
-import { hostname } from "node:os";
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig, redisAddressOf } from "../src/config.ts";
 
 test("defaults: embedded backend, loopback HTTP, no token", () => {
@@ -58,15 +60,56 @@ test("alerts on stdout: auto, text, json or off; not text or json when TROUPE_AL
   expect(loadConfig({ TROUPE_ALERTS_FILE: "-" }).TROUPE_ALERTS_STDOUT).toBe("auto");
 });
 
-test("values are coerced from strings; empty strings mean unset", () => {
+test("values are read from strings; an empty URL, token or file means unset", () => {
   const config = loadConfig({
     REDIS_URL: "redis://127.0.0.1:6390",
-    TROUPE_HTTP_PORT: "0",
+    TROUPE_HTTP_PORT: " 0 ",
     ALERT_WEBHOOK_URL: "",
   });
   expect(config.REDIS_URL).toBe("redis://127.0.0.1:6390");
   expect(config.TROUPE_HTTP_PORT).toBe(0);
   expect(config.ALERT_WEBHOOK_URL).toBeNull();
+});
+
+test("a number is decimal digits: an empty one, hex, binary or an exponent is named, not read as a number", () => {
+  // A coercion read "" as 0 (TROUPE_HTTP_PORT= bound a random port, TROUPE_SEED= ran seed 0), 0x10 as 16.
+  for (const bad of ["", "0x10", "0b11", "1e3", "-1", "8080.0"])
+    expect(() => loadConfig({ TROUPE_HTTP_PORT: bad, TROUPE_SEED: bad })).toThrow(
+      [
+        "invalid configuration:",
+        "  TROUPE_HTTP_PORT: must be a whole number from 0 to 65535",
+        "  TROUPE_SEED: must be a whole number from 0 to 2147483647",
+      ].join("\n"),
+    );
+});
+
+test("URLs need a host and a port Redis or HTTP can use; a token is not blanks", () => {
+  // "redis://" alone meant 127.0.0.1:6379 with the default prefix; a port past 65535 failed later, unnamed.
+  for (const bad of ["redis://", "redis://127.0.0.1:99999", "redis://[::1"])
+    expect(() => loadConfig({ REDIS_URL: bad })).toThrow(
+      "REDIS_URL: must be a URL with a host and a port from 1 to 65535, e.g. redis://127.0.0.1:6379",
+    );
+  expect(() => loadConfig({ ALERT_WEBHOOK_URL: "http://" })).toThrow("ALERT_WEBHOOK_URL: must be a URL");
+  expect(() => loadConfig({ TROUPE_API_TOKEN: " ".repeat(16) })).toThrow(
+    "TROUPE_API_TOKEN: must be at least 16 characters",
+  );
+});
+
+test("the alerts file must be writable where it names: an existing folder, not a folder itself", () => {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-config-"));
+  try {
+    expect(loadConfig({ TROUPE_ALERTS_FILE: join(dir, "alerts.jsonl") }).TROUPE_ALERTS_FILE).toBe(
+      join(dir, "alerts.jsonl"),
+    );
+    expect(() => loadConfig({ TROUPE_ALERTS_FILE: join(dir, "missing", "alerts.jsonl") })).toThrow(
+      `TROUPE_ALERTS_FILE: ${join(dir, "missing", "alerts.jsonl")}: its directory ${join(dir, "missing")} does not exist`,
+    );
+    expect(() => loadConfig({ TROUPE_ALERTS_FILE: dir })).toThrow(
+      `TROUPE_ALERTS_FILE: ${dir}: is a directory`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });
 
 test("every bad setting is named at once", () => {
@@ -81,9 +124,9 @@ test("every bad setting is named at once", () => {
     [
       "invalid configuration:",
       "  REDIS_URL: must start with redis:// or rediss://",
-      "  TROUPE_HTTP_PORT: Too big: expected number to be <=65535",
-      "  TROUPE_API_TOKEN: must be at least 16 characters",
-      "  TROUPE_RATE: Invalid input: expected number, received NaN",
+      "  TROUPE_HTTP_PORT: must be a whole number from 0 to 65535",
+      "  TROUPE_API_TOKEN: must be at least 16 characters, not counting spaces around it",
+      "  TROUPE_RATE: must be a whole number from 1 to 1000000",
     ].join("\n"),
   );
 });
@@ -94,7 +137,7 @@ test("durable state settings: on or off, and a checkpoint interval of at least 1
     TROUPE_CHECKPOINT_MS: 250,
   });
   expect(() => loadConfig({ TROUPE_DURABLE_STATE: "yes", TROUPE_CHECKPOINT_EVERY: "0" })).toThrow(
-    /TROUPE_DURABLE_STATE: [^\n]*\n {2}TROUPE_CHECKPOINT_EVERY: Too small/,
+    /TROUPE_DURABLE_STATE: [^\n]*\n {2}TROUPE_CHECKPOINT_EVERY: must be a whole number from 1/,
   );
 });
 
@@ -149,5 +192,13 @@ test("REDIS_CLUSTER_NODES: seed nodes as host:port or redis:// URLs; bad ones an
   );
   expect(() => loadConfig({ TROUPE_STREAM_PREFIX: "a}b:" })).toThrow(
     "TROUPE_STREAM_PREFIX: a '{' or '}' only",
+  );
+  // Two tags: Redis hashes the first, so the second is no tag, whatever it looks like.
+  expect(() => loadConfig({ TROUPE_STREAM_PREFIX: "{a}{b}:" })).toThrow(
+    "TROUPE_STREAM_PREFIX: a '{' or '}' only",
+  );
+  // Commas alone name no seed node (it ran in memory without a word).
+  expect(() => loadConfig({ REDIS_CLUSTER_NODES: " , ," })).toThrow(
+    "REDIS_CLUSTER_NODES: names no seed node",
   );
 });

@@ -33,7 +33,28 @@ test("bad configuration fails at start with a message naming the setting", async
     stderr: "pipe",
   });
   expect(await child.exited).toBe(2);
-  expect(await new Response(child.stderr).text()).toContain("TROUPE_HTTP_PORT: Too big");
+  expect(await new Response(child.stderr).text()).toContain(
+    "TROUPE_HTTP_PORT: must be a whole number from 0 to 65535",
+  );
+});
+
+test("a port already taken fails at start naming the settings, not as a crash", async () => {
+  const taken = Bun.serve({ port: 0, fetch: () => new Response("taken") });
+  try {
+    const child = Bun.spawn(["bun", "src/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, TROUPE_HTTP_PORT: String(taken.port), REDIS_URL: "" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    // It failed with exit 1 and Bun's message alone ("Failed to start server. Is port N in use?").
+    expect(await child.exited).toBe(2);
+    expect(await new Response(child.stderr).text()).toContain(
+      `TROUPE_HTTP_HOST=127.0.0.1 TROUPE_HTTP_PORT=${taken.port}: cannot listen there:`,
+    );
+  } finally {
+    taken.stop(true);
+  }
 });
 
 test("bound off loopback without a token: refused at start, naming TROUPE_API_TOKEN", async () => {

@@ -16,6 +16,7 @@ import { createDetectionsSource, createStreamsSource, serveControlApi } from "..
 import { type ReplaySummary, TxStreamWriter } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
+import { messageOf } from "../streams/commit.ts";
 import { untilDrained } from "../streams/drained.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
 import { PartitionedStream } from "../streams/partitions.ts";
@@ -142,26 +143,28 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       : null;
   const stopRetention = startRetention(backend, names, mints);
 
-  const served = serveControlApi({
-    system,
-    streams: createStreamsSource({
-      backend,
-      pumps: [...(analyzers?.groups ?? []), ...(sinks?.pumps.values() ?? [])],
-      streams: [names.tx, names.alerts, names.findings],
-      partitioned: analyzers?.placed ?? [],
-      pending: config.TROUPE_PENDING_BANDS,
-      lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
+  const served = listen(config, () =>
+    serveControlApi({
+      system,
+      streams: createStreamsSource({
+        backend,
+        pumps: [...(analyzers?.groups ?? []), ...(sinks?.pumps.values() ?? [])],
+        streams: [names.tx, names.alerts, names.findings],
+        partitioned: analyzers?.placed ?? [],
+        pending: config.TROUPE_PENDING_BANDS,
+        lagSeconds: config.TROUPE_LAG_SECONDS_BANDS,
+      }),
+      detections: createDetectionsSource({
+        backend,
+        stream: names.alerts,
+        detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map((d) => d.name),
+        severities: Object.keys(SEVERITY_RANK),
+      }),
+      token: config.TROUPE_API_TOKEN,
+      hostname: config.TROUPE_HTTP_HOST,
+      port: config.TROUPE_HTTP_PORT,
     }),
-    detections: createDetectionsSource({
-      backend,
-      stream: names.alerts,
-      detectors: [...WALLET_DETECTORS, ...PATTERN_DETECTORS, ...SYBIL_DETECTORS].map((d) => d.name),
-      severities: Object.keys(SEVERITY_RANK),
-    }),
-    token: config.TROUPE_API_TOKEN,
-    hostname: config.TROUPE_HTTP_HOST,
-    port: config.TROUPE_HTTP_PORT,
-  });
+  );
   alertMetrics.register(served.api.registry);
   if (ingest) registerIngestMetrics(served.api.registry, ingest.stats);
   console.error(
@@ -227,6 +230,20 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   terminal.close();
   stopRetention();
   await backend.close();
+}
+
+/** The control API, bound where the settings say, or a configuration error naming them. */
+function listen<T>(config: TroupeConfig, serve: () => T): T {
+  try {
+    return serve();
+  } catch (error) {
+    // Bun.serve throws at once: the port taken ("Is port N in use?"), the host unknown (getaddrinfo).
+    throw new ScannerError(
+      "ERR_CONFIG",
+      `TROUPE_HTTP_HOST=${config.TROUPE_HTTP_HOST} TROUPE_HTTP_PORT=${config.TROUPE_HTTP_PORT}: cannot listen there: ${messageOf(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 /**
