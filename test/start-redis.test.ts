@@ -127,4 +127,23 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
       await backend.close();
     }
   }, 30_000);
+
+  test("no partitions on a prefix created with them stop the process at once, naming the setting and the count", async () => {
+    const prefix = `keyed-${crypto.randomUUID()}:`;
+    const backend = new RedisStreamBackend(redis.url);
+    try {
+      // What a keyed run leaves, an ingest process's included: the mint stream's stored count.
+      await PartitionedStream.open(backend, `${prefix}tx:mint`, { partitions: 8 });
+      const child = analyzeProcess(prefix, {});
+      const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+      // It ran: the pattern analyzer's group it made then refused every keyed process after it.
+      expect(code).toBe(USAGE_EXIT_CODE);
+      expect(stderr).toContain(
+        `TROUPE_PARTITIONS unset: stream "${prefix}tx:mint" was created with 8 partitions by a run with TROUPE_PARTITIONS=8`,
+      );
+      expect((await backend.groups(`${prefix}tx`)).map((g) => g.name)).not.toContain("pattern-recognition");
+    } finally {
+      await backend.close();
+    }
+  }, 30_000);
 });

@@ -67,13 +67,13 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const backend: StreamBackend = redis ? new RedisStreamBackend(redis) : new MemoryStreamBackend();
   const names = topology(config.TROUPE_STREAM_PREFIX, { keyed: config.TROUPE_PARTITIONS !== null });
   const partitions = config.TROUPE_PARTITIONS;
-  if (partitions !== null)
-    await refuseUnkeyedHistory(backend, names, topology(config.TROUPE_STREAM_PREFIX), partitions).catch(
-      async (error: unknown) => {
-        await backend.close();
-        throw error;
-      },
-    );
+  await (partitions !== null
+    ? refuseUnkeyedHistory(backend, names, topology(config.TROUPE_STREAM_PREFIX), partitions)
+    : refuseKeyedHistory(backend, topology(config.TROUPE_STREAM_PREFIX, { keyed: true }))
+  ).catch(async (error: unknown) => {
+    await backend.close();
+    throw error;
+  });
   // Opened (created, or its stored partition count checked) before anything reads or writes it.
   const mints =
     partitions === null
@@ -264,6 +264,20 @@ async function refuseUnkeyedHistory(
   throw new ScannerError(
     "ERR_CONFIG",
     `TROUPE_PARTITIONS=${partitions}: stream "${keyed.tx}" has the group${found.length > 1 ? "s" : ""} ${found.map((g) => `"${g.name}"`).join(", ")} of a run without partitions, which no analyzer reads with partitions (retention would stop trimming the stream): use another TROUPE_STREAM_PREFIX, or destroy the group if what it has not read is not needed`,
+  );
+}
+
+/**
+ * The reverse: a prefix whose mint stream was created (a keyed run, ingest included) is analyzed with that
+ * many partitions only. Without them a pattern analyzer's group would appear on its tx stream, and every
+ * keyed process after it would be refused for that group: refused here first, naming the setting.
+ */
+async function refuseKeyedHistory(backend: StreamBackend, keyed: Topology): Promise<void> {
+  const stored = await backend.storedPartitions(keyed.mints.stream);
+  if (stored === null) return;
+  throw new ScannerError(
+    "ERR_CONFIG",
+    `TROUPE_PARTITIONS unset: stream "${keyed.mints.stream}" was created with ${stored} partitions by a run with TROUPE_PARTITIONS=${stored}: set it on every process of this TROUPE_STREAM_PREFIX, or use another prefix`,
   );
 }
 

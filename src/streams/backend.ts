@@ -264,6 +264,8 @@ export interface StreamBackend {
    * (partitions.ts); returns the stored count, the first caller's. Never changes a stored count.
    */
   fixPartitions(stream: string, partitions: number): Promise<number>;
+  /** The partition count stored for the logical stream `stream`, or null when none is (never created). */
+  storedPartitions(stream: string): Promise<number | null>;
   /**
    * Writes each item's outputs, then acks exactly the items whose outputs were all written (or
    * already existed). Every reply is checked: a refused write (e.g. Redis out of memory, which still

@@ -298,6 +298,11 @@ export class MemoryStreamBackend implements StreamBackend {
     return partitions;
   }
 
+  async storedPartitions(stream: string): Promise<number | null> {
+    this.#open();
+    return this.#partitions.get(partitionsKey(stream)) ?? null;
+  }
+
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {
     return commitSequentially(this, stream, group, items);
   }

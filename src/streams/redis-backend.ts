@@ -447,14 +447,12 @@ export class RedisStreamBackend implements StreamBackend {
     const stored = await this.#run(() =>
       this.#cmd.call("SET", partitionsKey(stream), partitions, "NX", "GET"),
     );
-    if (stored === null) return partitions;
-    const count = Number(stored);
-    if (!Number.isInteger(count) || count < 1)
-      throw new TroupeError(
-        "ERR_STREAM_BACKEND",
-        `${partitionsKey(stream)} holds "${String(stored)}", not a count`,
-      );
-    return count;
+    return stored === null ? partitions : storedCount(stream, stored);
+  }
+
+  async storedPartitions(stream: string): Promise<number | null> {
+    const stored = await this.#run(() => this.#cmd.get(partitionsKey(stream)));
+    return stored === null ? null : storedCount(stream, stored);
   }
 
   /**
@@ -695,4 +693,15 @@ function flatten(fields: WriteFields): (string | Buffer)[] {
  */
 function clonableOptions(options: RedisOptions): RedisOptions {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => typeof value !== "function"));
+}
+
+/** A stored partition count, or an error naming the key when it holds something else. */
+function storedCount(stream: string, stored: unknown): number {
+  const count = Number(stored);
+  if (!Number.isInteger(count) || count < 1)
+    throw new TroupeError(
+      "ERR_STREAM_BACKEND",
+      `${partitionsKey(stream)} holds "${String(stored)}", not a count`,
+    );
+  return count;
 }

@@ -43,7 +43,9 @@ export function runPartitionContract(name: string, create: () => Promise<Contrac
 
     test("the count is stored at creation; opening with another fails with ERR_PARTITION_MISMATCH", async () => {
       await open();
+      expect(await b.storedPartitions(s)).toBeNull();
       const created = await PartitionedStream.open(b, s, { partitions: 8 });
+      expect(await b.storedPartitions(s)).toBe(8);
       const again = await PartitionedStream.open(b, s, { partitions: 8 });
       expect(again.keys).toEqual(created.keys);
       for (const partitions of [4, undefined]) {
