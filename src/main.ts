@@ -10,8 +10,8 @@ import { type Role, runScanner } from "./scanner/app.ts";
 import { ScannerError } from "./scanner/errors.ts";
 import { Terminal } from "./scanner/terminal.ts";
 
-const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [--pace full|recorded] [--keep-running]]
-                     [--seconds N]
+const USAGE = `usage: bun run start [--role all|ingest|analyze]
+                     [--replay FILE [--pace full|recorded] [--resume-after N] [--keep-running]] [--seconds N]
 
   --role          all (default): ingest and analyze; ingest: only write the tx stream; analyze: only consume
                   it (ingest / analyze need REDIS_URL, so several processes share the streams)
@@ -19,6 +19,9 @@ const USAGE = `usage: bun run start [--role all|ingest|analyze] [--replay FILE [
                   events, PumpPortal messages or Solana getTransaction responses (encoding "json"); stops
                   once the analyzers and alert sinks processed all of it, with a summary
   --pace          full (default) or recorded (keep the recorded gaps)
+  --resume-after  skip the file's lines (or array elements) up to N: where a stopped replay wrote up to
+                  (its summary says "resume after line N"); the same file again from the start would
+                  write its events a second time
   --keep-running  after a replay and its summary, keep running (serving the control API) until SIGINT /
                   SIGTERM
   --seconds       stop after N seconds (default: run until SIGINT / SIGTERM)
@@ -37,6 +40,7 @@ const values = parseCommandLine(USAGE, {
   replay: { type: "string" },
   pace: { type: "string", default: "full" },
   seconds: { type: "string", default: "0" },
+  "resume-after": { type: "string", default: "0" },
   "keep-running": { type: "boolean", default: false },
 });
 const role = values.role as Role;
@@ -51,6 +55,9 @@ if (values.replay && !(await Bun.file(values.replay).exists()))
   fail(`--replay: no such file: ${values.replay}`);
 if (values.replay && role === "analyze") fail("--replay: feeds the tx stream, so not with --role analyze");
 if (values["keep-running"] && !values.replay) fail("--keep-running: only with --replay");
+const resumeAfter = /^\d{1,15}$/.test(values["resume-after"]) ? Number(values["resume-after"]) : Number.NaN;
+if (Number.isNaN(resumeAfter)) fail(`--resume-after: must be an integer ≥ 0, got ${values["resume-after"]}`);
+if (resumeAfter > 0 && !values.replay) fail("--resume-after: only with --replay");
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -71,6 +78,7 @@ try {
       role,
       replay: values.replay ?? null,
       pace: values.pace,
+      resumeAfter,
       keepRunning: values["keep-running"],
       terminal: new Terminal(),
       progress: true,

@@ -49,3 +49,12 @@ test("a bad value is a usage error too: named, with the usage, exit 2", async ()
   expect(code).toBe(2);
   expect(stderr).toStartWith("--hours: must be a number ≥ 0.01, got soon\n\nusage: bun run eval");
 });
+
+test("--resume-after: a whole number, and only with --replay", async () => {
+  const bad = await run("start", "--replay", "README.md", "--resume-after", "ten");
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toStartWith("--resume-after: must be an integer ≥ 0, got ten\n\nusage: bun run start");
+  const alone = await run("start", "--resume-after", "10");
+  expect(alone.code).toBe(2);
+  expect(alone.stderr).toStartWith("--resume-after: only with --replay");
+});

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Redis from "ioredis";
 import type { Alert } from "../src/detection/alert.ts";
 import { generate } from "../src/ingest/generator.ts";
 import { topology } from "../src/scanner/topology.ts";
@@ -109,14 +110,39 @@ describe.skipIf(!redisServerInstalled())("SIGINT while the analyzers are down", 
     expect(await child.exited).toBe(0);
     expect(performance.now() - interrupted).toBeLessThan(3_000);
     const summary = new RegExp(
-      `replay of ${big} stopped: lines 1-([\\d,]+) written \\(resume after line \\1\\): [\\d,]+ lines read, ([\\d,]+) events in, 0 rejected\\n`,
+      `replay of ${big} stopped: lines 1-([\\d,]+) written \\(resume after line \\1: --resume-after (\\d+)\\): [\\d,]+ lines read, ([\\d,]+) events in, 0 rejected\\n`,
     ).exec(stderr.text);
     expect(summary).not.toBeNull();
     const written = await backend.length(names.tx);
-    await backend.close();
-    expect(Number(summary?.[2]?.replaceAll(",", ""))).toBe(written);
+    expect(Number(summary?.[3]?.replaceAll(",", ""))).toBe(written);
     expect(Number(summary?.[1]?.replaceAll(",", ""))).toBe(written);
+    expect(Number(summary?.[2])).toBe(written);
     expect(written).toBeGreaterThanOrEqual(95_000);
     expect(written).toBeLessThan(events.length);
-  }, 60_000);
+    // Resumed where it stopped (the groups gone, so nothing holds it back): every event once, in order.
+    const admin = new Redis(redis.url);
+    for (const { group } of names.analyzers) await admin.xgroup("DESTROY", names.tx, group);
+    admin.disconnect();
+    const resumed = track(
+      Bun.spawn(
+        ["bun", "src/main.ts", "--role", "ingest", "--replay", big, "--resume-after", summary?.[2] ?? ""],
+        {
+          cwd: ROOT,
+          env: { ...ENV, REDIS_URL: redis.url, TROUPE_STREAM_PREFIX: prefix },
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      ),
+    );
+    const [code, text] = await Promise.all([resumed.exited, new Response(resumed.stderr).text()]);
+    expect(code).toBe(0);
+    expect(text).toContain(
+      `replay of ${big} done (resumed after line ${Number(summary?.[2]).toLocaleString("en")}):`,
+    );
+    const ids = (await backend.range(names.tx, { count: 200_000 })).map(
+      (entry) => (JSON.parse(entry.fields?.json?.toString() ?? "{}") as { id?: string }).id,
+    );
+    await backend.close();
+    expect(ids).toEqual(events.map((e) => e.id));
+  }, 90_000);
 });

@@ -32,6 +32,11 @@ export interface ReplayOptions {
   now?: () => number;
   /** Injected for tests. @defaultValue Bun.sleep */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * Lines (or elements) up to this one are skipped, unpaced: where a stopped replay wrote up to (its
+   * summary says "resume after line N"). @defaultValue 0
+   */
+  after?: number;
 }
 
 export const REPLAY_DEFAULTS = {
@@ -39,6 +44,7 @@ export const REPLAY_DEFAULTS = {
   speed: 1,
   now: Date.now,
   sleep: (ms: number) => Bun.sleep(ms),
+  after: 0,
 } satisfies Required<ReplayOptions>;
 
 export function resolveReplayOptions(options: ReplayOptions = {}): Required<ReplayOptions> {
@@ -47,6 +53,8 @@ export function resolveReplayOptions(options: ReplayOptions = {}): Required<Repl
     throw new InvalidOptionError("pace", 'must be "full" or "recorded"');
   if (!(Number.isFinite(o.speed) && o.speed > 0))
     throw new InvalidOptionError("speed", "must be a number > 0");
+  if (!(Number.isInteger(o.after) && o.after >= 0))
+    throw new InvalidOptionError("after", "must be an integer >= 0");
   return o;
 }
 
@@ -180,6 +188,7 @@ export async function* replayJsonl(
   const o = resolveReplayOptions(options);
   let previousTs: number | undefined;
   for await (const result of results(source, o.now)) {
+    if (result.line <= o.after) continue;
     const first = result.ok ? result.events[0] : undefined;
     if (o.pace === "recorded" && first !== undefined) {
       if (previousTs !== undefined && first.ts > previousTs) await o.sleep((first.ts - previousTs) / o.speed);

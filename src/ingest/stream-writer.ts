@@ -58,6 +58,8 @@ export interface ReplaySummary {
   lastTs: number | null;
   /** True when the signal stopped the replay before the end of its source. */
   stopped: boolean;
+  /** The line (or element) a resumed replay started after (`after`); 0 from the start. */
+  resumedAfter: number;
 }
 
 export interface ReplayRun extends ReplayOptions {
@@ -128,9 +130,10 @@ export class TxStreamWriter {
       lines: 0,
       events: 0,
       rejected: 0,
-      lastLineWritten: 0,
+      lastLineWritten: options.after ?? 0,
       lastTs: null,
       stopped: false,
+      resumedAfter: options.after ?? 0,
     };
     // Counted by #append once a batch is written whole: a stop while it is resent leaves part of it uncounted.
     const sentBefore = this.stats.sent;

@@ -44,6 +44,8 @@ export interface ScannerRun {
   /** Replay this recording (JSON lines or a JSON array, jsonl.ts) instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
+  /** Skip the replay's lines up to this one: a stopped replay wrote them (`--resume-after`). */
+  resumeAfter: number;
   /** After a replay: keep running (and serving the API) once it is drained and reported. */
   keepRunning: boolean;
   /** Alerts (stdout) and the progress line (stderr). */
@@ -178,9 +180,11 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   let replay: ReplaySummary | null = null;
   const ingesting = ingest
     ? run.replay
-      ? replayFile(ingest, run.replay, run.pace, ingestSignal).then((summary) => {
-          replay = summary;
-        })
+      ? replayFile(ingest, run.replay, { pace: run.pace, after: run.resumeAfter }, ingestSignal).then(
+          (summary) => {
+            replay = summary;
+          },
+        )
       : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
     : Promise.resolve();
   const figures = () => ({
@@ -307,10 +311,10 @@ async function showAlerts(
 async function replayFile(
   ingest: TxStreamWriter,
   file: string,
-  pace: "full" | "recorded",
+  options: { pace: "full" | "recorded"; after: number },
   signal: AbortSignal,
 ): Promise<ReplaySummary> {
-  const summary = await ingest.replay(Bun.file(file).stream(), file, { pace, signal });
+  const summary = await ingest.replay(Bun.file(file).stream(), file, { ...options, signal });
   if (!summary.stopped && summary.lastTs !== null) {
     await ingest.tick(summary.lastTs + 60_000, signal).catch((error) => {
       if (!signal.aborted) throw error;

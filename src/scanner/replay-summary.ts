@@ -25,8 +25,9 @@ export function replaySummary(file: string, replay: ReplaySummary, figures: Repl
   if (figures.analyzerDeadLetters > 0)
     parts.push(`${n(figures.analyzerDeadLetters)} dead-lettered by the analyzers (in ${txDeadLetters})`);
   if (figures.alerts !== null) parts.push(`${n(figures.alerts)} alerts (in ${alerts})`);
+  const resumed = replay.resumedAfter > 0 ? ` (resumed after ${replay.unit} ${n(replay.resumedAfter)})` : "";
   const head = replay.stopped
-    ? `replay of ${file} stopped: ${replay.unit}s 1-${n(replay.lastLineWritten)} written (resume after ${replay.unit} ${n(replay.lastLineWritten)})`
-    : `replay of ${file} done`;
+    ? `replay of ${file} stopped${resumed}: ${replay.unit}s 1-${n(replay.lastLineWritten)} written (resume after ${replay.unit} ${n(replay.lastLineWritten)}: --resume-after ${replay.lastLineWritten})`
+    : `replay of ${file} done${resumed}`;
   return `${head}: ${parts.join(", ")}`;
 }
