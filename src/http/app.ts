@@ -26,7 +26,7 @@ import { LiveFeed } from "./live.ts";
 import { ControlMetrics } from "./metrics.ts";
 import { opsRoutes } from "./ops-routes.ts";
 import { type ControlApiOptions, resolveControlApiOptions } from "./options.ts";
-import { bodyGuard, originGuard, tokenGuard } from "./security.ts";
+import { bodyGuard, hostGuard, originGuard, tokenGuard } from "./security.ts";
 import { deadLetterRoutes } from "./streams/dead-letter-routes.ts";
 import { StreamsReader } from "./streams/reading.ts";
 import { streamRoutes } from "./streams/routes.ts";
@@ -117,6 +117,7 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
     const route = c.res.status === 404 && routePath(c, -1).endsWith("*") ? "unmatched" : routePath(c, -1);
     metrics.observeRequest(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
   });
+  app.use("*", hostGuard(o));
   app.use("*", originGuard(o));
   const guardToken = tokenGuard(o);
   app.use("*", (c, next) =>

@@ -27,6 +27,13 @@ export interface ControlApiOptions {
   requireTokenForReads?: boolean;
   /** Origins, besides the API's own, allowed to send mutating requests (`https://ops.example.com`). @defaultValue [] */
   allowedOrigins?: string[];
+  /**
+   * Host names (the Host header's, without its port) the API answers to; any other gets 403. Null answers
+   * any. `serveControlApi` bound to loopback sets the loopback names: a page whose own name an attacker
+   * points at 127.0.0.1 (DNS rebinding) is then refused, where it could read every route that needs no
+   * token. @defaultValue null
+   */
+  allowedHosts?: string[] | null;
   /** Largest request body accepted; larger ones get 413. @defaultValue 16384 */
   bodyLimitBytes?: number;
   /** Concurrent `/events` streams; more get 429. @defaultValue 64 */
@@ -69,6 +76,7 @@ export const CONTROL_API_DEFAULTS = {
   token: null,
   requireTokenForReads: false,
   allowedOrigins: [],
+  allowedHosts: null,
   bodyLimitBytes: 16_384,
   maxEventStreams: 64,
   heartbeatMs: 5_000,
@@ -114,6 +122,7 @@ const SCHEMA = z
         error: "must be an origin like https://ops.example.com",
       }),
     ),
+    allowedHosts: z.array(z.string().min(1, { error: "must not be empty" })).nullable(),
     bodyLimitBytes: int(64, 16 * 1024 * 1024),
     maxEventStreams: int(1, 100_000),
     heartbeatMs: int(100, 9_000),

@@ -1,6 +1,7 @@
 /**
- * The control API's guards, in the order they run: cross-site mutations are refused (403), then the
- * bearer token is checked where needed (401), then mutating bodies are capped (413).
+ * The control API's guards, in the order they run: a host it does not answer to is refused (403), then
+ * cross-site mutations (403), then the bearer token is checked where needed (401), then mutating bodies
+ * are capped (413).
  *
  * There is no cookie auth, so classic CSRF cannot ride on a session; the Origin check still refuses any
  * cross-site mutation (Hono's `csrf` middleware only looks at form posts and would pass a JSON POST).
@@ -24,6 +25,22 @@ export function isMutation(method: string): boolean {
 export function tokenMatches(expected: string, given: string): boolean {
   const digest = (value: string) => createHash("sha256").update(value).digest();
   return timingSafeEqual(digest(expected), digest(given));
+}
+
+/** Refuses a request for a host the API does not answer to (`allowedHosts`): DNS rebinding. */
+export function hostGuard(options: ResolvedControlApiOptions): MiddlewareHandler {
+  const allowed = options.allowedHosts === null ? null : new Set(options.allowedHosts);
+  return async (c, next) => {
+    if (allowed !== null) {
+      const host = new URL(c.req.url).hostname;
+      if (!allowed.has(host))
+        throw new ControlApiError(
+          "ERR_FORBIDDEN",
+          `host ${host} refused: this API answers to ${[...allowed].join(", ")} (a name pointed at it from elsewhere is DNS rebinding)`,
+        );
+    }
+    await next();
+  };
 }
 
 /** Refuses a mutation whose Origin is neither the API's own nor allowed, or that the browser marks cross-site. */

@@ -55,6 +55,12 @@ const SCHEMA = z
   })
   .strict();
 
+/** The names a loopback-bound API answers to: its own, localhost and the loopback addresses. */
+function loopbackHosts(hostname: string): string[] {
+  const own = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+  return [...new Set([own, "localhost", "127.0.0.1", "[::1]"])];
+}
+
 export function isLoopback(hostname: string): boolean {
   return (
     hostname === "localhost" ||
@@ -93,6 +99,8 @@ export function serveControlApi(options: ControlApiOptions & ServeOptions): Serv
   const api = createControlApi({
     ...apiOptions,
     requireTokenForReads: apiOptions.requireTokenForReads || !loopback,
+    // On loopback reads need no token: only the loopback names (DNS rebinding otherwise reads them).
+    allowedHosts: apiOptions.allowedHosts ?? (loopback ? loopbackHosts(serve.hostname) : null),
   });
   const server = Bun.serve({
     hostname: serve.hostname,

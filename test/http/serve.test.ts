@@ -46,6 +46,26 @@ describe("serveControlApi", () => {
     expect((await fetch(`${served.url}health/live`)).status).toBe(200);
   });
 
+  test("on loopback it answers to the loopback names only: a rebound name is refused, reads included", async () => {
+    await start();
+    const port = served.server.port;
+    const as = (host: string) => fetch(`${served.url}actors`, { headers: { host } });
+    // A page on evil.example, its name pointed at 127.0.0.1: same-origin to the browser, so it read every
+    // route that needs no token on loopback.
+    const rebound = await as(`evil.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(await rebound.json()).toMatchObject({ error: { code: "ERR_FORBIDDEN" } });
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, "localhost"])
+      expect((await as(host)).status).toBe(200);
+  });
+
+  test("allowedHosts names the hosts it answers to, as behind a proxy", async () => {
+    await start({ allowedHosts: ["ops.example.com"] });
+    const as = (host: string) => fetch(`${served.url}health/live`, { headers: { host } });
+    expect((await as("ops.example.com")).status).toBe(200);
+    expect((await as(`127.0.0.1:${served.server.port}`)).status).toBe(403);
+  });
+
   test("/events: hello, stats snapshots, heartbeats, and a lifecycle event as it happens", async () => {
     await start({ liveIntervalMs: 200 });
     const stream = await events();
