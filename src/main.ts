@@ -4,6 +4,7 @@
  * control API. With REDIS_URL: the same on Redis, and `--role ingest|analyze` splits the work across
  * processes. Configuration: environment variables (src/config.ts, README); exit code 2 on bad input.
  */
+import { existsSync } from "node:fs";
 import { parseCommandLine, USAGE_EXIT_CODE, usageError } from "./command-line.ts";
 import { CONFIG_VARIABLES, loadConfig } from "./config.ts";
 import { type Role, runScanner } from "./scanner/app.ts";
@@ -52,9 +53,12 @@ const seconds = Number(values.seconds);
 if (!Number.isInteger(seconds) || seconds < 0)
   fail(`--seconds: must be an integer ≥ 0, got ${values.seconds}`);
 if (values.replay && !(await Bun.file(values.replay).exists()))
-  fail(`--replay: no such file: ${values.replay}`);
+  fail(
+    `--replay: ${existsSync(values.replay) ? "a directory, not a file" : "no such file"}: ${values.replay}`,
+  );
 if (values.replay && role === "analyze") fail("--replay: feeds the tx stream, so not with --role analyze");
 if (values["keep-running"] && !values.replay) fail("--keep-running: only with --replay");
+if (values.pace !== "full" && !values.replay) fail("--pace: only with --replay");
 const resumeAfter = /^\d{1,15}$/.test(values["resume-after"]) ? Number(values["resume-after"]) : Number.NaN;
 if (Number.isNaN(resumeAfter)) fail(`--resume-after: must be an integer ≥ 0, got ${values["resume-after"]}`);
 if (resumeAfter > 0 && !values.replay) fail("--resume-after: only with --replay");

@@ -58,3 +58,12 @@ test("--resume-after: a whole number, and only with --replay", async () => {
   expect(alone.code).toBe(2);
   expect(alone.stderr).toStartWith("--resume-after: only with --replay");
 });
+
+test("--pace only with --replay; --replay of a directory says so", async () => {
+  const pace = await run("start", "--pace", "recorded");
+  expect(pace.code).toBe(2);
+  expect(pace.stderr).toStartWith("--pace: only with --replay");
+  const folder = await run("start", "--replay", "docs");
+  expect(folder.code).toBe(2);
+  expect(folder.stderr).toStartWith("--replay: a directory, not a file: docs");
+});
