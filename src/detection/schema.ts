@@ -73,6 +73,7 @@ export type ChainEvent = TokenCreated | Trade | Transfer;
 export type EventKind = ChainEvent["kind"];
 
 export type InvalidEventCode =
+  | "bad_encoding"
   | "bad_json"
   | "not_object"
   | "unsupported_version"

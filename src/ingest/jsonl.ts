@@ -109,21 +109,43 @@ export function parseLine(raw: string, line: number, now: () => number = Date.no
   return parseRecord(value, raw, line, now);
 }
 
-/** Splits a byte stream into lines without holding more than one partial line. */
-async function* lines(source: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let rest = "";
-  for await (const chunk of source) {
-    rest += decoder.decode(chunk, { stream: true });
-    let at = rest.indexOf("\n");
-    while (at >= 0) {
-      yield rest.slice(0, at);
-      rest = rest.slice(at + 1);
-      at = rest.indexOf("\n");
-    }
+/** A line's text, and whether its bytes were valid UTF-8 (else the text has U+FFFD where they were not). */
+interface SourceLine {
+  readonly text: string;
+  readonly utf8: boolean;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const lenientUtf8 = new TextDecoder();
+
+function decodeLine(bytes: Uint8Array): SourceLine {
+  try {
+    return { text: strictUtf8.decode(bytes), utf8: true };
+  } catch {
+    return { text: lenientUtf8.decode(bytes), utf8: false };
   }
-  rest += decoder.decode();
-  if (rest.length > 0) yield rest;
+}
+
+/**
+ * Splits a byte stream into lines without holding more than one partial line, each decoded on its own: a
+ * newline byte is never inside a UTF-8 sequence, and a line with bytes that are not UTF-8 is told apart
+ * (decoded as one stream, they became U+FFFD silently: an address altered, not refused).
+ */
+async function* lines(source: ReadableStream<Uint8Array>): AsyncGenerator<SourceLine> {
+  let partial: Uint8Array[] = [];
+  for await (const chunk of source) {
+    let start = 0;
+    let at = chunk.indexOf(0x0a);
+    while (at >= 0) {
+      const piece = chunk.subarray(start, at);
+      yield decodeLine(partial.length === 0 ? piece : Buffer.concat([...partial, piece]));
+      partial = [];
+      start = at + 1;
+      at = chunk.indexOf(0x0a, start);
+    }
+    if (start < chunk.length) partial.push(chunk.slice(start));
+  }
+  if (partial.length > 0) yield decodeLine(Buffer.concat(partial));
 }
 
 /**
@@ -165,13 +187,22 @@ async function* results(source: ReadableStream<Uint8Array>, now: () => number): 
   let line = 0;
   let array: string[] | null = null;
   let first = true;
-  for await (const raw of lines(source)) {
+  for await (const { text: raw, utf8 } of lines(source)) {
     line++;
     if (array !== null) {
       array.push(raw);
       continue;
     }
     if (raw.trim().length === 0) continue;
+    if (!utf8) {
+      const reason = {
+        code: "bad_encoding",
+        message: "not valid UTF-8 (shown with U+FFFD where it is not)",
+      } as const;
+      yield { ok: false, line, raw, reason };
+      first = false;
+      continue;
+    }
     // Only the source's start decides: a record is an object, so a JSON-lines source never starts with "[".
     if (first && raw.trimStart().startsWith("[")) array = [raw];
     else yield parseLine(raw, line, now);

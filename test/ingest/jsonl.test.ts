@@ -66,6 +66,32 @@ describe("JSONL replay", () => {
     expect([...parseJsonl(text)].map((r) => r.ok)).toEqual([true, false, false, false, true]);
   });
 
+  test("a line whose bytes are not UTF-8 is refused, not altered; others with any UTF-8 pass, split anywhere", async () => {
+    const event = buy("M", "wé", T0, { supply: 0.01 });
+    const good = new TextEncoder().encode(`${JSON.stringify(event)}\n`);
+    // The trader's "é" as a lone Latin-1 byte: decoded as one stream it became U+FFFD, an address altered.
+    const latin1 = Uint8Array.from(
+      [...good].flatMap((b, i, all) =>
+        b === 0xc3 && all[i + 1] === 0xa9 ? [0xe9] : b === 0xa9 && all[i - 1] === 0xc3 ? [] : [b],
+      ),
+    );
+    const bytes = new Uint8Array([...good, ...latin1, ...good]);
+    // One byte a chunk: every line spans chunks, the two-byte "é" split in two.
+    const source = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const b of bytes) controller.enqueue(Uint8Array.of(b));
+        controller.close();
+      },
+    });
+    const results = await collect(replayJsonl(source));
+    expect(results.map((r) => (r.ok ? [r.line, "ok"] : [r.line, r.reason.code]))).toEqual([
+      [1, "ok"],
+      [2, "bad_encoding"],
+      [3, "ok"],
+    ]);
+    expect(results[0]?.ok && results[0].events[0]).toMatchObject({ trader: "wé" });
+  });
+
   test("a PumpPortal line that maps to an event outside the schema is reported like a bad canonical line", async () => {
     const [create] = (await Bun.file(FIXTURE).text()).split("\n");
     // A dev buy of 40 SOL out of a curve holding 31 SOL after it: the create's reserves would be negative.
