@@ -28,6 +28,17 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       s = `${h.prefix}:tx`;
     };
     const ids = async (stream: string) => (await b.range(stream, { count: 1000 })).map((e) => e.id);
+    /** Resolves once the pump acked or dead-lettered `n` entries in all. */
+    const settled = (pump: Pump<Msg, Output[]>, n: number) =>
+      until(
+        (check) => {
+          const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
+          return () => {
+            for (const off of offs) off();
+          };
+        },
+        () => pump.stats.acked + pump.stats.deadLettered >= n,
+      );
     afterEach(async () => {
       await h?.cleanup();
     });
@@ -53,16 +64,7 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
         blockMs: 50,
         sweepIntervalMs: 0,
       });
-      const total = (n: number) =>
-        until(
-          (check) => {
-            const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
-            return () => {
-              for (const off of offs) off();
-            };
-          },
-          () => pump.stats.acked + pump.stats.deadLettered >= n,
-        );
+      const total = (n: number) => settled(pump, n);
       try {
         await pump.start();
         await b.appendBatch(s, [
@@ -127,20 +129,7 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
         });
         return new Pump<Msg, Output[]>(b, target, { stream: s, group, blockMs: 50, sweepIntervalMs: 0 });
       });
-      const finished = (n: number) =>
-        Promise.all(
-          pumps.map((pump) =>
-            until(
-              (check) => {
-                const offs = [pump.on("acked", check), pump.on("deadLettered", check)];
-                return () => {
-                  for (const off of offs) off();
-                };
-              },
-              () => pump.stats.acked + pump.stats.deadLettered >= n,
-            ),
-          ),
-        );
+      const finished = (n: number) => Promise.all(pumps.map((pump) => settled(pump, n)));
       try {
         for (const pump of pumps) await pump.start();
         await b.append(s, defaultCodec.encode({ n: 1, poison: true }));
