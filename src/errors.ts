@@ -8,6 +8,7 @@ export type TroupeErrorCode =
   | "ERR_INVALID_OPTION"
   | "ERR_ACTOR_MODULE_NOT_FOUND"
   | "ERR_ACTOR_MODULE_LOAD"
+  | "ERR_ACTOR_INIT"
   | "ERR_ACTOR_NO_HANDLER"
   | "ERR_ACTOR_NOT_FOUND"
   | "ERR_ACTOR_FAILED"
@@ -120,4 +121,9 @@ export function deserializeError(
 export function errorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
+}
+
+/** An error's message, or the thrown value as text when it is not an Error. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

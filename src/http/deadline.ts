@@ -18,7 +18,3 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
   work.catch(() => {});
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -8,7 +8,7 @@
  */
 import * as Comlink from "comlink";
 import { Unpackr } from "msgpackr";
-import { serializeError, TroupeError } from "../errors.ts";
+import { messageOf, serializeError, TroupeError } from "../errors.ts";
 import { CheckpointTaker } from "./checkpoint-taker.ts";
 import type { ActorDefinition, MessageContext } from "./define-actor.ts";
 import { DurableTables } from "./durable-table.ts";
@@ -186,12 +186,24 @@ class ActorHost {
       this.#definition = candidate;
       await this.#restored;
       const restoredKeys = this.#tables.restoredKeys;
-      this.#state = await candidate.initialState({
-        actor: config.actor,
-        instance: config.instance,
-        init: config.init,
-        tables: this.#tables,
-      });
+      try {
+        this.#state = await candidate.initialState({
+          actor: config.actor,
+          instance: config.instance,
+          init: config.init,
+          tables: this.#tables,
+        });
+      } catch (error) {
+        // The module loaded: what failed is the actor's own start, named so (it read as a module load).
+        if (error instanceof TroupeError) throw error;
+        throw new TroupeError(
+          "ERR_ACTOR_INIT",
+          `initialState of ${config.actor} threw: ${messageOf(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
       this.#tables.sealed();
       if (config.concurrency > 1 || config.messageTimeoutMs !== null) {
         this.#pool = new TaskPool(config.concurrency, config.messageTimeoutMs, {
@@ -228,6 +240,36 @@ class ActorHost {
     }
   }
 
+  /**
+   * Sends an ack. A reply the structured clone refuses (a function, a symbol) fails its message with
+   * ERR_MESSAGE_ENCODE instead of the post throwing out of the worker: it crashed the worker at each
+   * redelivery until the actor failed, past `maxDeliveries`, for one handler's return value.
+   */
+  #postAck(ack: AckMessage): void {
+    try {
+      this.#post(ack);
+      return;
+    } catch (error) {
+      if (ack.results === null) throw error;
+    }
+    const results: unknown[] = [];
+    const failures = ack.failures ? [...ack.failures] : [];
+    for (let i = 0; i < ack.results.length; i += 2) {
+      const [seq, value] = [ack.results[i], ack.results[i + 1]];
+      try {
+        structuredClone(value);
+        results.push(seq, value);
+      } catch (error) {
+        const refused = new TroupeError(
+          "ERR_MESSAGE_ENCODE",
+          `the reply cannot be sent back: ${messageOf(error)}`,
+        );
+        failures.push(seq as number, serializeError(refused));
+      }
+    }
+    this.#post({ ...ack, results: results.length > 0 ? results : null, failures });
+  }
+
   #post(message: FromWorker, transfer?: (ArrayBuffer | MessagePort)[]): void {
     if (this.#fatal && message.t !== "fatal") return;
     if (transfer) self.postMessage(message, transfer);
@@ -261,7 +303,7 @@ class ActorHost {
     this.#results = null;
     this.#failures = null;
     this.#latencies = null;
-    this.#post(ack);
+    this.#postAck(ack);
     const recycle = this.#config.recycle;
     if (recycle && !this.#recycleAsked) this.#considerRecycling(recycle);
   }

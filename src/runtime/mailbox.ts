@@ -351,7 +351,12 @@ export class Mailbox {
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
-    if (wire.code === "ERR_MESSAGE_REJECTED" || wire.code === "ERR_CANCELLED") {
+    // Final as they are: rejected, given up on, or handled with a reply that cannot travel (the same again).
+    if (
+      wire.code === "ERR_MESSAGE_REJECTED" ||
+      wire.code === "ERR_CANCELLED" ||
+      wire.code === "ERR_MESSAGE_ENCODE"
+    ) {
       this.#finish(envelope, new TroupeError(wire.code, wire.message));
       return;
     }

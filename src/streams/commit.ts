@@ -4,7 +4,7 @@
  * with `ack: false` are only written).
  * The Redis backend does the same in two pipelined round trips (`redis-backend.ts`).
  */
-import { TroupeError } from "../errors.ts";
+import { messageOf, TroupeError } from "../errors.ts";
 import type { CommitItem, CommitOutcome, StreamBackend } from "./backend.ts";
 
 export async function commitSequentially(
@@ -94,8 +94,4 @@ export function asOutputError(error: unknown, entryId?: string): TroupeError {
     return error;
   const options = entryId === undefined ? { cause: error } : { cause: error, entryId };
   return new TroupeError("ERR_OUTPUT_WRITE", `output write failed: ${messageOf(error)}`, options);
-}
-
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

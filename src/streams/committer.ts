@@ -13,11 +13,11 @@
  * so it holds the commits behind it for as long as it takes (backpressure, as a refused checkpoint does);
  * refused as out of order, which no retry can mend, it is.
  */
-import { TroupeError } from "../errors.ts";
+import { messageOf, TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
 import type { CommitItem, CommitOutcome, StreamBackend } from "./backend.ts";
-import { isOutOfOrder, messageOf } from "./commit.ts";
+import { isOutOfOrder } from "./commit.ts";
 import type { DeadLetterInput } from "./dead-letters.ts";
 
 export interface CommitJob {

@@ -14,10 +14,10 @@
  * that copy comes anyway, and is delivered, dead-lettered or acked as any entry read.
  */
 import type { Emitter } from "nanoevents";
-import { errorCode, serializeError, TroupeError } from "../errors.ts";
+import { errorCode, messageOf, serializeError, TroupeError } from "../errors.ts";
 import { Deque } from "../runtime/deque.ts";
 import type { CommitItem, EntryFields, OutputFence, OutputWrite, StreamBackend } from "./backend.ts";
-import { asOutputError, messageOf } from "./commit.ts";
+import { asOutputError } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
 import { type DeadLetterReason, deadLetterWrite, replayedFor, withoutReplayMark } from "./dead-letters.ts";
 import { type CoverHost, HeldEntry } from "./held-entry.ts";

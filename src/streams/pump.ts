@@ -21,12 +21,11 @@
  * await backend.close();
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
-import { serializeError, TroupeError } from "../errors.ts";
+import { messageOf, serializeError, TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import { sleep } from "../time/timers.ts";
 import type { AdoptResult, ClaimResult, EntryFields, GroupInfo, StreamBackend } from "./backend.ts";
 import { ClaimSweep } from "./claim-sweep.ts";
-import { messageOf } from "./commit.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { HealthProbe } from "./health-probe.ts";
 import { emptyStats, type LossReport, type PumpEvents, type PumpStats } from "./pump-events.ts";

@@ -12,7 +12,7 @@
  * payload-bearing replies use the Buffer variants so msgpack bytes are never UTF-8 decoded.
  */
 import type { ChainableCommander, RedisOptions } from "ioredis";
-import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { InvalidOptionError, messageOf, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import type {
@@ -39,7 +39,7 @@ import type {
   WriteFields,
 } from "./backend.ts";
 import { dedupKey, partitionsKey } from "./backend.ts";
-import { asOutputError, messageOf } from "./commit.ts";
+import { asOutputError } from "./commit.ts";
 import { keySlot } from "./key-slot.ts";
 import type { RedisConnection } from "./redis-compaction.ts";
 import { defineLeaseCommands, type RedisLeaseClient, RedisLeaseStore } from "./redis-leases.ts";

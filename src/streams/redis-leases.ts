@@ -19,10 +19,9 @@
  */
 import type Redis from "ioredis";
 import type { Cluster, RedisOptions } from "ioredis";
-import { TroupeError } from "../errors.ts";
+import { messageOf, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
-import { messageOf } from "./commit.ts";
 import {
   type LeaseStore,
   type LeaseView,

@@ -14,10 +14,9 @@
  */
 import type Redis from "ioredis";
 import type { RedisOptions } from "ioredis";
-import { TroupeError } from "../errors.ts";
+import { messageOf, TroupeError } from "../errors.ts";
 import type { Clock, TimerHandle } from "../time/clock.ts";
 import type { ReadLease } from "./backend.ts";
-import { messageOf } from "./commit.ts";
 import { isSlotMoved, type RedisTarget } from "./redis-target.ts";
 
 /** A leased read's outcome: refused (the lease moved on), or the raw XREADGROUP reply and the stream's last id. */

@@ -3,9 +3,9 @@
  * and checked, never cast: a shape we did not expect becomes a typed error instead of a silent
  * `undefined` further down (e.g. a missing delivery count would disable dead-lettering).
  */
-import { TroupeError } from "../errors.ts";
+import { messageOf, TroupeError } from "../errors.ts";
 import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./backend.ts";
-import { messageOf, notAfterError, outOfOrderError } from "./commit.ts";
+import { notAfterError, outOfOrderError } from "./commit.ts";
 
 /**
  * A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), `ERR_OUTPUT_WRITE` (an

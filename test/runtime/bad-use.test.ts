@@ -2,6 +2,8 @@ import { afterEach, expect, test } from "bun:test";
 import { type ActorDeadLetter, type ActorSystem, createSystem, InvalidOptionError } from "../../src/index.ts";
 import { collect, ECHO, rejectionOf } from "../support/runtime.ts";
 
+const SCRIPTED = new URL("../fixtures/scripted.actor.ts", import.meta.url);
+
 let system: ActorSystem;
 afterEach(async () => {
   await system?.stop({ deadlineMs: 1000 });
@@ -67,4 +69,34 @@ test("a message that cannot be encoded: ask rejects, tell is dead-lettered, the 
   expect(await rejectionOf(Promise.resolve().then(() => ref.snapshot({ instance: 3 })))).toMatchObject({
     code: "ERR_ACTOR_NOT_FOUND",
   });
+});
+
+test("a reply that cannot travel back fails its message with ERR_MESSAGE_ENCODE; the worker and the others go on", async () => {
+  system = createSystem();
+  const crashed = collect(system, "crashed");
+  const dead = collect(system, "deadLettered");
+  const ref = await system.spawn(SCRIPTED, { maxDeliveries: 3 });
+  // It crashed the worker at each redelivery (past maxDeliveries) until restart intensity failed the actor.
+  const error = await rejectionOf(ref.ask({ id: 1, op: "bad-reply" }));
+  expect(error).toMatchObject({ code: "ERR_MESSAGE_ENCODE" });
+  expect((error as Error).message).toStartWith("the reply cannot be sent back: ");
+  expect(await ref.ask({ id: 2 })).toBe(2);
+  await ref.tell({ id: 3, op: "bad-reply" });
+  expect(await ref.ask({ id: 4 })).toBe(4);
+  // Handled once each, not redelivered: a reply that failed to travel would fail again. A tell's reply
+  // never travels, so only the ask's message failed.
+  expect(await ref.query("handled")).toBe(4);
+  expect(crashed.seen).toEqual([]);
+  expect(dead.seen.map((e) => e.reason)).toEqual(["ERR_MESSAGE_ENCODE"]);
+});
+
+test("initialState throwing at spawn rejects with ERR_ACTOR_INIT, naming the actor and the error", async () => {
+  system = createSystem();
+  const failStarts = new SharedArrayBuffer(4);
+  new Int32Array(failStarts)[0] = 1;
+  // It read ERR_ACTOR_MODULE_LOAD, though the module had loaded.
+  const error = await rejectionOf(system.spawn(SCRIPTED, { name: "starter", init: { failStarts } }));
+  expect(error).toMatchObject({ code: "ERR_ACTOR_INIT" });
+  expect((error as Error).message).toBe("initialState of starter threw: initialState failed (scripted)");
+  expect(system.actors).toHaveLength(0);
 });

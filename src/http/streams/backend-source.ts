@@ -10,14 +10,14 @@
  * ```
  */
 import { z } from "zod";
-import { TroupeError } from "../../errors.ts";
+import { messageOf, TroupeError } from "../../errors.ts";
 import type { GroupInfo, StreamBackend } from "../../streams/backend.ts";
 import { leaseKey } from "../../streams/leases.ts";
 import type { OwnershipEvents, PartitionOwnership } from "../../streams/ownership.ts";
 import type { PumpEvents } from "../../streams/pump-events.ts";
 import { parseStreamId } from "../../streams/stream-id.ts";
 import { type Clock, checkClock, systemClock } from "../../time/clock.ts";
-import { messageOf, withDeadline } from "../deadline.ts";
+import { withDeadline } from "../deadline.ts";
 import { parseOptions } from "../validate.ts";
 import { MultiStreamDeadLetters } from "./backend-dead-letters.ts";
 import { RateWindow } from "./rate-window.ts";

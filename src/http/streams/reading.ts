@@ -4,7 +4,8 @@
  * flight, so a burst of health checks costs Redis one round of commands, and nothing waits longer than
  * `sourceTimeoutMs` when Redis is down.
  */
-import { messageOf, withDeadline } from "../deadline.ts";
+import { messageOf } from "../../errors.ts";
+import { withDeadline } from "../deadline.ts";
 import type { BackendHealth, StreamGroupInfo, StreamsSource } from "./source.ts";
 
 export interface StreamsReading {
