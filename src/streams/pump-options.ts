@@ -71,7 +71,11 @@ export interface PumpOptions<M = unknown, R = unknown> {
   retryMinMs?: number;
   /** @defaultValue 5000 */
   retryMaxMs?: number;
-  /** How long `stop()` waits for in-flight entries to finish and be acked. @defaultValue 10000 */
+  /**
+   * How long `stop()` waits for in-flight entries to finish and be acked. Before that it lets the read under
+   * way end (up to `blockMs`, and the blocking read's watchdog grace when Redis does not answer): a read
+   * abandoned on its connection could still take entries after the stop. @defaultValue 10000
+   */
   stopTimeoutMs?: number;
   /** Time for the waits, retries, sweeps and health probes (tests inject one). @defaultValue systemClock */
   clock?: Clock;

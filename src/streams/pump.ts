@@ -221,8 +221,8 @@ export class Pump<M = unknown, R = unknown> {
   }
 
   /**
-   * Stops reading, gives back entries the target never accepted (they stay pending), then waits up to
-   * `stopTimeoutMs` for in-flight entries to finish and be acked. What is still unfinished then stays
+   * Stops reading (the read under way ends first: up to `blockMs`), gives back entries the target never
+   * accepted (they stay pending), then waits up to `stopTimeoutMs` for in-flight entries to finish and be acked. What is still unfinished then stays
    * pending in the stream and is replayed by the next start of this consumer (or claimed by another).
    */
   stop(): Promise<void> {
