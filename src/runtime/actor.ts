@@ -2,7 +2,7 @@
  * The engine behind an ActorRef: an actor's instances, routing, credit-respecting sends, asks, and the
  * PumpTarget interface stream pumps deliver through. The public face is actor-ref.ts.
  */
-import { TroupeError } from "../errors.ts";
+import { InvalidOptionError, messageOf, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import type { ReplyFn } from "./envelope.ts";
 import { ActorInstance, type InstanceOwner } from "./instance.ts";
@@ -252,7 +252,16 @@ export class Actor {
 
   #byKey(message: unknown): ActorInstance {
     const route = this.options.route as (message: unknown) => string | number;
-    return this.instances[instanceForKey(route(message), this.instances.length)] as ActorInstance;
+    let key: unknown;
+    try {
+      key = route(message);
+    } catch (error) {
+      throw new InvalidOptionError("route", `threw for a message: ${messageOf(error)}`);
+    }
+    // Anything else would route by its text ("[object Object]"): every message to one instance.
+    if (typeof key !== "string" && typeof key !== "number")
+      throw new InvalidOptionError("route", `must return a string or a number, got ${typeof key}`);
+    return this.instances[instanceForKey(key, this.instances.length)] as ActorInstance;
   }
 
   #assertOpen(): void {

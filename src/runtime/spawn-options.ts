@@ -214,11 +214,42 @@ function oneOf<T extends string>(option: string, value: T, allowed: readonly T[]
   return value;
 }
 
+/** Every option's name, checked against the interface both ways by the compiler. */
+const SPAWN_OPTION_NAMES = new Set(
+  Object.keys({
+    name: true,
+    instances: true,
+    capacity: true,
+    route: true,
+    deadlineMs: true,
+    maxDeliveries: true,
+    restart: true,
+    onHandlerError: true,
+    unhandledRejection: true,
+    maxWaiting: true,
+    frameSize: true,
+    ackEvery: true,
+    maxRestarts: true,
+    periodMs: true,
+    backoff: true,
+    init: true,
+    state: true,
+    concurrency: true,
+    orderBy: true,
+    messageTimeoutMs: true,
+    recycle: true,
+    threads: true,
+  } satisfies Record<keyof SpawnOptions, true>),
+);
+
 export function resolveSpawnOptions<M>(
   options: SpawnOptions<M>,
   defaultName: string,
   supervision: SupervisionDefaults,
 ): ResolvedSpawnOptions<M> {
+  // A misspelt option (`capcity`) would otherwise leave its default in place without a word.
+  for (const key of Object.keys(options))
+    if (!SPAWN_OPTION_NAMES.has(key)) throw new InvalidOptionError(key, "is not a spawn option");
   const capacity = positiveInt("capacity", options.capacity ?? SPAWN_DEFAULTS.capacity);
   const ackEvery = positiveInt(
     "ackEvery",

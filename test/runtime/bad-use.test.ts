@@ -33,6 +33,8 @@ test.each([
   [{ name: "has space" }, 'name: must be 1-64 characters of letters, digits, "_", "-", ".", got has space'],
   [{ backoff: { minMs: 100, maxMs: 10 } }, "backoff.maxMs: must be ≥ minMs"],
   [{ capacity: 64, frameSize: 128 }, "frameSize: must be ≤ capacity (64), got 128"],
+  // A misspelt option left its default in place without a word.
+  [{ capcity: 8 }, "capcity: is not a spawn option"],
 ])("invalid spawn option %p", async (options, message) => {
   system = createSystem();
   const error = await rejectionOf(system.spawn(ECHO, options as never));
@@ -99,4 +101,25 @@ test("initialState throwing at spawn rejects with ERR_ACTOR_INIT, naming the act
   expect(error).toMatchObject({ code: "ERR_ACTOR_INIT" });
   expect((error as Error).message).toBe("initialState of starter threw: initialState failed (scripted)");
   expect(system.actors).toHaveLength(0);
+});
+
+test("a route function that throws, or returns no key, fails that message naming the option", async () => {
+  system = createSystem();
+  const ref = await system.spawn<{ k: unknown }>(ECHO, {
+    instances: 2,
+    route: (m) => {
+      if (m.k === "boom") throw new Error("no key for boom");
+      return m.k as string;
+    },
+  });
+  // It rejected with the route's own error (no code), and an object routed every message to one instance.
+  expect(await rejectionOf(ref.ask({ k: "boom" }))).toMatchObject({
+    code: "ERR_INVALID_OPTION",
+    message: "route: threw for a message: no key for boom",
+  });
+  expect(await rejectionOf(ref.ask({ k: { nested: 1 } }))).toMatchObject({
+    code: "ERR_INVALID_OPTION",
+    message: "route: must return a string or a number, got object",
+  });
+  expect(await ref.ask({ k: "fine" })).toEqual({ k: "fine" });
 });
