@@ -29,9 +29,9 @@ export interface ControlApiOptions {
   allowedOrigins?: string[];
   /**
    * Host names (the Host header's, without its port) the API answers to; any other gets 403. Null answers
-   * any. `serveControlApi` bound to loopback sets the loopback names: a page whose own name an attacker
-   * points at 127.0.0.1 (DNS rebinding) is then refused, where it could read every route that needs no
-   * token. @defaultValue null
+   * any. `serveControlApi` bound to loopback, given none, sets the loopback names: a page whose own name an
+   * attacker points at 127.0.0.1 (DNS rebinding) is then refused, where it could read every route that
+   * needs no token. @defaultValue null
    */
   allowedHosts?: string[] | null;
   /** Largest request body accepted; larger ones get 413. @defaultValue 16384 */

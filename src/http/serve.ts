@@ -100,7 +100,12 @@ export function serveControlApi(options: ControlApiOptions & ServeOptions): Serv
     ...apiOptions,
     requireTokenForReads: apiOptions.requireTokenForReads || !loopback,
     // On loopback reads need no token: only the loopback names (DNS rebinding otherwise reads them).
-    allowedHosts: apiOptions.allowedHosts ?? (loopback ? loopbackHosts(serve.hostname) : null),
+    allowedHosts:
+      apiOptions.allowedHosts !== undefined
+        ? apiOptions.allowedHosts
+        : loopback
+          ? loopbackHosts(serve.hostname)
+          : null,
   });
   const server = Bun.serve({
     hostname: serve.hostname,

@@ -66,6 +66,13 @@ describe("serveControlApi", () => {
     expect((await as(`127.0.0.1:${served.server.port}`)).status).toBe(403);
   });
 
+  test("allowedHosts null answers any host, on loopback too", async () => {
+    await start({ allowedHosts: null });
+    expect((await fetch(`${served.url}health/live`, { headers: { host: "anything.example" } })).status).toBe(
+      200,
+    );
+  });
+
   test("/events: hello, stats snapshots, heartbeats, and a lifecycle event as it happens", async () => {
     await start({ liveIntervalMs: 200 });
     const stream = await events();
