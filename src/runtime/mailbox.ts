@@ -17,11 +17,25 @@
  * window, without a credit, until `upTo` passes it. A crash redelivers every message not finished.
  */
 import { Packr } from "msgpackr";
-import { deserializeError, type SerializedError, TroupeError } from "../errors.ts";
+import { deserializeError, type SerializedError, TroupeError, type TroupeErrorCode } from "../errors.ts";
 import { allBytes, encodeBytesFrame } from "./bytes-frame.ts";
 import { Deque } from "./deque.ts";
 import type { Envelope, ReplyFn } from "./envelope.ts";
 import { type AckMessage, type Frame, progressTag } from "./protocol.ts";
+
+/**
+ * Failures a redelivery would not mend: rejected, given up on (cancelled), or handled with a reply that
+ * cannot travel back (it would be the same again).
+ */
+const FINAL_FAILURES: ReadonlySet<string> = new Set<TroupeErrorCode>([
+  "ERR_MESSAGE_REJECTED",
+  "ERR_CANCELLED",
+  "ERR_MESSAGE_ENCODE",
+]);
+
+function isFinalFailure(code: string | undefined): code is TroupeErrorCode {
+  return code !== undefined && FINAL_FAILURES.has(code);
+}
 
 export interface MailboxHooks {
   /** The envelope is finished with an error the runtime gave up with (dead letter, stop, failure). */
@@ -351,12 +365,7 @@ export class Mailbox {
   }
 
   #retryOrDeadLetter(envelope: Envelope, wire: SerializedError): void {
-    // Final as they are: rejected, given up on, or handled with a reply that cannot travel (the same again).
-    if (
-      wire.code === "ERR_MESSAGE_REJECTED" ||
-      wire.code === "ERR_CANCELLED" ||
-      wire.code === "ERR_MESSAGE_ENCODE"
-    ) {
+    if (isFinalFailure(wire.code)) {
       this.#finish(envelope, new TroupeError(wire.code, wire.message));
       return;
     }

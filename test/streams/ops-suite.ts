@@ -28,6 +28,9 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       s = `${h.prefix}:tx`;
     };
     const ids = async (stream: string) => (await b.range(stream, { count: 1000 })).map((e) => e.id);
+    /** One instance, one attempt per delivery (a throw fails the delivery at once), `handler` on each. */
+    const oneTry = (handler: (m: Msg) => Promise<Output[]>) =>
+      new TestTarget<Msg, Output[]>({ instances: 1, window: 8, maxAttempts: 1, key: () => "k", handler });
     /** Resolves once the pump acked or dead-lettered `n` entries in all. */
     const settled = (pump: Pump<Msg, Output[]>, n: number) =>
       until(
@@ -47,16 +50,10 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       await open();
       const healed = new Set<number>();
       const handled: number[] = [];
-      const target = new TestTarget<Msg, Output[]>({
-        instances: 1,
-        window: 8,
-        maxAttempts: 1,
-        key: () => "k",
-        handler: async (m) => {
-          if (m.poison && !healed.has(m.n)) throw new Error(`bad ${m.n}`);
-          handled.push(m.n);
-          return [];
-        },
+      const target = oneTry(async (m) => {
+        if (m.poison && !healed.has(m.n)) throw new Error(`bad ${m.n}`);
+        handled.push(m.n);
+        return [];
       });
       const pump = new Pump<Msg, Output[]>(b, target, {
         stream: s,
@@ -116,16 +113,10 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       // Two groups of one stream, each failing the poison entry every time: each dead-letters it.
       const seen = new Map<string, number>();
       const pumps = ["g1", "g2"].map((group) => {
-        const target = new TestTarget<Msg, Output[]>({
-          instances: 1,
-          window: 8,
-          maxAttempts: 1,
-          key: () => "k",
-          handler: async (m) => {
-            seen.set(group, (seen.get(group) ?? 0) + 1);
-            if (m.poison) throw new Error(`bad ${m.n}`);
-            return [];
-          },
+        const target = oneTry(async (m) => {
+          seen.set(group, (seen.get(group) ?? 0) + 1);
+          if (m.poison) throw new Error(`bad ${m.n}`);
+          return [];
         });
         return new Pump<Msg, Output[]>(b, target, { stream: s, group, blockMs: 50, sweepIntervalMs: 0 });
       });
