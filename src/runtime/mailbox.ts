@@ -542,6 +542,8 @@ export class Mailbox {
     const rest = this.#window.drain();
     for (const envelope of uncovered.drain()) {
       envelope.reply = null;
+      // Finished out of order the first time; unfinished again, or its ack would not count it handled.
+      envelope.finished = null;
       this.#window.push(envelope);
     }
     this.#window.pushAll(rest);

@@ -191,6 +191,34 @@ describe("a crash while a commit is under way", () => {
   });
 });
 
+describe("a restart with only handled messages to replay", () => {
+  /**
+   * Five messages are handled with results, their checkpoint is refused, and the worker restarts with no
+   * other message to come: the five are handled again from the restored state, and that alone must make a
+   * checkpoint due. (Before, a message finished with a result kept that mark when requeued, so its second
+   * handling did not count as handled: no checkpoint was asked for until some new message came.)
+   */
+  test("the replays are covered by a checkpoint without waiting for a new message", async () => {
+    const sys = system();
+    const store = new TestStateStore();
+    const ref = await sys.spawn<CounterMessage, number>(COUNTER, {
+      state: { store, checkpointEvery: 100, checkpointIntervalMs: 20 },
+    });
+    const held = store.hold();
+    const messages = workload(5, 2);
+    for (const message of messages) expect(ref.deliver(message, () => {}, 0, message.id)).toBe(true);
+    await held.entered;
+    const restarted = collect(sys, "restarted");
+    sys.restart(ref.name);
+    store.refuse(1);
+    held.release();
+    await restarted.atLeast(1);
+    await store.until(() => store.covered().length === 5);
+    expect(store.covered().toSorted((a, b) => (a as number) - (b as number))).toEqual(range(1, 6));
+    expect(await countsOf(ref, 1)).toEqual(expectedCounts(messages));
+  });
+});
+
 describe("restore", () => {
   test("brings the tables back before initialState, in a new system (a new process)", async () => {
     const store = new MemoryStateStore();
