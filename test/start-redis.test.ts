@@ -147,3 +147,46 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     }
   }, 30_000);
 });
+
+describe.skipIf(!redisServerInstalled())("bun run start on a Redis restarted without persistence", () => {
+  let redis: TestRedis;
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  test("each analyzer says its state is gone, restarts from what Redis holds, and goes on", async () => {
+    const child = track(
+      Bun.spawn(["bun", "src/main.ts"], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TROUPE_HTTP_PORT: "0",
+          TROUPE_RATE: "2000",
+          REDIS_URL: redis.url,
+          TROUPE_STREAM_PREFIX: `troupe-test:${crypto.randomUUID()}:`,
+          TROUPE_CHECKPOINT_MS: "200",
+        },
+        stdout: "ignore",
+        stderr: "pipe",
+      }),
+    );
+    const stderr = new ChildOutput(child.stderr);
+    const flowing =
+      /wallet-analyzer [1-9]\d*\/s .*pattern-recognition [1-9]\d*\/s .*sybil-detection [1-9]\d*\/s/;
+    await stderr.waitFor(flowing);
+    const server = redis.server as NonNullable<TestRedis["server"]>;
+    await server.kill("SIGKILL");
+    await server.restart();
+    const lost = (actor: string) => `${actor}#0: Redis holds no record of its state`;
+    const analyzers = ["wallet-analyzer", "pattern-recognition", "sybil-detection"];
+    await stderr.waitUntil((text) => analyzers.every((a) => text.includes(lost(a))), "the three notes");
+    const after = stderr.text.length;
+    await stderr.waitUntil((text) => flowing.test(text.slice(after)), "the analyzers flowing again");
+    child.kill("SIGTERM");
+    await stderr.rest();
+    expect(await child.exited).toBe(0);
+  }, 60_000);
+});

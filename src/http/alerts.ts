@@ -46,6 +46,10 @@ const DESCRIBE: { [E in ActorEventName]: (e: Payload<E>) => [AlertLevel, string]
   backpressure: (e) => ["info", `${e.actor}#${e.instance}: ${e.waiting} sender(s) waiting for credit`],
   rejectionLogged: (e) => ["warning", `${e.actor}#${e.instance} unhandled rejection: ${e.error.message}`],
   fenced: (e) => ["critical", `${e.actor}#${e.instance} fenced: epoch ${e.epoch} taken over elsewhere`],
+  stateLost: (e) => [
+    "critical",
+    `${e.actor}#${e.instance}: the store held no record of its state (Redis restarted without persistence?): restarted from what it holds`,
+  ],
   stopped: (e) => ["info", `${e.actor} stopped (drained: ${e.drained}, undelivered: ${e.undelivered})`],
 };
 

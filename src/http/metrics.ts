@@ -92,7 +92,7 @@ export class ControlMetrics {
   );
   readonly #checkpoints = this.#counter(
     "troupe_checkpoints_total",
-    "Durable checkpoints written, by outcome: ok; failed (refused, retried); fenced (a newer incarnation owns the state).",
+    "Durable checkpoints written, by outcome: ok; failed (refused, retried); fenced (a newer incarnation owns the state); lost (Redis held no record of the state: the instance restarted from what it holds).",
     ["actor", "instance", "outcome"],
   );
   readonly #checkpointAge = this.#gauge(
@@ -301,6 +301,7 @@ export class ControlMetrics {
     this.#grow(this.#checkpoints, { ...labels, outcome: "ok" }, `${key}\0ckpt`, d.checkpoints);
     this.#grow(this.#checkpoints, { ...labels, outcome: "failed" }, `${key}\0ckptFail`, d.checkpointFailures);
     this.#grow(this.#checkpoints, { ...labels, outcome: "fenced" }, `${key}\0fenced`, d.fencedWrites);
+    this.#grow(this.#checkpoints, { ...labels, outcome: "lost" }, `${key}\0lost`, d.lostWrites);
     this.#uncovered.set(labels, d.uncovered);
     const last = d.lastCheckpoint;
     if (last) {

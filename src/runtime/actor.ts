@@ -24,6 +24,7 @@ export interface ActorOwner {
   backpressure: InstanceOwner["backpressure"];
   unhandledRejection: InstanceOwner["unhandledRejection"];
   fenced: InstanceOwner["fenced"];
+  stateLost: InstanceOwner["stateLost"];
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -52,6 +53,7 @@ export class Actor {
       backpressure: owner.backpressure,
       unhandledRejection: owner.unhandledRejection,
       fenced: owner.fenced,
+      stateLost: owner.stateLost,
       credit: () => {
         for (const listener of this.#creditListeners) listener();
       },

@@ -26,6 +26,8 @@ export interface CheckpointHost {
   request(): boolean;
   /** The store refused a commit as ERR_FENCED. */
   fenced(error: TroupeError): void;
+  /** The store refused a commit as ERR_STATE_LOST: it holds no record of the state any more. */
+  lost(error: TroupeError): void;
 }
 
 /** A checkpoint received from the worker and not yet durable. */
@@ -63,6 +65,7 @@ export class Checkpointer {
   #checkpoints = 0;
   #failures = 0;
   #fencedWrites = 0;
+  #lost = 0;
   #last: Omit<CheckpointStats, "ageMs"> | null = null;
   #restore: { keys: number; ms: number } | null = null;
 
@@ -184,6 +187,7 @@ export class Checkpointer {
       checkpoints: this.#checkpoints,
       checkpointFailures: this.#failures,
       fencedWrites: this.#fencedWrites,
+      lostWrites: this.#lost,
       lastCheckpoint: last ? { ...last, ageMs: this.#host.clock.now() - last.at } : null,
       restore: this.#restore,
     };
@@ -223,12 +227,18 @@ export class Checkpointer {
       },
       (error: unknown) => {
         this.#committing = null;
-        if (errorCode(error) === "ERR_FENCED") {
-          this.#fencedWrites++;
+        const code = errorCode(error);
+        if (code === "ERR_FENCED" || code === "ERR_STATE_LOST") {
           this.#pending = null;
           this.#connected = false;
           this.#clearTimers();
-          this.#host.fenced(error as TroupeError);
+          if (code === "ERR_FENCED") {
+            this.#fencedWrites++;
+            this.#host.fenced(error as TroupeError);
+          } else {
+            this.#lost++;
+            this.#host.lost(error as TroupeError);
+          }
           return;
         }
         this.#failures++;

@@ -11,7 +11,8 @@ export type CrashReason =
   | "deadline"
   | "unhandledRejection"
   | "handlerError"
-  | "initError";
+  | "initError"
+  | "stateLost";
 
 export interface ActorEvents {
   /** An actor was spawned with this many instances (each its own worker). */
@@ -67,6 +68,12 @@ export interface ActorEvents {
    * took the state over: the instance stopped for good, leaving what it held unsettled for the new owner.
    */
   fenced(event: { actor: string; instance: number; epoch: number; error: SerializedError }): void;
+  /**
+   * An instance's store held no record of the state its incarnation `lostEpoch` had checkpointed (a Redis
+   * restarted without persistence, its keys evicted or deleted): the instance restarted from what the store
+   * holds, as incarnation `epoch`.
+   */
+  stateLost(event: { actor: string; instance: number; lostEpoch: number; epoch: number }): void;
   /** An actor was stopped; `undelivered` counts messages it could not finish. */
   stopped(event: { actor: string; drained: boolean; undelivered: number }): void;
 }

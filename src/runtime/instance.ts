@@ -51,6 +51,8 @@ export interface InstanceOwner {
   unhandledRejection(instance: ActorInstance, error: SerializedError): void;
   /** A newer incarnation took over this instance's durable state; it is retired as `fenced`. */
   fenced(instance: ActorInstance, epoch: number, error: TroupeError): void;
+  /** The store had lost the state of incarnation `lostEpoch`: this one (`epoch`) starts from what it holds. */
+  stateLost(instance: ActorInstance, lostEpoch: number, epoch: number): void;
 }
 
 /** What a durable start hands the new worker: the restored state, fed between `init` and `restored`. */
@@ -133,6 +135,8 @@ export class ActorInstance {
           clock: owner.clock,
           request: () => this.#requestCheckpoint(),
           fenced: (error) => this.#fence(error),
+          // The store lost the state (not taken over): restart from what it holds; the restore decides.
+          lost: (error) => this.crash("stateLost", error, null, false),
         })
       : null;
   }
@@ -159,6 +163,7 @@ export class ActorInstance {
       throw restoreFailed(this.actor, this.index, error);
     });
     this.#assertCurrent(generation);
+    if (restored.lost) this.#owner.stateLost(this, checkpointer.epoch, restored.epoch);
     return this.#launch(generation, { restored, startedAt });
   }
 

@@ -40,6 +40,11 @@ export interface RestoredState {
   readonly epoch: number;
   /** The state as of the last durable checkpoint: the segments to replay, in order. */
   readonly chunks: AsyncIterable<Uint8Array>;
+  /**
+   * A restart's restore (`after` given) found no record of the scope: the store lost the state (a Redis
+   * restarted without persistence), and `chunks` is what it holds, nothing.
+   */
+  readonly lost?: boolean;
 }
 
 export interface StateStore {
@@ -47,7 +52,9 @@ export interface StateStore {
    * Takes over the scope: bumps its epoch (fencing every earlier incarnation) and returns its state. With
    * `after`, a restart in the same process continues its own ownership: it is refused with `ERR_FENCED`
    * (nothing bumped) unless the scope's epoch is still `after`, so a frozen process whose work was taken
-   * over cannot take it back by restarting its worker when it thaws.
+   * over cannot take it back by restarting its worker when it thaws. A store that holds no record of the
+   * scope at all (it lost it: a Redis restarted without persistence) lets the restart through, with `lost`:
+   * nobody took the scope over since, and its epochs never repeat one handed out before the loss.
    */
   restore(scope: StateScope, after?: number): Promise<RestoredState>;
   /**

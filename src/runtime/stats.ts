@@ -59,6 +59,11 @@ export interface DurableStats {
   checkpointFailures: number;
   /** Commits refused because a newer incarnation took over (the instance is then fenced). */
   fencedWrites: number;
+  /**
+   * Commits refused because the store held no record of the state (Redis restarted without persistence):
+   * each restarted the instance from what the store holds.
+   */
+  lostWrites: number;
   lastCheckpoint: CheckpointStats | null;
   /** The last restore: keys brought back, and ms from reading the store until the worker was ready. */
   restore: { keys: number; ms: number } | null;

@@ -100,6 +100,13 @@ export class ActorSystem {
           epoch,
           error: serializeError(error),
         }),
+      stateLost: (instance, lostEpoch, epoch) =>
+        this.#emitter.emit("stateLost", {
+          actor: instance.actor,
+          instance: instance.index,
+          lostEpoch,
+          epoch,
+        }),
     };
   }
 

@@ -87,6 +87,13 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
           },
         );
   const system = createSystem({ supervisor: { maxRestarts: 10, periodMs: 60_000 } });
+  // Unlike a crash (the dashboard and the metrics show those), this loses data: the operator must hear of it.
+  system.events.on("stateLost", ({ actor, instance }) => {
+    const at = new Date(systemClock.now()).toISOString();
+    terminal.note(
+      `${at} ${actor}#${instance}: Redis holds no record of its state (restarted without persistence?): it restarts from what Redis holds`,
+    );
+  });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
   const alertMetrics = new AlertMetrics();

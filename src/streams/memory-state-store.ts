@@ -12,6 +12,7 @@ import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, scopeKeys, stateBase } from "./state-keys.ts";
 import {
   fencedError,
+  lostError,
   resolveStateStoreOptions,
   type StreamStateStore,
   type StreamStateStoreOptions,
@@ -75,12 +76,14 @@ export class MemoryStreamStateStore implements StreamStateStore {
       space.epochs.set(registryKey, registry);
     }
     const state = this.#scope(scope);
-    if (after !== undefined && after !== state.epoch) throw fencedError(scope, after);
+    // As on Redis: a restart finding no record of its scope (never the case here) goes through, lost.
+    const lost = after !== undefined && state.epoch === 0;
+    if (after !== undefined && !lost && after !== state.epoch) throw fencedError(scope, after);
     const epoch = ++registry.next;
     registry.live.delete(state.epoch);
     registry.live.add(epoch);
     state.epoch = epoch;
-    return { epoch, chunks: each(state.log.segments()) };
+    return { epoch, chunks: each(state.log.segments()), lost };
   }
 
   release(covers: readonly unknown[]): void {
@@ -91,7 +94,8 @@ export class MemoryStreamStateStore implements StreamStateStore {
     const { scope, epoch } = checkpoint;
     const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
     const state = this.#host.space.scopes.get(scopeKeys(this.#base, scope).meta);
-    if (state?.epoch !== epoch) throw fencedError(scope, epoch);
+    if (!state?.epoch) throw lostError(scope, epoch);
+    if (state.epoch !== epoch) throw fencedError(scope, epoch);
     this.#host.checkWritable();
     state.log.append(checkpoint.segments);
     for (const { stream, group, ids } of acks) this.#host.ack(stream, group, ids);

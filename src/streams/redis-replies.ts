@@ -8,7 +8,8 @@ import type { ConsumerInfo, EntryFields, PendingInfo, StreamEntry } from "./back
 import { notAfterError, outOfOrderError } from "./commit.ts";
 
 /**
- * A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), `ERR_OUTPUT_WRITE` (an
+ * A failed command as a typed error: `ERR_NOGROUP`, `ERR_FENCED` (a fenced script), `ERR_STATE_LOST` (a
+ * state script that found no record of its scope), `ERR_OUTPUT_WRITE` (an
  * `appendAt` out of order, or after a write that did not land), else `ERR_STREAM_BACKEND`.
  */
 export function redisError(error: unknown): TroupeError {
@@ -16,6 +17,7 @@ export function redisError(error: unknown): TroupeError {
   const message = messageOf(error);
   if (message.startsWith("NOGROUP")) return new TroupeError("ERR_NOGROUP", message, { cause: error });
   if (message.startsWith("FENCED")) return new TroupeError("ERR_FENCED", message, { cause: error });
+  if (message.startsWith("LOST")) return new TroupeError("ERR_STATE_LOST", message, { cause: error });
   // APPEND_AT_LUA's refusal: "ORDER <stream> <id>".
   const order = /^ORDER (\S+) (\S+)$/.exec(message);
   if (order) return outOfOrderError(order[1]!, order[2]!);

@@ -84,23 +84,31 @@ return redis.error_reply('ORDER ' .. KEYS[1] .. ' ' .. ARGV[1])
  * A new incarnation takes over a state scope: the actor's epoch counter is bumped, the scope's previous
  * epoch leaves the registry of live epochs and the new one enters it, so every earlier incarnation's
  * commits, compactions and fenced outputs are refused from here on. A restart in the same process passes
- * the epoch it continues (ARGV[2], else ''): refused with `FENCED` when another incarnation took over since.
- * KEYS: scope meta, actor's epoch registry. ARGV: instance, previous epoch or ''.
- * Returns `{epoch, base generation or ''}`: the state is that base's chunks, then the log's segments.
+ * the epoch it continues (ARGV[2], else ''): refused with `FENCED` when another incarnation took over since,
+ * and let through when the scope has no record at all (`LOST`, below: nobody took it over since the loss).
+ * A counter that Redis lost starts again from the server's clock in microseconds, never from 1: an epoch
+ * handed out before the loss must never be handed out again, or an incarnation that held it would be let
+ * back in. KEYS: scope meta, actor's epoch registry. ARGV: instance, previous epoch or ''.
+ * Returns `{epoch, base generation or '', lost}`: the state is that base's chunks, then the log's segments;
+ * lost is 1 when a restart found no record of the scope.
  */
 export const STATE_RESTORE_LUA = `
 local old = redis.call('HGET', KEYS[1], 'epoch')
-if ARGV[2] ~= '' and old ~= ARGV[2] then return redis.error_reply('FENCED restore after a takeover') end
+if ARGV[2] ~= '' and old and old ~= ARGV[2] then return redis.error_reply('FENCED restore after a takeover') end
+if redis.call('HEXISTS', KEYS[2], 'next') == 0 then
+  local now = redis.call('TIME')
+  redis.call('HSET', KEYS[2], 'next', now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
+end
 local epoch = redis.call('HINCRBY', KEYS[2], 'next', 1)
 if old then redis.call('HDEL', KEYS[2], old) end
 redis.call('HSET', KEYS[2], epoch, ARGV[1])
 redis.call('HSET', KEYS[1], 'epoch', epoch)
-return {epoch, redis.call('HGET', KEYS[1], 'base') or ''}
+return {epoch, redis.call('HGET', KEYS[1], 'base') or '', (ARGV[2] ~= '' and not old) and 1 or 0}
 `;
 
 /**
- * One checkpoint, atomically: refused whole (an error reply `FENCED`) unless ARGV epoch is the scope's
- * current one; else its segments move from the staging list to the log, the covered entries are acked and
+ * One checkpoint, atomically: refused whole (an error reply `FENCED`; `LOST` when the scope has no record,
+ * a Redis restarted without persistence or its keys evicted) unless ARGV epoch is the scope's current one; else its segments move from the staging list to the log, the covered entries are acked and
  * the meta updated. The segments were RPUSHed to the staging list beforehand, one command each: passed
  * through the script they were copied twice (into Lua strings, then back into list values), a few MB per
  * checkpoint that held Redis 10–60 ms; LMOVE moves a value without copying it. The first write is to the
@@ -113,8 +121,10 @@ return {epoch, redis.call('HGET', KEYS[1], 'base') or ''}
  * n ids. Returns `{entries acked, log bytes, base bytes}` (the client decides on compaction).
  */
 export const STATE_COMMIT_LUA = `
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+local current = redis.call('HGET', KEYS[1], 'epoch')
+if current ~= ARGV[1] then
   redis.call('DEL', KEYS[3])
+  if not current then return redis.error_reply('LOST checkpoint refused: the state has no record in Redis') end
   return redis.error_reply('FENCED checkpoint refused: epoch ' .. ARGV[1] .. ' is not current')
 end
 local CHUNK = 6000
@@ -149,8 +159,10 @@ return {acked, logBytes, tonumber(redis.call('HGET', KEYS[1], 'baseBytes') or '0
  * Returns 1 when swapped, 0 when the base had changed (nothing done).
  */
 export const STATE_COMPACT_LUA = `
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
+local current = redis.call('HGET', KEYS[1], 'epoch')
+if current ~= ARGV[1] then
   redis.call('DEL', KEYS[3])
+  if not current then return redis.error_reply('LOST compaction refused: the state has no record in Redis') end
   return redis.error_reply('FENCED compaction refused: epoch ' .. ARGV[1] .. ' is not current')
 end
 if (redis.call('HGET', KEYS[1], 'base') or '') ~= ARGV[2] then

@@ -8,7 +8,7 @@
  * compaction thread with a connection of its own (redis-compaction.ts); commits go on appending meanwhile.
  */
 
-import { TroupeError } from "../errors.ts";
+import { errorCode, TroupeError } from "../errors.ts";
 import { compactionThread } from "../runtime/compaction-thread.ts";
 import { compressSegment } from "../runtime/segment-compression.ts";
 import { compactionDue } from "../runtime/state-log.ts";
@@ -22,6 +22,7 @@ import { prepareCovers, releaseCovers } from "./state-cover.ts";
 import { epochsKey, type ScopeKeys, scopeKeys, stateBase } from "./state-keys.ts";
 import {
   fencedError,
+  lostError,
   resolveStateStoreOptions,
   type StreamStateStore,
   type StreamStateStoreOptions,
@@ -45,6 +46,7 @@ export interface RedisStateClient {
   lrangeBuffer(key: string, start: number, stop: number): Promise<Buffer[]>;
   rpush(key: string, ...values: Buffer[]): Promise<number>;
   pexpire(key: string, ms: number): Promise<number>;
+  hget(key: string, field: string): Promise<string | null>;
 }
 
 export class RedisStreamStateStore implements StreamStateStore {
@@ -95,8 +97,20 @@ export class RedisStreamStateStore implements StreamStateStore {
         ? fencedError(scope, after)
         : error;
     }
-    const { epoch, generation } = parseRestore(reply);
-    return { epoch, chunks: this.#chunks(keys, generation) };
+    const { epoch, generation, lost } = parseRestore(reply);
+    return { epoch, chunks: this.#chunks(keys, generation), lost };
+  }
+
+  /**
+   * Outputs refused as fenced: a takeover, or a Redis that lost the registry with everything else. The
+   * scope's record tells them apart, as the commit script would (a guess only: the restore that follows
+   * decides, atomically).
+   */
+  async #fencedOrLost(error: unknown, meta: string, scope: StateScope, epoch: number): Promise<never> {
+    if (errorCode(error) !== "ERR_FENCED") throw error;
+    // Unanswered, the commit fails as any refused one does, and is retried: never fenced on a guess.
+    const current = await this.#run(() => this.#client.hget(meta, "epoch"));
+    throw current === null ? lostError(scope, epoch) : error;
   }
 
   release(covers: readonly unknown[]): void {
@@ -106,7 +120,9 @@ export class RedisStreamStateStore implements StreamStateStore {
   async commit(checkpoint: Checkpoint): Promise<void> {
     const { scope, epoch, segments } = checkpoint;
     const keys = scopeKeys(this.#base, scope);
-    const { entries, acks } = await prepareCovers(checkpoint.covers, epoch);
+    const { entries, acks } = await prepareCovers(checkpoint.covers, epoch).catch((error: unknown) =>
+      this.#fencedOrLost(error, keys.meta, scope, epoch),
+    );
     const staging = `${keys.log}:staging:${epoch}:${++staged}`;
     let records = 0;
     for (const segment of segments) records += segmentRecords(segment);
@@ -133,7 +149,8 @@ export class RedisStreamStateStore implements StreamStateStore {
       reply = await this.#client.troupeStateCommit(keyList.length, keyList, header, acked);
     } catch (error) {
       const failure = redisError(error);
-      throw failure.code === "ERR_FENCED" ? fencedError(scope, epoch) : failure;
+      if (failure.code === "ERR_FENCED") throw fencedError(scope, epoch);
+      throw failure.code === "ERR_STATE_LOST" ? lostError(scope, epoch) : failure;
     }
     for (const entry of entries) entry.acked();
     const [, logBytes, baseBytes] = reply as [number, number, number];
@@ -191,9 +208,9 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 }
 
-function parseRestore(reply: unknown): { epoch: number; generation: string } {
-  const [epoch, generation] = Array.isArray(reply) ? reply : [];
-  if (typeof epoch !== "number" || typeof generation !== "string")
+function parseRestore(reply: unknown): { epoch: number; generation: string; lost: boolean } {
+  const [epoch, generation, lost] = Array.isArray(reply) ? reply : [];
+  if (typeof epoch !== "number" || typeof generation !== "string" || (lost !== 0 && lost !== 1))
     throw new TroupeError("ERR_STREAM_BACKEND", `unexpected state restore reply: ${String(reply)}`);
-  return { epoch, generation };
+  return { epoch, generation, lost: lost === 1 };
 }

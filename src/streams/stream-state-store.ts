@@ -58,6 +58,15 @@ export function fencedError(scope: StateScope, epoch: number): TroupeError {
   );
 }
 
+/** A checkpoint refused because Redis holds no record of its scope (it restarted without persistence). */
+export function lostError(scope: StateScope, epoch: number): TroupeError {
+  return new TroupeError(
+    "ERR_STATE_LOST",
+    `checkpoint of ${scope.actor}[${scope.instance}] refused: Redis holds no record of its state (restarted without persistence, or its keys were evicted or deleted); epoch ${epoch} restarts from what is there`,
+    { actor: scope.actor, instance: scope.instance },
+  );
+}
+
 export function fencedOutputError(fence: OutputFence): TroupeError {
   return new TroupeError("ERR_FENCED", `FENCED output write refused: epoch ${fence.epoch} is no longer live`);
 }

@@ -293,10 +293,21 @@ export function runStateStoreContract(
       expect(await pendingIds()).toEqual([]);
     });
 
-    test("a commit without a restore is refused (no epoch was ever handed out)", async () => {
+    test("a commit without a restore is refused as lost: the store holds no record of its scope", async () => {
       await open();
       const error = await rejection(store.commit({ scope, epoch: 1, segments: seg([]), covers: [] }));
-      expect(error.code).toBe("ERR_FENCED");
+      expect(error.code).toBe("ERR_STATE_LOST");
+    });
+
+    test("a restart's restore of a scope the store has no record of goes through, lost; the next is fenced", async () => {
+      await open();
+      const other = await store.restore({ actor: "counter", instance: 1 });
+      const found = await store.restore(scope, other.epoch + 7);
+      expect(found.lost).toBe(true);
+      expect(found.epoch).toBeGreaterThan(other.epoch);
+      await expect(store.restore(scope, other.epoch + 7)).rejects.toMatchObject({ code: "ERR_FENCED" });
+      const again = await store.restore(scope, found.epoch);
+      expect(again.lost).toBe(false);
     });
 
     test("scopes are separate: per actor and instance", async () => {
