@@ -48,8 +48,11 @@ export interface ControlApi {
   close(): void;
 }
 
-/** Paths served without a token even when reads need one: the dashboard page and its static files carry no data. */
-const PUBLIC = /^(\/|\/assets\/[^/]+)$/;
+/**
+ * Paths served without a token even when reads need one: the dashboard page and its static files carry no
+ * data, and the liveness probe says only that the process answers (an orchestrator's probe sends no token).
+ */
+const PUBLIC = /^(\/|\/assets\/[^/]+|\/health\/live)$/;
 
 export function createControlApi(options: ControlApiOptions): ControlApi {
   const o = resolveControlApiOptions(options);
