@@ -1,7 +1,7 @@
 /**
  * The command line of every `bun run` script (start, monitor, eval, demo), handled one way: `-h` /
- * `--help` prints the usage on stdout and exits 0; an unknown flag, a flag without its value, a stray
- * argument or a bad value prints the problem, then the usage, on stderr and exits 2. Never a stack trace:
+ * `--help` prints the usage on stdout and exits 0; an unknown flag, a flag without its value or given twice,
+ * a stray argument or a bad value prints the problem, then the usage, on stderr and exits 2. Never a stack trace:
  * a typo is the user's to fix, not a crash.
  */
 import { type ParseArgsOptionsConfig, parseArgs } from "node:util";
@@ -26,12 +26,21 @@ export function parseCommandLine<const O extends ParseArgsOptionsConfig>(
 ): OptionValues<O> {
   let values: Record<string, unknown>;
   try {
-    values = parseArgs({
+    const parsed = parseArgs({
       args,
       options: { ...options, help: { type: "boolean", short: "h", default: false } },
       strict: true,
       allowPositionals: false,
-    }).values;
+      tokens: true,
+    });
+    values = parsed.values;
+    // parseArgs keeps the last of a repeated flag: `--replay a --replay b` would drop `a` without a word.
+    const seen = new Set<string>();
+    for (const token of parsed.tokens) {
+      if (token.kind !== "option") continue;
+      if (seen.has(token.name)) return usageError(usage, `--${token.name} given more than once`);
+      seen.add(token.name);
+    }
   } catch (error) {
     return usageError(usage, (error as Error).message);
   }

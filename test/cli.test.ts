@@ -67,3 +67,9 @@ test("--pace only with --replay; --replay of a directory says so", async () => {
   expect(folder.code).toBe(2);
   expect(folder.stderr).toStartWith("--replay: a directory, not a file: docs");
 });
+
+test("a flag given twice is refused, naming it: the parser alone would keep the last silently", async () => {
+  const { stdout, stderr, code } = await run("start", "--replay", "a.jsonl", "--replay", "b.jsonl");
+  expect({ code, stdout }).toEqual({ code: 2, stdout: "" });
+  expect(stderr).toStartWith("--replay given more than once\n\nusage: bun run start");
+});
