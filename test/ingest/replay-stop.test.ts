@@ -67,3 +67,15 @@ test("at the recorded pace, an abort ends the sleep through a long gap", async (
   expect(await replay).toMatchObject({ stopped: true, lines: 1, events: 1, lastLineWritten: 1 });
   expect(await backend.length(names.tx)).toBe(1);
 });
+
+test("a replay's closing tick is written but not counted as an event", async () => {
+  const backend = new MemoryStreamBackend();
+  const writer = new TxStreamWriter(backend, topology("tick:"));
+  const events = [...generate({ seed: 3, maxEvents: 20 }).events()];
+  const summary = await writer.replay(lines(events), "small.jsonl");
+  await writer.tick((events.at(-1)?.ts as number) + 1);
+  expect(summary.events).toBe(20);
+  expect(await backend.length("tick:tx")).toBe(21);
+  // What the progress line shows as "in".
+  expect(writer.stats.sent).toBe(20);
+});
