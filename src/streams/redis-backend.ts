@@ -147,7 +147,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.#cmd.defineCommand("troupeAppendFenced", { numberOfKeys: 3, lua: APPEND_FENCED_LUA });
     this.#cmd.defineCommand("troupeAppendAt", { numberOfKeys: 2, lua: APPEND_AT_LUA });
     this.#cmd.defineCommand("troupeDeleteIdleConsumer", { numberOfKeys: 1, lua: DELETE_IDLE_CONSUMER_LUA });
-    this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 2, lua: STATE_RESTORE_LUA });
+    this.#cmd.defineCommand("troupeStateRestore", { numberOfKeys: 3, lua: STATE_RESTORE_LUA });
     // Key count given per call: a checkpoint names as many streams as it acks entries of.
     this.#cmd.defineCommand("troupeStateCommit", { lua: STATE_COMMIT_LUA });
     defineLeaseCommands(this.#cmd);

@@ -88,13 +88,16 @@ return redis.error_reply('ORDER ' .. KEYS[1] .. ' ' .. ARGV[1])
  * and let through when the scope has no record at all (`LOST`, below: nobody took it over since the loss).
  * A counter that Redis lost starts again from the server's clock in microseconds, never from 1: an epoch
  * handed out before the loss must never be handed out again, or an incarnation that held it would be let
- * back in. KEYS: scope meta, actor's epoch registry. ARGV: instance, previous epoch or ''.
+ * back in. A log found without its meta (evicted) is deleted: without the base the meta named, replaying it
+ * would give a part of the state, so a scope without a record starts from nothing.
+ * KEYS: scope meta, actor's epoch registry, scope log. ARGV: instance, previous epoch or ''.
  * Returns `{epoch, base generation or '', lost}`: the state is that base's chunks, then the log's segments;
  * lost is 1 when a restart found no record of the scope.
  */
 export const STATE_RESTORE_LUA = `
 local old = redis.call('HGET', KEYS[1], 'epoch')
 if ARGV[2] ~= '' and old and old ~= ARGV[2] then return redis.error_reply('FENCED restore after a takeover') end
+if not old then redis.call('DEL', KEYS[3]) end
 if redis.call('HEXISTS', KEYS[2], 'next') == 0 then
   local now = redis.call('TIME')
   redis.call('HSET', KEYS[2], 'next', now[1] .. string.rep('0', 6 - #now[2]) .. now[2])

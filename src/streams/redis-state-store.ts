@@ -40,7 +40,13 @@ const UNCOMMITTED_STAGING_TTL_MS = 600_000;
 
 /** The commands the store sends (the scripts are defined on the backend's connection). */
 export interface RedisStateClient {
-  troupeStateRestore(meta: string, epochs: string, instance: number, after: number | ""): Promise<unknown>;
+  troupeStateRestore(
+    meta: string,
+    epochs: string,
+    log: string,
+    instance: number,
+    after: number | "",
+  ): Promise<unknown>;
   /** Arrays are sent flattened (one level), so long argument lists need no spread. */
   troupeStateCommit(keyCount: number, keys: readonly string[], ...args: (readonly Arg[])[]): Promise<unknown>;
   lrangeBuffer(key: string, start: number, stop: number): Promise<Buffer[]>;
@@ -90,7 +96,7 @@ export class RedisStreamStateStore implements StreamStateStore {
     let reply: unknown;
     try {
       reply = await this.#run(() =>
-        this.#client.troupeStateRestore(keys.meta, registry, scope.instance, after ?? ""),
+        this.#client.troupeStateRestore(keys.meta, registry, keys.log, scope.instance, after ?? ""),
       );
     } catch (error) {
       throw after !== undefined && (error as TroupeError).code === "ERR_FENCED"

@@ -142,3 +142,21 @@ test.skipIf(!redisAvailable())(
       for (const [key, value] of expected) expect(text(wallets?.get(key))).toBe(value);
     }),
 );
+
+test.skipIf(!redisAvailable())(
+  "a scope whose record was evicted starts from nothing: its leftover log is dropped, not replayed in part",
+  () =>
+    withStore(async ({ backend, redis, anchor, keys }) => {
+      const store = backend.stateStore({ anchor });
+      const { epoch } = await store.restore(scope);
+      const one = new TextEncoder().encode("1");
+      await store.commit({ scope, epoch, segments: seg(["wallets", "a", one]), covers: [] });
+      expect(await redis.llen(keys.log)).toBe(1);
+      // An evicting maxmemory-policy took the meta hash (and with it the base it named), not the log.
+      await redis.del(keys.meta);
+      const restarted = await store.restore(scope, epoch);
+      expect(restarted.lost).toBe(true);
+      expect((await replayed(restarted.chunks)).keys).toBe(0);
+      expect(await redis.exists(keys.log)).toBe(0);
+    }),
+);
