@@ -68,4 +68,10 @@ describe("S1 funding_hub", () => {
     );
     expect(alerts).toEqual([]);
   });
+
+  test("near miss: four new wallets, one of them funded twice, are four wallets, not five", () => {
+    const four = wallets(4);
+    const fundings = [...fanOut("hub", four, () => 1), fund("hub", "f0", T0 + 50_000, 1)];
+    expect(run(new SybilAnalyzer(), fundings, T0 + 10 * MINUTE)).toEqual([]);
+  });
 });

@@ -133,12 +133,13 @@ class FundingHub {
     if (hub.modal > 0) {
       this.#enlist(t.from, hub, t.to, t.ts, ctx);
     } else {
-      const n = hub.window.length;
-      if (n < o.minRecipients || n > o.maxTemplateWindow) return;
-      const { modal, share } = modalShare(
-        hub.window.map((f) => f.amount),
-        o.templateTolerance,
-      );
+      if (hub.window.length > o.maxTemplateWindow) return;
+      // One amount per wallet, its first funding in the window: the rule counts wallets, and a top-up of
+      // one of four must not make a fifth.
+      const amounts = firstAmountPerRecipient(hub.window);
+      const n = amounts.length;
+      if (n < o.minRecipients) return;
+      const { modal, share } = modalShare(amounts, o.templateTolerance);
       // Both a share and a count: 3 of 5 user-chosen amounts fall in one ±5% band by chance too often.
       if (share < o.templateShare || share * n < o.minRecipients) return;
       hub.modal = modal;
@@ -278,3 +279,14 @@ export const fundingHub = defineDetector({
   defaults: FUNDING_HUB_DEFAULTS,
   create: (options, tables) => new FundingHub(options, tables),
 });
+
+function firstAmountPerRecipient(window: readonly { to: string; amount: number }[]): number[] {
+  const seen = new Set<string>();
+  const amounts: number[] = [];
+  for (const { to, amount } of window) {
+    if (seen.has(to)) continue;
+    seen.add(to);
+    amounts.push(amount);
+  }
+  return amounts;
+}
