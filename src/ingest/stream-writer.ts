@@ -18,6 +18,7 @@ import { systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import { generate } from "./generator.ts";
 import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
+import { RecentIds } from "./recent-ids.ts";
 
 const BATCH = 500;
 const DEAD_LETTER_TTL_MS = 3_600_000;
@@ -39,6 +40,8 @@ export interface TxStreams {
 export interface TxStreamWriterStats {
   /** Events written to the tx stream (ticks not counted). */
   sent: number;
+  /** Events not written because one with the same id was, lately (recent-ids.ts). */
+  duplicates: number;
   rejected: number;
   retries: number;
 }
@@ -51,6 +54,8 @@ export interface ReplaySummary {
   lines: number;
   /** Events appended to the tx stream. */
   events: number;
+  /** Events skipped: one with the same id was appended lately (recent-ids.ts). */
+  duplicates: number;
   /** Lines rejected (malformed or invalid), each in the tx dead-letter stream with its reason. */
   rejected: number;
   /** The last line whose events were all appended (or rejected): a stopped replay resumes after it. */
@@ -70,7 +75,8 @@ export interface ReplayRun extends ReplayOptions {
 
 export class TxStreamWriter {
   readonly producer: Producer<unknown>;
-  readonly stats: TxStreamWriterStats = { sent: 0, rejected: 0, retries: 0 };
+  readonly stats: TxStreamWriterStats = { sent: 0, duplicates: 0, rejected: 0, retries: 0 };
+  readonly #recent = new RecentIds();
   readonly #backend: StreamBackend;
   readonly #topology: TxStreams;
 
@@ -130,6 +136,7 @@ export class TxStreamWriter {
       unit: "line",
       lines: 0,
       events: 0,
+      duplicates: 0,
       rejected: 0,
       lastLineWritten: options.after ?? 0,
       lastTs: null,
@@ -138,6 +145,7 @@ export class TxStreamWriter {
     };
     // Counted by #append once a batch is written whole: a stop while it is resent leaves part of it uncounted.
     const sentBefore = this.stats.sent;
+    const duplicatesBefore = this.stats.duplicates;
     let batch: ChainEvent[] = [];
     let batchLine = 0;
     const flush = async () => {
@@ -170,6 +178,7 @@ export class TxStreamWriter {
       summary.stopped = true;
     }
     summary.events = this.stats.sent - sentBefore;
+    summary.duplicates = this.stats.duplicates - duplicatesBefore;
     return summary;
   }
 
@@ -244,11 +253,13 @@ export class TxStreamWriter {
 
   /** Appends to the tx stream, in order, each event once (the producer resends what failed). */
   async #append(payloads: readonly (ChainEvent | Tick)[], signal?: AbortSignal): Promise<void> {
-    if (payloads.length === 0) return;
-    await this.producer.sendBatch(payloads, signal ? { signal } : {});
+    const fresh = payloads.filter((p) => p.kind === "tick" || this.#recent.admit(p.id, p.ts));
+    this.stats.duplicates += payloads.length - fresh.length;
+    if (fresh.length === 0) return;
+    await this.producer.sendBatch(fresh, signal ? { signal } : {});
     // Ticks are not events: counted, the progress line read one event more than a replay's file holds.
-    let events = payloads.length;
-    for (const payload of payloads) if (payload.kind === "tick") events--;
+    let events = fresh.length;
+    for (const payload of fresh) if (payload.kind === "tick") events--;
     this.stats.sent += events;
   }
 }

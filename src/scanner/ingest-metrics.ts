@@ -1,6 +1,7 @@
 /**
  * The tx writer's counters in the control API's registry (the runtime's metrics know nothing of Ingest):
- * `troupe_ingest_events_total` appended, `troupe_ingest_rejected_total` dead-lettered as malformed or
+ * `troupe_ingest_events_total` appended, `troupe_ingest_duplicates_total` skipped as repeats of an id
+ * appended lately, `troupe_ingest_rejected_total` dead-lettered as malformed or
  * invalid, `troupe_ingest_append_retries_total` appends sent again after a failure (a stalled or
  * refusing Redis; the idempotent producer writes each once all the same). Read from the writer's own stats
  * at each scrape, as the growth since the last one.
@@ -10,6 +11,11 @@ import type { TxStreamWriterStats } from "../ingest/stream-writer.ts";
 
 const COUNTERS = [
   ["troupe_ingest_events_total", "Events this process appended to the tx stream.", "sent"],
+  [
+    "troupe_ingest_duplicates_total",
+    "Events this process skipped: one with the same id was appended lately.",
+    "duplicates",
+  ],
   [
     "troupe_ingest_rejected_total",
     "Input this process rejected (malformed, invalid) to the tx dead letters.",

@@ -20,6 +20,7 @@ export function replaySummary(file: string, replay: ReplaySummary, figures: Repl
   const parts = [
     `${n(replay.lines)} ${replay.unit}s read`,
     `${n(replay.events)} events in`,
+    ...(replay.duplicates > 0 ? [`${n(replay.duplicates)} duplicates skipped (an id written already)`] : []),
     `${n(replay.rejected)} rejected${replay.rejected > 0 ? ` (in ${txDeadLetters}, source ${file})` : ""}`,
   ];
   if (figures.analyzerDeadLetters > 0)
