@@ -220,6 +220,20 @@ describe("P6 flash_roundtrip", () => {
     expect(across[0]?.evidence).toMatchObject({ roundtrips: 3, sandwiches: 0 });
   });
 
+  test("near miss: round trips of nothing (zero tokens bought and sold) are no round trips", () => {
+    const empty = (mint: string, ts: number): ChainEvent[] => [
+      buy(mint, "bot", ts, { supply: 0, sol: 0 }),
+      sell(mint, "bot", ts + 300, { supply: 0, sol: 0 }),
+    ];
+    expect(
+      only("flash_roundtrip", [
+        ...empty("A", T0),
+        ...empty("B", T0 + MINUTE),
+        ...empty("C", T0 + 2 * MINUTE),
+      ]),
+    ).toEqual([]);
+  });
+
   test("near misses: holding for 4 slots, or only two trips in 10 min", () => {
     expect(
       only("flash_roundtrip", [

@@ -67,7 +67,9 @@ class FlashRoundtrip {
     const key = `${event.trader}\u001f${event.mint}`;
     const trades = ctx.mints.get(event.mint)?.trades ?? 0;
     if (event.side === "buy") {
-      this.#open.set(key, { slot: slotOf(event), ts: event.ts, tok: event.tok, tradesAt: trades });
+      // A buy of nothing is no position to flip: |net| ≤ 1% of zero would hold for any sell of zero.
+      if (event.tok > 0)
+        this.#open.set(key, { slot: slotOf(event), ts: event.ts, tok: event.tok, tradesAt: trades });
       return;
     }
     const buy = this.#open.get(key);
