@@ -43,7 +43,10 @@ export interface Alert {
   key: string;
   wallets: string[];
   windowStart: number;
-  /** Event time of the triggering event. */
+  /**
+   * Event time of the detection: the triggering event's, or, for an alert raised at a flush (S1's fan-out
+   * once the hub paused, S2, S3's component sums), the flush's, which comes after its trigger.
+   */
   detectedAt: number;
   /** Id of the event that triggered the alert. */
   triggerId: string;
