@@ -6,7 +6,6 @@
  * `maxIds` of them, so memory follows the rate, not the run: a duplicate farther apart than that, or one
  * across a restart of the process, is not caught here.
  */
-import { Deque } from "../runtime/deque.ts";
 
 export interface RecentIdsOptions {
   /** Event time an id is remembered for, behind the newest event seen. @defaultValue 600_000 (10 min) */
@@ -17,29 +16,40 @@ export interface RecentIdsOptions {
 
 export class RecentIds {
   readonly #windowMs: number;
-  readonly #maxIds: number;
   readonly #ids = new Set<string>();
-  readonly #order = new Deque<{ id: string; ts: number }>();
+  /** The remembered ids in the order they came, and their event times: a ring of `maxIds` slots. */
+  readonly #order: (string | undefined)[];
+  readonly #ts: Float64Array;
+  #head = 0;
+  #count = 0;
   #newest = Number.NEGATIVE_INFINITY;
 
   constructor(options: RecentIdsOptions = {}) {
     this.#windowMs = options.windowMs ?? 600_000;
-    this.#maxIds = options.maxIds ?? 500_000;
+    const maxIds = options.maxIds ?? 500_000;
+    this.#order = new Array(maxIds);
+    this.#ts = new Float64Array(maxIds);
   }
 
   /** True the first time `id` is seen within the window (and remembers it), false for a repeat. */
   admit(id: string, ts: number): boolean {
-    if (this.#ids.has(id)) return false;
+    const ids = this.#ids;
+    if (ids.has(id)) return false;
     if (ts > this.#newest) this.#newest = ts;
-    this.#ids.add(id);
-    this.#order.push({ id, ts });
-    const order = this.#order;
-    for (;;) {
-      const oldest = order.at(0);
-      if (!oldest || (order.length <= this.#maxIds && oldest.ts >= this.#newest - this.#windowMs)) break;
-      order.shift();
-      this.#ids.delete(oldest.id);
+    const capacity = this.#ts.length;
+    const oldestKept = this.#newest - this.#windowMs;
+    // Forget what fell out of the window, then the oldest if the ring is full.
+    while (this.#count > 0 && (this.#count === capacity || this.#ts[this.#head]! < oldestKept)) {
+      ids.delete(this.#order[this.#head] as string);
+      this.#order[this.#head] = undefined;
+      this.#head = (this.#head + 1) % capacity;
+      this.#count--;
     }
+    const slot = (this.#head + this.#count) % capacity;
+    this.#order[slot] = id;
+    this.#ts[slot] = ts;
+    this.#count++;
+    ids.add(id);
     return true;
   }
 }
