@@ -34,7 +34,7 @@ declare const self: Worker;
 const LATENCY_SAMPLE_MASK = 7;
 const HEAP_CHECK_EVERY_MS = 100;
 
-const unpackr = new Unpackr();
+const unpackr = new Unpackr({ moreTypes: true });
 
 /** Comlink drops custom error fields, so errors travel as values with their code. */
 async function settle(fn: () => unknown): Promise<ControlResult> {

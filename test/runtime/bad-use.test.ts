@@ -73,6 +73,29 @@ test("a message that cannot be encoded: ask rejects, tell is dead-lettered, the 
   });
 });
 
+test("typed arrays, Sets and Maps in a message reach the handler as what they are", async () => {
+  system = createSystem();
+  const ref = await system.spawn(ECHO);
+  const message = {
+    f64: new Float64Array([1.5, -2]),
+    i32: new Int32Array([-1, 7]),
+    f32: new Float32Array([0.5]),
+    bytes: new Uint8Array([9, 8]),
+    set: new Set(["a", "b"]),
+    map: new Map([["k", 1]]),
+  };
+  // The echo is what the handler got (a reply comes back by structured clone, types intact).
+  const seen = (await ref.ask(message)) as typeof message;
+  expect(seen.f64).toBeInstanceOf(Float64Array);
+  expect([...seen.f64]).toEqual([1.5, -2]);
+  expect(seen.i32).toBeInstanceOf(Int32Array);
+  expect([...seen.i32]).toEqual([-1, 7]);
+  expect([...seen.f32]).toEqual([0.5]);
+  expect([...seen.bytes]).toEqual([9, 8]);
+  expect(seen.set).toEqual(new Set(["a", "b"]));
+  expect(seen.map).toEqual(new Map([["k", 1]]));
+});
+
 test("a reply that cannot travel back fails its message with ERR_MESSAGE_ENCODE; the worker and the others go on", async () => {
   system = createSystem();
   const crashed = collect(system, "crashed");
