@@ -1,8 +1,11 @@
 import { afterEach, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import { engineOf } from "../../src/runtime/actor-ref.ts";
+import type { AsyncCounterMessage } from "../fixtures/async-counter.actor.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { collect, rejectionOf, SCRIPTED, sharedLog } from "../support/runtime.ts";
+
+const ASYNC_COUNTER = new URL("../fixtures/async-counter.actor.ts", import.meta.url);
 
 let system: ActorSystem;
 afterEach(async () => {
@@ -81,3 +84,21 @@ test("a full mailbox keeps sending large frames (regression: credits returned in
   expect(processed).toBe(100_000);
   expect(processed / frames).toBeGreaterThan(64);
 });
+
+test("a reply does not wait for the messages queued behind it: an ask of 1 ms ahead of fifteen of 100 ms", async () => {
+  system = createSystem();
+  const ref = await system.spawn<AsyncCounterMessage, number>(ASYNC_COUNTER);
+  const asked = performance.now();
+  const replied = ref.ask({ key: "a", id: 0, ms: 1 }).then(() => performance.now() - asked);
+  for (let id = 1; id <= 15; id++) await ref.tell({ key: "b", id, ms: 100 });
+  // Acks are batched; before, the worker acked once it ran dry: ~1,500 ms, past a 1 s ask timeout.
+  expect(await replied).toBeLessThan(400);
+  // And a batch's messages are answered as they finish, not at its end.
+  const other = await system.spawn<AsyncCounterMessage, number>(ASYNC_COUNTER, { name: "other" });
+  const many = other.askMany(
+    Array.from({ length: 8 }, (_, id) => ({ key: "c", id, ms: 50 })),
+    { timeoutMs: 250 },
+  );
+  const settled = await many;
+  expect(settled.filter((s) => s.ok).length).toBeGreaterThanOrEqual(3);
+}, 10_000);
