@@ -2,11 +2,12 @@
  * Alerts as JSON lines, to stdout or a file (TROUPE_ALERTS_FILE, "-" = stdout). A pump target on the
  * alerts stream: an alert is acked once its line is flushed. A crash between the flush and the ack
  * redelivers the alerts of that batch, so a file is opened in append mode, cut back to its last whole line
- * (a line torn by a kill was never acked: it comes again), and the alert ids of its last lines are kept:
+ * (a line torn by a kill was never acked: it comes again; one that lacks only its newline is whole, and
+ * gets it), and the alert ids of its last lines are kept:
  * a redelivered alert already in the file is acked without writing it twice. Stdout cannot be read back:
  * there it stays at-least-once (each line carries its alertId).
  */
-import { fstatSync, ftruncateSync, openSync, readSync } from "node:fs";
+import { fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 import type { FileSink } from "bun";
 import type { Alert } from "../detection/alert.ts";
 import type { TroupeError } from "../errors.ts";
@@ -75,26 +76,41 @@ export class JsonlSink implements PumpTarget<Alert, void> {
   }
 }
 
-/** Cuts a torn last line off the file and returns the alert ids of the whole lines in its tail. */
+/**
+ * Cuts a torn last line off the file and returns the alert ids of the whole lines in its tail. A last line
+ * that lacks only its newline (the write stopped right before it) is a whole alert: it gets its newline
+ * and is kept, since cutting it would lose it if it had been acked.
+ */
 function recoverTail(fd: number): Set<string> {
   const size = fstatSync(fd).size;
   const start = Math.max(0, size - TAIL_BYTES);
   const tail = Buffer.alloc(size - start);
   readSync(fd, tail, 0, tail.length, start);
-  const end = tail.lastIndexOf(0x0a) + 1;
-  if (start + end < size) ftruncateSync(fd, start + end);
+  let end = tail.lastIndexOf(0x0a) + 1;
+  if (start + end < size) {
+    if (alertIdOf(tail.subarray(end).toString("utf8")) !== null) {
+      writeSync(fd, "\n");
+      end = tail.length;
+    } else ftruncateSync(fd, start + end);
+  }
   const ids = new Set<string>();
   const lines = tail.subarray(0, end).toString("utf8").split("\n");
   // The first line of a tail that starts mid-file is partial: skip it.
   for (let i = start > 0 ? 1 : 0; i < lines.length; i++) {
     const line = lines[i] as string;
     if (line.length === 0) continue;
-    try {
-      const id = (JSON.parse(line) as { alertId?: unknown }).alertId;
-      if (typeof id === "string") ids.add(id);
-    } catch {
-      // Not one of our lines (the file was shared or edited): nothing to deduplicate against.
-    }
+    const id = alertIdOf(line);
+    // Not one of our lines (the file was shared or edited): nothing to deduplicate against.
+    if (id !== null) ids.add(id);
   }
   return ids;
+}
+
+function alertIdOf(line: string): string | null {
+  try {
+    const id = (JSON.parse(line) as { alertId?: unknown } | null)?.alertId;
+    return typeof id === "string" ? id : null;
+  } catch {
+    return null;
+  }
 }

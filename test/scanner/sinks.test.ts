@@ -136,3 +136,33 @@ test("the JSONL sink appends after a restart, cuts a torn last line, and never w
     .map((line) => (JSON.parse(line) as Alert).alertId);
   expect(ids).toEqual([0, 1, 2, 3, 4, 5].map((n) => `alert-${n}`));
 });
+
+test("the JSONL sink keeps a last line that lacks only its newline: that alert may have been acked", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  // Alerts 0–2 written and acked; the write of 2 stopped right before its newline.
+  await Bun.write(path, [0, 1, 2].map((n) => JSON.stringify(alert(n))).join("\n"));
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await backend.appendBatch(
+    names.alerts,
+    [3].map((n) => defaultCodec.encode(alert(n))),
+  );
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps.values());
+  await sinks.stop();
+  sinks = undefined;
+  const text = await Bun.file(path).text();
+  expect(text.endsWith("\n")).toBe(true);
+  const ids = text
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as Alert).alertId);
+  expect(ids).toEqual([0, 1, 2, 3].map((n) => `alert-${n}`));
+});
