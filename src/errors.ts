@@ -76,6 +76,25 @@ export class InvalidOptionError extends TroupeError {
 }
 
 /**
+ * Refuses a key of `options` that is not among `names`: a misspelt option (`capcity`) would otherwise leave
+ * its default in place without a word. `prefix` names where the options sit (`state.`), "" at the top.
+ */
+export function refuseUnknownOptions(
+  options: object,
+  names: ReadonlySet<string>,
+  prefix: string,
+  what: string,
+): void {
+  for (const key of Object.keys(options))
+    if (!names.has(key)) throw new InvalidOptionError(`${prefix}${key}`, `is not ${what}`);
+}
+
+/** The names of an options interface, checked against it both ways by the compiler (`satisfies`). */
+export function optionNames<T>(names: Record<keyof T, true>): ReadonlySet<string> {
+  return new Set(Object.keys(names));
+}
+
+/**
  * Thrown by a handler for a message that can never succeed (an invalid event): the runtime does not
  * redeliver it but dead-letters it at once with this reason, and a stream pump writes it to the
  * dead-letter stream as "rejected".

@@ -133,16 +133,25 @@ export class ActorRef<M = unknown, R = unknown> {
 
   /** The state snapshot of one instance, through the control plane. */
   snapshot(options: ControlOptions = {}): Promise<unknown> {
-    return this.#instance(options.instance).snapshot(options.timeoutMs ?? CONTROL_TIMEOUT_MS);
+    try {
+      return this.#instance(options.instance).snapshot(options.timeoutMs ?? CONTROL_TIMEOUT_MS);
+    } catch (error) {
+      // A stopped actor, a missing instance: a rejection, as from ask, not a throw.
+      return Promise.reject(error);
+    }
   }
 
   /** Calls one of the actor's `queries` on one instance. */
   query<T = unknown>(name: string, args: unknown[] = [], options: ControlOptions = {}): Promise<T> {
-    return this.#instance(options.instance).query(
-      name,
-      args,
-      options.timeoutMs ?? CONTROL_TIMEOUT_MS,
-    ) as Promise<T>;
+    try {
+      return this.#instance(options.instance).query(
+        name,
+        args,
+        options.timeoutMs ?? CONTROL_TIMEOUT_MS,
+      ) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   stats(): ActorStats {

@@ -81,8 +81,31 @@ export interface ActorEvents {
 export type ActorEventName = keyof ActorEvents;
 export type ActorEmitter = Emitter<ActorEvents>;
 
+/**
+ * The system's emitter. A listener that throws must not disturb the runtime that emits (a throw from a
+ * `crashed` listener used to leave the actor unrestarted and `stop()` hanging): each listener runs on its
+ * own, and its error is thrown again on a microtask, an uncaught exception the process handles as it
+ * handles any (by default it exits, naming it), as Node's EventTarget does.
+ */
 export function createActorEvents(): ActorEmitter {
-  return createNanoEvents<ActorEvents>();
+  const emitter = createNanoEvents<ActorEvents>();
+  emitter.emit = function emit(this: ActorEmitter, event, ...args) {
+    const listeners = this.events[event] ?? [];
+    for (let i = 0; i < listeners.length; i++)
+      isolated(() => (listeners[i] as (...a: unknown[]) => void)(...args));
+  };
+  return emitter;
+}
+
+/** Runs a user callback (a listener, `onDeadLetter`) so that what it throws leaves the caller's work whole. */
+export function isolated(call: () => void): void {
+  try {
+    call();
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
 }
 
 /** The subscribe-only view of the events that a system exposes. */

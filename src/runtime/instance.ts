@@ -80,6 +80,8 @@ export class ActorInstance {
   #link: HostLink | null = null;
   #control: ControlChannel | null = null;
   #generation = 0;
+  /** Rejects the start under way, until its worker is ready. */
+  #abandonStart: (() => void) | null = null;
   #watchedTag = PROGRESS_IDLE;
   #watchedSince = 0;
   #processed = 0;
@@ -180,9 +182,17 @@ export class ActorInstance {
     const { port1, port2 } = new MessageChannel();
     return new Promise<void>((resolve, reject) => {
       let ready = false;
+      // A teardown before the worker is ready (a stop, or the system's, during the start) ends the wait.
+      this.#abandonStart = () =>
+        reject(
+          new TroupeError("ERR_ACTOR_STOPPED", `${this.actor}#${this.index} stopped while starting`, {
+            actor: this.actor,
+            instance: this.index,
+          }),
+        );
       const failBeforeReady = (error: TroupeError) => {
-        this.#teardown();
         reject(error);
+        this.#teardown();
       };
       const listener: HostListener = {
         message: (message) => {
@@ -196,6 +206,7 @@ export class ActorInstance {
               break;
             case "ready":
               ready = true;
+              this.#abandonStart = null;
               this.#control = new ControlChannel(port1, this.#owner.clock, `${this.actor}#${this.index}`);
               this.state = "running";
               this.startedAt = this.#owner.clock.now();
@@ -453,6 +464,9 @@ export class ActorInstance {
   /** Lets go of the host; `kill` ends its thread too (a hung handler holds the thread's event loop). */
   #teardown(kill = false): void {
     this.#generation++;
+    const abandon = this.#abandonStart;
+    this.#abandonStart = null;
+    abandon?.();
     this.#link?.release(kill, `${this.actor}#${this.index} ${kill ? "hung" : "stopped"}`);
     this.#link = null;
     this.#control?.close();

@@ -1,5 +1,5 @@
 /** Options of `system.spawn`, their defaults, and the resolver that validates them. */
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { type BackoffOptions, resolveBackoff } from "../time/backoff.ts";
 import { ThreadPool } from "./actor-thread.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
@@ -215,41 +215,45 @@ function oneOf<T extends string>(option: string, value: T, allowed: readonly T[]
 }
 
 /** Every option's name, checked against the interface both ways by the compiler. */
-const SPAWN_OPTION_NAMES = new Set(
-  Object.keys({
-    name: true,
-    instances: true,
-    capacity: true,
-    route: true,
-    deadlineMs: true,
-    maxDeliveries: true,
-    restart: true,
-    onHandlerError: true,
-    unhandledRejection: true,
-    maxWaiting: true,
-    frameSize: true,
-    ackEvery: true,
-    maxRestarts: true,
-    periodMs: true,
-    backoff: true,
-    init: true,
-    state: true,
-    concurrency: true,
-    orderBy: true,
-    messageTimeoutMs: true,
-    recycle: true,
-    threads: true,
-  } satisfies Record<keyof SpawnOptions, true>),
-);
+const SPAWN_OPTION_NAMES = optionNames<SpawnOptions>({
+  name: true,
+  instances: true,
+  capacity: true,
+  route: true,
+  deadlineMs: true,
+  maxDeliveries: true,
+  restart: true,
+  onHandlerError: true,
+  unhandledRejection: true,
+  maxWaiting: true,
+  frameSize: true,
+  ackEvery: true,
+  maxRestarts: true,
+  periodMs: true,
+  backoff: true,
+  init: true,
+  state: true,
+  concurrency: true,
+  orderBy: true,
+  messageTimeoutMs: true,
+  recycle: true,
+  threads: true,
+});
+const STATE_OPTION_NAMES = optionNames<StateOptions>({
+  store: true,
+  checkpointEvery: true,
+  checkpointIntervalMs: true,
+  checkpointSliceMs: true,
+  checkpointDeferMs: true,
+});
+const RECYCLE_OPTION_NAMES = optionNames<RecycleOptions>({ afterMessages: true, maxHeapMb: true });
 
 export function resolveSpawnOptions<M>(
   options: SpawnOptions<M>,
   defaultName: string,
   supervision: SupervisionDefaults,
 ): ResolvedSpawnOptions<M> {
-  // A misspelt option (`capcity`) would otherwise leave its default in place without a word.
-  for (const key of Object.keys(options))
-    if (!SPAWN_OPTION_NAMES.has(key)) throw new InvalidOptionError(key, "is not a spawn option");
+  refuseUnknownOptions(options, SPAWN_OPTION_NAMES, "", "a spawn option");
   const capacity = positiveInt("capacity", options.capacity ?? SPAWN_DEFAULTS.capacity);
   const ackEvery = positiveInt(
     "ackEvery",
@@ -343,6 +347,7 @@ function resolveOrderKey<M>(
 
 function resolveRecycle(recycle: RecycleOptions | undefined): ResolvedRecycle | null {
   if (recycle === undefined) return null;
+  refuseUnknownOptions(recycle, RECYCLE_OPTION_NAMES, "recycle.", "a recycle option");
   const afterMessages =
     recycle.afterMessages === undefined ? null : positiveInt("recycle.afterMessages", recycle.afterMessages);
   const maxHeapMb =
@@ -355,6 +360,7 @@ function resolveRecycle(recycle: RecycleOptions | undefined): ResolvedRecycle | 
 
 function resolveState(state: StateOptions | undefined): Required<StateOptions> | null {
   if (state === undefined) return null;
+  refuseUnknownOptions(state, STATE_OPTION_NAMES, "state.", "a state option");
   const store = state.store;
   if (typeof store?.restore !== "function" || typeof store.commit !== "function") {
     throw new InvalidOptionError("state.store", "must be a StateStore (restore and commit)");

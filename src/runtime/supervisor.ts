@@ -9,7 +9,13 @@
  * signal at a time: the children it affects stop in reverse start order, then start one at a time in start
  * order, each start finished before the next begins, so a child can rely on its older siblings being up.
  */
-import { InvalidOptionError, serializeError, TroupeError } from "../errors.ts";
+import {
+  InvalidOptionError,
+  optionNames,
+  refuseUnknownOptions,
+  serializeError,
+  TroupeError,
+} from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay, resolveBackoff } from "../time/backoff.ts";
 import type { Clock } from "../time/clock.ts";
 import type { Actor } from "./actor.ts";
@@ -60,7 +66,16 @@ export const SUPERVISOR_DEFAULTS = {
   onEscalation: "degrade",
 } satisfies ResolvedSupervisorOptions;
 
+const SUPERVISOR_OPTION_NAMES = optionNames<SupervisorOptions>({
+  strategy: true,
+  maxRestarts: true,
+  periodMs: true,
+  backoff: true,
+  onEscalation: true,
+});
+
 export function resolveSupervisorOptions(options: SupervisorOptions = {}): ResolvedSupervisorOptions {
+  refuseUnknownOptions(options, SUPERVISOR_OPTION_NAMES, "supervisor.", "a supervisor option");
   const strategy = options.strategy ?? SUPERVISOR_DEFAULTS.strategy;
   if (!["one_for_one", "one_for_all", "rest_for_one"].includes(strategy)) {
     throw new InvalidOptionError(

@@ -5,12 +5,19 @@
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type SerializedError, serializeError, TroupeError } from "../errors.ts";
+import {
+  InvalidOptionError,
+  optionNames,
+  refuseUnknownOptions,
+  type SerializedError,
+  serializeError,
+  TroupeError,
+} from "../errors.ts";
 import { type Clock, systemClock, unreferenced } from "../time/clock.ts";
 import { Actor, type ActorOwner } from "./actor.ts";
 import { ActorRef, type ActorStats, engineOf, type StopOptions } from "./actor-ref.ts";
 import type { Envelope } from "./envelope.ts";
-import { type ActorEmitter, type ActorEventSource, createActorEvents } from "./events.ts";
+import { type ActorEmitter, type ActorEventSource, createActorEvents, isolated } from "./events.ts";
 import { type ResolvedSpawnOptions, resolveSpawnOptions, type SpawnOptions } from "./spawn-options.ts";
 import { resolveSupervisorOptions, Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
@@ -35,6 +42,13 @@ export interface SystemOptions {
   /** Randomness for backoff jitter. @defaultValue Math.random */
   random?: () => number;
 }
+
+const SYSTEM_OPTION_NAMES = optionNames<SystemOptions>({
+  supervisor: true,
+  onDeadLetter: true,
+  clock: true,
+  random: true,
+});
 
 export type HealthStatus = "ok" | "degraded" | "stopping";
 
@@ -67,6 +81,10 @@ export class ActorSystem {
   #stopped: Promise<StopResult> | null = null;
 
   constructor(options: SystemOptions = {}) {
+    refuseUnknownOptions(options, SYSTEM_OPTION_NAMES, "", "a system option");
+    for (const name of ["onDeadLetter", "random"] as const)
+      if (options[name] !== undefined && typeof options[name] !== "function")
+        throw new InvalidOptionError(name, `must be a function, got ${typeof options[name]}`);
     this.#clock = unreferenced(options.clock ?? systemClock);
     this.#onDeadLetter = options.onDeadLetter;
     this.#supervisor = new Supervisor(resolveSupervisorOptions(options.supervisor), {
@@ -276,7 +294,10 @@ export class ActorSystem {
       });
     }
     if (envelope.reply) envelope.reply(error);
-    else this.#onDeadLetter?.(deadLetter);
+    else if (this.#onDeadLetter) {
+      const onDeadLetter = this.#onDeadLetter;
+      isolated(() => onDeadLetter(deadLetter));
+    }
   }
 
   #armWatchdog(): void {

@@ -2,7 +2,7 @@
  * Exponential backoff with jitter, the one every layer uses (the supervisor between restarts, the pump
  * and its committer between retries): min·factorⁿ capped at max, then shortened by up to `jitter`.
  */
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 
 export interface BackoffOptions {
   /** First delay. @defaultValue 50 */
@@ -22,6 +22,13 @@ export const BACKOFF_DEFAULTS = {
   jitter: 0.25,
 } satisfies Required<BackoffOptions>;
 
+const BACKOFF_OPTION_NAMES = optionNames<BackoffOptions>({
+  minMs: true,
+  maxMs: true,
+  factor: true,
+  jitter: true,
+});
+
 /**
  * Delay before retry number `attempt` (0-based count of consecutive failures).
  * Always within [base·(1−jitter), base] where base = min(maxMs, minMs·factor^attempt).
@@ -37,6 +44,7 @@ export function backoffDelay(
 
 /** Backoff options over the defaults, validated; errors name `option` (`supervisor.backoff.minMs`). */
 export function resolveBackoff(option: string, value: BackoffOptions | undefined): Required<BackoffOptions> {
+  if (value) refuseUnknownOptions(value, BACKOFF_OPTION_NAMES, `${option}.`, "a backoff option");
   const merged = { ...BACKOFF_DEFAULTS, ...value };
   for (const key of ["minMs", "maxMs"] as const)
     if (!Number.isInteger(merged[key]) || merged[key] <= 0)
