@@ -156,8 +156,20 @@ export function mapPumpPortal(message: unknown, recvTs: number): MapResult {
     return { ok: false, reason: { code: "not_object", message: "message must be a JSON object" } };
   }
   const o = message as Obj;
-  const ts =
-    typeof o.recvTs === "number" && Number.isSafeInteger(o.recvTs) && o.recvTs >= 0 ? o.recvTs : recvTs;
+  // A recording's own receive time; one it carries must be one (a wrong one would move event time).
+  if (
+    o.recvTs !== undefined &&
+    !(typeof o.recvTs === "number" && Number.isSafeInteger(o.recvTs) && o.recvTs >= 0)
+  )
+    return {
+      ok: false,
+      reason: {
+        code: typeof o.recvTs === "number" ? "out_of_range" : "wrong_type",
+        field: "recvTs",
+        message: `recvTs must be a whole number of ms ≥ 0, got ${JSON.stringify(o.recvTs)}`,
+      },
+    };
+  const ts = o.recvTs === undefined ? recvTs : (o.recvTs as number);
   try {
     switch (o.txType) {
       case "create":

@@ -56,6 +56,11 @@ export interface ReplaySummary {
   events: number;
   /** Events skipped: one with the same id was appended lately (recent-ids.ts). */
   duplicates: number;
+  /**
+   * Lines (or elements) valid but without an event: a PumpPortal `migrate`, a transaction without a
+   * pump.fun event or transfer. With `rejected` and the lines that gave events, they make up `lines`.
+   */
+  empty: number;
   /** Lines rejected (malformed or invalid), each in the tx dead-letter stream with its reason. */
   rejected: number;
   /** The last line whose events were all appended (or rejected): a stopped replay resumes after it. */
@@ -137,6 +142,7 @@ export class TxStreamWriter {
       lines: 0,
       events: 0,
       duplicates: 0,
+      empty: 0,
       rejected: 0,
       lastLineWritten: options.after ?? 0,
       lastTs: null,
@@ -168,6 +174,7 @@ export class TxStreamWriter {
           summary.lastLineWritten = line.line;
           continue;
         }
+        if (line.events.length === 0) summary.empty++;
         batch.push(...line.events);
         batchLine = line.line;
         if (batch.length >= BATCH || pacing.pace === "recorded") await flush();

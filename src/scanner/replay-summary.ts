@@ -20,9 +20,13 @@ export function replaySummary(file: string, replay: ReplaySummary, figures: Repl
   const parts = [
     `${n(replay.lines)} ${replay.unit}s read`,
     `${n(replay.events)} events in`,
-    ...(replay.duplicates > 0 ? [`${n(replay.duplicates)} duplicates skipped (an id written already)`] : []),
     `${n(replay.rejected)} rejected${replay.rejected > 0 ? ` (in ${txDeadLetters}, source ${file})` : ""}`,
   ];
+  if (replay.empty > 0)
+    parts.push(
+      `${n(replay.empty)} ${replay.unit}${replay.empty === 1 ? "" : "s"} without an event (a migrate, a transaction with none)`,
+    );
+  if (replay.duplicates > 0) parts.push(`${n(replay.duplicates)} duplicates skipped (an id written already)`);
   if (figures.analyzerDeadLetters > 0)
     parts.push(`${n(figures.analyzerDeadLetters)} dead-lettered by the analyzers (in ${txDeadLetters})`);
   if (figures.alerts !== null) parts.push(`${n(figures.alerts)} alerts (in ${alerts})`);

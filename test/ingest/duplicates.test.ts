@@ -31,7 +31,7 @@ test("a recording with every line twice writes each event once, in order, and sa
     alerts: null,
     analyzerDeadLetters: 0,
   });
-  expect(line).toContain("300 events in, 300 duplicates skipped (an id written already)");
+  expect(line).toContain("300 events in, 0 rejected, 300 duplicates skipped (an id written already)");
 });
 
 test("ids are remembered for a window of event time behind the newest event, and up to a count", () => {
@@ -47,4 +47,21 @@ test("ids are remembered for a window of event time behind the newest event, and
   expect(recent.admit("d", 1_004)).toBe(true);
   expect(recent.admit("b", 1_005)).toBe(true);
   expect(recent.admit("d", 1_006)).toBe(false);
+});
+
+test("a line valid but without an event (a PumpPortal migrate) is counted, so the summary adds up", async () => {
+  const backend = new MemoryStreamBackend();
+  const names = topology("empty:");
+  const writer = new TxStreamWriter(backend, names);
+  const lines = [
+    { signature: "s1", mint: "m", txType: "migrate", pool: "pump" },
+    { signature: "s2", mint: "m", txType: "BUY" },
+  ];
+  const summary = await writer.replay(
+    new Blob([lines.map((l) => JSON.stringify(l)).join("\n")]).stream(),
+    "pp.jsonl",
+  );
+  expect(summary).toMatchObject({ lines: 2, events: 0, empty: 1, rejected: 1 });
+  const line = replaySummary("pp.jsonl", summary, { topology: names, alerts: null, analyzerDeadLetters: 0 });
+  expect(line).toContain("1 line without an event (a migrate, a transaction with none)");
 });

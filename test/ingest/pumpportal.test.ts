@@ -117,6 +117,13 @@ describe("mapPumpPortal", () => {
       { code: "unsafe_integer", field: "vSolInBondingCurve" },
     ],
     ["other pool", { ...createMsg, pool: "bonk" }, { code: "out_of_range", field: "pool" }],
+    // Taken for the receive time before: event time jumped to the replay's wall clock.
+    [
+      "a recvTs that is no time",
+      { ...createMsg, recvTs: "2024-01-01T00:00:00Z" },
+      { code: "wrong_type", field: "recvTs" },
+    ],
+    ["a negative recvTs", { ...createMsg, recvTs: -5 }, { code: "out_of_range", field: "recvTs" }],
     ["not an object", "create", { code: "not_object" }],
   ];
   for (const [name, message, reason] of bad) {
