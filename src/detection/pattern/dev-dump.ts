@@ -43,7 +43,7 @@ export const DEV_DUMP_DEFAULTS = {
   minReturns: 30,
   maxReturns: 200,
   minPeakSupplyFraction: 0.002,
-  includeFunded: true,
+  includeFunded: true as boolean,
 } satisfies Required<DevDumpOptions>;
 
 interface Launch {

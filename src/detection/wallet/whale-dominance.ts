@@ -53,7 +53,7 @@ export const WHALE_DOMINANCE_DEFAULTS = {
   minBuys: 3,
   minSupplyFraction: 0.05,
   highSupplyFraction: 0.2,
-  literal: false,
+  literal: false as boolean,
 } satisfies Required<WhaleDominanceOptions>;
 
 /** A repeat buyer's buys on one mint within the window. */
