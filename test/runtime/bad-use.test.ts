@@ -73,7 +73,7 @@ test("a message that cannot be encoded: ask rejects, tell is dead-lettered, the 
   });
 });
 
-test("typed arrays, Sets and Maps in a message reach the handler as what they are", async () => {
+test("typed arrays, Sets, Maps and big BigInts in a message reach the handler as what they are", async () => {
   system = createSystem();
   const ref = await system.spawn(ECHO);
   const message = {
@@ -83,6 +83,7 @@ test("typed arrays, Sets and Maps in a message reach the handler as what they ar
     bytes: new Uint8Array([9, 8]),
     set: new Set(["a", "b"]),
     map: new Map([["k", 1]]),
+    big: 2n ** 100n,
   };
   // The echo is what the handler got (a reply comes back by structured clone, types intact).
   const seen = (await ref.ask(message)) as typeof message;
@@ -94,6 +95,7 @@ test("typed arrays, Sets and Maps in a message reach the handler as what they ar
   expect([...seen.bytes]).toEqual([9, 8]);
   expect(seen.set).toEqual(new Set(["a", "b"]));
   expect(seen.map).toEqual(new Map([["k", 1]]));
+  expect(seen.big).toBe(2n ** 100n);
 });
 
 test("a reply that cannot travel back fails its message with ERR_MESSAGE_ENCODE; the worker and the others go on", async () => {
