@@ -5,7 +5,7 @@
  * letter with the reason, instead of a crash or a silent drop.
  */
 import { C1, Packr } from "msgpackr";
-import { TroupeError } from "../errors.ts";
+import { InvalidOptionError, TroupeError } from "../errors.ts";
 import type { EntryFields, WriteFields } from "./backend.ts";
 
 export interface EntryCodec<T = unknown> {
@@ -121,4 +121,14 @@ export function entryFields(fields: WriteFields): EntryFields {
     out[key] = typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value);
   }
   return out;
+}
+
+/** Refuses, naming `option`, what is no codec: an object with `encode` and `decode` functions. */
+export function checkCodec(option: string, codec: unknown): void {
+  const c = codec as { encode?: unknown; decode?: unknown } | null;
+  if (typeof c?.encode !== "function" || typeof c.decode !== "function")
+    throw new InvalidOptionError(
+      option,
+      "must be an entry codec: { encode, decode } (defaultCodec, jsonCodec, …)",
+    );
 }

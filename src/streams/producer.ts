@@ -9,12 +9,12 @@
  * the producer's side, so a resend writes nothing twice (idempotent-append.ts), for one producer per stream.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions, resolveBackoff } from "../time/backoff.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import type { AppendResult, GroupInfo, StreamBackend } from "./backend.ts";
-import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
+import { checkCodec, defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { type AppendRetry, IdempotentAppender } from "./idempotent-append.ts";
 
 export type PressureLevel = "normal" | "high" | "critical";
@@ -86,7 +86,25 @@ export type ResolvedProducerOptions = Required<Omit<ProducerOptions, "retry">> &
   retry: Required<BackoffOptions>;
 };
 
+const PRODUCER_OPTION_NAMES = optionNames<ProducerOptions>({
+  stream: true,
+  groups: true,
+  downstream: true,
+  lagCapacity: true,
+  pendingCapacity: true,
+  highWatermark: true,
+  criticalWatermark: true,
+  checkIntervalMs: true,
+  slowDelayMs: true,
+  pauseCheckMs: true,
+  codec: true,
+  clock: true,
+  idempotent: true,
+  retry: true,
+});
+
 export function resolveProducerOptions(options: ProducerOptions): ResolvedProducerOptions {
+  refuseUnknownOptions(options, PRODUCER_OPTION_NAMES, "", "a producer option");
   if (typeof options.stream !== "string" || options.stream === "") {
     throw new InvalidOptionError("stream", "must be a non-empty string");
   }
@@ -103,6 +121,13 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
     if (!Number.isInteger(o[key]) || o[key] < 0)
       throw new InvalidOptionError(key, `must be an integer >= 0, got ${o[key]}`);
   }
+  if (!Array.isArray(o.groups) || o.groups.some((g) => typeof g !== "string" || g === ""))
+    throw new InvalidOptionError("groups", "must be an array of group names");
+  if (!Array.isArray(o.downstream)) throw new InvalidOptionError("downstream", "must be an array");
+  checkCodec("codec", o.codec);
+  for (const key of ["highWatermark", "criticalWatermark"] as const)
+    if (typeof o[key] !== "number")
+      throw new InvalidOptionError(key, `must be a number, got ${typeof o[key]}`);
   if (!(o.highWatermark > 0 && o.highWatermark < o.criticalWatermark && o.criticalWatermark <= 1)) {
     throw new InvalidOptionError("highWatermark", "must satisfy 0 < highWatermark < criticalWatermark <= 1");
   }

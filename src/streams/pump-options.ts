@@ -3,11 +3,11 @@
  * bad option in its `InvalidOptionError`, so a misconfigured pump fails at construction.
  */
 import { hostname } from "node:os";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions } from "../time/backoff.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import type { ReadLease } from "./backend.ts";
-import { defaultCodec, type EntryCodec } from "./entry-codec.ts";
+import { checkCodec, defaultCodec, type EntryCodec } from "./entry-codec.ts";
 import { defaultOutputsOf, type OutputsOf } from "./outputs.ts";
 import type { StreamStateStore } from "./stream-state-store.ts";
 
@@ -150,22 +150,72 @@ const NON_NEGATIVE = [
   "stopTimeoutMs",
 ] as const;
 
+const PUMP_OPTION_NAMES = optionNames<PumpOptions>({
+  stream: true,
+  group: true,
+  consumer: true,
+  codec: true,
+  toMessage: true,
+  outputsOf: true,
+  maxBatch: true,
+  blockMs: true,
+  maxDeliveries: true,
+  claimIdleMs: true,
+  sweepIntervalMs: true,
+  healthCheckMs: true,
+  stallAfterMs: true,
+  deadConsumerIdleMs: true,
+  deadLetterStream: true,
+  dedupTtlMs: true,
+  commitBatch: true,
+  maxCommitAttempts: true,
+  retryMinMs: true,
+  retryMaxMs: true,
+  stopTimeoutMs: true,
+  clock: true,
+  stateStore: true,
+  mayRead: true,
+  readLease: true,
+});
+
 export function resolvePumpOptions<M, R>(options: PumpOptions<M, R>): ResolvedPumpOptions<M, R> {
+  refuseUnknownOptions(options, PUMP_OPTION_NAMES, "", "a pump option");
   for (const key of ["stream", "group"] as const) {
     if (typeof options[key] !== "string" || options[key] === "") {
       throw new InvalidOptionError(key, "must be a non-empty string");
     }
   }
   const merged = { ...PUMP_DEFAULTS, ...stripUndefined(options) } as Defaulted<M, R> & PumpOptions<M, R>;
-  if (merged.consumer === "") throw new InvalidOptionError("consumer", "must be a non-empty string");
+  if (typeof merged.consumer !== "string" || merged.consumer === "")
+    throw new InvalidOptionError("consumer", "must be a non-empty string");
+  // Checked here, not found at the first entry: a codec without decode dead-lettered every valid entry as
+  // malformed, blaming the data for the configuration.
+  checkCodec("codec", merged.codec);
+  for (const key of ["toMessage", "outputsOf", "mayRead"] as const)
+    if (typeof merged[key] !== "function") throw new InvalidOptionError(key, "must be a function");
+  const store = merged.stateStore;
+  if (
+    store !== null &&
+    (typeof store?.restore !== "function" ||
+      typeof store.commit !== "function" ||
+      typeof store.outputFence !== "function")
+  )
+    throw new InvalidOptionError("stateStore", "must be a stream state store (backend.stateStore()) or null");
   for (const key of POSITIVE) checkInteger(key, merged[key], 1);
   for (const key of NON_NEGATIVE) checkInteger(key, merged[key], 0);
   checkInteger("maxCommitAttempts", merged.maxCommitAttempts, 1);
   checkInteger("retryMaxMs", merged.retryMaxMs, merged.retryMinMs);
   checkClock("clock", merged.clock);
-  if (typeof merged.mayRead !== "function") throw new InvalidOptionError("mayRead", "must be a function");
   if (merged.readLease !== null && typeof merged.readLease !== "function")
     throw new InvalidOptionError("readLease", "must be a function or null");
+  if (
+    merged.deadLetterStream !== null &&
+    (typeof merged.deadLetterStream !== "string" || merged.deadLetterStream === "")
+  )
+    throw new InvalidOptionError(
+      "deadLetterStream",
+      "must be a non-empty stream key, or null for <stream>:dlq",
+    );
   if (merged.deadLetterStream === merged.stream) {
     throw new InvalidOptionError("deadLetterStream", "must differ from stream");
   }

@@ -96,6 +96,54 @@ describe("pump options", () => {
       "must differ from stream",
     );
   });
+
+  test("options that would fail only at the first entry are named at construction (a spec test's findings)", () => {
+    // A codec without decode dead-lettered every valid entry as malformed; "" wrote no letter at all.
+    const codec = "must be an entry codec: { encode, decode } (defaultCodec, jsonCodec, …)";
+    rejects(() => resolvePumpOptions({ ...base, codec: {} as never }), "codec", codec);
+    rejects(
+      () => resolvePumpOptions({ ...base, deadLetterStream: "" }),
+      "deadLetterStream",
+      "must be a non-empty stream key, or null for <stream>:dlq",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, toMessage: "x" as never }),
+      "toMessage",
+      "must be a function",
+    );
+    rejects(() => resolvePumpOptions({ ...base, outputsOf: 1 as never }), "outputsOf", "must be a function");
+    rejects(
+      () => resolvePumpOptions({ ...base, consumer: 42 as never }),
+      "consumer",
+      "must be a non-empty string",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, stateStore: "redis" as never }),
+      "stateStore",
+      "must be a stream state store (backend.stateStore()) or null",
+    );
+    rejects(
+      () => resolvePumpOptions({ ...base, maxDeliverys: 3 } as never),
+      "maxDeliverys",
+      "is not a pump option",
+    );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", lagCapacty: 5 } as never),
+      "lagCapacty",
+      "is not a producer option",
+    );
+    rejects(() => resolveProducerOptions({ stream: "tx", codec: 7 as never }), "codec", codec);
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", groups: "g" as never }),
+      "groups",
+      "must be an array of group names",
+    );
+    rejects(
+      () => resolveProducerOptions({ stream: "tx", highWatermark: "0.5" as never }),
+      "highWatermark",
+      "must be a number, got string",
+    );
+  });
 });
 
 describe("backend, producer and retention options", () => {
