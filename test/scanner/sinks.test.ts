@@ -107,62 +107,52 @@ test("the JSONL sink writes one line per alert", async () => {
   expect(lines.map((a) => a.alertId)).toEqual(Array.from({ length: 7 }, (_, n) => `alert-${n}`));
 });
 
+/**
+ * A file sink started on `path` as a restarted process would be, with `alerts` waiting in its stream (the
+ * unacked ones redelivered, then new ones): drains them, stops, and returns the file's text.
+ */
+async function restartFileSink(path: string, alerts: number[]): Promise<string> {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await backend.appendBatch(
+    names.alerts,
+    alerts.map((n) => defaultCodec.encode(alert(n))),
+  );
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await untilDrained(backend, sinks.pumps.values());
+  await sinks.stop();
+  sinks = undefined;
+  return Bun.file(path).text();
+}
+
+const alertIds = (text: string) =>
+  text
+    .trim()
+    .split("\n")
+    .map((line) => (JSON.parse(line) as Alert).alertId);
+
 test("the JSONL sink appends after a restart, cuts a torn last line, and never writes an alert id twice", async () => {
   const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
   // What a killed process leaves: alerts 0–2 flushed (2 was never acked: it comes again), then a torn line.
   const before = [0, 1, 2].map((n) => JSON.stringify(alert(n))).join("\n");
   await Bun.write(path, `${before}\n${JSON.stringify(alert(3)).slice(0, 20)}`);
   // The next process is redelivered 2 and 3 (unacked), then gets 4 and 5.
-  const names = topology(`t${crypto.randomUUID()}:`);
-  await backend.appendBatch(
-    names.alerts,
-    [2, 3, 4, 5].map((n) => defaultCodec.encode(alert(n))),
-  );
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: path,
-    webhookUrl: null,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
-  await untilDrained(backend, sinks.pumps.values());
-  await sinks.stop();
-  sinks = undefined;
-  const ids = (await Bun.file(path).text())
-    .trim()
-    .split("\n")
-    .map((line) => (JSON.parse(line) as Alert).alertId);
-  expect(ids).toEqual([0, 1, 2, 3, 4, 5].map((n) => `alert-${n}`));
+  const text = await restartFileSink(path, [2, 3, 4, 5]);
+  expect(alertIds(text)).toEqual([0, 1, 2, 3, 4, 5].map((n) => `alert-${n}`));
 });
 
 test("the JSONL sink keeps a last line that lacks only its newline: that alert may have been acked", async () => {
   const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
   // Alerts 0–2 written and acked; the write of 2 stopped right before its newline.
   await Bun.write(path, [0, 1, 2].map((n) => JSON.stringify(alert(n))).join("\n"));
-  const names = topology(`t${crypto.randomUUID()}:`);
-  await backend.appendBatch(
-    names.alerts,
-    [3].map((n) => defaultCodec.encode(alert(n))),
-  );
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: path,
-    webhookUrl: null,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
-  await untilDrained(backend, sinks.pumps.values());
-  await sinks.stop();
-  sinks = undefined;
-  const text = await Bun.file(path).text();
+  const text = await restartFileSink(path, [3]);
   expect(text.endsWith("\n")).toBe(true);
-  const ids = text
-    .trim()
-    .split("\n")
-    .map((line) => (JSON.parse(line) as Alert).alertId);
-  expect(ids).toEqual([0, 1, 2, 3].map((n) => `alert-${n}`));
+  expect(alertIds(text)).toEqual([0, 1, 2, 3].map((n) => `alert-${n}`));
 });

@@ -14,7 +14,18 @@ import type { ChainEvent } from "../../../src/detection/schema.ts";
 import { SYBIL_FINDING_DETECTORS, SybilAnalyzer } from "../../../src/detection/sybil-analyzer.ts";
 import { WalletAnalyzer } from "../../../src/detection/wallet-analyzer.ts";
 
+import { type Script, SUPPLY } from "../../fixtures/scenarios/kit.ts";
+
 export { DAY, HOUR, MINUTE, Script, SECOND, SLOT_MS, SOL, SUPPLY, T0 } from "../../fixtures/scenarios/kit.ts";
+
+/** The share of the supply the named wallets of `s` hold after its trades. */
+export function held(s: Script, names: string[]): number {
+  const ids = new Set(names.map((n) => s.id(n)));
+  let tok = 0;
+  for (const e of s.events)
+    if (e.kind === "trade" && ids.has(e.trader)) tok += e.side === "buy" ? e.tok : -e.tok;
+  return tok / SUPPLY;
+}
 
 export function sorted(events: readonly ChainEvent[]): ChainEvent[] {
   return events

@@ -1,15 +1,8 @@
 /** P1–P6 from DETECTORS.md section B alone. */
 import { describe, expect, test } from "bun:test";
 import type { Trade } from "../../../src/detection/schema.ts";
-import { MINUTE, of, runAll, Script, SECOND, SUPPLY, top } from "./harness.ts";
+import { held, MINUTE, of, runAll, Script, SECOND, SUPPLY, top } from "./harness.ts";
 
-const held = (s: Script, names: string[]) => {
-  const ids = new Set(names.map((n) => s.id(n)));
-  let tok = 0;
-  for (const e of s.events)
-    if (e.kind === "trade" && ids.has(e.trader)) tok += e.side === "buy" ? e.tok : -e.tok;
-  return tok / SUPPLY;
-};
 const _dup = <T extends object>(events: T[]) => events.flatMap((e) => [e, { ...e }]);
 
 // ---------------------------------------------------------------- P1

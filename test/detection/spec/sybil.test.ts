@@ -1,15 +1,8 @@
 /** S1–S3 from DETECTORS.md section B alone. */
 import { describe, expect, test } from "bun:test";
 import { random as rnd } from "../../fixtures/scenarios/kit.ts";
-import { HOUR, MINUTE, of, runAll, Script, SECOND, SUPPLY, top } from "./harness.ts";
+import { HOUR, held, MINUTE, of, runAll, Script, SECOND, top } from "./harness.ts";
 
-const held = (s: Script, names: string[]) => {
-  const ids = new Set(names.map((n) => s.id(n)));
-  let tok = 0;
-  for (const e of s.events)
-    if (e.kind === "trade" && ids.has(e.trader)) tok += e.side === "buy" ? e.tok : -e.tok;
-  return tok / SUPPLY;
-};
 const FLUSH = { flushAfter: 5 * MINUTE };
 
 // ---------------------------------------------------------------- S1

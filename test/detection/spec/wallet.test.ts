@@ -1,14 +1,6 @@
 /** W1–W5 from DETECTORS.md section B alone. */
 import { describe, expect, test } from "bun:test";
-import { DAY, HOUR, MINUTE, of, runAll, Script, SECOND, SOL, SUPPLY, top } from "./harness.ts";
-
-const held = (s: Script, names: string[]) => {
-  const ids = new Set(names.map((n) => s.id(n)));
-  let tok = 0;
-  for (const e of s.events)
-    if (e.kind === "trade" && ids.has(e.trader)) tok += e.side === "buy" ? e.tok : -e.tok;
-  return tok / SUPPLY;
-};
+import { DAY, HOUR, held, MINUTE, of, runAll, Script, SECOND, SOL, top } from "./harness.ts";
 
 // ---------------------------------------------------------------- W1
 describe("W1 liquidity_injection: SOL >= max(5 SOL, 20x EWMA), >= 80% spent on buys within 5 min", () => {
