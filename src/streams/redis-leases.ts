@@ -37,7 +37,10 @@ import type { ReaderNode } from "./redis-target.ts";
 
 /**
  * KEYS: lease, generation counter. ARGV: holder, ttl ms, then the members gone (their lease is taken).
- * Returns `{held 0/1, holder, generation, pttl}`.
+ * Returns `{held 0/1, holder, generation, pttl}`. A missing counter (a new lease, or one a Redis lost with
+ * its data) starts from the server's clock in microseconds, not from 0: after a loss, a generation handed
+ * out before it is not handed out again, so a frozen holder that thaws cannot renew under a new one's
+ * generation (the same rule as the durable-state epochs, redis-scripts.ts).
  */
 export const LEASE_ACQUIRE_LUA = `
 local holder = redis.call('HGET', KEYS[1], 'holder')
@@ -48,6 +51,10 @@ if holder and holder ~= ARGV[1] then
 end
 if holder and not gone then
   return {holder == ARGV[1] and 1 or 0, holder, tonumber(redis.call('HGET', KEYS[1], 'gen')), redis.call('PTTL', KEYS[1])}
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] .. string.rep('0', 6 - #now[2]) .. now[2])
 end
 local gen = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'gen', gen)

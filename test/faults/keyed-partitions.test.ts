@@ -18,6 +18,7 @@ import {
   type CrashLab,
   cleanRun,
   killRun,
+  leaseGenerations,
   memoryRestartRun,
   placementRun,
   type RunOutcome,
@@ -140,16 +141,16 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
     async () => {
       const [baseline, run] = await Promise.all([whole, moved]);
       expectConsistent(baseline, run);
-      // The survivor found the dead process gone and took partitions over from it, under later lease
-      // generations.
+      // The survivor found the dead process gone and took partitions over from it, under new lease
+      // generations: some partition was taken under two.
       expect(
         run.steps.some((step) => / gone \(its connections closed\): its mint partitions move/.test(step)),
       ).toBe(true);
-      expect(
-        run.steps.some((step) =>
-          / mint-analyzer-p\d+ runs here from now \(lease generation ([2-9]|\d{2,})/.test(step),
-        ),
-      ).toBe(true);
+      const log = run.steps.join("\n");
+      const taken = Array.from({ length: PARTITIONS }, (_, p) =>
+        leaseGenerations(log, `mint-analyzer-p${p}`),
+      );
+      expect(taken.some((generations) => new Set(generations).size > 1)).toBe(true);
     },
     TEST_MS,
   );

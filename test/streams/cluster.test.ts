@@ -22,7 +22,7 @@ if (redisServerInstalled()) {
   runOpsSuite("redis cluster", create);
   runStateStoreContract("redis cluster", create, create);
   runPartitionContract("redis cluster", create);
-  runLeaseContract("redis cluster", create);
+  runLeaseContract("redis cluster", create, { losesData: true });
   runOwnershipSuite("redis cluster", create);
 } else {
   test.skip("redis cluster streams (no redis-server)", () => {});

@@ -24,6 +24,8 @@ export interface ContractHarness {
   healWrites?(): Promise<void>;
   /** Appends `count` copies of `fields` fast (server-side on Redis), for large backlogs. */
   bulkFill(stream: string, count: number, fields: Record<string, string | Uint8Array>): Promise<void>;
+  /** Deletes `keys` as a Redis restarted without persistence loses them; Redis only. */
+  lose?(keys: string[]): Promise<void>;
   /** Another connection to the same store, as another process has (closed by its user); Redis only. */
   connect?(): StreamBackend;
   cleanup(): Promise<void>;

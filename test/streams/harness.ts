@@ -84,12 +84,25 @@ export async function redisHarness(
     elapse: (ms) => Bun.sleep(ms),
     // Out of memory for real: maxmemory 1 byte with noeviction refuses writes, accepts XACK and reads.
     ...(server && { breakWrites: () => config("1"), healWrites: () => config("0") }),
+    lose: loseWith(() => new Redis(redis.url, { protocol: 2 })),
     connect: () => new RedisStreamBackend(redis.url),
     bulkFill: bulkFillWith(() => new Redis(redis.url, { protocol: 2 })),
     cleanup: async () => {
       await backend.close();
       await deleteKeys(redis.url, prefix);
     },
+  };
+}
+
+/** `lose` through a connection of its own: one DEL per key, so a cluster's keys may lie in several slots. */
+function loseWith(connect: () => Redis | Cluster): NonNullable<ContractHarness["lose"]> {
+  return async (keys) => {
+    const admin = connect();
+    try {
+      for (const key of keys) await admin.del(key);
+    } finally {
+      admin.disconnect();
+    }
   };
 }
 
@@ -129,6 +142,7 @@ export async function redisClusterHarness(
     elapse: (ms) => Bun.sleep(ms),
     breakWrites: () => config("1"),
     healWrites: () => config("0"),
+    lose: loseWith(() => new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } })),
     connect: () => new RedisStreamBackend({ cluster: cluster.nodes }),
     bulkFill: bulkFillWith(() => new Redis.Cluster(cluster.nodes, { redisOptions: { protocol: 2 } })),
     cleanup: async () => {

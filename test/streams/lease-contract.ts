@@ -4,10 +4,15 @@
  * members alive until their heartbeat's ttl.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { type LeaseStore, leaseKey, membersKey } from "../../src/streams/leases.ts";
+import { type LeaseStore, leaseGenerationKey, leaseKey, membersKey } from "../../src/streams/leases.ts";
 import type { ContractHarness } from "./contract.ts";
 
-export function runLeaseContract(name: string, create: () => Promise<ContractHarness>): void {
+/** `losesData`: the store can lose its keys (Redis restarted without persistence), `lose` is present. */
+export function runLeaseContract(
+  name: string,
+  create: () => Promise<ContractHarness>,
+  { losesData = false } = {},
+): void {
   describe(`leases: ${name}`, () => {
     let h: ContractHarness;
     let leases: LeaseStore;
@@ -24,39 +29,55 @@ export function runLeaseContract(name: string, create: () => Promise<ContractHar
     test("one holder at a time; a release lets the next in with a higher generation", async () => {
       await open();
       const a = await leases.acquire(key, "a", 60_000);
-      expect(a).toMatchObject({ held: true, holder: "a", generation: 1 });
+      const g = a.generation;
+      expect(a).toMatchObject({ held: true, holder: "a" });
+      expect(g).toBeGreaterThan(0);
       expect(a.ttlMs).toBeGreaterThan(59_000);
       expect(await leases.acquire(key, "b", 60_000)).toMatchObject({
         held: false,
         holder: "a",
-        generation: 1,
+        generation: g,
       });
-      expect(await leases.acquire(key, "a", 60_000)).toMatchObject({ held: true, generation: 1 });
-      expect(await leases.renew(key, "a", 1, 60_000)).toBe(true);
-      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
-      await leases.release(key, "b", 1);
+      expect(await leases.acquire(key, "a", 60_000)).toMatchObject({ held: true, generation: g });
+      expect(await leases.renew(key, "a", g, 60_000)).toBe(true);
+      expect(await leases.renew(key, "b", g, 60_000)).toBe(false);
+      await leases.release(key, "b", g);
       expect((await leases.inspect(key)).holder).toBe("a");
-      await leases.release(key, "a", 1);
+      await leases.release(key, "a", g);
       expect(await leases.inspect(key)).toMatchObject({ holder: null, generation: 0 });
       expect(await leases.acquire(key, "b", 60_000)).toMatchObject({
         held: true,
         holder: "b",
-        generation: 2,
+        generation: g + 1,
       });
       // The earlier holder's generation is refused even under its own name.
-      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
-      await leases.release(key, "a", 1);
+      expect(await leases.renew(key, "b", g, 60_000)).toBe(false);
+      await leases.release(key, "a", g);
       expect((await leases.inspect(key)).holder).toBe("b");
     });
 
     test("a lease not renewed expires; its holder's renew is refused after someone else took it", async () => {
       await open();
-      await leases.acquire(key, "a", 150);
+      const { generation: g } = await leases.acquire(key, "a", 150);
       await h.elapse(200);
       expect(await leases.inspect(key)).toMatchObject({ holder: null });
-      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: 2 });
-      expect(await leases.renew(key, "a", 1, 60_000)).toBe(false);
+      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: g + 1 });
+      expect(await leases.renew(key, "a", g, 60_000)).toBe(false);
     });
+
+    if (losesData)
+      test("a store that lost the lease and its counter hands out no generation it handed out before", async () => {
+        await open();
+        const before = await leases.acquire(key, "a", 60_000);
+        await h.lose?.([key, leaseGenerationKey(key)]);
+        // The same holder name again (a process restarted under its name while the old one is frozen).
+        const after = await leases.acquire(key, "a", 60_000);
+        expect(after).toMatchObject({ held: true, holder: "a" });
+        expect(after.generation).toBeGreaterThan(before.generation);
+        // The frozen incarnation thaws: its renew under the old generation is refused.
+        expect(await leases.renew(key, "a", before.generation, 60_000)).toBe(false);
+        expect(await leases.renew(key, "a", after.generation, 60_000)).toBe(true);
+      });
 
     test("a member is present until it closes its presence or its backend closes; a gone holder's lease is taken at once", async () => {
       await open();
@@ -66,16 +87,17 @@ export function runLeaseContract(name: string, create: () => Promise<ContractHar
       const a = await leases.present(members, "a", () => {});
       const b = await (otherBackend ?? h.backend).leases().present(members, "b", () => {});
       expect(await a.departed(["b", "c"])).toEqual(["c"]);
-      expect(await leases.acquire(key, "b", 60_000)).toMatchObject({ held: true, generation: 1 });
+      const { generation: g } = await leases.acquire(key, "b", 60_000);
+      expect(await leases.inspect(key)).toMatchObject({ holder: "b", generation: g });
       // Named gone, its holder loses the lease at once, to a higher generation; otherwise it keeps it.
       expect(await leases.acquire(key, "a", 60_000, ["c"])).toMatchObject({ held: false, holder: "b" });
-      expect(await leases.acquire(key, "b", 60_000, ["b"])).toMatchObject({ held: true, generation: 1 });
+      expect(await leases.acquire(key, "b", 60_000, ["b"])).toMatchObject({ held: true, generation: g });
       expect(await leases.acquire(key, "a", 60_000, ["b"])).toMatchObject({
         held: true,
         holder: "a",
-        generation: 2,
+        generation: g + 1,
       });
-      expect(await leases.renew(key, "b", 1, 60_000)).toBe(false);
+      expect(await leases.renew(key, "b", g, 60_000)).toBe(false);
       // The server drops a closed connection's name on its own time: asked until it has.
       if (otherBackend) await otherBackend.close();
       else await b.close();

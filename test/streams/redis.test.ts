@@ -18,7 +18,7 @@ if (redisAvailable()) {
   runOpsSuite("redis", create);
   runStateStoreContract("redis", create, faulty);
   runPartitionContract("redis", create);
-  runLeaseContract("redis", create);
+  runLeaseContract("redis", create, { losesData: true });
   runOwnershipSuite("redis", create);
 } else {
   test.skip("redis streams (no REDIS_URL and no redis-server)", () => {});

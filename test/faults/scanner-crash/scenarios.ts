@@ -35,6 +35,12 @@ const MEMORY_PREFIX = "troupe:";
  * gone (src/scanner/app.ts).
  */
 const ANALYZER_MOVE = / runs here from now | no longer runs here | connections closed\): /;
+/** The lease generations under which a process's log says it took `actor` (an analyzer or a partition). */
+export function leaseGenerations(log: string, actor: string): number[] {
+  const taken = new RegExp(` ${actor} runs here from now \\(lease generation (\\d+)`, "g");
+  return [...log.matchAll(taken)].map((match) => Number(match[1]));
+}
+
 const INGEST_DONE = /replay of .* done: [\d,]+ lines read, [\d,]+ events in, [\d,]+ rejected/;
 
 export interface CrashLab {
@@ -243,12 +249,15 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
       new RegExp(` ${victim.consumer} gone \\(its connections closed\\): its analyzers move at once`),
       run.lab.timeoutMs,
     );
-    // It logs taking each of the victim's over, under a later lease generation than the first one's.
-    for (const actor of ran[victim === first ? 0 : 1]!)
-      await survivor.waitFor(
-        new RegExp(` ${actor} runs here from now \\(lease generation ([2-9]|\\d{2,})`),
-        run.lab.timeoutMs,
+    // It logs taking each of the victim's over, under a later lease generation than the victim's.
+    for (const actor of ran[victim === first ? 0 : 1]!) {
+      const before = Math.max(...leaseGenerations(victim.log, actor));
+      await until(
+        `${survivor.consumer} taking ${actor} over under a lease generation above ${before}`,
+        async () => leaseGenerations(survivor.log, actor).some((generation) => generation > before),
+        { timeoutMs: run.lab.timeoutMs, abort: () => (survivor.alive ? null : "it died") },
       );
+    }
     await run.startAnalyze("analyze-3");
   });
 }
