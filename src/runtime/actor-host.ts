@@ -17,6 +17,7 @@ import {
   type CheckpointMessage,
   type ControlApi,
   type ControlResult,
+  type FatalMessage,
   type Frame,
   type FromWorker,
   HAND_BACK_SLOT,
@@ -169,7 +170,7 @@ class ActorHost {
   }
 
   /** Dies on purpose; progress still names the message being handled, so the main side blames it. */
-  die(reason: "unhandledRejection" | "handlerError", error: unknown): void {
+  die(reason: FatalMessage["reason"], error: unknown): void {
     this.#fatal = true;
     this.#pool?.halt();
     this.#post({ t: "fatal", h: this.#h, reason, error: serializeError(error) });
@@ -405,7 +406,16 @@ class ActorHost {
    * segment in one transferred buffer.
    */
   #checkpointSlice(): void {
-    const taken = this.#checkpoints.step();
+    let taken: ReturnType<CheckpointTaker["step"]>;
+    try {
+      taken = this.#checkpoints.step();
+    } catch (error) {
+      // A value its table's codec refuses (ERR_ENCODE, naming table and key): no checkpoint can be written
+      // while it is there, so the instance ends with that error, as a handler error ends it. Not rethrown:
+      // an uncaught error would end every actor sharing this thread.
+      this.die("checkpointFailed", error);
+      return;
+    }
     if (!taken) return;
     this.#flushAck();
     const { segment, pauseMs, workMs } = taken;
@@ -426,7 +436,7 @@ class ActorHost {
    */
   #takeWholeCheckpoint(): void {
     this.#checkpoints.begin();
-    while (this.#checkpoints.active) this.#checkpointSlice();
+    while (this.#checkpoints.active && !this.#fatal) this.#checkpointSlice();
   }
 
   /**
@@ -443,7 +453,7 @@ class ActorHost {
     this.#idleSlicing = false;
     if (this.#running || this.#fatal || !this.#checkpoints.active) return;
     this.#checkpointSlice();
-    if (this.#checkpoints.active) this.#idleCheckpointSlices();
+    if (this.#checkpoints.active && !this.#fatal) this.#idleCheckpointSlices();
   }
 
   async #run(): Promise<void> {

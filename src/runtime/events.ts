@@ -12,7 +12,8 @@ export type CrashReason =
   | "unhandledRejection"
   | "handlerError"
   | "initError"
-  | "stateLost";
+  | "stateLost"
+  | "checkpointFailed";
 
 export interface ActorEvents {
   /** An actor was spawned with this many instances (each its own worker). */

@@ -226,9 +226,16 @@ export class ActorInstance {
               failBeforeReady(deserializeError(message.error, "ERR_ACTOR_MODULE_LOAD") as TroupeError);
               break;
             case "fatal": {
-              const code =
-                message.reason === "unhandledRejection" ? "ERR_UNHANDLED_REJECTION" : "ERR_HANDLER_THREW";
-              this.crash(message.reason, new TroupeError(code, message.error.message), null);
+              const error =
+                message.reason === "checkpointFailed"
+                  ? (deserializeError(message.error, "ERR_ENCODE") as TroupeError)
+                  : new TroupeError(
+                      message.reason === "unhandledRejection"
+                        ? "ERR_UNHANDLED_REJECTION"
+                        : "ERR_HANDLER_THREW",
+                      message.error.message,
+                    );
+              this.crash(message.reason, error, null);
               break;
             }
             case "log":

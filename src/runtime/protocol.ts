@@ -144,11 +144,14 @@ export interface AckMessage {
   latencies: number[] | null;
 }
 
-/** The worker is about to die on purpose (unhandled rejection or handler error under the crash policy). */
+/**
+ * The worker is about to die on purpose: an unhandled rejection or a handler error under the crash policy,
+ * or a checkpoint it could not write.
+ */
 export interface FatalMessage {
   t: "fatal";
   h: number;
-  reason: "unhandledRejection" | "handlerError";
+  reason: "unhandledRejection" | "handlerError" | "checkpointFailed";
   error: SerializedError;
 }
 

@@ -4,7 +4,13 @@
  * end (an exit, a hung handler) restarts every instance on it, each restored from its own checkpoint.
  */
 import { describe, expect, test } from "bun:test";
-import { type ActorRef, InvalidOptionError, MemoryStateStore, ThreadPool } from "../../src/index.ts";
+import {
+  type ActorRef,
+  createSystem,
+  InvalidOptionError,
+  MemoryStateStore,
+  ThreadPool,
+} from "../../src/index.ts";
 import type { CounterMessage } from "../fixtures/counter.actor.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import {
@@ -84,6 +90,39 @@ describe("a thread pool", () => {
     expect(await threadOf(bystander)).toBe(thread);
     expect(await threadOf(crashing)).toBe(thread);
     expect(bystander.stats().instances[0]?.restarts).toBe(0);
+  });
+
+  test("a value its table's codec cannot encode fails the checkpoint: that instance crashes with ERR_ENCODE naming table and key, then fails; the others keep thread and state", async () => {
+    const sys = createSystem({ supervisor: { backoff: { minMs: 10, maxMs: 50 }, maxRestarts: 2 } });
+    try {
+      const pool = new ThreadPool({ size: 1 });
+      const poisoned = await sys.spawn<CounterMessage>(COUNTER, {
+        name: "poisoned",
+        // Armed on every incarnation: each one replays the poisoning message it restored before.
+        init: { trips: trips(100) },
+        state: { store: new MemoryStateStore(), checkpointEvery: 1 },
+        threads: pool,
+      });
+      const bystander = await sys.spawn<CounterMessage>(COUNTER, { name: "bystander", threads: pool });
+      const thread = await threadOf(bystander);
+      await tellAll(bystander, increments("k", 1, 7));
+      const crashed = collect(sys, "crashed");
+      const failed = collect(sys, "failed");
+      await tellAll(poisoned, increments("k", 1, 3, { 2: { op: "poison" } }));
+      await failed.atLeast(1);
+      expect(crashed.seen.length).toBe(3);
+      for (const crash of crashed.seen) {
+        expect(crash).toMatchObject({ actor: "poisoned", reason: "checkpointFailed" });
+        expect(crash.error.code).toBe("ERR_ENCODE");
+        expect(crash.error.message).toContain("table counts, key k:");
+      }
+      expect(failed.seen[0]).toMatchObject({ actor: "poisoned", error: { code: "ERR_ENCODE" } });
+      expect(await countOf(bystander, "k")).toBe(7);
+      expect(await threadOf(bystander)).toBe(thread);
+      expect(bystander.stats().instances[0]?.restarts).toBe(0);
+    } finally {
+      await sys.stop({ deadlineMs: 1000 });
+    }
   });
 
   for (const op of ["exit", "hang"] as const)
