@@ -36,7 +36,15 @@ export function recordCodec<T extends object>(
     throw new InvalidOptionError("shape", "a record field cannot be named __proto__");
   const nested = fields.map((field) => {
     const spec = shape[field] as FieldSpec;
-    return spec === true ? null : spec;
+    if (spec === true) return null;
+    // A plain nested shape (`{ n: { c: true } }`) type-checks only through a cast: refused here, or the
+    // first checkpoint would fail on it, long after the table was declared.
+    if (typeof spec?.encodeInto !== "function" || typeof spec.decodeFrom !== "function")
+      throw new InvalidOptionError(
+        `shape.${field}`,
+        "a field is true (plain data) or the recordCodec(...) of the record it holds",
+      );
+    return spec;
   });
   const encodeInto = compileEncoder<T>(fields, nested);
   const readers = nested.map((codec) =>

@@ -98,6 +98,19 @@ describe("record codec", () => {
     );
   });
 
+  test("a field that is neither true nor a record codec is refused, naming it (a nested shape needs recordCodec)", () => {
+    const nestedShape = { a: true, n: { c: true } } as unknown as { a: true; n: true };
+    expect(() => recordCodec<{ a: number; n: { c: number } }>(nestedShape)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "shape.n" }),
+    );
+    expect(() => recordCodec<{ a: number }>({ a: false as unknown as true })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "shape.a" }),
+    );
+    const inner = recordCodec<{ c: number }>({ c: true });
+    const outer = recordCodec<{ a: number; n: { c: number } }>({ a: true, n: inner });
+    expect(outer.decode(outer.encode({ a: 1, n: { c: 2 } }))).toEqual({ a: 1, n: { c: 2 } });
+  });
+
   test("a value stored before fields were added decodes them as undefined", () => {
     const before = recordCodec<{ a: number }>({ a: true });
     const after = recordCodec<{ a: number; b: string | undefined }>({ a: true, b: true });
