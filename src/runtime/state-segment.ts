@@ -16,6 +16,7 @@
  * once in the whole base, which a replay that starts with the base can set without looking them up first.
  */
 import { TroupeError } from "../errors.ts";
+import { decodeText, encodeTextInto } from "./wtf8.ts";
 
 const SEGMENT_VERSION = 1;
 /** Version 1's layout, written by a compaction: a base chunk. */
@@ -24,8 +25,6 @@ const HEADER_BYTES = 5;
 
 export const RecordKind = { update: 0, insert: 1, delete: 2 } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
-
-const encoder = new TextEncoder();
 
 /**
  * Where a codec that writes in place (`TableCodec.encodeInto`) puts a value's bytes: straight into the
@@ -222,11 +221,10 @@ export class SegmentWriter implements ValueWriter {
         return;
       }
     }
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    const most = n * 3;
-    this.#reserve(5 + most);
+    // UTF-8 (WTF-8 for a lone surrogate) takes at most 3 bytes per UTF-16 unit.
+    this.#reserve(5 + n * 3);
     const lengthAt = this.#length;
-    const written = encoder.encodeInto(text, this.#bytes.subarray(lengthAt + 5, lengthAt + 5 + most)).written;
+    const written = encodeTextInto(text, this.#bytes, lengthAt + 5);
     const width = varintWidth(written);
     if (width !== 5) this.#bytes.copyWithin(lengthAt + width, lengthAt + 5, lengthAt + 5 + written);
     writeVarint(this.#bytes, lengthAt, written);
@@ -341,7 +339,7 @@ export function readSegment(bytes: Uint8Array, visit: RecordVisitor): void {
       table = name;
     },
     record(kind, _keyStart, keyAt, keyLength, valueAt) {
-      const key = segment.toString("utf8", keyAt, keyAt + keyLength);
+      const key = decodeText(segment, keyAt, keyAt + keyLength);
       visit(table, kind, key, valueAt < 0 ? null : valueBytesAt(segment, valueAt));
     },
   });
@@ -381,7 +379,7 @@ export function locateSegment(bytes: Uint8Array, visit: LocatedRecordVisitor): v
       table = name;
     },
     record(kind, _keyStart, keyAt, keyLength, valueAt) {
-      visit(table, kind, segment.toString("utf8", keyAt, keyAt + keyLength), valueAt);
+      visit(table, kind, decodeText(segment, keyAt, keyAt + keyLength), valueAt);
     },
   });
 }
@@ -518,7 +516,7 @@ function readText(bytes: Buffer, cursor: { at: number }): string {
   const start = cursor.at;
   cursor.at += length;
   if (cursor.at > bytes.byteLength) throw corrupt("string past the end");
-  return bytes.toString("utf8", start, cursor.at);
+  return decodeText(bytes, start, cursor.at);
 }
 
 function bufferOf(bytes: Uint8Array): Buffer {

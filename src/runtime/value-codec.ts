@@ -10,6 +10,7 @@
 import { Packr } from "msgpackr";
 import type { TableCodec } from "./durable-table.ts";
 import { ValueReader, type ValueWriter } from "./state-segment.ts";
+import { encodeText } from "./wtf8.ts";
 
 const packr = new Packr({ moreTypes: true });
 
@@ -188,7 +189,7 @@ export class BufferWriter implements ValueWriter {
   }
 
   string(text: string): void {
-    const bytes = encoder.encode(text);
+    const bytes = encodeText(text);
     this.varint(bytes.byteLength);
     this.bytes(bytes);
   }
@@ -211,5 +212,3 @@ export class BufferWriter implements ValueWriter {
     this.#view = new DataView(grown.buffer);
   }
 }
-
-const encoder = new TextEncoder();

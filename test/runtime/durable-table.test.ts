@@ -296,6 +296,32 @@ describe("durable tables", () => {
     tables.table<unknown>("t").set("bad", { kind: Symbol("not encodable") });
     expect(() => collected(tables)).toThrow(expect.objectContaining({ code: "ERR_ENCODE" }));
   });
+  for (const compact of [false, true])
+    test(`a string holding a lone surrogate comes back unchanged, as a key and as a value${compact ? ", compacted" : ""}`, () => {
+      // UTF-8 cannot hold a lone surrogate: written as U+FFFD, "k\uDC00" came back as another key.
+      const odd = [
+        "k\uDC00",
+        "\uD800",
+        "a\uD800b",
+        "\uDBFF\uDFFF",
+        "x\uDC00\uD800y",
+        "\uFFFD",
+        "é\uD800",
+        "plain",
+      ];
+      const tables = new DurableTables(true);
+      const strings = tables.table<string>("strings");
+      const nested = tables.table<{ s: string[] }>("nested");
+      tables.sealed();
+      for (const text of odd) {
+        strings.set(text, text);
+        nested.set(text.repeat(50), { s: [text, text.repeat(50)] });
+      }
+      const restored = checkpointAndRestore(tables, [], compact);
+      expect([...restored.table<string>("strings")]).toEqual(odd.map((text) => [text, text]));
+      expect([...restored.table<{ s: string[] }>("nested")]).toEqual([...nested]);
+      for (const text of odd) expect(valueCodec.decode(valueCodec.encode(text))).toBe(text);
+    });
 });
 
 describe("segments", () => {
