@@ -1,6 +1,7 @@
 /**
  * Control plane into one worker over comlink: state snapshots and query calls. Never the data plane.
- * Comlink calls left pending when their worker dies never settle, so every call races a timeout.
+ * Comlink calls left pending when their worker dies never settle, so every call races a timeout, and the
+ * calls under way when the channel closes (the worker ended: a crash, a restart, a stop) reject then.
  */
 import * as Comlink from "comlink";
 import { deserializeError, TroupeError } from "../errors.ts";
@@ -12,6 +13,8 @@ export class ControlChannel {
   readonly #port: MessagePort;
   readonly #clock: Clock;
   readonly #label: string;
+  /** The calls under way: each rejects at once when the channel closes. */
+  readonly #pending = new Set<(error: TroupeError) => void>();
 
   constructor(port: MessagePort, clock: Clock, label: string) {
     this.#port = port;
@@ -31,13 +34,22 @@ export class ControlChannel {
   close(): void {
     this.#remote[Comlink.releaseProxy]();
     this.#port.close();
+    const ended = new TroupeError("ERR_ACTOR_STOPPED", `${this.#label} ended before it answered`);
+    for (const abandon of [...this.#pending]) abandon(ended);
   }
 
   #call(call: () => Promise<ControlResult>, what: string, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        if (!this.#pending.delete(abandon)) return;
+        this.#clock.clearTimeout(timer);
+        outcome();
+      };
+      const abandon = (error: TroupeError) => settle(() => reject(error));
+      this.#pending.add(abandon);
       const timer = this.#clock.setTimeout(
         () =>
-          reject(
+          abandon(
             new TroupeError(
               "ERR_CONTROL_TIMEOUT",
               `${what} on ${this.#label} took longer than ${timeoutMs} ms`,
@@ -46,17 +58,15 @@ export class ControlChannel {
         timeoutMs,
       );
       call().then(
-        (result) => {
-          this.#clock.clearTimeout(timer);
-          if (result.ok) resolve(result.value);
-          else reject(deserializeError(result.error, "ERR_QUERY_NOT_FOUND"));
-        },
-        (error: unknown) => {
-          this.#clock.clearTimeout(timer);
-          reject(
+        (result) =>
+          settle(() => {
+            if (result.ok) resolve(result.value);
+            else reject(deserializeError(result.error, "ERR_QUERY_NOT_FOUND"));
+          }),
+        (error: unknown) =>
+          abandon(
             new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error }),
-          );
-        },
+          ),
       );
     });
   }

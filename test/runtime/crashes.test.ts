@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { type ActorSystem, createSystem } from "../../src/index.ts";
 import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
-import { collect, range, SCRIPTED, sharedLog, trips } from "../support/runtime.ts";
+import { collect, entered, range, rejectionOf, SCRIPTED, sharedLog, trips } from "../support/runtime.ts";
 
 let system: ActorSystem;
 afterEach(async () => {
@@ -113,5 +113,27 @@ describe("a worker failure is detected, restarted, and loses nothing", () => {
       reply: 2,
       lastError: "unhandled on 1",
     });
+  });
+});
+
+describe("the control plane across a crash", () => {
+  test("a query under way when its worker ends rejects then with ERR_ACTOR_STOPPED, not at its timeout", async () => {
+    system = createSystem({ supervisor: { backoff: { minMs: 10, maxMs: 20 } } });
+    const started = entered();
+    const ref = await system.spawn<ScriptedMessage>(SCRIPTED, {
+      deadlineMs: 300,
+      init: { trips: trips(1), entered: started.buffer },
+    });
+    const restarted = collect(system, "restarted");
+    await ref.tell({ id: 1, op: "hang" });
+    await started.first();
+    // Answered between messages: it waits behind the hung handler until the deadline ends the worker.
+    const asked = performance.now();
+    const error = await rejectionOf(ref.query("handled", [], { timeoutMs: 10_000 }));
+    expect(error).toMatchObject({ code: "ERR_ACTOR_STOPPED" });
+    expect(performance.now() - asked).toBeLessThan(300 + 2_000);
+    await restarted.atLeast(1);
+    // The new worker answers; it handled the hung message again, its fault spent.
+    expect(await ref.query("handled")).toBe(1);
   });
 });
