@@ -75,11 +75,12 @@ const PLANTED: Planted[] = [
 ];
 
 /** Writes the planted alerts one second apart (alert i at START + i s) and serves them. */
-async function serve(options: { scanLimit?: number; indexSize?: number } = {}) {
+async function serve(options: { scanLimit?: number; indexSize?: number; planted?: Planted[] } = {}) {
+  const { planted = PLANTED, ...sourceOptions } = options;
   const clock = new ManualClock(START);
   const backend = new MemoryStreamBackend({ clock });
   const ids: string[] = [];
-  for (const [i, p] of PLANTED.entries()) {
+  for (const [i, p] of planted.entries()) {
     ids.push(await backend.append("alerts", defaultCodec.encode(record(i, p))));
     clock.advance(1_000);
   }
@@ -89,7 +90,7 @@ async function serve(options: { scanLimit?: number; indexSize?: number } = {}) {
     detectors: DETECTORS,
     severities: SEVERITIES,
     pollMs: 10,
-    ...options,
+    ...sourceOptions,
   });
   system = createSystem();
   api = createControlApi({ system, detections, defaultMetrics: false, liveIntervalMs: 100 });
@@ -240,6 +241,19 @@ describe("detections live and over time", () => {
       severity: "high",
     });
     expect(events.seen.filter((e) => e.event === "detection")).toHaveLength(1);
+    await events.cancel();
+  });
+
+  test("/events sends the first detections written to a stream that was empty or missing when it started", async () => {
+    const { backend, target } = await serve({ planted: [] });
+    const response = await target.app.request("/events");
+    const events = new SseReader(response);
+    await events.next("hello");
+    for (const i of [1, 2]) {
+      await backend.append("alerts", defaultCodec.encode(record(i, PLANTED[i] as Planted)));
+      const event = await events.next("detection");
+      expect(event?.data).toMatchObject({ alertId: `000000000000000${i}` });
+    }
     await events.cancel();
   });
 
