@@ -3,9 +3,11 @@
  * crash restores the last checkpoint the same way a stream-backed store does, with epochs and fencing;
  * `covers` are accepted and ignored (there is nothing to settle). The state ends with the process.
  */
-import { TroupeError } from "../errors.ts";
+import { optionNames, refuseUnknownOptions, TroupeError } from "../errors.ts";
 import { type CompactionOptions, resolveCompaction, SegmentLog } from "./state-log.ts";
 import type { Checkpoint, RestoredState, StateScope, StateStore } from "./state-store.ts";
+
+const OPTION_NAMES = optionNames<CompactionOptions>({ compactRatio: true, compactMinBytes: true });
 
 interface ScopeState {
   epoch: number;
@@ -17,6 +19,7 @@ export class MemoryStateStore implements StateStore {
   readonly #compaction: Required<CompactionOptions>;
 
   constructor(options: CompactionOptions = {}) {
+    refuseUnknownOptions(options, OPTION_NAMES, "", "a MemoryStateStore option");
     this.#compaction = resolveCompaction(options);
   }
 

@@ -8,7 +8,7 @@
  * live keys, state-replay.ts) once the segments outweigh it (state-log.ts), so a commit costs one write
  * whatever its size and a restore reads at most about (1 + compactRatio) × the state.
  */
-import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions, TroupeError } from "../errors.ts";
 import { COMPACTION_DEFAULTS, type CompactionOptions, resolveCompaction } from "../runtime/state-log.ts";
 import type { StateScope, StateStore } from "../runtime/state-store.ts";
 import type { OutputFence } from "./backend.ts";
@@ -28,9 +28,19 @@ export const STATE_STORE_DEFAULTS = {
   restorePageSize: 8,
 } satisfies Required<Omit<StreamStateStoreOptions, "anchor">>;
 
+const OPTION_NAMES = optionNames<StreamStateStoreOptions>({
+  anchor: true,
+  restorePageSize: true,
+  compactRatio: true,
+  compactMinBytes: true,
+});
+
 export function resolveStateStoreOptions(
   options: StreamStateStoreOptions,
 ): Required<StreamStateStoreOptions> {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidOptionError("options", "must be an object with the stream's key as `anchor`");
+  refuseUnknownOptions(options, OPTION_NAMES, "", "a state store option");
   if (typeof options.anchor !== "string" || options.anchor === "")
     throw new InvalidOptionError("anchor", "must be a non-empty stream key");
   const resolved = { ...STATE_STORE_DEFAULTS, ...options, ...resolveCompaction(options) };

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { hostname } from "node:os";
 import { InvalidOptionError } from "../../src/errors.ts";
+import { MemoryStateStore } from "../../src/runtime/memory-state-store.ts";
+import type { CompactionOptions } from "../../src/runtime/state-log.ts";
 import {
   MEMORY_BACKEND_DEFAULTS,
   MemoryStreamBackend,
@@ -22,6 +24,7 @@ import {
   resolveRedisBackendOptions,
 } from "../../src/streams/redis-backend.ts";
 import { RETENTION_DEFAULTS, resolveRetentionOptions } from "../../src/streams/retention.ts";
+import { resolveStateStoreOptions } from "../../src/streams/stream-state-store.ts";
 
 const idleTarget: PumpTarget = {
   name: "idle",
@@ -263,5 +266,20 @@ describe("scale-out options", () => {
     expect(() => new RedisStreamBackend({ cluster: ["localhost"] })).toThrow(
       'cluster: "localhost" is not host:port',
     );
+  });
+});
+
+describe("state store options", () => {
+  test("a misspelt option is refused, naming it, by both stores (a spec test's finding)", () => {
+    const misspelt = { compactRatoi: 1 } as CompactionOptions;
+    expect(() => new MemoryStateStore(misspelt)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "compactRatoi" }),
+    );
+    expect(() => new MemoryStreamBackend().stateStore({ anchor: "tx", ...misspelt })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "compactRatoi" }),
+    );
+    expect(() =>
+      resolveStateStoreOptions({ anchor: "tx", restorePageSize: 2, compactMinBytes: 0 }),
+    ).not.toThrow();
   });
 });
