@@ -40,7 +40,8 @@ export type TroupeErrorCode =
   | "ERR_ENCODE"
   | "ERR_OUTPUT_WRITE"
   | "ERR_INVALID_OUTPUT"
-  | "ERR_PARTITION_MISMATCH";
+  | "ERR_PARTITION_MISMATCH"
+  | "ERR_INVALID_KEY";
 
 export interface TroupeErrorOptions {
   cause?: unknown;

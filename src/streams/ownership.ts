@@ -23,7 +23,7 @@
  * take over its pending entries) is up to the handler: a durable pump does both when it starts.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
@@ -56,7 +56,19 @@ export const OWNERSHIP_DEFAULTS = {
   clock: systemClock,
 } satisfies Required<Omit<OwnershipOptions, "group" | "member">>;
 
+const OWNERSHIP_OPTION_NAMES = optionNames<OwnershipOptions>({
+  group: true,
+  member: true,
+  leaseMs: true,
+  renewMs: true,
+  presenceCheckMs: true,
+  clock: true,
+});
+
 export function resolveOwnershipOptions(options: OwnershipOptions): Required<OwnershipOptions> {
+  if (typeof options !== "object" || options === null)
+    throw new InvalidOptionError("options", "must be an object with a group and a member");
+  refuseUnknownOptions(options, OWNERSHIP_OPTION_NAMES, "", "an ownership option");
   for (const key of ["group", "member"] as const)
     if (typeof options[key] !== "string" || options[key] === "")
       throw new InvalidOptionError(key, "must be a non-empty string");
@@ -156,6 +168,9 @@ export class PartitionOwnership {
     options: OwnershipOptions,
   ) {
     this.options = resolveOwnershipOptions(options);
+    for (const method of ["assigned", "revoked"] as const)
+      if (typeof handler?.[method] !== "function")
+        throw new InvalidOptionError(`handler.${method}`, "must be a function");
     this.stream = stream;
     this.#leases = backend.leases();
     this.#handler = handler;

@@ -8,6 +8,7 @@
  * is given up. Kafka's consumer-group rebalance listener, with the lease as the generation.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
+import { InvalidOptionError } from "../errors.ts";
 import type { StreamBackend } from "./backend.ts";
 import { type OwnershipOptions, PartitionOwnership } from "./ownership.ts";
 import type { PartitionedStream } from "./partitions.ts";
@@ -50,6 +51,11 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
     setup: (partition: number, key: string) => PartitionPump<M, R> | Promise<PartitionPump<M, R>>,
     options: OwnershipOptions,
   ) {
+    if (typeof setup !== "function")
+      throw new InvalidOptionError(
+        "setup",
+        "must be a function of (partition, key) giving the partition's pump",
+      );
     this.#backend = backend;
     this.#setup = setup;
     this.ownership = new PartitionOwnership(

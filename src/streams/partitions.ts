@@ -14,7 +14,7 @@
  * An entry's partition is `fnv1a32(key) mod P` over the key's UTF-8 bytes (FNV-1a, 32 bits): stable across
  * processes and versions, so one key always lands in one partition and its entries keep their order there.
  */
-import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions, TroupeError } from "../errors.ts";
 import type { StreamBackend } from "./backend.ts";
 import { hashTag } from "./key-slot.ts";
 
@@ -28,7 +28,11 @@ export const MAX_PARTITIONS = 4096;
 
 export const PARTITION_DEFAULTS = { partitions: 1 } satisfies Required<PartitionOptions>;
 
+const PARTITION_OPTION_NAMES = optionNames<PartitionOptions>({ partitions: true });
+
 export function resolvePartitionOptions(options: PartitionOptions = {}): Required<PartitionOptions> {
+  // A misspelt count would create the stream with 1 partition, fixed for good.
+  refuseUnknownOptions(options, PARTITION_OPTION_NAMES, "", "a partitioned stream option");
   const resolved = { ...PARTITION_DEFAULTS, ...options };
   const { partitions } = resolved;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS)
@@ -58,9 +62,16 @@ export function partitionKey(name: string, partition: number, partitions: number
 
 /** The partition of `key` among `partitions` (an integer ≥ 1: else NaN or a fraction would route nowhere). */
 export function partitionOf(key: string, partitions: number): number {
+  // Hashed as it came, a missing field's undefined would send every such entry to one partition unnoticed.
+  if (typeof key !== "string")
+    throw new TroupeError("ERR_INVALID_KEY", `a partition key must be a string, got ${describeKey(key)}`);
   if (!Number.isInteger(partitions) || partitions < 1)
     throw new InvalidOptionError("partitions", `must be an integer >= 1, got ${partitions}`);
   return fnv1a32(key) % partitions;
+}
+
+function describeKey(key: unknown): string {
+  return key === null ? "null" : typeof key === "object" ? "an object" : `${typeof key} ${String(key)}`;
 }
 
 /**

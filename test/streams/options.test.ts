@@ -11,9 +11,16 @@ import {
 import {
   OWNERSHIP_DEFAULTS,
   type OwnershipOptions,
+  PartitionOwnership,
   resolveOwnershipOptions,
 } from "../../src/streams/ownership.ts";
-import { PARTITION_DEFAULTS, resolvePartitionOptions } from "../../src/streams/partitions.ts";
+import { PartitionedConsumer } from "../../src/streams/partitioned-consumer.ts";
+import { PartitionedProducer } from "../../src/streams/partitioned-producer.ts";
+import {
+  PARTITION_DEFAULTS,
+  PartitionedStream,
+  resolvePartitionOptions,
+} from "../../src/streams/partitions.ts";
 import { PRODUCER_DEFAULTS, resolveProducerOptions } from "../../src/streams/producer.ts";
 import { Pump } from "../../src/streams/pump.ts";
 import { PUMP_DEFAULTS, resolvePumpOptions } from "../../src/streams/pump-options.ts";
@@ -259,6 +266,48 @@ describe("scale-out options", () => {
     expect(() => resolvePartitionOptions({ partitions: 4097 })).toThrow(
       "partitions: must be an integer from 1 to 4096",
     );
+  });
+
+  test("typos and wrong types in the scale-out API are refused at once, naming what is wrong (a spec test's findings)", async () => {
+    const backend = new MemoryStreamBackend();
+    const named = (option: string) => expect.objectContaining({ code: "ERR_INVALID_OPTION", option });
+    // A misspelt count would have created the stream with 1 partition, fixed for good.
+    await expect(PartitionedStream.open(backend, "typo", { partiton: 8 } as never)).rejects.toEqual(
+      named("partiton"),
+    );
+    expect(await backend.fixPartitions("typo", 8)).toBe(8);
+    const stream = await PartitionedStream.open(backend, "orders", { partitions: 4 });
+    for (const key of [undefined, 5, null, {}])
+      expect(() => stream.partitionOf(key as never)).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_KEY" }),
+      );
+    const producer = new PartitionedProducer<{ customer?: string }>(backend, stream, {
+      key: (order) => order.customer as string,
+    });
+    await expect(producer.send({})).rejects.toEqual(expect.objectContaining({ code: "ERR_INVALID_KEY" }));
+    // One bad key in a batch writes nothing of it.
+    await expect(producer.sendBatch([{ customer: "a" }, {}])).rejects.toEqual(
+      expect.objectContaining({ code: "ERR_INVALID_KEY" }),
+    );
+    expect(await Promise.all(stream.keys.map((key) => backend.range(key, { count: 10 })))).toEqual(
+      stream.keys.map(() => []),
+    );
+    const options = { group: "g", member: "m" };
+    const idle = { assigned: async () => {}, revoked: async () => {} };
+    expect(
+      () => new PartitionOwnership(backend, stream, idle, { ...options, leaseMS: 3_000 } as never),
+    ).toThrow(named("leaseMS"));
+    expect(
+      () =>
+        new PartitionedConsumer(backend, stream, async () => ({ target: null as never }), {
+          ...options,
+          renewMS: 1,
+        } as never),
+    ).toThrow(named("renewMS"));
+    expect(() => new PartitionOwnership(backend, stream, {} as never, options)).toThrow(
+      named("handler.assigned"),
+    );
+    expect(() => new PartitionedConsumer(backend, stream, 5 as never, options)).toThrow(named("setup"));
   });
 
   test("a redis cluster needs seed nodes as host:port", () => {
