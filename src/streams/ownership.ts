@@ -248,6 +248,7 @@ export class PartitionOwnership {
       this.#departed = departed;
       if (departed.length === 0 || this.#stopped) return;
       await Promise.all(departed.map((name) => this.#leases.leave(this.#members, name)));
+      await this.#freeLeasesOf(departed);
       this.#events.emit("departed", { members: departed });
       void presence.announce().catch(() => {});
       this.#changed();
@@ -256,6 +257,24 @@ export class PartitionOwnership {
     } finally {
       this.#checkingPresence = false;
     }
+  }
+
+  /**
+   * Releases every lease the departed members hold, whoever's share it falls in: a member that did not see
+   * them go itself (its round, woken by the announcement, ran before its own presence check, and they were
+   * no longer among the members it checks) would otherwise wait for each lease to expire (a spec test saw an
+   * analyzer stand still for the whole 10 s lease in one kill of three).
+   */
+  async #freeLeasesOf(departed: readonly string[]): Promise<void> {
+    const { group } = this.options;
+    await Promise.all(
+      this.stream.keys.map(async (key) => {
+        const lease = leaseKey(key, group);
+        const { holder, generation } = await this.#leases.inspect(lease);
+        if (holder !== null && departed.includes(holder))
+          await this.#leases.release(lease, holder, generation);
+      }),
+    );
   }
 
   /** Resolves once the handler calls queued so far (starting or stopping the partitions owned) have run. */

@@ -222,6 +222,35 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(after.filter((generation, p) => generation !== before[p]).length).toBe(4);
     });
 
+    test("a dead member's partitions move at once to whoever's share they fall in, even a member that did not see it go", async () => {
+      await open();
+      const long = (name: string, presenceCheckMs: number, backend = connect()) => {
+        const m = new PartitionOwnership(backend, stream, idle, {
+          ...options(name),
+          leaseMs: 60_000,
+          renewMs: 20_000,
+          presenceCheckMs,
+        });
+        members.push(m);
+        return m;
+      };
+      const goneBackend = connect();
+      // b never looks for the others' presence: it learns of the death from a, as a member whose own check
+      // came after its round does (it then checks only the members that round listed).
+      const [a, b, gone] = [long("a", RENEW_MS), long("b", 600_000), long("gone", 600_000, goneBackend)];
+      await Promise.all([a.start(), b.start(), gone.start()]);
+      const three = assignPartitions(8, ["a", "b", "gone"]);
+      await settled(() => gone.owned.length === three.filter((owner) => owner === "gone").length);
+      const two = assignPartitions(8, ["a", "b"]);
+      const toB = two.filter((owner, p) => owner === "b" && three[p] === "gone").length;
+      expect(toB).toBeGreaterThan(0);
+      const goneAt = performance.now();
+      await goneBackend.close();
+      await settled(() => a.owned.length + b.owned.length === 8);
+      expect(performance.now() - goneAt).toBeLessThan(10 * RENEW_MS);
+      expect(await holders()).toEqual(two);
+    });
+
     test("pumps on owned partitions handle every entry once through a member's death", async () => {
       await open(4);
       const out = `${h.prefix}:alerts`;
