@@ -50,6 +50,19 @@ test("a bad value is a usage error too: named, with the usage, exit 2", async ()
   expect(stderr).toStartWith("--hours: must be a number ≥ 0.01, got soon\n\nusage: bun run eval");
 });
 
+test("a seed that is not a whole number is named, not a stack trace (a spec test's finding)", async () => {
+  const { stderr, code } = await run("eval", "--seed", "1.5");
+  expect(code).toBe(2);
+  expect(stderr).toStartWith("--seed: must be an integer ≥ 0, got 1.5\n\nusage: bun run eval");
+});
+
+test("the inline evaluation of docs/detection.md answers --help instead of running ten hours", async () => {
+  const child = Bun.spawn(["bun", "src/eval/run-inline.ts", "--help"], { cwd: ROOT, stdout: "pipe" });
+  const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  expect(code).toBe(0);
+  expect(stdout).toStartWith("usage: bun src/eval/run-inline.ts");
+});
+
 test("--resume-after: a whole number, and only with --replay", async () => {
   const bad = await run("start", "--replay", "README.md", "--resume-after", "ten");
   expect(bad.code).toBe(2);

@@ -43,6 +43,11 @@ const number = (name: string, raw: string, min: number) => {
   if (!(Number.isFinite(n) && n >= min)) fail(`--${name}: must be a number ≥ ${min}, got ${raw}`);
   return n;
 };
+const integer = (name: string, raw: string) => {
+  const n = Number(raw);
+  if (!(Number.isSafeInteger(n) && n >= 0)) fail(`--${name}: must be an integer ≥ 0, got ${raw}`);
+  return n;
+};
 let workload: EvalWorkload;
 if (values.events || values.truth) {
   if (!values.events || !values.truth) fail("--events and --truth go together");
@@ -52,7 +57,7 @@ if (values.events || values.truth) {
 } else {
   workload = {
     kind: "generated",
-    seed: number("seed", values.seed, 0),
+    seed: integer("seed", values.seed),
     hours: number("hours", values.hours, 0.01),
     scale: number("scale", values.scale, 0.01),
   };

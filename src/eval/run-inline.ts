@@ -7,6 +7,8 @@
  *
  * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions P] [--json]
  */
+
+import { parseCommandLine, usageError } from "../command-line.ts";
 import type { Alert } from "../detection/alert.ts";
 import type { StateSize } from "../detection/analyzer.ts";
 import { MintAnalyzer, type MintAnalyzerConfig, mintKeyOf } from "../detection/mint-analyzer.ts";
@@ -160,19 +162,37 @@ export function formatScorecard(card: Scorecard): string {
   return [head, ...rows].join("\n");
 }
 
+const USAGE = `usage: bun src/eval/run-inline.ts [--seed N] [--hours H] [--scale S] [--partitions P] [--json]
+
+The analyzers in this process over a generated workload (no actors, no streams), then the scorecard.
+  --seed        seed of the generated workload (default 1)
+  --hours       event time to generate (default 8)
+  --scale       traffic scale (default 1)
+  --partitions  run the mint-keyed detectors in this many mint analyzers, as the keyed layout does
+  --json        the result as one JSON object
+  -h, --help    this text`;
+
 if (import.meta.main) {
-  const args = process.argv.slice(2);
-  const flag = (name: string, fallback: number): number => {
-    const at = args.indexOf(`--${name}`);
-    return at >= 0 ? Number(args[at + 1]) : fallback;
+  const values = parseCommandLine(USAGE, {
+    seed: { type: "string", default: "1" },
+    hours: { type: "string", default: "8" },
+    scale: { type: "string", default: "1" },
+    partitions: { type: "string" },
+    json: { type: "boolean", default: false },
+  });
+  const number = (name: string, raw: string, min: number, integer = false): number => {
+    const n = Number(raw);
+    if (!(Number.isFinite(n) && n >= min && (!integer || Number.isSafeInteger(n))))
+      usageError(USAGE, `--${name}: must be ${integer ? "an integer" : "a number"} ≥ ${min}, got ${raw}`);
+    return n;
   };
   const result = runInline({
-    seed: flag("seed", 1),
-    durationMs: flag("hours", 8) * 3_600_000,
-    scale: flag("scale", 1),
-    ...(args.includes("--partitions") && { partitions: flag("partitions", 1) }),
+    seed: number("seed", values.seed, 0, true),
+    durationMs: number("hours", values.hours, 0.01) * 3_600_000,
+    scale: number("scale", values.scale, 0.01),
+    ...(values.partitions !== undefined && { partitions: number("partitions", values.partitions, 1, true) }),
   });
-  if (args.includes("--json")) {
+  if (values.json) {
     const { alerts: _alerts, ...rest } = result;
     console.log(JSON.stringify(rest));
   } else {
