@@ -24,9 +24,13 @@ import { ChildOutput } from "../test/support/child-output.ts";
 import { RedisCluster } from "../test/support/redis-cluster.ts";
 import { cpuSeconds } from "./lib/measure.ts";
 import { connect, deleteByPrefix, redisUrl } from "./lib/redis.ts";
-import { type Figure, figure, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
+import { type Figure, figure, integer, type Measurement, parseBenchArgs, printReport } from "./lib/report.ts";
 
 const BENCH = "analyze-processes";
+const USAGE = `usage: bun bench/analyze-processes.ts [--json] [--rounds 3] [--count 200000] [--partitions P] [--cluster]
+
+  --partitions P  the processes run TROUPE_PARTITIONS=P
+  --cluster       on a private 3-master Redis Cluster instead of REDIS_URL`;
 const ROOT = new URL("..", import.meta.url).pathname;
 const DEFAULT_COUNT = 200_000;
 const CLOCK_TICKS = 100;
@@ -146,13 +150,13 @@ function median(values: number[]): number {
 
 if (import.meta.main) {
   // `--partitions P` and `--cluster` are this bench's own; the rest are every bench's.
-  const onCluster = Bun.argv.includes("--cluster");
-  const argv = Bun.argv.slice(2).filter((arg) => arg !== "--cluster");
-  const at = argv.indexOf("--partitions");
-  const partitions = at === -1 ? null : Number(argv[at + 1]);
-  if (partitions !== null && !(Number.isInteger(partitions) && partitions >= 1))
-    throw new Error(`--partitions must be an integer >= 1, got "${argv[at + 1]}"`);
-  const args = parseBenchArgs(at === -1 ? argv : argv.toSpliced(at, 2));
+  const args = parseBenchArgs(USAGE, {
+    partitions: { type: "string" },
+    cluster: { type: "boolean", default: false },
+  });
+  const onCluster = args.own.cluster;
+  const partitions =
+    args.own.partitions === undefined ? null : integer(USAGE, "--partitions", args.own.partitions);
   const count = args.count ?? DEFAULT_COUNT;
   const all = [...generate({ seed: 1, durationMs: 3 * 3_600_000 }).events()];
   const events = all.slice(0, count);
@@ -170,7 +174,7 @@ if (import.meta.main) {
     bench: BENCH,
     metric: `${k} analyze process${k === 1 ? "" : "es"}${keyed}, events per ${per === "s" ? "second" : "CPU-second"}`,
     value: median(runs[k].map((r) => (per === "s" ? r.eventsPerSecond : r.eventsPerCpuSecond))),
-    unit: "events/s",
+    unit: per === "s" ? "events/s" : "events/CPU-s",
   });
   const figures: Figure[] = [
     figure(measure(1, "s")),

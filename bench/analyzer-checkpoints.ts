@@ -11,7 +11,7 @@
  *   bun bench/analyzer-checkpoints.ts [--seed 1] [--hours 1] [--scale 1] [--every 1000] [--slice-ms 1]
  *     [--rounds 3] [--count N (first N events)] [--top 8] [--json]
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../src/command-line.ts";
 import type { Alert } from "../src/detection/alert.ts";
 import type { Analyzer } from "../src/detection/analyzer.ts";
 import { PatternAnalyzer } from "../src/detection/pattern-analyzer.ts";
@@ -23,43 +23,36 @@ import { CheckpointTaker, type TakenCheckpoint } from "../src/runtime/checkpoint
 import { DurableTables, memoryTables, type Tables } from "../src/runtime/durable-table.ts";
 import { STATE_DEFAULTS } from "../src/runtime/spawn-options.ts";
 import { readSegment, SegmentWriter } from "../src/runtime/state-segment.ts";
-import { type Figure, figure, printReport } from "./lib/report.ts";
+import { type Figure, figure, integer, positive, printReport } from "./lib/report.ts";
 
 const BENCH = "analyzer-checkpoints";
 
-const { values } = parseArgs({
-  options: {
-    seed: { type: "string", default: "1" },
-    hours: { type: "string", default: "1" },
-    scale: { type: "string", default: "1" },
-    every: { type: "string", default: "1000" },
-    "slice-ms": { type: "string", default: String(STATE_DEFAULTS.checkpointSliceMs) },
-    rounds: { type: "string", default: "3" },
-    count: { type: "string" },
-    top: { type: "string", default: "8" },
-    json: { type: "boolean", default: false },
-  },
-  strict: true,
+const USAGE = `usage: bun bench/analyzer-checkpoints.ts [--seed 1] [--hours 1] [--scale 1] [--every 1000] [--slice-ms 1]
+         [--rounds 3] [--count N (first N events)] [--top 8] [--json]`;
+// Not parseBenchArgs: best of --rounds in one process, not a median of fresh processes.
+const values = parseCommandLine(USAGE, {
+  seed: { type: "string", default: "1" },
+  hours: { type: "string", default: "1" },
+  scale: { type: "string", default: "1" },
+  every: { type: "string", default: "1000" },
+  "slice-ms": { type: "string", default: String(STATE_DEFAULTS.checkpointSliceMs) },
+  rounds: { type: "string", default: "3" },
+  count: { type: "string" },
+  top: { type: "string", default: "8" },
+  json: { type: "boolean", default: false },
 });
 
-function positive(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n > 0)) throw new Error(`--${name} must be a number > 0, got "${raw}"`);
-  return n;
-}
-
-const every = Math.floor(positive("every", values.every));
-const sliceMs = positive("slice-ms", values["slice-ms"]);
-const rounds = Math.floor(positive("rounds", values.rounds));
-const top = Math.floor(positive("top", values.top));
-const all = [
-  ...generate({
-    seed: positive("seed", values.seed),
-    durationMs: positive("hours", values.hours) * 3_600_000,
-    scale: positive("scale", values.scale),
-  }).events(),
-];
-const events = values.count === undefined ? all : all.slice(0, Math.floor(positive("count", values.count)));
+const every = integer(USAGE, "--every", values.every);
+const sliceMs = positive(USAGE, "--slice-ms", values["slice-ms"]);
+const rounds = integer(USAGE, "--rounds", values.rounds);
+const top = integer(USAGE, "--top", values.top);
+// An integer: the generator refuses any other seed.
+const seed = integer(USAGE, "--seed", values.seed);
+const durationMs = positive(USAGE, "--hours", values.hours) * 3_600_000;
+const scale = positive(USAGE, "--scale", values.scale);
+const first = values.count === undefined ? undefined : integer(USAGE, "--count", values.count);
+const all = [...generate({ seed, durationMs, scale }).events()];
+const events = first === undefined ? all : all.slice(0, first);
 
 const NAMES = ["wallet", "pattern", "sybil"] as const;
 type Name = (typeof NAMES)[number];

@@ -17,7 +17,10 @@ import { workerLinkFigures, workerLinkVariants } from "./ceilings/worker-link.ts
 import { parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated } from "./lib/run-isolated.ts";
 
-const args = parseBenchArgs();
+const USAGE =
+  "usage: bun bench/ceilings.ts [--json] [--rounds 3] [--count N]   (Redis: REDIS_URL or 127.0.0.1:6379)";
+
+const args = parseBenchArgs(USAGE);
 const results = await runIsolated(
   [...workerLinkVariants(args.count), ...redisRawVariants(args.count), ...bullmqVariants(args.count)],
   args,

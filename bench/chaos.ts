@@ -11,8 +11,8 @@
  * Progress goes to stderr; the figures to stdout (a table, or JSON lines with --json).
  */
 import { randomUUID } from "node:crypto";
-import { parseArgs } from "node:util";
 import Redis from "ioredis";
+import { parseCommandLine } from "../src/command-line.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { TaggedProducer } from "../test/fixtures/faults/tagged-producer.ts";
 import { checkTotalQueue, readDeadLetteredTags, readOutputs } from "../test/fixtures/faults/total-queue.ts";
@@ -20,25 +20,23 @@ import { RedisServer } from "../test/support/redis-server.ts";
 import { Cluster } from "./chaos/cluster.ts";
 import { FAULT_KINDS, type FaultRecord, injectFault } from "./chaos/faults.ts";
 import { summarise } from "./chaos/summary.ts";
-import { printReport } from "./lib/report.ts";
+import { integer, positive, printReport } from "./lib/report.ts";
 
-const { values } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    minutes: { type: "string", default: "3" },
-    "fault-every": { type: "string", default: "5" },
-    consumers: { type: "string", default: "3" },
-    rate: { type: "string", default: "1000" },
-    seed: { type: "string" },
-    json: { type: "boolean", default: false },
-  },
-  strict: true,
+const USAGE =
+  "usage: bun bench/chaos.ts [--minutes 3] [--fault-every 5] [--consumers 3] [--rate 1000] [--seed N] [--json]";
+const values = parseCommandLine(USAGE, {
+  minutes: { type: "string", default: "3" },
+  "fault-every": { type: "string", default: "5" },
+  consumers: { type: "string", default: "3" },
+  rate: { type: "string", default: "1000" },
+  seed: { type: "string" },
+  json: { type: "boolean", default: false },
 });
-const minutes = positive("--minutes", values.minutes);
-const faultEveryMs = positive("--fault-every", values["fault-every"]) * 1000;
-const consumerCount = positive("--consumers", values.consumers);
-const rate = positive("--rate", values.rate);
-const seed = values.seed === undefined ? Date.now() % 2 ** 31 : positive("--seed", values.seed);
+const minutes = positive(USAGE, "--minutes", values.minutes);
+const faultEveryMs = positive(USAGE, "--fault-every", values["fault-every"]) * 1000;
+const consumerCount = integer(USAGE, "--consumers", values.consumers);
+const rate = positive(USAGE, "--rate", values.rate);
+const seed = values.seed === undefined ? Date.now() % 2 ** 31 : positive(USAGE, "--seed", values.seed);
 
 const CLAIM_IDLE_MS = 2_000;
 const STALL_MS = 3_000;
@@ -185,12 +183,6 @@ async function drained(): Promise<void> {
     await Bun.sleep(250);
   }
   throw new Error(`not drained in ${DRAIN_TIMEOUT_MS} ms`);
-}
-
-function positive(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return n;
 }
 
 /** A small seeded PRNG, so a run's fault sequence can be replayed with --seed. */

@@ -17,7 +17,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseCommandLine, usageError } from "../src/command-line.ts";
 import { describeDiff, diffAlerts, duplicates } from "../test/faults/scanner-crash/alert-records.ts";
 import {
   type CrashLab,
@@ -28,7 +28,7 @@ import {
 } from "../test/faults/scanner-crash/scenarios.ts";
 import { SOAK_WORKLOAD, writeWorkload } from "../test/faults/scanner-crash/workload.ts";
 import { RedisServer } from "../test/support/redis-server.ts";
-import { type Figure, figure, printReport } from "./lib/report.ts";
+import { type Figure, figure, integer, positive, printReport } from "./lib/report.ts";
 
 const BENCH = "crash-soak";
 /** Compared with the crash-free baseline, which always runs first. */
@@ -36,29 +36,28 @@ const RUNS = RUN_NAMES.filter((name) => name !== "clean");
 /** Each wait of a run: a takeover of a full mailbox (4096 entries per group) takes 8 claim sweeps of 10 s. */
 const WAIT_MS = 600_000;
 
-const { values } = parseArgs({
-  args: Bun.argv.slice(2),
-  options: {
-    json: { type: "boolean", default: false },
-    hours: { type: "string", default: String(SOAK_WORKLOAD.hours) },
-    scale: { type: "string", default: String(SOAK_WORKLOAD.scale) },
-    seed: { type: "string", default: "13" },
-    kills: { type: "string", default: "3" },
-    count: { type: "string" },
-    runs: { type: "string", default: RUNS.join(",") },
-    partitions: { type: "string" },
-  },
-  strict: true,
+const USAGE = `usage: bun bench/crash-soak.ts [--json] [--hours 4] [--scale 1] [--seed 13] [--kills 3] [--count N]
+                               [--runs clean-again,sigkill,api-restart,zombie,memory-restart] [--partitions P]`;
+const values = parseCommandLine(USAGE, {
+  json: { type: "boolean", default: false },
+  hours: { type: "string", default: String(SOAK_WORKLOAD.hours) },
+  scale: { type: "string", default: String(SOAK_WORKLOAD.scale) },
+  seed: { type: "string", default: "13" },
+  kills: { type: "string", default: "3" },
+  count: { type: "string" },
+  runs: { type: "string", default: RUNS.join(",") },
+  partitions: { type: "string" },
 });
-const hours = positive("--hours", values.hours);
-const scale = positive("--scale", values.scale);
-const seed = positive("--seed", values.seed);
-const kills = positive("--kills", values.kills);
-const count = values.count === undefined ? undefined : positive("--count", values.count);
-const partitions = values.partitions === undefined ? undefined : positive("--partitions", values.partitions);
+const hours = positive(USAGE, "--hours", values.hours);
+const scale = positive(USAGE, "--scale", values.scale);
+const seed = positive(USAGE, "--seed", values.seed);
+const kills = integer(USAGE, "--kills", values.kills);
+const count = values.count === undefined ? undefined : integer(USAGE, "--count", values.count);
+const partitions =
+  values.partitions === undefined ? undefined : integer(USAGE, "--partitions", values.partitions);
 const wanted = values.runs.split(",").filter((name) => name !== "");
 for (const name of wanted)
-  if (!(RUNS as readonly string[]).includes(name)) throw new Error(`--runs: unknown run ${name} (${RUNS})`);
+  if (!(RUNS as readonly string[]).includes(name)) usageError(USAGE, `--runs: unknown run ${name} (${RUNS})`);
 
 const began = Date.now();
 const log = (line: string) =>
@@ -134,10 +133,4 @@ function compare(clean: RunOutcome, run: RunOutcome): Figure[] {
 
 function measure(metric: string, value: number, unit: string) {
   return { bench: BENCH, metric, value, unit };
-}
-
-function positive(name: string, raw: string): number {
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n > 0)) throw new Error(`${name} must be a number > 0, got "${raw}"`);
-  return n;
 }

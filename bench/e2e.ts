@@ -50,7 +50,12 @@ const RATE = 5000;
 /** The recovery target, as a baseline so the ratio reads "times faster than required". */
 const RECOVERY_TARGET: Measurement = { bench: BENCH, metric: "target", value: 1000, unit: "ms" };
 
-const args = parseBenchArgs();
+const USAGE = `usage: bun bench/e2e.ts [--json] [--rounds 3] [--count N]
+
+  --count N  the entries of the throughput variants (BullMQ keeps its 10,000 jobs, latency runs 5 s,
+             recovery crashes at 60% of 50,000 entries)`;
+
+const args = parseBenchArgs(USAGE);
 const count = args.count === undefined ? [] : [args.count];
 const throughputModule = new URL("./e2e/throughput.ts", import.meta.url);
 const latencyModule = new URL("./e2e/latency.ts", import.meta.url);

@@ -238,7 +238,7 @@ export async function poolLatency(): Promise<Measurement[]> {
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs("usage: bun bench/enrichment.ts [--json] [--rounds 3] [--count N]");
   const count = args.count ?? 2_000;
   const results = await runIsolated(
     [

@@ -6,25 +6,24 @@
  *
  *   bun bench/leased-read.ts [--count 200000] [--rounds 5] [--json]
  */
-import { parseArgs } from "node:util";
+import { parseCommandLine } from "../src/command-line.ts";
 import type { ReadLease, StreamBackend } from "../src/streams/backend.ts";
 import { leaseKey } from "../src/streams/leases.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { redisUrl, withBenchRedis } from "./lib/redis.ts";
-import { figure, type Measurement, printReport } from "./lib/report.ts";
+import { figure, integer, type Measurement, printReport } from "./lib/report.ts";
 
 const BENCH = "leased-read";
 const BATCH = 500;
-const { values } = parseArgs({
-  options: {
-    json: { type: "boolean", default: false },
-    count: { type: "string", default: "200000" },
-    rounds: { type: "string", default: "5" },
-  },
-  strict: true,
+const USAGE = "usage: bun bench/leased-read.ts [--count 200000] [--rounds 5] [--json]";
+// Not parseBenchArgs: best of 5 rounds in one process, not a median of fresh processes.
+const values = parseCommandLine(USAGE, {
+  json: { type: "boolean", default: false },
+  count: { type: "string", default: "200000" },
+  rounds: { type: "string", default: "5" },
 });
-const count = Number(values.count);
-const rounds = Number(values.rounds);
+const count = integer(USAGE, "--count", values.count);
+const rounds = integer(USAGE, "--rounds", values.rounds);
 
 /** Reads and acks every entry of `stream` through `group`; entries/s. */
 async function drain(

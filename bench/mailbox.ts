@@ -23,6 +23,7 @@ import { figure, type Measurement, parseBenchArgs, printReport } from "./lib/rep
 import { runIsolated, variant } from "./lib/run-isolated.ts";
 
 const BENCH = "mailbox";
+const USAGE = "usage: bun bench/mailbox.ts [--json] [--rounds 3] [--count N]";
 const NOOP = new URL("./fixtures/noop.actor.ts", import.meta.url);
 const TASK_ACTOR = new URL("./fixtures/task.actor.ts", import.meta.url);
 const POOL_TASK = new URL("./fixtures/pool-task.ts", import.meta.url);
@@ -120,7 +121,7 @@ export async function peerTasks(
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs(USAGE);
   const n = args.count === undefined ? [] : [args.count];
   const results = await runIsolated(
     [

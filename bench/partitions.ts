@@ -17,6 +17,9 @@
  * Each variant runs in a fresh process against the one cluster, `--rounds` times (median kept).
  *
  *   bun bench/partitions.ts [--json] [--rounds 3] [--count 100000]
+ *
+ * `--count N` sets the entries of the P = 16 / P = 1 variants, and bounds the keyed layout's: N timed events
+ * after min(200,000, N) of warm-up.
  */
 import type { StreamBackend } from "../src/streams/backend.ts";
 import type { Output } from "../src/streams/outputs.ts";
@@ -34,6 +37,10 @@ import { runIsolated, variant } from "./lib/run-isolated.ts";
 import { BENCH as SCANNER } from "./scanner/pipeline.ts";
 
 const BENCH = "partitions";
+const USAGE = `usage: bun bench/partitions.ts [--json] [--rounds 3] [--count 100000]
+
+  --count N  the entries of the P = 16 / P = 1 variants; the keyed layout's timed events (default 200,000),
+             after min(200,000, N) of warm-up`;
 /**
  * 100,000 entries (~2.5 s a variant): at 20,000 a run lasted 0.7 s and the P=16 / P=1 ratio moved from 0.74
  * to 0.96 between rounds; at 100,000 three rounds gave 0.80–0.82.
@@ -104,19 +111,19 @@ export async function throughput(nodes: string[], partitions: number, count: num
   );
   const p = `P=${partitions}`;
   return [
-    { bench: BENCH, metric: `${p} events per CPU-second`, value: count / cpu, unit: "events/s" },
+    { bench: BENCH, metric: `${p} events per CPU-second`, value: count / cpu, unit: "events/CPU-s" },
     { bench: BENCH, metric: `${p} events/s`, value: count / seconds, unit: "events/s" },
     {
       bench: BENCH,
       metric: `${p} events per CPU-second of this process`,
       value: count / client,
-      unit: "events/s",
+      unit: "events/CPU-s",
     },
     {
       bench: BENCH,
       metric: `${p} events per CPU-second of the servers`,
       value: count / server,
-      unit: "events/s",
+      unit: "events/CPU-s",
     },
     { bench: BENCH, metric: `${p} entries per XREADGROUP`, value: count / reads, unit: "entries/read" },
   ];
@@ -242,8 +249,9 @@ function lastOf(perMember: Map<string, number[]>, name: string, before = Number.
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs(USAGE);
   const count = args.count ?? DEFAULT_COUNT;
+  const scannerCount = args.count ?? SCANNER_COUNT;
   const cluster = await RedisCluster.start();
   try {
     const results = await runIsolated(
@@ -256,8 +264,8 @@ if (import.meta.main) {
             "scannerThroughput",
             { cluster: cluster.nodes },
             "durable",
-            SCANNER_COUNT,
-            SCANNER_COUNT,
+            scannerCount,
+            Math.min(SCANNER_COUNT, scannerCount),
             partitions,
           ),
         ),

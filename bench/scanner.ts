@@ -9,30 +9,51 @@
  * median of --rounds. Note the ratio to the raw loop: each event is read and acked by three groups.
  *
  *   bun bench/scanner.ts [--json] [--rounds 3] [--count 300000]   (timed events, after 100,000 of warm-up)
+ *
+ * `--count N` bounds every variant, for a quick run: N timed events after min(100,000, N) of warm-up, N
+ * entries of the raw loop, and N events of produce→alert traffic (N / 5,000 s) instead of a minute's.
  */
-import { BENCH as REDIS, METRICS as REDIS_METRICS } from "./ceilings/redis-raw.ts";
+import { BENCH as REDIS, METRICS as REDIS_METRICS, redisRawVariants } from "./ceilings/redis-raw.ts";
 import { figure, parseBenchArgs, printReport } from "./lib/report.ts";
 import { runIsolated, variant } from "./lib/run-isolated.ts";
 import { BENCH } from "./scanner/pipeline.ts";
 
-const args = parseBenchArgs();
+const USAGE = `usage: bun bench/scanner.ts [--json] [--rounds 3] [--count 300000]   (timed events, after 100,000 of warm-up)
+
+  --count N  N timed events after min(100,000, N) of warm-up, N entries of the raw loop, and N events
+             of produce→alert traffic (N / 5,000 s instead of a minute)`;
+const WARMUP = 100_000;
+const RATE = 5000;
+
+const args = parseBenchArgs(USAGE);
 const pipeline = new URL("./scanner/pipeline.ts", import.meta.url);
-const count = args.count === undefined ? [] : [args.count];
+/** Count and warm-up of the throughput variants: their defaults unless --count is given. */
+const count = args.count === undefined ? [] : [args.count, Math.min(WARMUP, args.count)];
+/** Rate and seconds of the produce→alert variants: a minute unless --count bounds the traffic. */
+const traffic = args.count === undefined ? [] : [RATE, args.count / RATE];
 /** The keyed layout's variants: count and warm-up spelled out, then the partitions. */
 const keyed = (partitions: number) =>
-  variant(pipeline, "scannerThroughput", "redis", "durable", args.count ?? 300_000, 100_000, partitions);
+  variant(
+    pipeline,
+    "scannerThroughput",
+    "redis",
+    "durable",
+    args.count ?? 300_000,
+    Math.min(WARMUP, args.count ?? WARMUP),
+    partitions,
+  );
 const results = await runIsolated(
   [
-    variant(new URL("./ceilings/redis-raw.ts", import.meta.url), "xreadgroupAck"),
+    ...redisRawVariants(args.count),
     variant(pipeline, "scannerThroughput", "redis", "durable", ...count),
     variant(pipeline, "scannerThroughput", "redis", "volatile", ...count),
     keyed(1),
     keyed(8),
     variant(pipeline, "scannerThroughput", "memory", "durable", ...count),
     variant(pipeline, "scannerThroughput", "memory", "volatile", ...count),
-    variant(pipeline, "produceToAlert", "redis"),
-    variant(pipeline, "produceToAlert", "redis", "volatile"),
-    variant(pipeline, "produceToAlert", "memory"),
+    variant(pipeline, "produceToAlert", "redis", "durable", ...traffic),
+    variant(pipeline, "produceToAlert", "redis", "volatile", ...traffic),
+    variant(pipeline, "produceToAlert", "memory", "durable", ...traffic),
   ],
   { ...args, timeoutMs: 600_000 },
 );
@@ -79,7 +100,7 @@ printReport(
       results.get(BENCH, "produce→alert at 5000/s, redis, volatile p99"),
     ),
     // Where the tail comes from: each analyzer's alerts, and the main thread's stalls, beside volatile's.
-    ...["wallet", "pattern", "sybil"].map((analyzer) =>
+    ...analyzersWithAlerts().map((analyzer) =>
       figure(
         results.get(BENCH, `produce→alert at 5000/s, redis, ${analyzer} p99`),
         results.get(BENCH, `produce→alert at 5000/s, redis, volatile, ${analyzer} p99`),
@@ -94,3 +115,17 @@ printReport(
   ],
   args,
 );
+
+/**
+ * The analyzers whose alerts both produce→alert runs timed. A minute of traffic times each one's; a --count
+ * smoke run's few seconds may time none of one (a full run without them fails in `results.get`).
+ */
+function analyzersWithAlerts(): string[] {
+  return ["wallet", "pattern", "sybil"].filter(
+    (analyzer) =>
+      args.count === undefined ||
+      ["", ", volatile"].every((volatile) =>
+        results.has(BENCH, `produce→alert at 5000/s, redis${volatile}, ${analyzer} p99`),
+      ),
+  );
+}

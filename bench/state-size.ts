@@ -11,6 +11,7 @@
  *   bun bench/state-size.ts [--count 4000000] [--json]
  *   REDIS_URL=redis://127.0.0.1:6379 bun bench/state-size.ts
  */
+import { parseCommandLine } from "../src/command-line.ts";
 import { ANALYZER_DEFAULTS, type StateSize } from "../src/detection/analyzer.ts";
 import type { ChainEvent } from "../src/detection/schema.ts";
 import { startBatchScanner } from "../src/eval/batch-run.ts";
@@ -21,11 +22,17 @@ import { MemoryStreamBackend } from "../src/streams/memory-backend.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { trimAcked } from "../src/streams/retention.ts";
 import { connect, deleteByPrefix } from "./lib/redis.ts";
-import { type Figure, figure, parseBenchArgs, printReport } from "./lib/report.ts";
+import { type Figure, figure, integer, printReport } from "./lib/report.ts";
 
 const BENCH = "state-size";
-const args = parseBenchArgs();
-const total = args.count ?? 4_000_000;
+const USAGE = `usage: bun bench/state-size.ts [--count 4000000] [--json]
+       REDIS_URL=redis://127.0.0.1:6379 bun bench/state-size.ts`;
+// Not parseBenchArgs: one run, sampled as it goes, no --rounds.
+const args = parseCommandLine(USAGE, {
+  count: { type: "string", default: "4000000" },
+  json: { type: "boolean", default: false },
+});
+const total = integer(USAGE, "--count", args.count);
 const every = Math.max(1, Math.floor(total / 10));
 
 const redisUrl = process.env.REDIS_URL;

@@ -6,8 +6,8 @@
  *
  *   bun bench/state-store.ts [--count 440000] [--checkpoint 2000] [--json]
  */
-import { parseArgs } from "node:util";
 import { Packr } from "msgpackr";
+import { parseCommandLine } from "../src/command-line.ts";
 import { SegmentReplay } from "../src/runtime/state-replay.ts";
 import { segmentOf } from "../src/runtime/state-segment.ts";
 import type { StreamBackend } from "../src/streams/backend.ts";
@@ -16,19 +16,17 @@ import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import type { CoveredEntry } from "../src/streams/state-cover.ts";
 import { scopeKeys, stateBase } from "../src/streams/state-keys.ts";
 import { redisUrl, withBenchRedis } from "./lib/redis.ts";
-import { type Figure, figure, printReport } from "./lib/report.ts";
+import { type Figure, figure, integer, printReport } from "./lib/report.ts";
 
 const BENCH = "state-store";
-const { values } = parseArgs({
-  options: {
-    json: { type: "boolean", default: false },
-    count: { type: "string", default: "440000" },
-    checkpoint: { type: "string", default: "2000" },
-  },
-  strict: true,
+const USAGE = "usage: bun bench/state-store.ts [--count 440000] [--checkpoint 2000] [--json]";
+const values = parseCommandLine(USAGE, {
+  json: { type: "boolean", default: false },
+  count: { type: "string", default: "440000" },
+  checkpoint: { type: "string", default: "2000" },
 });
-const total = Number(values.count);
-const perCheckpoint = Number(values.checkpoint);
+const total = integer(USAGE, "--count", values.count);
+const perCheckpoint = integer(USAGE, "--checkpoint", values.checkpoint);
 const packr = new Packr({ moreTypes: true });
 const scope = { actor: "wallet-analyzer", instance: 0 };
 

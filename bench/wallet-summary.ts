@@ -9,15 +9,21 @@
  *
  *   bun bench/wallet-summary.ts [--count 200000] [--json]
  */
+import { parseCommandLine } from "../src/command-line.ts";
 import { WalletBook } from "../src/detection/state/wallet-book.ts";
 import { memoryTables } from "../src/runtime/durable-table.ts";
-import { figure, parseBenchArgs, printReport } from "./lib/report.ts";
+import { figure, integer, printReport } from "./lib/report.ts";
 
 const BENCH = "wallet-summary";
 const DAY = 86_400_000;
 const T0 = 1_760_000_000_000;
-const args = parseBenchArgs();
-const count = args.count ?? 200_000;
+const USAGE = "usage: bun bench/wallet-summary.ts [--count 200000] [--json]";
+// Not parseBenchArgs: one run, no --rounds.
+const args = parseCommandLine(USAGE, {
+  count: { type: "string", default: "200000" },
+  json: { type: "boolean", default: false },
+});
+const count = integer(USAGE, "--count", args.count);
 
 const ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 /** A base58 address of 44 characters, as Solana's are, distinct per `i`; one flat string (no rope). */

@@ -100,6 +100,8 @@ export function bullmqFigures(results: Results, baseline?: Measurement): Figure[
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs(
+    "usage: bun bench/ceilings/bullmq.ts [--json] [--rounds 3] [--count N]   (REDIS_URL or 127.0.0.1:6379)",
+  );
   printReport(bullmqFigures(await runIsolated(bullmqVariants(args.count), args)), args);
 }

@@ -86,6 +86,8 @@ export function redisRawFigures(results: Results): Figure[] {
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs(
+    "usage: bun bench/ceilings/redis-raw.ts [--json] [--rounds 3] [--count N]   (REDIS_URL or 127.0.0.1:6379)",
+  );
   printReport(redisRawFigures(await runIsolated(redisRawVariants(args.count), args)), args);
 }

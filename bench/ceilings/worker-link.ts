@@ -175,6 +175,6 @@ export function workerLinkFigures(results: Results): Figure[] {
 }
 
 if (import.meta.main) {
-  const args = parseBenchArgs();
+  const args = parseBenchArgs("usage: bun bench/ceilings/worker-link.ts [--json] [--rounds 3] [--count N]");
   printReport(workerLinkFigures(await runIsolated(workerLinkVariants(args.count), args)), args);
 }

@@ -22,7 +22,7 @@ const GRID: Tuning[] = [
   { maxBatch: 512, instances: 2, capacity: 4096 },
 ];
 
-const args = parseBenchArgs();
+const args = parseBenchArgs("usage: bun bench/e2e/tune.ts [--json] [--rounds 5] [--count N]");
 const count = args.count === undefined ? [] : [args.count];
 const throughputModule = new URL("./throughput.ts", import.meta.url);
 const results = await runIsolated(

@@ -4,7 +4,8 @@
  * figure per line on stdout and nothing else there (progress and child output go to stderr), so tooling
  * can pipe it.
  */
-import { parseArgs } from "node:util";
+import type { ParseArgsOptionsConfig } from "node:util";
+import { type OptionValues, parseCommandLine, usageError } from "../../src/command-line.ts";
 
 /** One median result of a variant, before it is compared with anything. */
 export interface Measurement {
@@ -97,25 +98,43 @@ export interface BenchArgs {
   count: number | undefined;
 }
 
-export function parseBenchArgs(argv: readonly string[] = Bun.argv.slice(2)): BenchArgs {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      json: { type: "boolean", default: false },
-      rounds: { type: "string", default: "3" },
-      count: { type: "string" },
-    },
-    strict: true,
-  });
+/**
+ * Parses the bench options, and a script's `own` ones besides (their values under `own`), as every `bun run`
+ * script does (src/command-line.ts): `--help` prints `usage`; a bad flag or value prints it with the problem
+ * and exits 2.
+ */
+export function parseBenchArgs<const O extends ParseArgsOptionsConfig = Record<never, never>>(
+  usage: string,
+  own?: O,
+): BenchArgs & { own: OptionValues<O> } {
+  const values = parseCommandLine(usage, {
+    ...own,
+    json: { type: "boolean", default: false },
+    rounds: { type: "string", default: "3" },
+    count: { type: "string" },
+  } as const);
   return {
-    json: values.json,
-    rounds: positiveInteger("--rounds", values.rounds),
-    count: values.count === undefined ? undefined : positiveInteger("--count", values.count),
+    json: values.json as boolean,
+    rounds: integer(usage, "--rounds", values.rounds as string),
+    count: values.count === undefined ? undefined : integer(usage, "--count", values.count as string),
+    own: values as OptionValues<O>,
   };
 }
 
-function positiveInteger(name: string, raw: string): number {
+/** `raw` as an integer ≥ `min`, or a usage error naming the flag. */
+export function integer(usage: string, name: string, raw: string, min = 1): number {
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  if (!(Number.isSafeInteger(n) && n >= min && raw.trim() !== ""))
+    usageError(
+      usage,
+      `${name} must be ${min === 1 ? "a positive integer" : `an integer >= ${min}`}, got "${raw}"`,
+    );
+  return n;
+}
+
+/** `raw` as a finite number > 0, or a usage error naming the flag. */
+export function positive(usage: string, name: string, raw: string): number {
+  const n = Number(raw);
+  if (!(Number.isFinite(n) && n > 0)) usageError(usage, `${name} must be a number > 0, got "${raw}"`);
   return n;
 }

@@ -47,6 +47,11 @@ export class Results {
     return m;
   }
 
+  /** Whether some variant produced `bench` `metric`. */
+  has(bench: string, metric: string): boolean {
+    return this.#byKey.has(key(bench, metric));
+  }
+
   all(): Measurement[] {
     return [...this.#byKey.values()];
   }

@@ -87,15 +87,22 @@ async function withScanner<T>(
   }
 }
 
+/** Event time the workloads are planned over: the generator plans it all before the first event. */
+const WORKLOAD_HOURS = 48;
+
 /**
  * `count` events of a generated workload after its start, and the history prefix before it (aged wallets
  * are given events dated days earlier, so that "aged" is observable): the prefix comes first in the stream.
  */
-function workload(count: number, scenarioRate = 6): { prefix: ChainEvent[]; events: ChainEvent[] } {
+function workload(
+  count: number,
+  scenarioRate = 6,
+  hours = WORKLOAD_HOURS,
+): { prefix: ChainEvent[]; events: ChainEvent[] } {
   const prefix: ChainEvent[] = [];
   const events: ChainEvent[] = [];
   (() => {
-    const w = generate({ seed: 7, durationMs: 48 * 3_600_000, scenarioRate });
+    const w = generate({ seed: 7, durationMs: hours * 3_600_000, scenarioRate });
     for (const event of w.events()) {
       if (event.ts < w.t0) prefix.push(event);
       else if (events.push(event) === count) break;
@@ -273,7 +280,13 @@ export async function produceToAlert(
   seconds = 60,
   partitions: number | null = null,
 ): Promise<Measurement[]> {
-  const { prefix, events } = workload(rate * seconds, 120);
+  // Rounded: a fractional count (bench/scanner.ts's --count / rate seconds) would never stop the generator.
+  const count = Math.round(rate * seconds);
+  // Planned over event time in proportion below a minute at 5,000/s (48 h, ~7 GB of world at this scenario
+  // rate, minutes to plan): a --count smoke run's few thousand events need a fraction of an hour (1 h plans
+  // ~176,000 events).
+  const hours = WORKLOAD_HOURS * Math.min(1, count / 300_000);
+  const { prefix, events } = workload(count, 120, hours);
   return withScanner(
     kind,
     async ({ backend, ingest, names, drained }) => {
