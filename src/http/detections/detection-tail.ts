@@ -2,9 +2,8 @@
  * Follows a detections stream while anyone listens: reads what was written since the last look every
  * `pollMs`, hands each new detection to the listeners, and keeps the counts by detector and severity and a
  * bounded index from alert id to entry id. When it starts it reads the whole retained stream once, counting
- * and indexing quietly, so the counts cover history and only detections written afterwards go out as new:
- * written after the tail was created for its first listener, after the listening began for a later one
- * (nobody heard what came while nobody listened).
+ * and indexing quietly, so the counts cover history and only detections written afterwards go out as new
+ * (not those written while nobody listened: a dashboard that connects lists them from `/alerts`).
  * Polling (not a consumer group) leaves the stream's groups alone and works for detections written by any
  * process; a failed read (Redis down) is retried at the next poll.
  */
@@ -42,17 +41,11 @@ export class DetectionTail {
   #running = false;
   #wake: (() => void) | null = null;
   #timer: ReturnType<typeof setTimeout> | null = null;
-  /**
-   * The newest entry when the tail was created (`null`: none), for its first listener; `undefined` once
-   * used, or if the backend did not answer (the first poll then asks).
-   */
-  #createdAt: Promise<string | null | undefined> | undefined;
 
   constructor(reader: TailReader, options: { pollMs: number; indexSize: number }) {
     this.#reader = reader;
     this.#pollMs = options.pollMs;
     this.#indexSize = options.indexSize;
-    this.#createdAt = reader.newestId().catch(() => undefined);
   }
 
   subscribe(listener: (detection: DetectionView) => void): () => void {
@@ -80,8 +73,7 @@ export class DetectionTail {
     const live = () => this.#generation === generation;
     // Entries up to the newest one at start are history: counted, never sent as new. `null` (the stream
     // was empty) is an answer: asked again, the first detections written would have been taken for history.
-    let boundary = await this.#createdAt;
-    this.#createdAt = undefined;
+    let boundary: string | null | undefined;
     while (live()) {
       let more = false;
       try {
