@@ -228,7 +228,8 @@ export class ActorInstance {
             case "fatal": {
               const error =
                 message.reason === "checkpointFailed"
-                  ? (deserializeError(message.error, "ERR_ENCODE") as TroupeError)
+                  ? // ERR_ENCODE from a codec; without a code, the actor's own beforeCheckpoint threw.
+                    (deserializeError(message.error, "ERR_HANDLER_THREW") as TroupeError)
                   : new TroupeError(
                       message.reason === "unhandledRejection"
                         ? "ERR_UNHANDLED_REJECTION"
