@@ -79,6 +79,7 @@ export class InvalidOptionError extends TroupeError {
 /**
  * Refuses a key of `options` that is not among `names`: a misspelt option (`capcity`) would otherwise leave
  * its default in place without a word. `prefix` names where the options sit (`state.`), "" at the top.
+ * Options that are no object at all are refused too, rather than failing as a TypeError on their keys.
  */
 export function refuseUnknownOptions(
   options: object,
@@ -86,6 +87,8 @@ export function refuseUnknownOptions(
   prefix: string,
   what: string,
 ): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new InvalidOptionError(prefix === "" ? "options" : prefix.slice(0, -1), "must be an object");
   for (const key of Object.keys(options))
     if (!names.has(key)) throw new InvalidOptionError(`${prefix}${key}`, `is not ${what}`);
 }

@@ -66,8 +66,6 @@ const OWNERSHIP_OPTION_NAMES = optionNames<OwnershipOptions>({
 });
 
 export function resolveOwnershipOptions(options: OwnershipOptions): Required<OwnershipOptions> {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidOptionError("options", "must be an object with a group and a member");
   refuseUnknownOptions(options, OWNERSHIP_OPTION_NAMES, "", "an ownership option");
   for (const key of ["group", "member"] as const)
     if (typeof options[key] !== "string" || options[key] === "")

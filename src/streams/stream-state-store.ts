@@ -38,8 +38,6 @@ const OPTION_NAMES = optionNames<StreamStateStoreOptions>({
 export function resolveStateStoreOptions(
   options: StreamStateStoreOptions,
 ): Required<StreamStateStoreOptions> {
-  if (typeof options !== "object" || options === null)
-    throw new InvalidOptionError("options", "must be an object with the stream's key as `anchor`");
   refuseUnknownOptions(options, OPTION_NAMES, "", "a state store option");
   if (typeof options.anchor !== "string" || options.anchor === "")
     throw new InvalidOptionError("anchor", "must be a non-empty stream key");

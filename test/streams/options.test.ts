@@ -330,5 +330,13 @@ describe("state store options", () => {
     expect(() =>
       resolveStateStoreOptions({ anchor: "tx", restorePageSize: 2, compactMinBytes: 0 }),
     ).not.toThrow();
+    // Options that are no object are refused by the same check, not as a TypeError on their keys.
+    for (const bad of [null, 5, []])
+      expect(() => resolveStateStoreOptions(bad as never)).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "options" }),
+      );
+    expect(() => resolveOwnershipOptions(null as never)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "options" }),
+    );
   });
 });
