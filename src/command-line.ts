@@ -56,3 +56,23 @@ export function usageError(usage: string, message: string): never {
   console.error(`${message}\n\n${usage}`);
   process.exit(USAGE_EXIT_CODE);
 }
+
+/**
+ * `raw` as the number a flag needs, or a usage error naming it (`--hours: must be a number ≥ 0.01, got
+ * soon`): at least `atLeast`, or above `above`, and a safe integer when `integer`.
+ */
+export function numberFlag(
+  usage: string,
+  flag: string,
+  raw: string,
+  bound: { atLeast: number } | { above: number },
+  integer = false,
+): number {
+  const n = Number(raw);
+  const within = "atLeast" in bound ? n >= bound.atLeast : n > bound.above;
+  if (raw.trim() === "" || !Number.isFinite(n) || !within || (integer && !Number.isSafeInteger(n))) {
+    const limit = "atLeast" in bound ? `≥ ${bound.atLeast}` : `> ${bound.above}`;
+    usageError(usage, `--${flag}: must be ${integer ? "an integer" : "a number"} ${limit}, got ${raw}`);
+  }
+  return n;
+}

@@ -5,7 +5,7 @@
  * can pipe it.
  */
 import type { ParseArgsOptionsConfig } from "node:util";
-import { type OptionValues, parseCommandLine, usageError } from "../../src/command-line.ts";
+import { numberFlag, type OptionValues, parseCommandLine } from "../../src/command-line.ts";
 
 /** One median result of a variant, before it is compared with anything. */
 export interface Measurement {
@@ -121,20 +121,12 @@ export function parseBenchArgs<const O extends ParseArgsOptionsConfig = Record<n
   };
 }
 
-/** `raw` as an integer ≥ `min`, or a usage error naming the flag. */
+/** `raw` as an integer ≥ `min`, or a usage error naming the flag (`--count`). */
 export function integer(usage: string, name: string, raw: string, min = 1): number {
-  const n = Number(raw);
-  if (!(Number.isSafeInteger(n) && n >= min && raw.trim() !== ""))
-    usageError(
-      usage,
-      `${name} must be ${min === 1 ? "a positive integer" : `an integer >= ${min}`}, got "${raw}"`,
-    );
-  return n;
+  return numberFlag(usage, name.replace(/^--/, ""), raw, { atLeast: min }, true);
 }
 
 /** `raw` as a finite number > 0, or a usage error naming the flag. */
 export function positive(usage: string, name: string, raw: string): number {
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n > 0)) usageError(usage, `${name} must be a number > 0, got "${raw}"`);
-  return n;
+  return numberFlag(usage, name.replace(/^--/, ""), raw, { above: 0 });
 }

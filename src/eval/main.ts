@@ -6,7 +6,7 @@
  *
  * In memory by default; with REDIS_URL through Redis (its keys are removed afterwards).
  */
-import { parseCommandLine, usageError } from "../command-line.ts";
+import { numberFlag, parseCommandLine, usageError } from "../command-line.ts";
 import { checkRedisReachable } from "../scanner/redis-reachable.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
@@ -38,16 +38,6 @@ const values = parseCommandLine(USAGE, {
   truth: { type: "string" },
   json: { type: "boolean", default: false },
 });
-const number = (name: string, raw: string, min: number) => {
-  const n = Number(raw);
-  if (!(Number.isFinite(n) && n >= min)) fail(`--${name}: must be a number ≥ ${min}, got ${raw}`);
-  return n;
-};
-const integer = (name: string, raw: string) => {
-  const n = Number(raw);
-  if (!(Number.isSafeInteger(n) && n >= 0)) fail(`--${name}: must be an integer ≥ 0, got ${raw}`);
-  return n;
-};
 let workload: EvalWorkload;
 if (values.events || values.truth) {
   if (!values.events || !values.truth) fail("--events and --truth go together");
@@ -57,9 +47,9 @@ if (values.events || values.truth) {
 } else {
   workload = {
     kind: "generated",
-    seed: integer("seed", values.seed),
-    hours: number("hours", values.hours, 0.01),
-    scale: number("scale", values.scale, 0.01),
+    seed: numberFlag(USAGE, "seed", values.seed, { atLeast: 0 }, true),
+    hours: numberFlag(USAGE, "hours", values.hours, { atLeast: 0.01 }),
+    scale: numberFlag(USAGE, "scale", values.scale, { atLeast: 0.01 }),
   };
 }
 

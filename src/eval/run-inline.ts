@@ -8,7 +8,7 @@
  * Run: bun src/eval/run-inline.ts [--seed 1] [--hours 8] [--scale 1] [--partitions P] [--json]
  */
 
-import { parseCommandLine, usageError } from "../command-line.ts";
+import { numberFlag, parseCommandLine } from "../command-line.ts";
 import type { Alert } from "../detection/alert.ts";
 import type { StateSize } from "../detection/analyzer.ts";
 import { MintAnalyzer, type MintAnalyzerConfig, mintKeyOf } from "../detection/mint-analyzer.ts";
@@ -180,17 +180,13 @@ if (import.meta.main) {
     partitions: { type: "string" },
     json: { type: "boolean", default: false },
   });
-  const number = (name: string, raw: string, min: number, integer = false): number => {
-    const n = Number(raw);
-    if (!(Number.isFinite(n) && n >= min && (!integer || Number.isSafeInteger(n))))
-      usageError(USAGE, `--${name}: must be ${integer ? "an integer" : "a number"} ≥ ${min}, got ${raw}`);
-    return n;
-  };
   const result = runInline({
-    seed: number("seed", values.seed, 0, true),
-    durationMs: number("hours", values.hours, 0.01) * 3_600_000,
-    scale: number("scale", values.scale, 0.01),
-    ...(values.partitions !== undefined && { partitions: number("partitions", values.partitions, 1, true) }),
+    seed: numberFlag(USAGE, "seed", values.seed, { atLeast: 0 }, true),
+    durationMs: numberFlag(USAGE, "hours", values.hours, { atLeast: 0.01 }) * 3_600_000,
+    scale: numberFlag(USAGE, "scale", values.scale, { atLeast: 0.01 }),
+    ...(values.partitions !== undefined && {
+      partitions: numberFlag(USAGE, "partitions", values.partitions, { atLeast: 1 }, true),
+    }),
   });
   if (values.json) {
     const { alerts: _alerts, ...rest } = result;
