@@ -3,7 +3,8 @@
  * for a group by exactly one live member at a time, the holder of its lease (leases.ts). Every `renewMs`
  * a member heartbeats the group's membership, works out which partitions are its share (assignment.ts:
  * rendezvous hashing with bounded loads, so each owns at most ceil(P/K) and a join or a leave moves few
- * partitions besides the ones that must move), gives up the ones that are no longer its share (stops consuming, then releases the lease), renews
+ * partitions besides the ones that must move), gives up the ones that are no longer its share (stops consuming, then releases the lease,
+ * renewing it meanwhile for up to `handOverMs`), renews
  * the ones it keeps and acquires the ones it lacks once their previous holder released them, its lease
  * expired or its holder is gone. A member that joins, leaves (stop) or dies is thus followed by a rebalance
  * within a few rounds. A member is present while it runs (leases.ts: on Redis, a connection of its own that
@@ -45,6 +46,13 @@ export interface OwnershipOptions {
    * within about this (plus 200 ms on Redis) rather than at the next round. @defaultValue 500
    */
   presenceCheckMs?: number;
+  /**
+   * How long a member giving a partition up (a rebalance, a stop) keeps renewing its lease while its
+   * handler's `revoked` runs, so the next owner takes it only once it is released: the hand-over stays
+   * cooperative (the last checkpoint is written by the leaver, not fenced off and redone) however short the
+   * lease. Past this, a stuck handler lets the lease expire. @defaultValue 30000
+   */
+  handOverMs?: number;
   /** Times the rounds and the local lease deadlines (tests inject one). @defaultValue systemClock */
   clock?: Clock;
 }
@@ -53,6 +61,7 @@ export const OWNERSHIP_DEFAULTS = {
   leaseMs: 10_000,
   renewMs: 3_000,
   presenceCheckMs: 500,
+  handOverMs: 30_000,
   clock: systemClock,
 } satisfies Required<Omit<OwnershipOptions, "group" | "member">>;
 
@@ -62,6 +71,7 @@ const OWNERSHIP_OPTION_NAMES = optionNames<OwnershipOptions>({
   leaseMs: true,
   renewMs: true,
   presenceCheckMs: true,
+  handOverMs: true,
   clock: true,
 });
 
@@ -71,7 +81,7 @@ export function resolveOwnershipOptions(options: OwnershipOptions): Required<Own
     if (typeof options[key] !== "string" || options[key] === "")
       throw new InvalidOptionError(key, "must be a non-empty string");
   const resolved = { ...OWNERSHIP_DEFAULTS, ...options };
-  for (const key of ["leaseMs", "renewMs", "presenceCheckMs"] as const)
+  for (const key of ["leaseMs", "renewMs", "presenceCheckMs", "handOverMs"] as const)
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1)
       throw new InvalidOptionError(key, `must be a positive integer, got ${resolved[key]}`);
   if (resolved.renewMs * 2 >= resolved.leaseMs)
@@ -454,22 +464,50 @@ export class PartitionOwnership {
     this.#leaving.add(partition);
     this.#rebalances++;
     const key = this.stream.keys[partition]!;
+    const lease = leaseKey(key, this.options.group);
+    const stopRenewing = reason === "lost" ? undefined : this.#renewWhileLeaving(lease, owned.generation);
     return this.#handle(partition, async () => {
       try {
         await this.#handler.revoked(partition, key, reason);
-        if (reason !== "lost")
-          await this.#leases.release(
-            leaseKey(key, this.options.group),
-            this.options.member,
-            owned.generation,
-          );
+        stopRenewing?.();
+        if (reason !== "lost") await this.#leases.release(lease, this.options.member, owned.generation);
         this.#events.emit("revoked", { partition, reason });
       } catch (error) {
         this.#events.emit("handlerFailed", { partition, error });
       } finally {
+        stopRenewing?.();
         this.#leaving.delete(partition);
       }
     });
+  }
+
+  /**
+   * Renews a lease being given up every `renewMs` until the returned function is called, the renewal is
+   * refused (the lease is gone) or `handOverMs` passed. The rounds no longer renew it (it left `#owned`),
+   * and without this a hand-over slower than the lease let the next owner restore before the leaver's last
+   * checkpoint, which fencing then refused (a spec test, leases of 1 s).
+   */
+  #renewWhileLeaving(lease: string, generation: number): () => void {
+    const { clock, renewMs, leaseMs, handOverMs, member } = this.options;
+    const until = clock.now() + handOverMs;
+    let renewing = false;
+    const stop = every(clock, renewMs, () => {
+      if (clock.now() >= until) return stop();
+      if (renewing) return;
+      renewing = true;
+      this.#leases
+        .renew(lease, member, generation, leaseMs)
+        .then(
+          (held) => {
+            if (!held) stop();
+          },
+          (error) => this.#events.emit("roundFailed", { error }),
+        )
+        .finally(() => {
+          renewing = false;
+        });
+    });
+    return stop;
   }
 
   /**

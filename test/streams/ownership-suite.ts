@@ -65,7 +65,10 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       Promise.all(
         stream.keys.map(async (key) => (await h.backend.leases().inspect(leaseKey(key, "g"))).holder),
       );
+    /** Hand-overs a test holds up, let go before its members stop (a stop waits for them). */
+    const holding: (() => void)[] = [];
     afterEach(async () => {
+      for (const letGo of holding.splice(0)) letGo();
       for (const m of members.splice(0)) await m.stop();
       for (const backend of backends.splice(0)) await backend.close();
       await h?.cleanup();
@@ -158,6 +161,64 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(revoked).toEqual(["lost", "lost", "lost", "lost"]);
       expect(performance.now() - cutAt).toBeLessThan(LEASE_MS + 5 * RENEW_MS);
       expect(new Set(await holders())).toEqual(new Set(["a"]));
+    });
+
+    /** A member whose `revoked` (for a rebalance or a stop) waits until the test lets go. */
+    const holdingOn = (name: string, extra: { handOverMs?: number } = {}) => {
+      let letGo!: () => void;
+      const released = new Promise<void>((resolve) => {
+        letGo = resolve;
+      });
+      const handler: PartitionHandler = {
+        assigned: async () => {},
+        revoked: (_p, _k, reason) => (reason === "lost" ? Promise.resolve() : released),
+      };
+      const m = new PartitionOwnership(connect(), stream, handler, { ...options(name), ...extra });
+      members.push(m);
+      holding.push(letGo);
+      return { m, letGo };
+    };
+    /** Resolves at the first round of `m` at least `ms` from now. */
+    const roundsFor = (m: PartitionOwnership, ms: number) => {
+      const from = performance.now();
+      return until(
+        (check) => m.on("round", check),
+        () => performance.now() - from >= ms,
+      );
+    };
+
+    test("a member giving partitions up keeps their leases until its handler let go, however long past the lease", async () => {
+      await open();
+      const { m: a, letGo } = holdingOn("a");
+      await a.start();
+      const b = member("b");
+      await b.start();
+      // Three leases' worth of b's rounds while a's hand-over runs: b takes nothing a has not released.
+      await roundsFor(b, 3 * LEASE_MS);
+      expect(b.owned).toEqual([]);
+      expect(new Set(await holders())).toEqual(new Set(["a"]));
+      letGo();
+      await settled(() => a.owned.length === 4 && b.owned.length === 4);
+      expect(await holders()).toEqual(assignPartitions(8, ["a", "b"]));
+    });
+
+    test("a stopping member's stuck hand-over holds its partitions for handOverMs, then they move", async () => {
+      await open();
+      const handOverMs = 2 * LEASE_MS;
+      const { m: a, letGo } = holdingOn("a", { handOverMs });
+      await a.start();
+      const b = member("b");
+      await b.start();
+      await settled(() => b.owned.length === 4);
+      const stopping = a.stop();
+      const stoppedAt = performance.now();
+      await settled(() => b.owned.length === 8);
+      // Renewed for handOverMs, then left to expire: not before, and not much after.
+      const waited = performance.now() - stoppedAt;
+      expect(waited).toBeGreaterThan(handOverMs);
+      expect(waited).toBeLessThan(handOverMs + LEASE_MS + 5 * RENEW_MS);
+      letGo();
+      await stopping;
     });
 
     test("with rounds 20 s apart, a join and a leave rebalance at once: the member announces them", async () => {
