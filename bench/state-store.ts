@@ -3,6 +3,10 @@
  * many stream entries, until the state holds `--count` keys (default 440,000, a full wallet book after 4M
  * events), then one restore of it all. Values are msgpack records shaped like a wallet book's. Reported per
  * backend: commit throughput and p99, restore throughput and time, and on Redis the bytes per key kept.
+ * Each beside the bare work it does, measured in the same run: a commit beside acking the same entries
+ * alone (on Redis with the segment written by one APPEND in the same pipeline: one round trip, no script);
+ * a restore beside replaying the committed segments held in process (no store, no reads); the bytes kept
+ * beside the records' own (key and value).
  *
  *   bun bench/state-store.ts [--count 440000] [--checkpoint 2000] [--json]
  */
@@ -73,29 +77,72 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 }
 
-async function run(kind: string, backend: StreamBackend, anchor: string): Promise<Figure[]> {
-  const store = backend.stateStore({ anchor });
-  await backend.ensureGroup(anchor, "g");
-  let { epoch } = await store.restore(scope);
+/** The bare work of a commit: the same entries acked, and on Redis the segment written, in one round trip. */
+type BareCommit = (stream: string, ids: readonly string[], segment: Uint8Array) => Promise<unknown>;
+
+/** Milliseconds of each commit (sorted) and in all. */
+interface Commits {
+  sorted: number[];
+  totalMs: number;
+}
+
+/**
+ * Feeds the stream `keys` entries per checkpoint and hands each checkpoint's entries and segment to
+ * `commit`, timed; `segments` keeps the segments when given.
+ */
+async function checkpoints(
+  backend: StreamBackend,
+  stream: string,
+  commit: (ids: readonly string[], segment: Uint8Array) => Promise<unknown>,
+  segments?: Uint8Array[],
+): Promise<Commits> {
+  await backend.ensureGroup(stream, "g");
   const commitMs: number[] = [];
   for (let from = 0; from < total; from += perCheckpoint) {
     const keys = Math.min(perCheckpoint, total - from);
     await backend.appendBatch(
-      anchor,
+      stream,
       Array.from({ length: keys }, () => ({ d: "x" })),
     );
-    const read = await backend.readNew(anchor, "g", "bench", { count: keys });
+    const read = await backend.readNew(stream, "g", "bench", { count: keys });
     const changes: (string | Uint8Array)[] = [];
     for (let n = from; n < from + keys; n++) changes.push("wallets", address(n), walletRecord(n));
     const segment = segmentOf(changes) as Uint8Array;
-    const covers = read.map((e) => new Entry(anchor, "g", e.id));
+    segments?.push(segment);
+    const ids = read.map((e) => e.id);
     const started = performance.now();
-    await store.commit({ scope, epoch, segments: [segment], covers });
+    await commit(ids, segment);
     commitMs.push(performance.now() - started);
-    await backend.trim(anchor, read.at(-1)!.id);
+    await backend.trim(stream, read.at(-1)!.id);
   }
-  const committed = commitMs.reduce((a, b) => a + b, 0);
-  commitMs.sort((a, b) => a - b);
+  return { sorted: commitMs.sort((a, b) => a - b), totalMs: commitMs.reduce((a, b) => a + b, 0) };
+}
+
+async function run(
+  kind: string,
+  backend: StreamBackend,
+  anchor: string,
+  bare: BareCommit,
+): Promise<Figure[]> {
+  const bareStream = `${anchor}:bare`;
+  const bareCommits = await checkpoints(backend, bareStream, (ids, segment) =>
+    bare(bareStream, ids, segment),
+  );
+  const store = backend.stateStore({ anchor });
+  let { epoch } = await store.restore(scope);
+  const segments: Uint8Array[] = [];
+  const commits = await checkpoints(
+    backend,
+    anchor,
+    (ids, segment) =>
+      store.commit({
+        scope,
+        epoch,
+        segments: [segment],
+        covers: ids.map((id) => new Entry(anchor, "g", id)),
+      }),
+    segments,
+  );
   // A compaction the last commits started: the restore reads what it leaves.
   await store.idle();
 
@@ -108,29 +155,44 @@ async function run(kind: string, backend: StreamBackend, anchor: string): Promis
   const keys = replay.keys;
   const restoreMs = performance.now() - started;
   if (keys !== total) throw new Error(`${kind}: restored ${keys} keys, expected ${total}`);
+  const replayStarted = performance.now();
+  const inProcess = new SegmentReplay();
+  for (const segment of segments) inProcess.feed(segment);
+  if (inProcess.keys !== total)
+    throw new Error(`${kind}: replayed ${inProcess.keys} keys, expected ${total}`);
+  const replayMs = performance.now() - replayStarted;
 
-  const figures = [
-    figure({
-      bench: BENCH,
-      metric: `${kind} commit`,
-      value: Math.round((total / committed) * 1000),
-      unit: "keys/s",
-    }),
-    figure({
-      bench: BENCH,
-      metric: `${kind} commit p99 (${perCheckpoint} keys)`,
-      value: round(percentile(commitMs, 0.99)),
-      unit: "ms",
-    }),
-    figure({ bench: BENCH, metric: `${kind} restore ${total} keys`, value: round(restoreMs), unit: "ms" }),
-    figure({
-      bench: BENCH,
-      metric: `${kind} restore`,
-      value: Math.round((total / restoreMs) * 1000),
-      unit: "keys/s",
-    }),
+  const keysPerS = (ms: number) => Math.round((total / ms) * 1000);
+  const bareName = `${kind} ${kind === "redis" ? "XACK + APPEND" : "ack"} alone`;
+  const replayName = `replay of the segments in process`;
+  return [
+    figure(
+      { bench: BENCH, metric: `${kind} commit`, value: keysPerS(commits.totalMs), unit: "keys/s" },
+      { bench: BENCH, metric: bareName, value: keysPerS(bareCommits.totalMs), unit: "keys/s" },
+    ),
+    figure(
+      {
+        bench: BENCH,
+        metric: `${kind} commit p99 (${perCheckpoint} keys)`,
+        value: round(percentile(commits.sorted, 0.99)),
+        unit: "ms",
+      },
+      {
+        bench: BENCH,
+        metric: `${bareName} p99`,
+        value: round(percentile(bareCommits.sorted, 0.99)),
+        unit: "ms",
+      },
+    ),
+    figure(
+      { bench: BENCH, metric: `${kind} restore ${total} keys`, value: round(restoreMs), unit: "ms" },
+      { bench: BENCH, metric: replayName, value: round(replayMs), unit: "ms" },
+    ),
+    figure(
+      { bench: BENCH, metric: `${kind} restore`, value: keysPerS(restoreMs), unit: "keys/s" },
+      { bench: BENCH, metric: replayName, value: keysPerS(replayMs), unit: "keys/s" },
+    ),
   ];
-  return figures;
 }
 
 function round(ms: number): number {
@@ -142,20 +204,36 @@ await withBenchRedis(async (redis, prefix) => {
   const backend = new RedisStreamBackend(redisUrl());
   const anchor = `${prefix}:{tx}`;
   try {
-    figures.push(...(await run("redis", backend, anchor)));
+    const bare: BareCommit = (stream, ids, segment) =>
+      redis
+        .multi()
+        .xack(stream, "g", ...ids)
+        .append(`${stream}:segments`, Buffer.from(segment))
+        .exec();
+    figures.push(...(await run("redis", backend, anchor, bare)));
     const keys = scopeKeys(stateBase(anchor), scope);
     const generation = String(await redis.hget(keys.meta, "base"));
     let bytes = 0;
     for (const key of [keys.meta, keys.log, keys.base(generation)])
       bytes += Number((await redis.call("MEMORY", "USAGE", key, "SAMPLES", "0")) ?? 0);
+    let recordBytes = 0;
+    for (let n = 0; n < total; n++) recordBytes += address(n).length + walletRecord(n).length;
     figures.push(
-      figure({ bench: BENCH, metric: "redis bytes per key", value: Math.round(bytes / total), unit: "B" }),
+      figure(
+        { bench: BENCH, metric: "redis bytes per key", value: Math.round(bytes / total), unit: "B" },
+        {
+          bench: BENCH,
+          metric: "record bytes (key + value)",
+          value: Math.round(recordBytes / total),
+          unit: "B",
+        },
+      ),
     );
   } finally {
     await backend.close();
   }
 });
 const memory = new MemoryStreamBackend();
-figures.push(...(await run("memory", memory, "bench:{tx}")));
+figures.push(...(await run("memory", memory, "bench:{tx}", (stream, ids) => memory.ack(stream, "g", ids))));
 await memory.close();
 printReport(figures, { json: values.json });
