@@ -20,9 +20,9 @@ const USAGE = `usage: bun run start [--role all|ingest|analyze]
                   events, PumpPortal messages or Solana getTransaction responses (encoding "json"); stops
                   once the analyzers and alert sinks processed all of it, with a summary
   --pace          full (default) or recorded (keep the recorded gaps)
-  --resume-after  skip the file's lines (or array elements) up to N: where a stopped replay wrote up to
-                  (its summary says "resume after line N"); the same file again from the start would
-                  write its events a second time
+  --resume-after  skip the file's lines (or array elements) up to N (0: from the start). Without it, a
+                  replay of a file an earlier run replayed into the same tx stream (stopped, crashed or
+                  done) goes on after the last line that run wrote
   --keep-running  after a replay and its summary, keep running (serving the control API) until SIGINT /
                   SIGTERM
   --seconds       stop after N seconds (default: run until SIGINT / SIGTERM)
@@ -41,7 +41,7 @@ const values = parseCommandLine(USAGE, {
   replay: { type: "string" },
   pace: { type: "string", default: "full" },
   seconds: { type: "string", default: "0" },
-  "resume-after": { type: "string", default: "0" },
+  "resume-after": { type: "string" },
   "keep-running": { type: "boolean", default: false },
 });
 const role = values.role as Role;
@@ -59,9 +59,11 @@ if (values.replay && !(await Bun.file(values.replay).exists()))
 if (values.replay && role === "analyze") fail("--replay: feeds the tx stream, so not with --role analyze");
 if (values["keep-running"] && !values.replay) fail("--keep-running: only with --replay");
 if (values.pace !== "full" && !values.replay) fail("--pace: only with --replay");
-const resumeAfter = /^\d{1,15}$/.test(values["resume-after"]) ? Number(values["resume-after"]) : Number.NaN;
-if (Number.isNaN(resumeAfter)) fail(`--resume-after: must be an integer ≥ 0, got ${values["resume-after"]}`);
-if (resumeAfter > 0 && !values.replay) fail("--resume-after: only with --replay");
+const resumeFlag = values["resume-after"];
+const resumeAfter =
+  resumeFlag === undefined ? null : /^\d{1,15}$/.test(resumeFlag) ? Number(resumeFlag) : Number.NaN;
+if (Number.isNaN(resumeAfter)) fail(`--resume-after: must be an integer ≥ 0, got ${resumeFlag}`);
+if (resumeAfter !== null && !values.replay) fail("--resume-after: only with --replay");
 
 let config: ReturnType<typeof loadConfig>;
 try {

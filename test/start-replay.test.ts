@@ -145,4 +145,71 @@ describe.skipIf(!redisServerInstalled())("SIGINT while the analyzers are down", 
     await backend.close();
     expect(ids).toEqual(events.map((e) => e.id));
   }, 90_000);
+
+  test("a replay SIGKILLed mid-file, run again as it was, goes on where it stopped: every event once, in order, then the closing tick", async () => {
+    const prefix = `sigkill-${crypto.randomUUID()}:`;
+    const names = topology(prefix);
+    const backend = new RedisStreamBackend(redis.url);
+    const file = join(dir, "killed.jsonl");
+    const events = [...generate({ seed: 6, maxEvents: 60_000 }).events()];
+    // A few lines that write nothing (rejected, blank) among the events, so lines and events differ.
+    const lines = events.map((e) => JSON.stringify(e));
+    lines.splice(1_000, 0, "{not json");
+    lines.splice(30_000, 0, "");
+    await Bun.write(file, `${lines.join("\n")}\n`);
+    const replay = () =>
+      track(
+        Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", file], {
+          cwd: ROOT,
+          env: { ...ENV, REDIS_URL: redis.url, TROUPE_STREAM_PREFIX: prefix },
+          stdout: "pipe",
+          stderr: "pipe",
+        }),
+      );
+    const killed = replay();
+    // Killed between batches or inside one, as a crash comes: no summary says where it got.
+    for (let polls = 0; (await backend.length(names.tx)) < 10_000; polls++) {
+      expect(polls).toBeLessThan(3_000);
+      await Bun.sleep(10);
+    }
+    killed.kill("SIGKILL");
+    await killed.exited;
+    const before = await backend.length(names.tx);
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(events.length);
+    // As if it had written two batches more than it marked (a kill between a batch and its mark, twice):
+    // those come again, and go in once.
+    const markName = `replay:${file}`;
+    const mark = JSON.parse((await backend.readMark(names.tx, markName)) ?? "null") as {
+      line: number;
+      ts: number;
+    };
+    expect(mark.line).toBeGreaterThan(1_000);
+    await backend.writeMark(names.tx, markName, JSON.stringify({ ...mark, line: mark.line - 1_000 }));
+
+    const again = replay();
+    const [code, text] = await Promise.all([again.exited, new Response(again.stderr).text()]);
+    expect(code).toBe(0);
+    expect(text).toContain(
+      `replay of ${file}: an earlier run wrote it up to line ${(mark.line - 1_000).toLocaleString("en")}; going on after it`,
+    );
+    expect(text).toMatch(/, 1,\d{3} duplicates skipped \(an id written already\)/);
+    const entries = (await backend.range(names.tx, { count: 100_000 })).map(
+      (entry) =>
+        JSON.parse(entry.fields?.json?.toString() ?? "{}") as { kind: string; id?: string; ts: number },
+    );
+    expect(entries.filter((e) => e.kind !== "tick").map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(entries.at(-1)).toMatchObject({ kind: "tick", ts: events.at(-1)!.ts + 60_000 });
+
+    // Done: once more writes nothing, and says so.
+    const done = replay();
+    const [doneCode, doneText] = await Promise.all([done.exited, new Response(done.stderr).text()]);
+    expect(doneCode).toBe(0);
+    expect(doneText).toContain(
+      `replay of ${file} done (resumed after line ${lines.length.toLocaleString("en")}): 0 lines read, 0 events in`,
+    );
+    const after = await backend.range(names.tx, { count: 100_000 });
+    expect(after.filter((e) => !e.fields?.json?.toString().includes('"tick"')).length).toBe(events.length);
+    await backend.close();
+  }, 90_000);
 });

@@ -7,13 +7,20 @@
  * Every wait (the producer paused by backpressure, a retry, the recorded pace) ends when the caller's
  * signal aborts: with the analyzers down a paused producer would otherwise wait for as long as they are
  * down, and the process could not stop. What was appended stays; the batch in hand is not written.
+ *
+ * A writer goes on where the last one stopped, however it stopped (a SIGKILL prints no summary): before
+ * its first write it remembers the event ids of the stream's newest entries, so an event written already
+ * is skipped (a restarted live source resending, a batch written but not yet marked), and a replay marks
+ * with the stream, after each batch, the last line it wrote, so a replay of the same file resumes after it.
  */
 import type { Tick } from "../detection/analyzer.ts";
 import { type ChainEvent, type InvalidEventReason, validateEvent } from "../detection/schema.ts";
 import { ingestCodec } from "../detection/tx-entry.ts";
-import type { StreamBackend } from "../streams/backend.ts";
+import { TroupeError } from "../errors.ts";
+import type { EntryFields, StreamBackend } from "../streams/backend.ts";
 import { deadLetterWrite } from "../streams/dead-letters.ts";
 import { Producer, type ProducerOptions } from "../streams/producer.ts";
+import { BACKOFF_DEFAULTS, backoffDelay } from "../time/backoff.ts";
 import { systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import { generate } from "./generator.ts";
@@ -23,6 +30,17 @@ import { RecentIds } from "./recent-ids.ts";
 const BATCH = 500;
 const DEAD_LETTER_TTL_MS = 3_600_000;
 const HOUR_MS = 3_600_000;
+/**
+ * The newest entries whose event ids a writer remembers before its first write: retention keeps at least
+ * these (retention.ts), and they hold the batches a stopped writer may have written without marking.
+ */
+const SEED_ENTRIES = 10_000;
+
+/** How far an earlier replay of a source got: its last line written, and that line's last event time. */
+export interface ReplayMark {
+  readonly line: number;
+  readonly ts: number | null;
+}
 
 /**
  * The streams the writer feeds, named by the application (the scanner's `Topology` is one): the sources
@@ -76,6 +94,11 @@ export interface ReplaySummary {
 export interface ReplayRun extends ReplayOptions {
   /** Stops the replay (between lines, or in any wait); what was appended stays. */
   signal?: AbortSignal;
+  /**
+   * Marks how far the replay got under this name (the source's identity, say its absolute path), with
+   * the stream, after every batch: {@link TxStreamWriter.replayMark} reads it back.
+   */
+  mark?: string;
 }
 
 export class TxStreamWriter {
@@ -84,6 +107,12 @@ export class TxStreamWriter {
   readonly #recent = new RecentIds();
   readonly #backend: StreamBackend;
   readonly #topology: TxStreams;
+  /**
+   * The event ids of the stream's newest entries when this writer began, whatever their event times (the
+   * recent ids keep a window of event time, which may hold fewer): what an earlier writer wrote last.
+   */
+  readonly #written = new Set<string>();
+  #seeded: Promise<void> | null = null;
 
   constructor(backend: StreamBackend, topology: TxStreams, producer: Partial<ProducerOptions> = {}) {
     this.#backend = backend;
@@ -154,11 +183,17 @@ export class TxStreamWriter {
     const duplicatesBefore = this.stats.duplicates;
     let batch: ChainEvent[] = [];
     let batchLine = 0;
+    const mark = async () => {
+      if (options.mark === undefined) return;
+      const value: ReplayMark = { line: summary.lastLineWritten, ts: summary.lastTs };
+      await this.#backend.writeMark(this.#topology.tx, markName(options.mark), JSON.stringify(value));
+    };
     const flush = async () => {
       await this.#append(batch, signal);
       if (batch.length > 0) summary.lastTs = (batch.at(-1) as ChainEvent).ts;
       summary.lastLineWritten = batchLine;
       batch = [];
+      await mark();
     };
     const replaySleep = (ms: number) => sleep(systemClock, ms, signal);
     try {
@@ -172,6 +207,7 @@ export class TxStreamWriter {
           await this.reject(name, `line-${line.line}`, line.raw, line.reason);
           summary.rejected++;
           summary.lastLineWritten = line.line;
+          await mark();
           continue;
         }
         if (line.events.length === 0) summary.empty++;
@@ -187,6 +223,23 @@ export class TxStreamWriter {
     summary.events = this.stats.sent - sentBefore;
     summary.duplicates = this.stats.duplicates - duplicatesBefore;
     return summary;
+  }
+
+  /** How far an earlier replay marked `mark` got in this stream, or null when none is marked. */
+  async replayMark(mark: string): Promise<ReplayMark | null> {
+    const raw = await this.#backend.readMark(this.#topology.tx, markName(mark));
+    if (raw === null) return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {}
+    const { line, ts } = (value ?? {}) as { line?: unknown; ts?: unknown };
+    if (!Number.isInteger(line) || (line as number) < 0 || (ts !== null && typeof ts !== "number"))
+      throw new TroupeError(
+        "ERR_DECODE",
+        `the replay mark of ${mark} in ${this.#topology.tx}:marks holds ${raw}, not a line and a time`,
+      );
+    return { line: line as number, ts: ts as number | null };
   }
 
   /**
@@ -258,9 +311,37 @@ export class TxStreamWriter {
     await this.#backend.appendUnique(write.stream, write.dedupId, write.fields, write.ttlMs);
   }
 
+  /**
+   * Remembers the event ids of the stream's newest entries (an entry that is not Ingest's is skipped), so
+   * that what an earlier writer wrote is not written again; retried until the stream answers.
+   */
+  async #seed(signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const newest = await this.#backend.range(this.#topology.tx, { count: SEED_ENTRIES, reverse: true });
+        for (let i = newest.length - 1; i >= 0; i--) {
+          const event = eventOf(newest[i]!.fields);
+          if (event) this.#written.add(event.id);
+        }
+        return;
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        await sleep(systemClock, backoffDelay(attempt, BACKOFF_DEFAULTS), signal);
+      }
+    }
+  }
+
   /** Appends to the tx stream, in order, each event once (the producer resends what failed). */
   async #append(payloads: readonly (ChainEvent | Tick)[], signal?: AbortSignal): Promise<void> {
-    const fresh = payloads.filter((p) => p.kind === "tick" || this.#recent.admit(p.id, p.ts));
+    if (!this.#seeded)
+      this.#seeded = this.#seed(signal).catch((error) => {
+        this.#seeded = null;
+        throw error;
+      });
+    await this.#seeded;
+    const fresh = payloads.filter(
+      (p) => p.kind === "tick" || (!this.#written.has(p.id) && this.#recent.admit(p.id, p.ts)),
+    );
     this.stats.duplicates += payloads.length - fresh.length;
     if (fresh.length === 0) return;
     await this.producer.sendBatch(fresh, signal ? { signal } : {});
@@ -269,4 +350,23 @@ export class TxStreamWriter {
     for (const payload of fresh) if (payload.kind === "tick") events--;
     this.stats.sent += events;
   }
+}
+
+/** A replay's mark among the stream's marks. */
+function markName(source: string): string {
+  return `replay:${source}`;
+}
+
+/** The id and time of the event an entry holds; null for a tick, or an entry that is not Ingest's. */
+function eventOf(fields: EntryFields | null): { id: string; ts: number } | null {
+  if (fields === null) return null;
+  let payload: { kind?: unknown; id?: unknown; ts?: unknown } | null;
+  try {
+    payload = ingestCodec.decode(fields) as typeof payload;
+  } catch {
+    return null;
+  }
+  if (!payload || payload.kind === "tick" || typeof payload.id !== "string" || typeof payload.ts !== "number")
+    return null;
+  return { id: payload.id, ts: payload.ts };
 }

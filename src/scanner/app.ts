@@ -6,6 +6,7 @@
  * A `--replay` reports its summary once the analyzers and sinks drained it, and ends then, unless told to
  * keep running.
  */
+import { resolve as resolvePath } from "node:path";
 import { redisAddressOf, type TroupeConfig } from "../config.ts";
 import { type Alert, SEVERITY_RANK } from "../detection/alert.ts";
 import { PATTERN_DETECTORS } from "../detection/pattern-analyzer.ts";
@@ -43,8 +44,11 @@ export interface ScannerRun {
   /** Replay this recording (JSON lines or a JSON array, jsonl.ts) instead of running the generator. */
   replay: string | null;
   pace: "full" | "recorded";
-  /** Skip the replay's lines up to this one: a stopped replay wrote them (`--resume-after`). */
-  resumeAfter: number;
+  /**
+   * Skip the replay's lines up to this one (`--resume-after`); null: after the last line an earlier replay
+   * of the file into this tx stream marked written, if any.
+   */
+  resumeAfter: number | null;
   /** After a replay: keep running (and serving the API) once it is drained and reported. */
   keepRunning: boolean;
   /** Alerts (stdout) and the progress line (stderr). */
@@ -186,11 +190,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   let replay: ReplaySummary | null = null;
   const ingesting = ingest
     ? run.replay
-      ? replayFile(ingest, run.replay, { pace: run.pace, after: run.resumeAfter }, ingestSignal).then(
-          (summary) => {
-            replay = summary;
-          },
-        )
+      ? replayFile(ingest, run, terminal, ingestSignal).then((summary) => {
+          replay = summary;
+        })
       : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
     : Promise.resolve();
   const figures = () => ({
@@ -314,15 +316,29 @@ async function showAlerts(
 }
 
 /** The file through ingest, then a tick an event-minute later so alerts waiting for a quiet spell are due. */
+/**
+ * Replays `run.replay`, marked by its absolute path, after the line given or else the line an earlier
+ * replay of it marked; once at its end, a tick a minute past its last event flushes the analyzers (again,
+ * for a replay that had nothing left: the run that wrote its end may have stopped before its tick).
+ */
 async function replayFile(
   ingest: TxStreamWriter,
-  file: string,
-  options: { pace: "full" | "recorded"; after: number },
+  run: ScannerRun,
+  terminal: Terminal,
   signal: AbortSignal,
 ): Promise<ReplaySummary> {
-  const summary = await ingest.replay(Bun.file(file).stream(), file, { ...options, signal });
-  if (!summary.stopped && summary.lastTs !== null) {
-    await ingest.tick(summary.lastTs + 60_000, signal).catch((error) => {
+  const file = run.replay as string;
+  const mark = resolvePath(file);
+  const earlier = await ingest.replayMark(mark);
+  const after = run.resumeAfter ?? earlier?.line ?? 0;
+  if (run.resumeAfter === null && earlier !== null)
+    terminal.note(
+      `replay of ${file}: an earlier run wrote it up to line ${earlier.line.toLocaleString("en")}; going on after it (--resume-after 0 replays it whole)`,
+    );
+  const summary = await ingest.replay(Bun.file(file).stream(), file, { pace: run.pace, after, mark, signal });
+  const lastTs = summary.lastTs ?? (after === earlier?.line ? earlier.ts : null);
+  if (!summary.stopped && lastTs !== null) {
+    await ingest.tick(lastTs + 60_000, signal).catch((error) => {
       if (!signal.aborted) throw error;
     });
   }

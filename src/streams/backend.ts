@@ -267,6 +267,13 @@ export interface StreamBackend {
   /** The partition count stored for the logical stream `stream`, or null when none is (never created). */
   storedPartitions(stream: string): Promise<number | null>;
   /**
+   * A small value kept with `stream` under `name` (how far a replay into it got), or null when none is:
+   * marks outlive the process that wrote them, as the stream does.
+   */
+  readMark(stream: string, name: string): Promise<string | null>;
+  /** Sets `name`'s mark of `stream` to `value`. */
+  writeMark(stream: string, name: string, value: string): Promise<void>;
+  /**
    * Writes each item's outputs, then acks exactly the items whose outputs were all written (or
    * already existed). Every reply is checked: a refused write (e.g. Redis out of memory, which still
    * accepts XACK) leaves that item pending with its error instead of acking it unprocessed.
@@ -282,6 +289,11 @@ export interface StreamBackend {
 /** The key that holds a logical stream's partition count (partitions.ts). */
 export function partitionsKey(stream: string): string {
   return `${stream}:partitions`;
+}
+
+/** The hash of a stream's marks ({@link StreamBackend.readMark}). */
+export function marksKey(stream: string): string {
+  return `${stream}:marks`;
 }
 
 /**

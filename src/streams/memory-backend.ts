@@ -19,6 +19,7 @@ import {
   type ConsumerInfo,
   dedupKey,
   type GroupInfo,
+  marksKey,
   type OutputFence,
   type PendingInfo,
   type PendingQuery,
@@ -87,6 +88,7 @@ export class MemoryStreamBackend implements StreamBackend {
   readonly #dedup = new Map<string, { id: string; expiresAt: number }>();
   /** Partition counts by key (partitionsKey), as Redis stores them. */
   readonly #partitions = new Map<string, number>();
+  readonly #marks = new Map<string, Map<string, string>>();
   readonly #state = new MemoryStateSpace();
   readonly #leases: MemoryLeaseStore;
 
@@ -301,6 +303,18 @@ export class MemoryStreamBackend implements StreamBackend {
   async storedPartitions(stream: string): Promise<number | null> {
     this.#open();
     return this.#partitions.get(partitionsKey(stream)) ?? null;
+  }
+
+  async readMark(stream: string, name: string): Promise<string | null> {
+    this.#open();
+    return this.#marks.get(marksKey(stream))?.get(name) ?? null;
+  }
+
+  async writeMark(stream: string, name: string, value: string): Promise<void> {
+    this.#open();
+    const key = marksKey(stream);
+    const marks = this.#marks.get(key) ?? new Map<string, string>();
+    this.#marks.set(key, marks.set(name, value));
   }
 
   commit(stream: string, group: string, items: readonly CommitItem[]): Promise<CommitOutcome[]> {

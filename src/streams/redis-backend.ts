@@ -38,7 +38,7 @@ import type {
   UniqueAppendResult,
   WriteFields,
 } from "./backend.ts";
-import { dedupKey, partitionsKey } from "./backend.ts";
+import { dedupKey, marksKey, partitionsKey } from "./backend.ts";
 import { asOutputError } from "./commit.ts";
 import { keySlot } from "./key-slot.ts";
 import type { RedisConnection } from "./redis-compaction.ts";
@@ -453,6 +453,14 @@ export class RedisStreamBackend implements StreamBackend {
   async storedPartitions(stream: string): Promise<number | null> {
     const stored = await this.#run(() => this.#cmd.get(partitionsKey(stream)));
     return stored === null ? null : storedCount(stream, stored);
+  }
+
+  readMark(stream: string, name: string): Promise<string | null> {
+    return this.#run(() => this.#cmd.hget(marksKey(stream), name));
+  }
+
+  async writeMark(stream: string, name: string, value: string): Promise<void> {
+    await this.#run(() => this.#cmd.hset(marksKey(stream), name, value));
   }
 
   /**

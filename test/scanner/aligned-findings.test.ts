@@ -124,8 +124,14 @@ describe("the sybil analyzer ahead of its findings (issue 13)", () => {
     for (let run = 0; run < 2; run++) {
       const scanner = await startBatchScanner(backend, names, {}, null);
       try {
-        // A day later the same crew again: another finding, which the restarted producer numbers 1 too.
-        await scanner.ingest.send(s3AfterSweep(Date.UTC(2026, 0, 1 + run)));
+        // A day later the same crew again, in other transactions (an id goes in once): another finding,
+        // which the restarted producer numbers 1 too.
+        const events = s3AfterSweep(Date.UTC(2026, 0, 1 + run)).map((e) => ({
+          ...e,
+          signature: `${e.signature}.${run}`,
+          id: `${e.signature}.${run}:${e.ix}`,
+        }));
+        await scanner.ingest.send(events);
         await scanner.drained();
         counts.push(await findings());
       } finally {

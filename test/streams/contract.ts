@@ -427,6 +427,19 @@ export function runStreamContract(
       expect(await b.consumers(s, "g")).toEqual([]);
     });
 
+    test("a stream's marks: absent until written, then the last value, per stream and name; a trim keeps them", async () => {
+      await open();
+      expect(await b.readMark(s, "replay:a")).toBeNull();
+      await b.writeMark(s, "replay:a", "1");
+      await b.writeMark(s, "replay:a", '{"line":2}');
+      await b.writeMark(s, "replay:b", "x");
+      await b.append(s, { n: "1" });
+      await b.trim(s, "99999999999999-0");
+      expect(await b.readMark(s, "replay:a")).toBe('{"line":2}');
+      expect(await b.readMark(s, "replay:b")).toBe("x");
+      expect(await b.readMark(`${s}:other`, "replay:a")).toBeNull();
+    });
+
     test("trim removes entries below MINID only", async () => {
       await open();
       const ids = (await b.appendBatch(s, [{ n: "1" }, { n: "2" }, { n: "3" }])).map((r) =>
