@@ -494,8 +494,12 @@ class ActorHost {
             this.#results ??= [];
             this.#results.push(seq, result);
           }
-        } catch (error) {
+        } catch (thrown) {
           if (this.#fatal) return;
+          // A handler that rejects once its signal aborts (fetch, node:timers/promises) ended because the
+          // runtime gave up on it, not by a failure of its own: reported with the abort's reason.
+          const aborted = this.#runningController?.signal;
+          const error = aborted?.aborted ? aborted.reason : thrown;
           if (config.handlerError === "crash" && !givenUp(error)) {
             this.die("handlerError", error);
             return;

@@ -114,7 +114,8 @@ export class ActorInstance {
       },
       {
         deadLetter: (envelope, error) => {
-          this.#deadLettered++;
+          // A cancelled message was given up by its asker, not dead-lettered.
+          if (error.code !== "ERR_CANCELLED") this.#deadLettered++;
           owner.deadLetter(this, envelope, error);
         },
         handlerFailed: (error) => {
