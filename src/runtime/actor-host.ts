@@ -498,7 +498,8 @@ class ActorHost {
           if (this.#fatal) return;
           // A handler that rejects once its signal aborts (fetch, node:timers/promises) ended because the
           // runtime gave up on it, not by a failure of its own: reported with the abort's reason.
-          const aborted = this.#runningController?.signal;
+          // (A cast: the handler may have made the controller since it was reset above.)
+          const aborted = (this.#runningController as AbortController | null)?.signal;
           const error = aborted?.aborted ? aborted.reason : thrown;
           if (config.handlerError === "crash" && !givenUp(error)) {
             this.die("handlerError", error);

@@ -4,7 +4,7 @@
  * calls under way when the channel closes (the worker ended: a crash, a restart, a stop) reject then.
  */
 import * as Comlink from "comlink";
-import { deserializeError, TroupeError } from "../errors.ts";
+import { deserializeError, messageOf, TroupeError } from "../errors.ts";
 import type { Clock } from "../time/clock.ts";
 import type { ControlApi, ControlResult } from "./protocol.ts";
 
@@ -38,6 +38,27 @@ export class ControlChannel {
     for (const abandon of [...this.#pending]) abandon(ended);
   }
 
+  /**
+   * A call that failed on its way: arguments the worker cannot be sent (posting them throws), or an answer
+   * that cannot travel back (comlink's worker side then sends a TypeError instead), else the channel.
+   */
+  #transportError(what: string, error: unknown): TroupeError {
+    const name = (error as { name?: unknown } | null)?.name;
+    if (name === "DataCloneError")
+      return new TroupeError(
+        "ERR_MESSAGE_ENCODE",
+        `${what}: its arguments cannot be sent to ${this.#label}: ${messageOf(error)}`,
+        { cause: error },
+      );
+    if (messageOf(error) === "Unserializable return value")
+      return new TroupeError(
+        "ERR_MESSAGE_ENCODE",
+        `${what}: the answer of ${this.#label} cannot be sent back`,
+        { cause: error },
+      );
+    return new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error });
+  }
+
   #call(call: () => Promise<ControlResult>, what: string, timeoutMs: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const settle = (outcome: () => void) => {
@@ -60,13 +81,11 @@ export class ControlChannel {
       call().then(
         (result) =>
           settle(() => {
+            // A query that threw is the handler's error (an unknown one carries ERR_QUERY_NOT_FOUND).
             if (result.ok) resolve(result.value);
-            else reject(deserializeError(result.error, "ERR_QUERY_NOT_FOUND"));
+            else reject(deserializeError(result.error));
           }),
-        (error: unknown) =>
-          abandon(
-            new TroupeError("ERR_CONTROL_TIMEOUT", `${what} on ${this.#label} failed`, { cause: error }),
-          ),
+        (error: unknown) => abandon(this.#transportError(what, error)),
       );
     });
   }

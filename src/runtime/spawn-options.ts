@@ -1,5 +1,5 @@
 /** Options of `system.spawn`, their defaults, and the resolver that validates them. */
-import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
+import { InvalidOptionError, messageOf, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { type BackoffOptions, resolveBackoff } from "../time/backoff.ts";
 import { ThreadPool } from "./actor-thread.ts";
 import type { HandlerErrorPolicy, UnhandledRejectionPolicy } from "./protocol.ts";
@@ -248,6 +248,20 @@ const STATE_OPTION_NAMES = optionNames<StateOptions>({
 });
 const RECYCLE_OPTION_NAMES = optionNames<RecycleOptions>({ afterMessages: true, maxHeapMb: true });
 
+/**
+ * Refuses a value that cannot be sent to a worker (a function, a class instance holding one), naming its
+ * option, here rather than as a DOMException from the first start's postMessage.
+ */
+function cloneable(option: string, value: unknown): unknown {
+  if (value === undefined) return value;
+  try {
+    structuredClone(value);
+  } catch (error) {
+    throw new InvalidOptionError(option, `must be structured-cloneable: ${messageOf(error)}`);
+  }
+  return value;
+}
+
 export function resolveSpawnOptions<M>(
   options: SpawnOptions<M>,
   defaultName: string,
@@ -322,7 +336,7 @@ export function resolveSpawnOptions<M>(
     backoff: options.backoff
       ? resolveBackoff("backoff", { ...supervision.backoff, ...options.backoff })
       : supervision.backoff,
-    init: options.init,
+    init: cloneable("init", options.init),
     state: resolveState(options.state),
     concurrency,
     orderKey: resolveOrderKey(options.orderBy ?? ORDER_BY_DEFAULT, route),

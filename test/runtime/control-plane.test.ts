@@ -62,6 +62,32 @@ test("an unknown query is a typed error; a busy instance times out the control c
   });
 });
 
+test("a query that throws, arguments or an answer that cannot be sent: each its own typed error, at once; the actor unaffected", async () => {
+  system = createSystem();
+  const ref = await system.spawn<unknown, unknown>(ECHO);
+  // Not "no such query", and not a timeout: the query exists, and nothing was busy.
+  expect(await rejectionOf(ref.query("fails"))).toMatchObject({
+    code: "ERR_HANDLER_THREW",
+    message: "the query failed",
+  });
+  const started = performance.now();
+  expect(await rejectionOf(ref.query("echo", [() => 1]))).toMatchObject({ code: "ERR_MESSAGE_ENCODE" });
+  expect(await rejectionOf(ref.query("unsendable"))).toMatchObject({ code: "ERR_MESSAGE_ENCODE" });
+  expect(performance.now() - started).toBeLessThan(1_000);
+  expect(await ref.query("echo", [{ a: [1] }])).toEqual({ a: [1] });
+  expect(await ref.ask({ k: 1 })).toEqual({ k: 1 });
+});
+
+test("an init the worker cannot be sent fails the spawn naming it, and leaves the name free", async () => {
+  system = createSystem();
+  expect(await rejectionOf(system.spawn(ECHO, { name: "e", init: { f: () => 1 } }))).toMatchObject({
+    code: "ERR_INVALID_OPTION",
+    option: "init",
+  });
+  const ref = await system.spawn<unknown, unknown>(ECHO, { name: "e", init: { n: 1 } });
+  expect(await ref.ask(1)).toBe(1);
+});
+
 test("a paused actor gets nothing new and reports no credit; resume delivers everything, in order", async () => {
   system = createSystem();
   const log = sharedLog(100);
