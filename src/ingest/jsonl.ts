@@ -148,12 +148,24 @@ async function* lines(source: ReadableStream<Uint8Array>): AsyncGenerator<Source
   if (partial.length > 0) yield decodeLine(Buffer.concat(partial));
 }
 
+/** Why a record whose bytes are not UTF-8 is refused (its text shows U+FFFD where they were not). */
+const BAD_ENCODING = {
+  code: "bad_encoding",
+  message: "not valid UTF-8 (shown with U+FFFD where it is not)",
+} as const;
+
 /**
  * A JSON array of records (what `getTransaction` recordings usually are): each element is numbered like a
  * line, 1-based. The array is parsed whole, so it is for captures that fit in memory; long ones belong in
- * JSON lines.
+ * JSON lines. `notUtf8`: some of its bytes were not UTF-8 and its text holds U+FFFD for them, so an element
+ * holding one is refused (an address altered, not a record): an element whose text really holds U+FFFD is
+ * then refused too, which a fixed file replays.
  */
-export function* parseArray(text: string, now: () => number = Date.now): Generator<LineResult> {
+export function* parseArray(
+  text: string,
+  now: () => number = Date.now,
+  notUtf8 = false,
+): Generator<LineResult> {
   let values: unknown;
   try {
     values = JSON.parse(text);
@@ -165,7 +177,10 @@ export function* parseArray(text: string, now: () => number = Date.now): Generat
   let line = 0;
   for (const value of values as unknown[]) {
     line++;
-    yield { ...parseRecord(value, JSON.stringify(value), line, now), element: true };
+    const raw = JSON.stringify(value);
+    if (notUtf8 && raw.includes("\uFFFD"))
+      yield { ok: false, line, raw, reason: BAD_ENCODING, element: true };
+    else yield { ...parseRecord(value, raw, line, now), element: true };
   }
 }
 
@@ -186,20 +201,18 @@ export function* parseJsonl(text: string, now: () => number = Date.now): Generat
 async function* results(source: ReadableStream<Uint8Array>, now: () => number): AsyncGenerator<LineResult> {
   let line = 0;
   let array: string[] | null = null;
+  let arrayUtf8 = true;
   let first = true;
   for await (const { text: raw, utf8 } of lines(source)) {
     line++;
     if (array !== null) {
       array.push(raw);
+      arrayUtf8 &&= utf8;
       continue;
     }
     if (raw.trim().length === 0) continue;
     if (!utf8) {
-      const reason = {
-        code: "bad_encoding",
-        message: "not valid UTF-8 (shown with U+FFFD where it is not)",
-      } as const;
-      yield { ok: false, line, raw, reason };
+      yield { ok: false, line, raw, reason: BAD_ENCODING };
       first = false;
       continue;
     }
@@ -208,7 +221,7 @@ async function* results(source: ReadableStream<Uint8Array>, now: () => number): 
     else yield parseLine(raw, line, now);
     first = false;
   }
-  if (array !== null) yield* parseArray(array.join("\n"), now);
+  if (array !== null) yield* parseArray(array.join("\n"), now, !arrayUtf8);
 }
 
 /** Streams a JSONL source (or a JSON array), at full speed or at the recorded pace. */

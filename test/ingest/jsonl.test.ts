@@ -92,6 +92,29 @@ describe("JSONL replay", () => {
     expect(results[0]?.ok && results[0].events[0]).toMatchObject({ trader: "wé" });
   });
 
+  test("in a JSON array, an element whose bytes are not UTF-8 is refused, not altered; the others pass", async () => {
+    const [good, bad, last] = ["wé", "wé", "wè"].map((trader, i) =>
+      buy("M", trader, T0 + i, { supply: 0.01 }),
+    );
+    const text = `[\n${JSON.stringify(good)},\n${JSON.stringify(bad)},\n${JSON.stringify(last)}\n]\n`;
+    const bytes = new TextEncoder().encode(text);
+    // The second element's "é" (C3 A9) as a lone Latin-1 byte (E9): not UTF-8.
+    const second = text.indexOf(JSON.stringify(bad));
+    const at = second + Buffer.byteLength(text.slice(second, text.indexOf("é", second)));
+    const latin1 = new Uint8Array([...bytes.subarray(0, at), 0xe9, ...bytes.subarray(at + 2)]);
+    const results = await collect(replayJsonl(new Blob([latin1]).stream()));
+    expect(results.map((r) => (r.ok ? [r.line, "ok"] : [r.line, r.reason.code]))).toEqual([
+      [1, "ok"],
+      [2, "bad_encoding"],
+      [3, "ok"],
+    ]);
+    expect(results.map((r) => r.ok && r.events[0]?.kind === "trade" && r.events[0].trader)).toEqual([
+      "wé",
+      false,
+      "wè",
+    ]);
+  });
+
   test("a PumpPortal line that maps to an event outside the schema is reported like a bad canonical line", async () => {
     const [create] = (await Bun.file(FIXTURE).text()).split("\n");
     // A dev buy of 40 SOL out of a curve holding 31 SOL after it: the create's reserves would be negative.
