@@ -244,7 +244,16 @@ export function validateEvent(input: unknown): Validation {
     return { ok: false, reason: { code: "not_object", message: "event must be a JSON object" } };
   }
   try {
-    return { ok: true, event: build(input as Obj) };
+    const event = build(input as Obj);
+    // The id is the idempotency key: one that is not the event's own would let the same event in twice,
+    // or skip another one as a repeat.
+    if (event.id !== `${event.signature}:${event.ix}`)
+      fail(
+        "out_of_range",
+        "id",
+        `"id" must be "${event.signature}:${event.ix}" (signature:ix), got "${event.id}"`,
+      );
+    return { ok: true, event };
   } catch (error) {
     if (error instanceof Reject) return { ok: false, reason: error.reason };
     throw error;

@@ -48,6 +48,17 @@ describe("validateEvent", () => {
     ],
     ["bad decimals", { ...fund("a", "b", T0, 1), decimals: 19 }, { code: "out_of_range", field: "decimals" }],
     ["empty id", { ...create("m", "c"), id: "" }, { code: "out_of_range", field: "id" }],
+    // The id is the idempotency key: another event's would skip this one as a repeat, an alias let it in twice.
+    [
+      "an id that is not signature:ix",
+      { ...create("m", "c"), id: "alias:7" },
+      { code: "out_of_range", field: "id" },
+    ],
+    [
+      "an id of another ix",
+      { ...fund("a", "b", T0, 1), ix: 3 },
+      { code: "out_of_range", field: "id", message: expect.stringContaining(":3") },
+    ],
   ];
   for (const [name, input, reason] of cases) {
     test(`rejects ${name}`, () => {
