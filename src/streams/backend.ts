@@ -291,6 +291,21 @@ export function partitionsKey(stream: string): string {
   return `${stream}:partitions`;
 }
 
+/**
+ * A dedup id made of names and ids: joined with "/", every part but the last with its "%" and "/" escaped
+ * (%25, %2F), so that two sources never share one (stream "a/b" and group "c" against stream "a" and group
+ * "b/c": a spec test saw one's output taken for the other's, and its entry acked without it). A part with
+ * neither is unchanged, so are the ids of such names.
+ */
+export function dedupPath(...parts: string[]): string {
+  const last = parts.length - 1;
+  return parts.map((part, i) => (i === last ? part : part.replace(/[%/]/g, escapePathChar))).join("/");
+}
+
+function escapePathChar(char: string): string {
+  return char === "%" ? "%25" : "%2F";
+}
+
 /** The hash of a stream's marks ({@link StreamBackend.readMark}). */
 export function marksKey(stream: string): string {
   return `${stream}:marks`;

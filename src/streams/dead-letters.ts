@@ -15,7 +15,13 @@
  * `replayable: false`: a replay refuses it and keeps it, rather than appending it to a stream named after
  * the file, which nothing reads, and deleting it.
  */
-import type { EntryFields, OutputWrite, StreamBackend, StreamEntry } from "./backend.ts";
+import {
+  dedupPath,
+  type EntryFields,
+  type OutputWrite,
+  type StreamBackend,
+  type StreamEntry,
+} from "./backend.ts";
 import { ZERO_ID } from "./stream-id.ts";
 
 /**
@@ -98,7 +104,12 @@ export function deadLetterWrite(
   if (letter.error !== undefined) fields.error = letter.error;
   if (letter.replayable === false) fields.replayable = "false";
   for (const [name, value] of Object.entries(letter.fields ?? {})) fields[FIELD_PREFIX + name] = value;
-  return { stream: dlq, dedupId: `dlq/${letter.source}/${letter.group}/${letter.entryId}`, fields, ttlMs };
+  return {
+    stream: dlq,
+    dedupId: dedupPath("dlq", letter.source, letter.group, letter.entryId),
+    fields,
+    ttlMs,
+  };
 }
 
 /** Reads a record back; `null` for an entry that is not a dead letter. */

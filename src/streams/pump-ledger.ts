@@ -16,7 +16,14 @@
 import type { Emitter } from "nanoevents";
 import { errorCode, messageOf, serializeError, TroupeError } from "../errors.ts";
 import { Deque } from "../runtime/deque.ts";
-import type { CommitItem, EntryFields, OutputFence, OutputWrite, StreamBackend } from "./backend.ts";
+import {
+  type CommitItem,
+  dedupPath,
+  type EntryFields,
+  type OutputFence,
+  type OutputWrite,
+  type StreamBackend,
+} from "./backend.ts";
 import { asOutputError } from "./commit.ts";
 import { type CommitJob, Committer } from "./committer.ts";
 import { type DeadLetterReason, deadLetterWrite, replayedFor, withoutReplayMark } from "./dead-letters.ts";
@@ -452,7 +459,7 @@ export class PumpLedger<M, R> implements CoverHost {
     return {
       stream: output.stream,
       // Scoped by source entry unless global: a redelivery of this entry finds the marker, writes nothing.
-      dedupId: output.scope === "global" ? output.dedupId : `${stream}/${group}/${held.id}/${output.dedupId}`,
+      dedupId: output.scope === "global" ? output.dedupId : dedupPath(stream, group, held.id, output.dedupId),
       fields: output.fields ?? codec.encode(output.payload),
       ttlMs: dedupTtlMs,
       ...(output.scope === "source" && { at: held.id }),

@@ -668,6 +668,31 @@ export function runPumpSuite(
       expect([letter?.reason, letter?.error]).toEqual(["invalid-outputs", "output 0 has no stream"]);
     });
 
+    test('sources whose names join alike ("a/b" + "c", "a" + "b/c") keep their outputs and letters apart', async () => {
+      await open();
+      // The same entry id in both: two streams written in one millisecond share their ids too.
+      const [first, second] = [`${s}/eu`, s];
+      await b.appendAt(first, "5-1", defaultCodec.encode({ n: 1 }));
+      await b.appendAt(second, "5-1", defaultCodec.encode({ n: 2 }));
+      const dlq = `${s}:letters`;
+      const pumpOf = (stream: string, group: string) => {
+        const target = oneInstance(async (m) => {
+          if (m.n > 0) return effect(m);
+          throw new Error("refused");
+        });
+        return makePump(target, { stream, group, deadLetterStream: dlq });
+      };
+      const both = [pumpOf(first, "billing"), pumpOf(second, "eu/billing")];
+      for (const pump of both) await pump.start();
+      for (const pump of both) await settled(pump, 1);
+      expect((await effects()).sort()).toEqual([1, 2]);
+      // And a letter each, for entries rejected under the same names.
+      await b.appendAt(first, "6-1", defaultCodec.encode({ n: 0 }));
+      await b.appendAt(second, "6-1", defaultCodec.encode({ n: 0 }));
+      for (const pump of both) await settled(pump, 2);
+      expect((await b.range(dlq, { count: 10 })).length).toBe(2);
+    });
+
     test(`"source" outputs land under their entries' ids, in the source's order`, async () => {
       await open();
       await fill(Array.from({ length: 300 }, (_, n) => ({ n })));
