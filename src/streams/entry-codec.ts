@@ -5,7 +5,7 @@
  * letter with the reason, instead of a crash or a silent drop.
  */
 import { C1, Packr } from "msgpackr";
-import { InvalidOptionError, TroupeError } from "../errors.ts";
+import { InvalidOptionError, messageOf, TroupeError } from "../errors.ts";
 import type { EntryFields, WriteFields } from "./backend.ts";
 
 export interface EntryCodec<T = unknown> {
@@ -19,9 +19,18 @@ export const PAYLOAD_FIELD = "d";
 /** The field a JSON-writing producer may use instead. */
 export const JSON_FIELD = "json";
 
-// Plain maps, no record extension: entries must stay readable by any msgpack decoder.
-const packr = new Packr({ useRecords: false });
+// Plain maps, no record extension: entries must stay readable by any msgpack decoder. `moreTypes`: typed
+// arrays and Sets travel as msgpackr's extensions; without it a Float64Array was written as its values cut
+// to bytes followed by stale bytes of the encode buffer (a spec test; the mailbox had met the same).
+const packr = new Packr({ useRecords: false, moreTypes: true });
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A payload the codec cannot hold (a BigInt past 64 bits, a cycle): `ERR_ENCODE`, not the library's own error. */
+function encodeError(format: string, cause: unknown): TroupeError {
+  return new TroupeError("ERR_ENCODE", `the payload cannot be encoded as ${format}: ${messageOf(cause)}`, {
+    cause,
+  });
+}
 
 function decodeError(message: string, cause?: unknown): TroupeError {
   return new TroupeError("ERR_DECODE", message, cause === undefined ? {} : { cause });
@@ -30,8 +39,14 @@ function decodeError(message: string, cause?: unknown): TroupeError {
 /** The default codec: msgpackr in `d`, with the JSON and field-map fallbacks. */
 export const defaultCodec: EntryCodec = {
   encode(payload: unknown): WriteFields {
+    let packed: Uint8Array;
+    try {
+      packed = packr.pack(payload);
+    } catch (error) {
+      throw encodeError("msgpack", error);
+    }
     // Copy: pack() returns a view on a buffer msgpackr reuses for the next pack.
-    return { [PAYLOAD_FIELD]: Buffer.from(packr.pack(payload)) };
+    return { [PAYLOAD_FIELD]: Buffer.from(packed) };
   },
 
   decode(fields: EntryFields): unknown {
@@ -86,7 +101,12 @@ function fieldMap(fields: EntryFields): Record<string, string> {
  */
 export const jsonCodec: EntryCodec = {
   encode(payload: unknown): WriteFields {
-    const text = JSON.stringify(payload);
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(payload);
+    } catch (error) {
+      throw encodeError("JSON", error);
+    }
     if (text === undefined) throw new TroupeError("ERR_ENCODE", `cannot encode ${typeof payload} as JSON`);
     // The text as is: the backend writes it as UTF-8 once (an encoded copy here would be copied again).
     return { [JSON_FIELD]: text };

@@ -28,6 +28,40 @@ describe("entry codec", () => {
     });
   });
 
+  test("typed arrays, Sets and BigInts past 64 bits come back as what they are; each encode owns its bytes", () => {
+    for (let round = 0; round < 3; round++) {
+      const payload = {
+        f: new Float64Array([1.5, -2.25, 1e300]),
+        i: new Int32Array([-1, 7]),
+        s: new Set(["a"]),
+        big: 2n ** 80n,
+      };
+      const { d } = defaultCodec.encode(payload);
+      // A later encode reuses msgpackr's buffer: the first one's bytes must not change with it.
+      defaultCodec.encode({ other: new Float64Array([9, 9, 9, 9]) });
+      expect(defaultCodec.decode({ d: d as Buffer })).toEqual(payload);
+    }
+  });
+
+  test("a payload a codec cannot hold fails with ERR_ENCODE, not the library's own error", () => {
+    const cycle: { self?: unknown } = {};
+    cycle.self = cycle;
+    for (const encode of [
+      () => defaultCodec.encode({ s: Symbol("x") }),
+      () => defaultCodec.encode(cycle),
+      () => jsonCodec.encode({ b: 2n }),
+    ]) {
+      let error: unknown;
+      try {
+        encode();
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(error).toBeInstanceOf(TroupeError);
+      expect((error as TroupeError).code).toBe("ERR_ENCODE");
+    }
+  });
+
   test("entries from other tools: a json field, else the field map as strings", () => {
     expect(defaultCodec.decode({ json: Buffer.from('{"a":[1,2]}') })).toEqual({ a: [1, 2] });
     expect(defaultCodec.decode({ wallet: Buffer.from("W1"), amount: Buffer.from("3") })).toEqual({
