@@ -10,7 +10,7 @@
  * covers it.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
-import { InvalidOptionError } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import type { StreamBackend } from "./backend.ts";
@@ -35,7 +35,16 @@ export const RETENTION_DEFAULTS = {
   clock: systemClock,
 } satisfies Required<RetentionOptions>;
 
+const RETENTION_OPTION_NAMES = optionNames<RetentionOptions>({
+  keepForMs: true,
+  keepLast: true,
+  intervalMs: true,
+  clock: true,
+});
+
 export function resolveRetentionOptions(options: RetentionOptions = {}): Required<RetentionOptions> {
+  // A misspelt `keepLast` kept nothing: what the caller meant to keep was trimmed (a spec test).
+  refuseUnknownOptions(options, RETENTION_OPTION_NAMES, "", "a retention option");
   const resolved = { ...RETENTION_DEFAULTS, ...options };
   for (const key of ["keepForMs", "keepLast", "intervalMs"] as const) {
     const value = resolved[key];
@@ -110,6 +119,8 @@ export class Retention {
   #stopTimer: (() => void) | undefined;
 
   constructor(backend: StreamBackend, streams: readonly string[], options: RetentionOptions = {}) {
+    if (!Array.isArray(streams) || !streams.every((stream) => typeof stream === "string" && stream !== ""))
+      throw new InvalidOptionError("streams", "must be an array of stream names");
     this.#backend = backend;
     this.#streams = streams;
     this.#options = resolveRetentionOptions(options);

@@ -30,7 +30,12 @@ import {
   RedisStreamBackend,
   resolveRedisBackendOptions,
 } from "../../src/streams/redis-backend.ts";
-import { RETENTION_DEFAULTS, resolveRetentionOptions } from "../../src/streams/retention.ts";
+import {
+  RETENTION_DEFAULTS,
+  Retention,
+  type RetentionOptions,
+  resolveRetentionOptions,
+} from "../../src/streams/retention.ts";
 import { resolveStateStoreOptions } from "../../src/streams/stream-state-store.ts";
 
 const idleTarget: PumpTarget = {
@@ -207,6 +212,17 @@ describe("backend, producer and retention options", () => {
       "must be a positive integer, got 0",
     );
     rejects(() => resolveRetentionOptions({ keepLast: -1 }), "keepLast", "must be an integer >= 0, got -1");
+    // Misspelt, it kept nothing: the entries meant to be kept were trimmed (a spec test).
+    rejects(
+      () => resolveRetentionOptions({ keepLastt: 10 } as RetentionOptions),
+      "keepLastt",
+      "is not a retention option",
+    );
+    rejects(
+      () => new Retention(new MemoryStreamBackend(), 5 as unknown as string[]),
+      "streams",
+      "must be an array of stream names",
+    );
     rejects(
       () => resolveMemoryBackendOptions({ maxEntries: -1 }),
       "maxEntries",
