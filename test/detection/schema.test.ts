@@ -10,6 +10,13 @@ describe("validateEvent", () => {
     }
   });
 
+  test("an id is signature:ix for any ix, as written without leading zeros", () => {
+    for (const ix of [0, 7, 10, 123_456, Number.MAX_SAFE_INTEGER]) {
+      const event = { ...create("m", "c"), ix };
+      expect(validateEvent({ ...event, id: `${event.signature}:${ix}` }).ok).toBe(true);
+    }
+  });
+
   test("keeps slot null and optional balAfter", () => {
     const event = { ...buy("m", "w", T0, { supply: 0.01 }), slot: null, balAfter: 5 };
     expect(validateEvent(event)).toEqual({ ok: true, event });
@@ -54,6 +61,11 @@ describe("validateEvent", () => {
       { ...create("m", "c"), id: "alias:7" },
       { code: "out_of_range", field: "id" },
     ],
+    ...["01", "1x", "", "-1", " 1"].map((suffix): [string, unknown, object] => [
+      `an id ending ":${suffix}" for ix 1`,
+      { ...create("m", "c"), ix: 1, id: `${create("m", "c").signature}:${suffix}` },
+      { code: "out_of_range", field: "id" },
+    ]),
     [
       "an id of another ix",
       { ...fund("a", "b", T0, 1), ix: 3 },
