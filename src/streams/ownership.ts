@@ -30,7 +30,7 @@ import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
 import type { ReadLease, StreamBackend } from "./backend.ts";
 import { type LeaseStore, leaseKey, membersKey, type Presence } from "./leases.ts";
-import type { Partitions } from "./partitions.ts";
+import { checkPartitions, type Partitions } from "./partitions.ts";
 
 export interface OwnershipOptions {
   /** The consumer group whose partitions are shared out. Required. */
@@ -176,6 +176,7 @@ export class PartitionOwnership {
     options: OwnershipOptions,
   ) {
     this.options = resolveOwnershipOptions(options);
+    checkPartitions("stream", stream);
     for (const method of ["assigned", "revoked"] as const)
       if (typeof handler?.[method] !== "function")
         throw new InvalidOptionError(`handler.${method}`, "must be a function");

@@ -86,6 +86,30 @@ export interface Partitions {
   readonly keys: readonly string[];
 }
 
+/**
+ * Refuses, naming it, what is no `Partitions`: a name, and as many keys (non-empty strings) as `partitions`
+ * says. Without the count, an ownership over units of one's own owned none of them, silently (a spec test).
+ */
+export function checkPartitions(option: string, units: Partitions): void {
+  const { name, partitions, keys } = (units ?? {}) as Partial<Partitions>;
+  if (typeof name !== "string" || name === "")
+    throw new InvalidOptionError(`${option}.name`, "must be a non-empty string");
+  if (
+    !Array.isArray(keys) ||
+    keys.length === 0 ||
+    !keys.every((key) => typeof key === "string" && key !== "")
+  )
+    throw new InvalidOptionError(
+      `${option}.keys`,
+      "must be a non-empty array of non-empty strings, one per unit",
+    );
+  if (partitions !== keys.length)
+    throw new InvalidOptionError(
+      `${option}.partitions`,
+      `must be the number of keys (${keys.length}), got ${String(partitions)}`,
+    );
+}
+
 /** A logical stream and its partitions, as stored: {@link PartitionedStream.open} checks the count. */
 export class PartitionedStream implements Partitions {
   readonly name: string;

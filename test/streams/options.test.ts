@@ -324,6 +324,15 @@ describe("scale-out options", () => {
       named("handler.assigned"),
     );
     expect(() => new PartitionedConsumer(backend, stream, 5 as never, options)).toThrow(named("setup"));
+    // Units of one's own without their count were owned by nobody, round after round.
+    const units = { name: "units", keys: ["u0", "u1", "u2"] };
+    expect(() => new PartitionOwnership(backend, units as never, idle, options)).toThrow(
+      named("stream.partitions"),
+    );
+    expect(
+      () => new PartitionOwnership(backend, { ...units, partitions: 3, keys: ["u0", ""] }, idle, options),
+    ).toThrow(named("stream.keys"));
+    expect(() => new PartitionOwnership(backend, { ...units, partitions: 3 }, idle, options)).not.toThrow();
   });
 
   test("a redis cluster needs seed nodes as host:port", () => {
