@@ -354,7 +354,10 @@ export class Mailbox {
       }
     }
     this.#hooks.processed(ok, ack.latencies);
-    if (uncovered && ok > 0) this.#hooks.uncovered(uncovered.length);
+    // Also after an ack of failures alone: a stopping actor's last ack may give back only messages it never
+    // started, and its checkpoint waits for that ack (a spec test: none came, the stop waited out its
+    // deadline, and the messages answered before it were in no checkpoint).
+    if (uncovered && uncovered.length > 0) this.#hooks.uncovered(uncovered.length);
     this.#admitWaiters();
     if (this.#window.length > this.#sent) this.flush();
     this.#hooks.credit();
