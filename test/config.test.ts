@@ -93,6 +93,10 @@ test("URLs need a host and a port Redis or HTTP can use; a token is not blanks",
   expect(() => loadConfig({ TROUPE_API_TOKEN: " ".repeat(16) })).toThrow(
     "TROUPE_API_TOKEN: must be at least 16 characters",
   );
+  // The spaces around it are not part of it: a client sends the token without them.
+  expect(loadConfig({ TROUPE_API_TOKEN: "  spec-http-token-0123  " }).TROUPE_API_TOKEN).toBe(
+    "spec-http-token-0123",
+  );
 });
 
 test("the alerts file must be writable where it names: an existing folder, not a folder itself", () => {
