@@ -59,8 +59,18 @@ export function createControlApi(options: ControlApiOptions): ControlApi {
   const reader = new StreamsReader(o.streams, o.sourceTimeoutMs);
   const state = { shuttingDown: false };
   const startedAt = Date.now();
-  const check = () =>
-    assess({ system: o.system, reader, slowPingMs: o.slowPingMs, shuttingDown: state.shuttingDown });
+  // Every assessment tells the live feed, which alerts on a change of readiness.
+  const check = async () => {
+    const since = performance.now();
+    const assessed = await assess({
+      system: o.system,
+      reader,
+      slowPingMs: o.slowPingMs,
+      shuttingDown: state.shuttingDown,
+    });
+    feed.observeReadiness(assessed.readiness, since);
+    return assessed;
+  };
   const metrics = new ControlMetrics({
     system: o.system,
     assess: check,

@@ -57,6 +57,8 @@ export class LiveFeed {
   #budget: number;
   #suppressed = 0;
   #readiness: Readiness["status"] | null = null;
+  /** When the assessment behind `#readiness` began: an older one finishing later is not news. */
+  #readinessSince = Number.NEGATIVE_INFINITY;
   #closed = false;
 
   constructor(inputs: LiveFeedInputs) {
@@ -80,6 +82,21 @@ export class LiveFeed {
   /** Recent alerts, oldest first. */
   get recent(): readonly LiveAlert[] {
     return this.#recent;
+  }
+
+  /**
+   * Every readiness assessment of the API (`/health`, the metrics, the history samples, the stats sent
+   * here), begun at `since` (performance.now()): a change from the last one is an alert, remembered whether
+   * or not a client listens. Compared only within the stats this feed sends, a dashboard that connected just
+   * before Redis went down got its first stats already unhealthy, and no alert (a spec test).
+   */
+  observeReadiness(readiness: Readiness, since: number): void {
+    if (since < this.#readinessSince) return;
+    this.#readinessSince = since;
+    const previous = this.#readiness;
+    this.#readiness = readiness.status;
+    if (previous !== null && readiness.status !== previous)
+      this.#publish("alert", healthAlert(readiness, previous));
   }
 
   /** A new event stream; throws 429 past the cap and 503 once shutting down. */
@@ -199,14 +216,7 @@ export class LiveFeed {
   async #emitStats(): Promise<void> {
     const snapshot = await this.#in.snapshot().catch(() => null);
     if (!this.#heartbeat) return; // every client left (or the feed closed) during the read
-    if (snapshot) {
-      const status = snapshot.readiness.status;
-      if (this.#readiness !== null && status !== this.#readiness) {
-        this.#publish("alert", healthAlert(snapshot.readiness, this.#readiness));
-      }
-      this.#readiness = status;
-      this.#broadcast("stats", { ...snapshot, suppressedEvents: this.#suppressed });
-    }
+    if (snapshot) this.#broadcast("stats", { ...snapshot, suppressedEvents: this.#suppressed });
     this.#suppressed = 0;
     this.#budget = this.#in.options.maxEventsPerInterval;
     this.#tick = setTimeout(() => this.#emitStats(), this.#in.options.liveIntervalMs);

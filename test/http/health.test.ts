@@ -14,6 +14,7 @@ import type { ScriptedMessage } from "../fixtures/scripted.actor.ts";
 import { ManualClock } from "../support/manual-clock.ts";
 import { RedisServer, redisAvailable } from "../support/redis-server.ts";
 import { collect, SCRIPTED } from "../support/runtime.ts";
+import { SseReader } from "./sse.ts";
 import { call } from "./support.ts";
 
 let system: ActorSystem;
@@ -142,6 +143,19 @@ describe.skipIf(!redisAvailable())("readiness on the test's own redis-server", (
     expect((await call(api, "GET", "/health/live")).status).toBe(200);
     // The dashboard's data never hangs either: /streams answers 503 with the cause.
     expect((await call(api, "GET", "/streams")).status).toBe(503);
+    // The change is an alert, seen by whichever assessment came first (here /health, with no dashboard
+    // open): a dashboard that opens later finds it among the recent ones. Compared only within the stats
+    // sent on /events, one that connected just before Redis went down got no alert at all (a spec test).
+    const events = new SseReader(await api.app.request("/events"));
+    const hello = (await events.next("hello"))?.data as { recent: { source: string; message: string }[] };
+    expect(hello.recent.filter((alert) => alert.source === "health")).toEqual([
+      expect.objectContaining({
+        level: "critical",
+        kind: "unhealthy",
+        message: expect.stringContaining("readiness ok → unhealthy: redis unreachable"),
+      }),
+    ]);
+    await events.cancel();
   });
 
   test("a stalled redis (CLIENT PAUSE) → degraded by ping latency", async () => {
