@@ -315,11 +315,11 @@ async function showAlerts(
   return tail;
 }
 
-/** The file through ingest, then a tick an event-minute later so alerts waiting for a quiet spell are due. */
 /**
  * Replays `run.replay`, marked by its absolute path, after the line given or else the line an earlier
- * replay of it marked; once at its end, a tick a minute past its last event flushes the analyzers (again,
- * for a replay that had nothing left: the run that wrote its end may have stopped before its tick).
+ * replay of it marked; once at its end, a tick an event-minute past its last event makes the alerts waiting
+ * for a quiet spell due (again, for a replay that had nothing left: the run that wrote its end may have
+ * stopped before its tick).
  */
 async function replayFile(
   ingest: TxStreamWriter,
