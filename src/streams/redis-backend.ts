@@ -631,9 +631,7 @@ export class RedisStreamBackend implements StreamBackend {
     this.#closed = true;
     this.#readers.close();
     await this.#leases.closePresences();
-    await Promise.all(
-      [this.#cmd, this.#bulk].map((client) => client?.quit().catch(() => client.disconnect())),
-    );
+    await Promise.all([this.#cmd, this.#bulk].map((client) => client && quitWithin(client, QUIT_GRACE_MS)));
   }
 
   /** Adds each entry's delivery count (one pipelined XPENDING per id: the replies carry none). */
@@ -712,4 +710,26 @@ function storedCount(stream: string, stored: unknown): number {
       `${partitionsKey(stream)} holds "${String(stored)}", not a count`,
     );
   return count;
+}
+
+/**
+ * How long a close waits for Redis to answer QUIT (the replies still owed arrive first) before it drops the
+ * connection: a frozen server never answers, and the QUIT then waited out the whole command timeout.
+ */
+const QUIT_GRACE_MS = 500;
+
+async function quitWithin(client: ScriptedRedis, graceMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const quit = client.quit().then(
+    () => true,
+    () => false,
+  );
+  const answered = await Promise.race([
+    quit,
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!answered) client.disconnect();
 }

@@ -152,6 +152,24 @@ describe.skipIf(!canRun)("redis backend under faults (private server)", () => {
   });
 });
 
+describe.skipIf(!canRun)("closing a backend", () => {
+  for (const signal of ["SIGKILL", "SIGSTOP"] as const)
+    test(`whose Redis is gone (${signal}) takes no command timeout (a spec test waited ~5 s for a QUIT nobody answered)`, async () => {
+      const server = await RedisServer.start();
+      try {
+        const backend = new RedisStreamBackend(server.url, { commandTimeoutMs: 5_000 });
+        await backend.ensureGroup(`${testPrefix()}:s`, "g");
+        await server.kill(signal);
+        const started = performance.now();
+        await backend.close();
+        expect(performance.now() - started).toBeLessThan(1_500);
+      } finally {
+        await server.kill("SIGCONT");
+        await server.cleanup();
+      }
+    });
+});
+
 describe.skipIf(!canRun)("private redis-server helper", () => {
   test("restarts on the same port; AOF (appendfsync always) survives SIGKILL, no persistence does not", async () => {
     const durable = await RedisServer.start({ appendonly: true, appendfsync: "always" });
