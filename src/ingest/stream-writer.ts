@@ -83,7 +83,7 @@ export interface ReplaySummary {
   rejected: number;
   /** The last line whose events were all appended (or rejected): a stopped replay resumes after it. */
   lastLineWritten: number;
-  /** Event time of the last event appended; `null` when none was. */
+  /** Event time of the last event appended (or, if none was, `ReplayRun.lastTs`); else `null`. */
   lastTs: number | null;
   /** True when the signal stopped the replay before the end of its source. */
   stopped: boolean;
@@ -99,6 +99,11 @@ export interface ReplayRun extends ReplayOptions {
    * the stream, after every batch: {@link TxStreamWriter.replayMark} reads it back.
    */
   mark?: string;
+  /**
+   * The event time of the last event of the lines up to `after` (an earlier replay's mark): the mark keeps
+   * it until this run appends an event, so a run that has nothing left still knows its source's last time.
+   */
+  lastTs?: number | null;
 }
 
 export class TxStreamWriter {
@@ -174,7 +179,7 @@ export class TxStreamWriter {
       empty: 0,
       rejected: 0,
       lastLineWritten: options.after ?? 0,
-      lastTs: null,
+      lastTs: options.lastTs ?? null,
       stopped: false,
       resumedAfter: options.after ?? 0,
     };
@@ -191,7 +196,9 @@ export class TxStreamWriter {
     const flush = async () => {
       await this.#append(batch, signal);
       if (batch.length > 0) summary.lastTs = (batch.at(-1) as ChainEvent).ts;
-      summary.lastLineWritten = batchLine;
+      // Never back: a flush with no line (a run that had nothing left) marked line 0, and the next run
+      // replayed the whole file; one after a rejected last line marked the line before it (a spec test).
+      summary.lastLineWritten = Math.max(summary.lastLineWritten, batchLine);
       batch = [];
       await mark();
     };

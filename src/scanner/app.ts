@@ -335,10 +335,16 @@ async function replayFile(
     terminal.note(
       `replay of ${file}: an earlier run wrote it up to line ${earlier.line.toLocaleString("en")}; going on after it (--resume-after 0 replays it whole)`,
     );
-  const summary = await ingest.replay(Bun.file(file).stream(), file, { pace: run.pace, after, mark, signal });
-  const lastTs = summary.lastTs ?? (after === earlier?.line ? earlier.ts : null);
-  if (!summary.stopped && lastTs !== null) {
-    await ingest.tick(lastTs + 60_000, signal).catch((error) => {
+  const lastTs = after === earlier?.line ? earlier.ts : null;
+  const summary = await ingest.replay(Bun.file(file).stream(), file, {
+    pace: run.pace,
+    after,
+    mark,
+    lastTs,
+    signal,
+  });
+  if (!summary.stopped && summary.lastTs !== null) {
+    await ingest.tick(summary.lastTs + 60_000, signal).catch((error) => {
       if (!signal.aborted) throw error;
     });
   }
