@@ -161,16 +161,16 @@ export class DeadLetters {
   }
 
   /**
-   * Oldest first; scans `count` records per page (after `after`, up to `through` included) and returns
-   * those matching the filter.
+   * Oldest first; scans `count` records per page (after `after`, or from `from` included; up to `through`
+   * included) and returns those matching the filter.
    */
   async list(
     filter: DeadLetterFilter = {},
-    page: { after?: string; through?: string; count?: number } = {},
+    page: { after?: string; from?: string; through?: string; count?: number } = {},
   ): Promise<DeadLetterPage> {
     const count = page.count ?? 100;
     const entries = await this.#backend.range(this.stream, {
-      start: `(${page.after ?? ZERO_ID}`,
+      start: page.from ?? `(${page.after ?? ZERO_ID}`,
       ...(page.through !== undefined && { end: page.through }),
       count,
     });

@@ -176,6 +176,76 @@ function streamsSuite(name: string, backendFactory: () => StreamBackend) {
       expect(rest.body.entries.map((d) => d.preview)).toEqual(['{"id":3,"op":"throw-always"}']);
     });
 
+    test("GET /dead-letters: one order by time across dead-letter streams, whatever the page size or filter", async () => {
+      const base = `troupe-test-http:${randomUUID()}`;
+      const [sa, sb, sc] = ["a", "b", "c"].map((s) => `${base}:${s}`) as [string, string, string];
+      // [stream, record id, reason]: ties on an id go by stream name; c's records are all filtered out below.
+      const records: [string, string, "rejected" | "malformed"][] = [
+        [sb, "1000-0", "rejected"],
+        [sa, "1000-0", "rejected"],
+        [sc, "1000-1", "malformed"],
+        [sa, "1001-0", "malformed"],
+        [sb, "1001-5", "rejected"],
+        [sc, "1002-0", "malformed"],
+        [sa, "1002-0", "rejected"],
+        [sa, "1002-1", "rejected"],
+        [sc, "1003-0", "malformed"],
+        [sb, "1004-0", "rejected"],
+        [sa, "1005-0", "rejected"],
+      ];
+      const byStream = (s: string) =>
+        records.filter(([at]) => at === s).sort((x, y) => (x[1] < y[1] ? -1 : 1));
+      for (const s of [sa, sb, sc])
+        for (const [, id, reason] of byStream(s)) {
+          const write = deadLetterWrite(
+            `${s}:dlq`,
+            { source: s, group: "g", entryId: id, deliveries: 1, reason, fields: null },
+            0,
+            60_000,
+          );
+          await backend.appendAt(`${s}:dlq`, id, write.fields);
+        }
+      const merged = createControlApi({
+        system,
+        streams: createStreamsSource({ backend, streams: [sc, sb, sa] }),
+        defaultMetrics: false,
+      });
+      try {
+        const walk = async (filter: string, count: number): Promise<string[]> => {
+          const ids: string[] = [];
+          let cursor: string | null = null;
+          for (let pages = 0; pages < 50; pages++) {
+            const at: string = cursor === null ? "" : `&cursor=${encodeURIComponent(cursor)}`;
+            const { status, body } = (await call(
+              merged,
+              "GET",
+              `/dead-letters?count=${count}${filter}${at}`,
+            )) as {
+              status: number;
+              body: Page<DeadLetterView>;
+            };
+            expect(status).toBe(200);
+            expect(body.entries.length).toBeLessThanOrEqual(count);
+            ids.push(...body.entries.map((d) => d.id));
+            cursor = body.next;
+            if (cursor === null) return ids;
+          }
+          throw new Error("paging did not end");
+        };
+        const expected = (reason?: string) =>
+          records
+            .filter(([, , r]) => reason === undefined || r === reason)
+            .sort((x, y) => (x[1] === y[1] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : 1))
+            .map(([s, id]) => `${s}:dlq:${id}`);
+        for (const count of [1, 2, 3, 4, 11, 500]) {
+          expect(await walk("", count)).toEqual(expected());
+          expect(await walk("&reason=rejected", count)).toEqual(expected("rejected"));
+        }
+      } finally {
+        merged.close();
+      }
+    });
+
     test("GET /dead-letters: bad filters, counts and cursors are 400", async () => {
       expect(await list("?reason=boredom")).toMatchObject({
         status: 400,

@@ -1,16 +1,25 @@
 /**
  * The dead-letter half of the streams adapter: one {@link DeadLetterStore} over every dead-letter
  * stream the watched pumps write (`DeadLetters` of src/streams does one stream). Ids are
- * `<dead-letter stream>:<record id>` so they stay unique when several streams have dead letters; paging
- * walks the streams in name order and never scans more than `count` records of each per page.
+ * `<dead-letter stream>:<record id>` so they stay unique when several streams have dead letters; a page
+ * lists them oldest first across the streams and never scans more than `count` records of each.
  */
 import { InvalidOptionError } from "../../errors.ts";
 import type { StreamBackend } from "../../streams/backend.ts";
 import { type DeadLetterFilter, DeadLetters, type StreamDeadLetter } from "../../streams/dead-letters.ts";
 import { defaultCodec } from "../../streams/entry-codec.ts";
+import { compareIdStrings } from "../../streams/stream-id.ts";
 import type { DeadLetterStore, DeadLetterView, Page, PageRequest } from "./source.ts";
 
-const START = "0-0";
+/** A place in the merged order: a record id in a dead-letter stream. */
+interface Position {
+  stream: string;
+  id: string;
+}
+
+function comparePositions(a: Position, b: Position): number {
+  return compareIdStrings(a.id, b.id) || (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0);
+}
 
 /** Splits `tx:dlq:1719000000000-0` at its last colon; `null` when it has no record id part. */
 export function parseDeadLetterId(id: string): { stream: string; record: string } | null {
@@ -32,31 +41,44 @@ export class MultiStreamDeadLetters implements DeadLetterStore {
     return [...this.#stores.keys()];
   }
 
+  /**
+   * One order across the streams: by record id (the time it was dead-lettered), then by stream name. Each
+   * stream is scanned from the cursor for at most `count` records; a stream whose scan stopped short of its
+   * end bounds the page, since its records past that point are not read yet, so the page ends there (it may
+   * then hold fewer than `count`) and the cursor names that point.
+   */
   async list(filter: DeadLetterFilter, page: PageRequest): Promise<Page<DeadLetterView>> {
-    const names = this.streams;
-    let index = 0;
-    let after: string | undefined;
-    if (page.cursor !== undefined) {
-      const at = parseDeadLetterId(page.cursor);
-      index = at ? names.indexOf(at.stream) : -1;
-      if (!at || index < 0)
-        throw new InvalidOptionError("cursor", "names no dead-letter stream of this source");
-      after = at.record === START ? undefined : at.record;
-    }
-    const entries: DeadLetterView[] = [];
-    for (; index < names.length; index++, after = undefined) {
-      const stream = names[index] as string;
-      const store = this.#stores.get(stream) as DeadLetters;
-      const remaining = page.count - entries.length;
-      const found = await store.list(filter, { count: remaining, ...(after !== undefined && { after }) });
-      entries.push(...found.letters.map((letter) => this.#view(stream, letter)));
-      if (found.next !== null) return { entries, next: `${stream}:${found.next}` };
-      if (entries.length >= page.count) {
-        const following = names[index + 1];
-        return { entries, next: following === undefined ? null : `${following}:${START}` };
-      }
-    }
-    return { entries, next: null };
+    const at = page.cursor === undefined ? null : parseDeadLetterId(page.cursor);
+    if (page.cursor !== undefined && (!at || !this.#stores.has(at.stream)))
+      throw new InvalidOptionError("cursor", "names no dead-letter stream of this source");
+    const scans = await Promise.all(
+      this.streams.map(async (stream) => {
+        const store = this.#stores.get(stream) as DeadLetters;
+        // Records at the cursor's id in a stream named after the cursor's come after it: the range starts there, included.
+        const from = at === null ? {} : stream > at.stream ? { from: at.record } : { after: at.record };
+        return { stream, found: await store.list(filter, { count: page.count, ...from }) };
+      }),
+    );
+    let bound: Position | null = null;
+    for (const { stream, found } of scans)
+      if (found.next !== null && (bound === null || comparePositions({ stream, id: found.next }, bound) < 0))
+        bound = { stream, id: found.next };
+    const merged = scans
+      .flatMap(({ stream, found }) => found.letters.map((letter) => ({ stream, letter })))
+      .filter(
+        ({ stream, letter }) => bound === null || comparePositions({ stream, id: letter.id }, bound) <= 0,
+      )
+      .sort((a, b) =>
+        comparePositions({ stream: a.stream, id: a.letter.id }, { stream: b.stream, id: b.letter.id }),
+      );
+    const taken = merged.slice(0, page.count);
+    const last = taken.at(-1);
+    const next: Position | null =
+      merged.length > page.count && last ? { stream: last.stream, id: last.letter.id } : bound;
+    return {
+      entries: taken.map(({ stream, letter }) => this.#view(stream, letter)),
+      next: next === null ? null : `${next.stream}:${next.id}`,
+    };
   }
 
   async replay(id: string): Promise<"replayed" | "not-found" | "not-replayable"> {
