@@ -10,21 +10,25 @@
 import type { DurableTable, Tables } from "../runtime/durable-table.ts";
 export type AnalyzerName = "wallet" | "pattern" | "sybil" | "mint";
 export type Severity = "low" | "med" | "high";
-export type DetectorName =
-  | "liquidity_injection"
-  | "fresh_sniper"
-  | "whale_dominance"
-  | "sweep_back"
-  | "creator_reputation"
-  | "launch_bundle"
-  | "dev_dump"
-  | "coordinated_dump"
-  | "daisy_chain"
-  | "wash_trading"
-  | "flash_roundtrip"
-  | "funding_hub"
-  | "co_entry_signature"
-  | "cluster_control";
+/** Every detector of the scanner, by name. */
+export const DETECTOR_NAMES = [
+  "liquidity_injection",
+  "fresh_sniper",
+  "whale_dominance",
+  "sweep_back",
+  "creator_reputation",
+  "launch_bundle",
+  "dev_dump",
+  "coordinated_dump",
+  "daisy_chain",
+  "wash_trading",
+  "flash_roundtrip",
+  "funding_hub",
+  "co_entry_signature",
+  "cluster_control",
+] as const;
+
+export type DetectorName = (typeof DETECTOR_NAMES)[number];
 
 export type EvidenceValue = number | string | boolean | null | string[] | number[];
 

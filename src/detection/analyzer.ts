@@ -12,7 +12,14 @@
  */
 import { InvalidOptionError, MessageRejectedError } from "../errors.ts";
 import { memoryTables, type Tables } from "../runtime/durable-table.ts";
-import { type Alert, type AlertCandidate, AlertGate, type AnalyzerName, type DetectorName } from "./alert.ts";
+import {
+  type Alert,
+  type AlertCandidate,
+  AlertGate,
+  type AnalyzerName,
+  DETECTOR_NAMES,
+  type DetectorName,
+} from "./alert.ts";
 import {
   type Detector,
   type DetectorContext,
@@ -87,6 +94,7 @@ export const ANALYZER_DEFAULTS = {
 export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<AnalyzerOptions> {
   const resolved = { ...ANALYZER_DEFAULTS, ...options };
   for (const [key, value] of Object.entries(resolved)) {
+    if (!(key in ANALYZER_DEFAULTS)) throw new InvalidOptionError(key, "unknown option");
     if (!(Number.isFinite(value) && value > 0)) throw new InvalidOptionError(key, `must be a number > 0`);
   }
   if (resolved.walletSummaryIdleMs < resolved.walletIdleMs)
@@ -95,6 +103,34 @@ export function resolveAnalyzerOptions(options: AnalyzerOptions = {}): Required<
       "must be >= walletIdleMs (a summary outlives its entry)",
     );
   return resolved;
+}
+
+/**
+ * Every name in a `detectors` section is a detector, and every value an options object or `false`. A
+ * detector of another analyzer may only be turned off (a layout leaves the mint detectors off everywhere
+ * with one section): options for it would configure nothing.
+ */
+function checkDetectorsConfig(
+  analyzer: AnalyzerName,
+  registry: readonly DetectorModule[],
+  detectors: Record<string, object | false | undefined>,
+): void {
+  for (const [name, value] of Object.entries(detectors)) {
+    const option = `detectors.${name}`;
+    if (!(DETECTOR_NAMES as readonly string[]).includes(name))
+      throw new InvalidOptionError(option, `unknown detector (known: ${DETECTOR_NAMES.join(", ")})`);
+    if (value === false || value === undefined) continue;
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      throw new InvalidOptionError(
+        option,
+        `must be an object of options, or false to turn it off, got ${value === null ? "null" : Array.isArray(value) ? "an array" : typeof value}`,
+      );
+    if (!registry.some((module) => module.name === name))
+      throw new InvalidOptionError(
+        option,
+        `is not a detector of the ${analyzer} analyzer (its detectors: ${registry.map((m) => m.name).join(", ")})`,
+      );
+  }
 }
 
 /** Event time has reached `ts`: whatever flush waits for it is due (a tx entry of its own). */
@@ -247,6 +283,7 @@ export class Analyzer {
       alertCounts: {},
     });
     this.#clock = this.#scalars.value;
+    checkDetectorsConfig(name, registry, detectors);
     for (const module of registry) {
       const overrides = detectors[module.name];
       if (overrides === false) continue;

@@ -98,5 +98,7 @@ function onBuy(
     slotDelta,
     inCreateTx: trade.inCreateTx,
     slotBuys,
+    // The same-slot rush counts young wallets: before that age has been watched, every wallet looks young.
+    warmup: trade.ts - ctx.observedSince < o.burstMaxAgeMs,
   }));
 }

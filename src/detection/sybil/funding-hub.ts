@@ -219,6 +219,8 @@ class FundingHub {
         recipients: hub.recipients.size,
         modalSol: round4(hub.modal / 1e9),
         coBuyers: coBuyers?.size ?? 0,
+        // Recipients must be new wallets: before that age has been watched, every wallet looks new.
+        warmup: detectedAt - ctx.observedSince < o.newWalletMaxAgeMs,
       },
     });
   }

@@ -1,7 +1,9 @@
 /** The alert envelope, the gate and determinism (DETECTORS.md sections A and B), over the fixture timeline. */
 import { describe, expect, test } from "bun:test";
 import type { Alert } from "../../../src/detection/alert.ts";
+import { PatternAnalyzer } from "../../../src/detection/pattern-analyzer.ts";
 import type { ChainEvent } from "../../../src/detection/schema.ts";
+import { WalletAnalyzer } from "../../../src/detection/wallet-analyzer.ts";
 import { scenarios, timeline } from "../../fixtures/scenarios/index.ts";
 import { MINUTE, of, runAll, Script, SECOND, top } from "./harness.ts";
 
@@ -135,6 +137,67 @@ describe("W2 warm-up (section C): age-based alerts say so until the analyzer wat
     s.launch("mint", "dev", 0.3);
     for (const w of ["s1", "s2", "s3"]) s.atSlot("mint", 1).buy("mint", w, 1.3);
     expect(top(runAll(s.events), "fresh_sniper")?.evidence.warmup).not.toBe(true);
+  });
+});
+
+describe("P1 and S1 warm-up (section C): their age limits mark alerts raised before that age was watched", () => {
+  /** A same-slot rush of four never-seen wallets, 5 slots after the create; `watched`: event time seen before. */
+  const rush = (name: string, watched: number) => {
+    const s = new Script(name, 0);
+    if (watched > 0) {
+      s.send("x", "y", 1);
+      s.wait(watched);
+    }
+    s.launch("mint", "dev", 0.3);
+    s.atSlot("mint", 5);
+    for (const w of ["r1", "r2", "r3", "r4"]) s.buy("mint", w, 1.3);
+    return top(runAll(s.events), "launch_bundle");
+  };
+  /** A hub funding five never-seen wallets the same amount, then pausing. */
+  const fanOut = (name: string, watched: number) => {
+    const s = new Script(name, 0);
+    if (watched > 0) {
+      s.send("x", "y", 1);
+      s.wait(watched);
+    }
+    for (const w of ["f1", "f2", "f3", "f4", "f5"]) s.wait(5 * SECOND).send("hub", w, 0.5);
+    return top(runAll(s.events, { flushAfter: 2 * 60_000 }), "funding_hub");
+  };
+  test("P1's rush in the analyzer's first hour says warmup; after two hours watched it does not", () => {
+    expect(rush("env-p1-warm", 0)?.evidence.warmup).toBe(true);
+    expect(rush("env-p1-aged", 2 * 3_600_000)?.evidence.warmup).toBe(false);
+  });
+  test("S1's fan-out in the analyzer's first hour says warmup; after two hours watched it does not", () => {
+    expect(fanOut("env-s1-warm", 0)?.evidence.warmup).toBe(true);
+    expect(fanOut("env-s1-aged", 2 * 3_600_000)?.evidence.warmup).toBe(false);
+  });
+});
+
+describe("analyzer configuration is checked by name (docs/detection.md, Configuration)", () => {
+  test("a misspelt analyzer option", () => {
+    expect(() => new WalletAnalyzer({ deltaFlushMss: 5 } as never)).toThrow("deltaFlushMss: unknown option");
+  });
+  test("a name in detectors that is no detector", () => {
+    expect(() => new PatternAnalyzer({ detectors: { dev_dumpp: {} } } as never)).toThrow(
+      /^detectors\.dev_dumpp: unknown detector \(known: liquidity_injection, /,
+    );
+  });
+  test("options for a detector of another analyzer; turning one off is allowed", () => {
+    expect(() => new WalletAnalyzer({ detectors: { funding_hub: { minRecipients: 3 } } } as never)).toThrow(
+      "detectors.funding_hub: is not a detector of the wallet analyzer (its detectors: liquidity_injection, fresh_sniper, whale_dominance, sweep_back, creator_reputation)",
+    );
+    expect(() => new WalletAnalyzer({ detectors: { funding_hub: false } } as never)).not.toThrow();
+  });
+  test("a detector's section that is not an object or false", () => {
+    for (const [value, got] of [
+      [true, "boolean"],
+      [0.12, "number"],
+      [null, "null"],
+      [[], "an array"],
+    ] as const)
+      expect(() => new WalletAnalyzer({ detectors: { fresh_sniper: value } } as never)).toThrow(
+        `detectors.fresh_sniper: must be an object of options, or false to turn it off, got ${got}`,
+      );
   });
 });
 
