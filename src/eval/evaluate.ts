@@ -8,7 +8,7 @@ import type { ChainEvent } from "../detection/schema.ts";
 import { generate } from "../ingest/generator.ts";
 import { parseJsonl } from "../ingest/jsonl.ts";
 import type { TxStreamWriter } from "../ingest/stream-writer.ts";
-import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
+import type { TruthRecord } from "../ingest/truth.ts";
 import { topology } from "../scanner/topology.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { defaultCodec } from "../streams/entry-codec.ts";
@@ -18,7 +18,7 @@ import { type Scorecard, score } from "./score.ts";
 
 export type EvalWorkload =
   | { kind: "generated"; seed: number; hours: number; scale: number }
-  | { kind: "file"; events: string; truth: string };
+  | { kind: "file"; events: string; truth: readonly TruthRecord[] };
 
 export interface EvalResult {
   events: number;
@@ -80,7 +80,7 @@ async function feedGenerated(ingest: TxStreamWriter, w: { seed: number; hours: n
   return { events, mints, truth: workload.truth };
 }
 
-async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: string }) {
+async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: readonly TruthRecord[] }) {
   const text = await Bun.file(w.events).text();
   let mints = 0;
   let events = 0;
@@ -91,8 +91,7 @@ async function feedFile(ingest: TxStreamWriter, w: { events: string; truth: stri
   }
   const { lastTs } = await ingest.replay(new Blob([text]).stream(), w.events);
   if (lastTs !== null) await ingest.tick(lastTs + 60_000);
-  const truth: TruthRecord[] = truthFromJsonl(await Bun.file(w.truth).text());
-  return { events, mints, truth };
+  return { events, mints, truth: w.truth };
 }
 
 async function readAlerts(backend: StreamBackend, stream: string): Promise<Alert[]> {

@@ -7,6 +7,7 @@
  * In memory by default; with REDIS_URL through Redis (its keys are removed afterwards).
  */
 import { numberFlag, parseCommandLine, usageError } from "../command-line.ts";
+import { type TruthRecord, truthFromJsonl } from "../ingest/truth.ts";
 import { checkRedisReachable } from "../scanner/redis-reachable.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { MemoryStreamBackend } from "../streams/memory-backend.ts";
@@ -31,9 +32,9 @@ function fail(message: string): never {
 }
 
 const values = parseCommandLine(USAGE, {
-  seed: { type: "string", default: "1" },
-  hours: { type: "string", default: "10" },
-  scale: { type: "string", default: "1" },
+  seed: { type: "string" },
+  hours: { type: "string" },
+  scale: { type: "string" },
   events: { type: "string" },
   truth: { type: "string" },
   json: { type: "boolean", default: false },
@@ -41,15 +42,24 @@ const values = parseCommandLine(USAGE, {
 let workload: EvalWorkload;
 if (values.events || values.truth) {
   if (!values.events || !values.truth) fail("--events and --truth go together");
+  const generated = (["seed", "hours", "scale"] as const).filter((flag) => values[flag] !== undefined);
+  if (generated.length > 0)
+    fail(`${generated.map((flag) => `--${flag}`).join(", ")}: for a generated workload, not with --events`);
   for (const file of [values.events, values.truth])
     if (!(await Bun.file(file).exists())) fail(`no such file: ${file}`);
-  workload = { kind: "file", events: values.events, truth: values.truth };
+  let truth: TruthRecord[] = [];
+  try {
+    truth = truthFromJsonl(await Bun.file(values.truth).text());
+  } catch (error) {
+    fail(`${values.truth}: ${(error as Error).message}`);
+  }
+  workload = { kind: "file", events: values.events, truth };
 } else {
   workload = {
     kind: "generated",
-    seed: numberFlag(USAGE, "seed", values.seed, { atLeast: 0 }, true),
-    hours: numberFlag(USAGE, "hours", values.hours, { atLeast: 0.01 }),
-    scale: numberFlag(USAGE, "scale", values.scale, { atLeast: 0.01 }),
+    seed: numberFlag(USAGE, "seed", values.seed ?? "1", { atLeast: 0 }, true),
+    hours: numberFlag(USAGE, "hours", values.hours ?? "10", { atLeast: 0.01 }),
+    scale: numberFlag(USAGE, "scale", values.scale ?? "1", { atLeast: 0.01 }),
   };
 }
 

@@ -65,3 +65,63 @@ test("bun run eval refuses a truth file without events, naming the flags", async
   expect(await child.exited).toBe(2);
   expect(await new Response(child.stderr).text()).toContain("--events and --truth go together");
 });
+
+/** `bun run eval` with `args`, in a temp dir holding an events file and `truth` as the truth file. */
+async function evalRefuses(args: string[], truth: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "troupe-eval-"));
+  try {
+    const workload = generate({ seed: 7, durationMs: 60_000 });
+    await Bun.write(
+      join(dir, "events.jsonl"),
+      `${[...workload.events()].map((e) => JSON.stringify(e)).join("\n")}\n`,
+    );
+    await Bun.write(join(dir, "truth.jsonl"), truth);
+    const child = Bun.spawn(
+      [
+        "bun",
+        "run",
+        "eval",
+        "--events",
+        join(dir, "events.jsonl"),
+        "--truth",
+        join(dir, "truth.jsonl"),
+        ...args,
+      ],
+      { cwd: new URL("../..", import.meta.url).pathname, stdout: "pipe", stderr: "pipe" },
+    );
+    expect(await child.exited).toBe(2);
+    return (await new Response(child.stderr).text()).replaceAll(dir, "DIR");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("bun run eval refuses the generated workload's flags with --events, naming them", async () => {
+  const truth = truthToJsonl(generate({ seed: 7, durationMs: 60_000 }).truth);
+  expect(await evalRefuses(["--hours", "2", "--seed", "3"], truth)).toContain(
+    "--seed, --hours: for a generated workload, not with --events",
+  );
+});
+
+test("bun run eval refuses a truth line that is not a truth record, naming the line and the field", async () => {
+  const record = {
+    id: "x/canonical/0",
+    kind: "scenario",
+    type: "x",
+    variant: "canonical",
+    detectors: ["dev_dump"],
+    mints: ["m"],
+    wallets: ["w"],
+    tStart: 1,
+    tOnset: 2,
+    tEnd: 3,
+  };
+  const lines = (...more: unknown[]) => [record, ...more].map((r) => JSON.stringify(r)).join("\n");
+  expect(await evalRefuses([], lines({ bad: 1 }))).toContain(
+    "DIR/truth.jsonl: truth line 2: id must be a string",
+  );
+  expect(await evalRefuses([], lines({ ...record, detectors: ["dev_dumpp"] }))).toContain(
+    'truth line 2: detectors: no detector "dev_dumpp"',
+  );
+  expect(await evalRefuses([], `${lines()}\nnot json`)).toContain("truth line 2: not JSON");
+});
