@@ -382,7 +382,7 @@ export class Analyzer {
     return facts ? { wm: now, since: observedSince, facts } : { wm: now, since: observedSince };
   }
 
-  /** Runs whatever flush is due at `nowTs` (event time); for an actor's idle timer and for ticks. */
+  /** Runs whatever flush is due at `nowTs` (event time): for ticks, and for the end of a batch run. */
   flush(nowTs: number): Alert[] {
     if (this.#clock.now === null) return [];
     this.#advance(nowTs);

@@ -1,6 +1,6 @@
 /**
  * wallet-analyzer: detectors about what single wallets do (DETECTORS.md section B). The actor
- * wrapper calls `handle(event)` per validated event, `flush(nowTs)` from its idle timer, and writes
+ * wrapper calls `handle(event)` per validated event, `flush(nowTs)` for a tick, and writes
  * the returned alerts before acking.
  *
  * @example
