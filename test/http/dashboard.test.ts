@@ -370,6 +370,113 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
     }
   });
 
+  /** A control API of its own over `stream` (fresh alerts), its live feed carrying 5 events a 100 ms. */
+  function alertsApi(stream: string): ServedControlApi {
+    return serveControlApi({
+      system,
+      detections: createDetectionsSource({ backend, stream, detectors: DETECTORS, pollMs: 20 }),
+      port: 0,
+      defaultMetrics: false,
+      liveIntervalMs: 100,
+      maxEventsPerInterval: 5,
+    });
+  }
+
+  /** The alert ids of the table's rows, top first. */
+  const tableIds = (page: Page) =>
+    page
+      .locator("#detections tr[data-entry]")
+      .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-alert")));
+
+  test("alerts the live feed did not carry (past its budget, written while the tab was hidden) are read into the table, in order", async () => {
+    const stream = `alerts-gaps-${crypto.randomUUID()}`;
+    const gaps = alertsApi(stream);
+    try {
+      const page = await browser.newPage();
+      await page.goto(gaps.url);
+      await page.waitForSelector("#detections td.empty");
+      await page.waitForFunction(() =>
+        (globalThis as unknown as Dom).document.getElementById("live")?.textContent?.startsWith("live:"),
+      );
+      // 30 at once: the feed carries 5 of them in its interval and counts the rest as suppressed.
+      const burst = Array.from({ length: 30 }, (_, i) => alertRecord(200 + i, "dev_dump", "med"));
+      await backend.appendBatch(
+        stream,
+        burst.map((a) => defaultCodec.encode(a)),
+      );
+      const newestFirst = burst.map((a) => a.alertId).reverse();
+      await page.waitForFunction(
+        (count) =>
+          (globalThis as unknown as Dom).document.querySelectorAll("#detections tr[data-entry]").length ===
+          count,
+        newestFirst.length,
+      );
+      expect(await tableIds(page)).toEqual(newestFirst);
+
+      const setHidden = (hidden: boolean) =>
+        page.evaluate((value) => {
+          Object.defineProperty((globalThis as unknown as Dom).document, "hidden", {
+            value,
+            configurable: true,
+          });
+          (globalThis as unknown as Dom).document.dispatchEvent(new Event("visibilitychange"));
+        }, hidden);
+      await setHidden(true);
+      const meanwhile = [alertRecord(300, "funding_hub", "high"), alertRecord(301, "dev_dump", "low")];
+      await backend.appendBatch(
+        stream,
+        meanwhile.map((a) => defaultCodec.encode(a)),
+      );
+      await setHidden(false);
+      await page.waitForSelector(`#detections tr[data-alert="${meanwhile[1]?.alertId}"]`);
+      expect(await tableIds(page)).toEqual([...meanwhile.map((a) => a.alertId).reverse(), ...newestFirst]);
+    } finally {
+      await gaps.shutdown({ deadlineMs: 500 });
+    }
+  });
+
+  test("filters changed quickly: the table shows the last choice's alerts, whatever order the answers come in", async () => {
+    const stream = `alerts-filters-${crypto.randomUUID()}`;
+    await backend.appendBatch(stream, [
+      defaultCodec.encode(alertRecord(400, "dev_dump", "high")),
+      defaultCodec.encode(alertRecord(401, "funding_hub", "med")),
+      defaultCodec.encode(alertRecord(402, "funding_hub", "low")),
+    ]);
+    const filtered = alertsApi(stream);
+    try {
+      const page = await browser.newPage();
+      await page.goto(filtered.url);
+      await page.waitForSelector("#detections tr[data-entry]");
+      // The first choice's answer is held until the second's has been drawn.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await page.route(/\/alerts\?.*detector=dev_dump/, async (route) => {
+        await held;
+        await route.continue();
+      });
+      const late = page.waitForResponse(/\/alerts\?.*detector=dev_dump/);
+      await page.selectOption("#f-detector", "dev_dump");
+      await page.selectOption("#f-detector", "funding_hub");
+      await page.waitForFunction(
+        () =>
+          (globalThis as unknown as Dom).document.querySelectorAll("#detections tr[data-entry]").length === 2,
+      );
+      release();
+      await late;
+      // The late answer has been read once the page's next task runs.
+      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
+      expect(
+        await page
+          .locator("#detections tr[data-entry]")
+          .evaluateAll((rows) => rows.map((row) => row.getAttribute("data-detector"))),
+      ).toEqual(["funding_hub", "funding_hub"]);
+    } finally {
+      await filtered.shutdown({ deadlineMs: 500 });
+    }
+  });
+
   test.skipIf(!redisAvailable())("Redis down: the header says so at once, no spinner", async () => {
     const server = await RedisServer.start();
     const backend = new RedisStreamBackend(server.url, { commandTimeoutMs: 500 });

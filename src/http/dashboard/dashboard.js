@@ -4,6 +4,7 @@
 import {
   addDetection,
   alertsLoaded,
+  catchUp,
   closeEvidence,
   loadAlerts,
   setChoices,
@@ -196,7 +197,7 @@ document.addEventListener("click", async (event) => {
 
 // ---- live feed: server-sent events read with fetch (EventSource cannot send the token) ----
 
-const live = { abort: null, timer: null };
+const live = { abort: null, timer: null, connections: 0 };
 
 function onEvent(type, data) {
   if (type === "stats") {
@@ -208,6 +209,8 @@ function onEvent(type, data) {
       loadDeadLetters();
     }
     if (data.detections) $("c-alerts").textContent = fmt.format(data.detections.total);
+    // Events past the feed's budget were only counted: detections among them are read from the API.
+    if (data.suppressedEvents > 0) catchUp();
     throughputChart.push(data.at, [data.counters.throughput]);
     lagChart.push(data.at, [lag, pending]);
     lagSecondsChart.push(data.at, [lagSeconds]);
@@ -216,6 +219,8 @@ function onEvent(type, data) {
   } else if (type === "hello") {
     $("alerts").replaceChildren();
     for (const alert of data.recent) addAlert(alert);
+    // A new connection after another (a tab shown again, a reconnect): what was written in between is read.
+    if (++live.connections > 1) catchUp();
   } else if (type === "detection") {
     addDetection(data);
   } else if (type === "lifecycle" || type === "alert") {

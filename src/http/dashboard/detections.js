@@ -1,5 +1,6 @@
 // The alerts table: the detections of GET /alerts, newest first, filtered by detector and severity, paged
-// with the API's cursor; new ones arrive as `detection` events and go on top. A click on a row (or Enter)
+// with the API's cursor; new ones arrive as `detection` events and go on top. What the live feed did not
+// carry (events past its budget, a tab hidden, a connection lost) is read again as the first page. A click on a row (or Enter)
 // shows what its detector recorded: the evidence figures, the wallets, the events that made it fire.
 import { $, api, el, emptyRow } from "./dom.js";
 
@@ -7,7 +8,23 @@ const PAGE = 50;
 /** Rows kept while alerts stream in live; older ones are a "Load more" away. */
 const MAX_ROWS = 500;
 
-const table = { next: null, shown: new Set(), filters: { detector: "", severity: "" }, loaded: false };
+const table = {
+  next: null,
+  shown: new Set(),
+  filters: { detector: "", severity: "" },
+  loaded: false,
+  /** Bumped by every first-page load: an answer to an older request (a filter since changed) is dropped. */
+  generation: 0,
+  /** The newest entry up to which the table holds every alert (its first page, or a catch-up's newest). */
+  synced: null,
+};
+
+/** Orders stream entry ids ("ms-seq"), as numbers. */
+function compareIds(a, b) {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am - bm || as - bs;
+}
 /** Evidence figures are rounded to 4 places by the detectors: show them as recorded. */
 const exact = new Intl.NumberFormat("en-US", { maximumFractionDigits: 4 });
 
@@ -84,8 +101,10 @@ export const alertsLoaded = () => table.loaded;
 
 export async function loadAlerts(more = false) {
   const body = $("detections").tBodies[0];
+  const generation = more ? table.generation : ++table.generation;
   try {
     const page = await api(query(more ? table.next : null));
+    if (generation !== table.generation) return;
     table.loaded = true;
     if (!more) table.shown.clear();
     const rows = page.alerts.filter((a) => !table.shown.has(a.entryId)).map((a) => row(a, false));
@@ -93,10 +112,50 @@ export async function loadAlerts(more = false) {
     if (more) body.append(...rows);
     else body.replaceChildren(...(rows.length ? rows : [emptyRow(7, "no alerts")]));
     table.next = page.next;
+    // An empty first page is complete from the stream's start.
+    if (!more) table.synced = page.alerts[0]?.entryId ?? "0-0";
     $("alerts-more").hidden = page.next === null;
   } catch (error) {
-    body.replaceChildren(emptyRow(7, `alerts unavailable: ${error.message}`));
+    if (generation === table.generation)
+      body.replaceChildren(emptyRow(7, `alerts unavailable: ${error.message}`));
   }
+}
+
+/**
+ * Reads what the live feed did not carry: pages from the newest down to the last entry the table was
+ * complete at, and puts the alerts it lacks where they belong by entry id.
+ */
+export async function catchUp() {
+  const synced = table.synced;
+  if (!table.loaded || synced === null) return loadAlerts();
+  const generation = table.generation;
+  const missing = [];
+  let cursor = null;
+  let newest = null;
+  try {
+    for (let pages = 0; pages < MAX_ROWS / PAGE; pages++) {
+      const page = await api(query(cursor));
+      if (generation !== table.generation) return;
+      newest ??= page.alerts[0]?.entryId ?? null;
+      const older = page.alerts.findIndex((a) => compareIds(a.entryId, synced) <= 0);
+      for (const a of older < 0 ? page.alerts : page.alerts.slice(0, older))
+        if (!table.shown.has(a.entryId)) missing.push(a);
+      if (older >= 0 || page.next === null) break;
+      cursor = page.next;
+    }
+  } catch {
+    return; // The next catch-up or reconnect reads again.
+  }
+  if (generation !== table.generation) return;
+  if (newest !== null) table.synced = newest;
+  if (missing.length === 0) return;
+  const body = $("detections").tBodies[0];
+  body.querySelector("td.empty")?.parentElement.remove();
+  for (const a of missing) table.shown.add(a.entryId);
+  const rows = [...body.rows, ...missing.map((a) => row(a, true))];
+  rows.sort((x, y) => compareIds(y.dataset.entry, x.dataset.entry));
+  for (const dropped of rows.splice(MAX_ROWS)) table.shown.delete(dropped.dataset.entry);
+  body.replaceChildren(...rows);
 }
 
 function matches(a) {
