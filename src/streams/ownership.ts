@@ -168,6 +168,7 @@ export class PartitionOwnership {
   #retriedForMs = 0;
   /** The soonest a lease this member failed to acquire expires, unless renewed (ms from the attempt). */
   #blockedForMs = Number.POSITIVE_INFINITY;
+  readonly #announced = new Set<number>();
 
   constructor(
     backend: StreamBackend,
@@ -198,6 +199,14 @@ export class PartitionOwnership {
   /** Live members seen by the last round, sorted. */
   get lastMembers(): readonly string[] {
     return this.#lastMembers;
+  }
+
+  /**
+   * The partitions whose `assigned` was emitted and not yet followed by `revoked` (or a failed hand-back),
+   * ascending: what a listener subscribing late has missed (a control API started after the first round).
+   */
+  get announced(): number[] {
+    return [...this.#announced].sort((a, b) => a - b);
   }
 
   /** The partitions this member owns now, ascending. */
@@ -440,6 +449,7 @@ export class PartitionOwnership {
         void this.#revoke(partition, "rebalance");
         return;
       }
+      this.#announced.add(partition);
       this.#events.emit("assigned", { partition, generation: owned.generation });
     });
   }
@@ -472,8 +482,10 @@ export class PartitionOwnership {
         await this.#handler.revoked(partition, key, reason);
         stopRenewing?.();
         if (reason !== "lost") await this.#leases.release(lease, this.options.member, owned.generation);
+        this.#announced.delete(partition);
         this.#events.emit("revoked", { partition, reason });
       } catch (error) {
+        this.#announced.delete(partition);
         this.#events.emit("handlerFailed", { partition, error });
       } finally {
         stopRenewing?.();

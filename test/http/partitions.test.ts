@@ -137,6 +137,58 @@ describe.skipIf(!redisServerInstalled())("partitions in /streams and /metrics", 
     expect(samples(families.get("troupe_partition_owned_seconds")).length).toBe(4);
   }, 30_000);
 
+  test("partitions taken before the control API began are counted as taken, once", async () => {
+    const backend = new RedisStreamBackend(redis.url);
+    backends.push(backend);
+    const returns = await PartitionedStream.open(backend, "{shop}:returns", { partitions: 3 });
+    const early = new PartitionedConsumer(
+      backend,
+      returns,
+      () => ({
+        target: new TestTarget<unknown, unknown>({
+          instances: 1,
+          window: 4,
+          key: () => "",
+          handler: async () => undefined,
+        }),
+        options: { blockMs: 50, sweepIntervalMs: 0 },
+      }),
+      { group: GROUP, member: "early", leaseMs: LEASE_MS, renewMs: LEASE_MS / 4 },
+    );
+    members.push(early);
+    let taken = 0;
+    early.ownership.on("assigned", () => taken++);
+    await early.start();
+    await until(
+      (check) => early.ownership.on("assigned", check),
+      () => taken === 3,
+    );
+    // As the scanner does: its analyzers start, then its control API.
+    const late = createControlApi({
+      system,
+      streams: createStreamsSource({ backend, partitioned: [early] }),
+      defaultMetrics: false,
+    });
+    try {
+      const moves = async (move: string) =>
+        samples(
+          new Map(
+            parsePrometheusTextFormat(await (await late.app.request("/metrics")).text()).map((f) => [
+              f.name,
+              f,
+            ]),
+          ).get("troupe_partition_moves_total"),
+        )
+          .filter((s) => s.labels?.move === move && s.labels?.stream?.endsWith("}:returns"))
+          .reduce((sum, s) => sum + Number(s.value), 0);
+      expect(await moves("assigned")).toBe(3);
+      await early.stop();
+      expect([await moves("assigned"), await moves("revoked")]).toEqual([3, 3]);
+    } finally {
+      late.close();
+    }
+  }, 30_000);
+
   test("a member whose process ends is reported gone on /events and counted, and its partitions come back", async () => {
     const a = members[0]!;
     const c = member("c");

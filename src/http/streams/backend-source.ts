@@ -43,7 +43,7 @@ export interface WatchedPump {
 
 /** What the adapter needs of a partitioned consumer (a `PartitionedConsumer` satisfies it). */
 export interface WatchedPartitions {
-  readonly ownership: Pick<PartitionOwnership, "stream" | "options" | "leaseAges"> & {
+  readonly ownership: Pick<PartitionOwnership, "stream" | "options" | "leaseAges" | "announced"> & {
     on<E extends keyof OwnershipEvents>(event: E, listener: OwnershipEvents[E]): () => void;
   };
   /** The pump of a partition this member owns (none: its groups' pumps are watched in `pumps`). */
@@ -309,6 +309,9 @@ class BackendStreamsSource implements StreamsSource {
         listener({ kind, level, ...read, message });
       };
       const { ownership } = consumer;
+      // Taken before this subscription (the scanner starts its analyzers before its control API).
+      for (const partition of ownership.announced)
+        emit(partition, "partitionAssigned", "info", `partition ${partition} taken by ${o.member}`);
       return [
         ownership.on("assigned", (e) =>
           emit(e.partition, "partitionAssigned", "info", `partition ${e.partition} taken by ${o.member}`),
