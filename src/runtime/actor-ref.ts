@@ -165,7 +165,7 @@ export class ActorRef<M = unknown, R = unknown> {
 
   /**
    * Stops accepting, waits for in-flight work up to `deadlineMs` (with `handBack`, only for the message each
-   * worker is in), then terminates the workers.
+   * worker is in), then terminates the workers. A paused actor is resumed for it.
    */
   stop(options: StopOptions = {}): Promise<{ drained: boolean; undelivered: number }> {
     return this.#stop({ ...STOP_DEFAULTS, ...options });

@@ -251,6 +251,9 @@ export class ActorSystem {
     actor.status = "stopping";
     for (const instance of actor.instances) {
       if (handBack) instance.handBack();
+      // A paused actor would hold what it accepted until the deadline: it goes to the worker, which handles
+      // it (a drain) or, told to hand back first, gives back what it has not started.
+      instance.mailbox.resume();
       instance.drain();
     }
     let timer: ReturnType<Clock["setTimeout"]> | undefined;

@@ -78,6 +78,27 @@ test("a query that throws, arguments or an answer that cannot be sent: each its 
   expect(await ref.ask({ k: 1 })).toEqual({ k: 1 });
 });
 
+test("stopping a paused actor handles what it accepted, without waiting out the deadline; handBack gives it back", async () => {
+  system = createSystem();
+  const log = sharedLog(100);
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "held", init: { log: log.buffer } });
+  await ref.ask({ id: 0 });
+  system.pause("held");
+  for (let id = 1; id <= 5; id++) await ref.tell({ id });
+  const started = performance.now();
+  expect(await ref.stop({ deadlineMs: 20_000 })).toEqual({ drained: true, undelivered: 0 });
+  expect(performance.now() - started).toBeLessThan(10_000);
+  expect(log.ids()).toEqual([0, 1, 2, 3, 4, 5]);
+
+  const other = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "handed", init: { log: log.buffer } });
+  await other.ask({ id: 6 });
+  system.pause("handed");
+  const asked = other.ask({ id: 7 }, { timeoutMs: 20_000 });
+  expect((await other.stop({ deadlineMs: 20_000, handBack: true })).drained).toBe(true);
+  expect(await rejectionOf(asked)).toMatchObject({ code: "ERR_CANCELLED" });
+  expect(log.ids()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+});
+
 test("an init the worker cannot be sent fails the spawn naming it, and leaves the name free", async () => {
   system = createSystem();
   expect(await rejectionOf(system.spawn(ECHO, { name: "e", init: { f: () => 1 } }))).toMatchObject({
