@@ -169,9 +169,10 @@ const ENV = z.object({
   /** The seed monitor's bands: a group is `high` (warning) from the first figure, `critical` from the second. */
   TROUPE_PENDING_BANDS: bands("entries").prefault("100,1000"),
   TROUPE_LAG_SECONDS_BANDS: bands("seconds").prefault("10,60"),
+  // Spaces around it dropped, as for the token: a name that starts or ends with one is a typo far more often.
   TROUPE_ALERTS_FILE: z
     .string()
-    .transform((value) => (value === "" ? null : value))
+    .transform((value) => (value.trim() === "" ? null : value.trim()))
     .superRefine((value, ctx) => {
       const problem = value === null ? null : writablePath(value);
       if (problem !== null) ctx.addIssue({ code: "custom", message: `${value}: ${problem}` });

@@ -58,6 +58,9 @@ test("alerts on stdout: auto, text, json or off; not text or json when TROUPE_AL
     "TROUPE_ALERTS_STDOUT: TROUPE_ALERTS_FILE=- already writes the alerts to stdout (JSON lines): leave this at auto, or off",
   );
   expect(loadConfig({ TROUPE_ALERTS_FILE: "-" }).TROUPE_ALERTS_STDOUT).toBe("auto");
+  // Spaces around it dropped: " - " is stdout, "  " unset (a spec test: they were file names).
+  expect(loadConfig({ TROUPE_ALERTS_FILE: " - " }).TROUPE_ALERTS_FILE).toBe("-");
+  expect(loadConfig({ TROUPE_ALERTS_FILE: "  " }).TROUPE_ALERTS_FILE).toBeNull();
 });
 
 test("values are read from strings; an empty URL, token or file means unset", () => {

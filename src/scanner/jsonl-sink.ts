@@ -78,8 +78,9 @@ export class JsonlSink implements PumpTarget<Alert, void> {
 
 /**
  * Cuts a torn last line off the file and returns the alert ids of the whole lines in its tail. A last line
- * that lacks only its newline (the write stopped right before it) is a whole alert: it gets its newline
- * and is kept, since cutting it would lose it if it had been acked.
+ * that lacks only its newline (the write stopped right before it) is whole, JSON that parses: it gets its
+ * newline and is kept, since cutting an alert would lose it if it had been acked (and a line someone else
+ * wrote is not ours to cut).
  */
 function recoverTail(fd: number): Set<string> {
   const size = fstatSync(fd).size;
@@ -88,7 +89,7 @@ function recoverTail(fd: number): Set<string> {
   readSync(fd, tail, 0, tail.length, start);
   let end = tail.lastIndexOf(0x0a) + 1;
   if (start + end < size) {
-    if (alertIdOf(tail.subarray(end).toString("utf8")) !== null) {
+    if (isJson(tail.subarray(end).toString("utf8"))) {
       writeSync(fd, "\n");
       end = tail.length;
     } else ftruncateSync(fd, start + end);
@@ -104,6 +105,15 @@ function recoverTail(fd: number): Set<string> {
     if (id !== null) ids.add(id);
   }
   return ids;
+}
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function alertIdOf(line: string): string | null {

@@ -33,8 +33,8 @@ export async function startSinks(options: SinksOptions): Promise<RunningSinks> {
   const jsonl = options.alertsFile ? new JsonlSink(options.alertsFile) : null;
   const targets: Array<[string, JsonlSink | WebhookSink]> = [];
   if (jsonl) targets.push([topology.sinkGroups.jsonl, jsonl]);
-  if (options.webhookUrl)
-    targets.push([topology.sinkGroups.webhook, new WebhookSink(options.webhookUrl, options.webhook)]);
+  const webhook = options.webhookUrl ? new WebhookSink(options.webhookUrl, options.webhook) : null;
+  if (webhook) targets.push([topology.sinkGroups.webhook, webhook]);
   for (const [group, target] of targets) {
     const pump = new Pump<Alert, void>(backend, target, {
       stream: topology.alerts,
@@ -49,6 +49,8 @@ export async function startSinks(options: SinksOptions): Promise<RunningSinks> {
   return {
     pumps,
     async stop() {
+      // A post under way may wait out its timeout, retries their backoff: they end now, their alerts pending.
+      webhook?.close();
       await Promise.all([...pumps.values()].map((pump) => pump.stop()));
       await jsonl?.close();
     },

@@ -3,12 +3,17 @@
  * target on the alerts stream (its own consumer group), so an alert is acked only once delivered; one that
  * cannot be delivered after `attempts` is handed back as ERR_MAX_DELIVERIES and the pump writes it to the
  * alerts dead-letter stream. Never dropped silently. `Idempotency-Key` carries the alert id, since a retry
- * after a lost response reaches the receiver twice.
+ * after a lost response reaches the receiver twice. A redirect is not a delivery: fetch would follow a
+ * 301/302/303 as a GET without the alert, so any 3xx is a failed attempt naming where it points (the URL
+ * to configure). `close()` (the process stopping) ends the posts under way at once: their alerts stay
+ * pending and go again, under the same key, at the next start.
  */
 import type { Alert } from "../detection/alert.ts";
 import { InvalidOptionError, TroupeError } from "../errors.ts";
 import type { PumpTarget } from "../streams/pump-target.ts";
 import { BACKOFF_DEFAULTS, type BackoffOptions, backoffDelay } from "../time/backoff.ts";
+import { systemClock } from "../time/clock.ts";
+import { sleep } from "../time/timers.ts";
 
 export interface WebhookSinkOptions {
   /** Alerts posted at once. @defaultValue 8 */
@@ -37,6 +42,7 @@ export class WebhookSink implements PumpTarget<Alert, void> {
   readonly #options: Required<WebhookSinkOptions>;
   readonly #retry: Required<BackoffOptions>;
   readonly #listeners = new Set<() => void>();
+  readonly #closing = new AbortController();
   #inFlight = 0;
 
   constructor(url: string, options: WebhookSinkOptions = {}) {
@@ -71,6 +77,11 @@ export class WebhookSink implements PumpTarget<Alert, void> {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Ends the posts under way and starts none: their alerts fail with ERR_CANCELLED (a pump keeps them pending). */
+  close(): void {
+    this.#closing.abort();
+  }
+
   #settle(done: (error: TroupeError | null) => void, error: TroupeError | null): void {
     this.#inFlight--;
     done(error);
@@ -79,22 +90,36 @@ export class WebhookSink implements PumpTarget<Alert, void> {
 
   async #post(alert: Alert): Promise<void> {
     const { attempts, timeoutMs } = this.#options;
+    const closing = this.#closing.signal;
     let last = "";
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await Bun.sleep(backoffDelay(attempt - 1, this.#retry));
+    for (let attempt = 0; attempt < attempts && !closing.aborted; attempt++) {
       try {
+        if (attempt > 0) await sleep(systemClock, backoffDelay(attempt - 1, this.#retry), closing);
         const response = await fetch(this.#url, {
           method: "POST",
           headers: { "content-type": "application/json", "idempotency-key": alert.alertId },
           body: JSON.stringify(alert),
-          signal: AbortSignal.timeout(timeoutMs),
+          redirect: "manual",
+          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing]),
         });
         if (response.ok) return;
-        last = `HTTP ${response.status}`;
+        const location = response.headers.get("location");
+        last =
+          location === null
+            ? `HTTP ${response.status}`
+            : `HTTP ${response.status}, redirected to ${location}`;
       } catch (error) {
         last = (error as Error).message;
       }
     }
+    if (closing.aborted)
+      throw new TroupeError(
+        "ERR_CANCELLED",
+        "webhook sink closed: the alert stays pending for the next start",
+        {
+          entryId: alert.alertId,
+        },
+      );
     throw new TroupeError("ERR_MAX_DELIVERIES", `webhook failed ${attempts} times, last: ${last}`, {
       entryId: alert.alertId,
     });

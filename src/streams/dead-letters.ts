@@ -15,6 +15,7 @@
  * `replayable: false`: a replay refuses it and keeps it, rather than appending it to a stream named after
  * the file, which nothing reads, and deleting it.
  */
+import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
 import {
   dedupPath,
   type EntryFields,
@@ -148,16 +149,31 @@ export interface DeadLetterPage {
   readonly next: string | null;
 }
 
+export interface DeadLettersOptions {
+  /** How long a replay remembers it appended a record's entry, so a retried replay appends it once. @defaultValue 86400000 (a day) */
+  replayDedupTtlMs?: number;
+}
+
+const DEAD_LETTERS_OPTION_NAMES = optionNames<DeadLettersOptions>({ replayDedupTtlMs: true });
+const REPLAY_ALL_OPTION_NAMES = optionNames<{ batchSize?: number }>({ batchSize: true });
+
+function positiveInteger(option: string, value: unknown): number {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0)
+    throw new InvalidOptionError(option, `must be a positive integer, got ${String(value)}`);
+  return value as number;
+}
+
 /** Lists, replays and deletes the records of one dead-letter stream. */
 export class DeadLetters {
   readonly #backend: StreamBackend;
   readonly stream: string;
   readonly #replayTtlMs: number;
 
-  constructor(backend: StreamBackend, stream: string, options: { replayDedupTtlMs?: number } = {}) {
+  constructor(backend: StreamBackend, stream: string, options: DeadLettersOptions = {}) {
+    refuseUnknownOptions(options, DEAD_LETTERS_OPTION_NAMES, "", "a DeadLetters option");
     this.#backend = backend;
     this.stream = stream;
-    this.#replayTtlMs = options.replayDedupTtlMs ?? 86_400_000;
+    this.#replayTtlMs = positiveInteger("replayDedupTtlMs", options.replayDedupTtlMs ?? 86_400_000);
   }
 
   /**
@@ -168,7 +184,7 @@ export class DeadLetters {
     filter: DeadLetterFilter = {},
     page: { after?: string; from?: string; through?: string; count?: number } = {},
   ): Promise<DeadLetterPage> {
-    const count = page.count ?? 100;
+    const count = positiveInteger("count", page.count ?? 100);
     const entries = await this.#backend.range(this.stream, {
       start: page.from ?? `(${page.after ?? ZERO_ID}`,
       ...(page.through !== undefined && { end: page.through }),
@@ -202,12 +218,14 @@ export class DeadLetters {
    * stay); returns how many. The letters its replays cause (an entry that fails again) are left for the next.
    */
   async replayAll(filter: DeadLetterFilter = {}, options: { batchSize?: number } = {}): Promise<number> {
+    refuseUnknownOptions(options, REPLAY_ALL_OPTION_NAMES, "", "a replayAll option");
+    const batchSize = positiveInteger("batchSize", options.batchSize ?? 500);
     const last = await this.#backend.lastId(this.stream);
     let replayed = 0;
     let after: string | undefined;
     do {
       const page = await this.list(filter, {
-        count: options.batchSize ?? 500,
+        count: batchSize,
         through: last,
         ...(after && { after }),
       });

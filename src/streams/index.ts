@@ -37,7 +37,13 @@ export type {
   UniqueAppendResult,
   WriteFields,
 } from "./backend.ts";
-export type { DeadLetterFilter, DeadLetterPage, DeadLetterReason, StreamDeadLetter } from "./dead-letters.ts";
+export type {
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetterReason,
+  DeadLettersOptions,
+  StreamDeadLetter,
+} from "./dead-letters.ts";
 export { DEAD_LETTER_REASONS, DeadLetters } from "./dead-letters.ts";
 export type { EntryCodec } from "./entry-codec.ts";
 export { defaultCodec, entryFields, jsonCodec, rawJsonCodec, rawPayloadCodec } from "./entry-codec.ts";

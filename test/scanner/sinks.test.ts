@@ -95,6 +95,61 @@ test("a webhook that never recovers leaves the alerts in the dead-letter stream"
   }
 });
 
+test("a webhook that redirects is not a delivery: the alerts are dead-lettered naming where it points", async () => {
+  const received: string[] = [];
+  server = Bun.serve({
+    port: 0,
+    async fetch(req) {
+      // Followed, a 302 turns the POST into a GET without the alert, which this answers 200.
+      if (new URL(req.url).pathname === "/moved") {
+        received.push(req.method);
+        return new Response("ok");
+      }
+      return new Response(null, { status: 302, headers: { location: "/moved" } });
+    },
+  });
+  const names = await deliver(3, { webhookUrl: server.url.href });
+  expect(received).toEqual([]);
+  const letters = (await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters;
+  expect(letters.map((l) => l.error)).toEqual(
+    Array.from({ length: 3 }, () => "webhook failed 4 times, last: HTTP 302, redirected to /moved"),
+  );
+});
+
+test("stopping the sinks ends a post that hangs at once: its alert stays pending, not dead-lettered", async () => {
+  let reached: () => void = () => {};
+  const posted = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  server = Bun.serve({
+    port: 0,
+    fetch: () => {
+      reached();
+      return new Promise<Response>(() => {});
+    },
+  });
+  const names = topology(`t${crypto.randomUUID()}:`);
+  await feed(names, 1);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: null,
+    webhookUrl: server.url.href,
+    webhook: { ...fast, timeoutMs: 60_000 },
+    pump: { sweepIntervalMs: 0, blockMs: 50, stopTimeoutMs: 60_000 },
+  });
+  await posted;
+  const started = performance.now();
+  await sinks.stop();
+  sinks = undefined;
+  expect(performance.now() - started).toBeLessThan(5_000);
+  expect(await backend.pending(names.alerts, names.sinkGroups.webhook, { count: 10 })).toHaveLength(1);
+  expect((await new DeadLetters(backend, names.alertDeadLetters).list({}, { count: 10 })).letters).toEqual(
+    [],
+  );
+});
+
 test("the JSONL sink writes one line per alert", async () => {
   const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
   await deliver(7, { alertsFile: path });
@@ -146,6 +201,13 @@ test("the JSONL sink appends after a restart, cuts a torn last line, and never w
   // The next process is redelivered 2 and 3 (unacked), then gets 4 and 5.
   const text = await restartFileSink(path, [2, 3, 4, 5]);
   expect(alertIds(text)).toEqual([0, 1, 2, 3, 4, 5].map((n) => `alert-${n}`));
+});
+
+test("the JSONL sink keeps a whole last line it did not write (a note), giving it its newline", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  await Bun.write(path, `${JSON.stringify(alert(0))}\n{"note":"rotated by ops"}`);
+  const text = await restartFileSink(path, [1]);
+  expect(text).toBe(`${JSON.stringify(alert(0))}\n{"note":"rotated by ops"}\n${JSON.stringify(alert(1))}\n`);
 });
 
 test("the JSONL sink keeps a last line that lacks only its newline: that alert may have been acked", async () => {

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { StreamBackend } from "../../src/streams/backend.ts";
+import { DeadLetters } from "../../src/streams/dead-letters.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import { type PressureLevel, Producer } from "../../src/streams/producer.ts";
@@ -139,6 +140,22 @@ export function runOpsSuite(name: string, create: () => Promise<ContractHarness>
       } finally {
         for (const pump of pumps) await pump.stop();
       }
+    });
+
+    test("DeadLetters refuses a bad option by name, on every backend alike", async () => {
+      await open();
+      const dlq = new DeadLetters(b, `${s}:dlq`);
+      for (const batchSize of [0, -1, 1.5])
+        await expect(dlq.replayAll({}, { batchSize })).rejects.toThrow(
+          `batchSize: must be a positive integer, got ${batchSize}`,
+        );
+      await expect(dlq.list({}, { count: 0 })).rejects.toThrow("count: must be a positive integer, got 0");
+      expect(() => new DeadLetters(b, `${s}:dlq`, { replayDedupTtl: 5 } as never)).toThrow(
+        "replayDedupTtl: is not a DeadLetters option",
+      );
+      expect(() => new DeadLetters(b, `${s}:dlq`, { replayDedupTtlMs: -1 })).toThrow(
+        "replayDedupTtlMs: must be a positive integer, got -1",
+      );
     });
 
     test("retention keeps every entry a lagging group still needs and trims what all groups acked", async () => {
