@@ -32,9 +32,24 @@ export async function checkRedisReachable(
   redis.on("error", (error) => {
     socketError ??= error;
   });
-  try {
+  // One deadline for the connection and the PONG together: each has its own timeout in ioredis, and a
+  // server that accepts connections but never answers took both, twice the promise.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const answered = (async () => {
     await redis.connect();
     await redis.ping();
+  })();
+  answered.catch(() => {});
+  try {
+    await Promise.race([
+      answered,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
+          timeoutMs,
+        );
+      }),
+    ]);
   } catch (error) {
     const cause = socketError ?? error;
     throw new ScannerError(
@@ -45,22 +60,26 @@ export async function checkRedisReachable(
       },
     );
   } finally {
+    clearTimeout(timer);
     redis.disconnect();
   }
 }
 
-/** A cluster is reachable when one of its seed nodes answers (the client learns the others from it). */
+/**
+ * A cluster is reachable when one of its seed nodes answers (the client learns the others from it). The
+ * seeds are asked together, so silent ones cost one deadline, not one each; when none answers, the first
+ * seed's reason is given.
+ */
 export async function checkClusterReachable(seeds: readonly string[], timeoutMs = REDIS_CHECK_TIMEOUT_MS) {
-  let last: unknown;
-  for (const seed of seeds) {
+  const checks = seeds.map((seed) => {
     const { host, port } = parseSeedNode(seed, "REDIS_CLUSTER_NODES");
-    try {
-      return await checkRedisReachable(`redis://${host}:${port}`, timeoutMs, "REDIS_CLUSTER_NODES");
-    } catch (error) {
-      last = error;
-    }
+    return checkRedisReachable(`redis://${host}:${port}`, timeoutMs, "REDIS_CLUSTER_NODES");
+  });
+  try {
+    await Promise.any(checks);
+  } catch (error) {
+    throw (error as AggregateError).errors[0];
   }
-  throw last;
 }
 
 /** `host:port` of a redis URL, without its credentials. */
