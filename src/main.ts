@@ -74,8 +74,21 @@ try {
 }
 
 const stop = new AbortController();
-process.on("SIGINT", () => stop.abort());
-process.on("SIGTERM", () => stop.abort());
+let running = false;
+/**
+ * The first signal stops the scanner, draining what it holds once it runs. Before that (a restore, a
+ * cluster whose slot map names no reachable node) there is nothing to drain and the set-up may wait on
+ * Redis for good, so it ends the process at once, as does a second signal at any time.
+ */
+const onSignal = (name: string) => {
+  if (running && !stop.signal.aborted) return stop.abort();
+  console.error(
+    `troupe scanner: ${name} ${running ? "again: stopped without draining" : "while starting: stopped"}`,
+  );
+  process.exit(running ? 130 : 0);
+};
+process.on("SIGINT", () => onSignal("SIGINT"));
+process.on("SIGTERM", () => onSignal("SIGTERM"));
 if (seconds > 0) setTimeout(() => stop.abort(), seconds * 1000);
 try {
   await runScanner(
@@ -88,6 +101,9 @@ try {
       keepRunning: values["keep-running"],
       terminal: new Terminal(),
       progress: true,
+      onRunning: () => {
+        running = true;
+      },
     },
     stop.signal,
   );

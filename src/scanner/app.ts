@@ -55,6 +55,11 @@ export interface ScannerRun {
   terminal: Terminal;
   /** Draw the progress line (off in tests that read stderr line by line). */
   progress: boolean;
+  /**
+   * Called once everything is started (the banner printed): until then a stop has nothing to drain, and
+   * the set-up's waits on Redis (a restore, a cluster's slot map) do not look at `signal`.
+   */
+  onRunning?: () => void;
 }
 
 /** Runs until `signal` aborts, or until a replay is done (drained and reported) unless `keepRunning`. */
@@ -182,6 +187,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   console.error(
     `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
+  run.onRunning?.();
   const tail = analyze ? await showAlerts(backend, names, config, terminal) : null;
   const stopProgress = run.progress ? startProgress({ system, ingest, analyzers }, terminal) : () => {};
 
