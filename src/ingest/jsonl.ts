@@ -224,14 +224,19 @@ async function* results(source: ReadableStream<Uint8Array>, now: () => number): 
   if (array !== null) yield* parseArray(array.join("\n"), now, !arrayUtf8);
 }
 
-/** Streams a JSONL source (or a JSON array), at full speed or at the recorded pace. */
+/**
+ * Streams a JSONL source (or a JSON array), at full speed or at the recorded pace. Returns the number of
+ * the source's last line (or element), the skipped ones included: 0 for an empty source.
+ */
 export async function* replayJsonl(
   source: ReadableStream<Uint8Array>,
   options: ReplayOptions = {},
-): AsyncGenerator<LineResult> {
+): AsyncGenerator<LineResult, number> {
   const o = resolveReplayOptions(options);
   let previousTs: number | undefined;
+  let last = 0;
   for await (const result of results(source, o.now)) {
+    last = result.line;
     if (result.line <= o.after) continue;
     const first = result.ok ? result.events[0] : undefined;
     if (o.pace === "recorded" && first !== undefined) {
@@ -240,4 +245,5 @@ export async function* replayJsonl(
     }
     yield result;
   }
+  return last;
 }

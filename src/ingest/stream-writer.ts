@@ -204,7 +204,15 @@ export class TxStreamWriter {
     };
     const replaySleep = (ms: number) => sleep(systemClock, ms, signal);
     try {
-      for await (const line of replayJsonl(source, { ...pacing, ...(signal && { sleep: replaySleep }) })) {
+      const lines = replayJsonl(source, { ...pacing, ...(signal && { sleep: replaySleep }) });
+      for (;;) {
+        const next = await lines.next();
+        if (next.done) {
+          // Asked to go on after a line past the end: mark the end, not lines that were never written.
+          if (next.value < summary.lastLineWritten) summary.lastLineWritten = next.value;
+          break;
+        }
+        const line = next.value;
         signal?.throwIfAborted();
         summary.lines++;
         if (line.element) summary.unit = "element";

@@ -79,3 +79,20 @@ test("a replay's closing tick is written but not counted as an event", async () 
   // What the progress line shows as "in".
   expect(writer.stats.sent).toBe(20);
 });
+
+test("asked to go on after a line past the source's end, a replay marks the end, so lines added later go in", async () => {
+  const backend = new MemoryStreamBackend();
+  const names = topology("past-end:");
+  const writer = new TxStreamWriter(backend, names);
+  const events = [...generate({ seed: 4, maxEvents: 200 }).events()];
+  const first = await writer.replay(lines(events.slice(0, 100)), "grows.jsonl", {
+    after: 150,
+    mark: "grows",
+  });
+  expect(first).toMatchObject({ lines: 0, events: 0, lastLineWritten: 100 });
+  expect(await writer.replayMark("grows")).toEqual({ line: 100, ts: null });
+  // The file grew: the next run goes on after line 100, where the last one marked.
+  const second = await writer.replay(lines(events), "grows.jsonl", { after: 100, mark: "grows" });
+  expect(second).toMatchObject({ events: 100, lastLineWritten: 200 });
+  expect(await backend.length(names.tx)).toBe(100);
+});
