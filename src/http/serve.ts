@@ -118,7 +118,7 @@ export function serveControlApi(options: ControlApiOptions & ServeOptions): Serv
   return {
     api,
     server,
-    url: `http://${server.hostname?.includes(":") ? `[${server.hostname}]` : server.hostname}:${server.port}/`,
+    url: `http://${bracketed(server.hostname ?? "")}:${server.port}/`,
     shutdown(shutdownOptions = {}) {
       stopping ??= (async () => {
         api.beginShutdown();
@@ -140,4 +140,9 @@ export function serveControlApi(options: ControlApiOptions & ServeOptions): Serv
 
 function defined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** An IPv6 address in brackets for a URL; one given already in them (`[::1]`) is left as it is. */
+function bracketed(host: string): string {
+  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }

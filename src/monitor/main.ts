@@ -24,8 +24,9 @@ function fail(message: string): never {
 }
 
 const parsed = parseCommandLine(USAGE, {
-  url: { type: "string", default: process.env.TROUPE_MONITOR_URL ?? "http://127.0.0.1:7070/" },
-  token: { type: "string", default: process.env.TROUPE_API_TOKEN ?? "" },
+  // An empty variable means unset, as for `bun run start`.
+  url: { type: "string", default: process.env.TROUPE_MONITOR_URL?.trim() || "http://127.0.0.1:7070/" },
+  token: { type: "string", default: process.env.TROUPE_API_TOKEN?.trim() ?? "" },
   once: { type: "boolean", default: false },
   json: { type: "boolean", default: false },
   interval: { type: "string", default: "1000" },

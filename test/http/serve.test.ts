@@ -46,6 +46,16 @@ describe("serveControlApi", () => {
     expect((await fetch(`${served.url}health/live`)).status).toBe(200);
   });
 
+  test("an IPv6 host, with or without its brackets, is bracketed once in the URL it gives", async () => {
+    for (const hostname of ["::1", "[::1]"]) {
+      await start({ hostname });
+      expect(served.url).toMatch(/^http:\/\/\[::1\]:\d+\/$/);
+      expect((await fetch(`${served.url}health/live`)).status).toBe(200);
+      await served.shutdown({ deadlineMs: 500 });
+      await system.stop({ deadlineMs: 1000 });
+    }
+  });
+
   test("on loopback it answers to the loopback names only: a rebound name is refused, reads included", async () => {
     await start();
     const port = served.server.port;

@@ -86,10 +86,14 @@ afterAll(async () => {
 });
 
 async function monitor(...args: string[]) {
+  return monitorWith({}, ...args);
+}
+
+async function monitorWith(env: Record<string, string>, ...args: string[]) {
   const child = Bun.spawn(["bun", MAIN, ...args], {
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "", TROUPE_API_TOKEN: "" },
+    env: { ...process.env, NO_COLOR: "", TROUPE_API_TOKEN: "", ...env },
   });
   const [stdout, stderr, code] = await Promise.all([
     new Response(child.stdout).text(),
@@ -151,6 +155,10 @@ describe("bun run monitor --once", () => {
     const bad = await monitor("--once", "--url", "ftp://x");
     expect(bad.code).toBe(2);
     expect(bad.stderr).toStartWith("--url: must be an http(s) URL, got ftp://x");
+    // An empty TROUPE_MONITOR_URL means unset (the default address), not a bad --url.
+    const empty = await monitorWith({ TROUPE_MONITOR_URL: "" }, "--once");
+    expect(empty.stderr).not.toContain("--url");
+    expect(empty.code).not.toBe(2);
     const interval = await monitor("--interval", "5");
     expect(interval).toMatchObject({ code: 2 });
     expect(interval.stderr).toStartWith("--interval: must be an integer >= 100, got 5");
