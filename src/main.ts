@@ -76,16 +76,15 @@ try {
 const stop = new AbortController();
 let running = false;
 /**
- * The first signal stops the scanner, draining what it holds once it runs. Before that (a restore, a
- * cluster whose slot map names no reachable node) there is nothing to drain and the set-up may wait on
- * Redis for good, so it ends the process at once, as does a second signal at any time.
+ * A signal stops the scanner, draining what it holds, once it runs. Before that (a restore, a cluster
+ * whose slot map names no reachable node) there is nothing to drain and the set-up may wait on Redis for
+ * good, so a signal ends the process at once. A repeated signal is not a "force": `bun run start` passes
+ * a terminal's Ctrl-C on to this process, which the terminal signalled already.
  */
 const onSignal = (name: string) => {
-  if (running && !stop.signal.aborted) return stop.abort();
-  console.error(
-    `troupe scanner: ${name} ${running ? "again: stopped without draining" : "while starting: stopped"}`,
-  );
-  process.exit(running ? 130 : 0);
+  if (running) return stop.abort();
+  console.error(`troupe scanner: ${name} while starting: stopped`);
+  process.exit(0);
 };
 process.on("SIGINT", () => onSignal("SIGINT"));
 process.on("SIGTERM", () => onSignal("SIGTERM"));
