@@ -6,6 +6,7 @@
  */
 import Redis from "ioredis";
 import { parseSeedNode } from "../streams/redis-target.ts";
+import { withDeadline } from "../time/deadline.ts";
 import { ScannerError } from "./errors.ts";
 
 /** How long the check waits for a connection and a PONG. */
@@ -32,24 +33,17 @@ export async function checkRedisReachable(
   redis.on("error", (error) => {
     socketError ??= error;
   });
-  // One deadline for the connection and the PONG together: each has its own timeout in ioredis, and a
-  // server that accepts connections but never answers took both, twice the promise.
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const answered = (async () => {
-    await redis.connect();
-    await redis.ping();
-  })();
-  answered.catch(() => {});
   try {
-    await Promise.race([
-      answered,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
-          timeoutMs,
-        );
-      }),
-    ]);
+    // One deadline for the connection and the PONG together: each has its own timeout in ioredis, and a
+    // server that accepts connections but never answers took both, twice the promise.
+    await withDeadline(
+      (async () => {
+        await redis.connect();
+        await redis.ping();
+      })(),
+      timeoutMs,
+      "redis",
+    );
   } catch (error) {
     const cause = socketError ?? error;
     throw new ScannerError(
@@ -60,7 +54,6 @@ export async function checkRedisReachable(
       },
     );
   } finally {
-    clearTimeout(timer);
     redis.disconnect();
   }
 }
@@ -94,7 +87,8 @@ function why(error: unknown, timeoutMs: number): string {
   if (code === "ECONNREFUSED") return "connection refused (is redis-server running on that port?)";
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "no such host";
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
-  if (code === "ETIMEDOUT" || /timed? ?out/i.test(message)) return `no answer within ${timeoutMs} ms`;
+  if (code === "ETIMEDOUT" || /timed? ?out|did not answer/i.test(message))
+    return `no answer within ${timeoutMs} ms`;
   if (/NOAUTH|WRONGPASS|invalid password/i.test(message)) return `authentication failed (${message})`;
   return message;
 }

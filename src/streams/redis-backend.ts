@@ -14,6 +14,7 @@
 import type { ChainableCommander, RedisOptions } from "ioredis";
 import { InvalidOptionError, messageOf, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock } from "../time/clock.ts";
+import { withDeadline } from "../time/deadline.ts";
 import { sleep } from "../time/timers.ts";
 import type {
   AdoptResult,
@@ -719,17 +720,5 @@ function storedCount(stream: string, stored: unknown): number {
 const QUIT_GRACE_MS = 500;
 
 async function quitWithin(client: ScriptedRedis, graceMs: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const quit = client.quit().then(
-    () => true,
-    () => false,
-  );
-  const answered = await Promise.race([
-    quit,
-    new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), graceMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (!answered) client.disconnect();
+  await withDeadline(client.quit(), graceMs, "QUIT").catch(() => client.disconnect());
 }

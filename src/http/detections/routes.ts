@@ -6,8 +6,8 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
+import { withDeadline } from "../../time/deadline.ts";
 import type { ApiContext } from "../context.ts";
-import { withDeadline } from "../deadline.ts";
 import { ControlApiError } from "../errors.ts";
 import { intString, streamId, validate } from "../validate.ts";
 import type { DetectionFilter } from "./source.ts";

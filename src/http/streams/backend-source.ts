@@ -17,7 +17,7 @@ import type { OwnershipEvents, PartitionOwnership } from "../../streams/ownershi
 import type { PumpEvents } from "../../streams/pump-events.ts";
 import { parseStreamId } from "../../streams/stream-id.ts";
 import { type Clock, checkClock, systemClock } from "../../time/clock.ts";
-import { withDeadline } from "../deadline.ts";
+import { withDeadline } from "../../time/deadline.ts";
 import { parseOptions } from "../validate.ts";
 import { MultiStreamDeadLetters } from "./backend-dead-letters.ts";
 import { RateWindow } from "./rate-window.ts";

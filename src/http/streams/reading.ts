@@ -5,7 +5,7 @@
  * `sourceTimeoutMs` when Redis is down.
  */
 import { messageOf } from "../../errors.ts";
-import { withDeadline } from "../deadline.ts";
+import { withDeadline } from "../../time/deadline.ts";
 import type { BackendHealth, StreamGroupInfo, StreamsSource } from "./source.ts";
 
 export interface StreamsReading {

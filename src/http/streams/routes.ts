@@ -6,8 +6,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { TroupeError } from "../../errors.ts";
+import { withDeadline } from "../../time/deadline.ts";
 import type { ApiContext } from "../context.ts";
-import { withDeadline } from "../deadline.ts";
 import { intString, name, streamId, validate } from "../validate.ts";
 
 const groupParam = z.object({ stream: name, group: name });

@@ -1,7 +1,7 @@
 /**
- * A deadline on anything the API awaits from the streams layer. ioredis queues commands while Redis is
- * down (its offline queue) and answers them only after a reconnect, so without a deadline `/health`
- * and the dashboard would hang exactly when an operator needs them.
+ * A deadline on anything awaited from Redis. ioredis queues commands while Redis is down (its offline
+ * queue) and answers them only after a reconnect, so without one `/health` and the dashboard would hang
+ * exactly when an operator needs them, and a check or a close would wait on a server that never answers.
  */
 import { TroupeError } from "../errors.ts";
 
