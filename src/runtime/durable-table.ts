@@ -256,10 +256,14 @@ export class DurableTable<V> implements Iterable<[string, V]> {
         continue;
       }
       const key = next.value;
+      // One lookup per key in the table's Map (large, so each probe is likely a cache miss): `has` only
+      // for a value stored as undefined.
+      const value = map.get(key);
+      const live = value !== undefined || map.has(key);
       if (frozen.inserts) {
-        if (map.has(key)) this.#write(into, RecordKind.insert, key);
-      } else if (!map.has(key)) into.add(RecordKind.delete, key);
-      else if (!frozen.inserted.has(key)) this.#write(into, RecordKind.update, key);
+        if (live) this.#write(into, RecordKind.insert, key, value as V);
+      } else if (!live) into.add(RecordKind.delete, key);
+      else if (!frozen.inserted.has(key)) this.#write(into, RecordKind.update, key, value as V);
       if (--budget === 0) {
         if (performance.now() >= deadline) return false;
         budget = CLOCK_CHECK_EVERY;
@@ -272,16 +276,19 @@ export class DurableTable<V> implements Iterable<[string, V]> {
   #writeTouched(into: SegmentWriter, touched: Set<string>, inserted: Map<string, boolean>): void {
     const map = this.#map;
     for (const key of touched) {
-      if (!map.has(key)) into.add(RecordKind.delete, key);
-      else if (!inserted.has(key)) this.#write(into, RecordKind.update, key);
+      const value = map.get(key);
+      if (value === undefined && !map.has(key)) into.add(RecordKind.delete, key);
+      else if (!inserted.has(key)) this.#write(into, RecordKind.update, key, value as V);
     }
-    for (const key of inserted.keys()) if (map.has(key)) this.#write(into, RecordKind.insert, key);
+    for (const key of inserted.keys()) {
+      const value = map.get(key);
+      if (value !== undefined || map.has(key)) this.#write(into, RecordKind.insert, key, value as V);
+    }
   }
 
-  #write(into: SegmentWriter, kind: RecordKind, key: string): void {
+  #write(into: SegmentWriter, kind: RecordKind, key: string, value: V): void {
     const codec = this.#codec;
     try {
-      const value = this.#map.get(key) as V;
       if (codec.encodeInto) into.addEncoded(kind, key, value, codec.encodeInto);
       else into.add(kind, key, codec.encode(value));
     } catch (cause) {
