@@ -95,6 +95,54 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     }
   }, 60_000);
 
+  test("an ingest process started again goes on with the synthetic traffic where it stopped: no event id twice", async () => {
+    const prefix = `generator-${crypto.randomUUID()}:`;
+    const backend = new RedisStreamBackend(redis.url);
+    // Past the newest 10,000 entries a writer remembers at its start: before the generator's mark, the
+    // second run wrote its seed's first hour again.
+    const ingestUntil = async (length: number) => {
+      const child = track(
+        Bun.spawn(["bun", "src/main.ts", "--role", "ingest"], {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            TROUPE_HTTP_PORT: "0",
+            REDIS_URL: redis.url,
+            TROUPE_STREAM_PREFIX: prefix,
+            TROUPE_RATE: "20000",
+          },
+          stdout: "pipe",
+          stderr: "pipe",
+        }),
+      );
+      const stderr = new ChildOutput(child.stderr);
+      await stderr.waitFor(/control API/);
+      for (let polls = 0; (await backend.length(`${prefix}tx`)) < length; polls++) {
+        expect(polls).toBeLessThan(3_000);
+        await Bun.sleep(10);
+      }
+      child.kill("SIGINT");
+      await stderr.rest();
+      expect(await child.exited).toBe(0);
+      return stderr.text;
+    };
+    try {
+      expect(await ingestUntil(12_000)).not.toContain("earlier run");
+      const first = await backend.length(`${prefix}tx`);
+      const second = await ingestUntil(first + 12_000);
+      const ids = (await backend.range(`${prefix}tx`, { count: 100_000 })).map(
+        (entry) => (JSON.parse(String(entry.fields?.json)) as { id: string }).id,
+      );
+      expect(ids.length).toBeGreaterThanOrEqual(first + 12_000);
+      expect(new Set(ids).size).toBe(ids.length);
+      expect(second).toMatch(
+        /generator \(seed 1\): an earlier run wrote its hour 0 up to event [\d,]+; going on after it\n/,
+      );
+    } finally {
+      await backend.close();
+    }
+  }, 60_000);
+
   test("a process started with another partition count than the stream's stops at once, naming the setting", async () => {
     const prefix = `partitions-${crypto.randomUUID()}:`;
     const backend = new RedisStreamBackend(redis.url);

@@ -23,7 +23,7 @@ import { Producer, type ProducerOptions } from "../streams/producer.ts";
 import { BACKOFF_DEFAULTS, backoffDelay } from "../time/backoff.ts";
 import { systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
-import { generate } from "./generator.ts";
+import { GENERATOR_DEFAULTS, generate } from "./generator.ts";
 import { type ReplayOptions, replayJsonl } from "./jsonl.ts";
 import { RecentIds } from "./recent-ids.ts";
 
@@ -40,6 +40,24 @@ const SEED_ENTRIES = 10_000;
 export interface ReplayMark {
   readonly line: number;
   readonly ts: number | null;
+}
+
+/**
+ * How far an earlier live generator of a seed got: the one-hour workload it was in (its index) and how many
+ * of that workload's events it had written.
+ */
+export interface GeneratorMark {
+  readonly hour: number;
+  readonly events: number;
+}
+
+/** What the live generator writes: `seed`'s workloads at `rate` events/s, after `after` if given. */
+export interface GeneratorRun {
+  readonly seed: number;
+  readonly rate: number;
+  readonly signal: AbortSignal;
+  /** Where an earlier generator of this seed stopped ({@link TxStreamWriter.generatorMark}): goes on after it. */
+  readonly after?: GeneratorMark | null;
 }
 
 /**
@@ -260,9 +278,12 @@ export class TxStreamWriter {
   /**
    * Streams the synthetic generator at `rate` events/s until `signal` aborts. The generator's set-up grows
    * with its duration (a 30-day workload blocked the event loop for ~40 s), so it runs as back-to-back
-   * one-hour workloads, each seeded from `seed` and its index and starting where the last one ended.
+   * one-hour workloads, each seeded from `seed` and its index and starting where the last one ended. It is
+   * a deterministic source: after each batch it marks how far it got in the stream (`generator:<seed>`),
+   * so a generator started again on that stream goes on after the mark (`after`) instead of writing the
+   * seed's first hour again under the same event ids, which a restarted `--role ingest` on Redis did.
    */
-  async generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
+  async generate(options: GeneratorRun): Promise<void> {
     try {
       await this.#generate(options);
     } catch (error) {
@@ -270,20 +291,47 @@ export class TxStreamWriter {
     }
   }
 
-  async #generate(options: { seed: number; rate: number; signal: AbortSignal }): Promise<void> {
+  /** How far an earlier live generator of `seed` got in this stream, or null when none is marked. */
+  async generatorMark(seed: number): Promise<GeneratorMark | null> {
+    const name = generatorMarkName(seed);
+    const raw = await this.#backend.readMark(this.#topology.tx, name);
+    if (raw === null) return null;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {}
+    const { hour, events } = (value ?? {}) as { hour?: unknown; events?: unknown };
+    if (
+      !Number.isInteger(hour) ||
+      (hour as number) < 0 ||
+      !Number.isInteger(events) ||
+      (events as number) < 0
+    )
+      throw new TroupeError(
+        "ERR_DECODE",
+        `the generator mark ${name} in ${this.#topology.tx}:marks holds ${raw}, not an hour and a count`,
+      );
+    return { hour: hour as number, events: events as number };
+  }
+
+  async #generate(options: GeneratorRun): Promise<void> {
     const tickMs = 50;
     const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
     const started = performance.now();
+    const markAs = generatorMarkName(options.seed);
     let sent = 0;
-    let t0: number | undefined;
-    for (let hour = 0; !options.signal.aborted; hour++) {
+    let skip = options.after?.events ?? 0;
+    for (let hour = options.after?.hour ?? 0; !options.signal.aborted; hour++) {
+      // Each hour starts where the one before ended: at the default start plus its index in hours.
       const workload = generate({
         seed: options.seed * 100_003 + hour,
         durationMs: HOUR_MS,
-        ...(t0 ? { t0 } : {}),
+        t0: GENERATOR_DEFAULTS.t0 + hour * HOUR_MS,
       });
-      t0 = workload.end;
       const events = workload.events();
+      let written = 0;
+      for (; skip > 0 && !events.next().done; skip--) written++;
+      skip = 0;
       for (let done = false; !done && !options.signal.aborted; ) {
         const batch: ChainEvent[] = [];
         while (batch.length < perTick) {
@@ -298,6 +346,9 @@ export class TxStreamWriter {
         // trust what Ingest writes (tx-entry.ts).
         await this.send(batch, "generator", options.signal);
         sent += batch.length;
+        written += batch.length;
+        const mark: GeneratorMark = { hour, events: written };
+        await this.#backend.writeMark(this.#topology.tx, markAs, JSON.stringify(mark));
         const wait = started + (sent / options.rate) * 1000 - performance.now();
         if (wait > 0) await sleep(systemClock, wait, options.signal);
       }
@@ -370,6 +421,11 @@ export class TxStreamWriter {
 /** A replay's mark among the stream's marks. */
 function markName(source: string): string {
   return `replay:${source}`;
+}
+
+/** A live generator's mark among the stream's marks: one per seed (the seed names the sequence). */
+function generatorMarkName(seed: number): string {
+  return `generator:${seed}`;
 }
 
 /** The id and time of the event an entry holds; null for a tick, or an entry that is not Ingest's. */

@@ -199,7 +199,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       ? replayFile(ingest, run, terminal, ingestSignal).then((summary) => {
           replay = summary;
         })
-      : ingest.generate({ seed: config.TROUPE_SEED, rate: config.TROUPE_RATE, signal: ingestSignal })
+      : generateLive(ingest, config, terminal, ingestSignal)
     : Promise.resolve();
   const figures = () => ({
     topology: names,
@@ -355,6 +355,25 @@ async function replayFile(
     });
   }
   return summary;
+}
+
+/**
+ * The synthetic traffic of `TROUPE_SEED`, going on after what an earlier generator of that seed wrote to
+ * this tx stream (a restart on Redis), which would otherwise come again under the same event ids.
+ */
+async function generateLive(
+  ingest: TxStreamWriter,
+  config: TroupeConfig,
+  terminal: Terminal,
+  signal: AbortSignal,
+): Promise<void> {
+  const seed = config.TROUPE_SEED;
+  const after = await ingest.generatorMark(seed);
+  if (after !== null)
+    terminal.note(
+      `generator (seed ${seed}): an earlier run wrote its hour ${after.hour} up to event ${after.events.toLocaleString("en")}; going on after it`,
+    );
+  await ingest.generate({ seed, rate: config.TROUPE_RATE, signal, after });
 }
 
 function sum(values: Iterable<number>): number {
