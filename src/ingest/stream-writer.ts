@@ -124,9 +124,14 @@ export interface ReplayRun extends ReplayOptions {
   lastTs?: number | null;
 }
 
+/** Counts starting at zero. */
+export function writerStats(): TxStreamWriterStats {
+  return { sent: 0, duplicates: 0, rejected: 0, retries: 0 };
+}
+
 export class TxStreamWriter {
   readonly producer: Producer<unknown>;
-  readonly stats: TxStreamWriterStats = { sent: 0, duplicates: 0, rejected: 0, retries: 0 };
+  readonly stats: TxStreamWriterStats;
   readonly #recent = new RecentIds();
   readonly #backend: StreamBackend;
   readonly #topology: TxStreams;
@@ -137,7 +142,14 @@ export class TxStreamWriter {
   readonly #written = new Set<string>();
   #seeded: Promise<void> | null = null;
 
-  constructor(backend: StreamBackend, topology: TxStreams, producer: Partial<ProducerOptions> = {}) {
+  /** `stats`: counted into this object (writers that take turns on one source, ingest-lease.ts, share one). */
+  constructor(
+    backend: StreamBackend,
+    topology: TxStreams,
+    producer: Partial<ProducerOptions> = {},
+    stats: TxStreamWriterStats = writerStats(),
+  ) {
+    this.stats = stats;
     this.#backend = backend;
     this.#topology = topology;
     // JSON: the analyzers parse it ~2× faster than msgpack (entry-codec.ts), and operators can read it;

@@ -14,7 +14,12 @@ import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
 import { messageOf, TroupeError } from "../errors.ts";
 import { createDetectionsSource, createStreamsSource, serveControlApi } from "../http/index.ts";
-import { type ReplaySummary, TxStreamWriter } from "../ingest/stream-writer.ts";
+import {
+  type ReplaySummary,
+  TxStreamWriter,
+  type TxStreamWriterStats,
+  writerStats,
+} from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
@@ -27,6 +32,7 @@ import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
 import { mintsDownstream, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
+import { type LeasedIngest, leasedIngest } from "./ingest-lease.ts";
 import { registerIngestMetrics } from "./ingest-metrics.ts";
 import { startProgress } from "./progress.ts";
 import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
@@ -154,10 +160,10 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         webhookUrl: config.ALERT_WEBHOOK_URL,
       })
     : null;
-  const ingest =
-    role !== "analyze"
-      ? new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) })
-      : null;
+  // What this process wrote, over every writer it ran (one per term of the ingest lease).
+  const ingest = role !== "analyze" ? { stats: writerStats() } : null;
+  const newWriter = (stats: TxStreamWriterStats) =>
+    new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) }, stats);
   const stopRetention = startRetention(backend, names, mints);
 
   const served = listen(config, () =>
@@ -194,13 +200,24 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const stopIngest = new AbortController();
   const ingestSignal = AbortSignal.any([signal, stopIngest.signal]);
   let replay: ReplaySummary | null = null;
-  const ingesting = ingest
-    ? run.replay
-      ? replayFile(ingest, run, terminal, ingestSignal).then((summary) => {
+  const write = (stats: TxStreamWriterStats, writeSignal: AbortSignal): Promise<void> => {
+    const writer = newWriter(stats);
+    return run.replay
+      ? replayFile(writer, run, terminal, writeSignal).then((summary) => {
           replay = summary;
         })
-      : generateLive(ingest, config, terminal, ingestSignal)
-    : Promise.resolve();
+      : generateLive(writer, config, terminal, writeSignal);
+  };
+  // Ingest processes take turns on the tx stream (a second one stands by); with role all, it is the only one.
+  const lease =
+    ingest && role === "ingest"
+      ? await leaseIngest(backend, config, terminal, names.tx, ingestSignal, (s) => write(ingest.stats, s))
+      : null;
+  const ingesting = lease
+    ? lease.done.then(() => {})
+    : ingest
+      ? write(ingest.stats, ingestSignal)
+      : Promise.resolve();
   const figures = () => ({
     topology: names,
     alerts: analyzers ? sum(analyzers.alertCounts.values()) : null,
@@ -234,6 +251,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     drain: async () => {
       stopIngest.abort();
       await ingesting;
+      await lease?.stop();
       await analyzers?.stop();
       await sinks?.stop();
       await system.stop({ deadlineMs: 10_000 });
@@ -355,6 +373,44 @@ async function replayFile(
     });
   }
   return summary;
+}
+
+/**
+ * The ingest lease (ingest-lease.ts) of this `--role ingest` process, under a member name of its own (two
+ * processes on one host share the default consumer name), saying on stderr when it stands by, takes the
+ * writing over or loses it.
+ */
+async function leaseIngest(
+  backend: StreamBackend,
+  config: TroupeConfig,
+  terminal: Terminal,
+  tx: string,
+  signal: AbortSignal,
+  write: (signal: AbortSignal) => Promise<void>,
+): Promise<LeasedIngest<void>> {
+  const now = () => new Date(systemClock.now()).toISOString();
+  let started = false;
+  const lease = await leasedIngest({
+    backend,
+    prefix: config.TROUPE_STREAM_PREFIX,
+    member: `${config.TROUPE_CONSUMER}/${crypto.randomUUID().slice(0, 8)}`,
+    signal,
+    write,
+    onMove: ({ generation, reason }) => {
+      if (reason === null && started)
+        terminal.note(`${now()} ingest writes ${tx} from now (lease generation ${generation})`);
+      else if (reason !== null && reason !== "stop")
+        terminal.note(
+          `${now()} ingest no longer writes ${tx} (${reason}, lease generation ${generation}): standing by`,
+        );
+    },
+  });
+  started = true;
+  if (lease.standingBy)
+    terminal.note(
+      `${now()} another ingest process writes ${tx}: standing by to take over when it stops or dies`,
+    );
+  return lease;
 }
 
 /**

@@ -6,14 +6,14 @@
  * alerts 3 | health ok`). Piped, the fullest forms go out, one line per period.
  */
 
-import type { TxStreamWriter } from "../ingest/stream-writer.ts";
+import type { TxStreamWriterStats } from "../ingest/stream-writer.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { RunningAnalyzers } from "./analyzers.ts";
 import { cut, type Terminal } from "./terminal.ts";
 
 export interface ProgressSources {
   system: ActorSystem;
-  ingest: TxStreamWriter | null;
+  ingest: { readonly stats: TxStreamWriterStats } | null;
   analyzers: RunningAnalyzers | null;
 }
 
