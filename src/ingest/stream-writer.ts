@@ -124,6 +124,17 @@ export interface ReplayRun extends ReplayOptions {
   lastTs?: number | null;
 }
 
+/**
+ * A writer that takes turns with writers of other processes (scanner/ingest-lease.ts): the counters it
+ * shares with the turns before it, and whether its turn still holds.
+ */
+export interface WriterTurn {
+  /** Counted into this object. @defaultValue fresh counters */
+  readonly stats?: TxStreamWriterStats;
+  /** Asked before each batch is sent; false: the batch is not sent, and the write ends (aborted or ERR_CANCELLED). */
+  readonly mayWrite?: () => boolean;
+}
+
 /** Counts starting at zero. */
 export function writerStats(): TxStreamWriterStats {
   return { sent: 0, duplicates: 0, rejected: 0, retries: 0 };
@@ -141,15 +152,16 @@ export class TxStreamWriter {
    */
   readonly #written = new Set<string>();
   #seeded: Promise<void> | null = null;
+  readonly #mayWrite: (() => boolean) | null;
 
-  /** `stats`: counted into this object (writers that take turns on one source, ingest-lease.ts, share one). */
   constructor(
     backend: StreamBackend,
     topology: TxStreams,
     producer: Partial<ProducerOptions> = {},
-    stats: TxStreamWriterStats = writerStats(),
+    turn: WriterTurn = {},
   ) {
-    this.stats = stats;
+    this.stats = turn.stats ?? writerStats();
+    this.#mayWrite = turn.mayWrite ?? null;
     this.#backend = backend;
     this.#topology = topology;
     // JSON: the analyzers parse it ~2× faster than msgpack (entry-codec.ts), and operators can read it;
@@ -221,6 +233,7 @@ export class TxStreamWriter {
     const mark = async () => {
       if (options.mark === undefined) return;
       const value: ReplayMark = { line: summary.lastLineWritten, ts: summary.lastTs };
+      this.#checkTurn(signal);
       await this.#backend.writeMark(this.#topology.tx, markName(options.mark), JSON.stringify(value));
     };
     const flush = async () => {
@@ -360,6 +373,7 @@ export class TxStreamWriter {
         sent += batch.length;
         written += batch.length;
         const mark: GeneratorMark = { hour, events: written };
+        this.#checkTurn(options.signal);
         await this.#backend.writeMark(this.#topology.tx, markAs, JSON.stringify(mark));
         const wait = started + (sent / options.rate) * 1000 - performance.now();
         if (wait > 0) await sleep(systemClock, wait, options.signal);
@@ -409,6 +423,16 @@ export class TxStreamWriter {
     }
   }
 
+  /**
+   * Asked right before a batch or a mark goes out: after a freeze the code that was waiting resumes at once,
+   * before any timer could end this writer's turn, and a thawed writer's mark would take its successor's back.
+   */
+  #checkTurn(signal: AbortSignal | undefined): void {
+    if (!this.#mayWrite || this.#mayWrite()) return;
+    signal?.throwIfAborted();
+    throw new TroupeError("ERR_CANCELLED", "this writer's turn is over: nothing more is written");
+  }
+
   /** Appends to the tx stream, in order, each event once (the producer resends what failed). */
   async #append(payloads: readonly (ChainEvent | Tick)[], signal?: AbortSignal): Promise<void> {
     if (!this.#seeded)
@@ -417,6 +441,7 @@ export class TxStreamWriter {
         throw error;
       });
     await this.#seeded;
+    this.#checkTurn(signal);
     const fresh = payloads.filter(
       (p) => p.kind === "tick" || (!this.#written.has(p.id) && this.#recent.admit(p.id, p.ts)),
     );

@@ -14,12 +14,7 @@ import { SYBIL_DETECTORS } from "../detection/sybil-analyzer.ts";
 import { WALLET_DETECTORS } from "../detection/wallet-analyzer.ts";
 import { messageOf, TroupeError } from "../errors.ts";
 import { createDetectionsSource, createStreamsSource, serveControlApi } from "../http/index.ts";
-import {
-  type ReplaySummary,
-  TxStreamWriter,
-  type TxStreamWriterStats,
-  writerStats,
-} from "../ingest/stream-writer.ts";
+import { type ReplaySummary, TxStreamWriter, type WriterTurn, writerStats } from "../ingest/stream-writer.ts";
 import { createSystem } from "../runtime/system.ts";
 import type { StreamBackend } from "../streams/backend.ts";
 import { untilDrained } from "../streams/drained.ts";
@@ -32,7 +27,7 @@ import { AlertMetrics } from "./alert-metrics.ts";
 import { AlertTail } from "./alert-tail.ts";
 import { mintsDownstream, startAnalyzers } from "./analyzers.ts";
 import { ScannerError } from "./errors.ts";
-import { type LeasedIngest, leasedIngest } from "./ingest-lease.ts";
+import { type IngestTerm, type LeasedIngest, leasedIngest } from "./ingest-lease.ts";
 import { registerIngestMetrics } from "./ingest-metrics.ts";
 import { startProgress } from "./progress.ts";
 import { checkClusterReachable, checkRedisReachable } from "./redis-reachable.ts";
@@ -162,8 +157,8 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     : null;
   // What this process wrote, over every writer it ran (one per term of the ingest lease).
   const ingest = role !== "analyze" ? { stats: writerStats() } : null;
-  const newWriter = (stats: TxStreamWriterStats) =>
-    new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) }, stats);
+  const newWriter = (turn: WriterTurn) =>
+    new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) }, turn);
   const stopRetention = startRetention(backend, names, mints);
 
   const served = listen(config, () =>
@@ -200,8 +195,8 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const stopIngest = new AbortController();
   const ingestSignal = AbortSignal.any([signal, stopIngest.signal]);
   let replay: ReplaySummary | null = null;
-  const write = (stats: TxStreamWriterStats, writeSignal: AbortSignal): Promise<void> => {
-    const writer = newWriter(stats);
+  const write = (turn: WriterTurn, writeSignal: AbortSignal): Promise<void> => {
+    const writer = newWriter(turn);
     return run.replay
       ? replayFile(writer, run, terminal, writeSignal).then((summary) => {
           replay = summary;
@@ -211,12 +206,19 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   // Ingest processes take turns on the tx stream (a second one stands by); with role all, it is the only one.
   const lease =
     ingest && role === "ingest"
-      ? await leaseIngest(backend, config, terminal, names.tx, ingestSignal, (s) => write(ingest.stats, s))
+      ? await leaseIngest(
+          backend,
+          config,
+          terminal,
+          names.tx,
+          ingestSignal,
+          ({ signal: termSignal, mayWrite }) => write({ stats: ingest.stats, mayWrite }, termSignal),
+        )
       : null;
   const ingesting = lease
     ? lease.done.then(() => {})
     : ingest
-      ? write(ingest.stats, ingestSignal)
+      ? write({ stats: ingest.stats }, ingestSignal)
       : Promise.resolve();
   const figures = () => ({
     topology: names,
@@ -386,7 +388,7 @@ async function leaseIngest(
   terminal: Terminal,
   tx: string,
   signal: AbortSignal,
-  write: (signal: AbortSignal) => Promise<void>,
+  write: (term: IngestTerm) => Promise<void>,
 ): Promise<LeasedIngest<void>> {
   const now = () => new Date(systemClock.now()).toISOString();
   let started = false;

@@ -7,13 +7,15 @@
  * sources go on from their marks (a replay's line, the generator's hour and count), so a takeover writes
  * each event once. Kafka Connect assigns a source task to one worker the same way.
  *
- * What is not fenced in Redis: a batch a frozen writer had handed to its connection before the freeze can
- * still land after the takeover (its term ends by its own clock before the lease can have expired, and the
- * next batch is not sent).
+ * A writer asks its lease before each batch, by its own clock (the lease's local deadline comes before it can
+ * have expired in Redis), so a writer thawed after a freeze sends nothing more. Not fenced in Redis: a batch
+ * handed to the connection before the freeze (or a retry of one, from inside the producer) can still land
+ * after the takeover.
  */
 import type { StreamBackend } from "../streams/backend.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import type { Partitions } from "../streams/partitions.ts";
+import type { Clock } from "../time/clock.ts";
 
 /** The ingest writing as a unit of ownership: one key inside the prefix's hash tag, if it has one. */
 export function ingestUnits(prefix: string): Partitions {
@@ -27,6 +29,11 @@ export interface IngestMove {
   readonly reason: RevokeReason | null;
 }
 
+export interface IngestTerm {
+  readonly signal: AbortSignal;
+  readonly mayWrite: () => boolean;
+}
+
 export interface LeasedIngestOptions<T> {
   backend: StreamBackend;
   prefix: string;
@@ -34,10 +41,16 @@ export interface LeasedIngestOptions<T> {
   member: string;
   /** Ends the writing, and a stand-by. */
   signal: AbortSignal;
-  /** One term of writing, until its signal aborts (the lease lost or given up, or `signal`). */
-  write: (signal: AbortSignal) => Promise<T>;
+  /**
+   * One term of writing, until its signal aborts (the lease lost or given up, or `signal`); `mayWrite` says
+   * whether the lease still holds by this process's clock (false also aborts the term's signal), asked
+   * before each batch.
+   */
+  write: (term: IngestTerm) => Promise<T>;
   onMove?: (move: IngestMove) => void;
   leaseMs?: number;
+  /** Times the lease (tests inject one). @defaultValue systemClock */
+  clock?: Clock;
 }
 
 export interface LeasedIngest<T> {
@@ -64,7 +77,13 @@ export async function leasedIngest<T>(options: LeasedIngestOptions<T>): Promise<
       assigned: async (_unit, _key, leaseGeneration) => {
         generation = leaseGeneration;
         const cut = new AbortController();
-        const running = options.write(AbortSignal.any([options.signal, cut.signal])).then(
+        const mayWrite = () => {
+          if (ownership.holds(0)) return true;
+          cut.abort();
+          return false;
+        };
+        const signal = AbortSignal.any([options.signal, cut.signal]);
+        const running = options.write({ signal, mayWrite }).then(
           (result) => {
             if (!cut.signal.aborted) resolve(result);
           },
@@ -86,6 +105,8 @@ export async function leasedIngest<T>(options: LeasedIngestOptions<T>): Promise<
     {
       group: "ingest",
       member: options.member,
+      assignment: "sticky",
+      ...(options.clock && { clock: options.clock }),
       ...(options.leaseMs !== undefined && {
         leaseMs: options.leaseMs,
         renewMs: Math.floor(options.leaseMs / 4),

@@ -55,6 +55,13 @@ export interface OwnershipOptions {
   handOverMs?: number;
   /** Times the rounds and the local lease deadlines (tests inject one). @defaultValue systemClock */
   clock?: Clock;
+  /**
+   * How partitions are shared: `balanced`, about P/K each (assignment.ts), moving some on every join and
+   * leave; `sticky`, every member asks for every partition and keeps what it holds, so a partition moves only
+   * once it is free (released by a stop, expired, or its holder gone): a single writer with stand-bys
+   * (scanner/ingest-lease.ts), which a move on a join would only interrupt. @defaultValue "balanced"
+   */
+  assignment?: "balanced" | "sticky";
 }
 
 export const OWNERSHIP_DEFAULTS = {
@@ -63,6 +70,7 @@ export const OWNERSHIP_DEFAULTS = {
   presenceCheckMs: 500,
   handOverMs: 30_000,
   clock: systemClock,
+  assignment: "balanced",
 } satisfies Required<Omit<OwnershipOptions, "group" | "member">>;
 
 const OWNERSHIP_OPTION_NAMES = optionNames<OwnershipOptions>({
@@ -73,6 +81,7 @@ const OWNERSHIP_OPTION_NAMES = optionNames<OwnershipOptions>({
   presenceCheckMs: true,
   handOverMs: true,
   clock: true,
+  assignment: true,
 });
 
 export function resolveOwnershipOptions(options: OwnershipOptions): Required<OwnershipOptions> {
@@ -90,6 +99,8 @@ export function resolveOwnershipOptions(options: OwnershipOptions): Required<Own
       `must be below leaseMs / 2 (${resolved.leaseMs / 2}), got ${resolved.renewMs}: a lease must survive a missed renewal`,
     );
   checkClock("clock", resolved.clock);
+  if (resolved.assignment !== "balanced" && resolved.assignment !== "sticky")
+    throw new InvalidOptionError("assignment", `must be "balanced" or "sticky", got ${resolved.assignment}`);
   return resolved;
 }
 
@@ -354,8 +365,14 @@ export class PartitionOwnership {
       if (!members.includes(member)) members.push(member);
       members.sort();
       this.#lastMembers = members;
-      const owners = assignPartitions(this.stream.partitions, members);
-      const share = new Set(owners.flatMap((owner, partition) => (owner === member ? [partition] : [])));
+      const share =
+        this.options.assignment === "sticky"
+          ? new Set(this.stream.keys.map((_, partition) => partition))
+          : new Set(
+              assignPartitions(this.stream.partitions, members).flatMap((owner, partition) =>
+                owner === member ? [partition] : [],
+              ),
+            );
       const givenUp = this.owned.filter((partition) => !share.has(partition));
       // Said once they are all released, so the members taking them acquire them at once rather than at
       // their next retry.

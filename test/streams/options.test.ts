@@ -262,6 +262,7 @@ describe("scale-out options", () => {
       [{ leaseMs: 0 }, "leaseMs"],
       [{ leaseMs: 1_000, renewMs: 500 }, "renewMs"],
       [{ presenceCheckMs: 0.5 }, "presenceCheckMs"],
+      [{ assignment: "random" as never }, "assignment"],
     ];
     for (const [bad, option] of cases) {
       const error = (() => {

@@ -88,6 +88,54 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       expect(a.lastMembers).toEqual(["a", "b"]);
     });
 
+    test("sticky: a member keeps what it holds through joins; the others take it over once it stops or dies", async () => {
+      await open(2);
+      const sticky = (name: string, backend = connect()) => {
+        const m = new PartitionOwnership(backend, stream, idle, {
+          ...options(name),
+          presenceCheckMs: RENEW_MS,
+          assignment: "sticky",
+        });
+        members.push(m);
+        return m;
+      };
+      const a = sticky("a");
+      await a.start();
+      expect(a.owned).toEqual([0, 1]);
+      const bBackend = connect();
+      const b = sticky("b", bBackend);
+      await b.start();
+      // Balanced, b would take one over at its first round (the first test); sticky, it waits.
+      let rounds = 0;
+      await until(
+        (check) =>
+          b.on("round", () => {
+            rounds++;
+            check();
+          }),
+        () => rounds >= 3,
+      );
+      expect([a.owned, b.owned]).toEqual([[0, 1], []]);
+      await a.stop();
+      await settled(() => b.owned.length === 2);
+      const c = sticky("c");
+      await c.start();
+      rounds = 0;
+      await until(
+        (check) =>
+          c.on("round", () => {
+            rounds++;
+            check();
+          }),
+        () => rounds >= 3,
+      );
+      expect([b.owned, c.owned]).toEqual([[0, 1], []]);
+      // b's connections close as a dead process's do: c takes over within a presence check.
+      await bBackend.close();
+      await settled(() => c.owned.length === 2);
+      expect(await holders()).toEqual(["c", "c"]);
+    });
+
     test("a handler slower than the lease holds up no renewal: nothing owned is lost meanwhile", async () => {
       await open();
       let restored!: () => void;
