@@ -35,9 +35,10 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     await rm(dir, { recursive: true, force: true });
   });
 
-  function ingest(prefix: string) {
+  /** `--role ingest` on `prefix`: the recording, or with `source` null the live generator (20,000 events/s). */
+  function ingest(prefix: string, source: string[] | null = ["--replay", file]) {
     const child = track(
-      Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", file], {
+      Bun.spawn(["bun", "src/main.ts", "--role", "ingest", ...(source ?? [])], {
         cwd: ROOT,
         env: {
           ...process.env,
@@ -45,6 +46,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
           REDIS_URL: redis.url,
           TROUPE_STREAM_PREFIX: prefix,
           TROUPE_ALERTS_FILE: "",
+          TROUPE_RATE: "20000",
         },
         stdout: "pipe",
         stderr: "pipe",
@@ -98,6 +100,46 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
       expect(text).toMatch(/ingest writes \S+ from now \(lease generation \d+\)/);
       expect(text).toMatch(/replay of \S+: an earlier run wrote it up to line [\d,]+; going on after it/);
       expect(await written(backend, prefix)).toEqual(events.map((e) => e.id));
+    } finally {
+      await backend.close();
+    }
+  }, 90_000);
+
+  test("the live generator: the stand-by goes on with the synthetic traffic after the writer is SIGKILLed, in the seed's order", async () => {
+    const prefix = `lease-generator-${crypto.randomUUID()}:`;
+    const backend = new RedisStreamBackend(redis.url);
+    const length = () => backend.length(topology(prefix).tx);
+    try {
+      const writer = ingest(prefix, null);
+      await writer.stderr.waitFor(/control API/);
+      for (let polls = 0; (await length()) < 10_000; polls++) {
+        expect(polls).toBeLessThan(3_000);
+        await Bun.sleep(1);
+      }
+      const standby = ingest(prefix, null);
+      await standby.stderr.waitFor(STANDING_BY);
+      writer.child.kill("SIGKILL");
+      await writer.child.exited;
+      await standby.stderr.waitFor(
+        /generator \(seed 1\): an earlier run wrote its hour 0 up to event [\d,]+; going on after it\n/,
+      );
+      const killedAt = await length();
+      for (let polls = 0; (await length()) < killedAt + 10_000; polls++) {
+        expect(polls).toBeLessThan(3_000);
+        await Bun.sleep(1);
+      }
+      standby.child.kill("SIGINT");
+      const text = await standby.stderr.rest();
+      expect(await standby.child.exited).toBe(0);
+      expect(text).toMatch(/ingest writes \S+ from now \(lease generation \d+\)/);
+      const ids = await written(backend, prefix);
+      // Seed 1's first hour, as the live generator makes it.
+      const seed: string[] = [];
+      for (const event of generate({ seed: 100_003, durationMs: 3_600_000 }).events()) {
+        if (seed.length === ids.length) break;
+        seed.push(event.id);
+      }
+      expect(ids).toEqual(seed);
     } finally {
       await backend.close();
     }
