@@ -15,7 +15,6 @@
 import type { StreamBackend } from "../streams/backend.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import type { Partitions } from "../streams/partitions.ts";
-import type { Clock } from "../time/clock.ts";
 
 /** The ingest writing as a unit of ownership: one key inside the prefix's hash tag, if it has one. */
 export function ingestUnits(prefix: string): Partitions {
@@ -48,9 +47,6 @@ export interface LeasedIngestOptions<T> {
    */
   write: (term: IngestTerm) => Promise<T>;
   onMove?: (move: IngestMove) => void;
-  leaseMs?: number;
-  /** Times the lease (tests inject one). @defaultValue systemClock */
-  clock?: Clock;
 }
 
 export interface LeasedIngest<T> {
@@ -106,11 +102,6 @@ export async function leasedIngest<T>(options: LeasedIngestOptions<T>): Promise<
       group: "ingest",
       member: options.member,
       assignment: "sticky",
-      ...(options.clock && { clock: options.clock }),
-      ...(options.leaseMs !== undefined && {
-        leaseMs: options.leaseMs,
-        renewMs: Math.floor(options.leaseMs / 4),
-      }),
     },
   );
   // A stop while writing ends the term, which settles `done` with what it wrote; while standing by, nothing will.
@@ -121,6 +112,7 @@ export async function leasedIngest<T>(options: LeasedIngestOptions<T>): Promise<
     },
     { once: true },
   );
+  if (options.signal.aborted) resolve(null);
   await ownership.start();
   await ownership.settled();
   return { done, standingBy: !ownership.holds(0), stop: () => ownership.stop() };
