@@ -55,6 +55,13 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     return { child, stderr: new ChildOutput(child.stderr) };
   }
 
+  /** `troupe_ingest_writer` on the control API of the process whose stderr so far is `text`. */
+  async function writerGauge(text: string): Promise<number> {
+    const url = /control API (\S+)/.exec(text)?.[1] as string;
+    const exposition = await (await fetch(new URL("metrics", url))).text();
+    return Number(/^troupe_ingest_writer (\d)$/m.exec(exposition)?.[1]);
+  }
+
   /** The event ids in the tx stream, in order, ticks left out. */
   async function written(backend: RedisStreamBackend, prefix: string): Promise<string[]> {
     const entries = await backend.range(topology(prefix).tx, { count: 1_000_000 });
@@ -118,6 +125,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
       }
       const standby = ingest(prefix, null);
       await standby.stderr.waitFor(STANDING_BY);
+      expect([await writerGauge(writer.stderr.text), await writerGauge(standby.stderr.text)]).toEqual([1, 0]);
       writer.child.kill("SIGKILL");
       await writer.child.exited;
       await standby.stderr.waitFor(
@@ -128,6 +136,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
         expect(polls).toBeLessThan(3_000);
         await Bun.sleep(1);
       }
+      expect(await writerGauge(standby.stderr.text)).toBe(1);
       standby.child.kill("SIGINT");
       const text = await standby.stderr.rest();
       expect(await standby.child.exited).toBe(0);

@@ -184,7 +184,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     }),
   );
   alertMetrics.register(served.api.registry);
-  if (ingest) registerIngestMetrics(served.api.registry, ingest.stats);
+  // An ingest process writes only while it holds the ingest lease (taken below); any other one always.
+  let writing = () => role !== "ingest";
+  if (ingest) registerIngestMetrics(served.api.registry, ingest.stats, () => writing());
   console.error(
     `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
@@ -215,6 +217,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
           ({ signal: termSignal, mayWrite }) => write({ stats: ingest.stats, mayWrite }, termSignal),
         )
       : null;
+  if (lease) writing = () => lease.writing();
   const ingesting = lease
     ? lease.done.then(() => {})
     : ingest
@@ -408,7 +411,7 @@ async function leaseIngest(
     },
   });
   started = true;
-  if (lease.standingBy)
+  if (!lease.writing())
     terminal.note(
       `${now()} another ingest process writes ${tx}: standing by to take over when it stops or dies`,
     );

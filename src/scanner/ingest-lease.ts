@@ -56,8 +56,8 @@ export interface LeasedIngest<T> {
    * whichever process holds the lease, here again if it comes back.
    */
   readonly done: Promise<T | null>;
-  /** Another process held the writing when this one started. */
-  readonly standingBy: boolean;
+  /** This process writes now (its lease holds by its own clock); false: it stands by. */
+  writing(): boolean;
   /** Ends the term under way and gives the lease up, so a stand-by takes over at once. */
   stop(): Promise<void>;
 }
@@ -115,5 +115,9 @@ export async function leasedIngest<T>(options: LeasedIngestOptions<T>): Promise<
   if (options.signal.aborted) resolve(null);
   await ownership.start();
   await ownership.settled();
-  return { done, standingBy: !ownership.holds(0), stop: () => ownership.stop() };
+  return {
+    done,
+    writing: () => ownership.holds(0),
+    stop: () => ownership.stop(),
+  };
 }

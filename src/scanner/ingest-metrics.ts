@@ -4,9 +4,10 @@
  * appended lately, `troupe_ingest_rejected_total` dead-lettered as malformed or
  * invalid, `troupe_ingest_append_retries_total` appends sent again after a failure (a stalled or
  * refusing Redis; the idempotent producer writes each once all the same). Read from the writer's own stats
- * at each scrape, as the growth since the last one.
+ * at each scrape, as the growth since the last one. And `troupe_ingest_writer`: 1 while this process writes
+ * the tx stream, 0 while it stands by for another ingest process's lease (ingest-lease.ts).
  */
-import { Counter, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { TxStreamWriterStats } from "../ingest/stream-writer.ts";
 
 const COUNTERS = [
@@ -28,7 +29,21 @@ const COUNTERS = [
   ],
 ] as const;
 
-export function registerIngestMetrics(registry: Registry, stats: Readonly<TxStreamWriterStats>): void {
+export function registerIngestMetrics(
+  registry: Registry,
+  stats: Readonly<TxStreamWriterStats>,
+  writing: () => boolean,
+): void {
+  registry.registerMetric(
+    new Gauge({
+      name: "troupe_ingest_writer",
+      help: "1 while this process writes the tx stream, 0 while it stands by for another ingest process.",
+      registers: [],
+      collect() {
+        this.set(writing() ? 1 : 0);
+      },
+    }),
+  );
   for (const [name, help, field] of COUNTERS) {
     let counted = 0;
     registry.registerMetric(

@@ -12,7 +12,7 @@ import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
 
 const SEED = 7;
 const HOUR_MS = 3_600_000;
-const RATE = 100_000;
+const RATE = 20_000;
 
 /** The events of the seed's hour `hour`, as the live generator makes them. */
 function hourOf(hour: number, count: number): string[] {
@@ -30,7 +30,7 @@ function hourOf(hour: number, count: number): string[] {
 }
 
 async function idsIn(backend: StreamBackend, stream: string): Promise<string[]> {
-  const entries = await backend.range(stream, { count: 100_000 });
+  const entries = await backend.range(stream, { count: 10_000_000 });
   return entries.map((entry) => (JSON.parse(String(entry.fields?.json)) as { id: string }).id);
 }
 
@@ -66,7 +66,7 @@ test("a batch written but not marked (a kill between the two) is not written aga
   const names = topology("gen:");
   await generateUntil(backend, 8_000);
   const written = (await idsIn(backend, names.tx)).length;
-  // Marked two batches of 5,000 behind what it wrote: the next run generates those again.
+  // Marked 5,000 events (five batches) behind what it wrote: the next run generates those again.
   await backend.writeMark(
     names.tx,
     `generator:${SEED}`,

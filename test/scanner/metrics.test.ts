@@ -87,6 +87,10 @@ test("the tx writer's counters: events appended, input rejected, appends sent ag
   expect(value("troupe_ingest_events_total")).toBeGreaterThan(0);
   expect(value("troupe_ingest_rejected_total")).toBe(0);
   expect(value("troupe_ingest_append_retries_total")).toBe(0);
+  // The only ingest (role all takes no lease): it writes.
+  const writer = families.find((f) => f.name === "troupe_ingest_writer");
+  expect(writer?.type).toBe("GAUGE");
+  expect(Number(writer?.metrics[0]?.value)).toBe(1);
 });
 
 test("every metric name follows the conventions: units in names, base units, _total counters, our labels", () => {
