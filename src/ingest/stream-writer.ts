@@ -131,7 +131,7 @@ export interface ReplayRun extends ReplayOptions {
 export interface WriterTurn {
   /** Counted into this object. @defaultValue fresh counters */
   readonly stats?: TxStreamWriterStats;
-  /** Asked before each batch is sent; false: the batch is not sent, and the write ends (aborted or ERR_CANCELLED). */
+  /** Asked before each batch, resend and mark is sent; false: it is not, and the write ends (aborted or ERR_FENCED). */
   readonly mayWrite?: () => boolean;
 }
 
@@ -172,6 +172,7 @@ export class TxStreamWriter {
       codec: ingestCodec,
       ...producer,
       idempotent: true,
+      ...(turn.mayWrite && { mayWrite: turn.mayWrite }),
     });
     this.producer.on("retrying", () => {
       this.stats.retries++;
@@ -424,13 +425,14 @@ export class TxStreamWriter {
   }
 
   /**
-   * Asked right before a batch or a mark goes out: after a freeze the code that was waiting resumes at once,
-   * before any timer could end this writer's turn, and a thawed writer's mark would take its successor's back.
+   * Asked right before a mark goes out (the producer asks before each batch and resend): after a freeze the
+   * code that was waiting resumes at once, before any timer could end this writer's turn, and a thawed
+   * writer's mark would take its successor's back.
    */
   #checkTurn(signal: AbortSignal | undefined): void {
     if (!this.#mayWrite || this.#mayWrite()) return;
     signal?.throwIfAborted();
-    throw new TroupeError("ERR_CANCELLED", "this writer's turn is over: nothing more is written");
+    throw new TroupeError("ERR_FENCED", "this writer's turn is over: nothing more is written");
   }
 
   /** Appends to the tx stream, in order, each event once (the producer resends what failed). */
@@ -441,7 +443,6 @@ export class TxStreamWriter {
         throw error;
       });
     await this.#seeded;
-    this.#checkTurn(signal);
     const fresh = payloads.filter(
       (p) => p.kind === "tick" || (!this.#written.has(p.id) && this.#recent.admit(p.id, p.ts)),
     );

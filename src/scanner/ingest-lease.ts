@@ -7,10 +7,9 @@
  * sources go on from their marks (a replay's line, the generator's hour and count), so a takeover writes
  * each event once. Kafka Connect assigns a source task to one worker the same way.
  *
- * A writer asks its lease before each batch, by its own clock (the lease's local deadline comes before it can
- * have expired in Redis), so a writer thawed after a freeze sends nothing more. Not fenced in Redis: a batch
- * handed to the connection before the freeze (or a retry of one, from inside the producer) can still land
- * after the takeover.
+ * A writer asks its lease before each batch, resend and mark, by its own clock (the lease's local deadline
+ * comes before it can have expired in Redis), so a writer thawed after a freeze sends nothing more. Not fenced
+ * in Redis: a batch handed to the connection before the freeze can still land after the takeover.
  */
 import type { StreamBackend } from "../streams/backend.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";

@@ -13,7 +13,7 @@
  * would sit where this one's ids go; one with the same fields is never taken for this one's, so nothing is
  * lost, but the two refuse each other's ids and slow down.
  */
-import type { TroupeError } from "../errors.ts";
+import { TroupeError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay } from "../time/backoff.ts";
 import type { Clock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
@@ -31,12 +31,27 @@ export interface AppendRetry {
   readonly retryInMs: number;
 }
 
+/** Throws `ERR_FENCED` unless `mayWrite` says the write may go out. */
+export function refuseUnless(mayWrite: () => boolean): void {
+  if (!mayWrite())
+    throw new TroupeError("ERR_FENCED", "this producer may no longer write (its lease lapsed): nothing sent");
+}
+
+/** What the appender reports and asks besides its writes. */
+export interface AppenderHooks {
+  /** A failed entry is sent again. */
+  readonly onRetry?: (retry: AppendRetry) => void;
+  /** Asked before each write: false ends the append with `ERR_FENCED` (producer.ts `mayWrite`). */
+  readonly mayWrite?: () => boolean;
+}
+
 export class IdempotentAppender {
   readonly #backend: StreamBackend;
   readonly #stream: string;
   readonly #clock: Clock;
   readonly #backoff: Required<BackoffOptions>;
   readonly #onRetry: (retry: AppendRetry) => void;
+  readonly #mayWrite: () => boolean;
   /** The last id given, once read from the stream before the first batch (`#seeded`). */
   #last: StreamId = { ms: 0, seq: 0 };
   #seeded: Promise<void> | null = null;
@@ -46,13 +61,14 @@ export class IdempotentAppender {
     stream: string,
     clock: Clock,
     backoff: Required<BackoffOptions>,
-    onRetry: (retry: AppendRetry) => void = () => {},
+    hooks: AppenderHooks = {},
   ) {
     this.#backend = backend;
     this.#stream = stream;
     this.#clock = clock;
     this.#backoff = backoff;
-    this.#onRetry = onRetry;
+    this.#onRetry = hooks.onRetry ?? (() => {});
+    this.#mayWrite = hooks.mayWrite ?? (() => true);
   }
 
   /**
@@ -63,6 +79,7 @@ export class IdempotentAppender {
   async append(batch: readonly WriteFields[], signal?: AbortSignal): Promise<string[]> {
     const ids = await this.#ids(batch.length);
     let results: Awaited<ReturnType<StreamBackend["appendBatch"]>>;
+    refuseUnless(this.#mayWrite);
     try {
       results = await this.#backend.appendBatch(this.#stream, batch, ids);
     } catch (error) {
@@ -81,6 +98,7 @@ export class IdempotentAppender {
   async #resend(id: string, fields: WriteFields, signal?: AbortSignal): Promise<string> {
     for (let attempt = 1; ; ) {
       signal?.throwIfAborted();
+      refuseUnless(this.#mayWrite);
       try {
         if (await this.#landed(id, fields)) return id;
         id = await this.#after();

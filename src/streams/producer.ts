@@ -15,7 +15,7 @@ import { type Clock, checkClock, systemClock } from "../time/clock.ts";
 import { sleep } from "../time/timers.ts";
 import type { AppendResult, GroupInfo, StreamBackend } from "./backend.ts";
 import { checkCodec, defaultCodec, type EntryCodec } from "./entry-codec.ts";
-import { type AppendRetry, IdempotentAppender } from "./idempotent-append.ts";
+import { type AppendRetry, IdempotentAppender, refuseUnless } from "./idempotent-append.ts";
 
 export type PressureLevel = "normal" | "high" | "critical";
 
@@ -64,6 +64,13 @@ export interface ProducerOptions {
   idempotent?: boolean;
   /** Waits between an idempotent producer's resends. @defaultValue the backoff defaults, maxMs 2000 */
   retry?: BackoffOptions;
+  /**
+   * Asked right before each write goes to the backend (a batch, and each resend of an idempotent
+   * producer's): false refuses it with `ERR_FENCED`, nothing resent. For a producer that writes only while
+   * it holds a lease (scanner/ingest-lease.ts): after a freeze, a batch that waited for the consumers or a
+   * resend's backoff would otherwise go out before any timer could end the lease's term. @defaultValue always
+   */
+  mayWrite?: () => boolean;
 }
 
 export const PRODUCER_DEFAULTS = {
@@ -80,6 +87,7 @@ export const PRODUCER_DEFAULTS = {
   clock: systemClock,
   idempotent: false,
   retry: { ...BACKOFF_DEFAULTS, maxMs: 2000 },
+  mayWrite: () => true,
 } satisfies Required<Omit<ProducerOptions, "stream">>;
 
 export type ResolvedProducerOptions = Required<Omit<ProducerOptions, "retry">> & {
@@ -101,6 +109,7 @@ const PRODUCER_OPTION_NAMES = optionNames<ProducerOptions>({
   clock: true,
   idempotent: true,
   retry: true,
+  mayWrite: true,
 });
 
 export function resolveProducerOptions(options: ProducerOptions): ResolvedProducerOptions {
@@ -125,6 +134,7 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
     throw new InvalidOptionError("groups", "must be an array of group names");
   if (!Array.isArray(o.downstream)) throw new InvalidOptionError("downstream", "must be an array");
   checkCodec("codec", o.codec);
+  if (typeof o.mayWrite !== "function") throw new InvalidOptionError("mayWrite", "must be a function");
   for (const key of ["highWatermark", "criticalWatermark"] as const)
     if (typeof o[key] !== "number")
       throw new InvalidOptionError(key, `must be a number, got ${typeof o[key]}`);
@@ -169,9 +179,12 @@ export class Producer<T = unknown> {
   constructor(backend: StreamBackend, options: ProducerOptions) {
     this.#backend = backend;
     this.options = resolveProducerOptions(options);
-    const { idempotent, stream, clock, retry } = this.options;
+    const { idempotent, stream, clock, retry, mayWrite } = this.options;
     this.#idempotent = idempotent
-      ? new IdempotentAppender(backend, stream, clock, retry, (event) => this.#events.emit("retrying", event))
+      ? new IdempotentAppender(backend, stream, clock, retry, {
+          onRetry: (event) => this.#events.emit("retrying", event),
+          mayWrite,
+        })
       : null;
   }
 
@@ -201,7 +214,10 @@ export class Producer<T = unknown> {
     signal?.throwIfAborted();
     const codec = this.options.codec;
     const batch = payloads.map((p) => codec.encode(p));
-    if (!this.#idempotent) return this.#backend.appendBatch(this.options.stream, batch);
+    if (!this.#idempotent) {
+      refuseUnless(this.options.mayWrite);
+      return this.#backend.appendBatch(this.options.stream, batch);
+    }
     const ids = await this.#idempotent.append(batch, signal);
     return ids.map((id) => ({ ok: true, id }));
   }

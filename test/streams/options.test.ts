@@ -149,6 +149,11 @@ describe("pump options", () => {
     );
     rejects(() => resolveProducerOptions({ stream: "tx", codec: 7 as never }), "codec", codec);
     rejects(
+      () => resolveProducerOptions({ stream: "tx", mayWrite: true as never }),
+      "mayWrite",
+      "must be a function",
+    );
+    rejects(
       () => resolveProducerOptions({ stream: "tx", groups: "g" as never }),
       "groups",
       "must be an array of group names",
