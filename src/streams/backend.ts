@@ -207,6 +207,13 @@ export interface StreamBackend {
   /** The greatest id the stream has given, its deleted and trimmed entries' included; `0-0` for none. */
   lastId(stream: string): Promise<string>;
   /**
+   * Raises the stream's last id to `<ms>-0` when it is below (XSETID; nothing for a stream not created yet):
+   * an append under an id named before it is then refused. What a stream's one idempotent writer does when
+   * it takes the writing over: a batch the previous writer named before it froze, still on its way, is
+   * refused rather than written after the new writer read the stream.
+   */
+  raiseLastId(stream: string, ms: number): Promise<void>;
+  /**
    * Writes once per `dedupId` while its marker lives (`ttlMs`); later calls return the first id. With a
    * `fence`, writes nothing and rejects with `ERR_FENCED` once the fence's epoch is no longer live.
    */

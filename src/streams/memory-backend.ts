@@ -136,6 +136,11 @@ export class MemoryStreamBackend implements StreamBackend {
     return s ? formatStreamId(s.log.lastId) : ZERO_ID;
   }
 
+  async raiseLastId(stream: string, ms: number): Promise<void> {
+    this.#open();
+    this.#streams.get(stream)?.log.raiseLastId(ms);
+  }
+
   async appendUnique(
     stream: string,
     dedupId: string,

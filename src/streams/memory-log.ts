@@ -31,6 +31,11 @@ export class MemoryLog {
     return this.#last;
   }
 
+  /** The last id becomes `<ms>-0` if it is below. */
+  raiseLastId(ms: number): void {
+    if (compareIds({ ms, seq: 0 }, this.#last) > 0) this.#last = { ms, seq: 0 };
+  }
+
   /** The entry with exactly this id, if the stream still holds it. */
   get(sid: StreamId): LogEntry | undefined {
     const entry = this.#entries[this.lowerBound(sid)];

@@ -192,6 +192,18 @@ export class RedisStreamBackend implements StreamBackend {
     }
   }
 
+  async raiseLastId(stream: string, ms: number): Promise<void> {
+    try {
+      await this.#run(() => this.#cmd.call("XSETID", stream, `${ms}-0`));
+    } catch (error) {
+      // Already past it (an entry at or above that id), or no stream yet: nothing to raise.
+      const message = messageOf(error);
+      if (message.includes("smaller than the target stream top item") || message.includes("no such key"))
+        return;
+      throw redisError(error);
+    }
+  }
+
   async appendUnique(
     stream: string,
     dedupId: string,

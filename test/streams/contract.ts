@@ -95,6 +95,21 @@ export function runStreamContract(
       expect(await b.lastId(s)).toBe("6-0");
     });
 
+    test("raiseLastId: an append under an id named before it is refused; below the top, or no stream, nothing changes", async () => {
+      await open();
+      await b.raiseLastId(s, 50);
+      expect(await b.lastId(s)).toBe("0-0");
+      await b.appendBatch(s, [{ n: "1" }], ["5-0"]);
+      await b.raiseLastId(s, 100);
+      expect(await b.lastId(s)).toBe("100-0");
+      const late = await b.appendBatch(s, [{ n: "2" }, { n: "3" }], ["60-0", "101-0"]);
+      expect(late[0]!.ok).toBe(false);
+      expect(late[1]).toEqual({ ok: true, id: "101-0" });
+      await b.raiseLastId(s, 70);
+      expect(await b.lastId(s)).toBe("101-0");
+      expect((await b.range(s, { count: 10 })).map((e) => e.id)).toEqual(["5-0", "101-0"]);
+    });
+
     test("an idempotent producer names ids after the stream's last and writes each entry once", async () => {
       await open();
       await b.appendAt(s, "9999999999999-5", { n: "before" });
