@@ -8,8 +8,9 @@
  * each event once. Kafka Connect assigns a source task to one worker the same way.
  *
  * A writer asks its lease before each batch, resend and mark, by its own clock (the lease's local deadline
- * comes before it can have expired in Redis), so a writer thawed after a freeze sends nothing more. Not fenced
- * in Redis: a batch handed to the connection before the freeze can still land after the takeover.
+ * comes before it can have expired in Redis), so a writer thawed after a freeze sends nothing more; and a
+ * writer taking over raises the stream's last id to its clock first (stream-writer.ts), so a batch the old
+ * one had named before the freeze and sends on its thaw is refused by Redis.
  */
 import type { StreamBackend } from "../streams/backend.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
