@@ -62,6 +62,14 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     return Number(/^troupe_ingest_writer (\d)$/m.exec(exposition)?.[1]);
   }
 
+  /** Resolves once the tx stream holds `count` entries (polled: the writer's progress is in Redis). */
+  async function untilLength(backend: RedisStreamBackend, prefix: string, count: number): Promise<void> {
+    for (let polls = 0; (await backend.length(topology(prefix).tx)) < count; polls++) {
+      expect(polls).toBeLessThan(3_000);
+      await Bun.sleep(1);
+    }
+  }
+
   /** The event ids in the tx stream, in order, ticks left out. */
   async function written(backend: RedisStreamBackend, prefix: string): Promise<string[]> {
     const entries = await backend.range(topology(prefix).tx, { count: 1_000_000 });
@@ -92,10 +100,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     try {
       const writer = ingest(prefix);
       await writer.stderr.waitFor(/control API/);
-      for (let polls = 0; (await backend.length(topology(prefix).tx)) < 10_000; polls++) {
-        expect(polls).toBeLessThan(3_000);
-        await Bun.sleep(1);
-      }
+      await untilLength(backend, prefix, 10_000);
       // A process that joins stands by: the lease stays with the writer.
       const standby = ingest(prefix);
       await standby.stderr.waitFor(STANDING_BY);
@@ -115,14 +120,10 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
   test("the live generator: the stand-by goes on with the synthetic traffic after the writer is SIGKILLed, in the seed's order", async () => {
     const prefix = `lease-generator-${crypto.randomUUID()}:`;
     const backend = new RedisStreamBackend(redis.url);
-    const length = () => backend.length(topology(prefix).tx);
     try {
       const writer = ingest(prefix, null);
       await writer.stderr.waitFor(/control API/);
-      for (let polls = 0; (await length()) < 10_000; polls++) {
-        expect(polls).toBeLessThan(3_000);
-        await Bun.sleep(1);
-      }
+      await untilLength(backend, prefix, 10_000);
       const standby = ingest(prefix, null);
       await standby.stderr.waitFor(STANDING_BY);
       expect([await writerGauge(writer.stderr.text), await writerGauge(standby.stderr.text)]).toEqual([1, 0]);
@@ -131,11 +132,8 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
       await standby.stderr.waitFor(
         /generator \(seed 1\): an earlier run wrote its hour 0 up to event [\d,]+; going on after it\n/,
       );
-      const killedAt = await length();
-      for (let polls = 0; (await length()) < killedAt + 10_000; polls++) {
-        expect(polls).toBeLessThan(3_000);
-        await Bun.sleep(1);
-      }
+      const killedAt = await backend.length(topology(prefix).tx);
+      await untilLength(backend, prefix, killedAt + 10_000);
       expect(await writerGauge(standby.stderr.text)).toBe(1);
       standby.child.kill("SIGINT");
       const text = await standby.stderr.rest();
@@ -160,10 +158,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     try {
       const writer = ingest(prefix);
       await writer.stderr.waitFor(/control API/);
-      for (let polls = 0; (await backend.length(topology(prefix).tx)) < 20_000; polls++) {
-        expect(polls).toBeLessThan(3_000);
-        await Bun.sleep(1);
-      }
+      await untilLength(backend, prefix, 20_000);
       // Frozen mid-file, most likely waiting for a batch's reply, which is there when it thaws.
       writer.child.kill("SIGSTOP");
       expect(await backend.length(topology(prefix).tx)).toBeLessThan(events.length);

@@ -48,10 +48,10 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     await redis?.close();
   });
 
-  /** `bun run start --role analyze` on the private Redis, under `prefix`, with `env` on top. */
-  function analyzeProcess(prefix: string, env: Record<string, string | undefined>) {
+  /** `bun run start --role <role>` on the private Redis, under `prefix`, with `env` on top. */
+  function startProcess(role: "analyze" | "ingest", prefix: string, env: Record<string, string | undefined>) {
     return track(
-      Bun.spawn(["bun", "src/main.ts", "--role", "analyze"], {
+      Bun.spawn(["bun", "src/main.ts", "--role", role], {
         cwd: ROOT,
         env: {
           ...process.env,
@@ -68,7 +68,7 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
 
   /** Starts an analyze process with the default consumer name, waits until it serves, stops it. */
   async function startAndStop(prefix: string): Promise<string> {
-    const child = analyzeProcess(prefix, { TROUPE_CONSUMER: undefined });
+    const child = startProcess("analyze", prefix, { TROUPE_CONSUMER: undefined });
     const stderr = new ChildOutput(child.stderr);
     const banner = await stderr.waitFor(/consumer (\S+),/);
     child.kill("SIGTERM");
@@ -101,20 +101,7 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     // Past the newest 10,000 entries a writer remembers at its start: before the generator's mark, the
     // second run wrote its seed's first hour again.
     const ingestUntil = async (length: number) => {
-      const child = track(
-        Bun.spawn(["bun", "src/main.ts", "--role", "ingest"], {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            TROUPE_HTTP_PORT: "0",
-            REDIS_URL: redis.url,
-            TROUPE_STREAM_PREFIX: prefix,
-            TROUPE_RATE: "20000",
-          },
-          stdout: "pipe",
-          stderr: "pipe",
-        }),
-      );
+      const child = startProcess("ingest", prefix, { TROUPE_RATE: "20000" });
       const stderr = new ChildOutput(child.stderr);
       await stderr.waitFor(/control API/);
       for (let polls = 0; (await backend.length(`${prefix}tx`)) < length; polls++) {
@@ -151,7 +138,7 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     } finally {
       await backend.close();
     }
-    const child = analyzeProcess(prefix, { TROUPE_PARTITIONS: "2" });
+    const child = startProcess("analyze", prefix, { TROUPE_PARTITIONS: "2" });
     const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
     expect(code).toBe(USAGE_EXIT_CODE);
     expect(stderr).toContain(`TROUPE_PARTITIONS=2: partitions: stream "${prefix}tx:mint" was created with 4`);
@@ -163,7 +150,7 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     try {
       // What a run without partitions leaves: the pattern analyzer's group on the tx stream.
       await backend.ensureGroup(`${prefix}tx`, "pattern-recognition");
-      const child = analyzeProcess(prefix, { TROUPE_PARTITIONS: "2" });
+      const child = startProcess("analyze", prefix, { TROUPE_PARTITIONS: "2" });
       const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
       expect(code).toBe(USAGE_EXIT_CODE);
       expect(stderr).toContain(
@@ -182,7 +169,7 @@ describe.skipIf(!redisServerInstalled())("analyze processes on a private Redis",
     try {
       // What a keyed run leaves, an ingest process's included: the mint stream's stored count.
       await PartitionedStream.open(backend, `${prefix}tx:mint`, { partitions: 8 });
-      const child = analyzeProcess(prefix, {});
+      const child = startProcess("analyze", prefix, {});
       const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
       // It ran: the pattern analyzer's group it made then refused every keyed process after it.
       expect(code).toBe(USAGE_EXIT_CODE);

@@ -286,19 +286,34 @@ export class TxStreamWriter {
 
   /** How far an earlier replay marked `mark` got in this stream, or null when none is marked. */
   async replayMark(mark: string): Promise<ReplayMark | null> {
-    const raw = await this.#backend.readMark(this.#topology.tx, markName(mark));
+    return this.#readMark(markName(mark), `the replay mark of ${mark}`, "a line and a time", (value) => {
+      const { line, ts } = value as { line?: unknown; ts?: unknown };
+      return Number.isInteger(line) && (line as number) >= 0 && (ts === null || typeof ts === "number")
+        ? { line: line as number, ts: ts as number | null }
+        : null;
+    });
+  }
+
+  /**
+   * The mark `name` read back through `parse` (null for a value of another shape, refused as ERR_DECODE
+   * naming `what` it is and `shape` it should have), or null when none is marked.
+   */
+  async #readMark<M>(
+    name: string,
+    what: string,
+    shape: string,
+    parse: (value: object) => M | null,
+  ): Promise<M | null> {
+    const raw = await this.#backend.readMark(this.#topology.tx, name);
     if (raw === null) return null;
     let value: unknown;
     try {
       value = JSON.parse(raw);
     } catch {}
-    const { line, ts } = (value ?? {}) as { line?: unknown; ts?: unknown };
-    if (!Number.isInteger(line) || (line as number) < 0 || (ts !== null && typeof ts !== "number"))
-      throw new TroupeError(
-        "ERR_DECODE",
-        `the replay mark of ${mark} in ${this.#topology.tx}:marks holds ${raw}, not a line and a time`,
-      );
-    return { line: line as number, ts: ts as number | null };
+    const mark = typeof value === "object" && value !== null ? parse(value) : null;
+    if (mark === null)
+      throw new TroupeError("ERR_DECODE", `${what} in ${this.#topology.tx}:marks holds ${raw}, not ${shape}`);
+    return mark;
   }
 
   /**
@@ -320,24 +335,11 @@ export class TxStreamWriter {
   /** How far an earlier live generator of `seed` got in this stream, or null when none is marked. */
   async generatorMark(seed: number): Promise<GeneratorMark | null> {
     const name = generatorMarkName(seed);
-    const raw = await this.#backend.readMark(this.#topology.tx, name);
-    if (raw === null) return null;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {}
-    const { hour, events } = (value ?? {}) as { hour?: unknown; events?: unknown };
-    if (
-      !Number.isInteger(hour) ||
-      (hour as number) < 0 ||
-      !Number.isInteger(events) ||
-      (events as number) < 0
-    )
-      throw new TroupeError(
-        "ERR_DECODE",
-        `the generator mark ${name} in ${this.#topology.tx}:marks holds ${raw}, not an hour and a count`,
-      );
-    return { hour: hour as number, events: events as number };
+    return this.#readMark(name, `the generator mark ${name}`, "an hour and a count", (value) => {
+      const { hour, events } = value as { hour?: unknown; events?: unknown };
+      const count = (n: unknown) => Number.isInteger(n) && (n as number) >= 0;
+      return count(hour) && count(events) ? { hour: hour as number, events: events as number } : null;
+    });
   }
 
   async #generate(options: GeneratorRun): Promise<void> {

@@ -157,8 +157,6 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     : null;
   // What this process wrote, over every writer it ran (one per term of the ingest lease).
   const ingest = role !== "analyze" ? { stats: writerStats() } : null;
-  const newWriter = (turn: WriterTurn) =>
-    new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) }, turn);
   const stopRetention = startRetention(backend, names, mints);
 
   const served = listen(config, () =>
@@ -185,8 +183,11 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   );
   alertMetrics.register(served.api.registry);
   // An ingest process writes only while it holds the ingest lease (taken below); any other one always.
-  let writing = () => role !== "ingest";
-  if (ingest) registerIngestMetrics(served.api.registry, ingest.stats, () => writing());
+  let lease: LeasedIngest<void> | null = null;
+  if (ingest)
+    registerIngestMetrics(served.api.registry, ingest.stats, () =>
+      lease ? lease.writing() : role !== "ingest",
+    );
   console.error(
     `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
@@ -198,7 +199,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   const ingestSignal = AbortSignal.any([signal, stopIngest.signal]);
   let replay: ReplaySummary | null = null;
   const write = (turn: WriterTurn, writeSignal: AbortSignal): Promise<void> => {
-    const writer = newWriter(turn);
+    const writer = new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) }, turn);
     return run.replay
       ? replayFile(writer, run, terminal, writeSignal).then((summary) => {
           replay = summary;
@@ -206,7 +207,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
       : generateLive(writer, config, terminal, writeSignal);
   };
   // Ingest processes take turns on the tx stream (a second one stands by); with role all, it is the only one.
-  const lease =
+  lease =
     ingest && role === "ingest"
       ? await leaseIngest(
           backend,
@@ -217,7 +218,6 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
           ({ signal: termSignal, mayWrite }) => write({ stats: ingest.stats, mayWrite }, termSignal),
         )
       : null;
-  if (lease) writing = () => lease.writing();
   const ingesting = lease
     ? lease.done.then(() => {})
     : ingest

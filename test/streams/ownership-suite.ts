@@ -99,6 +99,18 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
         members.push(m);
         return m;
       };
+      /** Resolves after `m`'s next three rounds. */
+      const threeRounds = (m: PartitionOwnership) => {
+        let rounds = 0;
+        return until(
+          (check) =>
+            m.on("round", () => {
+              rounds++;
+              check();
+            }),
+          () => rounds >= 3,
+        );
+      };
       const a = sticky("a");
       await a.start();
       expect(a.owned).toEqual([0, 1]);
@@ -106,29 +118,13 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       const b = sticky("b", bBackend);
       await b.start();
       // Balanced, b would take one over at its first round (the first test); sticky, it waits.
-      let rounds = 0;
-      await until(
-        (check) =>
-          b.on("round", () => {
-            rounds++;
-            check();
-          }),
-        () => rounds >= 3,
-      );
+      await threeRounds(b);
       expect([a.owned, b.owned]).toEqual([[0, 1], []]);
       await a.stop();
       await settled(() => b.owned.length === 2);
       const c = sticky("c");
       await c.start();
-      rounds = 0;
-      await until(
-        (check) =>
-          c.on("round", () => {
-            rounds++;
-            check();
-          }),
-        () => rounds >= 3,
-      );
+      await threeRounds(c);
       expect([b.owned, c.owned]).toEqual([[0, 1], []]);
       // b's connections close as a dead process's do: c takes over within a presence check.
       await bBackend.close();
