@@ -25,6 +25,7 @@ import { ThreadPool } from "../runtime/actor-thread.ts";
 import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { ReadLease, StreamBackend } from "../streams/backend.ts";
+import type { DrainingPump } from "../streams/drained.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { PartitionedConsumer } from "../streams/partitioned-consumer.ts";
@@ -178,10 +179,11 @@ export interface RunningAnalyzers {
   /** Alerts written by this process, by detector (a redelivered entry may count twice). */
   readonly alertCounts: ReadonlyMap<DetectorName, number>;
   /**
-   * The pumps, each before those its actor's outputs feed (the tx groups', the findings group's, the mint
-   * partitions'): the order `untilDrained` needs.
+   * Every analyzer group, each before those its actor's outputs feed (the tx groups, the findings group, the
+   * mint partitions' group): the order `untilDrained` needs. A group consumed here comes as its pump (its
+   * events wake the wait), one consumed by another analyze process as its names only.
    */
-  upstreamFirst(): Array<Pump<AnalyzerMessage, unknown>>;
+  upstreamFirst(): DrainingPump[];
   stop(): Promise<void>;
 }
 
@@ -374,12 +376,16 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     placed: watched,
     alertCounts,
     upstreamFirst: () => {
-      const order = [topology.tx, topology.findings];
-      const stage = (pump: Pump<AnalyzerMessage, unknown>) => {
-        const at = order.indexOf(pump.options.stream);
-        return at === -1 ? order.length : at;
-      };
-      return [...pumps.values()].sort((a, b) => stage(a) - stage(b));
+      const reads = [
+        ...topology.analyzers.map(({ group }) => ({ name: group, stream: topology.tx, group })),
+        { name: topology.findingsGroup, stream: topology.findings, group: topology.findingsGroup },
+        ...(options.mints?.keys ?? []).map((stream, partition) => ({
+          name: mintPartitionActor(topology, partition),
+          stream,
+          group: topology.mints.group,
+        })),
+      ];
+      return reads.map(({ name, stream, group }) => pumps.get(name) ?? { options: { stream, group } });
     },
     async stop() {
       await Promise.all([
@@ -388,6 +394,11 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       ]);
     },
   };
+}
+
+/** The actor (and, in `pumps`, the pump) of the mint analyzer's partition `partition`. */
+function mintPartitionActor(topology: Topology, partition: number): string {
+  return `${topology.mints.actor}-p${partition}`;
 }
 
 /** What the mint partitions share with the other analyzers of this process. */
@@ -411,10 +422,10 @@ function partitionMints(
   shared: Shared,
 ): PartitionedConsumer<AnalyzerMessage, unknown> {
   const { system, backend, topology } = options;
-  const { actor, group } = topology.mints;
+  const { group } = topology.mints;
   const leaseMs = options.placement?.leaseMs ?? MINT_PARTITION_LEASE_MS;
   const stateOptions = shared.state;
-  const actorOf = (partition: number) => `${actor}-p${partition}`;
+  const actorOf = (partition: number) => mintPartitionActor(topology, partition);
   const threads = new ThreadPool({ size: options.partitionThreads ?? navigator.hardwareConcurrency });
   const consumer: PartitionedConsumer<AnalyzerMessage, unknown> = new PartitionedConsumer(
     backend,

@@ -39,6 +39,12 @@ import { type Topology, topology } from "./topology.ts";
 
 export type Role = "all" | "ingest" | "analyze";
 
+/**
+ * How often a replay's end looks at the analyzer groups again: another process may run some of them (they
+ * are placed by lease), and its acks wake nothing here.
+ */
+const DRAIN_RECHECK_MS = 250;
+
 export interface ScannerRun {
   config: TroupeConfig;
   role: Role;
@@ -106,6 +112,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   });
   const consumer = config.TROUPE_CONSUMER;
   const analyze = role !== "ingest";
+  // On Redis, other processes may run on this prefix whatever their roles (two `bun run start` included):
+  // the writing of the tx stream and the analyzers go by lease. In memory, this process is the only one.
+  const shared = redis !== null;
   const alertMetrics = new AlertMetrics();
   const analyzers = analyze
     ? await startAnalyzers({
@@ -132,9 +141,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
             `${at} ${processes.join(", ")} gone (${processes.length > 1 ? "their" : "its"} connections closed): ${processes.length > 1 ? "their" : "its"} ${units} move at once`,
           );
         },
-        // Analyze processes share the analyzers, a process that dies hands its own over (by lease).
+        // Processes on one Redis share the analyzers, a process that dies hands its own over (by lease).
         placement:
-          role === "analyze" && config.TROUPE_DURABLE_STATE === "on"
+          shared && config.TROUPE_DURABLE_STATE === "on"
             ? { leaseMs: config.TROUPE_ANALYZER_LEASE_MS }
             : null,
         state:
@@ -182,12 +191,10 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     }),
   );
   alertMetrics.register(served.api.registry);
-  // An ingest process writes only while it holds the ingest lease (taken below); any other one always.
+  // On Redis, ingest writes only while it holds the ingest lease (taken below); in memory, always.
   let lease: LeasedIngest<void> | null = null;
   if (ingest)
-    registerIngestMetrics(served.api.registry, ingest.stats, () =>
-      lease ? lease.writing() : role !== "ingest",
-    );
+    registerIngestMetrics(served.api.registry, ingest.stats, () => (lease ? lease.writing() : !shared));
   console.error(
     `troupe scanner: role ${role}, ${typeof redis === "string" ? "redis" : redis ? "redis cluster" : "in-memory"} backend, consumer ${consumer}, control API ${served.url}`,
   );
@@ -206,9 +213,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         })
       : generateLive(writer, config, terminal, writeSignal);
   };
-  // Ingest processes take turns on the tx stream (a second one stands by); with role all, it is the only one.
+  // Ingest processes take turns on the tx stream (a second one stands by).
   lease =
-    ingest && role === "ingest"
+    ingest && shared
       ? await leaseIngest(
           backend,
           config,
@@ -245,7 +252,9 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
     ? ingesting
         .then(() =>
           analyzers && sinks
-            ? untilDrained(backend, [...analyzers.upstreamFirst(), ...sinks.pumps.values()])
+            ? untilDrained(backend, [...analyzers.upstreamFirst(), ...sinks.pumps.values()], {
+                recheckMs: DRAIN_RECHECK_MS,
+              })
             : null,
         )
         .then(() => (replay?.stopped ? stopped : report()))
@@ -381,7 +390,7 @@ async function replayFile(
 }
 
 /**
- * The ingest lease (ingest-lease.ts) of this `--role ingest` process, under a member name of its own (two
+ * The ingest lease (ingest-lease.ts) of this process, under a member name of its own (two
  * processes on one host share the default consumer name), saying on stderr when it stands by, takes the
  * writing over or loses it.
  */
