@@ -41,6 +41,7 @@ export type TroupeErrorCode =
   | "ERR_OUTPUT_WRITE"
   | "ERR_INVALID_OUTPUT"
   | "ERR_PARTITION_MISMATCH"
+  | "ERR_MEMBER_IN_USE"
   | "ERR_INVALID_KEY";
 
 export interface TroupeErrorOptions {

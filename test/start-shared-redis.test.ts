@@ -125,4 +125,21 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     expect(duplicates(alerts)).toEqual([]);
     expect(ids(alerts)).toEqual(ids(alone));
   }, 90_000);
+
+  test("a second process under the same TROUPE_CONSUMER is refused at start, naming the setting; the first goes on", async () => {
+    const prefix = `shared-name-${crypto.randomUUID()}:`;
+    const first = start(prefix, "same");
+    await first.stderr.waitFor(TAKES_AN_ANALYZER);
+    const second = start(prefix, "same");
+    const text = await second.stderr.rest();
+    expect(await second.child.exited).toBe(2);
+    expect(text).toContain(
+      `TROUPE_CONSUMER=same: another live process analyzes stream prefix ${prefix} under this name; give each process its own\n`,
+    );
+    await first.stderr.rest();
+    expect(await first.child.exited).toBe(0);
+    const alerts = await alertsOf(prefix);
+    expect(duplicates(alerts)).toEqual([]);
+    expect(ids(alerts)).toEqual(ids(alone));
+  }, 90_000);
 });

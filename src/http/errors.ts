@@ -78,6 +78,7 @@ const STATUS: Record<ControlApiErrorCode | TroupeErrorCode, ContentfulStatusCode
   ERR_OUTPUT_WRITE: 503,
   ERR_INVALID_OUTPUT: 500,
   ERR_PARTITION_MISMATCH: 409,
+  ERR_MEMBER_IN_USE: 409,
   ERR_INVALID_KEY: 400,
 };
 

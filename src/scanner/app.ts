@@ -153,6 +153,14 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
                 checkpointIntervalMs: config.TROUPE_CHECKPOINT_MS,
               }
             : null,
+        // Two processes under one name would both hold its leases: refused at start, naming the setting.
+      }).catch((error: unknown) => {
+        if (!(error instanceof TroupeError && error.code === "ERR_MEMBER_IN_USE")) throw error;
+        throw new ScannerError(
+          "ERR_CONFIG",
+          `TROUPE_CONSUMER=${consumer}: another live process analyzes stream prefix ${config.TROUPE_STREAM_PREFIX} under this name; give each process its own`,
+          { cause: error },
+        );
       })
     : null;
   const sinks = analyze

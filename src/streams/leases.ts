@@ -14,6 +14,7 @@
  * where a slow or frozen member's are left to expire, as ZooKeeper's ephemeral nodes end with their
  * session, not with a timer.
  */
+import { TroupeError } from "../errors.ts";
 import { slotPrefix } from "./key-slot.ts";
 
 export interface LeaseView {
@@ -43,11 +44,13 @@ export interface LeaseStore {
   /** `member` leaves now. */
   leave(key: string, member: string): Promise<void>;
   /**
-   * Makes `member` of the members at `key` present until the presence is closed or its process ends;
+   * Makes `member` of the members at `key` present until the presence is closed or its process ends, and
+   * a member for `ttlMs` (as a heartbeat does). Refused (`ERR_MEMBER_IN_USE`) while another process is
+   * present under that name with its membership not expired: the two would hold the same leases as one;
    * `changed` is called when another member announces a change of the members ({@link Presence.announce}),
    * from the connection's event: it must not throw (a throw there is the process's uncaught exception).
    */
-  present(key: string, member: string, changed: () => void): Promise<Presence>;
+  present(key: string, member: string, ttlMs: number, changed: () => void): Promise<Presence>;
 }
 
 /** A member's presence, and its view of the others'. */
@@ -98,6 +101,14 @@ export function presenceRecordsKey(membersKey: string): string {
 /** How a member's presence is named (on Redis: its connection's name, which allows no spaces). */
 export function presenceName(membersKey: string, member: string): string {
   return `troupe:presence:${encodeURIComponent(membersKey)}:${encodeURIComponent(member)}`;
+}
+
+/** The refusal of a name another live member is present under ({@link LeaseStore.present}). */
+export function memberInUse(membersKey: string, member: string): TroupeError {
+  return new TroupeError(
+    "ERR_MEMBER_IN_USE",
+    `member "${member}" of ${membersKey} is in use: another live process is present under that name (each needs its own)`,
+  );
 }
 
 export const NO_LEASE: LeaseView = { held: false, holder: null, generation: 0, ttlMs: 0 };

@@ -3,12 +3,25 @@
  * from `present` until its presence is closed or the backend is (the process's end, for its members).
  */
 import type { Clock } from "../time/clock.ts";
-import { type LeaseStore, type LeaseView, leaseGenerationKey, NO_LEASE, type Presence } from "./leases.ts";
+import {
+  type LeaseStore,
+  type LeaseView,
+  leaseGenerationKey,
+  memberInUse,
+  NO_LEASE,
+  type Presence,
+} from "./leases.ts";
 
 interface Lease {
   holder: string;
   generation: number;
   expiresAt: number;
+}
+
+/** A member's presence: its name and how it hears of changes. */
+interface Listener {
+  readonly member: string;
+  readonly changed: () => void;
 }
 
 export class MemoryLeaseStore implements LeaseStore {
@@ -17,7 +30,9 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #generations = new Map<string, number>();
   readonly #members = new Map<string, Map<string, number>>();
   /** Per members key, the presences open: each one's member and its `changed` callback. */
-  readonly #listeners = new Map<string, Set<{ member: string; changed: () => void }>>();
+  readonly #listeners = new Map<string, Set<Listener>>();
+  /** Per members key, the presence each member's name was last claimed by (Redis: its presence record). */
+  readonly #claims = new Map<string, Map<string, Listener>>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -82,14 +97,25 @@ export class MemoryLeaseStore implements LeaseStore {
     this.#members.get(key)?.delete(member);
   }
 
-  async present(key: string, member: string, changed: () => void): Promise<Presence> {
+  async present(key: string, member: string, ttlMs: number, changed: () => void): Promise<Presence> {
     let listeners = this.#listeners.get(key);
     if (!listeners) {
       listeners = new Set();
       this.#listeners.set(key, listeners);
     }
+    let claims = this.#claims.get(key);
+    if (!claims) {
+      claims = new Map();
+      this.#claims.set(key, claims);
+    }
+    const expiresAt = this.#members.get(key)?.get(member);
+    const claimer = claims.get(member);
+    if (expiresAt !== undefined && expiresAt > this.#clock.now() && claimer && listeners.has(claimer))
+      throw memberInUse(key, member);
+    await this.heartbeat(key, member, ttlMs);
     const listener = { member, changed };
     listeners.add(listener);
+    claims.set(member, listener);
     return {
       departed: async (members) => {
         const present = new Set([...(this.#listeners.get(key) ?? [])].map((other) => other.member));

@@ -24,7 +24,7 @@
  * take over its pending entries) is up to the handler: a durable pump does both when it starts.
  */
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
-import { InvalidOptionError, optionNames, refuseUnknownOptions } from "../errors.ts";
+import { InvalidOptionError, optionNames, refuseUnknownOptions, TroupeError } from "../errors.ts";
 import { type Clock, checkClock, systemClock, type TimerHandle } from "../time/clock.ts";
 import { every } from "../time/timers.ts";
 import { assignPartitions } from "./assignment.ts";
@@ -252,8 +252,19 @@ export class PartitionOwnership {
   }
 
   /** Runs a first round, then one every `renewMs`. */
+  /**
+   * Joins and runs a first round. Rejects with `ERR_MEMBER_IN_USE` when another live process is a member
+   * under this name: both would hold the same leases as one holder and consume the same partitions.
+   */
   async start(): Promise<void> {
     if (this.#stopTimer || this.#stopped) return;
+    // Any other failure to become present leaves it to the rounds, which try again.
+    this.#presence = await this.#leases
+      .present(this.#members, this.options.member, this.options.leaseMs, () => this.#changed())
+      .catch((error: unknown) => {
+        if (error instanceof TroupeError && error.code === "ERR_MEMBER_IN_USE") throw error;
+        return null;
+      });
     await this.rebalance();
     const { clock, renewMs, presenceCheckMs } = this.options;
     this.#stopTimer = every(clock, renewMs, () => {
@@ -353,7 +364,7 @@ export class PartitionOwnership {
   async #runRound(): Promise<void> {
     const { member, leaseMs, clock } = this.options;
     try {
-      this.#presence ??= await this.#leases.present(this.#members, member, () => this.#changed());
+      this.#presence ??= await this.#leases.present(this.#members, member, leaseMs, () => this.#changed());
       const seen = await this.#leases.heartbeat(this.#members, member, leaseMs);
       if (this.#stopped) return;
       if (!this.#joined) {

@@ -26,6 +26,7 @@ import {
   type LeaseStore,
   type LeaseView,
   leaseGenerationKey,
+  memberInUse,
   membersChannel,
   NO_LEASE,
   type Presence,
@@ -99,6 +100,29 @@ end
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `;
 
+/**
+ * KEYS: members, their presence records. ARGV: member, ttl ms, its presence record, 1 to claim the name
+ * whatever the record says. Makes the member live and records its presence, unless (not forced) another
+ * record is there under a membership that has not expired: that record is returned instead, for the
+ * caller to look its connections up. One script, so of two processes joining at once under one name, the
+ * second finds the first's record.
+ */
+export const CLAIM_MEMBER_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[4] ~= '1' then
+  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  local record = redis.call('HGET', KEYS[2], ARGV[1])
+  if expiry and tonumber(expiry) > now and record and record ~= ARGV[3] then return record end
+end
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) end
+redis.call('PEXPIRE', KEYS[1], ttl * 10)
+redis.call('PEXPIRE', KEYS[2], ttl * 10)
+return false
+`;
+
 export interface RedisLeaseClient {
   troupeLeaseAcquire(
     lease: string,
@@ -115,6 +139,14 @@ export interface RedisLeaseClient {
     ttlMs: number,
     places: string,
   ): Promise<unknown>;
+  troupeClaimMember(
+    members: string,
+    records: string,
+    member: string,
+    ttlMs: number,
+    places: string,
+    force: 0 | 1,
+  ): Promise<unknown>;
 }
 
 /** The command client's part the lease store and the presences use. */
@@ -125,6 +157,7 @@ export function defineLeaseCommands(client: Redis | Cluster): void {
   client.defineCommand("troupeLeaseAcquire", { numberOfKeys: 2, lua: LEASE_ACQUIRE_LUA });
   client.defineCommand("troupeLeaseRenew", { numberOfKeys: 1, lua: LEASE_RENEW_LUA });
   client.defineCommand("troupeMembersHeartbeat", { numberOfKeys: 2, lua: MEMBERS_HEARTBEAT_LUA });
+  client.defineCommand("troupeClaimMember", { numberOfKeys: 2, lua: CLAIM_MEMBER_LUA });
 }
 
 /** Where presences connect: every master, with the backend's connection options. */
@@ -201,7 +234,7 @@ export class RedisLeaseStore implements LeaseStore {
     await run(() => this.#client.troupeMembersHeartbeat(key, presenceRecordsKey(key), member, 0, ""));
   }
 
-  async present(key: string, member: string, changed: () => void): Promise<Presence> {
+  async present(key: string, member: string, ttlMs: number, changed: () => void): Promise<Presence> {
     const name = presenceName(key, member);
     const masters = await run(() => this.#presenceTarget.masters());
     const open = (node: ReaderNode) => {
@@ -241,7 +274,7 @@ export class RedisLeaseStore implements LeaseStore {
     try {
       if (!reached.some((result) => result.status === "fulfilled"))
         throw (reached[0] as PromiseRejectedResult).reason;
-      await presence.recorded();
+      await presence.claimed(ttlMs);
     } catch (error) {
       await presence.close();
       throw redisError(error);
@@ -291,6 +324,8 @@ class RedisPresence implements Presence {
   readonly #places = new Map<Redis, Place>();
   /** False once a node refused CLIENT (an ACL): nobody is taken for gone, leases are left to expire. */
   #listable = true;
+  /** The member's name is this presence's ({@link claimed}): from then on, it records its connections. */
+  #claimed = false;
 
   constructor(presence: PresenceConnections, closed: () => void) {
     this.#key = presence.key;
@@ -310,6 +345,37 @@ class RedisPresence implements Presence {
   async recorded(): Promise<void> {
     const ready = this.#connections.filter((connection) => connection.status === "ready");
     await Promise.all(ready.map((connection) => this.#place(connection)));
+    await this.#record();
+  }
+
+  /**
+   * Places the connections that are up, and joins under this member's name with their record, unless
+   * another process is present under that name now (`ERR_MEMBER_IN_USE`): its membership not expired and
+   * one of the connections its record names listed under the presence's name. A record whose connections
+   * are gone is claimed over: a process that died (Redis dropped its connections) leaves one behind, and
+   * its successor may take its name at once.
+   */
+  async claimed(ttlMs: number): Promise<void> {
+    const ready = this.#connections.filter((connection) => connection.status === "ready");
+    await Promise.all(ready.map((connection) => this.#place(connection)));
+    const claim = (force: 0 | 1) =>
+      this.#records.troupeClaimMember(this.#key, this.#recordsKey, this.#member, ttlMs, this.places(), force);
+    const record = await claim(0);
+    if (typeof record === "string") {
+      const name = presenceName(this.#key, this.#member);
+      const listed = async () => {
+        const asked = record === UNLISTED ? null : await this.#listed([record]);
+        return (
+          asked !== null && placesIn(record).some(({ place, runId }) => asked.get(runId)?.get(place) === name)
+        );
+      };
+      // Looked for twice, as a member taken for gone is: a process just killed may still be listed.
+      if ((await listed()) && (await sleep(this.#clock, CONFIRM_GONE_MS).then(listed)))
+        throw memberInUse(this.#key, this.#member);
+      await claim(1);
+    }
+    this.#claimed = true;
+    // A connection that came up meanwhile was placed but not recorded.
     await this.#record();
   }
 
@@ -336,8 +402,9 @@ class RedisPresence implements Presence {
 
   async #record(): Promise<void> {
     const places = this.places();
-    // Nothing placed (no connection up yet): an empty record would say it has no presence at all.
-    if (places !== "") await this.#records.hset(this.#recordsKey, this.#member, places);
+    // Nothing placed (no connection up yet): an empty record would say it has no presence at all. Before
+    // the name is claimed, the record there may be another process's, which the claim looks up first.
+    if (places !== "" && this.#claimed) await this.#records.hset(this.#recordsKey, this.#member, places);
   }
 
   /** What this member's record says: its connections' places, in a stable order. */

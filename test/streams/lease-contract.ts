@@ -84,8 +84,8 @@ export function runLeaseContract(
       const members = membersKey(`${h.prefix}:tx`, "g");
       // Another process where the backend can have one (Redis); the same store otherwise.
       const otherBackend = h.connect?.();
-      const a = await leases.present(members, "a", () => {});
-      const b = await (otherBackend ?? h.backend).leases().present(members, "b", () => {});
+      const a = await leases.present(members, "a", 10_000, () => {});
+      const b = await (otherBackend ?? h.backend).leases().present(members, "b", 10_000, () => {});
       expect(await a.departed(["b", "c"])).toEqual(["c"]);
       const { generation: g } = await leases.acquire(key, "b", 60_000);
       expect(await leases.inspect(key)).toMatchObject({ holder: "b", generation: g });
@@ -113,6 +113,34 @@ export function runLeaseContract(
       expect(await a.departed(["b", "c"])).toEqual([]);
     });
 
+    test("a name another live process is present under is refused; free once that process ends or its membership expires", async () => {
+      await open();
+      const members = membersKey(`${h.prefix}:tx`, "g");
+      // Another process where the backend can have one (Redis); the same store otherwise.
+      const otherBackend = h.connect?.();
+      const elsewhere = (otherBackend ?? h.backend).leases();
+      const inUse = { code: "ERR_MEMBER_IN_USE" };
+      const first = await elsewhere.present(members, "a", 150, () => {});
+      await expect(leases.present(members, "a", 10_000, () => {})).rejects.toMatchObject(inUse);
+      // Still present, but its membership expired (a frozen process, or a host gone without closing its
+      // connections, which Redis lists for minutes): the name is taken over.
+      await h.elapse(200);
+      const second = await leases.present(members, "a", 10_000, () => {});
+      await expect(elsewhere.present(members, "a", 10_000, () => {})).rejects.toMatchObject(inUse);
+      // Its process ends (the server drops the closed connections on its own time: asked until it has).
+      await second.close();
+      const deadline = performance.now() + 5_000;
+      let third = await elsewhere.present(members, "a", 10_000, () => {}).catch((error: unknown) => error);
+      while (!("departed" in (third as object)) && performance.now() < deadline) {
+        expect(third).toMatchObject(inUse);
+        await Bun.sleep(10);
+        third = await elsewhere.present(members, "a", 10_000, () => {}).catch((error: unknown) => error);
+      }
+      expect(third).toHaveProperty("departed");
+      await first.close();
+      await otherBackend?.close();
+    });
+
     test("a member's announcement reaches the other members present, not itself nor another group", async () => {
       await open();
       const members = membersKey(`${h.prefix}:tx`, "g");
@@ -122,9 +150,9 @@ export function runLeaseContract(
         heard.push(name);
         notify();
       };
-      const a = await leases.present(members, "a", hear("a"));
-      const b = await (h.connect?.() ?? h.backend).leases().present(members, "b", hear("b"));
-      const other = await leases.present(membersKey(`${h.prefix}:tx`, "other"), "c", hear("c"));
+      const a = await leases.present(members, "a", 10_000, hear("a"));
+      const b = await (h.connect?.() ?? h.backend).leases().present(members, "b", 10_000, hear("b"));
+      const other = await leases.present(membersKey(`${h.prefix}:tx`, "other"), "c", 10_000, hear("c"));
       const heardBy = (name: string) =>
         new Promise<void>((resolve) => {
           notify = () => {

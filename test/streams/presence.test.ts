@@ -51,8 +51,8 @@ async function twoMembers(url: string, body: (members: Members) => Promise<void>
   const key = membersKey(`${testPrefix()}:tx`, "g");
   const [one, two] = [new RedisStreamBackend(url), new RedisStreamBackend(url)];
   try {
-    const a = await one.leases().present(key, "a", () => {});
-    const b = await two.leases().present(key, "b", () => {});
+    const a = await one.leases().present(key, "a", 10_000, () => {});
+    const b = await two.leases().present(key, "b", 10_000, () => {});
     await body({ key, one, two, a, b });
   } finally {
     await one.close();
@@ -115,8 +115,8 @@ test.skipIf(!redisAvailable())(
     const backend = new RedisStreamBackend(redis.url);
     try {
       const leases = backend.leases();
-      await leases.present(key, "a", () => {});
-      await leases.present(key, "b", () => {});
+      await leases.present(key, "a", 10_000, () => {});
+      await leases.present(key, "b", 10_000, () => {});
       const a = `${await runId()}:${await clientIdOf(presenceName(key, "a"))}`;
       expect(await admin.hget(records, "a")).toBe(a);
       // Deleted behind its back (a member that expired and came back): its next heartbeat writes it again.
@@ -147,7 +147,8 @@ test.skipIf(!redisAvailable())(
       limited.username = "limited";
       limited.password = "pw";
       await twoMembers(limited.toString(), async ({ key, one, a }) => {
-        expect(await one.leases().heartbeat(key, "a", 60_000)).toEqual(["a"]);
+        // Both joined as they became present.
+        expect(await one.leases().heartbeat(key, "a", 60_000)).toEqual(["a", "b"]);
         expect(await a.departed(["b", "c"])).toEqual([]);
         // What it records says it cannot be looked up: a member that can is not to take it for gone either.
         expect(await root.hget(presenceRecordsKey(key), "a")).toBe("?");
