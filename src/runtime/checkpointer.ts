@@ -92,9 +92,13 @@ export class Checkpointer {
   /**
    * Takes the scope over (a new epoch) and reads its last durable checkpoint. A restart after an
    * incarnation of this instance continues that epoch's ownership: refused (ERR_FENCED) if it was taken over.
+   * A first start that expected a record (`expectRecord`) and found none reports the state lost.
    */
-  restore(): Promise<RestoredState> {
-    return this.#options.store.restore(this.#scope, this.#epoch > 0 ? this.#epoch : undefined);
+  async restore(): Promise<RestoredState> {
+    const first = this.#epoch === 0;
+    const restored = await this.#options.store.restore(this.#scope, first ? undefined : this.#epoch);
+    if (first && this.#options.expectRecord && restored.found === false) return { ...restored, lost: true };
+    return restored;
   }
 
   /** A restored worker is taking messages under `epoch`. */

@@ -26,8 +26,9 @@ export class MemoryStateStore implements StateStore {
   async restore(scope: StateScope, after?: number): Promise<RestoredState> {
     const state = this.#scope(scope);
     if (after !== undefined && after !== state.epoch) throw fenced(scope, after, state.epoch);
+    const found = state.epoch > 0;
     state.epoch++;
-    return { epoch: state.epoch, chunks: each(state.log.segments()) };
+    return { epoch: state.epoch, chunks: each(state.log.segments()), found };
   }
 
   async commit(checkpoint: Checkpoint): Promise<void> {

@@ -31,6 +31,13 @@ export interface StateOptions {
    * @defaultValue 100
    */
   checkpointDeferMs?: number;
+  /**
+   * The store held this actor's state before: it ran in this process, was stopped and is spawned again
+   * (say its lease moved away and came back). A restore that finds no record of an instance's state then
+   * reports it lost (the `stateLost` event), as a restart does: without it, a store that lost everything (a
+   * Redis restarted without persistence) looks like a first start. @defaultValue false
+   */
+  expectRecord?: boolean;
 }
 
 export interface SpawnOptions<M = unknown> {
@@ -167,6 +174,7 @@ export const STATE_DEFAULTS = {
   checkpointIntervalMs: 1000,
   checkpointSliceMs: 1,
   checkpointDeferMs: 100,
+  expectRecord: false,
 } satisfies Partial<StateOptions>;
 
 export interface SupervisionDefaults {
@@ -204,6 +212,12 @@ export function checkMaxRestarts(option: string, value: number): number {
   if (!Number.isInteger(value) || value < 0) {
     throw new InvalidOptionError(option, `must be an integer ≥ 0, got ${String(value)}`);
   }
+  return value;
+}
+
+function flag(option: string, value: boolean): boolean {
+  if (typeof value !== "boolean")
+    throw new InvalidOptionError(option, `must be a boolean, got ${String(value)}`);
   return value;
 }
 
@@ -245,6 +259,7 @@ const STATE_OPTION_NAMES = optionNames<StateOptions>({
   checkpointIntervalMs: true,
   checkpointSliceMs: true,
   checkpointDeferMs: true,
+  expectRecord: true,
 });
 const RECYCLE_OPTION_NAMES = optionNames<RecycleOptions>({ afterMessages: true, maxHeapMb: true });
 
@@ -397,5 +412,6 @@ function resolveState(state: StateOptions | undefined): Required<StateOptions> |
       "state.checkpointDeferMs",
       state.checkpointDeferMs ?? STATE_DEFAULTS.checkpointDeferMs,
     ),
+    expectRecord: flag("state.expectRecord", state.expectRecord ?? STATE_DEFAULTS.expectRecord),
   };
 }

@@ -45,6 +45,8 @@ export interface RestoredState {
    * restarted without persistence), and `chunks` is what it holds, nothing.
    */
   readonly lost?: boolean;
+  /** Whether the store held a record of the scope before this restore (false: a first start, or lost). */
+  readonly found?: boolean;
 }
 
 export interface StateStore {

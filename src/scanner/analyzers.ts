@@ -210,6 +210,10 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const alertCounts = new Map<DetectorName, number>();
   const stateOptions = options.state === undefined ? ANALYZER_STATE_DEFAULTS : options.state;
   const placed = Boolean(options.placement);
+  // Actors spawned in this process before: their state has a record in the store, unless the store lost
+  // it (a Redis restarted without persistence), which a placed analyzer taken again must report as a
+  // restarted one does, rather than start from nothing as if new.
+  const spawnedHere = new Set<string>();
   // One store for every analyzer: each actor's state under its own scope, all in the tx stream's slot.
   const stateStore = stateOptions ? backend.stateStore({ anchor: topology.tx }) : null;
   // Durable only: the sybil actor's checkpoint covers what was handed over.
@@ -280,8 +284,12 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       capacity: analyzerCapacity(options, stateOptions),
       maxDeliveries: options.maxDeliveries,
       init,
-      ...(stateStore && stateOptions && { state: { store: stateStore, ...stateOptions } }),
+      ...(stateStore &&
+        stateOptions && {
+          state: { store: stateStore, ...stateOptions, expectRecord: spawnedHere.has(actor) },
+        }),
     });
+    spawnedHere.add(actor);
     const outputsOf = outputsFrom(mayRead);
     const own = new Map<string, Pump<AnalyzerMessage, unknown>>();
     own.set(
@@ -345,7 +353,14 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   const running = new Map<number, StopAnalyzer>();
   const placement = placed ? placeAnalyzers(options, start, running) : null;
   const mintPartitions = options.mints
-    ? partitionMints(options, options.mints, { refs, pumps, outputsFrom, common, state: stateOptions })
+    ? partitionMints(options, options.mints, {
+        refs,
+        pumps,
+        outputsFrom,
+        common,
+        state: stateOptions,
+        spawnedHere,
+      })
     : null;
   // Started once the analyzers given to this process at its first round run (one alone: all three).
   if (placement) await placement.start().then(() => placement.settled());
@@ -408,6 +423,7 @@ interface Shared {
   outputsFrom: (mayRead: () => boolean) => (result: unknown) => Outputs;
   common: Partial<PumpOptions<AnalyzerMessage, unknown>>;
   state: AnalyzerStateOptions | null;
+  spawnedHere: Set<string>;
 }
 
 /**
@@ -440,8 +456,10 @@ function partitionMints(
         maxDeliveries: options.maxDeliveries,
         init,
         threads,
-        ...(store && stateOptions && { state: { store, ...stateOptions } }),
+        ...(store &&
+          stateOptions && { state: { store, ...stateOptions, expectRecord: shared.spawnedHere.has(name) } }),
       });
+      shared.spawnedHere.add(name);
       shared.refs.set(name, ref);
       const mayRead = () => consumer.ownership.holds(partition);
       return {

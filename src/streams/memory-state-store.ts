@@ -82,8 +82,9 @@ export class MemoryStreamStateStore implements StreamStateStore {
     const epoch = ++registry.next;
     registry.live.delete(state.epoch);
     registry.live.add(epoch);
+    const found = state.epoch !== 0;
     state.epoch = epoch;
-    return { epoch, chunks: each(state.log.segments()), lost };
+    return { epoch, chunks: each(state.log.segments()), lost, found };
   }
 
   release(covers: readonly unknown[]): void {

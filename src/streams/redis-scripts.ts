@@ -91,8 +91,8 @@ return redis.error_reply('ORDER ' .. KEYS[1] .. ' ' .. ARGV[1])
  * back in. A log found without its meta (evicted) is deleted: without the base the meta named, replaying it
  * would give a part of the state, so a scope without a record starts from nothing.
  * KEYS: scope meta, actor's epoch registry, scope log. ARGV: instance, previous epoch or ''.
- * Returns `{epoch, base generation or '', lost}`: the state is that base's chunks, then the log's segments;
- * lost is 1 when a restart found no record of the scope.
+ * Returns `{epoch, base generation or '', lost, found}`: the state is that base's chunks, then the log's
+ * segments; lost is 1 when a restart found no record of the scope, found 1 when there was a record.
  */
 export const STATE_RESTORE_LUA = `
 local old = redis.call('HGET', KEYS[1], 'epoch')
@@ -106,7 +106,7 @@ local epoch = redis.call('HINCRBY', KEYS[2], 'next', 1)
 if old then redis.call('HDEL', KEYS[2], old) end
 redis.call('HSET', KEYS[2], epoch, ARGV[1])
 redis.call('HSET', KEYS[1], 'epoch', epoch)
-return {epoch, redis.call('HGET', KEYS[1], 'base') or '', (ARGV[2] ~= '' and not old) and 1 or 0}
+return {epoch, redis.call('HGET', KEYS[1], 'base') or '', (ARGV[2] ~= '' and not old) and 1 or 0, old and 1 or 0}
 `;
 
 /**

@@ -103,8 +103,8 @@ export class RedisStreamStateStore implements StreamStateStore {
         ? fencedError(scope, after)
         : error;
     }
-    const { epoch, generation, lost } = parseRestore(reply);
-    return { epoch, chunks: this.#chunks(keys, generation), lost };
+    const { epoch, generation, lost, found } = parseRestore(reply);
+    return { epoch, chunks: this.#chunks(keys, generation), lost, found };
   }
 
   /**
@@ -214,9 +214,19 @@ export class RedisStreamStateStore implements StreamStateStore {
   }
 }
 
-function parseRestore(reply: unknown): { epoch: number; generation: string; lost: boolean } {
-  const [epoch, generation, lost] = Array.isArray(reply) ? reply : [];
-  if (typeof epoch !== "number" || typeof generation !== "string" || (lost !== 0 && lost !== 1))
+function parseRestore(reply: unknown): {
+  epoch: number;
+  generation: string;
+  lost: boolean;
+  found: boolean;
+} {
+  const [epoch, generation, lost, found] = Array.isArray(reply) ? reply : [];
+  if (
+    typeof epoch !== "number" ||
+    typeof generation !== "string" ||
+    (lost !== 0 && lost !== 1) ||
+    (found !== 0 && found !== 1)
+  )
     throw new TroupeError("ERR_STREAM_BACKEND", `unexpected state restore reply: ${String(reply)}`);
-  return { epoch, generation, lost: lost === 1 };
+  return { epoch, generation, lost: lost === 1, found: found === 1 };
 }

@@ -246,6 +246,48 @@ describe("restore", () => {
   });
 });
 
+describe("an actor spawned again that expects its record (expectRecord)", () => {
+  /** Spawns "counter" on `store` in a new system, with `expectRecord`; the stateLost events it raised. */
+  async function spawnAgain(store: StateStore, expectRecord: boolean) {
+    const sys = system();
+    const told: number[] = [];
+    sys.events.on("stateLost", ({ epoch }) => told.push(epoch));
+    const ref = await sys.spawn<CounterMessage>(COUNTER, { name: "counter", state: { store, expectRecord } });
+    return { ref, told };
+  }
+
+  test("a store that lost everything: the state is reported lost, and the actor starts from nothing", async () => {
+    const store = new MemoryStateStore();
+    const ref = await system().spawn<CounterMessage>(COUNTER, { name: "counter", state: { store } });
+    for (const message of workload(50, 5)) await ref.tell(message);
+    await ref.stop();
+    // Another store: the first's records are gone, as a Redis restarted without persistence loses them.
+    const { ref: again, told } = await spawnAgain(new MemoryStateStore(), true);
+    expect(told).toHaveLength(1);
+    expect(await countsOf(again, 1)).toEqual({});
+  });
+
+  test("its record there: restored, nothing reported; without the option a store that lost it is a first start", async () => {
+    const store = new MemoryStateStore();
+    const ref = await system().spawn<CounterMessage>(COUNTER, { name: "counter", state: { store } });
+    const messages = workload(50, 5);
+    for (const message of messages) await ref.tell(message);
+    await ref.stop();
+    const kept = await spawnAgain(store, true);
+    expect(kept.told).toEqual([]);
+    expect(await countsOf(kept.ref, 1)).toEqual(expectedCounts(messages));
+    expect((await spawnAgain(new MemoryStateStore(), false)).told).toEqual([]);
+  });
+
+  test("must be a boolean", async () => {
+    await expect(
+      system().spawn(COUNTER, {
+        state: { store: new MemoryStateStore(), expectRecord: 1 as unknown as boolean },
+      }),
+    ).rejects.toThrow(/state.expectRecord: must be a boolean, got 1/);
+  });
+});
+
 describe("a stop that hands back (a move to another process)", () => {
   test("checkpoints what was handled, hands back what was not started; the next incarnation handles exactly that", async () => {
     const store = new MemoryStateStore();
