@@ -209,17 +209,32 @@ describe.skipIf(!redisServerInstalled())("bun run start on a Redis restarted wit
       }),
     );
     const stderr = new ChildOutput(child.stderr);
+    // Within the test's time, or a failure that shows what the process said (the analyzers once came in
+    // the order their leases were taken, which this pattern did not match).
+    const within = <T>(wait: Promise<T>, what: string) =>
+      Promise.race([
+        wait,
+        Bun.sleep(18_000).then(() => {
+          throw new Error(`no ${what} in 18 s; stderr:\n${stderr.text.replace(/\r/g, "\n").slice(-6000)}`);
+        }),
+      ]);
     const flowing =
       /wallet-analyzer [1-9]\d*\/s .*pattern-recognition [1-9]\d*\/s .*sybil-detection [1-9]\d*\/s/;
-    await stderr.waitFor(flowing);
+    await within(stderr.waitFor(flowing), "analyzers flowing");
     const server = redis.server as NonNullable<TestRedis["server"]>;
     await server.kill("SIGKILL");
     await server.restart();
     const lost = (actor: string) => `${actor}#0: Redis holds no record of its state`;
     const analyzers = ["wallet-analyzer", "pattern-recognition", "sybil-detection"];
-    await stderr.waitUntil((text) => analyzers.every((a) => text.includes(lost(a))), "the three notes");
+    await within(
+      stderr.waitUntil((text) => analyzers.every((a) => text.includes(lost(a))), "the three notes"),
+      "three notes",
+    );
     const after = stderr.text.length;
-    await stderr.waitUntil((text) => flowing.test(text.slice(after)), "the analyzers flowing again");
+    await within(
+      stderr.waitUntil((text) => flowing.test(text.slice(after)), "the analyzers flowing again"),
+      "flow again",
+    );
     child.kill("SIGTERM");
     await stderr.rest();
     expect(await child.exited).toBe(0);

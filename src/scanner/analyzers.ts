@@ -161,7 +161,10 @@ function analyzerCapacity(options: AnalyzersOptions, state: AnalyzerStateOptions
 type StopAnalyzer = (moved: boolean) => Promise<void>;
 
 export interface RunningAnalyzers {
-  /** The analyzer actors running in this process now (with `placement`, its share), by name. */
+  /**
+   * The analyzer actors running in this process now (with `placement`, its share), by name, in the
+   * topology's order (the mint partitions last, by number), however they were taken.
+   */
   readonly refs: ReadonlyMap<string, ActorRef<AnalyzerMessage>>;
   /** Their pumps, by group (a mint partition's by its actor's name: they share one group). */
   readonly pumps: ReadonlyMap<string, Pump<AnalyzerMessage, unknown>>;
@@ -320,7 +323,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
           deadLetterStream: topology.findingDeadLetters,
         }),
       );
-    refs.set(actor, ref);
+    keepInOrder(refs, topology, actor, ref);
     for (const [name, pump] of own) {
       pumps.set(name, pump);
       groups.get(name)?.serve(pump);
@@ -411,9 +414,36 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
   };
 }
 
+/**
+ * Adds an analyzer actor to `refs` in the topology's order (the analyzers, then the mint partitions by
+ * number), whatever order they were taken in: with placement, spawns finish in any order and a moved
+ * analyzer comes back last, and the progress line and the stops follow this map.
+ */
+function keepInOrder(
+  refs: Map<string, ActorRef<AnalyzerMessage>>,
+  topology: Topology,
+  name: string,
+  ref: ActorRef<AnalyzerMessage>,
+): void {
+  refs.set(name, ref);
+  const rank = (actor: string) => {
+    const at = topology.analyzers.findIndex((a) => a.actor === actor);
+    return at !== -1 ? at : topology.analyzers.length + (mintPartitionOf(topology, actor) ?? 0);
+  };
+  const sorted = [...refs].sort(([a], [b]) => rank(a) - rank(b));
+  refs.clear();
+  for (const [actor, each] of sorted) refs.set(actor, each);
+}
+
 /** The actor (and, in `pumps`, the pump) of the mint analyzer's partition `partition`. */
 function mintPartitionActor(topology: Topology, partition: number): string {
   return `${topology.mints.actor}-p${partition}`;
+}
+
+/** The partition whose actor is `actor` ({@link mintPartitionActor}), or null. */
+function mintPartitionOf(topology: Topology, actor: string): number | null {
+  const prefix = `${topology.mints.actor}-p`;
+  return actor.startsWith(prefix) ? Number(actor.slice(prefix.length)) : null;
 }
 
 /** What the mint partitions share with the other analyzers of this process. */
@@ -460,7 +490,7 @@ function partitionMints(
           stateOptions && { state: { store, ...stateOptions, expectRecord: shared.spawnedHere.has(name) } }),
       });
       shared.spawnedHere.add(name);
-      shared.refs.set(name, ref);
+      keepInOrder(shared.refs, topology, name, ref);
       const mayRead = () => consumer.ownership.holds(partition);
       return {
         target: ref,
