@@ -417,7 +417,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
 /**
  * Adds an analyzer actor to `refs` in the topology's order (the analyzers, then the mint partitions by
  * number), whatever order they were taken in: with placement, spawns finish in any order and a moved
- * analyzer comes back last, and the progress line and the stops follow this map.
+ * analyzer comes back last, and the progress line lists them in this map's order.
  */
 function keepInOrder(
   refs: Map<string, ActorRef<AnalyzerMessage>>,

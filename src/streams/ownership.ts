@@ -251,9 +251,8 @@ export class PartitionOwnership {
     return new Map([...this.#owned].map(([partition, owned]) => [partition, now - owned.since]));
   }
 
-  /** Runs a first round, then one every `renewMs`. */
   /**
-   * Joins and runs a first round. Rejects with `ERR_MEMBER_IN_USE` when another live process is a member
+   * Joins and runs a first round, then one every `renewMs`. Rejects with `ERR_MEMBER_IN_USE` when another live process is a member
    * under this name: both would hold the same leases as one holder and consume the same partitions.
    */
   async start(): Promise<void> {
