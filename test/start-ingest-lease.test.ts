@@ -12,6 +12,7 @@ import { topology } from "../src/scanner/topology.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
 import { reaper } from "./support/reaper.ts";
+import { writeRecording } from "./support/recording.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -27,8 +28,7 @@ describe.skipIf(!redisServerInstalled())("ingest processes on one tx stream", ()
     redis = await startPrivateRedis();
     dir = await mkdtemp(join(tmpdir(), "troupe-ingest-lease-"));
     file = join(dir, "recording.jsonl");
-    events = [...generate({ seed: 8, maxEvents: 150_000 }).events()];
-    await Bun.write(file, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+    events = await writeRecording(file, 8, 150_000);
   }, 30_000);
   afterAll(async () => {
     await redis?.close();

@@ -15,6 +15,7 @@ import { topology } from "../src/scanner/topology.ts";
 import { RedisStreamBackend } from "../src/streams/redis-backend.ts";
 import { ChildOutput } from "./support/child-output.ts";
 import { reaper, runToEnd } from "./support/reaper.ts";
+import { writeRecording } from "./support/recording.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -91,8 +92,7 @@ describe.skipIf(!redisServerInstalled())("SIGINT while the analyzers are down", 
     // The analyzer groups exist, and no analyzer reads them: at 95,000 entries of lag the producer pauses.
     for (const { group } of names.analyzers) await backend.ensureGroup(names.tx, group);
     const big = join(dir, "big.jsonl");
-    const events = [...generate({ seed: 5, maxEvents: 110_000 }).events()];
-    await Bun.write(big, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+    const events = await writeRecording(big, 5, 110_000);
     const child = track(
       Bun.spawn(["bun", "src/main.ts", "--role", "ingest", "--replay", big], {
         cwd: ROOT,

@@ -10,12 +10,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { generate } from "../src/ingest/generator.ts";
 import { topology } from "../src/scanner/topology.ts";
 import { type AlertRecord, duplicates } from "./faults/scanner-crash/alert-records.ts";
 import { ScannerRedis } from "./faults/scanner-crash/scanner-redis.ts";
 import { ChildOutput } from "./support/child-output.ts";
 import { reaper } from "./support/reaper.ts";
+import { writeRecording } from "./support/recording.ts";
 import { redisServerInstalled, startPrivateRedis, type TestRedis } from "./support/redis-server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -35,8 +35,7 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     redis = await startPrivateRedis();
     dir = await mkdtemp(join(tmpdir(), "troupe-shared-redis-"));
     file = join(dir, "recording.jsonl");
-    events = [...generate({ seed: 3, maxEvents: 60_000 }).events()];
-    await Bun.write(file, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
+    events = await writeRecording(file, 3, 60_000);
     const prefix = `shared-alone-${crypto.randomUUID()}:`;
     const only = start(prefix, "solo");
     await only.stderr.rest();
@@ -87,7 +86,13 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     }
   }
 
-  const ids = (records: readonly AlertRecord[]) => records.map((r) => r.alertId).sort();
+  /** The alerts stream of `prefix` holds one process's alert ids, none twice. */
+  async function expectOneProcessAlerts(prefix: string): Promise<void> {
+    const ids = (records: readonly AlertRecord[]) => records.map((r) => r.alertId).sort();
+    const alerts = await alertsOf(prefix);
+    expect(duplicates(alerts)).toEqual([]);
+    expect(ids(alerts)).toEqual(ids(alone));
+  }
 
   test("started at once: one writes, both analyze, both end; each event once, one process's alerts, none twice", async () => {
     expect(alone.length).toBeGreaterThan(30);
@@ -101,9 +106,7 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     // The events, the writer's closing tick, and the stand-by's (it took the writing over once the writer
     // ended, found the file written, and closed it again).
     expect(await added(prefix)).toBe(events.length + 2);
-    const alerts = await alertsOf(prefix);
-    expect(duplicates(alerts)).toEqual([]);
-    expect(ids(alerts)).toEqual(ids(alone));
+    await expectOneProcessAlerts(prefix);
   }, 90_000);
 
   test("the writer SIGKILLed mid-file: the other writes the rest and takes its analyzers over; one process's alerts, none twice", async () => {
@@ -121,9 +124,7 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     expect(await second.child.exited).toBe(0);
     expect(text).toMatch(/ingest writes \S+ from now \(lease generation \d+\)/);
     expect(await added(prefix)).toBe(events.length + 1);
-    const alerts = await alertsOf(prefix);
-    expect(duplicates(alerts)).toEqual([]);
-    expect(ids(alerts)).toEqual(ids(alone));
+    await expectOneProcessAlerts(prefix);
   }, 90_000);
 
   test("a second process under the same TROUPE_CONSUMER is refused at start, naming the setting; the first goes on", async () => {
@@ -138,8 +139,6 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
     );
     await first.stderr.rest();
     expect(await first.child.exited).toBe(0);
-    const alerts = await alertsOf(prefix);
-    expect(duplicates(alerts)).toEqual([]);
-    expect(ids(alerts)).toEqual(ids(alone));
+    await expectOneProcessAlerts(prefix);
   }, 90_000);
 });
