@@ -10,6 +10,8 @@
  * process at a time, the holder of its lease (streams/ownership.ts, the analyzers as the units); whoever
  * takes one over restores its checkpoint, which fences the previous holder, and its durable pumps adopt
  * the pending entries. An analyzer is exactly the actor it is in one process, so the alerts are too.
+ * Without durable state a moved analyzer starts from nothing (between moves each analyzer still sees its
+ * whole stream, which splitting a group's entries between processes would not give it).
  */
 import type { Alert, AnalyzerName, DetectorName } from "../detection/alert.ts";
 import type { AnalyzerInit, AnalyzerMessage } from "../detection/analyzer.actor.ts";
@@ -70,8 +72,9 @@ export interface AnalyzersOptions {
   /**
    * Share the analyzers with the other analyze processes of this topology, by lease: each process runs its
    * share of them (one process alone runs all three), and takes over a dead one's at once (its connections
-   * closed), a frozen one's once their leases expire.
-   * Needs durable state. `null`: every analyzer runs here. @defaultValue null
+   * closed), a frozen one's once their leases expire. With durable state a moved analyzer restores its
+   * checkpoint; without (`state: null`) it starts from nothing, as a restarted one does, and only its
+   * pending entries move. `null`: every analyzer runs here. @defaultValue null
    */
   placement?: AnalyzerPlacement | null;
   /**
@@ -345,6 +348,14 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       }
     };
     try {
+      // A durable pump adopts by itself; a plain one would claim the previous holder's entries only once
+      // idle for claimIdleMs.
+      if (placed && !stateStore)
+        for (const pump of own.values()) {
+          const { stream, group } = pump.options;
+          await backend.ensureGroup(stream, group);
+          await backend.adoptPending(stream, group, options.consumer);
+        }
       for (const pump of own.values()) await pump.start();
     } catch (error) {
       // Nothing left behind (a placement tries the analyzer again, and its actor's name must be free).
@@ -581,11 +592,6 @@ function placeAnalyzers(
   running: Map<number, StopAnalyzer>,
 ): PartitionOwnership {
   const { topology, placement } = options;
-  if (options.state === null)
-    throw new InvalidOptionError(
-      "placement",
-      "needs durable state: a moved analyzer restores its checkpoint",
-    );
   const leaseMs = (placement as AnalyzerPlacement).leaseMs;
   const units = analyzerUnits(topology);
   const moves = moveLog(options.onMove, (index) => topology.analyzers[index]!.actor);

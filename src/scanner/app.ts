@@ -115,6 +115,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
   // On Redis, other processes may run on this prefix whatever their roles (two `bun run start` included):
   // the writing of the tx stream and the analyzers go by lease. In memory, this process is the only one.
   const shared = redis !== null;
+  const durable = config.TROUPE_DURABLE_STATE === "on";
   const alertMetrics = new AlertMetrics();
   const analyzers = analyze
     ? await startAnalyzers({
@@ -131,7 +132,7 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
           const at = new Date(systemClock.now()).toISOString();
           terminal.note(
             reason === null
-              ? `${at} ${actor} runs here from now (lease generation ${generation}, state restored)`
+              ? `${at} ${actor} runs here from now (lease generation ${generation}, ${durable ? "state restored" : "state not kept: it starts from nothing"})`
               : `${at} ${actor} no longer runs here (${reason}, lease generation ${generation})`,
           );
         },
@@ -141,18 +142,16 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
             `${at} ${processes.join(", ")} gone (${processes.length > 1 ? "their" : "its"} connections closed): ${processes.length > 1 ? "their" : "its"} ${units} move at once`,
           );
         },
-        // Processes on one Redis share the analyzers, a process that dies hands its own over (by lease).
-        placement:
-          shared && config.TROUPE_DURABLE_STATE === "on"
-            ? { leaseMs: config.TROUPE_ANALYZER_LEASE_MS }
-            : null,
-        state:
-          config.TROUPE_DURABLE_STATE === "on"
-            ? {
-                checkpointEvery: config.TROUPE_CHECKPOINT_EVERY,
-                checkpointIntervalMs: config.TROUPE_CHECKPOINT_MS,
-              }
-            : null,
+        // Processes on one Redis share the analyzers, a process that dies hands its own over (by lease);
+        // without durable state too, since a split of each group's entries would split every analyzer's
+        // state for good, where a move only starts the moved one from nothing.
+        placement: shared ? { leaseMs: config.TROUPE_ANALYZER_LEASE_MS } : null,
+        state: durable
+          ? {
+              checkpointEvery: config.TROUPE_CHECKPOINT_EVERY,
+              checkpointIntervalMs: config.TROUPE_CHECKPOINT_MS,
+            }
+          : null,
         // Two processes under one name would both hold its leases: refused at start, naming the setting.
       }).catch((error: unknown) => {
         if (!(error instanceof TroupeError && error.code === "ERR_MEMBER_IN_USE")) throw error;

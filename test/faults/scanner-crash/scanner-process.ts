@@ -22,6 +22,8 @@ export interface ScannerConfig {
   claimIdleMs?: number;
   /** TROUPE_ANALYZER_LEASE_MS: how soon analyze processes take over a dead one's analyzers. */
   analyzerLeaseMs?: number;
+  /** TROUPE_DURABLE_STATE; unset, the scanner's default (on). */
+  durableState?: "on" | "off";
   /** JSONL alert sink: give every process its own file (a second writer on a path overwrites it). */
   alertsFile?: string;
   apiToken?: string;
@@ -159,6 +161,7 @@ function childEnv(config: ScannerConfig): Record<string, string> {
   if (config.partitions !== undefined) env.TROUPE_PARTITIONS = String(config.partitions);
   if (config.claimIdleMs !== undefined) env.TROUPE_CLAIM_IDLE_MS = String(config.claimIdleMs);
   if (config.analyzerLeaseMs !== undefined) env.TROUPE_ANALYZER_LEASE_MS = String(config.analyzerLeaseMs);
+  if (config.durableState) env.TROUPE_DURABLE_STATE = config.durableState;
   if (config.alertsFile) env.TROUPE_ALERTS_FILE = config.alertsFile;
   if (config.apiToken) env.TROUPE_API_TOKEN = config.apiToken;
   return env;

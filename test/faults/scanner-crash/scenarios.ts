@@ -57,6 +57,8 @@ export interface CrashLab {
   claimIdleMs?: number;
   /** TROUPE_ANALYZER_LEASE_MS of every analyze process; unset, the scanner's default (10 s). */
   analyzerLeaseMs?: number;
+  /** TROUPE_DURABLE_STATE of every process; unset, the scanner's default (on). */
+  durableState?: "on" | "off";
   /** For each wait on progress or drain. */
   timeoutMs: number;
 }
@@ -286,6 +288,24 @@ export function sharedPartitionsRun(lab: CrashLab): Promise<RunOutcome> {
   });
 }
 
+/**
+ * Two analyze processes that share the analyzers by lease before the first entry is written, as `lab`
+ * configures them (without durable state, too: a moved analyzer would start from nothing, but none moves).
+ * Each analyzer sees its whole stream in one process, so the alerts are one process's.
+ */
+export function sharedFromTheStartRun(lab: CrashLab, scenario: string): Promise<RunOutcome> {
+  return redisRun(
+    lab,
+    scenario,
+    async () => {},
+    async (run) => {
+      const second = await run.startAnalyze("analyze-2");
+      const ran = await run.untilShared([run.analyzers[0]!, second]);
+      run.step(`analyze-1 runs ${ran[0]!.join(", ")}; analyze-2 runs ${ran[1]!.join(", ")}`);
+    },
+  );
+}
+
 /** Restart each analyzer actor through `POST /actors/:name/restart` at its point, in one analyze process. */
 export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
   return redisRun(lab, "api-restart", async (run) => {
@@ -490,6 +510,7 @@ class RedisRun {
       ...(this.lab.claimIdleMs === undefined ? {} : { claimIdleMs: this.lab.claimIdleMs }),
       ...(this.lab.analyzerLeaseMs === undefined ? {} : { analyzerLeaseMs: this.lab.analyzerLeaseMs }),
       ...(alertsFile ? { alertsFile } : {}),
+      ...(this.lab.durableState === undefined ? {} : { durableState: this.lab.durableState }),
     };
   }
 
@@ -647,15 +668,18 @@ class RedisRun {
   }
 }
 
+/** `beforeIngest` runs once the first analyze process is up, before the first entry is written. */
 async function redisRun(
   lab: CrashLab,
   scenario: string,
   drive: (run: RedisRun) => Promise<void>,
+  beforeIngest: (run: RedisRun) => Promise<void> = async () => {},
 ): Promise<RunOutcome> {
   const run = new RedisRun(lab, scenario);
   try {
     // The analyze process first: its groups exist before the first entry, as in production.
     await run.startAnalyze("analyze-1");
+    await beforeIngest(run);
     await run.startIngest();
     await drive(run);
     return await run.finish();
