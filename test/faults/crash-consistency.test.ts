@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { recordFailure } from "../support/failure-digest.ts";
 import { RedisServer } from "../support/redis-server.ts";
 import { limit } from "./scanner-crash/limit.ts";
 import { type CrashLab, crashRuns, type RunName, type RunOutcome } from "./scanner-crash/scenarios.ts";
@@ -56,7 +57,7 @@ describe.skipIf(!canBreakRedis())("crash consistency of the scanner's analyzers 
     const start = crashRuns(lab, SEED);
     for (const name of order) runs.set(name, queued(start[name]));
     // Each test reports its own run's failure; nothing is left unhandled meanwhile.
-    for (const run of runs.values()) run.catch(() => {});
+    for (const [name, run] of runs) run.catch((error) => recordFailure(`crash run "${name}"`, error));
   }, 30_000);
 
   afterAll(async () => {

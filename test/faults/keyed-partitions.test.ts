@@ -13,6 +13,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MINT_DETECTORS } from "../../src/detection/mint-analyzer.ts";
+import { recordFailure } from "../support/failure-digest.ts";
 import { RedisCluster } from "../support/redis-cluster.ts";
 import {
   type CrashLab,
@@ -87,7 +88,9 @@ describe.skipIf(!canBreakRedis())("the mint analyzer in partitions (issue 14)", 
       () => thawedZombieRun(takeover, 0.1, 0.5),
       () => thawedZombieRun(takeover, 0.1, 0.5),
     );
-    for (const run of [whole, shared, memory, unkeyed, moved, killed, thawed]) run.catch(() => {});
+    const named = { whole, shared, memory, unkeyed, moved, killed, thawed };
+    for (const [name, run] of Object.entries(named))
+      run.catch((error) => recordFailure(`keyed run "${name}"`, error));
   }, 60_000);
 
   afterAll(async () => {

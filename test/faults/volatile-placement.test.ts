@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { recordFailure } from "../support/failure-digest.ts";
 import { RedisServer } from "../support/redis-server.ts";
 import type { AlertRecord } from "./scanner-crash/alert-records.ts";
 import { cleanRun, type RunOutcome, sharedFromTheStartRun } from "./scanner-crash/scenarios.ts";
@@ -41,7 +42,8 @@ describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable sta
     const lab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS, durableState: "off" as const };
     alone = cleanRun(lab, "one volatile process");
     shared = sharedFromTheStartRun(lab, "two volatile processes");
-    for (const run of [alone, shared]) run.catch(() => {});
+    for (const [name, run] of Object.entries({ alone, shared }))
+      run.catch((error) => recordFailure(`volatile run "${name}"`, error));
   }, 30_000);
 
   afterAll(async () => {

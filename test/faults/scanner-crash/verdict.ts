@@ -4,6 +4,7 @@
  * baseline's. Shared by the crash-consistency and the keyed-partitions checks.
  */
 import { expect } from "bun:test";
+import { recordFailure } from "../../support/failure-digest.ts";
 import { type AlertDiff, describeDiff, diffAlerts, duplicates } from "./alert-records.ts";
 import type { RunOutcome } from "./scenarios.ts";
 
@@ -54,5 +55,7 @@ export function verdict(baseline: RunOutcome, run: RunOutcome): Verdict {
 export function expectConsistent(baseline: RunOutcome, run: RunOutcome): void {
   const result = verdict(baseline, run);
   const story = `${run.scenario} against ${baseline.scenario}: ${describeDiff(result.alerts)}\n${run.steps.join("\n")}`;
+  if (!Bun.deepEquals(result, CONSISTENT))
+    recordFailure(`${run.scenario} against ${baseline.scenario}`, `${JSON.stringify(result)}\n${story}`);
   expect(result, story).toEqual(CONSISTENT);
 }
