@@ -11,13 +11,19 @@ import { join } from "node:path";
 import { recordFailure } from "../support/failure-digest.ts";
 import { RedisServer } from "../support/redis-server.ts";
 import type { AlertRecord } from "./scanner-crash/alert-records.ts";
-import { cleanRun, type RunOutcome, sharedFromTheStartRun } from "./scanner-crash/scenarios.ts";
-import { expectConsistent } from "./scanner-crash/verdict.ts";
+import { cleanRun, type RunOutcome, sharedFromTheStartRun, takeoverRun } from "./scanner-crash/scenarios.ts";
+import { expectConsistent, verdict } from "./scanner-crash/verdict.ts";
 import { TEST_WORKLOAD, writeWorkload } from "./scanner-crash/workload.ts";
 import { canBreakRedis } from "./support.ts";
 
 const WAIT_MS = 120_000;
 const TEST_MS = 240_000;
+/**
+ * TROUPE_CLAIM_IDLE_MS of the takeover run: a claim sweep takes a dead process's entries only after this,
+ * so a survivor holding them well before shows the adoption that goes with taking an analyzer over.
+ */
+const CLAIM_IDLE_MS = 30_000;
+const ADOPT_WITHIN_MS = 10_000;
 
 /**
  * Without durable state the sybil analyzer applies the others' findings as they arrive, so its S3 alerts
@@ -34,6 +40,7 @@ describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable sta
   let dir = "";
   let alone: Promise<RunOutcome>;
   let shared: Promise<RunOutcome>;
+  let takenOver: Promise<RunOutcome>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-volatile-"));
@@ -42,12 +49,14 @@ describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable sta
     const lab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS, durableState: "off" as const };
     alone = cleanRun(lab, "one volatile process");
     shared = sharedFromTheStartRun(lab, "two volatile processes");
-    for (const [name, run] of Object.entries({ alone, shared }))
+    const takeover = { ...lab, claimIdleMs: CLAIM_IDLE_MS, analyzerLeaseMs: 2_000 };
+    takenOver = takeoverRun(takeover, "two volatile processes, one SIGKILLed", 0.3, ADOPT_WITHIN_MS);
+    for (const [name, run] of Object.entries({ alone, shared, takenOver }))
       run.catch((error) => recordFailure(`volatile run "${name}"`, error));
   }, 30_000);
 
   afterAll(async () => {
-    await Promise.allSettled([alone, shared]);
+    await Promise.allSettled([alone, shared, takenOver]);
     await server?.cleanup();
     await rm(dir, { recursive: true, force: true });
   }, TEST_MS);
@@ -61,6 +70,30 @@ describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable sta
       ];
       expect(one.streamLength).toBeGreaterThan(0);
       expectConsistent(one, two);
+    },
+    TEST_MS,
+  );
+
+  test(
+    "one of two SIGKILLed: the survivor takes its analyzers over with the entries they held at once, and finishes",
+    async () => {
+      const run = await takenOver;
+      // A moved analyzer starts from nothing, so the alerts are not one process's: every entry is handled
+      // (the run drained), none given up on, no alert written twice, every process left exits 0.
+      const { streamDuplicates, sinkDuplicates, sink, failedExits, extraDeadLetters } = verdict(
+        await alone,
+        run,
+      );
+      expect(
+        { streamDuplicates, sinkDuplicates, sink, failedExits, extraDeadLetters },
+        run.steps.join("\n"),
+      ).toEqual({
+        streamDuplicates: 0,
+        sinkDuplicates: [],
+        sink: { missing: [], extra: [] },
+        failedExits: {},
+        extraDeadLetters: {},
+      });
     },
     TEST_MS,
   );

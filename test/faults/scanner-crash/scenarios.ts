@@ -306,6 +306,50 @@ export function sharedFromTheStartRun(lab: CrashLab, scenario: string): Promise<
   );
 }
 
+/**
+ * Two analyze processes share the analyzers; the one running more of them is SIGKILLed at `killAt` with
+ * entries pending in its analyzers' tx groups. The survivor takes those analyzers over and takes over what
+ * they held at once (`adoptWithinMs`, well below `lab.claimIdleMs`, after which a claim sweep would take
+ * them anyway); without durable state that is the pumps' adoption at start, with it the durable pumps'.
+ */
+export function takeoverRun(lab: CrashLab, scenario: string, killAt: number, adoptWithinMs: number) {
+  return redisRun(lab, scenario, async (run) => {
+    const second = await run.startAnalyze("analyze-2");
+    const processes = [run.analyzers[0]!, second];
+    const ran = await run.untilShared(processes);
+    await run.untilProgress(killAt, second);
+    const victimAt = ran[0]!.length >= ran[1]!.length ? 0 : 1;
+    const [victim, survivor] = [processes[victimAt]!, processes[1 - victimAt]!];
+    // Each analyzer's tx group bears its actor's name (topology.ts).
+    const groups = ran[victimAt]!;
+    const held = async () => {
+      let count = 0;
+      for (const group of groups)
+        count += (await run.redis.pendingIds(run.redis.tx, group, victim.consumer)).length;
+      return count;
+    };
+    await victim.kill();
+    run.step(
+      `SIGKILL ${victim.consumer} (pid ${victim.pid}) holding ${await held()} entries of ${groups.join(", ")}`,
+    );
+    for (const actor of groups)
+      await survivor.waitFor(new RegExp(` ${actor} runs here from now `), run.lab.timeoutMs);
+    const taken = Date.now();
+    run.step(`${survivor.consumer} runs ${groups.join(", ")}`);
+    await until(
+      `the entries ${victim.consumer} held in ${groups.join(", ")} taken over`,
+      async () => (await held()) === 0,
+      {
+        timeoutMs: adoptWithinMs,
+        abort: () => (survivor.alive ? null : died(survivor)),
+      },
+    );
+    run.step(
+      `${survivor.consumer} holds the victim's entries ${Date.now() - taken} ms after taking its analyzers`,
+    );
+  });
+}
+
 /** Restart each analyzer actor through `POST /actors/:name/restart` at its point, in one analyze process. */
 export function apiRestartRun(lab: CrashLab, points: readonly number[]): Promise<RunOutcome> {
   return redisRun(lab, "api-restart", async (run) => {
