@@ -103,9 +103,9 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 /**
  * KEYS: members, their presence records. ARGV: member, ttl ms, its presence record, 1 to claim the name
  * whatever the record says. Makes the member live and records its presence, unless (not forced) another
- * record is there under a membership that has not expired: that record is returned instead, for the
- * caller to look its connections up. One script, so of two processes joining at once under one name, the
- * second finds the first's record.
+ * record is there under a membership that has not expired: that record is returned instead, with the ms
+ * until that membership expires, for the caller to look its connections up. One script, so of two
+ * processes joining at once under one name, the second finds the first's record.
  */
 export const CLAIM_MEMBER_LUA = `
 local t = redis.call('TIME')
@@ -113,7 +113,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[4] ~= '1' then
   local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
   local record = redis.call('HGET', KEYS[2], ARGV[1])
-  if expiry and tonumber(expiry) > now and record and record ~= ARGV[3] then return record end
+  if expiry and tonumber(expiry) > now and record and record ~= ARGV[3] then
+    return {record, tonumber(expiry) - now}
+  end
 end
 local ttl = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
@@ -308,10 +310,16 @@ interface PresenceConnections {
 /** A connection's place: the run id of its server and its client id there, `<run id>:<client id>`. */
 type Place = string;
 
-/** The record of a member whose connections cannot be looked up (CLIENT refused): never taken for gone. */
+/**
+ * How the record of a member whose connections cannot be looked up (CLIENT refused) begins: such a member
+ * is never taken for gone. A token of its presence follows, so a process never takes another's record for
+ * its own (the name's claim compares them).
+ */
 const UNLISTED = "?";
+const unlisted = (record: string | null | undefined): boolean => record?.startsWith(UNLISTED) === true;
 
 class RedisPresence implements Presence {
+  readonly #unlistedRecord = `${UNLISTED}${crypto.randomUUID()}`;
   readonly #key: string;
   readonly #recordsKey: string;
   readonly #member: string;
@@ -353,26 +361,43 @@ class RedisPresence implements Presence {
    * another process is present under that name now (`ERR_MEMBER_IN_USE`): its membership not expired and
    * one of the connections its record names listed under the presence's name. A record whose connections
    * are gone is claimed over: a process that died (Redis dropped its connections) leaves one behind, and
-   * its successor may take its name at once.
+   * its successor may take its name at once. Where connections cannot be looked up (an ACL refuses CLIENT,
+   * here or to the other process), the membership tells instead: the claim waits until it would expire,
+   * and a process that renewed it meanwhile is live.
    */
   async claimed(ttlMs: number): Promise<void> {
     const ready = this.#connections.filter((connection) => connection.status === "ready");
     await Promise.all(ready.map((connection) => this.#place(connection)));
-    const claim = (force: 0 | 1) =>
-      this.#records.troupeClaimMember(this.#key, this.#recordsKey, this.#member, ttlMs, this.places(), force);
-    const record = await claim(0);
-    if (typeof record === "string") {
-      const name = presenceName(this.#key, this.#member);
-      const listed = async () => {
-        const asked = record === UNLISTED ? null : await this.#listed([record]);
-        return (
-          asked !== null && placesIn(record).some(({ place, runId }) => asked.get(runId)?.get(place) === name)
-        );
-      };
-      // Looked for twice, as a member taken for gone is: a process just killed may still be listed.
-      if ((await listed()) && (await sleep(this.#clock, CONFIRM_GONE_MS).then(listed)))
-        throw memberInUse(this.#key, this.#member);
-      await claim(1);
+    const claim = async (force: 0 | 1): Promise<[string, number] | null> =>
+      ((await this.#records.troupeClaimMember(
+        this.#key,
+        this.#recordsKey,
+        this.#member,
+        ttlMs,
+        this.places(),
+        force,
+      )) as [string, number] | null) ?? null;
+    const found = await claim(0);
+    if (found !== null) {
+      const [record, expiresInMs] = found;
+      if (unlisted(record) || !this.#listable) {
+        // Claimed again once that membership would have expired: it is still there only if renewed.
+        await sleep(this.#clock, expiresInMs + CONFIRM_GONE_MS);
+        if ((await claim(0)) !== null) throw memberInUse(this.#key, this.#member);
+      } else {
+        const name = presenceName(this.#key, this.#member);
+        const listed = async () => {
+          const asked = await this.#listed([record]);
+          return (
+            asked !== null &&
+            placesIn(record).some(({ place, runId }) => asked.get(runId)?.get(place) === name)
+          );
+        };
+        // Looked for twice, as a member taken for gone is: a process just killed may still be listed.
+        if ((await listed()) && (await sleep(this.#clock, CONFIRM_GONE_MS).then(listed)))
+          throw memberInUse(this.#key, this.#member);
+        await claim(1);
+      }
     }
     this.#claimed = true;
     // A connection that came up meanwhile was placed but not recorded.
@@ -409,7 +434,7 @@ class RedisPresence implements Presence {
 
   /** What this member's record says: its connections' places, in a stable order. */
   places(): string {
-    if (!this.#listable) return UNLISTED;
+    if (!this.#listable) return this.#unlistedRecord;
     return [...this.#places.values()].sort().join(" ");
   }
 
@@ -453,7 +478,7 @@ class RedisPresence implements Presence {
     if (asked === null) return [];
     // Seen: one of its places listed under its name; unknown: a place on a server that did not answer.
     const look = (member: string, record: string | null | undefined): "seen" | "unknown" | "gone" => {
-      if (record === UNLISTED) return "unknown";
+      if (unlisted(record)) return "unknown";
       const name = presenceName(this.#key, member);
       let unknown = false;
       for (const { place, runId } of placesIn(record)) {
