@@ -4,7 +4,9 @@
  * redelivers the alerts of that batch, so a file is opened in append mode, cut back to its last whole line
  * (a line torn by a kill was never acked: it comes again; one that lacks only its newline is whole, and
  * gets it), and the alert ids of its last lines are kept:
- * a redelivered alert already in the file is acked without writing it twice. Stdout cannot be read back:
+ * a redelivered alert already in the file is acked without writing it twice. Lines appended since are read
+ * before each alert is written: on a file that several processes share, an alert one of them wrote and
+ * died before acking, which another then claims, is not written twice either. Stdout cannot be read back:
  * there it stays at-least-once (each line carries its alertId).
  */
 import { fstatSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
@@ -19,13 +21,19 @@ const WINDOW = 1024;
  * written but not acked when the process died: at most the window plus a commit batch of lines.
  */
 const TAIL_BYTES = 4 * 1024 * 1024;
+/** Alert ids remembered at most: a redelivery concerns recent alerts only (the oldest are forgotten first). */
+const REMEMBERED_IDS = 65_536;
 
 export class JsonlSink implements PumpTarget<Alert, void> {
   readonly name = "jsonl";
   readonly #writer: FileSink;
   readonly #listeners = new Set<() => void>();
-  /** Alert ids already in the file when it was opened (its last lines): a redelivery of one writes nothing. */
-  readonly #written: ReadonlySet<string>;
+  /** Alert ids in the file (its last lines at open, then every line appended): a redelivery writes nothing. */
+  readonly #written: Set<string>;
+  /** The file, to read what was appended since (null: stdout). */
+  readonly #fd: number | null;
+  /** Where the lines not read yet begin. */
+  #readTo = 0;
   #batch: Array<(error: TroupeError | null) => void> = [];
   #flushing = false;
 
@@ -33,10 +41,13 @@ export class JsonlSink implements PumpTarget<Alert, void> {
     if (path === "-") {
       this.#writer = Bun.stdout.writer();
       this.#written = new Set();
+      this.#fd = null;
       return;
     }
     const fd = openSync(path, "a+");
     this.#written = recoverTail(fd);
+    this.#fd = fd;
+    this.#readTo = fstatSync(fd).size;
     this.#writer = Bun.file(fd).writer();
   }
 
@@ -46,6 +57,7 @@ export class JsonlSink implements PumpTarget<Alert, void> {
 
   deliver(alert: Alert, done: (error: TroupeError | null) => void): boolean {
     if (this.#batch.length >= WINDOW) return false;
+    this.#readAppended();
     if (!this.#written.has(alert.alertId)) this.#writer.write(`${JSON.stringify(alert)}\n`);
     this.#batch.push(done);
     if (!this.#flushing) {
@@ -58,6 +70,29 @@ export class JsonlSink implements PumpTarget<Alert, void> {
   onCredit(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Adds the ids of the whole lines appended since the last look: its own, once flushed, and another
+   * process's on a shared file (a line still being written is read next time). Alerts are rare, so an
+   * fstat per alert costs little.
+   */
+  #readAppended(): void {
+    const fd = this.#fd;
+    if (fd === null) return;
+    const size = fstatSync(fd).size;
+    if (size <= this.#readTo) return;
+    const appended = Buffer.alloc(size - this.#readTo);
+    readSync(fd, appended, 0, appended.length, this.#readTo);
+    const end = appended.lastIndexOf(0x0a) + 1;
+    for (const line of appended.subarray(0, end).toString("utf8").split("\n")) {
+      const id = line.length === 0 ? null : alertIdOf(line);
+      if (id === null) continue;
+      this.#written.add(id);
+      if (this.#written.size > REMEMBERED_IDS)
+        this.#written.delete(this.#written.values().next().value as string);
+    }
+    this.#readTo += end;
   }
 
   async close(): Promise<void> {

@@ -30,9 +30,9 @@ const ADOPT_WITHIN_MS = 10_000;
  * may depend on timing between any two runs (README, Limitations): compared without them.
  */
 function withoutTimedAlerts(run: RunOutcome): RunOutcome {
-  const timed = (records: AlertRecord[]) => records.filter((r) => r.detector !== "cluster_control");
-  const stream = run.stream === null ? null : timed(run.stream);
-  return { ...run, stream, streamLength: stream?.length ?? run.streamLength, sink: timed(run.sink) };
+  const untimed = (records: AlertRecord[]) => records.filter((r) => r.detector !== "cluster_control");
+  const stream = run.stream === null ? null : untimed(run.stream);
+  return { ...run, stream, streamLength: stream?.length ?? run.streamLength, sink: untimed(run.sink) };
 }
 
 describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable state", () => {

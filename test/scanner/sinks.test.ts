@@ -1,5 +1,6 @@
 /** Alert sinks against real local HTTP servers and real files, fed through the alerts stream by a real pump. */
 import { afterEach, expect, test } from "bun:test";
+import { appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import type { Alert } from "../../src/detection/alert.ts";
 import { type RunningSinks, startSinks } from "../../src/scanner/sinks.ts";
@@ -217,4 +218,28 @@ test("the JSONL sink keeps a last line that lacks only its newline: that alert m
   const text = await restartFileSink(path, [3]);
   expect(text.endsWith("\n")).toBe(true);
   expect(alertIds(text)).toEqual([0, 1, 2, 3].map((n) => `alert-${n}`));
+});
+
+test("the JSONL sink reads what another process appended to its file since it opened it: an alert that process wrote is not written twice", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  const names = topology(`t${crypto.randomUUID()}:`);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  // Another process on the same file wrote alert 2 and died before acking it: its entry comes here (a claim).
+  await appendFile(path, `${JSON.stringify(alert(2))}\n`);
+  await backend.appendBatch(
+    names.alerts,
+    [1, 2, 3].map((n) => defaultCodec.encode(alert(n))),
+  );
+  await untilDrained(backend, sinks.pumps.values());
+  await sinks.stop();
+  sinks = undefined;
+  expect(alertIds(await Bun.file(path).text())).toEqual(["alert-2", "alert-1", "alert-3"]);
 });

@@ -332,8 +332,15 @@ export function takeoverRun(lab: CrashLab, scenario: string, killAt: number, ado
     run.step(
       `SIGKILL ${victim.consumer} (pid ${victim.pid}) holding ${await held()} entries of ${groups.join(", ")}`,
     );
-    for (const actor of groups)
-      await survivor.waitFor(new RegExp(` ${actor} runs here from now `), run.lab.timeoutMs);
+    // Taken under a later lease generation than the victim's (the survivor may have run one before).
+    for (const actor of groups) {
+      const before = Math.max(...leaseGenerations(victim.log, actor));
+      await until(
+        `${survivor.consumer} taking ${actor} over`,
+        async () => leaseGenerations(survivor.log, actor).some((generation) => generation > before),
+        { timeoutMs: run.lab.timeoutMs, abort: () => (survivor.alive ? null : died(survivor)) },
+      );
+    }
     const taken = Date.now();
     run.step(`${survivor.consumer} runs ${groups.join(", ")}`);
     await until(
