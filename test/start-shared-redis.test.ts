@@ -69,7 +69,14 @@ describe.skipIf(!redisServerInstalled())("two `bun run start` on one Redis prefi
   }
 
   async function alertsOf(prefix: string): Promise<AlertRecord[]> {
-    return new ScannerRedis(redis.url, prefix).alertEntries();
+    // Closed after: a client left open reconnects to the stopped server for ever, printing an ioredis error
+    // each time, which failed test/faults/connections.test.ts (it checks that ioredis prints nothing).
+    const client = new ScannerRedis(redis.url, prefix);
+    try {
+      return await client.alertEntries();
+    } finally {
+      await client.close();
+    }
   }
 
   /**
