@@ -81,7 +81,9 @@ export class JsonlSink implements PumpTarget<Alert, void> {
     const fd = this.#fd;
     if (fd === null) return;
     const size = fstatSync(fd).size;
-    if (size <= this.#readTo) return;
+    // Cut short since (logrotate's copytruncate): what follows is read from its start.
+    if (size < this.#readTo) this.#readTo = 0;
+    if (size === this.#readTo) return;
     const appended = Buffer.alloc(size - this.#readTo);
     readSync(fd, appended, 0, appended.length, this.#readTo);
     const end = appended.lastIndexOf(0x0a) + 1;

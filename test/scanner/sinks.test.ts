@@ -1,6 +1,6 @@
 /** Alert sinks against real local HTTP servers and real files, fed through the alerts stream by a real pump. */
 import { afterEach, expect, test } from "bun:test";
-import { appendFile } from "node:fs/promises";
+import { appendFile, truncate } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import type { Alert } from "../../src/detection/alert.ts";
 import { type RunningSinks, startSinks } from "../../src/scanner/sinks.ts";
@@ -242,4 +242,34 @@ test("the JSONL sink reads what another process appended to its file since it op
   await sinks.stop();
   sinks = undefined;
   expect(alertIds(await Bun.file(path).text())).toEqual(["alert-2", "alert-1", "alert-3"]);
+});
+
+test("the JSONL sink reads a file cut short under it (logrotate's copytruncate) from its start", async () => {
+  const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
+  // A long history before the cut, so that the lines after it end before where the sink had read to.
+  await Bun.write(
+    path,
+    `${Array.from({ length: 50 }, (_, n) => JSON.stringify(alert(100 + n))).join("\n")}\n`,
+  );
+  const names = topology(`t${crypto.randomUUID()}:`);
+  sinks = await startSinks({
+    backend,
+    topology: names,
+    consumer: "c",
+    alertsFile: path,
+    webhookUrl: null,
+    webhook: fast,
+    pump: { sweepIntervalMs: 0, blockMs: 50 },
+  });
+  await truncate(path, 0);
+  // Another process on the file wrote alert 2 after the cut and died before acking it.
+  await appendFile(path, `${JSON.stringify(alert(2))}\n`);
+  await backend.appendBatch(
+    names.alerts,
+    [1, 2].map((n) => defaultCodec.encode(alert(n))),
+  );
+  await untilDrained(backend, sinks.pumps.values());
+  await sinks.stop();
+  sinks = undefined;
+  expect(alertIds(await Bun.file(path).text())).toEqual(["alert-2", "alert-1"]);
 });
