@@ -38,10 +38,11 @@ function alert(n: number): Alert {
   };
 }
 
-async function feed(names: ReturnType<typeof topology>, count: number) {
+/** Alerts numbered `alerts` appended to `names`' alerts stream. */
+async function feed(names: ReturnType<typeof topology>, alerts: number[]) {
   await backend.appendBatch(
     names.alerts,
-    Array.from({ length: count }, (_, n) => defaultCodec.encode(alert(n))),
+    alerts.map((n) => defaultCodec.encode(alert(n))),
   );
 }
 
@@ -50,7 +51,10 @@ const fast = { attempts: 4, backoffMinMs: 10, backoffMaxMs: 40, timeoutMs: 1000 
 /** Writes `count` alerts, runs the sinks over them until every alert is acked or dead-lettered. */
 async function deliver(count: number, sink: { alertsFile?: string; webhookUrl?: string }) {
   const names = topology(`t${crypto.randomUUID()}:`);
-  await feed(names, count);
+  await feed(
+    names,
+    Array.from({ length: count }, (_, n) => n),
+  );
   sinks = await startSinks({
     backend,
     topology: names,
@@ -130,7 +134,7 @@ test("stopping the sinks ends a post that hangs at once: its alert stays pending
     },
   });
   const names = topology(`t${crypto.randomUUID()}:`);
-  await feed(names, 1);
+  await feed(names, [0]);
   sinks = await startSinks({
     backend,
     topology: names,
@@ -169,10 +173,13 @@ test("the JSONL sink writes one line per alert", async () => {
  */
 async function restartFileSink(path: string, alerts: number[]): Promise<string> {
   const names = topology(`t${crypto.randomUUID()}:`);
-  await backend.appendBatch(
-    names.alerts,
-    alerts.map((n) => defaultCodec.encode(alert(n))),
-  );
+  await feed(names, alerts);
+  await startFileSink(names, path);
+  return drainedFile(path);
+}
+
+/** The JSONL sink alone on `names`' alerts stream, writing to `path`. */
+async function startFileSink(names: ReturnType<typeof topology>, path: string) {
   sinks = await startSinks({
     backend,
     topology: names,
@@ -182,8 +189,12 @@ async function restartFileSink(path: string, alerts: number[]): Promise<string> 
     webhook: fast,
     pump: { sweepIntervalMs: 0, blockMs: 50 },
   });
-  await untilDrained(backend, sinks.pumps.values());
-  await sinks.stop();
+}
+
+/** Once every alert is acked, stops the sinks and returns the file's text. */
+async function drainedFile(path: string): Promise<string> {
+  await untilDrained(backend, (sinks as RunningSinks).pumps.values());
+  await sinks?.stop();
   sinks = undefined;
   return Bun.file(path).text();
 }
@@ -223,25 +234,11 @@ test("the JSONL sink keeps a last line that lacks only its newline: that alert m
 test("the JSONL sink reads what another process appended to its file since it opened it: an alert that process wrote is not written twice", async () => {
   const path = `${tmpdir()}/troupe-alerts-${crypto.randomUUID()}.jsonl`;
   const names = topology(`t${crypto.randomUUID()}:`);
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: path,
-    webhookUrl: null,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
+  await startFileSink(names, path);
   // Another process on the same file wrote alert 2 and died before acking it: its entry comes here (a claim).
   await appendFile(path, `${JSON.stringify(alert(2))}\n`);
-  await backend.appendBatch(
-    names.alerts,
-    [1, 2, 3].map((n) => defaultCodec.encode(alert(n))),
-  );
-  await untilDrained(backend, sinks.pumps.values());
-  await sinks.stop();
-  sinks = undefined;
-  expect(alertIds(await Bun.file(path).text())).toEqual(["alert-2", "alert-1", "alert-3"]);
+  await feed(names, [1, 2, 3]);
+  expect(alertIds(await drainedFile(path))).toEqual(["alert-2", "alert-1", "alert-3"]);
 });
 
 test("the JSONL sink reads a file cut short under it (logrotate's copytruncate) from its start", async () => {
@@ -252,24 +249,10 @@ test("the JSONL sink reads a file cut short under it (logrotate's copytruncate) 
     `${Array.from({ length: 50 }, (_, n) => JSON.stringify(alert(100 + n))).join("\n")}\n`,
   );
   const names = topology(`t${crypto.randomUUID()}:`);
-  sinks = await startSinks({
-    backend,
-    topology: names,
-    consumer: "c",
-    alertsFile: path,
-    webhookUrl: null,
-    webhook: fast,
-    pump: { sweepIntervalMs: 0, blockMs: 50 },
-  });
+  await startFileSink(names, path);
   await truncate(path, 0);
   // Another process on the file wrote alert 2 after the cut and died before acking it.
   await appendFile(path, `${JSON.stringify(alert(2))}\n`);
-  await backend.appendBatch(
-    names.alerts,
-    [1, 2].map((n) => defaultCodec.encode(alert(n))),
-  );
-  await untilDrained(backend, sinks.pumps.values());
-  await sinks.stop();
-  sinks = undefined;
-  expect(alertIds(await Bun.file(path).text())).toEqual(["alert-2", "alert-1"]);
+  await feed(names, [1, 2]);
+  expect(alertIds(await drainedFile(path))).toEqual(["alert-2", "alert-1"]);
 });

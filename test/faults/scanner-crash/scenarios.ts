@@ -251,15 +251,7 @@ export function placementRun(lab: CrashLab, killAt: number, joinAt: number): Pro
       new RegExp(` ${victim.consumer} gone \\(its connections closed\\): its analyzers move at once`),
       run.lab.timeoutMs,
     );
-    // It logs taking each of the victim's over, under a later lease generation than the victim's.
-    for (const actor of ran[victim === first ? 0 : 1]!) {
-      const before = Math.max(...leaseGenerations(victim.log, actor));
-      await until(
-        `${survivor.consumer} taking ${actor} over under a lease generation above ${before}`,
-        async () => leaseGenerations(survivor.log, actor).some((generation) => generation > before),
-        { timeoutMs: run.lab.timeoutMs, abort: () => (survivor.alive ? null : "it died") },
-      );
-    }
+    await run.untilTakenOver(survivor, victim, ran[victim === first ? 0 : 1]!);
     await run.startAnalyze("analyze-3");
   });
 }
@@ -332,15 +324,7 @@ export function takeoverRun(lab: CrashLab, scenario: string, killAt: number, ado
     run.step(
       `SIGKILL ${victim.consumer} (pid ${victim.pid}) holding ${await held()} entries of ${groups.join(", ")}`,
     );
-    // Taken under a later lease generation than the victim's (the survivor may have run one before).
-    for (const actor of groups) {
-      const before = Math.max(...leaseGenerations(victim.log, actor));
-      await until(
-        `${survivor.consumer} taking ${actor} over`,
-        async () => leaseGenerations(survivor.log, actor).some((generation) => generation > before),
-        { timeoutMs: run.lab.timeoutMs, abort: () => (survivor.alive ? null : died(survivor)) },
-      );
-    }
+    await run.untilTakenOver(survivor, victim, groups);
     const taken = Date.now();
     run.step(`${survivor.consumer} runs ${groups.join(", ")}`);
     await until(
@@ -628,6 +612,25 @@ class RedisRun {
     zombie.signal("SIGSTOP");
     this.step(`SIGSTOP ${zombie.consumer} holding ${await this.pendingOf(zombie.consumer)} pending entries`);
     return zombie;
+  }
+
+  /**
+   * Until `survivor` logs taking each of `actors` over under a later lease generation than `victim`'s (it
+   * may have run one of them before).
+   */
+  async untilTakenOver(
+    survivor: ScannerProcess,
+    victim: ScannerProcess,
+    actors: readonly string[],
+  ): Promise<void> {
+    for (const actor of actors) {
+      const before = Math.max(...leaseGenerations(victim.log, actor));
+      await until(
+        `${survivor.consumer} taking ${actor} over under a lease generation above ${before}`,
+        async () => leaseGenerations(survivor.log, actor).some((generation) => generation > before),
+        { timeoutMs: this.lab.timeoutMs, abort: () => (survivor.alive ? null : died(survivor)) },
+      );
+    }
   }
 
   /** Until `processes` run every analyzer between them, each at least one; what each runs then. */
