@@ -36,6 +36,7 @@ import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
 import { findingsHandOver, type HandOverFinding } from "./findings-hand-over.ts";
 import { GroupPump } from "./group-pump.ts";
+import { type KeptUnit, LapsedUnits } from "./lapsed-units.ts";
 import type { Topology } from "./topology.ts";
 
 /** An analyzer that is not placed by lease may always read. */
@@ -113,6 +114,12 @@ export interface AnalyzerMove {
   actor: string;
   generation: number;
   reason: RevokeReason | null;
+  /**
+   * A placed analyzer whose lease was lost is kept paused (`reason` "lost") until this process knows whether
+   * another held the lease since: taken again before anyone did, it goes on with its actor and state as
+   * they were (`reason` null), else it is given up (`reason` "lost", `kept` false).
+   */
+  kept: boolean;
 }
 
 /** Analyze processes found gone, and what of theirs moves: the placed analyzers or the mint partitions. */
@@ -160,8 +167,11 @@ function analyzerCapacity(options: AnalyzersOptions, state: AnalyzerStateOptions
   return options.capacity ?? Math.max(ANALYZER_CAPACITY, 2 * (state?.checkpointEvery ?? 0));
 }
 
-/** Stops an analyzer's pumps and actor; `moved`: it runs elsewhere from now, so it is no longer listed here. */
-type StopAnalyzer = (moved: boolean) => Promise<void>;
+/**
+ * An analyzer running here: `stop` stops its pumps and actor (`moved`: it runs elsewhere from now, so it is
+ * no longer listed here); `pause` / `resume` hold its actor's mailbox while its lease lapsed (lapsed-units.ts).
+ */
+type AnalyzerHere = KeptUnit;
 
 export interface RunningAnalyzers {
   /**
@@ -262,7 +272,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     index: number,
     mayRead: () => boolean = always,
     readLease: (() => ReadLease | undefined) | null = null,
-  ): Promise<StopAnalyzer> => {
+  ): Promise<AnalyzerHere> => {
     const { analyzer, actor, group } = topology.analyzers[index]!;
     const init: AnalyzerInit = {
       analyzer,
@@ -331,7 +341,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       pumps.set(name, pump);
       groups.get(name)?.serve(pump);
     }
-    const stop: StopAnalyzer = async (moved) => {
+    const stop = async (moved: boolean): Promise<void> => {
       const pumpsStopped = Promise.all([...own.values()].map((pump) => pump.stop()));
       // Alone, the actor works through its mailbox before it stops. Placed by lease, it hands back what it
       // has not started (whoever runs it next restores its checkpoint and handles the rest): a move waits
@@ -362,10 +372,11 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       await stop(true);
       throw error;
     }
-    return stop;
+    return { stop, pause: () => system.pause(actor), resume: () => system.resume(actor) };
   };
-  const running = new Map<number, StopAnalyzer>();
-  const placement = placed ? placeAnalyzers(options, start, running) : null;
+  const running = new Map<number, AnalyzerHere>();
+  const placing = placed ? placeAnalyzers(options, start, running) : null;
+  const placement = placing?.ownership ?? null;
   const mintPartitions = options.mints
     ? partitionMints(options, options.mints, {
         refs,
@@ -418,7 +429,9 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
     },
     async stop() {
       await Promise.all([
-        placement ? placement.stop() : Promise.all([...running.values()].map((stop) => stop(false))),
+        placing
+          ? placing.ownership.stop().then(() => placing.lapsed.stopAll())
+          : Promise.all([...running.values()].map((analyzer) => analyzer.stop(false))),
         mintPartitions?.stop(),
       ]);
     },
@@ -558,21 +571,29 @@ export function analyzerUnits(topology: Topology): Partitions {
 }
 
 /**
- * Reports each unit (an analyzer, a mint partition) this process takes over or gives up to `onMove`, by its
- * actor's name and the generation of the lease it ran under.
+ * Reports each unit (an analyzer, a mint partition) this process takes over, gives up, keeps paused or takes
+ * again to `onMove`, by its actor's name and the generation of the lease it ran under.
  */
-function moveLog(
-  onMove: ((move: AnalyzerMove) => void) | undefined,
-  actorOf: (unit: number) => string,
-): { taken(unit: number, generation: number): void; given(unit: number, reason: RevokeReason): void } {
+function moveLog(onMove: ((move: AnalyzerMove) => void) | undefined, actorOf: (unit: number) => string) {
   const generations = new Map<number, number>();
+  const report = (unit: number, generation: number, reason: RevokeReason | null, kept: boolean) =>
+    onMove?.({ actor: actorOf(unit), generation, reason, kept });
   return {
-    taken(unit, generation) {
+    /** The generation `unit` runs (or last ran) under here. */
+    generation: (unit: number) => generations.get(unit) ?? 0,
+    taken(unit: number, generation: number) {
       generations.set(unit, generation);
-      onMove?.({ actor: actorOf(unit), generation, reason: null });
+      report(unit, generation, null, false);
     },
-    given(unit, reason) {
-      onMove?.({ actor: actorOf(unit), generation: generations.get(unit) ?? 0, reason });
+    kept(unit: number, generation: number) {
+      generations.set(unit, generation);
+      report(unit, generation, null, true);
+    },
+    paused(unit: number) {
+      report(unit, generations.get(unit) ?? 0, "lost", true);
+    },
+    given(unit: number, reason: RevokeReason) {
+      report(unit, generations.get(unit) ?? 0, reason, false);
     },
   };
 }
@@ -588,32 +609,48 @@ function placeAnalyzers(
     index: number,
     mayRead: () => boolean,
     readLease: () => ReadLease | undefined,
-  ) => Promise<StopAnalyzer>,
-  running: Map<number, StopAnalyzer>,
-): PartitionOwnership {
+  ) => Promise<AnalyzerHere>,
+  running: Map<number, AnalyzerHere>,
+): { ownership: PartitionOwnership; lapsed: LapsedUnits<AnalyzerHere> } {
   const { topology, placement } = options;
   const leaseMs = (placement as AnalyzerPlacement).leaseMs;
   const units = analyzerUnits(topology);
   const moves = moveLog(options.onMove, (index) => topology.analyzers[index]!.actor);
+  const lapsed = new LapsedUnits<AnalyzerHere>((index) => moves.given(index, "lost"));
   const ownership: PartitionOwnership = new PartitionOwnership(
     options.backend,
     units,
     {
       // A process frozen past its lease reads nothing once it thaws, before its next round gives it up.
       assigned: async (index, _key, generation) => {
+        const kept = await lapsed.takeAgain(index, generation);
+        if (kept) {
+          running.set(index, kept);
+          moves.kept(index, generation);
+          return;
+        }
         const holds = () => ownership.holds(index);
         running.set(index, await start(index, holds, () => ownership.lease(index)));
         moves.taken(index, generation);
       },
       revoked: async (index, _key, reason) => {
-        const stop = running.get(index);
+        const analyzer = running.get(index);
         running.delete(index);
-        await stop?.(reason !== "stop");
-        if (stop) moves.given(index, reason);
+        if (!analyzer) return;
+        // Lost: its pumps read nothing from now (`holds`), and whether anyone else held the lease since
+        // shows when this process takes it again, or at a round that ends with another member owning it.
+        if (reason === "lost") {
+          lapsed.keep(index, moves.generation(index), analyzer);
+          moves.paused(index);
+          return;
+        }
+        await analyzer.stop(reason !== "stop");
+        moves.given(index, reason);
       },
     },
     { group: "analyze", member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
   );
+  ownership.on("round", ({ owned }) => lapsed.settle(owned));
   ownership.on("departed", ({ members }) => options.onDeparted?.({ processes: members, units: "analyzers" }));
-  return ownership;
+  return { ownership, lapsed };
 }

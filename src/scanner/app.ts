@@ -128,13 +128,20 @@ export async function runScanner(run: ScannerRun, signal: AbortSignal): Promise<
         mints,
         partitionThreads: config.TROUPE_PARTITION_THREADS,
         onAlert: (alert) => alertMetrics.count(alert),
-        onMove: ({ actor, generation, reason }) => {
+        onMove: ({ actor, generation, reason, kept }) => {
           const at = new Date(systemClock.now()).toISOString();
-          terminal.note(
-            reason === null
-              ? `${at} ${actor} runs here from now (lease generation ${generation}, ${durable ? "state restored" : "state not kept: it starts from nothing"})`
-              : `${at} ${actor} no longer runs here (${reason}, lease generation ${generation})`,
-          );
+          if (kept)
+            terminal.note(
+              reason === null
+                ? `${at} ${actor} runs here again (lease generation ${generation}, nobody held it since: its actor and state kept)`
+                : `${at} ${actor} paused: its lease was lost (lease generation ${generation}); it goes on if this process takes the lease again before another does`,
+            );
+          else
+            terminal.note(
+              reason === null
+                ? `${at} ${actor} runs here from now (lease generation ${generation}, ${durable ? "state restored" : "state not kept: it starts from nothing"})`
+                : `${at} ${actor} no longer runs here (${reason}, lease generation ${generation})`,
+            );
         },
         onDeparted: ({ processes, units }) => {
           const at = new Date(systemClock.now()).toISOString();

@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { recordFailure } from "../support/failure-digest.ts";
 import { RedisServer } from "../support/redis-server.ts";
 import type { AlertRecord } from "./scanner-crash/alert-records.ts";
-import { cleanRun, type RunOutcome, sharedFromTheStartRun, takeoverRun } from "./scanner-crash/scenarios.ts";
+import {
+  cleanRun,
+  type RunOutcome,
+  redisStallRun,
+  sharedFromTheStartRun,
+  takeoverRun,
+} from "./scanner-crash/scenarios.ts";
 import { expectConsistent, verdict } from "./scanner-crash/verdict.ts";
 import { TEST_WORKLOAD, writeWorkload } from "./scanner-crash/workload.ts";
 import { canBreakRedis } from "./support.ts";
@@ -24,6 +30,9 @@ const TEST_MS = 240_000;
  */
 const CLAIM_IDLE_MS = 30_000;
 const ADOPT_WITHIN_MS = 10_000;
+/** TROUPE_ANALYZER_LEASE_MS of the stalled run, and how long its Redis stops answering: well past ¾ of it. */
+const STALL_LEASE_MS = 2_000;
+const STALL_MS = 4_000;
 
 /**
  * Without durable state the sybil analyzer applies the others' findings as they arrive, so its S3 alerts
@@ -37,27 +46,40 @@ function withoutTimedAlerts(run: RunOutcome): RunOutcome {
 
 describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable state", () => {
   let server: RedisServer | undefined;
+  /** The stalled run's own: stopping it must not stall the other runs. */
+  let stalling: RedisServer | undefined;
   let dir = "";
   let alone: Promise<RunOutcome>;
   let shared: Promise<RunOutcome>;
   let takenOver: Promise<RunOutcome>;
+  let stalled: Promise<RunOutcome>;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "troupe-volatile-"));
-    server = await RedisServer.start();
+    [server, stalling] = await Promise.all([RedisServer.start(), RedisServer.start()]);
     const workload = await writeWorkload(join(dir, "workload.jsonl"), TEST_WORKLOAD);
     const lab = { redisUrl: server.url, dir, workload, timeoutMs: WAIT_MS, durableState: "off" as const };
     alone = cleanRun(lab, "one volatile process");
     shared = sharedFromTheStartRun(lab, "two volatile processes");
     const takeover = { ...lab, claimIdleMs: CLAIM_IDLE_MS, analyzerLeaseMs: 2_000 };
     takenOver = takeoverRun(takeover, "two volatile processes, one SIGKILLed", 0.3, ADOPT_WITHIN_MS);
-    for (const [name, run] of Object.entries({ alone, shared, takenOver }))
+    const stallServer = stalling;
+    stalled = redisStallRun(
+      { ...lab, redisUrl: stallServer.url, analyzerLeaseMs: STALL_LEASE_MS },
+      0.4,
+      async () => {
+        await stallServer.kill("SIGSTOP");
+        await Bun.sleep(STALL_MS);
+        await stallServer.kill("SIGCONT");
+      },
+    );
+    for (const [name, run] of Object.entries({ alone, shared, takenOver, stalled }))
       run.catch((error) => recordFailure(`volatile run "${name}"`, error));
   }, 30_000);
 
   afterAll(async () => {
-    await Promise.allSettled([alone, shared, takenOver]);
-    await server?.cleanup();
+    await Promise.allSettled([alone, shared, takenOver, stalled]);
+    await Promise.all([server?.cleanup(), stalling?.cleanup()]);
     await rm(dir, { recursive: true, force: true });
   }, TEST_MS);
 
@@ -94,6 +116,18 @@ describe.skipIf(!canBreakRedis())("analyzers placed by lease without durable sta
         failedExits: {},
         extraDeadLetters: {},
       });
+    },
+    TEST_MS,
+  );
+
+  test(
+    "Redis stalled past three quarters of the lease, the process alone: it takes its analyzers again before anyone else and goes on with their state, one process's alerts",
+    async () => {
+      const [one, run] = (await Promise.all([alone, stalled])).map(withoutTimedAlerts) as [
+        RunOutcome,
+        RunOutcome,
+      ];
+      expectConsistent(one, run);
     },
     TEST_MS,
   );

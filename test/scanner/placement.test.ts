@@ -33,9 +33,8 @@ import { inlineOrderAlerts } from "../support/inline-order.ts";
 
 const events = [...generate({ seed: 3, durationMs: 60 * 60_000, scale: 0.1 }).events()];
 const tick: TxEntry = { kind: "tick", ts: (events.at(-1) as { ts: number }).ts + 60_000 };
-const reference = inlineOrderAlerts([...events, tick])
-  .map((alert) => alert.alertId)
-  .sort();
+const referenceAlerts = inlineOrderAlerts([...events, tick]);
+const reference = referenceAlerts.map((alert) => alert.alertId).sort();
 
 /** The embedded backend, refusing the first `failures` group creations of one group (a Redis blip). */
 class RefusingBackend extends MemoryStreamBackend {
@@ -69,7 +68,7 @@ afterEach(async () => {
 function startPlaced(
   backend: MemoryStreamBackend,
   names: Topology,
-  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints" | "partitionThreads">,
+  options: Pick<AnalyzersOptions, "placement" | "onMove" | "mints" | "partitionThreads" | "state">,
 ): Promise<RunningAnalyzers> {
   return startAnalyzers({
     system,
@@ -109,37 +108,58 @@ test("an analyzer whose pump failed to start is started again at the next round,
   expect(system.actors.filter((ref) => ref.name === "pattern-recognition").length).toBe(1);
 }, 15_000);
 
-/** Renewals of the leases in `lapsed` are refused, as for a process that froze while another took them over. */
-class LapsingLeases extends MemoryLeaseStore {
-  readonly lapsed = new Set<string>();
-
-  override async renew(key: string, holder: string, generation: number, ttlMs: number): Promise<boolean> {
-    return !this.lapsed.has(key) && super.renew(key, holder, generation, ttlMs);
-  }
-}
-
-class LapsingBackend extends MemoryStreamBackend {
-  readonly store = new LapsingLeases(systemClock);
+/**
+ * The embedded backend with leases that another member ("intruder") can take over from this process for a
+ * while, as a process that froze meanwhile finds them; and that stop answering while `stalled` (Redis away).
+ */
+class LeaseBackend extends MemoryStreamBackend {
+  readonly store = new StallingLeases(systemClock);
 
   override leases(): MemoryLeaseStore {
     return this.store;
   }
+
+  /** Another member holds `key` from now, as if this process's member "a" were gone; returns its release. */
+  async takeOver(key: string): Promise<() => Promise<void>> {
+    const lease = await this.store.acquire(key, "intruder", 60_000, ["a"]);
+    return () => this.store.release(key, "intruder", lease.generation);
+  }
 }
 
-test("producers whose leases lapse hand back what they had not started; taken again, the alerts are the same", async () => {
+/** Leases whose rounds (heartbeats, renewals, acquisitions) wait while `stalled` is set. */
+class StallingLeases extends MemoryLeaseStore {
+  stalled: Promise<void> | null = null;
+
+  override async acquire(...args: Parameters<MemoryLeaseStore["acquire"]>) {
+    await this.stalled;
+    return super.acquire(...args);
+  }
+
+  override async renew(...args: Parameters<MemoryLeaseStore["renew"]>) {
+    await this.stalled;
+    return super.renew(...args);
+  }
+
+  override async heartbeat(...args: Parameters<MemoryLeaseStore["heartbeat"]>) {
+    await this.stalled;
+    return super.heartbeat(...args);
+  }
+}
+
+test("producers whose leases another process took over hand back what they had not started; taken again, the alerts are the same", async () => {
   const names = topology(`t${crypto.randomUUID()}:`);
-  const backend = new LapsingBackend();
+  const backend = new LeaseBackend();
   const producers = names.analyzers.filter((a) => a.actor !== names.findingsActor);
   const lost = new Map<string, Promise<number>>();
   const back = new Set<string>();
   const producersLost = Promise.withResolvers<void>();
   const producersBack = Promise.withResolvers<void>();
   running = await startPlaced(backend, names, {
-    // Long leases: the only lapse is the test's.
+    // Long leases: the only loss is the test's.
     placement: { leaseMs: 60_000 },
-    onMove: ({ actor, reason }) => {
+    onMove: ({ actor, reason, kept }) => {
       const producer = producers.find((a) => a.actor === actor);
-      if (!producer) return;
+      if (!producer || kept) return;
       if (reason === "lost") {
         // What its group holds read but unhandled once it stopped: handed back, left pending.
         lost.set(
@@ -157,13 +177,14 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   const writer = new TxStreamWriter(backend, names);
   await writer.send(events);
   await writer.tick(tick.ts);
+  const releases: Array<() => Promise<void>> = [];
   for (const { actor } of producers) {
     const unit = names.analyzers.findIndex((a) => a.actor === actor);
-    backend.store.lapsed.add(leaseKey(placement.stream.keys[unit]!, "analyze"));
+    releases.push(await backend.takeOver(leaseKey(placement.stream.keys[unit]!, "analyze")));
   }
   await placement.rebalance();
   await producersLost.promise;
-  backend.store.lapsed.clear();
+  for (const release of releases) await release();
   // More than the pump's own waiting entries (one read's worth at most): the actors' mailboxes too.
   for (const pending of lost.values()) expect(await pending).toBeGreaterThan(PUMP_DEFAULTS.maxBatch);
   // The next acquisitions restore the checkpoints the stops wrote and handle the rest.
@@ -172,6 +193,61 @@ test("producers whose leases lapse hand back what they had not started; taken ag
   const written = await backend.range(names.alerts, { count: 100_000 });
   expect(written.map((entry) => (defaultCodec.decode(entry.fields!) as Alert).alertId).sort()).toEqual(
     reference,
+  );
+}, 60_000);
+
+test("without durable state, analyzers whose leases lapsed while Redis stalled go on when taken again before anyone else: the same actors and alerts", async () => {
+  const names = topology(`t${crypto.randomUUID()}:`);
+  const backend = new LeaseBackend();
+  const actors = names.analyzers.map((a) => a.actor);
+  const moves: string[] = [];
+  let outage = false;
+  const leaseMs = 3_000;
+  running = await startPlaced(backend, names, {
+    placement: { leaseMs },
+    state: null,
+    onMove: ({ actor, reason, kept }) => {
+      if (outage) moves.push(`${actor} ${reason ?? "taken"}${kept ? " kept" : ""}`);
+    },
+  });
+  const placement = running.placement!;
+  const owning = (count: number) =>
+    until(
+      (check) => {
+        const off = [placement.on("assigned", check), placement.on("revoked", check)];
+        return () => {
+          for (const unsubscribe of off) unsubscribe();
+        };
+      },
+      () => placement.owned.length === count,
+    );
+  const before = new Map(running.refs);
+  const writer = new TxStreamWriter(backend, names);
+  const half = Math.floor(events.length / 2);
+  await writer.send(events.slice(0, half));
+  await untilDrained(backend, running.pumps.values());
+  // Redis away: no renewal goes through, so each lease lapses on this side, then expires on the backend's.
+  outage = true;
+  const resumed = Promise.withResolvers<void>();
+  backend.store.stalled = resumed.promise;
+  await owning(0);
+  await Bun.sleep(leaseMs);
+  backend.store.stalled = null;
+  resumed.resolve();
+  await owning(actors.length);
+  expect(moves.sort()).toEqual(
+    actors.flatMap((actor) => [`${actor} lost kept`, `${actor} taken kept`]).sort(),
+  );
+  for (const [name, ref] of before) expect(running.refs.get(name)).toBe(ref);
+  await writer.send(events.slice(half));
+  await writer.tick(tick.ts);
+  await untilDrained(backend, running.pumps.values());
+  // Without durable state the sybil analyzer applies findings as they arrive: S3 may depend on timing.
+  const untimed = (alerts: Alert[]) =>
+    alerts.filter((a) => a.detector !== "cluster_control").map((a) => a.alertId);
+  const written = await backend.range(names.alerts, { count: 100_000 });
+  expect(untimed(written.map((entry) => defaultCodec.decode(entry.fields!) as Alert)).sort()).toEqual(
+    untimed(referenceAlerts).sort(),
   );
 }, 60_000);
 
@@ -186,25 +262,30 @@ test("on a hash-tagged prefix each analyzer's lease shares the tx and findings s
 
 test("the pumps upstream first, however they were started: tx groups, findings, then the partitions they feed", async () => {
   const names = topology(`t${crypto.randomUUID()}:`, { keyed: true });
-  const backend = new LapsingBackend();
+  const backend = new LeaseBackend();
   const mints = await PartitionedStream.open(backend, names.mints.stream, { partitions: 3 });
   const wallet = names.analyzers.findIndex((a) => a.actor === "wallet-analyzer");
+  const lost = Promise.withResolvers<void>();
   const back = Promise.withResolvers<void>();
-  let lost = false;
+  let given = false;
   running = await startPlaced(backend, names, {
     placement: { leaseMs: 60_000 },
     mints,
-    onMove: ({ actor, reason }) => {
-      if (actor !== "wallet-analyzer") return;
-      if (reason === "lost") lost = true;
-      else if (lost) back.resolve();
+    onMove: ({ actor, reason, kept }) => {
+      if (actor !== "wallet-analyzer" || kept) return;
+      if (reason === "lost") {
+        given = true;
+        lost.resolve();
+      } else if (given) back.resolve();
     },
   });
-  // The wallet analyzer's lease lapses and it is taken again: its pump now comes after the partitions'.
+  // Another process takes the wallet analyzer over for a while, then this one again: its pump now comes
+  // after the partitions'.
   const placement = running.placement!;
-  backend.store.lapsed.add(leaseKey(placement.stream.keys[wallet]!, "analyze"));
+  const release = await backend.takeOver(leaseKey(placement.stream.keys[wallet]!, "analyze"));
   await placement.rebalance();
-  backend.store.lapsed.clear();
+  await lost.promise;
+  await release();
   await back.promise;
   const started = [...running.pumps.values()].map((pump) => pump.options.stream);
   expect(started.lastIndexOf(names.tx)).toBeGreaterThan(started.indexOf(mints.keys[0]!));

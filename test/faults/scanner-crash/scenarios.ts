@@ -34,7 +34,8 @@ const MEMORY_PREFIX = "troupe:";
  * The lines an analyze process logs when it takes an analyzer over or gives one up, or finds another process
  * gone (src/scanner/app.ts).
  */
-const ANALYZER_MOVE = / runs here from now | no longer runs here | connections closed\): /;
+const ANALYZER_MOVE =
+  / runs here from now | runs here again | paused: | no longer runs here | connections closed\): /;
 /** The lease generations under which a process's log says it took `actor` (an analyzer or a partition). */
 export function leaseGenerations(log: string, actor: string): number[] {
   const taken = new RegExp(` ${actor} runs here from now \\(lease generation (\\d+)`, "g");
@@ -338,6 +339,33 @@ export function takeoverRun(lab: CrashLab, scenario: string, killAt: number, ado
     run.step(
       `${survivor.consumer} holds the victim's entries ${Date.now() - taken} ms after taking its analyzers`,
     );
+  });
+}
+
+/**
+ * Redis stops answering (`stall`: SIGSTOP of its server, then SIGCONT) at `stallAt` for longer than three
+ * quarters of the analyzers' lease, so the one analyze process's leases lapse on its side and expire in
+ * Redis. Nobody else holds them meanwhile, so once Redis answers again the process takes each analyzer
+ * again under the next generation and goes on with it where it paused: the log says so for each, and no
+ * analyzer is started afresh (before, each was stopped and started again, restored or from nothing).
+ */
+export function redisStallRun(
+  lab: CrashLab,
+  stallAt: number,
+  stall: () => Promise<void>,
+): Promise<RunOutcome> {
+  return redisRun(lab, "redis-stalled", async (run) => {
+    const analyze = run.analyzers[0]!;
+    await run.untilProgress(stallAt, analyze);
+    const started = Date.now();
+    await stall();
+    run.step(`Redis stalled for ${Date.now() - started} ms`);
+    for (const actor of analyzerActors(lab))
+      await analyze.waitFor(new RegExp(` ${actor} runs here again \\(lease generation`), lab.timeoutMs);
+    run.step("every analyzer taken again, kept");
+    const afresh = analyze.log.split("\n").filter((line) => / runs here from now /.test(line));
+    if (afresh.length !== analyzerActors(lab).length)
+      throw new Error(`analyzers started afresh after the stall:\n${afresh.join("\n")}`);
   });
 }
 
