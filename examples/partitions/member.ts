@@ -49,7 +49,13 @@ const consumer = new PartitionedConsumer<Order>(
     });
     tallies.set(partition, tally);
     say(partition, "assigned");
-    return { target: tally, options: { stateStore: store } };
+    return {
+      target: tally,
+      options: { stateStore: store },
+      // A lease lost while Redis stalled: held, and kept if this process takes it again before another.
+      pause: () => system.pause(tally.name),
+      resume: () => system.resume(tally.name),
+    };
   },
   { group: "tally", member },
 );

@@ -28,6 +28,7 @@ import { STATE_DEFAULTS } from "../runtime/spawn-options.ts";
 import type { ActorSystem } from "../runtime/system.ts";
 import type { ReadLease, StreamBackend } from "../streams/backend.ts";
 import type { DrainingPump } from "../streams/drained.ts";
+import { type KeptUnit, LapsedUnits } from "../streams/lapsed-units.ts";
 import { defaultOutputsOf, type Outputs } from "../streams/outputs.ts";
 import { PartitionOwnership, type RevokeReason } from "../streams/ownership.ts";
 import { PartitionedConsumer } from "../streams/partitioned-consumer.ts";
@@ -36,7 +37,6 @@ import { Pump } from "../streams/pump.ts";
 import type { PumpOptions } from "../streams/pump-options.ts";
 import { findingsHandOver, type HandOverFinding } from "./findings-hand-over.ts";
 import { GroupPump } from "./group-pump.ts";
-import { type KeptUnit, LapsedUnits } from "./lapsed-units.ts";
 import type { Topology } from "./topology.ts";
 
 /** An analyzer that is not placed by lease may always read. */
@@ -529,16 +529,38 @@ function partitionMints(
           await ref.stop({ deadlineMs: 5000, handBack: true });
           shared.refs.delete(name);
         },
+        // A lost lease holds the partition's mailbox until this process knows whether anyone else held it.
+        pause: () => system.pause(name),
+        resume: () => system.resume(name),
       };
     },
     { group, member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
   );
   consumer.on("started", ({ partition, pump }) => shared.pumps.set(actorOf(partition), pump));
   consumer.on("stopped", ({ partition }) => shared.pumps.delete(actorOf(partition)));
-  // Logged as the analyzers' moves are: which process ran which partition when.
+  // Logged as the analyzers' moves are: which process ran which partition when. A partition kept paused
+  // after a lost lease is reported by the consumer: paused, then taken again or stopped.
   const moves = moveLog(options.onMove, actorOf);
-  consumer.ownership.on("assigned", ({ partition, generation }) => moves.taken(partition, generation));
-  consumer.ownership.on("revoked", ({ partition, reason }) => moves.given(partition, reason));
+  const paused = new Set<number>();
+  const resumed = new Set<number>();
+  consumer.on("paused", ({ partition }) => {
+    paused.add(partition);
+    moves.paused(partition);
+  });
+  consumer.on("resumed", ({ partition, generation }) => {
+    paused.delete(partition);
+    resumed.add(partition);
+    moves.kept(partition, generation);
+  });
+  consumer.on("stopped", ({ partition }) => {
+    if (paused.delete(partition)) moves.given(partition, "lost");
+  });
+  consumer.ownership.on("assigned", ({ partition, generation }) => {
+    if (!resumed.delete(partition)) moves.taken(partition, generation);
+  });
+  consumer.ownership.on("revoked", ({ partition, reason }) => {
+    if (!paused.has(partition)) moves.given(partition, reason);
+  });
   consumer.ownership.on("departed", ({ members }) =>
     options.onDeparted?.({ processes: members, units: "mint partitions" }),
   );

@@ -10,7 +10,8 @@
 import { createNanoEvents, type Unsubscribe } from "nanoevents";
 import { InvalidOptionError } from "../errors.ts";
 import type { StreamBackend } from "./backend.ts";
-import { type OwnershipOptions, PartitionOwnership } from "./ownership.ts";
+import { LapsedUnits } from "./lapsed-units.ts";
+import { type OwnershipOptions, PartitionOwnership, type RevokeReason } from "./ownership.ts";
 import type { PartitionedStream } from "./partitions.ts";
 import { Pump } from "./pump.ts";
 import type { PumpOptions } from "./pump-options.ts";
@@ -27,6 +28,14 @@ export interface PartitionPump<M, R> {
    * owner takes what was not started from the pending entries).
    */
   release?: () => Promise<void>;
+  /**
+   * Given with `resume`: a partition whose lease was lost is not stopped at once but kept, its pump reading
+   * nothing and its target held by `pause`, until this member takes it again under the generation it was
+   * lost at or the next one (nobody held it between: `resume`, and it goes on as it was) or finds that
+   * another member may have held it (stopped then, `release` included). Without them a loss stops it.
+   */
+  pause?: () => void;
+  resume?: () => void;
 }
 
 export interface PartitionedConsumerEvents<M, R> {
@@ -34,15 +43,31 @@ export interface PartitionedConsumerEvents<M, R> {
   started(event: { partition: number; pump: Pump<M, R> }): void;
   /** A partition's pump stopped: the partition was given up, lost, or the consumer stopped. */
   stopped(event: { partition: number }): void;
+  /** A partition whose lease was lost is kept paused (`pause` and `resume` given), for now. */
+  paused(event: { partition: number; generation: number }): void;
+  /** A kept partition was taken again under `generation` before anyone else held it: it goes on. */
+  resumed(event: { partition: number; generation: number }): void;
+}
+
+/** An owned partition: its pump and what its setup gave to stop, pause and resume it. */
+interface Running<M, R> {
+  readonly pump: Pump<M, R>;
+  readonly setup: PartitionPump<M, R>;
+  readonly generation: number;
 }
 
 export class PartitionedConsumer<M = unknown, R = unknown> {
   readonly ownership: PartitionOwnership;
   readonly #backend: StreamBackend;
   readonly #setup: (partition: number, key: string) => PartitionPump<M, R> | Promise<PartitionPump<M, R>>;
-  readonly #pumps = new Map<number, Pump<M, R>>();
-  readonly #releases = new Map<number, () => Promise<void>>();
+  readonly #running = new Map<number, Running<M, R>>();
   readonly #events = createNanoEvents<PartitionedConsumerEvents<M, R>>();
+  readonly #lapsed = new LapsedUnits<{
+    pause(): void;
+    resume(): void;
+    stop(): Promise<void>;
+    running: Running<M, R>;
+  }>(() => {});
 
   /** `options.member` is also the consumer name of every pump. */
   constructor(
@@ -62,11 +87,12 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
       backend,
       stream,
       {
-        assigned: (partition, key) => this.#assigned(partition, key),
-        revoked: (partition) => this.#revoked(partition),
+        assigned: (partition, key, generation) => this.#assigned(partition, key, generation),
+        revoked: (partition, _key, reason) => this.#revoked(partition, reason),
       },
       options,
     );
+    this.ownership.on("round", ({ owned }) => this.#lapsed.settle(owned));
   }
 
   on<E extends keyof PartitionedConsumerEvents<M, R>>(
@@ -78,7 +104,7 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
 
   /** The pump of an owned partition. */
   pump(partition: number): Pump<M, R> | undefined {
-    return this.#pumps.get(partition);
+    return this.#running.get(partition)?.pump;
   }
 
   start(): Promise<void> {
@@ -86,12 +112,20 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
   }
 
   /** Stops every pump and gives the partitions up (their leases released for the other members). */
-  stop(): Promise<void> {
-    return this.ownership.stop();
+  async stop(): Promise<void> {
+    await this.ownership.stop();
+    await this.#lapsed.stopAll();
   }
 
-  async #assigned(partition: number, key: string): Promise<void> {
-    const { target, options = {}, release } = await this.#setup(partition, key);
+  async #assigned(partition: number, key: string, generation: number): Promise<void> {
+    const kept = await this.#lapsed.takeAgain(partition, generation);
+    if (kept) {
+      this.#running.set(partition, { ...kept.running, generation });
+      this.#events.emit("resumed", { partition, generation });
+      return;
+    }
+    const setup = await this.#setup(partition, key);
+    const { target, options = {} } = setup;
     const { group, member } = this.ownership.options;
     if (options.stateStore === undefined) {
       // A durable pump adopts by itself (and waits out a frozen predecessor's parked read); a plain one
@@ -107,19 +141,28 @@ export class PartitionedConsumer<M = unknown, R = unknown> {
       mayRead: () => this.ownership.holds(partition),
       readLease: () => this.ownership.lease(partition),
     });
-    this.#pumps.set(partition, pump);
-    if (release) this.#releases.set(partition, release);
+    this.#running.set(partition, { pump, setup, generation });
     this.#events.emit("started", { partition, pump });
     await pump.start();
   }
 
-  async #revoked(partition: number): Promise<void> {
-    const pump = this.#pumps.get(partition);
-    const release = this.#releases.get(partition);
-    this.#pumps.delete(partition);
-    this.#releases.delete(partition);
+  async #revoked(partition: number, reason: RevokeReason): Promise<void> {
+    const running = this.#running.get(partition);
+    if (!running) return;
+    this.#running.delete(partition);
+    const { pause, resume } = running.setup;
+    if (reason === "lost" && pause && resume) {
+      const stop = () => this.#stop(partition, running);
+      this.#lapsed.keep(partition, running.generation, { pause, resume, stop, running });
+      this.#events.emit("paused", { partition, generation: running.generation });
+      return;
+    }
+    await this.#stop(partition, running);
+  }
+
+  async #stop(partition: number, { pump, setup }: Running<M, R>): Promise<void> {
     // A stop that fails (the backend away) leaves the entries pending: the next owner adopts them.
-    await Promise.all([pump?.stop().catch(() => {}), release?.().catch(() => {})]);
-    if (pump) this.#events.emit("stopped", { partition });
+    await Promise.all([pump.stop().catch(() => {}), setup.release?.().catch(() => {})]);
+    this.#events.emit("stopped", { partition });
   }
 }

@@ -24,12 +24,11 @@ import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { keySlot } from "../../src/streams/key-slot.ts";
 import { leaseKey } from "../../src/streams/leases.ts";
 import { MemoryStreamBackend } from "../../src/streams/memory-backend.ts";
-import { MemoryLeaseStore } from "../../src/streams/memory-leases.ts";
 import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { PUMP_DEFAULTS } from "../../src/streams/pump-options.ts";
-import { systemClock } from "../../src/time/clock.ts";
 import { until } from "../streams/test-target.ts";
 import { inlineOrderAlerts } from "../support/inline-order.ts";
+import { LeaseBackend } from "../support/stalling-leases.ts";
 
 const events = [...generate({ seed: 3, durationMs: 60 * 60_000, scale: 0.1 }).events()];
 const tick: TxEntry = { kind: "tick", ts: (events.at(-1) as { ts: number }).ts + 60_000 };
@@ -108,44 +107,6 @@ test("an analyzer whose pump failed to start is started again at the next round,
   expect(system.actors.filter((ref) => ref.name === "pattern-recognition").length).toBe(1);
 }, 15_000);
 
-/**
- * The embedded backend with leases that another member ("intruder") can take over from this process for a
- * while, as a process that froze meanwhile finds them; and that stop answering while `stalled` (Redis away).
- */
-class LeaseBackend extends MemoryStreamBackend {
-  readonly store = new StallingLeases(systemClock);
-
-  override leases(): MemoryLeaseStore {
-    return this.store;
-  }
-
-  /** Another member holds `key` from now, as if this process's member "a" were gone; returns its release. */
-  async takeOver(key: string): Promise<() => Promise<void>> {
-    const lease = await this.store.acquire(key, "intruder", 60_000, ["a"]);
-    return () => this.store.release(key, "intruder", lease.generation);
-  }
-}
-
-/** Leases whose rounds (heartbeats, renewals, acquisitions) wait while `stalled` is set. */
-class StallingLeases extends MemoryLeaseStore {
-  stalled: Promise<void> | null = null;
-
-  override async acquire(...args: Parameters<MemoryLeaseStore["acquire"]>) {
-    await this.stalled;
-    return super.acquire(...args);
-  }
-
-  override async renew(...args: Parameters<MemoryLeaseStore["renew"]>) {
-    await this.stalled;
-    return super.renew(...args);
-  }
-
-  override async heartbeat(...args: Parameters<MemoryLeaseStore["heartbeat"]>) {
-    await this.stalled;
-    return super.heartbeat(...args);
-  }
-}
-
 test("producers whose leases another process took over hand back what they had not started; taken again, the alerts are the same", async () => {
   const names = topology(`t${crypto.randomUUID()}:`);
   const backend = new LeaseBackend();
@@ -196,60 +157,72 @@ test("producers whose leases another process took over hand back what they had n
   );
 }, 60_000);
 
-test("without durable state, analyzers whose leases lapsed while Redis stalled go on when taken again before anyone else: the same actors and alerts", async () => {
-  const names = topology(`t${crypto.randomUUID()}:`);
-  const backend = new LeaseBackend();
-  const actors = names.analyzers.map((a) => a.actor);
-  const moves: string[] = [];
-  let outage = false;
-  const leaseMs = 3_000;
-  running = await startPlaced(backend, names, {
-    placement: { leaseMs },
-    state: null,
-    onMove: ({ actor, reason, kept }) => {
-      if (outage) moves.push(`${actor} ${reason ?? "taken"}${kept ? " kept" : ""}`);
-    },
-  });
-  const placement = running.placement!;
-  const owning = (count: number) =>
-    until(
-      (check) => {
-        const off = [placement.on("assigned", check), placement.on("revoked", check)];
-        return () => {
-          for (const unsubscribe of off) unsubscribe();
-        };
+test.each([
+  ["the whole topology", 0],
+  ["keyed, with 3 mint partitions", 3],
+])(
+  "without durable state, analyzers whose leases lapsed while Redis stalled go on when taken again before anyone else: the same actors and alerts (%s)",
+  async (_layout, partitions) => {
+    const names = topology(`t${crypto.randomUUID()}:`, { keyed: partitions > 0 });
+    const backend = new LeaseBackend();
+    const mints =
+      partitions > 0 ? await PartitionedStream.open(backend, names.mints.stream, { partitions }) : null;
+    const moves: string[] = [];
+    let outage = false;
+    const leaseMs = 3_000;
+    running = await startPlaced(backend, names, {
+      placement: { leaseMs },
+      mints,
+      state: null,
+      onMove: ({ actor, reason, kept }) => {
+        if (outage) moves.push(`${actor} ${reason ?? "taken"}${kept ? " kept" : ""}`);
       },
-      () => placement.owned.length === count,
+    });
+    const ownerships = [
+      running.placement!,
+      ...(running.mintPartitions ? [running.mintPartitions.ownership] : []),
+    ];
+    const owning = (count: number) =>
+      until(
+        (check) => {
+          const off = ownerships.flatMap((o) => [o.on("assigned", check), o.on("revoked", check)]);
+          return () => {
+            for (const unsubscribe of off) unsubscribe();
+          };
+        },
+        () => ownerships.reduce((sum, o) => sum + o.owned.length, 0) === count,
+      );
+    const actors = [...running.refs.keys()];
+    expect(actors.length).toBe(names.analyzers.length + partitions);
+    const before = new Map(running.refs);
+    const writer = new TxStreamWriter(backend, names, { downstream: mintsDownstream(names, mints) });
+    const half = Math.floor(events.length / 2);
+    await writer.send(events.slice(0, half));
+    await untilDrained(backend, running.upstreamFirst());
+    // Redis away: no renewal goes through, so each lease lapses on this side, then expires on the backend's.
+    outage = true;
+    const answer = backend.stall();
+    await owning(0);
+    await Bun.sleep(leaseMs);
+    answer();
+    await owning(actors.length);
+    expect(moves.sort()).toEqual(
+      actors.flatMap((actor) => [`${actor} lost kept`, `${actor} taken kept`]).sort(),
     );
-  const before = new Map(running.refs);
-  const writer = new TxStreamWriter(backend, names);
-  const half = Math.floor(events.length / 2);
-  await writer.send(events.slice(0, half));
-  await untilDrained(backend, running.pumps.values());
-  // Redis away: no renewal goes through, so each lease lapses on this side, then expires on the backend's.
-  outage = true;
-  const resumed = Promise.withResolvers<void>();
-  backend.store.stalled = resumed.promise;
-  await owning(0);
-  await Bun.sleep(leaseMs);
-  backend.store.stalled = null;
-  resumed.resolve();
-  await owning(actors.length);
-  expect(moves.sort()).toEqual(
-    actors.flatMap((actor) => [`${actor} lost kept`, `${actor} taken kept`]).sort(),
-  );
-  for (const [name, ref] of before) expect(running.refs.get(name)).toBe(ref);
-  await writer.send(events.slice(half));
-  await writer.tick(tick.ts);
-  await untilDrained(backend, running.pumps.values());
-  // Without durable state the sybil analyzer applies findings as they arrive: S3 may depend on timing.
-  const untimed = (alerts: Alert[]) =>
-    alerts.filter((a) => a.detector !== "cluster_control").map((a) => a.alertId);
-  const written = await backend.range(names.alerts, { count: 100_000 });
-  expect(untimed(written.map((entry) => defaultCodec.decode(entry.fields!) as Alert)).sort()).toEqual(
-    untimed(referenceAlerts).sort(),
-  );
-}, 60_000);
+    for (const [name, ref] of before) expect(running.refs.get(name)).toBe(ref);
+    await writer.send(events.slice(half));
+    await writer.tick(tick.ts);
+    await untilDrained(backend, running.upstreamFirst());
+    // Without durable state the sybil analyzer applies findings as they arrive: S3 may depend on timing.
+    const untimed = (alerts: Alert[]) =>
+      alerts.filter((a) => a.detector !== "cluster_control").map((a) => a.alertId);
+    const written = await backend.range(names.alerts, { count: 100_000 });
+    expect(untimed(written.map((entry) => defaultCodec.decode(entry.fields!) as Alert)).sort()).toEqual(
+      untimed(referenceAlerts).sort(),
+    );
+  },
+  60_000,
+);
 
 test("on a hash-tagged prefix each analyzer's lease shares the tx and findings streams' slot, so Redis checks it with the read", () => {
   const tagged = topology("{troupe}:");
