@@ -23,7 +23,7 @@ export interface KeptUnit {
 }
 
 export class LapsedUnits<U extends KeptUnit> {
-  readonly #kept = new Map<number, { unit: U; generation: number }>();
+  readonly #kept = new Map<number, { unit: U; generation: number; rounds: number }>();
   /** Kept units being stopped: a new start of the same unit waits for its actor's name to be free. */
   readonly #stopping = new Map<number, Promise<void>>();
   /** Why a kept unit's stop failed, for whoever waits on it next (a new start, the process's stop). */
@@ -38,7 +38,7 @@ export class LapsedUnits<U extends KeptUnit> {
   /** Unit `index`, running under lease `generation`, lost its lease: paused and kept. */
   keep(index: number, generation: number, unit: U): void {
     unit.pause();
-    this.#kept.set(index, { unit, generation });
+    this.#kept.set(index, { unit, generation, rounds: 0 });
   }
 
   /**
@@ -58,18 +58,23 @@ export class LapsedUnits<U extends KeptUnit> {
     return null;
   }
 
-  /** A round ended with `owned` this process's: the kept units it did not take again are stopped. */
+  /**
+   * A round ended with `owned` this process's: the kept units that a round begun after they were kept did
+   * not take again are stopped. The round that ends first may have begun before (its renewal hung while
+   * Redis stalled, and the lease lapsed meanwhile): it did not try to take them, so it tells nothing.
+   */
   settle(owned: readonly number[]): void {
-    for (const [index, { unit }] of this.#kept) {
-      if (owned.includes(index)) continue;
+    for (const [index, kept] of this.#kept) {
+      if (owned.includes(index) || ++kept.rounds < 2) continue;
       this.#kept.delete(index);
-      this.#stop(index, unit);
+      this.#stop(index, kept.unit);
     }
   }
 
   /** Stops every kept unit (the process stops). */
   async stopAll(): Promise<void> {
-    this.settle([]);
+    for (const [index, { unit }] of this.#kept) this.#stop(index, unit);
+    this.#kept.clear();
     await Promise.all(this.#stopping.values());
     for (const index of this.#failures.keys()) this.#throwFailure(index);
   }
