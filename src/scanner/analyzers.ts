@@ -660,7 +660,7 @@ function placeAnalyzers(
         running.delete(index);
         if (!analyzer) return;
         // Lost: its pumps read nothing from now (`holds`), and whether anyone else held the lease since
-        // shows when this process takes it again, or at a round that ends with another member owning it.
+        // shows when this process takes it again, or at the end of a round begun after that did not.
         if (reason === "lost") {
           lapsed.keep(index, moves.generation(index), analyzer);
           moves.paused(index);

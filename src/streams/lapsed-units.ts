@@ -1,6 +1,6 @@
 /**
- * Units (placed analyzers) whose lease this process lost, kept paused until it knows whether anyone else
- * held the lease since. A lease lapses on this side when its renewals go unanswered (Redis away for more
+ * Units (a placed analyzer, a partition of a `PartitionedConsumer`) whose lease this process lost, kept
+ * paused until it knows whether anyone else held the lease since. A lease lapses on this side when its renewals go unanswered (Redis away for more
  * than its deadline, or this process frozen); stopping the unit then, as any other loss, threw away state
  * that nobody else had touched: a single process on a Redis that stalled for seconds restored every
  * analyzer from its checkpoint, or without durable state started them from nothing. Kafka Streams keeps a
@@ -9,8 +9,8 @@
  * The lease's generation tells: every new holder gets the next one (leases.ts), so taken again under the
  * generation it lapsed at (its key had not expired yet) or the one after it, nobody held it between, and
  * the unit goes on where it paused: its actor, mailbox and state as they were, its epoch still the newest.
- * Anything else (a higher generation, or a round that ends with another member owning it) means another
- * process may have run it: the kept unit is stopped, handing back what it had not started, and a new one
+ * Anything else (a higher generation, or a round begun after the loss that did not take it back) means
+ * another process may have run it: the kept unit is stopped, handing back what it had not started, and a new one
  * restores what that process checkpointed.
  */
 export interface KeptUnit {
