@@ -26,7 +26,7 @@ export class LapsedUnits<U extends KeptUnit> {
   readonly #kept = new Map<number, { unit: U; generation: number; rounds: number }>();
   /** Kept units being stopped: a new start of the same unit waits for its actor's name to be free. */
   readonly #stopping = new Map<number, Promise<void>>();
-  /** Why a kept unit's stop failed, for whoever waits on it next (a new start, the process's stop). */
+  /** Why a kept unit's stop failed, for a new start of it (its `assigned` then fails, and is retried). */
   readonly #failures = new Map<number, unknown>();
   readonly #stopped: (index: number) => void;
 
@@ -71,12 +71,15 @@ export class LapsedUnits<U extends KeptUnit> {
     }
   }
 
-  /** Stops every kept unit (the process stops). */
+  /**
+   * Stops every kept unit (the process stops). A stop that fails is not rethrown, as a failing `revoked` of
+   * an ownership's own stop is not: the rest of the shutdown goes on.
+   */
   async stopAll(): Promise<void> {
     for (const [index, { unit }] of this.#kept) this.#stop(index, unit);
     this.#kept.clear();
     await Promise.all(this.#stopping.values());
-    for (const index of this.#failures.keys()) this.#throwFailure(index);
+    this.#failures.clear();
   }
 
   #stop(index: number, unit: U): void {
