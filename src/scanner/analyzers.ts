@@ -372,7 +372,7 @@ export async function startAnalyzers(options: AnalyzersOptions): Promise<Running
       await stop(true);
       throw error;
     }
-    return { stop, pause: () => system.pause(actor), resume: () => system.resume(actor) };
+    return { stop, ...holdWhileLapsed(system, ref) };
   };
   const running = new Map<number, AnalyzerHere>();
   const placing = placed ? placeAnalyzers(options, start, running) : null;
@@ -530,8 +530,7 @@ function partitionMints(
           shared.refs.delete(name);
         },
         // A lost lease holds the partition's mailbox until this process knows whether anyone else held it.
-        pause: () => system.pause(name),
-        resume: () => system.resume(name),
+        ...holdWhileLapsed(system, ref),
       };
     },
     { group, member: options.consumer, leaseMs, renewMs: Math.floor(leaseMs / 4) },
@@ -589,6 +588,26 @@ export function analyzerUnits(topology: Topology): Partitions {
     name,
     partitions: topology.analyzers.length,
     keys: topology.analyzers.map(({ actor }) => `${name}:${actor}`),
+  };
+}
+
+/**
+ * Holds an analyzer actor's mailbox while its lease is lost (`pause`) and lets it go when the unit is kept
+ * (`resume`), unless an operator had paused it already (`POST /actors/:name/pause`): that pause stays.
+ */
+function holdWhileLapsed(
+  system: ActorSystem,
+  ref: ActorRef<AnalyzerMessage>,
+): Pick<KeptUnit, "pause" | "resume"> {
+  let pausedBefore = false;
+  return {
+    pause: () => {
+      pausedBefore = ref.stats().paused;
+      if (!pausedBefore) system.pause(ref.name);
+    },
+    resume: () => {
+      if (!pausedBefore) system.resume(ref.name);
+    },
   };
 }
 

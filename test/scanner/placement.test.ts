@@ -199,6 +199,9 @@ test.each([
     const half = Math.floor(events.length / 2);
     await writer.send(events.slice(0, half));
     await untilDrained(backend, running.upstreamFirst());
+    // An operator paused one of them (the control API's pause): kept, it stays paused.
+    const held = names.findingsActor;
+    system.pause(held);
     // Redis away: no renewal goes through, so each lease lapses on this side, then expires on the backend's.
     outage = true;
     const answer = backend.stall();
@@ -210,6 +213,8 @@ test.each([
       actors.flatMap((actor) => [`${actor} lost kept`, `${actor} taken kept`]).sort(),
     );
     for (const [name, ref] of before) expect(running.refs.get(name)).toBe(ref);
+    expect(actors.filter((actor) => running!.refs.get(actor)!.stats().paused)).toEqual([held]);
+    system.resume(held);
     await writer.send(events.slice(half));
     await writer.tick(tick.ts);
     await untilDrained(backend, running.upstreamFirst());
