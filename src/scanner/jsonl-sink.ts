@@ -87,13 +87,7 @@ export class JsonlSink implements PumpTarget<Alert, void> {
     const appended = Buffer.alloc(size - this.#readTo);
     readSync(fd, appended, 0, appended.length, this.#readTo);
     const end = appended.lastIndexOf(0x0a) + 1;
-    for (const line of appended.subarray(0, end).toString("utf8").split("\n")) {
-      const id = line.length === 0 ? null : alertIdOf(line);
-      if (id === null) continue;
-      this.#written.add(id);
-      if (this.#written.size > REMEMBERED_IDS)
-        this.#written.delete(this.#written.values().next().value as string);
-    }
+    addAlertIds(this.#written, appended.subarray(0, end), false);
     this.#readTo += end;
   }
 
@@ -132,16 +126,25 @@ function recoverTail(fd: number): Set<string> {
     } else ftruncateSync(fd, start + end);
   }
   const ids = new Set<string>();
-  const lines = tail.subarray(0, end).toString("utf8").split("\n");
   // The first line of a tail that starts mid-file is partial: skip it.
-  for (let i = start > 0 ? 1 : 0; i < lines.length; i++) {
-    const line = lines[i] as string;
-    if (line.length === 0) continue;
-    const id = alertIdOf(line);
-    // Not one of our lines (the file was shared or edited): nothing to deduplicate against.
-    if (id !== null) ids.add(id);
-  }
+  addAlertIds(ids, tail.subarray(0, end), start > 0);
   return ids;
+}
+
+/**
+ * Adds the alert ids of `lines` (whole lines) to `ids`, forgetting the oldest past {@link REMEMBERED_IDS};
+ * `skipFirst`: the first line is partial. A line that is not an alert (the file was edited, or holds
+ * another tool's lines) has nothing to deduplicate against.
+ */
+function addAlertIds(ids: Set<string>, lines: Buffer, skipFirst: boolean): void {
+  const text = lines.toString("utf8").split("\n");
+  for (let i = skipFirst ? 1 : 0; i < text.length; i++) {
+    const line = text[i] as string;
+    const id = line.length === 0 ? null : alertIdOf(line);
+    if (id === null) continue;
+    ids.add(id);
+    if (ids.size > REMEMBERED_IDS) ids.delete(ids.values().next().value as string);
+  }
 }
 
 function isJson(line: string): boolean {
