@@ -53,8 +53,8 @@ const consumer = new PartitionedConsumer<Order>(
       target: tally,
       options: { stateStore: store },
       // A lease lost while Redis stalled: held, and kept if this process takes it again before another.
-      pause: () => system.pause(tally.name),
-      resume: () => system.resume(tally.name),
+      pause: () => system.pause(tally.name, "lease"),
+      resume: () => system.resume(tally.name, "lease"),
     };
   },
   { group: "tally", member },

@@ -31,6 +31,10 @@ export function actorRoutes(ctx: ApiContext): Hono {
     }
     return ref;
   };
+  const pauseOf = (actor: string) => {
+    const { paused, pausedBy } = find(actor).stats();
+    return { paused, pausedBy };
+  };
 
   return new Hono()
     .get("/actors", (c) => c.json({ actors: actorViews(system) }))
@@ -51,11 +55,12 @@ export function actorRoutes(ctx: ApiContext): Hono {
     .post("/actors/:name/pause", validate("param", actorParam), (c) => {
       const actor = live(c.req.valid("param").name).name;
       system.pause(actor);
-      return c.json({ actor, action: "pause", paused: true });
+      return c.json({ actor, action: "pause", ...pauseOf(actor) });
     })
     .post("/actors/:name/resume", validate("param", actorParam), (c) => {
       const actor = live(c.req.valid("param").name).name;
+      // Releases the operator's pause only: an actor whose lease lapsed stays held (`pausedBy` says so).
       system.resume(actor);
-      return c.json({ actor, action: "resume", paused: false });
+      return c.json({ actor, action: "resume", ...pauseOf(actor) });
     });
 }

@@ -28,6 +28,8 @@ export interface ActorView {
   name: string;
   status: ActorStats["status"];
   paused: boolean;
+  /** Who holds it paused: "operator" (the control API), "lease" (its lease lapsed: lapsed-units.ts). */
+  pausedBy: string[];
   totals: ActorTotals;
   instances: InstanceStats[];
 }
@@ -58,6 +60,7 @@ export function actorView(stats: ActorStats): ActorView {
     name: stats.name,
     status: stats.status,
     paused: stats.paused,
+    pausedBy: stats.pausedBy,
     totals: {
       processed: sum((i) => i.processed),
       failed: sum((i) => i.failed),

@@ -80,8 +80,8 @@ function actorLines(actors: readonly ActorView[] | null, paint: Paint): string[]
   if (actors.length === 0) return [paint("no actors", "dim")];
   const rows = actors.map((a) => {
     const t = a.totals;
-    const status = a.paused ? "paused" : a.status;
-    const tone: Tone = status === "running" ? "ok" : status === "failed" ? "bad" : "warn";
+    const status = a.paused ? `paused (${a.pausedBy.join(", ")})` : a.status;
+    const tone: Tone = a.paused ? "warn" : status === "running" ? "ok" : status === "failed" ? "bad" : "warn";
     return [
       a.name,
       [status, tone] as const,

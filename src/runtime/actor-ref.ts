@@ -30,6 +30,8 @@ export interface ActorStats {
   status: ActorStatus;
   /** Paused by `system.pause(name)`: the workers finish what they hold and get nothing new. */
   paused: boolean;
+  /** The holds keeping it paused (`system.pause(name, hold)`; "operator" by default), oldest first. */
+  pausedBy: string[];
   instances: InstanceStats[];
 }
 
@@ -159,6 +161,7 @@ export class ActorRef<M = unknown, R = unknown> {
       name: this.name,
       status: this.status,
       paused: this.#actor.paused,
+      pausedBy: this.#actor.pausedBy,
       instances: this.#actor.instances.map((i) => i.stats()),
     };
   }

@@ -29,6 +29,9 @@ export interface ActorOwner {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
+/** The hold of a pause that names none: an operator's, or the embedding code's own. */
+export const OPERATOR_HOLD = "operator";
+
 export class Actor {
   readonly name: string;
   readonly options: ResolvedSpawnOptions;
@@ -39,6 +42,8 @@ export class Actor {
   /** The order key function when it matters (concurrency > 1), else null. */
   readonly #orderKey: ((message: unknown) => RouteKey) | null;
   #next = 0;
+  /** Who paused the actor and has not resumed it yet: see {@link pause}. */
+  readonly #holds = new Set<string>();
 
   constructor(moduleUrl: string, options: ResolvedSpawnOptions, owner: ActorOwner) {
     this.name = options.name;
@@ -187,13 +192,26 @@ export class Actor {
     return this.options.state !== null;
   }
 
-  /** Stops feeding the workers (in-flight work finishes); a pump sees no credit and stops reading. */
-  pause(): void {
+  /**
+   * Stops feeding the workers (in-flight work finishes); a pump sees no credit and stops reading. `hold`
+   * names who paused: the actor stays paused until every hold is released, so a lapsed lease and an
+   * operator pausing the same actor do not undo each other.
+   */
+  pause(hold: string = OPERATOR_HOLD): void {
+    this.#holds.add(hold);
     for (const instance of this.instances) instance.mailbox.pause();
   }
 
-  resume(): void {
+  /** Releases `hold`; the workers are fed again once no hold is left. */
+  resume(hold: string = OPERATOR_HOLD): void {
+    this.#holds.delete(hold);
+    if (this.#holds.size > 0) return;
     for (const instance of this.instances) instance.mailbox.resume();
+  }
+
+  /** Who holds the actor paused, in the order they paused it. */
+  get pausedBy(): string[] {
+    return [...this.#holds];
   }
 
   get paused(): boolean {

@@ -201,13 +201,17 @@ export class ActorSystem {
     this.#supervisor.restartActor(this.#engine(name));
   }
 
-  /** Pauses an actor: its workers finish what they hold and get nothing new; senders and pumps see no credit. */
-  pause(name: string): void {
-    this.#engine(name).pause();
+  /**
+   * Pauses an actor: its workers finish what they hold and get nothing new; senders and pumps see no credit.
+   * `hold` names who pauses (an operator by default): the actor runs again once every hold is resumed.
+   */
+  pause(name: string, hold?: string): void {
+    this.#engine(name).pause(hold);
   }
 
-  resume(name: string): void {
-    this.#engine(name).resume();
+  /** Releases the pause `hold` (an operator's by default) put on the actor. */
+  resume(name: string, hold?: string): void {
+    this.#engine(name).resume(hold);
   }
 
   #engine(name: string): Actor {

@@ -591,23 +591,21 @@ export function analyzerUnits(topology: Topology): Partitions {
   };
 }
 
+/** The pause a lapsed lease puts on its unit's actor, beside any an operator put there (`system.pause`). */
+const LEASE_HOLD = "lease";
+
 /**
  * Holds an analyzer actor's mailbox while its lease is lost (`pause`) and lets it go when the unit is kept
- * (`resume`), unless an operator had paused it already (`POST /actors/:name/pause`): that pause stays.
+ * (`resume`). The hold is its own: an operator's pause, put before or during the lapse, stays; an operator's
+ * resume during the lapse releases only the operator's pause.
  */
 function holdWhileLapsed(
   system: ActorSystem,
   ref: ActorRef<AnalyzerMessage>,
 ): Pick<KeptUnit, "pause" | "resume"> {
-  let pausedBefore = false;
   return {
-    pause: () => {
-      pausedBefore = ref.stats().paused;
-      if (!pausedBefore) system.pause(ref.name);
-    },
-    resume: () => {
-      if (!pausedBefore) system.resume(ref.name);
-    },
+    pause: () => system.pause(ref.name, LEASE_HOLD),
+    resume: () => system.resume(ref.name, LEASE_HOLD),
   };
 }
 

@@ -122,9 +122,31 @@ describe("POST /actors/:name/{restart,pause,resume}", () => {
     expect(held.body.totals.inFlight).toBe(0);
     expect(await call(api, "POST", "/actors/echo/resume", { token: true })).toMatchObject({
       status: 200,
-      body: { actor: "echo", action: "resume", paused: false },
+      body: { actor: "echo", action: "resume", paused: false, pausedBy: [] },
     });
     expect(await reply).toEqual({ queued: true });
+  });
+
+  test("a resume releases the operator's pause only: an actor another hold keeps paused stays paused, and says by whom", async () => {
+    const echo = await setup();
+    system.pause("echo", "lease");
+    expect(await call(api, "POST", "/actors/echo/pause", { token: true })).toMatchObject({
+      status: 200,
+      body: { actor: "echo", action: "pause", paused: true, pausedBy: ["lease", "operator"] },
+    });
+    expect(await call(api, "POST", "/actors/echo/resume", { token: true })).toMatchObject({
+      status: 200,
+      body: { actor: "echo", action: "resume", paused: true, pausedBy: ["lease"] },
+    });
+    const view = await call<ActorView>(api, "GET", "/actors/echo");
+    expect(view.body).toMatchObject({ paused: true, pausedBy: ["lease"] });
+    const reply = echo.ask({ queued: true });
+    system.resume("echo", "lease");
+    expect(await reply).toEqual({ queued: true });
+    expect((await call<ActorView>(api, "GET", "/actors/echo")).body).toMatchObject({
+      paused: false,
+      pausedBy: [],
+    });
   });
 
   test("unknown actor 404; a failed actor cannot be restarted or paused (409)", async () => {

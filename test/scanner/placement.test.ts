@@ -206,6 +206,14 @@ test.each([
     outage = true;
     const answer = backend.stall();
     await owning(0);
+    // While the leases are lapsed an operator pauses one more, and resumes another (not paused by them):
+    // the pause outlives the lapse, the resume does not end it.
+    const [pausedInLapse, resumedInLapse] = actors.filter((actor) => actor !== held) as [string, string];
+    system.pause(pausedInLapse);
+    system.resume(resumedInLapse);
+    const pausedBy = (actor: string) => running!.refs.get(actor)!.stats().pausedBy;
+    expect(pausedBy(resumedInLapse)).toEqual(["lease"]);
+    expect(pausedBy(held)).toEqual(["operator", "lease"]);
     await Bun.sleep(leaseMs);
     answer();
     await owning(actors.length);
@@ -213,8 +221,12 @@ test.each([
       actors.flatMap((actor) => [`${actor} lost kept`, `${actor} taken kept`]).sort(),
     );
     for (const [name, ref] of before) expect(running.refs.get(name)).toBe(ref);
-    expect(actors.filter((actor) => running!.refs.get(actor)!.stats().paused)).toEqual([held]);
+    expect(actors.filter((actor) => running!.refs.get(actor)!.stats().paused).sort()).toEqual(
+      [held, pausedInLapse].sort(),
+    );
+    expect(pausedBy(held)).toEqual(["operator"]);
     system.resume(held);
+    system.resume(pausedInLapse);
     await writer.send(events.slice(half));
     await writer.tick(tick.ts);
     await untilDrained(backend, running.upstreamFirst());

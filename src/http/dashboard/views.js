@@ -101,13 +101,19 @@ export function renderHeader(stats) {
   else pill("backend", `${b.kind}: up, ping ${b.pingMs} ms`, "ok");
 }
 
+/** "paused (lease)": who holds a paused actor, since a resume from here releases only the operator's pause. */
+function actorStatus(actor) {
+  return actor.paused ? `paused (${actor.pausedBy.join(", ")})` : actor.status;
+}
+
 function actorButtons(actor) {
   if (actor.status !== "running") return el("td");
   return el(
     "td",
     {},
     el("button", { type: "button", "data-action": "restart", "data-actor": actor.name }, "Restart"),
-    actor.paused
+    // A resume releases the operator's pause only (a lapsed lease's hold ends when the lease comes back).
+    actor.pausedBy.includes("operator")
       ? el("button", { type: "button", "data-action": "resume", "data-actor": actor.name }, "Resume")
       : el("button", { type: "button", "data-action": "pause", "data-actor": actor.name }, "Pause"),
   );
@@ -118,12 +124,11 @@ export function renderActors(actors) {
     const t = a.totals;
     const states = a.instances.map((i) => i.state).join(", ");
     const error = t.lastError ? `${t.lastError.code ?? t.lastError.name}: ${t.lastError.message}` : "";
-    const status = a.paused ? "paused" : a.status;
     return el(
       "tr",
-      { "data-actor": a.name, class: status === "failed" ? "failed" : status === "paused" ? "paused" : "" },
+      { "data-actor": a.name, class: a.paused ? "paused" : a.status === "failed" ? "failed" : "" },
       el("td", {}, a.name),
-      el("td", { "data-field": "status" }, status),
+      el("td", { "data-field": "status" }, actorStatus(a)),
       el("td", {}, `${a.instances.length}: ${states}`),
       el("td", { class: "n" }, `${num(t.capacity - t.credits)} / ${num(t.capacity)}`),
       el("td", { class: "n" }, num(t.inFlight)),
