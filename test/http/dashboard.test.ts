@@ -3,8 +3,8 @@
  * profile. It watches a running system, sees the throughput figure move while work flows, restarts an
  * actor from its button and sees the restart arrive, sees an alert written to the alerts stream appear on
  * top of the alerts table and opens its evidence, filters the table, reads the consumer-group view, draws
- * the charts from history at load, pauses live updates while the tab is hidden, and says so plainly (no
- * spinner) when Redis is down. It also saves docs/dashboard.png.
+ * the charts from history at load, pauses live updates while the tab is hidden, shows who holds an actor
+ * paused, and says so plainly (no spinner) when Redis is down. It also saves docs/dashboard.png.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -341,6 +341,31 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
         .getElementById("live")
         ?.textContent?.startsWith("live: updated"),
     );
+  });
+
+  test("an actor held paused by its lease says so; the operator's pause and resume from the buttons leave that hold", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(served.url);
+    await page.fill("#token", TOKEN);
+    const status = (expected: string) =>
+      page.waitForFunction(
+        (want) =>
+          (globalThis as unknown as Dom).document.querySelector("tr[data-actor=echo] td[data-field=status]")
+            ?.textContent === want,
+        expected,
+      );
+    system.pause("echo", "lease");
+    await status("paused (lease)");
+    // Nothing of the operator's to resume: the row offers a pause.
+    await page.click("button[data-action=pause][data-actor=echo]");
+    await status("paused (lease, operator)");
+    await page.click("button[data-action=resume][data-actor=echo]");
+    await status("paused (lease)");
+    system.resume("echo", "lease");
+    await status("running");
+    expect(errors).toEqual([]);
   });
 
   test("reads that need the token: the alerts and the charts load once it is typed", async () => {
