@@ -2,8 +2,9 @@
  * The analyzers placed by lease (analyzers.ts, `placement`), in one process on the embedded backend: an
  * analyzer whose start fails half-way (its actor spawned, a pump refused by the backend) leaves nothing
  * behind, so the next round starts it again; before, its actor stayed registered and every later attempt
- * failed on the name. Producers whose leases lapse stop at once, handing back their backlog, and the
- * alerts are those of the inline order all the same once they are taken again.
+ * failed on the name. Producers whose leases another process took over while their mailboxes held a backlog
+ * pause, then stop handing back what they had not started, and the alerts are those of the inline order all
+ * the same once they are taken again.
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import type { Alert } from "../../src/detection/alert.ts";
@@ -107,11 +108,12 @@ test("an analyzer whose pump failed to start is started again at the next round,
   expect(system.actors.filter((ref) => ref.name === "pattern-recognition").length).toBe(1);
 }, 15_000);
 
-test("producers whose leases another process took over hand back what they had not started; taken again, the alerts are the same", async () => {
+test("producers whose leases another process took over while their mailboxes held a backlog pause, then stop handing back what they had not started; taken again, the alerts are the same", async () => {
   const names = topology(`t${crypto.randomUUID()}:`);
   const backend = new LeaseBackend();
   const producers = names.analyzers.filter((a) => a.actor !== names.findingsActor);
-  const lost = new Map<string, Promise<number>>();
+  const backlogs = new Map<string, Promise<number>>();
+  const lost = new Set<string>();
   const back = new Set<string>();
   const producersLost = Promise.withResolvers<void>();
   const producersBack = Promise.withResolvers<void>();
@@ -120,15 +122,19 @@ test("producers whose leases another process took over hand back what they had n
     placement: { leaseMs: 60_000 },
     onMove: ({ actor, reason, kept }) => {
       const producer = producers.find((a) => a.actor === actor);
-      if (!producer || kept) return;
-      if (reason === "lost") {
-        // What its group holds read but unhandled once it stopped: handed back, left pending.
-        lost.set(
+      if (!producer) return;
+      if (reason === "lost" && kept) {
+        // What its group holds read but unhandled when the lease was lost: its mailbox's backlog. How much
+        // of it the worker still handles before the stop that follows hands the rest back depends on the
+        // box's speed (a faster wallet book's prune emptied it in half the runs), so it is counted here.
+        backlogs.set(
           actor,
           backend.groupInfo(names.tx, producer.group).then((info) => info?.pending ?? 0),
         );
+      } else if (reason === "lost") {
+        lost.add(actor);
         if (lost.size === producers.length) producersLost.resolve();
-      } else if (lost.has(actor)) {
+      } else if (lost.has(actor) && !kept) {
         back.add(actor);
         if (back.size === producers.length) producersBack.resolve();
       }
@@ -147,7 +153,8 @@ test("producers whose leases another process took over hand back what they had n
   await producersLost.promise;
   for (const release of releases) await release();
   // More than the pump's own waiting entries (one read's worth at most): the actors' mailboxes too.
-  for (const pending of lost.values()) expect(await pending).toBeGreaterThan(PUMP_DEFAULTS.maxBatch);
+  expect(backlogs.size).toBe(producers.length);
+  for (const pending of backlogs.values()) expect(await pending).toBeGreaterThan(PUMP_DEFAULTS.maxBatch);
   // The next acquisitions restore the checkpoints the stops wrote and handle the rest.
   await producersBack.promise;
   await untilDrained(backend, running.pumps.values());
