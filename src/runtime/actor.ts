@@ -209,6 +209,12 @@ export class Actor {
     for (const instance of this.instances) instance.mailbox.resume();
   }
 
+  /** Drops every hold and feeds the workers again: a stop drains (or hands back) what the actor accepted. */
+  releaseHolds(): void {
+    this.#holds.clear();
+    for (const instance of this.instances) instance.mailbox.resume();
+  }
+
   /** Who holds the actor paused, in the order they paused it. */
   get pausedBy(): string[] {
     return [...this.#holds];

@@ -206,12 +206,12 @@ export class ActorSystem {
    * `hold` names who pauses (an operator by default): the actor runs again once every hold is resumed.
    */
   pause(name: string, hold?: string): void {
-    this.#engine(name).pause(hold);
+    this.#engine(name).pause(checkHold(hold));
   }
 
   /** Releases the pause `hold` (an operator's by default) put on the actor. */
   resume(name: string, hold?: string): void {
-    this.#engine(name).resume(hold);
+    this.#engine(name).resume(checkHold(hold));
   }
 
   #engine(name: string): Actor {
@@ -253,13 +253,11 @@ export class ActorSystem {
   async #stopActor(actor: Actor, { deadlineMs, handBack }: Required<StopOptions>): Promise<StopResult> {
     if (actor.status === "stopped" || actor.status === "failed") return { drained: true, undelivered: 0 };
     actor.status = "stopping";
-    for (const instance of actor.instances) {
-      if (handBack) instance.handBack();
-      // A paused actor would hold what it accepted until the deadline: it goes to the worker, which handles
-      // it (a drain) or, told to hand back first, gives back what it has not started.
-      instance.mailbox.resume();
-      instance.drain();
-    }
+    if (handBack) for (const instance of actor.instances) instance.handBack();
+    // A paused actor would hold what it accepted until the deadline: it goes to the worker, whatever holds
+    // it paused, which handles it (a drain) or, told to hand back first, gives back what it has not started.
+    actor.releaseHolds();
+    for (const instance of actor.instances) instance.drain();
     let timer: ReturnType<Clock["setTimeout"]> | undefined;
     const drained = await Promise.race([
       Promise.all(actor.instances.map((instance) => instance.mailbox.drained())).then(() => true),
@@ -338,4 +336,10 @@ function resolveModule(module: URL | string): URL {
 
 function defaultName(url: URL): string {
   return basename(fileURLToPath(url)).replace(/(\.actor)?\.(ts|js|mts|mjs)$/, "");
+}
+
+function checkHold(hold: string | undefined): string | undefined {
+  if (hold !== undefined && (typeof hold !== "string" || hold.length === 0))
+    throw new InvalidOptionError("hold", `must be a non-empty string, got ${JSON.stringify(hold)}`);
+  return hold;
 }

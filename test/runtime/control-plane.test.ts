@@ -83,12 +83,15 @@ test("stopping a paused actor handles what it accepted, without waiting out the 
   const log = sharedLog(100);
   const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "held", init: { log: log.buffer } });
   await ref.ask({ id: 0 });
+  // Held by two: the stop releases both.
   system.pause("held");
+  system.pause("held", "lease");
   for (let id = 1; id <= 5; id++) await ref.tell({ id });
   const started = performance.now();
   expect(await ref.stop({ deadlineMs: 20_000 })).toEqual({ drained: true, undelivered: 0 });
   expect(performance.now() - started).toBeLessThan(10_000);
   expect(log.ids()).toEqual([0, 1, 2, 3, 4, 5]);
+  expect(ref.stats()).toMatchObject({ paused: false, pausedBy: [] });
 
   const other = await system.spawn<ScriptedMessage>(SCRIPTED, { name: "handed", init: { log: log.buffer } });
   await other.ask({ id: 6 });
@@ -123,4 +126,30 @@ test("a paused actor gets nothing new and reports no credit; resume delivers eve
   expect(await ref.ask({ id: 11 })).toBe(11);
   expect(log.ids()).toEqual(Array.from({ length: 12 }, (_, i) => i));
   expect(() => system.pause("nobody")).toThrow("no actor named nobody");
+});
+
+test("a pause names its hold: the actor runs again once every hold is resumed, and a hold must be a name", async () => {
+  system = createSystem();
+  const log = sharedLog(100);
+  const ref = await system.spawn<ScriptedMessage>(SCRIPTED, { capacity: 16, init: { log: log.buffer } });
+  system.pause("scripted", "lease");
+  system.pause("scripted");
+  expect(ref.stats()).toMatchObject({ paused: true, pausedBy: ["lease", "operator"] });
+  await ref.tell({ id: 1 });
+  system.resume("scripted");
+  expect(ref.stats()).toMatchObject({ paused: true, pausedBy: ["lease"] });
+  expect(ref.stats().instances[0]).toMatchObject({ state: "paused", inFlight: 0 });
+  expect(log.ids()).toEqual([]);
+  // Released twice, or never held: nothing changes.
+  system.resume("scripted");
+  system.resume("scripted", "lease");
+  expect(ref.stats()).toMatchObject({ paused: false, pausedBy: [] });
+  expect(await ref.ask({ id: 2 })).toBe(2);
+  expect(log.ids()).toEqual([1, 2]);
+  for (const hold of ["", 7]) {
+    expect(() => system.pause("scripted", hold as string)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", option: "hold" }),
+    );
+  }
+  expect(ref.stats().paused).toBe(false);
 });
