@@ -30,7 +30,7 @@ export interface ActorOwner {
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** The hold of a pause that names none: an operator's, or the embedding code's own. */
-export const OPERATOR_HOLD = "operator";
+const OPERATOR_HOLD = "operator";
 
 export class Actor {
   readonly name: string;
