@@ -175,13 +175,18 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   });
 
   const text = (page: Page, selector: string) => page.locator(selector).textContent();
-
-  test("live figures move, a restart from its button shows up", async () => {
+  /** The dashboard in a new tab, the token typed in, its page errors collected. */
+  const openWithToken = async () => {
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(served.url);
     await page.fill("#token", TOKEN);
+    return { page, errors };
+  };
+
+  test("live figures move, a restart from its button shows up", async () => {
+    const { page, errors } = await openWithToken();
 
     await page.waitForFunction(() =>
       /^[\d,.]+$/.test(
@@ -219,11 +224,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   });
 
   test("an alert appears live on top of the table and opens its evidence; the groups view and the charts from history; the screenshot is saved", async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(served.url);
-    await page.fill("#token", TOKEN);
+    const { page, errors } = await openWithToken();
 
     // The charts were drawn from the history the server kept before the page opened (a sample every 100 ms
     // since the suite started), not from one live point.
@@ -344,11 +345,7 @@ describe.skipIf(!chromiumAvailable())("dashboard in chromium", () => {
   });
 
   test("an actor held paused by its lease says so; the operator's pause and resume from the buttons leave that hold", async () => {
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (error) => errors.push(error.message));
-    await page.goto(served.url);
-    await page.fill("#token", TOKEN);
+    const { page, errors } = await openWithToken();
     const status = (expected: string) =>
       page.waitForFunction(
         (want) =>
