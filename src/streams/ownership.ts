@@ -158,6 +158,8 @@ export class PartitionOwnership {
   readonly #members: string;
   /** This member's presence, made before its first heartbeat: no member is seen without one. */
   #presence: Presence | null = null;
+  /** The presence being made, which `start` and a round an announcement started meanwhile both wait for. */
+  #presenceMaking: Promise<Presence> | null = null;
   #stopPresenceChecks: (() => void) | undefined;
   /** The members the last presence check found gone: their leases are taken (until the next check). */
   #departed: readonly string[] = [];
@@ -258,12 +260,9 @@ export class PartitionOwnership {
   async start(): Promise<void> {
     if (this.#stopTimer || this.#stopped) return;
     // Any other failure to become present leaves it to the rounds, which try again.
-    this.#presence = await this.#leases
-      .present(this.#members, this.options.member, this.options.leaseMs, () => this.#changed())
-      .catch((error: unknown) => {
-        if (error instanceof TroupeError && error.code === "ERR_MEMBER_IN_USE") throw error;
-        return null;
-      });
+    await this.#present().catch((error: unknown) => {
+      if (error instanceof TroupeError && error.code === "ERR_MEMBER_IN_USE") throw error;
+    });
     await this.rebalance();
     const { clock, renewMs, presenceCheckMs } = this.options;
     this.#stopTimer = every(clock, renewMs, () => {
@@ -271,6 +270,27 @@ export class PartitionOwnership {
       void this.rebalance();
     });
     this.#stopPresenceChecks = every(clock, presenceCheckMs, () => void this.#checkPresence());
+  }
+
+  /**
+   * This member's presence, made once: an announcement reaches it as soon as its presence is subscribed,
+   * before `start` has it, and the round that starts would otherwise make a second presence, whose claim of
+   * the name finds the first one live (`ERR_MEMBER_IN_USE`), so that the member sat out every round until
+   * its first timed one (a spec test waited 20 s).
+   */
+  #present(): Promise<Presence> {
+    if (this.#presence) return Promise.resolve(this.#presence);
+    const { member, leaseMs } = this.options;
+    this.#presenceMaking ??= this.#leases
+      .present(this.#members, member, leaseMs, () => this.#changed())
+      .then((presence) => {
+        this.#presence = presence;
+        return presence;
+      })
+      .finally(() => {
+        this.#presenceMaking = null;
+      });
+    return this.#presenceMaking;
   }
 
   /**
@@ -350,6 +370,7 @@ export class PartitionOwnership {
     this.#stopPresenceChecks?.();
     if (this.#retryTimer !== undefined) this.options.clock.clearTimeout(this.#retryTimer);
     await this.#round?.catch(() => {});
+    await this.#presenceMaking?.catch(() => {});
     // Leaving first, and saying so, lets the others start acquiring at once while the partitions are being
     // given up (they retry each one until its lease is released).
     await this.#leases.leave(this.#members, this.options.member).catch(() => {});
@@ -363,12 +384,12 @@ export class PartitionOwnership {
   async #runRound(): Promise<void> {
     const { member, leaseMs, clock } = this.options;
     try {
-      this.#presence ??= await this.#leases.present(this.#members, member, leaseMs, () => this.#changed());
+      const presence = await this.#present();
       const seen = await this.#leases.heartbeat(this.#members, member, leaseMs);
       if (this.#stopped) return;
       if (!this.#joined) {
         this.#joined = true;
-        void this.#presence.announce().catch(() => {});
+        void presence.announce().catch(() => {});
       }
       const departed = this.#departed;
       const members = seen.filter((name) => !departed.includes(name));

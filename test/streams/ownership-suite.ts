@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { assignPartitions } from "../../src/streams/assignment.ts";
 import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
-import { leaseKey } from "../../src/streams/leases.ts";
+import { leaseKey, membersKey } from "../../src/streams/leases.ts";
 import type { Output } from "../../src/streams/outputs.ts";
 import { type PartitionHandler, PartitionOwnership, type RevokeReason } from "../../src/streams/ownership.ts";
 import { PartitionedConsumer, type PartitionPump } from "../../src/streams/partitioned-consumer.ts";
@@ -288,6 +288,42 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
       await settled(() => a.owned.length === 8);
       expect(performance.now() - leftAt).toBeLessThan(5_000);
       expect(new Set(await holders())).toEqual(new Set(["a"]));
+    });
+
+    test("announcements while a member is joining start no second presence: its first round goes through", async () => {
+      await open();
+      const slow = (name: string) => {
+        const m = new PartitionOwnership(connect(), stream, idle, {
+          ...options(name),
+          leaseMs: 60_000,
+          renewMs: 20_000,
+        });
+        members.push(m);
+        return m;
+      };
+      const a = slow("a");
+      await a.start();
+      const b = slow("b");
+      const failures: unknown[] = [];
+      b.on("roundFailed", ({ error }) => {
+        failures.push(error);
+      });
+      // Another member announcing all along, so one reaches b between its subscription and its claim.
+      const loud = await connect()
+        .leases()
+        .present(membersKey(stream.name, "g"), "loud", 60_000, () => {});
+      let joining = true;
+      const announcing = (async () => {
+        while (joining) await loud.announce();
+      })();
+      const startedAt = performance.now();
+      await b.start();
+      joining = false;
+      await announcing;
+      await loud.close();
+      await settled(() => a.owned.length === 4 && b.owned.length === 4);
+      expect(performance.now() - startedAt).toBeLessThan(5_000);
+      expect(failures).toEqual([]);
     });
 
     test("a member whose process ends loses its partitions within a presence check, long before its lease expires or a round", async () => {
