@@ -10,7 +10,12 @@ import type { StreamBackend } from "../../src/streams/backend.ts";
 import { defaultCodec } from "../../src/streams/entry-codec.ts";
 import { leaseKey, membersKey } from "../../src/streams/leases.ts";
 import type { Output } from "../../src/streams/outputs.ts";
-import { type PartitionHandler, PartitionOwnership, type RevokeReason } from "../../src/streams/ownership.ts";
+import {
+  type OwnershipOptions,
+  type PartitionHandler,
+  PartitionOwnership,
+  type RevokeReason,
+} from "../../src/streams/ownership.ts";
 import { PartitionedConsumer, type PartitionPump } from "../../src/streams/partitioned-consumer.ts";
 import { PartitionedProducer } from "../../src/streams/partitioned-producer.ts";
 import { PartitionedStream } from "../../src/streams/partitions.ts";
@@ -40,6 +45,17 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
     const options = (name: string) => ({ group: "g", member: name, leaseMs: LEASE_MS, renewMs: RENEW_MS });
     const member = (name: string, backend = connect(), handler = idle) => {
       const m = new PartitionOwnership(backend, stream, handler, options(name));
+      members.push(m);
+      return m;
+    };
+    /** A member whose rounds are 20 s apart: only announcements and presence checks move anything sooner. */
+    const slow = (name: string, extra: Partial<OwnershipOptions> = {}, backend = connect()) => {
+      const m = new PartitionOwnership(backend, stream, idle, {
+        ...options(name),
+        leaseMs: 60_000,
+        renewMs: 20_000,
+        ...extra,
+      });
       members.push(m);
       return m;
     };
@@ -267,15 +283,6 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
 
     test("with rounds 20 s apart, a join and a leave rebalance at once: the member announces them", async () => {
       await open();
-      const slow = (name: string) => {
-        const m = new PartitionOwnership(connect(), stream, idle, {
-          ...options(name),
-          leaseMs: 60_000,
-          renewMs: 20_000,
-        });
-        members.push(m);
-        return m;
-      };
       const [a, b] = [slow("a"), slow("b")];
       await a.start();
       await settled(() => a.owned.length === 8);
@@ -292,15 +299,6 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
 
     test("announcements while a member is joining start no second presence: its first round goes through", async () => {
       await open();
-      const slow = (name: string) => {
-        const m = new PartitionOwnership(connect(), stream, idle, {
-          ...options(name),
-          leaseMs: 60_000,
-          renewMs: 20_000,
-        });
-        members.push(m);
-        return m;
-      };
       const a = slow("a");
       await a.start();
       const b = slow("b");
@@ -328,18 +326,11 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
 
     test("a member whose process ends loses its partitions within a presence check, long before its lease expires or a round", async () => {
       await open();
-      const long = (name: string, backend: StreamBackend) => {
-        const m = new PartitionOwnership(backend, stream, idle, {
-          ...options(name),
-          leaseMs: 60_000,
-          renewMs: 20_000,
-          presenceCheckMs: RENEW_MS,
-        });
-        members.push(m);
-        return m;
-      };
       const goneBackend = connect();
-      const [a, gone] = [long("a", connect()), long("gone", goneBackend)];
+      const [a, gone] = [
+        slow("a", { presenceCheckMs: RENEW_MS }),
+        slow("gone", { presenceCheckMs: RENEW_MS }, goneBackend),
+      ];
       await Promise.all([a.start(), gone.start()]);
       await settled(() => a.owned.length === 4 && gone.owned.length === 4);
       const before = await Promise.all(
@@ -365,20 +356,14 @@ export function runOwnershipSuite(name: string, create: () => Promise<ContractHa
 
     test("a dead member's partitions move at once to whoever's share they fall in, even a member that did not see it go", async () => {
       await open();
-      const long = (name: string, presenceCheckMs: number, backend = connect()) => {
-        const m = new PartitionOwnership(backend, stream, idle, {
-          ...options(name),
-          leaseMs: 60_000,
-          renewMs: 20_000,
-          presenceCheckMs,
-        });
-        members.push(m);
-        return m;
-      };
       const goneBackend = connect();
       // b never looks for the others' presence: it learns of the death from a, as a member whose own check
       // came after its round does (it then checks only the members that round listed).
-      const [a, b, gone] = [long("a", RENEW_MS), long("b", 600_000), long("gone", 600_000, goneBackend)];
+      const [a, b, gone] = [
+        slow("a", { presenceCheckMs: RENEW_MS }),
+        slow("b", { presenceCheckMs: 600_000 }),
+        slow("gone", { presenceCheckMs: 600_000 }, goneBackend),
+      ];
       await Promise.all([a.start(), b.start(), gone.start()]);
       const three = assignPartitions(8, ["a", "b", "gone"]);
       await settled(() => gone.owned.length === three.filter((owner) => owner === "gone").length);
