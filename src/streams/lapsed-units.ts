@@ -6,8 +6,8 @@
  * analyzer from its checkpoint, or without durable state started them from nothing. Kafka Streams keeps a
  * revoked task's state store when the task comes back to the same instance for the same reason.
  *
- * The lease's generation tells: every new holder gets the next one (leases.ts), so taken again under the
- * generation it lapsed at (its key had not expired yet) or the one after it, nobody held it between, and
+ * The lease's generation tells: every acquisition gets the next one (leases.ts), so taken again under the
+ * one after the generation it lapsed at, nobody held it between, and
  * the unit goes on where it paused: its actor, mailbox and state as they were, its epoch still the newest.
  * Anything else (a higher generation, or a round begun after the loss that did not take it back) means
  * another process may have run it: the kept unit is stopped, handing back what it had not started, and a new one
@@ -48,7 +48,7 @@ export class LapsedUnits<U extends KeptUnit> {
   async takeAgain(index: number, generation: number): Promise<U | null> {
     const kept = this.#kept.get(index);
     this.#kept.delete(index);
-    if (kept && (generation === kept.generation || generation === kept.generation + 1)) {
+    if (kept && generation === kept.generation + 1) {
       kept.unit.resume();
       return kept.unit;
     }

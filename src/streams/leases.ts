@@ -30,8 +30,12 @@ export interface LeaseView {
 
 export interface LeaseStore {
   /**
-   * Takes the lease for `holder` if nobody holds it, or a holder named in `departed` (gone: see
-   * {@link Presence.departed}), or renews it if `holder` holds it.
+   * Takes the lease for `holder`, under a new generation, if nobody holds it, or a holder named in
+   * `departed` (gone: see {@link Presence.departed}), or `holder` itself. A holder takes what its own
+   * name holds when it lost track of it (a lapse) or when it is another process under that name (a restart
+   * under the same consumer name); either way, what was renewed or read under the old generation is
+   * refused from now, as a zombie's is. Kept at its generation, a restarted process's lease let a process
+   * under its name that was only cut off, not dead, go on reading under it (a spec test).
    */
   acquire(key: string, holder: string, ttlMs: number, departed?: readonly string[]): Promise<LeaseView>;
   /** Extends the lease if `holder` still holds it at `generation`; false when it was lost. */

@@ -46,13 +46,13 @@ export class MemoryLeaseStore implements LeaseStore {
   ): Promise<LeaseView> {
     const now = this.#clock.now();
     let lease = this.#live(key, now);
-    if (!lease || (lease.holder !== holder && departed?.includes(lease.holder))) {
+    if (!lease || lease.holder === holder || departed?.includes(lease.holder)) {
       const counter = leaseGenerationKey(key);
       const generation = (this.#generations.get(counter) ?? 0) + 1;
       this.#generations.set(counter, generation);
       lease = { holder, generation, expiresAt: now + ttlMs };
       this.#leases.set(key, lease);
-    } else if (lease.holder === holder) lease.expiresAt = now + ttlMs;
+    }
     return view(lease, holder, now);
   }
 

@@ -38,20 +38,20 @@ import type { ReaderNode } from "./redis-target.ts";
 
 /**
  * KEYS: lease, generation counter. ARGV: holder, ttl ms, then the members gone (their lease is taken).
- * Returns `{held 0/1, holder, generation, pttl}`. A missing counter (a new lease, or one a Redis lost with
+ * Returns `{held 0/1, holder, generation, pttl}`. A lease the caller's name holds already is taken under a
+ * new generation too (leases.ts: an earlier process under that name is fenced). A missing counter (a new lease, or one a Redis lost with
  * its data) starts from the server's clock in microseconds, not from 0: after a loss, a generation handed
  * out before it is not handed out again, so a frozen holder that thaws cannot renew under a new one's
  * generation (the same rule as the durable-state epochs, redis-scripts.ts).
  */
 export const LEASE_ACQUIRE_LUA = `
 local holder = redis.call('HGET', KEYS[1], 'holder')
-if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local gone = false
 if holder and holder ~= ARGV[1] then
+  local gone = false
   for i = 3, #ARGV do if ARGV[i] == holder then gone = true end end
-end
-if holder and not gone then
-  return {holder == ARGV[1] and 1 or 0, holder, tonumber(redis.call('HGET', KEYS[1], 'gen')), redis.call('PTTL', KEYS[1])}
+  if not gone then
+    return {0, holder, tonumber(redis.call('HGET', KEYS[1], 'gen')), redis.call('PTTL', KEYS[1])}
+  end
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   local now = redis.call('TIME')
