@@ -22,6 +22,7 @@ import {
 } from "../../src/streams/ownership.ts";
 import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
+import { random as prng } from "../fixtures/scenarios/kit.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { deleteKeys } from "./harness.ts";
 import { until } from "./test-target.ts";
@@ -34,18 +35,6 @@ const SHORT = { leaseMs: 1_000, renewMs: 200 };
 const LONG = { leaseMs: 60_000, renewMs: 20_000 };
 
 type Timing = Pick<OwnershipOptions, "leaseMs" | "renewMs" | "presenceCheckMs" | "assignment">;
-
-/** A small seeded PRNG, so a failing storm can be told apart by its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Rejects with `label()` unless `promise` settles before `deadline` (performance.now()). */
 async function by<T>(deadline: number, promise: Promise<T>, label: () => string): Promise<T> {
