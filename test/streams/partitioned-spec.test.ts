@@ -7,7 +7,7 @@
  * stored per key equal the entries produced for it, and every application of an entry to a key's state was
  * the next entry of that key in production order (the entry applied at count c is the c-th produced).
  */
-import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { randomUUID } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { TroupeError } from "../../src/errors.ts";
@@ -441,6 +441,11 @@ const sharedRedis = async () => {
 afterEach(async () => {
   await world?.cleanup();
   world = null;
+});
+
+// A private server when REDIS_URL is not set: stopped with the file (it was left running).
+afterAll(async () => {
+  await shared?.close();
 });
 
 describe("partitioned streams across members with durable state (spec)", () => {
