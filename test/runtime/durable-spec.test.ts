@@ -21,6 +21,7 @@ import {
 import { defaultCodec, Pump, RedisStreamBackend } from "../../src/streams/index.ts";
 import type { Note, SpecInit, SpecMessage } from "../fixtures/durable-spec/spec.actor.ts";
 import { random as prng } from "../fixtures/scenarios/kit.ts";
+import { withDeadline } from "../support/deadline.ts";
 import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { collect as collectEvents } from "../support/runtime.ts";
 
@@ -89,16 +90,8 @@ function collect<E extends ActorEventName>(sys: ActorSystem, event: E) {
   return {
     seen: events.seen,
     atLeast: (n: number) =>
-      withDeadline(events.atLeast(n), `${n} ${event} event(s), saw ${events.seen.length}`),
+      withDeadline(events.atLeast(n), () => `${n} ${event} event(s), saw ${events.seen.length}`, DEADLINE_MS),
   };
-}
-
-function withDeadline<T>(promise: Promise<T>, what: string, ms = DEADLINE_MS): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Stats polling, for what no event announces (a checkpoint's completion). */
@@ -282,7 +275,7 @@ describe("1. per-key counters across a worker crash", () => {
         if (acked1.size >= entries.length) allAcked1.resolve();
       });
       await pump1.start();
-      await withDeadline(allAcked1.promise, `all ${entries.length} entries acked`);
+      await withDeadline(allAcked1.promise, `all ${entries.length} entries acked`, DEADLINE_MS);
       if (crash) await restarted.atLeast(1);
       expect(await countsOf(ref1)).toEqual(
         Object.fromEntries(
@@ -312,7 +305,7 @@ describe("1. per-key counters across a worker crash", () => {
         if (acked2.size >= rest.length) allAcked2.resolve();
       });
       await pump2.start();
-      await withDeadline(allAcked2.promise, `the last ${rest.length} entries acked`);
+      await withDeadline(allAcked2.promise, `the last ${rest.length} entries acked`, DEADLINE_MS);
       const counts = await countsOf(ref2);
       expect(durable(ref2).restore?.keys).toBe(53);
       await pump2.stop();
@@ -692,6 +685,7 @@ describe("7. other promises", () => {
         for (const m of messages) await ref.tell(m);
       })(),
       "2000 tells into a 32-slot mailbox",
+      DEADLINE_MS,
     );
     expect(await countsOf(ref)).toEqual(expectedCounts(messages));
     // Handled messages hold their credits until covered: with 32 credits a checkpoint covers at most 32.
@@ -824,7 +818,7 @@ describe("7. other promises", () => {
       stream,
       incs(100, 7).map((m) => defaultCodec.encode(m)),
     );
-    await withDeadline(ackedAll.promise, "100 entries acked by the first process");
+    await withDeadline(ackedAll.promise, "100 entries acked by the first process", DEADLINE_MS);
     const epoch1 = durable(ref1).epoch;
 
     // The second "process" spawns the same actor on the same state: a first start takes it over.
@@ -873,7 +867,7 @@ describe("7. other promises", () => {
       stream,
       incs(50, 5).map((m) => defaultCodec.encode(m)),
     );
-    await withDeadline(reached.promise, "50 acked");
+    await withDeadline(reached.promise, "50 acked", DEADLINE_MS);
     const epochBefore = durable(ref).epoch;
     // Lose the state: delete this actor's state keys (our own prefix only), keep the stream.
     const client = new Redis(await redisUrl());
@@ -891,7 +885,7 @@ describe("7. other promises", () => {
     expect(crashed.seen.some((c) => c.reason === "stateLost")).toBe(true);
     expect(lost.seen[0]?.lostEpoch).toBe(epochBefore);
     expect(lost.seen[0]?.epoch).toBeGreaterThan(epochBefore);
-    await withDeadline(reached.promise, "60 acked");
+    await withDeadline(reached.promise, "60 acked", DEADLINE_MS);
     // Restarted from nothing: only the entries not covered before the loss count.
     const counts = await countsOf(ref);
     expect(counts).toEqual(expectedCounts(incs(10, 5, 51)));

@@ -23,6 +23,7 @@ import {
 import { PartitionedStream } from "../../src/streams/partitions.ts";
 import { RedisStreamBackend } from "../../src/streams/redis-backend.ts";
 import { random as prng } from "../fixtures/scenarios/kit.ts";
+import { withDeadline } from "../support/deadline.ts";
 import { redisAvailable, startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { deleteKeys } from "./harness.ts";
 import { until } from "./test-target.ts";
@@ -36,20 +37,9 @@ const LONG = { leaseMs: 60_000, renewMs: 20_000 };
 
 type Timing = Pick<OwnershipOptions, "leaseMs" | "renewMs" | "presenceCheckMs" | "assignment">;
 
-/** Rejects with `label()` unless `promise` settles before `deadline` (performance.now()). */
-async function by<T>(deadline: number, promise: Promise<T>, label: () => string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`not within the bound: ${label()}`)),
-      Math.max(0, deadline - performance.now()),
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+/** `promise`, or a rejection naming `label()` past `deadline` (performance.now() ms). */
+function by<T>(deadline: number, promise: Promise<T>, label: () => string): Promise<T> {
+  return withDeadline(promise, label, Math.max(0, deadline - performance.now()));
 }
 
 interface Member {
